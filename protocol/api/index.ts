@@ -1,0 +1,100 @@
+/**
+ * zod schemas of the signer's HTTP API, shared by the signer (validation, OpenAPI) and the
+ * node agent (what it sends and expects). Paths and field names are the seed service's.
+ */
+import { z } from 'zod';
+import { NODE_STATUSES, TASK_STATUSES, PRIVACY_MODES } from '../status/index.js';
+
+/** Every response body: the seed service's envelope. */
+export const envelope = <T extends z.ZodTypeAny>(data: T) =>
+  z.object({ success: z.boolean(), data: data.nullable(), error: z.string().nullable() });
+
+export const hex32 = z.string().regex(/^[0-9a-f]{64}$/, 'must be a sha256 as 64 lowercase hex characters');
+export const compressedPublicKey = z
+  .string()
+  .regex(/^0[23][0-9a-f]{64}$/, 'must be a compressed secp256k1 public key: 66 hex characters starting with 02 or 03');
+export const rsvSignature = z.string().regex(/^[0-9a-f]{130}$/, 'must be a 65-byte RSV signature as 130 lowercase hex characters');
+export const nodeId = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9._-]+$/, 'may contain only letters, digits, ".", "_" and "-" (1..64 characters)');
+
+/** What a node can run with, reported at registration. */
+export const capabilitiesSchema = z
+  .object({
+    cpu_cores: z.number().int().min(1).max(4096),
+    memory_mb: z.number().int().min(1),
+    gpu_memory_mb: z.number().int().min(0).default(0),
+    max_batch: z.number().int().min(1).max(1024).default(1),
+  })
+  .strict();
+
+/** POST /api/v1/nodes/register */
+export const registerNodeRequest = z
+  .object({
+    node_id: nodeId,
+    endpoint: z.string().max(512).default(''),
+    public_key: compressedPublicKey,
+    /** Artifact hashes (sha256 of the .onnx) of the models this node serves. */
+    supported_models: z.array(hex32).max(256),
+    performance_score: z.number().min(0).max(1000),
+    capabilities: capabilitiesSchema.optional(),
+  })
+  .strict();
+export type RegisterNodeRequest = z.infer<typeof registerNodeRequest>;
+
+/** POST /api/v1/nodes/heartbeat */
+export const heartbeatRequest = z.object({ node_id: nodeId, status: z.enum(NODE_STATUSES) }).strict();
+export type HeartbeatRequest = z.infer<typeof heartbeatRequest>;
+
+/** A task as a node receives it from a pull. */
+export const pulledTask = z.object({
+  task_id: z.string(),
+  chain_task_id: z.string().nullable(),
+  artifact_hash: hex32,
+  model: z.string(),
+  input_hash: hex32,
+  /** Where to fetch the input blob: `/api/v1/inputs/{input_hash}`. */
+  input_url: z.string(),
+  privacy: z.enum(PRIVACY_MODES),
+  priority: z.number().int(),
+  lease_expires_at: z.number().int(),
+  max_infer_time_ms: z.number().int(),
+  /** Contract principal the result signature is bound to. */
+  escrow: z.string(),
+  chain_id: z.number().int(),
+});
+export type PulledTask = z.infer<typeof pulledTask>;
+
+/** POST /api/v1/tasks/complete */
+export const completeTaskRequest = z
+  .object({
+    task_id: z.string().min(1).max(64),
+    /** Open Inference Protocol output tensors, or an error report when `error` is set. */
+    output: z.unknown(),
+    confidence: z.number().min(0).max(1).nullable().default(null),
+    inference_node_id: nodeId,
+    output_hash: hex32,
+    signature: rsvSignature,
+    /** Set instead of a result when the model could not run the input. */
+    error: z.string().max(2000).optional(),
+  })
+  .strict();
+export type CompleteTaskRequest = z.infer<typeof completeTaskRequest>;
+
+/** GET /api/v1/tasks/{task_id}/status */
+export const taskStatusResponse = z.object({
+  task_id: z.string(),
+  status: z.enum(TASK_STATUSES),
+  inference_node_id: z.string().nullable(),
+  settlement_txid: z.string().nullable(),
+  updated_at: z.number().int(),
+});
+
+/** Headers a node agent signs every request with (see protocol/sip018 `signNodeRequest`). */
+export const NODE_AUTH_HEADERS = {
+  node: 'x-node-id',
+  timestamp: 'x-node-timestamp',
+  signature: 'x-node-signature',
+} as const;

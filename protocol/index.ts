@@ -1,0 +1,5 @@
+/** The protocol shared by every part: statuses, hashes, SIP-018 messages, API schemas. */
+export * from './status/index.js';
+export * from './hash/index.js';
+export * from './sip018/index.js';
+export * from './api/index.js';
