@@ -1,0 +1,62 @@
+/**
+ * The one interface the signer's watcher and submitter use to reach the chain. Implemented by
+ * `StacksApiChain` (HTTP to a Stacks node + API: devnet, testnet or mainnet alike).
+ */
+
+/** A `task-submitted` event printed by `inference-escrow.submit-task`. */
+export interface TaskSubmittedEvent {
+  chainTaskId: bigint;
+  requester: string;
+  modelOutput: bigint;
+  model: string;
+  artifactHash: string; // hex, no 0x
+  inputHash: string; // hex, no 0x
+  fee: bigint;
+  deadline: bigint; // block height
+  privacy: number;
+  priority: number;
+  txid: string;
+  blockHeight: number;
+  /** Position of the event in the escrow contract's event stream, for idempotent ingestion. */
+  eventIndex: number;
+}
+
+/** One item of a `complete-tasks` batch. */
+export interface CompleteItem {
+  chainTaskId: bigint;
+  outputHash: string; // hex
+  nodePublicKey: string; // compressed hex
+  signature: string; // RSV hex
+}
+
+/** A signed transaction, built but maybe not yet broadcast: its txid can be recorded first. */
+export interface SignedTx {
+  txid: string;
+  nonce: bigint;
+  /** Serialized transaction, hex. */
+  raw: string;
+}
+
+/** Per-item outcome of a confirmed `complete-tasks`: ok with the node payout, or the contract's error code. */
+export type ItemResult = { ok: true; payout: bigint } | { ok: false; code: number };
+
+export type TxStatus =
+  | { status: 'pending' }
+  | { status: 'success'; blockHeight: number; itemResults?: ItemResult[] }
+  | { status: 'aborted'; blockHeight: number; reason: string }
+  | { status: 'dropped'; reason: string }
+  | { status: 'not_found' };
+
+export interface Chain {
+  readonly chainId: number;
+  /** Contract principal of inference-escrow. */
+  readonly escrowContract: string;
+  tipHeight(): Promise<number>;
+  /** Events after `cursor` (opaque; null = from the start), oldest first, at most `limit`. */
+  readTaskEvents(cursor: string | null, limit: number): Promise<{ events: TaskSubmittedEvent[]; cursor: string | null }>;
+  buildCompleteTasks(items: CompleteItem[], memo?: string): Promise<SignedTx>;
+  buildReclaim(chainTaskId: bigint): Promise<SignedTx>;
+  /** Broadcasts a signed transaction; resolves when accepted into the mempool, throws with the node's reason when rejected. */
+  broadcast(tx: SignedTx): Promise<void>;
+  txStatus(txid: string): Promise<TxStatus>;
+}
