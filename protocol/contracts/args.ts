@@ -1,0 +1,130 @@
+/**
+ * Typed Clarity arguments for every public function of the two contracts, built with
+ * stacks.js `Cl`. Inputs are checked here so a caller gets a clear error instead of a
+ * rejected transaction.
+ */
+import { Cl, type ClarityValue } from '@stacks/transactions';
+import { hexToBytes } from '@stacks/common';
+
+type Int = bigint | number;
+
+function uint(value: Int, field: string): ClarityValue {
+  if (typeof value === 'number' && !Number.isSafeInteger(value)) throw new Error(`${field} must be a whole number, got ${value}`);
+  if (BigInt(value) < 0n) throw new Error(`${field} must not be negative, got ${value}`);
+  return Cl.uint(value);
+}
+
+/** A hex string (optionally 0x-prefixed) of exactly `bytes` bytes, as a Clarity buffer. */
+export function hexBuffer(hex: string, bytes: number, field: string): ClarityValue {
+  const clean = hex.startsWith('0x') ? hex.slice(2) : hex;
+  if (clean.length !== bytes * 2 || !/^[0-9a-fA-F]*$/.test(clean)) {
+    throw new Error(`${field} must be ${bytes} bytes of hex (${bytes * 2} characters), got "${hex}"`);
+  }
+  return Cl.buffer(hexToBytes(clean));
+}
+
+/** Arguments of `inference-escrow.submit-task`. */
+export interface SubmitTask {
+  modelOutput: Int;
+  /** sha256 of the input, hex. */
+  inputHash: string;
+  /** micro-STX, at least the model output's price. */
+  fee: Int;
+  /** Blocks until the deadline (1..max-blocks of get-config). */
+  maxBlocks: Int;
+  /** 0 standard, 1 encrypted, 2 federated (protocol/status `privacyCode`). */
+  privacy: Int;
+  /** 0..255. */
+  priority: Int;
+}
+
+/** Arguments of `submit-task`. */
+export function submitTaskArgs(t: SubmitTask): ClarityValue[] {
+  return [
+    uint(t.modelOutput, 'modelOutput'),
+    hexBuffer(t.inputHash, 32, 'inputHash'),
+    uint(t.fee, 'fee'),
+    uint(t.maxBlocks, 'maxBlocks'),
+    uint(t.privacy, 'privacy'),
+    uint(t.priority, 'priority'),
+  ];
+}
+
+/** One signed result for `complete-tasks`. */
+export interface CompleteTaskItem {
+  taskId: Int;
+  outputHash: string;
+  /** Compressed secp256k1 public key, hex (33 bytes). */
+  nodePublicKey: string;
+  /** RSV signature from protocol/sip018 `signTaskResult`, hex (65 bytes). */
+  signature: string;
+}
+
+/** Most items one `complete-tasks` call takes. */
+export const MAX_BATCH = 200;
+
+/** The single argument of `complete-tasks`: a list of at most 200 items. */
+export function completeTasksArgs(items: CompleteTaskItem[]): ClarityValue[] {
+  if (items.length > MAX_BATCH) throw new Error(`complete-tasks takes at most ${MAX_BATCH} items, got ${items.length}`);
+  return [
+    Cl.list(
+      items.map((it, i) =>
+        Cl.tuple({
+          'task-id': uint(it.taskId, `items[${i}].taskId`),
+          'output-hash': hexBuffer(it.outputHash, 32, `items[${i}].outputHash`),
+          'node-pubkey': hexBuffer(it.nodePublicKey, 33, `items[${i}].nodePublicKey (compressed key)`),
+          signature: hexBuffer(it.signature, 65, `items[${i}].signature`),
+        }),
+      ),
+    ),
+  ];
+}
+
+/** Arguments of `reclaim` (and of `get-task`). */
+export function reclaimArgs(taskId: Int): ClarityValue[] {
+  return [uint(taskId, 'taskId')];
+}
+
+/** A model artifact as the registry stores it. */
+export interface ModelArtifact {
+  /** sha256 of the .onnx file, hex. */
+  artifactHash: string;
+  /** e.g. "onnx" (1..16 ASCII characters). */
+  format: string;
+  /** micro-STX per call. */
+  price: Int;
+  /** Where the artifact can be fetched (up to 256 characters). */
+  uri: string;
+}
+
+function artifactArgs(a: ModelArtifact): ClarityValue[] {
+  if (!/^[\x20-\x7e]{1,16}$/.test(a.format)) throw new Error(`format must be 1-16 printable ASCII characters, got "${a.format}"`);
+  if ([...a.uri].length > 256) throw new Error(`uri must be at most 256 characters, got ${[...a.uri].length}`);
+  return [hexBuffer(a.artifactHash, 32, 'artifactHash'), Cl.stringAscii(a.format), uint(a.price, 'price'), Cl.stringUtf8(a.uri)];
+}
+
+/** Arguments of `model-registry.deploy`. */
+export function deployModelArgs(m: ModelArtifact & { model: string }): ClarityValue[] {
+  if (!/^[\x20-\x7e]{1,64}$/.test(m.model)) throw new Error(`model name must be 1-64 printable ASCII characters, got "${m.model}"`);
+  return [Cl.stringAscii(m.model), ...artifactArgs(m)];
+}
+
+/** Arguments of `upgrade`: spends `outputId` (the model's live output). */
+export function upgradeModelArgs(m: ModelArtifact & { outputId: Int }): ClarityValue[] {
+  return [uint(m.outputId, 'outputId'), ...artifactArgs(m)];
+}
+
+/** Arguments of `transfer`. */
+export function transferModelArgs(outputId: Int, newOwner: string): ClarityValue[] {
+  return [uint(outputId, 'outputId'), Cl.principal(newOwner)];
+}
+
+/** Arguments of `retire`. */
+export function retireModelArgs(outputId: Int): ClarityValue[] {
+  return [uint(outputId, 'outputId')];
+}
+
+/** Arguments of `rollback`: a new version of `outputId`'s model carrying `ancestorId`'s artifact. */
+export function rollbackModelArgs(outputId: Int, ancestorId: Int): ClarityValue[] {
+  return [uint(outputId, 'outputId'), uint(ancestorId, 'ancestorId')];
+}
