@@ -1,0 +1,189 @@
+/**
+ * A pool of worker_threads, each holding every loaded model, so that onnxruntime's blocking
+ * `run` never stalls the agent's event loop. A worker that throws or exits is replaced, its
+ * models reloaded, and the job it was running retried once on the replacement.
+ */
+import { Worker } from 'node:worker_threads';
+import { availableParallelism } from 'node:os';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import type { Feeds, ModelInfo } from '../engine/index.js';
+import type { FromWorker, LoadResult, ToWorker } from './messages.js';
+
+export type { LoadResult };
+
+/** Pool sizing and the engine each worker runs. */
+export interface PoolOptions {
+  /** Worker threads; 0 = one per core. */
+  workers: number;
+  /** onnxruntime intra-op threads per session; 0 = cores / workers (at least 1), so sessions never oversubscribe the cores. */
+  intraOpThreads: number;
+  /** Engine name (see ENGINES). */
+  engine: string;
+  /** Called when a worker died and was replaced. */
+  onReplace?: (reason: string) => void;
+}
+
+/** A job failed because its worker died twice while running it. */
+export class WorkerCrashedError extends Error {
+  override name = 'WorkerCrashedError';
+}
+
+type Job = { msg: ToWorker; resolve: (v: unknown) => void; reject: (e: Error) => void; attempts: number };
+type Slot = { worker: Worker; ready: boolean; busy: Job | null; direct: Job[] };
+
+/** The worker entry: .ts when running from source (tsx/vitest register a loader inside the worker), .js when built. */
+function spawn(engine: string): Worker {
+  const entry = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
+  if (!entry.pathname.endsWith('.ts')) return new Worker(entry, { workerData: { engine } });
+  const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api')).href.replace(/\.cjs$/, '.mjs');
+  const boot = `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(entry.href)}); })`;
+  return new Worker(boot, { eval: true, workerData: { engine } });
+}
+
+/** Runs engine jobs on worker threads. Create with `WorkerPool.start`. */
+export class WorkerPool {
+  readonly size: number;
+  readonly intraOpThreads: number;
+  private slots: Slot[] = [];
+  private queue: Job[] = [];
+  private models = new Map<string, Extract<ToWorker, { type: 'load' }>>();
+  private nextJob = 1;
+  private closed = false;
+  private freeListeners = new Set<() => void>();
+  /** Workers replaced since start. */
+  restarts = 0;
+
+  private constructor(private opts: PoolOptions) {
+    const cores = availableParallelism();
+    this.size = opts.workers > 0 ? opts.workers : cores;
+    this.intraOpThreads = opts.intraOpThreads > 0 ? opts.intraOpThreads : Math.max(1, Math.floor(cores / this.size));
+  }
+
+  /** Starts the workers and waits until each has its engine ready. */
+  static async start(opts: PoolOptions): Promise<WorkerPool> {
+    const pool = new WorkerPool(opts);
+    await Promise.all(Array.from({ length: pool.size }, () => pool.addSlot()));
+    return pool;
+  }
+
+  /** Loads a model into every worker (and every future replacement), warming each up. */
+  async load(modelId: string, file: string, warmupShapes: Record<string, number[]> = {}): Promise<LoadResult> {
+    const msg = { type: 'load' as const, jobId: 0, modelId, file, intraOpThreads: this.intraOpThreads, warmupShapes };
+    this.models.set(modelId, msg);
+    const results = await Promise.all(this.slots.map((slot) => this.direct(slot, { ...msg, jobId: this.nextJob++ })));
+    return results[0] as LoadResult;
+  }
+
+  /** Runs a loaded model on the next free worker. */
+  run(modelId: string, feeds: Feeds): Promise<Feeds> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ msg: { type: 'run', jobId: this.nextJob++, modelId, feeds }, resolve: resolve as (v: unknown) => void, reject, attempts: 0 });
+      this.pump();
+    });
+  }
+
+  /** Workers with nothing to do and nothing queued for them: how many more runs would start now. */
+  freeWorkers(): number {
+    const idle = this.slots.filter((s) => s.ready && !s.busy && s.direct.length === 0).length;
+    return Math.max(0, idle - this.queue.length);
+  }
+
+  /** Calls `fn` whenever a worker becomes free; returns an unsubscribe function. */
+  onFree(fn: () => void): () => void {
+    this.freeListeners.add(fn);
+    return () => this.freeListeners.delete(fn);
+  }
+
+  /** Busy workers, queued runs and replacements so far. */
+  stats() {
+    return { workers: this.size, intraOpThreads: this.intraOpThreads, busy: this.slots.filter((s) => s.busy).length, queued: this.queue.length, restarts: this.restarts };
+  }
+
+  /** Stops every worker; queued and running jobs are rejected. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const gone = new Error('worker pool closed');
+    for (const job of this.queue.splice(0)) job.reject(gone);
+    for (const slot of this.slots) {
+      slot.busy?.reject(gone);
+      for (const job of slot.direct.splice(0)) job.reject(gone);
+    }
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  }
+
+  private direct(slot: Slot, msg: ToWorker): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      slot.direct.push({ msg, resolve, reject, attempts: 0 });
+      this.pump();
+    });
+  }
+
+  private addSlot(inherit: Job[] = []): Promise<void> {
+    const worker = spawn(this.opts.engine);
+    const slot: Slot = { worker, ready: false, busy: null, direct: [] };
+    // A replacement first reloads every model, then takes over what the dead worker had pending.
+    for (const msg of this.models.values()) slot.direct.push({ msg: { ...msg, jobId: this.nextJob++ }, resolve: () => {}, reject: () => {}, attempts: 0 });
+    slot.direct.push(...inherit);
+    this.slots.push(slot);
+    return new Promise((resolve, reject) => {
+      worker.on('message', (m: FromWorker | { type: 'ready' }) => {
+        if ('type' in m) {
+          slot.ready = true;
+          resolve();
+        } else {
+          this.settle(slot, m);
+        }
+        this.pump();
+        if (this.freeWorkers() > 0) for (const fn of this.freeListeners) fn();
+      });
+      worker.once('error', (err) => this.replace(slot, `worker threw: ${err.message}`, reject));
+      worker.once('exit', (code) => this.replace(slot, `worker exited with code ${code}`, reject));
+    });
+  }
+
+  private settle(slot: Slot, m: FromWorker) {
+    const job = slot.busy;
+    if (!job || job.msg.jobId !== m.jobId) return;
+    slot.busy = null;
+    if (m.ok) job.resolve(m.result);
+    else job.reject(new Error(m.error));
+  }
+
+  private replace(slot: Slot, reason: string, rejectStart: (e: Error) => void) {
+    const i = this.slots.indexOf(slot);
+    if (i < 0 || this.closed) return;
+    this.slots.splice(i, 1);
+    void slot.worker.terminate();
+    if (!slot.ready) {
+      // A worker that cannot even start (bad engine, missing runtime) is not retried in a loop.
+      rejectStart(new Error(`pool worker failed to start: ${reason}`));
+      return;
+    }
+    this.restarts++;
+    this.opts.onReplace?.(reason);
+    const inherit = slot.direct;
+    const job = slot.busy;
+    if (job?.msg.type === 'load') {
+      inherit.unshift(job);
+    } else if (job && job.msg.type === 'run' && job.attempts === 0) {
+      job.attempts++;
+      this.queue.unshift(job);
+    } else if (job) {
+      job.reject(new WorkerCrashedError(`${reason} while running ${job.msg.type} of ${job.msg.modelId} (after a retry)`));
+    }
+    this.addSlot(inherit).catch((err: Error) => {
+      for (const j of this.queue.splice(0)) j.reject(err);
+    });
+  }
+
+  private pump() {
+    for (const slot of this.slots) {
+      if (!slot.ready || slot.busy) continue;
+      const job = slot.direct.shift() ?? this.queue.shift();
+      if (!job) continue;
+      slot.busy = job;
+      slot.worker.postMessage(job.msg);
+    }
+  }
+}
