@@ -41,12 +41,12 @@
 (define-constant ERR_DEADLINE_NOT_REACHED (err u2015))
 ;; the signature is not by node-pubkey over this task's result
 (define-constant ERR_INVALID_SIGNATURE (err u2016))
-;; node-pubkey is not a valid compressed secp256k1 public key
-(define-constant ERR_INVALID_PUBKEY (err u2017))
 ;; owner-bps + treasury-bps is above 10000
-(define-constant ERR_INVALID_SHARES (err u2018))
+(define-constant ERR_INVALID_SHARES (err u2017))
 ;; an STX transfer out of escrow failed (escrow short of funds: never expected)
-(define-constant ERR_TRANSFER_FAILED (err u2019))
+(define-constant ERR_TRANSFER_FAILED (err u2018))
+;; the caller's STX balance is below the fee
+(define-constant ERR_INSUFFICIENT_FUNDS (err u2019))
 
 (define-constant STATUS_PENDING u0)
 (define-constant STATUS_PAID u1)
@@ -129,7 +129,7 @@
     )
     (asserts! (< privacy PRIVACY_MODES) ERR_INVALID_PRIVACY)
     (asserts! (<= priority MAX_PRIORITY) ERR_INVALID_PRIORITY)
-    (try! (stx-transfer? fee tx-sender SELF))
+    (unwrap! (stx-transfer? fee tx-sender SELF) ERR_INSUFFICIENT_FUNDS)
     (var-set last-task-id id)
     (var-set total-deposited (+ (var-get total-deposited) fee))
     (var-set total-escrowed (+ (var-get total-escrowed) fee))
@@ -228,7 +228,8 @@
       )
       ERR_INVALID_SIGNATURE
     )
-    (let ((node (unwrap! (principal-of? (get node-pubkey item)) ERR_INVALID_PUBKEY)))
+    ;; a key that verified a signature always has a principal
+    (let ((node (unwrap! (principal-of? (get node-pubkey item)) ERR_INVALID_SIGNATURE)))
       (map-set tasks task-id
         (merge task {
           status: STATUS_PAID,
