@@ -1,0 +1,112 @@
+/**
+ * The user's view of the chain: read-only calls to the two contracts and signed contract calls,
+ * all through stacks.js against any Stacks node/API (the devnet by default).
+ */
+import {
+  type ClarityValue,
+  type PostCondition,
+  PostConditionMode,
+  broadcastTransaction,
+  deserializeCV,
+  fetchCallReadOnlyFunction,
+  makeContractCall,
+} from '@stacks/transactions';
+import { createNetwork, type StacksNetwork } from '@stacks/network';
+import { MODEL_REGISTRY, INFERENCE_ESCROW, decodeModelOutput, decodeTask, errorName, type ModelOutput, type ChainTask } from '../protocol/contracts/index.js';
+import { reclaimArgs } from '../protocol/contracts/index.js';
+import { Cl } from '@stacks/transactions';
+import type { MarketConfig } from './config.js';
+import type { Wallet } from './keys.js';
+
+/** Outcome of a confirmed transaction. */
+export interface Confirmed {
+  txid: string;
+  blockHeight: number;
+  result: ClarityValue;
+}
+
+/** Chain access for the market CLI. */
+export class MarketChain {
+  readonly network: StacksNetwork;
+
+  constructor(readonly config: MarketConfig) {
+    this.network = createNetwork({ network: config.network === 'mainnet' ? 'mainnet' : 'testnet', client: { baseUrl: config.node_url } });
+  }
+
+  private async readOnly(contract: string, fn: string, args: ClarityValue[]): Promise<ClarityValue> {
+    return fetchCallReadOnlyFunction({
+      contractAddress: this.config.contracts_address,
+      contractName: contract,
+      functionName: fn,
+      functionArgs: args,
+      senderAddress: this.config.contracts_address,
+      network: this.network,
+    });
+  }
+
+  /** The live output of a model, or null when it was never deployed or is retired. */
+  async modelHead(model: string): Promise<ModelOutput | null> {
+    return decodeModelOutput(await this.readOnly(MODEL_REGISTRY, 'get-head', [Cl.stringAscii(model)]));
+  }
+
+  /** A task as the escrow stores it. */
+  async task(taskId: bigint): Promise<ChainTask | null> {
+    return decodeTask(await this.readOnly(INFERENCE_ESCROW, 'get-task', reclaimArgs(taskId)));
+  }
+
+  /** Current block height of the node. */
+  async tipHeight(): Promise<number> {
+    const res = await fetch(new URL('/v2/info', this.config.node_url));
+    if (!res.ok) throw new Error(`${this.config.node_url}/v2/info answered ${res.status}`);
+    return ((await res.json()) as { stacks_tip_height: number }).stacks_tip_height;
+  }
+
+  /** Builds, signs and broadcasts a contract call; returns its txid. Post-conditions are enforced (deny mode). */
+  async call(wallet: Wallet, contract: string, fn: string, args: ClarityValue[], postConditions: PostCondition[] = []): Promise<string> {
+    const tx = await makeContractCall({
+      contractAddress: this.config.contracts_address,
+      contractName: contract,
+      functionName: fn,
+      functionArgs: args,
+      senderKey: wallet.privateKey,
+      network: this.network,
+      postConditions,
+      postConditionMode: PostConditionMode.Deny,
+      fee: await this.fee(),
+    });
+    const res = await broadcastTransaction({ transaction: tx, network: this.network });
+    if ('reason' in res) {
+      const data = 'reason_data' in res ? ` ${JSON.stringify(res.reason_data)}` : '';
+      throw new Error(`the node rejected the ${fn} transaction: ${res.reason}${data}`);
+    }
+    return res.txid;
+  }
+
+  private async fee(): Promise<number> {
+    // A flat fee under the configured cap: contract calls here are small and the devnet,
+    // like a quiet testnet, accepts the minimum relay fee.
+    return Math.min(this.config.max_tx_fee, 3_000);
+  }
+
+  /** Waits until the transaction is mined; throws with the contract's error name when it aborted. */
+  async confirm(txid: string, onTick?: (seconds: number) => void): Promise<Confirmed> {
+    const started = Date.now();
+    const id = txid.startsWith('0x') ? txid : `0x${txid}`;
+    for (;;) {
+      const res = await fetch(new URL(`/extended/v1/tx/${id}`, this.config.node_url));
+      if (res.ok) {
+        const tx = (await res.json()) as { tx_status: string; block_height?: number; tx_result?: { hex: string; repr: string } };
+        if (tx.tx_status === 'success') return { txid: id, blockHeight: tx.block_height ?? 0, result: deserializeCV(tx.tx_result!.hex) };
+        if (tx.tx_status.startsWith('abort')) {
+          const code = /\(err u(\d+)\)/.exec(tx.tx_result?.repr ?? '')?.[1];
+          throw new Error(`transaction ${id} failed: ${tx.tx_status}${code ? ` ${errorName(Number(code))} (u${code})` : ''}`);
+        }
+        if (tx.tx_status.startsWith('dropped')) throw new Error(`transaction ${id} was dropped: ${tx.tx_status}`);
+      }
+      const waited = (Date.now() - started) / 1000;
+      if (waited > this.config.confirm_timeout_s) throw new Error(`transaction ${id} not confirmed after ${this.config.confirm_timeout_s}s`);
+      onTick?.(waited);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}

@@ -1,0 +1,67 @@
+/** `market submit`: escrow a fee on chain for one inference and follow it to its result. */
+import { readFileSync } from 'node:fs';
+import { Pc, ClarityType } from '@stacks/transactions';
+import { INFERENCE_ESCROW, submitTaskArgs } from '../../protocol/contracts/index.js';
+import { privacyCode, PRIVACY_MODES, type PrivacyMode } from '../../protocol/index.js';
+import type { Context } from '../context.js';
+import { chainTaskRef } from '../signer-client.js';
+import { followTask } from './follow.js';
+
+export interface SubmitOptions {
+  model: string;
+  input: string;
+  fee?: string;
+  maxBlocks?: string;
+  priority?: string;
+  privacy?: string;
+  wait: boolean;
+}
+
+function whole(value: string | undefined, flag: string, fallback: bigint): bigint {
+  if (value === undefined) return fallback;
+  if (!/^\d+$/.test(value)) throw new Error(`${flag} must be a whole number, got "${value}"`);
+  return BigInt(value);
+}
+
+/** Runs `market submit`. */
+export async function submit(ctx: Context, opts: SubmitOptions): Promise<void> {
+  const wallet = ctx.wallet();
+  const head = await ctx.chain.modelHead(opts.model);
+  if (!head || head.outputId === null) throw new Error(`model "${opts.model}" is not deployed or was retired; \`market models\` lists the live ones`);
+  const fee = whole(opts.fee, '--fee', head.price);
+  if (fee < head.price) throw new Error(`--fee ${fee} is below the price of "${opts.model}" (${head.price} µSTX)`);
+  const maxBlocks = whole(opts.maxBlocks, '--max-blocks', 100n);
+  const priority = whole(opts.priority, '--priority', 0n);
+  const privacy = (opts.privacy ?? 'standard') as PrivacyMode;
+  if (!PRIVACY_MODES.includes(privacy)) throw new Error(`--privacy must be one of ${PRIVACY_MODES.join(', ')}`);
+
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(opts.input);
+  } catch (e) {
+    throw new Error(`cannot read --input ${opts.input}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  ctx.out.progress(`uploading input (${bytes.length} bytes) to the signer`);
+  const inputHash = await ctx.signer.putInput(bytes);
+
+  ctx.out.progress(`signing submit-task (fee ${fee} µSTX, model output ${head.outputId})`);
+  const txid = await ctx.chain.call(
+    wallet,
+    INFERENCE_ESCROW,
+    'submit-task',
+    submitTaskArgs({ modelOutput: head.outputId, inputHash, fee, maxBlocks, privacy: privacyCode(privacy), priority }),
+    // The wallet sends exactly the fee and nothing else: the node aborts the call otherwise.
+    [Pc.principal(wallet.address).willSendEq(fee).ustx()],
+  );
+  const confirmed = await ctx.chain.confirm(txid, (s) => ctx.out.progress(`waiting for ${txid.slice(0, 12)}… to be mined (${s.toFixed(0)} s)`));
+  const r = confirmed.result;
+  if (r.type !== ClarityType.ResponseOk || r.value.type !== ClarityType.UInt) throw new Error(`unexpected submit-task result in ${txid}`);
+  const taskId = BigInt(r.value.value);
+  ctx.out.progress(`task ${taskId} escrowed in block ${confirmed.blockHeight}`);
+  if (!opts.wait) {
+    ctx.out.done();
+    ctx.out.result({ task_id: taskId, txid, input_hash: inputHash, fee }, [`task ${taskId} submitted (tx ${txid}); follow it with: market status ${taskId}`]);
+    return;
+  }
+  await followTask(ctx, taskId, chainTaskRef(taskId), { txid, inputHash, fee });
+}

@@ -1,0 +1,57 @@
+/** `market status`, `market result`, `market reclaim`: one task, by its on-chain id. */
+import { Pc, ClarityType } from '@stacks/transactions';
+import { INFERENCE_ESCROW, reclaimArgs } from '../../protocol/contracts/index.js';
+import type { Context } from '../context.js';
+import { chainTaskRef } from '../signer-client.js';
+import { verifyResult } from './follow.js';
+
+/** Parses a task id argument. */
+export function taskIdArg(value: string | undefined): bigint {
+  if (!value || !/^\d+$/.test(value)) throw new Error(`give the on-chain task id, a whole number (got "${value ?? ''}")`);
+  return BigInt(value);
+}
+
+/** `market status ID`: the escrow's view and the signer's. */
+export async function status(ctx: Context, taskId: bigint): Promise<void> {
+  const onChain = await ctx.chain.task(taskId);
+  if (!onChain) throw new Error(`there is no task ${taskId} in the escrow`);
+  const tip = await ctx.chain.tipHeight();
+  const off = await ctx.signer.status(chainTaskRef(taskId)).catch((e: Error) => ({ status: `unknown (${e.message})` }));
+  ctx.out.result(
+    { task_id: taskId, chain_status: onChain.status, signer_status: off?.status ?? null, fee: onChain.fee, deadline: onChain.deadline, tip_height: tip, model: onChain.model, requester: onChain.requester },
+    [
+      `task ${taskId} (${onChain.model}, fee ${onChain.fee} µSTX, requester ${onChain.requester})`,
+      `escrow: ${onChain.status}; deadline block ${onChain.deadline} (tip ${tip}${onChain.status === 'pending' && BigInt(tip) > onChain.deadline ? ', past: reclaimable' : ''})`,
+      `signer: ${off?.status ?? 'not seen yet'}`,
+    ],
+  );
+}
+
+/** `market result ID`: the output with the node's signature checked here. */
+export async function result(ctx: Context, taskId: bigint): Promise<void> {
+  const r = await ctx.signer.result(chainTaskRef(taskId));
+  if (!r) throw new Error(`task ${taskId} has no result yet; \`market status ${taskId}\` shows where it is`);
+  const { hashOk, signatureOk } = verifyResult(r, taskId);
+  ctx.out.result({ ...r, signature_verified: hashOk && signatureOk }, [
+    `task ${taskId}: ${r.status}, node ${r.inference_node_id}`,
+    `signature ${signatureOk && hashOk ? 'verified' : 'INVALID'}; output hash ${r.output_hash}`,
+    `output: ${JSON.stringify(r.output)}`,
+  ]);
+  if (!hashOk || !signatureOk) process.exitCode = 1;
+}
+
+/** `market reclaim ID`: after the deadline, the escrow returns the fee to its requester. */
+export async function reclaim(ctx: Context, taskId: bigint): Promise<void> {
+  const wallet = ctx.wallet();
+  const task = await ctx.chain.task(taskId);
+  if (!task) throw new Error(`there is no task ${taskId} in the escrow`);
+  if (task.status !== 'pending') throw new Error(`task ${taskId} is already ${task.status}; only a pending task can be reclaimed`);
+  const tip = await ctx.chain.tipHeight();
+  if (BigInt(tip) <= task.deadline) throw new Error(`task ${taskId}'s deadline is block ${task.deadline} and the tip is ${tip}: reclaim after it passes`);
+  const escrow = `${ctx.config.contracts_address}.${INFERENCE_ESCROW}`;
+  const txid = await ctx.chain.call(wallet, INFERENCE_ESCROW, 'reclaim', reclaimArgs(taskId), [Pc.principal(escrow).willSendEq(task.fee).ustx()]);
+  const c = await ctx.chain.confirm(txid, (s) => ctx.out.progress(`waiting for reclaim ${txid.slice(0, 12)}… (${s.toFixed(0)} s)`));
+  ctx.out.done();
+  const refunded = c.result.type === ClarityType.ResponseOk && c.result.value.type === ClarityType.UInt ? BigInt(c.result.value.value) : task.fee;
+  ctx.out.result({ task_id: taskId, txid, refunded, to: task.requester }, [`task ${taskId}: ${refunded} µSTX returned to ${task.requester} (tx ${txid})`]);
+}
