@@ -18,6 +18,16 @@ import { Cl } from '@stacks/transactions';
 import type { MarketConfig } from './config.js';
 import type { Wallet } from './keys.js';
 
+/** Turns a connection failure into an error that names the URL and what to check. */
+async function reachable<T>(url: string, pending: Promise<T>): Promise<T> {
+  try {
+    return await pending;
+  } catch (e) {
+    if (e instanceof TypeError && /fetch failed/.test(e.message)) throw new Error(`cannot reach the Stacks node at ${url}; is the devnet running (npm start), or is --node right?`);
+    throw e;
+  }
+}
+
 /** Outcome of a confirmed transaction. */
 export interface Confirmed {
   txid: string;
@@ -34,14 +44,14 @@ export class MarketChain {
   }
 
   private async readOnly(contract: string, fn: string, args: ClarityValue[]): Promise<ClarityValue> {
-    return fetchCallReadOnlyFunction({
+    return reachable(this.config.node_url, fetchCallReadOnlyFunction({
       contractAddress: this.config.contracts_address,
       contractName: contract,
       functionName: fn,
       functionArgs: args,
       senderAddress: this.config.contracts_address,
       network: this.network,
-    });
+    }));
   }
 
   /** The live output of a model, or null when it was never deployed or is retired. */
@@ -56,7 +66,7 @@ export class MarketChain {
 
   /** Current block height of the node. */
   async tipHeight(): Promise<number> {
-    const res = await fetch(new URL('/v2/info', this.config.node_url));
+    const res = await reachable(this.config.node_url, fetch(new URL('/v2/info', this.config.node_url)));
     if (!res.ok) throw new Error(`${this.config.node_url}/v2/info answered ${res.status}`);
     return ((await res.json()) as { stacks_tip_height: number }).stacks_tip_height;
   }
