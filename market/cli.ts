@@ -86,6 +86,11 @@ export async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((e: Error) => {
-  process.stderr.write(`\nmarket: ${e.message}\n`);
+  const cause = e.cause as { code?: string; address?: string; port?: number } | undefined;
+  const message =
+    e instanceof TypeError && cause?.code === 'ECONNREFUSED'
+      ? `nothing answers at ${cause.address}:${cause.port}; is the marketplace running (npm start), and are --node / --signer right?`
+      : e.message;
+  process.stderr.write(`\nmarket: ${message}\n`);
   process.exitCode = 1;
 });
