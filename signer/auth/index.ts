@@ -1,0 +1,71 @@
+/**
+ * Node request authentication. Every node call carries NODE_AUTH_HEADERS: the node id, a
+ * timestamp (ms) and a SIP-018 signature over {method, path with query, sha256 of the body,
+ * timestamp} (protocol/sip018 signNodeRequest). The signer checks it against the node's
+ * registered key (or, for registration, the key being registered), the timestamp window, and
+ * that the signature was not seen before.
+ */
+import type { Context, MiddlewareHandler } from 'hono';
+import { NODE_AUTH_HEADERS, nodeId as nodeIdSchema, sha256Hex, verifyNodeRequest } from '../../protocol/index.js';
+import { ApiError } from '../errors.js';
+import { getNode, type NodeRow } from '../nodes/index.js';
+import type { Env } from '../http/env.js';
+
+export { ReplayCache } from './replay.js';
+
+/** The signed parts of a request, read from its headers and body. */
+export interface SignedRequest {
+  nodeId: string;
+  timestamp: number;
+  signature: string;
+  method: string;
+  path: string;
+  body: string;
+}
+
+/** Reads the auth headers and the raw body; throws 401 naming the missing or malformed header. */
+export async function readSignedRequest(c: Context<Env>): Promise<SignedRequest> {
+  const h = NODE_AUTH_HEADERS;
+  const nodeId = c.req.header(h.node);
+  const ts = c.req.header(h.timestamp);
+  const signature = c.req.header(h.signature);
+  const hint = 'sign every node request with protocol/sip018 signNodeRequest and send the node id, timestamp and signature headers';
+  if (!nodeId) throw new ApiError('unauthorized', `missing header ${h.node}: ${hint}`);
+  if (!nodeIdSchema.safeParse(nodeId).success) throw new ApiError('bad_request', `header ${h.node} must be a node id of letters, digits, ".", "_" or "-" (1..64 characters)`);
+  if (!ts || !/^\d{1,16}$/.test(ts)) throw new ApiError('unauthorized', `header ${h.timestamp} must be the request time in Unix milliseconds: ${hint}`);
+  if (!signature || !/^[0-9a-f]{130}$/.test(signature)) throw new ApiError('unauthorized', `header ${h.signature} must be a 65-byte RSV signature as 130 lowercase hex characters: ${hint}`);
+  const url = new URL(c.req.url);
+  const body = c.req.method === 'GET' || c.req.method === 'HEAD' ? '' : await c.req.text();
+  return { nodeId, timestamp: Number(ts), signature, method: c.req.method, path: url.pathname + url.search, body };
+}
+
+/** Checks the window, the signature against `publicKey`, then claims it against replays. */
+export function checkSignature(c: Context<Env>, req: SignedRequest, publicKey: string): void {
+  const s = c.var.services;
+  const now = Date.now();
+  const window = s.config.auth.timestamp_window_ms;
+  if (Math.abs(now - req.timestamp) > window) {
+    throw new ApiError('unauthorized', `${NODE_AUTH_HEADERS.timestamp} is ${now - req.timestamp} ms away from the signer's clock (allowed ±${window} ms); check the node's clock and sign each request when sending it`);
+  }
+  const message = { method: req.method, path: req.path, bodyHash: sha256Hex(req.body), timestamp: req.timestamp };
+  if (!verifyNodeRequest(message, s.chainId, req.signature, publicKey)) {
+    s.metrics.authFailures.inc({ reason: 'signature' });
+    throw new ApiError('unauthorized', `${NODE_AUTH_HEADERS.signature} does not verify for node ${req.nodeId}: sign {method, path with query, sha256 of the exact body, timestamp} with the node's registered key and chain id ${s.chainId}`);
+  }
+  if (!s.replay.claim(req.signature, req.timestamp, now)) {
+    s.metrics.authFailures.inc({ reason: 'replay' });
+    throw new ApiError('unauthorized', 'this signed request was already used; sign every request afresh with a new timestamp');
+  }
+}
+
+/** Middleware for node routes: authenticates the caller and puts its row in `c.var.node`. */
+export function nodeAuth(): MiddlewareHandler<Env> {
+  return async (c, next) => {
+    const req = await readSignedRequest(c);
+    const node: NodeRow | undefined = getNode(c.var.services.store, req.nodeId);
+    if (!node) throw new ApiError('not_found', `node "${req.nodeId}" is not registered; POST /api/v1/nodes/register first`);
+    checkSignature(c, req, node.public_key);
+    c.set('node', node);
+    await next();
+  };
+}

@@ -1,0 +1,160 @@
+/**
+ * The signer's configuration: a TOML file (config/signer.toml), validated with zod, every key
+ * defaulted, then overridden by environment variables and CLI flags (in that order).
+ */
+import { readFileSync } from 'node:fs';
+import { parse as parseToml } from 'smol-toml';
+import { z } from 'zod';
+import { PRIVACY_MODES } from '../../protocol/index.js';
+
+const server = z
+  .object({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(8080),
+    body_limit_bytes: z.number().int().min(1024).default(1_048_576),
+    max_wait_seconds: z.number().int().min(0).max(300).default(30),
+  })
+  .strict();
+
+const database = z.object({ path: z.string().min(1).default('./data/inference.db') }).strict();
+
+const network = z
+  .object({
+    max_nodes: z.number().int().min(1).default(100),
+    heartbeat_interval_ms: z.number().int().min(10).default(30_000),
+    heartbeat_timeout_ms: z.number().int().min(10).default(90_000),
+    default_privacy_mode: z.enum(PRIVACY_MODES).default('standard'),
+  })
+  .strict();
+
+const scheduler = z
+  .object({
+    max_attempts: z.number().int().min(1).default(3),
+    max_infer_time_ms: z.number().int().min(1).default(60_000),
+    max_in_flight_per_node: z.number().int().min(1).default(8),
+    prefer_better_node_ms: z.number().int().min(0).default(1_000),
+    sweep_interval_ms: z.number().int().min(10).default(1_000),
+    reputation_half_life_ms: z.number().int().min(1).default(3_600_000),
+  })
+  .strict();
+
+const auth = z.object({ timestamp_window_ms: z.number().int().min(1_000).default(60_000) }).strict();
+
+const chain = z
+  .object({
+    enabled: z.boolean().default(false),
+    api_url: z.string().url().default('http://127.0.0.1:3999'),
+    network: z.enum(['mainnet', 'testnet', 'devnet']).default('testnet'),
+    escrow_contract: z.string().regex(/^S[A-Z0-9]{39,40}\.[a-zA-Z][a-zA-Z0-9-]*$/, 'must be a contract principal like ST1...GZGM.inference-escrow').default('ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.inference-escrow'),
+    private_key: z.string().regex(/^[0-9a-f]{64}(01)?$/, 'must be a hex private key (64 or 66 characters)').optional(),
+    poll_interval_ms: z.number().int().min(10).default(2_000),
+  })
+  .strict();
+
+const submitter = z
+  .object({
+    batch_size: z.number().int().min(1).max(200).default(50),
+    max_wait_ms: z.number().int().min(0).default(5_000),
+    confirm_poll_ms: z.number().int().min(10).default(2_000),
+    drop_after_ms: z.number().int().min(1_000).default(600_000),
+    reclaim_for_users: z.boolean().default(false),
+  })
+  .strict();
+
+const models = z.object({ dir: z.string().default('./models') }).strict();
+const log = z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).strict();
+
+/** The zod schema of signer.toml; every section and key may be omitted. */
+export const configSchema = z
+  .object({
+    server: server.prefault({}),
+    database: database.prefault({}),
+    network: network.prefault({}),
+    scheduler: scheduler.prefault({}),
+    auth: auth.prefault({}),
+    chain: chain.prefault({}),
+    submitter: submitter.prefault({}),
+    models: models.prefault({}),
+    log: log.prefault({}),
+  })
+  .strict();
+
+/** The validated configuration. */
+export type SignerConfig = z.infer<typeof configSchema>;
+/** What may be passed before validation (a TOML document's shape). */
+export type SignerConfigInput = z.input<typeof configSchema>;
+
+/** Flags of `signer run` that override the file and the environment. */
+export interface ConfigOverrides {
+  database?: string;
+  apiPort?: number;
+  apiHost?: string;
+  debug?: boolean;
+}
+
+/** Thrown when the config file or an override is invalid; the message names the key and the fix. */
+export class ConfigError extends Error {}
+
+function formatIssues(error: z.ZodError, source: string): string {
+  return error.issues.map((i) => `${source}: ${i.path.join('.') || '(root)'}: ${i.message}`).join('\n');
+}
+
+function envOverrides(env: NodeJS.ProcessEnv): Record<string, Record<string, unknown>> {
+  const o: Record<string, Record<string, unknown>> = {};
+  const set = (section: string, key: string, value: unknown) => ((o[section] ??= {})[key] = value);
+  const num = (name: string, v: string) => {
+    const n = Number(v);
+    if (!Number.isFinite(n)) throw new ConfigError(`environment ${name}="${v}" is not a number`);
+    return n;
+  };
+  if (env.SIGNER_DB) set('database', 'path', env.SIGNER_DB);
+  if (env.SIGNER_PORT) set('server', 'port', num('SIGNER_PORT', env.SIGNER_PORT));
+  if (env.SIGNER_HOST) set('server', 'host', env.SIGNER_HOST);
+  if (env.SIGNER_LOG_LEVEL) set('log', 'level', env.SIGNER_LOG_LEVEL);
+  if (env.SIGNER_CHAIN_API) set('chain', 'api_url', env.SIGNER_CHAIN_API);
+  if (env.SIGNER_CHAIN_ENABLED) set('chain', 'enabled', env.SIGNER_CHAIN_ENABLED === 'true' || env.SIGNER_CHAIN_ENABLED === '1');
+  if (env.SIGNER_NETWORK) set('chain', 'network', env.SIGNER_NETWORK);
+  if (env.SIGNER_ESCROW) set('chain', 'escrow_contract', env.SIGNER_ESCROW);
+  // The key is only ever read from the environment or the file, and never logged.
+  if (env.SIGNER_PRIVATE_KEY) set('chain', 'private_key', env.SIGNER_PRIVATE_KEY);
+  if (env.SIGNER_MODELS_DIR) set('models', 'dir', env.SIGNER_MODELS_DIR);
+  return o;
+}
+
+/** Validates a config object (e.g. from tests) after merging env overrides and flags. */
+export function resolveConfig(input: SignerConfigInput | Record<string, unknown> = {}, overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = {}): SignerConfig {
+  const merged: Record<string, Record<string, unknown>> = {};
+  for (const [k, v] of Object.entries(input)) merged[k] = typeof v === 'object' && v !== null ? { ...(v as Record<string, unknown>) } : (v as never);
+  for (const [section, values] of Object.entries(envOverrides(env))) merged[section] = { ...(merged[section] ?? {}), ...values };
+  if (overrides.database) (merged.database ??= {}).path = overrides.database;
+  if (overrides.apiPort !== undefined) (merged.server ??= {}).port = overrides.apiPort;
+  if (overrides.apiHost) (merged.server ??= {}).host = overrides.apiHost;
+  if (overrides.debug) (merged.log ??= {}).level = 'debug';
+  const parsed = configSchema.safeParse(merged);
+  if (!parsed.success) throw new ConfigError(`invalid signer configuration:\n${formatIssues(parsed.error, 'config')}`);
+  return parsed.data;
+}
+
+/** Reads and validates a TOML config file (a missing path means all defaults). */
+export function loadConfig(path: string | undefined, overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): SignerConfig {
+  let doc: Record<string, unknown> = {};
+  if (path) {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (e) {
+      throw new ConfigError(`cannot read config file ${path}: ${(e as Error).message}`);
+    }
+    try {
+      doc = parseToml(text) as Record<string, unknown>;
+    } catch (e) {
+      throw new ConfigError(`config file ${path} is not valid TOML: ${(e as Error).message}`);
+    }
+  }
+  return resolveConfig(doc, overrides, env);
+}
+
+/** The chain id SIP-018 signatures are bound to for a network name. */
+export function chainIdOf(network: SignerConfig['chain']['network']): number {
+  return network === 'mainnet' ? 1 : 0x80000000;
+}

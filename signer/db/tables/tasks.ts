@@ -1,0 +1,60 @@
+/** inference_tasks: the seed service's task columns plus what the chain and settlement need. */
+import { sqliteTable, text, integer, real, index } from 'drizzle-orm/sqlite-core';
+
+export const inferenceTasks = sqliteTable(
+  'inference_tasks',
+  {
+    task_id: text('task_id').primaryKey(),
+    user_address: text('user_address').notNull(),
+    /** Inline input for API-submitted tasks; chain tasks carry `input_hash` and a blob. */
+    user_input: text('user_input'),
+    context: text('context'),
+    /** micro-STX escrowed (decimal string: may exceed 2^53). */
+    fee: text('fee').notNull(),
+    nonce: integer('nonce'),
+    infer_fee: text('infer_fee').notNull(),
+    /** Longest a lease lasts, ms. */
+    max_infer_time: integer('max_infer_time').notNull(),
+    /** Model name. */
+    model_type: text('model_type').notNull(),
+    status: text('status').notNull(),
+    created_at: integer('created_at').notNull(),
+    updated_at: integer('updated_at').notNull(),
+    /** Output as JSON text. */
+    output: text('output'),
+    confidence: real('confidence'),
+    completed_at: integer('completed_at'),
+    inference_node_id: text('inference_node_id'),
+    // chain fields
+    chain_task_id: text('chain_task_id').unique(),
+    model_output: text('model_output'),
+    artifact_hash: text('artifact_hash').notNull(),
+    input_hash: text('input_hash').notNull(),
+    /** Block height after which the fee is refundable. */
+    deadline: integer('deadline'),
+    privacy: text('privacy').notNull(),
+    priority: integer('priority').notNull().default(0),
+    submit_txid: text('submit_txid'),
+    submit_block_height: integer('submit_block_height'),
+    // lease and result
+    attempts: integer('attempts').notNull().default(0),
+    failures: integer('failures').notNull().default(0),
+    leased_at: integer('leased_at'),
+    lease_expires_at: integer('lease_expires_at'),
+    output_hash: text('output_hash'),
+    signature: text('signature'),
+    node_public_key: text('node_public_key'),
+    /** Last failure reason, or the reason a task is failed/timeout. */
+    error: text('error'),
+    // settlement
+    settlement_txid: text('settlement_txid'),
+    node_payout: text('node_payout'),
+    settled_at: integer('settled_at'),
+    reclaim_txid: text('reclaim_txid'),
+  },
+  (t) => [
+    index('tasks_queue_idx').on(t.status, t.priority, t.created_at),
+    index('tasks_node_idx').on(t.inference_node_id, t.status),
+    index('tasks_settlement_idx').on(t.settlement_txid),
+  ],
+);

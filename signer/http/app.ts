@@ -1,0 +1,69 @@
+/**
+ * The Hono app factory: middleware (request id, secure headers, body limit, metrics, request
+ * log), every route, and the one error handler that turns errors into the seed's envelope.
+ */
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { HTTPException } from 'hono/http-exception';
+import { requestId } from 'hono/request-id';
+import { secureHeaders } from 'hono/secure-headers';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { ApiError } from '../errors.js';
+import { IllegalTransitionError, TaskNotFoundError } from '../tasks/state.js';
+import type { Services } from '../services.js';
+import type { Env } from './env.js';
+import { fail } from './respond.js';
+import { complete } from './routes/complete.js';
+import { docs } from './routes/docs.js';
+import { health } from './routes/health.js';
+import { heartbeat } from './routes/heartbeat.js';
+import { inputs } from './routes/inputs.js';
+import { metrics } from './routes/metrics.js';
+import { models } from './routes/models.js';
+import { nodes } from './routes/nodes.js';
+import { pull } from './routes/pull.js';
+import { register } from './routes/register.js';
+import { stats } from './routes/stats.js';
+import { tasks } from './routes/tasks.js';
+
+/** Builds the signer's HTTP app around its services. */
+export function createApp(services: Services): Hono<Env> {
+  const app = new Hono<Env>();
+  const limit = services.config.server.body_limit_bytes;
+  app.use(requestId());
+  app.use(secureHeaders());
+  app.use(async (c, next) => {
+    c.set('services', services);
+    const started = performance.now();
+    await next();
+    const route = c.req.routePath || 'unmatched';
+    const seconds = (performance.now() - started) / 1000;
+    services.metrics.httpRequests.inc({ method: c.req.method, route, status: String(c.res.status) });
+    services.metrics.httpDuration.observe({ method: c.req.method, route }, seconds);
+    if (services.log.isLevelEnabled('debug')) services.log.debug({ req_id: c.var.requestId, method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(seconds * 1000) }, 'request');
+  });
+  app.use(
+    bodyLimit({
+      maxSize: limit,
+      onError: () => {
+        throw new ApiError('payload_too_large', `body is larger than ${limit} bytes; upload large inputs with PUT /api/v1/inputs/{sha256} in one piece no larger than that`);
+      },
+    }),
+  );
+  for (const r of [health, register, heartbeat, pull, complete, tasks, stats, nodes, inputs, models, metrics, docs]) app.route('/', r);
+
+  app.notFound((c) => fail(c, 404, `no route ${c.req.method} ${c.req.path}; see /openapi.json for the API`));
+  app.onError((err, c) => {
+    if (err instanceof ApiError) return fail(c, err.status as ContentfulStatusCode, err.message);
+    if (err instanceof HTTPException) {
+      const status = err.status as ContentfulStatusCode;
+      const message = status === 400 && /json/i.test(err.message) ? `body is not valid JSON: ${err.message}` : err.message || 'bad request';
+      return fail(c, status, message);
+    }
+    if (err instanceof TaskNotFoundError) return fail(c, 404, err.message);
+    if (err instanceof IllegalTransitionError) return fail(c, 409, err.message);
+    services.log.error({ err, req_id: c.var.requestId, path: c.req.path }, 'unhandled error');
+    return fail(c, 500, `internal error (request ${c.var.requestId}); this is a bug, please report it`);
+  });
+  return app;
+}

@@ -1,0 +1,13 @@
+/** The Hono environment of the signer's app: services and the authenticated node travel in the context. */
+import type { NodeRow } from '../nodes/index.js';
+import type { Services } from '../services.js';
+
+/** Context variables set by the app's middleware. */
+export interface Env {
+  Variables: {
+    services: Services;
+    /** Set by nodeAuth on node routes. */
+    node: NodeRow;
+    requestId: string;
+  };
+}

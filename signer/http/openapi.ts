@@ -1,0 +1,56 @@
+/** The OpenAPI 3.1 document, listed by hand from the protocol's zod schemas (z.toJSONSchema). */
+import { z } from 'zod';
+import { completeTaskRequest, envelope, heartbeatRequest, pulledTask, registerNodeRequest, taskStatusResponse, NODE_AUTH_HEADERS } from '../../protocol/index.js';
+
+const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' });
+const json = (s: z.ZodType) => ({ content: { 'application/json': { schema: schema(s) } } });
+const anyEnvelope = envelope(z.unknown());
+const errors = {
+  400: { description: 'Invalid input; `error` names the field and the fix', ...json(anyEnvelope) },
+  404: { description: 'Unknown task, node or route', ...json(anyEnvelope) },
+  413: { description: 'Body over the configured limit', ...json(anyEnvelope) },
+};
+const signedErrors = { ...errors, 401: { description: 'Missing, stale, replayed or invalid node signature', ...json(anyEnvelope) }, 409: { description: 'Conflict with the task or node state', ...json(anyEnvelope) } };
+const nodeSecurity = [{ nodeSignature: [] }];
+const path = (name: string, description: string, s: z.ZodType = z.string()) => ({ name, in: 'path', required: true, description, schema: schema(s) });
+
+/** The OpenAPI document for /openapi.json. */
+export function openApiDocument() {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Signer API',
+      version: '1',
+      description: `Coordinator of the inference marketplace. Node calls carry ${Object.values(NODE_AUTH_HEADERS).join(', ')}: a SIP-018 signature (protocol/sip018 signNodeRequest) over method, path with query, sha256 of the body and the timestamp. Every body is {success, data, error}.`,
+    },
+    components: {
+      securitySchemes: { nodeSignature: { type: 'apiKey', in: 'header', name: NODE_AUTH_HEADERS.signature, description: `with ${NODE_AUTH_HEADERS.node} and ${NODE_AUTH_HEADERS.timestamp}` } },
+    },
+    paths: {
+      '/health': { get: { summary: 'Liveness', responses: { 200: { description: '{status: "healthy", timestamp}', ...json(anyEnvelope) } } } },
+      '/api/v1/nodes/register': {
+        post: { summary: 'Register a node (signed by the key being registered)', security: nodeSecurity, requestBody: json(registerNodeRequest), responses: { 201: { description: 'Registered', ...json(anyEnvelope) }, 200: { description: 'Updated', ...json(anyEnvelope) }, ...signedErrors } },
+      },
+      '/api/v1/nodes/heartbeat': { post: { summary: 'Heartbeat', security: nodeSecurity, requestBody: json(heartbeatRequest), responses: { 200: { description: 'Recorded', ...json(anyEnvelope) }, ...signedErrors } } },
+      '/api/v1/nodes/{node_id}/tasks': {
+        get: {
+          summary: 'Pull one task (long-poll with ?wait=seconds)',
+          security: nodeSecurity,
+          parameters: [path('node_id', 'The signing node'), { name: 'wait', in: 'query', required: false, schema: { type: 'integer', minimum: 0 } }],
+          responses: { 200: { description: 'A leased task', ...json(envelope(pulledTask)) }, 204: { description: 'No task for this node now' }, ...signedErrors },
+        },
+      },
+      '/api/v1/tasks/complete': { post: { summary: 'Post a signed result or an error report', security: nodeSecurity, requestBody: json(completeTaskRequest), responses: { 200: { description: 'Accepted', ...json(anyEnvelope) }, ...signedErrors } } },
+      '/api/v1/tasks/{task_id}/status': { get: { summary: 'Task status (?history=true adds its transitions)', parameters: [path('task_id', 'On-chain task id')], responses: { 200: { description: 'Status', ...json(envelope(taskStatusResponse)) }, ...errors } } },
+      '/api/v1/tasks/{task_id}/result': { get: { summary: 'Verified result with the node signature', parameters: [path('task_id', 'On-chain task id')], responses: { 200: { description: 'Result', ...json(anyEnvelope) }, ...errors } } },
+      '/api/v1/stats': { get: { summary: 'Queue and settlement statistics', responses: { 200: { description: 'pending_tasks, processing_tasks, completed_tasks, total_tasks and more', ...json(anyEnvelope) } } } },
+      '/api/v1/nodes': { get: { summary: 'Registered nodes', responses: { 200: { description: 'Nodes', ...json(anyEnvelope) } } } },
+      '/api/v1/inputs/{sha256}': {
+        put: { summary: 'Upload an input blob under the sha256 of its bytes', parameters: [path('sha256', 'sha256 of the body, hex')], requestBody: { content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } }, responses: { 201: { description: 'Stored', ...json(anyEnvelope) }, 200: { description: 'Already stored', ...json(anyEnvelope) }, ...errors } },
+        get: { summary: 'Fetch an input (the node leasing a task with it)', security: nodeSecurity, parameters: [path('sha256', 'input hash')], responses: { 200: { description: 'The bytes' }, 403: { description: 'No lease on a task with this input', ...json(anyEnvelope) }, ...signedErrors } },
+      },
+      '/api/v1/models/{artifact_hash}/artifact': { get: { summary: 'Download a model artifact (.onnx)', parameters: [path('artifact_hash', 'sha256 of the .onnx')], responses: { 200: { description: 'The bytes' }, ...errors } } },
+      '/metrics': { get: { summary: 'Prometheus metrics', responses: { 200: { description: 'Text exposition format' } } } },
+    },
+  };
+}

@@ -1,0 +1,13 @@
+/** POST /api/v1/tasks/complete: a node posts a signed result (or an error report) for a task it holds. */
+import { Hono } from 'hono';
+import { completeTaskRequest } from '../../../protocol/index.js';
+import { nodeAuth } from '../../auth/index.js';
+import { acceptResult } from '../../tasks/results.js';
+import type { Env } from '../env.js';
+import { ok, valid } from '../respond.js';
+
+/** Completion route. */
+export const complete = new Hono<Env>().post('/api/v1/tasks/complete', nodeAuth(), valid('json', completeTaskRequest), (c) => {
+  const task = acceptResult(c.var.services, c.var.node, c.req.valid('json'));
+  return ok(c, { task_id: task.task_id, status: task.status, output_hash: task.output_hash, attempts: task.attempts });
+});

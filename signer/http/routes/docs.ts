@@ -1,0 +1,27 @@
+/**
+ * /openapi.json and the interactive page at /docs. Swagger UI's assets are served from
+ * node_modules/swagger-ui-dist, so the page works without internet access.
+ */
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { Hono } from 'hono';
+import { swaggerUI } from '@hono/swagger-ui';
+import { ApiError } from '../../errors.js';
+import type { Env } from '../env.js';
+import { openApiDocument } from '../openapi.js';
+
+const assetsDir = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
+const ASSETS: Record<string, string> = { 'swagger-ui.css': 'text/css', 'swagger-ui-bundle.js': 'text/javascript' };
+let doc: ReturnType<typeof openApiDocument> | undefined;
+
+/** Documentation routes. */
+export const docs = new Hono<Env>()
+  .get('/openapi.json', (c) => c.json((doc ??= openApiDocument())))
+  .get('/docs', swaggerUI({ url: '/openapi.json', baseUrl: '/docs/assets', title: 'Signer API' }))
+  .get('/docs/assets/swagger-ui-dist/:file', async (c) => {
+    const file = c.req.param('file');
+    const type = ASSETS[file];
+    if (!type) throw new ApiError('not_found', `no documentation asset ${file}`);
+    return c.body(await readFile(join(assetsDir, file)), 200, { 'content-type': type, 'cache-control': 'public, max-age=86400' });
+  });

@@ -1,0 +1,48 @@
+/**
+ * Content-addressed task inputs. Anyone may PUT a blob (it is stored only under the sha256 of
+ * its bytes, so nothing can be overwritten); only the node holding a lease on a task with that
+ * input hash may GET it, so a hash read on chain does not reveal the input.
+ */
+import { Hono } from 'hono';
+import { and, eq } from 'drizzle-orm';
+import { z } from 'zod';
+import { hex32, sha256Hex } from '../../../protocol/index.js';
+import { nodeAuth } from '../../auth/index.js';
+import { inferenceTasks, inputBlobs } from '../../db/index.js';
+import { ApiError } from '../../errors.js';
+import type { Env } from '../env.js';
+import { ok, valid } from '../respond.js';
+
+const param = z.object({ sha256: hex32 });
+
+/** Input blob routes. */
+export const inputs = new Hono<Env>()
+  .put('/api/v1/inputs/:sha256', valid('param', param), async (c) => {
+    const s = c.var.services;
+    const { sha256 } = c.req.valid('param');
+    const bytes = new Uint8Array(await c.req.arrayBuffer());
+    if (bytes.length === 0) throw new ApiError('bad_request', 'body is empty: send the input bytes whose sha256 is in the path');
+    const actual = sha256Hex(bytes);
+    if (actual !== sha256) throw new ApiError('bad_request', `body sha256 is ${actual}, not ${sha256}: PUT the blob under the sha256 of its exact bytes`);
+    const contentType = (c.req.header('content-type') ?? 'application/octet-stream').slice(0, 128);
+    const res = s.store.db
+      .insert(inputBlobs)
+      .values({ sha256, data: Buffer.from(bytes), size: bytes.length, content_type: contentType, created_at: Date.now() })
+      .onConflictDoNothing()
+      .run();
+    return ok(c, { sha256, size: bytes.length, stored: res.changes > 0 }, res.changes > 0 ? 201 : 200);
+  })
+  .get('/api/v1/inputs/:sha256', valid('param', param), nodeAuth(), (c) => {
+    const s = c.var.services;
+    const { sha256 } = c.req.valid('param');
+    const node = c.var.node;
+    const leased = s.store.db
+      .select({ id: inferenceTasks.task_id })
+      .from(inferenceTasks)
+      .where(and(eq(inferenceTasks.input_hash, sha256), eq(inferenceTasks.status, 'in_progress'), eq(inferenceTasks.inference_node_id, node.node_id)))
+      .get();
+    if (!leased) throw new ApiError('forbidden', `node ${node.node_id} holds no lease on a task with input ${sha256}; pull the task first`);
+    const blob = s.store.db.select().from(inputBlobs).where(eq(inputBlobs.sha256, sha256)).get();
+    if (!blob) throw new ApiError('not_found', `input ${sha256} has not been uploaded yet; the requester must PUT it to /api/v1/inputs/${sha256}`);
+    return c.body(new Uint8Array(blob.data), 200, { 'content-type': blob.content_type, 'x-content-sha256': sha256 });
+  });

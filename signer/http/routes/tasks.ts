@@ -1,0 +1,65 @@
+/** GET /api/v1/tasks/{task_id}/status and /result: what a user (or the market CLI) polls. */
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { ApiError } from '../../errors.js';
+import { getTask, taskHistory, type TaskRow } from '../../tasks/state.js';
+import type { Services } from '../../services.js';
+import type { Env } from '../env.js';
+import { ok, valid } from '../respond.js';
+
+const param = z.object({ task_id: z.string().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/, 'must be a task id (the on-chain task id as a decimal number)') });
+
+function find(s: Services, id: string): TaskRow {
+  const task = getTask(s.store, id);
+  if (!task) throw new ApiError('not_found', `task ${id} is not known to this signer (it appears after its submit-task transaction is confirmed)`);
+  return task;
+}
+
+/** The status view: the seed's fields plus chain and settlement fields. */
+export function statusView(t: TaskRow) {
+  return {
+    task_id: t.task_id,
+    status: t.status,
+    inference_node_id: t.inference_node_id,
+    settlement_txid: t.settlement_txid,
+    updated_at: t.updated_at,
+    created_at: t.created_at,
+    completed_at: t.completed_at,
+    chain_task_id: t.chain_task_id,
+    user_address: t.user_address,
+    model_type: t.model_type,
+    artifact_hash: t.artifact_hash,
+    input_hash: t.input_hash,
+    fee: t.fee,
+    deadline: t.deadline,
+    privacy: t.privacy,
+    priority: t.priority,
+    attempts: t.attempts,
+    error: t.error,
+  };
+}
+
+/** Task status and result routes. */
+export const tasks = new Hono<Env>()
+  .get('/api/v1/tasks/:task_id/status', valid('param', param), (c) => {
+    const s = c.var.services;
+    const task = find(s, c.req.valid('param').task_id);
+    const history = c.req.query('history') === 'true' ? taskHistory(s.store, task.task_id) : undefined;
+    return ok(c, { ...statusView(task), ...(history ? { history } : {}) });
+  })
+  .get('/api/v1/tasks/:task_id/result', valid('param', param), (c) => {
+    const task = find(c.var.services, c.req.valid('param').task_id);
+    if (task.output === null) throw new ApiError('not_found', `task ${task.task_id} has no result yet (status ${task.status}); poll /api/v1/tasks/${task.task_id}/status`);
+    return ok(c, {
+      task_id: task.task_id,
+      status: task.status,
+      output: JSON.parse(task.output),
+      output_hash: task.output_hash,
+      confidence: task.confidence,
+      inference_node_id: task.inference_node_id,
+      node_public_key: task.node_public_key,
+      signature: task.signature,
+      completed_at: task.completed_at,
+      settlement_txid: task.settlement_txid,
+    });
+  });

@@ -1,0 +1,59 @@
+/**
+ * What the HTTP routes, the sweeper, the watcher and the submitter share. Built once by
+ * `createServices` and handed to the Hono app through its context.
+ */
+import type { Logger } from 'pino';
+import pino from 'pino';
+import type { SignerConfig } from './config/index.js';
+import { chainIdOf } from './config/index.js';
+import type { SignerDatabase } from './db/index.js';
+import { Notifier } from './tasks/notifier.js';
+import { ReplayCache } from './auth/replay.js';
+import { createMetrics, type Metrics } from './metrics/index.js';
+import { ArtifactIndex } from './models/index.js';
+
+/** Shared state of one running signer. */
+export interface Services {
+  store: SignerDatabase;
+  config: SignerConfig;
+  log: Logger;
+  /** Chain id result and request signatures are bound to. */
+  chainId: number;
+  /** Contract principal of inference-escrow. */
+  escrow: string;
+  /** Wakes long-polls when work appears. */
+  pending: Notifier;
+  replay: ReplayCache;
+  metrics: Metrics;
+  artifacts: ArtifactIndex;
+  /** Last chain tip seen by the watcher (null before the first read or without a chain). */
+  chain: { tipHeight: number | null };
+  startedAt: number;
+}
+
+/** Options of `createServices`. */
+export interface ServiceOptions {
+  config: SignerConfig;
+  store: SignerDatabase;
+  log?: Logger;
+  chainId?: number;
+  escrow?: string;
+}
+
+/** Assembles the shared services around an open database. */
+export function createServices(opts: ServiceOptions): Services {
+  const { config } = opts;
+  return {
+    store: opts.store,
+    config,
+    log: opts.log ?? pino({ level: config.log.level, name: 'signer' }),
+    chainId: opts.chainId ?? chainIdOf(config.chain.network),
+    escrow: opts.escrow ?? config.chain.escrow_contract,
+    pending: new Notifier(),
+    replay: new ReplayCache(config.auth.timestamp_window_ms),
+    metrics: createMetrics(),
+    artifacts: new ArtifactIndex(config.models.dir),
+    chain: { tipHeight: null },
+    startedAt: Date.now(),
+  };
+}

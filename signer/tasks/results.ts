@@ -1,0 +1,66 @@
+/**
+ * Accepting a node's result: it must come from the node the task is leased to, its output hash
+ * must be the hash of its output, and its SIP-018 signature must verify with that node's key
+ * over exactly what the escrow contract will check. An error report ends the attempt instead.
+ */
+import { jsonHash, verifyTaskResult, type CompleteTaskRequest } from '../../protocol/index.js';
+import { ApiError } from '../errors.js';
+import { recordOutcome, type NodeRow } from '../nodes/index.js';
+import type { Services } from '../services.js';
+import { failAttempt } from './leases.js';
+import { getTask, transition, type TaskRow } from './state.js';
+
+/** Checks and records a result (or error report) posted by `node`; returns the updated task. */
+export function acceptResult(s: Services, node: NodeRow, body: CompleteTaskRequest, now = Date.now()): TaskRow {
+  if (body.inference_node_id !== node.node_id) {
+    throw new ApiError('forbidden', `inference_node_id "${body.inference_node_id}" is not the node that signed this request ("${node.node_id}"); post results as the node that holds the lease`);
+  }
+  const task = getTask(s.store, body.task_id);
+  if (!task) throw new ApiError('not_found', `task_id "${body.task_id}" is not a known task`);
+  if (task.status !== 'in_progress' || task.inference_node_id !== node.node_id) {
+    const again = task.inference_node_id === node.node_id && task.output_hash !== null;
+    throw new ApiError(
+      'conflict',
+      again
+        ? `task ${task.task_id} already has a result from ${node.node_id} (status ${task.status}); a result is accepted once`
+        : `task ${task.task_id} is not leased to ${node.node_id} (status ${task.status}); pull a task before posting its result`,
+    );
+  }
+  if (body.error !== undefined) {
+    const to = failAttempt(s, task, `node ${node.node_id} reported: ${body.error}`, now);
+    return { ...getTask(s.store, task.task_id)!, status: to };
+  }
+  if (body.output === undefined) throw new ApiError('bad_request', 'output is required: the output tensors (or set error to report a failure)');
+  let outputHash: string;
+  try {
+    outputHash = jsonHash(body.output);
+  } catch (e) {
+    throw new ApiError('bad_request', `output cannot be hashed: ${(e as Error).message}`);
+  }
+  if (outputHash !== body.output_hash) {
+    throw new ApiError('bad_request', `output_hash ${body.output_hash} is not the sha256 of the canonical JSON of output (${outputHash}); hash output with protocol/hash jsonHash`);
+  }
+  const chainTaskId = task.chain_task_id ?? task.task_id;
+  const signed = { escrow: s.escrow, taskId: BigInt(chainTaskId), inputHash: task.input_hash, outputHash };
+  if (!verifyTaskResult(signed, s.chainId, body.signature, node.public_key)) {
+    throw new ApiError(
+      'unauthorized',
+      `signature does not verify with the public key of ${node.node_id}; sign the SIP-018 message {escrow: ${s.escrow}, task-id: u${chainTaskId}, input-hash, output-hash} with chain id ${s.chainId}`,
+    );
+  }
+  const latency = task.leased_at === null ? null : now - task.leased_at;
+  const row = s.store.sqlite.transaction(() => {
+    const updated = transition(
+      s.store,
+      task.task_id,
+      'completed',
+      { reason: `result from ${node.node_id} verified (output ${outputHash.slice(0, 12)}…)`, nodeId: node.node_id, expect: ['in_progress'], now },
+      { output: JSON.stringify(body.output), confidence: body.confidence, output_hash: outputHash, signature: body.signature, node_public_key: node.public_key, completed_at: now, lease_expires_at: null },
+    );
+    recordOutcome(s.store, node.node_id, true, latency, s.config.scheduler.reputation_half_life_ms, now);
+    return updated;
+  })();
+  s.metrics.completions.inc();
+  if (latency !== null) s.metrics.inferenceLatency.observe(latency / 1000);
+  return row;
+}

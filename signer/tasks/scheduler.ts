@@ -1,0 +1,93 @@
+/**
+ * The scheduler: when a node pulls, it gets the first pending task it serves (priority, then
+ * age) unless a clearly better node with free capacity could take it and the task is still
+ * young. Nodes are scored by performance score, recent latency, in-flight load, capabilities
+ * and reputation.
+ */
+import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
+import { capabilitiesSchema } from '../../protocol/index.js';
+import { inferenceNodes, inferenceTasks } from '../db/index.js';
+import { reputationOf, reputationScore, type NodeRow } from '../nodes/index.js';
+import type { Services } from '../services.js';
+import { transition, type TaskRow } from './state.js';
+
+/** Weights of the score components; they sum to 1. */
+export const SCORE_WEIGHTS = { performance: 0.3, latency: 0.2, load: 0.2, capabilities: 0.1, reputation: 0.2 } as const;
+
+/** A node's score for taking one more task, in [0, 1]. */
+export function scoreNode(node: NodeRow, inFlight: number, capacity: number, now: number, halfLifeMs: number): number {
+  const perf = node.performance_score / (node.performance_score + 1);
+  const latency = node.latency_ms === null ? 0.5 : 1 / (1 + node.latency_ms / 1000);
+  const load = Math.max(0, 1 - inFlight / capacity);
+  const caps = capabilitiesScore(node.capabilities);
+  const rep = reputationScore(reputationOf(node), now, halfLifeMs);
+  const w = SCORE_WEIGHTS;
+  return w.performance * perf + w.latency * latency + w.load * load + w.capabilities * caps + w.reputation * rep;
+}
+
+function capabilitiesScore(json: string | null): number {
+  if (!json) return 0.25;
+  const parsed = capabilitiesSchema.safeParse(JSON.parse(json));
+  if (!parsed.success) return 0.25;
+  const c = parsed.data;
+  return 0.5 * Math.min(1, c.cpu_cores / 16) + 0.25 * Math.min(1, c.memory_mb / 65_536) + 0.25 * Math.min(1, c.gpu_memory_mb / 24_576);
+}
+
+function inFlightCounts(s: Services): Map<string, number> {
+  const rows = s.store.db
+    .select({ node: inferenceTasks.inference_node_id, n: sql<number>`count(*)` })
+    .from(inferenceTasks)
+    .where(eq(inferenceTasks.status, 'in_progress'))
+    .groupBy(inferenceTasks.inference_node_id)
+    .all();
+  return new Map(rows.map((r) => [r.node ?? '', r.n]));
+}
+
+/** A node may take this many candidates into account per pull. */
+const CANDIDATES = 32;
+
+/** Leases the best-suited pending task to `nodeId`, or returns null when none is for it now. */
+export function leaseNext(s: Services, nodeId: string, now = Date.now()): TaskRow | null {
+  const { scheduler } = s.config;
+  return s.store.sqlite.transaction((): TaskRow | null => {
+    const nodes = s.store.db.select().from(inferenceNodes).where(eq(inferenceNodes.status, 'online')).all();
+    const me = nodes.find((n) => n.node_id === nodeId);
+    if (!me) return null;
+    const load = inFlightCounts(s);
+    const free = (n: NodeRow) => (load.get(n.node_id) ?? 0) < scheduler.max_in_flight_per_node;
+    if (!free(me)) return null;
+    const models: string[] = JSON.parse(me.supported_models);
+    if (models.length === 0) return null;
+    const tip = s.chain.tipHeight;
+    const candidates = s.store.db
+      .select()
+      .from(inferenceTasks)
+      .where(
+        and(
+          eq(inferenceTasks.status, 'pending'),
+          inArray(inferenceTasks.artifact_hash, models),
+          tip === null ? undefined : sql`(${inferenceTasks.deadline} IS NULL OR ${inferenceTasks.deadline} > ${tip})`,
+        ),
+      )
+      .orderBy(desc(inferenceTasks.priority), asc(inferenceTasks.created_at))
+      .limit(CANDIDATES)
+      .all();
+    const score = (n: NodeRow) => scoreNode(n, load.get(n.node_id) ?? 0, scheduler.max_in_flight_per_node, now, scheduler.reputation_half_life_ms);
+    const mine = score(me);
+    for (const task of candidates) {
+      const young = now - task.created_at < scheduler.prefer_better_node_ms;
+      if (young) {
+        const better = nodes.some((n) => n !== me && free(n) && JSON.parse(n.supported_models).includes(task.artifact_hash) && score(n) > mine * 1.1);
+        if (better) continue;
+      }
+      return transition(
+        s.store,
+        task.task_id,
+        'in_progress',
+        { reason: `leased to ${nodeId} (attempt ${task.attempts + 1}, score ${mine.toFixed(3)})`, nodeId, expect: ['pending'], now },
+        { inference_node_id: nodeId, attempts: task.attempts + 1, leased_at: now, lease_expires_at: now + scheduler.max_infer_time_ms },
+      );
+    }
+    return null;
+  })();
+}

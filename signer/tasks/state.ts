@@ -1,0 +1,108 @@
+/**
+ * The task state machine (DESIGN.md §4), the only code that changes a task's status.
+ * Every transition is one SQL transaction that updates the row and appends a task_events row
+ * with the reason; an illegal transition throws and changes nothing.
+ */
+import { eq } from 'drizzle-orm';
+import { FINAL_TASK_STATUSES, type TaskStatus } from '../../protocol/index.js';
+import { inferenceTasks, taskEvents, type SignerDatabase } from '../db/index.js';
+
+/** A task row as stored. */
+export type TaskRow = typeof inferenceTasks.$inferSelect;
+/** Fields a new task is created with (status and timestamps are set here). */
+export type NewTask = Omit<typeof inferenceTasks.$inferInsert, 'status' | 'created_at' | 'updated_at'>;
+/** Columns a transition may set besides the status. */
+export type TaskPatch = Partial<Omit<TaskRow, 'task_id' | 'status' | 'created_at' | 'updated_at'>>;
+
+/** Which statuses each status may move to. Final statuses move nowhere. */
+export const TRANSITIONS: Readonly<Record<TaskStatus, readonly TaskStatus[]>> = {
+  pending: ['in_progress', 'timeout', 'failed'],
+  in_progress: ['pending', 'completed', 'failed', 'timeout'],
+  completed: ['submitted', 'timeout'],
+  submitted: ['settled', 'completed', 'timeout', 'failed'],
+  settled: [],
+  failed: [],
+  timeout: [],
+};
+
+/** True when `from -> to` is a legal transition. */
+export function canTransition(from: TaskStatus, to: TaskStatus): boolean {
+  return TRANSITIONS[from].includes(to);
+}
+
+/** True for statuses a task never leaves. */
+export function isFinal(status: TaskStatus): boolean {
+  return FINAL_TASK_STATUSES.includes(status);
+}
+
+/** Thrown for a transition the state machine does not allow; nothing was changed. */
+export class IllegalTransitionError extends Error {
+  constructor(
+    readonly taskId: string,
+    readonly from: TaskStatus,
+    readonly to: TaskStatus,
+  ) {
+    super(`task ${taskId} cannot go from ${from} to ${to}${isFinal(from) ? ` (${from} is final)` : ''}`);
+    this.name = 'IllegalTransitionError';
+  }
+}
+
+/** Thrown when a transition names a task that does not exist. */
+export class TaskNotFoundError extends Error {
+  constructor(readonly taskId: string) {
+    super(`task ${taskId} does not exist`);
+    this.name = 'TaskNotFoundError';
+  }
+}
+
+/** Why and by whom a transition happens; recorded in task_events. */
+export interface TransitionContext {
+  reason: string;
+  nodeId?: string | null;
+  txid?: string | null;
+  /** Also refuse unless the task is currently in one of these (e.g. a lease check). */
+  expect?: readonly TaskStatus[];
+  now?: number;
+}
+
+/** Creates a task in `pending`; returns false (and changes nothing) if its id or chain id exists. */
+export function createTask(store: SignerDatabase, task: NewTask, reason: string, now = Date.now()): boolean {
+  return store.sqlite.transaction(() => {
+    const res = store.db
+      .insert(inferenceTasks)
+      .values({ ...task, status: 'pending', created_at: now, updated_at: now })
+      .onConflictDoNothing()
+      .run();
+    if (res.changes === 0) return false;
+    store.db.insert(taskEvents).values({ task_id: task.task_id, from_status: null, to_status: 'pending', reason, txid: task.submit_txid ?? null, at: now }).run();
+    return true;
+  })();
+}
+
+/** Moves a task to `to` with `patch`, in one transaction; returns the updated row. */
+export function transition(store: SignerDatabase, taskId: string, to: TaskStatus, ctx: TransitionContext, patch: TaskPatch = {}): TaskRow {
+  const now = ctx.now ?? Date.now();
+  return store.sqlite.transaction(() => {
+    const row = store.db.select().from(inferenceTasks).where(eq(inferenceTasks.task_id, taskId)).get();
+    if (!row) throw new TaskNotFoundError(taskId);
+    const from = row.status as TaskStatus;
+    if (!canTransition(from, to) || (ctx.expect && !ctx.expect.includes(from))) throw new IllegalTransitionError(taskId, from, to);
+    const values = { ...patch, status: to, updated_at: now };
+    store.db.update(inferenceTasks).set(values).where(eq(inferenceTasks.task_id, taskId)).run();
+    store.db
+      .insert(taskEvents)
+      .values({ task_id: taskId, from_status: from, to_status: to, reason: ctx.reason, node_id: ctx.nodeId ?? null, txid: ctx.txid ?? null, at: now })
+      .run();
+    return { ...row, ...values };
+  })();
+}
+
+/** Reads one task, or undefined. */
+export function getTask(store: SignerDatabase, taskId: string): TaskRow | undefined {
+  return store.db.select().from(inferenceTasks).where(eq(inferenceTasks.task_id, taskId)).get();
+}
+
+/** The recorded transitions of a task, oldest first. */
+export function taskHistory(store: SignerDatabase, taskId: string) {
+  return store.db.select().from(taskEvents).where(eq(taskEvents.task_id, taskId)).orderBy(taskEvents.id).all();
+}
