@@ -12,8 +12,6 @@ import { DynamicBatcher } from '../node-agent/batcher/index.js';
 import { DEFAULT_MODELS } from '../node-agent/models/defaults.js';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 32);
-const MAX_BATCH = Number(process.env.BENCH_MAX_BATCH ?? 16);
 const DELAY_MS = Number(process.env.BENCH_DELAY_MS ?? 2);
 
 /** A deterministic image-like input in [-1, 1], the normalisation PP-OCR uses. */
@@ -46,10 +44,10 @@ async function raw(file: string, dims: number[]) {
   return result;
 }
 
-async function agent(file: string, dims: number[]) {
+async function agent(file: string, dims: number[], maxBatch: number, concurrency: number) {
   const pool = await WorkerPool.start({ workers: 0, intraOpThreads: 0, engine: 'onnxruntime' });
-  const { info } = await pool.load('m', file, { [ 'x' ]: dims });
-  const batcher = new DynamicBatcher(pool, { maxBatch: MAX_BATCH, maxQueueDelayMs: DELAY_MS });
+  const { info } = await pool.load('m', file, { x: dims });
+  const batcher = new DynamicBatcher(pool, { maxBatch, maxQueueDelayMs: DELAY_MS });
   batcher.register('m', info);
   const name = info.inputs[0]!.name;
   const data = input(dims);
@@ -62,9 +60,11 @@ async function agent(file: string, dims: number[]) {
       latencies.push(performance.now() - t);
     }
   };
-  await Promise.all(Array.from({ length: CONCURRENCY }, client));
+  await Promise.all(Array.from({ length: concurrency }, client));
   const result = {
     ...summary(latencies, performance.now() - start),
+    concurrency,
+    max_batch: maxBatch,
     mean_batch: +(batcher.counts.requests / batcher.counts.runs).toFixed(2),
     workers: pool.size,
     intra_op_threads: pool.intraOpThreads,
@@ -75,15 +75,16 @@ async function agent(file: string, dims: number[]) {
 }
 
 const runs = [
-  { model: 'classifier', file: DEFAULT_MODELS.classifier.path, dims: [1, 3, 48, 192] },
-  { model: 'detector', file: DEFAULT_MODELS.detector.path, dims: [1, 3, 320, 320] },
+  { model: 'classifier', known: DEFAULT_MODELS.classifier, concurrency: 32 },
+  { model: 'detector', known: DEFAULT_MODELS.detector, concurrency: 4 },
 ];
 const results: Record<string, unknown> = {};
 for (const r of runs) {
-  const rawResult = await raw(r.file, r.dims);
-  const agentResult = await agent(r.file, r.dims);
+  const dims = r.known.warmupShape.x;
+  const rawResult = await raw(r.known.path, dims);
+  const agentResult = await agent(r.known.path, dims, r.known.maxBatch, r.concurrency);
   results[r.model] = {
-    input_shape: r.dims,
+    input_shape: dims,
     raw_single_request_loop: rawResult,
     agent_pool_dynamic_batching: agentResult,
     speedup: +(agentResult.inferences_per_s / rawResult.inferences_per_s).toFixed(2),
@@ -94,7 +95,7 @@ const report = {
   benchmark: 'agent',
   date: new Date().toISOString(),
   machine: { cores: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown', node: process.version },
-  settings: { seconds_per_run: SECONDS, concurrency: CONCURRENCY, max_batch: MAX_BATCH, max_queue_delay_ms: DELAY_MS },
+  settings: { seconds_per_run: SECONDS, max_queue_delay_ms: DELAY_MS },
   goal: 'agent >= 1.5x raw loop on the classifier',
   goal_met: (results.classifier as { speedup: number }).speedup >= 1.5,
   results,

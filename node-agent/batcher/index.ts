@@ -22,7 +22,7 @@ export interface BatcherOptions {
 }
 
 type Item = { feeds: Feeds; rows: number; resolve: (f: Feeds) => void; reject: (e: Error) => void };
-type Queue = { modelId: string; items: Item[]; rows: number; since: number; ready: boolean; timer: NodeJS.Timeout | null };
+type Queue = { modelId: string; maxBatch: number; items: Item[]; rows: number; since: number; ready: boolean; timer: NodeJS.Timeout | null };
 
 /** True when every input and output of the model has a free first dimension to stack along. */
 export function isBatchable(info: ModelInfo): boolean {
@@ -33,7 +33,8 @@ export function isBatchable(info: ModelInfo): boolean {
 /** Stacks requests along dim 0 in front of a Runner. */
 export class DynamicBatcher {
   private queues = new Map<string, Queue>();
-  private batchable = new Map<string, boolean>();
+  /** Per model: the most rows one run may stack (1 = never batch). */
+  private maxBatch = new Map<string, number>();
   private unsubscribe: () => void;
   /** Runs dispatched and requests they carried, for the mean batch size. */
   readonly counts = { runs: 0, requests: 0 };
@@ -42,9 +43,9 @@ export class DynamicBatcher {
     this.unsubscribe = runner.onFree(() => this.pump());
   }
 
-  /** Tells the batcher a model's metadata, deciding whether its requests may be stacked. */
-  register(modelId: string, info: ModelInfo): void {
-    this.batchable.set(modelId, isBatchable(info));
+  /** Tells the batcher a model's metadata (and optionally its own max batch), deciding whether its requests may be stacked. */
+  register(modelId: string, info: ModelInfo, maxBatch = this.opts.maxBatch): void {
+    this.maxBatch.set(modelId, isBatchable(info) ? maxBatch : 1);
   }
 
   /** Runs one request, possibly stacked with others; resolves with this request's own outputs. */
@@ -52,18 +53,19 @@ export class DynamicBatcher {
     const tensors = Object.entries(feeds).sort(([a], [b]) => a.localeCompare(b));
     const rows = tensors[0]?.[1].dims[0];
     const sameRows = tensors.every(([, t]) => t.dims.length > 0 && t.dims[0] === rows);
-    if (!this.batchable.get(modelId) || !sameRows || !rows || this.opts.maxBatch <= 1) return this.runAlone(modelId, feeds);
+    const maxBatch = this.maxBatch.get(modelId) ?? 1;
+    if (maxBatch <= 1 || !sameRows || !rows) return this.runAlone(modelId, feeds);
     const key = `${modelId}|${tensors.map(([n, t]) => `${n}:${t.datatype}:${t.dims.slice(1).join('x')}`).join('|')}`;
     return new Promise((resolve, reject) => {
       let q = this.queues.get(key);
       if (!q) {
-        q = { modelId, items: [], rows: 0, since: performance.now(), ready: false, timer: null };
+        q = { modelId, maxBatch, items: [], rows: 0, since: performance.now(), ready: false, timer: null };
         this.queues.set(key, q);
       }
       q.items.push({ feeds, rows, resolve, reject });
       q.rows += rows;
       const queue = q;
-      if (queue.rows >= this.opts.maxBatch) this.markReady(queue);
+      if (queue.rows >= maxBatch) this.markReady(queue);
       else queue.timer ??= setTimeout(() => this.markReady(queue), this.opts.maxQueueDelayMs);
       this.pump();
     });
@@ -96,7 +98,7 @@ export class DynamicBatcher {
       const [key, q] = next;
       const batch: Item[] = [];
       let rows = 0;
-      while (q.items.length > 0 && (batch.length === 0 || rows + q.items[0]!.rows <= this.opts.maxBatch)) {
+      while (q.items.length > 0 && (batch.length === 0 || rows + q.items[0]!.rows <= q.maxBatch)) {
         const item = q.items.shift()!;
         batch.push(item);
         rows += item.rows;

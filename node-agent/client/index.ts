@@ -1,0 +1,141 @@
+/**
+ * Signed HTTP to the signer. Every request carries NODE_AUTH_HEADERS: the node id, a timestamp
+ * and a SIP-018 signature over {method, path with query, sha256 of the exact body, timestamp}.
+ * Responses are the seed service's envelope; failures become SignerError, which says whether
+ * trying again can help.
+ */
+import {
+  NODE_AUTH_HEADERS,
+  envelope,
+  pulledTask,
+  sha256Hex,
+  signNodeRequest,
+  type CompleteTaskRequest,
+  type HeartbeatRequest,
+  type NodeStatus,
+  type PulledTask,
+  type RegisterNodeRequest,
+} from '../../protocol/index.js';
+import { z } from 'zod';
+
+export { backoffDelay, sleep } from './backoff.js';
+
+/** A failed call: `status` 0 means the signer could not be reached. */
+export class SignerError extends Error {
+  override name = 'SignerError';
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+
+  /** Network failures, timeouts, 429 and 5xx may pass if tried again later; other 4xx will not. */
+  get retryable(): boolean {
+    return this.status === 0 || this.status === 408 || this.status === 429 || this.status >= 500;
+  }
+
+  /** The signer does not know this node (it lost its state, or the node never registered). */
+  get unknownNode(): boolean {
+    return this.status === 404 && /not registered/.test(this.message);
+  }
+}
+
+/** Where and as whom to call. */
+export interface ClientOptions {
+  baseUrl: string;
+  nodeId: string;
+  privateKey: string;
+  /** Chain id node requests are signed for (the signer's). */
+  chainId: number;
+  timeoutMs: number;
+}
+
+const anyEnvelope = envelope(z.unknown());
+
+/** One signer, one node identity. */
+export class SignerClient {
+  constructor(readonly opts: ClientOptions) {}
+
+  /** POST /api/v1/nodes/register */
+  async register(body: RegisterNodeRequest): Promise<unknown> {
+    return (await this.call('POST', '/api/v1/nodes/register', body)).data;
+  }
+
+  /** POST /api/v1/nodes/heartbeat */
+  async heartbeat(status: NodeStatus): Promise<unknown> {
+    const body: HeartbeatRequest = { node_id: this.opts.nodeId, status };
+    return (await this.call('POST', '/api/v1/nodes/heartbeat', body)).data;
+  }
+
+  /** GET /api/v1/nodes/{id}/tasks?wait=: one leased task, or null after `waitS` seconds without one. */
+  async pull(waitS: number): Promise<PulledTask | null> {
+    const path = `/api/v1/nodes/${encodeURIComponent(this.opts.nodeId)}/tasks?wait=${waitS}`;
+    const { status, data } = await this.call('GET', path, undefined, (waitS * 1000) + this.opts.timeoutMs);
+    if (status === 204 || data === null) return null;
+    const parsed = pulledTask.safeParse(data);
+    if (!parsed.success) throw new SignerError(502, `the signer sent a task this agent cannot read: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}`);
+    return parsed.data;
+  }
+
+  /** POST /api/v1/tasks/complete */
+  async complete(body: CompleteTaskRequest): Promise<unknown> {
+    return (await this.call('POST', '/api/v1/tasks/complete', body)).data;
+  }
+
+  /** GET the raw bytes of a content-addressed input blob. */
+  async input(inputHash: string): Promise<Uint8Array> {
+    return this.bytes(`/api/v1/inputs/${inputHash}`);
+  }
+
+  /** GET the raw bytes of a model artifact. */
+  async artifact(artifactHash: string): Promise<Uint8Array> {
+    return this.bytes(`/api/v1/models/${artifactHash}/artifact`);
+  }
+
+  private headers(method: string, path: string, body: string): Record<string, string> {
+    const timestamp = Date.now();
+    const signature = signNodeRequest({ method, path, bodyHash: sha256Hex(body), timestamp }, this.opts.chainId, this.opts.privateKey);
+    return { [NODE_AUTH_HEADERS.node]: this.opts.nodeId, [NODE_AUTH_HEADERS.timestamp]: String(timestamp), [NODE_AUTH_HEADERS.signature]: signature };
+  }
+
+  private async send(method: string, path: string, body: string | undefined, timeoutMs: number): Promise<Response> {
+    const headers = this.headers(method, path, body ?? '');
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    try {
+      return await fetch(new URL(path, this.opts.baseUrl), { method, headers, body, signal: AbortSignal.timeout(timeoutMs) });
+    } catch (err) {
+      const cause = (err as Error & { cause?: Error }).cause?.message ?? (err as Error).message;
+      throw new SignerError(0, `signer ${this.opts.baseUrl} unreachable (${method} ${path}): ${cause}`);
+    }
+  }
+
+  private async call(method: string, path: string, body?: unknown, timeoutMs = this.opts.timeoutMs): Promise<{ status: number; data: unknown }> {
+    const res = await this.send(method, path, body === undefined ? undefined : JSON.stringify(body), timeoutMs);
+    if (res.status === 204) return { status: 204, data: null };
+    const text = await res.text();
+    let parsed: z.infer<typeof anyEnvelope> | undefined;
+    try {
+      parsed = anyEnvelope.parse(JSON.parse(text));
+    } catch {
+      throw new SignerError(res.ok ? 502 : res.status, `${method} ${path}: HTTP ${res.status} without the {success,data,error} envelope: ${text.slice(0, 200)}`);
+    }
+    if (!res.ok || !parsed.success) throw new SignerError(res.ok ? 502 : res.status, `${method} ${path}: HTTP ${res.status}: ${parsed.error ?? 'no error message'}`);
+    return { status: res.status, data: parsed.data };
+  }
+
+  private async bytes(path: string): Promise<Uint8Array> {
+    const res = await this.send('GET', path, undefined, this.opts.timeoutMs);
+    if (!res.ok) {
+      const text = await res.text();
+      let message = text.slice(0, 200);
+      try {
+        message = anyEnvelope.parse(JSON.parse(text)).error ?? message;
+      } catch {
+        // Not an envelope: keep the raw text.
+      }
+      throw new SignerError(res.status, `GET ${path}: HTTP ${res.status}: ${message}`);
+    }
+    return new Uint8Array(await res.arrayBuffer());
+  }
+}
