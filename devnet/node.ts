@@ -1,0 +1,299 @@
+/**
+ * The devnet node: mempool admission, mining, and the chain reads the HTTP layer serves. One
+ * mining loop at a time (`mining` chain of promises) keeps the VM single-writer.
+ */
+import { createHash } from 'node:crypto';
+import type { ClarityValue } from '@stacks/transactions';
+import { Vm, EntryFailed, type BlockEntry, type EntryOutcome } from './vm.js';
+import { Store, type MinedTx, type TxRow, type BlockRow } from './store.js';
+import { type DecodedTx, decode, checkAgainstAbi, checkNonce, checkFunds, minimumSpend, reject } from './admission.js';
+import { toApiEvents, checkPostConditions } from './events.js';
+
+/** Options of a devnet node. */
+export interface NodeOptions {
+  manifestPath: string;
+  dataDir: string;
+  /** 0: a block per transaction, mined as soon as it is admitted. Otherwise one block per interval. */
+  blockTimeMs: number;
+  /** Most transactions in one interval block. */
+  maxBlockTxs?: number;
+  chainId?: number;
+}
+
+const GENESIS_HASH = `0x${'0'.repeat(64)}`;
+
+export class DevnetNode {
+  private held = new Map<string, Map<bigint, DecodedTx>>();
+  private ready: DecodedTx[] = [];
+  /** Next nonce per account once everything queued for mining is mined. */
+  private queuedNext = new Map<string, bigint>();
+  private confirmedNext = new Map<string, bigint>();
+  private pendingSpend = new Map<string, bigint>();
+  private mining: Promise<void> = Promise.resolve();
+  private miningScheduled = false;
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
+  readonly chainId: number;
+  /** Milliseconds the last start-up replay took, and how many transactions it replayed. */
+  replayStats = { ms: 0, txs: 0, blocks: 0 };
+
+  private constructor(private vm: Vm, readonly store: Store, private readonly opts: NodeOptions) {
+    this.chainId = opts.chainId ?? 0x80000000;
+  }
+
+  /** Opens the log in `dataDir`, replays it into a fresh VM, re-admits the mempool and starts mining. */
+  static async open(opts: NodeOptions): Promise<DevnetNode> {
+    const store = new Store(opts.dataDir);
+    const t0 = performance.now();
+    const vm = await Vm.create(opts.manifestPath);
+    const known = store.meta('genesis');
+    if (known && known !== vm.genesisId) {
+      store.close();
+      vm.free();
+      throw new Error(
+        `the contracts, Clarinet.toml or settings/Devnet.toml changed since the chain in ${opts.dataDir} was created, so its log cannot be replayed; start with --reset (or delete ${opts.dataDir}) to begin a new chain`,
+      );
+    }
+    if (!known) store.setMeta('genesis', vm.genesisId);
+    const node = new DevnetNode(vm, store, opts);
+    node.replayStats = { ...replay(vm, store), ms: 0 };
+    node.replayStats.ms = Math.round(performance.now() - t0);
+    node.confirmedNext = store.confirmedNonces();
+    for (const row of store.pending()) node.readmit(row);
+    if (opts.blockTimeMs > 0) node.timer = setInterval(() => node.schedule(true), opts.blockTimeMs);
+    node.schedule(false);
+    return node;
+  }
+
+  get tipHeight(): number {
+    return this.vm.tipHeight;
+  }
+
+  get deployer(): string {
+    return this.vm.deployer;
+  }
+
+  accounts(): Map<string, string> {
+    return this.vm.accounts();
+  }
+
+  balance(principal: string): bigint {
+    return this.vm.balance(principal);
+  }
+
+  /** Confirmed next nonce, and the nonces waiting in the mempool. */
+  nonces(principal: string): { next: bigint; mempool: bigint[] } {
+    const mempool = [...(this.held.get(principal)?.keys() ?? []), ...this.ready.filter((d) => d.origin === principal).map((d) => d.nonce)];
+    return { next: this.confirmedNext.get(principal) ?? 0n, mempool: mempool.sort((a, b) => (a < b ? -1 : 1)) };
+  }
+
+  readOnly(contract: string, fn: string, args: ClarityValue[], sender: string): ClarityValue {
+    return this.vm.readOnly(contract, fn, args, sender);
+  }
+
+  contractInterface(id: string) {
+    return this.vm.contractInterface(id);
+  }
+
+  contractSource(id: string) {
+    return this.vm.contractSource(id);
+  }
+
+  /** Admits a serialized transaction into the mempool; returns its txid or throws `RejectedError`. */
+  submit(raw: Uint8Array): string {
+    const d = decode(raw, this.chainId);
+    const known = this.store.tx(d.txid);
+    if (known && (known.status === 'pending' || known.block_height !== null)) return d.txid;
+    checkAgainstAbi(d, (id) => this.vm.contractInterface(id));
+    checkNonce(d, this.confirmedNext.get(d.origin) ?? 0n);
+    if (this.held.get(d.origin)?.has(d.nonce) || this.ready.some((r) => r.origin === d.origin && r.nonce === d.nonce))
+      reject(d.txid, 'ConflictingNonceInMempool', { message: `account ${d.origin} already has a pending transaction with nonce ${d.nonce}` });
+    checkFunds(d, this.vm.balance(d.origin) - (this.pendingSpend.get(d.origin) ?? 0n));
+    this.store.addPending(d.txid, raw, d.origin, d.nonce, d.fee, Math.floor(Date.now() / 1000));
+    this.enqueue(d);
+    if (this.opts.blockTimeMs === 0) this.schedule(false);
+    return d.txid;
+  }
+
+  /** Mines `count` empty blocks now (devnet only: lets tests and operators move deadlines). */
+  async mineEmpty(count: number): Promise<number> {
+    for (let i = 0; i < count; i++) await this.enqueueMining(() => this.mineBlock([]));
+    return this.tipHeight;
+  }
+
+  /** Resolves once everything ready has been mined. */
+  async idle(): Promise<void> {
+    while (this.ready.length > 0 || this.miningScheduled) await new Promise((r) => setTimeout(r, 5));
+    await this.mining;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.mining.catch(() => {});
+    this.store.close();
+    this.vm.free();
+  }
+
+  private readmit(row: TxRow): void {
+    try {
+      const d = decode(new Uint8Array(row.raw), this.chainId);
+      if (d.nonce < (this.confirmedNext.get(d.origin) ?? 0n)) {
+        this.store.drop(d.txid, 'dropped_stale_garbage_collect', 'nonce already used by a mined transaction');
+        return;
+      }
+      this.enqueue(d);
+    } catch (err) {
+      this.store.drop(row.txid, 'dropped_problematic', (err as Error).message);
+    }
+  }
+
+  private enqueue(d: DecodedTx): void {
+    let held = this.held.get(d.origin);
+    if (!held) this.held.set(d.origin, (held = new Map()));
+    held.set(d.nonce, d);
+    this.pendingSpend.set(d.origin, (this.pendingSpend.get(d.origin) ?? 0n) + minimumSpend(d));
+    // A nonce ahead of the account waits here until the gap fills, like in a node's mempool.
+    let next = this.queuedNext.get(d.origin) ?? this.confirmedNext.get(d.origin) ?? 0n;
+    while (held.has(next)) {
+      this.ready.push(held.get(next)!);
+      held.delete(next);
+      next++;
+    }
+    this.queuedNext.set(d.origin, next);
+    if (held.size === 0) this.held.delete(d.origin);
+  }
+
+  /** Queues a mining pass; `tick` marks an interval boundary (mine even if empty). */
+  private schedule(tick: boolean): void {
+    if (this.closed) return;
+    if (!tick && (this.opts.blockTimeMs > 0 || this.miningScheduled)) return;
+    this.miningScheduled = true;
+    void this.enqueueMining(async () => {
+      this.miningScheduled = false;
+      if (this.opts.blockTimeMs > 0) {
+        await this.mineBlock(this.ready.splice(0, this.opts.maxBlockTxs ?? 500));
+        return;
+      }
+      // A block per transaction; yield to the event loop between blocks so admission keeps flowing.
+      const started = Date.now();
+      while (this.ready.length > 0 && !this.closed && Date.now() - started < 50) await this.mineBlock([this.ready.shift()!]);
+      if (this.ready.length > 0) this.schedule(false);
+    });
+  }
+
+  private enqueueMining(job: () => Promise<void>): Promise<void> {
+    this.mining = this.mining.then(job).catch((err) => {
+      console.error('devnet: mining failed', err);
+    });
+    return this.mining;
+  }
+
+  /** Mines one block of `txs` (already nonce-ordered per account), enforcing fee funds and post-conditions. */
+  private async mineBlock(txs: DecodedTx[]): Promise<void> {
+    const included: DecodedTx[] = [];
+    const spent = new Map<string, bigint>();
+    const dropped = new Set<string>();
+    for (const d of txs) {
+      if (dropped.has(d.origin)) {
+        this.hold(d);
+        continue;
+      }
+      if (this.vm.balance(d.origin) - (spent.get(d.origin) ?? 0n) < minimumSpend(d)) {
+        dropped.add(d.origin);
+        this.dropForFunds(d);
+        continue;
+      }
+      spent.set(d.origin, (spent.get(d.origin) ?? 0n) + minimumSpend(d));
+      included.push(d);
+    }
+    const entries: BlockEntry[] = included.map((d) => ({ sender: d.origin, fee: d.fee, action: d.action }));
+    let outcomes: EntryOutcome[] = [];
+    for (;;) {
+      try {
+        outcomes = this.vm.mine(entries);
+      } catch (err) {
+        if (!(err instanceof EntryFailed)) throw err;
+        entries[err.index].skip = `runtime error: ${err.vmError}`;
+        // A lone entry that failed leaves exactly the aborted state (fee paid, call undone); otherwise rebuild.
+        if (entries.length === 1) {
+          outcomes = [{ ok: false, resultHex: '', events: [], vmError: entries[0].skip! }];
+          break;
+        }
+        await this.rebuild();
+        continue;
+      }
+      const violated = outcomes.findIndex((o, i) => !entries[i].skip && postConditionError(included[i], o) !== null);
+      if (violated < 0) break;
+      entries[violated].skip = postConditionError(included[violated], outcomes[violated])!;
+      await this.rebuild();
+    }
+    this.record(included, entries, outcomes);
+  }
+
+  /** Puts a transaction back among those waiting for an earlier nonce. */
+  private hold(d: DecodedTx): void {
+    let held = this.held.get(d.origin);
+    if (!held) this.held.set(d.origin, (held = new Map()));
+    held.set(d.nonce, d);
+  }
+
+  /** The account can no longer pay: drop the transaction; its later nonces wait for a replacement. */
+  private dropForFunds(d: DecodedTx): void {
+    this.pendingSpend.set(d.origin, (this.pendingSpend.get(d.origin) ?? 0n) - minimumSpend(d));
+    this.store.drop(d.txid, 'dropped_too_expensive', 'the account can no longer pay the fee and amount');
+    this.queuedNext.set(d.origin, d.nonce);
+    for (const r of this.ready.filter((x) => x.origin === d.origin)) this.hold(r);
+    this.ready = this.ready.filter((x) => x.origin !== d.origin);
+  }
+
+  private record(included: DecodedTx[], entries: BlockEntry[], outcomes: EntryOutcome[]): void {
+    const height = this.vm.tipHeight;
+    const parent = this.store.lastBlock()?.hash ?? GENESIS_HASH;
+    const hash = `0x${createHash('sha256').update(`${parent}:${height}:${included.map((d) => d.txid).join(',')}`).digest('hex')}`;
+    const block: BlockRow = { height, hash, parent_hash: parent, time: Math.floor(Date.now() / 1000), tx_count: included.length };
+    const mined: MinedTx[] = included.map((d, i) => {
+      const o = outcomes[i];
+      const { events, logs } = toApiEvents(o.events, d.txid);
+      const skip = entries[i].skip ?? null;
+      const status = skip?.startsWith('post-condition') ? 'abort_by_post_condition' : o.ok ? 'success' : 'abort_by_response';
+      return { txid: d.txid, status, txIndex: i, resultHex: o.resultHex, vmError: skip, skip, events, logs };
+    });
+    this.store.writeBlock(block, mined);
+    for (const d of included) {
+      this.confirmedNext.set(d.origin, d.nonce + 1n);
+      this.pendingSpend.set(d.origin, (this.pendingSpend.get(d.origin) ?? 0n) - minimumSpend(d));
+    }
+  }
+
+  /** Rebuilds the VM from the log (the last block being re-mined is not in it yet). */
+  private async rebuild(): Promise<void> {
+    const vm = await Vm.create(this.opts.manifestPath);
+    replay(vm, this.store);
+    this.vm.free();
+    this.vm = vm;
+  }
+}
+
+function postConditionError(d: DecodedTx, o: EntryOutcome): string | null {
+  if (d.postConditions.length === 0 && d.postConditionMode === 'allow') return null;
+  const { events } = toApiEvents(o.events, d.txid);
+  return checkPostConditions(d.postConditions, d.postConditionMode, events);
+}
+
+/** Re-executes every logged block in order into `vm`. */
+function replay(vm: Vm, store: Store): { txs: number; blocks: number } {
+  let txs = 0;
+  let blocks = 0;
+  for (const b of store.blocks()) {
+    const entries: BlockEntry[] = store.blockTxs(b.height).map((row) => {
+      const d = decode(new Uint8Array(row.raw), undefined, false);
+      return { sender: d.origin, fee: d.fee, action: d.action, ...(row.skip ? { skip: row.skip } : {}) };
+    });
+    vm.mine(entries);
+    txs += entries.length;
+    blocks++;
+    if (vm.tipHeight !== b.height) throw new Error(`replay diverged at block ${b.height} (VM is at ${vm.tipHeight}); start with --reset`);
+  }
+  return { txs, blocks };
+}

@@ -1,0 +1,183 @@
+/**
+ * The Clarity VM of the devnet: clarinet-sdk's simnet with the project's contracts deployed at
+ * genesis. Everything here is synchronous and deterministic, so replaying the same blocks into a
+ * fresh VM gives the same state.
+ */
+import { initSimnet, tx as simTx, type Simnet, type Tx, type ClarityEvent } from '@stacks/clarinet-sdk';
+import { type ClarityValue, cvToHex } from '@stacks/transactions';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+
+/** Where transaction fees go: the testnet burn address, so fees are really debited and visibly gone. */
+export const FEE_SINK = 'ST000000000000000000002AMW42H';
+
+/** What a transaction asks the VM to do, already decoded and checked by admission. */
+export type Action =
+  | { kind: 'call'; contract: string; fn: string; args: ClarityValue[] }
+  | { kind: 'transfer'; recipient: string; amount: bigint }
+  | { kind: 'deploy'; name: string; code: string; clarityVersion: number };
+
+/** One transaction of a block: its fee is always paid; `skip` executes the fee only (aborted tx). */
+export interface BlockEntry {
+  sender: string;
+  fee: bigint;
+  action: Action;
+  skip?: string;
+}
+
+/** The outcome of one entry: Clarity result or the runtime error that aborted it. */
+export interface EntryOutcome {
+  ok: boolean;
+  resultHex: string;
+  events: ClarityEvent[];
+  vmError: string | null;
+}
+
+/** Thrown by `mine` when an entry made the VM throw: the block is spoilt and must be rebuilt without it. */
+export class EntryFailed extends Error {
+  constructor(readonly index: number, readonly vmError: string) {
+    super(`transaction ${index} of the block failed in the VM: ${vmError}`);
+  }
+}
+
+/** simnet echoes every `print` and runtime error to the console; a devnet serving thousands of calls must not. */
+function quiet<T>(fn: () => T): T {
+  const { log, error } = console;
+  console.log = () => {};
+  console.error = () => {};
+  try {
+    return fn();
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
+}
+
+function toSimTx(sender: string, action: Action): Tx {
+  switch (action.kind) {
+    case 'call':
+      return simTx.callPublicFn(action.contract, action.fn, action.args, sender);
+    case 'transfer':
+      return simTx.transferSTX(action.amount as unknown as number, action.recipient, sender);
+    case 'deploy':
+      return simTx.deployContract(action.name, action.code, { clarityVersion: action.clarityVersion as 3 }, sender);
+  }
+}
+
+/** A simnet session plus the few reads the devnet serves. */
+export class Vm {
+  private constructor(private readonly simnet: Simnet, readonly genesisId: string) {}
+
+  /** Starts a fresh chain from `Clarinet.toml` (contracts deployed, Devnet.toml accounts funded). */
+  static async create(manifestPath: string): Promise<Vm> {
+    const simnet = await quiet(() => initSimnet(manifestPath, true));
+    return new Vm(simnet, genesisFingerprint(manifestPath));
+  }
+
+  /** Height of the last mined block. */
+  get tipHeight(): number {
+    return this.simnet.blockHeight;
+  }
+
+  get deployer(): string {
+    return this.simnet.deployer;
+  }
+
+  /** Named dev accounts (`deployer`, `wallet_1`, ...) to addresses. */
+  accounts(): Map<string, string> {
+    return this.simnet.getAccounts();
+  }
+
+  balance(principal: string): bigint {
+    const r = quiet(() => this.simnet.execute(`(stx-get-balance '${principal})`));
+    return (r.result as { value: bigint }).value;
+  }
+
+  /** Mines one block holding `entries` in order. Throws `EntryFailed` when the VM aborted one of them. */
+  mine(entries: BlockEntry[]): EntryOutcome[] {
+    if (entries.length === 0) {
+      this.simnet.mineEmptyBlock();
+      return [];
+    }
+    const txs: Tx[] = [];
+    for (const e of entries) {
+      txs.push(simTx.transferSTX(e.fee as unknown as number, FEE_SINK, e.sender));
+      if (!e.skip) txs.push(toSimTx(e.sender, e.action));
+    }
+    const sinkBefore = this.balance(FEE_SINK);
+    let results;
+    try {
+      results = quiet(() => this.simnet.mineBlock(txs));
+    } catch (err) {
+      // simnet stops the block at the failing call; the fees already paid tell which one it was.
+      const paid = this.balance(FEE_SINK) - sinkBefore;
+      let sum = 0n;
+      let index = entries.length - 1;
+      for (let i = 0; i < entries.length; i++) {
+        sum += entries[i].fee;
+        if (sum === paid) { index = i; break; }
+      }
+      throw new EntryFailed(index, (err as Error).message.split('\n')[0].slice(0, 500));
+    }
+    const outcomes: EntryOutcome[] = [];
+    let k = 0;
+    for (const e of entries) {
+      k++; // the fee transfer
+      if (e.skip) {
+        outcomes.push({ ok: false, resultHex: '', events: [], vmError: e.skip });
+        continue;
+      }
+      const r = results[k++];
+      const ok = r.result.type !== 'err';
+      outcomes.push({ ok, resultHex: cvToHex(r.result), events: r.events, vmError: null });
+    }
+    return outcomes;
+  }
+
+  /** A read-only call at the tip; throws with the VM's message when the call is invalid. */
+  readOnly(contract: string, fn: string, args: ClarityValue[], sender: string): ClarityValue {
+    return quiet(() => this.simnet.callReadOnlyFn(contract, fn, args, sender)).result;
+  }
+
+  /** ABI of a deployed contract, in the node's `/v2/contracts/interface` shape, or undefined. */
+  contractInterface(contractId: string): ContractAbi | undefined {
+    return this.simnet.getContractsInterfaces().get(contractId) as unknown as ContractAbi | undefined;
+  }
+
+  contractSource(contractId: string): string | undefined {
+    return this.simnet.getContractSource(contractId);
+  }
+
+  /** Releases the wasm session. */
+  free(): void {
+    (this.simnet as unknown as { free?: () => void }).free?.();
+  }
+}
+
+/** Contract ABI as the node serves it. */
+export interface ContractAbi {
+  functions: { name: string; access: 'public' | 'read_only' | 'private'; args: { name: string; type: unknown }[]; outputs: { type: unknown } }[];
+  variables: unknown[];
+  maps: unknown[];
+  fungible_tokens: unknown[];
+  non_fungible_tokens: unknown[];
+  epoch: string;
+  clarity_version: string;
+}
+
+/** A hash of everything that shapes genesis (manifest, contract sources, dev accounts): a log only replays onto the same genesis. */
+export function genesisFingerprint(manifestPath: string): string {
+  const h = createHash('sha256');
+  const manifest = readFileSync(manifestPath, 'utf8');
+  h.update(manifest);
+  const dir = dirname(resolve(manifestPath));
+  for (const m of manifest.matchAll(/^\s*path\s*=\s*"([^"]+)"/gm)) h.update(readFileSync(resolve(dir, m[1])));
+  try {
+    h.update(readFileSync(resolve(dir, 'settings/Devnet.toml')));
+  } catch {
+    // no settings file: simnet uses its built-in accounts
+  }
+  return h.digest('hex');
+}
+
