@@ -1,0 +1,162 @@
+/**
+ * The submitter: batches completed tasks into `complete-tasks`, and follows each transaction
+ * to its end. The signed transaction is stored (settlements row, tasks -> submitted) BEFORE it
+ * is broadcast, so a crash at any point leads to re-checking or re-sending that same
+ * transaction, never to building a second one for the same tasks.
+ */
+import { and, asc, eq, inArray, isNull } from 'drizzle-orm';
+import { escrowErrors, errorName } from '../../protocol/contracts/index.js';
+import { inferenceTasks, settlements } from '../db/index.js';
+import type { Services } from '../services.js';
+import { getTask, transition, type TaskRow } from '../tasks/state.js';
+import type { Chain, ItemResult, SignedTx } from './types.js';
+
+type SettlementRow = typeof settlements.$inferSelect;
+/** Broadcast attempts before a transaction the node keeps refusing is given up. */
+const MAX_BROADCASTS = 3;
+
+/** Stores a built transaction and moves its tasks to submitted, in one SQL transaction. */
+function record(s: Services, tx: SignedTx, kind: 'complete-tasks' | 'reclaim', tasks: TaskRow[], now: number): void {
+  s.store.sqlite.transaction(() => {
+    s.store.db
+      .insert(settlements)
+      .values({ txid: tx.txid, kind, status: 'built', raw: tx.raw, nonce: tx.nonce.toString(), task_ids: JSON.stringify(tasks.map((t) => t.task_id)), item_count: tasks.length, created_at: now, updated_at: now })
+      .run();
+    for (const t of tasks) {
+      if (kind === 'complete-tasks') transition(s.store, t.task_id, 'submitted', { reason: `in complete-tasks tx ${tx.txid}`, txid: tx.txid, expect: ['completed'], now }, { settlement_txid: tx.txid });
+      else s.store.db.update(inferenceTasks).set({ reclaim_txid: tx.txid, updated_at: now }).where(eq(inferenceTasks.task_id, t.task_id)).run();
+    }
+  })();
+}
+
+function setStatus(s: Services, txid: string, status: string, extra: Partial<SettlementRow> = {}, now = Date.now()): void {
+  s.store.db.update(settlements).set({ status, updated_at: now, ...extra }).where(eq(settlements.txid, txid)).run();
+}
+
+/** Sends (or re-sends) a stored transaction; after MAX_BROADCASTS refusals it is dropped. */
+async function broadcast(s: Services, chain: Chain, row: SettlementRow, now = Date.now()): Promise<void> {
+  try {
+    await chain.broadcast({ txid: row.txid, raw: row.raw, nonce: BigInt(row.nonce) });
+    setStatus(s, row.txid, 'broadcast', { broadcasts: row.broadcasts + 1, broadcast_at: now, reason: null }, now);
+    s.log.info({ txid: row.txid, kind: row.kind, items: row.item_count }, 'transaction broadcast');
+  } catch (e) {
+    const reason = (e as Error).message;
+    const broadcasts = row.broadcasts + 1;
+    s.log.warn({ txid: row.txid, reason, broadcasts }, 'broadcast refused');
+    if (broadcasts >= MAX_BROADCASTS) release(s, { ...row, broadcasts }, 'dropped', `broadcast refused ${broadcasts} times: ${reason}`, now);
+    else setStatus(s, row.txid, 'built', { broadcasts, reason }, now);
+  }
+}
+
+/** Puts a failed transaction's tasks back to completed (or timeout when their deadline has passed). */
+function release(s: Services, row: SettlementRow, status: 'dropped' | 'aborted', reason: string, now = Date.now()): void {
+  const tip = s.chain.tipHeight;
+  s.store.sqlite.transaction(() => {
+    setStatus(s, row.txid, status, { reason, broadcasts: row.broadcasts }, now);
+    if (row.kind !== 'complete-tasks') return;
+    for (const id of JSON.parse(row.task_ids) as string[]) {
+      const task = getTask(s.store, id);
+      if (!task || task.status !== 'submitted' || task.settlement_txid !== row.txid) continue;
+      const late = task.deadline !== null && tip !== null && task.deadline <= tip;
+      transition(s.store, id, late ? 'timeout' : 'completed', { reason: `tx ${row.txid} ${status}: ${reason}${late ? '; deadline passed meanwhile' : '; will be batched again'}`, txid: row.txid, now }, { settlement_txid: null });
+    }
+  })();
+  s.metrics.settlementTxs.inc({ kind: row.kind, outcome: status });
+}
+
+/** Maps a confirmed complete-tasks' per-item results onto its tasks. */
+function settle(s: Services, row: SettlementRow, blockHeight: number, results: ItemResult[] | undefined, now = Date.now()): void {
+  const ids = JSON.parse(row.task_ids) as string[];
+  s.store.sqlite.transaction(() => {
+    setStatus(s, row.txid, 'confirmed', { block_height: blockHeight }, now);
+    ids.forEach((id, i) => {
+      const task = getTask(s.store, id);
+      if (!task || task.status !== 'submitted') return;
+      const r = results?.[i];
+      const ctx = { txid: row.txid, now };
+      if (!r) return void transition(s.store, id, 'failed', { ...ctx, reason: `tx ${row.txid} confirmed without a result for this item` });
+      if (r.ok) return void transition(s.store, id, 'settled', { ...ctx, reason: `paid ${r.payout} micro-STX to the node in block ${blockHeight}` }, { node_payout: r.payout.toString(), settled_at: now });
+      const name = errorName(r.code);
+      const beforeDeadline = task.deadline !== null && blockHeight <= task.deadline;
+      if (r.code === escrowErrors.ERR_TASK_NOT_PENDING && beforeDeadline) {
+        // Before its deadline a task cannot have been refunded, so it was paid by an earlier transaction.
+        return void transition(s.store, id, 'settled', { ...ctx, reason: `${name}: already paid on chain by an earlier transaction` }, { settled_at: now });
+      }
+      if (r.code === escrowErrors.ERR_DEADLINE_PASSED || r.code === escrowErrors.ERR_TASK_NOT_PENDING) {
+        return void transition(s.store, id, 'timeout', { ...ctx, reason: `${name} in block ${blockHeight}: the fee is refundable` }, { error: name });
+      }
+      transition(s.store, id, 'failed', { ...ctx, reason: `contract refused the item: ${name} (u${r.code})` }, { error: name });
+    });
+  })();
+  s.metrics.settlementTxs.inc({ kind: row.kind, outcome: 'confirmed' });
+  s.log.info({ txid: row.txid, block: blockHeight, items: ids.length }, 'transaction confirmed');
+}
+
+/** Follows every unfinished transaction one step: re-send, confirm, or release. */
+export async function followTransactions(s: Services, chain: Chain, now = Date.now()): Promise<void> {
+  const open = s.store.db.select().from(settlements).where(inArray(settlements.status, ['built', 'broadcast'])).orderBy(asc(settlements.created_at)).all();
+  for (const row of open) {
+    const st = await chain.txStatus(row.txid);
+    if (st.status === 'success') {
+      if (row.kind === 'complete-tasks') settle(s, row, st.blockHeight, st.itemResults, now);
+      else setStatus(s, row.txid, 'confirmed', { block_height: st.blockHeight }, now);
+    } else if (st.status === 'aborted') release(s, row, 'aborted', st.reason, now);
+    else if (st.status === 'dropped') release(s, row, 'dropped', st.reason, now);
+    else if (st.status === 'not_found') {
+      const lost = row.status === 'broadcast' && row.broadcast_at !== null && now - row.broadcast_at > s.config.submitter.drop_after_ms;
+      if (row.status === 'built' || lost) await broadcast(s, chain, row, now);
+    } else if (row.status === 'built') {
+      // Seen by the node although our broadcast was not recorded (a crash right after sending).
+      setStatus(s, row.txid, 'broadcast', { broadcast_at: now }, now);
+    }
+  }
+}
+
+/** Builds, records and broadcasts the next batch when it is full or its oldest result has waited long enough. */
+export async function submitBatch(s: Services, chain: Chain, now = Date.now()): Promise<string | null> {
+  const { batch_size, max_wait_ms } = s.config.submitter;
+  const tip = s.chain.tipHeight;
+  const ready = s.store.db
+    .select()
+    .from(inferenceTasks)
+    .where(and(eq(inferenceTasks.status, 'completed'), isNull(inferenceTasks.settlement_txid)))
+    .orderBy(asc(inferenceTasks.completed_at))
+    .limit(batch_size)
+    .all()
+    .filter((t) => tip === null || t.deadline === null || t.deadline > tip);
+  if (ready.length === 0) return null;
+  const oldest = Math.min(...ready.map((t) => t.completed_at ?? now));
+  if (ready.length < batch_size && now - oldest < max_wait_ms) return null;
+  const items = ready.map((t) => ({ chainTaskId: BigInt(t.chain_task_id ?? t.task_id), outputHash: t.output_hash!, nodePublicKey: t.node_public_key!, signature: t.signature! }));
+  const tx = await chain.buildCompleteTasks(items, `tasks ${ready[0].task_id}+${ready.length - 1}`.slice(0, 34));
+  record(s, tx, 'complete-tasks', ready, now);
+  const row = s.store.db.select().from(settlements).where(eq(settlements.txid, tx.txid)).get()!;
+  await broadcast(s, chain, row, now);
+  return tx.txid;
+}
+
+/** When configured, calls reclaim for timed-out tasks whose deadline block is behind the tip. */
+export async function reclaimForUsers(s: Services, chain: Chain, now = Date.now()): Promise<string | null> {
+  const tip = s.chain.tipHeight;
+  if (!s.config.submitter.reclaim_for_users || tip === null) return null;
+  const task = s.store.db
+    .select()
+    .from(inferenceTasks)
+    .where(and(eq(inferenceTasks.status, 'timeout'), isNull(inferenceTasks.reclaim_txid), isNull(inferenceTasks.node_payout)))
+    .orderBy(asc(inferenceTasks.deadline))
+    .limit(1)
+    .get();
+  if (!task || task.deadline === null || task.deadline > tip || task.chain_task_id === null) return null;
+  const tx = await chain.buildReclaim(BigInt(task.chain_task_id));
+  record(s, tx, 'reclaim', [task], now);
+  await broadcast(s, chain, s.store.db.select().from(settlements).where(eq(settlements.txid, tx.txid)).get()!, now);
+  return tx.txid;
+}
+
+/** One submitter step: follow open transactions; send a new one only when none is open (one nonce in flight). */
+export async function submitterTick(s: Services, chain: Chain, now = Date.now()): Promise<void> {
+  await followTransactions(s, chain, now);
+  const open = s.store.db.select({ txid: settlements.txid }).from(settlements).where(inArray(settlements.status, ['built', 'broadcast'])).get();
+  if (open) return;
+  (await submitBatch(s, chain, now)) ?? (await reclaimForUsers(s, chain, now));
+}

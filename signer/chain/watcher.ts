@@ -1,0 +1,95 @@
+/**
+ * The chain watcher: reads `task-submitted` events after the persisted cursor and creates one
+ * pending task per event. Tasks and the cursor move in one SQL transaction, and a task id seen
+ * twice is skipped, so a crash or a re-read never creates a task twice.
+ */
+import { eq } from 'drizzle-orm';
+import { privacyMode, type PrivacyMode } from '../../protocol/index.js';
+import { chainCursor } from '../db/index.js';
+import type { Services } from '../services.js';
+import { createTask } from '../tasks/state.js';
+import type { Chain, TaskSubmittedEvent } from './types.js';
+
+const PAGE = 200;
+
+/** Reads the persisted cursor and tip of the escrow's event stream. */
+export function readCursor(s: Services): { cursor: string | null; tipHeight: number | null } {
+  const row = s.store.db.select().from(chainCursor).where(eq(chainCursor.id, s.escrow)).get();
+  return { cursor: row?.cursor ?? null, tipHeight: row?.tip_height ?? null };
+}
+
+function privacyOf(s: Services, code: number): PrivacyMode {
+  try {
+    return privacyMode(code);
+  } catch {
+    return s.config.network.default_privacy_mode;
+  }
+}
+
+/** Ingests one page of events in one transaction; returns how many tasks were new. */
+export function ingest(s: Services, events: TaskSubmittedEvent[], cursor: string | null, now = Date.now()): number {
+  return s.store.sqlite.transaction(() => {
+    let created = 0;
+    for (const e of events) {
+      const id = e.chainTaskId.toString();
+      const fresh = createTask(
+        s.store,
+        {
+          task_id: id,
+          chain_task_id: id,
+          user_address: e.requester,
+          fee: e.fee.toString(),
+          infer_fee: e.fee.toString(),
+          max_infer_time: s.config.scheduler.max_infer_time_ms,
+          model_type: e.model,
+          model_output: e.modelOutput.toString(),
+          artifact_hash: e.artifactHash.toLowerCase(),
+          input_hash: e.inputHash.toLowerCase(),
+          deadline: Number(e.deadline),
+          privacy: privacyOf(s, e.privacy),
+          priority: e.priority,
+          submit_txid: e.txid,
+          submit_block_height: e.blockHeight,
+        },
+        `task-submitted in tx ${e.txid} at block ${e.blockHeight}`,
+        now,
+      );
+      if (fresh) created++;
+    }
+    s.store.db
+      .insert(chainCursor)
+      .values({ id: s.escrow, cursor, updated_at: now })
+      .onConflictDoUpdate({ target: chainCursor.id, set: { cursor, updated_at: now } })
+      .run();
+    return created;
+  })();
+}
+
+/** Reads every new event page by page; returns how many tasks were created. */
+export async function pollEvents(s: Services, chain: Chain): Promise<number> {
+  let created = 0;
+  for (;;) {
+    const { cursor } = readCursor(s);
+    const page = await chain.readTaskEvents(cursor, PAGE);
+    if (page.events.length === 0 && page.cursor === cursor) break;
+    created += ingest(s, page.events, page.cursor);
+    if (page.events.length < PAGE) break;
+  }
+  if (created > 0) {
+    s.log.info({ created }, 'tasks ingested from chain');
+    s.pending.notify();
+  }
+  return created;
+}
+
+/** Reads the chain tip and remembers it (deadlines are judged against it). */
+export async function pollTip(s: Services, chain: Chain, now = Date.now()): Promise<number> {
+  const tip = await chain.tipHeight();
+  s.chain.tipHeight = tip;
+  s.store.db
+    .insert(chainCursor)
+    .values({ id: s.escrow, tip_height: tip, updated_at: now })
+    .onConflictDoUpdate({ target: chainCursor.id, set: { tip_height: tip, updated_at: now } })
+    .run();
+  return tip;
+}

@@ -1,0 +1,56 @@
+/**
+ * Background work of a running signer: the sweeper (leases, heartbeats, deadlines), the chain
+ * watcher and the submitter. Each is a sequential loop (the next run starts after the previous
+ * one ends) whose errors are logged and retried, never fatal.
+ */
+import type { Chain } from './chain/types.js';
+import { pollEvents, pollTip, readCursor } from './chain/watcher.js';
+import { submitterTick } from './chain/submitter.js';
+import type { Services } from './services.js';
+import { sweep } from './tasks/leases.js';
+
+/** A stoppable background loop. */
+export interface Loop {
+  stop(): Promise<void>;
+}
+
+/** Runs `step` every `intervalMs` until stopped; `stop` waits for a step in progress. */
+export function every(name: string, intervalMs: number, s: Services, step: () => Promise<unknown> | unknown): Loop {
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<void> = Promise.resolve();
+  const run = () => {
+    running = (async () => {
+      try {
+        await step();
+      } catch (err) {
+        s.log.error({ err, loop: name }, `${name} step failed; retrying`);
+      }
+      if (!stopped) timer = setTimeout(run, intervalMs);
+    })();
+  };
+  timer = setTimeout(run, 0);
+  return {
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await running;
+    },
+  };
+}
+
+/** Starts the sweeper, and with a chain the watcher and the submitter. */
+export function startLoops(s: Services, chain: Chain | null): Loop[] {
+  const loops = [every('sweeper', s.config.scheduler.sweep_interval_ms, s, () => sweep(s))];
+  if (chain) {
+    s.chain.tipHeight = readCursor(s).tipHeight;
+    loops.push(
+      every('watcher', s.config.chain.poll_interval_ms, s, async () => {
+        await pollTip(s, chain);
+        await pollEvents(s, chain);
+      }),
+      every('submitter', Math.min(s.config.submitter.confirm_poll_ms, Math.max(50, s.config.submitter.max_wait_ms)), s, () => submitterTick(s, chain)),
+    );
+  }
+  return loops;
+}
