@@ -10,27 +10,15 @@ import * as ort from 'onnxruntime-node';
 import { WorkerPool } from '../node-agent/pool/index.js';
 import { DynamicBatcher } from '../node-agent/batcher/index.js';
 import { DEFAULT_MODELS } from '../node-agent/models/defaults.js';
+import { measure, summarize, syntheticInput } from '../node-agent/bench/index.js';
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 6);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const DELAY_MS = Number(process.env.BENCH_DELAY_MS ?? 2);
-
-/** A deterministic image-like input in [-1, 1], the normalisation PP-OCR uses. */
-function input(dims: number[]): Float32Array {
-  const data = new Float32Array(dims.reduce((a, b) => a * b, 1));
-  for (let i = 0; i < data.length; i++) data[i] = Math.sin(i * 0.37) * 0.9;
-  return data;
-}
-
-function summary(latencies: number[], elapsedMs: number) {
-  const sorted = [...latencies].sort((a, b) => a - b);
-  const pick = (q: number) => +sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!.toFixed(2);
-  return { inferences: sorted.length, inferences_per_s: +((sorted.length / elapsedMs) * 1000).toFixed(1), p50_ms: pick(0.5), p95_ms: pick(0.95) };
-}
 
 async function raw(file: string, dims: number[]) {
   // What a naive operator writes: onnxruntime's default options, one request at a time, on the main thread.
   const session = await ort.InferenceSession.create(file);
-  const feeds = { [session.inputNames[0]!]: new ort.Tensor('float32', input(dims), dims) };
+  const feeds = { [session.inputNames[0]!]: new ort.Tensor('float32', syntheticInput(dims), dims) };
   await session.run(feeds);
   const latencies: number[] = [];
   const start = performance.now();
@@ -39,7 +27,7 @@ async function raw(file: string, dims: number[]) {
     await session.run(feeds);
     latencies.push(performance.now() - t);
   }
-  const result = summary(latencies, performance.now() - start);
+  const result = summarize(latencies, performance.now() - start);
   await session.release();
   return result;
 }
@@ -49,26 +37,7 @@ async function agent(file: string, dims: number[], maxBatch: number, concurrency
   const { info } = await pool.load('m', file, { x: dims });
   const batcher = new DynamicBatcher(pool, { maxBatch, maxQueueDelayMs: DELAY_MS });
   batcher.register('m', info);
-  const name = info.inputs[0]!.name;
-  const data = input(dims);
-  const latencies: number[] = [];
-  const start = performance.now();
-  const client = async () => {
-    while (performance.now() - start < SECONDS * 1000) {
-      const t = performance.now();
-      await batcher.submit('m', { [name]: { datatype: 'FP32', dims, data } });
-      latencies.push(performance.now() - t);
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, client));
-  const result = {
-    ...summary(latencies, performance.now() - start),
-    concurrency,
-    max_batch: maxBatch,
-    mean_batch: +(batcher.counts.requests / batcher.counts.runs).toFixed(2),
-    workers: pool.size,
-    intra_op_threads: pool.intraOpThreads,
-  };
+  const result = { ...(await measure(batcher, 'm', info, dims, concurrency, SECONDS)), concurrency, max_batch: maxBatch, workers: pool.size, intra_op_threads: pool.intraOpThreads };
   batcher.close();
   await pool.close();
   return result;

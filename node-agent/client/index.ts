@@ -69,9 +69,9 @@ export class SignerClient {
   }
 
   /** GET /api/v1/nodes/{id}/tasks?wait=: one leased task, or null after `waitS` seconds without one. */
-  async pull(waitS: number): Promise<PulledTask | null> {
+  async pull(waitS: number, signal?: AbortSignal): Promise<PulledTask | null> {
     const path = `/api/v1/nodes/${encodeURIComponent(this.opts.nodeId)}/tasks?wait=${waitS}`;
-    const { status, data } = await this.call('GET', path, undefined, (waitS * 1000) + this.opts.timeoutMs);
+    const { status, data } = await this.call('GET', path, undefined, waitS * 1000 + this.opts.timeoutMs, signal);
     if (status === 204 || data === null) return null;
     const parsed = pulledTask.safeParse(data);
     if (!parsed.success) throw new SignerError(502, `the signer sent a task this agent cannot read: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}`);
@@ -99,19 +99,20 @@ export class SignerClient {
     return { [NODE_AUTH_HEADERS.node]: this.opts.nodeId, [NODE_AUTH_HEADERS.timestamp]: String(timestamp), [NODE_AUTH_HEADERS.signature]: signature };
   }
 
-  private async send(method: string, path: string, body: string | undefined, timeoutMs: number): Promise<Response> {
+  private async send(method: string, path: string, body: string | undefined, timeoutMs: number, signal?: AbortSignal): Promise<Response> {
     const headers = this.headers(method, path, body ?? '');
     if (body !== undefined) headers['content-type'] = 'application/json';
+    const timeout = AbortSignal.timeout(timeoutMs);
     try {
-      return await fetch(new URL(path, this.opts.baseUrl), { method, headers, body, signal: AbortSignal.timeout(timeoutMs) });
+      return await fetch(new URL(path, this.opts.baseUrl), { method, headers, body, signal: signal ? AbortSignal.any([timeout, signal]) : timeout });
     } catch (err) {
       const cause = (err as Error & { cause?: Error }).cause?.message ?? (err as Error).message;
       throw new SignerError(0, `signer ${this.opts.baseUrl} unreachable (${method} ${path}): ${cause}`);
     }
   }
 
-  private async call(method: string, path: string, body?: unknown, timeoutMs = this.opts.timeoutMs): Promise<{ status: number; data: unknown }> {
-    const res = await this.send(method, path, body === undefined ? undefined : JSON.stringify(body), timeoutMs);
+  private async call(method: string, path: string, body?: unknown, timeoutMs = this.opts.timeoutMs, signal?: AbortSignal): Promise<{ status: number; data: unknown }> {
+    const res = await this.send(method, path, body === undefined ? undefined : JSON.stringify(body), timeoutMs, signal);
     if (res.status === 204) return { status: 204, data: null };
     const text = await res.text();
     let parsed: z.infer<typeof anyEnvelope> | undefined;

@@ -24,6 +24,11 @@ export interface PoolOptions {
   onReplace?: (reason: string) => void;
 }
 
+/** The pool was closed before a job ran: not the job's fault. */
+export class PoolClosedError extends Error {
+  override name = 'PoolClosedError';
+}
+
 /** A job failed because its worker died twice while running it. */
 export class WorkerCrashedError extends Error {
   override name = 'WorkerCrashedError';
@@ -103,7 +108,7 @@ export class WorkerPool {
   /** Stops every worker; queued and running jobs are rejected. */
   async close(): Promise<void> {
     this.closed = true;
-    const gone = new Error('worker pool closed');
+    const gone = new PoolClosedError('worker pool closed');
     for (const job of this.queue.splice(0)) job.reject(gone);
     for (const slot of this.slots) {
       slot.busy?.reject(gone);

@@ -1,0 +1,145 @@
+/**
+ * The node agent, assembled: key, worker pool, batcher, model store, signer client and loop.
+ * `startAgent` is what `node-agent run` calls; tests and the e2e suite call it too.
+ */
+import { availableParallelism, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import pino, { type Logger } from 'pino';
+import type { RegisterNodeRequest } from '../protocol/index.js';
+import { chainIdOf, expandHome, modelSpecs, type AgentConfig } from './config/index.js';
+import { loadOrCreateKey, type NodeKey } from './keys/index.js';
+import { WorkerPool } from './pool/index.js';
+import { DynamicBatcher } from './batcher/index.js';
+import { ModelStore, scanModels } from './models/index.js';
+import { SignerClient } from './client/index.js';
+import { Agent } from './loop/index.js';
+
+export { loadConfig, resolveConfig, modelSpecs, ConfigError, type AgentConfig } from './config/index.js';
+export { loadOrCreateKey, type NodeKey } from './keys/index.js';
+export { WorkerPool, WorkerCrashedError, PoolClosedError } from './pool/index.js';
+export { DynamicBatcher, isBatchable } from './batcher/index.js';
+export { ModelStore, ModelRefusedError, scanModels, sha256File, DEFAULT_MODELS } from './models/index.js';
+export { SignerClient, SignerError, backoffDelay } from './client/index.js';
+export { Agent, computeTask, signResult, confidenceOf, TaskFailure } from './loop/index.js';
+export { validateInput } from './validate/index.js';
+export type { Engine, ModelInfo, Feeds, TensorMeta } from './engine/index.js';
+
+/** How long a replaced worker keeps the node `degraded`. */
+const DEGRADED_AFTER_RESTART_MS = 5 * 60_000;
+
+/** The node id: configured, or derived from the payout address. */
+export function nodeIdOf(config: AgentConfig, key: NodeKey): string {
+  return config.agent.node_id || `node-${key.address.slice(0, 12).toLowerCase()}`;
+}
+
+/** Where `node-agent bench` stores its measurement: beside the key. */
+export function benchFileOf(config: AgentConfig): string {
+  return join(dirname(expandHome(config.agent.key_file)), 'bench.json');
+}
+
+/** The performance score to register with: configured, else measured by `node-agent bench`, else 100. */
+export function performanceScoreOf(config: AgentConfig): number {
+  if (config.agent.performance_score > 0) return config.agent.performance_score;
+  const file = benchFileOf(config);
+  if (existsSync(file)) {
+    const score = (JSON.parse(readFileSync(file, 'utf8')) as { performance_score?: number }).performance_score;
+    if (typeof score === 'number' && score > 0) return score;
+  }
+  return 100;
+}
+
+/** A running agent and its parts. */
+export interface RunningAgent {
+  agent: Agent;
+  pool: WorkerPool;
+  batcher: DynamicBatcher;
+  store: ModelStore;
+  key: NodeKey;
+  nodeId: string;
+  /** Stops the loop (saying offline), then the workers. */
+  close(): Promise<void>;
+}
+
+/** Builds every part from a config, loads the models, and starts the loop (registration retries in the background until the signer answers). */
+export async function startAgent(config: AgentConfig, log: Logger = pino({ name: 'node-agent' })): Promise<RunningAgent> {
+  const key = loadOrCreateKey(expandHome(config.agent.key_file), config.agent.network);
+  if (key.created) log.info({ key_file: config.agent.key_file }, 'created a new node key');
+  const nodeId = nodeIdOf(config, key);
+  log.info({ node_id: nodeId, payout_address: key.address, public_key: key.publicKey }, 'node identity');
+
+  let lastRestart = 0;
+  const pool = await WorkerPool.start({
+    workers: config.runtime.workers,
+    intraOpThreads: config.runtime.intra_op_threads,
+    engine: config.runtime.engine,
+    onReplace: (reason) => {
+      lastRestart = Date.now();
+      log.error({ reason }, 'inference worker replaced');
+    },
+  });
+  const batcher = new DynamicBatcher(pool, { maxBatch: config.runtime.max_batch, maxQueueDelayMs: config.runtime.max_queue_delay_ms });
+  const client = new SignerClient({ baseUrl: config.agent.signer, nodeId, privateKey: key.privateKey, chainId: chainIdOf(config.agent.network), timeoutMs: config.client.request_timeout_ms });
+
+  const modelsDir = config.agent.models_dir ? expandHome(config.agent.models_dir) : '';
+  const { models, refused } = await scanModels(modelSpecs(config), modelsDir);
+  for (const r of refused) log.error(r, 'model refused');
+  const host = { load: pool.load.bind(pool), register: batcher.register.bind(batcher) };
+  const store = new ModelStore(host, models, modelsDir || join(dirname(expandHome(config.agent.key_file)), 'models'), (hash) => client.artifact(hash));
+  // Load local models now, so warm-up happens before the first task rather than during it.
+  for (const m of models) {
+    await store.ensure(m.artifactHash);
+    log.info({ model: m.name, artifact_hash: m.artifactHash, path: m.path }, 'model loaded');
+  }
+
+  const registration = (): RegisterNodeRequest => ({
+    node_id: nodeId,
+    endpoint: config.agent.endpoint,
+    public_key: key.publicKey,
+    supported_models: store.served(),
+    performance_score: performanceScoreOf(config),
+    capabilities: {
+      cpu_cores: availableParallelism(),
+      memory_mb: Math.floor(totalmem() / 1024 / 1024),
+      gpu_memory_mb: 0,
+      max_batch: config.runtime.max_batch,
+    },
+  });
+  const agent = new Agent(
+    {
+      client,
+      registration,
+      task: {
+        nodeId,
+        privateKey: key.privateKey,
+        limits: { maxInputBytes: config.runtime.max_input_bytes, maxInputElements: config.runtime.max_input_elements },
+        model: (hash) => store.ensure(hash),
+        input: (hash) => client.input(hash),
+        infer: (hash, feeds) => batcher.submit(hash, feeds),
+      },
+      degraded: () => Date.now() - lastRestart < DEGRADED_AFTER_RESTART_MS,
+      log,
+    },
+    {
+      pullWaitS: config.client.pull_wait_s,
+      heartbeatIntervalMs: config.client.heartbeat_interval_ms,
+      backoffBaseMs: config.client.backoff_base_ms,
+      backoffMaxMs: config.client.backoff_max_ms,
+      maxInFlight: config.runtime.max_in_flight,
+    },
+  );
+  agent.start();
+  return {
+    agent,
+    pool,
+    batcher,
+    store,
+    key,
+    nodeId,
+    async close() {
+      await agent.stop();
+      batcher.close();
+      await pool.close();
+    },
+  };
+}

@@ -1,0 +1,199 @@
+/**
+ * The agent's loop: register, heartbeat on a timer, pull tasks (long-poll) while there is room,
+ * compute each (batched with its neighbours), sign and post it. A result is posted at most once
+ * and never after its lease is gone; when the signer is unreachable the agent backs off with
+ * jitter, and registers again once it answers.
+ */
+import type { Logger } from 'pino';
+import type { CompleteTaskRequest, NodeStatus, PulledTask, RegisterNodeRequest } from '../../protocol/index.js';
+import { backoffDelay, sleep, SignerError, type SignerClient } from '../client/index.js';
+import { computeTask, type TaskContext } from './task.js';
+
+export { computeTask, signResult, confidenceOf, TaskFailure, type TaskContext } from './task.js';
+
+/** Loop settings (config `client.*`, `runtime.max_in_flight`). */
+export interface LoopOptions {
+  pullWaitS: number;
+  heartbeatIntervalMs: number;
+  backoffBaseMs: number;
+  backoffMaxMs: number;
+  maxInFlight: number;
+}
+
+/** What the loop needs besides the client: the registration body, task computing, and health. */
+export interface LoopDeps {
+  client: SignerClient;
+  registration: () => RegisterNodeRequest;
+  task: TaskContext;
+  /** True while the node should report `degraded` (e.g. a worker was replaced recently). */
+  degraded: () => boolean;
+  log: Logger;
+}
+
+/** The running agent. */
+export class Agent {
+  private stopped = new AbortController();
+  private inFlight = new Set<string>();
+  private posted = new Map<string, true>();
+  private slotFreed: (() => void) | null = null;
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private heartbeatBusy = false;
+  private failures = 0;
+  private pulling: Promise<void> | null = null;
+  /** True once the first registration succeeded. */
+  registered = false;
+  /** When each heartbeat was sent (ms), newest last, at most 100. */
+  readonly heartbeatTimes: number[] = [];
+  /** Tasks posted with a result, posted as failures, and dropped (lease lost). */
+  readonly counts = { completed: 0, failed: 0, dropped: 0 };
+
+  constructor(private deps: LoopDeps, private opts: LoopOptions) {}
+
+  /** The status heartbeats report. */
+  status(): NodeStatus {
+    if (this.inFlight.size >= this.opts.maxInFlight) return 'busy';
+    return this.deps.degraded() ? 'degraded' : 'online';
+  }
+
+  /** Registers in the background (retrying until the signer answers or `stop`), then heartbeats and pulls. */
+  start(): void {
+    this.pulling = (async () => {
+      await this.retry(() => this.register());
+      if (this.stopped.signal.aborted) return;
+      this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.opts.heartbeatIntervalMs);
+      this.registered = true;
+      await this.pullLoop();
+    })();
+  }
+
+  /** Stops pulling, waits for tasks in flight (at most `graceMs`), says offline. */
+  async stop(graceMs = 10_000): Promise<void> {
+    this.stopped.abort();
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.slotFreed?.();
+    const deadline = Date.now() + graceMs;
+    while (this.inFlight.size > 0 && Date.now() < deadline) await sleep(20);
+    await this.pulling;
+    await this.deps.client.heartbeat('offline').catch(() => undefined);
+  }
+
+  /** Computes and posts one leased task (the pull loop calls this; exposed for tests). */
+  async handle(task: PulledTask): Promise<void> {
+    if (this.posted.has(task.task_id) || this.inFlight.has(task.task_id)) return;
+    this.inFlight.add(task.task_id);
+    try {
+      const body = await computeTask(task, this.deps.task);
+      await this.post(task, body);
+    } catch (err) {
+      // Transport trouble while fetching the model or input: leave the lease to expire so another attempt can run it.
+      this.deps.log.warn({ task_id: task.task_id, err: (err as Error).message }, 'task not computed');
+    } finally {
+      this.inFlight.delete(task.task_id);
+      this.slotFreed?.();
+    }
+  }
+
+  private async register() {
+    const body = this.deps.registration();
+    await this.deps.client.register(body);
+    this.deps.log.info({ node_id: body.node_id, models: body.supported_models.length }, 'registered with the signer');
+  }
+
+  private async heartbeat() {
+    if (this.heartbeatBusy) return;
+    this.heartbeatBusy = true;
+    this.heartbeatTimes.push(Date.now());
+    if (this.heartbeatTimes.length > 100) this.heartbeatTimes.shift();
+    try {
+      await this.deps.client.heartbeat(this.status());
+      await this.recovered();
+    } catch (err) {
+      await this.onError(err, false);
+    } finally {
+      this.heartbeatBusy = false;
+    }
+  }
+
+  private async pullLoop() {
+    while (!this.stopped.signal.aborted) {
+      if (this.inFlight.size >= this.opts.maxInFlight) {
+        await new Promise<void>((resolve) => (this.slotFreed = resolve));
+        this.slotFreed = null;
+        continue;
+      }
+      let task: PulledTask | null;
+      try {
+        task = await this.deps.client.pull(this.opts.pullWaitS, this.stopped.signal);
+        await this.recovered();
+      } catch (err) {
+        if (!this.stopped.signal.aborted) await this.onError(err, true);
+        continue;
+      }
+      if (task) void this.handle(task);
+    }
+  }
+
+  private async post(task: PulledTask, body: CompleteTaskRequest) {
+    for (let attempt = 0; ; attempt++) {
+      if (task.lease_expires_at > 0 && Date.now() > task.lease_expires_at) {
+        this.counts.dropped++;
+        this.deps.log.warn({ task_id: task.task_id }, 'lease expired before the result could be posted; dropping it');
+        return;
+      }
+      try {
+        await this.deps.client.complete(body);
+        this.remember(task.task_id);
+        if (body.error !== undefined) this.counts.failed++;
+        else this.counts.completed++;
+        this.deps.log.info({ task_id: task.task_id, output_hash: body.output_hash, error: body.error }, body.error ? 'task failed, reported' : 'task completed');
+        return;
+      } catch (err) {
+        if (err instanceof SignerError && err.retryable && !this.stopped.signal.aborted) {
+          await sleep(backoffDelay(attempt, this.opts.backoffBaseMs, this.opts.backoffMaxMs), this.stopped.signal);
+          continue;
+        }
+        // 409 (lease lost, or our earlier post did land) and other refusals: never post this task again.
+        this.remember(task.task_id);
+        this.counts.dropped++;
+        this.deps.log.warn({ task_id: task.task_id, err: (err as Error).message }, 'result not accepted');
+        return;
+      }
+    }
+  }
+
+  private remember(taskId: string) {
+    this.posted.set(taskId, true);
+    if (this.posted.size > 10_000) this.posted.delete(this.posted.keys().next().value!);
+  }
+
+  /** After a run of failures the signer may have restarted or dropped us: register again. */
+  private async recovered() {
+    if (this.failures === 0) return;
+    this.failures = 0;
+    await this.register().catch((err: Error) => this.deps.log.warn({ err: err.message }, 're-register failed'));
+  }
+
+  private async onError(err: unknown, wait: boolean) {
+    const e = err instanceof SignerError ? err : new SignerError(0, (err as Error).message);
+    if (e.unknownNode) {
+      await this.register().catch(() => undefined);
+    } else if (e.status === 409 && /offline/.test(e.message)) {
+      await this.deps.client.heartbeat(this.status()).catch(() => undefined);
+    } else {
+      this.failures++;
+      this.deps.log.warn({ err: e.message, failures: this.failures }, 'signer call failed');
+    }
+    if (wait) await sleep(backoffDelay(this.failures, this.opts.backoffBaseMs, this.opts.backoffMaxMs), this.stopped.signal);
+  }
+
+  private async retry(fn: () => Promise<void>) {
+    for (let attempt = 0; !this.stopped.signal.aborted; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        this.deps.log.warn({ err: (err as Error).message, attempt }, 'register failed; retrying');
+        await sleep(backoffDelay(attempt, this.opts.backoffBaseMs, this.opts.backoffMaxMs), this.stopped.signal);
+      }
+    }
+  }
+}
