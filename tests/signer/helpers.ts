@@ -1,0 +1,118 @@
+/**
+ * Test helpers for the signer: a throwaway database with services and app, node keys that sign
+ * requests and results exactly as a node agent does, and tasks inserted as the watcher would.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { compressPublicKey, privateKeyToPublic, randomPrivateKey } from '@stacks/transactions';
+import { NODE_AUTH_HEADERS, jsonHash, sha256Hex, signNodeRequest, signTaskResult, type RegisterNodeRequest } from '../../protocol/index.js';
+import { createApp, createServices, openDatabase, resolveConfig, type Services, type SignerConfigInput } from '../../signer/index.js';
+import { ingest } from '../../signer/chain/watcher.js';
+import type { TaskSubmittedEvent } from '../../signer/chain/types.js';
+
+export const ESCROW = 'ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.inference-escrow';
+export const ARTIFACT_A = sha256Hex('model-a.onnx');
+export const ARTIFACT_B = sha256Hex('model-b.onnx');
+
+/** A signer under test: services, app, and a cleanup. */
+export interface TestSigner {
+  s: Services;
+  app: ReturnType<typeof createApp>;
+  dir: string;
+  close(): void;
+}
+
+/** Services + app over a fresh SQLite file; no background loops (tests drive time). */
+export function makeSigner(config: SignerConfigInput = {}): TestSigner {
+  const dir = mkdtempSync(join(tmpdir(), 'signer-test-'));
+  const cfg = resolveConfig({ ...config, database: { path: join(dir, 'signer.db') }, log: { level: 'silent' } });
+  const store = openDatabase(cfg.database.path);
+  const s = createServices({ config: cfg, store, log: pino({ level: 'silent' }), escrow: ESCROW });
+  return {
+    s,
+    app: createApp(s),
+    dir,
+    close: () => {
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A node operator's key and the requests it signs. */
+export class TestNode {
+  readonly key = randomPrivateKey();
+  readonly publicKey = compressPublicKey(privateKeyToPublic(this.key));
+
+  constructor(
+    readonly nodeId: string,
+    readonly models: string[] = [ARTIFACT_A],
+    readonly chainId = 0x80000000,
+  ) {}
+
+  /** Headers of a signed request (as node-agent/client does). */
+  headers(method: string, path: string, body = '', timestamp = Date.now(), key = this.key, nodeId = this.nodeId): Record<string, string> {
+    const signature = signNodeRequest({ method, path, bodyHash: sha256Hex(body), timestamp }, this.chainId, key);
+    return { [NODE_AUTH_HEADERS.node]: nodeId, [NODE_AUTH_HEADERS.timestamp]: String(timestamp), [NODE_AUTH_HEADERS.signature]: signature, 'content-type': 'application/json' };
+  }
+
+  /** A signed request for app.request. */
+  request(method: string, path: string, body?: unknown): [string, RequestInit] {
+    const text = body === undefined ? '' : typeof body === 'string' ? body : JSON.stringify(body);
+    return [path, { method, headers: this.headers(method, path, text), body: body === undefined ? undefined : text }];
+  }
+
+  registration(extra: Partial<RegisterNodeRequest> = {}): RegisterNodeRequest {
+    return { node_id: this.nodeId, endpoint: '', public_key: this.publicKey, supported_models: this.models, performance_score: 10, ...extra };
+  }
+
+  /** A complete-task body with a valid output hash and signature. */
+  result(task: { task_id: string; chain_task_id: string | null; input_hash: string }, output: unknown = { outputs: [{ name: 'y', shape: [1], datatype: 'FP32', data: [0.5] }] }) {
+    const output_hash = jsonHash(output);
+    const signature = signTaskResult({ escrow: ESCROW, taskId: BigInt(task.chain_task_id ?? task.task_id), inputHash: task.input_hash, outputHash: output_hash }, this.chainId, this.key);
+    return { task_id: task.task_id, output, confidence: 0.9, inference_node_id: this.nodeId, output_hash, signature };
+  }
+}
+
+/** Registers a node through the API; returns the response status. */
+export async function register(t: TestSigner, node: TestNode, extra: Partial<RegisterNodeRequest> = {}): Promise<number> {
+  const res = await t.app.request(...node.request('POST', '/api/v1/nodes/register', node.registration(extra)));
+  return res.status;
+}
+
+let nextChainId = 1n;
+
+/** A task-submitted event with sensible defaults. */
+export function taskEvent(e: Partial<TaskSubmittedEvent> = {}): TaskSubmittedEvent {
+  const id = e.chainTaskId ?? nextChainId++;
+  return {
+    chainTaskId: id,
+    requester: 'ST2CY5V39NHDPWSXMW9QDT3HC3GD6Q6XX4CFRK9AG',
+    modelOutput: 1n,
+    model: 'model-a',
+    artifactHash: ARTIFACT_A,
+    inputHash: sha256Hex(`input-${id}`),
+    fee: 1000n,
+    deadline: 1000n,
+    privacy: 0,
+    priority: 0,
+    txid: `0x${sha256Hex(`tx-${id}`)}`,
+    blockHeight: 5,
+    eventIndex: Number(id),
+    ...e,
+  };
+}
+
+/** Inserts tasks the way the chain watcher does; returns their ids. */
+export function addTasks(t: TestSigner, ...events: Partial<TaskSubmittedEvent>[]): string[] {
+  const evs = events.map(taskEvent);
+  ingest(t.s, evs, null);
+  return evs.map((e) => e.chainTaskId.toString());
+}
+
+/** Parses an envelope response. */
+export async function body(res: Response): Promise<{ success: boolean; data: any; error: string | null }> {
+  return (await res.json()) as { success: boolean; data: any; error: string | null };
+}
