@@ -47,6 +47,8 @@
 (define-constant ERR_TRANSFER_FAILED (err u2018))
 ;; the caller's STX balance is below the fee
 (define-constant ERR_INSUFFICIENT_FUNDS (err u2019))
+;; the escrow contract itself cannot be the treasury or a model owner: it cannot pay itself
+(define-constant ERR_ESCROW_AS_PAYEE (err u2020))
 
 (define-constant STATUS_PENDING u0)
 (define-constant STATUS_PAID u1)
@@ -121,6 +123,7 @@
       (deadline (+ stacks-block-height max-blocks))
     )
     (asserts! (not (get spent output)) ERR_MODEL_NOT_LIVE)
+    (asserts! (not (is-eq (get owner output) SELF)) ERR_ESCROW_AS_PAYEE)
     (asserts! (> fee u0) ERR_ZERO_FEE)
     (asserts! (>= fee (get price output)) ERR_FEE_BELOW_PRICE)
     (asserts! (is-eq (len input-hash) u32) ERR_INVALID_HASH)
@@ -406,6 +409,7 @@
 (define-public (set-treasury (who principal))
   (begin
     (try! (check-admin))
+    (asserts! (not (is-eq who SELF)) ERR_ESCROW_AS_PAYEE)
     (var-set treasury who)
     (print {
       event: "treasury-set",

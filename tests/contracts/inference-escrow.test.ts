@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { Cl } from '@stacks/transactions';
-import { escrowErrors as E, registryErrors, decodeTaskSubmitted, upgradeModelArgs, reclaimArgs } from '../../protocol/contracts/index.js';
-import { escrowId, registryId, deployer, wallets, nodes, deployModel, submit, submitOk, reclaim, getTask, stx, hash, signedItem, complete } from './helpers.js';
+import { escrowErrors as E, registryErrors, decodeTaskSubmitted, upgradeModelArgs, transferModelArgs, reclaimArgs } from '../../protocol/contracts/index.js';
+import { escrowId, registryId, deployer, wallets, nodes, deployModel, submit, submitOk, reclaim, getTask, stx, hash, signedItem, complete, okUint } from './helpers.js';
 
 const [owner, alice, bob, carol] = wallets;
 const err = (code: number) => Cl.uint(code);
@@ -43,6 +43,12 @@ describe('submit-task', () => {
     simnet.callPublicFn(registryId, 'upgrade', upgradeModelArgs({ outputId: out, artifactHash: hash('v2'), format: 'onnx', price: 1n, uri: '' }), owner);
     expect(submit(alice, { modelOutput: out }).result).toBeErr(err(E.ERR_MODEL_NOT_LIVE));
     expect(registryErrors.ERR_OUTPUT_SPENT).not.toBe(E.ERR_MODEL_NOT_LIVE);
+  });
+
+  it('refuses a model owned by the escrow contract itself, which could never be paid', () => {
+    const out = deployModel(owner, 'gift');
+    const r = simnet.callPublicFn(registryId, 'transfer', transferModelArgs(out, escrowId), owner);
+    expect(submit(alice, { modelOutput: okUint(r.result, 'transfer') }).result).toBeErr(err(E.ERR_ESCROW_AS_PAYEE));
   });
 });
 
@@ -99,6 +105,7 @@ describe('administration', () => {
     expect(admin('set-shares', [Cl.uint(6000), Cl.uint(4000)]).result).toBeOk(Cl.bool(true));
     expect(admin('set-max-blocks', [Cl.uint(0)]).result).toBeErr(err(E.ERR_INVALID_MAX_BLOCKS));
     expect(admin('set-max-blocks', [Cl.uint(5)]).result).toBeOk(Cl.bool(true));
+    expect(admin('set-treasury', [Cl.principal(escrowId)]).result).toBeErr(err(E.ERR_ESCROW_AS_PAYEE));
     expect(admin('set-treasury', [Cl.principal(carol)]).result).toBeOk(Cl.bool(true));
     expect(config()).toBeTuple(expect.objectContaining({ treasury: Cl.principal(carol), 'owner-bps': Cl.uint(6000), 'treasury-bps': Cl.uint(4000), 'max-blocks': Cl.uint(5) }));
     const out = deployModel(owner);
