@@ -1,0 +1,103 @@
+/**
+ * Bad tensors fail the task with a reason (never reaching onnxruntime, never crashing), and
+ * both results and failure reports are signed over exactly what is posted.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { errorReport, jsonHash, sha256Hex, verifyTaskResult, type PulledTask } from '../../protocol/index.js';
+import { DynamicBatcher, WorkerPool, computeTask, validateInput, type ModelInfo } from '../../node-agent/index.js';
+import { compressPublicKey, privateKeyToPublic, randomPrivateKey } from '@stacks/transactions';
+import { CLS, blob, floats, oip } from './helpers.js';
+
+const limits = { maxInputBytes: 4_000_000, maxInputElements: 200_000 };
+const DIMS = [1, 3, 48, 192];
+let pool: WorkerPool;
+let info: ModelInfo;
+let batcher: DynamicBatcher;
+
+beforeAll(async () => {
+  pool = await WorkerPool.start({ workers: 1, intraOpThreads: 1, engine: 'onnxruntime' });
+  info = (await pool.load(CLS.sha256, CLS.path, CLS.warmupShape)).info;
+  batcher = new DynamicBatcher(pool, { maxBatch: 8, maxQueueDelayMs: 2 });
+  batcher.register(CLS.sha256, info);
+});
+afterAll(async () => {
+  batcher.close();
+  await pool.close();
+});
+
+const reason = (bytes: Uint8Array) => {
+  const v = validateInput(bytes, info, limits);
+  if (v.ok) throw new Error('expected a failure');
+  return v.reason;
+};
+
+describe('input validation against the model metadata', () => {
+  it('accepts a well-formed input and decodes it', () => {
+    const v = validateInput(blob(oip('x', DIMS, floats(DIMS))), info, limits);
+    expect(v.ok).toBe(true);
+    if (v.ok) expect(v.feeds.x!.data).toBeInstanceOf(Float32Array);
+  });
+
+  it('fails a wrong dtype, rank, fixed dim, or size with a reason', () => {
+    expect(reason(blob(oip('x', DIMS, new Array(3 * 48 * 192).fill(0), 'INT32')))).toBe('input "x" must be FP32, got INT32');
+    expect(reason(blob(oip('x', [3, 48, 192], floats([3, 48, 192]))))).toBe('input "x" must have rank 4 [?,3,?,?], got rank 3 [3,48,192]');
+    expect(reason(blob(oip('x', [1, 4, 48, 192], floats([1, 4, 48, 192]))))).toBe('input "x" dimension 1 must be 3 (shape [?,3,?,?]), got 4');
+    expect(reason(blob(oip('x', [4, 3, 128, 192], [0])))).toBe('input has more than 200000 elements in total, over this node\'s limit');
+    expect(reason(new Uint8Array(4_000_001))).toBe('input is 4000001 bytes, over this node\'s limit of 4000000 bytes');
+  });
+
+  it('fails names, shapes and JSON that do not fit', () => {
+    expect(reason(blob(oip('image', DIMS, floats(DIMS))))).toBe('unknown input "image"; this model takes "x"');
+    expect(reason(blob(oip('x', DIMS, floats(DIMS)), oip('x', DIMS, floats(DIMS))))).toBe('input "x" is given twice');
+    expect(reason(blob(oip('x', DIMS, [1, 2, 3])))).toBe('tensor "x": shape [1,3,48,192] needs 27648 elements but data has 3');
+    expect(reason(blob(oip('x', [1, 3, 0, 192], [])))).toBe('input "x" dimension 2 is 0: an empty tensor cannot run');
+    expect(reason(new TextEncoder().encode('{"inputs": ['))).toMatch(/^input is not valid JSON/);
+    expect(reason(new TextEncoder().encode('{"tensors": []}'))).toMatch(/Open Inference Protocol form.*inputs/);
+  });
+});
+
+describe('computing a task', () => {
+  const key = randomPrivateKey();
+  const publicKey = compressPublicKey(privateKeyToPublic(key));
+  const escrow = 'ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.inference-escrow';
+  const task = (inputHash: string, extra: Partial<PulledTask> = {}): PulledTask => ({
+    task_id: '42', chain_task_id: '42', artifact_hash: CLS.sha256, model: 'ppocr-cls', input_hash: inputHash, input_url: `/api/v1/inputs/${inputHash}`,
+    privacy: 'standard', priority: 0, lease_expires_at: Date.now() + 60_000, max_infer_time_ms: 60_000, escrow, chain_id: 0x80000000, ...extra,
+  });
+  const ctx = (bytes: Uint8Array) => ({
+    nodeId: 'n1', privateKey: key, limits,
+    model: async () => info,
+    input: async () => bytes,
+    infer: (hash: string, feeds: Parameters<DynamicBatcher['submit']>[1]) => batcher.submit(hash, feeds),
+  });
+  const verifies = (t: PulledTask, outputHash: string, sig: string) => verifyTaskResult({ escrow, taskId: 42n, inputHash: t.input_hash, outputHash }, 0x80000000, sig, publicKey);
+
+  it('signs the output it computed: output_hash is the hash of the posted output', async () => {
+    const bytes = blob(oip('x', DIMS, floats(DIMS, 5)));
+    const t = task(sha256Hex(bytes));
+    const body = await computeTask(t, ctx(bytes));
+    expect(body.error).toBeUndefined();
+    const output = body.output as { outputs: { name: string; shape: number[]; data: number[] }[] };
+    expect(output.outputs[0]).toMatchObject({ name: 'softmax_0.tmp_0', shape: [1, 2], datatype: 'FP32' });
+    expect(body.output_hash).toBe(jsonHash(body.output));
+    expect(verifies(t, body.output_hash, body.signature)).toBe(true);
+    expect(body.confidence).toBeCloseTo(Math.max(...output.outputs[0]!.data), 6);
+  });
+
+  it('turns a bad tensor into a signed failure report, not a crash', async () => {
+    const bytes = blob(oip('x', [1, 3, 48], floats([1, 3, 48])));
+    const t = task(sha256Hex(bytes));
+    const body = await computeTask(t, ctx(bytes));
+    expect(body).toMatchObject({ task_id: '42', output: null, confidence: null, error: 'input "x" must have rank 4 [?,3,?,?], got rank 3 [1,3,48]' });
+    expect(body.output_hash).toBe(jsonHash(errorReport(body.error!)));
+    expect(verifies(t, body.output_hash, body.signature)).toBe(true);
+  });
+
+  it('refuses input bytes that are not the task\'s input hash, and privacy modes it cannot honour', async () => {
+    const bytes = blob(oip('x', DIMS, floats(DIMS)));
+    const wrong = await computeTask(task(sha256Hex('something else')), ctx(bytes));
+    expect(wrong.error).toMatch(/^input bytes hash to [0-9a-f]{64}, not the task's input_hash/);
+    const encrypted = await computeTask(task(sha256Hex(bytes), { privacy: 'encrypted' }), ctx(bytes));
+    expect(encrypted.error).toBe('privacy mode "encrypted" is not supported by this node; it runs standard tasks only');
+  });
+});
