@@ -54,12 +54,18 @@ function quiet<T>(fn: () => T): T {
   }
 }
 
+/** simnet's block builder takes amounts as JS numbers; every real micro-STX amount (supply < 2^53) fits. */
+function ustx(amount: bigint): number {
+  if (amount > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error(`amount ${amount} exceeds the STX supply`);
+  return Number(amount);
+}
+
 function toSimTx(sender: string, action: Action): Tx {
   switch (action.kind) {
     case 'call':
       return simTx.callPublicFn(action.contract, action.fn, action.args, sender);
     case 'transfer':
-      return simTx.transferSTX(action.amount as unknown as number, action.recipient, sender);
+      return simTx.transferSTX(ustx(action.amount), action.recipient, sender);
     case 'deploy':
       return simTx.deployContract(action.name, action.code, { clarityVersion: action.clarityVersion as 3 }, sender);
   }
@@ -102,7 +108,7 @@ export class Vm {
     }
     const txs: Tx[] = [];
     for (const e of entries) {
-      txs.push(simTx.transferSTX(e.fee as unknown as number, FEE_SINK, e.sender));
+      txs.push(simTx.transferSTX(ustx(e.fee), FEE_SINK, e.sender));
       if (!e.skip) txs.push(toSimTx(e.sender, e.action));
     }
     const sinkBefore = this.balance(FEE_SINK);
@@ -118,7 +124,7 @@ export class Vm {
         sum += entries[i].fee;
         if (sum === paid) { index = i; break; }
       }
-      throw new EntryFailed(index, (err as Error).message.split('\n')[0].slice(0, 500));
+      throw new EntryFailed(index, String((err as Error)?.message ?? err).split('\n')[0].slice(0, 500));
     }
     const outcomes: EntryOutcome[] = [];
     let k = 0;

@@ -4,13 +4,16 @@
  * use, with the real response shapes. Plus `/devnet/...` helpers that no real network has.
  */
 import { Hono, type Context } from 'hono';
-import { deserializeCV, cvToHex } from '@stacks/transactions';
+import { deserializeCV, cvToHex, validateStacksAddress } from '@stacks/transactions';
 import { hexToBytes } from '@stacks/common';
 import type { DevnetNode } from '../node.js';
 import { RejectedError } from '../admission.js';
 import { txJson, blockJson } from './shapes.js';
 
-const PRINCIPAL = /^S[A-Z0-9]{38,40}(\.[a-zA-Z][a-zA-Z0-9-_]{0,127})?$/;
+const isPrincipal = (p: string) => {
+  const [address, name, extra] = p.split('.');
+  return extra === undefined && validateStacksAddress(address) && (name === undefined || /^[a-zA-Z][a-zA-Z0-9_-]{0,127}$/.test(name));
+};
 const hex128 = (n: bigint) => `0x${n.toString(16).padStart(32, '0')}`;
 
 function badRequest(c: Context, message: string) {
@@ -80,7 +83,7 @@ export function devnetApp(node: DevnetNode): Hono {
 
   app.get('/v2/accounts/:principal', (c) => {
     const p = c.req.param('principal');
-    if (!PRINCIPAL.test(p)) return badRequest(c, `"${p}" is not a Stacks principal`);
+    if (!isPrincipal(p)) return badRequest(c, `"${p}" is not a Stacks principal`);
     return c.json({ balance: hex128(node.balance(p)), locked: hex128(0n), unlock_height: 0, nonce: Number(node.nonces(p).next), balance_proof: '', nonce_proof: '' });
   });
 
@@ -141,7 +144,7 @@ export function devnetApp(node: DevnetNode): Hono {
 
   app.get('/extended/v1/address/:principal/nonces', (c) => {
     const p = c.req.param('principal');
-    if (!PRINCIPAL.test(p)) return badRequest(c, `"${p}" is not a Stacks principal`);
+    if (!isPrincipal(p)) return badRequest(c, `"${p}" is not a Stacks principal`);
     const { next, mempool } = node.nonces(p);
     const lastMempool = mempool.length ? mempool[mempool.length - 1] : null;
     const missing: number[] = [];

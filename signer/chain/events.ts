@@ -1,0 +1,101 @@
+/**
+ * Reads an escrow contract's `task-submitted` events from the Stacks API's contract event stream
+ * (`/extended/v1/contract/{id}/events`), which pages newest first. The cursor is the position of
+ * the last event handed out (block height, txid, event index): reading walks back from the newest
+ * event to the cursor, so events appended while paging only cause overlaps (dropped by key), never
+ * gaps.
+ */
+import { deserializeCV, ClarityType } from '@stacks/transactions';
+import { decodeTaskSubmitted } from '../../protocol/contracts/index.js';
+import type { TaskSubmittedEvent } from './types.js';
+
+/** Position of an event in the contract's stream. */
+interface Position {
+  h: number;
+  tx: string;
+  ei: number;
+}
+
+/** A contract event as the API lists it. */
+export interface ApiLog {
+  event_index: number;
+  event_type: string;
+  tx_id: string;
+  contract_log?: { contract_id: string; topic: string; value: { hex: string; repr: string } };
+}
+
+/** What the reader needs from the API: a page of the contract's events, and a transaction's block height. */
+export interface EventSource {
+  page(limit: number, offset: number): Promise<ApiLog[]>;
+  txHeight(txid: string): Promise<number>;
+}
+
+const PAGE = 50; // the API's maximum page size for contract events
+
+function parseCursor(cursor: string | null): Position | null {
+  if (cursor === null) return null;
+  try {
+    const p = JSON.parse(cursor) as Position;
+    if (typeof p.h === 'number' && typeof p.tx === 'string' && typeof p.ei === 'number') return p;
+  } catch {
+    // fall through
+  }
+  throw new Error(`event cursor "${cursor}" was not made by StacksApiChain.readTaskEvents; pass null to read from the start`);
+}
+
+function isTaskSubmitted(hex: string): boolean {
+  const cv = deserializeCV(hex);
+  if (cv.type !== ClarityType.Tuple) return false;
+  const ev = cv.value.event;
+  return ev?.type === ClarityType.StringASCII && ev.value === 'task-submitted';
+}
+
+/** Task events after `cursor`, oldest first, at most `limit`; and the cursor to pass next time. */
+export async function readTaskEvents(
+  src: EventSource,
+  cursor: string | null,
+  limit: number,
+): Promise<{ events: TaskSubmittedEvent[]; cursor: string | null }> {
+  const after = parseCursor(cursor);
+  const newer: { log: ApiLog; h: number }[] = [];
+  const seen = new Set<string>();
+  scan: for (let offset = 0; ; offset += PAGE) {
+    const page = await src.page(PAGE, offset);
+    for (const log of page) {
+      const key = `${log.tx_id}:${log.event_index}`;
+      if (seen.has(key)) continue; // shifted into this page by events appended meanwhile
+      seen.add(key);
+      if (after && log.tx_id === after.tx && log.event_index === after.ei) break scan;
+      const h = await src.txHeight(log.tx_id);
+      if (after && h < after.h) break scan;
+      newer.push({ log, h });
+    }
+    if (page.length < PAGE) break;
+  }
+  newer.reverse();
+  const events: TaskSubmittedEvent[] = [];
+  let last: Position | null = after;
+  for (const { log, h } of newer) {
+    if (events.length >= limit) break;
+    last = { h, tx: log.tx_id, ei: log.event_index };
+    const hex = log.contract_log?.value.hex;
+    if (log.event_type !== 'smart_contract_log' || !hex || !isTaskSubmitted(hex)) continue;
+    const e = decodeTaskSubmitted(deserializeCV(hex));
+    events.push({
+      chainTaskId: e.taskId,
+      requester: e.requester,
+      modelOutput: e.modelOutput,
+      model: e.model,
+      artifactHash: e.artifactHash,
+      inputHash: e.inputHash,
+      fee: e.fee,
+      deadline: e.deadline,
+      privacy: e.privacy,
+      priority: e.priority,
+      txid: log.tx_id.replace(/^0x/, ''),
+      blockHeight: h,
+      eventIndex: log.event_index,
+    });
+  }
+  return { events, cursor: last ? JSON.stringify(last) : null };
+}

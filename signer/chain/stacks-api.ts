@@ -1,0 +1,199 @@
+/**
+ * `StacksApiChain`: the `Chain` of a Stacks node + Stacks Blockchain API reached over HTTP. The
+ * same code serves the local devnet, testnet and mainnet: only `apiUrl` and `network` change.
+ * Transactions are built and signed with @stacks/transactions; contract events and transaction
+ * status are read with @stacks/blockchain-api-client.
+ */
+import {
+  type StacksTransactionWire,
+  Pc,
+  PostConditionMode,
+  broadcastTransaction,
+  deserializeTransaction,
+  deserializeCV,
+  fetchFeeEstimate,
+  makeContractCall,
+  makeUnsignedContractCall,
+  privateKeyToAddress,
+  privateKeyToPublic,
+  type ClarityValue,
+} from '@stacks/transactions';
+import { createClient } from '@stacks/blockchain-api-client';
+import { completeTasksArgs, reclaimArgs, decodeCompleteResults } from '../../protocol/contracts/index.js';
+import type { Chain, CompleteItem, SignedTx, TxStatus } from './types.js';
+import { NonceManager, type AccountNonces } from './nonce.js';
+import { readTaskEvents, type ApiLog } from './events.js';
+
+/** How to reach the chain and who signs. */
+export interface StacksApiChainOptions {
+  /** Base URL of the Stacks node + API (devnet: http://127.0.0.1:3999; testnet: https://api.testnet.hiro.so). */
+  apiUrl: string;
+  network: 'mainnet' | 'testnet' | 'devnet';
+  /** Contract principal of inference-escrow. */
+  escrowContract: string;
+  /** The signer's private key (hex), an authorized signer of the escrow. */
+  privateKey: string;
+  /** Most micro-STX paid in fees for one transaction, whatever the estimate says. */
+  maxFee?: bigint;
+  /** Fee used when the node has no estimate. */
+  defaultFee?: bigint;
+}
+
+/** Error thrown by `broadcast` when the node rejects a transaction; `reason` is the node's. */
+export class BroadcastRejected extends Error {
+  constructor(readonly reason: string, readonly reasonData: unknown, readonly txid: string) {
+    super(`the node rejected transaction ${txid}: ${reason}${reasonData ? ` ${JSON.stringify(reasonData)}` : ''}`);
+  }
+}
+
+const DROPPED = /^dropped_/;
+
+export class StacksApiChain implements Chain {
+  readonly chainId: number;
+  readonly escrowContract: string;
+  /** The signer's address (pays fees, calls complete-tasks). */
+  readonly address: string;
+  readonly nonces: NonceManager;
+  private readonly api;
+  private readonly heights = new Map<string, number>();
+  private readonly maxFee: bigint;
+  private readonly defaultFee: bigint;
+
+  constructor(private readonly opts: StacksApiChainOptions) {
+    if (!/^[0-9a-fA-F]{64}(01)?$/.test(opts.privateKey)) throw new Error('privateKey must be a hex secp256k1 key (64 characters, or 66 ending in 01)');
+    if (!/^S[A-Z0-9]+\.[a-zA-Z][\w-]*$/.test(opts.escrowContract)) throw new Error(`escrowContract must be a contract principal like ST...ADDR.inference-escrow, got "${opts.escrowContract}"`);
+    this.chainId = opts.network === 'mainnet' ? 0x00000001 : 0x80000000;
+    this.escrowContract = opts.escrowContract;
+    this.address = privateKeyToAddress(opts.privateKey, opts.network === 'mainnet' ? 'mainnet' : 'testnet');
+    this.maxFee = opts.maxFee ?? 1_000_000n;
+    this.defaultFee = opts.defaultFee ?? 10_000n;
+    this.api = createClient({ baseUrl: opts.apiUrl.replace(/\/$/, '') });
+    this.nonces = new NonceManager(() => this.getJson<AccountNonces>(`/extended/v1/address/${this.address}/nonces`));
+  }
+
+  private get client() {
+    return { baseUrl: this.opts.apiUrl.replace(/\/$/, '') };
+  }
+
+  private async getJson<T>(path: string): Promise<T> {
+    const res = await fetch(`${this.client.baseUrl}${path}`);
+    if (!res.ok) throw new Error(`GET ${this.client.baseUrl}${path}: HTTP ${res.status} ${await res.text().catch(() => '')}`.trim());
+    return (await res.json()) as T;
+  }
+
+  async tipHeight(): Promise<number> {
+    const info = await this.getJson<{ stacks_tip_height: number }>('/v2/info');
+    return info.stacks_tip_height;
+  }
+
+  readTaskEvents(cursor: string | null, limit: number) {
+    return readTaskEvents(
+      {
+        page: async (limit, offset) => {
+          const { data, error } = await this.api.GET('/extended/v1/contract/{contract_id}/events', {
+            params: { path: { contract_id: this.escrowContract }, query: { limit, offset } },
+          });
+          if (!data) throw new Error(`reading events of ${this.escrowContract} at offset ${offset}: ${JSON.stringify(error)}`);
+          return data.results as ApiLog[];
+        },
+        txHeight: (txid) => this.txHeight(txid),
+      },
+      cursor,
+      limit,
+    );
+  }
+
+  private async txHeight(txid: string): Promise<number> {
+    const known = this.heights.get(txid);
+    if (known !== undefined) return known;
+    const { data, error } = await this.api.GET('/extended/v1/tx/{tx_id}', { params: { path: { tx_id: txid } } });
+    const h = (data as { block_height?: number } | undefined)?.block_height;
+    if (typeof h !== 'number') throw new Error(`transaction ${txid} of an event has no block height: ${JSON.stringify(error ?? data)}`);
+    if (this.heights.size > 10_000) this.heights.clear();
+    this.heights.set(txid, h);
+    return h;
+  }
+
+  buildCompleteTasks(items: CompleteItem[]): Promise<SignedTx> {
+    const args = completeTasksArgs(
+      items.map((i) => ({ taskId: i.chainTaskId, outputHash: i.outputHash, nodePublicKey: i.nodePublicKey, signature: i.signature })),
+    );
+    return this.build('complete-tasks', args);
+  }
+
+  buildReclaim(chainTaskId: bigint): Promise<SignedTx> {
+    return this.build('reclaim', reclaimArgs(chainTaskId));
+  }
+
+  /** Builds and signs a call of the escrow with the next nonce and a capped fee estimate. */
+  private async build(functionName: string, functionArgs: ClarityValue[]): Promise<SignedTx> {
+    const [contractAddress, contractName] = this.escrowContract.split('.');
+    const common = {
+      contractAddress,
+      contractName,
+      functionName,
+      functionArgs,
+      network: this.opts.network,
+      client: this.client,
+      // The signer only pays fees: a contract that tried to take its STX would abort.
+      postConditionMode: PostConditionMode.Allow,
+      postConditions: [Pc.principal(this.address).willSendEq(0).ustx()],
+      validateWithAbi: false,
+    };
+    const nonce = await this.nonces.reserve();
+    try {
+      const fee = await this.estimateFee(await makeUnsignedContractCall({ ...common, publicKey: privateKeyToPublic(this.opts.privateKey) as string, fee: 0, nonce }));
+      const tx = await makeContractCall({ ...common, senderKey: this.opts.privateKey, fee, nonce });
+      return { txid: tx.txid(), nonce, raw: tx.serialize() };
+    } catch (err) {
+      this.nonces.rejected(nonce);
+      throw err;
+    }
+  }
+
+  private async estimateFee(tx: StacksTransactionWire): Promise<bigint> {
+    let fee: bigint;
+    try {
+      fee = BigInt(await fetchFeeEstimate({ transaction: tx, network: this.opts.network, client: this.client }));
+    } catch {
+      fee = this.defaultFee;
+    }
+    const floor = BigInt(tx.serializeBytes().length + 70); // the signature is not in the unsigned bytes yet
+    if (fee < floor) fee = floor;
+    return fee > this.maxFee ? this.maxFee : fee;
+  }
+
+  async broadcast(tx: SignedTx): Promise<void> {
+    const wire = deserializeTransaction(tx.raw);
+    const res = await broadcastTransaction({ transaction: wire, network: this.opts.network, client: this.client });
+    if ('reason' in res) {
+      const r = res as { reason: string; reason_data?: unknown; txid: string };
+      this.nonces.rejected(tx.nonce);
+      throw new BroadcastRejected(r.reason, r.reason_data, r.txid || tx.txid);
+    }
+    this.nonces.accepted(tx.nonce);
+  }
+
+  async txStatus(txid: string): Promise<TxStatus> {
+    const { data, response } = await this.api.GET('/extended/v1/tx/{tx_id}', { params: { path: { tx_id: txid } } });
+    if (response.status === 404) return { status: 'not_found' };
+    if (!data) throw new Error(`reading transaction ${txid}: HTTP ${response.status}`);
+    const t = data as {
+      tx_status: string;
+      block_height?: number;
+      tx_result?: { hex: string; repr: string };
+      vm_error?: string | null;
+      tx_type: string;
+      contract_call?: { function_name: string };
+    };
+    if (t.tx_status === 'pending') return { status: 'pending' };
+    if (DROPPED.test(t.tx_status)) return { status: 'dropped', reason: t.tx_status };
+    const blockHeight = t.block_height ?? 0;
+    if (t.tx_status === 'success') {
+      const itemResults =
+        t.contract_call?.function_name === 'complete-tasks' && t.tx_result ? decodeCompleteResults(deserializeCV(t.tx_result.hex)) : undefined;
+      return { status: 'success', blockHeight, ...(itemResults ? { itemResults } : {}) };
+    }
+    return { status: 'aborted', blockHeight, reason: `${t.tx_status}: ${t.vm_error ?? t.tx_result?.repr ?? ''}`.trim() };
+  }
+}

@@ -1,0 +1,81 @@
+/** Shared set-up of the devnet suites: a devnet in a temp dir, dev keys, signed calls through stacks.js. */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import {
+  type ClarityValue,
+  broadcastTransaction,
+  makeContractCall,
+  PostConditionMode,
+} from '@stacks/transactions';
+import { startDevnet, type Devnet } from '../../devnet/index.js';
+import { deployModelArgs, submitTaskArgs, MODEL_REGISTRY, INFERENCE_ESCROW } from '../../protocol/contracts/index.js';
+
+export const DEPLOYER = 'ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM';
+export const ESCROW = `${DEPLOYER}.${INFERENCE_ESCROW}`;
+
+/** A devnet in a fresh temp dir; `cleanup` closes it and removes the dir. */
+export async function tempDevnet(opts: { blockTimeMs?: number } = {}): Promise<{ devnet: Devnet; dir: string; cleanup: () => Promise<void> }> {
+  const dir = mkdtempSync(join(tmpdir(), 'devnet-test-'));
+  const devnet = await startDevnet({ dataDir: dir, blockTimeMs: opts.blockTimeMs ?? 0 });
+  return {
+    devnet,
+    dir,
+    cleanup: async () => {
+      await devnet.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The secret key of a named dev account. */
+export function keyOf(devnet: Devnet, name: string): string {
+  const a = devnet.accounts.find((x) => x.name === name);
+  if (!a?.secretKey) throw new Error(`no dev key for ${name}`);
+  return a.secretKey;
+}
+
+export function addressOf(devnet: Devnet, name: string): string {
+  return devnet.accounts.find((x) => x.name === name)!.address;
+}
+
+/** Signs and broadcasts a contract call with stacks.js, exactly as a wallet would. */
+export async function call(devnet: Devnet, key: string, contract: string, fn: string, args: ClarityValue[], nonce?: bigint) {
+  const [contractAddress, contractName] = contract.split('.');
+  const tx = await makeContractCall({
+    contractAddress,
+    contractName,
+    functionName: fn,
+    functionArgs: args,
+    senderKey: key,
+    network: 'testnet',
+    client: { baseUrl: devnet.url },
+    postConditionMode: PostConditionMode.Allow,
+    ...(nonce !== undefined ? { nonce } : {}),
+  });
+  const res = await broadcastTransaction({ transaction: tx, network: 'testnet', client: { baseUrl: devnet.url } });
+  return { tx, res };
+}
+
+export const randomHash = () => randomBytes(32).toString('hex');
+
+/** Deploys a model from `wallet_1` and returns its output id (1 for the first model of a chain). */
+export async function deployModel(devnet: Devnet, name = 'mnist', price = 1000): Promise<bigint> {
+  const { res } = await call(devnet, keyOf(devnet, 'wallet_1'), `${DEPLOYER}.${MODEL_REGISTRY}`, 'deploy',
+    deployModelArgs({ model: name, artifactHash: randomHash(), format: 'onnx', price, uri: `https://models.example/${name}.onnx` }));
+  if ('reason' in res) throw new Error(`deploy rejected: ${JSON.stringify(res)}`);
+  await devnet.idle();
+  const tx = (await (await fetch(`${devnet.url}/extended/v1/tx/${res.txid}`)).json()) as { tx_status: string; tx_result: { repr: string } };
+  if (tx.tx_status !== 'success') throw new Error(`deploy failed: ${tx.tx_result.repr}`);
+  return BigInt(/u(\d+)/.exec(tx.tx_result.repr)![1]);
+}
+
+/** `submit-task` arguments for a model output, with a fresh input hash. */
+export function taskArgs(modelOutput: bigint, fee = 1000, maxBlocks = 100): ClarityValue[] {
+  return submitTaskArgs({ modelOutput, inputHash: randomHash(), fee, maxBlocks, privacy: 0, priority: 1 });
+}
+
+export async function getJson<T = any>(devnet: Devnet, path: string): Promise<T> {
+  return (await (await fetch(`${devnet.url}${path}`)).json()) as T;
+}
