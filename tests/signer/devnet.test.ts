@@ -1,0 +1,96 @@
+/**
+ * The signer against the real devnet: tasks submitted on chain are ingested, leased to a node
+ * over HTTP, completed with signed results, batched into complete-tasks and settled on chain;
+ * a task nobody runs times out and is reclaimed for its user.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pino from 'pino';
+import { privateKeyToAddress } from '@stacks/transactions';
+import { sha256Hex } from '../../protocol/index.js';
+import { startSigner, type RunningSigner } from '../../signer/index.js';
+import { chainFixture, until, type ChainFixture } from './devnet-fixture.js';
+import { TestNode } from './helpers.js';
+
+let fx: ChainFixture;
+let signer: RunningSigner;
+let dir: string;
+
+beforeAll(async () => {
+  fx = await chainFixture();
+  dir = mkdtempSync(join(tmpdir(), 'signer-devnet-'));
+  signer = await startSigner({
+    config: {
+      server: { port: 0 },
+      database: { path: join(dir, 'signer.db') },
+      chain: { poll_interval_ms: 100 },
+      scheduler: { sweep_interval_ms: 100, prefer_better_node_ms: 0 },
+      submitter: { batch_size: 3, max_wait_ms: 300, confirm_poll_ms: 100, reclaim_for_users: true },
+    },
+    chain: fx.chain(),
+    log: pino({ level: 'silent' }),
+  });
+});
+afterAll(async () => {
+  await signer?.close();
+  await fx?.cleanup();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function http(node: TestNode, method: string, path: string, body?: unknown) {
+  const [p, init] = node.request(method, path, body);
+  const res = await fetch(signer.url + p, init);
+  return { status: res.status, json: res.status === 204 ? null : ((await res.json()) as { success: boolean; data: any; error: string | null }) };
+}
+const stats = async () => ((await (await fetch(`${signer.url}/api/v1/stats`)).json()) as { data: any }).data;
+
+describe('signer on the devnet', () => {
+  it('settles signed results on chain, each task once, and pays the node', async () => {
+    const node = new TestNode('devnet-node', [fx.artifactHash]);
+    expect((await http(node, 'POST', '/api/v1/nodes/register', node.registration())).status).toBe(201);
+    const inputs = [0, 1, 2].map((i) => new TextEncoder().encode(JSON.stringify({ inputs: [{ name: 'x', shape: [1], datatype: 'FP32', data: [i] }] })));
+    for (const bytes of inputs) {
+      const hash = sha256Hex(bytes);
+      expect((await fetch(`${signer.url}/api/v1/inputs/${hash}`, { method: 'PUT', body: bytes })).status).toBe(201);
+      await fx.submitTask(hash);
+    }
+    await until('3 tasks ingested', async () => (await stats()).total_tasks === 3);
+    for (let i = 0; i < 3; i++) {
+      const pulled = await http(node, 'GET', '/api/v1/nodes/devnet-node/tasks?wait=5');
+      expect(pulled.status).toBe(200);
+      const task = pulled.json!.data;
+      const input = await fetch(signer.url + task.input_url, { headers: node.headers('GET', task.input_url) });
+      expect(sha256Hex(new Uint8Array(await input.arrayBuffer()))).toBe(task.input_hash);
+      const done = await http(node, 'POST', '/api/v1/tasks/complete', node.result(task, { outputs: [{ name: 'y', shape: [1], datatype: 'FP32', data: [i] }] }));
+      expect(done.json).toMatchObject({ success: true, data: { status: 'completed' } });
+    }
+    const s = await until('3 tasks settled', async () => {
+      const st = await stats();
+      return st.settled_tasks === 3 ? st : null;
+    });
+    expect(s.settlement.transactions_by_status).toEqual({ confirmed: 1 });
+    for (const id of [1n, 2n, 3n]) {
+      const onChain = await fx.task(id);
+      expect(onChain?.status).toBe('paid');
+      expect(onChain?.node).toBe(privateKeyToAddress(node.key, 'testnet'));
+      const status = ((await (await fetch(`${signer.url}/api/v1/tasks/${id}/status`)).json()) as { data: any }).data;
+      expect(status).toMatchObject({ status: 'settled' });
+      expect(status.settlement_txid).toMatch(/^(0x)?[0-9a-f]{64}$/);
+    }
+  });
+
+  it('a task nobody runs times out at its deadline and the signer reclaims the fee for its user', async () => {
+    const hash = sha256Hex('nobody runs me');
+    await fx.submitTask(hash, 2);
+    const id = await until('task ingested', async () => (await stats()).total_tasks === 4 && 4n);
+    await fx.advance(4);
+    await until('timeout', async () => (await stats()).timeout_tasks === 1);
+    const refunded = await until('reclaim confirmed', async () => ((await fx.task(id))?.status === 'refunded' ? true : null));
+    expect(refunded).toBe(true);
+    const status = ((await (await fetch(`${signer.url}/api/v1/tasks/${id}/status?history=true`)).json()) as { data: any }).data;
+    expect(status.status).toBe('timeout');
+    expect(status.history.at(-1).reason).toMatch(/deadline block \d+ reached/);
+  });
+});
