@@ -105,15 +105,16 @@ export class WorkerPool {
     return { workers: this.size, intraOpThreads: this.intraOpThreads, busy: this.slots.filter((s) => s.busy).length, queued: this.queue.length, restarts: this.restarts };
   }
 
-  /** Stops every worker; queued and running jobs are rejected. */
-  async close(): Promise<void> {
+  /** Rejects queued jobs, lets running ones finish (at most `graceMs`), then stops every worker. */
+  async close(graceMs = 30_000): Promise<void> {
     this.closed = true;
     const gone = new PoolClosedError('worker pool closed');
     for (const job of this.queue.splice(0)) job.reject(gone);
-    for (const slot of this.slots) {
-      slot.busy?.reject(gone);
-      for (const job of slot.direct.splice(0)) job.reject(gone);
-    }
+    for (const slot of this.slots) for (const job of slot.direct.splice(0)) job.reject(gone);
+    // Terminating a worker inside onnxruntime's run aborts the whole process (a native exception), so wait.
+    const deadline = Date.now() + graceMs;
+    while (this.slots.some((s) => s.busy) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    for (const slot of this.slots) slot.busy?.reject(gone);
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 
@@ -183,6 +184,7 @@ export class WorkerPool {
   }
 
   private pump() {
+    if (this.closed) return;
     for (const slot of this.slots) {
       if (!slot.ready || slot.busy) continue;
       const job = slot.direct.shift() ?? this.queue.shift();
