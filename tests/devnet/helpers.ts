@@ -41,7 +41,7 @@ export function addressOf(devnet: Devnet, name: string): string {
 }
 
 /** Signs and broadcasts a contract call with stacks.js, exactly as a wallet would. */
-export async function call(devnet: Devnet, key: string, contract: string, fn: string, args: ClarityValue[], nonce?: bigint) {
+export async function call(devnet: Devnet, key: string, contract: string, fn: string, args: ClarityValue[], nonce?: bigint, fee?: bigint) {
   const [contractAddress, contractName] = contract.split('.');
   const tx = await makeContractCall({
     contractAddress,
@@ -53,6 +53,7 @@ export async function call(devnet: Devnet, key: string, contract: string, fn: st
     client: { baseUrl: devnet.url },
     postConditionMode: PostConditionMode.Allow,
     ...(nonce !== undefined ? { nonce } : {}),
+    ...(fee !== undefined ? { fee } : {}),
   });
   const res = await broadcastTransaction({ transaction: tx, network: 'testnet', client: { baseUrl: devnet.url } });
   return { tx, res };
