@@ -15,6 +15,14 @@ type SettlementRow = typeof settlements.$inferSelect;
 /** Broadcast attempts before a transaction the node keeps refusing is given up. */
 const MAX_BROADCASTS = 3;
 
+/**
+ * Crash points for the crash tests: with SIGNER_FAILPOINT set to a point's name the process
+ * kills itself there, as a power cut would. Unset (always, in production) it does nothing.
+ */
+function failpoint(name: 'after-record' | 'after-broadcast'): void {
+  if (process.env.SIGNER_FAILPOINT === name) process.kill(process.pid, 'SIGKILL');
+}
+
 /** Stores a built transaction and moves its tasks to submitted, in one SQL transaction. */
 function record(s: Services, tx: SignedTx, kind: 'complete-tasks' | 'reclaim', tasks: TaskRow[], now: number): void {
   s.store.sqlite.transaction(() => {
@@ -37,6 +45,7 @@ function setStatus(s: Services, txid: string, status: string, extra: Partial<Set
 async function broadcast(s: Services, chain: Chain, row: SettlementRow, now = Date.now()): Promise<void> {
   try {
     await chain.broadcast({ txid: row.txid, raw: row.raw, nonce: BigInt(row.nonce) });
+    failpoint('after-broadcast');
     setStatus(s, row.txid, 'broadcast', { broadcasts: row.broadcasts + 1, broadcast_at: now, reason: null }, now);
     s.log.info({ txid: row.txid, kind: row.kind, items: row.item_count }, 'transaction broadcast');
   } catch (e) {
@@ -130,6 +139,7 @@ export async function submitBatch(s: Services, chain: Chain, now = Date.now()): 
   const items = ready.map((t) => ({ chainTaskId: BigInt(t.chain_task_id ?? t.task_id), outputHash: t.output_hash!, nodePublicKey: t.node_public_key!, signature: t.signature! }));
   const tx = await chain.buildCompleteTasks(items, `tasks ${ready[0].task_id}+${ready.length - 1}`.slice(0, 34));
   record(s, tx, 'complete-tasks', ready, now);
+  failpoint('after-record');
   const row = s.store.db.select().from(settlements).where(eq(settlements.txid, tx.txid)).get()!;
   await broadcast(s, chain, row, now);
   return tx.txid;

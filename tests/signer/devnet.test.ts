@@ -84,7 +84,8 @@ describe('signer on the devnet', () => {
   it('a task nobody runs times out at its deadline and the signer reclaims the fee for its user', async () => {
     const hash = sha256Hex('nobody runs me');
     await fx.submitTask(hash, 2);
-    const id = await until('task ingested', async () => (await stats()).total_tasks === 4 && 4n);
+    const id = 4n;
+    await until('task ingested', async () => (await stats()).total_tasks === 4);
     await fx.advance(4);
     await until('timeout', async () => (await stats()).timeout_tasks === 1);
     const refunded = await until('reclaim confirmed', async () => ((await fx.task(id))?.status === 'refunded' ? true : null));

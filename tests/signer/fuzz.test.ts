@@ -29,7 +29,7 @@ beforeAll(async () => {
 afterAll(() => t.close());
 
 const junk = fc.oneof(fc.string(), fc.integer(), fc.constant(null), fc.boolean(), fc.array(fc.string(), { maxLength: 3 }), fc.object({ maxDepth: 2 }));
-const routes = [
+const routes: [string, string][] = [
   ['POST', '/api/v1/nodes/register'],
   ['POST', '/api/v1/nodes/heartbeat'],
   ['GET', '/api/v1/nodes/fuzz-node/tasks'],
@@ -40,7 +40,7 @@ const routes = [
   ['GET', '/api/v1/inputs/{hash}'],
   ['GET', '/api/v1/models/{hash}/artifact'],
   ['DELETE', '/api/v1/nodes'],
-] as const;
+];
 
 /** A request that is wrong in one of several ways. */
 const malformed = fc.record({
