@@ -8,6 +8,7 @@ import {
   broadcastTransaction,
   makeContractCall,
   PostConditionMode,
+  privateKeyToAddress,
 } from '@stacks/transactions';
 import { startDevnet, type Devnet } from '../../devnet/index.js';
 import { deployModelArgs, submitTaskArgs, MODEL_REGISTRY, INFERENCE_ESCROW } from '../../protocol/contracts/index.js';
@@ -79,4 +80,62 @@ export function taskArgs(modelOutput: bigint, fee = 1000, maxBlocks = 100): Clar
 
 export async function getJson<T = any>(devnet: Devnet, path: string): Promise<T> {
   return (await (await fetch(`${devnet.url}${path}`)).json()) as T;
+}
+
+/** One account's part of a burst: signed calls sent in nonce order through the adapter's nonce manager. */
+export interface BurstResult {
+  txids: string[];
+  nonces: bigint[];
+}
+
+/**
+ * Sends `perAccount` submit-task calls from each key at once, nonces from `NonceManager`. A
+ * broadcast that fails on the network (devnet down) is retried with the same signed bytes; a
+ * rejection frees the nonce. `onAccepted` sees every accepted txid.
+ */
+export async function burst(opts: {
+  url: () => string;
+  keys: string[];
+  perAccount: number;
+  modelOutput: bigint;
+  onAccepted?: (txid: string) => void;
+  retryForMs?: number;
+}): Promise<BurstResult[]> {
+  const { NonceManager } = await import('../../signer/chain/nonce.js');
+  return Promise.all(
+    opts.keys.map(async (key) => {
+      const address = privateKeyToAddress(key, 'testnet');
+      const nonces = new NonceManager(async () => (await fetch(`${opts.url()}/extended/v1/address/${address}/nonces`)).json());
+      const out: BurstResult = { txids: [], nonces: [] };
+      while (out.txids.length < opts.perAccount) {
+        const nonce = await retry(() => nonces.reserve(), opts.retryForMs ?? 0);
+        const tx = await makeContractCall({
+          contractAddress: DEPLOYER, contractName: INFERENCE_ESCROW, functionName: 'submit-task', functionArgs: taskArgs(opts.modelOutput, 100, 1000),
+          senderKey: key, network: 'testnet', nonce, fee: 3000n, postConditionMode: PostConditionMode.Allow,
+        });
+        const res = await retry(() => broadcastTransaction({ transaction: tx, network: 'testnet', client: { baseUrl: opts.url() } }), opts.retryForMs ?? 0);
+        if ('reason' in res) {
+          nonces.rejected(nonce);
+          continue;
+        }
+        nonces.accepted(nonce);
+        out.txids.push(res.txid);
+        out.nonces.push(nonce);
+        opts.onAccepted?.(res.txid);
+      }
+      return out;
+    }),
+  );
+}
+
+async function retry<T>(fn: () => Promise<T>, forMs: number): Promise<T> {
+  const until = Date.now() + forMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (Date.now() > until) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
 }
