@@ -82,6 +82,7 @@ export class Agent {
     if (this.posted.has(task.task_id) || this.inFlight.has(task.task_id)) return;
     this.inFlight.add(task.task_id);
     try {
+      if (this.leaseLost(task)) return;
       const body = await computeTask(task, this.deps.task);
       await this.post(task, body);
     } catch (err) {
@@ -135,11 +136,7 @@ export class Agent {
 
   private async post(task: PulledTask, body: CompleteTaskRequest) {
     for (let attempt = 0; ; attempt++) {
-      if (task.lease_expires_at > 0 && Date.now() > task.lease_expires_at) {
-        this.counts.dropped++;
-        this.deps.log.warn({ task_id: task.task_id }, 'lease expired before the result could be posted; dropping it');
-        return;
-      }
+      if (this.leaseLost(task)) return;
       try {
         await this.deps.client.complete(body);
         this.remember(task.task_id);
@@ -159,6 +156,14 @@ export class Agent {
         return;
       }
     }
+  }
+
+  /** True (and counted as dropped) when the lease has run out: the task is someone else's now. */
+  private leaseLost(task: PulledTask): boolean {
+    if (task.lease_expires_at <= 0 || Date.now() <= task.lease_expires_at) return false;
+    this.counts.dropped++;
+    this.deps.log.warn({ task_id: task.task_id }, 'lease expired; not computing or posting this task');
+    return true;
   }
 
   private remember(taskId: string) {

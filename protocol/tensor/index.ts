@@ -40,7 +40,8 @@ export const oipTensorSchema = z
       error: `datatype must be one of ${OIP_DATATYPES.join(', ')}`,
     }),
     parameters: z.record(z.string(), z.unknown()).optional(),
-    data: z.array(z.unknown()),
+    // Checked element by element in decodeTensor; a per-element zod array would cost more than the inference.
+    data: z.custom<unknown[]>(Array.isArray, 'data must be an array of values (row-major, flat or nested)'),
   })
   .strict();
 export type OipTensor = z.infer<typeof oipTensorSchema>;
@@ -131,29 +132,42 @@ export function allocateData(datatype: OipDatatype, length: number): TensorData 
 
 /** Decodes an OIP tensor into typed data; throws TensorError naming the tensor and the problem. */
 export function decodeTensor(t: OipTensor): RawTensor {
-  const flat = (t.data as unknown[]).flat(Infinity as 1);
+  // Flattening copies; most clients already send flat data, so only nested data pays for it.
+  const flat = t.data.some(Array.isArray) ? (t.data as unknown[]).flat(Infinity as 1) : t.data;
   const want = elementCount(t.shape);
   if (flat.length !== want) {
     throw new TensorError(`tensor "${t.name}": shape [${t.shape.join(',')}] needs ${want} elements but data has ${flat.length}`);
   }
   const out = allocateData(t.datatype, want);
   const range = INT_RANGE[t.datatype];
-  for (let i = 0; i < want; i++) {
-    const v = flat[i];
-    const bad = (what: string) => new TensorError(`tensor "${t.name}" (${t.datatype}): element ${i} is ${JSON.stringify(v)}, expected ${what}`);
-    if (t.datatype === 'BYTES') {
-      if (typeof v !== 'string') throw bad('a string');
+  const bad = (i: number, what: string) => new TensorError(`tensor "${t.name}" (${t.datatype}): element ${i} is ${JSON.stringify(flat[i])}, expected ${what}`);
+  // One tight loop per kind: this runs on the agent's main thread for every element of every input.
+  if (t.datatype === 'BYTES') {
+    for (let i = 0; i < want; i++) {
+      const v = flat[i];
+      if (typeof v !== 'string') throw bad(i, 'a string');
       (out as string[])[i] = v;
-    } else if (t.datatype === 'BOOL') {
-      if (typeof v !== 'boolean') throw bad('true or false');
+    }
+  } else if (t.datatype === 'BOOL') {
+    for (let i = 0; i < want; i++) {
+      const v = flat[i];
+      if (typeof v !== 'boolean') throw bad(i, 'true or false');
       (out as Uint8Array)[i] = v ? 1 : 0;
-    } else if (range) {
-      if (typeof v !== 'number' || !Number.isInteger(v) || v < range[0] || v > range[1]) throw bad(`an integer in [${range[0]}, ${range[1]}]`);
-      if (out instanceof BigInt64Array || out instanceof BigUint64Array) out[i] = BigInt(v);
+    }
+  } else if (range) {
+    const big = out instanceof BigInt64Array || out instanceof BigUint64Array;
+    for (let i = 0; i < want; i++) {
+      const v = flat[i];
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < range[0] || v > range[1]) throw bad(i, `an integer in [${range[0]}, ${range[1]}]`);
+      if (big) (out as BigInt64Array)[i] = BigInt(v);
       else (out as Int32Array)[i] = v;
-    } else {
-      if (typeof v !== 'number' || !Number.isFinite(v)) throw bad('a finite number');
-      (out as Float32Array)[i] = v;
+    }
+  } else {
+    const floats = out as Float32Array;
+    for (let i = 0; i < want; i++) {
+      const v = flat[i];
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw bad(i, 'a finite number');
+      floats[i] = v;
     }
   }
   return { datatype: t.datatype, dims: [...t.shape], data: out };

@@ -1,0 +1,157 @@
+/**
+ * The agent against the real signer (in-process, SQLite in a temp folder, loopback HTTP): it
+ * registers, pulls, computes on the real models, signs and posts; bad inputs fail with their
+ * reason; heartbeats keep their interval under inference load; a signer restart is survived.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { sha256Hex, verifyTaskResult, jsonHash, type PulledTask } from '../../protocol/index.js';
+import { startSigner, type RunningSigner } from '../../signer/index.js';
+import { ingest } from '../../signer/chain/watcher.js';
+import { getTask } from '../../signer/tasks/state.js';
+import { ModelStore, SignerClient, resolveConfig, startAgent, type RunningAgent } from '../../node-agent/index.js';
+import { chainIdOf } from '../../node-agent/config/index.js';
+import { syntheticInput } from '../../node-agent/bench/index.js';
+import { CLS, DET, blob, floats, oip } from './helpers.js';
+
+const silent = pino({ level: 'silent' });
+let dir: string;
+let signer: RunningSigner;
+let port = 0;
+let agent: RunningAgent;
+let nextTask = 1n;
+
+function bootSigner(db = 'signer.db') {
+  return startSigner({
+    config: {
+      server: { host: '127.0.0.1', port, max_wait_seconds: 5, body_limit_bytes: 16 * 1024 * 1024 },
+      database: { path: join(dir, db) },
+      models: { dir: join(dir, 'signer-models') },
+      scheduler: { max_attempts: 1, prefer_better_node_ms: 0 },
+      log: { level: 'silent' },
+    },
+    chain: null,
+    log: silent,
+  });
+}
+
+/** Uploads an input blob and adds a task for it, as a user and the chain watcher would. */
+async function submit(bytes: Uint8Array, artifactHash = CLS.sha256): Promise<string> {
+  const inputHash = sha256Hex(bytes);
+  const put = await fetch(`${signer.url}/api/v1/inputs/${inputHash}`, { method: 'PUT', body: bytes, headers: { 'content-type': 'application/json' } });
+  expect(put.status).toBeLessThan(300);
+  const id = nextTask++;
+  ingest(signer.services, [{ chainTaskId: id, requester: 'ST2CY5V39NHDPWSXMW9QDT3HC3GD6Q6XX4CFRK9AG', modelOutput: 1n, model: 'ppocr', artifactHash, inputHash, fee: 1000n, deadline: 1_000_000n, privacy: 0, priority: 0, txid: `0x${sha256Hex(`tx-${id}-${Date.now()}`)}`, blockHeight: 1, eventIndex: Number(id) + Date.now() }], null);
+  return id.toString();
+}
+
+const task = (id: string) => getTask(signer.services.store, id)!;
+const settled = (id: string) => expect.poll(() => task(id).status, { timeout: 30_000, interval: 50 });
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'agent-e2e-'));
+  signer = await bootSigner();
+  port = Number(new URL(signer.url).port);
+  const config = resolveConfig({
+    agent: { signer: signer.url, key_file: join(dir, 'node.key'), node_id: 'agent-under-test', network: 'devnet' },
+    runtime: { workers: 1, intra_op_threads: 1, max_batch: 8, max_queue_delay_ms: 5 },
+    client: { pull_wait_s: 1, heartbeat_interval_ms: 100, backoff_base_ms: 50, backoff_max_ms: 300 },
+    models: [{ builtin: 'classifier' }, { builtin: 'detector', warmup_shape: { x: [1, 3, 64, 64] } }],
+  });
+  agent = await startAgent(config, silent);
+  const deadline = Date.now() + 20_000;
+  while (!agent.agent.registered && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+});
+
+afterAll(async () => {
+  await agent?.close();
+  await signer?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('node agent with the real signer', () => {
+  it('registers its key, models and capabilities', async () => {
+    const res = await fetch(`${signer.url}/api/v1/nodes`);
+    const nodes = ((await res.json()) as { data: { node_id: string; public_key: string; supported_models: string[] }[] | { nodes: unknown[] } }).data;
+    const list = (Array.isArray(nodes) ? nodes : (nodes as { nodes: unknown[] }).nodes) as { node_id: string; public_key: string; supported_models: string[] }[];
+    const me = list.find((n) => n.node_id === 'agent-under-test')!;
+    expect(me.public_key).toBe(agent.key.publicKey);
+    expect(me.supported_models).toEqual([CLS.sha256, DET.sha256]);
+  });
+
+  it('computes, signs and posts tasks: the signer verifies and completes them', async () => {
+    const dims = [1, 3, 48, 192];
+    const inputs = [1, 2, 3, 4, 5].map((s) => blob(oip('x', dims, floats(dims, s))));
+    const ids = await Promise.all(inputs.map((b) => submit(b)));
+    for (const id of ids) await settled(id).toBe('completed');
+    const row = task(ids[0]!);
+    const output = JSON.parse(row.output!) as { outputs: { name: string; shape: number[]; data: number[] }[] };
+    expect(output.outputs[0]).toMatchObject({ name: 'softmax_0.tmp_0', shape: [1, 2] });
+    expect(row.output_hash).toBe(jsonHash(output));
+    expect(verifyTaskResult({ escrow: signer.services.escrow, taskId: BigInt(ids[0]!), inputHash: row.input_hash, outputHash: row.output_hash! }, signer.services.chainId, row.signature!, agent.key.publicKey)).toBe(true);
+    expect(new Set(ids.map((id) => task(id).output_hash)).size).toBe(5);
+  });
+
+  it('fails a task with a bad tensor, with the reason in the signer', async () => {
+    const id = await submit(blob(oip('x', [1, 4, 48, 192], floats([1, 4, 48, 192]))));
+    await settled(id).toBe('failed');
+    expect(task(id).error).toContain('input "x" dimension 1 must be 3 (shape [?,3,?,?]), got 4');
+  });
+
+  it('keeps heartbeats on their interval while inference runs', async () => {
+    const dims = [1, 3, 48, 192];
+    const det = [1, 3, 320, 320];
+    const small = Array.from({ length: 24 }, (_, s) => blob(oip('x', dims, floats(dims, 100 + s))));
+    const large = [1, 2].map((s) => blob(oip('x', det, floats(det, s))));
+    const from = Date.now();
+    const ids = await Promise.all([...small.map((b) => submit(b)), ...large.map((b) => submit(b, DET.sha256))]);
+    for (const id of ids) await settled(id).toBe('completed');
+    const beats = agent.agent.heartbeatTimes.filter((t) => t >= from);
+    const gaps = beats.slice(1).map((t, i) => t - beats[i]!);
+    expect(beats.length).toBeGreaterThan(5);
+    console.log('max heartbeat gap', Math.max(...gaps), gaps.length);
+    // Interval 100 ms: with inference off the main thread only JSON work (and, here, the in-process signer) delays the timer.
+    expect(Math.max(...gaps)).toBeLessThan(300);
+  });
+
+  it('never posts a task twice, and drops a result whose lease is gone', async () => {
+    const id = await submit(blob(oip('x', [1, 3, 48, 192], floats([1, 3, 48, 192], 77))));
+    await settled(id).toBe('completed');
+    const before = { ...agent.agent.counts };
+    const row = task(id);
+    const pulled: PulledTask = {
+      task_id: id, chain_task_id: id, artifact_hash: CLS.sha256, model: 'ppocr', input_hash: row.input_hash, input_url: '', privacy: 'standard',
+      priority: 0, lease_expires_at: Date.now() + 60_000, max_infer_time_ms: 60_000, escrow: signer.services.escrow, chain_id: signer.services.chainId,
+    };
+    await agent.agent.handle(pulled);
+    expect(agent.agent.counts).toEqual(before);
+    const expired = { ...pulled, task_id: 'never-leased', chain_task_id: '999', lease_expires_at: Date.now() - 1 };
+    await agent.agent.handle(expired);
+    expect(agent.agent.counts).toEqual({ ...before, dropped: before.dropped + 1 });
+  });
+
+  it('downloads a model from the signer artifact endpoint and checks it', async () => {
+    const { mkdirSync, copyFileSync } = await import('node:fs');
+    mkdirSync(join(dir, 'signer-models'), { recursive: true });
+    copyFileSync(CLS.path, join(dir, 'signer-models', 'cls.onnx'));
+    const client = new SignerClient({ baseUrl: signer.url, nodeId: agent.nodeId, privateKey: agent.key.privateKey, chainId: chainIdOf('devnet'), timeoutMs: 10_000 });
+    const host = { load: agent.pool.load.bind(agent.pool), register: agent.batcher.register.bind(agent.batcher) };
+    const store = new ModelStore(host, [], join(dir, 'downloads'), (h) => client.artifact(h));
+    const info = await store.ensure(CLS.sha256);
+    expect(info.inputs[0]!.name).toBe('x');
+    await expect(new ModelStore(host, [], join(dir, 'downloads'), (h) => client.artifact(h)).ensure('cd'.repeat(32))).rejects.toThrow(/HTTP 404/);
+  });
+
+  it('survives the signer going away: backs off, re-registers, and serves again', async () => {
+    await signer.close();
+    await new Promise((r) => setTimeout(r, 700));
+    // A fresh database: the signer forgot the node, so only a new registration lets work through.
+    signer = await bootSigner('signer-2.db');
+    const dims = [1, 3, 48, 192];
+    const id = await submit(blob(oip('x', dims, syntheticInput(dims))));
+    await settled(id).toBe('completed');
+  });
+});
