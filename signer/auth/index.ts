@@ -6,12 +6,14 @@
  * that the signature was not seen before.
  */
 import type { Context, MiddlewareHandler } from 'hono';
-import { NODE_AUTH_HEADERS, nodeId as nodeIdSchema, sha256Hex, verifyNodeRequest } from '../../protocol/index.js';
+import { NODE_AUTH_HEADERS, nodeId as nodeIdSchema, sha256Hex } from '../../protocol/index.js';
 import { ApiError } from '../errors.js';
 import { getNode, type NodeRow } from '../nodes/index.js';
 import type { Env } from '../http/env.js';
+import { verifyNodeRequestFast } from './verify.js';
 
 export { ReplayCache } from './replay.js';
+export { verifyNodeRequestFast, verifyTaskResultFast } from './verify.js';
 
 /** The signed parts of a request, read from its headers and body. */
 export interface SignedRequest {
@@ -48,7 +50,7 @@ export function checkSignature(c: Context<Env>, req: SignedRequest, publicKey: s
     throw new ApiError('unauthorized', `${NODE_AUTH_HEADERS.timestamp} is ${now - req.timestamp} ms away from the signer's clock (allowed ±${window} ms); check the node's clock and sign each request when sending it`);
   }
   const message = { method: req.method, path: req.path, bodyHash: sha256Hex(req.body), timestamp: req.timestamp };
-  if (!verifyNodeRequest(message, s.chainId, req.signature, publicKey)) {
+  if (!verifyNodeRequestFast(message, s.chainId, req.signature, publicKey)) {
     s.metrics.authFailures.inc({ reason: 'signature' });
     throw new ApiError('unauthorized', `${NODE_AUTH_HEADERS.signature} does not verify for node ${req.nodeId}: sign {method, path with query, sha256 of the exact body, timestamp} with the node's registered key and chain id ${s.chainId}`);
   }

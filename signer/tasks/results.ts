@@ -3,7 +3,8 @@
  * must be the hash of its output, and its SIP-018 signature must verify with that node's key
  * over exactly what the escrow contract will check. An error report ends the attempt instead.
  */
-import { jsonHash, verifyTaskResult, type CompleteTaskRequest } from '../../protocol/index.js';
+import { jsonHash, type CompleteTaskRequest } from '../../protocol/index.js';
+import { verifyTaskResultFast } from '../auth/verify.js';
 import { ApiError } from '../errors.js';
 import { recordOutcome, type NodeRow } from '../nodes/index.js';
 import type { Services } from '../services.js';
@@ -42,7 +43,7 @@ export function acceptResult(s: Services, node: NodeRow, body: CompleteTaskReque
   }
   const chainTaskId = task.chain_task_id ?? task.task_id;
   const signed = { escrow: s.escrow, taskId: BigInt(chainTaskId), inputHash: task.input_hash, outputHash };
-  if (!verifyTaskResult(signed, s.chainId, body.signature, node.public_key)) {
+  if (!verifyTaskResultFast(signed, s.chainId, body.signature, node.public_key)) {
     throw new ApiError(
       'unauthorized',
       `signature does not verify with the public key of ${node.node_id}; sign the SIP-018 message {escrow: ${s.escrow}, task-id: u${chainTaskId}, input-hash, output-hash} with chain id ${s.chainId}`,

@@ -1,0 +1,72 @@
+/**
+ * The OpenSSL-backed verifiers agree with protocol/sip018 on r and s, and never accept a
+ * signature that Clarity's secp256k1-verify (what the escrow runs) would refuse.
+ */
+import fc from 'fast-check';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { initSimnet } from '@stacks/clarinet-sdk';
+import { compressPublicKey, privateKeyToPublic, randomPrivateKey } from '@stacks/transactions';
+import { domainCV, sha256Hex, signNodeRequest, signTaskResult, structuredDataHash, taskResultMessageCV, TASK_RESULT_DOMAIN, verifyNodeRequest, verifyTaskResult } from '../../protocol/index.js';
+import { verifyNodeRequestFast, verifyTaskResultFast } from '../../signer/auth/verify.js';
+import { ESCROW } from './helpers.js';
+
+const CHAIN = 0x80000000;
+const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+const highS = (sig: string) => sig.slice(0, 64) + (N - BigInt(`0x${sig.slice(64, 128)}`)).toString(16).padStart(64, '0') + sig.slice(128);
+const flip = (sig: string, at: number) => sig.slice(0, at) + ((parseInt(sig[at], 16) + 1) % 16).toString(16) + sig.slice(at + 1);
+
+let clarityVerify: (hash: string, sig: string, pub: string) => boolean;
+beforeAll(async () => {
+  const simnet = await initSimnet('./Clarinet.toml');
+  // runSnippet returns the serialized value: 0x03 is true, 0x04 false.
+  clarityVerify = (hash, sig, pub) => simnet.runSnippet(`(secp256k1-verify 0x${hash} 0x${sig} 0x${pub})`) === '0x03';
+}, 60_000);
+
+describe('fast SIP-018 verification', () => {
+  it('agrees with protocol/sip018 on valid signatures and on any change of field, key, r or s', () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: 2n ** 64n }), fc.string(), fc.string(), fc.nat(127), fc.constantFrom('valid', 'field', 'key', 'flip'), (taskId, input, output, at, kind) => {
+        const key = randomPrivateKey();
+        const pub = compressPublicKey(privateKeyToPublic(kind === 'key' ? randomPrivateKey() : key));
+        const result = { escrow: ESCROW, taskId, inputHash: sha256Hex(input), outputHash: sha256Hex(output) };
+        const sig = kind === 'flip' ? flip(signTaskResult(result, CHAIN, key), at) : signTaskResult(result, CHAIN, key);
+        const checked = kind === 'field' ? { ...result, taskId: taskId + 1n } : result;
+        const fast = verifyTaskResultFast(checked, CHAIN, sig, pub);
+        expect(fast).toBe(verifyTaskResult(checked, CHAIN, sig, pub));
+        expect(fast).toBe(kind === 'valid');
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('never accepts what Clarity secp256k1-verify refuses (recovery id, high s, flips)', () => {
+    const key = randomPrivateKey();
+    const pub = compressPublicKey(privateKeyToPublic(key));
+    for (let i = 0; i < 40; i++) {
+      const result = { escrow: ESCROW, taskId: BigInt(i), inputHash: sha256Hex(`in${i}`), outputHash: sha256Hex(`out${i}`) };
+      const hash = structuredDataHash(taskResultMessageCV(result), domainCV(TASK_RESULT_DOMAIN, CHAIN));
+      const sig = signTaskResult(result, CHAIN, key);
+      const variants = [sig, sig.slice(0, 128) + '01', sig.slice(0, 128) + '03', sig.slice(0, 128) + '04', sig.slice(0, 128) + '1b', highS(sig), flip(sig, i % 128)];
+      for (const v of variants) {
+        const fast = verifyTaskResultFast(result, CHAIN, v, pub);
+        if (fast) expect(clarityVerify(hash, v, pub), `accepted ${v}`).toBe(true);
+      }
+      expect(verifyTaskResultFast(result, CHAIN, sig, pub)).toBe(true);
+      expect(verifyTaskResultFast(result, CHAIN, highS(sig), pub)).toBe(false);
+    }
+  });
+
+  it('agrees on node requests and rejects malformed keys and signatures', () => {
+    const key = randomPrivateKey();
+    const pub = compressPublicKey(privateKeyToPublic(key));
+    const req = { method: 'POST', path: '/api/v1/tasks/complete', bodyHash: sha256Hex('{}'), timestamp: 1_700_000_000_000 };
+    const sig = signNodeRequest(req, CHAIN, key);
+    expect(verifyNodeRequestFast(req, CHAIN, sig, pub)).toBe(true);
+    expect(verifyNodeRequest(req, CHAIN, sig, pub)).toBe(true);
+    expect(verifyNodeRequestFast({ ...req, timestamp: req.timestamp + 1 }, CHAIN, sig, pub)).toBe(false);
+    expect(verifyNodeRequestFast(req, CHAIN, sig, '02' + 'ff'.repeat(32))).toBe(false);
+    expect(verifyNodeRequestFast(req, CHAIN, sig.toUpperCase(), pub)).toBe(false);
+    expect(verifyNodeRequestFast(req, CHAIN, 'ab', pub)).toBe(false);
+    expect(verifyNodeRequestFast({ ...req, bodyHash: 'nothex' }, CHAIN, sig, pub)).toBe(false);
+  });
+});
