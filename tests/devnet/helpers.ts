@@ -31,7 +31,7 @@ export async function tempDevnet(opts: { blockTimeMs?: number } = {}): Promise<{
 }
 
 /** The secret key of a named dev account. */
-export function keyOf(devnet: Devnet, name: string): string {
+export function keyOf(devnet: Pick<Devnet, 'accounts'>, name: string): string {
   const a = devnet.accounts.find((x) => x.name === name);
   if (!a?.secretKey) throw new Error(`no dev key for ${name}`);
   return a.secretKey;
@@ -42,7 +42,7 @@ export function addressOf(devnet: Devnet, name: string): string {
 }
 
 /** Signs and broadcasts a contract call with stacks.js, exactly as a wallet would. */
-export async function call(devnet: Devnet, key: string, contract: string, fn: string, args: ClarityValue[], nonce?: bigint, fee?: bigint) {
+export async function call(devnet: Pick<Devnet, 'url'>, key: string, contract: string, fn: string, args: ClarityValue[], nonce?: bigint, fee?: bigint) {
   const [contractAddress, contractName] = contract.split('.');
   const tx = await makeContractCall({
     contractAddress,
@@ -62,13 +62,22 @@ export async function call(devnet: Devnet, key: string, contract: string, fn: st
 
 export const randomHash = () => randomBytes(32).toString('hex');
 
-/** Deploys a model from `wallet_1` and returns its output id (1 for the first model of a chain). */
-export async function deployModel(devnet: Devnet, name = 'mnist', price = 1000): Promise<bigint> {
+/** Polls a transaction until it leaves the mempool; returns its API object. */
+export async function mined(url: string, txid: string): Promise<any> {
+  for (let i = 0; i < 600; i++) {
+    const t = (await (await fetch(`${url}/extended/v1/tx/${txid}`)).json()) as { tx_status: string };
+    if (t.tx_status !== 'pending') return t;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`transaction ${txid} was not mined`);
+}
+
+/** Deploys a model from `wallet_1` and returns its output id. */
+export async function deployModel(devnet: Pick<Devnet, 'url' | 'accounts'>, name = 'mnist', price = 1000): Promise<bigint> {
   const { res } = await call(devnet, keyOf(devnet, 'wallet_1'), `${DEPLOYER}.${MODEL_REGISTRY}`, 'deploy',
     deployModelArgs({ model: name, artifactHash: randomHash(), format: 'onnx', price, uri: `https://models.example/${name}.onnx` }));
   if ('reason' in res) throw new Error(`deploy rejected: ${JSON.stringify(res)}`);
-  await devnet.idle();
-  const tx = (await (await fetch(`${devnet.url}/extended/v1/tx/${res.txid}`)).json()) as { tx_status: string; tx_result: { repr: string } };
+  const tx = await mined(devnet.url, res.txid);
   if (tx.tx_status !== 'success') throw new Error(`deploy failed: ${tx.tx_result.repr}`);
   return BigInt(/u(\d+)/.exec(tx.tx_result.repr)![1]);
 }
