@@ -42,7 +42,7 @@ export class Agent {
   private pulling: Promise<void> | null = null;
   /** True once the first registration succeeded. */
   registered = false;
-  /** When each heartbeat was sent (ms), newest last, at most 100. */
+  /** When each heartbeat was due (ms, the timer firing), newest last, at most 100. */
   readonly heartbeatTimes: number[] = [];
   /** Tasks posted with a result, posted as failures, and dropped (lease lost). */
   readonly counts = { completed: 0, failed: 0, dropped: 0 };
@@ -101,10 +101,11 @@ export class Agent {
   }
 
   private async heartbeat() {
-    if (this.heartbeatBusy) return;
-    this.heartbeatBusy = true;
     this.heartbeatTimes.push(Date.now());
     if (this.heartbeatTimes.length > 100) this.heartbeatTimes.shift();
+    // One at a time: a slow or stuck signer must not pile up heartbeats.
+    if (this.heartbeatBusy) return;
+    this.heartbeatBusy = true;
     try {
       await this.deps.client.heartbeat(this.status());
       await this.recovered();
