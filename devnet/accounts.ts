@@ -17,7 +17,7 @@ export interface DevAccount {
 }
 
 /** Secret keys of `[accounts.NAME]` sections, read from the `# secret_key:` comments. */
-function devKeys(manifestPath: string): Map<string, string> {
+export function devKeys(manifestPath: string): Map<string, string> {
   const keys = new Map<string, string>();
   let text: string;
   try {

@@ -1,5 +1,5 @@
 /** The user's side: config, wallet, chain and signer clients used by the `market` CLI. */
 export { loadMarketConfig, type MarketConfig } from './config.js';
-export { loadWallet, type Wallet } from './keys.js';
+export { loadWallet, walletFromKey, type Wallet } from './keys.js';
 export { MarketChain } from './chain.js';
 export { SignerClient, chainTaskRef } from './signer-client.js';

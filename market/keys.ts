@@ -31,5 +31,10 @@ export function loadWallet(config: MarketConfig): Wallet {
   }
   key = key.toLowerCase().replace(/^0x/, '');
   if (!KEY.test(key)) throw new Error(`the key in ${source} is not a hex secp256k1 private key (64 or 66 hex characters)`);
-  return { privateKey: key, address: getAddressFromPrivateKey(key, config.network === 'mainnet' ? 'mainnet' : 'testnet') };
+  return walletFromKey(key, config.network);
+}
+
+/** A wallet for a known hex key (dev accounts, tests). */
+export function walletFromKey(privateKey: string, network: MarketConfig['network']): Wallet {
+  return { privateKey, address: getAddressFromPrivateKey(privateKey, network === 'mainnet' ? 'mainnet' : 'testnet') };
 }

