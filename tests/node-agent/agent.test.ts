@@ -79,7 +79,7 @@ function bootSigner(db = 'signer.db') {
 /** Uploads an input blob and adds a task for it, as a user and the chain watcher would. */
 async function submit(bytes: Uint8Array, artifactHash = CLS.sha256): Promise<string> {
   const inputHash = sha256Hex(bytes);
-  const put = await fetch(`${signer.url}/api/v1/inputs/${inputHash}`, { method: 'PUT', body: bytes, headers: { 'content-type': 'application/json' } });
+  const put = await fetch(`${signer.url}/api/v1/inputs/${inputHash}`, { method: 'PUT', body: Buffer.from(bytes), headers: { 'content-type': 'application/json' } });
   expect(put.status).toBeLessThan(300);
   const id = String(nextTask++);
   await signer.ingest(id, artifactHash, inputHash);
