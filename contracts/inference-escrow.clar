@@ -210,8 +210,9 @@
     )))
 )
 
-;; Checks one item; on success marks its task paid and returns the node principal and the task.
-(define-private (verify-item (item {
+;; Checks one item and, if it is good, marks its task paid and prints `task-completed`.
+;; Returns who gets what, or the item's error code.
+(define-private (settle-item (item {
   task-id: uint,
   output-hash: (buff 32),
   node-pubkey: (buff 33),
@@ -220,6 +221,7 @@
   (let (
       (task-id (get task-id item))
       (task (unwrap! (map-get? tasks task-id) ERR_TASK_NOT_FOUND))
+      (fee (get fee task))
     )
     (asserts! (is-eq (get status task) STATUS_PENDING) ERR_TASK_NOT_PENDING)
     (asserts! (<= stacks-block-height (get deadline task)) ERR_DEADLINE_PASSED)
@@ -231,8 +233,13 @@
       )
       ERR_INVALID_SIGNATURE
     )
-    ;; a key that verified a signature always has a principal
-    (let ((node (unwrap! (principal-of? (get node-pubkey item)) ERR_INVALID_SIGNATURE)))
+    (let (
+        ;; a key that verified a signature always has a principal
+        (node (unwrap! (principal-of? (get node-pubkey item)) ERR_INVALID_SIGNATURE))
+        (owner-cut (/ (* fee (var-get cfg-owner-bps)) BPS))
+        (treasury-cut (/ (* fee (var-get cfg-treasury-bps)) BPS))
+        (node-cut (- fee (+ owner-cut treasury-cut)))
+      )
       (map-set tasks task-id
         (merge task {
           status: STATUS_PAID,
@@ -240,74 +247,10 @@
           output-hash: (some (get output-hash item)),
         })
       )
-      (ok {
-        node: node,
-        task: task,
-      })
-    )
-  )
-)
-
-;; Adds `amount` to `who`'s running credit in the batch, so each payee gets one transfer.
-(define-private (credit
-    (who principal)
-    (amount uint)
-    (credits {
-      payees: (list 401 principal),
-      amounts: (list 401 uint),
-    })
-  )
-  (if (is-eq amount u0)
-    credits
-    (match (index-of? (get payees credits) who)
-      i {
-        payees: (get payees credits),
-        amounts: (unwrap-panic (replace-at? (get amounts credits) i
-          (+ amount (unwrap-panic (element-at? (get amounts credits) i)))
-        )),
-      }
-      {
-        payees: (unwrap-panic (as-max-len? (append (get payees credits) who) u401)),
-        amounts: (unwrap-panic (as-max-len? (append (get amounts credits) amount) u401)),
-      }
-    )
-  )
-)
-
-;; Settles one item into the batch accumulator: its result, and credits for node, owner, treasury.
-(define-private (settle-item
-    (item {
-      task-id: uint,
-      output-hash: (buff 32),
-      node-pubkey: (buff 33),
-      signature: (buff 65),
-    })
-    (acc {
-      payees: (list 401 principal),
-      amounts: (list 401 uint),
-      results: (list 200 (response uint uint)),
-      paid: uint,
-    })
-  )
-  (match (verify-item item)
-    ok-item (let (
-        (task (get task ok-item))
-        (fee (get fee task))
-        (owner-cut (/ (* fee (var-get cfg-owner-bps)) BPS))
-        (treasury-cut (/ (* fee (var-get cfg-treasury-bps)) BPS))
-        (node-cut (- fee (+ owner-cut treasury-cut)))
-        (credits (credit (var-get treasury) treasury-cut
-          (credit (get owner task) owner-cut
-            (credit (get node ok-item) node-cut {
-              payees: (get payees acc),
-              amounts: (get amounts acc),
-            })
-          )))
-      )
       (print {
         event: "task-completed",
-        task-id: (get task-id item),
-        node: (get node ok-item),
+        task-id: task-id,
+        node: node,
         node-pubkey: (get node-pubkey item),
         output-hash: (get output-hash item),
         fee: fee,
@@ -317,44 +260,113 @@
         treasury: (var-get treasury),
         treasury-payout: treasury-cut,
       })
-      {
-        payees: (get payees credits),
-        amounts: (get amounts credits),
-        results: (unwrap-panic (as-max-len? (append (get results acc) (ok node-cut)) u200)),
-        paid: (+ (get paid acc) fee),
-      }
+      (ok {
+        node: node,
+        node-cut: node-cut,
+        owner: (get owner task),
+        owner-cut: owner-cut,
+        treasury-cut: treasury-cut,
+      })
     )
-    code (merge acc { results: (unwrap-panic (as-max-len? (append (get results acc) (err code)) u200)) })
   )
 )
 
-(define-private (pay (who principal) (amount uint))
-  (is-ok (as-contract (stx-transfer? amount tx-sender who)))
+;; Transfers `amount` out of escrow unless it is zero; false if the transfer failed.
+(define-private (pay-out (who principal) (amount uint))
+  (or (is-eq amount u0) (is-ok (as-contract (stx-transfer? amount tx-sender who))))
+)
+
+;; Folds settled items into payouts. Consecutive items for the same node (or owner) add up to one
+;; transfer, and the treasury gets one transfer per batch: the accumulator stays a few words wide,
+;; because Clarity charges every private call by the declared size of its arguments.
+(define-private (pay-run
+    (settled (response {
+      node: principal,
+      node-cut: uint,
+      owner: principal,
+      owner-cut: uint,
+      treasury-cut: uint,
+    } uint))
+    (acc {
+      node: principal,
+      node-amount: uint,
+      owner: principal,
+      owner-amount: uint,
+      treasury-amount: uint,
+      paid: uint,
+      ok: bool,
+    })
+  )
+  (match settled
+    s (let (
+        (same-node (is-eq (get node s) (get node acc)))
+        (same-owner (is-eq (get owner s) (get owner acc)))
+      )
+      {
+        node: (get node s),
+        node-amount: (if same-node (+ (get node-amount acc) (get node-cut s)) (get node-cut s)),
+        owner: (get owner s),
+        owner-amount: (if same-owner (+ (get owner-amount acc) (get owner-cut s)) (get owner-cut s)),
+        treasury-amount: (+ (get treasury-amount acc) (get treasury-cut s)),
+        paid: (+ (get paid acc) (get node-cut s) (get owner-cut s) (get treasury-cut s)),
+        ok: (and (get ok acc)
+          (or same-node (pay-out (get node acc) (get node-amount acc)))
+          (or same-owner (pay-out (get owner acc) (get owner-amount acc)))
+        ),
+      }
+    )
+    code acc
+  )
+)
+
+(define-private (item-result (settled (response {
+  node: principal,
+  node-cut: uint,
+  owner: principal,
+  owner-cut: uint,
+  treasury-cut: uint,
+} uint)))
+  (match settled
+    s (ok (get node-cut s))
+    code (err code)
+  )
 )
 
 ;; Settles a batch of signed results. Authorized signers only. Returns one result per item:
 ;; (ok node-payout) or (err code); a bad item is skipped and never sinks the batch.
+;; Order items by node to pay each node once per batch.
 (define-public (complete-tasks (items (list 200 {
   task-id: uint,
   output-hash: (buff 32),
   node-pubkey: (buff 33),
   signature: (buff 65),
 })))
-  (let ((acc (begin
-      (asserts! (default-to false (map-get? signers contract-caller)) ERR_NOT_SIGNER)
-      (fold settle-item items {
-        payees: (list),
-        amounts: (list),
-        results: (list),
+  (let (
+      (settled (begin
+        (asserts! (default-to false (map-get? signers contract-caller)) ERR_NOT_SIGNER)
+        (map settle-item items)
+      ))
+      (acc (fold pay-run settled {
+        node: SELF,
+        node-amount: u0,
+        owner: SELF,
+        owner-amount: u0,
+        treasury-amount: u0,
         paid: u0,
-      })
-    )))
-    (asserts! (is-none (index-of? (map pay (get payees acc) (get amounts acc)) false))
+        ok: true,
+      }))
+    )
+    (asserts!
+      (and (get ok acc)
+        (pay-out (get node acc) (get node-amount acc))
+        (pay-out (get owner acc) (get owner-amount acc))
+        (pay-out (var-get treasury) (get treasury-amount acc))
+      )
       ERR_TRANSFER_FAILED
     )
     (var-set total-paid (+ (var-get total-paid) (get paid acc)))
     (var-set total-escrowed (- (var-get total-escrowed) (get paid acc)))
-    (ok (get results acc))
+    (ok (map item-result settled))
   )
 )
 

@@ -17,12 +17,13 @@ function pendingTask(fee = 1000n, maxBlocks = 10) {
 }
 
 describe('complete-tasks', () => {
-  it('pays node, model owner and treasury, once per payee per batch, and records the result', () => {
-    const tasks = [pendingTask(), pendingTask(), pendingTask(2000n)];
-    const items = [signedItem(tasks[0].id, tasks[0].inputHash, nodes[0]), signedItem(tasks[1].id, tasks[1].inputHash, nodes[1]), signedItem(tasks[2].id, tasks[2].inputHash, nodes[0])];
+  it('pays node, model owner and treasury, one transfer per run of a payee, and records the result', () => {
+    const tasks = [pendingTask(), pendingTask(2000n), pendingTask()];
+    // grouped by node, as the signer should send them
+    const items = [signedItem(tasks[0].id, tasks[0].inputHash, nodes[0]), signedItem(tasks[1].id, tasks[1].inputHash, nodes[0]), signedItem(tasks[2].id, tasks[2].inputHash, nodes[1])];
     const before = { n0: stx(nodes[0].address), n1: stx(nodes[1].address), owner: stx(owner), treasury: stx(deployer) };
     const r = complete(items);
-    expect(results(r)).toEqual([{ ok: true, payout: 850n }, { ok: true, payout: 850n }, { ok: true, payout: 1700n }]);
+    expect(results(r)).toEqual([{ ok: true, payout: 850n }, { ok: true, payout: 1700n }, { ok: true, payout: 850n }]);
     expect(stx(nodes[0].address) - before.n0).toBe(2550n);
     expect(stx(nodes[1].address) - before.n1).toBe(850n);
     expect(stx(owner) - before.owner).toBe(400n);
@@ -31,11 +32,21 @@ describe('complete-tasks', () => {
     // four payees (two nodes, the owner, the treasury): four transfers for three tasks
     expect(r.events.filter((e) => e.event === 'stx_transfer_event')).toHaveLength(4);
     const completed = r.events.filter((e) => e.event === 'print_event').map((e) => decodeTaskCompleted(e.data.value!));
-    expect(completed[2]).toEqual({
-      taskId: tasks[2].id, node: nodes[0].address, nodePublicKey: nodes[0].publicKey, outputHash: items[2].outputHash, fee: 2000n,
+    expect(completed[1]).toEqual({
+      taskId: tasks[1].id, node: nodes[0].address, nodePublicKey: nodes[0].publicKey, outputHash: items[1].outputHash, fee: 2000n,
       nodePayout: 1700n, owner, ownerPayout: 200n, treasury: deployer, treasuryPayout: 100n,
     });
-    expect(getTask(tasks[1].id)).toMatchObject({ status: 'paid', node: nodes[1].address, outputHash: items[1].outputHash });
+    expect(getTask(tasks[2].id)).toMatchObject({ status: 'paid', node: nodes[1].address, outputHash: items[2].outputHash });
+  });
+
+  it('still pays exactly when the same node appears in separate runs (one more transfer)', () => {
+    const tasks = [pendingTask(), pendingTask(), pendingTask()];
+    const before = stx(nodes[0].address);
+    const r = complete([signedItem(tasks[0].id, tasks[0].inputHash, nodes[0]), signedItem(tasks[1].id, tasks[1].inputHash, nodes[1]), signedItem(tasks[2].id, tasks[2].inputHash, nodes[0])]);
+    expect(results(r).every((x) => x.ok)).toBe(true);
+    expect(stx(nodes[0].address) - before).toBe(1700n);
+    expect(r.events.filter((e) => e.event === 'stx_transfer_event')).toHaveLength(5);
+    expect(stx(escrowId)).toBe(0n);
   });
 
   it('settles good items of a batch and reports each bad one with its code', () => {
