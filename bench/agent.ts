@@ -5,7 +5,7 @@
  * Goal: agent >= 1.5x the raw loop on the classifier.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus } from 'node:os';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { WorkerPool } from '../node-agent/pool/index.js';
 import { DynamicBatcher } from '../node-agent/batcher/index.js';
@@ -63,7 +63,8 @@ for (const r of runs) {
 const report = {
   benchmark: 'agent',
   date: new Date().toISOString(),
-  machine: { cores: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown', node: process.version },
+  // The box may be shared: the load average says how much of it this run had.
+  machine: { cores: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown', node: process.version, load_average_1m: +loadavg()[0]!.toFixed(2) },
   settings: { seconds_per_run: SECONDS, max_queue_delay_ms: DELAY_MS },
   goal: 'agent >= 1.5x raw loop on the classifier',
   goal_met: (results.classifier as { speedup: number }).speedup >= 1.5,

@@ -1,0 +1,63 @@
+/**
+ * `npm run demo [-- --tasks N]`: a stream of tasks submitted on chain by three wallets, shown
+ * moving through the signer's statuses to settled, then what each party earned (read from the
+ * escrow's task-completed events). Uses the marketplace `npm start` runs; starts its own
+ * (in data/demo/) when none answers.
+ */
+import { parseArgs } from 'node:util';
+import { join } from 'node:path';
+import { privateKeyToAddress } from '@stacks/transactions';
+import { DEFAULT_DATA_DIR, DEMO_MODEL, devAccountKeys, startMarketplace, writeExampleInput, type Marketplace } from './lib/marketplace.js';
+import { DEV_ESCROW, submitTasks, waitSettled, settlementEvents } from './lib/workload.js';
+import { bar } from '../market/output.js';
+
+const { values } = parseArgs({ options: { tasks: { type: 'string', default: '20' } } });
+const count = Number(values.tasks);
+if (!Number.isInteger(count) || count < 1 || count > 1000) throw new Error('--tasks must be a whole number from 1 to 1000');
+
+let endpoints = { devnetUrl: `http://127.0.0.1:${process.env.DEVNET_PORT ?? 3999}`, signerUrl: `http://127.0.0.1:${process.env.SIGNER_PORT ?? 8080}` };
+let own: Marketplace | undefined;
+const running = await fetch(`${endpoints.signerUrl}/health`).then((r) => r.ok).catch(() => false);
+if (!running) {
+  console.log('no marketplace answers on the default ports; starting one in data/demo/ ...');
+  own = await startMarketplace({ dataDir: join(DEFAULT_DATA_DIR, 'demo') });
+  endpoints = own;
+}
+
+try {
+  const keys = devAccountKeys();
+  const wallets = ['wallet_1', 'wallet_2', 'wallet_3'].map((n) => keys.get(n)!);
+  const input = writeExampleInput(own?.dataDir ?? DEFAULT_DATA_DIR);
+  const started = Date.now();
+  process.stdout.write(`submitting ${count} tasks for "${DEMO_MODEL}" from wallet_1..3 ...\n`);
+  const ids = await submitTasks(endpoints, { model: DEMO_MODEL, walletKeys: wallets, count, inputFile: input });
+  const order = ['unseen', 'pending', 'in_progress', 'completed', 'submitted', 'settled'];
+  await waitSettled(endpoints.signerUrl, ids, 300_000, (c) => {
+    const settled = c.get('settled') ?? 0;
+    const line = order.filter((s) => c.get(s)).map((s) => `${s} ${c.get(s)}`).join('  ');
+    process.stdout.write(`\r\x1b[2K${bar(settled / ids.length, 30)} ${settled}/${ids.length} settled   ${line}`);
+  });
+  const seconds = (Date.now() - started) / 1000;
+  process.stdout.write(`\n\n${ids.length} tasks settled on chain in ${seconds.toFixed(1)} s (${(ids.length / seconds).toFixed(2)} tasks/s)\n\n`);
+
+  const mine = new Set(ids);
+  const earned = new Map<string, { role: string; amount: bigint }>();
+  const add = (who: string, role: string, amount: bigint) => {
+    const e = earned.get(who) ?? { role, amount: 0n };
+    e.amount += amount;
+    earned.set(who, e);
+  };
+  let fees = 0n;
+  for (const ev of await settlementEvents(endpoints.devnetUrl, DEV_ESCROW)) {
+    if (!mine.has(ev.taskId)) continue;
+    fees += ev.fee;
+    add(ev.node, 'node', ev.nodePayout);
+    add(ev.owner, 'model owner', ev.ownerPayout);
+    add(ev.treasury, 'treasury', ev.treasuryPayout);
+  }
+  const names = new Map([...keys.entries()].map(([n, k]) => [privateKeyToAddress(k, 'testnet'), n]));
+  console.log(`what each party earned from these ${ids.length} fees (${fees} µSTX escrowed by the requesters):`);
+  for (const [who, e] of earned) console.log(`  ${e.role.padEnd(12)} ${who}${names.has(who) ? ` (${names.get(who)})` : ''}  ${e.amount} µSTX`);
+} finally {
+  await own?.stop();
+}

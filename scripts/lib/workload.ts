@@ -1,0 +1,110 @@
+/**
+ * A stream of on-chain tasks against a running marketplace, for `npm run demo`, the end-to-end
+ * tests and the benchmark: submit from several wallets, follow the signer's statuses, and read
+ * balances and settlement events from the chain.
+ */
+import { readFileSync } from 'node:fs';
+import { ClarityType, Pc, deserializeCV } from '@stacks/transactions';
+import { INFERENCE_ESCROW, decodeTaskCompleted, submitTaskArgs, type TaskCompleted } from '../../protocol/contracts/index.js';
+import { loadMarketConfig, MarketChain, SignerClient, walletFromKey } from '../../market/index.js';
+import type { TaskStatus } from '../../protocol/index.js';
+
+/** Where a marketplace answers. */
+export interface Endpoints {
+  devnetUrl: string;
+  signerUrl: string;
+}
+
+/** A market chain client for these endpoints. */
+export function marketChain(e: Endpoints): MarketChain {
+  return new MarketChain(loadMarketConfig(undefined, { node_url: e.devnetUrl, signer_url: e.signerUrl, network: 'devnet' }));
+}
+
+export interface SubmitPlan {
+  model: string;
+  /** Hex keys of the submitting wallets; tasks are spread round-robin across them. */
+  walletKeys: string[];
+  count: number;
+  inputFile: string;
+  maxBlocks?: bigint;
+  fee?: bigint;
+}
+
+/** Submits `count` tasks; resolves with their on-chain ids once every submit-task is mined. */
+export async function submitTasks(e: Endpoints, plan: SubmitPlan): Promise<bigint[]> {
+  const chain = marketChain(e);
+  const head = await chain.modelHead(plan.model);
+  if (!head || head.outputId === null) throw new Error(`model ${plan.model} is not live`);
+  const signer = new SignerClient(e.signerUrl);
+  const inputHash = await signer.putInput(readFileSync(plan.inputFile));
+  const fee = plan.fee ?? head.price;
+  const perWallet = plan.walletKeys.map((key, w) => ({ wallet: walletFromKey(key, 'devnet'), n: Math.floor(plan.count / plan.walletKeys.length) + (w < plan.count % plan.walletKeys.length ? 1 : 0) }));
+  // Wallets submit in parallel; each wallet's transactions go one after another so the node's
+  // nonce for it is always the next one.
+  const txids = (
+    await Promise.all(
+      perWallet.map(async ({ wallet, n }) => {
+        const ids: string[] = [];
+        for (let i = 0; i < n; i++) {
+          const args = submitTaskArgs({ modelOutput: head.outputId!, inputHash, fee, maxBlocks: plan.maxBlocks ?? 200n, privacy: 0, priority: 0 });
+          ids.push(await chain.call(wallet, INFERENCE_ESCROW, 'submit-task', args, [Pc.principal(wallet.address).willSendEq(fee).ustx()]));
+        }
+        return ids;
+      }),
+    )
+  ).flat();
+  const ids: bigint[] = [];
+  for (const txid of txids) {
+    const r = (await chain.confirm(txid)).result;
+    if (r.type !== ClarityType.ResponseOk || r.value.type !== ClarityType.UInt) throw new Error(`submit-task ${txid} returned ${r.type}`);
+    ids.push(BigInt(r.value.value));
+  }
+  return ids;
+}
+
+/** Signer statuses of these tasks, counted. */
+export async function statusCounts(signerUrl: string, ids: bigint[]): Promise<Map<TaskStatus | 'unseen', number>> {
+  const signer = new SignerClient(signerUrl);
+  const counts = new Map<TaskStatus | 'unseen', number>();
+  for (const id of ids) {
+    const s = (await signer.status(String(id)).catch(() => null))?.status as TaskStatus | undefined;
+    counts.set(s ?? 'unseen', (counts.get(s ?? 'unseen') ?? 0) + 1);
+  }
+  return counts;
+}
+
+/** Polls until every task is settled (or failed / timeout); `onTick` sees the counts. */
+export async function waitSettled(signerUrl: string, ids: bigint[], timeoutMs: number, onTick?: (counts: Map<string, number>) => void): Promise<Map<string, number>> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const counts = await statusCounts(signerUrl, ids);
+    onTick?.(counts);
+    const final = (counts.get('settled') ?? 0) + (counts.get('failed') ?? 0) + (counts.get('timeout') ?? 0);
+    if (final === ids.length) return counts;
+    if (Date.now() > deadline) throw new Error(`after ${timeoutMs} ms: ${JSON.stringify(Object.fromEntries(counts))}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** STX balance of a principal, µSTX. */
+export async function balance(devnetUrl: string, principal: string): Promise<bigint> {
+  const res = await fetch(`${devnetUrl}/v2/accounts/${principal}?proof=0`);
+  if (!res.ok) throw new Error(`balance of ${principal}: HTTP ${res.status}`);
+  return BigInt(((await res.json()) as { balance: string }).balance);
+}
+
+/** Every `task-completed` event the escrow printed. */
+export async function settlementEvents(devnetUrl: string, escrow: string): Promise<TaskCompleted[]> {
+  const out: TaskCompleted[] = [];
+  for (let offset = 0; ; offset += 50) {
+    const res = await fetch(`${devnetUrl}/extended/v1/contract/${escrow}/events?limit=50&offset=${offset}`);
+    const page = (await res.json()) as { results: { contract_log?: { value: { hex: string; repr: string } } }[] };
+    for (const ev of page.results) {
+      if (ev.contract_log?.value.repr.includes('"task-completed"')) out.push(decodeTaskCompleted(deserializeCV(ev.contract_log.value.hex)));
+    }
+    if (page.results.length < 50) return out;
+  }
+}
+
+/** The escrow contract principal of a marketplace started with the dev deployer. */
+export const DEV_ESCROW = `ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.${INFERENCE_ESCROW}`;
