@@ -80,6 +80,18 @@ export function completeTasksArgs(items: CompleteTaskItem[]): ClarityValue[] {
   ];
 }
 
+/**
+ * The items ordered for the cheapest settlement: `complete-tasks` makes one transfer per run of
+ * consecutive items with the same node, so grouping by node pays each node once per batch.
+ * Stable, and it returns a new array: results come back in this order, so map them with it.
+ */
+export function orderForSettlement<T extends { nodePublicKey: string }>(items: readonly T[]): T[] {
+  return items
+    .map((item, i) => ({ item, i }))
+    .sort((a, b) => (a.item.nodePublicKey < b.item.nodePublicKey ? -1 : a.item.nodePublicKey > b.item.nodePublicKey ? 1 : a.i - b.i))
+    .map(({ item }) => item);
+}
+
 /** Arguments of `reclaim` (and of `get-task`). */
 export function reclaimArgs(taskId: Int): ClarityValue[] {
   return [uint(taskId, 'taskId')];

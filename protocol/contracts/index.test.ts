@@ -13,6 +13,7 @@ import {
   decodeTask,
   decodeModelOutput,
   MAX_BATCH,
+  orderForSettlement,
 } from './index.js';
 
 const H = 'ab'.repeat(32);
@@ -42,6 +43,14 @@ describe('argument builders', () => {
     expect(() => completeTasksArgs([{ ...item, nodePublicKey: '04' + H + H }])).toThrow(/nodePublicKey \(compressed key\) must be 33 bytes/);
     expect(() => completeTasksArgs(Array(MAX_BATCH + 1).fill(item))).toThrow(/at most 200/);
     expect(() => deployModelArgs({ model: '', artifactHash: H, format: 'onnx', price: 1, uri: '' })).toThrow(/model name/);
+  });
+});
+
+describe('orderForSettlement', () => {
+  it('groups items by node, keeping their order within a node, without touching the input', () => {
+    const items = [{ nodePublicKey: '03bb', id: 1 }, { nodePublicKey: '02aa', id: 2 }, { nodePublicKey: '03bb', id: 3 }, { nodePublicKey: '02aa', id: 4 }];
+    expect(orderForSettlement(items).map((i) => i.id)).toEqual([2, 4, 1, 3]);
+    expect(items.map((i) => i.id)).toEqual([1, 2, 3, 4]);
   });
 });
 
