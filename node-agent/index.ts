@@ -25,8 +25,9 @@ export { Agent, computeTask, signResult, confidenceOf, TaskFailure } from './loo
 export { validateInput } from './validate/index.js';
 export type { Engine, ModelInfo, Feeds, TensorMeta } from './engine/index.js';
 
-/** How long a replaced worker keeps the node `degraded`. */
-const DEGRADED_AFTER_RESTART_MS = 5 * 60_000;
+/** Worker replacements within this window that make the node `degraded` (a crash loop, not one crash). */
+const DEGRADED_WINDOW_MS = 5 * 60_000;
+const DEGRADED_RESTARTS = 3;
 
 /** The node id: configured, or derived from the payout address. */
 export function nodeIdOf(config: AgentConfig, key: NodeKey): string {
@@ -68,13 +69,14 @@ export async function startAgent(config: AgentConfig, log: Logger = pino({ name:
   const nodeId = nodeIdOf(config, key);
   log.info({ node_id: nodeId, payout_address: key.address, public_key: key.publicKey }, 'node identity');
 
-  let lastRestart = 0;
+  const restarts: number[] = [];
   const pool = await WorkerPool.start({
     workers: config.runtime.workers,
     intraOpThreads: config.runtime.intra_op_threads,
     engine: config.runtime.engine,
     onReplace: (reason) => {
-      lastRestart = Date.now();
+      restarts.push(Date.now());
+      if (restarts.length > DEGRADED_RESTARTS) restarts.shift();
       log.error({ reason }, 'inference worker replaced');
     },
   });
@@ -117,7 +119,8 @@ export async function startAgent(config: AgentConfig, log: Logger = pino({ name:
         input: (hash) => client.input(hash),
         infer: (hash, feeds) => batcher.submit(hash, feeds),
       },
-      degraded: () => Date.now() - lastRestart < DEGRADED_AFTER_RESTART_MS,
+      // The signer leases only to `online` nodes, so one recovered crash must not take the node out of service.
+      degraded: () => restarts.length >= DEGRADED_RESTARTS && Date.now() - restarts[0]! < DEGRADED_WINDOW_MS,
       log,
     },
     {

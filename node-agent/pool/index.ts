@@ -80,6 +80,12 @@ export class WorkerPool {
     return results[0] as LoadResult;
   }
 
+  /** Frees a model in every worker; later runs of it fail until it is loaded again. */
+  async release(modelId: string): Promise<void> {
+    this.models.delete(modelId);
+    await Promise.all(this.slots.map((slot) => this.direct(slot, { type: 'release', jobId: this.nextJob++, modelId })));
+  }
+
   /** Runs a loaded model on the next free worker. */
   run(modelId: string, feeds: Feeds): Promise<Feeds> {
     return new Promise((resolve, reject) => {

@@ -5,10 +5,11 @@
 import { describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { chmodSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig, loadOrCreateKey, modelSpecs, resolveConfig } from '../../node-agent/index.js';
+import { ConfigError, loadConfig, loadOrCreateKey, modelSpecs, performanceScoreOf, resolveConfig } from '../../node-agent/index.js';
+import { performanceScore } from '../../node-agent/bench/index.js';
 import { backoffDelay, SignerClient, SignerError } from '../../node-agent/client/index.js';
 import { CLS, DET } from './helpers.js';
 
@@ -100,6 +101,19 @@ describe('node-agent CLI', () => {
     const models = await run('npx', ['tsx', 'node-agent/cli.ts', 'models']);
     expect(models.stdout).toContain(`${CLS.sha256}  ${CLS.name}`);
     expect(models.stdout).toContain(`${DET.sha256}  ${DET.name}`);
+  });
+
+  it('bench measures the models and stores the performance_score that run registers with', async () => {
+    const dir = tmp();
+    const key = join(dir, 'node.key');
+    const { stdout } = await run('npx', ['tsx', 'node-agent/cli.ts', 'bench', '--seconds', '0.5', '--key', key], { env: { ...process.env, NODE_AGENT_WORKERS: '1' } });
+    expect(stdout).toMatch(/ppocr-cls: [\d.]+ inferences\/s, p50 [\d.]+ ms, p95 [\d.]+ ms, mean batch [\d.]+/);
+    const saved = JSON.parse(readFileSync(join(dir, 'bench.json'), 'utf8')) as { performance_score: number; results: Record<string, { inferences_per_s: number }> };
+    expect(saved.performance_score).toBe(performanceScore(saved.results['ppocr-cls']!.inferences_per_s));
+    expect(performanceScoreOf(resolveConfig({ agent: { key_file: key } }))).toBe(saved.performance_score);
+    expect(performanceScoreOf(resolveConfig({ agent: { key_file: key, performance_score: 7 } }))).toBe(7);
+    expect(performanceScoreOf(resolveConfig({ agent: { key_file: join(tmp(), 'k') } }))).toBe(100);
+    expect([performanceScore(0), performanceScore(2000), performanceScore(1e9)]).toEqual([1, 100, 1000]);
   });
 
   it('explains usage and bad config on the way out', async () => {

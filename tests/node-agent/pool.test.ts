@@ -74,6 +74,14 @@ describe('worker pool', () => {
     pool = undefined;
   });
 
+  it('releases a model from every worker', async () => {
+    pool = await WorkerPool.start({ workers: 2, intraOpThreads: 1, engine: 'onnxruntime' });
+    await pool.load('cls', CLS.path, CLS.warmupShape);
+    await pool.release('cls');
+    const runs = await Promise.all([1, 2].map(() => pool!.run('cls', x([1, 3, 48, 192])).catch((e: Error) => e.message)));
+    expect(runs).toEqual(['model cls is not loaded', 'model cls is not loaded']);
+  });
+
   it('refuses to start when its engine does not exist, saying why', async () => {
     await expect(WorkerPool.start({ workers: 1, intraOpThreads: 1, engine: 'no-such-engine' })).rejects.toThrow(/pool worker failed to start/);
   });
