@@ -9,7 +9,8 @@ import { dirname, join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { devKeys } from '../../devnet/accounts.js';
 import { sha256Hex } from '../../protocol/index.js';
-import { deployModelArgs, MODEL_REGISTRY } from '../../protocol/contracts/index.js';
+import { Cl } from '@stacks/transactions';
+import { deployModelArgs, INFERENCE_ESCROW, MODEL_REGISTRY } from '../../protocol/contracts/index.js';
 import { loadMarketConfig, MarketChain, walletFromKey } from '../../market/index.js';
 import { ROOT, freePort, startService, type Service } from './services.js';
 
@@ -38,8 +39,16 @@ export interface MarketplaceOptions {
   signerPort?: number;
   /** Logs go to dataDir/logs/*.log unless 'inherit'. */
   logs?: 'files' | 'inherit';
-  /** Extra env for the signer (batch size, crash points ...). */
+  /** Extra env for the signer (crash points ...). */
   signerEnv?: Record<string, string>;
+  /** A signer.toml to run the signer with (tests shorten leases and batch waits). */
+  signerConfigToml?: string;
+  /**
+   * Dev account whose key the signer submits settlements with (default deployer). Another
+   * account is first authorized with `set-signer`, so that the treasury (the deployer) pays no
+   * transaction fees and its balance moves by its shares alone.
+   */
+  signerAccount?: string;
   /** Start no node agent (tests that start their own). */
   withoutAgent?: boolean;
   devnetBlockTimeMs?: number;
@@ -91,16 +100,23 @@ export async function startMarketplace(opts: MarketplaceOptions = {}): Promise<M
     });
     started.push(devnet);
     await publishDemoModel(devnetUrl, signerUrl, artifactHash, keys);
+    const signerAccount = opts.signerAccount ?? 'deployer';
+    if (signerAccount !== 'deployer') await authorizeSigner(devnetUrl, signerUrl, keys, signerAccount);
+    const configArgs: string[] = [];
+    if (opts.signerConfigToml) {
+      writeFileSync(join(dataDir, 'signer.toml'), opts.signerConfigToml);
+      configArgs.push('--config', join(dataDir, 'signer.toml'));
+    }
 
     const signerSpec = {
       name: 'signer',
       script: 'signer/cli.ts',
-      args: ['run', '--database', join(dataDir, 'inference.db'), '--api-port', String(signerPort), '--api-host', '127.0.0.1'],
+      args: ['run', ...configArgs, '--database', join(dataDir, 'inference.db'), '--api-port', String(signerPort), '--api-host', '127.0.0.1'],
       env: {
         SIGNER_CHAIN_ENABLED: 'true',
         SIGNER_CHAIN_API: devnetUrl,
         SIGNER_NETWORK: 'testnet',
-        SIGNER_PRIVATE_KEY: keys.get('deployer')!,
+        SIGNER_PRIVATE_KEY: keys.get(signerAccount)!,
         SIGNER_MODELS_DIR: modelsDir,
         ...opts.signerEnv,
       },
@@ -178,6 +194,16 @@ async function publishDemoModel(devnetUrl: string, signerUrl: string, artifactHa
   const uri = `${signerUrl}/api/v1/models/${artifactHash}/artifact`;
   const txid = await chain.call(owner, MODEL_REGISTRY, 'deploy', deployModelArgs({ model: DEMO_MODEL, artifactHash, format: 'onnx', price: DEMO_PRICE, uri }));
   await chain.confirm(txid);
+}
+
+/** The deployer (escrow admin) authorizes another dev account to call complete-tasks. */
+async function authorizeSigner(devnetUrl: string, signerUrl: string, keys: Map<string, string>, account: string): Promise<void> {
+  const key = keys.get(account);
+  if (!key) throw new Error(`no dev account named ${account} in settings/Devnet.toml`);
+  const chain = new MarketChain(loadMarketConfig(undefined, { node_url: devnetUrl, signer_url: signerUrl, network: 'devnet' }));
+  const admin = walletFromKey(keys.get('deployer')!, 'devnet');
+  const who = walletFromKey(key, 'devnet').address;
+  await chain.confirm(await chain.call(admin, INFERENCE_ESCROW, 'set-signer', [Cl.principal(who), Cl.bool(true)]));
 }
 
 /** Writes an example classifier input (a 48×192 gradient "text line") for `market submit`. */

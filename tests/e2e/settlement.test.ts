@@ -1,0 +1,52 @@
+/**
+ * 50 tasks submitted on chain by three wallets are computed by a real node agent, signed,
+ * batched by the signer and settled by the escrow: every party's balance moves by exactly its
+ * share, and the escrow keeps nothing that is settled.
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { DEMO_MODEL, DEMO_PRICE, type Marketplace } from '../../scripts/lib/marketplace.js';
+import { DEV_ESCROW, balance, settlementEvents, submitTasks, waitSettled } from '../../scripts/lib/workload.js';
+import { address, key, marketplace } from './helpers.js';
+
+let m: Marketplace;
+let input: string;
+
+beforeAll(async () => {
+  // wallet_8 settles, so the treasury (deployer) pays no transaction fee during the test.
+  ({ m, input } = await marketplace({ signerAccount: 'wallet_8' }));
+}, 240_000);
+afterAll(async () => m?.stop(), 60_000);
+
+describe('on-chain tasks end to end', () => {
+  it('settles 50 tasks from 3 accounts, paying node, owner and treasury exactly their shares', async () => {
+    const owner = address('wallet_7');
+    const treasury = address('deployer');
+    const before = { owner: await balance(m.devnetUrl, owner), treasury: await balance(m.devnetUrl, treasury) };
+
+    const ids = await submitTasks(m, { model: DEMO_MODEL, walletKeys: [key('wallet_1'), key('wallet_2'), key('wallet_3')], count: 50, inputFile: input });
+    expect(new Set(ids).size).toBe(50);
+    const counts = await waitSettled(m.signerUrl, ids, 180_000);
+    expect(counts.get('settled')).toBe(50);
+
+    const events = (await settlementEvents(m.devnetUrl, DEV_ESCROW)).filter((e) => ids.includes(e.taskId));
+    // each task paid exactly once
+    expect(events.map((e) => e.taskId).sort()).toEqual([...ids].sort());
+    for (const e of events) {
+      expect(e.fee).toBe(DEMO_PRICE);
+      expect(e.nodePayout + e.ownerPayout + e.treasuryPayout).toBe(e.fee);
+      expect(e.ownerPayout).toBe((e.fee * 1000n) / 10000n);
+      expect(e.treasuryPayout).toBe((e.fee * 500n) / 10000n);
+    }
+    const nodes = new Set(events.map((e) => e.node));
+    expect(nodes.size).toBe(1);
+    const [node] = nodes;
+    const sum = (f: (e: (typeof events)[number]) => bigint) => events.reduce((a, e) => a + f(e), 0n);
+
+    // The node's address only ever receives payouts: its balance is exactly their sum.
+    expect(await balance(m.devnetUrl, node)).toBe(sum((e) => e.nodePayout));
+    expect((await balance(m.devnetUrl, owner)) - before.owner).toBe(sum((e) => e.ownerPayout));
+    expect((await balance(m.devnetUrl, treasury)) - before.treasury).toBe(sum((e) => e.treasuryPayout));
+    // Nothing settled stays in escrow.
+    expect(await balance(m.devnetUrl, DEV_ESCROW)).toBe(0n);
+  }, 300_000);
+});
