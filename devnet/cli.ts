@@ -40,7 +40,7 @@ try {
   });
   const mode = cfg.block_time_ms > 0 ? `a block every ${cfg.block_time_ms} ms` : 'a block per transaction';
   console.log(`devnet listening on ${devnet.url} (chain id 0x80000000, testnet addresses, ${mode})`);
-  console.log(`log: ${cfg.data_dir}/devnet.db; replayed ${devnet.replay.txs} transactions in ${devnet.replay.blocks} blocks (${devnet.replay.ms} ms)`);
+  console.log(`log: ${cfg.data_dir}/devnet.db; genesis ${devnet.replay.genesisMs} ms, replayed ${devnet.replay.txs} transactions in ${devnet.replay.blocks} blocks (${devnet.replay.ms} ms)`);
   console.log('funded dev accounts (public Clarinet keys: never use them on a real network):');
   for (const a of devnet.accounts) console.log(`  ${a.name.padEnd(9)} ${a.address}  ${a.balance} uSTX${a.secretKey ? `  key ${a.secretKey}` : ''}`);
   const stop = () => void devnet.close().then(() => process.exit(0));

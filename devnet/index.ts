@@ -34,8 +34,8 @@ export interface Devnet {
   url: string;
   port: number;
   accounts: DevAccount[];
-  /** How long the start-up replay of the log took. */
-  replay: { ms: number; txs: number; blocks: number };
+  /** How long start-up took: simnet genesis, then the replay of the log. */
+  replay: { genesisMs: number; ms: number; txs: number; blocks: number };
   /** Waits until every ready transaction has been mined (tests, benchmarks). */
   idle(): Promise<void>;
   close(): Promise<void>;

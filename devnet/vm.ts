@@ -73,6 +73,9 @@ function toSimTx(sender: string, action: Action): Tx {
 
 /** A simnet session plus the few reads the devnet serves. */
 export class Vm {
+  /** simnet rebuilds every interface on each query (milliseconds); they only change on deploys. */
+  private abis: Map<string, ContractAbi> | null = null;
+
   private constructor(private readonly simnet: Simnet, readonly genesisId: string) {}
 
   /** Starts a fresh chain from `Clarinet.toml` (contracts deployed, Devnet.toml accounts funded). */
@@ -111,6 +114,7 @@ export class Vm {
       txs.push(simTx.transferSTX(ustx(e.fee), FEE_SINK, e.sender));
       if (!e.skip) txs.push(toSimTx(e.sender, e.action));
     }
+    if (entries.some((e) => e.action.kind === 'deploy')) this.abis = null;
     const sinkBefore = this.balance(FEE_SINK);
     let results;
     try {
@@ -148,7 +152,8 @@ export class Vm {
 
   /** ABI of a deployed contract, in the node's `/v2/contracts/interface` shape, or undefined. */
   contractInterface(contractId: string): ContractAbi | undefined {
-    return this.simnet.getContractsInterfaces().get(contractId) as unknown as ContractAbi | undefined;
+    this.abis ??= this.simnet.getContractsInterfaces() as unknown as Map<string, ContractAbi>;
+    return this.abis.get(contractId);
   }
 
   contractSource(contractId: string): string | undefined {
