@@ -3,3 +3,4 @@ export * from './status/index.js';
 export * from './hash/index.js';
 export * from './sip018/index.js';
 export * from './api/index.js';
+export * from './tensor/index.js';
