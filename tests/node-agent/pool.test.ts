@@ -93,13 +93,14 @@ describe('worker pool', () => {
     const inline = await maxTickGap(() => session.run(feeds));
     await session.release();
     // The control: run on the main thread, one inference freezes every timer for its whole duration.
-    expect(inline.gap).toBeGreaterThan(150);
+    expect(inline.gap).toBeGreaterThan(0.8 * inline.elapsed);
 
     pool = await WorkerPool.start({ workers: 1, intraOpThreads: 1, engine: 'onnxruntime' });
     await pool.load('det', DET.path, DET.warmupShape);
     const jobs = [1, 2, 3].map((s) => x(dims, s));
     const offThread = await maxTickGap(() => Promise.all(jobs.map((feeds) => pool!.run('det', feeds))));
-    expect(offThread.elapsed).toBeGreaterThan(2 * inline.gap);
+    // Relative bounds, so a loaded machine slows both sides alike.
+    expect(offThread.gap).toBeLessThan(offThread.elapsed / 4);
     expect(offThread.gap).toBeLessThan(inline.gap / 2);
   });
 });
