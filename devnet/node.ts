@@ -6,6 +6,8 @@ import { createHash } from 'node:crypto';
 import type { ClarityValue } from '@stacks/transactions';
 import { Vm, EntryFailed, type BlockEntry, type EntryOutcome } from './vm.js';
 import { Store, type MinedTx, type TxRow, type BlockRow } from './store.js';
+import { Mempool } from './mempool.js';
+import { replay } from './replay.js';
 import { type DecodedTx, decode, checkAgainstAbi, checkNonce, checkFunds, minimumSpend, reject } from './admission.js';
 import { toApiEvents, checkPostConditions } from './events.js';
 
@@ -23,14 +25,8 @@ export interface NodeOptions {
 const GENESIS_HASH = `0x${'0'.repeat(64)}`;
 
 export class DevnetNode {
-  private held = new Map<string, Map<bigint, DecodedTx>>();
-  private ready: DecodedTx[] = [];
-  /** Next nonce per account once everything queued for mining is mined. */
-  private queuedNext = new Map<string, bigint>();
   private confirmedNext = new Map<string, bigint>();
-  private pendingSpend = new Map<string, bigint>();
-  /** `origin:nonce` of every transaction held or ready. */
-  private inMempool = new Set<string>();
+  private readonly mempool = new Mempool((origin) => this.confirmedNext.get(origin) ?? 0n);
   private mining: Promise<void> = Promise.resolve();
   private miningScheduled = false;
   private timer: NodeJS.Timeout | null = null;
@@ -86,8 +82,7 @@ export class DevnetNode {
 
   /** Confirmed next nonce, and the nonces waiting in the mempool. */
   nonces(principal: string): { next: bigint; mempool: bigint[] } {
-    const mempool = [...(this.held.get(principal)?.keys() ?? []), ...this.ready.filter((d) => d.origin === principal).map((d) => d.nonce)];
-    return { next: this.confirmedNext.get(principal) ?? 0n, mempool: mempool.sort((a, b) => (a < b ? -1 : 1)) };
+    return { next: this.confirmedNext.get(principal) ?? 0n, mempool: this.mempool.nonces(principal) };
   }
 
   readOnly(contract: string, fn: string, args: ClarityValue[], sender: string): ClarityValue {
@@ -109,11 +104,11 @@ export class DevnetNode {
     if (known && (known.status === 'pending' || known.block_height !== null)) return d.txid;
     checkAgainstAbi(d, (id) => this.vm.contractInterface(id));
     checkNonce(d, this.confirmedNext.get(d.origin) ?? 0n);
-    if (this.inMempool.has(`${d.origin}:${d.nonce}`))
+    if (this.mempool.has(d.origin, d.nonce))
       reject(d.txid, 'ConflictingNonceInMempool', { message: `account ${d.origin} already has a pending transaction with nonce ${d.nonce}` });
-    checkFunds(d, this.vm.balance(d.origin) - (this.pendingSpend.get(d.origin) ?? 0n));
+    checkFunds(d, this.vm.balance(d.origin) - this.mempool.spend(d.origin));
     this.store.addPending(d.txid, raw, d.origin, d.nonce, d.fee, Math.floor(Date.now() / 1000));
-    this.enqueue(d);
+    this.mempool.add(d);
     if (this.opts.blockTimeMs === 0) this.schedule(false);
     return d.txid;
   }
@@ -126,7 +121,7 @@ export class DevnetNode {
 
   /** Resolves once everything ready has been mined. */
   async idle(): Promise<void> {
-    while (this.ready.length > 0 || this.miningScheduled) await new Promise((r) => setTimeout(r, 5));
+    while (this.mempool.readyCount > 0 || this.miningScheduled) await new Promise((r) => setTimeout(r, 5));
     await this.mining;
   }
 
@@ -145,27 +140,10 @@ export class DevnetNode {
         this.store.drop(d.txid, 'dropped_stale_garbage_collect', 'nonce already used by a mined transaction');
         return;
       }
-      this.enqueue(d);
+      this.mempool.add(d);
     } catch (err) {
       this.store.drop(row.txid, 'dropped_problematic', (err as Error).message);
     }
-  }
-
-  private enqueue(d: DecodedTx): void {
-    this.inMempool.add(`${d.origin}:${d.nonce}`);
-    let held = this.held.get(d.origin);
-    if (!held) this.held.set(d.origin, (held = new Map()));
-    held.set(d.nonce, d);
-    this.pendingSpend.set(d.origin, (this.pendingSpend.get(d.origin) ?? 0n) + minimumSpend(d));
-    // A nonce ahead of the account waits here until the gap fills, like in a node's mempool.
-    let next = this.queuedNext.get(d.origin) ?? this.confirmedNext.get(d.origin) ?? 0n;
-    while (held.has(next)) {
-      this.ready.push(held.get(next)!);
-      held.delete(next);
-      next++;
-    }
-    this.queuedNext.set(d.origin, next);
-    if (held.size === 0) this.held.delete(d.origin);
   }
 
   /** Queues a mining pass; `tick` marks an interval boundary (mine even if empty). */
@@ -176,13 +154,13 @@ export class DevnetNode {
     void this.enqueueMining(async () => {
       this.miningScheduled = false;
       if (this.opts.blockTimeMs > 0) {
-        await this.mineBlock(this.ready.splice(0, this.opts.maxBlockTxs ?? 500));
+        await this.mineBlock(this.mempool.take(this.opts.maxBlockTxs ?? 500));
         return;
       }
       // A block per transaction; yield to the event loop between blocks so admission keeps flowing.
       const started = Date.now();
-      while (this.ready.length > 0 && !this.closed && Date.now() - started < 50) await this.mineBlock([this.ready.shift()!]);
-      if (this.ready.length > 0) this.schedule(false);
+      while (this.mempool.readyCount > 0 && !this.closed && Date.now() - started < 50) await this.mineBlock(this.mempool.take(1));
+      if (this.mempool.readyCount > 0) this.schedule(false);
     });
   }
 
@@ -200,12 +178,13 @@ export class DevnetNode {
     const dropped = new Set<string>();
     for (const d of txs) {
       if (dropped.has(d.origin)) {
-        this.hold(d);
+        this.mempool.hold(d);
         continue;
       }
       if (this.vm.balance(d.origin) - (spent.get(d.origin) ?? 0n) < minimumSpend(d)) {
         dropped.add(d.origin);
-        this.dropForFunds(d);
+        this.mempool.drop(d);
+        this.store.drop(d.txid, 'dropped_too_expensive', 'the account can no longer pay the fee and amount');
         continue;
       }
       spent.set(d.origin, (spent.get(d.origin) ?? 0n) + minimumSpend(d));
@@ -235,23 +214,6 @@ export class DevnetNode {
     this.record(included, entries, outcomes);
   }
 
-  /** Puts a transaction back among those waiting for an earlier nonce. */
-  private hold(d: DecodedTx): void {
-    let held = this.held.get(d.origin);
-    if (!held) this.held.set(d.origin, (held = new Map()));
-    held.set(d.nonce, d);
-  }
-
-  /** The account can no longer pay: drop the transaction; its later nonces wait for a replacement. */
-  private dropForFunds(d: DecodedTx): void {
-    this.pendingSpend.set(d.origin, (this.pendingSpend.get(d.origin) ?? 0n) - minimumSpend(d));
-    this.store.drop(d.txid, 'dropped_too_expensive', 'the account can no longer pay the fee and amount');
-    this.inMempool.delete(`${d.origin}:${d.nonce}`);
-    this.queuedNext.set(d.origin, d.nonce);
-    for (const r of this.ready.filter((x) => x.origin === d.origin)) this.hold(r);
-    this.ready = this.ready.filter((x) => x.origin !== d.origin);
-  }
-
   private record(included: DecodedTx[], entries: BlockEntry[], outcomes: EntryOutcome[]): void {
     const height = this.vm.tipHeight;
     const parent = this.store.lastBlock()?.hash ?? GENESIS_HASH;
@@ -266,9 +228,8 @@ export class DevnetNode {
     });
     this.store.writeBlock(block, mined);
     for (const d of included) {
-      this.inMempool.delete(`${d.origin}:${d.nonce}`);
+      this.mempool.mined(d);
       this.confirmedNext.set(d.origin, d.nonce + 1n);
-      this.pendingSpend.set(d.origin, (this.pendingSpend.get(d.origin) ?? 0n) - minimumSpend(d));
     }
   }
 
@@ -287,21 +248,4 @@ function postConditionError(d: DecodedTx, o: EntryOutcome): string | null {
   if (d.postConditions.length === 0 && d.postConditionMode === 'allow') return null;
   const { events } = toApiEvents(o.events, d.txid);
   return checkPostConditions(d.postConditions, d.postConditionMode, events);
-}
-
-/** Re-executes every logged block in order into `vm`. */
-function replay(vm: Vm, store: Store): { txs: number; blocks: number } {
-  let txs = 0;
-  let blocks = 0;
-  for (const b of store.blocks()) {
-    const entries: BlockEntry[] = store.blockTxs(b.height).map((row) => {
-      const d = decode(new Uint8Array(row.raw), undefined, false);
-      return { sender: d.origin, fee: d.fee, action: d.action, ...(row.skip ? { skip: row.skip } : {}) };
-    });
-    vm.mine(entries);
-    txs += entries.length;
-    blocks++;
-    if (vm.tipHeight !== b.height) throw new Error(`replay diverged at block ${b.height} (VM is at ${vm.tipHeight}); start with --reset`);
-  }
-  return { txs, blocks };
 }

@@ -88,7 +88,9 @@ export class Store {
       getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
       setMeta: db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)'),
       insertTx: db.prepare(
-        `INSERT INTO txs (txid, raw, origin, nonce, fee, status, receipt_time) VALUES (?, ?, ?, ?, ?, 'pending', ?)`,
+        // A dropped transaction may be sent again, byte for byte: it becomes pending again.
+        `INSERT INTO txs (txid, raw, origin, nonce, fee, status, receipt_time) VALUES (?, ?, ?, ?, ?, 'pending', ?)
+         ON CONFLICT (txid) DO UPDATE SET status = 'pending', vm_error = NULL, receipt_time = excluded.receipt_time`,
       ),
       getTx: db.prepare<[string], TxRow>('SELECT * FROM txs WHERE txid = ?'),
       pending: db.prepare<[], TxRow>(`SELECT * FROM txs WHERE status = 'pending' ORDER BY seq`),
