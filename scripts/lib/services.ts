@@ -11,7 +11,6 @@ import { fileURLToPath } from 'node:url';
 
 /** The repository root. */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const TSX = resolve(ROOT, 'node_modules/.bin/tsx');
 
 /** A free TCP port on 127.0.0.1 (asked of the kernel, then released for the child to bind). */
 export async function freePort(): Promise<number> {
@@ -57,7 +56,9 @@ export async function startService(spec: ServiceSpec): Promise<Service> {
     mkdirSync(dirname(spec.log), { recursive: true });
     stdio = ['ignore', 'pipe', 'pipe'];
   }
-  const child = spawn(TSX, [resolve(ROOT, spec.script), ...spec.args], { cwd: ROOT, env: { ...process.env, ...spec.env }, stdio });
+  // node itself with tsx's loader, not the tsx binary: tsx would run the script in a grandchild
+  // that a SIGKILL of its parent leaves running.
+  const child = spawn(process.execPath, ['--import', 'tsx', resolve(ROOT, spec.script), ...spec.args], { cwd: ROOT, env: { ...process.env, ...spec.env }, stdio });
   if (spec.log !== 'inherit') {
     const file = createWriteStream(spec.log, { flags: 'a' });
     child.stdout?.pipe(file);
