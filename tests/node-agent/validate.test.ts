@@ -98,6 +98,8 @@ describe('computing a task', () => {
     const wrong = await computeTask(task(sha256Hex('something else')), ctx(bytes));
     expect(wrong.error).toMatch(/^input bytes hash to [0-9a-f]{64}, not the task's input_hash/);
     const encrypted = await computeTask(task(sha256Hex(bytes), { privacy: 'encrypted' }), ctx(bytes));
-    expect(encrypted.error).toBe('privacy mode "encrypted" is not supported by this node; it runs standard tasks only');
+    expect(encrypted.error).toBe('privacy mode "encrypted" is not supported by this node; it runs standard and federated tasks');
+    const federated = await computeTask(task(sha256Hex(bytes), { privacy: 'federated' }), ctx(bytes));
+    expect(federated.error).toBeUndefined();
   });
 });
