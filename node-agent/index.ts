@@ -87,12 +87,15 @@ export async function startAgent(config: AgentConfig, log: Logger = pino({ name:
   const { models, refused } = await scanModels(modelSpecs(config), modelsDir);
   for (const r of refused) log.error(r, 'model refused');
   const host = { load: pool.load.bind(pool), register: batcher.register.bind(batcher) };
-  const store = new ModelStore(host, models, modelsDir || join(dirname(expandHome(config.agent.key_file)), 'models'), (hash) => client.artifact(hash));
+  const store = new ModelStore(
+    host,
+    models,
+    modelsDir || join(dirname(expandHome(config.agent.key_file)), 'models'),
+    (hash) => client.artifact(hash),
+    (m, r) => log.info({ model: m.name, artifact_hash: m.artifactHash, path: m.path, warmup_ms: Math.round(r.warmupMs), warmup_error: r.warmupError }, 'model loaded'),
+  );
   // Load local models now, so warm-up happens before the first task rather than during it.
-  for (const m of models) {
-    await store.ensure(m.artifactHash);
-    log.info({ model: m.name, artifact_hash: m.artifactHash, path: m.path }, 'model loaded');
-  }
+  for (const m of models) await store.ensure(m.artifactHash);
 
   const registration = (): RegisterNodeRequest => ({
     node_id: nodeId,

@@ -82,6 +82,8 @@ export class ModelStore {
     private cacheDir: string,
     /** Fetches an artifact's bytes from the signer. */
     private download?: (artifactHash: string) => Promise<Uint8Array>,
+    /** Told about every model loaded (with its warm-up outcome), for the operator's log. */
+    private onLoad?: (model: LocalModel, result: LoadResult) => void,
   ) {
     for (const m of models) this.byHash.set(m.artifactHash, m);
   }
@@ -124,8 +126,9 @@ export class ModelStore {
       model = { name: artifactHash.slice(0, 12), artifactHash, path, warmupShape: {} };
       this.byHash.set(artifactHash, model);
     }
-    const { info } = await this.host.load(artifactHash, model.path, model.warmupShape);
-    this.host.register(artifactHash, info, model.maxBatch);
-    return info;
+    const result = await this.host.load(artifactHash, model.path, model.warmupShape);
+    this.host.register(artifactHash, result.info, model.maxBatch);
+    this.onLoad?.(model, result);
+    return result.info;
   }
 }
