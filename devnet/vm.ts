@@ -16,7 +16,7 @@ export const FEE_SINK = 'ST000000000000000000002AMW42H';
 export type Action =
   | { kind: 'call'; contract: string; fn: string; args: ClarityValue[] }
   | { kind: 'transfer'; recipient: string; amount: bigint }
-  | { kind: 'deploy'; name: string; code: string; clarityVersion: number };
+  | { kind: 'deploy'; /** Full contract id, `ADDRESS.name`. */ name: string; code: string; clarityVersion: number };
 
 /** One transaction of a block: its fee is always paid; `skip` executes the fee only (aborted tx). */
 export interface BlockEntry {
@@ -67,7 +67,8 @@ function toSimTx(sender: string, action: Action): Tx {
     case 'transfer':
       return simTx.transferSTX(ustx(action.amount), action.recipient, sender);
     case 'deploy':
-      return simTx.deployContract(action.name, action.code, { clarityVersion: action.clarityVersion as 3 }, sender);
+      // simnet wants the bare name: the deployer (sender) is the address part.
+      return simTx.deployContract(action.name.split('.')[1], action.code, { clarityVersion: action.clarityVersion as 3 }, sender);
   }
 }
 
