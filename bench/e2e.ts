@@ -1,0 +1,99 @@
+/**
+ * `npm run bench:e2e`: the whole marketplace as real processes on loopback, on the classifier.
+ * In one run it measures
+ *  - on-chain: tasks submitted by 3 wallets -> settled, per second (wall clock of the stream);
+ *  - off-chain: completed results per second once the queue is full (tasks submitted with no
+ *    agent running, then one agent started: pull, fetch input, infer, sign, post);
+ *  - raw: an in-process single-request `session.run` loop on the same model and input;
+ * and reports the ratios. Goal: off-chain throughput >= 1.0x the raw loop.
+ * Writes bench/results/e2e.json.
+ */
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir, loadavg } from 'node:os';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { DEMO_MODEL, classifierPath, devAccountKeys, startMarketplace, writeExampleInput } from '../scripts/lib/marketplace.js';
+import { submitTasks } from '../scripts/lib/workload.js';
+import { FAST_SIGNER_TOML } from '../tests/e2e/helpers.js';
+
+const TASKS = Number(process.env.BENCH_TASKS ?? 300);
+const RAW_SECONDS = Number(process.env.BENCH_RAW_SECONDS ?? 5);
+
+interface Stats {
+  total_tasks: number;
+  tasks_by_status: Record<string, number>;
+}
+
+async function stats(signerUrl: string): Promise<Stats> {
+  return ((await (await fetch(`${signerUrl}/api/v1/stats`)).json()) as { data: Stats }).data;
+}
+
+async function until(signerUrl: string, done: (s: Stats) => boolean, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const s = await stats(signerUrl);
+    if (done(s)) return performance.now();
+    if (Date.now() > deadline) throw new Error(`timed out: ${JSON.stringify(s.tasks_by_status)}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const pastCompleted = (s: Stats) => (s.tasks_by_status.completed ?? 0) + (s.tasks_by_status.submitted ?? 0) + (s.tasks_by_status.settled ?? 0);
+
+async function rawLoop(input: string): Promise<{ inferences_per_s: number; n: number }> {
+  const session = await ort.InferenceSession.create(classifierPath());
+  const t = (JSON.parse((await import('node:fs')).readFileSync(input, 'utf8')) as { inputs: { data: number[]; shape: number[] }[] }).inputs[0];
+  const feeds = { [session.inputNames[0]]: new ort.Tensor('float32', Float32Array.from(t.data), t.shape) };
+  await session.run(feeds);
+  let n = 0;
+  const start = performance.now();
+  while (performance.now() - start < RAW_SECONDS * 1000) {
+    await session.run(feeds);
+    n++;
+  }
+  return { inferences_per_s: n / ((performance.now() - start) / 1000), n };
+}
+
+const dataDir = mkdtempSync(join(tmpdir(), 'bench-e2e-'));
+const m = await startMarketplace({ dataDir, withoutAgent: true, signerConfigToml: FAST_SIGNER_TOML.replace('batch_size = 50', 'batch_size = 200') });
+try {
+  const input = writeExampleInput(dataDir);
+  const keys = devAccountKeys();
+  const t0 = performance.now();
+  const ids = await submitTasks(m, { model: DEMO_MODEL, walletKeys: ['wallet_1', 'wallet_2', 'wallet_3'].map((n) => keys.get(n)!), count: TASKS, inputFile: input, maxBlocks: 1000n });
+  const tSubmitted = performance.now();
+  await until(m.signerUrl, (s) => s.total_tasks >= ids.length, 120_000);
+
+  await m.startAgent('node-1');
+  const tAgent = performance.now();
+  const before = pastCompleted(await stats(m.signerUrl));
+  const tCompleted = await until(m.signerUrl, (s) => pastCompleted(s) >= ids.length, 300_000);
+  const tSettled = await until(m.signerUrl, (s) => (s.tasks_by_status.settled ?? 0) >= ids.length, 300_000);
+  await m.stop();
+
+  const raw = await rawLoop(input);
+  const offChain = (ids.length - before) / ((tCompleted - tAgent) / 1000);
+  const onChain = ids.length / ((tSettled - t0) / 1000);
+  const result = {
+    when: new Date().toISOString(),
+    load_average: loadavg(),
+    tasks: ids.length,
+    on_chain: {
+      submit_seconds: (tSubmitted - t0) / 1000,
+      submitted_to_settled_tasks_per_s: onChain,
+      settle_after_completed_seconds: (tSettled - tCompleted) / 1000,
+    },
+    off_chain: { completed_results_per_s: offChain, completed_before_first_measure: before },
+    raw_session_run_loop: raw,
+    ratios: {
+      off_chain_vs_raw: offChain / raw.inferences_per_s,
+      on_chain_vs_raw: onChain / raw.inferences_per_s,
+    },
+    goal: 'off_chain_vs_raw >= 1.0',
+  };
+  mkdirSync('bench/results', { recursive: true });
+  writeFileSync('bench/results/e2e.json', `${JSON.stringify(result, null, 2)}\n`);
+  console.log(JSON.stringify(result, null, 2));
+} finally {
+  await m.stop();
+}
