@@ -4,7 +4,7 @@
  * young. Nodes are scored by performance score, recent latency, in-flight load, capabilities
  * and reputation.
  */
-import { and, asc, desc, eq, inArray, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, sql } from 'drizzle-orm';
 import { capabilitiesSchema } from '../../protocol/index.js';
 import { inferenceNodes, inferenceTasks } from '../db/index.js';
 import { reputationOf, reputationScore, type NodeRow } from '../nodes/index.js';
@@ -43,48 +43,66 @@ function inFlightCounts(s: Services): Map<string, number> {
   return new Map(rows.map((r) => [r.node ?? '', r.n]));
 }
 
+function inFlightOf(s: Services, nodeId: string): number {
+  return s.store.db
+    .select({ n: sql<number>`count(*)` })
+    .from(inferenceTasks)
+    .where(and(eq(inferenceTasks.inference_node_id, nodeId), eq(inferenceTasks.status, 'in_progress')))
+    .get()!.n;
+}
+
 /** A node may take this many candidates into account per pull. */
 const CANDIDATES = 32;
 
-/** Leases the best-suited pending task to `nodeId`, or returns null when none is for it now. */
-export function leaseNext(s: Services, nodeId: string, now = Date.now()): TaskRow | null {
-  const { scheduler } = s.config;
-  return s.store.sqlite.transaction((): TaskRow | null => {
-    const nodes = s.store.db.select().from(inferenceNodes).where(eq(inferenceNodes.status, 'online')).all();
-    const me = nodes.find((n) => n.node_id === nodeId);
-    if (!me) return null;
-    const load = inFlightCounts(s);
-    const free = (n: NodeRow) => (load.get(n.node_id) ?? 0) < scheduler.max_in_flight_per_node;
-    if (!free(me)) return null;
-    const models: string[] = JSON.parse(me.supported_models);
-    if (models.length === 0) return null;
-    const tip = s.chain.tipHeight;
-    const candidates = s.store.db
+/** The first pending tasks of the given models, by priority then age (one index range per model). */
+function candidatesFor(s: Services, models: string[]): TaskRow[] {
+  const tip = s.chain.tipHeight;
+  const rows = models.flatMap((model) =>
+    s.store.db
       .select()
       .from(inferenceTasks)
       .where(
         and(
           eq(inferenceTasks.status, 'pending'),
-          inArray(inferenceTasks.artifact_hash, models),
+          eq(inferenceTasks.artifact_hash, model),
           tip === null ? undefined : sql`(${inferenceTasks.deadline} IS NULL OR ${inferenceTasks.deadline} > ${tip})`,
         ),
       )
       .orderBy(desc(inferenceTasks.priority), asc(inferenceTasks.created_at))
       .limit(CANDIDATES)
-      .all();
-    const score = (n: NodeRow) => scoreNode(n, load.get(n.node_id) ?? 0, scheduler.max_in_flight_per_node, now, scheduler.reputation_half_life_ms);
-    const mine = score(me);
+      .all(),
+  );
+  if (models.length > 1) rows.sort((a, b) => b.priority - a.priority || a.created_at - b.created_at);
+  return rows.slice(0, CANDIDATES);
+}
+
+/** Leases the best-suited pending task to `nodeId`, or returns null when none is for it now. */
+export function leaseNext(s: Services, nodeId: string, now = Date.now()): TaskRow | null {
+  const { scheduler } = s.config;
+  const cap = scheduler.max_in_flight_per_node;
+  return s.store.sqlite.transaction((): TaskRow | null => {
+    const nodes = s.store.db.select().from(inferenceNodes).where(eq(inferenceNodes.status, 'online')).all();
+    const me = nodes.find((n) => n.node_id === nodeId);
+    if (!me || inFlightOf(s, nodeId) >= cap) return null;
+    const candidates = candidatesFor(s, [...new Set<string>(JSON.parse(me.supported_models))]);
+    if (candidates.length === 0) return null;
+    // Other nodes' load matters only when a young task might be left for a better node.
+    let load: Map<string, number> | undefined;
+    const loadOf = (n: NodeRow) => (load ??= inFlightCounts(s)).get(n.node_id) ?? 0;
+    const score = (n: NodeRow) => scoreNode(n, loadOf(n), cap, now, scheduler.reputation_half_life_ms);
+    let mine: number | undefined;
     for (const task of candidates) {
       const young = now - task.created_at < scheduler.prefer_better_node_ms;
       if (young) {
-        const better = nodes.some((n) => n !== me && free(n) && JSON.parse(n.supported_models).includes(task.artifact_hash) && score(n) > mine * 1.1);
+        mine ??= score(me);
+        const better = nodes.some((n) => n !== me && loadOf(n) < cap && JSON.parse(n.supported_models).includes(task.artifact_hash) && score(n) > mine! * 1.1);
         if (better) continue;
       }
       return transition(
         s.store,
         task.task_id,
         'in_progress',
-        { reason: `leased to ${nodeId} (attempt ${task.attempts + 1}, score ${mine.toFixed(3)})`, nodeId, expect: ['pending'], now },
+        { reason: `leased to ${nodeId} (attempt ${task.attempts + 1}${mine === undefined ? '' : `, score ${mine.toFixed(3)}`})`, nodeId, expect: ['pending'], now },
         { inference_node_id: nodeId, attempts: task.attempts + 1, leased_at: now, lease_expires_at: now + scheduler.max_infer_time_ms },
       );
     }

@@ -104,6 +104,7 @@ CREATE TABLE `inference_tasks` (
 );
 --> statement-breakpoint
 CREATE UNIQUE INDEX `inference_tasks_chain_task_id_unique` ON `inference_tasks` (`chain_task_id`);--> statement-breakpoint
-CREATE INDEX `tasks_queue_idx` ON `inference_tasks` (`status`,`priority`,`created_at`);--> statement-breakpoint
+CREATE INDEX `tasks_queue_idx` ON `inference_tasks` (`status`,`artifact_hash`,"priority" desc,`created_at`);--> statement-breakpoint
 CREATE INDEX `tasks_node_idx` ON `inference_tasks` (`inference_node_id`,`status`);--> statement-breakpoint
+CREATE INDEX `tasks_deadline_idx` ON `inference_tasks` (`status`,`deadline`);--> statement-breakpoint
 CREATE INDEX `tasks_settlement_idx` ON `inference_tasks` (`settlement_txid`);

@@ -1,4 +1,5 @@
 /** inference_tasks: the seed service's task columns plus what the chain and settlement need. */
+import { sql } from 'drizzle-orm';
 import { sqliteTable, text, integer, real, index } from 'drizzle-orm/sqlite-core';
 
 export const inferenceTasks = sqliteTable(
@@ -53,8 +54,11 @@ export const inferenceTasks = sqliteTable(
     reclaim_txid: text('reclaim_txid'),
   },
   (t) => [
-    index('tasks_queue_idx').on(t.status, t.priority, t.created_at),
+    // The pull query: pending tasks of one model, highest priority first, then oldest.
+    index('tasks_queue_idx').on(t.status, t.artifact_hash, sql`${t.priority} desc`, t.created_at),
     index('tasks_node_idx').on(t.inference_node_id, t.status),
+    // The deadline sweep: tasks of one status at or before a block height.
+    index('tasks_deadline_idx').on(t.status, t.deadline),
     index('tasks_settlement_idx').on(t.settlement_txid),
   ],
 );
