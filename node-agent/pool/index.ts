@@ -34,6 +34,10 @@ export class WorkerCrashedError extends Error {
   override name = 'WorkerCrashedError';
 }
 
+/** More worker deaths than this within the window is a crash loop: the pool stops replacing workers. */
+const CRASH_LOOP_DEATHS = 5;
+const CRASH_LOOP_WINDOW_MS = 60_000;
+
 type Job = { msg: ToWorker; resolve: (v: unknown) => void; reject: (e: Error) => void; attempts: number };
 type Slot = { worker: Worker; ready: boolean; busy: Job | null; direct: Job[] };
 
@@ -58,6 +62,9 @@ export class WorkerPool {
   private freeListeners = new Set<() => void>();
   /** Workers replaced since start. */
   restarts = 0;
+  private recentDeaths: number[] = [];
+  /** Set when the workers crash-looped: every later job fails with it. */
+  private broken: WorkerCrashedError | null = null;
 
   private constructor(private opts: PoolOptions) {
     const cores = availableParallelism();
@@ -74,6 +81,7 @@ export class WorkerPool {
 
   /** Loads a model into every worker (and every future replacement), warming each up. */
   async load(modelId: string, file: string, warmupShapes: Record<string, number[]> = {}): Promise<LoadResult> {
+    if (this.broken) throw this.broken;
     const msg = { type: 'load' as const, jobId: 0, modelId, file, intraOpThreads: this.intraOpThreads, warmupShapes };
     this.models.set(modelId, msg);
     const results = await Promise.all(this.slots.map((slot) => this.direct(slot, { ...msg, jobId: this.nextJob++ })));
@@ -88,6 +96,7 @@ export class WorkerPool {
 
   /** Runs a loaded model on the next free worker. */
   run(modelId: string, feeds: Feeds): Promise<Feeds> {
+    if (this.broken) return Promise.reject(this.broken);
     return new Promise((resolve, reject) => {
       this.queue.push({ msg: { type: 'run', jobId: this.nextJob++, modelId, feeds }, resolve: resolve as (v: unknown) => void, reject, attempts: 0 });
       this.pump();
@@ -174,6 +183,14 @@ export class WorkerPool {
     }
     this.restarts++;
     this.opts.onReplace?.(reason);
+    const now = Date.now();
+    this.recentDeaths = [...this.recentDeaths.filter((t) => now - t < CRASH_LOOP_WINDOW_MS), now];
+    if (this.recentDeaths.length > CRASH_LOOP_DEATHS) {
+      // Something kills every worker (a model that crashes the runtime at load, say): stop respawning.
+      const err = (this.broken = new WorkerCrashedError(`inference workers crashed ${this.recentDeaths.length} times within ${CRASH_LOOP_WINDOW_MS / 1000} s (last: ${reason}); not replacing them`));
+      for (const j of [...this.queue.splice(0), ...slot.direct, ...(slot.busy ? [slot.busy] : [])]) j.reject(err);
+      return;
+    }
     const inherit = slot.direct;
     const job = slot.busy;
     if (job?.msg.type === 'load') {

@@ -74,6 +74,19 @@ describe('worker pool', () => {
     pool = undefined;
   });
 
+  it('stops replacing workers that keep dying, and says so', async () => {
+    pool = await WorkerPool.start({ workers: 1, intraOpThreads: 1, engine: 'onnxruntime' });
+    for (let i = 1; i <= 5; i++) {
+      crash(pool, 0);
+      await expect.poll(() => pool!.stats().restarts, { timeout: 20_000 }).toBe(i);
+      await expect.poll(() => pool!.freeWorkers()).toBe(1);
+    }
+    crash(pool, 0);
+    const message = /^inference workers crashed 6 times within 60 s \(last: worker threw: .*\); not replacing them$/;
+    await expect(pool.run('cls', x([1, 3, 48, 192]))).rejects.toThrow(message);
+    await expect(pool.run('cls', x([1, 3, 48, 192]))).rejects.toThrow(message);
+  });
+
   it('releases a model from every worker', async () => {
     pool = await WorkerPool.start({ workers: 2, intraOpThreads: 1, engine: 'onnxruntime' });
     await pool.load('cls', CLS.path, CLS.warmupShape);
