@@ -76,6 +76,8 @@ function toSimTx(sender: string, action: Action): Tx {
 export class Vm {
   /** simnet rebuilds every interface on each query (milliseconds); they only change on deploys. */
   private abis: Map<string, ContractAbi> | null = null;
+  /** Balances read since the last block: admission asks for the same accounts over and over. */
+  private balances = new Map<string, bigint>();
 
   private constructor(private readonly simnet: Simnet, readonly genesisId: string) {}
 
@@ -100,8 +102,13 @@ export class Vm {
   }
 
   balance(principal: string): bigint {
-    const r = quiet(() => this.simnet.execute(`(stx-get-balance '${principal})`));
-    return (r.result as { value: bigint }).value;
+    let b = this.balances.get(principal);
+    if (b === undefined) {
+      const r = quiet(() => this.simnet.execute(`(stx-get-balance '${principal})`));
+      b = (r.result as { value: bigint }).value;
+      this.balances.set(principal, b);
+    }
+    return b;
   }
 
   /** Mines one block holding `entries` in order. Throws `EntryFailed` when the VM aborted one of them. */
@@ -110,6 +117,7 @@ export class Vm {
       this.simnet.mineEmptyBlock();
       return [];
     }
+    this.balances.clear();
     const txs: Tx[] = [];
     for (const e of entries) {
       txs.push(simTx.transferSTX(ustx(e.fee), FEE_SINK, e.sender));
@@ -121,6 +129,7 @@ export class Vm {
     try {
       results = quiet(() => this.simnet.mineBlock(txs));
     } catch (err) {
+      this.balances.clear();
       // simnet stops the block at the failing call; the fees already paid tell which one it was.
       const paid = this.balance(FEE_SINK) - sinkBefore;
       let sum = 0n;
@@ -131,6 +140,7 @@ export class Vm {
       }
       throw new EntryFailed(index, String((err as Error)?.message ?? err).split('\n')[0].slice(0, 500));
     }
+    this.balances.clear();
     const outcomes: EntryOutcome[] = [];
     let k = 0;
     for (const e of entries) {

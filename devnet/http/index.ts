@@ -4,6 +4,8 @@
  * use, with the real response shapes. Plus `/devnet/...` helpers that no real network has.
  */
 import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { cors } from 'hono/cors';
 import { deserializeCV, cvToHex, validateStacksAddress } from '@stacks/transactions';
 import { hexToBytes } from '@stacks/common';
 import type { DevnetNode } from '../node.js';
@@ -31,6 +33,10 @@ export function devnetApp(node: DevnetNode): Hono {
   const app = new Hono();
   const abiOf = (id: string) => node.contractInterface(id);
 
+  // Browser wallets and the dashboard read the chain from other origins, as they do from Hiro's API.
+  app.use('*', cors());
+  // A Stacks transaction is at most 2 MB (the node's MAX_TRANSACTION_LEN).
+  app.use('*', bodyLimit({ maxSize: 2 * 1024 * 1024, onError: (c) => c.json({ error: 'request body larger than 2 MB: no Stacks transaction is that big' }, 413) }));
   app.onError((err, c) => c.json({ error: 'internal devnet error (a bug)', message: err.message }, 500));
   app.notFound((c) => c.json({ error: `no such endpoint on the devnet: ${c.req.method} ${c.req.path}` }, 404));
 

@@ -163,6 +163,10 @@ export class StacksApiChain implements Chain {
     return fee > this.maxFee ? this.maxFee : fee;
   }
 
+  /**
+   * Broadcasts; throws `BroadcastRejected` when the node says no (the nonce is then free again).
+   * A network error leaves the nonce reserved: broadcast the same `SignedTx` again later.
+   */
   async broadcast(tx: SignedTx): Promise<void> {
     const wire = deserializeTransaction(tx.raw);
     const res = await broadcastTransaction({ transaction: wire, network: this.opts.network, client: this.client });
