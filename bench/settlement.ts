@@ -7,14 +7,14 @@
  * block's budget the batch uses and the largest batch that fits (from simnet's limits).
  *
  * Scenarios: all items by one node (payouts folded into one transfer per payee), every item by
- * a different node, and the same batch on a variant of the escrow that transfers per item
+ * a different node, the one-node batch through `complete-tasks-packed`, and the same batch on a variant of the escrow that transfers per item
  * (its `pay-run` swapped for three immediate transfers) to measure what the folding saves.
  * Writes bench/results/settlement.json.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { initSimnet } from '@stacks/clarinet-sdk';
 import { makeContractCall, privateKeyToPublic, compressPublicKey, getAddressFromPrivateKey, type ClarityValue } from '@stacks/transactions';
-import { completeTasksArgs, deployModelArgs, submitTaskArgs, decodeCompleteResults, type CompleteTaskItem } from '../protocol/contracts/index.js';
+import { completeTasksArgs, completeTasksPackedArgs, deployModelArgs, submitTaskArgs, decodeCompleteResults, type CompleteTaskItem } from '../protocol/contracts/index.js';
 import { signTaskResult, CHAIN_ID } from '../protocol/sip018/index.js';
 import { sha256Hex } from '../protocol/hash/index.js';
 
@@ -77,10 +77,10 @@ function signedBatch(escrow: string, n: number, distinctNodes: boolean): Complet
   return items;
 }
 
-async function txBytes(escrow: string, args: ClarityValue[]): Promise<number> {
+async function txBytes(escrow: string, functionName: string, args: ClarityValue[]): Promise<number> {
   const [contractAddress, contractName] = escrow.split('.');
   const tx = await makeContractCall({
-    contractAddress, contractName, functionName: 'complete-tasks', functionArgs: args, senderKey: DEPLOYER_KEY,
+    contractAddress, contractName, functionName, functionArgs: args, senderKey: DEPLOYER_KEY,
     network: 'testnet', fee: 10_000n, nonce: 0n, validateWithAbi: false, postConditionMode: 'allow',
   });
   return tx.serialize().length / 2;
@@ -89,16 +89,17 @@ async function txBytes(escrow: string, args: ClarityValue[]): Promise<number> {
 interface Row { batch: number; total: Cost; perTask: Cost; txBytes: number; txBytesPerTask: number; blockShare: Cost }
 let limit: Cost | undefined;
 
-async function measure(escrow: string, n: number, distinctNodes: boolean): Promise<Row> {
+async function measure(escrow: string, n: number, distinctNodes: boolean, packed: boolean): Promise<Row> {
   const items = signedBatch(escrow, n, distinctNodes);
-  const args = completeTasksArgs(items);
-  const r = simnet.callPublicFn(escrow, 'complete-tasks', args, DEPLOYER);
+  const fn = packed ? 'complete-tasks-packed' : 'complete-tasks';
+  const args = packed ? completeTasksPackedArgs(items) : completeTasksArgs(items);
+  const r = simnet.callPublicFn(escrow, fn, args, DEPLOYER);
   const results = decodeCompleteResults(r.result);
   if (results.length !== n || !results.every((x) => x.ok)) throw new Error(`batch of ${n} did not settle: ${JSON.stringify(results.find((x) => !x.ok))}`);
   if (!r.costs) throw new Error('simnet did not report costs (trackCosts)');
   limit = r.costs.limit;
   const total = r.costs.total;
-  const bytes = await txBytes(escrow, args);
+  const bytes = await txBytes(escrow, fn, args);
   const per = (c: Cost, d: number) => Object.fromEntries(DIMS.map((k) => [k, Math.round((c[k] / d) * 10) / 10])) as Cost;
   const share = Object.fromEntries(DIMS.map((k) => [k, Math.round((total[k] / r.costs!.limit[k]) * 10_000) / 10_000])) as Cost;
   return { batch: n, total, perTask: per(total, n), txBytes: bytes, txBytesPerTask: Math.round((bytes / n) * 10) / 10, blockShare: share };
@@ -119,30 +120,37 @@ function maxBatch(rows: Row[]): { batch: number; boundBy: keyof Cost } {
 }
 
 const scenarios = {
-  'one node, one transfer per payee': { escrow: `${DEPLOYER}.inference-escrow`, distinct: false },
-  'distinct nodes, one transfer per payee': { escrow: `${DEPLOYER}.inference-escrow`, distinct: true },
-  'one node, transfer per item (variant)': { escrow: `${DEPLOYER}.inference-escrow-direct`, distinct: false },
+  'one node, one transfer per payee': { escrow: `${DEPLOYER}.inference-escrow`, distinct: false, packed: false },
+  'distinct nodes, one transfer per payee': { escrow: `${DEPLOYER}.inference-escrow`, distinct: true, packed: false },
+  'one node, packed items (complete-tasks-packed)': { escrow: `${DEPLOYER}.inference-escrow`, distinct: false, packed: true },
+  'one node, transfer per item (variant)': { escrow: `${DEPLOYER}.inference-escrow-direct`, distinct: false, packed: false },
 };
 const out: Record<string, { rows: Row[]; maxBatchInBlock: { batch: number; boundBy: keyof Cost }; listLimit: number }> = {};
 for (const [name, s] of Object.entries(scenarios)) {
   const rows: Row[] = [];
-  for (const n of SIZES) rows.push(await measure(s.escrow, n, s.distinct));
+  for (const n of SIZES) rows.push(await measure(s.escrow, n, s.distinct, s.packed));
   out[name] = { rows, maxBatchInBlock: maxBatch(rows), listLimit: 200 };
 }
 
-const main = out['one node, one transfer per payee'].rows;
-const b1 = main.find((r) => r.batch === 1)!;
-const b100 = main.find((r) => r.batch === 100)!;
+/** Per-task bytes and runtime at batch 100 as a fraction of batch 1 (the goal: each <= 0.5). */
+function ratios(rows: Row[]) {
+  const b1 = rows.find((r) => r.batch === 1)!;
+  const b100 = rows.find((r) => r.batch === 100)!;
+  const bytes = Math.round((b100.txBytesPerTask / b1.txBytesPerTask) * 1000) / 1000;
+  const runtime = Math.round((b100.perTask.runtime / b1.perTask.runtime) * 1000) / 1000;
+  return { bytesPerTaskRatio: bytes, runtimePerTaskRatio: runtime, met: bytes <= 0.5 && runtime <= 0.5 };
+}
 const goal = {
-  bytesPerTaskRatio: Math.round((b100.txBytesPerTask / b1.txBytesPerTask) * 1000) / 1000,
-  runtimePerTaskRatio: Math.round((b100.perTask.runtime / b1.perTask.runtime) * 1000) / 1000,
+  target: 'per-task bytes and runtime at batch 100 each <= 0.5 of batch 1',
+  'complete-tasks': ratios(out['one node, one transfer per payee'].rows),
+  'complete-tasks-packed': ratios(out['one node, packed items (complete-tasks-packed)'].rows),
 };
 const report = {
   generatedAt: new Date().toISOString(),
   tool: '@stacks/clarinet-sdk simnet cost tracking (Clarity 3, epoch 3.1); tx bytes from @stacks/transactions makeContractCall',
   blockLimit: limit,
   scenarios: out,
-  goal: { ...goal, target: 'each <= 0.5 at batch 100 vs batch 1', met: goal.bytesPerTaskRatio <= 0.5 && goal.runtimePerTaskRatio <= 0.5 },
+  goal,
 };
 mkdirSync(`${ROOT}bench/results`, { recursive: true });
 writeFileSync(`${ROOT}bench/results/settlement.json`, JSON.stringify(report, null, 2));
@@ -155,5 +163,7 @@ for (const [name, s] of Object.entries(out)) {
     say(`| ${r.batch} | ${r.perTask.runtime} | ${r.perTask.readCount} | ${r.perTask.writeCount} | ${r.perTask.writeLength} | ${r.txBytesPerTask} | ${(r.blockShare.runtime * 100).toFixed(2)}% |`);
   }
 }
-say(`\nbatch 100 vs batch 1, per task: bytes ${goal.bytesPerTaskRatio}, runtime ${goal.runtimePerTaskRatio} (goal <= 0.5 each)`);
+for (const fn of ['complete-tasks', 'complete-tasks-packed'] as const) {
+  say(`\n${fn}: batch 100 vs batch 1, per task: bytes ${goal[fn].bytesPerTaskRatio}, runtime ${goal[fn].runtimePerTaskRatio} (goal <= 0.5 each: ${goal[fn].met ? 'met' : 'missed'})`);
+}
 say(`wrote bench/results/settlement.json`);

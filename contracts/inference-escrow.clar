@@ -49,6 +49,8 @@
 (define-constant ERR_INSUFFICIENT_FUNDS (err u2019))
 ;; the escrow contract itself cannot be the treasury or a model owner: it cannot pay itself
 (define-constant ERR_ESCROW_AS_PAYEE (err u2020))
+;; a packed item is not 138 bytes (8 task id, 32 output hash, 33 public key, 65 signature)
+(define-constant ERR_MALFORMED_ITEM (err u2021))
 
 (define-constant STATUS_PENDING u0)
 (define-constant STATUS_PAID u1)
@@ -332,30 +334,29 @@
   )
 )
 
-;; Settles a batch of signed results. Authorized signers only. Returns one result per item:
-;; (ok node-payout) or (err code); a bad item is skipped and never sinks the batch.
-;; Order items by node to pay each node once per batch.
-(define-public (complete-tasks (items (list 200 {
-  task-id: uint,
-  output-hash: (buff 32),
-  node-pubkey: (buff 33),
-  signature: (buff 65),
-})))
-  (let (
-      (settled (begin
-        (asserts! (default-to false (map-get? signers contract-caller)) ERR_NOT_SIGNER)
-        (map settle-item items)
-      ))
-      (acc (fold pay-run settled {
-        node: SELF,
-        node-amount: u0,
-        owner: SELF,
-        owner-amount: u0,
-        treasury-amount: u0,
-        paid: u0,
-        ok: true,
-      }))
-    )
+;; The fold's starting accumulator: no payee yet (SELF is never paid; zero amounts are skipped).
+(define-constant BATCH_START {
+  node: SELF,
+  node-amount: u0,
+  owner: SELF,
+  owner-amount: u0,
+  treasury-amount: u0,
+  paid: u0,
+  ok: true,
+})
+
+;; Makes the last transfers of a batch and books its total. Takes only the small accumulator:
+;; passing the settled list itself would cost ~180k runtime per batch in argument checks.
+(define-private (finish-batch (acc {
+  node: principal,
+  node-amount: uint,
+  owner: principal,
+  owner-amount: uint,
+  treasury-amount: uint,
+  paid: uint,
+  ok: bool,
+}))
+  (begin
     (asserts!
       (and (get ok acc)
         (pay-out (get node acc) (get node-amount acc))
@@ -365,7 +366,60 @@
       ERR_TRANSFER_FAILED
     )
     (var-set total-paid (+ (var-get total-paid) (get paid acc)))
-    (var-set total-escrowed (- (var-get total-escrowed) (get paid acc)))
+    (ok (var-set total-escrowed (- (var-get total-escrowed) (get paid acc))))
+  )
+)
+
+(define-private (check-signer)
+  (ok (asserts! (default-to false (map-get? signers contract-caller)) ERR_NOT_SIGNER))
+)
+
+;; Settles a batch of signed results. Authorized signers only. Returns one result per item:
+;; (ok node-payout) or (err code); a bad item is skipped and never sinks the batch.
+;; Order items by node to pay each node once per batch.
+(define-public (complete-tasks (items (list 200 {
+  task-id: uint,
+  output-hash: (buff 32),
+  node-pubkey: (buff 33),
+  signature: (buff 65),
+})))
+  (let ((settled (begin
+      (try! (check-signer))
+      (map settle-item items)
+    )))
+    (try! (finish-batch (fold pay-run settled BATCH_START)))
+    (ok (map item-result settled))
+  )
+)
+
+;; Splits a packed item: task id (8 bytes, big-endian), output hash, node public key, signature.
+(define-private (unpack (packed (buff 138)))
+  (if (is-eq (len packed) u138)
+    (ok {
+      task-id: (buff-to-uint-be (unwrap-panic (as-max-len? (unwrap-panic (slice? packed u0 u8)) u16))),
+      output-hash: (unwrap-panic (as-max-len? (unwrap-panic (slice? packed u8 u40)) u32)),
+      node-pubkey: (unwrap-panic (as-max-len? (unwrap-panic (slice? packed u40 u73)) u33)),
+      signature: (unwrap-panic (as-max-len? (unwrap-panic (slice? packed u73 u138)) u65)),
+    })
+    ERR_MALFORMED_ITEM
+  )
+)
+
+(define-private (settle-packed (packed (buff 138)))
+  (match (unpack packed)
+    item (settle-item item)
+    code (err code)
+  )
+)
+
+;; complete-tasks with each item packed into one 138-byte buffer: about 30% fewer transaction
+;; bytes per task, the same checks and results (a malformed item gets ERR_MALFORMED_ITEM).
+(define-public (complete-tasks-packed (items (list 200 (buff 138))))
+  (let ((settled (begin
+      (try! (check-signer))
+      (map settle-packed items)
+    )))
+    (try! (finish-batch (fold pay-run settled BATCH_START)))
     (ok (map item-result settled))
   )
 )

@@ -176,6 +176,19 @@
   )
 )
 
+;; The same item through complete-tasks-packed (task id: the low 8 bytes of its consensus form).
+(define-public (fuzz-complete-packed (pick uint) (tamper bool))
+  (let ((a (fuzz-recent pick)))
+    (complete-tasks-packed (list
+      (unwrap-panic (as-max-len?
+        (concat (unwrap-panic (slice? (unwrap-panic (to-consensus-buff? a)) u9 u17))
+          (concat (if tamper (fuzz-input-hash a) (fuzz-output-hash a))
+            (concat FUZZ_NODE_PUBKEY (unwrap-panic (element-at? FUZZ_SIGNATURES (- a u1))))))
+        u138))
+    ))
+  )
+)
+
 ;; Reclaims a known task and records the height it was refunded at.
 (define-public (fuzz-reclaim (pick uint))
   (let (

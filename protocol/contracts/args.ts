@@ -14,13 +14,18 @@ function uint(value: Int, field: string): ClarityValue {
   return Cl.uint(value);
 }
 
-/** A hex string (optionally 0x-prefixed) of exactly `bytes` bytes, as a Clarity buffer. */
-export function hexBuffer(hex: string, bytes: number, field: string): ClarityValue {
+/** Checks a hex string (optionally 0x-prefixed) is exactly `bytes` bytes; returns it lowercase without 0x. */
+function cleanHex(hex: string, bytes: number, field: string): string {
   const clean = hex.startsWith('0x') ? hex.slice(2) : hex;
   if (clean.length !== bytes * 2 || !/^[0-9a-fA-F]*$/.test(clean)) {
     throw new Error(`${field} must be ${bytes} bytes of hex (${bytes * 2} characters), got "${hex}"`);
   }
-  return Cl.buffer(hexToBytes(clean));
+  return clean.toLowerCase();
+}
+
+/** A hex string (optionally 0x-prefixed) of exactly `bytes` bytes, as a Clarity buffer. */
+export function hexBuffer(hex: string, bytes: number, field: string): ClarityValue {
+  return Cl.buffer(hexToBytes(cleanHex(hex, bytes, field)));
 }
 
 /** Arguments of `inference-escrow.submit-task`. */
@@ -76,6 +81,32 @@ export function completeTasksArgs(items: CompleteTaskItem[]): ClarityValue[] {
           signature: hexBuffer(it.signature, 65, `items[${i}].signature`),
         }),
       ),
+    ),
+  ];
+}
+
+/** Bytes of one `complete-tasks-packed` item: task id (8), output hash (32), public key (33), signature (65). */
+export const PACKED_ITEM_BYTES = 138;
+
+/**
+ * The single argument of `complete-tasks-packed`: each item as one 138-byte buffer, about 30%
+ * fewer transaction bytes per task than `completeTasksArgs` for the same settlement.
+ * Task ids must be below 2^64 (8 bytes, big-endian).
+ */
+export function completeTasksPackedArgs(items: CompleteTaskItem[]): ClarityValue[] {
+  if (items.length > MAX_BATCH) throw new Error(`complete-tasks-packed takes at most ${MAX_BATCH} items, got ${items.length}`);
+  return [
+    Cl.list(
+      items.map((it, i) => {
+        const id = BigInt(it.taskId);
+        if (id < 0n || id >= 2n ** 64n) throw new Error(`items[${i}].taskId must be below 2^64 to be packed, got ${id}`);
+        return Cl.bufferFromHex(
+          id.toString(16).padStart(16, '0') +
+            cleanHex(it.outputHash, 32, `items[${i}].outputHash`) +
+            cleanHex(it.nodePublicKey, 33, `items[${i}].nodePublicKey (compressed key)`) +
+            cleanHex(it.signature, 65, `items[${i}].signature`),
+        );
+      }),
     ),
   ];
 }

@@ -14,6 +14,8 @@ import {
   decodeModelOutput,
   MAX_BATCH,
   orderForSettlement,
+  completeTasksPackedArgs,
+  PACKED_ITEM_BYTES,
 } from './index.js';
 
 const H = 'ab'.repeat(32);
@@ -43,6 +45,17 @@ describe('argument builders', () => {
     expect(() => completeTasksArgs([{ ...item, nodePublicKey: '04' + H + H }])).toThrow(/nodePublicKey \(compressed key\) must be 33 bytes/);
     expect(() => completeTasksArgs(Array(MAX_BATCH + 1).fill(item))).toThrow(/at most 200/);
     expect(() => deployModelArgs({ model: '', artifactHash: H, format: 'onnx', price: 1, uri: '' })).toThrow(/model name/);
+  });
+});
+
+describe('completeTasksPackedArgs', () => {
+  it('packs task id (8 bytes big-endian), output hash, key and signature into 138 bytes', () => {
+    const item = { taskId: 258n, outputHash: H, nodePublicKey: '02' + 'cd'.repeat(32), signature: 'ef'.repeat(65) };
+    const [list] = completeTasksPackedArgs([item]);
+    expect(list).toStrictEqual(Cl.list([Cl.bufferFromHex('0000000000000102' + H + item.nodePublicKey + item.signature)]));
+    expect((('0000000000000102' + H + item.nodePublicKey + item.signature).length) / 2).toBe(PACKED_ITEM_BYTES);
+    expect(() => completeTasksPackedArgs([{ ...item, taskId: 2n ** 64n }])).toThrow(/below 2\^64/);
+    expect(() => completeTasksPackedArgs([{ ...item, signature: 'ef' }])).toThrow(/signature must be 65 bytes/);
   });
 });
 

@@ -9,7 +9,7 @@ import { expect } from 'vitest';
 import { Cl, getAddressFromPublicKey } from '@stacks/transactions';
 import { escrowErrors as E, decodeCompleteResults, decodeTaskCompleted, type CompleteTaskItem, type CompleteResult } from '../../protocol/contracts/index.js';
 import { signTaskResult, verifyTaskResult } from '../../protocol/sip018/index.js';
-import { escrowId, deployer, wallets, nodes, deployModel, submit, complete, reclaim, getTask, stx, hash, chainId, okUint } from './helpers.js';
+import { escrowId, deployer, wallets, nodes, deployModel, submit, complete, completePacked, reclaim, getTask, stx, hash, chainId, okUint } from './helpers.js';
 
 type Status = 'pending' | 'paid' | 'refunded';
 interface ModelTask { id: bigint; requester: string; fee: bigint; deadline: bigint; inputHash: string; status: Status }
@@ -95,7 +95,7 @@ type Tamper = 0 | 1 | 2 | 3 | 4;
 interface ItemSpec { ref: number; node: number; tamper: Tamper }
 
 class CompleteCmd implements fc.Command<World, object> {
-  constructor(readonly specs: ItemSpec[], readonly bySigner: boolean) {}
+  constructor(readonly specs: ItemSpec[], readonly bySigner: boolean, readonly packed: boolean) {}
   check = () => true;
   run(w: World): void {
     const chain = chainId();
@@ -111,7 +111,7 @@ class CompleteCmd implements fc.Command<World, object> {
       return { taskId, outputHash: s.tamper === 2 ? hash('changed') : outputHash, nodePublicKey: node.publicKey, signature };
     });
     const height = nextHeight();
-    const r = complete(items, this.bySigner ? deployer : wallets[6]);
+    const r = (this.packed ? completePacked : complete)(items, this.bySigner ? deployer : wallets[6]);
     if (!this.bySigner) {
       expect(r.result).toBeErr(Cl.uint(E.ERR_NOT_SIGNER));
       return checkInvariants(w, []);
@@ -143,7 +143,7 @@ class CompleteCmd implements fc.Command<World, object> {
     });
     checkInvariants(w, items.map((it) => BigInt(it.taskId)).filter((id) => id <= BigInt(w.tasks.length)));
   }
-  toString = () => `complete(${this.bySigner ? 'signer' : 'stranger'}, ${JSON.stringify(this.specs)})`;
+  toString = () => `complete${this.packed ? '-packed' : ''}(${this.bySigner ? 'signer' : 'stranger'}, ${JSON.stringify(this.specs)})`;
 }
 
 class ReclaimCmd implements fc.Command<World, object> {
@@ -181,14 +181,14 @@ class MineCmd implements fc.Command<World, object> {
   toString = () => `mine(${this.blocks})`;
 }
 
-/** The command mix: mostly valid submits and honest completions, with every kind of bad input. */
+/** The command mix: mostly valid submits and honest completions (tuple or packed items), with every kind of bad input. */
 export const commandArb = fc.oneof(
   { weight: 4, arbitrary: fc.tuple(fc.nat(3), fc.nat(2), fc.bigInt({ min: 0n, max: 3000n }), fc.nat(8), fc.nat(3)).map(([a, m, f, b, p]) => new SubmitCmd(a, m, f, b, p)) },
   {
     weight: 4,
     arbitrary: fc
-      .tuple(fc.array(fc.record({ ref: fc.nat(40), node: fc.nat(nodes.length - 1), tamper: fc.constantFrom<Tamper>(0, 0, 0, 1, 2, 3, 4) }), { maxLength: 6 }), fc.nat(9).map((n) => n !== 0))
-      .map(([specs, s]) => new CompleteCmd(specs, s)),
+      .tuple(fc.array(fc.record({ ref: fc.nat(40), node: fc.nat(nodes.length - 1), tamper: fc.constantFrom<Tamper>(0, 0, 0, 1, 2, 3, 4) }), { maxLength: 6 }), fc.nat(9).map((n) => n !== 0), fc.boolean())
+      .map(([specs, s, packed]) => new CompleteCmd(specs, s, packed)),
   },
   { weight: 2, arbitrary: fc.tuple(fc.nat(40), fc.nat(7)).map(([ref, c]) => new ReclaimCmd(ref, c)) },
   { weight: 2, arbitrary: fc.integer({ min: 1, max: 5 }).map((n) => new MineCmd(n)) },

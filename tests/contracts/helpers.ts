@@ -8,6 +8,7 @@ import {
   INFERENCE_ESCROW,
   MODEL_REGISTRY,
   completeTasksArgs,
+  completeTasksPackedArgs,
   deployModelArgs,
   submitTaskArgs,
   reclaimArgs,
@@ -75,6 +76,11 @@ export function signedItem(taskId: bigint, inputHash: string, node: NodeKey, out
 
 export function complete(items: CompleteTaskItem[], sender = deployer) {
   return simnet.callPublicFn(escrowId, 'complete-tasks', completeTasksArgs(items), sender);
+}
+
+/** The same batch through `complete-tasks-packed`. */
+export function completePacked(items: CompleteTaskItem[], sender = deployer) {
+  return simnet.callPublicFn(escrowId, 'complete-tasks-packed', completeTasksPackedArgs(items), sender);
 }
 
 export function reclaim(taskId: bigint, sender: string) {
