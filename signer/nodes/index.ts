@@ -4,7 +4,7 @@
  */
 import { and, eq, lt, ne, sql } from 'drizzle-orm';
 import type { NodeStatus, RegisterNodeRequest } from '../../protocol/index.js';
-import { inferenceNodes, type SignerDatabase } from '../db/index.js';
+import { inferenceNodes, prepared, type SignerDatabase } from '../db/index.js';
 import { record, type Reputation } from './reputation.js';
 
 export * from './reputation.js';
@@ -25,7 +25,7 @@ export class RegistrationError extends Error {
 
 /** Reads a node. */
 export function getNode(store: SignerDatabase, nodeId: string): NodeRow | undefined {
-  return store.db.select().from(inferenceNodes).where(eq(inferenceNodes.node_id, nodeId)).get();
+  return prepared(store.sqlite, 'select * from inference_nodes where node_id = ?').get(nodeId) as NodeRow | undefined;
 }
 
 /** Every node, by id. */
@@ -96,19 +96,11 @@ export function recordOutcome(store: SignerDatabase, nodeId: string, ok: boolean
   const rep = record(reputationOf(node), ok, now, halfLifeMs);
   // An EMA keeps "recent" latency without storing samples.
   const latency = latencyMs === null ? node.latency_ms : node.latency_ms === null ? latencyMs : node.latency_ms * 0.8 + latencyMs * 0.2;
-  store.db
-    .update(inferenceNodes)
-    .set({
-      successes: rep.successes,
-      failures: rep.failures,
-      reputation_at: rep.at,
-      last_failure_at: rep.lastFailureAt,
-      latency_ms: latency,
-      task_count: ok ? node.task_count + 1 : node.task_count,
-      updated_at: now,
-    })
-    .where(eq(inferenceNodes.node_id, nodeId))
-    .run();
+  // Runs once per result: a prepared statement rather than a query built each time.
+  prepared(
+    store.sqlite,
+    'update inference_nodes set successes = ?, failures = ?, reputation_at = ?, last_failure_at = ?, latency_ms = ?, task_count = ?, updated_at = ? where node_id = ?',
+  ).run(rep.successes, rep.failures, rep.at, rep.lastFailureAt, latency, ok ? node.task_count + 1 : node.task_count, now, nodeId);
 }
 
 /** The reputation fields of a node row. */

@@ -5,7 +5,7 @@
  */
 import { eq } from 'drizzle-orm';
 import { FINAL_TASK_STATUSES, type TaskStatus } from '../../protocol/index.js';
-import { inferenceTasks, taskEvents, type SignerDatabase } from '../db/index.js';
+import { inferenceTasks, prepared, taskEvents, type SignerDatabase } from '../db/index.js';
 
 /** A task row as stored. */
 export type TaskRow = typeof inferenceTasks.$inferSelect;
@@ -79,27 +79,38 @@ export function createTask(store: SignerDatabase, task: NewTask, reason: string,
   })();
 }
 
+/** Columns a patch may name: the table's own (keys and column names are the same). */
+const COLUMNS = new Set(Object.keys(inferenceTasks));
+
 /** Moves a task to `to` with `patch`, in one transaction; returns the updated row. */
 export function transition(store: SignerDatabase, taskId: string, to: TaskStatus, ctx: TransitionContext, patch: TaskPatch = {}): TaskRow {
   const now = ctx.now ?? Date.now();
   return store.sqlite.transaction(() => {
-    const row = store.db.select().from(inferenceTasks).where(eq(inferenceTasks.task_id, taskId)).get();
+    const row = getTask(store, taskId);
     if (!row) throw new TaskNotFoundError(taskId);
     const from = row.status as TaskStatus;
     if (!canTransition(from, to) || (ctx.expect && !ctx.expect.includes(from))) throw new IllegalTransitionError(taskId, from, to);
-    const values = { ...patch, status: to, updated_at: now };
-    store.db.update(inferenceTasks).set(values).where(eq(inferenceTasks.task_id, taskId)).run();
-    store.db
-      .insert(taskEvents)
-      .values({ task_id: taskId, from_status: from, to_status: to, reason: ctx.reason, node_id: ctx.nodeId ?? null, txid: ctx.txid ?? null, at: now })
-      .run();
-    return { ...row, ...values };
+    const keys = Object.keys(patch).filter((k) => (patch as Record<string, unknown>)[k] !== undefined);
+    for (const k of keys) if (!COLUMNS.has(k)) throw new Error(`unknown task column ${k}`);
+    // The hot path of every completion: SQL per patch shape, prepared once.
+    const set = ['status = ?', 'updated_at = ?', ...keys.map((k) => `${k} = ?`)].join(', ');
+    prepared(store.sqlite, `update inference_tasks set ${set} where task_id = ?`).run(to, now, ...keys.map((k) => (patch as Record<string, unknown>)[k]), taskId);
+    prepared(store.sqlite, 'insert into task_events (task_id, from_status, to_status, reason, node_id, txid, at) values (?, ?, ?, ?, ?, ?, ?)').run(
+      taskId,
+      from,
+      to,
+      ctx.reason,
+      ctx.nodeId ?? null,
+      ctx.txid ?? null,
+      now,
+    );
+    return { ...row, ...patch, status: to, updated_at: now };
   })();
 }
 
 /** Reads one task, or undefined. */
 export function getTask(store: SignerDatabase, taskId: string): TaskRow | undefined {
-  return store.db.select().from(inferenceTasks).where(eq(inferenceTasks.task_id, taskId)).get();
+  return prepared(store.sqlite, 'select * from inference_tasks where task_id = ?').get(taskId) as TaskRow | undefined;
 }
 
 /** The recorded transitions of a task, oldest first. */
