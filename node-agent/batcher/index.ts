@@ -11,7 +11,7 @@ import type { Feeds, ModelInfo } from '../engine/index.js';
 /** What the batcher needs from the pool. */
 export interface Runner {
   run(modelId: string, feeds: Feeds): Promise<Feeds>;
-  freeWorkers(): number;
+  capacity(): number;
   onFree(fn: () => void): () => void;
 }
 
@@ -90,7 +90,7 @@ export class DynamicBatcher {
   }
 
   private pump() {
-    while (this.runner.freeWorkers() > 0) {
+    while (this.runner.capacity() > 0) {
       // Oldest ready queue first, so one busy model cannot starve another.
       let next: [string, Queue] | undefined;
       for (const entry of this.queues) if (entry[1].ready && (!next || entry[1].since < next[1].since)) next = entry;

@@ -103,13 +103,13 @@ export class WorkerPool {
     });
   }
 
-  /** Workers with nothing to do and nothing queued for them: how many more runs would start now. */
-  freeWorkers(): number {
+  /** How many more runs would start at once: idle workers not already spoken for by queued runs. */
+  capacity(): number {
     const idle = this.slots.filter((s) => s.ready && !s.busy && s.direct.length === 0).length;
     return Math.max(0, idle - this.queue.length);
   }
 
-  /** Calls `fn` whenever a worker becomes free; returns an unsubscribe function. */
+  /** Calls `fn` whenever a worker finishes a job; returns an unsubscribe function. */
   onFree(fn: () => void): () => void {
     this.freeListeners.add(fn);
     return () => this.freeListeners.delete(fn);
@@ -156,7 +156,7 @@ export class WorkerPool {
           this.settle(slot, m);
         }
         this.pump();
-        if (this.freeWorkers() > 0) for (const fn of this.freeListeners) fn();
+        for (const fn of this.freeListeners) fn();
       });
       worker.once('error', (err) => this.replace(slot, `worker threw: ${err.message}`, reject));
       worker.once('exit', (code) => this.replace(slot, `worker exited with code ${code}`, reject));
