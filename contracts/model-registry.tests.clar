@@ -29,8 +29,11 @@
   (retire (fuzz-pick pick))
 )
 
+;; Rolls back to one of the three outputs just before the picked one (often the same model).
 (define-public (fuzz-rollback (pick uint) (ancestor uint))
-  (rollback (fuzz-pick pick) (fuzz-pick ancestor))
+  (let ((id (fuzz-pick pick)))
+    (rollback id (- id (min-uint id (+ u1 (mod ancestor u3)))))
+  )
 )
 
 (define-private (output-ok (offset uint) (ok-so-far bool))
