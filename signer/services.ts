@@ -46,7 +46,8 @@ export function createServices(opts: ServiceOptions): Services {
   return {
     store: opts.store,
     config,
-    log: opts.log ?? pino({ level: config.log.level, name: 'signer' }),
+    // Redaction is a second line of defence: no code path logs the key or the config object.
+    log: opts.log ?? pino({ level: config.log.level, name: 'signer', redact: ['private_key', '*.private_key', 'chain.private_key', 'privateKey', '*.privateKey'] }),
     chainId: opts.chainId ?? chainIdOf(config.chain.network),
     escrow: opts.escrow ?? config.chain.escrow_contract,
     pending: new Notifier(),
