@@ -10,7 +10,7 @@
  *    on it, and reports the replay time per 10,000 transactions (simnet genesis reported apart).
  * Writes bench/results/devnet.json.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -63,6 +63,10 @@ async function send(devnet: Devnet, txs: StacksTransactionWire[], inFlight = 32)
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'devnet-bench-'));
+// A copy of the Clarinet project: a contract edited meanwhile must not break the restart.
+const project = mkdtempSync(join(tmpdir(), 'devnet-bench-project-'));
+for (const p of ['Clarinet.toml', 'contracts', 'settings']) cpSync(`${ROOT}${p}`, join(project, p), { recursive: true });
+const MANIFEST = join(project, 'Clarinet.toml');
 try {
   const interval = mkdtempSync(join(tmpdir(), 'devnet-bench-interval-'));
   const throughput: Record<string, unknown>[] = [];
@@ -72,7 +76,7 @@ try {
   let output = 0n;
   for (const blockTimeMs of [200, 0]) {
     // The per-transaction run goes last: its log is the one the replay measurement reuses.
-    devnet = await startDevnet({ dataDir: blockTimeMs ? interval : dir, blockTimeMs, manifestPath: `${ROOT}Clarinet.toml` });
+    devnet = await startDevnet({ dataDir: blockTimeMs ? interval : dir, blockTimeMs, manifestPath: MANIFEST });
     accounts = devnet.accounts.filter((a) => a.secretKey).slice(0, 10);
     nonces = new Map<string, bigint>();
     const owner = accounts.find((a) => a.name === 'wallet_1')!;
@@ -100,7 +104,7 @@ try {
   for (let done = 0; done < more; done += 2000) await send(devnet, await sign(accounts, nonces, Math.min(2000, more - done), output));
   await devnet.close();
 
-  devnet = await startDevnet({ dataDir: dir, manifestPath: `${ROOT}Clarinet.toml` });
+  devnet = await startDevnet({ dataDir: dir, manifestPath: MANIFEST });
   const replay = devnet.replay;
   await devnet.close();
   const per10k = (replay.ms * 10_000) / replay.txs;
@@ -119,4 +123,5 @@ try {
   say('wrote bench/results/devnet.json');
 } finally {
   rmSync(dir, { recursive: true, force: true });
+  rmSync(project, { recursive: true, force: true });
 }

@@ -1,5 +1,5 @@
 /**
- * `npm run devnet [-- --port N --data-dir DIR --block-time MS --config FILE --reset]`: starts the
+ * `npm run devnet [-- --port N --data-dir DIR --block-time MS --manifest FILE --config FILE --reset]`: starts the
  * devnet, prints its URL and the funded dev accounts, and runs until SIGINT/SIGTERM.
  */
 import { parseArgs } from 'node:util';
@@ -12,13 +12,14 @@ const { values } = parseArgs({
     host: { type: 'string' },
     'data-dir': { type: 'string' },
     'block-time': { type: 'string' },
+    manifest: { type: 'string' },
     reset: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 });
 
 if (values.help) {
-  console.log('usage: npm run devnet -- [--port N] [--host H] [--data-dir DIR] [--block-time MS] [--config FILE] [--reset]');
+  console.log('usage: npm run devnet -- [--port N] [--host H] [--data-dir DIR] [--block-time MS] [--manifest Clarinet.toml] [--config FILE] [--reset]');
   process.exit(0);
 }
 
@@ -28,6 +29,7 @@ try {
     host: values.host,
     data_dir: values['data-dir'],
     block_time_ms: values['block-time'],
+    manifest: values.manifest,
   });
   const devnet = await startDevnet({
     dataDir: cfg.data_dir,

@@ -83,7 +83,15 @@ export class Vm {
 
   /** Starts a fresh chain from `Clarinet.toml` (contracts deployed, Devnet.toml accounts funded). */
   static async create(manifestPath: string): Promise<Vm> {
-    const simnet = await quiet(() => initSimnet(manifestPath, true));
+    // initSimnet reports on the deployment plan through console.log while it runs.
+    const { log } = console;
+    console.log = () => {};
+    let simnet: Simnet;
+    try {
+      simnet = await initSimnet(manifestPath, true);
+    } finally {
+      console.log = log;
+    }
     return new Vm(simnet, genesisFingerprint(manifestPath));
   }
 

@@ -7,21 +7,23 @@ import { describe, it, expect, afterAll } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { burst, deployModel, DEPLOYER, ESCROW } from './helpers.js';
+import { dirname, join } from 'node:path';
+import { burst, deployModel, snapshotProject, DEPLOYER, ESCROW } from './helpers.js';
 import { devAccountsFromManifest } from './keys.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'devnet-crash-'));
+const manifest = snapshotProject();
 const children = new Set<ChildProcess>();
 
 afterAll(() => {
   for (const c of children) c.kill('SIGKILL');
   rmSync(dir, { recursive: true, force: true });
+  rmSync(dirname(manifest), { recursive: true, force: true });
 });
 
 /** Starts `devnet/cli.ts` as a child on `port` (0: any) and resolves with its URL once it listens. */
 function startChild(port: number): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'devnet/cli.ts', '--port', String(port), '--data-dir', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'devnet/cli.ts', '--port', String(port), '--data-dir', dir, '--manifest', manifest], { stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   child.once('exit', () => children.delete(child));
   return new Promise((resolve, reject) => {

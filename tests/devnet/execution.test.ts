@@ -61,7 +61,7 @@ describe('devnet execution', () => {
   });
 
   it('mines interval blocks of several transactions; a failing one is undone alone, and the log replays the same', async () => {
-    const { devnet, dir, cleanup } = await tempDevnet({ blockTimeMs: 400 });
+    const { devnet, dir, manifestPath, cleanup } = await tempDevnet({ blockTimeMs: 400 });
     const contract = await deployCounter(devnet);
     const senders = ['wallet_2', 'wallet_3', 'wallet_4'];
     const before = await Promise.all(senders.map((s) => balanceOf(devnet, addressOf(devnet, s))));
@@ -83,7 +83,7 @@ describe('devnet execution', () => {
     expect((await getJson(devnet, '/v2/info')).stacks_tip_height).toBeGreaterThan(tip);
 
     await devnet.close();
-    const again = await startDevnet({ dataDir: dir, blockTimeMs: 0 });
+    const again = await startDevnet({ dataDir: dir, blockTimeMs: 0, manifestPath });
     cleanups.push(async () => {
       await again.close();
       await cleanup().catch(() => {});

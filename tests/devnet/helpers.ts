@@ -1,7 +1,7 @@
 /** Shared set-up of the devnet suites: a devnet in a temp dir, dev keys, signed calls through stacks.js. */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import {
   type ClarityValue,
@@ -16,16 +16,29 @@ import { deployModelArgs, submitTaskArgs, MODEL_REGISTRY, INFERENCE_ESCROW } fro
 export const DEPLOYER = 'ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM';
 export const ESCROW = `${DEPLOYER}.${INFERENCE_ESCROW}`;
 
+/**
+ * A copy of the Clarinet project (manifest, contracts, dev accounts) in a temp dir, so that a
+ * contract edited while a suite runs cannot change the genesis under a restarted devnet.
+ */
+export function snapshotProject(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'devnet-project-'));
+  for (const p of ['Clarinet.toml', 'contracts', 'settings']) cpSync(p, join(dir, p), { recursive: true });
+  return join(dir, 'Clarinet.toml');
+}
+
 /** A devnet in a fresh temp dir; `cleanup` closes it and removes the dir. */
-export async function tempDevnet(opts: { blockTimeMs?: number } = {}): Promise<{ devnet: Devnet; dir: string; cleanup: () => Promise<void> }> {
+export async function tempDevnet(opts: { blockTimeMs?: number } = {}): Promise<{ devnet: Devnet; dir: string; manifestPath: string; cleanup: () => Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'devnet-test-'));
-  const devnet = await startDevnet({ dataDir: dir, blockTimeMs: opts.blockTimeMs ?? 0 });
+  const manifestPath = snapshotProject();
+  const devnet = await startDevnet({ dataDir: dir, blockTimeMs: opts.blockTimeMs ?? 0, manifestPath });
   return {
     devnet,
     dir,
+    manifestPath,
     cleanup: async () => {
       await devnet.close();
       rmSync(dir, { recursive: true, force: true });
+      rmSync(dirname(manifestPath), { recursive: true, force: true });
     },
   };
 }
