@@ -31,6 +31,7 @@ export class DevnetNode {
   private miningScheduled = false;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
+  private failure: Error | null = null;
   readonly chainId: number;
   /** The start-up: simnet genesis (ms), then the replay of the log (ms, transactions, blocks). */
   replayStats = { genesisMs: 0, ms: 0, txs: 0, blocks: 0 };
@@ -99,6 +100,7 @@ export class DevnetNode {
 
   /** Admits a serialized transaction into the mempool; returns its txid or throws `RejectedError`. */
   submit(raw: Uint8Array): string {
+    if (this.failure) throw new Error(`the devnet stopped mining (${this.failure.message}); restart it: its log is intact`);
     const d = decode(raw, this.chainId);
     const known = this.store.tx(d.txid);
     if (known && (known.status === 'pending' || known.block_height !== null)) return d.txid;
@@ -148,8 +150,9 @@ export class DevnetNode {
 
   /** Queues a mining pass; `tick` marks an interval boundary (mine even if empty). */
   private schedule(tick: boolean): void {
-    if (this.closed) return;
-    if (!tick && (this.opts.blockTimeMs > 0 || this.miningScheduled)) return;
+    // One queued pass at a time: ticks that come while a long block is mined are not stacked up.
+    if (this.closed || this.miningScheduled) return;
+    if (!tick && this.opts.blockTimeMs > 0) return;
     this.miningScheduled = true;
     void this.enqueueMining(async () => {
       this.miningScheduled = false;
@@ -157,16 +160,22 @@ export class DevnetNode {
         await this.mineBlock(this.mempool.take(this.opts.maxBlockTxs ?? 500));
         return;
       }
-      // A block per transaction; yield to the event loop between blocks so admission keeps flowing.
+      // A block per transaction, in slices of 50 ms; between slices the event loop serves I/O
+      // (a promise chain alone would not), so admission keeps flowing under a backlog.
       const started = Date.now();
       while (this.mempool.readyCount > 0 && !this.closed && Date.now() - started < 50) await this.mineBlock(this.mempool.take(1));
-      if (this.mempool.readyCount > 0) this.schedule(false);
+      if (this.mempool.readyCount > 0) setImmediate(() => this.schedule(false));
     });
   }
 
   private enqueueMining(job: () => Promise<void>): Promise<void> {
-    this.mining = this.mining.then(job).catch((err) => {
-      console.error('devnet: mining failed', err);
+    this.mining = this.mining.then(() => {
+      if (this.failure) throw this.failure;
+      return job();
+    }).catch((err: Error) => {
+      // Only a bug or a broken VM gets here; refuse new transactions instead of silently not mining them.
+      if (!this.failure) console.error('devnet: mining stopped', err);
+      this.failure = err;
     });
     return this.mining;
   }
