@@ -63,8 +63,11 @@ function originAddress(tx: StacksTransactionWire): string {
   return addressToString(addressFromVersionHash(version, sc.signer));
 }
 
-/** Decodes and checks what needs no chain state: encoding, network, signature (unless replaying the node's own log), fee floor, payload kind. */
-export function decode(raw: Uint8Array, chainId: number = ChainId.Testnet, verify = true): DecodedTx {
+/**
+ * Decodes and checks what needs no chain state: encoding, network, fee floor, payload kind. The
+ * origin signature is checked apart (`Verifier`, then `checkSignature`): it is the costly part.
+ */
+export function decode(raw: Uint8Array, chainId: number = ChainId.Testnet): DecodedTx {
   let tx: StacksTransactionWire;
   try {
     tx = deserializeTransaction(raw);
@@ -78,13 +81,6 @@ export function decode(raw: Uint8Array, chainId: number = ChainId.Testnet, verif
     reject(txid, 'BadTransactionVersion', { message: `chain id 0x${tx.chainId.toString(16)} does not match this network's 0x${chainId.toString(16)}` });
   if (tx.auth.authType !== AuthType.Standard)
     reject(txid, 'ServerFailureOther', { message: 'sponsored transactions are not supported by the devnet' });
-  if (verify) {
-    try {
-      tx.verifyOrigin();
-    } catch (err) {
-      reject(txid, 'SignatureValidation', { message: `origin signature does not verify: ${(err as Error).message}` });
-    }
-  }
   const fee = tx.auth.spendingCondition.fee;
   const minFee = BigInt(raw.length) * MIN_FEE_RATE;
   if (fee < minFee) reject(txid, 'FeeTooLow', { expected: Number(minFee), actual: Number(fee) });
@@ -128,6 +124,11 @@ function toAction(tx: StacksTransactionWire, txid: string, origin: string): Acti
     default:
       return reject(txid, 'ServerFailureOther', { message: `payload type ${p.payloadType} is not accepted through the mempool` });
   }
+}
+
+/** Rejects when the signature check (`Verifier.verify`) found a problem. */
+export function checkSignature(d: DecodedTx, error: string | null): void {
+  if (error) reject(d.txid, 'SignatureValidation', { message: `origin signature does not verify: ${error}` });
 }
 
 /** STX the transaction can spend for sure: fee plus transfer amount. */

@@ -8,7 +8,8 @@ import { Vm, EntryFailed, type BlockEntry, type EntryOutcome } from './vm.js';
 import { Store, type MinedTx, type TxRow, type BlockRow } from './store.js';
 import { Mempool } from './mempool.js';
 import { replay } from './replay.js';
-import { type DecodedTx, decode, checkAgainstAbi, checkNonce, checkFunds, minimumSpend, reject } from './admission.js';
+import { type DecodedTx, decode, checkAgainstAbi, checkNonce, checkFunds, checkSignature, minimumSpend, reject } from './admission.js';
+import { Verifier } from './verifier.js';
 import { toApiEvents, checkPostConditions } from './events.js';
 
 /** Options of a devnet node. */
@@ -31,6 +32,7 @@ export class DevnetNode {
   private miningScheduled = false;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
+  private readonly verifier = new Verifier();
   private failure: Error | null = null;
   readonly chainId: number;
   /** The start-up: simnet genesis (ms), then the replay of the log (ms, transactions, blocks). */
@@ -98,12 +100,14 @@ export class DevnetNode {
     return this.vm.contractSource(id);
   }
 
-  /** Admits a serialized transaction into the mempool; returns its txid or throws `RejectedError`. */
-  submit(raw: Uint8Array): string {
+  /** Admits a serialized transaction into the mempool; resolves with its txid or throws `RejectedError`. */
+  async submit(raw: Uint8Array): Promise<string> {
     if (this.failure) throw new Error(`the devnet stopped mining (${this.failure.message}); restart it: its log is intact`);
     const d = decode(raw, this.chainId);
-    const known = this.store.tx(d.txid);
-    if (known && (known.status === 'pending' || known.block_height !== null)) return d.txid;
+    if (this.known(d.txid)) return d.txid;
+    checkSignature(d, await this.verifier.verify(raw));
+    // From here on nothing awaits: the state checks and the mempool insert are one step.
+    if (this.known(d.txid)) return d.txid;
     checkAgainstAbi(d, (id) => this.vm.contractInterface(id));
     checkNonce(d, this.confirmedNext.get(d.origin) ?? 0n);
     if (this.mempool.has(d.origin, d.nonce))
@@ -113,6 +117,12 @@ export class DevnetNode {
     this.mempool.add(d);
     if (this.opts.blockTimeMs === 0) this.schedule(false);
     return d.txid;
+  }
+
+  /** Already pending or mined: sending a transaction twice is harmless, as on a node. */
+  private known(txid: string): boolean {
+    const row = this.store.tx(txid);
+    return row !== undefined && (row.status === 'pending' || row.block_height !== null);
   }
 
   /** Mines `count` empty blocks now (devnet only: lets tests and operators move deadlines). */
@@ -131,6 +141,7 @@ export class DevnetNode {
     this.closed = true;
     if (this.timer) clearInterval(this.timer);
     await this.mining.catch(() => {});
+    await this.verifier.close();
     this.store.close();
     this.vm.free();
   }
@@ -252,8 +263,9 @@ export class DevnetNode {
 }
 
 function postConditionError(d: DecodedTx, o: EntryOutcome): string | null {
-  // As on Stacks, the STX moved by a token-transfer payload is what the sender signed: no post-condition applies.
-  if (d.action.kind === 'transfer') return null;
+  // As on Stacks: an (err ...) result already undid everything, so there is nothing to check; and
+  // the STX moved by a token-transfer payload is what the sender signed.
+  if (!o.ok || d.action.kind === 'transfer') return null;
   if (d.postConditions.length === 0 && d.postConditionMode === 'allow') return null;
   const { events } = toApiEvents(o.events, d.txid);
   return checkPostConditions(d.postConditions, d.postConditionMode, events);

@@ -9,7 +9,7 @@ export function replay(vm: Vm, store: Store): { txs: number; blocks: number } {
   let blocks = 0;
   for (const b of store.blocks()) {
     const entries: BlockEntry[] = store.blockTxs(b.height).map((row) => {
-      const d = decode(new Uint8Array(row.raw), undefined, false);
+      const d = decode(new Uint8Array(row.raw));
       return { sender: d.origin, fee: d.fee, action: d.action, ...(row.skip ? { skip: row.skip } : {}) };
     });
     vm.mine(entries);

@@ -110,6 +110,10 @@ export class Vm {
   }
 
   balance(principal: string): bigint {
+    if (this.balances.size === 0) {
+      // One read of every known STX balance is cheaper than a Clarity snippet per account.
+      for (const [who, amount] of this.simnet.getAssetsMap().get('STX') ?? []) this.balances.set(who, amount);
+    }
     let b = this.balances.get(principal);
     if (b === undefined) {
       const r = quiet(() => this.simnet.execute(`(stx-get-balance '${principal})`));

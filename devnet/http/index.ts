@@ -55,7 +55,7 @@ export function devnetApp(node: DevnetNode): Hono {
       return c.json({ error: 'transaction rejected', reason: 'Deserialization', reason_data: { message: (err as Error).message }, txid: '' }, 400);
     }
     try {
-      return c.json(node.submit(raw));
+      return c.json(await node.submit(raw));
     } catch (err) {
       if (err instanceof RejectedError) return c.json(err.body, 400);
       throw err;

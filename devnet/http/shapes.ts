@@ -71,7 +71,7 @@ function payloadFields(row: TxRow, abiOf: (id: string) => ContractAbi | undefine
 
 /** The API's transaction object: mempool form while pending or dropped, mined form after. */
 export function txJson(row: TxRow, block: BlockRow | undefined, abiOf: (id: string) => ContractAbi | undefined, eventLimit = 96, eventOffset = 0): Record<string, unknown> {
-  const d = decode(new Uint8Array(row.raw), undefined, false);
+  const d = decode(new Uint8Array(row.raw));
   const common = {
     tx_id: with0x(row.txid),
     nonce: row.nonce,

@@ -153,4 +153,19 @@ describe('devnet mempool admission', () => {
     expect((await getJson(devnet, `/extended/v1/contract/${ESCROW}/events?limit=50`)).results.length).toBe(tasksBefore);
     expect((await getJson(devnet, `/extended/v1/address/${me}/nonces`)).possible_next_nonce).toBe(2);
   });
+
+  it('does not check post-conditions of a call that returned (err ...): it is abort_by_response', async () => {
+    const me = addressOf(devnet, 'wallet_6');
+    const tx = await submit(keyOf(devnet, 'wallet_6'), {
+      nonce: 2,
+      functionArgs: taskArgs(output, 499), // below the model's price of 500: the contract says no
+      postConditionMode: PostConditionMode.Deny,
+      postConditions: [Pc.principal(me).willSendEq(499).ustx()],
+    });
+    expect((await post(tx.serializeBytes())).status).toBe(200);
+    await devnet.idle();
+    const t = await getJson(devnet, `/extended/v1/tx/${tx.txid()}`);
+    expect(t.tx_status).toBe('abort_by_response');
+    expect(t.tx_result.repr).toBe('(err u2006)');
+  });
 });
