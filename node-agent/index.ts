@@ -97,6 +97,7 @@ export async function startAgent(config: AgentConfig, log: Logger = pino({ name:
   // Load local models now, so warm-up happens before the first task rather than during it.
   for (const m of models) await store.ensure(m.artifactHash);
 
+  const limits = { maxInputBytes: config.runtime.max_input_bytes, maxInputElements: config.runtime.max_input_elements };
   const registration = (): RegisterNodeRequest => ({
     node_id: nodeId,
     endpoint: config.agent.endpoint,
@@ -117,7 +118,7 @@ export async function startAgent(config: AgentConfig, log: Logger = pino({ name:
       task: {
         nodeId,
         privateKey: key.privateKey,
-        limits: { maxInputBytes: config.runtime.max_input_bytes, maxInputElements: config.runtime.max_input_elements },
+        validate: (bytes, info) => pool.validate(bytes, info, limits),
         model: (hash) => store.ensure(hash),
         input: (hash) => client.input(hash),
         infer: (hash, feeds) => batcher.submit(hash, feeds),

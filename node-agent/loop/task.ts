@@ -14,13 +14,14 @@ import {
   type PulledTask,
 } from '../../protocol/index.js';
 import type { Feeds, ModelInfo } from '../engine/index.js';
-import { validateInput, type InputLimits } from '../validate/index.js';
+import type { Validated } from '../validate/index.js';
 
 /** What computing a task needs. */
 export interface TaskContext {
   nodeId: string;
   privateKey: string;
-  limits: InputLimits;
+  /** Parses and checks input bytes against the model (off the main thread in the agent). */
+  validate(bytes: Uint8Array, info: ModelInfo): Promise<Validated>;
   /** Loads the model (once) and returns its metadata; throws when the model is refused. */
   model(artifactHash: string): Promise<ModelInfo>;
   /** The input blob's bytes. */
@@ -90,7 +91,7 @@ export async function computeTask(task: PulledTask, ctx: TaskContext): Promise<C
     const bytes = await ctx.input(task.input_hash);
     const actual = sha256Hex(bytes);
     if (actual !== task.input_hash) throw new TaskFailure(`input bytes hash to ${actual}, not the task's input_hash ${task.input_hash}`);
-    const checked = validateInput(bytes, info, ctx.limits);
+    const checked = await ctx.validate(bytes, info);
     if (!checked.ok) throw new TaskFailure(checked.reason);
     const outputs = await ctx.infer(task.artifact_hash, checked.feeds);
     const names = info.outputs.map((m) => m.name).filter((n) => outputs[n]);

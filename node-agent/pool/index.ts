@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import type { Feeds, ModelInfo } from '../engine/index.js';
 import type { FromWorker, LoadResult, ToWorker } from './messages.js';
+import type { InputLimits, Validated } from '../validate/index.js';
 
 export type { LoadResult };
 
@@ -96,17 +97,18 @@ export class WorkerPool {
 
   /** Runs a loaded model on the next free worker. */
   run(modelId: string, feeds: Feeds): Promise<Feeds> {
-    if (this.broken) return Promise.reject(this.broken);
-    return new Promise((resolve, reject) => {
-      this.queue.push({ msg: { type: 'run', jobId: this.nextJob++, modelId, feeds }, resolve: resolve as (v: unknown) => void, reject, attempts: 0 });
-      this.pump();
-    });
+    return this.enqueue({ type: 'run', jobId: this.nextJob++, modelId, feeds }) as Promise<Feeds>;
+  }
+
+  /** Parses and validates a task's input on the next free worker: JSON.parse of a large tensor would stall the main thread. */
+  validate(bytes: Uint8Array, info: ModelInfo, limits: InputLimits): Promise<Validated> {
+    return this.enqueue({ type: 'validate', jobId: this.nextJob++, bytes, info, limits }) as Promise<Validated>;
   }
 
   /** How many more runs would start at once: idle workers not already spoken for by queued runs. */
   capacity(): number {
     const idle = this.slots.filter((s) => s.ready && !s.busy && s.direct.length === 0).length;
-    return Math.max(0, idle - this.queue.length);
+    return Math.max(0, idle - this.queue.filter((j) => j.msg.type === 'run').length);
   }
 
   /** Calls `fn` whenever a worker finishes a job; returns an unsubscribe function. */
@@ -133,6 +135,14 @@ export class WorkerPool {
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 
+  private enqueue(msg: ToWorker): Promise<unknown> {
+    if (this.broken) return Promise.reject(this.broken);
+    return new Promise((resolve, reject) => {
+      this.queue.push({ msg, resolve, reject, attempts: 0 });
+      this.pump();
+    });
+  }
+
   private direct(slot: Slot, msg: ToWorker): Promise<unknown> {
     return new Promise((resolve, reject) => {
       slot.direct.push({ msg, resolve, reject, attempts: 0 });
@@ -155,8 +165,9 @@ export class WorkerPool {
         } else {
           this.settle(slot, m);
         }
-        this.pump();
+        // The batcher first, while this worker is still free: a batch that waited for it must not lose it to queued validations.
         for (const fn of this.freeListeners) fn();
+        this.pump();
       });
       worker.once('error', (err) => this.replace(slot, `worker threw: ${err.message}`, reject));
       worker.once('exit', (code) => this.replace(slot, `worker exited with code ${code}`, reject));
@@ -195,22 +206,28 @@ export class WorkerPool {
     const job = slot.busy;
     if (job?.msg.type === 'load') {
       inherit.unshift(job);
-    } else if (job && job.msg.type === 'run' && job.attempts === 0) {
+    } else if (job && (job.msg.type === 'run' || job.msg.type === 'validate') && job.attempts === 0) {
       job.attempts++;
       this.queue.unshift(job);
     } else if (job) {
-      job.reject(new WorkerCrashedError(`${reason} while running ${job.msg.type} of ${job.msg.modelId} (after a retry)`));
+      job.reject(new WorkerCrashedError(`${reason} while running a ${job.msg.type} job (after a retry)`));
     }
     this.addSlot(inherit).catch((err: Error) => {
       for (const j of this.queue.splice(0)) j.reject(err);
     });
   }
 
+  /** Runs before validations: a run finishes tasks, a validation only starts one. */
+  private takeQueued(): Job | undefined {
+    const i = this.queue.findIndex((j) => j.msg.type === 'run');
+    return i >= 0 ? this.queue.splice(i, 1)[0] : this.queue.shift();
+  }
+
   private pump() {
     if (this.closed) return;
     for (const slot of this.slots) {
       if (!slot.ready || slot.busy) continue;
-      const job = slot.direct.shift() ?? this.queue.shift();
+      const job = slot.direct.shift() ?? this.takeQueued();
       if (!job) continue;
       slot.busy = job;
       slot.worker.postMessage(job.msg);

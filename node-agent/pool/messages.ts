@@ -1,11 +1,13 @@
 /** Messages between the pool (main thread) and its workers. */
 import type { Feeds, ModelInfo } from '../engine/index.js';
+import type { InputLimits } from '../validate/index.js';
 
 /** Main -> worker. */
 export type ToWorker =
   | { type: 'load'; jobId: number; modelId: string; file: string; intraOpThreads: number; warmupShapes: Record<string, number[]> }
   | { type: 'run'; jobId: number; modelId: string; feeds: Feeds }
-  | { type: 'release'; jobId: number; modelId: string };
+  | { type: 'release'; jobId: number; modelId: string }
+  | { type: 'validate'; jobId: number; bytes: Uint8Array; info: ModelInfo; limits: InputLimits };
 
 /** What a load reports. */
 export interface LoadResult {

@@ -1,11 +1,13 @@
 /**
  * A pool worker: owns one Engine and runs what the pool sends, one job at a time. The engine's
- * `run` blocks this thread, which is the point: the agent's main thread stays free.
+ * `run` blocks this thread, which is the point: the agent's main thread stays free. Input
+ * parsing and validation run here too, since JSON.parse of a large tensor blocks just the same.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { ENGINES } from '../engine/index.js';
 import type { Feeds, TensorMeta } from '../engine/index.js';
 import { allocateData, elementCount } from '../../protocol/tensor/index.js';
+import { validateInput } from '../validate/index.js';
 import type { ToWorker, FromWorker } from './messages.js';
 
 const port = parentPort!;
@@ -22,7 +24,12 @@ function warmupFeeds(inputs: TensorMeta[], shapes: Record<string, number[]>): Fe
   return feeds;
 }
 
-async function handle(msg: ToWorker): Promise<FromWorker> {
+/** Buffers of typed arrays, handed over to the main thread instead of copied. */
+function buffers(feeds: Feeds): ArrayBuffer[] {
+  return Object.values(feeds).flatMap((t) => (Array.isArray(t.data) ? [] : [t.data.buffer as ArrayBuffer]));
+}
+
+async function handle(msg: ToWorker): Promise<[FromWorker, ArrayBuffer[]]> {
   switch (msg.type) {
     case 'load': {
       const info = await engine.load(msg.modelId, msg.file, { intraOpThreads: msg.intraOpThreads });
@@ -33,23 +40,29 @@ async function handle(msg: ToWorker): Promise<FromWorker> {
       } catch (err) {
         warmupError = (err as Error).message;
       }
-      return { jobId: msg.jobId, ok: true, result: { info, warmupMs: performance.now() - started, warmupError } };
+      return [{ jobId: msg.jobId, ok: true, result: { info, warmupMs: performance.now() - started, warmupError } }, []];
     }
-    case 'run':
-      return { jobId: msg.jobId, ok: true, result: await engine.run(msg.modelId, msg.feeds) };
+    case 'run': {
+      const outputs = await engine.run(msg.modelId, msg.feeds);
+      return [{ jobId: msg.jobId, ok: true, result: outputs }, buffers(outputs)];
+    }
+    case 'validate': {
+      const checked = validateInput(msg.bytes, msg.info, msg.limits);
+      return [{ jobId: msg.jobId, ok: true, result: checked }, checked.ok ? buffers(checked.feeds) : []];
+    }
     case 'release':
       await engine.release(msg.modelId);
-      return { jobId: msg.jobId, ok: true, result: null };
+      return [{ jobId: msg.jobId, ok: true, result: null }, []];
   }
 }
 
 port.on('message', (msg: ToWorker) => {
   // A message this worker does not understand means main and worker disagree: die loudly, the pool replaces us.
-  if (!msg || !['load', 'run', 'release'].includes(msg.type)) {
+  if (!msg || !['load', 'run', 'validate', 'release'].includes(msg.type)) {
     throw new Error(`pool worker received an unknown message: ${JSON.stringify(msg).slice(0, 200)}`);
   }
   handle(msg).then(
-    (reply) => port.postMessage(reply),
+    ([reply, transfer]) => port.postMessage(reply, transfer),
     (err: Error) => port.postMessage({ jobId: msg.jobId, ok: false, error: err.message } satisfies FromWorker),
   );
 });

@@ -56,6 +56,21 @@ describe('input validation against the model metadata', () => {
   });
 });
 
+describe('validation on a pool worker', () => {
+  it('gives the same verdicts as in-process and hands the decoded tensors back', async () => {
+    const good = blob(oip('x', DIMS, floats(DIMS, 9)));
+    const onWorker = await pool.validate(good, info, limits);
+    const here = validateInput(good, info, limits);
+    expect(onWorker.ok && here.ok).toBe(true);
+    if (onWorker.ok && here.ok) {
+      expect(onWorker.feeds.x!.data).toBeInstanceOf(Float32Array);
+      expect(Array.from(onWorker.feeds.x!.data as Float32Array)).toEqual(Array.from(here.feeds.x!.data as Float32Array));
+    }
+    const bad = blob(oip('x', [1, 4, 48, 192], floats([1, 4, 48, 192])));
+    expect(await pool.validate(bad, info, limits)).toEqual(validateInput(bad, info, limits));
+  });
+});
+
 describe('computing a task', () => {
   const key = randomPrivateKey();
   const publicKey = compressPublicKey(privateKeyToPublic(key));
@@ -65,7 +80,8 @@ describe('computing a task', () => {
     privacy: 'standard', priority: 0, lease_expires_at: Date.now() + 60_000, max_infer_time_ms: 60_000, escrow, chain_id: 0x80000000, ...extra,
   });
   const ctx = (bytes: Uint8Array) => ({
-    nodeId: 'n1', privateKey: key, limits,
+    nodeId: 'n1', privateKey: key,
+    validate: (b: Uint8Array, i: ModelInfo) => pool.validate(b, i, limits),
     model: async () => info,
     input: async () => bytes,
     infer: (hash: string, feeds: Parameters<DynamicBatcher['submit']>[1]) => batcher.submit(hash, feeds),
