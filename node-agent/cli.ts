@@ -61,6 +61,7 @@ async function run() {
   const log = pino({ name: 'node-agent' });
   const running = await startAgent(cfg, log);
   console.error(`node ${running.nodeId}: payout address ${running.key.address}; serving ${running.store.served().length} model(s); signer ${cfg.agent.signer}`);
+  if (running.store.served().length === 0) console.error('warning: this node serves no model, so the signer will give it no task; see `node-agent models`');
   const shutdown = async (signal: string) => {
     log.info({ signal }, 'stopping');
     await running.close();
