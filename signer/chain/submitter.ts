@@ -57,12 +57,16 @@ async function broadcast(s: Services, chain: Chain, row: SettlementRow, now = Da
   }
 }
 
-/** Puts a failed transaction's tasks back to completed (or timeout when their deadline has passed). */
+/** Puts a failed transaction's tasks back to completed (or timeout when their deadline has passed); a dropped reclaim is retried. */
 function release(s: Services, row: SettlementRow, status: 'dropped' | 'aborted', reason: string, now = Date.now()): void {
   const tip = s.chain.tipHeight;
   s.store.sqlite.transaction(() => {
     setStatus(s, row.txid, status, { reason, broadcasts: row.broadcasts }, now);
-    if (row.kind !== 'complete-tasks') return;
+    if (row.kind === 'reclaim') {
+      // A dropped reclaim is tried again; an aborted one means the fee is no longer there to reclaim.
+      if (status === 'dropped') s.store.db.update(inferenceTasks).set({ reclaim_txid: null, updated_at: now }).where(eq(inferenceTasks.reclaim_txid, row.txid)).run();
+      return;
+    }
     for (const id of JSON.parse(row.task_ids) as string[]) {
       const task = getTask(s.store, id);
       if (!task || task.status !== 'submitted' || task.settlement_txid !== row.txid) continue;
