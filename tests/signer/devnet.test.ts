@@ -94,4 +94,43 @@ describe('signer on the devnet', () => {
     expect(status.status).toBe('timeout');
     expect(status.history.at(-1).reason).toMatch(/deadline block \d+ reached/);
   });
+
+  it('a second signer settling the same results finds them paid: settled once, never paid twice', async () => {
+    // Another coordinator (its own database, same authorized key) sees the same tasks and gets the same results.
+    const other = await startSigner({
+      config: {
+        server: { port: 0 },
+        database: { path: join(dir, 'other.db') },
+        chain: { poll_interval_ms: 100 },
+        scheduler: { sweep_interval_ms: 100, prefer_better_node_ms: 0 },
+        submitter: { batch_size: 3, max_wait_ms: 300, confirm_poll_ms: 100 },
+      },
+      chain: fx.chain(),
+      log: pino({ level: 'silent' }),
+    });
+    try {
+      const node = new TestNode('second-node', [fx.artifactHash]);
+      const call = async (method: string, path: string, body?: unknown) => {
+        const [p, init] = node.request(method, path, body);
+        const res = await fetch(other.url + p, init);
+        return res.status === 204 ? null : ((await res.json()) as { data: any }).data;
+      };
+      await call('POST', '/api/v1/nodes/register', node.registration());
+      const otherStats = async () => ((await (await fetch(`${other.url}/api/v1/stats`)).json()) as { data: any }).data;
+      await until('ingested, the expired one timed out', async () => (await otherStats()).pending_tasks === 3);
+      for (let i = 0; i < 3; i++) {
+        const task = await call('GET', '/api/v1/nodes/second-node/tasks?wait=5');
+        await call('POST', '/api/v1/tasks/complete', node.result(task));
+      }
+      await until('settled by the second signer', async () => (await otherStats()).settled_tasks === 3);
+      for (const id of [1n, 2n, 3n]) {
+        const status = ((await (await fetch(`${other.url}/api/v1/tasks/${id}/status?history=true`)).json()) as { data: any }).data;
+        expect(status.history.at(-1).reason).toMatch(/already paid on chain/);
+        // Still paid to the first node, once.
+        expect((await fx.task(id))?.node).not.toBe(privateKeyToAddress(node.key, 'testnet'));
+      }
+    } finally {
+      await other.close();
+    }
+  });
 });
