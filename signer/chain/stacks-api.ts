@@ -114,6 +114,7 @@ export class StacksApiChain implements Chain {
     return h;
   }
 
+  /** Signs a `complete-tasks` call (a contract call has no memo field, so `Chain`'s memo is not carried). */
   buildCompleteTasks(items: CompleteItem[]): Promise<SignedTx> {
     const args = completeTasksArgs(
       items.map((i) => ({ taskId: i.chainTaskId, outputHash: i.outputHash, nodePublicKey: i.nodePublicKey, signature: i.signature })),
