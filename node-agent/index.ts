@@ -21,7 +21,8 @@ export { WorkerPool, WorkerCrashedError, PoolClosedError } from './pool/index.js
 export { DynamicBatcher, isBatchable } from './batcher/index.js';
 export { ModelStore, ModelRefusedError, scanModels, sha256File, DEFAULT_MODELS } from './models/index.js';
 export { SignerClient, SignerError, backoffDelay } from './client/index.js';
-export { Agent, computeTask, signResult, confidenceOf, TaskFailure } from './loop/index.js';
+export { Agent, computeTask, signResult, TaskFailure, type Completion } from './loop/index.js';
+export { encodeOutputs, confidenceOf } from './encode/index.js';
 export { validateInput } from './validate/index.js';
 export type { Engine, ModelInfo, Feeds, TensorMeta } from './engine/index.js';
 
@@ -122,6 +123,7 @@ export async function startAgent(config: AgentConfig, log: Logger = pino({ name:
         model: (hash) => store.ensure(hash),
         input: (hash) => client.input(hash),
         infer: (hash, feeds) => batcher.submit(hash, feeds),
+        encode: (outputs, names) => pool.encode(outputs, names),
       },
       // The signer leases only to `online` nodes, so one recovered crash must not take the node out of service.
       degraded: () => restarts.length >= DEGRADED_RESTARTS && Date.now() - restarts[0]! < DEGRADED_WINDOW_MS,

@@ -83,6 +83,13 @@ export class SignerClient {
     return (await this.call('POST', '/api/v1/tasks/complete', body)).data;
   }
 
+  /** POST /api/v1/tasks/complete with the output spliced in as the exact JSON that was hashed (no re-serializing a large output). */
+  async completeSigned(request: Omit<CompleteTaskRequest, 'output'>, outputJson: string | null): Promise<unknown> {
+    const rest = JSON.stringify(request);
+    const text = `${rest.slice(0, -1)},"output":${outputJson ?? 'null'}}`;
+    return (await this.call('POST', '/api/v1/tasks/complete', undefined, this.opts.timeoutMs, undefined, text)).data;
+  }
+
   /** GET the raw bytes of a content-addressed input blob. */
   async input(inputHash: string): Promise<Uint8Array> {
     return this.bytes(`/api/v1/inputs/${inputHash}`);
@@ -111,8 +118,8 @@ export class SignerClient {
     }
   }
 
-  private async call(method: string, path: string, body?: unknown, timeoutMs = this.opts.timeoutMs, signal?: AbortSignal): Promise<{ status: number; data: unknown }> {
-    const res = await this.send(method, path, body === undefined ? undefined : JSON.stringify(body), timeoutMs, signal);
+  private async call(method: string, path: string, body?: unknown, timeoutMs = this.opts.timeoutMs, signal?: AbortSignal, raw?: string): Promise<{ status: number; data: unknown }> {
+    const res = await this.send(method, path, raw ?? (body === undefined ? undefined : JSON.stringify(body)), timeoutMs, signal);
     if (res.status === 204) return { status: 204, data: null };
     const text = await res.text();
     let parsed: z.infer<typeof anyEnvelope> | undefined;

@@ -5,11 +5,11 @@
  * jitter, and registers again once it answers.
  */
 import type { Logger } from 'pino';
-import type { CompleteTaskRequest, NodeStatus, PulledTask, RegisterNodeRequest } from '../../protocol/index.js';
+import type { NodeStatus, PulledTask, RegisterNodeRequest } from '../../protocol/index.js';
 import { backoffDelay, sleep, SignerError, type SignerClient } from '../client/index.js';
-import { computeTask, type TaskContext } from './task.js';
+import { computeTask, type Completion, type TaskContext } from './task.js';
 
-export { computeTask, signResult, confidenceOf, TaskFailure, type TaskContext } from './task.js';
+export { computeTask, signResult, TaskFailure, type Completion, type TaskContext } from './task.js';
 
 /** Loop settings (config `client.*`, `runtime.max_in_flight`). */
 export interface LoopOptions {
@@ -83,8 +83,7 @@ export class Agent {
     this.inFlight.add(task.task_id);
     try {
       if (this.leaseLost(task)) return;
-      const body = await computeTask(task, this.deps.task);
-      await this.post(task, body);
+      await this.post(task, await computeTask(task, this.deps.task));
     } catch (err) {
       // Transport trouble while fetching the model or input: leave the lease to expire so another attempt can run it.
       this.deps.log.warn({ task_id: task.task_id, err: (err as Error).message }, 'task not computed');
@@ -135,15 +134,15 @@ export class Agent {
     }
   }
 
-  private async post(task: PulledTask, body: CompleteTaskRequest) {
+  private async post(task: PulledTask, { request, outputJson }: Completion) {
     for (let attempt = 0; ; attempt++) {
       if (this.leaseLost(task)) return;
       try {
-        await this.deps.client.complete(body);
+        await this.deps.client.completeSigned(request, outputJson);
         this.remember(task.task_id);
-        if (body.error !== undefined) this.counts.failed++;
+        if (request.error !== undefined) this.counts.failed++;
         else this.counts.completed++;
-        this.deps.log.info({ task_id: task.task_id, output_hash: body.output_hash, error: body.error }, body.error ? 'task failed, reported' : 'task completed');
+        this.deps.log.info({ task_id: task.task_id, output_hash: request.output_hash, error: request.error }, request.error ? 'task failed, reported' : 'task completed');
         return;
       } catch (err) {
         if (err instanceof SignerError && err.retryable && !this.stopped.signal.aborted) {

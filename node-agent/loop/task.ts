@@ -4,7 +4,6 @@
  * not run). Nothing here talks to the signer except through the functions it is given.
  */
 import {
-  encodeTensor,
   errorReport,
   jsonHash,
   sha256Hex,
@@ -15,6 +14,7 @@ import {
 } from '../../protocol/index.js';
 import type { Feeds, ModelInfo } from '../engine/index.js';
 import type { Validated } from '../validate/index.js';
+import type { EncodedOutput } from '../encode/index.js';
 
 /** What computing a task needs. */
 export interface TaskContext {
@@ -28,6 +28,8 @@ export interface TaskContext {
   input(inputHash: string): Promise<Uint8Array>;
   /** Runs (possibly batched) inference. */
   infer(artifactHash: string, feeds: Feeds): Promise<Feeds>;
+  /** Serializes and hashes the outputs (off the main thread in the agent). */
+  encode(outputs: Feeds, names: string[]): Promise<EncodedOutput>;
 }
 
 /** The task could not run for a reason the requester or model owner can act on: it is reported, signed. */
@@ -42,47 +44,29 @@ function signedTaskId(task: PulledTask): bigint {
   return BigInt(id);
 }
 
-/** Mean of the row maxima when the only output looks like probabilities (rows summing to 1), else null. */
-export function confidenceOf(outputs: Feeds): number | null {
-  const tensors = Object.values(outputs);
-  const t = tensors[0];
-  if (tensors.length !== 1 || !t || !(t.data instanceof Float32Array || t.data instanceof Float64Array) || t.dims.length < 1) return null;
-  const width = t.dims[t.dims.length - 1]!;
-  if (width < 2 || t.data.length === 0) return null;
-  let sum = 0;
-  for (let row = 0; row < t.data.length; row += width) {
-    let max = 0;
-    let total = 0;
-    for (let i = row; i < row + width; i++) {
-      const v = t.data[i]!;
-      if (v < 0 || v > 1) return null;
-      total += v;
-      max = Math.max(max, v);
-    }
-    if (Math.abs(total - 1) > 1e-3) return null;
-    sum += max;
-  }
-  return Math.min(1, sum / (t.data.length / width));
+/** A signed completion ready to post: the request, and the output as the exact JSON that was hashed. */
+export interface Completion {
+  request: Omit<CompleteTaskRequest, 'output'>;
+  /** Canonical JSON of `{"outputs": [...]}`, or null for a failure report. */
+  outputJson: string | null;
 }
 
-/** Signs a result (or an error report) and builds the complete request. */
-export function signResult(task: PulledTask, ctx: Pick<TaskContext, 'nodeId' | 'privateKey'>, result: { output: InferenceOutputs; confidence: number | null } | { error: string }): CompleteTaskRequest {
-  const error = 'error' in result ? result.error.slice(0, 2000) : undefined;
-  const outputHash = error !== undefined ? jsonHash(errorReport(error)) : jsonHash((result as { output: InferenceOutputs }).output);
+function signed(task: PulledTask, ctx: Pick<TaskContext, 'nodeId' | 'privateKey'>, outputHash: string, confidence: number | null, error?: string): Omit<CompleteTaskRequest, 'output'> {
   const signature = signTaskResult({ escrow: task.escrow, taskId: signedTaskId(task), inputHash: task.input_hash, outputHash }, task.chain_id, ctx.privateKey);
-  return {
-    task_id: task.task_id,
-    output: error !== undefined ? null : (result as { output: InferenceOutputs }).output,
-    confidence: error !== undefined ? null : (result as { confidence: number | null }).confidence,
-    inference_node_id: ctx.nodeId,
-    output_hash: outputHash,
-    signature,
-    ...(error !== undefined ? { error } : {}),
-  };
+  return { task_id: task.task_id, confidence, inference_node_id: ctx.nodeId, output_hash: outputHash, signature, ...(error !== undefined ? { error } : {}) };
+}
+
+/** Signs a result object (or an error report) and builds the complete request. */
+export function signResult(task: PulledTask, ctx: Pick<TaskContext, 'nodeId' | 'privateKey'>, result: { output: InferenceOutputs; confidence: number | null } | { error: string }): CompleteTaskRequest {
+  if ('error' in result) {
+    const error = result.error.slice(0, 2000);
+    return { ...signed(task, ctx, jsonHash(errorReport(error)), null, error), output: null };
+  }
+  return { ...signed(task, ctx, jsonHash(result.output), result.confidence), output: result.output };
 }
 
 /** Computes and signs one task. Input and model problems are signed error reports; transport errors are thrown. */
-export async function computeTask(task: PulledTask, ctx: TaskContext): Promise<CompleteTaskRequest> {
+export async function computeTask(task: PulledTask, ctx: TaskContext): Promise<Completion> {
   try {
     signedTaskId(task);
     // Federated tasks run like standard ones here (the signer compares the k results); encrypted ones need keys this node lacks.
@@ -94,18 +78,12 @@ export async function computeTask(task: PulledTask, ctx: TaskContext): Promise<C
     const checked = await ctx.validate(bytes, info);
     if (!checked.ok) throw new TaskFailure(checked.reason);
     const outputs = await ctx.infer(task.artifact_hash, checked.feeds);
-    const names = info.outputs.map((m) => m.name).filter((n) => outputs[n]);
-    for (const name of names) {
-      const data = outputs[name]!.data;
-      if ((data instanceof Float32Array || data instanceof Float64Array) && data.some((v) => !Number.isFinite(v))) {
-        throw new TaskFailure(`model produced non-finite values (NaN or Infinity) in output "${name}" for this input`);
-      }
-    }
-    const output: InferenceOutputs = { outputs: names.map((n) => encodeTensor(n, outputs[n]!)) };
-    return signResult(task, ctx, { output, confidence: confidenceOf(outputs) });
+    const encoded = await ctx.encode(outputs, info.outputs.map((m) => m.name).filter((n) => outputs[n]));
+    return { request: signed(task, ctx, encoded.hash, encoded.confidence), outputJson: encoded.json };
   } catch (err) {
     if (!isTaskFault(err)) throw err;
-    return signResult(task, ctx, { error: (err as Error).message });
+    const error = (err as Error).message.slice(0, 2000);
+    return { request: signed(task, ctx, jsonHash(errorReport(error)), null, error), outputJson: null };
   }
 }
 

@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url';
 import type { Feeds, ModelInfo } from '../engine/index.js';
 import type { FromWorker, LoadResult, ToWorker } from './messages.js';
 import type { InputLimits, Validated } from '../validate/index.js';
+import type { EncodedOutput } from '../encode/index.js';
 
 export type { LoadResult };
 
@@ -135,6 +136,11 @@ export class WorkerPool {
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 
+  /** Serializes and hashes outputs on the next free worker (see node-agent/encode). */
+  encode(outputs: Feeds, names: string[]): Promise<EncodedOutput> {
+    return this.enqueue({ type: 'encode', jobId: this.nextJob++, outputs, names }) as Promise<EncodedOutput>;
+  }
+
   private enqueue(msg: ToWorker): Promise<unknown> {
     if (this.broken) return Promise.reject(this.broken);
     return new Promise((resolve, reject) => {
@@ -206,7 +212,7 @@ export class WorkerPool {
     const job = slot.busy;
     if (job?.msg.type === 'load') {
       inherit.unshift(job);
-    } else if (job && (job.msg.type === 'run' || job.msg.type === 'validate') && job.attempts === 0) {
+    } else if (job && job.msg.type !== 'release' && job.attempts === 0) {
       job.attempts++;
       this.queue.unshift(job);
     } else if (job) {

@@ -1,13 +1,14 @@
 /**
  * A pool worker: owns one Engine and runs what the pool sends, one job at a time. The engine's
  * `run` blocks this thread, which is the point: the agent's main thread stays free. Input
- * parsing and validation run here too, since JSON.parse of a large tensor blocks just the same.
+ * parsing and output serialization run here too: JSON work on a large tensor blocks just the same.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { ENGINES } from '../engine/index.js';
 import type { Feeds, TensorMeta } from '../engine/index.js';
 import { allocateData, elementCount } from '../../protocol/tensor/index.js';
 import { validateInput } from '../validate/index.js';
+import { encodeOutputs } from '../encode/index.js';
 import type { ToWorker, FromWorker } from './messages.js';
 
 const port = parentPort!;
@@ -50,6 +51,8 @@ async function handle(msg: ToWorker): Promise<[FromWorker, ArrayBuffer[]]> {
       const checked = validateInput(msg.bytes, msg.info, msg.limits);
       return [{ jobId: msg.jobId, ok: true, result: checked }, checked.ok ? buffers(checked.feeds) : []];
     }
+    case 'encode':
+      return [{ jobId: msg.jobId, ok: true, result: encodeOutputs(msg.outputs, msg.names) }, []];
     case 'release':
       await engine.release(msg.modelId);
       return [{ jobId: msg.jobId, ok: true, result: null }, []];
@@ -58,7 +61,7 @@ async function handle(msg: ToWorker): Promise<[FromWorker, ArrayBuffer[]]> {
 
 port.on('message', (msg: ToWorker) => {
   // A message this worker does not understand means main and worker disagree: die loudly, the pool replaces us.
-  if (!msg || !['load', 'run', 'validate', 'release'].includes(msg.type)) {
+  if (!msg || !['load', 'run', 'validate', 'encode', 'release'].includes(msg.type)) {
     throw new Error(`pool worker received an unknown message: ${JSON.stringify(msg).slice(0, 200)}`);
   }
   handle(msg).then(

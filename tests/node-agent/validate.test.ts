@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorReport, jsonHash, sha256Hex, verifyTaskResult, type PulledTask } from '../../protocol/index.js';
-import { DynamicBatcher, WorkerPool, computeTask, validateInput, type ModelInfo } from '../../node-agent/index.js';
+import { DynamicBatcher, WorkerPool, computeTask, encodeOutputs, validateInput, type Feeds, type ModelInfo } from '../../node-agent/index.js';
 import { compressPublicKey, privateKeyToPublic, randomPrivateKey } from '@stacks/transactions';
 import { CLS, blob, floats, oip } from './helpers.js';
 
@@ -71,6 +71,18 @@ describe('validation on a pool worker', () => {
   });
 });
 
+describe('output encoding', () => {
+  it('is the canonical JSON the signer hashes, and refuses NaN outputs with a reason', () => {
+    const outputs: Feeds = { y: { datatype: 'FP32', dims: [1, 2], data: Float32Array.from([0.25, 0.75]) } };
+    const encoded = encodeOutputs(outputs, ['y']);
+    expect(encoded.json).toBe('{"outputs":[{"data":[0.25,0.75],"datatype":"FP32","name":"y","shape":[1,2]}]}');
+    expect(encoded.hash).toBe(jsonHash(JSON.parse(encoded.json)));
+    expect(encoded.confidence).toBe(0.75);
+    const nan: Feeds = { y: { datatype: 'FP32', dims: [1, 2], data: Float32Array.from([NaN, 1]) } };
+    expect(() => encodeOutputs(nan, ['y'])).toThrow('model produced non-finite values (NaN or Infinity) in output "y" for this input');
+  });
+});
+
 describe('computing a task', () => {
   const key = randomPrivateKey();
   const publicKey = compressPublicKey(privateKeyToPublic(key));
@@ -85,13 +97,19 @@ describe('computing a task', () => {
     model: async () => info,
     input: async () => bytes,
     infer: (hash: string, feeds: Parameters<DynamicBatcher['submit']>[1]) => batcher.submit(hash, feeds),
+    encode: (outputs: Feeds, names: string[]) => pool.encode(outputs, names),
   });
+  /** The body as the signer parses it from what the client sends. */
+  const compute = async (t: PulledTask, bytes: Uint8Array) => {
+    const { request, outputJson } = await computeTask(t, ctx(bytes));
+    return { ...request, output: outputJson === null ? null : (JSON.parse(outputJson) as unknown) };
+  };
   const verifies = (t: PulledTask, outputHash: string, sig: string) => verifyTaskResult({ escrow, taskId: 42n, inputHash: t.input_hash, outputHash }, 0x80000000, sig, publicKey);
 
   it('signs the output it computed: output_hash is the hash of the posted output', async () => {
     const bytes = blob(oip('x', DIMS, floats(DIMS, 5)));
     const t = task(sha256Hex(bytes));
-    const body = await computeTask(t, ctx(bytes));
+    const body = await compute(t, bytes);
     expect(body.error).toBeUndefined();
     const output = body.output as { outputs: { name: string; shape: number[]; data: number[] }[] };
     expect(output.outputs[0]).toMatchObject({ name: 'softmax_0.tmp_0', shape: [1, 2], datatype: 'FP32' });
@@ -103,7 +121,7 @@ describe('computing a task', () => {
   it('turns a bad tensor into a signed failure report, not a crash', async () => {
     const bytes = blob(oip('x', [1, 3, 48], floats([1, 3, 48])));
     const t = task(sha256Hex(bytes));
-    const body = await computeTask(t, ctx(bytes));
+    const body = await compute(t, bytes);
     expect(body).toMatchObject({ task_id: '42', output: null, confidence: null, error: 'input "x" must have rank 4 [?,3,?,?], got rank 3 [1,3,48]' });
     expect(body.output_hash).toBe(jsonHash(errorReport(body.error!)));
     expect(verifies(t, body.output_hash, body.signature)).toBe(true);
@@ -111,11 +129,11 @@ describe('computing a task', () => {
 
   it('refuses input bytes that are not the task\'s input hash, and privacy modes it cannot honour', async () => {
     const bytes = blob(oip('x', DIMS, floats(DIMS)));
-    const wrong = await computeTask(task(sha256Hex('something else')), ctx(bytes));
+    const wrong = await compute(task(sha256Hex('something else')), bytes);
     expect(wrong.error).toMatch(/^input bytes hash to [0-9a-f]{64}, not the task's input_hash/);
-    const encrypted = await computeTask(task(sha256Hex(bytes), { privacy: 'encrypted' }), ctx(bytes));
+    const encrypted = await compute(task(sha256Hex(bytes), { privacy: 'encrypted' }), bytes);
     expect(encrypted.error).toBe('privacy mode "encrypted" is not supported by this node; it runs standard and federated tasks');
-    const federated = await computeTask(task(sha256Hex(bytes), { privacy: 'federated' }), ctx(bytes));
+    const federated = await compute(task(sha256Hex(bytes), { privacy: 'federated' }), bytes);
     expect(federated.error).toBeUndefined();
   });
 });
