@@ -38,11 +38,9 @@ export interface RunningSigner {
 async function chainFromConfig(config: SignerConfig): Promise<Chain | null> {
   if (!config.chain.enabled) return null;
   if (!config.chain.private_key) throw new Error('chain.enabled needs the signer key: set SIGNER_PRIVATE_KEY (or chain.private_key)');
-  // Resolved at run time: the adapter is optional for API-only use and written separately.
-  const adapter = './chain/stacks-api.js';
-  const mod = (await import(adapter)) as Record<string, unknown>;
-  const ctor = mod.StacksApiChain as new (opts: Record<string, unknown>) => Chain;
-  return new ctor({ apiUrl: config.chain.api_url, network: config.chain.network, escrowContract: config.chain.escrow_contract, privateKey: config.chain.private_key });
+  // Loaded only when a chain is used: API-only runs skip the API client's weight.
+  const { StacksApiChain } = await import('./chain/stacks-api.js');
+  return new StacksApiChain({ apiUrl: config.chain.api_url, network: config.chain.network, escrowContract: config.chain.escrow_contract, privateKey: config.chain.private_key });
 }
 
 /** Starts the signer: database (migrated), HTTP server, sweeper, watcher and submitter. */

@@ -1,6 +1,6 @@
 /** GET /api/v1/nodes: every registered node with its load and reputation. */
 import { Hono } from 'hono';
-import { and, eq, sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { inferenceTasks } from '../../db/index.js';
 import { listNodes, reputationOf, reputationScore, type NodeRow } from '../../nodes/index.js';
 import type { Env } from '../env.js';
@@ -32,7 +32,7 @@ export const nodes = new Hono<Env>().get('/api/v1/nodes', (c) => {
     s.store.db
       .select({ node: inferenceTasks.inference_node_id, n: sql<number>`count(*)` })
       .from(inferenceTasks)
-      .where(and(eq(inferenceTasks.status, 'in_progress')))
+      .where(eq(inferenceTasks.status, 'in_progress'))
       .groupBy(inferenceTasks.inference_node_id)
       .all()
       .map((r) => [r.node, r.n]),
