@@ -119,7 +119,7 @@ export async function startAgent(config: AgentConfig, log: Logger = pino({ name:
       task: {
         nodeId,
         privateKey: key.privateKey,
-        validate: (bytes, info) => pool.validate(bytes, info, limits),
+        validate: (bytes, inputHash, info) => pool.validate(bytes, inputHash, info, limits),
         model: (hash) => store.ensure(hash),
         input: (hash) => client.input(hash),
         infer: (hash, feeds) => batcher.submit(hash, feeds),

@@ -6,7 +6,6 @@
 import {
   errorReport,
   jsonHash,
-  sha256Hex,
   signTaskResult,
   type CompleteTaskRequest,
   type InferenceOutputs,
@@ -20,8 +19,8 @@ import type { EncodedOutput } from '../encode/index.js';
 export interface TaskContext {
   nodeId: string;
   privateKey: string;
-  /** Parses and checks input bytes against the model (off the main thread in the agent). */
-  validate(bytes: Uint8Array, info: ModelInfo): Promise<Validated>;
+  /** Checks input bytes against their hash, parses them and checks them against the model (off the main thread in the agent). */
+  validate(bytes: Uint8Array, inputHash: string, info: ModelInfo): Promise<Validated>;
   /** Loads the model (once) and returns its metadata; throws when the model is refused. */
   model(artifactHash: string): Promise<ModelInfo>;
   /** The input blob's bytes. */
@@ -73,9 +72,7 @@ export async function computeTask(task: PulledTask, ctx: TaskContext): Promise<C
     if (task.privacy === 'encrypted') throw new TaskFailure('privacy mode "encrypted" is not supported by this node; it runs standard and federated tasks');
     const info = await ctx.model(task.artifact_hash);
     const bytes = await ctx.input(task.input_hash);
-    const actual = sha256Hex(bytes);
-    if (actual !== task.input_hash) throw new TaskFailure(`input bytes hash to ${actual}, not the task's input_hash ${task.input_hash}`);
-    const checked = await ctx.validate(bytes, info);
+    const checked = await ctx.validate(bytes, task.input_hash, info);
     if (!checked.ok) throw new TaskFailure(checked.reason);
     const outputs = await ctx.infer(task.artifact_hash, checked.feeds);
     const encoded = await ctx.encode(outputs, info.outputs.map((m) => m.name).filter((n) => outputs[n]));

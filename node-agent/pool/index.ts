@@ -101,9 +101,12 @@ export class WorkerPool {
     return this.enqueue({ type: 'run', jobId: this.nextJob++, modelId, feeds }) as Promise<Feeds>;
   }
 
-  /** Parses and validates a task's input on the next free worker: JSON.parse of a large tensor would stall the main thread. */
-  validate(bytes: Uint8Array, info: ModelInfo, limits: InputLimits): Promise<Validated> {
-    return this.enqueue({ type: 'validate', jobId: this.nextJob++, bytes, info, limits }) as Promise<Validated>;
+  /**
+   * Checks a task's input bytes against their sha256, then parses and validates them, on the next
+   * free worker: hashing and JSON.parse of a large tensor would stall the main thread.
+   */
+  validate(bytes: Uint8Array, sha256: string, info: ModelInfo, limits: InputLimits): Promise<Validated> {
+    return this.enqueue({ type: 'validate', jobId: this.nextJob++, bytes, sha256, info, limits }) as Promise<Validated>;
   }
 
   /** How many more runs would start at once: idle workers not already spoken for by queued runs. */

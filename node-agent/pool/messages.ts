@@ -7,7 +7,7 @@ export type ToWorker =
   | { type: 'load'; jobId: number; modelId: string; file: string; intraOpThreads: number; warmupShapes: Record<string, number[]> }
   | { type: 'run'; jobId: number; modelId: string; feeds: Feeds }
   | { type: 'release'; jobId: number; modelId: string }
-  | { type: 'validate'; jobId: number; bytes: Uint8Array; info: ModelInfo; limits: InputLimits }
+  | { type: 'validate'; jobId: number; bytes: Uint8Array; sha256: string; info: ModelInfo; limits: InputLimits }
   | { type: 'encode'; jobId: number; outputs: Feeds; names: string[] };
 
 /** What a load reports. */

@@ -7,7 +7,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { ENGINES } from '../engine/index.js';
 import type { Feeds, TensorMeta } from '../engine/index.js';
 import { allocateData, elementCount } from '../../protocol/tensor/index.js';
-import { validateInput } from '../validate/index.js';
+import { validateInput, type Validated } from '../validate/index.js';
+import { sha256Hex } from '../../protocol/hash/index.js';
 import { encodeOutputs } from '../encode/index.js';
 import type { ToWorker, FromWorker } from './messages.js';
 
@@ -48,7 +49,9 @@ async function handle(msg: ToWorker): Promise<[FromWorker, ArrayBuffer[]]> {
       return [{ jobId: msg.jobId, ok: true, result: outputs }, buffers(outputs)];
     }
     case 'validate': {
-      const checked = validateInput(msg.bytes, msg.info, msg.limits);
+      const actual = sha256Hex(msg.bytes);
+      const checked: Validated =
+        actual === msg.sha256 ? validateInput(msg.bytes, msg.info, msg.limits) : { ok: false, reason: `input bytes hash to ${actual}, not the task's input_hash ${msg.sha256}` };
       return [{ jobId: msg.jobId, ok: true, result: checked }, checked.ok ? buffers(checked.feeds) : []];
     }
     case 'encode':

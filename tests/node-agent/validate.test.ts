@@ -59,7 +59,7 @@ describe('input validation against the model metadata', () => {
 describe('validation on a pool worker', () => {
   it('gives the same verdicts as in-process and hands the decoded tensors back', async () => {
     const good = blob(oip('x', DIMS, floats(DIMS, 9)));
-    const onWorker = await pool.validate(good, info, limits);
+    const onWorker = await pool.validate(good, sha256Hex(good), info, limits);
     const here = validateInput(good, info, limits);
     expect(onWorker.ok && here.ok).toBe(true);
     if (onWorker.ok && here.ok) {
@@ -67,7 +67,8 @@ describe('validation on a pool worker', () => {
       expect(Array.from(onWorker.feeds.x!.data as Float32Array)).toEqual(Array.from(here.feeds.x!.data as Float32Array));
     }
     const bad = blob(oip('x', [1, 4, 48, 192], floats([1, 4, 48, 192])));
-    expect(await pool.validate(bad, info, limits)).toEqual(validateInput(bad, info, limits));
+    expect(await pool.validate(bad, sha256Hex(bad), info, limits)).toEqual(validateInput(bad, info, limits));
+    expect(await pool.validate(good, sha256Hex(bad), info, limits)).toEqual({ ok: false, reason: `input bytes hash to ${sha256Hex(good)}, not the task's input_hash ${sha256Hex(bad)}` });
   });
 });
 
@@ -93,7 +94,7 @@ describe('computing a task', () => {
   });
   const ctx = (bytes: Uint8Array) => ({
     nodeId: 'n1', privateKey: key,
-    validate: (b: Uint8Array, i: ModelInfo) => pool.validate(b, i, limits),
+    validate: (b: Uint8Array, h: string, i: ModelInfo) => pool.validate(b, h, i, limits),
     model: async () => info,
     input: async () => bytes,
     infer: (hash: string, feeds: Parameters<DynamicBatcher['submit']>[1]) => batcher.submit(hash, feeds),
