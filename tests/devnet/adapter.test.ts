@@ -148,6 +148,18 @@ describe('StacksApiChain on the devnet', () => {
     expect(await chain.txStatus('ab'.repeat(32))).toEqual({ status: 'not_found' });
   });
 
+  it('never pays more than its fee cap, even when the node would then refuse the transaction', async () => {
+    const capped = new StacksApiChain({ apiUrl: devnet.url, network: 'devnet', escrowContract: ESCROW, privateKey: keyOf(devnet, 'faucet'), maxFee: 50n });
+    const tx = await capped.buildReclaim(1n);
+    const t = (await import('@stacks/transactions')).deserializeTransaction(tx.raw);
+    expect(t.auth.spendingCondition.fee).toBe(50n); // below the 1 micro-STX a byte any node requires
+    await expect(capped.broadcast(tx)).rejects.toMatchObject({ reason: 'FeeTooLow' });
+    const roomy = new StacksApiChain({ apiUrl: devnet.url, network: 'devnet', escrowContract: ESCROW, privateKey: keyOf(devnet, 'faucet') });
+    const ok = await roomy.buildReclaim(1n);
+    expect(ok.nonce).toBe(0n); // the rejected transaction's nonce was not consumed
+    await roomy.broadcast(ok);
+  });
+
   it('refuses a bad configuration with a message saying what to fix', () => {
     expect(() => new StacksApiChain({ apiUrl: devnet.url, network: 'devnet', escrowContract: 'inference-escrow', privateKey: keyOf(devnet, 'deployer') })).toThrow(/contract principal/);
     expect(() => new StacksApiChain({ apiUrl: devnet.url, network: 'devnet', escrowContract: ESCROW, privateKey: 'nope' })).toThrow(/privateKey/);
