@@ -77,6 +77,7 @@ function prepare(leases: number): { task_id: string; input_hash: string }[] {
   const leased = Array.from({ length: leases }, () => leaseNext(s, nodeId)!);
   // One self-contained file, so that it can be copied for each run.
   store.sqlite.pragma('wal_checkpoint(TRUNCATE)');
+  void s.verifier.close();
   store.close();
   return leased;
 }

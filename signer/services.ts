@@ -9,6 +9,7 @@ import { chainIdOf } from './config/index.js';
 import type { SignerDatabase } from './db/index.js';
 import { Notifier } from './tasks/notifier.js';
 import { ReplayCache } from './auth/replay.js';
+import { SignatureVerifier } from './auth/verify.js';
 import { createMetrics, type Metrics } from './metrics/index.js';
 import { ArtifactIndex } from './models/index.js';
 
@@ -24,6 +25,8 @@ export interface Services {
   /** Wakes long-polls when work appears. */
   pending: Notifier;
   replay: ReplayCache;
+  /** Checks node signatures, on worker threads; closed with the services. */
+  verifier: SignatureVerifier;
   metrics: Metrics;
   artifacts: ArtifactIndex;
   /** Last chain tip seen by the watcher (null before the first read or without a chain). */
@@ -52,6 +55,7 @@ export function createServices(opts: ServiceOptions): Services {
     escrow: opts.escrow ?? config.chain.escrow_contract,
     pending: new Notifier(),
     replay: new ReplayCache(config.auth.timestamp_window_ms),
+    verifier: new SignatureVerifier(config.server.verify_threads),
     metrics: createMetrics(),
     artifacts: new ArtifactIndex(config.models.dir),
     chain: { tipHeight: null },

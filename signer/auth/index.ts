@@ -10,10 +10,9 @@ import { NODE_AUTH_HEADERS, nodeId as nodeIdSchema, sha256Hex } from '../../prot
 import { ApiError } from '../errors.js';
 import { getNode, type NodeRow } from '../nodes/index.js';
 import type { Env } from '../http/env.js';
-import { verifyNodeRequestFast } from './verify.js';
 
 export { ReplayCache } from './replay.js';
-export { verifyNodeRequestFast, verifyTaskResultFast } from './verify.js';
+export { SignatureVerifier, verifyNodeRequestFast, verifyTaskResultFast } from './verify.js';
 
 /** The signed parts of a request, read from its headers and body. */
 export interface SignedRequest {
@@ -42,7 +41,7 @@ export async function readSignedRequest(c: Context<Env>): Promise<SignedRequest>
 }
 
 /** Checks the window, the signature against `publicKey`, then claims it against replays. */
-export function checkSignature(c: Context<Env>, req: SignedRequest, publicKey: string): void {
+export async function checkSignature(c: Context<Env>, req: SignedRequest, publicKey: string): Promise<void> {
   const s = c.var.services;
   const now = Date.now();
   const window = s.config.auth.timestamp_window_ms;
@@ -50,7 +49,7 @@ export function checkSignature(c: Context<Env>, req: SignedRequest, publicKey: s
     throw new ApiError('unauthorized', `${NODE_AUTH_HEADERS.timestamp} is ${now - req.timestamp} ms away from the signer's clock (allowed ±${window} ms); check the node's clock and sign each request when sending it`);
   }
   const message = { method: req.method, path: req.path, bodyHash: sha256Hex(req.body), timestamp: req.timestamp };
-  if (!verifyNodeRequestFast(message, s.chainId, req.signature, publicKey)) {
+  if (!(await s.verifier.nodeRequest(message, s.chainId, req.signature, publicKey))) {
     s.metrics.authFailures.inc({ reason: 'signature' });
     throw new ApiError('unauthorized', `${NODE_AUTH_HEADERS.signature} does not verify for node ${req.nodeId}: sign {method, path with query, sha256 of the exact body, timestamp} with the node's registered key and chain id ${s.chainId}`);
   }
@@ -66,7 +65,7 @@ export function nodeAuth(): MiddlewareHandler<Env> {
     const req = await readSignedRequest(c);
     const node: NodeRow | undefined = getNode(c.var.services.store, req.nodeId);
     if (!node) throw new ApiError('not_found', `node "${req.nodeId}" is not registered; POST /api/v1/nodes/register first`);
-    checkSignature(c, req, node.public_key);
+    await checkSignature(c, req, node.public_key);
     c.set('node', node);
     await next();
   };

@@ -1,8 +1,9 @@
 /**
  * SIP-018 signature checks through OpenSSL (node:crypto) instead of public-key recovery in
  * JavaScript: about twice as cheap, and the same rule as the escrow's `secp256k1-verify`
- * (tests compare both with protocol/sip018 and with Clarity in simnet).
- * The message bytes are still built by @stacks/transactions (encodeStructuredDataBytes).
+ * (tests compare both with protocol/sip018 and with Clarity in simnet). The message bytes are
+ * still built by @stacks/transactions (encodeStructuredDataBytes). `SignatureVerifier` runs the
+ * checks on worker threads; the `...Fast` functions run them inline.
  */
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { encodeStructuredDataBytes } from '@stacks/transactions';
@@ -15,59 +16,99 @@ import {
   type NodeRequest,
   type TaskResult,
 } from '../../protocol/index.js';
+import { VerifyPool } from './pool.js';
 
 /** DER prefix of a SubjectPublicKeyInfo for a compressed secp256k1 point. */
-const SPKI_PREFIX = Buffer.from('3036301006072a8648ce3d020106052b8104000a032200', 'hex');
+const SPKI_PREFIX = '3036301006072a8648ce3d020106052b8104000a032200';
 /** Half the curve order: signatures with a larger s are malleated copies of low-s ones. */
 const HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n;
-const keys = new Map<string, KeyObject>();
+const keys = new Map<string, KeyObject | null>();
 
+/** The key as OpenSSL takes it, or null when it is not a point on the curve. */
 function keyOf(publicKey: string): KeyObject | null {
   let key = keys.get(publicKey);
-  if (key) return key;
-  if (!/^0[23][0-9a-f]{64}$/.test(publicKey)) return null;
+  if (key !== undefined) return key;
   try {
-    key = createPublicKey({ key: Buffer.concat([SPKI_PREFIX, Buffer.from(publicKey, 'hex')]), format: 'der', type: 'spki' });
+    key = createPublicKey({ key: Buffer.from(SPKI_PREFIX + publicKey, 'hex'), format: 'der', type: 'spki' });
   } catch {
-    return null;
+    key = null;
   }
   if (keys.size > 10_000) keys.clear();
   keys.set(publicKey, key);
   return key;
 }
 
-/** True when the RSV `signature` over the SIP-018 encoding of message+domain verifies with `publicKey`. */
-function verifyEncoded(encoded: Uint8Array, signature: string, publicKey: string): boolean {
-  if (!/^[0-9a-f]{130}$/.test(signature)) return false;
-  const key = keyOf(publicKey);
-  if (!key) return false;
+/** r||s of a signature Clarity would check, or null for one it (or we) refuse by its form. */
+function checkable(signature: string, publicKey: string): Buffer | null {
+  if (!/^[0-9a-f]{130}$/.test(signature) || !/^0[23][0-9a-f]{64}$/.test(publicKey)) return null;
   // Clarity's secp256k1-verify ignores the recovery id but refuses one above 3; so do we.
-  if (parseInt(signature.slice(128), 16) > 3) return false;
+  if (parseInt(signature.slice(128), 16) > 3) return null;
   // A high-s copy would pass on chain, but no honest signer makes one: refusing it keeps one result one signature.
-  if (BigInt(`0x${signature.slice(64, 128)}`) > HALF_N) return false;
-  const rs = Buffer.from(signature.slice(0, 128), 'hex');
-  // SIP-018 signs sha256(encoding); OpenSSL hashes `encoded` with sha256 itself.
-  return verify('sha256', encoded, { key, dsaEncoding: 'ieee-p1363' }, rs);
+  if (BigInt(`0x${signature.slice(64, 128)}`) > HALF_N) return null;
+  return Buffer.from(signature.slice(0, 128), 'hex');
 }
 
-/** Same contract as protocol/sip018 verifyTaskResult. */
+function encodeResult(result: TaskResult, chainId: number): Uint8Array | null {
+  try {
+    return encodeStructuredDataBytes({ message: taskResultMessageCV(result), domain: domainCV(TASK_RESULT_DOMAIN, chainId) });
+  } catch {
+    return null;
+  }
+}
+
+function encodeRequest(req: NodeRequest, chainId: number): Uint8Array | null {
+  try {
+    return encodeStructuredDataBytes({ message: nodeRequestMessageCV(req), domain: domainCV(NODE_REQUEST_DOMAIN, chainId) });
+  } catch {
+    return null;
+  }
+}
+
+/** SIP-018 signs sha256(encoding); OpenSSL hashes `encoded` with sha256 itself. */
+function verifyInline(encoded: Uint8Array | null, signature: string, publicKey: string): boolean {
+  const rs = checkable(signature, publicKey);
+  const key = rs && encoded ? keyOf(publicKey) : null;
+  return key !== null && verify('sha256', encoded!, { key, dsaEncoding: 'ieee-p1363' }, rs!);
+}
+
+/** Same contract as protocol/sip018 verifyTaskResult, checked inline. */
 export function verifyTaskResultFast(result: TaskResult, chainId: number, signature: string, publicKey: string): boolean {
-  let encoded: Uint8Array;
-  try {
-    encoded = encodeStructuredDataBytes({ message: taskResultMessageCV(result), domain: domainCV(TASK_RESULT_DOMAIN, chainId) });
-  } catch {
-    return false;
-  }
-  return verifyEncoded(encoded, signature, publicKey);
+  return verifyInline(encodeResult(result, chainId), signature, publicKey);
 }
 
-/** Same contract as protocol/sip018 verifyNodeRequest. */
+/** Same contract as protocol/sip018 verifyNodeRequest, checked inline. */
 export function verifyNodeRequestFast(req: NodeRequest, chainId: number, signature: string, publicKey: string): boolean {
-  let encoded: Uint8Array;
-  try {
-    encoded = encodeStructuredDataBytes({ message: nodeRequestMessageCV(req), domain: domainCV(NODE_REQUEST_DOMAIN, chainId) });
-  } catch {
-    return false;
+  return verifyInline(encodeRequest(req, chainId), signature, publicKey);
+}
+
+/** The signer's verifier: checks on `threads` worker threads (0: inline on the main thread). */
+export class SignatureVerifier {
+  readonly #pool: VerifyPool | null;
+
+  constructor(threads: number) {
+    this.#pool = threads > 0 ? new VerifyPool(threads) : null;
   }
-  return verifyEncoded(encoded, signature, publicKey);
+
+  async #check(encoded: Uint8Array | null, signature: string, publicKey: string): Promise<boolean> {
+    if (!this.#pool) return verifyInline(encoded, signature, publicKey);
+    const rs = checkable(signature, publicKey);
+    // keyOf rejects points off the curve here, so the thread only ever sees well-formed keys.
+    if (!rs || !encoded || !keyOf(publicKey)) return false;
+    return this.#pool.verify(encoded, rs, SPKI_PREFIX + publicKey);
+  }
+
+  /** A node's task-result signature (what complete-tasks checks on chain). */
+  taskResult(result: TaskResult, chainId: number, signature: string, publicKey: string): Promise<boolean> {
+    return this.#check(encodeResult(result, chainId), signature, publicKey);
+  }
+
+  /** A node's request signature. */
+  nodeRequest(req: NodeRequest, chainId: number, signature: string, publicKey: string): Promise<boolean> {
+    return this.#check(encodeRequest(req, chainId), signature, publicKey);
+  }
+
+  /** Stops the threads. */
+  close(): Promise<void> {
+    return this.#pool?.close() ?? Promise.resolve();
+  }
 }

@@ -13,6 +13,7 @@ const server = z
     port: z.number().int().min(0).max(65535).default(8080),
     body_limit_bytes: z.number().int().min(1024).default(1_048_576),
     max_wait_seconds: z.number().int().min(0).max(300).default(30),
+    verify_threads: z.number().int().min(0).max(64).default(1),
   })
   .strict();
 

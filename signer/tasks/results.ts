@@ -4,7 +4,6 @@
  * over exactly what the escrow contract will check. An error report ends the attempt instead.
  */
 import { jsonHash, type CompleteTaskRequest } from '../../protocol/index.js';
-import { verifyTaskResultFast } from '../auth/verify.js';
 import { ApiError } from '../errors.js';
 import { recordOutcome, type NodeRow } from '../nodes/index.js';
 import type { Services } from '../services.js';
@@ -12,7 +11,7 @@ import { failAttempt } from './leases.js';
 import { getTask, transition, type TaskRow } from './state.js';
 
 /** Checks and records a result (or error report) posted by `node`; returns the updated task. */
-export function acceptResult(s: Services, node: NodeRow, body: CompleteTaskRequest, now = Date.now()): TaskRow {
+export async function acceptResult(s: Services, node: NodeRow, body: CompleteTaskRequest, now = Date.now()): Promise<TaskRow> {
   if (body.inference_node_id !== node.node_id) {
     throw new ApiError('forbidden', `inference_node_id "${body.inference_node_id}" is not the node that signed this request ("${node.node_id}"); post results as the node that holds the lease`);
   }
@@ -43,7 +42,7 @@ export function acceptResult(s: Services, node: NodeRow, body: CompleteTaskReque
   }
   const chainTaskId = task.chain_task_id ?? task.task_id;
   const signed = { escrow: s.escrow, taskId: BigInt(chainTaskId), inputHash: task.input_hash, outputHash };
-  if (!verifyTaskResultFast(signed, s.chainId, body.signature, node.public_key)) {
+  if (!(await s.verifier.taskResult(signed, s.chainId, body.signature, node.public_key))) {
     throw new ApiError(
       'unauthorized',
       `signature does not verify with the public key of ${node.node_id}; sign the SIP-018 message {escrow: ${s.escrow}, task-id: u${chainTaskId}, input-hash, output-hash} with chain id ${s.chainId}`,
@@ -51,6 +50,11 @@ export function acceptResult(s: Services, node: NodeRow, body: CompleteTaskReque
   }
   const latency = task.leased_at === null ? null : now - task.leased_at;
   const row = s.store.sqlite.transaction(() => {
+    // The check above awaited a thread: the lease may have ended (and moved on) meanwhile.
+    const current = getTask(s.store, task.task_id)!;
+    if (current.status !== 'in_progress' || current.inference_node_id !== node.node_id || current.attempts !== task.attempts) {
+      throw new ApiError('conflict', `the lease of ${node.node_id} on task ${task.task_id} ended while its result was being checked (status ${current.status}); pull again`);
+    }
     const updated = transition(
       s.store,
       task.task_id,

@@ -35,6 +35,7 @@ export function makeSigner(config: SignerConfigInput = {}): TestSigner {
     app: createApp(s),
     dir,
     close: () => {
+      void s.verifier.close();
       store.close();
       rmSync(dir, { recursive: true, force: true });
     },

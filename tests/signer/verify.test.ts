@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initSimnet } from '@stacks/clarinet-sdk';
 import { compressPublicKey, privateKeyToPublic, randomPrivateKey } from '@stacks/transactions';
 import { domainCV, sha256Hex, signNodeRequest, signTaskResult, structuredDataHash, taskResultMessageCV, TASK_RESULT_DOMAIN, verifyNodeRequest, verifyTaskResult } from '../../protocol/index.js';
-import { verifyNodeRequestFast, verifyTaskResultFast } from '../../signer/auth/verify.js';
+import { SignatureVerifier, verifyNodeRequestFast, verifyTaskResultFast } from '../../signer/auth/verify.js';
 import { ESCROW } from './helpers.js';
 
 const CHAIN = 0x80000000;
@@ -68,5 +68,25 @@ describe('fast SIP-018 verification', () => {
     expect(verifyNodeRequestFast(req, CHAIN, sig.toUpperCase(), pub)).toBe(false);
     expect(verifyNodeRequestFast(req, CHAIN, 'ab', pub)).toBe(false);
     expect(verifyNodeRequestFast({ ...req, bodyHash: 'nothex' }, CHAIN, sig, pub)).toBe(false);
+  });
+
+  it('gives the same answers on worker threads as inline, for many checks at once', async () => {
+    const threaded = new SignatureVerifier(2);
+    try {
+      const key = randomPrivateKey();
+      const pub = compressPublicKey(privateKeyToPublic(key));
+      const cases = Array.from({ length: 200 }, (_, i) => {
+        const result = { escrow: ESCROW, taskId: BigInt(i), inputHash: sha256Hex(`i${i}`), outputHash: sha256Hex(`o${i}`) };
+        const sig = signTaskResult(result, CHAIN, key);
+        const variant = [sig, flip(sig, i % 128), highS(sig), sig.slice(0, 128) + '07'][i % 4];
+        const signer = i % 5 === 0 ? '02' + 'ff'.repeat(32) : pub;
+        return { result, variant, signer };
+      });
+      const answers = await Promise.all(cases.map((c) => threaded.taskResult(c.result, CHAIN, c.variant, c.signer)));
+      expect(answers).toEqual(cases.map((c) => verifyTaskResultFast(c.result, CHAIN, c.variant, c.signer)));
+      expect(answers.filter(Boolean).length).toBeGreaterThan(30);
+    } finally {
+      await threaded.close();
+    }
   });
 });

@@ -7,7 +7,7 @@ import type { Env } from '../env.js';
 import { ok, valid } from '../respond.js';
 
 /** Completion route. */
-export const complete = new Hono<Env>().post('/api/v1/tasks/complete', nodeAuth(), valid('json', completeTaskRequest), (c) => {
-  const task = acceptResult(c.var.services, c.var.node, c.req.valid('json'));
+export const complete = new Hono<Env>().post('/api/v1/tasks/complete', nodeAuth(), valid('json', completeTaskRequest), async (c) => {
+  const task = await acceptResult(c.var.services, c.var.node, c.req.valid('json'));
   return ok(c, { task_id: task.task_id, status: task.status, output_hash: task.output_hash, attempts: task.attempts });
 });

@@ -26,7 +26,7 @@ export const register = new Hono<Env>().post('/api/v1/nodes/register', async (c)
   if (!parsed.success) throw new ApiError('bad_request', describeIssues(parsed.error, 'json'));
   const body = parsed.data;
   if (signed.nodeId !== body.node_id) throw new ApiError('bad_request', `header x-node-id "${signed.nodeId}" must equal body node_id "${body.node_id}"`);
-  checkSignature(c, signed, body.public_key);
+  await checkSignature(c, signed, body.public_key);
   try {
     const { node, created } = registerNode(s.store, body, s.config.network.max_nodes);
     s.log.info({ node_id: node.node_id, created }, 'node registered');
