@@ -112,4 +112,23 @@ describe('devnet with stacks.js and the blockchain API client', () => {
     const mined = await (await fetch(`${devnet.url}/devnet/mine`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"blocks":3}' })).json();
     expect(mined.stacks_tip_height).toBe(before + 3);
   });
+
+  it('answers bad requests with 4xx and a message saying what to fix', async () => {
+    const bad: [string, RequestInit | undefined, number, RegExp][] = [
+      ['/v2/accounts/not-a-principal', undefined, 400, /not a Stacks principal/],
+      ['/extended/v1/address/ST123/nonces', undefined, 400, /not a Stacks principal/],
+      [`/extended/v1/contract/${ESCROW}/events?limit=-1`, undefined, 400, /limit and offset/],
+      ['/extended/v1/tx/zz', undefined, 404, /could not find transaction/],
+      [`/v2/contracts/call-read/${DEPLOYER}/inference-escrow/get-task`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }, 400, /"sender"/],
+      ['/v2/fees/transaction', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '[]' }, 400, /transaction_payload/],
+      ['/devnet/mine', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"blocks":0}' }, 400, /blocks/],
+      ['/v2/transactions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"transaction":"00"}' }, 400, /"tx"/],
+      ['/v2/nope', undefined, 404, /no such endpoint/],
+    ];
+    for (const [path, init, status, message] of bad) {
+      const res = await fetch(`${devnet.url}${path}`, init);
+      expect({ path, status: res.status }).toEqual({ path, status });
+      expect(((await res.json()) as { error: string }).error).toMatch(message);
+    }
+  });
 });
