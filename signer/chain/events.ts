@@ -3,7 +3,7 @@
  * (`/extended/v1/contract/{id}/events`), which pages newest first. The cursor is the position of
  * the last event handed out (block height, txid, event index): reading walks back from the newest
  * event to the cursor, so events appended while paging only cause overlaps (dropped by key), never
- * gaps.
+ * gaps. Should the cursor's event vanish (a reorganization), everything above its height is new.
  */
 import { deserializeCV, ClarityType } from '@stacks/transactions';
 import { decodeTaskSubmitted } from '../../protocol/contracts/index.js';
@@ -57,27 +57,35 @@ export async function readTaskEvents(
   limit: number,
 ): Promise<{ events: TaskSubmittedEvent[]; cursor: string | null }> {
   const after = parseCursor(cursor);
-  const newer: { log: ApiLog; h: number }[] = [];
+  const newer: ApiLog[] = []; // newest first
   const seen = new Set<string>();
+  let reachedCursor = false;
   scan: for (let offset = 0; ; offset += PAGE) {
     const page = await src.page(PAGE, offset);
     for (const log of page) {
       const key = `${log.tx_id}:${log.event_index}`;
       if (seen.has(key)) continue; // shifted into this page by events appended meanwhile
       seen.add(key);
-      if (after && log.tx_id === after.tx && log.event_index === after.ei) break scan;
-      const h = await src.txHeight(log.tx_id);
-      if (after && h < after.h) break scan;
-      newer.push({ log, h });
+      if (after && log.tx_id === after.tx && log.event_index === after.ei) {
+        reachedCursor = true;
+        break scan;
+      }
+      newer.push(log);
     }
     if (page.length < PAGE) break;
   }
+  // The cursor's own event is gone (a chain reorganization): its height still bounds what is new.
+  if (after && !reachedCursor) {
+    let keep = 0;
+    while (keep < newer.length && (await src.txHeight(newer[keep].tx_id)) >= after.h) keep++;
+    newer.length = keep;
+  }
   newer.reverse();
   const events: TaskSubmittedEvent[] = [];
-  let last: Position | null = after;
-  for (const { log, h } of newer) {
+  let last: ApiLog | null = null;
+  for (const log of newer) {
     if (events.length >= limit) break;
-    last = { h, tx: log.tx_id, ei: log.event_index };
+    last = log;
     const hex = log.contract_log?.value.hex;
     if (log.event_type !== 'smart_contract_log' || !hex || !isTaskSubmitted(hex)) continue;
     const e = decodeTaskSubmitted(deserializeCV(hex));
@@ -93,9 +101,12 @@ export async function readTaskEvents(
       privacy: e.privacy,
       priority: e.priority,
       txid: log.tx_id.replace(/^0x/, ''),
-      blockHeight: h,
+      // Heights are looked up only for what is handed out, not for the whole backlog scanned.
+      blockHeight: await src.txHeight(log.tx_id),
       eventIndex: log.event_index,
     });
   }
-  return { events, cursor: last ? JSON.stringify(last) : null };
+  if (!last) return { events, cursor };
+  const position: Position = { h: await src.txHeight(last.tx_id), tx: last.tx_id, ei: last.event_index };
+  return { events, cursor: JSON.stringify(position) };
 }

@@ -60,6 +60,10 @@ describe('StacksApiChain on the devnet', () => {
     const tx = await getJson(devnet, `/extended/v1/tx/${seen[0].txid}`);
     expect(seen[0].blockHeight).toBe(tx.block_height);
     expect(seen[0].deadline).toBe(BigInt(tx.block_height + 100));
+    // A cursor whose event vanished (a reorganization) falls back on its block height.
+    const lost = JSON.stringify({ h: seen[100].blockHeight, tx: `0x${'00'.repeat(32)}`, ei: 0 });
+    const fromHeight = await chainFor(keyOf(devnet, 'deployer')).readTaskEvents(lost, 1000);
+    expect(fromHeight.events.map((e) => Number(e.chainTaskId))).toEqual(ids.filter((id) => id >= 101));
     // Nothing new: same cursor, no events.
     const again = await chainFor(keyOf(devnet, 'deployer')).readTaskEvents(cursor, 30);
     expect(again.events).toEqual([]);
