@@ -10,7 +10,7 @@
  * - p50/p99 latency of reads and of completions at a fixed 500 requests/s;
  * - resident memory of the signer process with the 100,000 tasks stored.
  * The suite runs twice on copies of one prepared database: the signer as `npm run signer` starts
- * it, and with node's old space capped at 64 MB.
+ * it (node's old space capped at 128 MB), and without that cap (V8 then lets garbage pile up).
  * Writes bench/results/signer.json. Goals (issue 4): >= 3,000 reads/s, >= 1,000 completions/s,
  * p99 < 50 ms at 500/s, RSS <= 150 MB.
  */
@@ -192,16 +192,16 @@ try {
   const fast = leased.slice(0, FAST_COMPLETIONS).map(signedCompletion);
   const slow = leased.slice(FAST_COMPLETIONS).map(signedCompletion);
   say(`signed ${fast.length + slow.length} completions in ${Math.round(performance.now() - t)} ms`);
-  // The signer as `npm run signer` runs it, then with a capped heap (a deployment choice that trades GC work for memory).
-  const asShipped = await suite([], fast, slow);
-  const cappedHeap = await suite(['--max-old-space-size=64'], fast, slow);
+  // The signer as `npm run signer` runs it (old space capped at 128 MB), then without the cap for comparison.
+  const asShipped = await suite(['--max-old-space-size=128'], fast, slow);
+  const uncappedHeap = await suite([], fast, slow);
   const report = {
     generatedAt: new Date().toISOString(),
     tool: 'autocannon over loopback against `signer run` in its own process (node --import tsx), 100,000 tasks stored',
     machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version, loadAverage: loadavg().map((l) => Number(l.toFixed(2))), note: 'cores shared with other work; figures vary run to run' },
     memoryNote: 'RSS of `node --import tsx signer/cli.ts`: the tsx loader (a hooks worker thread) adds about 38 MB over compiled JS (77 vs 39 MB for an empty script)',
-    runs: { asShipped, cappedHeap },
-    goals: { asShipped: goals(asShipped), cappedHeap: goals(cappedHeap) },
+    runs: { asShipped, uncappedHeap },
+    goals: { asShipped: goals(asShipped), uncappedHeap: goals(uncappedHeap) },
   };
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
   writeFileSync(join(ROOT, 'bench/results/signer.json'), `${JSON.stringify(report, null, 2)}\n`);

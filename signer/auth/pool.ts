@@ -42,8 +42,8 @@ export class VerifyPool {
   }
 
   #spawn(slot: number): void {
-    // execArgv [] keeps the parent's --import tsx (and its loader thread) out of the workers.
-    const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [] });
+    // execArgv [] keeps the parent's --import tsx (and its loader thread) out of the workers; small heaps keep their garbage small.
+    const worker = new Worker(WORKER_SOURCE, { eval: true, execArgv: [], resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 4 } });
     // Idle threads must not keep the process alive; requests in flight hold it through their sockets.
     worker.unref();
     worker.on('message', ({ id, ok }: { id: number; ok: boolean }) => {

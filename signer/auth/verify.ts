@@ -94,7 +94,8 @@ export class SignatureVerifier {
     const rs = checkable(signature, publicKey);
     // keyOf rejects points off the curve here, so the thread only ever sees well-formed keys.
     if (!rs || !encoded || !keyOf(publicKey)) return false;
-    return this.#pool.verify(encoded, rs, SPKI_PREFIX + publicKey);
+    // Structured clone copies a view's whole ArrayBuffer (for a pooled Buffer, 8 KB): send exact copies.
+    return this.#pool.verify(encoded.slice(), new Uint8Array(rs), SPKI_PREFIX + publicKey);
   }
 
   /** A node's task-result signature (what complete-tasks checks on chain). */
