@@ -2,8 +2,8 @@
  * Node request authentication. Every node call carries NODE_AUTH_HEADERS: the node id, a
  * timestamp (ms) and a SIP-018 signature over {method, path with query, sha256 of the body,
  * timestamp} (protocol/sip018 signNodeRequest). The signer checks it against the node's
- * registered key (or, for registration, the key being registered), the timestamp window, and
- * that the signature was not seen before.
+ * registered key (or, for registration, the key being registered), the timestamp window, that
+ * it was signed after this process started, and that the signature was not seen before.
  */
 import type { Context, MiddlewareHandler } from 'hono';
 import { NODE_AUTH_HEADERS, nodeId as nodeIdSchema, sha256Hex } from '../../protocol/index.js';
@@ -47,6 +47,11 @@ export async function checkSignature(c: Context<Env>, req: SignedRequest, public
   const window = s.config.auth.timestamp_window_ms;
   if (Math.abs(now - req.timestamp) > window) {
     throw new ApiError('unauthorized', `${NODE_AUTH_HEADERS.timestamp} is ${now - req.timestamp} ms away from the signer's clock (allowed ±${window} ms); check the node's clock and sign each request when sending it`);
+  }
+  // The replay cache lives in memory; a request signed before this process started could only be
+  // a replay of one it never saw (or come from a clock running behind, which resolves itself).
+  if (req.timestamp < s.startedAt) {
+    throw new ApiError('unauthorized', `${NODE_AUTH_HEADERS.timestamp} is ${s.startedAt - req.timestamp} ms before this signer started; sign every request afresh when sending it (and check the node's clock)`);
   }
   const message = { method: req.method, path: req.path, bodyHash: sha256Hex(req.body), timestamp: req.timestamp };
   if (!(await s.verifier.nodeRequest(message, s.chainId, req.signature, publicKey))) {

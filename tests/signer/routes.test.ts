@@ -174,6 +174,12 @@ describe('node authentication', () => {
     expect((await body(replay)).error).toMatch(/already used/);
   });
 
+  it('401 for a request signed before the signer started (a replay across a restart)', async () => {
+    const res = await t.app.request(path, { method: 'POST', headers: node.headers('POST', path, hb, t.s.startedAt - 1_000), body: hb });
+    expect(res.status).toBe(401);
+    expect((await body(res)).error).toMatch(/before this signer started/);
+  });
+
   it('a node cannot pull for another node id', async () => {
     const other = new TestNode('node-2');
     await register(t, other);
