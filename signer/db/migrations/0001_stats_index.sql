@@ -1,0 +1,1 @@
+CREATE INDEX `tasks_completed_idx` ON `inference_tasks` (`completed_at`) WHERE "inference_tasks"."completed_at" is not null;
