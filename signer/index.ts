@@ -8,11 +8,11 @@ import type { Logger } from 'pino';
 import type { Chain } from './chain/types.js';
 import { resolveConfig, type SignerConfig, type SignerConfigInput } from './config/index.js';
 import { openDatabase } from './db/index.js';
-import { createApp } from './http/app.js';
+import { createApp } from './http/index.js';
 import { startLoops } from './loops.js';
 import { createServices, type Services } from './services.js';
 
-export { createApp } from './http/app.js';
+export { createApp } from './http/index.js';
 export { openDatabase, type SignerDatabase } from './db/index.js';
 export { createServices, type Services } from './services.js';
 export { loadConfig, resolveConfig, configSchema, ConfigError, type SignerConfig, type SignerConfigInput } from './config/index.js';

@@ -1,0 +1,6 @@
+/** Tasks: the state machine, the scheduler, leases and deadlines, and result acceptance. */
+export * from './state.js';
+export { leaseNext, scoreNode, SCORE_WEIGHTS } from './scheduler.js';
+export { failAttempt, sweep, timeoutPastDeadline, type SweepResult } from './leases.js';
+export { acceptResult } from './results.js';
+export { Notifier } from './notifier.js';
