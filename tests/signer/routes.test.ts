@@ -2,7 +2,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { NODE_AUTH_HEADERS, sha256Hex } from '../../protocol/index.js';
-import { getTask } from '../../signer/tasks/state.js';
+import { getNode } from '../../signer/nodes/index.js';
+import { acceptResult, failAttempt, getTask, leaseNext } from '../../signer/tasks/index.js';
 import { addTasks, body, makeSigner, register, TestNode, type TestSigner } from './helpers.js';
 
 let t: TestSigner;
@@ -131,6 +132,18 @@ describe('results are checked before they are accepted', () => {
     const again = await complete(node, node.result(task));
     expect(again.status).toBe(409);
     expect((await body(again)).error).toMatch(/already has a result/);
+  });
+
+  it('a lease that ends while the result signature is being checked is not completed by that result', async () => {
+    const task = await leased();
+    const other = new TestNode('node-2');
+    await register(t, other);
+    // acceptResult runs synchronously up to the signature check on the verifier thread.
+    const checking = acceptResult(t.s, getNode(t.s.store, 'node-1')!, { ...node.result(task), confidence: 0.5 });
+    failAttempt(t.s, getTask(t.s.store, task.task_id)!, 'lease expired (test)');
+    expect(leaseNext(t.s, 'node-2', Date.now() + 5_000)?.task_id).toBe(task.task_id);
+    await expect(checking).rejects.toThrow(/ended while its result was being checked/);
+    expect(getTask(t.s.store, task.task_id)).toMatchObject({ status: 'in_progress', inference_node_id: 'node-2', output: null });
   });
 
   it('403 when the body names another node than the signer of the request', async () => {
