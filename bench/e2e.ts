@@ -55,7 +55,7 @@ async function rawLoop(input: string): Promise<{ inferences_per_s: number; n: nu
 }
 
 const dataDir = mkdtempSync(join(tmpdir(), 'bench-e2e-'));
-const m = await startMarketplace({ dataDir, withoutAgent: true, signerConfigToml: FAST_SIGNER_TOML.replace('batch_size = 50', 'batch_size = 200') });
+const m = await startMarketplace({ dataDir, withoutAgent: true, signerConfigToml: FAST_SIGNER_TOML.replace('batch_size = 50', 'batch_size = 200').replace('[scheduler]', '[scheduler]\nmax_in_flight_per_node = 32') });
 try {
   const input = writeExampleInput(dataDir);
   const keys = devAccountKeys();

@@ -131,6 +131,7 @@ export async function startAgent(config: AgentConfig, log: Logger = pino({ name:
     },
     {
       pullWaitS: config.client.pull_wait_s,
+      pullConcurrency: config.client.pull_concurrency,
       heartbeatIntervalMs: config.client.heartbeat_interval_ms,
       backoffBaseMs: config.client.backoff_base_ms,
       backoffMaxMs: config.client.backoff_max_ms,

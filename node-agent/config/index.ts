@@ -39,6 +39,7 @@ const runtime = z
 const client = z
   .object({
     pull_wait_s: z.number().int().min(0).max(300).default(20),
+    pull_concurrency: z.number().int().min(1).max(64).default(4),
     heartbeat_interval_ms: z.number().int().min(50).default(10_000),
     request_timeout_ms: z.number().int().min(100).default(60_000),
     backoff_base_ms: z.number().int().min(1).default(500),

@@ -18,6 +18,8 @@ export interface LoopOptions {
   backoffBaseMs: number;
   backoffMaxMs: number;
   maxInFlight: number;
+  /** Long-polls kept open at once, so one request's round trip never leaves the workers idle (default 1). */
+  pullConcurrency?: number;
 }
 
 /** What the loop needs besides the client: the registration body, task computing, and health. */
@@ -35,7 +37,7 @@ export class Agent {
   private stopped = new AbortController();
   private inFlight = new Set<string>();
   private posted = new Map<string, true>();
-  private slotFreed: (() => void) | null = null;
+  private slotWaiters: (() => void)[] = [];
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private heartbeatBusy = false;
   private failures = 0;
@@ -62,7 +64,7 @@ export class Agent {
       if (this.stopped.signal.aborted) return;
       this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.opts.heartbeatIntervalMs);
       this.registered = true;
-      await this.pullLoop();
+      await Promise.all(Array.from({ length: Math.max(1, this.opts.pullConcurrency ?? 1) }, () => this.pullLoop()));
     })();
   }
 
@@ -70,7 +72,7 @@ export class Agent {
   async stop(graceMs = 10_000): Promise<void> {
     this.stopped.abort();
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
-    this.slotFreed?.();
+    this.freeSlot();
     const deadline = Date.now() + graceMs;
     while (this.inFlight.size > 0 && Date.now() < deadline) await sleep(20);
     await this.pulling;
@@ -89,7 +91,7 @@ export class Agent {
       this.deps.log.warn({ task_id: task.task_id, err: (err as Error).message }, 'task not computed');
     } finally {
       this.inFlight.delete(task.task_id);
-      this.slotFreed?.();
+      this.freeSlot();
     }
   }
 
@@ -115,11 +117,14 @@ export class Agent {
     }
   }
 
+  private freeSlot(): void {
+    for (const wake of this.slotWaiters.splice(0)) wake();
+  }
+
   private async pullLoop() {
     while (!this.stopped.signal.aborted) {
       if (this.inFlight.size >= this.opts.maxInFlight) {
-        await new Promise<void>((resolve) => (this.slotFreed = resolve));
-        this.slotFreed = null;
+        await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
         continue;
       }
       let task: PulledTask | null;

@@ -5,7 +5,7 @@
  * transaction, never to building a second one for the same tasks.
  */
 import { and, asc, eq, inArray, isNull } from 'drizzle-orm';
-import { escrowErrors, errorName } from '../../protocol/contracts/index.js';
+import { escrowErrors, errorName, orderForSettlement } from '../../protocol/contracts/index.js';
 import { inferenceTasks, settlements } from '../db/index.js';
 import type { Services } from '../services.js';
 import { getTask, transition, type TaskRow } from '../tasks/state.js';
@@ -140,9 +140,13 @@ export async function submitBatch(s: Services, chain: Chain, now = Date.now()): 
   if (ready.length === 0) return null;
   const oldest = Math.min(...ready.map((t) => t.completed_at ?? now));
   if (ready.length < batch_size && now - oldest < max_wait_ms) return null;
-  const items = ready.map((t) => ({ chainTaskId: BigInt(t.chain_task_id ?? t.task_id), outputHash: t.output_hash!, nodePublicKey: t.node_public_key!, signature: t.signature! }));
-  const tx = await chain.buildCompleteTasks(items, `tasks ${ready[0].task_id}+${ready.length - 1}`.slice(0, 34));
-  record(s, tx, 'complete-tasks', ready, now);
+  // Grouped by node: the contract pays consecutive items of one node with a single transfer.
+  // The batch is recorded in this same order, so per-item results map back to the right tasks.
+  const ordered = orderForSettlement(ready.map((t) => ({ task: t, nodePublicKey: t.node_public_key! })));
+  const batch = ordered.map((o) => o.task);
+  const items = ordered.map(({ task: t }) => ({ chainTaskId: BigInt(t.chain_task_id ?? t.task_id), outputHash: t.output_hash!, nodePublicKey: t.node_public_key!, signature: t.signature! }));
+  const tx = await chain.buildCompleteTasks(items, `tasks ${batch[0].task_id}+${batch.length - 1}`.slice(0, 34));
+  record(s, tx, 'complete-tasks', batch, now);
   failpoint('after-record');
   const row = s.store.db.select().from(settlements).where(eq(settlements.txid, tx.txid)).get()!;
   await broadcast(s, chain, row, now);
