@@ -111,6 +111,8 @@ export async function startMarketplace(opts: MarketplaceOptions = {}): Promise<M
     const signerSpec = {
       name: 'signer',
       script: 'signer/cli.ts',
+      // As `npm run signer` runs it: a capped heap keeps RSS near 150 MB (bench/signer.ts).
+      nodeFlags: ['--max-old-space-size=128', '--max-semi-space-size=4'],
       args: ['run', ...configArgs, '--database', join(dataDir, 'inference.db'), '--api-port', String(signerPort), '--api-host', '127.0.0.1'],
       env: {
         SIGNER_CHAIN_ENABLED: 'true',

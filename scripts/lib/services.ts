@@ -30,6 +30,8 @@ export interface ServiceSpec {
   script: string;
   args: string[];
   env?: Record<string, string>;
+  /** Flags for node itself (heap limits). */
+  nodeFlags?: string[];
   /** GET this until it answers 2xx. */
   readyUrl?: string;
   /** Where stdout and stderr go (a file), or 'inherit'. */
@@ -58,7 +60,7 @@ export async function startService(spec: ServiceSpec): Promise<Service> {
   }
   // node itself with tsx's loader, not the tsx binary: tsx would run the script in a grandchild
   // that a SIGKILL of its parent leaves running.
-  const child = spawn(process.execPath, ['--import', 'tsx', resolve(ROOT, spec.script), ...spec.args], { cwd: ROOT, env: { ...process.env, ...spec.env }, stdio });
+  const child = spawn(process.execPath, [...(spec.nodeFlags ?? []), '--import', 'tsx', resolve(ROOT, spec.script), ...spec.args], { cwd: ROOT, env: { ...process.env, ...spec.env }, stdio });
   if (spec.log !== 'inherit') {
     const file = createWriteStream(spec.log, { flags: 'a' });
     child.stdout?.pipe(file);
