@@ -42,14 +42,14 @@ export function createApp(services: Services): Hono<Env> {
     services.metrics.httpDuration.observe({ method: c.req.method, route }, seconds);
     if (services.log.isLevelEnabled('debug')) services.log.debug({ req_id: c.var.requestId, method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(seconds * 1000) }, 'request');
   });
-  app.use(
-    bodyLimit({
-      maxSize: limit,
-      onError: () => {
-        throw new ApiError('payload_too_large', `body is larger than ${limit} bytes; upload large inputs with PUT /api/v1/inputs/{sha256} in one piece no larger than that`);
-      },
-    }),
-  );
+  const requestLimit = bodyLimit({
+    maxSize: limit,
+    onError: () => {
+      throw new ApiError('payload_too_large', `body is larger than ${limit} bytes; upload large inputs with PUT /api/v1/inputs/{sha256} in one piece no larger than that`);
+    },
+  });
+  // Model files have their own, larger limit (routes/models.ts); every other body has this one.
+  app.use((c, next) => (c.req.method === 'PUT' && c.req.path.endsWith('/artifact') ? next() : requestLimit(c, next)));
   for (const r of [health, register, heartbeat, pull, complete, tasks, stats, nodes, inputs, models, metrics, docs]) app.route('/', r);
 
   app.notFound((c) => fail(c, 404, `no route ${c.req.method} ${c.req.path}; see /openapi.json for the API`));
