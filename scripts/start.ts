@@ -21,7 +21,7 @@ const keys = devAccountKeys();
 const account = (name: string) => privateKeyToAddress(keys.get(name)!, 'testnet');
 
 console.log(`
-  signer      ${m.signerUrl}          (API docs ${m.signerUrl}/docs, dashboard ${m.signerUrl}/dashboard)
+  signer      ${m.signerUrl}          (API docs ${m.signerUrl}/docs, stats ${m.signerUrl}/api/v1/stats)
   devnet      ${m.devnetUrl}          (Stacks node + API; chain state in data/devnet/)
   node agent  node-1, serving the PP-OCR text-direction classifier
 
