@@ -13,7 +13,6 @@ const signerPort = Number(process.env.SIGNER_PORT ?? 8080);
 console.log('starting the devnet, the signer and a node agent (logs in data/logs/) ...');
 const m = await startMarketplace({ dataDir: DEFAULT_DATA_DIR, devnetPort, signerPort }).catch((e: Error) => {
   console.error(`npm start: ${e.message}`);
-  if (/EADDRINUSE|not ready/.test(e.message)) console.error(`is another marketplace already running? ports ${devnetPort} (DEVNET_PORT) and ${signerPort} (SIGNER_PORT) must be free`);
   process.exit(1);
 });
 const input = writeExampleInput(m.dataDir);

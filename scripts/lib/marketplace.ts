@@ -12,7 +12,7 @@ import { sha256Hex } from '../../protocol/index.js';
 import { Cl } from '@stacks/transactions';
 import { deployModelArgs, INFERENCE_ESCROW, MODEL_REGISTRY } from '../../protocol/contracts/index.js';
 import { loadMarketConfig, MarketChain, walletFromKey } from '../../market/index.js';
-import { ROOT, freePort, startService, type Service } from './services.js';
+import { ROOT, assertPortFree, freePort, startService, type Service } from './services.js';
 
 /** Name the bundled classifier is published under. */
 export const DEMO_MODEL = 'ppocr-cls';
@@ -84,6 +84,9 @@ export async function startMarketplace(opts: MarketplaceOptions = {}): Promise<M
   if (!existsSync(artifactFile)) copyFileSync(classifierPath(), artifactFile);
 
   const keys = devAccountKeys();
+  // A fixed port that is taken would make a readiness check answer for someone else's service.
+  if (opts.devnetPort) await assertPortFree(opts.devnetPort, 'devnet, DEVNET_PORT');
+  if (opts.signerPort) await assertPortFree(opts.signerPort, 'signer, SIGNER_PORT');
   const devnetPort = opts.devnetPort ?? (await freePort());
   const signerPort = opts.signerPort ?? (await freePort());
   const devnetUrl = `http://127.0.0.1:${devnetPort}`;

@@ -24,6 +24,15 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** Throws, naming the port, when something already listens on it (another marketplace, say). */
+export async function assertPortFree(port: number, what: string): Promise<void> {
+  await new Promise<void>((ok, fail) => {
+    const srv = createServer();
+    srv.once('error', () => fail(new Error(`port ${port} (${what}) is already in use; is another marketplace running? stop it or choose another port`)));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => ok()));
+  });
+}
+
 export interface ServiceSpec {
   name: string;
   /** A TypeScript entry point relative to the root, run with tsx. */
