@@ -5,3 +5,4 @@ export { taskEvents } from './tables/task-events.js';
 export { chainCursor } from './tables/chain-cursor.js';
 export { settlements } from './tables/settlements.js';
 export { inputBlobs } from './tables/input-blobs.js';
+export { adminUsers, adminSessions, apiTokens, inferenceLogs, consoleModels } from './tables/console.js';

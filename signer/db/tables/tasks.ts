@@ -35,6 +35,8 @@ export const inferenceTasks = sqliteTable(
     deadline: integer('deadline'),
     privacy: text('privacy').notNull(),
     priority: integer('priority').notNull().default(0),
+    /** Where the task came from: `chain` (escrowed, settled on chain) or `direct` (token-paid direct inference, never settled on chain). */
+    source: text('source').notNull().default('chain'),
     submit_txid: text('submit_txid'),
     submit_block_height: integer('submit_block_height'),
     // lease and result
