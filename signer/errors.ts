@@ -10,9 +10,11 @@ export const ERROR_STATUS = {
   conflict: 409,
   payload_too_large: 413,
   unsupported_media_type: 415,
+  unprocessable: 422,
   too_many_requests: 429,
   unavailable: 503,
   internal: 500,
+  gateway_timeout: 504,
 } as const;
 export type ErrorCode = keyof typeof ERROR_STATUS;
 

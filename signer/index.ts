@@ -49,7 +49,7 @@ export async function startSigner(opts: StartOptions): Promise<RunningSigner> {
   const config = resolveConfig(opts.config);
   const chain = opts.chain === undefined ? await chainFromConfig(config) : opts.chain;
   const store = openDatabase(config.database.path);
-  const services = createServices({ config, store, log: opts.log, chainId: chain?.chainId, escrow: chain?.escrowContract });
+  const services = createServices({ config, store, log: opts.log, chainId: chain?.chainId, escrow: chain?.escrowContract, chain });
   const app = createApp(services);
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const srv = serve({ fetch: app.fetch, port: config.server.port, hostname: config.server.host }, () => resolve(srv));

@@ -12,6 +12,8 @@ import { ReplayCache } from './auth/replay.js';
 import { SignatureVerifier } from './auth/verify.js';
 import { createMetrics, type Metrics } from './metrics/index.js';
 import { ArtifactIndex } from './models/index.js';
+import { Catalog } from './catalog/index.js';
+import type { Chain } from './chain/types.js';
 
 /** Shared state of one running signer. */
 export interface Services {
@@ -29,6 +31,8 @@ export interface Services {
   verifier: SignatureVerifier;
   metrics: Metrics;
   artifacts: ArtifactIndex;
+  /** Models, prices and versions: the chain's registry, or published console uploads without a chain. */
+  catalog: Catalog;
   /** Last chain tip seen by the watcher (null before the first read or without a chain). */
   chain: { tipHeight: number | null };
   startedAt: number;
@@ -41,6 +45,8 @@ export interface ServiceOptions {
   log?: Logger;
   chainId?: number;
   escrow?: string;
+  /** The chain the catalog reads and the console publishes on; none (the default) for API-only signers. */
+  chain?: Chain | null;
 }
 
 /** Assembles the shared services around an open database. */
@@ -58,6 +64,7 @@ export function createServices(opts: ServiceOptions): Services {
     verifier: new SignatureVerifier(config.server.verify_threads),
     metrics: createMetrics(),
     artifacts: new ArtifactIndex(config.models.dir),
+    catalog: new Catalog({ store: opts.store, chain: opts.chain ?? null, cacheMs: config.models.catalog_cache_ms }),
     chain: { tipHeight: null },
     startedAt: Date.now(),
   };

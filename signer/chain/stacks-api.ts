@@ -11,6 +11,7 @@ import {
   broadcastTransaction,
   deserializeTransaction,
   deserializeCV,
+  fetchCallReadOnlyFunction,
   fetchFeeEstimate,
   makeContractCall,
   makeUnsignedContractCall,
@@ -126,9 +127,18 @@ export class StacksApiChain implements Chain {
     return this.build('reclaim', reclaimArgs(chainTaskId));
   }
 
-  /** Builds and signs a call of the escrow with the next nonce and a capped fee estimate. */
-  private async build(functionName: string, functionArgs: ClarityValue[]): Promise<SignedTx> {
-    const [contractAddress, contractName] = this.escrowContract.split('.');
+  callReadOnly(contractName: string, functionName: string, functionArgs: ClarityValue[]): Promise<ClarityValue> {
+    const [contractAddress] = this.escrowContract.split('.');
+    return fetchCallReadOnlyFunction({ contractAddress, contractName, functionName, functionArgs, senderAddress: this.address, network: this.opts.network, client: this.client });
+  }
+
+  buildContractCall(contractName: string, functionName: string, args: ClarityValue[]): Promise<SignedTx> {
+    return this.build(functionName, args, contractName);
+  }
+
+  /** Builds and signs a call of the escrow (or a contract beside it) with the next nonce and a capped fee estimate. */
+  private async build(functionName: string, functionArgs: ClarityValue[], contractName = this.escrowContract.split('.')[1]): Promise<SignedTx> {
+    const [contractAddress] = this.escrowContract.split('.');
     const common = {
       contractAddress,
       contractName,

@@ -1,3 +1,5 @@
+import type { ClarityValue } from '@stacks/transactions';
+
 /**
  * The one interface the signer's watcher and submitter use to reach the chain. Implemented by
  * `StacksApiChain` (HTTP to a Stacks node + API: devnet, testnet or mainnet alike).
@@ -51,7 +53,13 @@ export interface Chain {
   readonly chainId: number;
   /** Contract principal of inference-escrow. */
   readonly escrowContract: string;
+  /** The signer's own address: pays fees, and owns the models the console publishes. */
+  readonly address: string;
   tipHeight(): Promise<number>;
+  /** Calls a read-only function of a contract deployed beside the escrow (same deployer), e.g. `model-registry`. */
+  callReadOnly(contractName: string, functionName: string, args: ClarityValue[]): Promise<ClarityValue>;
+  /** Signs a call of a public function of a contract deployed beside the escrow; broadcast it with `broadcast`. */
+  buildContractCall(contractName: string, functionName: string, args: ClarityValue[]): Promise<SignedTx>;
   /** Events after `cursor` (opaque; null = from the start), oldest first, at most `limit`. */
   readTaskEvents(cursor: string | null, limit: number): Promise<{ events: TaskSubmittedEvent[]; cursor: string | null }>;
   buildCompleteTasks(items: CompleteItem[], memo?: string): Promise<SignedTx>;

@@ -62,7 +62,14 @@ const submitter = z
   })
   .strict();
 
-const models = z.object({ dir: z.string().default('./models'), max_upload_bytes: z.number().int().min(1024).default(64 * 1024 * 1024) }).strict();
+const models = z
+  .object({
+    dir: z.string().default('./models'),
+    max_upload_bytes: z.number().int().min(1024).default(64 * 1024 * 1024),
+    catalog_cache_ms: z.number().int().min(0).default(5_000),
+    publish_timeout_ms: z.number().int().min(1_000).default(120_000),
+  })
+  .strict();
 const log = z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).strict();
 
 /** The zod schema of signer.toml; every section and key may be omitted. */
