@@ -12,6 +12,7 @@ import { ReplayCache } from './auth/replay.js';
 import { SignatureVerifier } from './auth/verify.js';
 import { createMetrics, type Metrics } from './metrics/index.js';
 import { ArtifactIndex } from './models/index.js';
+import { LoginLimiter } from './console/login-limiter.js';
 import { Catalog } from './catalog/index.js';
 import type { Chain } from './chain/types.js';
 
@@ -31,6 +32,8 @@ export interface Services {
   verifier: SignatureVerifier;
   metrics: Metrics;
   artifacts: ArtifactIndex;
+  /** Failed console logins per address and username (in memory; see console/login-limiter.ts). */
+  loginLimiter: LoginLimiter;
   /** Models, prices and versions: the chain's registry, or published console uploads without a chain. */
   catalog: Catalog;
   /** Last chain tip seen by the watcher (null before the first read or without a chain). */
@@ -64,6 +67,7 @@ export function createServices(opts: ServiceOptions): Services {
     verifier: new SignatureVerifier(config.server.verify_threads),
     metrics: createMetrics(),
     artifacts: new ArtifactIndex(config.models.dir),
+    loginLimiter: new LoginLimiter(config.console.login_max_failures, config.console.login_window_ms),
     catalog: new Catalog({ store: opts.store, chain: opts.chain ?? null, cacheMs: config.models.catalog_cache_ms }),
     chain: { tipHeight: null },
     startedAt: Date.now(),

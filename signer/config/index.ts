@@ -70,6 +70,13 @@ const models = z
     publish_timeout_ms: z.number().int().min(1_000).default(120_000),
   })
   .strict();
+const consoleSection = z
+  .object({
+    session_ttl_ms: z.number().int().min(60_000).default(12 * 3_600_000),
+    login_max_failures: z.number().int().min(1).default(5),
+    login_window_ms: z.number().int().min(1_000).default(15 * 60_000),
+  })
+  .strict();
 const log = z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).strict();
 
 /** The zod schema of signer.toml; every section and key may be omitted. */
@@ -83,6 +90,7 @@ export const configSchema = z
     chain: chain.prefault({}),
     submitter: submitter.prefault({}),
     models: models.prefault({}),
+    console: consoleSection.prefault({}),
     log: log.prefault({}),
   })
   .strict();

@@ -13,7 +13,10 @@ import { IllegalTransitionError, TaskNotFoundError } from '../tasks/state.js';
 import type { Services } from '../services.js';
 import type { Env } from './env.js';
 import { fail } from './respond.js';
+import { consoleGuard } from '../console/guard.js';
+import { adminAuth } from './routes/admin-auth.js';
 import { complete } from './routes/complete.js';
+import { consoleAuth } from './routes/console-auth.js';
 import { docs } from './routes/docs.js';
 import { health } from './routes/health.js';
 import { heartbeat } from './routes/heartbeat.js';
@@ -50,7 +53,10 @@ export function createApp(services: Services): Hono<Env> {
   });
   // Model files have their own, larger limit (routes/models.ts); every other body has this one.
   app.use((c, next) => (c.req.method === 'PUT' && c.req.path.endsWith('/artifact') ? next() : requestLimit(c, next)));
-  for (const r of [health, register, heartbeat, pull, complete, tasks, stats, nodes, inputs, models, metrics, docs]) app.route('/', r);
+  // Every console page (including /console itself) and /api/v1/admin route needs a logged-in admin (console/guard.ts).
+  app.use('/console/*', consoleGuard);
+  app.use('/api/v1/admin/*', consoleGuard);
+  for (const r of [health, register, heartbeat, pull, complete, tasks, stats, nodes, inputs, models, metrics, docs, adminAuth, consoleAuth]) app.route('/', r);
 
   app.notFound((c) => fail(c, 404, `no route ${c.req.method} ${c.req.path}; see /openapi.json for the API`));
   app.onError((err, c) => {

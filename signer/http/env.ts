@@ -9,5 +9,9 @@ export interface Env {
     /** Set by nodeAuth on node routes. */
     node: NodeRow;
     requestId: string;
+    /** Set by the console's session guard on admin pages and /api/v1/admin routes. */
+    admin: { id: number; username: string; csrfToken: string };
+    /** Set by the API-token guard on direct-inference routes. */
+    token: { id: number; name: string };
   };
 }

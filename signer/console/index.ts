@@ -1,0 +1,13 @@
+/**
+ * The operator console's shared parts: the admin account and sessions, the session guard with
+ * CSRF protection, the page layout and flash messages. Pages and routes of other console areas
+ * (models, tokens, dashboard) build on these and rely on the guard mounted in the app.
+ */
+export * from './accounts.js';
+export * from './client-ip.js';
+export * from './flash.js';
+export * from './guard.js';
+export * from './layout.js';
+export * from './login-limiter.js';
+export * from './session.js';
+export { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './passwords.js';

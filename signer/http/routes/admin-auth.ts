@@ -1,0 +1,27 @@
+/**
+ * The console's JSON auth API: POST /api/v1/admin/init (first admin only), login (sets the
+ * session cookie and returns the CSRF token), logout, and GET /api/v1/admin/me.
+ */
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { initAdmin, logIn, logOut, MAX_PASSWORD_LENGTH } from '../../console/index.js';
+import type { Env } from '../env.js';
+import { ok, valid } from '../respond.js';
+
+const credentials = z.object({ username: z.string().min(1).max(64), password: z.string().min(1).max(MAX_PASSWORD_LENGTH) }).strict();
+
+/** Admin init, login, logout and who-am-I. */
+export const adminAuth = new Hono<Env>()
+  .post('/api/v1/admin/init', valid('json', credentials), async (c) => {
+    const { username, password } = c.req.valid('json');
+    return ok(c, await initAdmin(c.var.services.store, username, password), 201);
+  })
+  .post('/api/v1/admin/login', valid('json', credentials), async (c) => {
+    const { username, password } = c.req.valid('json');
+    return ok(c, await logIn(c, username, password));
+  })
+  .post('/api/v1/admin/logout', (c) => {
+    logOut(c);
+    return ok(c, { logged_out: true });
+  })
+  .get('/api/v1/admin/me', (c) => ok(c, { id: c.var.admin.id, username: c.var.admin.username, csrf_token: c.var.admin.csrfToken }));

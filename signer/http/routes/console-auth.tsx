@@ -1,0 +1,57 @@
+/**
+ * The console's first-run and login pages (plain HTML forms), logout, and its stylesheet at
+ * /console/assets/console.css. Failed form posts re-render the page with the reason and the
+ * status a script would get from the JSON API.
+ */
+import { readFileSync } from 'node:fs';
+import { Hono, type Context } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { adminExists, flashOf, initAdmin, logIn, logOut, redirectWithFlash } from '../../console/index.js';
+import { InitPage, LoginPage } from '../../console/pages/auth.js';
+import { ApiError } from '../../errors.js';
+import type { Env } from '../env.js';
+
+const stylesheet = readFileSync(new URL('../../console/assets/console.css', import.meta.url), 'utf8');
+
+async function formCredentials(c: Context<Env>): Promise<{ username: string; password: string }> {
+  const form = await c.req.parseBody();
+  const text = (v: unknown) => (typeof v === 'string' ? v : '');
+  return { username: text(form.username).trim(), password: text(form.password) };
+}
+
+function failure(err: unknown): { status: ContentfulStatusCode; message: string } {
+  if (err instanceof ApiError) return { status: err.status as ContentfulStatusCode, message: err.message };
+  throw err;
+}
+
+/** Init, login and logout pages, and the console stylesheet. */
+export const consoleAuth = new Hono<Env>()
+  .get('/console/assets/console.css', (c) => c.body(stylesheet, 200, { 'content-type': 'text/css; charset=utf-8', 'cache-control': 'public, max-age=300' }))
+  .get('/console/init', (c) => (adminExists(c.var.services.store) ? c.redirect('/console/login', 303) : c.html(<InitPage flash={flashOf(c)} />)))
+  .post('/console/init', async (c) => {
+    const { username, password } = await formCredentials(c);
+    try {
+      await initAdmin(c.var.services.store, username, password);
+      await logIn(c, username, password);
+      return redirectWithFlash(c, '/console', { notice: `admin ${username} created; you are logged in` });
+    } catch (err) {
+      const { status, message } = failure(err);
+      if (status === 409) return redirectWithFlash(c, '/console/login', { error: message });
+      return c.html(<InitPage username={username} flash={{ error: message }} />, status);
+    }
+  })
+  .get('/console/login', (c) => (adminExists(c.var.services.store) ? c.html(<LoginPage flash={flashOf(c)} />) : c.redirect('/console/init', 303)))
+  .post('/console/login', async (c) => {
+    const { username, password } = await formCredentials(c);
+    try {
+      await logIn(c, username, password);
+      return c.redirect('/console', 303);
+    } catch (err) {
+      const { status, message } = failure(err);
+      return c.html(<LoginPage username={username} flash={{ error: message }} />, status);
+    }
+  })
+  .post('/console/logout', (c) => {
+    logOut(c);
+    return redirectWithFlash(c, '/console/login', { notice: 'logged out' });
+  });

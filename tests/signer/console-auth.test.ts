@@ -1,0 +1,168 @@
+/** The console's admin account, login, session cookie, rate limit, CSRF protection and guard. */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Layout } from '../../signer/console/index.js';
+import { adminSessions, adminUsers } from '../../signer/db/index.js';
+import { body, makeSigner, type TestSigner } from './helpers.js';
+import { ADMIN, ORIGIN, adminSession, sessionCookieOf } from './console-helpers.js';
+
+let t: TestSigner;
+afterEach(() => {
+  vi.useRealTimers();
+  t?.close();
+});
+
+const json = (payload: unknown, extra: Record<string, string> = {}): RequestInit => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/json', origin: ORIGIN, ...extra },
+  body: JSON.stringify(payload),
+});
+const form = (fields: Record<string, string>, extra: Record<string, string> = {}): RequestInit => ({
+  method: 'POST',
+  headers: { 'content-type': 'application/x-www-form-urlencoded', origin: ORIGIN, ...extra },
+  body: new URLSearchParams(fields).toString(),
+});
+
+describe('console auth', () => {
+  it('initializes the admin once, with a password of at least 10 characters', async () => {
+    t = makeSigner();
+    expect((await t.app.request('/console/login')).headers.get('location')).toBe('/console/init');
+    const short = await t.app.request('/api/v1/admin/init', json({ username: 'admin', password: 'short' }));
+    expect(short.status).toBe(400);
+    expect((await body(short)).error).toMatch(/at least 10 characters/);
+
+    expect((await t.app.request('/api/v1/admin/init', json(ADMIN))).status).toBe(201);
+    const again = await t.app.request('/api/v1/admin/init', json({ username: 'intruder', password: 'another long password' }));
+    expect(again.status).toBe(409);
+    expect((await body(again)).error).toMatch(/already initialized; log in/);
+    const page = await t.app.request('/console/init');
+    expect(page.status).toBe(303);
+    expect(page.headers.get('location')).toBe('/console/login');
+    expect(t.s.store.db.select().from(adminUsers).all().map((u) => u.username)).toEqual(['admin']);
+  });
+
+  it('the init page creates the admin and logs in; the login page refuses a wrong password', async () => {
+    t = makeSigner();
+    const init = await t.app.request('/console/init', form(ADMIN));
+    expect(init.status).toBe(303);
+    expect(sessionCookieOf(init)).toMatch(/^signer_session=.+/);
+    const wrong = await t.app.request('/console/login', form({ username: 'admin', password: 'not the password' }));
+    expect(wrong.status).toBe(401);
+    expect(await wrong.text()).toContain('wrong username or password');
+    const right = await t.app.request('/console/login', form(ADMIN));
+    expect(right.status).toBe(303);
+    expect(right.headers.get('location')).toBe('/console');
+  });
+
+  it('refuses a wrong password or unknown user with 401', async () => {
+    t = makeSigner();
+    await adminSession(t.app);
+    const wrong = await t.app.request('/api/v1/admin/login', json({ username: 'admin', password: 'wrong password!' }));
+    expect(wrong.status).toBe(401);
+    expect(sessionCookieOf(wrong)).toBe('');
+    expect((await t.app.request('/api/v1/admin/login', json({ username: 'nobody', password: ADMIN.password }))).status).toBe(401);
+  });
+
+  it('rate-limits logins after N failures with 429 and Retry-After, even with the right password', async () => {
+    t = makeSigner({ console: { login_max_failures: 3, login_window_ms: 600_000 } });
+    await adminSession(t.app);
+    for (let i = 0; i < 3; i++) expect((await t.app.request('/api/v1/admin/login', json({ username: 'admin', password: `wrong password ${i}` }))).status).toBe(401);
+    const limited = await t.app.request('/api/v1/admin/login', json(ADMIN));
+    expect(limited.status).toBe(429);
+    const retryAfter = Number(limited.headers.get('retry-after'));
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(retryAfter).toBeLessThanOrEqual(600);
+    expect((await body(limited)).error).toMatch(/too many failed logins; try again in 10 minutes/);
+  });
+
+  it('sets an HttpOnly, SameSite=Strict session cookie, Secure over https', async () => {
+    t = makeSigner();
+    await t.app.request('/api/v1/admin/init', json(ADMIN));
+    const plain = (await t.app.request('/api/v1/admin/login', json(ADMIN))).headers.getSetCookie()[0];
+    expect(plain).toMatch(/^signer_session=[A-Za-z0-9_-]{43};/);
+    expect(plain).toMatch(/HttpOnly/);
+    expect(plain).toMatch(/SameSite=Strict/);
+    expect(plain).toMatch(/Path=\//);
+    expect(plain).not.toMatch(/Secure/);
+    const tls = await t.app.request('https://localhost/api/v1/admin/login', json(ADMIN, { origin: 'https://localhost' }));
+    expect(tls.headers.getSetCookie()[0]).toMatch(/Secure/);
+  });
+
+  it('stores neither the password nor the session id in plain text', async () => {
+    t = makeSigner();
+    const { cookie } = await adminSession(t.app);
+    const [user] = t.s.store.db.select().from(adminUsers).all();
+    expect(user.password_hash).toMatch(/^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9_-]{22}\$[A-Za-z0-9_-]{43}$/);
+    expect(user.password_hash).not.toContain(ADMIN.password);
+    const sessionId = cookie.split('=')[1];
+    const [session] = t.s.store.db.select().from(adminSessions).all();
+    expect(session.id_hash).not.toContain(sessionId);
+  });
+
+  it('refuses state-changing requests without the right CSRF token or from another origin', async () => {
+    t = makeSigner();
+    const { cookie, csrf } = await adminSession(t.app);
+    const missing = await t.app.request('/api/v1/admin/logout', { method: 'POST', headers: { cookie, origin: ORIGIN } });
+    expect(missing.status).toBe(403);
+    expect((await body(missing)).error).toBe('missing or wrong CSRF token; reload the page');
+    const wrong = await t.app.request('/console/logout', form({ _csrf: 'x'.repeat(43) }, { cookie }));
+    expect(wrong.status).toBe(403);
+    const foreign = await t.app.request('/console/logout', form({ _csrf: csrf }, { cookie, origin: 'http://evil.example' }));
+    expect(foreign.status).toBe(403);
+    expect((await body(foreign)).error).toMatch(/another site/);
+    // Still logged in after all three.
+    expect((await t.app.request('/api/v1/admin/me', { headers: { cookie } })).status).toBe(200);
+    const right = await t.app.request('/console/logout', form({ _csrf: csrf }, { cookie }));
+    expect(right.status).toBe(303);
+  });
+
+  it('without a session: 401 JSON on the admin API, a redirect on pages', async () => {
+    t = makeSigner();
+    const page = await t.app.request('/console/tokens');
+    expect(page.status).toBe(303);
+    expect(page.headers.get('location')).toBe('/console/init');
+    await adminSession(t.app);
+    const api = await t.app.request('/api/v1/admin/me');
+    expect(api.status).toBe(401);
+    expect((await body(api)).error).toMatch(/not logged in.*POST \/api\/v1\/admin\/login/);
+    expect((await t.app.request('/console')).headers.get('location')).toBe('/console/login');
+    expect((await t.app.request('/api/v1/admin/me', { headers: { cookie: 'signer_session=forged' } })).status).toBe(401);
+  });
+
+  it('logout ends the session', async () => {
+    t = makeSigner();
+    const { cookie, headers } = await adminSession(t.app);
+    const me = await t.app.request('/api/v1/admin/me', { headers: { cookie } });
+    expect((await body(me)).data.username).toBe('admin');
+    const out = await t.app.request('/api/v1/admin/logout', { method: 'POST', headers });
+    expect(out.status).toBe(200);
+    expect(out.headers.getSetCookie()[0]).toMatch(/signer_session=;.*Max-Age=0/);
+    expect((await t.app.request('/api/v1/admin/me', { headers: { cookie } })).status).toBe(401);
+  });
+
+  it('refuses an expired session', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    t = makeSigner({ console: { session_ttl_ms: 3_600_000 } });
+    const { cookie } = await adminSession(t.app);
+    vi.setSystemTime(Date.now() + 3_599_000);
+    expect((await t.app.request('/api/v1/admin/me', { headers: { cookie } })).status).toBe(200);
+    vi.setSystemTime(Date.now() + 2_000);
+    expect((await t.app.request('/api/v1/admin/me', { headers: { cookie } })).status).toBe(401);
+    expect(t.s.store.db.select().from(adminSessions).all()).toEqual([]);
+  });
+
+  it('renders pages in the layout: navigation, logout form and CSRF meta tag only for a logged-in admin', async () => {
+    t = makeSigner();
+    await adminSession(t.app);
+    const html = await (await t.app.request('/console/login')).text();
+    expect(html.startsWith('<!DOCTYPE html>')).toBe(true);
+    expect(html).toContain('href="/console/assets/console.css"');
+    expect(html).not.toContain('csrf-token');
+    expect(html).not.toContain('/console/logout');
+    const css = await t.app.request('/console/assets/console.css');
+    expect(css.headers.get('content-type')).toMatch(/text\/css/);
+    const page = String(await Layout({ title: 'Tokens', admin: { id: 1, username: 'admin', csrfToken: 'tok-123' }, children: 'content' }).toString());
+    expect(page).toContain('<meta name="csrf-token" content="tok-123"/>');
+    for (const href of ['/console', '/console/models', '/console/tokens', '/docs']) expect(page).toContain(`href="${href}"`);
+    expect(page).toMatch(/<form method="post" action="\/console\/logout"[^>]*><input type="hidden" name="_csrf" value="tok-123"\/>/);
+  });
+});

@@ -1,0 +1,36 @@
+/**
+ * Console test helpers: an admin session for `app.request`, with the cookie, the CSRF token and
+ * headers that pass both the origin check and the token check, for JSON and form requests.
+ */
+import type { Hono } from 'hono';
+
+/** Username and password `adminSession` creates. */
+export const ADMIN = { username: 'admin', password: 'correct horse battery' };
+/** The origin `app.request` uses for relative URLs (http://localhost). */
+export const ORIGIN = 'http://localhost';
+
+/** An admin's session: its cookie, CSRF token, and headers for `app.request`. */
+export interface AdminSessionHeaders {
+  cookie: string;
+  csrf: string;
+  /** cookie + origin + x-csrf-token; add a content-type for a body. */
+  headers: Record<string, string>;
+}
+
+/** The session cookie (`signer_session=...`) a response sets, or '' when it sets none. */
+export function sessionCookieOf(res: Response): string {
+  const set = res.headers.getSetCookie().find((c) => c.startsWith('signer_session='));
+  return set ? set.split(';')[0] : '';
+}
+
+/** Initializes the admin (if needed), logs in, and returns headers for authenticated requests. */
+export async function adminSession(app: Hono<any>): Promise<AdminSessionHeaders> {
+  const json = { 'content-type': 'application/json', origin: ORIGIN };
+  const init = await app.request('/api/v1/admin/init', { method: 'POST', headers: json, body: JSON.stringify(ADMIN) });
+  if (init.status !== 201 && init.status !== 409) throw new Error(`admin init failed: ${init.status} ${await init.text()}`);
+  const login = await app.request('/api/v1/admin/login', { method: 'POST', headers: json, body: JSON.stringify(ADMIN) });
+  if (login.status !== 200) throw new Error(`admin login failed: ${login.status} ${await login.text()}`);
+  const csrf = ((await login.json()) as { data: { csrf_token: string } }).data.csrf_token;
+  const cookie = sessionCookieOf(login);
+  return { cookie, csrf, headers: { cookie, origin: ORIGIN, 'x-csrf-token': csrf } };
+}
