@@ -6,10 +6,13 @@
  */
 import {
   NODE_AUTH_HEADERS,
+  completeBatchResponse,
   envelope,
   pulledTask,
+  pulledTasks,
   sha256Hex,
   signNodeRequest,
+  type CompleteOutcome,
   type CompleteTaskRequest,
   type HeartbeatRequest,
   type NodeStatus,
@@ -78,16 +81,28 @@ export class SignerClient {
     return parsed.data;
   }
 
+  /** GET /api/v1/nodes/{id}/tasks?wait=&max=&inline=true: up to `max` leased tasks, small inputs inline; empty after `waitS` seconds without one. */
+  async pullMany(max: number, waitS: number, signal?: AbortSignal): Promise<PulledTask[]> {
+    const path = `/api/v1/nodes/${encodeURIComponent(this.opts.nodeId)}/tasks?wait=${waitS}&max=${max}&inline=true`;
+    const { status, data } = await this.call('GET', path, undefined, waitS * 1000 + this.opts.timeoutMs, signal);
+    if (status === 204 || data === null) return [];
+    const parsed = pulledTasks.safeParse(data);
+    if (!parsed.success) throw new SignerError(502, `the signer sent tasks this agent cannot read: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}`);
+    return parsed.data;
+  }
+
+  /** POST /api/v1/tasks/complete-batch with each output spliced in as the exact JSON that was hashed; one outcome per result, in order. */
+  async completeBatch(items: { request: Omit<CompleteTaskRequest, 'output'>; outputJson: string | null }[]): Promise<CompleteOutcome[]> {
+    const text = `{"results":[${items.map(({ request, outputJson }) => `${JSON.stringify(request).slice(0, -1)},"output":${outputJson ?? 'null'}}`).join(',')}]}`;
+    const { data } = await this.call('POST', '/api/v1/tasks/complete-batch', undefined, this.opts.timeoutMs, undefined, text);
+    const parsed = completeBatchResponse.safeParse(data);
+    if (!parsed.success || parsed.data.results.length !== items.length) throw new SignerError(502, 'the signer answered a batch of results with something other than one outcome per result');
+    return parsed.data.results;
+  }
+
   /** POST /api/v1/tasks/complete */
   async complete(body: CompleteTaskRequest): Promise<unknown> {
     return (await this.call('POST', '/api/v1/tasks/complete', body)).data;
-  }
-
-  /** POST /api/v1/tasks/complete with the output spliced in as the exact JSON that was hashed (no re-serializing a large output). */
-  async completeSigned(request: Omit<CompleteTaskRequest, 'output'>, outputJson: string | null): Promise<unknown> {
-    const rest = JSON.stringify(request);
-    const text = `${rest.slice(0, -1)},"output":${outputJson ?? 'null'}}`;
-    return (await this.call('POST', '/api/v1/tasks/complete', undefined, this.opts.timeoutMs, undefined, text)).data;
   }
 
   /** GET the raw bytes of a content-addressed input blob. */

@@ -5,8 +5,9 @@
  * jitter, and registers again once it answers.
  */
 import type { Logger } from 'pino';
-import type { NodeStatus, PulledTask, RegisterNodeRequest } from '../../protocol/index.js';
+import { MAX_TASKS_PER_CALL, type NodeStatus, type PulledTask, type RegisterNodeRequest } from '../../protocol/index.js';
 import { backoffDelay, sleep, SignerError, type SignerClient } from '../client/index.js';
+import { ResultPoster } from './poster.js';
 import { computeTask, type Completion, type TaskContext } from './task.js';
 
 export { computeTask, signResult, TaskFailure, type Completion, type TaskContext } from './task.js';
@@ -42,6 +43,7 @@ export class Agent {
   private heartbeatBusy = false;
   private failures = 0;
   private pulling: Promise<void> | null = null;
+  private poster: ResultPoster;
   /** True once the first registration succeeded. */
   registered = false;
   /** When each heartbeat was due (ms, the timer firing), newest last, at most 100. */
@@ -49,7 +51,10 @@ export class Agent {
   /** Tasks posted with a result, posted as failures, and dropped (lease lost). */
   readonly counts = { completed: 0, failed: 0, dropped: 0 };
 
-  constructor(private deps: LoopDeps, private opts: LoopOptions) {}
+  constructor(private deps: LoopDeps, private opts: LoopOptions) {
+    // 768 KiB of outputs per request stays under the signer's default 1 MiB body limit.
+    this.poster = new ResultPoster((batch) => deps.client.completeBatch(batch), { maxItems: MAX_TASKS_PER_CALL, maxBytes: 786_432, maxInFlight: 2 });
+  }
 
   /** The status heartbeats report. */
   status(): NodeStatus {
@@ -123,43 +128,50 @@ export class Agent {
 
   private async pullLoop() {
     while (!this.stopped.signal.aborted) {
-      if (this.inFlight.size >= this.opts.maxInFlight) {
+      const free = this.opts.maxInFlight - this.inFlight.size;
+      if (free <= 0) {
         await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
         continue;
       }
-      let task: PulledTask | null;
+      let tasks: PulledTask[];
       try {
-        task = await this.deps.client.pull(this.opts.pullWaitS, this.stopped.signal);
+        tasks = await this.deps.client.pullMany(Math.min(free, MAX_TASKS_PER_CALL), this.opts.pullWaitS, this.stopped.signal);
         await this.recovered();
       } catch (err) {
         if (!this.stopped.signal.aborted) await this.onError(err, true);
         continue;
       }
-      if (task) void this.handle(task);
+      for (const task of tasks) void this.handle(task);
     }
   }
 
-  private async post(task: PulledTask, { request, outputJson }: Completion) {
+  private async post(task: PulledTask, completion: Completion) {
+    const { request } = completion;
     for (let attempt = 0; ; attempt++) {
       if (this.leaseLost(task)) return;
+      let refusal: SignerError;
       try {
-        await this.deps.client.completeSigned(request, outputJson);
-        this.remember(task.task_id);
-        if (request.error !== undefined) this.counts.failed++;
-        else this.counts.completed++;
-        this.deps.log.info({ task_id: task.task_id, output_hash: request.output_hash, error: request.error }, request.error ? 'task failed, reported' : 'task completed');
-        return;
-      } catch (err) {
-        if (err instanceof SignerError && err.retryable && !this.stopped.signal.aborted) {
-          await sleep(backoffDelay(attempt, this.opts.backoffBaseMs, this.opts.backoffMaxMs), this.stopped.signal);
-          continue;
+        const outcome = await this.poster.post(completion);
+        if (outcome.success) {
+          this.remember(task.task_id);
+          if (request.error !== undefined) this.counts.failed++;
+          else this.counts.completed++;
+          this.deps.log.info({ task_id: task.task_id, output_hash: request.output_hash, error: request.error }, request.error ? 'task failed, reported' : 'task completed');
+          return;
         }
-        // 409 (lease lost, or our earlier post did land) and other refusals: never post this task again.
-        this.remember(task.task_id);
-        this.counts.dropped++;
-        this.deps.log.warn({ task_id: task.task_id, err: (err as Error).message }, 'result not accepted');
-        return;
+        refusal = new SignerError(outcome.http_status, `result for task ${task.task_id}: HTTP ${outcome.http_status}: ${outcome.error}`);
+      } catch (err) {
+        refusal = err instanceof SignerError ? err : new SignerError(0, (err as Error).message);
       }
+      if (refusal.retryable && !this.stopped.signal.aborted) {
+        await sleep(backoffDelay(attempt, this.opts.backoffBaseMs, this.opts.backoffMaxMs), this.stopped.signal);
+        continue;
+      }
+      // 409 (lease lost, or our earlier post did land) and other refusals: never post this task again.
+      this.remember(task.task_id);
+      this.counts.dropped++;
+      this.deps.log.warn({ task_id: task.task_id, err: refusal.message }, 'result not accepted');
+      return;
     }
   }
 

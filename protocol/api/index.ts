@@ -64,8 +64,16 @@ export const pulledTask = z.object({
   /** Contract principal the result signature is bound to. */
   escrow: z.string(),
   chain_id: z.number().int(),
+  /** The input blob's exact bytes as UTF-8 text, sent with the task when a pull asks `inline=true` and the blob is small JSON. */
+  input: z.string().optional(),
 });
 export type PulledTask = z.infer<typeof pulledTask>;
+
+/** Most tasks one pull (`?max=`) or one batch completion carries. */
+export const MAX_TASKS_PER_CALL = 64;
+
+/** GET /api/v1/nodes/{id}/tasks?max=N: the leased tasks (1..N), or 204 when none. */
+export const pulledTasks = z.array(pulledTask).max(MAX_TASKS_PER_CALL);
 
 /** POST /api/v1/tasks/complete */
 export const completeTaskRequest = z
@@ -82,6 +90,18 @@ export const completeTaskRequest = z
   })
   .strict();
 export type CompleteTaskRequest = z.infer<typeof completeTaskRequest>;
+
+/** POST /api/v1/tasks/complete-batch: several results in one signed request; each is checked and accepted on its own. */
+export const completeBatchRequest = z.object({ results: z.array(completeTaskRequest).min(1, 'results: send at least one result').max(MAX_TASKS_PER_CALL) }).strict();
+export type CompleteBatchRequest = z.infer<typeof completeBatchRequest>;
+
+/** One result's outcome in a batch: accepted (with the task's new status) or refused (with the HTTP status and reason a single complete would have given). */
+export const completeOutcome = z.union([
+  z.object({ task_id: z.string(), success: z.literal(true), status: z.enum(TASK_STATUSES) }),
+  z.object({ task_id: z.string(), success: z.literal(false), http_status: z.number().int(), error: z.string() }),
+]);
+export type CompleteOutcome = z.infer<typeof completeOutcome>;
+export const completeBatchResponse = z.object({ results: z.array(completeOutcome) });
 
 /** GET /api/v1/tasks/{task_id}/status */
 export const taskStatusResponse = z.object({

@@ -14,6 +14,7 @@ const server = z
     body_limit_bytes: z.number().int().min(1024).default(1_048_576),
     max_wait_seconds: z.number().int().min(0).max(300).default(30),
     verify_threads: z.number().int().min(0).max(64).default(1),
+    inline_input_max_bytes: z.number().int().min(0).default(262_144),
   })
   .strict();
 
@@ -77,6 +78,26 @@ const consoleSection = z
     login_window_ms: z.number().int().min(1_000).default(15 * 60_000),
   })
   .strict();
+const dashboard = z
+  .object({
+    refresh_ms: z.number().int().min(500).default(3_000),
+    bucket_seconds: z.number().int().min(1).default(60),
+    buckets: z.number().int().min(2).max(1_440).default(60),
+    settlements_shown: z.number().int().min(1).max(500).default(20),
+  })
+  .strict();
+const inference = z
+  .object({
+    queue_size: z.number().int().min(1).default(100),
+    default_priority: z.number().int().min(0).max(9).default(5),
+    timeout_ms: z.number().int().min(100).default(5_000),
+    max_timeout_ms: z.number().int().min(100).default(60_000),
+    max_batch: z.number().int().min(1).max(1_000).default(32),
+    max_body_bytes: z.number().int().min(1024).default(8 * 1024 * 1024),
+    retry_after_seconds: z.number().int().min(1).default(1),
+  })
+  .strict()
+  .refine((v) => v.timeout_ms <= v.max_timeout_ms, { message: 'timeout_ms must not exceed max_timeout_ms', path: ['timeout_ms'] });
 const log = z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).strict();
 
 /** The zod schema of signer.toml; every section and key may be omitted. */
@@ -91,6 +112,8 @@ export const configSchema = z
     submitter: submitter.prefault({}),
     models: models.prefault({}),
     console: consoleSection.prefault({}),
+    dashboard: dashboard.prefault({}),
+    inference: inference.prefault({}),
     log: log.prefault({}),
   })
   .strict();

@@ -79,7 +79,7 @@ describe('worker pool', () => {
     for (let i = 1; i <= 5; i++) {
       crash(pool, 0);
       await expect.poll(() => pool!.stats().restarts, { timeout: 20_000 }).toBe(i);
-      await expect.poll(() => pool!.capacity()).toBe(1);
+      await expect.poll(() => pool!.capacity(), { timeout: 20_000 }).toBe(1);
     }
     crash(pool, 0);
     const message = /^inference workers crashed 6 times within 60 s \(last: worker threw: .*\); not replacing them$/;

@@ -1,11 +1,16 @@
 /**
  * GET /api/v1/nodes/{node_id}/tasks?wait=seconds: leases one task to the signed-in node, or
- * waits up to `wait` seconds for one; 204 when there is none.
+ * waits up to `wait` seconds for one; 204 when there is none. With `?max=N` it leases up to N
+ * tasks in one call and `data` is their list; with `inline=true` small JSON inputs travel inside
+ * the tasks, so a busy node spends one round trip per N tasks instead of two per task.
  */
+import { isUtf8 } from 'node:buffer';
 import { Hono } from 'hono';
+import { inArray } from 'drizzle-orm';
 import { z } from 'zod';
-import { nodeId, type PrivacyMode, type PulledTask } from '../../../protocol/index.js';
+import { MAX_TASKS_PER_CALL, nodeId, type PrivacyMode, type PulledTask } from '../../../protocol/index.js';
 import { nodeAuth } from '../../auth/index.js';
+import { inputBlobs } from '../../db/index.js';
 import { ApiError } from '../../errors.js';
 import { leaseNext } from '../../tasks/scheduler.js';
 import type { TaskRow } from '../../tasks/state.js';
@@ -13,7 +18,13 @@ import type { Services } from '../../services.js';
 import type { Env } from '../env.js';
 import { ok, valid } from '../respond.js';
 
-const query = z.object({ wait: z.coerce.number().int('must be whole seconds').min(0, 'must be 0 or more seconds').optional() }).strict();
+const query = z
+  .object({
+    wait: z.coerce.number().int('must be whole seconds').min(0, 'must be 0 or more seconds').optional(),
+    max: z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(MAX_TASKS_PER_CALL, `must be at most ${MAX_TASKS_PER_CALL}`).optional(),
+    inline: z.enum(['true', 'false'], 'must be true or false').optional(),
+  })
+  .strict();
 
 /** The task as a node receives it. */
 export function pulledView(s: Services, t: TaskRow): PulledTask {
@@ -33,22 +44,49 @@ export function pulledView(s: Services, t: TaskRow): PulledTask {
   };
 }
 
+/** Leases up to `max` tasks to the node, best first. */
+function leaseUpTo(s: Services, nodeId: string, max: number): TaskRow[] {
+  const leased: TaskRow[] = [];
+  for (let task = leaseNext(s, nodeId); task; task = leased.length < max ? leaseNext(s, nodeId) : null) leased.push(task);
+  return leased;
+}
+
+/** Views of the tasks, each carrying its input when that input is small JSON (read in one query). */
+function withInputs(s: Services, tasks: TaskRow[]): PulledTask[] {
+  const limit = s.config.server.inline_input_max_bytes;
+  const hashes = [...new Set(tasks.map((t) => t.input_hash))];
+  const blobs = s.store.db
+    .select({ sha256: inputBlobs.sha256, data: inputBlobs.data, size: inputBlobs.size, content_type: inputBlobs.content_type })
+    .from(inputBlobs)
+    .where(inArray(inputBlobs.sha256, hashes))
+    .all()
+    // Only text that survives the trip through a JSON string byte for byte: the node hashes what it receives.
+    .filter((b) => b.size <= limit && /^application\/json\b/.test(b.content_type) && isUtf8(b.data));
+  const text = new Map(blobs.map((b) => [b.sha256, b.data.toString('utf8')]));
+  return tasks.map((t) => {
+    const input = text.get(t.input_hash);
+    return input === undefined ? pulledView(s, t) : { ...pulledView(s, t), input };
+  });
+}
+
 /** Pull route. */
 export const pull = new Hono<Env>().get('/api/v1/nodes/:node_id/tasks', valid('param', z.object({ node_id: nodeId })), valid('query', query), nodeAuth(), async (c) => {
   const s = c.var.services;
   const node = c.var.node;
   if (c.req.valid('param').node_id !== node.node_id) throw new ApiError('forbidden', `path node_id "${c.req.valid('param').node_id}" is not the node that signed this request ("${node.node_id}")`);
-  const max = s.config.server.max_wait_seconds;
-  const wait = c.req.valid('query').wait ?? 0;
-  if (wait > max) throw new ApiError('bad_request', `query parameter wait: at most ${max} seconds; poll again after that`);
+  const maxWait = s.config.server.max_wait_seconds;
+  const { wait = 0, max, inline } = c.req.valid('query');
+  if (wait > maxWait) throw new ApiError('bad_request', `query parameter wait: at most ${maxWait} seconds; poll again after that`);
   const until = Date.now() + wait * 1000;
   for (;;) {
     const fresh = s.store.sqlite.prepare('select status from inference_nodes where node_id = ?').get(node.node_id) as { status: string } | undefined;
     if (fresh?.status === 'offline') throw new ApiError('conflict', `node ${node.node_id} is offline (missed heartbeats); send a heartbeat with status "online" before pulling`);
-    const task = fresh?.status === 'online' ? leaseNext(s, node.node_id) : null;
-    if (task) {
-      s.log.debug({ task_id: task.task_id, node_id: node.node_id }, 'task leased');
-      return ok(c, pulledView(s, task));
+    const tasks = fresh?.status === 'online' ? leaseUpTo(s, node.node_id, max ?? 1) : [];
+    if (tasks.length > 0) {
+      s.log.debug({ task_ids: tasks.map((t) => t.task_id), node_id: node.node_id }, 'tasks leased');
+      const views = inline === 'true' ? withInputs(s, tasks) : tasks.map((t) => pulledView(s, t));
+      // Without ?max= the seed's shape: one task in data.
+      return ok(c, max === undefined ? views[0] : views);
     }
     const left = until - Date.now();
     if (left <= 0) return c.body(null, 204);
