@@ -1,0 +1,104 @@
+/**
+ * The console dashboard's figures (DESIGN §4 "Dashboard"): models with price, owner share and
+ * version; usage per model and per token over time; tasks by status; throughput and latency
+ * p50/p95; node earnings; settlement transactions. One snapshot feeds both the server-rendered
+ * page and the JSON its script polls.
+ */
+import type { Services } from '../services.js';
+import { bucketStarts, bucketWindow, chainResultsByModel, directCallsByModel, directCallsByToken, directLatency, resultsBySource, taskLatency, type KeyedSeries, type Percentiles } from './series.js';
+import { earningsByNode, nodeEarnings, recentSettlements, tasksByModel, tasksByStatus, type NodeEarning, type SettlementView, type TaskCounts } from './tables.js';
+
+export { bucketWindow, bucketStarts, type Window, type KeyedSeries, type Percentiles } from './series.js';
+export type { NodeEarning, SettlementView, TaskCounts } from './tables.js';
+
+/** A model row of the dashboard. */
+export interface DashboardModel {
+  name: string;
+  /** Live registry version, or null when the model has no live version (retired, or only seen in tasks). */
+  version: number | null;
+  /** micro-STX per call (decimal string), null without a live version. */
+  price: string | null;
+  owner: string | null;
+  artifact_hash: string | null;
+  /** Tasks ever seen for it, both sources. */
+  tasks: number;
+  /** Calls in the plotted window: direct requests served plus on-chain results. */
+  calls_in_window: number;
+}
+
+/** Everything the dashboard shows at one moment. */
+export interface DashboardSnapshot {
+  generated_at: number;
+  refresh_ms: number;
+  /** Start (ms) of every bucket; every series below has one value per bucket. */
+  buckets: number[];
+  bucket_ms: number;
+  models: DashboardModel[];
+  /** Revenue split of every escrowed fee (basis points); null without a chain. */
+  shares: { owner_bps: number; treasury_bps: number; node_bps: number } | null;
+  /** Why the model list or shares could not be read (e.g. the chain API is down), else null. */
+  catalog_error: string | null;
+  usage: {
+    /** Direct (token-paid, not escrowed) requests served per model. */
+    direct_by_model: KeyedSeries;
+    /** Direct requests per API token. */
+    direct_by_token: KeyedSeries;
+    /** On-chain (escrowed) tasks with a result per model. */
+    chain_by_model: KeyedSeries;
+    /** Sums over the window. */
+    totals: { direct_calls: number; chain_results: number };
+  };
+  tasks: TaskCounts;
+  throughput: KeyedSeries;
+  latency: { tasks: Percentiles; direct: Percentiles };
+  earnings: { by_node: NodeEarning[]; over_time: KeyedSeries };
+  settlements: SettlementView[];
+}
+
+const BPS = 10_000;
+
+function sum(series: KeyedSeries): number {
+  return Object.values(series).reduce((a, s) => a + s.reduce((x, y) => x + y, 0), 0);
+}
+
+async function catalogView(s: Services): Promise<Pick<DashboardSnapshot, 'shares' | 'catalog_error'> & { heads: Awaited<ReturnType<Services['catalog']['list']>> }> {
+  try {
+    const [heads, shares] = await Promise.all([s.catalog.list(), s.catalog.shares()]);
+    return { heads, shares: shares && { ...shares, node_bps: BPS - shares.owner_bps - shares.treasury_bps }, catalog_error: null };
+  } catch (err) {
+    // The rest of the dashboard is the signer's own database: show it even when the chain is away.
+    s.log.warn({ err }, 'dashboard: model catalog unavailable');
+    return { heads: [], shares: null, catalog_error: `models and shares could not be read from the chain (${(err as Error).message}); check chain.api_url` };
+  }
+}
+
+/** The dashboard's figures now, over `config.dashboard.buckets` buckets of `bucket_seconds`. */
+export async function dashboardSnapshot(s: Services, now = Date.now()): Promise<DashboardSnapshot> {
+  const cfg = s.config.dashboard;
+  const sqlite = s.store.sqlite;
+  const w = bucketWindow(now, cfg.bucket_seconds * 1000, cfg.buckets);
+  const { heads, shares, catalog_error } = await catalogView(s);
+  const direct_by_model = directCallsByModel(sqlite, w);
+  const chain_by_model = chainResultsByModel(sqlite, w);
+  const counts = tasksByModel(sqlite);
+  const calls = (name: string) => sum({ d: direct_by_model[name] ?? [], c: chain_by_model[name] ?? [] });
+  const models: DashboardModel[] = heads.map((h) => ({ name: h.name, version: h.version, price: h.price, owner: h.owner, artifact_hash: h.artifact_hash, tasks: counts.get(h.name)?.tasks ?? 0, calls_in_window: calls(h.name) }));
+  for (const [name, c] of counts) {
+    if (!heads.some((h) => h.name === name)) models.push({ name, version: null, price: null, owner: null, artifact_hash: null, tasks: c.tasks, calls_in_window: calls(name) });
+  }
+  return {
+    generated_at: now,
+    refresh_ms: cfg.refresh_ms,
+    buckets: bucketStarts(w),
+    bucket_ms: w.size,
+    models: models.sort((a, b) => a.name.localeCompare(b.name)),
+    shares,
+    catalog_error,
+    usage: { direct_by_model, direct_by_token: directCallsByToken(sqlite, w), chain_by_model, totals: { direct_calls: sum(direct_by_model), chain_results: sum(chain_by_model) } },
+    tasks: tasksByStatus(sqlite),
+    throughput: resultsBySource(sqlite, w),
+    latency: { tasks: taskLatency(sqlite, w), direct: directLatency(sqlite, w) },
+    earnings: { by_node: nodeEarnings(sqlite), over_time: earningsByNode(sqlite, w) },
+    settlements: recentSettlements(sqlite, s.config.chain.api_url, cfg.settlements_shown),
+  };
+}

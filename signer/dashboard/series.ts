@@ -1,0 +1,114 @@
+/**
+ * Time series of the dashboard: one value per bucket (e.g. per minute of the last hour) for
+ * usage, throughput and latency percentiles. Every figure is computed inside SQLite with
+ * indexed range scans (inference_logs.created_at, inference_tasks.completed_at), so a poll
+ * every few seconds costs milliseconds, not a copy of the rows into JavaScript.
+ * better-sqlite3 binds JS numbers as REAL, hence the casts that make bucket numbers whole.
+ */
+import type Database from 'better-sqlite3';
+import { prepared } from '../db/index.js';
+
+/** The buckets a series is cut into: `count` buckets of `size` ms, the last one holding `now`. */
+export interface Window {
+  /** Start (ms) of the first bucket. */
+  start: number;
+  /** End (ms, exclusive) of the last bucket. */
+  end: number;
+  size: number;
+  count: number;
+}
+
+/** The window of `count` buckets of `size` ms that ends with the bucket holding `now`. */
+export function bucketWindow(now: number, size: number, count: number): Window {
+  if (!(size > 0 && Number.isInteger(size))) throw new Error(`bucket size must be a positive whole number of ms, got ${size}`);
+  if (!(count > 0 && Number.isInteger(count))) throw new Error(`bucket count must be a positive whole number, got ${count}`);
+  const end = (Math.floor(now / size) + 1) * size;
+  return { start: end - count * size, end, size, count };
+}
+
+/** Start time (ms) of every bucket of the window: the x axis of every series. */
+export function bucketStarts(w: Window): number[] {
+  return Array.from({ length: w.count }, (_, i) => w.start + i * w.size);
+}
+
+/** Counts per bucket, one series per key (a model, a token, a source), zero where nothing happened. */
+export type KeyedSeries = Record<string, number[]>;
+
+function keyed(w: Window, rows: { k: string; b: number; n: number }[]): KeyedSeries {
+  const out: KeyedSeries = {};
+  for (const r of rows) (out[r.k] ??= new Array<number>(w.count).fill(0))[r.b] = r.n;
+  return out;
+}
+
+function range(w: Window) {
+  return { start: w.start, end: w.end, size: w.size };
+}
+
+/** Direct-inference requests served (not refused by the token guard) per model, from inference_logs. */
+export function directCallsByModel(sqlite: Database.Database, w: Window): KeyedSeries {
+  const sql = `select model k, cast((created_at - :start) / :size as integer) b, count(*) n from inference_logs
+    where created_at >= :start and created_at < :end and status != 'rejected' group by k, b`;
+  return keyed(w, prepared(sqlite, sql).all(range(w)) as { k: string; b: number; n: number }[]);
+}
+
+/** Direct-inference requests per API token (by its name; a deleted token shows as `token #id`). */
+export function directCallsByToken(sqlite: Database.Database, w: Window): KeyedSeries {
+  const sql = `select coalesce(t.name, 'token #' || l.token_id) k, cast((l.created_at - :start) / :size as integer) b, count(*) n
+    from inference_logs l left join api_tokens t on t.id = l.token_id
+    where l.created_at >= :start and l.created_at < :end and l.token_id is not null and l.status != 'rejected' group by l.token_id, b`;
+  return keyed(w, prepared(sqlite, sql).all(range(w)) as { k: string; b: number; n: number }[]);
+}
+
+/** On-chain (escrowed) tasks that got a result, per model: the chain side of usage. */
+export function chainResultsByModel(sqlite: Database.Database, w: Window): KeyedSeries {
+  const sql = `select model_type k, cast((completed_at - :start) / :size as integer) b, count(*) n from inference_tasks
+    where completed_at >= :start and completed_at < :end and source = 'chain' group by k, b`;
+  return keyed(w, prepared(sqlite, sql).all(range(w)) as { k: string; b: number; n: number }[]);
+}
+
+/** Tasks that got a result per bucket, by source (`chain`, `direct`): throughput. */
+export function resultsBySource(sqlite: Database.Database, w: Window): KeyedSeries {
+  const sql = `select source k, cast((completed_at - :start) / :size as integer) b, count(*) n from inference_tasks
+    where completed_at >= :start and completed_at < :end group by k, b`;
+  return { chain: new Array<number>(w.count).fill(0), direct: new Array<number>(w.count).fill(0), ...keyed(w, prepared(sqlite, sql).all(range(w)) as { k: string; b: number; n: number }[]) };
+}
+
+/** p50 and p95 per bucket (null where the bucket is empty), and over the whole window. */
+export interface Percentiles {
+  p50: (number | null)[];
+  p95: (number | null)[];
+  window: { p50: number | null; p95: number | null; samples: number };
+}
+
+/**
+ * Nearest-rank p50/p95 per bucket of `samples` (a select of `t` = time and `ms` = a duration),
+ * ranked by a window function so that only one row per bucket leaves SQLite.
+ * Rank ceil(p·n/100) is written (p·n + 99) / 100 in integer arithmetic: SQLite builds may lack ceil().
+ */
+function percentiles(sqlite: Database.Database, w: Window, samples: string): Percentiles {
+  const ranked = `with s as (${samples}), r as (
+      select b, ms, row_number() over (partition by b order by ms) rn, count(*) over (partition by b) n
+      from (select cast((t - :start) / :size as integer) b, ms from s))
+    select b, n, max(case when rn = (50 * n + 99) / 100 then ms end) p50, max(case when rn = (95 * n + 99) / 100 then ms end) p95
+    from r group by b`;
+  const rows = prepared(sqlite, ranked).all(range(w)) as { b: number; n: number; p50: number; p95: number }[];
+  const out: Percentiles = { p50: new Array(w.count).fill(null), p95: new Array(w.count).fill(null), window: { p50: null, p95: null, samples: 0 } };
+  for (const r of rows) {
+    out.p50[r.b] = r.p50;
+    out.p95[r.b] = r.p95;
+  }
+  // The same ranking over one bucket as wide as the window.
+  const whole = prepared(sqlite, ranked).get({ start: w.start, end: w.end, size: w.end - w.start }) as { n: number; p50: number; p95: number } | undefined;
+  if (whole) out.window = { p50: whole.p50, p95: whole.p95, samples: whole.n };
+  return out;
+}
+
+/** Task latency, created (seen on chain or accepted from a token holder) to result, per bucket of the result. */
+export function taskLatency(sqlite: Database.Database, w: Window): Percentiles {
+  return percentiles(sqlite, w, 'select completed_at t, completed_at - created_at ms from inference_tasks where completed_at >= :start and completed_at < :end');
+}
+
+/** Latency of successful direct-inference requests as their callers saw it (inference_logs.latency_ms). */
+export function directLatency(sqlite: Database.Database, w: Window): Percentiles {
+  return percentiles(sqlite, w, "select created_at t, latency_ms ms from inference_logs where created_at >= :start and created_at < :end and status = 'success' and latency_ms is not null");
+}
