@@ -3,7 +3,9 @@
  * `createServices` and handed to the Hono app through its context.
  */
 import type { Logger } from 'pino';
+import { EventEmitter } from 'node:events';
 import pino from 'pino';
+import type { TaskStatus } from '../protocol/index.js';
 import type { SignerConfig } from './config/index.js';
 import { chainIdOf } from './config/index.js';
 import type { SignerDatabase } from './db/index.js';
@@ -15,6 +17,7 @@ import { ArtifactIndex } from './models/index.js';
 import { LoginLimiter } from './console/login-limiter.js';
 import { Catalog } from './catalog/index.js';
 import type { Chain } from './chain/types.js';
+import { DirectInference } from './inference/queue.js';
 
 /** Shared state of one running signer. */
 export interface Services {
@@ -36,6 +39,14 @@ export interface Services {
   loginLimiter: LoginLimiter;
   /** Models, prices and versions: the chain's registry, or published console uploads without a chain. */
   catalog: Catalog;
+  /**
+   * Emits `ended` (task id, new status) when a node's attempt on a task ends: its result accepted
+   * (`completed`), or the attempt failed (`pending` again, or `failed`). Direct inference wakes its
+   * callers on it.
+   */
+  attempts: EventEmitter<{ ended: [taskId: string, status: TaskStatus] }>;
+  /** Direct inference for API-token holders: the bounded queue of `source = 'direct'` tasks. */
+  inference: DirectInference;
   /** Last chain tip seen by the watcher (null before the first read or without a chain). */
   chain: { tipHeight: number | null };
   startedAt: number;
@@ -55,7 +66,7 @@ export interface ServiceOptions {
 /** Assembles the shared services around an open database. */
 export function createServices(opts: ServiceOptions): Services {
   const { config } = opts;
-  return {
+  const services: Omit<Services, 'inference'> = {
     store: opts.store,
     config,
     // Redaction is a second line of defence: no code path logs the key or the config object.
@@ -69,7 +80,9 @@ export function createServices(opts: ServiceOptions): Services {
     artifacts: new ArtifactIndex(config.models.dir),
     loginLimiter: new LoginLimiter(config.console.login_max_failures, config.console.login_window_ms),
     catalog: new Catalog({ store: opts.store, chain: opts.chain ?? null, cacheMs: config.models.catalog_cache_ms }),
+    attempts: new EventEmitter(),
     chain: { tipHeight: null },
     startedAt: Date.now(),
   };
+  return Object.assign(services, { inference: new DirectInference(services) });
 }

@@ -132,7 +132,8 @@ export async function submitBatch(s: Services, chain: Chain, now = Date.now()): 
   const ready = s.store.db
     .select()
     .from(inferenceTasks)
-    .where(and(eq(inferenceTasks.status, 'completed'), isNull(inferenceTasks.settlement_txid)))
+    // Direct inference (source 'direct') is paid by API tokens, never escrowed: nothing to settle.
+    .where(and(eq(inferenceTasks.status, 'completed'), eq(inferenceTasks.source, 'chain'), isNull(inferenceTasks.settlement_txid)))
     .orderBy(asc(inferenceTasks.completed_at))
     .limit(batch_size)
     .all()
@@ -160,7 +161,7 @@ export async function reclaimForUsers(s: Services, chain: Chain, now = Date.now(
   const task = s.store.db
     .select()
     .from(inferenceTasks)
-    .where(and(eq(inferenceTasks.status, 'timeout'), isNull(inferenceTasks.reclaim_txid), isNull(inferenceTasks.node_payout)))
+    .where(and(eq(inferenceTasks.status, 'timeout'), eq(inferenceTasks.source, 'chain'), isNull(inferenceTasks.reclaim_txid), isNull(inferenceTasks.node_payout)))
     .orderBy(asc(inferenceTasks.deadline))
     .limit(1)
     .get();

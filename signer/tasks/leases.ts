@@ -26,6 +26,7 @@ export function failAttempt(s: Services, task: TaskRow, reason: string, now = Da
     if (nodeId) recordOutcome(s.store, nodeId, false, null, s.config.scheduler.reputation_half_life_ms, now);
   })();
   s.metrics.taskFailures.inc();
+  s.attempts.emit('ended', task.task_id, exhausted ? 'failed' : 'pending');
   if (!exhausted) s.pending.notify();
   return exhausted ? 'failed' : 'pending';
 }

@@ -66,6 +66,7 @@ export async function acceptResult(s: Services, node: NodeRow, body: CompleteTas
     return updated;
   })();
   s.metrics.completions.inc();
+  s.attempts.emit('ended', row.task_id, 'completed');
   if (latency !== null) s.metrics.inferenceLatency.observe(latency / 1000);
   return row;
 }

@@ -1,0 +1,50 @@
+/**
+ * Usage metering: one inference_logs row per direct request that reached the queue (the token
+ * guard logs the requests it refuses). The dashboard reads these rows per token and per model.
+ */
+import { inferenceLogs } from '../db/index.js';
+import type { Services } from '../services.js';
+import type { TaskRow } from '../tasks/state.js';
+import { outcomeOf } from './outcome.js';
+import type { DirectContext } from './queue.js';
+
+/** One request's usage row. */
+export interface UsageRow {
+  requestId: string;
+  tokenId: number | null;
+  model: string;
+  taskId: string | null;
+  status: 'success' | 'failed' | 'timeout' | 'rejected';
+  httpStatus: number;
+  items: number;
+  latencyMs: number | null;
+  error: string | null;
+  /** When the request arrived (ms since epoch). */
+  at: number;
+}
+
+/** Writes one usage row. */
+export function meter(s: Pick<Services, 'store'>, u: UsageRow): void {
+  s.store.db
+    .insert(inferenceLogs)
+    .values({ request_id: u.requestId, token_id: u.tokenId, model: u.model, task_id: u.taskId, status: u.status, http_status: u.httpStatus, items: u.items, latency_ms: u.latencyMs, error: u.error, created_at: u.at })
+    .run();
+}
+
+/** Meters a single request whose task has ended. */
+export function meterTask(s: Pick<Services, 'store'>, task: TaskRow, ctx: DirectContext, now = Date.now()): void {
+  const o = outcomeOf(task);
+  if (o.kind === 'waiting') return;
+  meter(s, {
+    requestId: ctx.request_id,
+    tokenId: ctx.token_id,
+    model: task.model_type,
+    taskId: task.task_id,
+    status: o.kind === 'done' ? 'success' : o.status,
+    httpStatus: o.httpStatus,
+    items: 1,
+    latencyMs: (task.completed_at ?? now) - task.created_at,
+    error: o.kind === 'error' ? o.message : null,
+    at: task.created_at,
+  });
+}

@@ -1,0 +1,190 @@
+/**
+ * The direct-inference queue. A token holder's request becomes a `source = 'direct'` task in the
+ * same table as chain tasks, so the same scheduler (priority, then age) leases it to the same
+ * node agents, and the same result check (signature, output hash) accepts it. What is direct
+ * here: the bound on pending + running requests, each request's own timeout, and waking the
+ * callers that wait for their result. Direct tasks are never escrowed nor settled on chain.
+ */
+import { randomBytes } from 'node:crypto';
+import { and, eq, inArray } from 'drizzle-orm';
+import { sha256Hex, type InferenceInputs, type TaskStatus } from '../../protocol/index.js';
+import type { ModelHead } from '../catalog/index.js';
+import { inferenceTasks, inputBlobs } from '../db/index.js';
+import { ApiError } from '../errors.js';
+import type { Services } from '../services.js';
+import { createTask, getTask, transition, type TaskRow } from '../tasks/state.js';
+import { meterTask } from './metering.js';
+import { timeoutMessage } from './models.js';
+
+/**
+ * Direct task ids are 2^100 + 100 random bits. Node agents sign every result over a uint task id
+ * (SIP-018, `chain_task_id ?? task_id`), so the id must be a number; the escrow numbers its tasks
+ * 1, 2, 3... and would need 2^100 submissions to reach this range, so the two never meet (and a
+ * direct result could never be replayed as a chain task's). Random rather than a sequence: an id
+ * cannot be guessed from another, and no counter has to be shared or recovered after a restart.
+ */
+export const DIRECT_TASK_ID_BASE = 1n << 100n;
+
+/** A fresh direct task id (decimal). */
+export function directTaskId(): string {
+  const low = BigInt(`0x${randomBytes(13).toString('hex')}`) & (DIRECT_TASK_ID_BASE - 1n);
+  return (DIRECT_TASK_ID_BASE + low).toString();
+}
+
+/** What a direct task carries besides the task columns; stored as its `context` JSON so a restart rebuilds the queue. */
+export interface DirectContext {
+  token_id: number | null;
+  request_id: string;
+  version: number;
+  /** ms since epoch after which the request times out. */
+  expires_at: number;
+  /** Part of a batch request: the batch route meters the batch as one request. */
+  batch: boolean;
+}
+
+/** How to queue one request (or a batch of them). */
+export interface EnqueueOptions {
+  model: ModelHead;
+  tokenId: number | null;
+  requestId: string;
+  priority: number;
+  timeoutMs: number;
+  batch?: boolean;
+}
+
+/** 503 with the seconds a client should wait before retrying. */
+export class QueueFullError extends ApiError {
+  constructor(
+    readonly retryAfterSeconds: number,
+    message: string,
+  ) {
+    super('unavailable', message);
+  }
+}
+
+/** Reads a direct task's context. */
+export function directContext(task: TaskRow): DirectContext {
+  return JSON.parse(task.context ?? '{}') as DirectContext;
+}
+
+const ACTIVE: TaskStatus[] = ['pending', 'in_progress'];
+
+/** Bounded priority queue of direct requests over the task table; one per signer. */
+export class DirectInference {
+  readonly #s: Omit<Services, 'inference'>;
+  readonly #active = new Map<string, { ctx: DirectContext; timer: NodeJS.Timeout }>();
+  readonly #waiters = new Map<string, ((task: TaskRow) => void)[]>();
+
+  constructor(s: Omit<Services, 'inference'>) {
+    this.#s = s;
+    s.attempts.on('ended', (taskId, status) => {
+      if (status !== 'pending' && this.#active.has(taskId)) this.#finish(taskId);
+    });
+    // After a restart, requests still queued or running keep their timeouts.
+    const open = s.store.db.select().from(inferenceTasks).where(and(eq(inferenceTasks.source, 'direct'), inArray(inferenceTasks.status, ACTIVE))).all();
+    for (const task of open) this.#track(task.task_id, directContext(task));
+  }
+
+  /** Direct requests pending or running now. */
+  get size(): number {
+    return this.#active.size;
+  }
+
+  /** Queues one task per input set, all or none; throws QueueFullError when they do not fit. */
+  enqueue(items: InferenceInputs[], o: EnqueueOptions, now = Date.now()): TaskRow[] {
+    const { queue_size, retry_after_seconds } = this.#s.config.inference;
+    if (this.#active.size + items.length > queue_size) {
+      const need = items.length > 1 ? `; this batch needs ${items.length} places` : '';
+      throw new QueueFullError(retry_after_seconds, `the direct-inference queue is full (${this.#active.size} of ${queue_size} requests pending or running${need}); retry after ${retry_after_seconds} s`);
+    }
+    const ctx: DirectContext = { token_id: o.tokenId, request_id: o.requestId, version: o.model.version, expires_at: now + o.timeoutMs, batch: o.batch ?? false };
+    const { store } = this.#s;
+    const rows = store.sqlite.transaction(() =>
+      items.map((inputs) => {
+        // The blob is what the node fetches (or gets inline) and checks against input_hash.
+        const bytes = Buffer.from(JSON.stringify(inputs));
+        const inputHash = sha256Hex(bytes);
+        store.db.insert(inputBlobs).values({ sha256: inputHash, data: bytes, size: bytes.length, content_type: 'application/json', created_at: now }).onConflictDoNothing().run();
+        const taskId = directTaskId();
+        const task = {
+          task_id: taskId,
+          chain_task_id: null,
+          user_address: o.tokenId === null ? 'direct' : `token:${o.tokenId}`,
+          context: JSON.stringify(ctx),
+          fee: '0',
+          infer_fee: '0',
+          max_infer_time: o.timeoutMs,
+          model_type: o.model.name,
+          model_output: o.model.output_id,
+          artifact_hash: o.model.artifact_hash,
+          input_hash: inputHash,
+          deadline: null,
+          privacy: 'standard',
+          priority: o.priority,
+          source: 'direct',
+        };
+        if (!createTask(store, task, `direct inference request ${o.requestId} (priority ${o.priority}, timeout ${o.timeoutMs} ms)`, now)) throw new Error(`direct task id ${taskId} collided`);
+        return getTask(store, taskId)!;
+      }),
+    )();
+    for (const row of rows) this.#track(row.task_id, ctx);
+    this.#s.pending.notify();
+    return rows;
+  }
+
+  /** Resolves with the task once it has a result, failed or timed out (at once when it already has). */
+  finished(taskId: string): Promise<TaskRow> {
+    if (!this.#active.has(taskId)) return Promise.resolve(getTask(this.#s.store, taskId)!);
+    return new Promise((resolve) => {
+      const list = this.#waiters.get(taskId) ?? [];
+      list.push(resolve);
+      this.#waiters.set(taskId, list);
+    });
+  }
+
+  /** Stops the timeout timers (the tasks stay in the database and are tracked again on the next start). */
+  close(): void {
+    for (const { timer } of this.#active.values()) clearTimeout(timer);
+    this.#active.clear();
+  }
+
+  #track(taskId: string, ctx: DirectContext): void {
+    const timer = setTimeout(() => this.#expire(taskId), Math.max(0, ctx.expires_at - Date.now()));
+    timer.unref();
+    this.#active.set(taskId, { ctx, timer });
+  }
+
+  /** The request's time is up: the task leaves the queue (or its node's lease) as `timeout`. */
+  #expire(taskId: string): void {
+    const { store } = this.#s;
+    if (!store.sqlite.open || !this.#active.has(taskId)) return;
+    try {
+      const task = getTask(store, taskId);
+      if (task && ACTIVE.includes(task.status as TaskStatus)) {
+        const message = timeoutMessage(this.#s, task);
+        transition(store, taskId, 'timeout', { reason: message, nodeId: task.inference_node_id, expect: ACTIVE }, { error: message, lease_expires_at: null });
+        // A running task's node has a free slot again.
+        if (task.status === 'in_progress') this.#s.pending.notify();
+      }
+      this.#finish(taskId);
+    } catch (err) {
+      this.#s.log.error({ err, task_id: taskId }, 'direct inference timeout failed');
+    }
+  }
+
+  /** Leaves the queue: meter the request and wake whoever waits for it. */
+  #finish(taskId: string): void {
+    const entry = this.#active.get(taskId)!;
+    clearTimeout(entry.timer);
+    this.#active.delete(taskId);
+    const task = getTask(this.#s.store, taskId)!;
+    try {
+      if (!entry.ctx.batch) meterTask(this.#s, task, entry.ctx);
+    } catch (err) {
+      this.#s.log.error({ err, task_id: taskId }, 'metering a direct inference failed');
+    }
+    const waiters = this.#waiters.get(taskId) ?? [];
+    this.#waiters.delete(taskId);
+    for (const wake of waiters) wake(task);
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * One direct request from body to outcome, shared by the /api/v1 routes and the Open Inference
+ * Protocol route: its options checked against the config, its tensors checked before they queue
+ * (a malformed tensor is a 400 now, not a node's error report later), then queued and, for a
+ * waiting caller, awaited.
+ */
+import { decodeTensor, TensorError, type OipTensor } from '../../protocol/index.js';
+import type { ModelHead } from '../catalog/index.js';
+import { ApiError } from '../errors.js';
+import type { Services } from '../services.js';
+import type { TaskRow } from '../tasks/state.js';
+import { liveModel } from './models.js';
+
+/** What a caller may ask of one request besides its inputs. */
+export interface RequestOptions {
+  priority?: number;
+  timeout_ms?: number;
+}
+
+/** Who asks, for metering and for reading the result back. */
+export interface Caller {
+  tokenId: number | null;
+  requestId: string;
+}
+
+/** Priority and timeout of a request, defaulted and bounded by the `[inference]` config. */
+export function resolveOptions(s: Pick<Services, 'config'>, o: RequestOptions): { priority: number; timeoutMs: number } {
+  const { default_priority, timeout_ms, max_timeout_ms } = s.config.inference;
+  if (o.timeout_ms !== undefined && o.timeout_ms > max_timeout_ms) {
+    throw new ApiError('bad_request', `timeout_ms: at most ${max_timeout_ms} ms on this signer (inference.max_timeout_ms); use async=1 and poll for longer work`);
+  }
+  return { priority: o.priority ?? default_priority, timeoutMs: o.timeout_ms ?? timeout_ms };
+}
+
+/** Decodes every tensor once (data count against shape, value types); a bad one is a 400 naming it. */
+export function checkTensors(inputs: OipTensor[], where = 'inputs'): void {
+  const seen = new Set<string>();
+  inputs.forEach((t, i) => {
+    if (seen.has(t.name)) throw new ApiError('bad_request', `${where}.${i}: input "${t.name}" is given twice`);
+    seen.add(t.name);
+    try {
+      decodeTensor(t);
+    } catch (e) {
+      if (e instanceof TensorError) throw new ApiError('bad_request', `${where}.${i}: ${e.message}`);
+      throw e;
+    }
+  });
+}
+
+/** A model's live version and the queued tasks of one or more input sets. */
+export interface Queued {
+  model: ModelHead;
+  tasks: TaskRow[];
+}
+
+/** Looks the model up, checks the inputs, and queues one task per input set (all or none); a batch is metered by its route as one request. */
+export async function queueRequests(s: Services, modelName: string, inputSets: OipTensor[][], o: RequestOptions, caller: Caller, batch = false): Promise<Queued> {
+  const { priority, timeoutMs } = resolveOptions(s, o);
+  inputSets.forEach((inputs, i) => checkTensors(inputs, batch ? `requests.${i}.inputs` : 'inputs'));
+  const model = await liveModel(s, modelName);
+  const tasks = s.inference.enqueue(
+    inputSets.map((inputs) => ({ inputs })),
+    { model, tokenId: caller.tokenId, requestId: caller.requestId, priority, timeoutMs, batch },
+  );
+  return { model, tasks };
+}
