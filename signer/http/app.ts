@@ -15,8 +15,10 @@ import type { Env } from './env.js';
 import { fail } from './respond.js';
 import { consoleGuard } from '../console/guard.js';
 import { adminAuth } from './routes/admin-auth.js';
+import { adminTokens } from './routes/admin-tokens.js';
 import { complete } from './routes/complete.js';
 import { consoleAuth } from './routes/console-auth.js';
+import { consoleTokens } from './routes/console-tokens.js';
 import { dashboard } from './routes/dashboard.js';
 import { docs } from './routes/docs.js';
 import { health } from './routes/health.js';
@@ -57,7 +59,7 @@ export function createApp(services: Services): Hono<Env> {
   // Every console page (including /console itself) and /api/v1/admin route needs a logged-in admin (console/guard.ts).
   app.use('/console/*', consoleGuard);
   app.use('/api/v1/admin/*', consoleGuard);
-  for (const r of [health, register, heartbeat, pull, complete, tasks, stats, nodes, inputs, models, metrics, docs, adminAuth, consoleAuth, dashboard]) app.route('/', r);
+  for (const r of [health, register, heartbeat, pull, complete, tasks, stats, nodes, inputs, models, metrics, docs, adminAuth, consoleAuth, adminTokens, consoleTokens, dashboard]) app.route('/', r);
 
   app.notFound((c) => fail(c, 404, `no route ${c.req.method} ${c.req.path}; see /openapi.json for the API`));
   app.onError((err, c) => {
