@@ -69,6 +69,7 @@ const models = z
     max_upload_bytes: z.number().int().min(1024).default(64 * 1024 * 1024),
     catalog_cache_ms: z.number().int().min(0).default(5_000),
     publish_timeout_ms: z.number().int().min(1_000).default(120_000),
+    validate_timeout_ms: z.number().int().min(1_000).default(120_000),
   })
   .strict();
 const consoleSection = z

@@ -16,9 +16,11 @@ import { fail } from './respond.js';
 import { consoleGuard } from '../console/guard.js';
 import { adminAuth } from './routes/admin-auth.js';
 import { adminTokens } from './routes/admin-tokens.js';
+import { adminModels, isModelUpload, modelUploadLimit } from './routes/admin-models.js';
 import { complete } from './routes/complete.js';
 import { consoleAuth } from './routes/console-auth.js';
 import { consoleTokens } from './routes/console-tokens.js';
+import { consoleModelPages } from './routes/console-models.js';
 import { dashboard } from './routes/dashboard.js';
 import { docs } from './routes/docs.js';
 import { health } from './routes/health.js';
@@ -54,12 +56,13 @@ export function createApp(services: Services): Hono<Env> {
       throw new ApiError('payload_too_large', `body is larger than ${limit} bytes; upload large inputs with PUT /api/v1/inputs/{sha256} in one piece no larger than that`);
     },
   });
-  // Model files have their own, larger limit (routes/models.ts); every other body has this one.
-  app.use((c, next) => (c.req.method === 'PUT' && c.req.path.endsWith('/artifact') ? next() : requestLimit(c, next)));
+  // Model files have their own, larger limit (routes/models.ts, and routes/admin-models.ts for console
+  // uploads, checked here so that it applies before the console guard reads the form); every other body has this one.
+  app.use((c, next) => (c.req.method === 'PUT' && c.req.path.endsWith('/artifact') ? next() : isModelUpload(c) ? modelUploadLimit(c, next) : requestLimit(c, next)));
   // Every console page (including /console itself) and /api/v1/admin route needs a logged-in admin (console/guard.ts).
   app.use('/console/*', consoleGuard);
   app.use('/api/v1/admin/*', consoleGuard);
-  for (const r of [health, register, heartbeat, pull, complete, tasks, stats, nodes, inputs, models, metrics, docs, adminAuth, consoleAuth, adminTokens, consoleTokens, dashboard]) app.route('/', r);
+  for (const r of [health, register, heartbeat, pull, complete, tasks, stats, nodes, inputs, models, metrics, docs, adminAuth, consoleAuth, adminTokens, consoleTokens, dashboard, adminModels, consoleModelPages]) app.route('/', r);
 
   app.notFound((c) => fail(c, 404, `no route ${c.req.method} ${c.req.path}; see /openapi.json for the API`));
   app.onError((err, c) => {

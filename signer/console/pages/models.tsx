@@ -1,0 +1,168 @@
+/**
+ * The console's models page: upload form, every upload with what onnxruntime said of it and
+ * its actions (test, validate again, publish at a price), and per published name its versions
+ * on chain with unpublish and rollback. Plain forms: it works without JavaScript.
+ */
+import type { ModelHead, ModelVersion } from '../../catalog/index.js';
+import type { ConsoleModel, TensorInfo } from '../../console-models/index.js';
+import type { AdminSession } from '../accounts.js';
+import type { Flash } from '../flash.js';
+import { CsrfField, Layout } from '../layout.js';
+
+/** The versions of one model name as the page shows them. */
+export interface NameHistory {
+  name: string;
+  head: ModelHead | null;
+  versions: ModelVersion[];
+  /** Why the chain could not be read, when it could not. */
+  error?: string;
+}
+
+/** Props of `ModelsPage`. */
+export interface ModelsPageProps {
+  admin: AdminSession;
+  flash?: Flash;
+  uploads: ConsoleModel[];
+  histories: NameHistory[];
+  chainEnabled: boolean;
+  maxUploadBytes: number;
+}
+
+function io(list: TensorInfo[] | null) {
+  if (!list) return <span class="hint">-</span>;
+  return (
+    <>
+      {list.map((t) => (
+        <div class="mono">
+          {t.name}: {t.type ?? 'non-tensor'} [{t.shape.join(', ')}]
+        </div>
+      ))}
+    </>
+  );
+}
+
+const publishable = (m: ConsoleModel) => m.status === 'validated' || m.status === 'published' || m.status === 'unpublished';
+
+function UploadRow({ m, admin, chainEnabled }: { m: ConsoleModel; admin: AdminSession; chainEnabled: boolean }) {
+  return (
+    <tr id={`upload-${m.id}`}>
+      <td>{m.id}</td>
+      <td>{m.name}</td>
+      <td>
+        <span class={`status ${m.status}`}>{m.status}</span>
+        {m.error && <div class="hint">{m.error}</div>}
+      </td>
+      <td>{m.version ?? '-'}</td>
+      <td>{m.price ?? '-'}</td>
+      <td>
+        <code title={m.sha256}>{m.sha256.slice(0, 12)}…</code>
+        <div class="hint">{m.size.toLocaleString('en')} bytes</div>
+      </td>
+      <td>
+        <div class="hint">inputs</div>
+        {io(m.inputs)}
+        <div class="hint">outputs</div>
+        {io(m.outputs)}
+      </td>
+      <td>
+        {m.status !== 'invalid' && m.status !== 'uploaded' && (
+          <div class="actions">
+            <form method="post" action={`/console/models/${m.id}/test`} class="inline">
+              <CsrfField admin={admin} />
+              <button type="submit" class="secondary">Test</button>
+            </form>
+            <form method="post" action={`/console/models/${m.id}/validate`} class="inline">
+              <CsrfField admin={admin} />
+              <button type="submit" class="secondary">Validate again</button>
+            </form>
+            {chainEnabled && publishable(m) && (
+              <form method="post" action={`/console/models/${m.id}/publish`} class="inline">
+                <CsrfField admin={admin} />
+                <input name="price" inputmode="numeric" pattern="[0-9]+" required placeholder="price (micro-STX)" aria-label={`price of ${m.name} in micro-STX`} value={m.price ?? ''} style="width: 11rem" />
+                <button type="submit">Publish</button>
+              </form>
+            )}
+          </div>
+        )}
+      </td>
+    </tr>
+  );
+}
+
+function History({ h, admin }: { h: NameHistory; admin: AdminSession }) {
+  return (
+    <section class="card" id={`versions-${h.name}`}>
+      <h2>
+        {h.name} {h.head ? <span class="status published">live: version {h.head.version}</span> : <span class="status">not live</span>}
+      </h2>
+      {h.error && <p class="flash error">{h.error}</p>}
+      {h.head && (
+        <form method="post" action={`/console/models/${h.name}/unpublish`} class="inline">
+          <CsrfField admin={admin} />
+          <button type="submit" class="danger">Unpublish (retire {h.name} for good)</button>
+        </form>
+      )}
+      <table>
+        <thead>
+          <tr><th>version</th><th>output</th><th>sha256</th><th>price</th><th>state</th><th></th></tr>
+        </thead>
+        <tbody>
+          {h.versions.map((v) => (
+            <tr>
+              <td>{v.version}</td>
+              <td>{v.output_id}</td>
+              <td><code title={v.artifact_hash}>{v.artifact_hash.slice(0, 12)}…</code></td>
+              <td>{v.price}</td>
+              <td>{v.live ? 'live' : v.retired ? 'retired' : 'superseded'}</td>
+              <td>
+                {h.head && !v.live && (
+                  <form method="post" action={`/console/models/${h.name}/rollback`} class="inline">
+                    <CsrfField admin={admin} />
+                    <input type="hidden" name="version" value={String(v.version)} />
+                    <button type="submit" class="secondary">Roll back to this</button>
+                  </form>
+                )}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
+  );
+}
+
+/** The models page. */
+export function ModelsPage({ admin, flash, uploads, histories, chainEnabled, maxUploadBytes }: ModelsPageProps) {
+  return (
+    <Layout title="Models" admin={admin} flash={flash}>
+      <form method="post" action="/console/models" enctype="multipart/form-data" class="card narrow">
+        <h2>Upload a model</h2>
+        <CsrfField admin={admin} />
+        <label for="model-name">Name <span class="hint">letters, digits, dots, dashes, underscores</span></label>
+        <input id="model-name" name="name" required maxlength={64} pattern="[A-Za-z0-9][A-Za-z0-9._\-]*" />
+        <label for="model-file">ONNX file <span class="hint">at most {maxUploadBytes.toLocaleString('en')} bytes</span></label>
+        <input id="model-file" name="file" type="file" accept=".onnx" required />
+        <p><button type="submit">Upload and validate</button></p>
+      </form>
+      {!chainEnabled && <p class="flash error">Publishing needs the chain (chain.enabled): this signer runs without one, so uploads can be validated and tested but not published.</p>}
+      <h2>Uploads</h2>
+      <table>
+        <thead>
+          <tr><th>id</th><th>name</th><th>status</th><th>version</th><th>price</th><th>sha256</th><th>inputs / outputs</th><th></th></tr>
+        </thead>
+        <tbody>
+          {uploads.length === 0 && (
+            <tr><td colspan={8} class="hint">No uploads yet.</td></tr>
+          )}
+          {uploads.map((m) => (
+            <UploadRow m={m} admin={admin} chainEnabled={chainEnabled} />
+          ))}
+        </tbody>
+      </table>
+      {histories.length > 0 && <h2>Versions on chain</h2>}
+      {histories.map((h) => (
+        <History h={h} admin={admin} />
+      ))}
+    </Layout>
+  );
+}
