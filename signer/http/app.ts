@@ -24,6 +24,9 @@ import { consoleModelPages } from './routes/console-models.js';
 import { dashboard } from './routes/dashboard.js';
 import { docs } from './routes/docs.js';
 import { health } from './routes/health.js';
+import { batchInfer } from './routes/batch-infer.js';
+import { inferenceBodyLimit, infer, isInferencePost } from './routes/infer.js';
+import { oip } from './routes/oip.js';
 import { heartbeat } from './routes/heartbeat.js';
 import { inputs } from './routes/inputs.js';
 import { metrics } from './routes/metrics.js';
@@ -57,12 +60,13 @@ export function createApp(services: Services): Hono<Env> {
     },
   });
   // Model files have their own, larger limit (routes/models.ts, and routes/admin-models.ts for console
-  // uploads, checked here so that it applies before the console guard reads the form); every other body has this one.
-  app.use((c, next) => (c.req.method === 'PUT' && c.req.path.endsWith('/artifact') ? next() : isModelUpload(c) ? modelUploadLimit(c, next) : requestLimit(c, next)));
+  // uploads, checked here so that it applies before the console guard reads the form), and so have inference requests
+  // (inference.max_body_bytes, routes/infer.ts); every other body has this one.
+  app.use((c, next) => (c.req.method === 'PUT' && c.req.path.endsWith('/artifact') ? next() : isModelUpload(c) ? modelUploadLimit(c, next) : isInferencePost(c.req.method, c.req.path) ? inferenceBodyLimit(c, next) : requestLimit(c, next)));
   // Every console page (including /console itself) and /api/v1/admin route needs a logged-in admin (console/guard.ts).
   app.use('/console/*', consoleGuard);
   app.use('/api/v1/admin/*', consoleGuard);
-  for (const r of [health, register, heartbeat, pull, complete, tasks, stats, nodes, inputs, models, metrics, docs, adminAuth, consoleAuth, adminTokens, consoleTokens, dashboard, adminModels, consoleModelPages]) app.route('/', r);
+  for (const r of [health, register, heartbeat, pull, complete, tasks, stats, nodes, inputs, models, metrics, docs, adminAuth, consoleAuth, adminTokens, consoleTokens, dashboard, adminModels, consoleModelPages, infer, batchInfer, oip]) app.route('/', r);
 
   app.notFound((c) => fail(c, 404, `no route ${c.req.method} ${c.req.path}; see /openapi.json for the API`));
   app.onError((err, c) => {

@@ -4,6 +4,7 @@
  * outputs for the Open Inference Protocol's metadata.
  */
 import { and, eq, isNotNull, desc } from 'drizzle-orm';
+import { oipDatatypeOf } from '../../protocol/index.js';
 import type { ModelHead } from '../catalog/index.js';
 import { consoleModels, inferenceNodes } from '../db/index.js';
 import { ApiError } from '../errors.js';
@@ -44,10 +45,11 @@ export interface TensorMetadata {
   shape: number[];
 }
 
+/** The console records onnxruntime's view (`type: "float32"`, symbolic dims as names); the protocol lists OIP datatypes and -1. */
 function tensors(json: string | null): TensorMetadata[] {
   if (!json) return [];
-  const list = JSON.parse(json) as { name: string; datatype?: string | null; type?: string; shape?: (number | string | null)[] }[];
-  return list.map((t) => ({ name: t.name, datatype: t.datatype ?? t.type ?? 'BYTES', shape: (t.shape ?? []).map((d) => (typeof d === 'number' ? d : -1)) }));
+  const list = JSON.parse(json) as { name: string; type: string | null; shape: (number | string)[] }[];
+  return list.map((t) => ({ name: t.name, datatype: (t.type && oipDatatypeOf(t.type)) ?? t.type ?? 'unknown', shape: t.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : -1)) }));
 }
 
 /** Inputs and outputs onnxruntime read from this artifact when it was uploaded through the console; null when unknown. */

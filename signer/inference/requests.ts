@@ -9,7 +9,7 @@ import type { ModelHead } from '../catalog/index.js';
 import { ApiError } from '../errors.js';
 import type { Services } from '../services.js';
 import type { TaskRow } from '../tasks/state.js';
-import { liveModel } from './models.js';
+import { liveModel, recordedIo, type TensorMetadata } from './models.js';
 
 /** What a caller may ask of one request besides its inputs. */
 export interface RequestOptions {
@@ -47,6 +47,21 @@ export function checkTensors(inputs: OipTensor[], where = 'inputs'): void {
   });
 }
 
+/** Checks inputs against the model's recorded inputs (names, datatypes, fixed dimensions), so a mismatch is a 400 now rather than a node's error report on every attempt. */
+export function checkAgainstModel(inputs: OipTensor[], io: { inputs: TensorMetadata[] }, where = 'inputs'): void {
+  const expected = new Map(io.inputs.map((m) => [m.name, m]));
+  const takes = () => io.inputs.map((m) => `"${m.name}" ${m.datatype} [${m.shape.join(',')}]`).join(', ');
+  inputs.forEach((t, i) => {
+    const meta = expected.get(t.name);
+    if (!meta) throw new ApiError('bad_request', `${where}.${i}: the model has no input "${t.name}"; it takes ${takes()}`);
+    if (meta.datatype !== t.datatype) throw new ApiError('bad_request', `${where}.${i}: input "${t.name}" must be ${meta.datatype}, got ${t.datatype}`);
+    const fits = t.shape.length === meta.shape.length && meta.shape.every((d, k) => d < 0 || d === t.shape[k]);
+    if (!fits) throw new ApiError('bad_request', `${where}.${i}: input "${t.name}" must have shape [${meta.shape.join(',')}] (-1: any size), got [${t.shape.join(',')}]`);
+  });
+  const missing = io.inputs.filter((m) => !inputs.some((t) => t.name === m.name));
+  if (missing.length) throw new ApiError('bad_request', `${where}: missing input ${missing.map((m) => `"${m.name}"`).join(', ')}; the model takes ${takes()}`);
+}
+
 /** A model's live version and the queued tasks of one or more input sets. */
 export interface Queued {
   model: ModelHead;
@@ -56,8 +71,11 @@ export interface Queued {
 /** Looks the model up, checks the inputs, and queues one task per input set (all or none); a batch is metered by its route as one request. */
 export async function queueRequests(s: Services, modelName: string, inputSets: OipTensor[][], o: RequestOptions, caller: Caller, batch = false): Promise<Queued> {
   const { priority, timeoutMs } = resolveOptions(s, o);
-  inputSets.forEach((inputs, i) => checkTensors(inputs, batch ? `requests.${i}.inputs` : 'inputs'));
+  const where = (i: number) => (batch ? `requests.${i}.inputs` : 'inputs');
+  inputSets.forEach((inputs, i) => checkTensors(inputs, where(i)));
   const model = await liveModel(s, modelName);
+  const io = recordedIo(s, model.artifact_hash);
+  if (io) inputSets.forEach((inputs, i) => checkAgainstModel(inputs, io, where(i)));
   const tasks = s.inference.enqueue(
     inputSets.map((inputs) => ({ inputs })),
     { model, tokenId: caller.tokenId, requestId: caller.requestId, priority, timeoutMs, batch },

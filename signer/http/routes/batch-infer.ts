@@ -1,0 +1,65 @@
+/**
+ * POST /api/v1/models/{model}/batch-infer: several OIP requests for one model in one call (at
+ * most `inference.max_batch`), queued together (all or none) and answered in order, each with its
+ * own success or error. Metered as one request of that many items. Not escrowed on chain.
+ */
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { ApiError } from '../../errors.js';
+import { meter, outcomeOf } from '../../inference/index.js';
+import { queueRequests } from '../../inference/requests.js';
+import { tokenAuth } from '../../tokens/index.js';
+import type { Env } from '../env.js';
+import { ok, valid } from '../respond.js';
+import { meterRefusals, modelName, oipRequestFields, requestOptions } from './infer.js';
+
+/** Body of POST /api/v1/models/{model}/batch-infer. */
+export const batchBody = z
+  .object({
+    requests: z.array(z.object(oipRequestFields).strict()).min(1, 'send at least one request'),
+    ...requestOptions,
+  })
+  .strict();
+
+const pathModel = (c: { req: { param(name: 'model'): string | undefined } }) => c.req.param('model') ?? '';
+
+/** Batch inference route. */
+export const batchInfer = new Hono<Env>().post(
+  '/api/v1/models/:model/batch-infer',
+  tokenAuth(pathModel),
+  meterRefusals(pathModel),
+  valid('param', z.object({ model: modelName })),
+  valid('json', batchBody),
+  async (c) => {
+    const s = c.var.services;
+    const body = c.req.valid('json');
+    const max = s.config.inference.max_batch;
+    if (body.requests.length > max) {
+      throw new ApiError('bad_request', `body requests: at most ${max} requests per batch (inference.max_batch), got ${body.requests.length}; split the batch`);
+    }
+    const started = Date.now();
+    const { model, tasks } = await queueRequests(s, c.req.valid('param').model, body.requests.map((r) => r.inputs), body, { tokenId: c.var.token.id, requestId: c.var.requestId }, true);
+    const ended = await Promise.all(tasks.map((t) => s.inference.finished(t.task_id)));
+    const results = ended.map((task) => {
+      const o = outcomeOf(task);
+      if (o.kind === 'done') return { success: true as const, data: o.result, error: null, status: 200 };
+      if (o.kind === 'waiting') throw new Error(`task ${task.task_id} woke its caller while ${o.status}`);
+      return { success: false as const, data: { task_id: task.task_id, status: o.status }, error: o.message, status: o.httpStatus };
+    });
+    const failures = results.filter((r) => !r.success);
+    const timedOut = ended.some((t) => t.status === 'timeout');
+    meter(s, {
+      requestId: c.var.requestId,
+      tokenId: c.var.token.id,
+      model: model.name,
+      taskId: null,
+      status: failures.length === 0 ? 'success' : timedOut ? 'timeout' : 'failed',
+      httpStatus: 200,
+      items: tasks.length,
+      latencyMs: Date.now() - started,
+      error: failures.length ? `${failures.length} of ${tasks.length} requests failed: ${failures[0].error}` : null,
+      at: started,
+    });
+    return ok(c, { model: model.name, version: model.version, results });
+  },
+);

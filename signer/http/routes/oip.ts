@@ -1,0 +1,95 @@
+/**
+ * The Open Inference Protocol (KServe v2 REST) over direct inference. Its own shapes: no
+ * envelope, and errors as `{"error": "..."}`.
+ *  - GET /v2/health/live: 200 while the process serves requests.
+ *  - GET /v2/health/ready: 200 when the database is open and at least one node is online;
+ *    503 otherwise (the protocol reads any non-200 as "not ready": nothing could run).
+ *  - GET /v2/models/{name}: metadata (versions, platform, inputs/outputs when recorded).
+ *  - GET /v2/models/{name}/ready: 200 when the model is published and a node serving it is
+ *    online, else 503; 404 for an unknown model.
+ *  - POST /v2/models/{name}/infer: an API token's inference, waited for; `parameters.priority`
+ *    (0-9) and `parameters.timeout_ms` tune it. Not escrowed on chain.
+ */
+import { Hono, type Context } from 'hono';
+import { HTTPException } from 'hono/http-exception';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { eq, sql } from 'drizzle-orm';
+import { z } from 'zod';
+import { inferenceNodes } from '../../db/index.js';
+import { ApiError } from '../../errors.js';
+import { liveModel, onlineNodesServing, outcomeOf, recordedIo } from '../../inference/index.js';
+import { queueRequests } from '../../inference/requests.js';
+import { tokenAuth } from '../../tokens/index.js';
+import type { Env } from '../env.js';
+import { describeIssues } from '../respond.js';
+import { meterRefusals, modelName, oipRequestFields, outcomeError, requestOptions } from './infer.js';
+
+/** The platform string KServe/Triton give ONNX Runtime models. */
+const PLATFORM = 'onnxruntime_onnx';
+
+/** Body of POST /v2/models/{name}/infer: the protocol request, options in `parameters`. */
+export const oipInferBody = z.object({ ...oipRequestFields, parameters: z.object(requestOptions).passthrough().optional() }).strict();
+
+function nameOf(c: Context<Env>): string {
+  const parsed = modelName.safeParse(c.req.param('name'));
+  if (!parsed.success) throw new ApiError('bad_request', `model name: ${parsed.error.issues[0].message}`);
+  return parsed.data;
+}
+
+function onlineNodes(c: Context<Env>): number {
+  return c.var.services.store.db.select({ n: sql<number>`count(*)` }).from(inferenceNodes).where(eq(inferenceNodes.status, 'online')).get()!.n;
+}
+
+const pathName = (c: Context<Env>) => c.req.param('name') ?? '';
+
+/** Open Inference Protocol routes. */
+export const oip = new Hono<Env>()
+  .get('/v2/health/live', (c) => c.json({ live: true }))
+  .get('/v2/health/ready', (c) => {
+    const { sqlite } = c.var.services.store;
+    if (!sqlite.open) return c.json({ ready: false, error: 'the database is closed' }, 503);
+    const nodes = onlineNodes(c);
+    if (nodes === 0) return c.json({ ready: false, error: 'no node is online: inference requests would wait until they time out' }, 503);
+    return c.json({ ready: true, nodes_online: nodes });
+  })
+  .get('/v2/models/:name', async (c) => {
+    const s = c.var.services;
+    const head = await liveModel(s, nameOf(c));
+    const versions = (await s.catalog.versions(head.name)).map((v) => String(v.version));
+    const io = recordedIo(s, head.artifact_hash);
+    return c.json({ name: head.name, versions, platform: PLATFORM, inputs: io?.inputs ?? [], outputs: io?.outputs ?? [], parameters: { version: String(head.version), artifact_hash: head.artifact_hash, price: head.price, owner: head.owner } });
+  })
+  .get('/v2/models/:name/ready', async (c) => {
+    const s = c.var.services;
+    const head = await liveModel(s, nameOf(c));
+    const serving = onlineNodesServing(s, head.artifact_hash);
+    if (serving === 0) return c.json({ name: head.name, ready: false, error: `no online node serves model "${head.name}" (artifact ${head.artifact_hash.slice(0, 12)}…)` }, 503);
+    return c.json({ name: head.name, ready: true, nodes_online: serving });
+  })
+  .post('/v2/models/:name/infer', tokenAuth(pathName), meterRefusals(pathName), async (c) => {
+    const s = c.var.services;
+    const json: unknown = await c.req.json().catch((e: Error) => {
+      throw new ApiError('bad_request', `body is not valid JSON: ${e.message}`);
+    });
+    const parsed = oipInferBody.safeParse(json);
+    if (!parsed.success) throw new ApiError('bad_request', describeIssues(parsed.error, 'json'));
+    const body = parsed.data;
+    const { model, tasks } = await queueRequests(s, nameOf(c), [body.inputs], body.parameters ?? {}, { tokenId: c.var.token.id, requestId: c.var.requestId });
+    const outcome = outcomeOf(await s.inference.finished(tasks[0].task_id));
+    if (outcome.kind === 'error') throw outcomeError(outcome);
+    if (outcome.kind === 'waiting') throw new Error(`task ${tasks[0].task_id} woke its caller while ${outcome.status}`);
+    const r = outcome.result;
+    return c.json({
+      model_name: model.name,
+      model_version: String(r.version),
+      id: body.id ?? r.task_id,
+      parameters: { task_id: r.task_id, output_hash: r.output_hash, node_id: r.node_id, signature: r.signature, latency_ms: r.latency_ms },
+      outputs: r.outputs,
+    });
+  })
+  .onError((err, c) => {
+    if (err instanceof ApiError) return c.json({ error: err.message }, err.status as ContentfulStatusCode);
+    if (err instanceof HTTPException) return c.json({ error: err.message || 'bad request' }, err.status as ContentfulStatusCode);
+    c.var.services.log.error({ err, req_id: c.var.requestId, path: c.req.path }, 'unhandled error');
+    return c.json({ error: `internal error (request ${c.var.requestId}); this is a bug, please report it` }, 500);
+  });
