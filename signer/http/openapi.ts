@@ -1,5 +1,6 @@
 /** The OpenAPI 3.1 document, listed by hand from the protocol's zod schemas (z.toJSONSchema). */
 import { z } from 'zod';
+import { adminSessionScheme, consolePaths } from './openapi-console.js';
 import { apiTokenScheme, inferencePaths } from './openapi-inference.js';
 import { completeTaskRequest, envelope, heartbeatRequest, pulledTask, registerNodeRequest, taskStatusResponse, NODE_AUTH_HEADERS } from '../../protocol/index.js';
 
@@ -25,7 +26,7 @@ export function openApiDocument() {
       description: `Coordinator of the inference marketplace. Node calls carry ${Object.values(NODE_AUTH_HEADERS).join(', ')}: a SIP-018 signature (protocol/sip018 signNodeRequest) over method, path with query, sha256 of the body and the timestamp. Every body is {success, data, error}.`,
     },
     components: {
-      securitySchemes: { ...apiTokenScheme, nodeSignature: { type: 'apiKey', in: 'header', name: NODE_AUTH_HEADERS.signature, description: `with ${NODE_AUTH_HEADERS.node} and ${NODE_AUTH_HEADERS.timestamp}` } },
+      securitySchemes: { ...adminSessionScheme, ...apiTokenScheme, nodeSignature: { type: 'apiKey', in: 'header', name: NODE_AUTH_HEADERS.signature, description: `with ${NODE_AUTH_HEADERS.node} and ${NODE_AUTH_HEADERS.timestamp}` } },
     },
     paths: {
       '/health': { get: { summary: 'Liveness', responses: { 200: { description: '{status: "healthy", timestamp}', ...json(anyEnvelope) } } } },
@@ -52,6 +53,7 @@ export function openApiDocument() {
       },
       '/api/v1/models/{artifact_hash}/artifact': { get: { summary: 'Download a model artifact (.onnx)', parameters: [path('artifact_hash', 'sha256 of the .onnx')], responses: { 200: { description: 'The bytes' }, ...errors } } },
       '/metrics': { get: { summary: 'Prometheus metrics', responses: { 200: { description: 'Text exposition format' } } } },
+      ...consolePaths,
       ...inferencePaths,
     },
   };

@@ -8,7 +8,8 @@ import { initAdmin, logIn, logOut, MAX_PASSWORD_LENGTH } from '../../console/ind
 import type { Env } from '../env.js';
 import { ok, valid } from '../respond.js';
 
-const credentials = z.object({ username: z.string().min(1).max(64), password: z.string().min(1).max(MAX_PASSWORD_LENGTH) }).strict();
+/** Body of init and login. */
+export const credentials = z.object({ username: z.string().min(1).max(64), password: z.string().min(1).max(MAX_PASSWORD_LENGTH) }).strict();
 
 /** Admin init, login, logout and who-am-I. */
 export const adminAuth = new Hono<Env>()
