@@ -3,9 +3,8 @@
  * and an incremental scan of every output, which is how the catalog learns model names the
  * signer has not seen in a task and finds the last output of a retired model.
  */
-import { Cl } from '@stacks/transactions';
-import { ClarityType } from '@stacks/transactions';
-import { MODEL_REGISTRY, decodeModelOutput, reclaimArgs, type ModelOutput } from '../../protocol/contracts/index.js';
+import { Cl, ClarityType } from '@stacks/transactions';
+import { MODEL_REGISTRY, decodeModelOutput, type ModelOutput } from '../../protocol/contracts/index.js';
 import type { Chain } from '../chain/types.js';
 
 /** Outputs read in parallel while scanning. */
@@ -33,8 +32,7 @@ export class RegistryReader {
   async output(id: bigint): Promise<RegistryOutput | null> {
     const cached = this.#spent.get(id);
     if (cached) return cached;
-    // get-output takes one uint, exactly like get-task's argument.
-    const out = decodeModelOutput(await this.chain.callReadOnly(MODEL_REGISTRY, 'get-output', reclaimArgs(id)));
+    const out = decodeModelOutput(await this.chain.callReadOnly(MODEL_REGISTRY, 'get-output', [Cl.uint(id)]));
     if (!out) return null;
     const withId = { ...out, outputId: id };
     if (withId.spent) this.#spent.set(id, withId);

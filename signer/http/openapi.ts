@@ -1,5 +1,6 @@
 /** The OpenAPI 3.1 document, listed by hand from the protocol's zod schemas (z.toJSONSchema). */
 import { z } from 'zod';
+import { modelPaths } from './openapi-models.js';
 import { adminSessionScheme, consolePaths } from './openapi-console.js';
 import { apiTokenScheme, inferencePaths } from './openapi-inference.js';
 import { completeTaskRequest, envelope, heartbeatRequest, pulledTask, registerNodeRequest, taskStatusResponse, NODE_AUTH_HEADERS } from '../../protocol/index.js';
@@ -53,6 +54,7 @@ export function openApiDocument() {
       },
       '/api/v1/models/{artifact_hash}/artifact': { get: { summary: 'Download a model artifact (.onnx)', parameters: [path('artifact_hash', 'sha256 of the .onnx')], responses: { 200: { description: 'The bytes' }, ...errors } } },
       '/metrics': { get: { summary: 'Prometheus metrics', responses: { 200: { description: 'Text exposition format' } } } },
+      ...modelPaths,
       ...consolePaths,
       ...inferencePaths,
     },

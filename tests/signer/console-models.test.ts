@@ -152,6 +152,9 @@ describe('console models without a chain', () => {
 
     const test = await t.app.request(`/console/models/${id}/test`, { method: 'POST', headers, body: form({ _csrf: csrf }) });
     expect(new URL(test.headers.get('location')!, 'http://localhost').searchParams.get('notice')).toMatch(/^test of upload \d+: softmax_0.tmp_0 float32 \[1,2\] = /);
+    const input = JSON.stringify({ inputs: [{ name: 'x', shape: [3, 3, 8, 8], datatype: 'FP32', data: new Array(3 * 3 * 8 * 8).fill(0.1) }] });
+    const withInput = await t.app.request(`/console/models/${id}/test`, { method: 'POST', headers, body: form({ _csrf: csrf, input: new File([input], 'input.json') }) });
+    expect(new URL(withInput.headers.get('location')!, 'http://localhost').searchParams.get('notice')).toMatch(/softmax_0.tmp_0 float32 \[3,2\] = /);
 
     const page = await t.app.request('/console/models', { headers });
     expect(page.status).toBe(200);

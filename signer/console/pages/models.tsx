@@ -1,6 +1,6 @@
 /**
  * The console's models page: upload form, every upload with what onnxruntime said of it and
- * its actions (test, validate again, publish at a price), and per published name its versions
+ * its actions (test on generated inputs or an uploaded OIP JSON file, validate again, publish at a price), and per published name its versions
  * on chain with unpublish and rollback. Plain forms: it works without JavaScript.
  */
 import type { ModelHead, ModelVersion } from '../../catalog/index.js';
@@ -67,8 +67,9 @@ function UploadRow({ m, admin, chainEnabled }: { m: ConsoleModel; admin: AdminSe
       <td>
         {m.status !== 'invalid' && m.status !== 'uploaded' && (
           <div class="actions">
-            <form method="post" action={`/console/models/${m.id}/test`} class="inline">
+            <form method="post" action={`/console/models/${m.id}/test`} enctype="multipart/form-data" class="inline">
               <CsrfField admin={admin} />
+              <input type="file" name="input" accept=".json,application/json" aria-label={`OIP input for testing ${m.name} (optional: generated when empty)`} style="width: 14rem" />
               <button type="submit" class="secondary">Test</button>
             </form>
             <form method="post" action={`/console/models/${m.id}/validate`} class="inline">

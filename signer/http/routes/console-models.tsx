@@ -81,8 +81,16 @@ export const consoleModelPages = new Hono<Env>()
   .post(`${PAGE}/:id{[0-9]+}/test`, (c) =>
     act(c, async () => {
       const id = idOf(c);
-      const run = await testModel(c.var.services, id);
-      return describeTestRun(`upload ${id}`, run);
+      const file = (await c.req.parseBody()).input;
+      let inputs: unknown;
+      if (file instanceof File && file.size > 0) {
+        try {
+          inputs = JSON.parse(await file.text());
+        } catch (e) {
+          throw new ApiError('bad_request', `the input file is not JSON (${(e as Error).message}); upload {"inputs": [{name, shape, datatype, data}]} or leave it empty`);
+        }
+      }
+      return describeTestRun(`upload ${id}`, await testModel(c.var.services, id, inputs));
     }),
   )
   .post(`${PAGE}/:id{[0-9]+}/validate`, (c) =>
