@@ -1,5 +1,7 @@
 /** API tokens: the admin API and pages, the token state machine, and the tokenAuth guard's refusals and counters. */
 import { rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { serve } from '@hono/node-server';
 import pino from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createApp, createServices, openDatabase, type Services } from '../../signer/index.js';
@@ -18,6 +20,8 @@ afterEach(() => {
 /** A signer with a test route `POST /test/{model}` behind tokenAuth; the client address comes from x-test-ip. */
 function withTestRoute(app: ReturnType<typeof createApp>) {
   app.post('/test/:model', tokenAuth((c) => c.req.param('model') ?? null, { clientIp: (c) => c.req.header('x-test-ip') }), (c) => c.json({ token: c.var.token }));
+  // The default resolver: the TCP peer, over real HTTP.
+  app.post('/socket/:model', tokenAuth((c) => c.req.param('model') ?? null), (c) => c.json({ token: c.var.token }));
   return app;
 }
 
@@ -146,6 +150,23 @@ describe('tokenAuth', () => {
     await refusal(await call(t.app, token, 'model-a', '203.0.113.7'), 403, /client address 203\.0\.113\.7 is not in API token client-a's IP allow-list \(10\.1\.0\.0\/16, 2001:db8::1\)/);
     expect((await call(t.app, token, 'model-a', '10.1.200.3')).status).toBe(200);
     expect((await call(t.app, token, 'model-a', '2001:db8::1')).status).toBe(200);
+  });
+
+  it('takes the client address from the TCP connection over real HTTP, ignoring X-Forwarded-For', async () => {
+    await setup();
+    const local = await newToken({ ip_allowlist: ['127.0.0.0/8', '::1'] });
+    const remote = await newToken({ ip_allowlist: ['10.0.0.0/8'] });
+    const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
+      const srv = serve({ fetch: t.app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(srv));
+    });
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/socket/model-a`;
+      const send = (token: string) => fetch(url, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'x-forwarded-for': '10.0.0.1' } });
+      expect((await send(local.token)).status).toBe(200);
+      await refusal(await send(remote.token), 403, /client address 127\.0\.0\.1 is not in API token client-a's IP allow-list/);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 
   it('refuses a model the token may not call with 403 naming the models it may call', async () => {

@@ -73,20 +73,23 @@ export const consoleTokens = new Hono<Env>()
       throw err;
     }
   })
-  .get('/console/tokens/:id', (c) => c.html(<TokenEditPage admin={c.var.admin} token={getToken(c.var.services.store, idOf(c))} flash={flashOf(c)} />))
-  .post('/console/tokens/:id', async (c) => {
-    const id = idOf(c);
-    return action(c, `/console/tokens/${id}`, async () => `saved ${updateToken(c.var.services.store, id, parse(updateTokenBody, await formSettings(c))).name}`);
+  .get('/console/tokens/:id', (c) => {
+    try {
+      return c.html(<TokenEditPage admin={c.var.admin} token={getToken(c.var.services.store, idOf(c))} flash={flashOf(c)} />);
+    } catch (err) {
+      if (err instanceof ApiError) return redirectWithFlash(c, '/console/tokens', { error: err.message });
+      throw err;
+    }
   })
+  .post('/console/tokens/:id', (c) => action(c, `/console/tokens/${c.req.param('id')}`, async () => `saved ${updateToken(c.var.services.store, idOf(c), parse(updateTokenBody, await formSettings(c))).name}`))
   .post('/console/tokens/:id/pause', (c) => action(c, '/console/tokens', () => `paused ${pauseToken(c.var.services.store, idOf(c)).name}`))
-  .post('/console/tokens/:id/activate', async (c) => {
-    const id = idOf(c);
-    return action(c, `/console/tokens/${id}`, async () => {
+  .post('/console/tokens/:id/activate', (c) =>
+    action(c, `/console/tokens/${c.req.param('id')}`, async () => {
       const { expires_at } = await formSettings(c);
       const opts = parse(activateTokenBody, expires_at === undefined ? {} : { expires_at });
-      return `activated ${activateToken(c.var.services.store, id, opts).name}`;
-    });
-  })
+      return `activated ${activateToken(c.var.services.store, idOf(c), opts).name}`;
+    }),
+  )
   .post('/console/tokens/:id/delete', (c) =>
     action(c, '/console/tokens', () => {
       const id = idOf(c);
