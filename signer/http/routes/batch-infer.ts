@@ -11,7 +11,7 @@ import { queueRequests } from '../../inference/requests.js';
 import { tokenAuth } from '../../tokens/index.js';
 import type { Env } from '../env.js';
 import { ok, valid } from '../respond.js';
-import { meterRefusals, modelName, oipRequestFields, requestOptions } from './infer.js';
+import { meterRefusals, modelName, oipRequestFields, pathModel, requestOptions } from './infer.js';
 
 /** Body of POST /api/v1/models/{model}/batch-infer. */
 export const batchBody = z
@@ -20,8 +20,6 @@ export const batchBody = z
     ...requestOptions,
   })
   .strict();
-
-const pathModel = (c: { req: { param(name: 'model'): string | undefined } }) => c.req.param('model') ?? '';
 
 /** Batch inference route. */
 export const batchInfer = new Hono<Env>().post(

@@ -6,7 +6,7 @@
  *    422 failed, 504 timed out, 404 unknown.
  * The request is a task in the signer's queue, run by the same scheduler and node agents.
  */
-import { Hono, type MiddlewareHandler } from 'hono';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import { oipTensorSchema } from '../../../protocol/index.js';
@@ -71,7 +71,7 @@ export function outcomeError(o: Extract<Outcome, { kind: 'error' }>): OutcomeErr
  * After the token guard: a request refused before it reached the queue (bad input, unknown
  * model, full queue) is metered as rejected, and a full queue says when to retry.
  */
-export function meterRefusals(model: (c: Parameters<MiddlewareHandler<Env>>[0]) => string): MiddlewareHandler<Env> {
+export function meterRefusals(model: (c: Context<Env>) => string): MiddlewareHandler<Env> {
   return async (c, next) => {
     await next();
     const err = c.error;
@@ -82,7 +82,8 @@ export function meterRefusals(model: (c: Parameters<MiddlewareHandler<Env>>[0]) 
   };
 }
 
-const pathModel = (c: Parameters<MiddlewareHandler<Env>>[0]) => c.req.param('model') ?? '';
+/** The model a /api/v1/models/{model}/... request names. */
+export const pathModel = (c: Context<Env>): string => c.req.param('model') ?? '';
 
 /** Direct inference routes. */
 export const infer = new Hono<Env>()

@@ -28,7 +28,7 @@ import { meterRefusals, modelName, oipRequestFields, outcomeError, requestOption
 const PLATFORM = 'onnxruntime_onnx';
 
 /** Body of POST /v2/models/{name}/infer: the protocol request, options in `parameters`. */
-export const oipInferBody = z.object({ ...oipRequestFields, parameters: z.object(requestOptions).passthrough().optional() }).strict();
+export const oipInferBody = z.object({ ...oipRequestFields, parameters: z.object(requestOptions).loose().optional() }).strict();
 
 function nameOf(c: Context<Env>): string {
   const parsed = modelName.safeParse(c.req.param('name'));
