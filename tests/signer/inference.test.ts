@@ -8,7 +8,7 @@ import { consoleModels, inferenceLogs } from '../../signer/db/index.js';
 import { createServices } from '../../signer/index.js';
 import { DIRECT_TASK_ID_BASE } from '../../signer/inference/index.js';
 import { submitBatch } from '../../signer/chain/submitter.js';
-import { getTask } from '../../signer/tasks/index.js';
+import { getTask, sweep } from '../../signer/tasks/index.js';
 import { adminSession } from './console-helpers.js';
 import { ARTIFACT_A, body, makeSigner, register, TestNode, type TestSigner } from './helpers.js';
 
@@ -239,6 +239,31 @@ describe('Open Inference Protocol (/v2)', () => {
     const anonymous = await t.app.request(`/v2/models/${MODEL}/infer`, { method: 'POST', body: JSON.stringify(input()) });
     expect(anonymous.status).toBe(401);
     expect(Object.keys(await anonymous.json())).toEqual(['error']);
+  });
+});
+
+describe('with chain tasks', () => {
+  it('the deadline sweep leaves direct tasks alone (they have no block deadline); their own timeout ends them', async () => {
+    const { task_id } = (await body(await infer(input(), '?async=1'))).data;
+    t.s.chain.tipHeight = 1_000_000;
+    expect(sweep(t.s).timedOut).toEqual([]);
+    expect(getTask(t.s.store, task_id)!.status).toBe('pending');
+  });
+
+  it('inference bodies have inference.max_body_bytes, not the global limit', async () => {
+    const small = makeSigner({ server: { body_limit_bytes: 1024 }, inference: { max_body_bytes: 4096 } });
+    try {
+      const data = Array.from({ length: 600 }, (_, i) => i / 7);
+      const over = await small.app.request(`/api/v1/models/${MODEL}/infer`, { method: 'POST', headers: auth(), body: JSON.stringify({ inputs: [{ name: 'x', shape: [1, 600], datatype: 'FP32', data }] }) });
+      expect(over.status).toBe(413);
+      expect((await body(over)).error).toMatch(/inference.max_body_bytes/);
+      // Above the global limit but within the inference one: it reaches the token guard.
+      const within = await small.app.request(`/api/v1/models/${MODEL}/infer`, { method: 'POST', headers: auth(), body: JSON.stringify({ inputs: [{ name: 'x', shape: [1, 200], datatype: 'FP32', data: data.slice(0, 200) }] }) });
+      expect(within.status).toBe(401);
+    } finally {
+      small.s.inference.close();
+      small.close();
+    }
   });
 });
 
