@@ -38,8 +38,8 @@ function SettingsFields({ t }: { t?: TokenView }) {
   );
 }
 
-/** Pause / activate / delete buttons for the moves the token's state allows. */
-function Actions({ admin, t }: { admin: AdminSession; t: TokenView }) {
+/** Pause / activate / delete buttons for the moves the token's state allows (and a link to its edit page from the list). */
+function Actions({ admin, t, inList = true }: { admin: AdminSession; t: TokenView; inList?: boolean }) {
   const post = (action: string, label: string, cls = 'secondary') => (
     <form method="post" action={`/console/tokens/${t.id}/${action}`} class="inline">
       <CsrfField admin={admin} />
@@ -50,7 +50,7 @@ function Actions({ admin, t }: { admin: AdminSession; t: TokenView }) {
   );
   return (
     <div class="actions">
-      <a href={`/console/tokens/${t.id}`}>Edit</a>
+      {inList && <a href={`/console/tokens/${t.id}`}>Edit</a>}
       {t.status === 'active' && post('pause', 'Pause')}
       {(t.status === 'paused' || t.status === 'over_limit') && post('activate', t.status === 'over_limit' ? 'Reset quota' : 'Activate')}
       {post('delete', 'Delete', 'danger')}
@@ -135,7 +135,7 @@ export function TokenEditPage({ admin, token, flash }: { admin: AdminSession; to
       <p>
         State: <span class={`status ${token.status}`}>{token.status.replace('_', ' ')}</span> · created {when(token.created_at)} · <a href="/console/tokens">all tokens</a>
       </p>
-      <Actions admin={admin} t={token} />
+      <Actions admin={admin} t={token} inList={false} />
       {token.status === 'expired' && (
         <form method="post" action={`/console/tokens/${token.id}/activate`} class="card narrow">
           <CsrfField admin={admin} />
