@@ -2,4 +2,5 @@
 export { DirectInference, DIRECT_TASK_ID_BASE, QueueFullError, directContext, directTaskId, type DirectContext, type EnqueueOptions } from './queue.js';
 export { outcomeOf, type InferResult, type Outcome } from './outcome.js';
 export { meter, meterTask, type UsageRow } from './metering.js';
-export { liveModel, onlineNodesServing, recordedIo, timeoutMessage, type TensorMetadata } from './models.js';
+export { liveModel, onlineNodesServing, timeoutMessage } from './models.js';
+export { ModelIoReader, recordedIo, type ModelIo, type TensorMetadata } from './io.js';

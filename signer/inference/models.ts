@@ -1,12 +1,10 @@
 /**
  * Which model a request names: its live version from the catalog (the chain's registry, or the
- * console's published uploads without a chain), the nodes serving it, and its recorded inputs and
- * outputs for the Open Inference Protocol's metadata.
+ * console's published uploads without a chain), and the nodes serving it.
  */
-import { and, eq, isNotNull, desc } from 'drizzle-orm';
-import { oipDatatypeOf } from '../../protocol/index.js';
+import { eq } from 'drizzle-orm';
 import type { ModelHead } from '../catalog/index.js';
-import { consoleModels, inferenceNodes } from '../db/index.js';
+import { inferenceNodes } from '../db/index.js';
 import { ApiError } from '../errors.js';
 import type { Services } from '../services.js';
 import type { TaskRow } from '../tasks/state.js';
@@ -36,30 +34,4 @@ export function timeoutMessage(s: Pick<Services, 'store'>, task: TaskRow): strin
       ? `no online node serves this model (artifact ${task.artifact_hash.slice(0, 12)}…) right now; retry once a node serving it is online`
       : `${serving} online node(s) serve it but were busy; retry later, with a higher priority, or with a longer timeout_ms`;
   return `${within} (${where}): ${advice}`;
-}
-
-/** A tensor's name, datatype and shape (-1 for a free dimension), as the OIP metadata lists them. */
-export interface TensorMetadata {
-  name: string;
-  datatype: string;
-  shape: number[];
-}
-
-/** The console records onnxruntime's view (`type: "float32"`, symbolic dims as names); the protocol lists OIP datatypes and -1. */
-function tensors(json: string | null): TensorMetadata[] {
-  if (!json) return [];
-  const list = JSON.parse(json) as { name: string; type: string | null; shape: (number | string)[] }[];
-  return list.map((t) => ({ name: t.name, datatype: (t.type && oipDatatypeOf(t.type)) ?? t.type ?? 'unknown', shape: t.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : -1)) }));
-}
-
-/** Inputs and outputs onnxruntime read from this artifact when it was uploaded through the console; null when unknown. */
-export function recordedIo(s: Pick<Services, 'store'>, artifactHash: string): { inputs: TensorMetadata[]; outputs: TensorMetadata[] } | null {
-  const row = s.store.db
-    .select({ inputs: consoleModels.inputs, outputs: consoleModels.outputs })
-    .from(consoleModels)
-    .where(and(eq(consoleModels.sha256, artifactHash), isNotNull(consoleModels.inputs)))
-    .orderBy(desc(consoleModels.id))
-    .limit(1)
-    .get();
-  return row ? { inputs: tensors(row.inputs), outputs: tensors(row.outputs) } : null;
 }

@@ -13,6 +13,7 @@ import { inferenceTasks, inputBlobs } from '../db/index.js';
 import { ApiError } from '../errors.js';
 import type { Services } from '../services.js';
 import { createTask, getTask, transition, type TaskRow } from '../tasks/state.js';
+import { ModelIoReader } from './io.js';
 import { meterTask } from './metering.js';
 import { timeoutMessage } from './models.js';
 
@@ -74,9 +75,12 @@ export class DirectInference {
   readonly #s: Omit<Services, 'inference'>;
   readonly #active = new Map<string, { ctx: DirectContext; timer: NodeJS.Timeout }>();
   readonly #waiters = new Map<string, ((task: TaskRow) => void)[]>();
+  /** Inputs and outputs of the models requests name. */
+  readonly io: ModelIoReader;
 
   constructor(s: Omit<Services, 'inference'>) {
     this.#s = s;
+    this.io = new ModelIoReader(s);
     s.attempts.on('ended', (taskId, status) => {
       if (status !== 'pending' && this.#active.has(taskId)) this.#finish(taskId);
     });

@@ -9,7 +9,8 @@ import type { ModelHead } from '../catalog/index.js';
 import { ApiError } from '../errors.js';
 import type { Services } from '../services.js';
 import type { TaskRow } from '../tasks/state.js';
-import { liveModel, recordedIo, type TensorMetadata } from './models.js';
+import type { ModelIo } from './io.js';
+import { liveModel } from './models.js';
 
 /** What a caller may ask of one request besides its inputs. */
 export interface RequestOptions {
@@ -48,7 +49,7 @@ export function checkTensors(inputs: OipTensor[], where = 'inputs'): void {
 }
 
 /** Checks inputs against the model's recorded inputs (names, datatypes, fixed dimensions), so a mismatch is a 400 now rather than a node's error report on every attempt. */
-export function checkAgainstModel(inputs: OipTensor[], io: { inputs: TensorMetadata[] }, where = 'inputs'): void {
+export function checkAgainstModel(inputs: OipTensor[], io: ModelIo, where = 'inputs'): void {
   const expected = new Map(io.inputs.map((m) => [m.name, m]));
   const takes = () => io.inputs.map((m) => `"${m.name}" ${m.datatype} [${m.shape.join(',')}]`).join(', ');
   inputs.forEach((t, i) => {
@@ -74,7 +75,8 @@ export async function queueRequests(s: Services, modelName: string, inputSets: O
   const where = (i: number) => (batch ? `requests.${i}.inputs` : 'inputs');
   inputSets.forEach((inputs, i) => checkTensors(inputs, where(i)));
   const model = await liveModel(s, modelName);
-  const io = recordedIo(s, model.artifact_hash);
+  // A model whose IO is not read yet is checked by the node this once.
+  const io = s.inference.io.known(model.artifact_hash);
   if (io) inputSets.forEach((inputs, i) => checkAgainstModel(inputs, io, where(i)));
   const tasks = s.inference.enqueue(
     inputSets.map((inputs) => ({ inputs })),

@@ -86,6 +86,8 @@ describe('direct inference against a real node agent', () => {
     expect((await fetch(`${m.signerUrl}/v2/health/ready`)).status).toBe(200);
     const meta = await (await fetch(`${m.signerUrl}/v2/models/${DEMO_MODEL}`)).json();
     expect(meta).toMatchObject({ name: DEMO_MODEL, versions: ['1'], platform: 'onnxruntime_onnx' });
+    // Published with the market CLI, not the console: the signer read its inputs from the artifact file.
+    expect(meta.inputs).toEqual([{ name: request.inputs[0].name, datatype: 'FP32', shape: [-1, 3, -1, -1] }]);
     const res = await post(`/v2/models/${DEMO_MODEL}/infer`, { id: 'e2e', ...request, parameters: options });
     expect(res.status).toBe(200);
     const b = (await res.json()) as { model_name: string; id: string; outputs: Tensor[] };

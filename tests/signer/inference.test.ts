@@ -3,7 +3,11 @@
  * completes with a signed result, like chain tasks, in a bounded priority queue with timeouts;
  * every request is metered in inference_logs. Tokens are minted through the admin API.
  */
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { sha256Hex } from '../../protocol/index.js';
+import { classifierPath } from '../../scripts/lib/marketplace.js';
 import { consoleModels, inferenceLogs } from '../../signer/db/index.js';
 import { createServices } from '../../signer/index.js';
 import { DIRECT_TASK_ID_BASE } from '../../signer/inference/index.js';
@@ -224,6 +228,25 @@ describe('Open Inference Protocol (/v2)', () => {
     const unknown = await t.app.request('/v2/models/nope');
     expect(unknown.status).toBe(404);
     expect(await unknown.json()).toEqual({ error: expect.stringMatching(/model "nope" is not published/) });
+  });
+
+  it('a model published without recorded inputs has them read from its artifact file, and requests are checked against them', async () => {
+    const dir = join(t.dir, 'models');
+    mkdirSync(dir);
+    copyFileSync(classifierPath(), join(dir, 'cls.onnx'));
+    const withFile = makeSigner({ models: { dir } });
+    try {
+      const now = Date.now();
+      withFile.s.store.db.insert(consoleModels).values({ name: 'cls', sha256: sha256Hex(readFileSync(classifierPath())), size: 1, status: 'published', price: '0', version: 1, created_at: now, updated_at: now }).run();
+      const meta = await (await withFile.app.request('/v2/models/cls')).json();
+      expect(meta).toMatchObject({ inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 3, -1, -1] }], outputs: [{ name: 'softmax_0.tmp_0', datatype: 'FP32', shape: [-1, 2] }] });
+      const res = await withFile.app.request('/api/v1/models/cls/infer', { method: 'POST', headers: auth(await mintToken(withFile)), body: JSON.stringify(input()) });
+      expect(res.status).toBe(400);
+      expect((await body(res)).error).toMatch(/inputs.0: input "x" must have shape \[-1,3,-1,-1\]/);
+    } finally {
+      withFile.s.inference.close();
+      withFile.close();
+    }
   });
 
   it('infer takes and gives the protocol shapes; errors are {"error"}', async () => {

@@ -4,7 +4,7 @@
  *  - GET /v2/health/live: 200 while the process serves requests.
  *  - GET /v2/health/ready: 200 when the database is open and at least one node is online;
  *    503 otherwise (the protocol reads any non-200 as "not ready": nothing could run).
- *  - GET /v2/models/{name}: metadata (versions, platform, inputs/outputs when recorded).
+ *  - GET /v2/models/{name}: metadata (versions, platform, inputs/outputs as onnxruntime reads them).
  *  - GET /v2/models/{name}/ready: 200 when the model is published and a node serving it is
  *    online, else 503; 404 for an unknown model.
  *  - POST /v2/models/{name}/infer: an API token's inference, waited for; `parameters.priority`
@@ -17,7 +17,7 @@ import { eq, sql } from 'drizzle-orm';
 import { z } from 'zod';
 import { inferenceNodes } from '../../db/index.js';
 import { ApiError } from '../../errors.js';
-import { liveModel, onlineNodesServing, outcomeOf, recordedIo } from '../../inference/index.js';
+import { liveModel, onlineNodesServing, outcomeOf } from '../../inference/index.js';
 import { queueRequests } from '../../inference/requests.js';
 import { tokenAuth } from '../../tokens/index.js';
 import type { Env } from '../env.js';
@@ -56,7 +56,7 @@ export const oip = new Hono<Env>()
     const s = c.var.services;
     const head = await liveModel(s, nameOf(c));
     const versions = (await s.catalog.versions(head.name)).map((v) => String(v.version));
-    const io = recordedIo(s, head.artifact_hash);
+    const io = await s.inference.io.of(head.artifact_hash);
     return c.json({ name: head.name, versions, platform: PLATFORM, inputs: io?.inputs ?? [], outputs: io?.outputs ?? [], parameters: { version: String(head.version), artifact_hash: head.artifact_hash, price: head.price, owner: head.owner } });
   })
   .get('/v2/models/:name/ready', async (c) => {
