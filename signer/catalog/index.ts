@@ -8,7 +8,7 @@ import { and, desc, eq, inArray } from 'drizzle-orm';
 import { INFERENCE_ESCROW } from '../../protocol/contracts/index.js';
 import type { Chain } from '../chain/types.js';
 import { consoleModels, inferenceTasks, type SignerDatabase } from '../db/index.js';
-import { RegistryReader, type RegistryOutput } from './registry.js';
+import { RegistryReader, readOnly, type RegistryOutput } from './registry.js';
 
 /** The live version of a model. */
 export interface ModelHead {
@@ -69,10 +69,11 @@ class TtlCache<V> {
   get(key: string, load: () => Promise<V>): Promise<V> {
     const hit = this.#entries.get(key);
     if (hit && Date.now() - hit.at < this.ttlMs) return hit.value;
-    const value = load();
-    this.#entries.set(key, { at: Date.now(), value });
-    value.catch(() => this.#entries.delete(key));
-    return value;
+    const entry = { at: Date.now(), value: load() };
+    this.#entries.set(key, entry);
+    // A failed read is not cached; a newer entry stored meanwhile stays.
+    entry.value.catch(() => this.#entries.get(key) === entry && this.#entries.delete(key));
+    return entry.value;
   }
 
   delete(key?: string): void {
@@ -173,7 +174,7 @@ export class Catalog {
   shares(): Promise<Shares | null> {
     return this.#shares.get('', async () => {
       if (!this.chain) return null;
-      const cv = await this.chain.callReadOnly(INFERENCE_ESCROW, 'get-config', []);
+      const cv = await readOnly(this.chain, INFERENCE_ESCROW, 'get-config', []);
       return { owner_bps: uintField(cv, 'owner-bps'), treasury_bps: uintField(cv, 'treasury-bps') };
     });
   }

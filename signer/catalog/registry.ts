@@ -3,12 +3,25 @@
  * and an incremental scan of every output, which is how the catalog learns model names the
  * signer has not seen in a task and finds the last output of a retired model.
  */
-import { Cl, ClarityType } from '@stacks/transactions';
+import { Cl, ClarityType, type ClarityValue } from '@stacks/transactions';
 import { MODEL_REGISTRY, decodeModelOutput, type ModelOutput } from '../../protocol/contracts/index.js';
 import type { Chain } from '../chain/types.js';
+import { ApiError } from '../errors.js';
 
 /** Outputs read in parallel while scanning. */
 const SCAN_CONCURRENCY = 8;
+
+/**
+ * A read-only call; a chain that cannot be read is a 503 naming the call, so that callers (direct
+ * inference, the dashboard, the console) answer "try later" rather than fail with a bug.
+ */
+export async function readOnly(chain: Chain, contract: string, fn: string, args: ClarityValue[]): Promise<ClarityValue> {
+  try {
+    return await chain.callReadOnly(contract, fn, args);
+  } catch (err) {
+    throw new ApiError('unavailable', `cannot read ${contract}.${fn} from the chain (chain.api_url): ${(err as Error).message}`);
+  }
+}
 
 /** An output with its id (always known here). */
 export type RegistryOutput = ModelOutput & { outputId: bigint };
@@ -24,7 +37,7 @@ export class RegistryReader {
 
   /** The live output of `name`, or null when it was never deployed or is retired. */
   async head(name: string): Promise<RegistryOutput | null> {
-    const out = decodeModelOutput(await this.chain.callReadOnly(MODEL_REGISTRY, 'get-head', [Cl.stringAscii(name)]));
+    const out = decodeModelOutput(await readOnly(this.chain, MODEL_REGISTRY, 'get-head', [Cl.stringAscii(name)]));
     return out && out.outputId !== null ? (out as RegistryOutput) : null;
   }
 
@@ -32,7 +45,7 @@ export class RegistryReader {
   async output(id: bigint): Promise<RegistryOutput | null> {
     const cached = this.#spent.get(id);
     if (cached) return cached;
-    const out = decodeModelOutput(await this.chain.callReadOnly(MODEL_REGISTRY, 'get-output', [Cl.uint(id)]));
+    const out = decodeModelOutput(await readOnly(this.chain, MODEL_REGISTRY, 'get-output', [Cl.uint(id)]));
     if (!out) return null;
     const withId = { ...out, outputId: id };
     if (withId.spent) this.#spent.set(id, withId);
@@ -41,7 +54,7 @@ export class RegistryReader {
 
   /** Id of the newest output of any model (0 before the first deployment). */
   async lastOutputId(): Promise<bigint> {
-    const cv = await this.chain.callReadOnly(MODEL_REGISTRY, 'get-last-output-id', []);
+    const cv = await readOnly(this.chain, MODEL_REGISTRY, 'get-last-output-id', []);
     if (cv.type !== ClarityType.UInt) throw new Error(`get-last-output-id returned ${cv.type}, expected a uint`);
     return BigInt(cv.value);
   }

@@ -70,6 +70,7 @@ const models = z
     catalog_cache_ms: z.number().int().min(0).default(5_000),
     publish_timeout_ms: z.number().int().min(1_000).default(120_000),
     validate_timeout_ms: z.number().int().min(1_000).default(120_000),
+    public_url: z.string().url().optional(),
   })
   .strict();
 const consoleSection = z

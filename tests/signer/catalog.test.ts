@@ -4,16 +4,16 @@
  * the signer's account); without a chain it is the console's published uploads.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { privateKeyToAddress } from '@stacks/transactions';
+import { privateKeyToAddress, randomPrivateKey } from '@stacks/transactions';
 import { deployModelArgs, retireModelArgs, rollbackModelArgs, upgradeModelArgs } from '../../protocol/contracts/index.js';
 import { sha256Hex } from '../../protocol/index.js';
-import { openDatabase, type SignerDatabase } from '../../signer/index.js';
+import { ApiError, openDatabase, type SignerDatabase } from '../../signer/index.js';
 import { Catalog } from '../../signer/catalog/index.js';
 import { sendRegistryCall } from '../../signer/catalog/publish.js';
 import { consoleModels } from '../../signer/db/index.js';
-import type { StacksApiChain } from '../../signer/chain/stacks-api.js';
+import { StacksApiChain } from '../../signer/chain/stacks-api.js';
 import { chainFixture, type ChainFixture } from './devnet-fixture.js';
-import { addTasks, makeSigner } from './helpers.js';
+import { ESCROW, addTasks, makeSigner } from './helpers.js';
 import { addressOf } from '../devnet/helpers.js';
 
 describe('catalog on the devnet', () => {
@@ -91,6 +91,23 @@ describe('catalog on the devnet', () => {
   it('names the contract error when a registry call fails', async () => {
     await expect(send('deploy', deployModelArgs({ model: 'mnist', artifactHash: sha256Hex('x'), format: 'onnx', price: 1, uri: '' }))).rejects.toThrow(/ERR_MODEL_EXISTS: this name was deployed before/);
     await expect(send('retire', retireModelArgs(1n))).rejects.toThrow(/ERR_NOT_OWNER/);
+  });
+});
+
+describe('catalog with a chain it cannot reach', () => {
+  it('answers 503 naming the call, and reads again once asked again', async () => {
+    const store = openDatabase(':memory:');
+    try {
+      const chain = new StacksApiChain({ apiUrl: 'http://127.0.0.1:9', network: 'devnet', escrowContract: ESCROW, privateKey: randomPrivateKey() });
+      const catalog = new Catalog({ store, chain, cacheMs: 600_000 });
+      for (let i = 0; i < 2; i++) {
+        const err = await catalog.head('mnist').catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(ApiError);
+        expect(err).toMatchObject({ status: 503, message: expect.stringMatching(/^cannot read model-registry.get-head from the chain \(chain.api_url\): /) });
+      }
+    } finally {
+      store.close();
+    }
   });
 });
 

@@ -189,7 +189,7 @@ describe('console models on the devnet', () => {
   let t: Console;
   beforeAll(async () => {
     fx = await chainFixture();
-    t = await consoleSigner({ models: { catalog_cache_ms: 600_000 } }, fx);
+    t = await consoleSigner({ models: { catalog_cache_ms: 600_000, public_url: 'https://signer.example' } }, fx);
   });
   afterAll(async () => {
     t?.close();
@@ -210,7 +210,7 @@ describe('console models on the devnet', () => {
       price: '1000',
       version: 1,
       owner,
-      uri: `http://localhost/api/v1/models/${DEFAULT_MODELS.classifier.sha256}/artifact`,
+      uri: `https://signer.example/api/v1/models/${DEFAULT_MODELS.classifier.sha256}/artifact`,
       source: 'chain',
     });
 

@@ -52,9 +52,9 @@ export async function uploadOf(c: Context<Env>): Promise<{ name: string; bytes: 
   return { name, bytes };
 }
 
-/** Where nodes fetch artifacts this signer publishes: the origin the admin reached it at. */
-export function publicBaseUrl(c: Context): string {
-  return new URL(c.req.url).origin;
+/** Where nodes fetch artifacts this signer publishes: `models.public_url`, else the origin the admin reached it at. */
+export function publicBaseUrl(c: Context<Env>): string {
+  return c.var.services.config.models.public_url ?? new URL(c.req.url).origin;
 }
 
 const idParam = z.object({ id: z.coerce.number().int().min(1, 'must be an upload id (a positive whole number)') });
