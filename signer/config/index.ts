@@ -83,6 +83,7 @@ const consoleSection = z
 const dashboard = z
   .object({
     refresh_ms: z.number().int().min(500).default(3_000),
+    totals_refresh_ms: z.number().int().min(0).default(30_000),
     bucket_seconds: z.number().int().min(1).default(60),
     buckets: z.number().int().min(2).max(1_440).default(60),
     settlements_shown: z.number().int().min(1).max(500).default(20),

@@ -6,7 +6,7 @@
  */
 import type { Services } from '../services.js';
 import { bucketStarts, bucketWindow, chainResultsByModel, directCallsByModel, directCallsByToken, directLatency, resultsBySource, taskLatency, type KeyedSeries, type Percentiles } from './series.js';
-import { earningsByNode, nodeEarnings, recentSettlements, tasksByModel, tasksByStatus, type NodeEarning, type SettlementView, type TaskCounts } from './tables.js';
+import { earningsByNode, recentSettlements, statusCounts, taskTotals, type NodeEarning, type SettlementView, type TaskCounts, type TaskTotals } from './tables.js';
 
 export { bucketWindow, bucketStarts, type Window, type KeyedSeries, type Percentiles } from './series.js';
 export type { NodeEarning, SettlementView, TaskCounts } from './tables.js';
@@ -48,14 +48,27 @@ export interface DashboardSnapshot {
     /** Sums over the window. */
     totals: { direct_calls: number; chain_results: number };
   };
-  tasks: TaskCounts;
+  /** `total` is live; the split by source is from the all-time pass made at `by_source_at` (see `dashboard.totals_refresh_ms`). */
+  tasks: TaskCounts & { by_source_at: number };
   throughput: KeyedSeries;
   latency: { tasks: Percentiles; direct: Percentiles };
+  /** `by_node` is from the all-time pass made at `tasks.by_source_at`; `over_time` is live. */
   earnings: { by_node: NodeEarning[]; over_time: KeyedSeries };
   settlements: SettlementView[];
 }
 
 const BPS = 10_000;
+
+const totalsCache = new WeakMap<Services, TaskTotals & { at: number }>();
+
+/** The all-time pass over every task, made again once `dashboard.totals_refresh_ms` has passed. */
+function recentTotals(s: Services, now: number): TaskTotals & { at: number } {
+  const hit = totalsCache.get(s);
+  if (hit && now - hit.at >= 0 && now - hit.at < s.config.dashboard.totals_refresh_ms) return hit;
+  const fresh = { ...taskTotals(s.store.sqlite), at: now };
+  totalsCache.set(s, fresh);
+  return fresh;
+}
 
 function sum(series: KeyedSeries): number {
   return Object.values(series).reduce((a, s) => a + s.reduce((x, y) => x + y, 0), 0);
@@ -80,11 +93,11 @@ export async function dashboardSnapshot(s: Services, now = Date.now()): Promise<
   const { heads, shares, catalog_error } = await catalogView(s);
   const direct_by_model = directCallsByModel(sqlite, w);
   const chain_by_model = chainResultsByModel(sqlite, w);
-  const counts = tasksByModel(sqlite);
+  const totals = recentTotals(s, now);
   const calls = (name: string) => sum({ d: direct_by_model[name] ?? [], c: chain_by_model[name] ?? [] });
-  const models: DashboardModel[] = heads.map((h) => ({ name: h.name, version: h.version, price: h.price, owner: h.owner, artifact_hash: h.artifact_hash, tasks: counts.get(h.name)?.tasks ?? 0, calls_in_window: calls(h.name) }));
-  for (const [name, c] of counts) {
-    if (!heads.some((h) => h.name === name)) models.push({ name, version: null, price: null, owner: null, artifact_hash: null, tasks: c.tasks, calls_in_window: calls(name) });
+  const models: DashboardModel[] = heads.map((h) => ({ name: h.name, version: h.version, price: h.price, owner: h.owner, artifact_hash: h.artifact_hash, tasks: totals.byModel.get(h.name) ?? 0, calls_in_window: calls(h.name) }));
+  for (const [name, tasks] of totals.byModel) {
+    if (!heads.some((h) => h.name === name)) models.push({ name, version: null, price: null, owner: null, artifact_hash: null, tasks, calls_in_window: calls(name) });
   }
   return {
     generated_at: now,
@@ -95,10 +108,25 @@ export async function dashboardSnapshot(s: Services, now = Date.now()): Promise<
     shares,
     catalog_error,
     usage: { direct_by_model, direct_by_token: directCallsByToken(sqlite, w), chain_by_model, totals: { direct_calls: sum(direct_by_model), chain_results: sum(chain_by_model) } },
-    tasks: tasksByStatus(sqlite),
+    tasks: { ...totals.byStatus, total: statusCounts(sqlite), by_source_at: totals.at },
     throughput: resultsBySource(sqlite, w),
     latency: { tasks: taskLatency(sqlite, w), direct: directLatency(sqlite, w) },
-    earnings: { by_node: nodeEarnings(sqlite), over_time: earningsByNode(sqlite, w) },
+    earnings: { by_node: totals.earnings, over_time: earningsByNode(sqlite, w) },
     settlements: recentSettlements(sqlite, s.config.chain.api_url, cfg.settlements_shown),
   };
+}
+
+const latest = new WeakMap<Services, { at: number; snapshot: Promise<DashboardSnapshot> }>();
+
+/**
+ * The snapshot every viewer gets: computed at most once per half refresh interval whoever asks,
+ * so the (synchronous) queries cost the signer the same with one open dashboard or twenty.
+ */
+export function sharedSnapshot(s: Services, now = Date.now()): Promise<DashboardSnapshot> {
+  const hit = latest.get(s);
+  if (hit && now - hit.at < s.config.dashboard.refresh_ms / 2) return hit.snapshot;
+  const snapshot = dashboardSnapshot(s, now);
+  latest.set(s, { at: now, snapshot });
+  snapshot.catch(() => latest.delete(s));
+  return snapshot;
 }

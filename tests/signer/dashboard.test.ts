@@ -5,9 +5,9 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { apiTokens, consoleModels, inferenceLogs, inferenceTasks, settlements } from '../../signer/db/index.js';
-import { bucketStarts, bucketWindow, dashboardSnapshot } from '../../signer/dashboard/index.js';
+import { bucketStarts, bucketWindow, dashboardSnapshot, sharedSnapshot } from '../../signer/dashboard/index.js';
 import { directCallsByModel, directCallsByToken, directLatency, resultsBySource, taskLatency } from '../../signer/dashboard/series.js';
-import { earningsByNode, nodeEarnings, recentSettlements, tasksByStatus } from '../../signer/dashboard/tables.js';
+import { earningsByNode, recentSettlements, taskTotals } from '../../signer/dashboard/tables.js';
 import { ARTIFACT_A, body, makeSigner, type TestSigner } from './helpers.js';
 import { adminSession } from './console-helpers.js';
 
@@ -70,15 +70,21 @@ describe('buckets', () => {
   });
 });
 
+/** Each value within the histogram's 1.25% of the exact one (nulls where expected). */
+function expectNear(actual: (number | null)[], expected: (number | null)[]) {
+  expect(actual.map((v) => v === null)).toEqual(expected.map((v) => v === null));
+  actual.forEach((v, i) => v !== null && expect(Math.abs(v - expected[i]!)).toBeLessThanOrEqual(expected[i]! * 0.0125 + 0.5));
+}
+
 describe('latency percentiles', () => {
-  it('gives nearest-rank p50 and p95 per bucket, null for empty buckets, and over the window', () => {
+  it('gives nearest-rank p50 and p95 per bucket within 1.25%, null for empty buckets, and over the window', () => {
     // 1..20 ms in this minute: p50 is the 10th value, p95 the 19th.
     for (let ms = 1; ms <= 20; ms++) log({ latency_ms: ms, created_at: THIS_MINUTE + ms });
     log({ latency_ms: 500, created_at: THIS_MINUTE - 2 * MINUTE });
     log({ latency_ms: 9_999, status: 'timeout', http_status: 504, created_at: THIS_MINUTE });
     const p = directLatency(t.s.store.sqlite, bucketWindow(NOW, MINUTE, 3));
-    expect(p.p50).toEqual([500, null, 10]);
-    expect(p.p95).toEqual([500, null, 19]);
+    expectNear(p.p50, [500, null, 10]);
+    expectNear(p.p95, [500, null, 19]);
     // 21 samples: ranks 11 and 20.
     expect(p.window).toEqual({ p50: 11, p95: 20, samples: 21 });
   });
@@ -87,31 +93,34 @@ describe('latency percentiles', () => {
     task({ status: 'completed', created_at: THIS_MINUTE - 30_000, completed_at: THIS_MINUTE + 10_000 });
     task({ status: 'completed', created_at: THIS_MINUTE, completed_at: THIS_MINUTE + 100 });
     const p = taskLatency(t.s.store.sqlite, bucketWindow(NOW, MINUTE, 3));
-    expect(p.p50).toEqual([null, null, 100]);
-    expect(p.p95).toEqual([null, null, 40_000]);
+    expectNear(p.p50, [null, null, 100]);
+    expectNear(p.p95, [null, null, 40_000]);
   });
 });
 
 describe('earnings, tasks and settlements', () => {
-  it('sums the payouts of settled tasks per node exactly, ignoring unsettled ones', () => {
+  it('sums the payouts of settled tasks per node exactly, ignoring unsettled ones, and plots them when their transaction confirmed', () => {
     const big = 2n ** 60n;
-    task({ status: 'settled', inference_node_id: 'n1', node_payout: big.toString(), settled_at: THIS_MINUTE + 1 });
-    task({ status: 'settled', inference_node_id: 'n1', node_payout: '3', settled_at: THIS_MINUTE - MINUTE });
-    task({ status: 'settled', inference_node_id: 'n2', node_payout: '850', settled_at: THIS_MINUTE });
+    const txid = 'cc'.repeat(32);
+    t.s.store.db.insert(settlements).values({ txid, kind: 'complete-tasks', status: 'confirmed', raw: '00', nonce: '1', task_ids: '[]', item_count: 3, created_at: NOW, updated_at: NOW }).run();
+    task({ status: 'settled', inference_node_id: 'n1', node_payout: big.toString(), settled_at: THIS_MINUTE + 1, settlement_txid: txid });
+    task({ status: 'settled', inference_node_id: 'n1', node_payout: '3', settled_at: THIS_MINUTE - MINUTE, settlement_txid: txid });
+    task({ status: 'settled', inference_node_id: 'n2', node_payout: '850', settled_at: THIS_MINUTE, settlement_txid: txid });
     task({ status: 'completed', inference_node_id: 'n2', node_payout: null });
-    expect(nodeEarnings(t.s.store.sqlite)).toEqual([
+    expect(taskTotals(t.s.store.sqlite).earnings).toEqual([
       { node_id: 'n1', settled_tasks: 2, payout: (big + 3n).toString() },
       { node_id: 'n2', settled_tasks: 1, payout: '850' },
     ]);
     expect(earningsByNode(t.s.store.sqlite, bucketWindow(NOW, MINUTE, 3)).n2).toEqual([0, 0, 850]);
   });
 
-  it('counts tasks by status for each source and in all', () => {
+  it('counts tasks by status for each source and in all, and per model', () => {
     task({ status: 'pending', source: 'chain' });
-    task({ status: 'pending', source: 'direct' });
+    task({ status: 'pending', source: 'direct', model_type: 'det' });
     task({ status: 'settled', source: 'chain' });
-    const c = tasksByStatus(t.s.store.sqlite);
+    const { byStatus: c, byModel } = taskTotals(t.s.store.sqlite);
     expect([c.chain.pending, c.direct.pending, c.total.pending, c.chain.settled, c.direct.settled, c.total.failed]).toEqual([1, 1, 2, 1, 0, 0]);
+    expect([...byModel]).toEqual(expect.arrayContaining([['cls', 2], ['det', 1]]));
   });
 
   it('lists the newest settlements first with the chain API tx URL and the status URL of their tasks', () => {
@@ -141,6 +150,22 @@ describe('snapshot', () => {
       ['old-model', null, null, 1, 0],
     ]);
     expect(snap.usage.totals).toEqual({ direct_calls: 1, chain_results: 1 });
+  });
+
+  it('counts tasks by status live, and recounts the all-time split by source once totals_refresh_ms has passed', async () => {
+    task({ status: 'pending', source: 'direct' });
+    expect((await dashboardSnapshot(t.s, NOW)).tasks.direct.pending).toBe(1);
+    task({ status: 'pending', source: 'direct' });
+    const soon = (await dashboardSnapshot(t.s, NOW + 1_000)).tasks;
+    expect([soon.total.pending, soon.direct.pending, soon.by_source_at]).toEqual([2, 1, NOW]);
+    const later = (await dashboardSnapshot(t.s, NOW + 30_000)).tasks;
+    expect([later.total.pending, later.direct.pending, later.by_source_at]).toEqual([2, 2, NOW + 30_000]);
+  });
+
+  it('is computed once per half refresh interval however many viewers ask', async () => {
+    const first = await sharedSnapshot(t.s, NOW);
+    expect(await sharedSnapshot(t.s, NOW + 1_000)).toBe(first);
+    expect(await sharedSnapshot(t.s, NOW + 1_500)).not.toBe(first);
   });
 });
 

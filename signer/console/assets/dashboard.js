@@ -81,9 +81,7 @@
       m.max = peak;
       m.value = s.tasks.total[m.dataset.status] ?? 0;
     }
-    const at = document.getElementById('updated-at');
-    at.textContent = new Date(s.generated_at).toISOString();
-    at.dateTime = at.textContent;
+    for (const el of document.querySelectorAll('[data-time-field]')) el.textContent = new Date(valueAt(s, el.dataset.timeField)).toISOString();
   }
 
   /** A table cell: text, or a link when given {href, text}, or several links when given an array. */

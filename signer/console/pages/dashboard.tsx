@@ -18,6 +18,7 @@ export function formatStx(micro: string | null): string {
   return `${v / 1_000_000n}${frac ? `.${frac}` : ''} STX`;
 }
 
+const iso = (at: number) => new Date(at).toISOString();
 const ms = (v: number | null) => (v === null ? '—' : `${v} ms`);
 const bps = (v: number) => `${v / 100}%`;
 
@@ -86,8 +87,8 @@ export function DashboardPage({ admin, snapshot: s }: { admin: AdminSession; sna
       </div>
       <p class="note">
         Plots: one point per {s.bucket_ms / 1000} s over the last {(s.buckets.length * s.bucket_ms) / 60_000} minutes; refreshed every {s.refresh_ms / 1000} s. Last update:{' '}
-        <time id="updated-at" datetime={new Date(s.generated_at).toISOString()}>
-          {new Date(s.generated_at).toISOString()}
+        <time id="updated-at" data-time-field="generated_at">
+          {iso(s.generated_at)}
         </time>
       </p>
       <div class="plots">
@@ -98,13 +99,29 @@ export function DashboardPage({ admin, snapshot: s }: { admin: AdminSession; sna
         <Plot id="plot-earnings" title="Node earnings over time" note="micro-STX paid to each node by settled tasks." />
         <section class="plot">
           <h2>Tasks by status</h2>
+          <p class="note">
+            All tasks ever seen. Split by source as of <time data-time-field="tasks.by_source_at">{iso(s.tasks.by_source_at)}</time>: chain tasks are escrowed; direct ones are not.
+          </p>
           <div id="plot-tasks" class="bars">
+            <div class="bar-row head">
+              <span>status</span>
+              <span />
+              <span class="value">all</span>
+              <span class="value">chain</span>
+              <span class="value">direct</span>
+            </div>
             {TASK_STATUSES.map((st) => (
               <div class="bar-row">
                 <span class="label">{st}</span>
                 <meter min={0} max={peak} value={all[st]} data-status={st} />
                 <span class="value" data-field={`tasks.total.${st}`}>
                   {all[st]}
+                </span>
+                <span class="value" data-field={`tasks.chain.${st}`}>
+                  {s.tasks.chain[st]}
+                </span>
+                <span class="value" data-field={`tasks.direct.${st}`}>
+                  {s.tasks.direct[st]}
                 </span>
               </div>
             ))}

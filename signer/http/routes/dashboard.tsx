@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Hono } from 'hono';
-import { dashboardSnapshot } from '../../dashboard/index.js';
+import { sharedSnapshot } from '../../dashboard/index.js';
 import { DashboardPage } from '../../console/pages/dashboard.js';
 import type { Env } from '../env.js';
 import { ok } from '../respond.js';
@@ -37,8 +37,8 @@ const ASSETS: Record<string, Asset> = {
 };
 
 const app = new Hono<Env>()
-  .get('/api/v1/admin/dashboard', async (c) => ok(c, await dashboardSnapshot(c.var.services)))
-  .get('/console', async (c) => c.html(<DashboardPage admin={c.var.admin} snapshot={await dashboardSnapshot(c.var.services)} />));
+  .get('/api/v1/admin/dashboard', async (c) => ok(c, await sharedSnapshot(c.var.services)))
+  .get('/console', async (c) => c.html(<DashboardPage admin={c.var.admin} snapshot={await sharedSnapshot(c.var.services)} />));
 
 for (const [file, a] of Object.entries(ASSETS)) {
   app.get(`/console/assets/${file}`, (c) => {
