@@ -44,22 +44,17 @@ async function mintToken(s: TestSigner, settings: Record<string, unknown> = {}):
 const auth = (tok = token) => ({ authorization: `Bearer ${tok}`, 'content-type': 'application/json' });
 const post = (path: string, payload: unknown, tok = token) => t.app.request(path, { method: 'POST', headers: auth(tok), body: JSON.stringify(payload) });
 const infer = (payload: unknown, query = '', model = MODEL) => post(`/api/v1/models/${model}/infer${query}`, payload);
-const pull = () => t.app.request(...node.request('GET', `/api/v1/nodes/${node.nodeId}/tasks`));
+const pull = (wait = 0) => t.app.request(...node.request('GET', `/api/v1/nodes/${node.nodeId}/tasks?wait=${wait}`));
 const complete = (b: unknown) => t.app.request(...node.request('POST', '/api/v1/tasks/complete', b));
 
-/** The node pulls one task and posts `y` as its output; returns the task it got. */
+/** The node pulls one task (waiting for one if need be) and posts `y` as its output; returns the task it got. */
 async function serveOne(y = 0.5): Promise<{ task_id: string; priority: number; input_hash: string; chain_task_id: string | null }> {
-  for (let i = 0; i < 200; i++) {
-    const res = await pull();
-    if (res.status === 200) {
-      const task = (await body(res)).data;
-      const done = await complete(node.result(task, output(y)));
-      expect(done.status).toBe(200);
-      return task;
-    }
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error('no task to pull');
+  const res = await pull(10);
+  expect(res.status).toBe(200);
+  const task = (await body(res)).data;
+  const done = await complete(node.result(task, output(y)));
+  expect(done.status).toBe(200);
+  return task;
 }
 
 const logs = () => t.s.store.db.select().from(inferenceLogs).all();
@@ -166,7 +161,7 @@ describe('POST /api/v1/models/{model}/infer', () => {
 
   it('a node error report past max_attempts is a 422 with the reason', async () => {
     const pending = infer(input());
-    const task = (await body(await pull())).data;
+    const task = (await body(await pull(10))).data;
     await complete({ ...node.result(task, { error: 'input "x" must be FP32' }), error: 'input "x" must be FP32' });
     const res = await pending;
     expect(res.status).toBe(422);
