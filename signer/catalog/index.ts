@@ -7,7 +7,7 @@ import { ClarityType, type ClarityValue } from '@stacks/transactions';
 import { and, desc, eq, inArray } from 'drizzle-orm';
 import { INFERENCE_ESCROW } from '../../protocol/contracts/index.js';
 import type { Chain } from '../chain/types.js';
-import { consoleModels, inferenceTasks, type SignerDatabase } from '../db/index.js';
+import { consoleModels, type SignerDatabase } from '../db/index.js';
 import { RegistryReader, readOnly, type RegistryOutput } from './registry.js';
 
 /** The live version of a model. */
@@ -138,13 +138,16 @@ export class Catalog {
     });
   }
 
-  /** Every model with a live version: names from the registry, console uploads and tasks seen. */
+  /**
+   * Every model with a live version. With a chain, the names are every name the registry ever
+   * created (which includes every name a task can carry); without one, the console's uploads
+   * (a name seen only in tasks has no head there). Either way no pass over the task table.
+   */
   list(): Promise<ModelHead[]> {
     return this.#lists.get('', async () => {
       const names = new Set<string>();
-      for (const r of this.#store.db.selectDistinct({ name: consoleModels.name }).from(consoleModels).all()) names.add(r.name);
-      for (const r of this.#store.db.selectDistinct({ name: inferenceTasks.model_type }).from(inferenceTasks).all()) names.add(r.name);
       if (this.#registry) for (const name of (await this.#registry.names()).keys()) names.add(name);
+      else for (const r of this.#store.db.selectDistinct({ name: consoleModels.name }).from(consoleModels).where(eq(consoleModels.status, 'published')).all()) names.add(r.name);
       const heads = await Promise.all([...names].sort().map((n) => this.head(n)));
       return heads.filter((h): h is ModelHead => h !== null);
     });
