@@ -115,8 +115,11 @@ export class SignerClient {
     return this.bytes(`/api/v1/models/${artifactHash}/artifact`);
   }
 
+  /** Timestamp of the last signed request: two requests never share one, so two identical requests never share a signature (the signer refuses replays). */
+  private lastTimestamp = 0;
+
   private headers(method: string, path: string, body: string): Record<string, string> {
-    const timestamp = Date.now();
+    const timestamp = (this.lastTimestamp = Math.max(Date.now(), this.lastTimestamp + 1));
     const signature = signNodeRequest({ method, path, bodyHash: sha256Hex(body), timestamp }, this.opts.chainId, this.opts.privateKey);
     return { [NODE_AUTH_HEADERS.node]: this.opts.nodeId, [NODE_AUTH_HEADERS.timestamp]: String(timestamp), [NODE_AUTH_HEADERS.signature]: signature };
   }

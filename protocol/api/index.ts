@@ -64,7 +64,7 @@ export const pulledTask = z.object({
   /** Contract principal the result signature is bound to. */
   escrow: z.string(),
   chain_id: z.number().int(),
-  /** The input blob's exact bytes as UTF-8 text, sent with the task when a pull asks `inline=true` and the blob is small JSON. */
+  /** The input blob's exact bytes as UTF-8 text, sent with the task when a pull asks `inline=true` and the blob is small valid UTF-8. */
   input: z.string().optional(),
 });
 export type PulledTask = z.infer<typeof pulledTask>;

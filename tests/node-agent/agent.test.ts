@@ -135,6 +135,16 @@ describe('node agent with the real signer', () => {
     expect(new Set(rows.map((r) => r.output_hash)).size).toBe(5);
   });
 
+  it('computes many tasks that share one input, fetched or inline: identical requests are never refused as replays', async () => {
+    const dims = [1, 3, 48, 192];
+    const shared = blob(oip('x', dims, floats(dims, 42)));
+    const ids = await Promise.all(Array.from({ length: 24 }, () => submit(shared)));
+    for (const id of ids) await settled(id).toBe('completed');
+    const client = new SignerClient({ baseUrl: signer.url, nodeId: 'agent-under-test', privateKey: agent.key.privateKey, chainId: signer.chainId, timeoutMs: 5_000 });
+    // The same request 20 times in one millisecond: each is signed with its own timestamp.
+    await expect(Promise.all(Array.from({ length: 20 }, () => client.heartbeat('online')))).resolves.toHaveLength(20);
+  });
+
   it('fails a task with a bad tensor, with the reason in the signer', async () => {
     const id = await submit(blob(oip('x', [1, 4, 48, 192], floats([1, 4, 48, 192]))));
     await settled(id).toBe('failed');

@@ -14,7 +14,7 @@ afterEach(() => t.close());
 
 const pull = (query: string) => t.app.request(...node.request('GET', `/api/v1/nodes/${node.nodeId}/tasks${query}`));
 const completeBatch = (results: unknown[]) => t.app.request(...node.request('POST', '/api/v1/tasks/complete-batch', { results }));
-const put = (text: string, type = 'application/json') => t.app.request(`/api/v1/inputs/${sha256Hex(text)}`, { method: 'PUT', body: text, headers: { 'content-type': type } });
+const put = (bytes: string | Uint8Array, type = 'application/json') => t.app.request(`/api/v1/inputs/${sha256Hex(bytes)}`, { method: 'PUT', body: bytes, headers: { 'content-type': type } });
 
 describe('pulling several tasks at once (?max=)', () => {
   it('leases up to max tasks, best first, in a list; the seed shape stays one task without max', async () => {
@@ -36,11 +36,11 @@ describe('pulling several tasks at once (?max=)', () => {
     expect((await pull('?max=64')).status).toBe(204);
   });
 
-  it('carries small JSON inputs inline when asked, byte for byte; large or binary ones are fetched', async () => {
+  it('carries small text inputs inline when asked, byte for byte, whatever their content type; large or non-UTF-8 ones are fetched', async () => {
     const small = '{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1.5]}]}';
     const large = JSON.stringify({ inputs: [{ name: 'x', shape: [20], datatype: 'FP32', data: Array(20).fill(0.25) }] });
-    const binary = 'abc';
-    for (const [text, type] of [[small, 'application/json'], [large, 'application/json'], [binary, 'application/octet-stream']] as const) expect((await put(text, type)).status).toBe(201);
+    const binary = new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]);
+    for (const [text, type] of [[small, 'application/octet-stream'], [large, 'application/json'], [binary, 'application/octet-stream']] as const) expect((await put(text, type)).status).toBe(201);
     addTasks(t, { inputHash: sha256Hex(small) }, { inputHash: sha256Hex(large) }, { inputHash: sha256Hex(binary) });
     const tasks = (await body(await pull('?max=3&inline=true'))).data as { input_hash: string; input?: string }[];
     const byHash = new Map(tasks.map((x) => [x.input_hash, x.input]));

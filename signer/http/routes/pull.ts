@@ -1,7 +1,7 @@
 /**
  * GET /api/v1/nodes/{node_id}/tasks?wait=seconds: leases one task to the signed-in node, or
  * waits up to `wait` seconds for one; 204 when there is none. With `?max=N` it leases up to N
- * tasks in one call and `data` is their list; with `inline=true` small JSON inputs travel inside
+ * tasks in one call and `data` is their list; with `inline=true` small text inputs travel inside
  * the tasks, so a busy node spends one round trip per N tasks instead of two per task.
  */
 import { isUtf8 } from 'node:buffer';
@@ -51,17 +51,17 @@ function leaseUpTo(s: Services, nodeId: string, max: number): TaskRow[] {
   return leased;
 }
 
-/** Views of the tasks, each carrying its input when that input is small JSON (read in one query). */
+/** Views of the tasks, each carrying its input when that input is small UTF-8 text (read in one query). */
 function withInputs(s: Services, tasks: TaskRow[]): PulledTask[] {
   const limit = s.config.server.inline_input_max_bytes;
   const hashes = [...new Set(tasks.map((t) => t.input_hash))];
   const blobs = s.store.db
-    .select({ sha256: inputBlobs.sha256, data: inputBlobs.data, size: inputBlobs.size, content_type: inputBlobs.content_type })
+    .select({ sha256: inputBlobs.sha256, data: inputBlobs.data, size: inputBlobs.size })
     .from(inputBlobs)
     .where(inArray(inputBlobs.sha256, hashes))
     .all()
-    // Only text that survives the trip through a JSON string byte for byte: the node hashes what it receives.
-    .filter((b) => b.size <= limit && /^application\/json\b/.test(b.content_type) && isUtf8(b.data));
+    // Only valid UTF-8 survives the trip through a JSON string byte for byte (the node hashes what it receives).
+    .filter((b) => b.size <= limit && isUtf8(b.data));
   const text = new Map(blobs.map((b) => [b.sha256, b.data.toString('utf8')]));
   return tasks.map((t) => {
     const input = text.get(t.input_hash);
