@@ -6,19 +6,25 @@
  * dashboard, left open, shows the call on its plot after its live update, without a reload.
  * Screenshots go to tests/artifacts/.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { ROOT } from '../../scripts/lib/services.js';
-import type { Marketplace } from '../../scripts/lib/marketplace.js';
+import { classifierPath, type Marketplace } from '../../scripts/lib/marketplace.js';
 import { FAST_SIGNER_TOML, marketplace } from '../e2e/helpers.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = join(ROOT, 'tests', 'artifacts');
+/** Name the operator publishes the bundled classifier under from the console. */
+const MODEL = 'console-cls';
 const ADMIN = { username: 'operator', password: 'a long browser-test password' };
 
 let m: Marketplace;
+/** The example OIP request body for the classifier. */
+let input: string;
+/** The API token the operator creates, shown once on the tokens page. */
+let token: string;
 let browser: Browser;
 let page: Page;
 
@@ -26,7 +32,7 @@ beforeAll(async () => {
   // Not a skip: without chromium this suite cannot say anything about the console.
   if (!existsSync(CHROMIUM)) throw new Error(`chromium not found at ${CHROMIUM}: install it with "sudo apt-get install -y chromium" (what .ci/run does), or set CHROMIUM_PATH to a Chromium binary`);
   mkdirSync(ARTIFACTS, { recursive: true });
-  ({ m } = await marketplace({ signerConfigToml: `${FAST_SIGNER_TOML}\n[dashboard]\nrefresh_ms = 500\n` }));
+  ({ m, input } = await marketplace({ signerConfigToml: `${FAST_SIGNER_TOML}\n[dashboard]\nrefresh_ms = 500\n` }));
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking'] });
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
 }, 240_000);
@@ -61,5 +67,60 @@ describe('operator console in chromium', () => {
     // The plots are drawn by the script from node_modules' uPlot.
     await page.waitForSelector('#plot-throughput .uplot');
     await shot('02-dashboard');
+  });
+
+  it('uploads the bundled classifier, which onnxruntime validates, and publishes it on chain at a price', async () => {
+    await page.goto(`${m.signerUrl}/console/models`);
+    await page.fill('#model-name', MODEL);
+    await page.setInputFiles('#model-file', classifierPath());
+    await page.getByRole('button', { name: 'Upload and validate' }).click();
+    // The page comes back from each form post with the upload's new status.
+    const row = page.locator('tr[id^="upload-"]', { hasText: MODEL });
+    await row.locator('.status', { hasText: /^validated$/ }).waitFor();
+    await row.locator('input[name="price"]').fill('2500');
+    await row.getByRole('button', { name: 'Publish' }).click();
+    // Publishing waits for the registry transaction to be mined.
+    await row.locator('.status', { hasText: /^published$/ }).waitFor({ timeout: 120_000 });
+    await shot('03-models');
+  });
+
+  it('creates an API token limited to that model, shown once', async () => {
+    await page.goto(`${m.signerUrl}/console/tokens`);
+    await page.fill('#name', 'browser-client');
+    await page.fill('#allowed_models', MODEL);
+    await page.getByRole('button', { name: 'Create token' }).click();
+    token = (await page.locator('#new-token-value').textContent())!.trim();
+    expect(token.length).toBeGreaterThan(20);
+    await shot('04-token');
+  });
+
+  it('shows a direct call made with the token on the open dashboard, updated in place', async () => {
+    await page.goto(`${m.signerUrl}/console`);
+    await page.waitForSelector('#plot-usage-model .uplot');
+    // Marks this document: a reload would drop the mark.
+    await page.evaluate(() => ((window as unknown as { sameDocument: boolean }).sameDocument = true));
+    expect(await page.getAttribute('#plot-usage-model', 'data-total')).toBe('0');
+
+    const call = (model: string) => fetch(`${m.signerUrl}/api/v1/models/${model}/infer`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: readFileSync(input) });
+    const res = await call(MODEL);
+    expect(res.status, await res.clone().text()).toBe(200);
+    const result = (await res.json()) as { data: { outputs: { data: number[] }[] } };
+    expect(result.data.outputs[0].data.length).toBeGreaterThan(0);
+    // The token is limited to the published model.
+    expect((await call('ppocr-cls')).status).toBe(403);
+
+    await page.waitForFunction(
+      (model) => {
+        const plot = document.querySelector<HTMLElement>('#plot-usage-model')!;
+        return plot.dataset.total === '1' && plot.dataset.series!.split('|').includes(`${model} (direct)`);
+      },
+      MODEL,
+      { timeout: 30_000 },
+    );
+    expect(await page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument)).toBe(true);
+    expect(await page.getAttribute('#plot-usage-token', 'data-series')).toBe('browser-client');
+    await expect(page.locator('[data-field="usage.totals.direct_calls"]').textContent()).resolves.toBe('1');
+    await expect(page.locator('#models-table tr', { hasText: MODEL }).textContent()).resolves.toMatch(/0\.0025 STX/);
+    await shot('05-dashboard-after-call');
   });
 });
