@@ -35,6 +35,7 @@ export const requestOptions = {
 export const oipRequestFields = {
   id: z.string().max(256).optional(),
   inputs: z.array(oipTensorSchema).min(1, 'at least one input tensor').max(64, 'at most 64 input tensors'),
+  // Accepted for OIP clients; every output is returned, since the signed output hash covers them all.
   outputs: z.array(z.object({ name: z.string(), parameters: z.record(z.string(), z.unknown()).optional() })).optional(),
   parameters: z.record(z.string(), z.unknown()).optional(),
 };
