@@ -160,7 +160,7 @@ describe('console models without a chain', () => {
     expect(page.status).toBe(200);
     const html = await page.text();
     expect(html).toContain('from-page');
-    expect(html).toContain('x: float32 [');
+    expect(html).toContain('x: float32 [?, 3, ?, ?]');
     expect(html).toContain('enctype="multipart/form-data"');
     expect(html).toContain('Publishing needs the chain');
   });
@@ -237,9 +237,12 @@ describe('console models on the devnet', () => {
     expect(page).toContain('live: version 3');
     expect(page).toContain('Roll back to this');
 
-    const retired = await post(t, '/api/v1/admin/models/ocr/unpublish');
-    expect(retired.status).toBe(200);
-    expect((await body(retired)).data).toMatchObject({ name: 'ocr', version: 3 });
+    // From the page, unpublishing (permanent) needs the name typed again.
+    const pageForm = (confirm: string) => t.app.request('/console/models/ocr/unpublish', { method: 'POST', headers: { cookie: t.auth.cookie, origin: 'http://localhost' }, body: form({ _csrf: t.auth.csrf, confirm }) });
+    const flash = (res: Response) => new URL(res.headers.get('location')!, 'http://localhost').searchParams;
+    expect(flash(await pageForm('oc')).get('error')).toBe('ocr was not unpublished: type its name exactly to confirm (retiring is permanent)');
+    expect(await t.s.catalog.head('ocr')).toMatchObject({ version: 3 });
+    expect(flash(await pageForm('ocr')).get('notice')).toMatch(/^unpublished ocr \(version 3 retired, transaction \w+\)$/);
     expect(await t.s.catalog.head('ocr')).toBeNull();
     expect((await t.s.catalog.versions('ocr'))[0]).toMatchObject({ version: 3, retired: true });
     expect((await body(await post(t, '/api/v1/admin/models/ocr/unpublish'))).error).toBe('ocr has no live version on chain to unpublish');

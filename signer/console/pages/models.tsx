@@ -28,13 +28,14 @@ export interface ModelsPageProps {
   maxUploadBytes: number;
 }
 
+/** Inputs or outputs, dynamic dimensions (named or -1 in the file) shown as `?`. */
 function io(list: TensorInfo[] | null) {
   if (!list) return <span class="hint">-</span>;
   return (
     <>
       {list.map((t) => (
         <div class="mono">
-          {t.name}: {t.type ?? 'non-tensor'} [{t.shape.join(', ')}]
+          {t.name}: {t.type ?? 'non-tensor'} [{t.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : '?')).join(', ')}]
         </div>
       ))}
     </>
@@ -69,7 +70,7 @@ function UploadRow({ m, admin, chainEnabled }: { m: ConsoleModel; admin: AdminSe
           <div class="actions">
             <form method="post" action={`/console/models/${m.id}/test`} enctype="multipart/form-data" class="inline">
               <CsrfField admin={admin} />
-              <input type="file" name="input" accept=".json,application/json" aria-label={`OIP input for testing ${m.name} (optional: generated when empty)`} style="width: 14rem" />
+              <input type="file" name="input" accept=".json,application/json" aria-label={`OIP input JSON for ${m.name} (optional; generated when empty)`} title="optional OIP input JSON; generated from the declared shapes when empty" style="width: 14rem" />
               <button type="submit" class="secondary">Test</button>
             </form>
             <form method="post" action={`/console/models/${m.id}/validate`} class="inline">
@@ -98,8 +99,10 @@ function History({ h, admin }: { h: NameHistory; admin: AdminSession }) {
       </h2>
       {h.error && <p class="flash error">{h.error}</p>}
       {h.head && (
-        <form method="post" action={`/console/models/${h.name}/unpublish`} class="inline">
+        <form method="post" action={`/console/models/${h.name}/unpublish`} class="actions">
           <CsrfField admin={admin} />
+          {/* Retiring is forever (the registry never reuses a name), so the name is typed to confirm. */}
+          <input name="confirm" required placeholder={`type ${h.name} to confirm`} aria-label={`type ${h.name} to confirm unpublishing`} style="width: 14rem" />
           <button type="submit" class="danger">Unpublish (retire {h.name} for good)</button>
         </form>
       )}

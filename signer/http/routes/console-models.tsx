@@ -43,7 +43,8 @@ async function field(c: Context<Env>, key: string): Promise<string> {
 
 /** "name type [shape] = first values" for each output, and the times. */
 export function describeTestRun(name: string, run: TestRun): string {
-  const outputs = run.outputs_summary.map((o) => `${o.name} ${o.type} [${o.shape.join(',')}] = ${o.sample.slice(0, 6).join(', ')}${o.size > 6 ? ', …' : ''}`);
+  const cell = (v: number | string | boolean) => (typeof v === 'number' && !Number.isInteger(v) ? v.toPrecision(4) : String(v));
+  const outputs = run.outputs_summary.map((o) => `${o.name} ${o.type} [${o.shape.join(',')}] = ${o.sample.slice(0, 6).map(cell).join(', ')}${o.size > 6 ? ', …' : ''}`);
   return `test of ${name}: ${outputs.join('; ')} (load ${Math.round(run.load_ms)} ms, inference ${run.infer_ms.toFixed(1)} ms)`;
 }
 
@@ -110,7 +111,9 @@ export const consoleModelPages = new Hono<Env>()
   )
   .post(`${PAGE}/:name/unpublish`, (c) =>
     act(c, async () => {
-      const r = await unpublishModel(c.var.services, nameOf(c));
+      const name = nameOf(c);
+      if ((await field(c, 'confirm')) !== name) throw new ApiError('bad_request', `${name} was not unpublished: type its name exactly to confirm (retiring is permanent)`);
+      const r = await unpublishModel(c.var.services, name);
       return `unpublished ${r.name} (version ${r.version} retired, transaction ${r.txid})`;
     }),
   )
