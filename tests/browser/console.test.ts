@@ -12,7 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { ROOT } from '../../scripts/lib/services.js';
 import { classifierPath, type Marketplace } from '../../scripts/lib/marketplace.js';
-import { FAST_SIGNER_TOML, marketplace } from '../e2e/helpers.js';
+import { submitTasks, waitSettled } from '../../scripts/lib/workload.js';
+import { FAST_SIGNER_TOML, key, marketplace } from '../e2e/helpers.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = join(ROOT, 'tests', 'artifacts');
@@ -32,7 +33,7 @@ beforeAll(async () => {
   // Not a skip: without chromium this suite cannot say anything about the console.
   if (!existsSync(CHROMIUM)) throw new Error(`chromium not found at ${CHROMIUM}: install it with "sudo apt-get install -y chromium" (what .ci/run does), or set CHROMIUM_PATH to a Chromium binary`);
   mkdirSync(ARTIFACTS, { recursive: true });
-  ({ m, input } = await marketplace({ signerConfigToml: `${FAST_SIGNER_TOML}\n[dashboard]\nrefresh_ms = 500\n` }));
+  ({ m, input } = await marketplace({ signerConfigToml: `${FAST_SIGNER_TOML}\n[dashboard]\nrefresh_ms = 500\ntotals_refresh_ms = 0\n` }));
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking'] });
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
 }, 240_000);
@@ -122,5 +123,24 @@ describe('operator console in chromium', () => {
     await expect(page.locator('[data-field="usage.totals.direct_calls"]').textContent()).resolves.toBe('1');
     await expect(page.locator('#models-table tr', { hasText: MODEL }).textContent()).resolves.toMatch(/0\.0025 STX/);
     await shot('05-dashboard-after-call');
+  });
+
+  it('lists an escrowed task\'s settlement with links to the chain and to the task, and the node\'s earnings', async () => {
+    const ids = await submitTasks(m, { model: MODEL, walletKeys: [key('wallet_1')], count: 2, inputFile: input });
+    expect(Object.fromEntries(await waitSettled(m.signerUrl, ids, 90_000))).toEqual({ settled: 2 });
+    // Still the same document: the rows arrive by the live update.
+    await page.waitForFunction(() => document.querySelectorAll('#settlements-table tbody tr').length > 0 && document.querySelectorAll('#earnings-table tbody tr').length > 0, undefined, { timeout: 30_000 });
+    expect(await page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument)).toBe(true);
+    await expect(page.locator('#earnings-table tbody tr').first().textContent()).resolves.toMatch(/node-1/);
+    expect((await page.getAttribute('#plot-usage-model', 'data-series'))!.split('|')).toContain(`${MODEL} (chain)`);
+
+    const row = page.locator('#settlements-table tbody tr').first();
+    const tx = await (await fetch((await row.locator('td a').first().getAttribute('href'))!)).json() as { tx_status: string };
+    expect(tx.tx_status).toBe('success');
+    const taskLinks = await row.locator('a.task-link').evaluateAll((as) => as.map((a) => (a as HTMLAnchorElement).href));
+    expect(taskLinks.length).toBeGreaterThan(0);
+    const status = (await (await fetch(taskLinks[0])).json()) as { data: { status: string } };
+    expect(status.data.status).toBe('settled');
+    await shot('06-dashboard-settled');
   });
 });
