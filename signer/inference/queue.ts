@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { and, eq, inArray } from 'drizzle-orm';
-import { sha256Hex, type InferenceInputs, type TaskStatus } from '../../protocol/index.js';
+import { sha256Hex, type OipTensor, type TaskStatus } from '../../protocol/index.js';
 import type { ModelHead } from '../catalog/index.js';
 import { inferenceTasks, inputBlobs } from '../db/index.js';
 import { ApiError } from '../errors.js';
@@ -41,6 +41,16 @@ export interface DirectContext {
   expires_at: number;
   /** Part of a batch request: the batch route meters the batch as one request. */
   batch: boolean;
+}
+
+/**
+ * One request's input. `body`, when given, is the request's own JSON bytes (`{"inputs": [...],
+ * ...}`), stored as the input blob as sent: the node reads its `inputs` and ignores the rest, and
+ * serializing a large tensor again would cost the signer more than the rest of the request.
+ */
+export interface QueuedInput {
+  inputs: OipTensor[];
+  body?: Uint8Array;
 }
 
 /** How to queue one request (or a batch of them). */
@@ -94,8 +104,8 @@ export class DirectInference {
     return this.#active.size;
   }
 
-  /** Queues one task per input set, all or none; throws QueueFullError when they do not fit. */
-  enqueue(items: InferenceInputs[], o: EnqueueOptions, now = Date.now()): TaskRow[] {
+  /** Queues one task per input, all or none; throws QueueFullError when they do not fit. */
+  enqueue(items: QueuedInput[], o: EnqueueOptions, now = Date.now()): TaskRow[] {
     const { queue_size, retry_after_seconds } = this.#s.config.inference;
     if (this.#active.size + items.length > queue_size) {
       const need = items.length > 1 ? `; this batch needs ${items.length} places` : '';
@@ -104,9 +114,9 @@ export class DirectInference {
     const ctx: DirectContext = { token_id: o.tokenId, request_id: o.requestId, version: o.model.version, expires_at: now + o.timeoutMs, batch: o.batch ?? false };
     const { store } = this.#s;
     const rows = store.sqlite.transaction(() =>
-      items.map((inputs) => {
+      items.map((item) => {
         // The blob is what the node fetches (or gets inline) and checks against input_hash.
-        const bytes = Buffer.from(JSON.stringify(inputs));
+        const bytes = Buffer.from(item.body ?? JSON.stringify({ inputs: item.inputs }));
         const inputHash = sha256Hex(bytes);
         store.db.insert(inputBlobs).values({ sha256: inputHash, data: bytes, size: bytes.length, content_type: 'application/json', created_at: now }).onConflictDoNothing().run();
         const taskId = directTaskId();

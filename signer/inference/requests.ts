@@ -10,6 +10,7 @@ import { ApiError } from '../errors.js';
 import type { Services } from '../services.js';
 import type { TaskRow } from '../tasks/state.js';
 import type { ModelIo } from './io.js';
+import type { QueuedInput } from './queue.js';
 import { liveModel } from './models.js';
 
 /** What a caller may ask of one request besides its inputs. */
@@ -69,18 +70,15 @@ export interface Queued {
   tasks: TaskRow[];
 }
 
-/** Looks the model up, checks the inputs, and queues one task per input set (all or none); a batch is metered by its route as one request. */
-export async function queueRequests(s: Services, modelName: string, inputSets: OipTensor[][], o: RequestOptions, caller: Caller, batch = false): Promise<Queued> {
+/** Looks the model up, checks the inputs, and queues one task per request (all or none); a batch is metered by its route as one request. */
+export async function queueRequests(s: Services, modelName: string, requests: QueuedInput[], o: RequestOptions, caller: Caller, batch = false): Promise<Queued> {
   const { priority, timeoutMs } = resolveOptions(s, o);
   const where = (i: number) => (batch ? `requests.${i}.inputs` : 'inputs');
-  inputSets.forEach((inputs, i) => checkTensors(inputs, where(i)));
+  requests.forEach((r, i) => checkTensors(r.inputs, where(i)));
   const model = await liveModel(s, modelName);
   // A model whose IO is not read yet is checked by the node this once.
   const io = s.inference.io.known(model.artifact_hash);
-  if (io) inputSets.forEach((inputs, i) => checkAgainstModel(inputs, io, where(i)));
-  const tasks = s.inference.enqueue(
-    inputSets.map((inputs) => ({ inputs })),
-    { model, tokenId: caller.tokenId, requestId: caller.requestId, priority, timeoutMs, batch },
-  );
+  if (io) requests.forEach((r, i) => checkAgainstModel(r.inputs, io, where(i)));
+  const tasks = s.inference.enqueue(requests, { model, tokenId: caller.tokenId, requestId: caller.requestId, priority, timeoutMs, batch });
   return { model, tasks };
 }

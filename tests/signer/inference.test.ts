@@ -42,7 +42,7 @@ async function mintToken(s: TestSigner, settings: Record<string, unknown> = {}):
 }
 
 const auth = (tok = token) => ({ authorization: `Bearer ${tok}`, 'content-type': 'application/json' });
-const post = (path: string, payload: unknown, tok = token) => t.app.request(path, { method: 'POST', headers: auth(tok), body: JSON.stringify(payload) });
+const post = (path: string, payload: unknown, tok = token) => t.app.request(path, { method: 'POST', headers: auth(tok), body: typeof payload === 'string' ? payload : JSON.stringify(payload) });
 const infer = (payload: unknown, query = '', model = MODEL) => post(`/api/v1/models/${model}/infer${query}`, payload);
 const pull = (wait = 0) => t.app.request(...node.request('GET', `/api/v1/nodes/${node.nodeId}/tasks?wait=${wait}`));
 const complete = (b: unknown) => t.app.request(...node.request('POST', '/api/v1/tasks/complete', b));
@@ -156,6 +156,9 @@ describe('POST /api/v1/models/{model}/infer', () => {
     expect((await body(wrongShape)).error).toMatch(/input "x" must have shape \[-1,2\] \(-1: any size\), got \[1,3\]/);
     const wrongName = await infer({ inputs: [{ name: 'z', shape: [1, 2], datatype: 'FP32', data: [1, 2] }] });
     expect((await body(wrongName)).error).toMatch(/the model has no input "z"; it takes "x" FP32 \[-1,2\]/);
+    const notJson = await post(`/api/v1/models/${MODEL}/infer`, '{"inputs": [');
+    expect(notJson.status).toBe(400);
+    expect((await body(notJson)).error).toMatch(/body is not valid JSON/);
     expect(t.s.inference.size).toBe(0);
   });
 

@@ -36,7 +36,7 @@ export const batchInfer = new Hono<Env>().post(
       throw new ApiError('bad_request', `body requests: at most ${max} requests per batch (inference.max_batch), got ${body.requests.length}; split the batch`);
     }
     const started = Date.now();
-    const { model, tasks } = await queueRequests(s, c.req.valid('param').model, body.requests.map((r) => r.inputs), body, { tokenId: c.var.token.id, requestId: c.var.requestId }, true);
+    const { model, tasks } = await queueRequests(s, c.req.valid('param').model, body.requests.map((r) => ({ inputs: r.inputs })), body, { tokenId: c.var.token.id, requestId: c.var.requestId }, true);
     const ended = await Promise.all(tasks.map((t) => s.inference.finished(t.task_id)));
     const results = ended.map((task) => {
       const o = outcomeOf(task);

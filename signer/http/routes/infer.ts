@@ -16,7 +16,7 @@ import { queueRequests } from '../../inference/requests.js';
 import { getTask } from '../../tasks/state.js';
 import { tokenAuth } from '../../tokens/index.js';
 import type { Env } from '../env.js';
-import { ok, valid } from '../respond.js';
+import { describeIssues, ok, valid } from '../respond.js';
 
 /** A registry model name, as a path parameter. */
 export const modelName = z
@@ -43,6 +43,20 @@ export const oipRequestFields = {
 /** Body of POST /api/v1/models/{model}/infer. */
 export const inferBody = z.object({ ...oipRequestFields, ...requestOptions }).strict();
 const query = z.object({ async: z.enum(['0', '1', 'true', 'false'], 'must be 1 or 0').optional() }).strict();
+
+/** A JSON body validated by `schema`, with its bytes as sent (the input blob of a single request). */
+export async function jsonBody<T extends z.ZodType>(c: Context<Env>, schema: T): Promise<{ value: z.infer<T>; bytes: Uint8Array }> {
+  const bytes = new Uint8Array(await c.req.arrayBuffer());
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder().decode(bytes));
+  } catch (e) {
+    throw new ApiError('bad_request', `body is not valid JSON: ${(e as Error).message}`);
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) throw new ApiError('bad_request', describeIssues(parsed.error, 'json'));
+  return { value: parsed.data, bytes };
+}
 
 /** POST paths that carry inference inputs: they have `inference.max_body_bytes` instead of the global body limit. */
 export function isInferencePost(method: string, path: string): boolean {
@@ -88,10 +102,10 @@ export const pathModel = (c: Context<Env>): string => c.req.param('model') ?? ''
 
 /** Direct inference routes. */
 export const infer = new Hono<Env>()
-  .post('/api/v1/models/:model/infer', tokenAuth(pathModel), meterRefusals(pathModel), valid('param', z.object({ model: modelName })), valid('query', query), valid('json', inferBody), async (c) => {
+  .post('/api/v1/models/:model/infer', tokenAuth(pathModel), meterRefusals(pathModel), valid('param', z.object({ model: modelName })), valid('query', query), async (c) => {
     const s = c.var.services;
-    const body = c.req.valid('json');
-    const { model, tasks } = await queueRequests(s, c.req.valid('param').model, [body.inputs], body, { tokenId: c.var.token.id, requestId: c.var.requestId });
+    const { value: body, bytes } = await jsonBody(c, inferBody);
+    const { model, tasks } = await queueRequests(s, c.req.valid('param').model, [{ inputs: body.inputs, body: bytes }], body, { tokenId: c.var.token.id, requestId: c.var.requestId });
     const task = tasks[0];
     const asyncMode = c.req.valid('query').async;
     if (asyncMode === '1' || asyncMode === 'true') {

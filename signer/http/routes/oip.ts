@@ -21,8 +21,7 @@ import { liveModel, onlineNodesServing, outcomeOf } from '../../inference/index.
 import { queueRequests } from '../../inference/requests.js';
 import { tokenAuth } from '../../tokens/index.js';
 import type { Env } from '../env.js';
-import { describeIssues } from '../respond.js';
-import { meterRefusals, modelName, oipRequestFields, outcomeError, requestOptions } from './infer.js';
+import { jsonBody, meterRefusals, modelName, oipRequestFields, outcomeError, requestOptions } from './infer.js';
 
 /** The platform string KServe/Triton give ONNX Runtime models. */
 const PLATFORM = 'onnxruntime_onnx';
@@ -68,13 +67,8 @@ export const oip = new Hono<Env>()
   })
   .post('/v2/models/:name/infer', tokenAuth(pathName), meterRefusals(pathName), async (c) => {
     const s = c.var.services;
-    const json: unknown = await c.req.json().catch((e: Error) => {
-      throw new ApiError('bad_request', `body is not valid JSON: ${e.message}`);
-    });
-    const parsed = oipInferBody.safeParse(json);
-    if (!parsed.success) throw new ApiError('bad_request', describeIssues(parsed.error, 'json'));
-    const body = parsed.data;
-    const { model, tasks } = await queueRequests(s, nameOf(c), [body.inputs], body.parameters ?? {}, { tokenId: c.var.token.id, requestId: c.var.requestId });
+    const { value: body, bytes } = await jsonBody(c, oipInferBody);
+    const { model, tasks } = await queueRequests(s, nameOf(c), [{ inputs: body.inputs, body: bytes }], body.parameters ?? {}, { tokenId: c.var.token.id, requestId: c.var.requestId });
     const outcome = outcomeOf(await s.inference.finished(tasks[0].task_id));
     if (outcome.kind === 'error') throw outcomeError(outcome);
     if (outcome.kind === 'waiting') throw new Error(`task ${tasks[0].task_id} woke its caller while ${outcome.status}`);
