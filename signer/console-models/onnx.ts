@@ -120,6 +120,11 @@ function runJob<T>(workerData: Record<string, unknown>, timeoutMs: number): Prom
           done();
           reject(new OnnxError(err.message));
         });
+        // Settling twice is a no-op, so this only speaks when the thread ended without a word.
+        worker.once('exit', (code) => {
+          clearTimeout(timer);
+          reject(new OnnxError(`onnxruntime's thread ended (exit code ${code}) without an answer`));
+        });
       }),
   );
   queue = run.catch(() => {});
