@@ -71,6 +71,9 @@ export function publishModel(s: Services, id: number, price: bigint, artifactBas
     if (head) {
       requireOwned(chain, head);
       if (head.artifact_hash === model.sha256 && head.price === price.toString()) throw new ApiError('conflict', `${model.name} version ${head.version} is already live with this file and price`);
+    } else if ((await s.catalog.versions(model.name)).length > 0) {
+      // Said before sending: the deploy would abort with ERR_MODEL_EXISTS and still cost its fee.
+      throw new ApiError('conflict', `${model.name} was published before and retired; the registry never reuses a name, so publish this file under another name`);
     }
     const mined = head ? await send(s, chain, 'upgrade', upgradeModelArgs({ outputId: BigInt(head.output_id), ...args })) : await send(s, chain, 'deploy', deployModelArgs({ model: model.name, ...args }));
     const live = await freshHead(s, model.name);
