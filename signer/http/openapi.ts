@@ -54,6 +54,13 @@ export function openApiDocument() {
       },
       '/api/v1/models/{artifact_hash}/artifact': { get: { summary: 'Download a model artifact (.onnx)', parameters: [path('artifact_hash', 'sha256 of the .onnx')], responses: { 200: { description: 'The bytes' }, ...errors } } },
       '/metrics': { get: { summary: 'Prometheus metrics', responses: { 200: { description: 'Text exposition format' } } } },
+      '/api/v1/admin/dashboard': {
+        get: {
+          summary: 'The console dashboard: models, usage per model and token, tasks by status, throughput, latency p50/p95, node earnings, settlements (docs/api.md, "Dashboard")',
+          security: [{ adminSession: [] }],
+          responses: { 200: { description: 'The snapshot', ...json(anyEnvelope) }, 401: { description: 'Not logged in or the session expired', ...json(anyEnvelope) } },
+        },
+      },
       ...modelPaths,
       ...consolePaths,
       ...inferencePaths,

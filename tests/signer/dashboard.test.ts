@@ -199,6 +199,11 @@ describe('routes', () => {
     expect(scripts.every((attrs) => /src="\/console\/assets\//.test(attrs) || /type="application\/json"/.test(attrs))).toBe(true);
   });
 
+  it('is in the OpenAPI document, behind the admin session', async () => {
+    const doc = (await (await t.app.request('/openapi.json')).json()) as { paths: Record<string, { get?: { security?: unknown } }> };
+    expect(doc.paths['/api/v1/admin/dashboard'].get?.security).toEqual([{ adminSession: [] }]);
+  });
+
   it('serves uPlot and the dashboard script without a session, cacheable, with their content types', async () => {
     const js = await t.app.request('/console/assets/uplot.min.js');
     expect(js.status).toBe(200);
