@@ -37,6 +37,8 @@ export class RegistryReader {
 
   /** The live output of `name`, or null when it was never deployed or is retired. */
   async head(name: string): Promise<RegistryOutput | null> {
+    // The registry holds 1-64 printable ASCII characters; any other name cannot be in it (and cannot be sent as an argument).
+    if (!/^[\x20-\x7e]{1,64}$/.test(name)) return null;
     const out = decodeModelOutput(await readOnly(this.chain, MODEL_REGISTRY, 'get-head', [Cl.stringAscii(name)]));
     return out && out.outputId !== null ? (out as RegistryOutput) : null;
   }

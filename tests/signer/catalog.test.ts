@@ -49,6 +49,9 @@ describe('catalog on the devnet', () => {
       source: 'chain',
     });
     expect(await catalog.head('never-deployed')).toBeNull();
+    // Names the registry cannot hold are simply not there (not a failed read).
+    expect(await catalog.head('modèle')).toBeNull();
+    expect(await catalog.head('m'.repeat(65))).toBeNull();
     expect((await catalog.list()).map((m) => m.name)).toEqual(['mnist']);
     expect(await catalog.versions('mnist')).toMatchObject([{ output_id: '1', version: 1, live: true, retired: false, spent: false }]);
   });
