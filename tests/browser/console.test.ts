@@ -83,7 +83,7 @@ describe('operator console in chromium', () => {
     // Publishing waits for the registry transaction to be mined.
     await row.locator('.status', { hasText: /^published$/ }).waitFor({ timeout: 120_000 });
     await shot('03-models');
-  });
+  }, 180_000);
 
   it('creates an API token limited to that model, shown once', async () => {
     await page.goto(`${m.signerUrl}/console/tokens`);
@@ -142,5 +142,5 @@ describe('operator console in chromium', () => {
     const status = (await (await fetch(taskLinks[0])).json()) as { data: { status: string } };
     expect(status.data.status).toBe('settled');
     await shot('06-dashboard-settled');
-  });
+  }, 180_000);
 });
