@@ -10,6 +10,8 @@ import type { Chain } from '../chain/types.js';
 import { consoleModels, type SignerDatabase } from '../db/index.js';
 import { RegistryReader, readOnly, type RegistryOutput } from './registry.js';
 
+export { explainAbort, sendRegistryCall, type MinedCall, type SendOptions } from './publish.js';
+
 /** The live version of a model. */
 export interface ModelHead {
   name: string;

@@ -5,8 +5,7 @@
  */
 import { and, eq } from 'drizzle-orm';
 import { deployModelArgs, retireModelArgs, rollbackModelArgs, upgradeModelArgs } from '../../protocol/contracts/index.js';
-import type { ModelHead } from '../catalog/index.js';
-import { sendRegistryCall, type MinedCall } from '../catalog/publish.js';
+import { sendRegistryCall, type MinedCall, type ModelHead } from '../catalog/index.js';
 import type { Chain } from '../chain/types.js';
 import { consoleModels } from '../db/index.js';
 import { ApiError } from '../errors.js';
