@@ -8,7 +8,11 @@ import { apiTokens, consoleModels, inferenceLogs, inferenceTasks, settlements } 
 import { bucketStarts, bucketWindow, dashboardSnapshot, sharedSnapshot } from '../../signer/dashboard/index.js';
 import { directCallsByModel, directCallsByToken, directLatency, resultsBySource, taskLatency } from '../../signer/dashboard/series.js';
 import { earningsByNode, recentSettlements, taskTotals } from '../../signer/dashboard/tables.js';
-import { ARTIFACT_A, body, makeSigner, type TestSigner } from './helpers.js';
+import pino from 'pino';
+import { randomPrivateKey } from '@stacks/transactions';
+import { createServices, openDatabase, resolveConfig } from '../../signer/index.js';
+import { StacksApiChain } from '../../signer/chain/stacks-api.js';
+import { ARTIFACT_A, ESCROW, body, makeSigner, type TestSigner } from './helpers.js';
 import { adminSession } from './console-helpers.js';
 
 const MINUTE = 60_000;
@@ -160,6 +164,21 @@ describe('snapshot', () => {
     expect([soon.total.pending, soon.direct.pending, soon.by_source_at]).toEqual([2, 1, NOW]);
     const later = (await dashboardSnapshot(t.s, NOW + 30_000)).tasks;
     expect([later.total.pending, later.direct.pending, later.by_source_at]).toEqual([2, 2, NOW + 30_000]);
+  });
+
+  it('still shows the signer\'s own figures when the chain cannot be read, and says why models are missing', async () => {
+    const store = openDatabase(':memory:');
+    const chain = new StacksApiChain({ apiUrl: 'http://127.0.0.1:9', network: 'devnet', escrowContract: ESCROW, privateKey: randomPrivateKey() });
+    const s = createServices({ config: resolveConfig({ log: { level: 'silent' } }), store, chain, log: pino({ level: 'silent' }) });
+    try {
+      store.db.insert(inferenceLogs).values({ request_id: 'r', model: 'cls', status: 'success', http_status: 200, created_at: NOW }).run();
+      const snap = await dashboardSnapshot(s, NOW);
+      expect(snap.catalog_error).toMatch(/could not be read from the chain .*chain\.api_url/);
+      expect([snap.models, snap.shares, snap.usage.totals.direct_calls]).toEqual([[], null, 1]);
+    } finally {
+      await s.verifier.close();
+      store.close();
+    }
   });
 
   it('is computed once per half refresh interval however many viewers ask', async () => {
