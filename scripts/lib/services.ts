@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { createWriteStream, mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The repository root. */
@@ -69,7 +69,9 @@ export async function startService(spec: ServiceSpec): Promise<Service> {
   }
   // node itself with tsx's loader, not the tsx binary: tsx would run the script in a grandchild
   // that a SIGKILL of its parent leaves running.
-  const child = spawn(process.execPath, [...(spec.nodeFlags ?? []), '--import', 'tsx', resolve(ROOT, spec.script), ...spec.args], { cwd: ROOT, env: { ...process.env, ...spec.env }, stdio });
+  // SERVICE_CPU_PROF_DIR=dir writes a V8 CPU profile of every service to dir/<service>/ when it exits (one file per thread) (for `npm run bench:*` investigations).
+  const profile = process.env.SERVICE_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${join(process.env.SERVICE_CPU_PROF_DIR, spec.name)}`] : [];
+  const child = spawn(process.execPath, [...(spec.nodeFlags ?? []), ...profile, '--import', 'tsx', resolve(ROOT, spec.script), ...spec.args], { cwd: ROOT, env: { ...process.env, ...spec.env }, stdio });
   if (spec.log !== 'inherit') {
     const file = createWriteStream(spec.log, { flags: 'a' });
     child.stdout?.pipe(file);
