@@ -14,7 +14,7 @@ afterEach(() => t.close());
 
 const pull = (query: string) => t.app.request(...node.request('GET', `/api/v1/nodes/${node.nodeId}/tasks${query}`));
 const completeBatch = (results: unknown[]) => t.app.request(...node.request('POST', '/api/v1/tasks/complete-batch', { results }));
-const put = (bytes: string | Uint8Array, type = 'application/json') => t.app.request(`/api/v1/inputs/${sha256Hex(bytes)}`, { method: 'PUT', body: bytes, headers: { 'content-type': type } });
+const put = (bytes: string | Uint8Array, type = 'application/json') => t.app.request(`/api/v1/inputs/${sha256Hex(bytes)}`, { method: 'PUT', body: typeof bytes === 'string' ? bytes : new Uint8Array(bytes), headers: { 'content-type': type } });
 
 describe('pulling several tasks at once (?max=)', () => {
   it('leases up to max tasks, best first, in a list; the seed shape stays one task without max', async () => {
