@@ -43,6 +43,8 @@ export function recordedIo(s: Pick<Services, 'store'>, artifactHash: string): Mo
 export class ModelIoReader {
   readonly #s: Pick<Services, 'store' | 'artifacts' | 'config' | 'log'>;
   readonly #read = new Map<string, { io: ModelIo | null; promise: Promise<ModelIo | null> }>();
+  /** IO is a property of the file's bytes, and the hash names the bytes: once recorded, it holds for good. */
+  readonly #recorded = new Map<string, ModelIo>();
 
   constructor(s: Pick<Services, 'store' | 'artifacts' | 'config' | 'log'>) {
     this.#s = s;
@@ -50,12 +52,18 @@ export class ModelIoReader {
 
   /** The artifact's IO, waiting for a first read of its file; null when neither is available. */
   of(artifactHash: string): Promise<ModelIo | null> {
-    return Promise.resolve(recordedIo(this.#s, artifactHash) ?? this.#entry(artifactHash).promise);
+    return Promise.resolve(this.#recordedIo(artifactHash) ?? this.#entry(artifactHash).promise);
   }
 
   /** The artifact's IO when known now; otherwise starts reading the file (for later requests) and answers null. */
   known(artifactHash: string): ModelIo | null {
-    return recordedIo(this.#s, artifactHash) ?? this.#entry(artifactHash).io;
+    return this.#recordedIo(artifactHash) ?? this.#entry(artifactHash).io;
+  }
+
+  #recordedIo(artifactHash: string): ModelIo | null {
+    const hit = this.#recorded.get(artifactHash) ?? recordedIo(this.#s, artifactHash);
+    if (hit) this.#recorded.set(artifactHash, hit);
+    return hit;
   }
 
   #entry(artifactHash: string) {
