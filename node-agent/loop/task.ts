@@ -72,7 +72,7 @@ export async function computeTask(task: PulledTask, ctx: TaskContext): Promise<C
     if (task.privacy === 'encrypted') throw new TaskFailure('privacy mode "encrypted" is not supported by this node; it runs standard and federated tasks');
     const info = await ctx.model(task.artifact_hash);
     // An inline input is checked against its hash like a fetched one (validate hashes the bytes).
-    const bytes = task.input !== undefined ? new TextEncoder().encode(task.input) : await ctx.input(task.input_hash);
+    const bytes = task.input !== undefined ? new TextEncoder().encode(task.input) : task.input_base64 !== undefined ? Buffer.from(task.input_base64, 'base64') : await ctx.input(task.input_hash);
     const checked = await ctx.validate(bytes, task.input_hash, info);
     if (!checked.ok) throw new TaskFailure(checked.reason);
     const outputs = await ctx.infer(task.artifact_hash, checked.feeds);

@@ -3,7 +3,7 @@
  * runtime: a bad tensor becomes a task failure with a reason the requester can act on, never a
  * crash of the agent or a worker.
  */
-import { decodeTensor, elementCount, inferenceInputsSchema, TensorError } from '../../protocol/tensor/index.js';
+import { decodeBinaryInputs, decodeTensor, elementCount, inferenceInputsSchema, isBinaryInputs, TensorError, type RawTensor } from '../../protocol/tensor/index.js';
 import type { Feeds, ModelInfo } from '../engine/index.js';
 
 /** Size limits (config `runtime.max_input_bytes`, `runtime.max_input_elements`). */
@@ -15,27 +15,54 @@ export interface InputLimits {
 /** Decoded feeds ready for the engine, or why the input cannot run. */
 export type Validated = { ok: true; feeds: Feeds } | { ok: false; reason: string };
 
-/** Parses and validates raw input bytes (`{"inputs": [OIP tensors]}`) for a model. */
-export function validateInput(bytes: Uint8Array, info: ModelInfo, limits: InputLimits): Validated {
-  if (bytes.byteLength > limits.maxInputBytes) {
-    return { ok: false, reason: `input is ${bytes.byteLength} bytes, over this node's limit of ${limits.maxInputBytes} bytes` };
-  }
+/** An input tensor before its data is decoded: enough to check it against the model first. */
+interface Candidate {
+  name: string;
+  datatype: string;
+  shape: number[];
+  decode(): RawTensor;
+}
+
+/** The input is not in a form this node reads. */
+class InputError extends Error {}
+
+function fromJson(bytes: Uint8Array): Candidate[] {
   let json: unknown;
   try {
     json = JSON.parse(new TextDecoder().decode(bytes));
   } catch (err) {
-    return { ok: false, reason: `input is not valid JSON: ${(err as Error).message}` };
+    throw new InputError(`input is not valid JSON: ${(err as Error).message}`);
   }
   const parsed = inferenceInputsSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
-    return { ok: false, reason: `input does not follow the Open Inference Protocol form {"inputs":[{name,shape,datatype,data}]}: ${issue.path.join('.') || '(root)'}: ${issue.message}` };
+    throw new InputError(`input does not follow the Open Inference Protocol form {"inputs":[{name,shape,datatype,data}]}: ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+  }
+  return parsed.data.inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape, decode: () => decodeTensor(t) }));
+}
+
+/** Binary blobs (protocol/tensor/binary) are decoded whole: copying bytes is cheaper than checking first. */
+function fromBinary(bytes: Uint8Array): Candidate[] {
+  return decodeBinaryInputs(bytes).map(({ name, tensor }) => ({ name, datatype: tensor.datatype, shape: tensor.dims, decode: () => tensor }));
+}
+
+/** Parses and validates raw input bytes (`{"inputs": [OIP tensors]}` as JSON, or the binary form) for a model. */
+export function validateInput(bytes: Uint8Array, info: ModelInfo, limits: InputLimits): Validated {
+  if (bytes.byteLength > limits.maxInputBytes) {
+    return { ok: false, reason: `input is ${bytes.byteLength} bytes, over this node's limit of ${limits.maxInputBytes} bytes` };
+  }
+  let tensors: Candidate[];
+  try {
+    tensors = isBinaryInputs(bytes) ? fromBinary(bytes) : fromJson(bytes);
+  } catch (err) {
+    if (err instanceof InputError || err instanceof TensorError) return { ok: false, reason: err.message };
+    throw err;
   }
   const expected = new Map(info.inputs.map((m) => [m.name, m]));
   const seen = new Set<string>();
   const feeds: Feeds = {};
   let elements = 0;
-  for (const t of parsed.data.inputs) {
+  for (const t of tensors) {
     const meta = expected.get(t.name);
     if (!meta) return { ok: false, reason: `unknown input "${t.name}"; this model takes ${[...expected.keys()].map((n) => `"${n}"`).join(', ')}` };
     if (seen.has(t.name)) return { ok: false, reason: `input "${t.name}" is given twice` };
@@ -58,7 +85,7 @@ export function validateInput(bytes: Uint8Array, info: ModelInfo, limits: InputL
       return { ok: false, reason: `input has more than ${limits.maxInputElements} elements in total, over this node's limit` };
     }
     try {
-      feeds[t.name] = decodeTensor(t);
+      feeds[t.name] = t.decode();
     } catch (err) {
       if (err instanceof TensorError) return { ok: false, reason: err.message };
       throw err;

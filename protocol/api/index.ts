@@ -66,6 +66,8 @@ export const pulledTask = z.object({
   chain_id: z.number().int(),
   /** The input blob's exact bytes as UTF-8 text, sent with the task when a pull asks `inline=true` and the blob is small valid UTF-8. */
   input: z.string().optional(),
+  /** The same for a small input that is not UTF-8 (a binary tensor blob), base64-encoded. */
+  input_base64: z.string().optional(),
 });
 export type PulledTask = z.infer<typeof pulledTask>;
 

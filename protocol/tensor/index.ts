@@ -190,3 +190,4 @@ export function encodeTensor(name: string, raw: RawTensor): OipTensor {
   }
   return { name, shape: [...raw.dims], datatype: raw.datatype, data };
 }
+export * from './binary.js';

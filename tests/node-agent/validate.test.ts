@@ -3,7 +3,7 @@
  * both results and failure reports are signed over exactly what is posted.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { errorReport, jsonHash, sha256Hex, verifyTaskResult, type PulledTask } from '../../protocol/index.js';
+import { encodeBinaryInputs, errorReport, jsonHash, sha256Hex, verifyTaskResult, type PulledTask } from '../../protocol/index.js';
 import { DynamicBatcher, WorkerPool, computeTask, encodeOutputs, validateInput, type Feeds, type ModelInfo } from '../../node-agent/index.js';
 import { compressPublicKey, privateKeyToPublic, randomPrivateKey } from '@stacks/transactions';
 import { CLS, blob, floats, oip } from './helpers.js';
@@ -32,6 +32,22 @@ const reason = (bytes: Uint8Array) => {
 };
 
 describe('input validation against the model metadata', () => {
+  it('accepts the binary form, decoding to exactly the same feeds as the JSON form', () => {
+    const data = floats(DIMS, 9);
+    const fromJson = validateInput(blob(oip('x', DIMS, data)), info, limits);
+    const fromBinary = validateInput(encodeBinaryInputs([{ name: 'x', datatype: 'FP32', shape: DIMS, data }]), info, limits);
+    expect(fromBinary.ok && fromJson.ok).toBe(true);
+    if (fromBinary.ok && fromJson.ok) expect(fromBinary.feeds.x).toEqual(fromJson.feeds.x);
+  });
+
+  it('checks a binary input against the model like a JSON one', () => {
+    const wrong = [1, 4, 48, 192];
+    expect(reason(encodeBinaryInputs([{ name: 'x', datatype: 'FP32', shape: wrong, data: floats(wrong) }]))).toMatch(/dimension 1 must be 3/);
+    expect(reason(encodeBinaryInputs([{ name: 'y', datatype: 'FP32', shape: DIMS, data: floats(DIMS) }]))).toMatch(/unknown input "y"/);
+    const truncated = encodeBinaryInputs([{ name: 'x', datatype: 'FP32', shape: DIMS, data: floats(DIMS) }]);
+    expect(reason(truncated.subarray(0, truncated.length - 4))).toMatch(/ends before its/);
+  });
+
   it('accepts a well-formed input and decodes it', () => {
     const v = validateInput(blob(oip('x', DIMS, floats(DIMS))), info, limits);
     expect(v.ok).toBe(true);

@@ -36,9 +36,10 @@ describe('pulling several tasks at once (?max=)', () => {
     expect((await pull('?max=64')).status).toBe(204);
   });
 
-  it('carries small text inputs inline when asked, byte for byte, whatever their content type; large or non-UTF-8 ones are fetched', async () => {
+  it('carries small inputs inline when asked, byte for byte: text as text (whatever its content type), other bytes as base64; large ones are fetched', async () => {
     const small = '{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1.5]}]}';
     const large = JSON.stringify({ inputs: [{ name: 'x', shape: [20], datatype: 'FP32', data: Array(20).fill(0.25) }] });
+    expect(large.length).toBeGreaterThan(100);
     const binary = new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]);
     for (const [text, type] of [[small, 'application/octet-stream'], [large, 'application/json'], [binary, 'application/octet-stream']] as const) expect((await put(text, type)).status).toBe(201);
     addTasks(t, { inputHash: sha256Hex(small) }, { inputHash: sha256Hex(large) }, { inputHash: sha256Hex(binary) });
@@ -48,6 +49,8 @@ describe('pulling several tasks at once (?max=)', () => {
     expect(sha256Hex(new TextEncoder().encode(byHash.get(sha256Hex(small))!))).toBe(sha256Hex(small));
     expect(byHash.get(sha256Hex(large))).toBeUndefined();
     expect(byHash.get(sha256Hex(binary))).toBeUndefined();
+    const binaryTask = tasks.find((x) => x.input_hash === sha256Hex(binary)) as { input_base64?: string };
+    expect(new Uint8Array(Buffer.from(binaryTask.input_base64!, 'base64'))).toEqual(binary);
   });
 
   it('refuses a max outside 1..64 or a bad inline flag, saying the range', async () => {

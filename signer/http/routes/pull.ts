@@ -1,7 +1,7 @@
 /**
  * GET /api/v1/nodes/{node_id}/tasks?wait=seconds: leases one task to the signed-in node, or
  * waits up to `wait` seconds for one; 204 when there is none. With `?max=N` it leases up to N
- * tasks in one call and `data` is their list; with `inline=true` small text inputs travel inside
+ * tasks in one call and `data` is their list; with `inline=true` small inputs travel inside
  * the tasks, so a busy node spends one round trip per N tasks instead of two per task.
  */
 import { isUtf8 } from 'node:buffer';
@@ -51,7 +51,7 @@ function leaseUpTo(s: Services, nodeId: string, max: number): TaskRow[] {
   return leased;
 }
 
-/** Views of the tasks, each carrying its input when that input is small UTF-8 text (read in one query). */
+/** Views of the tasks, each carrying its input when that input is small: as text when it is UTF-8 (JSON), else base64 (binary tensors). */
 function withInputs(s: Services, tasks: TaskRow[]): PulledTask[] {
   const limit = s.config.server.inline_input_max_bytes;
   const hashes = [...new Set(tasks.map((t) => t.input_hash))];
@@ -60,13 +60,10 @@ function withInputs(s: Services, tasks: TaskRow[]): PulledTask[] {
     .from(inputBlobs)
     .where(inArray(inputBlobs.sha256, hashes))
     .all()
-    // Only valid UTF-8 survives the trip through a JSON string byte for byte (the node hashes what it receives).
-    .filter((b) => b.size <= limit && isUtf8(b.data));
-  const text = new Map(blobs.map((b) => [b.sha256, b.data.toString('utf8')]));
-  return tasks.map((t) => {
-    const input = text.get(t.input_hash);
-    return input === undefined ? pulledView(s, t) : { ...pulledView(s, t), input };
-  });
+    .filter((b) => b.size <= limit);
+  // Only valid UTF-8 survives the trip through a JSON string byte for byte (the node hashes what it receives).
+  const inline = new Map(blobs.map((b) => [b.sha256, isUtf8(b.data) ? { input: b.data.toString('utf8') } : { input_base64: b.data.toString('base64') }]));
+  return tasks.map((t) => ({ ...pulledView(s, t), ...inline.get(t.input_hash) }));
 }
 
 /** Pull route. */
