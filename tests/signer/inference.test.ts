@@ -172,6 +172,15 @@ describe('POST /api/v1/models/{model}/infer', () => {
     expect(logs()).toMatchObject([{ status: 'failed', http_status: 422 }]);
   });
 
+  it('is described in /openapi.json, token-guarded', async () => {
+    const doc = (await (await t.app.request('/openapi.json')).json()) as { paths: Record<string, Record<string, { security?: unknown }>>; components: { securitySchemes: Record<string, unknown> } };
+    expect(doc.components.securitySchemes.apiToken).toMatchObject({ type: 'http', scheme: 'bearer' });
+    for (const [path, method] of [[`/api/v1/models/{model}/infer`, 'post'], ['/api/v1/inference/{task_id}', 'get'], ['/api/v1/models/{model}/batch-infer', 'post'], ['/v2/models/{name}/infer', 'post']]) {
+      expect(doc.paths[path]?.[method]?.security).toEqual([{ apiToken: [] }]);
+    }
+    expect(doc.paths['/v2/health/ready']).toBeDefined();
+  });
+
   it('requests need a token', async () => {
     const res = await t.app.request(`/api/v1/models/${MODEL}/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(input()) });
     expect(res.status).toBe(401);
