@@ -232,6 +232,11 @@ describe('Open Inference Protocol (/v2)', () => {
     const meta = await (await t.app.request(`/v2/models/${MODEL}`)).json();
     expect(meta).toMatchObject({ name: MODEL, versions: ['1'], platform: 'onnxruntime_onnx', inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 2] }], outputs: [{ name: 'y', datatype: 'FP32', shape: [-1] }] });
     expect(await (await t.app.request(`/v2/models/${MODEL}/ready`)).json()).toMatchObject({ name: MODEL, ready: true });
+    expect(await (await t.app.request(`/v2/models/${MODEL}/versions/1`)).json()).toEqual(meta);
+    expect((await t.app.request(`/v2/models/${MODEL}/versions/1/ready`)).status).toBe(200);
+    const old = await post(`/v2/models/${MODEL}/versions/2/infer`, input());
+    expect(old.status).toBe(404);
+    expect(await old.json()).toEqual({ error: expect.stringMatching(/serves only its live version 1; version 2 is not served/) });
     const unknown = await t.app.request('/v2/models/nope');
     expect(unknown.status).toBe(404);
     expect(await unknown.json()).toEqual({ error: expect.stringMatching(/model "nope" is not published/) });

@@ -60,7 +60,7 @@ export async function jsonBody<T extends z.ZodType>(c: Context<Env>, schema: T):
 
 /** POST paths that carry inference inputs: they have `inference.max_body_bytes` instead of the global body limit. */
 export function isInferencePost(method: string, path: string): boolean {
-  return method === 'POST' && /^\/(api\/v1\/models\/[^/]+\/(batch-)?infer|v2\/models\/[^/]+\/infer)$/.test(path);
+  return method === 'POST' && /^\/(api\/v1\/models\/[^/]+\/(batch-)?infer|v2\/models\/[^/]+(\/versions\/[^/]+)?\/infer)$/.test(path);
 }
 
 /** The inference body limit, applied by the app to `isInferencePost` requests instead of the global one. */

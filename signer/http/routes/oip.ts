@@ -5,6 +5,7 @@
  *  - GET /v2/health/ready: 200 when the database is open and at least one node is online;
  *    503 otherwise (the protocol reads any non-200 as "not ready": nothing could run).
  *  - GET /v2/models/{name}: metadata (versions, platform, inputs/outputs as onnxruntime reads them).
+ *    Each model path also answers under /v2/models/{name}/versions/{version} for the live version.
  *  - GET /v2/models/{name}/ready: 200 when the model is published and a node serving it is
  *    online, else 503; 404 for an unknown model.
  *  - POST /v2/models/{name}/infer: an API token's inference, waited for; `parameters.priority`
@@ -41,6 +42,51 @@ function onlineNodes(c: Context<Env>): number {
 
 const pathName = (c: Context<Env>) => c.req.param('name') ?? '';
 
+/** The live version of the named model; a `/versions/{version}` path must name that version (only the head is served). */
+async function servedModel(c: Context<Env>) {
+  const head = await liveModel(c.var.services, nameOf(c));
+  const version = c.req.param('version');
+  if (version !== undefined && version !== String(head.version)) {
+    throw new ApiError('not_found', `model "${head.name}" serves only its live version ${head.version}; version ${version} is not served (superseded or retired)`);
+  }
+  return head;
+}
+
+const metadata = async (c: Context<Env>) => {
+  const s = c.var.services;
+  const head = await servedModel(c);
+  const versions = (await s.catalog.versions(head.name)).map((v) => String(v.version));
+  const io = await s.inference.io.of(head.artifact_hash);
+  return c.json({ name: head.name, versions, platform: PLATFORM, inputs: io?.inputs ?? [], outputs: io?.outputs ?? [], parameters: { version: String(head.version), artifact_hash: head.artifact_hash, price: head.price, owner: head.owner } });
+};
+
+const ready = async (c: Context<Env>) => {
+  const head = await servedModel(c);
+  const serving = onlineNodesServing(c.var.services, head.artifact_hash);
+  if (serving === 0) return c.json({ name: head.name, ready: false, error: `no online node serves model "${head.name}" (artifact ${head.artifact_hash.slice(0, 12)}…)` }, 503);
+  return c.json({ name: head.name, ready: true, nodes_online: serving });
+};
+
+const inferHandler = async (c: Context<Env>) => {
+  const s = c.var.services;
+  await servedModel(c);
+  const { value: body, bytes } = await jsonBody(c, oipInferBody);
+  const { model, tasks } = await queueRequests(s, nameOf(c), [{ inputs: body.inputs, body: bytes }], body.parameters ?? {}, { tokenId: c.var.token.id, requestId: c.var.requestId });
+  const outcome = outcomeOf(await s.inference.finished(tasks[0].task_id));
+  if (outcome.kind === 'error') throw outcomeError(outcome);
+  if (outcome.kind === 'waiting') throw new Error(`task ${tasks[0].task_id} woke its caller while ${outcome.status}`);
+  const r = outcome.result;
+  return c.json({
+    model_name: model.name,
+    model_version: String(r.version),
+    id: body.id ?? r.task_id,
+    parameters: { task_id: r.task_id, output_hash: r.output_hash, node_id: r.node_id, signature: r.signature, latency_ms: r.latency_ms },
+    outputs: r.outputs,
+  });
+};
+
+const MODEL_PATHS = ['/v2/models/:name', '/v2/models/:name/versions/:version'];
+
 /** Open Inference Protocol routes. */
 export const oip = new Hono<Env>()
   .get('/v2/health/live', (c) => c.json({ live: true }))
@@ -51,36 +97,9 @@ export const oip = new Hono<Env>()
     if (nodes === 0) return c.json({ ready: false, error: 'no node is online: inference requests would wait until they time out' }, 503);
     return c.json({ ready: true, nodes_online: nodes });
   })
-  .get('/v2/models/:name', async (c) => {
-    const s = c.var.services;
-    const head = await liveModel(s, nameOf(c));
-    const versions = (await s.catalog.versions(head.name)).map((v) => String(v.version));
-    const io = await s.inference.io.of(head.artifact_hash);
-    return c.json({ name: head.name, versions, platform: PLATFORM, inputs: io?.inputs ?? [], outputs: io?.outputs ?? [], parameters: { version: String(head.version), artifact_hash: head.artifact_hash, price: head.price, owner: head.owner } });
-  })
-  .get('/v2/models/:name/ready', async (c) => {
-    const s = c.var.services;
-    const head = await liveModel(s, nameOf(c));
-    const serving = onlineNodesServing(s, head.artifact_hash);
-    if (serving === 0) return c.json({ name: head.name, ready: false, error: `no online node serves model "${head.name}" (artifact ${head.artifact_hash.slice(0, 12)}…)` }, 503);
-    return c.json({ name: head.name, ready: true, nodes_online: serving });
-  })
-  .post('/v2/models/:name/infer', tokenAuth(pathName), meterRefusals(pathName), async (c) => {
-    const s = c.var.services;
-    const { value: body, bytes } = await jsonBody(c, oipInferBody);
-    const { model, tasks } = await queueRequests(s, nameOf(c), [{ inputs: body.inputs, body: bytes }], body.parameters ?? {}, { tokenId: c.var.token.id, requestId: c.var.requestId });
-    const outcome = outcomeOf(await s.inference.finished(tasks[0].task_id));
-    if (outcome.kind === 'error') throw outcomeError(outcome);
-    if (outcome.kind === 'waiting') throw new Error(`task ${tasks[0].task_id} woke its caller while ${outcome.status}`);
-    const r = outcome.result;
-    return c.json({
-      model_name: model.name,
-      model_version: String(r.version),
-      id: body.id ?? r.task_id,
-      parameters: { task_id: r.task_id, output_hash: r.output_hash, node_id: r.node_id, signature: r.signature, latency_ms: r.latency_ms },
-      outputs: r.outputs,
-    });
-  })
+  .on('GET', MODEL_PATHS, metadata)
+  .on('GET', MODEL_PATHS.map((p) => `${p}/ready`), ready)
+  .on('POST', MODEL_PATHS.map((p) => `${p}/infer`), tokenAuth(pathName), meterRefusals(pathName), inferHandler)
   .onError((err, c) => {
     if (err instanceof ApiError) return c.json({ error: err.message }, err.status as ContentfulStatusCode);
     if (err instanceof HTTPException) return c.json({ error: err.message || 'bad request' }, err.status as ContentfulStatusCode);
