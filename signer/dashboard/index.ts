@@ -5,7 +5,7 @@
  * page and the JSON its script polls.
  */
 import type { Services } from '../services.js';
-import { bucketStarts, bucketWindow, chainResultsByModel, directCallsByModel, directCallsByToken, directLatency, resultsBySource, taskLatency, type KeyedSeries, type Percentiles } from './series.js';
+import { bucketStarts, bucketWindow, directCalls, directLatency, results, taskLatency, type KeyedSeries, type Percentiles } from './series.js';
 import { earningsByNode, recentSettlements, statusCounts, taskTotals, type NodeEarning, type SettlementView, type TaskCounts, type TaskTotals } from './tables.js';
 
 export { bucketWindow, bucketStarts, type Window, type KeyedSeries, type Percentiles } from './series.js';
@@ -91,8 +91,10 @@ export async function dashboardSnapshot(s: Services, now = Date.now()): Promise<
   const sqlite = s.store.sqlite;
   const w = bucketWindow(now, cfg.bucket_seconds * 1000, cfg.buckets);
   const { heads, shares, catalog_error } = await catalogView(s);
-  const direct_by_model = directCallsByModel(sqlite, w);
-  const chain_by_model = chainResultsByModel(sqlite, w);
+  const direct = directCalls(sqlite, w);
+  const direct_by_model = direct.byModel;
+  const served = results(sqlite, w);
+  const chain_by_model = served.chainByModel;
   const totals = recentTotals(s, now);
   const calls = (name: string) => sum({ d: direct_by_model[name] ?? [], c: chain_by_model[name] ?? [] });
   const models: DashboardModel[] = heads.map((h) => ({ name: h.name, version: h.version, price: h.price, owner: h.owner, artifact_hash: h.artifact_hash, tasks: totals.byModel.get(h.name) ?? 0, calls_in_window: calls(h.name) }));
@@ -107,9 +109,9 @@ export async function dashboardSnapshot(s: Services, now = Date.now()): Promise<
     models: models.sort((a, b) => a.name.localeCompare(b.name)),
     shares,
     catalog_error,
-    usage: { direct_by_model, direct_by_token: directCallsByToken(sqlite, w), chain_by_model, totals: { direct_calls: sum(direct_by_model), chain_results: sum(chain_by_model) } },
+    usage: { direct_by_model, direct_by_token: direct.byToken, chain_by_model, totals: { direct_calls: sum(direct_by_model), chain_results: sum(chain_by_model) } },
     tasks: { ...totals.byStatus, total: statusCounts(sqlite), by_source_at: totals.at },
-    throughput: resultsBySource(sqlite, w),
+    throughput: served.bySource,
     latency: { tasks: taskLatency(sqlite, w), direct: directLatency(sqlite, w) },
     earnings: { by_node: totals.earnings, over_time: earningsByNode(sqlite, w) },
     settlements: recentSettlements(sqlite, s.config.chain.api_url, cfg.settlements_shown),

@@ -34,43 +34,45 @@ export function bucketStarts(w: Window): number[] {
 /** Counts per bucket, one series per key (a model, a token, a source), zero where nothing happened. */
 export type KeyedSeries = Record<string, number[]>;
 
-function keyed(w: Window, rows: { k: string; b: number; n: number }[]): KeyedSeries {
-  const out: KeyedSeries = {};
-  for (const r of rows) (out[r.k] ??= new Array<number>(w.count).fill(0))[r.b] = r.n;
-  return out;
+/** Adds `n` to `out[key][b]`, starting a series of zeroes for a new key. */
+export function addTo(out: KeyedSeries, w: Window, key: string, b: number, n: number): void {
+  (out[key] ??= new Array<number>(w.count).fill(0))[b] += n;
 }
 
 function range(w: Window) {
   return { start: w.start, end: w.end, size: w.size };
 }
 
-/** Direct-inference requests served (not refused by the token guard) per model, from inference_logs. */
-export function directCallsByModel(sqlite: Database.Database, w: Window): KeyedSeries {
-  const sql = `select model k, cast((created_at - :start) / :size as integer) b, count(*) n from inference_logs
-    where created_at >= :start and created_at < :end and status != 'rejected' group by k, b`;
-  return keyed(w, prepared(sqlite, sql).all(range(w)) as { k: string; b: number; n: number }[]);
+/**
+ * Direct-inference requests served (not refused by the token guard) per bucket, by model and by
+ * API token (by name; a deleted token shows as `token #id`), in one pass over inference_logs.
+ */
+export function directCalls(sqlite: Database.Database, w: Window): { byModel: KeyedSeries; byToken: KeyedSeries } {
+  const sql = `select g.b, g.model, g.token_id, t.name token, g.n from (
+      select cast((created_at - :start) / :size as integer) b, model, token_id, count(*) n from inference_logs
+      where created_at >= :start and created_at < :end and status != 'rejected' group by b, model, token_id) g
+    left join api_tokens t on t.id = g.token_id`;
+  const out = { byModel: {} as KeyedSeries, byToken: {} as KeyedSeries };
+  for (const r of prepared(sqlite, sql).all(range(w)) as { b: number; model: string; token_id: number | null; token: string | null; n: number }[]) {
+    addTo(out.byModel, w, r.model, r.b, r.n);
+    if (r.token_id !== null) addTo(out.byToken, w, r.token ?? `token #${r.token_id}`, r.b, r.n);
+  }
+  return out;
 }
 
-/** Direct-inference requests per API token (by its name; a deleted token shows as `token #id`). */
-export function directCallsByToken(sqlite: Database.Database, w: Window): KeyedSeries {
-  const sql = `select coalesce(t.name, 'token #' || l.token_id) k, cast((l.created_at - :start) / :size as integer) b, count(*) n
-    from inference_logs l left join api_tokens t on t.id = l.token_id
-    where l.created_at >= :start and l.created_at < :end and l.token_id is not null and l.status != 'rejected' group by l.token_id, b`;
-  return keyed(w, prepared(sqlite, sql).all(range(w)) as { k: string; b: number; n: number }[]);
-}
-
-/** On-chain (escrowed) tasks that got a result, per model: the chain side of usage. */
-export function chainResultsByModel(sqlite: Database.Database, w: Window): KeyedSeries {
-  const sql = `select model_type k, cast((completed_at - :start) / :size as integer) b, count(*) n from inference_tasks
-    where completed_at >= :start and completed_at < :end and source = 'chain' group by k, b`;
-  return keyed(w, prepared(sqlite, sql).all(range(w)) as { k: string; b: number; n: number }[]);
-}
-
-/** Tasks that got a result per bucket, by source (`chain`, `direct`): throughput. */
-export function resultsBySource(sqlite: Database.Database, w: Window): KeyedSeries {
-  const sql = `select source k, cast((completed_at - :start) / :size as integer) b, count(*) n from inference_tasks
-    where completed_at >= :start and completed_at < :end group by k, b`;
-  return { chain: new Array<number>(w.count).fill(0), direct: new Array<number>(w.count).fill(0), ...keyed(w, prepared(sqlite, sql).all(range(w)) as { k: string; b: number; n: number }[]) };
+/**
+ * Tasks that got a result per bucket, in one pass: by source (`chain`, `direct`, both always
+ * present), which is throughput; and on-chain (escrowed) ones by model, the chain side of usage.
+ */
+export function results(sqlite: Database.Database, w: Window): { bySource: KeyedSeries; chainByModel: KeyedSeries } {
+  const sql = `select cast((completed_at - :start) / :size as integer) b, source, model_type model, count(*) n from inference_tasks
+    where completed_at >= :start and completed_at < :end group by b, source, model_type`;
+  const out = { bySource: { chain: new Array<number>(w.count).fill(0), direct: new Array<number>(w.count).fill(0) } as KeyedSeries, chainByModel: {} as KeyedSeries };
+  for (const r of prepared(sqlite, sql).all(range(w)) as { b: number; source: string; model: string; n: number }[]) {
+    addTo(out.bySource, w, r.source, r.b, r.n);
+    if (r.source === 'chain') addTo(out.chainByModel, w, r.model, r.b, r.n);
+  }
+  return out;
 }
 
 /** p50 and p95 (ms, within 1.25%) per bucket (null where the bucket is empty), and over the whole window. */

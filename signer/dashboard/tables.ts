@@ -5,7 +5,7 @@
 import type Database from 'better-sqlite3';
 import { TASK_STATUSES, type TaskStatus } from '../../protocol/index.js';
 import { prepared } from '../db/index.js';
-import type { KeyedSeries, Window } from './series.js';
+import { addTo, type KeyedSeries, type Window } from './series.js';
 
 /** Task counts by status, for each source and in all. */
 export interface TaskCounts {
@@ -78,15 +78,16 @@ export function taskTotals(sqlite: Database.Database): TaskTotals {
  * scanning every task. Numbers: one bucket's payouts stay far below 2^53.
  */
 export function earningsByNode(sqlite: Database.Database, w: Window): KeyedSeries {
-  // A transaction whose tasks settled in the window was last updated then or later.
+  // A transaction whose tasks settled in the window was last updated then or later. CROSS JOIN
+  // keeps SQLite's join order: settlements first, else it walks every settled task.
   const sql = `select t.inference_node_id k, cast((t.settled_at - :start) / :size as integer) b, sum(cast(t.node_payout as integer)) n
-    from settlements s join inference_tasks t on t.settlement_txid = s.txid
+    from settlements s cross join inference_tasks t on t.settlement_txid = s.txid
     where s.kind = 'complete-tasks' and s.status = 'confirmed' and s.updated_at >= :start
       and t.status = 'settled' and t.settled_at >= :start and t.settled_at < :end and t.node_payout is not null
     group by k, b`;
   const out: KeyedSeries = {};
   for (const r of prepared(sqlite, sql).all({ start: w.start, end: w.end, size: w.size }) as { k: string | null; b: number; n: number }[]) {
-    (out[r.k ?? UNKNOWN_NODE] ??= new Array<number>(w.count).fill(0))[r.b] = r.n;
+    addTo(out, w, r.k ?? UNKNOWN_NODE, r.b, r.n);
   }
   return out;
 }

@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { apiTokens, consoleModels, inferenceLogs, inferenceTasks, settlements } from '../../signer/db/index.js';
 import { bucketStarts, bucketWindow, dashboardSnapshot, sharedSnapshot } from '../../signer/dashboard/index.js';
-import { directCallsByModel, directCallsByToken, directLatency, resultsBySource, taskLatency } from '../../signer/dashboard/series.js';
+import { directCalls, directLatency, results, taskLatency } from '../../signer/dashboard/series.js';
 import { earningsByNode, recentSettlements, taskTotals } from '../../signer/dashboard/tables.js';
 import pino from 'pino';
 import { randomPrivateKey } from '@stacks/transactions';
@@ -62,15 +62,14 @@ describe('buckets', () => {
     log({ model: 'cls', token_id: a, created_at: THIS_MINUTE, status: 'rejected', http_status: 429 });
     log({ model: 'cls', token_id: a, created_at: THIS_MINUTE - 3 * MINUTE });
     const w = bucketWindow(NOW, MINUTE, 3);
-    expect(directCallsByModel(t.s.store.sqlite, w)).toEqual({ cls: [1, 0, 2], det: [0, 1, 0] });
-    expect(directCallsByToken(t.s.store.sqlite, w)).toEqual({ alice: [1, 0, 2], [`token #${gone}`]: [0, 1, 0] });
+    expect(directCalls(t.s.store.sqlite, w)).toEqual({ byModel: { cls: [1, 0, 2], det: [0, 1, 0] }, byToken: { alice: [1, 0, 2], [`token #${gone}`]: [0, 1, 0] } });
   });
 
-  it('counts results per source, with both sources present even when idle', () => {
+  it('counts results per source, with both sources present even when idle, and on-chain results per model', () => {
     task({ status: 'completed', completed_at: THIS_MINUTE + 1, source: 'direct' });
-    task({ status: 'settled', completed_at: THIS_MINUTE - MINUTE, source: 'chain' });
+    task({ status: 'settled', completed_at: THIS_MINUTE - MINUTE, source: 'chain', model_type: 'det' });
     task({ status: 'pending' });
-    expect(resultsBySource(t.s.store.sqlite, bucketWindow(NOW, MINUTE, 3))).toEqual({ chain: [0, 1, 0], direct: [0, 0, 1] });
+    expect(results(t.s.store.sqlite, bucketWindow(NOW, MINUTE, 3))).toEqual({ bySource: { chain: [0, 1, 0], direct: [0, 0, 1] }, chainByModel: { det: [0, 1, 0] } });
   });
 });
 
