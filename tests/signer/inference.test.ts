@@ -214,7 +214,8 @@ describe('POST /api/v1/models/{model}/batch-infer', () => {
 });
 
 describe('Open Inference Protocol (/v2)', () => {
-  it('health: live always; ready only with a node online', async () => {
+  it('server metadata; health: live always, ready only with a node online', async () => {
+    expect(await (await t.app.request('/v2')).json()).toEqual({ name: 'stacks-inference-market', version: expect.any(String), extensions: [] });
     expect(await (await t.app.request('/v2/health/live')).json()).toEqual({ live: true });
     expect((await t.app.request('/v2/health/ready')).status).toBe(200);
     const empty = makeSigner();

@@ -1,6 +1,7 @@
 /**
  * The Open Inference Protocol (KServe v2 REST) over direct inference. Its own shapes: no
  * envelope, and errors as `{"error": "..."}`.
+ *  - GET /v2: server metadata (name, version, no extensions).
  *  - GET /v2/health/live: 200 while the process serves requests.
  *  - GET /v2/health/ready: 200 when the database is open and at least one node is online;
  *    503 otherwise (the protocol reads any non-200 as "not ready": nothing could run).
@@ -11,6 +12,7 @@
  *  - POST /v2/models/{name}/infer: an API token's inference, waited for; `parameters.priority`
  *    (0-9) and `parameters.timeout_ms` tune it. Not escrowed on chain.
  */
+import { createRequire } from 'node:module';
 import { Hono, type Context } from 'hono';
 import { HTTPException } from 'hono/http-exception';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
@@ -23,6 +25,9 @@ import { queueRequests } from '../../inference/requests.js';
 import { tokenAuth } from '../../tokens/index.js';
 import type { Env } from '../env.js';
 import { jsonBody, meterRefusals, modelName, oipRequestFields, outcomeError, requestOptions } from './infer.js';
+
+/** The server's name and version for `GET /v2` (the package's). */
+const SERVER = createRequire(import.meta.url)('../../../package.json') as { name: string; version: string };
 
 /** The platform string KServe/Triton give ONNX Runtime models. */
 const PLATFORM = 'onnxruntime_onnx';
@@ -89,6 +94,7 @@ const MODEL_PATHS = ['/v2/models/:name', '/v2/models/:name/versions/:version'];
 
 /** Open Inference Protocol routes. */
 export const oip = new Hono<Env>()
+  .get('/v2', (c) => c.json({ name: SERVER.name, version: SERVER.version, extensions: [] }))
   .get('/v2/health/live', (c) => c.json({ live: true }))
   .get('/v2/health/ready', (c) => {
     const { sqlite } = c.var.services.store;
