@@ -52,13 +52,14 @@ export const inferencePaths = {
   '/api/v1/models/{model}/batch-infer': {
     post: { summary: 'Several inputs for one model; results in order, each with its own success or error', description: note, security: apiToken, parameters: [path('model', 'Published model name')], requestBody: json(batchBody), responses: { 200: { description: '{model, version, results: [{success, data, error, status}]}', ...json(anyEnvelope) }, ...tokenErrors } },
   },
+  '/v2': { get: { summary: 'OIP server metadata', responses: { 200: { description: '{name, version, extensions}' } } } },
   '/v2/health/live': { get: { summary: 'OIP liveness', responses: { 200: { description: '{live: true}' } } } },
   '/v2/health/ready': { get: { summary: 'OIP readiness: database open and a node online', responses: { 200: { description: '{ready: true, nodes_online}' }, 503: { description: '{ready: false, error}', ...json(oipError) } } } },
   '/v2/models/{name}': { get: { summary: 'OIP model metadata', parameters: [path('name', 'Published model name')], responses: { 200: { description: '{name, versions, platform, inputs, outputs, parameters}' }, 404: { description: 'Not published', ...json(oipError) } } } },
   '/v2/models/{name}/ready': { get: { summary: 'OIP model readiness: published and served by an online node', parameters: [path('name', 'Published model name')], responses: { 200: { description: '{name, ready: true}' }, 503: { description: 'No online node serves it', ...json(oipError) }, 404: { description: 'Not published', ...json(oipError) } } } },
   '/v2/models/{name}/infer': {
     post: {
-      summary: 'OIP inference (parameters.priority, parameters.timeout_ms)',
+      summary: 'OIP inference (parameters.priority, parameters.timeout_ms); also /v2/models/{name}/versions/{version}/infer for the live version',
       description: note,
       security: apiToken,
       parameters: [path('name', 'Published model name')],
