@@ -18,6 +18,8 @@ import { FAST_SIGNER_TOML } from '../tests/e2e/helpers.js';
 
 const TASKS = Number(process.env.BENCH_TASKS ?? 300);
 const RAW_SECONDS = Number(process.env.BENCH_RAW_SECONDS ?? 5);
+/** How users upload the input: `binary` (the tensor extension; the agent copies it) or `json` (the agent parses 200 KB of numbers). */
+const INPUT_FORM = process.env.BENCH_INPUT === 'json' ? 'json' : 'binary';
 
 interface Stats {
   total_tasks: number;
@@ -70,7 +72,7 @@ try {
   const input = writeExampleInput(dataDir);
   const keys = devAccountKeys();
   const t0 = performance.now();
-  const ids = await submitTasks(m, { model: DEMO_MODEL, walletKeys: ['wallet_1', 'wallet_2', 'wallet_3'].map((n) => keys.get(n)!), count: TASKS, inputFile: input, maxBlocks: 1000n });
+  const ids = await submitTasks(m, { model: DEMO_MODEL, walletKeys: ['wallet_1', 'wallet_2', 'wallet_3'].map((n) => keys.get(n)!), count: TASKS, inputFile: input, binary: INPUT_FORM === 'binary', maxBlocks: 1000n });
   const tSubmitted = performance.now();
   await until(m.signerUrl, (s) => s.total_tasks >= ids.length, 120_000);
 
@@ -91,6 +93,7 @@ try {
     when: new Date().toISOString(),
     load_average: loadavg(),
     tasks: ids.length,
+    input_form: INPUT_FORM,
     on_chain: {
       submit_seconds: (tSubmitted - t0) / 1000,
       submitted_to_settled_tasks_per_s: onChain,

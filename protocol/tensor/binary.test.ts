@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeBinaryInputs, encodeBinaryInputs, isBinaryInputs } from './index.js';
+import { decodeBinaryInputs, encodeBinaryInputs, isBinaryInputs, jsonInputsToBinary } from './index.js';
 
 const header = (bytes: Uint8Array) => JSON.parse(new TextDecoder().decode(bytes.subarray(0, bytes.indexOf(0x0a))));
 
@@ -50,5 +50,19 @@ describe('binary input blobs (KServe binary tensor extension in one blob)', () =
     expect(() => decodeBinaryInputs(withHeader(header(good), new Uint8Array([...body, 0])))).toThrow(/1 bytes after its last tensor/);
     expect(() => decodeBinaryInputs(withHeader({ inputs: [{ name: 's', shape: [1], datatype: 'BYTES', parameters: { binary_data_size: 1 } }] }, new Uint8Array(1)))).toThrow(/datatype must be one of/);
     expect(() => encodeBinaryInputs([{ name: 'x', datatype: 'FP32', shape: [3], data: Float32Array.from([1]) }])).toThrow(/needs 3 elements/);
+  });
+});
+
+describe('jsonInputsToBinary', () => {
+  it('converts an OIP JSON input to the binary form with the same values', () => {
+    const json = JSON.stringify({ inputs: [{ name: 'x', shape: [2, 2], datatype: 'FP32', data: [[0.5, -1], [2, 3.25]] }] });
+    const out = decodeBinaryInputs(jsonInputsToBinary(json));
+    expect(out[0]).toEqual({ name: 'x', tensor: { datatype: 'FP32', dims: [2, 2], data: Float32Array.from([0.5, -1, 2, 3.25]) } });
+  });
+
+  it('refuses what the binary form cannot carry, or what is not an input', () => {
+    expect(() => jsonInputsToBinary(JSON.stringify({ inputs: [{ name: 's', shape: [1], datatype: 'BYTES', data: ['a'] }] }))).toThrow(/BYTES has no fixed width/);
+    expect(() => jsonInputsToBinary('{"inputs": [')).toThrow(/not valid JSON/);
+    expect(() => jsonInputsToBinary('{"outputs": []}')).toThrow(/Open Inference Protocol form/);
   });
 });

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { ClarityType, Pc, deserializeCV } from '@stacks/transactions';
 import { INFERENCE_ESCROW, decodeTaskCompleted, submitTaskArgs, type TaskCompleted } from '../../protocol/contracts/index.js';
 import { loadMarketConfig, MarketChain, SignerClient, walletFromKey } from '../../market/index.js';
-import type { TaskStatus } from '../../protocol/index.js';
+import { jsonInputsToBinary, type TaskStatus } from '../../protocol/index.js';
 
 /** Where a marketplace answers. */
 export interface Endpoints {
@@ -26,6 +26,8 @@ export interface SubmitPlan {
   walletKeys: string[];
   count: number;
   inputFile: string;
+  /** Upload the input in the binary tensor form (protocol/tensor/binary). */
+  binary?: boolean;
   maxBlocks?: bigint;
   fee?: bigint;
 }
@@ -36,7 +38,8 @@ export async function submitTasks(e: Endpoints, plan: SubmitPlan): Promise<bigin
   const head = await chain.modelHead(plan.model);
   if (!head || head.outputId === null) throw new Error(`model ${plan.model} is not live`);
   const signer = new SignerClient(e.signerUrl);
-  const inputHash = await signer.putInput(readFileSync(plan.inputFile));
+  const input = readFileSync(plan.inputFile);
+  const inputHash = await signer.putInput(plan.binary ? jsonInputsToBinary(input) : input);
   const fee = plan.fee ?? head.price;
   const perWallet = plan.walletKeys.map((key, w) => ({ wallet: walletFromKey(key, 'devnet'), n: Math.floor(plan.count / plan.walletKeys.length) + (w < plan.count % plan.walletKeys.length ? 1 : 0) }));
   // Wallets submit in parallel; each wallet's transactions go one after another so the node's

@@ -4,10 +4,14 @@
  * share, and the escrow keeps nothing that is settled.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { ROOT } from '../../scripts/lib/services.js';
 import { DEMO_MODEL, DEMO_PRICE, type Marketplace } from '../../scripts/lib/marketplace.js';
 import { DEV_ESCROW, balance, settlementEvents, submitTasks, waitSettled } from '../../scripts/lib/workload.js';
 import { address, key, marketplace } from './helpers.js';
 
+const run = promisify(execFile);
 let m: Marketplace;
 let input: string;
 
@@ -49,4 +53,18 @@ describe('on-chain tasks end to end', () => {
     // Nothing settled stays in escrow.
     expect(await balance(m.devnetUrl, DEV_ESCROW)).toBe(0n);
   }, 300_000);
+
+  it('market submit --binary uploads the binary tensor form; the node computes the same output as from JSON', async () => {
+    const submit = async (...extra: string[]) => {
+      const args = ['--import', 'tsx', 'market/cli.ts', 'submit', '--model', DEMO_MODEL, '--input', input, '--json', '--node', m.devnetUrl, '--signer', m.signerUrl, ...extra];
+      const { stdout } = await run(process.execPath, args, { cwd: ROOT, env: { ...process.env, MARKET_PRIVATE_KEY: key('wallet_4') } });
+      return JSON.parse(stdout.trim().split('\n').pop()!) as { status: string; inputHash: string; output_hash: string; signature_verified: boolean };
+    };
+    const [json, binary] = await Promise.all([submit(), submit('--binary')]);
+    expect(binary.inputHash).not.toBe(json.inputHash);
+    expect([json.status, binary.status]).toEqual(['settled', 'settled']);
+    expect(binary.signature_verified).toBe(true);
+    expect(binary.output_hash).toBe(json.output_hash);
+  }, 240_000);
 });
+
