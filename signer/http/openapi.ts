@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { modelPaths } from './openapi-models.js';
 import { adminSessionScheme, consolePaths } from './openapi-console.js';
 import { apiTokenScheme, inferencePaths } from './openapi-inference.js';
-import { completeTaskRequest, envelope, heartbeatRequest, pulledTask, registerNodeRequest, taskStatusResponse, NODE_AUTH_HEADERS } from '../../protocol/index.js';
+import { completeBatchRequest, completeBatchResponse, completeTaskRequest, envelope, heartbeatRequest, MAX_TASKS_PER_CALL, pulledTask, pulledTasks, registerNodeRequest, taskStatusResponse, NODE_AUTH_HEADERS } from '../../protocol/index.js';
 
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' });
 const json = (s: z.ZodType) => ({ content: { 'application/json': { schema: schema(s) } } });
@@ -37,13 +37,19 @@ export function openApiDocument() {
       '/api/v1/nodes/heartbeat': { post: { summary: 'Heartbeat', security: nodeSecurity, requestBody: json(heartbeatRequest), responses: { 200: { description: 'Recorded', ...json(anyEnvelope) }, ...signedErrors } } },
       '/api/v1/nodes/{node_id}/tasks': {
         get: {
-          summary: 'Pull one task (long-poll with ?wait=seconds)',
+          summary: 'Pull one task, or up to ?max= tasks as a list (long-poll with ?wait=seconds; ?inline=true carries small inputs)',
           security: nodeSecurity,
-          parameters: [path('node_id', 'The signing node'), { name: 'wait', in: 'query', required: false, schema: { type: 'integer', minimum: 0 } }],
-          responses: { 200: { description: 'A leased task', ...json(envelope(pulledTask)) }, 204: { description: 'No task for this node now' }, ...signedErrors },
+          parameters: [
+            path('node_id', 'The signing node'),
+            { name: 'wait', in: 'query', required: false, schema: { type: 'integer', minimum: 0 } },
+            { name: 'max', in: 'query', required: false, description: 'Lease up to this many tasks; data is then a list', schema: { type: 'integer', minimum: 1, maximum: MAX_TASKS_PER_CALL } },
+            { name: 'inline', in: 'query', required: false, description: 'Put small inputs inside the tasks (input or input_base64)', schema: { type: 'string', enum: ['true', 'false'] } },
+          ],
+          responses: { 200: { description: 'A leased task (a list of them with ?max=)', ...json(envelope(z.union([pulledTask, pulledTasks]))) }, 204: { description: 'No task for this node now' }, ...signedErrors },
         },
       },
       '/api/v1/tasks/complete': { post: { summary: 'Post a signed result or an error report', security: nodeSecurity, requestBody: json(completeTaskRequest), responses: { 200: { description: 'Accepted', ...json(anyEnvelope) }, ...signedErrors } } },
+      '/api/v1/tasks/complete-batch': { post: { summary: 'Post up to 64 signed results; each is accepted or refused on its own', security: nodeSecurity, requestBody: json(completeBatchRequest), responses: { 200: { description: 'One outcome per result, in order', ...json(envelope(completeBatchResponse)) }, ...signedErrors } } },
       '/api/v1/tasks/{task_id}/status': { get: { summary: 'Task status (?history=true adds its transitions)', parameters: [path('task_id', 'On-chain task id')], responses: { 200: { description: 'Status', ...json(envelope(taskStatusResponse)) }, ...errors } } },
       '/api/v1/tasks/{task_id}/result': { get: { summary: 'Verified result with the node signature', parameters: [path('task_id', 'On-chain task id')], responses: { 200: { description: 'Result', ...json(anyEnvelope) }, ...errors } } },
       '/api/v1/stats': { get: { summary: 'Queue and settlement statistics', responses: { 200: { description: 'pending_tasks, processing_tasks, completed_tasks, total_tasks and more', ...json(anyEnvelope) } } } },
