@@ -48,3 +48,8 @@ export function encodeOutputs(outputs: Feeds, names: string[]): EncodedOutput {
   const json = canonicalJson(output);
   return { json, hash: sha256Hex(json), confidence: confidenceOf(outputs) };
 }
+
+/** Outputs this small are serialized on the calling thread: a worker round trip would cost more than the work. */
+export function cheapToEncode(outputs: Feeds): boolean {
+  return Object.values(outputs).reduce((n, t) => n + t.data.length, 0) <= 4_096;
+}

@@ -9,8 +9,8 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import type { Feeds, ModelInfo } from '../engine/index.js';
 import type { FromWorker, LoadResult, ToWorker } from './messages.js';
-import type { InputLimits, Validated } from '../validate/index.js';
-import type { EncodedOutput } from '../encode/index.js';
+import { cheapToCheck, checkInput, type InputLimits, type Validated } from '../validate/index.js';
+import { cheapToEncode, encodeOutputs, type EncodedOutput } from '../encode/index.js';
 
 export type { LoadResult };
 
@@ -103,9 +103,11 @@ export class WorkerPool {
 
   /**
    * Checks a task's input bytes against their sha256, then parses and validates them, on the next
-   * free worker: hashing and JSON.parse of a large tensor would stall the main thread.
+   * free worker: hashing and JSON.parse of a large tensor would stall the main thread. Small or
+   * binary inputs are checked here at once (cheaper than the round trip).
    */
   validate(bytes: Uint8Array, sha256: string, info: ModelInfo, limits: InputLimits): Promise<Validated> {
+    if (cheapToCheck(bytes)) return Promise.resolve(checkInput(bytes, sha256, info, limits));
     return this.enqueue({ type: 'validate', jobId: this.nextJob++, bytes, sha256, info, limits }) as Promise<Validated>;
   }
 
@@ -139,8 +141,9 @@ export class WorkerPool {
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 
-  /** Serializes and hashes outputs on the next free worker (see node-agent/encode). */
+  /** Serializes and hashes outputs on the next free worker (see node-agent/encode); small outputs here at once. */
   encode(outputs: Feeds, names: string[]): Promise<EncodedOutput> {
+    if (cheapToEncode(outputs)) return Promise.resolve(encodeOutputs(outputs, names));
     return this.enqueue({ type: 'encode', jobId: this.nextJob++, outputs, names }) as Promise<EncodedOutput>;
   }
 

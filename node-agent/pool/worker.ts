@@ -7,8 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { ENGINES } from '../engine/index.js';
 import type { Feeds, TensorMeta } from '../engine/index.js';
 import { allocateData, elementCount } from '../../protocol/tensor/index.js';
-import { validateInput, type Validated } from '../validate/index.js';
-import { sha256Hex } from '../../protocol/hash/index.js';
+import { checkInput } from '../validate/index.js';
 import { encodeOutputs } from '../encode/index.js';
 import type { ToWorker, FromWorker } from './messages.js';
 
@@ -49,9 +48,7 @@ async function handle(msg: ToWorker): Promise<[FromWorker, ArrayBuffer[]]> {
       return [{ jobId: msg.jobId, ok: true, result: outputs }, buffers(outputs)];
     }
     case 'validate': {
-      const actual = sha256Hex(msg.bytes);
-      const checked: Validated =
-        actual === msg.sha256 ? validateInput(msg.bytes, msg.info, msg.limits) : { ok: false, reason: `input bytes hash to ${actual}, not the task's input_hash ${msg.sha256}` };
+      const checked = checkInput(msg.bytes, msg.sha256, msg.info, msg.limits);
       return [{ jobId: msg.jobId, ok: true, result: checked }, checked.ok ? buffers(checked.feeds) : []];
     }
     case 'encode':

@@ -3,6 +3,7 @@
  * runtime: a bad tensor becomes a task failure with a reason the requester can act on, never a
  * crash of the agent or a worker.
  */
+import { sha256Hex } from '../../protocol/hash/index.js';
 import { decodeBinaryInputs, decodeTensor, elementCount, inferenceInputsSchema, isBinaryInputs, TensorError, type RawTensor } from '../../protocol/tensor/index.js';
 import type { Feeds, ModelInfo } from '../engine/index.js';
 
@@ -94,4 +95,15 @@ export function validateInput(bytes: Uint8Array, info: ModelInfo, limits: InputL
   const missing = [...expected.keys()].filter((n) => !seen.has(n));
   if (missing.length > 0) return { ok: false, reason: `missing input ${missing.map((n) => `"${n}"`).join(', ')}` };
   return { ok: true, feeds };
+}
+
+/** Checks the bytes against the task's input hash, then validates them (what the pool runs for every task). */
+export function checkInput(bytes: Uint8Array, sha256: string, info: ModelInfo, limits: InputLimits): Validated {
+  const actual = sha256Hex(bytes);
+  return actual === sha256 ? validateInput(bytes, info, limits) : { ok: false, reason: `input bytes hash to ${actual}, not the task's input_hash ${sha256}` };
+}
+
+/** Inputs this small, or in binary form (a copy, not a parse), are checked on the calling thread: a worker round trip would cost more. */
+export function cheapToCheck(bytes: Uint8Array): boolean {
+  return bytes.length <= 16_384 || isBinaryInputs(bytes);
 }

@@ -4,9 +4,8 @@
  * young. Nodes are scored by performance score, recent latency, in-flight load, capabilities
  * and reputation.
  */
-import { and, asc, desc, eq, sql } from 'drizzle-orm';
 import { capabilitiesSchema } from '../../protocol/index.js';
-import { inferenceNodes, inferenceTasks } from '../db/index.js';
+import { prepared } from '../db/index.js';
 import { reputationOf, reputationScore, type NodeRow } from '../nodes/index.js';
 import type { Services } from '../services.js';
 import { transition, type TaskRow } from './state.js';
@@ -34,78 +33,69 @@ function capabilitiesScore(json: string | null): number {
 }
 
 function inFlightCounts(s: Services): Map<string, number> {
-  const rows = s.store.db
-    .select({ node: inferenceTasks.inference_node_id, n: sql<number>`count(*)` })
-    .from(inferenceTasks)
-    .where(eq(inferenceTasks.status, 'in_progress'))
-    .groupBy(inferenceTasks.inference_node_id)
-    .all();
+  const rows = prepared(s.store.sqlite, "select inference_node_id as node, count(*) as n from inference_tasks where status = 'in_progress' group by inference_node_id").all() as { node: string | null; n: number }[];
   return new Map(rows.map((r) => [r.node ?? '', r.n]));
 }
 
-function inFlightOf(s: Services, nodeId: string): number {
-  return s.store.db
-    .select({ n: sql<number>`count(*)` })
-    .from(inferenceTasks)
-    .where(and(eq(inferenceTasks.inference_node_id, nodeId), eq(inferenceTasks.status, 'in_progress')))
-    .get()!.n;
-}
-
-/** A node may take this many candidates into account per pull. */
+/** A node may take this many candidates into account per pull, besides the tasks it asks for. */
 const CANDIDATES = 32;
 
 /** The first pending tasks of the given models, by priority then age (one index range per model). */
-function candidatesFor(s: Services, models: string[]): TaskRow[] {
-  const tip = s.chain.tipHeight;
-  const rows = models.flatMap((model) =>
-    s.store.db
-      .select()
-      .from(inferenceTasks)
-      .where(
-        and(
-          eq(inferenceTasks.status, 'pending'),
-          eq(inferenceTasks.artifact_hash, model),
-          tip === null ? undefined : sql`(${inferenceTasks.deadline} IS NULL OR ${inferenceTasks.deadline} > ${tip})`,
-        ),
-      )
-      .orderBy(desc(inferenceTasks.priority), asc(inferenceTasks.created_at))
-      .limit(CANDIDATES)
-      .all(),
+function candidatesFor(s: Services, models: string[], limit: number): TaskRow[] {
+  // Without a known tip every deadline passes the filter (heights are never negative).
+  const tip = s.chain.tipHeight ?? -1;
+  const query = prepared(
+    s.store.sqlite,
+    "select * from inference_tasks where status = 'pending' and artifact_hash = ? and (deadline is null or deadline > ?) order by priority desc, created_at asc limit ?",
   );
+  const rows = models.flatMap((model) => query.all(model, tip, limit) as TaskRow[]);
   if (models.length > 1) rows.sort((a, b) => b.priority - a.priority || a.created_at - b.created_at);
-  return rows.slice(0, CANDIDATES);
+  return rows.slice(0, limit);
 }
 
 /** Leases the best-suited pending task to `nodeId`, or returns null when none is for it now. */
 export function leaseNext(s: Services, nodeId: string, now = Date.now()): TaskRow | null {
+  return leaseUpTo(s, nodeId, 1, now)[0] ?? null;
+}
+
+/**
+ * Leases up to `max` of the best-suited pending tasks to `nodeId` in one transaction (none when
+ * it is not online or at its in-flight limit). A young task is left for a clearly better node
+ * with free capacity, the node's own score falling as it takes more.
+ */
+export function leaseUpTo(s: Services, nodeId: string, max: number, now = Date.now()): TaskRow[] {
   const { scheduler } = s.config;
   const cap = scheduler.max_in_flight_per_node;
-  return s.store.sqlite.transaction((): TaskRow | null => {
-    const nodes = s.store.db.select().from(inferenceNodes).where(eq(inferenceNodes.status, 'online')).all();
+  return s.store.sqlite.transaction((): TaskRow[] => {
+    const nodes = prepared(s.store.sqlite, "select * from inference_nodes where status = 'online'").all() as NodeRow[];
     const me = nodes.find((n) => n.node_id === nodeId);
-    if (!me || inFlightOf(s, nodeId) >= cap) return null;
-    const candidates = candidatesFor(s, [...new Set<string>(JSON.parse(me.supported_models))]);
-    if (candidates.length === 0) return null;
-    // Other nodes' load matters only when a young task might be left for a better node.
-    let load: Map<string, number> | undefined;
-    const loadOf = (n: NodeRow) => (load ??= inFlightCounts(s)).get(n.node_id) ?? 0;
+    if (!me) return [];
+    const load = inFlightCounts(s);
+    const room = Math.min(max, cap - (load.get(nodeId) ?? 0));
+    if (room <= 0) return [];
+    const candidates = candidatesFor(s, [...new Set<string>(JSON.parse(me.supported_models))], CANDIDATES + room);
+    const loadOf = (n: NodeRow) => load.get(n.node_id) ?? 0;
     const score = (n: NodeRow) => scoreNode(n, loadOf(n), cap, now, scheduler.reputation_half_life_ms);
-    let mine: number | undefined;
+    const leased: TaskRow[] = [];
     for (const task of candidates) {
-      const young = now - task.created_at < scheduler.prefer_better_node_ms;
-      if (young) {
-        mine ??= score(me);
+      if (leased.length >= room) break;
+      let mine: number | undefined;
+      if (now - task.created_at < scheduler.prefer_better_node_ms) {
+        mine = score(me);
         const better = nodes.some((n) => n !== me && loadOf(n) < cap && JSON.parse(n.supported_models).includes(task.artifact_hash) && score(n) > mine! * 1.1);
         if (better) continue;
       }
-      return transition(
-        s.store,
-        task.task_id,
-        'in_progress',
-        { reason: `leased to ${nodeId} (attempt ${task.attempts + 1}${mine === undefined ? '' : `, score ${mine.toFixed(3)}`})`, nodeId, expect: ['pending'], now },
-        { inference_node_id: nodeId, attempts: task.attempts + 1, leased_at: now, lease_expires_at: now + scheduler.max_infer_time_ms },
+      leased.push(
+        transition(
+          s.store,
+          task.task_id,
+          'in_progress',
+          { reason: `leased to ${nodeId} (attempt ${task.attempts + 1}${mine === undefined ? '' : `, score ${mine.toFixed(3)}`})`, nodeId, expect: ['pending'], now },
+          { inference_node_id: nodeId, attempts: task.attempts + 1, leased_at: now, lease_expires_at: now + scheduler.max_infer_time_ms },
+        ),
       );
+      load.set(nodeId, loadOf(me) + 1);
     }
-    return null;
+    return leased;
   })();
 }

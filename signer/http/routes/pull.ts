@@ -12,7 +12,7 @@ import { MAX_TASKS_PER_CALL, nodeId, type PrivacyMode, type PulledTask } from '.
 import { nodeAuth } from '../../auth/index.js';
 import { inputBlobs } from '../../db/index.js';
 import { ApiError } from '../../errors.js';
-import { leaseNext } from '../../tasks/scheduler.js';
+import { leaseUpTo } from '../../tasks/scheduler.js';
 import type { TaskRow } from '../../tasks/state.js';
 import type { Services } from '../../services.js';
 import type { Env } from '../env.js';
@@ -42,13 +42,6 @@ export function pulledView(s: Services, t: TaskRow): PulledTask {
     escrow: s.escrow,
     chain_id: s.chainId,
   };
-}
-
-/** Leases up to `max` tasks to the node, best first. */
-function leaseUpTo(s: Services, nodeId: string, max: number): TaskRow[] {
-  const leased: TaskRow[] = [];
-  for (let task = leaseNext(s, nodeId); task; task = leased.length < max ? leaseNext(s, nodeId) : null) leased.push(task);
-  return leased;
 }
 
 /** Views of the tasks, each carrying its input when that input is small: as text when it is UTF-8 (JSON), else base64 (binary tensors). */
