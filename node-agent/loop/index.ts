@@ -44,6 +44,8 @@ export class Agent {
   private failures = 0;
   private pulling: Promise<void> | null = null;
   private poster: ResultPoster;
+  /** Most tasks one pull asks for: a share of the in-flight room per pull loop, so that loops overlap (one batch computes while the next is fetched) instead of moving all tasks in lockstep. */
+  private readonly pullSize: number;
   /** True once the first registration succeeded. */
   registered = false;
   /** When each heartbeat was due (ms, the timer firing), newest last, at most 100. */
@@ -53,6 +55,7 @@ export class Agent {
 
   constructor(private deps: LoopDeps, private opts: LoopOptions) {
     // 768 KiB of outputs per request stays under the signer's default 1 MiB body limit.
+    this.pullSize = Math.max(1, Math.min(MAX_TASKS_PER_CALL, Math.ceil(opts.maxInFlight / Math.max(1, opts.pullConcurrency ?? 1))));
     this.poster = new ResultPoster((batch) => deps.client.completeBatch(batch), { maxItems: MAX_TASKS_PER_CALL, maxBytes: 786_432, maxInFlight: 2 });
   }
 
@@ -135,7 +138,7 @@ export class Agent {
       }
       let tasks: PulledTask[];
       try {
-        tasks = await this.deps.client.pullMany(Math.min(free, MAX_TASKS_PER_CALL), this.opts.pullWaitS, this.stopped.signal);
+        tasks = await this.deps.client.pullMany(Math.min(free, this.pullSize), this.opts.pullWaitS, this.stopped.signal);
         await this.recovered();
       } catch (err) {
         if (!this.stopped.signal.aborted) await this.onError(err, true);
