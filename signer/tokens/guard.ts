@@ -22,6 +22,8 @@ import { canExpire, type TokenStatus } from './state.js';
 export interface TokenAuthOptions {
   /** Where the client address comes from; the TCP peer by default. Tests under `app.request` pass their own. */
   clientIp?: ClientIpResolver;
+  /** Count the request against the rate and the monthly quota (default). Polling for a result already paid for passes false. */
+  count?: boolean;
 }
 
 function refuse(c: Context<Env>, code: ErrorCode, message: string, model: string | null, token: TokenRow | null): never {
@@ -88,7 +90,7 @@ export function tokenAuth(modelOf: (c: Context<Env>) => string | null, opts: Tok
     if (model !== null && view.allowed_models !== null && !view.allowed_models.includes(model)) {
       refuse(c, 'forbidden', `API token ${row.name} may not call model ${model}; it may call models ${view.allowed_models.join(', ') || '(none)'}`, model, row);
     }
-    const admission = admit(store, row.id, now);
+    const admission = opts.count === false ? ({ kind: 'admitted' } as const) : admit(store, row.id, now);
     if (admission.kind === 'over_quota') {
       refuse(c, 'too_many_requests', `API token ${row.name} has used its monthly quota of ${row.monthly_quota} requests; it resets on the 1st of next month (UTC), or an admin can reset it by activating the token`, model, row);
     }

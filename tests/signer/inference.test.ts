@@ -101,6 +101,10 @@ describe('POST /api/v1/models/{model}/infer', () => {
     const done = await t.app.request(result_url, { headers: auth() });
     expect(done.status).toBe(200);
     expect((await body(done)).data).toMatchObject({ task_id, outputs: output(0.75).outputs });
+    // The open task routes do not serve it: its result is the token holder's.
+    for (const route of ['status', 'result']) expect((await t.app.request(`/api/v1/tasks/${task_id}/${route}`)).status).toBe(404);
+    // Only the inference itself was counted: polling for its result spends no quota.
+    expect(t.s.store.sqlite.prepare('select month_count from api_tokens where name = ?').get('test')).toEqual({ month_count: 1 });
     const other = await mintToken(t, { name: 'other' });
     expect((await t.app.request(result_url, { headers: auth(other) })).status).toBe(404);
     const unknown = await t.app.request(`/api/v1/inference/${DIRECT_TASK_ID_BASE + 1n}`, { headers: auth() });

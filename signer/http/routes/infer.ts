@@ -122,7 +122,8 @@ export const infer = new Hono<Env>()
     '/api/v1/inference/:task_id',
     valid('param', z.object({ task_id: z.string().regex(/^\d{1,40}$/, 'must be a task id from the 202 answer') })),
     // The guard checks the token against the task's model; an unknown task is the handler's 404.
-    tokenAuth((c) => getTask(c.var.services.store, c.req.param('task_id') ?? '')?.model_type ?? null),
+    // Polling is not a new inference: it does not spend the token's rate or quota.
+    tokenAuth((c) => getTask(c.var.services.store, c.req.param('task_id') ?? '')?.model_type ?? null, { count: false }),
     (c) => {
       const id = c.req.valid('param').task_id;
       const task = getTask(c.var.services.store, id);
