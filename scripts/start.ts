@@ -21,6 +21,7 @@ const account = (name: string) => privateKeyToAddress(keys.get(name)!, 'testnet'
 
 console.log(`
   signer      ${m.signerUrl}          (API docs ${m.signerUrl}/docs, stats ${m.signerUrl}/api/v1/stats)
+  dashboard   ${m.signerUrl}/console  (operator console: the first visit sets the admin password)
   devnet      ${m.devnetUrl}          (Stacks node + API; chain state in data/devnet/)
   node agent  node-1, serving the PP-OCR text-direction classifier
 
