@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decodeBinaryInputs, encodeBinaryInputs, isBinaryInputs, jsonInputsToBinary } from './index.js';
+import { decodeBinaryInputs, encodeBinaryInputs, isBinaryInputs, jsonInputsToBinary, TensorError } from './index.js';
 
 const header = (bytes: Uint8Array) => JSON.parse(new TextDecoder().decode(bytes.subarray(0, bytes.indexOf(0x0a))));
 
@@ -64,5 +65,36 @@ describe('jsonInputsToBinary', () => {
     expect(() => jsonInputsToBinary(JSON.stringify({ inputs: [{ name: 's', shape: [1], datatype: 'BYTES', data: ['a'] }] }))).toThrow(/BYTES has no fixed width/);
     expect(() => jsonInputsToBinary('{"inputs": [')).toThrow(/not valid JSON/);
     expect(() => jsonInputsToBinary('{"outputs": []}')).toThrow(/Open Inference Protocol form/);
+  });
+});
+
+describe('binary blobs from anyone', () => {
+  it('decoding arbitrary or damaged bytes either works or throws a TensorError, never anything else', () => {
+    const good = encodeBinaryInputs([{ name: 'x', datatype: 'FP32', shape: [2, 2], data: Float32Array.from([1, 2, 3, 4]) }]);
+    const header = (h: string) => new TextEncoder().encode(`${h}\n`);
+    const bytes = fc.oneof(
+      fc.uint8Array({ maxLength: 64 }),
+      // the good blob with some bytes changed, cut or extended
+      fc.tuple(fc.nat(good.length - 1), fc.integer({ min: 0, max: 255 }), fc.integer({ min: -8, max: 8 })).map(([at, v, cut]) => {
+        const copy = good.slice(0, Math.max(1, good.length + Math.min(0, cut)));
+        copy[Math.min(at, copy.length - 1)] = v;
+        return cut > 0 ? new Uint8Array([...copy, ...new Uint8Array(cut)]) : copy;
+      }),
+      // headers of every shape, followed by a few bytes
+      fc.tuple(fc.jsonValue({ maxDepth: 4 }), fc.uint8Array({ maxLength: 32 })).map(([j, rest]) => new Uint8Array([...header(JSON.stringify({ inputs: [j] })), ...rest])),
+      fc.tuple(fc.string(), fc.array(fc.integer({ min: -2, max: 3 }), { maxLength: 4 }), fc.string(), fc.integer({ min: -1, max: 64 })).map(([name, shape, datatype, size]) =>
+        header(JSON.stringify({ inputs: [{ name, shape, datatype, parameters: { binary_data_size: size } }] })),
+      ),
+    );
+    fc.assert(
+      fc.property(bytes, (b) => {
+        try {
+          if (isBinaryInputs(b)) decodeBinaryInputs(b);
+        } catch (err) {
+          expect(err).toBeInstanceOf(TensorError);
+        }
+      }),
+      { numRuns: 2000, seed: 20261201 },
+    );
   });
 });
