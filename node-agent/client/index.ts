@@ -8,6 +8,7 @@ import {
   NODE_AUTH_HEADERS,
   completeBatchResponse,
   envelope,
+  FRAMED_TASKS,
   pulledTask,
   pulledTasks,
   sha256Hex,
@@ -56,6 +57,9 @@ export interface ClientOptions {
 
 const anyEnvelope = envelope(z.unknown());
 
+/** A pulled task, with its input's bytes when they came inside the pull's answer. */
+export type PulledWithInput = PulledTask & { inputBytes?: Uint8Array };
+
 /** One signer, one node identity. */
 export class SignerClient {
   constructor(readonly opts: ClientOptions) {}
@@ -81,14 +85,35 @@ export class SignerClient {
     return parsed.data;
   }
 
-  /** GET /api/v1/nodes/{id}/tasks?wait=&max=&inline=true: up to `max` leased tasks, small inputs inline; empty after `waitS` seconds without one. */
-  async pullMany(max: number, waitS: number, signal?: AbortSignal): Promise<PulledTask[]> {
+  /**
+   * GET /api/v1/nodes/{id}/tasks?wait=&max=&inline=true, framed: up to `max` leased tasks, each
+   * small input as raw bytes in `inputBytes`; empty after `waitS` seconds without one.
+   */
+  async pullMany(max: number, waitS: number, signal?: AbortSignal): Promise<PulledWithInput[]> {
     const path = `/api/v1/nodes/${encodeURIComponent(this.opts.nodeId)}/tasks?wait=${waitS}&max=${max}&inline=true`;
-    const { status, data } = await this.call('GET', path, undefined, waitS * 1000 + this.opts.timeoutMs, signal);
-    if (status === 204 || data === null) return [];
+    const res = await this.send('GET', path, undefined, waitS * 1000 + this.opts.timeoutMs, signal, { accept: FRAMED_TASKS });
+    if (res.status === 204) return [];
+    if (res.headers.get('content-type') !== FRAMED_TASKS) {
+      const { data } = await this.envelopeOf('GET', path, res);
+      return this.tasksOf(data, null);
+    }
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    const end = bytes.indexOf(0x0a);
+    if (end < 0) throw new SignerError(502, `GET ${path}: a framed answer without its JSON line`);
+    const { data } = await this.envelopeOf('GET', path, res, new TextDecoder().decode(bytes.subarray(0, end)));
+    return this.tasksOf(data, bytes.subarray(end + 1));
+  }
+
+  private tasksOf(data: unknown, body: Uint8Array | null): PulledWithInput[] {
     const parsed = pulledTasks.safeParse(data);
     if (!parsed.success) throw new SignerError(502, `the signer sent tasks this agent cannot read: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}`);
-    return parsed.data;
+    return parsed.data.map((task) => {
+      if (!task.input_range || !body) return task;
+      const [offset, length] = task.input_range;
+      if (offset + length > body.length) throw new SignerError(502, `the signer's framed answer is shorter than task ${task.task_id}'s input range`);
+      // A copy: a view would carry the whole answer's buffer to a worker that validates it.
+      return { ...task, inputBytes: body.slice(offset, offset + length) };
+    });
   }
 
   /** POST /api/v1/tasks/complete-batch with each output spliced in as the exact JSON that was hashed; one outcome per result, in order. */
@@ -124,8 +149,8 @@ export class SignerClient {
     return { [NODE_AUTH_HEADERS.node]: this.opts.nodeId, [NODE_AUTH_HEADERS.timestamp]: String(timestamp), [NODE_AUTH_HEADERS.signature]: signature };
   }
 
-  private async send(method: string, path: string, body: string | undefined, timeoutMs: number, signal?: AbortSignal): Promise<Response> {
-    const headers = this.headers(method, path, body ?? '');
+  private async send(method: string, path: string, body: string | undefined, timeoutMs: number, signal?: AbortSignal, extra: Record<string, string> = {}): Promise<Response> {
+    const headers = { ...this.headers(method, path, body ?? ''), ...extra };
     if (body !== undefined) headers['content-type'] = 'application/json';
     const timeout = AbortSignal.timeout(timeoutMs);
     try {
@@ -139,12 +164,17 @@ export class SignerClient {
   private async call(method: string, path: string, body?: unknown, timeoutMs = this.opts.timeoutMs, signal?: AbortSignal, raw?: string): Promise<{ status: number; data: unknown }> {
     const res = await this.send(method, path, raw ?? (body === undefined ? undefined : JSON.stringify(body)), timeoutMs, signal);
     if (res.status === 204) return { status: 204, data: null };
-    const text = await res.text();
+    return this.envelopeOf(method, path, res);
+  }
+
+  /** The envelope of a response (its text, or `text` when the caller already read the body); failures become SignerError. */
+  private async envelopeOf(method: string, path: string, res: Response, text?: string): Promise<{ status: number; data: unknown }> {
+    const json = text ?? (await res.text());
     let parsed: z.infer<typeof anyEnvelope> | undefined;
     try {
-      parsed = anyEnvelope.parse(JSON.parse(text));
+      parsed = anyEnvelope.parse(JSON.parse(json));
     } catch {
-      throw new SignerError(res.ok ? 502 : res.status, `${method} ${path}: HTTP ${res.status} without the {success,data,error} envelope: ${text.slice(0, 200)}`);
+      throw new SignerError(res.ok ? 502 : res.status, `${method} ${path}: HTTP ${res.status} without the {success,data,error} envelope: ${json.slice(0, 200)}`);
     }
     if (!res.ok || !parsed.success) throw new SignerError(res.ok ? 502 : res.status, `${method} ${path}: HTTP ${res.status}: ${parsed.error ?? 'no error message'}`);
     return { status: res.status, data: parsed.data };

@@ -64,15 +64,22 @@ export function signResult(task: PulledTask, ctx: Pick<TaskContext, 'nodeId' | '
   return { ...signed(task, ctx, jsonHash(result.output), result.confidence), output: result.output };
 }
 
+/** The input's bytes when they came with the task (framed, as text or as base64); validate checks them against the hash like fetched ones. */
+function inlineInput(task: PulledTask & { inputBytes?: Uint8Array }): Uint8Array | null {
+  if (task.inputBytes) return task.inputBytes;
+  if (task.input !== undefined) return new TextEncoder().encode(task.input);
+  if (task.input_base64 !== undefined) return Buffer.from(task.input_base64, 'base64');
+  return null;
+}
+
 /** Computes and signs one task. Input and model problems are signed error reports; transport errors are thrown. */
-export async function computeTask(task: PulledTask, ctx: TaskContext): Promise<Completion> {
+export async function computeTask(task: PulledTask & { inputBytes?: Uint8Array }, ctx: TaskContext): Promise<Completion> {
   try {
     signedTaskId(task);
     // Federated tasks run like standard ones here (the signer compares the k results); encrypted ones need keys this node lacks.
     if (task.privacy === 'encrypted') throw new TaskFailure('privacy mode "encrypted" is not supported by this node; it runs standard and federated tasks');
     const info = await ctx.model(task.artifact_hash);
-    // An inline input is checked against its hash like a fetched one (validate hashes the bytes).
-    const bytes = task.input !== undefined ? new TextEncoder().encode(task.input) : task.input_base64 !== undefined ? Buffer.from(task.input_base64, 'base64') : await ctx.input(task.input_hash);
+    const bytes = inlineInput(task) ?? (await ctx.input(task.input_hash));
     const checked = await ctx.validate(bytes, task.input_hash, info);
     if (!checked.ok) throw new TaskFailure(checked.reason);
     const outputs = await ctx.infer(task.artifact_hash, checked.feeds);

@@ -68,8 +68,13 @@ export const pulledTask = z.object({
   input: z.string().optional(),
   /** The same for a small input that is not UTF-8 (a binary tensor blob), base64-encoded. */
   input_base64: z.string().optional(),
+  /** In a framed pull answer: [offset, length] of the input's bytes after the JSON line. */
+  input_range: z.tuple([z.number().int().min(0), z.number().int().min(0)]).optional(),
 });
 export type PulledTask = z.infer<typeof pulledTask>;
+
+/** Accept header (and content type) of the framed pull answer: one line of envelope JSON, a newline, then the inline inputs' raw bytes. */
+export const FRAMED_TASKS = 'application/octet-stream';
 
 /** Most tasks one pull (`?max=`) or one batch completion carries. */
 export const MAX_TASKS_PER_CALL = 64;

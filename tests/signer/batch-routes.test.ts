@@ -53,6 +53,27 @@ describe('pulling several tasks at once (?max=)', () => {
     expect(new Uint8Array(Buffer.from(binaryTask.input_base64!, 'base64'))).toEqual(binary);
   });
 
+  it('answers framed when asked: one JSON line, then each distinct small input once, located by input_range', async () => {
+    const small = '{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1.5]}]}';
+    const binary = new Uint8Array([0x7b, 0xff, 0x0a, 0x7d]);
+    const large = 'x'.repeat(200);
+    for (const b of [small, binary, large]) expect((await put(b)).status).toBe(201);
+    addTasks(t, { inputHash: sha256Hex(small) }, { inputHash: sha256Hex(binary) }, { inputHash: sha256Hex(small) }, { inputHash: sha256Hex(large) });
+    const path = `/api/v1/nodes/${node.nodeId}/tasks?max=4&inline=true`;
+    const [url, init] = node.request('GET', path);
+    const res = await t.app.request(url, { ...init, headers: { ...(init.headers as Record<string, string>), accept: 'application/octet-stream' } });
+    expect(res.headers.get('content-type')).toBe('application/octet-stream');
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    const end = bytes.indexOf(0x0a);
+    const tasks = JSON.parse(new TextDecoder().decode(bytes.subarray(0, end))).data as { input_hash: string; input_range?: [number, number] }[];
+    const rest = bytes.subarray(end + 1);
+    expect(rest.length).toBe(small.length + binary.length);
+    for (const task of tasks) {
+      if (task.input_hash === sha256Hex(large)) expect(task.input_range).toBeUndefined();
+      else expect(sha256Hex(rest.subarray(task.input_range![0], task.input_range![0] + task.input_range![1]))).toBe(task.input_hash);
+    }
+  });
+
   it('refuses a max outside 1..64 or a bad inline flag, saying the range', async () => {
     const res = await pull(`?max=${MAX_TASKS_PER_CALL + 1}`);
     expect(res.status).toBe(400);

@@ -2,15 +2,16 @@
  * GET /api/v1/nodes/{node_id}/tasks?wait=seconds: leases one task to the signed-in node, or
  * waits up to `wait` seconds for one; 204 when there is none. With `?max=N` it leases up to N
  * tasks in one call and `data` is their list; with `inline=true` small inputs travel inside
- * the tasks, so a busy node spends one round trip per N tasks instead of two per task.
+ * the tasks (or, asked for with `Accept: application/octet-stream`, after the JSON as raw
+ * bytes), so a busy node spends one round trip per N tasks instead of two per task.
  */
 import { isUtf8 } from 'node:buffer';
 import { Hono } from 'hono';
 import { inArray } from 'drizzle-orm';
 import { z } from 'zod';
-import { MAX_TASKS_PER_CALL, nodeId, type PrivacyMode, type PulledTask } from '../../../protocol/index.js';
+import { FRAMED_TASKS, MAX_TASKS_PER_CALL, nodeId, type PrivacyMode, type PulledTask } from '../../../protocol/index.js';
 import { nodeAuth } from '../../auth/index.js';
-import { inputBlobs } from '../../db/index.js';
+import { inputBlobs, prepared } from '../../db/index.js';
 import { ApiError } from '../../errors.js';
 import { leaseUpTo } from '../../tasks/scheduler.js';
 import type { TaskRow } from '../../tasks/state.js';
@@ -44,8 +45,8 @@ export function pulledView(s: Services, t: TaskRow): PulledTask {
   };
 }
 
-/** Views of the tasks, each carrying its input when that input is small: as text when it is UTF-8 (JSON), else base64 (binary tensors). */
-function withInputs(s: Services, tasks: TaskRow[]): PulledTask[] {
+/** The small inputs of these tasks (at most `server.inline_input_max_bytes` each), read in one query. */
+function smallInputs(s: Services, tasks: TaskRow[]): Map<string, Buffer> {
   const limit = s.config.server.inline_input_max_bytes;
   const hashes = [...new Set(tasks.map((t) => t.input_hash))];
   const blobs = s.store.db
@@ -54,9 +55,32 @@ function withInputs(s: Services, tasks: TaskRow[]): PulledTask[] {
     .where(inArray(inputBlobs.sha256, hashes))
     .all()
     .filter((b) => b.size <= limit);
+  return new Map(blobs.map((b) => [b.sha256, b.data]));
+}
+
+/** Views of the tasks, each carrying its small input inside: as text when it is UTF-8 (JSON), else base64 (binary tensors). */
+function withInputs(s: Services, tasks: TaskRow[]): PulledTask[] {
+  const inputs = smallInputs(s, tasks);
   // Only valid UTF-8 survives the trip through a JSON string byte for byte (the node hashes what it receives).
-  const inline = new Map(blobs.map((b) => [b.sha256, isUtf8(b.data) ? { input: b.data.toString('utf8') } : { input_base64: b.data.toString('base64') }]));
-  return tasks.map((t) => ({ ...pulledView(s, t), ...inline.get(t.input_hash) }));
+  const inline = (data: Buffer | undefined) => (data === undefined ? {} : isUtf8(data) ? { input: data.toString('utf8') } : { input_base64: data.toString('base64') });
+  return tasks.map((t) => ({ ...pulledView(s, t), ...inline(inputs.get(t.input_hash)) }));
+}
+
+/**
+ * The framed answer (`Accept: application/octet-stream`): the envelope as one line of JSON, a
+ * newline, then each distinct small input once; a task's `input_range` says where its bytes are.
+ * Escaping, base64 and parsing of 100 KB strings cost more than the inference of a small model.
+ */
+function framed(s: Services, tasks: TaskRow[]): ReturnType<typeof Buffer.concat> {
+  const inputs = smallInputs(s, tasks);
+  const at = new Map<string, [number, number]>();
+  let offset = 0;
+  for (const [hash, data] of inputs) {
+    at.set(hash, [offset, data.length]);
+    offset += data.length;
+  }
+  const views = tasks.map((t) => (at.has(t.input_hash) ? { ...pulledView(s, t), input_range: at.get(t.input_hash)! } : pulledView(s, t)));
+  return Buffer.concat([Buffer.from(`${JSON.stringify({ success: true, data: views, error: null })}\n`), ...inputs.values()]);
 }
 
 /** Pull route. */
@@ -69,11 +93,12 @@ export const pull = new Hono<Env>().get('/api/v1/nodes/:node_id/tasks', valid('p
   if (wait > maxWait) throw new ApiError('bad_request', `query parameter wait: at most ${maxWait} seconds; poll again after that`);
   const until = Date.now() + wait * 1000;
   for (;;) {
-    const fresh = s.store.sqlite.prepare('select status from inference_nodes where node_id = ?').get(node.node_id) as { status: string } | undefined;
+    const fresh = prepared(s.store.sqlite, 'select status from inference_nodes where node_id = ?').get(node.node_id) as { status: string } | undefined;
     if (fresh?.status === 'offline') throw new ApiError('conflict', `node ${node.node_id} is offline (missed heartbeats); send a heartbeat with status "online" before pulling`);
     const tasks = fresh?.status === 'online' ? leaseUpTo(s, node.node_id, max ?? 1) : [];
     if (tasks.length > 0) {
       s.log.debug({ task_ids: tasks.map((t) => t.task_id), node_id: node.node_id }, 'tasks leased');
+      if (inline === 'true' && max !== undefined && c.req.header('accept') === FRAMED_TASKS) return c.body(framed(s, tasks), 200, { 'content-type': FRAMED_TASKS });
       const views = inline === 'true' ? withInputs(s, tasks) : tasks.map((t) => pulledView(s, t));
       // Without ?max= the seed's shape: one task in data.
       return ok(c, max === undefined ? views[0] : views);
