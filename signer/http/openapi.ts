@@ -43,7 +43,7 @@ export function openApiDocument() {
             path('node_id', 'The signing node'),
             { name: 'wait', in: 'query', required: false, schema: { type: 'integer', minimum: 0 } },
             { name: 'max', in: 'query', required: false, description: 'Lease up to this many tasks; data is then a list', schema: { type: 'integer', minimum: 1, maximum: MAX_TASKS_PER_CALL } },
-            { name: 'inline', in: 'query', required: false, description: 'Put small inputs inside the tasks (input or input_base64)', schema: { type: 'string', enum: ['true', 'false'] } },
+            { name: 'inline', in: 'query', required: false, description: 'Put small inputs inside the tasks (input or input_base64); with Accept: application/octet-stream the answer is one JSON line followed by the raw inputs (input_range)', schema: { type: 'string', enum: ['true', 'false'] } },
           ],
           responses: { 200: { description: 'A leased task (a list of them with ?max=)', ...json(envelope(z.union([pulledTask, pulledTasks]))) }, 204: { description: 'No task for this node now' }, ...signedErrors },
         },
