@@ -1,6 +1,20 @@
 import { describe, it, expect } from 'vitest';
-import { randomPrivateKey, privateKeyToPublic, compressPublicKey } from '@stacks/transactions';
-import { signTaskResult, verifyTaskResult, signNodeRequest, verifyNodeRequest, CHAIN_ID } from './index.js';
+import fc from 'fast-check';
+import { randomPrivateKey, privateKeyToPublic, compressPublicKey, encodeStructuredDataBytes, signStructuredData } from '@stacks/transactions';
+import {
+  signTaskResult,
+  verifyTaskResult,
+  signNodeRequest,
+  verifyNodeRequest,
+  encodeTaskResult,
+  encodeNodeRequest,
+  taskResultMessageCV,
+  nodeRequestMessageCV,
+  domainCV,
+  CHAIN_ID,
+  TASK_RESULT_DOMAIN,
+  NODE_REQUEST_DOMAIN,
+} from './index.js';
 import { sha256Hex } from '../hash/index.js';
 
 const key = randomPrivateKey();
@@ -24,6 +38,36 @@ describe('task result signatures', () => {
     expect(verifyTaskResult(result, CHAIN_ID.testnet, sig, other)).toBe(false);
     expect(verifyTaskResult({ ...result, inputHash: 'zz' }, CHAIN_ID.testnet, sig, pub)).toBe(false);
   });
+
+  it('encode and sign exactly as stacks.js does, for any escrow, task id, hashes, chain and key', () => {
+    const principal = fc.constantFrom(
+      'ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.inference-escrow',
+      'SP2J6ZY48GV1EZ5V2V5RB9MP66SW86PYKKNRV9EJ7.escrow-v2',
+      'ST2CY5V39NHDPWSXMW9QDT3HC3GD6Q6XX4CFRK9AG',
+      'SP000000000000000000002Q6VF78.a',
+    );
+    const hex32 = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString('hex'));
+    const uint128 = fc.bigInt({ min: 0n, max: (1n << 128n) - 1n });
+    const chain = fc.constantFrom(CHAIN_ID.testnet, CHAIN_ID.mainnet, 0x80000001);
+    fc.assert(
+      fc.property(principal, uint128, hex32, hex32, chain, fc.boolean(), (escrow, taskId, inputHash, outputHash, chainId, suffixed) => {
+        const r = { escrow, taskId, inputHash, outputHash };
+        const message = taskResultMessageCV(r);
+        const domain = domainCV(TASK_RESULT_DOMAIN, chainId);
+        expect(Buffer.from(encodeTaskResult(r, chainId))).toEqual(Buffer.from(encodeStructuredDataBytes({ message, domain })));
+        const privateKey = suffixed ? `${key.slice(0, 64)}01` : key.slice(0, 64);
+        expect(signTaskResult(r, chainId, privateKey)).toBe(signStructuredData({ message, domain, privateKey }));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('refuses what cannot be encoded, saying what is wrong', () => {
+    expect(() => encodeTaskResult({ ...result, taskId: -1n }, CHAIN_ID.testnet)).toThrow(/uint/);
+    expect(() => encodeTaskResult({ ...result, taskId: 1n << 128n }, CHAIN_ID.testnet)).toThrow(/uint/);
+    expect(() => encodeTaskResult({ ...result, outputHash: 'ab' }, CHAIN_ID.testnet)).toThrow(/outputHash must be 32 bytes/);
+    expect(() => signTaskResult(result, CHAIN_ID.testnet, 'not-a-key')).toThrow(/private key/);
+  });
 });
 
 describe('node request signatures', () => {
@@ -33,5 +77,13 @@ describe('node request signatures', () => {
     expect(verifyNodeRequest(req, CHAIN_ID.testnet, sig, pub)).toBe(true);
     expect(verifyNodeRequest({ ...req, path: '/api/v1/nodes/register' }, CHAIN_ID.testnet, sig, pub)).toBe(false);
     expect(verifyNodeRequest({ ...req, timestamp: req.timestamp + 1 }, CHAIN_ID.testnet, sig, pub)).toBe(false);
+  });
+
+  it('encode and sign exactly as stacks.js does', () => {
+    const req = { method: 'GET', path: '/api/v1/nodes/n-1/tasks?max=32&inline=true', bodyHash: sha256Hex(''), timestamp: Date.now() };
+    const message = nodeRequestMessageCV(req);
+    const domain = domainCV(NODE_REQUEST_DOMAIN, CHAIN_ID.testnet);
+    expect(Buffer.from(encodeNodeRequest(req, CHAIN_ID.testnet))).toEqual(Buffer.from(encodeStructuredDataBytes({ message, domain })));
+    expect(signNodeRequest(req, CHAIN_ID.testnet, key)).toBe(signStructuredData({ message, domain, privateKey: key }));
   });
 });

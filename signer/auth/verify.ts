@@ -1,21 +1,12 @@
 /**
  * SIP-018 signature checks through OpenSSL (node:crypto) instead of public-key recovery in
  * JavaScript: about twice as cheap, and the same rule as the escrow's `secp256k1-verify`
- * (tests compare both with protocol/sip018 and with Clarity in simnet). The message bytes are
- * still built by @stacks/transactions (encodeStructuredDataBytes). `SignatureVerifier` runs the
+ * (tests compare both with protocol/sip018 and with Clarity in simnet). The message bytes come
+ * from protocol/sip018 (encodeTaskResult, encodeNodeRequest), the same the node signs. `SignatureVerifier` runs the
  * checks on worker threads; the `...Fast` functions run them inline.
  */
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
-import { encodeStructuredDataBytes } from '@stacks/transactions';
-import {
-  domainCV,
-  nodeRequestMessageCV,
-  taskResultMessageCV,
-  NODE_REQUEST_DOMAIN,
-  TASK_RESULT_DOMAIN,
-  type NodeRequest,
-  type TaskResult,
-} from '../../protocol/index.js';
+import { encodeNodeRequest, encodeTaskResult, type NodeRequest, type TaskResult } from '../../protocol/index.js';
 import { VerifyPool } from './pool.js';
 
 /** DER prefix of a SubjectPublicKeyInfo for a compressed secp256k1 point. */
@@ -50,7 +41,7 @@ function checkable(signature: string, publicKey: string): Buffer | null {
 
 function encodeResult(result: TaskResult, chainId: number): Uint8Array | null {
   try {
-    return encodeStructuredDataBytes({ message: taskResultMessageCV(result), domain: domainCV(TASK_RESULT_DOMAIN, chainId) });
+    return encodeTaskResult(result, chainId);
   } catch {
     return null;
   }
@@ -58,7 +49,7 @@ function encodeResult(result: TaskResult, chainId: number): Uint8Array | null {
 
 function encodeRequest(req: NodeRequest, chainId: number): Uint8Array | null {
   try {
-    return encodeStructuredDataBytes({ message: nodeRequestMessageCV(req), domain: domainCV(NODE_REQUEST_DOMAIN, chainId) });
+    return encodeNodeRequest(req, chainId);
   } catch {
     return null;
   }
