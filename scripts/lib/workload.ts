@@ -28,6 +28,11 @@ export interface SubmitPlan {
   inputFile: string;
   /** Upload the input in the binary tensor form (protocol/tensor/binary). */
   binary?: boolean;
+  /**
+   * `same` (default): every task names the one uploaded input. `distinct`: task i gets its own
+   * input (the file's first number plus i / 1000), as when every user sends their own image.
+   */
+  inputs?: 'same' | 'distinct';
   maxBlocks?: bigint;
   fee?: bigint;
 }
@@ -39,16 +44,18 @@ export async function submitTasks(e: Endpoints, plan: SubmitPlan): Promise<bigin
   if (!head || head.outputId === null) throw new Error(`model ${plan.model} is not live`);
   const signer = new SignerClient(e.signerUrl);
   const input = readFileSync(plan.inputFile);
-  const inputHash = await signer.putInput(plan.binary ? jsonInputsToBinary(input) : input);
+  const upload = (bytes: Uint8Array) => signer.putInput(plan.binary ? jsonInputsToBinary(bytes) : bytes);
+  const inputHashes = plan.inputs === 'distinct' ? await uploadDistinct(input, plan.count, upload) : [await upload(input)];
   const fee = plan.fee ?? head.price;
   const perWallet = plan.walletKeys.map((key, w) => ({ wallet: walletFromKey(key, 'devnet'), n: Math.floor(plan.count / plan.walletKeys.length) + (w < plan.count % plan.walletKeys.length ? 1 : 0) }));
   // Wallets submit in parallel; each wallet's transactions go one after another so the node's
   // nonce for it is always the next one.
   const txids = (
     await Promise.all(
-      perWallet.map(async ({ wallet, n }) => {
+      perWallet.map(async ({ wallet, n }, w) => {
         const ids: string[] = [];
         for (let i = 0; i < n; i++) {
+          const inputHash = inputHashes[(w + i * perWallet.length) % inputHashes.length]!;
           const args = submitTaskArgs({ modelOutput: head.outputId!, inputHash, fee, maxBlocks: plan.maxBlocks ?? 200n, privacy: 0, priority: 0 });
           ids.push(await chain.call(wallet, INFERENCE_ESCROW, 'submit-task', args, [Pc.principal(wallet.address).willSendEq(fee).ustx()]));
         }
@@ -63,6 +70,21 @@ export async function submitTasks(e: Endpoints, plan: SubmitPlan): Promise<bigin
     ids.push(BigInt(r.value.value));
   }
   return ids;
+}
+
+/** Uploads `count` variants of an OIP JSON input (a few at a time); returns their hashes in order. */
+async function uploadDistinct(json: Buffer, count: number, upload: (bytes: Uint8Array) => Promise<string>): Promise<string[]> {
+  const doc = JSON.parse(json.toString('utf8')) as { inputs: { data: number[] }[] };
+  const first = doc.inputs[0]!.data[0]!;
+  const hashes: string[] = [];
+  for (let i = 0; i < count; i += 8) {
+    const batch = Array.from({ length: Math.min(8, count - i) }, (_, k) => {
+      doc.inputs[0]!.data[0] = first + (i + k) / 1000;
+      return upload(Buffer.from(JSON.stringify(doc)));
+    });
+    hashes.push(...(await Promise.all(batch)));
+  }
+  return hashes;
 }
 
 /** Signer statuses of these tasks, counted. */
