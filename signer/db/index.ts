@@ -11,7 +11,7 @@ import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
 import * as schema from './schema.js';
 
 export * from './schema.js';
-export { prepared } from './statements.js';
+export { atomic, prepared } from './statements.js';
 
 /** The typed drizzle handle used by every module of the signer. */
 export type Db = BetterSQLite3Database<typeof schema>;

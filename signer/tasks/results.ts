@@ -4,6 +4,7 @@
  * over exactly what the escrow contract will check. An error report ends the attempt instead.
  */
 import { jsonHash, type CompleteTaskRequest } from '../../protocol/index.js';
+import { atomic } from '../db/index.js';
 import { ApiError } from '../errors.js';
 import { recordOutcome, type NodeRow } from '../nodes/index.js';
 import type { Services } from '../services.js';
@@ -49,7 +50,7 @@ export async function acceptResult(s: Services, node: NodeRow, body: CompleteTas
     );
   }
   const latency = task.leased_at === null ? null : now - task.leased_at;
-  const row = s.store.sqlite.transaction(() => {
+  const row = atomic(s.store.sqlite, () => {
     // The check above awaited a thread: the lease may have ended (and moved on) meanwhile.
     const current = getTask(s.store, task.task_id)!;
     if (current.status !== 'in_progress' || current.inference_node_id !== node.node_id || current.attempts !== task.attempts) {
@@ -61,10 +62,11 @@ export async function acceptResult(s: Services, node: NodeRow, body: CompleteTas
       'completed',
       { reason: `result from ${node.node_id} verified (output ${outputHash.slice(0, 12)}…)`, nodeId: node.node_id, expect: ['in_progress'], now },
       { output: JSON.stringify(body.output), confidence: body.confidence, output_hash: outputHash, signature: body.signature, node_public_key: node.public_key, completed_at: now, lease_expires_at: null },
+      current,
     );
     recordOutcome(s.store, node.node_id, true, latency, s.config.scheduler.reputation_half_life_ms, now);
     return updated;
-  })();
+  });
   s.metrics.completions.inc();
   s.attempts.emit('ended', row.task_id, 'completed');
   if (latency !== null) s.metrics.inferenceLatency.observe(latency / 1000);

@@ -5,7 +5,7 @@
  * and reputation.
  */
 import { capabilitiesSchema } from '../../protocol/index.js';
-import { prepared } from '../db/index.js';
+import { atomic, prepared } from '../db/index.js';
 import { reputationOf, reputationScore, type NodeRow } from '../nodes/index.js';
 import type { Services } from '../services.js';
 import { transition, type TaskRow } from './state.js';
@@ -66,14 +66,15 @@ export function leaseNext(s: Services, nodeId: string, now = Date.now()): TaskRo
 export function leaseUpTo(s: Services, nodeId: string, max: number, now = Date.now()): TaskRow[] {
   const { scheduler } = s.config;
   const cap = scheduler.max_in_flight_per_node;
-  return s.store.sqlite.transaction((): TaskRow[] => {
+  return atomic(s.store.sqlite, (): TaskRow[] => {
     const nodes = prepared(s.store.sqlite, "select * from inference_nodes where status = 'online'").all() as NodeRow[];
     const me = nodes.find((n) => n.node_id === nodeId);
     if (!me) return [];
     const load = inFlightCounts(s);
     const room = Math.min(max, cap - (load.get(nodeId) ?? 0));
     if (room <= 0) return [];
-    const candidates = candidatesFor(s, [...new Set<string>(JSON.parse(me.supported_models))], CANDIDATES + room);
+    // Tasks are only passed over for another online node: alone, a node takes the first `room`.
+    const candidates = candidatesFor(s, [...new Set<string>(JSON.parse(me.supported_models))], nodes.length > 1 ? CANDIDATES + room : room);
     const loadOf = (n: NodeRow) => load.get(n.node_id) ?? 0;
     const score = (n: NodeRow) => scoreNode(n, loadOf(n), cap, now, scheduler.reputation_half_life_ms);
     const leased: TaskRow[] = [];
@@ -92,10 +93,11 @@ export function leaseUpTo(s: Services, nodeId: string, max: number, now = Date.n
           'in_progress',
           { reason: `leased to ${nodeId} (attempt ${task.attempts + 1}${mine === undefined ? '' : `, score ${mine.toFixed(3)}`})`, nodeId, expect: ['pending'], now },
           { inference_node_id: nodeId, attempts: task.attempts + 1, leased_at: now, lease_expires_at: now + scheduler.max_infer_time_ms },
+          task,
         ),
       );
       load.set(nodeId, loadOf(me) + 1);
     }
     return leased;
-  })();
+  });
 }

@@ -5,7 +5,7 @@
  */
 import { eq } from 'drizzle-orm';
 import { FINAL_TASK_STATUSES, type TaskStatus } from '../../protocol/index.js';
-import { inferenceTasks, prepared, taskEvents, type SignerDatabase } from '../db/index.js';
+import { atomic, inferenceTasks, prepared, taskEvents, type SignerDatabase } from '../db/index.js';
 
 /** A task row as stored. */
 export type TaskRow = typeof inferenceTasks.$inferSelect;
@@ -82,30 +82,51 @@ export function createTask(store: SignerDatabase, task: NewTask, reason: string,
 /** Columns a patch may name: the table's own (keys and column names are the same). */
 const COLUMNS = new Set(Object.keys(inferenceTasks));
 
-/** Moves a task to `to` with `patch`, in one transaction; returns the updated row. */
-export function transition(store: SignerDatabase, taskId: string, to: TaskStatus, ctx: TransitionContext, patch: TaskPatch = {}): TaskRow {
+/**
+ * Moves a task to `to` with `patch`, in one transaction; returns the updated row. `current`, the
+ * task as the caller read it inside its own still-open SQL transaction, saves reading it again.
+ */
+export function transition(store: SignerDatabase, taskId: string, to: TaskStatus, ctx: TransitionContext, patch: TaskPatch = {}, current?: TaskRow): TaskRow {
   const now = ctx.now ?? Date.now();
-  return store.sqlite.transaction(() => {
-    const row = getTask(store, taskId);
+  return atomic(store.sqlite, () => {
+    const row = current ?? getTask(store, taskId);
     if (!row) throw new TaskNotFoundError(taskId);
-    const from = row.status as TaskStatus;
-    if (!canTransition(from, to) || (ctx.expect && !ctx.expect.includes(from))) throw new IllegalTransitionError(taskId, from, to);
-    const keys = Object.keys(patch).filter((k) => (patch as Record<string, unknown>)[k] !== undefined);
-    for (const k of keys) if (!COLUMNS.has(k)) throw new Error(`unknown task column ${k}`);
-    // The hot path of every completion: SQL per patch shape, prepared once.
-    const set = ['status = ?', 'updated_at = ?', ...keys.map((k) => `${k} = ?`)].join(', ');
-    prepared(store.sqlite, `update inference_tasks set ${set} where task_id = ?`).run(to, now, ...keys.map((k) => (patch as Record<string, unknown>)[k]), taskId);
-    prepared(store.sqlite, 'insert into task_events (task_id, from_status, to_status, reason, node_id, txid, at) values (?, ?, ?, ?, ?, ?, ?)').run(
-      taskId,
-      from,
-      to,
-      ctx.reason,
-      ctx.nodeId ?? null,
-      ctx.txid ?? null,
-      now,
-    );
+    write(store, taskId, row.status as TaskStatus, to, ctx, patch, now);
     return { ...row, ...patch, status: to, updated_at: now };
-  })();
+  });
+}
+
+/**
+ * `transition` for a caller that knows the task's status without its row (read in bulk, or
+ * chosen by status): changes nothing and throws IllegalTransitionError unless the task is
+ * still in `from`.
+ */
+export function transitionFrom(store: SignerDatabase, taskId: string, from: TaskStatus, to: TaskStatus, ctx: TransitionContext, patch: TaskPatch = {}): void {
+  atomic(store.sqlite, () => write(store, taskId, from, to, ctx, patch, ctx.now ?? Date.now()));
+}
+
+/** The update and its task_events row; the update applies only while the task is in `from`. */
+function write(store: SignerDatabase, taskId: string, from: TaskStatus, to: TaskStatus, ctx: TransitionContext, patch: TaskPatch, now: number): void {
+  if (!canTransition(from, to) || (ctx.expect && !ctx.expect.includes(from))) throw new IllegalTransitionError(taskId, from, to);
+  const keys = Object.keys(patch).filter((k) => (patch as Record<string, unknown>)[k] !== undefined);
+  for (const k of keys) if (!COLUMNS.has(k)) throw new Error(`unknown task column ${k}`);
+  // The hot path of every completion: SQL per patch shape, prepared once.
+  const set = ['status = ?', 'updated_at = ?', ...keys.map((k) => `${k} = ?`)].join(', ');
+  const res = prepared(store.sqlite, `update inference_tasks set ${set} where task_id = ? and status = ?`).run(to, now, ...keys.map((k) => (patch as Record<string, unknown>)[k]), taskId, from);
+  if (res.changes === 0) {
+    const actual = prepared(store.sqlite, 'select status from inference_tasks where task_id = ?').get(taskId) as { status: TaskStatus } | undefined;
+    if (!actual) throw new TaskNotFoundError(taskId);
+    throw new IllegalTransitionError(taskId, actual.status, to);
+  }
+  prepared(store.sqlite, 'insert into task_events (task_id, from_status, to_status, reason, node_id, txid, at) values (?, ?, ?, ?, ?, ?, ?)').run(
+    taskId,
+    from,
+    to,
+    ctx.reason,
+    ctx.nodeId ?? null,
+    ctx.txid ?? null,
+    now,
+  );
 }
 
 /** Reads one task, or undefined. */
