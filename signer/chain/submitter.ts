@@ -4,14 +4,25 @@
  * is broadcast, so a crash at any point leads to re-checking or re-sending that same
  * transaction, never to building a second one for the same tasks.
  */
-import { and, asc, eq, inArray, isNull } from 'drizzle-orm';
+import { and, asc, eq, isNull } from 'drizzle-orm';
+import type { TaskStatus } from '../../protocol/index.js';
 import { escrowErrors, errorName, orderForSettlement } from '../../protocol/contracts/index.js';
-import { inferenceTasks, settlements } from '../db/index.js';
+import { atomic, inferenceTasks, prepared, settlements } from '../db/index.js';
 import type { Services } from '../services.js';
-import { getTask, transition, type TaskRow } from '../tasks/state.js';
+import { getTask, transition, transitionFrom } from '../tasks/state.js';
 import type { Chain, ItemResult, SignedTx } from './types.js';
 
 type SettlementRow = typeof settlements.$inferSelect;
+/** What a complete-tasks item needs of a completed task. */
+interface ReadyTask {
+  task_id: string;
+  chain_task_id: string | null;
+  deadline: number | null;
+  completed_at: number | null;
+  output_hash: string | null;
+  signature: string | null;
+  node_public_key: string | null;
+}
 /** Broadcast attempts before a transaction the node keeps refusing is given up. */
 const MAX_BROADCASTS = 3;
 
@@ -24,17 +35,18 @@ function failpoint(name: 'after-record' | 'after-broadcast'): void {
 }
 
 /** Stores a built transaction and moves its tasks to submitted, in one SQL transaction. */
-function record(s: Services, tx: SignedTx, kind: 'complete-tasks' | 'reclaim', tasks: TaskRow[], now: number): void {
-  s.store.sqlite.transaction(() => {
+function record(s: Services, tx: SignedTx, kind: 'complete-tasks' | 'reclaim', taskIds: string[], now: number): void {
+  atomic(s.store.sqlite, () => {
     s.store.db
       .insert(settlements)
-      .values({ txid: tx.txid, kind, status: 'built', raw: tx.raw, nonce: tx.nonce.toString(), task_ids: JSON.stringify(tasks.map((t) => t.task_id)), item_count: tasks.length, created_at: now, updated_at: now })
+      .values({ txid: tx.txid, kind, status: 'built', raw: tx.raw, nonce: tx.nonce.toString(), task_ids: JSON.stringify(taskIds), item_count: taskIds.length, created_at: now, updated_at: now })
       .run();
-    for (const t of tasks) {
-      if (kind === 'complete-tasks') transition(s.store, t.task_id, 'submitted', { reason: `in complete-tasks tx ${tx.txid}`, txid: tx.txid, expect: ['completed'], now }, { settlement_txid: tx.txid });
-      else s.store.db.update(inferenceTasks).set({ reclaim_txid: tx.txid, updated_at: now }).where(eq(inferenceTasks.task_id, t.task_id)).run();
+    for (const id of taskIds) {
+      // Still completed, or the whole record is refused (the batch was read before an await).
+      if (kind === 'complete-tasks') transitionFrom(s.store, id, 'completed', 'submitted', { reason: `in complete-tasks tx ${tx.txid}`, txid: tx.txid, now }, { settlement_txid: tx.txid });
+      else s.store.db.update(inferenceTasks).set({ reclaim_txid: tx.txid, updated_at: now }).where(eq(inferenceTasks.task_id, id)).run();
     }
-  })();
+  });
 }
 
 function setStatus(s: Services, txid: string, status: string, extra: Partial<SettlementRow> = {}, now = Date.now()): void {
@@ -80,34 +92,43 @@ function release(s: Services, row: SettlementRow, status: 'dropped' | 'aborted',
 /** Maps a confirmed complete-tasks' per-item results onto its tasks. */
 function settle(s: Services, row: SettlementRow, blockHeight: number, results: ItemResult[] | undefined, now = Date.now()): void {
   const ids = JSON.parse(row.task_ids) as string[];
-  s.store.sqlite.transaction(() => {
+  atomic(s.store.sqlite, () => {
     setStatus(s, row.txid, 'confirmed', { block_height: blockHeight }, now);
+    // The batch's tasks in one read: only their status and deadline matter here.
+    const rows = prepared(s.store.sqlite, 'select t.task_id, t.status, t.deadline from json_each(?) j join inference_tasks t on t.task_id = j.value').all(row.task_ids) as {
+      task_id: string;
+      status: TaskStatus;
+      deadline: number | null;
+    }[];
+    const tasks = new Map(rows.map((t) => [t.task_id, t]));
     ids.forEach((id, i) => {
-      const task = getTask(s.store, id);
+      const task = tasks.get(id);
       if (!task || task.status !== 'submitted') return;
       const r = results?.[i];
       const ctx = { txid: row.txid, now };
-      if (!r) return void transition(s.store, id, 'failed', { ...ctx, reason: `tx ${row.txid} confirmed without a result for this item` });
-      if (r.ok) return void transition(s.store, id, 'settled', { ...ctx, reason: `paid ${r.payout} micro-STX to the node in block ${blockHeight}` }, { node_payout: r.payout.toString(), settled_at: now });
+      const to = (status: TaskStatus, reason: string, patch = {}) => transitionFrom(s.store, id, 'submitted', status, { ...ctx, reason }, patch);
+      if (!r) return to('failed', `tx ${row.txid} confirmed without a result for this item`);
+      if (r.ok) return to('settled', `paid ${r.payout} micro-STX to the node in block ${blockHeight}`, { node_payout: r.payout.toString(), settled_at: now });
       const name = errorName(r.code);
       const beforeDeadline = task.deadline !== null && blockHeight <= task.deadline;
       if (r.code === escrowErrors.ERR_TASK_NOT_PENDING && beforeDeadline) {
         // Before its deadline a task cannot have been refunded, so it was paid by an earlier transaction.
-        return void transition(s.store, id, 'settled', { ...ctx, reason: `${name}: already paid on chain by an earlier transaction` }, { settled_at: now });
+        return to('settled', `${name}: already paid on chain by an earlier transaction`, { settled_at: now });
       }
       if (r.code === escrowErrors.ERR_DEADLINE_PASSED || r.code === escrowErrors.ERR_TASK_NOT_PENDING) {
-        return void transition(s.store, id, 'timeout', { ...ctx, reason: `${name} in block ${blockHeight}: the fee is refundable` }, { error: name });
+        return to('timeout', `${name} in block ${blockHeight}: the fee is refundable`, { error: name });
       }
-      transition(s.store, id, 'failed', { ...ctx, reason: `contract refused the item: ${name} (u${r.code})` }, { error: name });
+      to('failed', `contract refused the item: ${name} (u${r.code})`, { error: name });
     });
-  })();
+  });
   s.metrics.settlementTxs.inc({ kind: row.kind, outcome: 'confirmed' });
   s.log.info({ txid: row.txid, block: blockHeight, items: ids.length }, 'transaction confirmed');
 }
 
 /** Follows every unfinished transaction one step: re-send, confirm, or release. */
 export async function followTransactions(s: Services, chain: Chain, now = Date.now()): Promise<void> {
-  const open = s.store.db.select().from(settlements).where(inArray(settlements.status, ['built', 'broadcast'])).orderBy(asc(settlements.created_at)).all();
+  // Runs every submitter tick: SQL prepared once rather than built by drizzle each time.
+  const open = prepared(s.store.sqlite, "select * from settlements where status in ('built', 'broadcast') order by created_at asc").all() as SettlementRow[];
   for (const row of open) {
     const st = await chain.txStatus(row.txid);
     if (st.status === 'success') {
@@ -129,15 +150,14 @@ export async function followTransactions(s: Services, chain: Chain, now = Date.n
 export async function submitBatch(s: Services, chain: Chain, now = Date.now()): Promise<string | null> {
   const { batch_size, max_wait_ms } = s.config.submitter;
   const tip = s.chain.tipHeight;
-  const ready = s.store.db
-    .select()
-    .from(inferenceTasks)
-    // Direct inference (source 'direct') is paid by API tokens, never escrowed: nothing to settle.
-    .where(and(eq(inferenceTasks.status, 'completed'), eq(inferenceTasks.source, 'chain'), isNull(inferenceTasks.settlement_txid)))
-    .orderBy(asc(inferenceTasks.completed_at))
-    .limit(batch_size)
-    .all()
-    .filter((t) => tip === null || t.deadline === null || t.deadline > tip);
+  // Runs every submitter tick while none is open: prepared once, and only the columns an item needs (not the output).
+  const ready = (
+    prepared(
+      s.store.sqlite,
+      // Direct inference (source 'direct') is paid by API tokens, never escrowed: nothing to settle.
+      "select task_id, chain_task_id, deadline, completed_at, output_hash, signature, node_public_key from inference_tasks where status = 'completed' and source = 'chain' and settlement_txid is null order by completed_at asc limit ?",
+    ).all(batch_size) as ReadyTask[]
+  ).filter((t) => tip === null || t.deadline === null || t.deadline > tip);
   if (ready.length === 0) return null;
   const oldest = Math.min(...ready.map((t) => t.completed_at ?? now));
   if (ready.length < batch_size && now - oldest < max_wait_ms) return null;
@@ -147,7 +167,7 @@ export async function submitBatch(s: Services, chain: Chain, now = Date.now()): 
   const batch = ordered.map((o) => o.task);
   const items = ordered.map(({ task: t }) => ({ chainTaskId: BigInt(t.chain_task_id ?? t.task_id), outputHash: t.output_hash!, nodePublicKey: t.node_public_key!, signature: t.signature! }));
   const tx = await chain.buildCompleteTasks(items, `tasks ${batch[0].task_id}+${batch.length - 1}`.slice(0, 34));
-  record(s, tx, 'complete-tasks', batch, now);
+  record(s, tx, 'complete-tasks', batch.map((t) => t.task_id), now);
   failpoint('after-record');
   const row = s.store.db.select().from(settlements).where(eq(settlements.txid, tx.txid)).get()!;
   await broadcast(s, chain, row, now);
@@ -167,7 +187,7 @@ export async function reclaimForUsers(s: Services, chain: Chain, now = Date.now(
     .get();
   if (!task || task.deadline === null || task.deadline > tip || task.chain_task_id === null) return null;
   const tx = await chain.buildReclaim(BigInt(task.chain_task_id));
-  record(s, tx, 'reclaim', [task], now);
+  record(s, tx, 'reclaim', [task.task_id], now);
   await broadcast(s, chain, s.store.db.select().from(settlements).where(eq(settlements.txid, tx.txid)).get()!, now);
   return tx.txid;
 }
@@ -175,7 +195,7 @@ export async function reclaimForUsers(s: Services, chain: Chain, now = Date.now(
 /** One submitter step: follow open transactions; send a new one only when none is open (one nonce in flight). */
 export async function submitterTick(s: Services, chain: Chain, now = Date.now()): Promise<void> {
   await followTransactions(s, chain, now);
-  const open = s.store.db.select({ txid: settlements.txid }).from(settlements).where(inArray(settlements.status, ['built', 'broadcast'])).get();
+  const open = prepared(s.store.sqlite, "select txid from settlements where status in ('built', 'broadcast') limit 1").get();
   if (open) return;
   (await submitBatch(s, chain, now)) ?? (await reclaimForUsers(s, chain, now));
 }
