@@ -2,7 +2,7 @@
  * The node registry: registration bound to a key, heartbeats, the offline sweep, and the
  * per-node figures the scheduler weighs (reputation, latency, load).
  */
-import { and, eq, lt, ne, sql } from 'drizzle-orm';
+import { eq, ne, sql } from 'drizzle-orm';
 import type { NodeStatus, RegisterNodeRequest } from '../../protocol/index.js';
 import { inferenceNodes, prepared, type SignerDatabase } from '../db/index.js';
 import { record, type Reputation } from './reputation.js';
@@ -76,13 +76,9 @@ export function heartbeat(store: SignerDatabase, nodeId: string, status: NodeSta
 
 /** Marks nodes silent since `before` offline; returns their ids. */
 export function markSilentNodesOffline(store: SignerDatabase, before: number, now = Date.now()): string[] {
-  const rows = store.db
-    .update(inferenceNodes)
-    .set({ status: 'offline', updated_at: now })
-    .where(and(ne(inferenceNodes.status, 'offline'), lt(inferenceNodes.last_heartbeat, before)))
-    .returning({ id: inferenceNodes.node_id })
-    .all();
-  return rows.map((r) => r.id);
+  // Runs every sweep: SQL prepared once rather than built by drizzle each time.
+  const rows = prepared(store.sqlite, "update inference_nodes set status = 'offline', updated_at = ? where status != 'offline' and last_heartbeat < ? returning node_id").all(now, before) as { node_id: string }[];
+  return rows.map((r) => r.node_id);
 }
 
 function reputationOf(node: NodeRow): Reputation {

@@ -3,8 +3,8 @@
  * max_infer_time, or the node stops heartbeating. Each is a failed attempt: the task goes back
  * to pending, or to failed once it has failed `max_attempts` times. Deadlines are swept here too.
  */
-import { and, eq, inArray, lt, lte } from 'drizzle-orm';
-import { inferenceTasks } from '../db/index.js';
+import { and, eq, inArray } from 'drizzle-orm';
+import { atomic, inferenceTasks, prepared } from '../db/index.js';
 import { markSilentNodesOffline, recordOutcome } from '../nodes/index.js';
 import type { Services } from '../services.js';
 import { transition, type TaskRow } from './state.js';
@@ -17,14 +17,14 @@ export function failAttempt(s: Services, task: TaskRow, reason: string, now = Da
   const error = task.error ? `${task.error}; ${reason}` : reason;
   const nodeId = task.inference_node_id;
   const exhausted = failures >= s.config.scheduler.max_attempts;
-  s.store.sqlite.transaction(() => {
+  atomic(s.store.sqlite, () => {
     if (exhausted) {
       transition(s.store, task.task_id, 'failed', { reason: `${reason}; failed ${failures} of ${s.config.scheduler.max_attempts} attempts`, nodeId, expect: ['in_progress'], now }, { failures, error });
     } else {
       transition(s.store, task.task_id, 'pending', { reason, nodeId, expect: ['in_progress'], now }, { ...CLEARED_LEASE, failures, error });
     }
     if (nodeId) recordOutcome(s.store, nodeId, false, null, s.config.scheduler.reputation_half_life_ms, now);
-  })();
+  });
   s.metrics.taskFailures.inc();
   s.attempts.emit('ended', task.task_id, exhausted ? 'failed' : 'pending');
   if (!exhausted) s.pending.notify();
@@ -52,7 +52,8 @@ export function sweep(s: Services, now = Date.now()): SweepResult {
     const to = failAttempt(s, task, `node ${task.inference_node_id} went offline (no heartbeat for ${s.config.network.heartbeat_timeout_ms} ms)`, now);
     (to === 'pending' ? out.requeued : out.failed).push(task.task_id);
   }
-  const expired = db.select().from(inferenceTasks).where(and(eq(inferenceTasks.status, 'in_progress'), lt(inferenceTasks.lease_expires_at, now))).all();
+  // Runs every sweep_interval_ms: SQL prepared once rather than built by drizzle each time.
+  const expired = prepared(s.store.sqlite, "select * from inference_tasks where status = 'in_progress' and lease_expires_at < ?").all(now) as TaskRow[];
   for (const task of expired) {
     const to = failAttempt(s, task, `lease of ${task.inference_node_id} expired after ${s.config.scheduler.max_infer_time_ms} ms without a result`, now);
     (to === 'pending' ? out.requeued : out.failed).push(task.task_id);
@@ -69,11 +70,7 @@ export function sweep(s: Services, now = Date.now()): SweepResult {
 export function timeoutPastDeadline(s: Services, now = Date.now()): string[] {
   const tip = s.chain.tipHeight;
   if (tip === null) return [];
-  const due = s.store.db
-    .select()
-    .from(inferenceTasks)
-    .where(and(inArray(inferenceTasks.status, ['pending', 'in_progress', 'completed']), lte(inferenceTasks.deadline, tip)))
-    .all();
+  const due = prepared(s.store.sqlite, "select * from inference_tasks where status in ('pending', 'in_progress', 'completed') and deadline <= ?").all(tip) as TaskRow[];
   for (const task of due) {
     transition(s.store, task.task_id, 'timeout', { reason: `deadline block ${task.deadline} reached at tip ${tip} before settlement; the fee is refundable`, now }, { error: task.error ?? 'deadline passed' });
   }
