@@ -10,8 +10,8 @@
  * and reports the ratios. Goal: off-chain throughput >= 1.0x the raw loop.
  * Writes bench/results/e2e.json.
  */
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir, loadavg, setPriority } from 'node:os';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir, loadavg } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { DEMO_MODEL, classifierPath, devAccountKeys, startMarketplace, writeExampleInput } from '../scripts/lib/marketplace.js';
@@ -22,12 +22,6 @@ const TASKS = Number(process.env.BENCH_TASKS ?? 1000);
 const RAW_SECONDS = Number(process.env.BENCH_RAW_SECONDS ?? 5);
 /** How users upload the input: `binary` (the tensor extension; the agent copies it) or `json` (the agent parses 200 KB of numbers). */
 const INPUT_FORM = process.env.BENCH_INPUT === 'json' ? 'json' : 'binary';
-/**
- * Nice value of the devnet's threads (default 19). The devnet stands in for the Stacks network,
- * which runs on other machines: at 19 it settles on cycles the off-chain path leaves idle instead
- * of taking an equal share of the two cores. 0 gives it an equal share.
- */
-const CHAIN_NICE = Number(process.env.BENCH_CHAIN_NICE ?? 19);
 /** `distinct` (default): each task has its own input, as with real users; `same`: all tasks share one. */
 const INPUTS = process.env.BENCH_INPUTS === 'same' ? 'same' : 'distinct';
 
@@ -51,11 +45,6 @@ async function until(signerUrl: string, done: (s: Stats) => boolean, timeoutMs: 
     // Polling stats costs the signer CPU: often enough to time the run, rarely enough not to slow it.
     await new Promise((r) => setTimeout(r, 100));
   }
-}
-
-/** Sets the nice value of every thread of a process (Linux: nice is per thread; new threads inherit their creator's). */
-function renice(pid: number, nice: number): void {
-  for (const tid of readdirSync(`/proc/${pid}/task`)) setPriority(Number(tid), nice);
 }
 
 /** CPU time (ms, user + system, all threads) a process has used so far, from /proc (Linux). */
@@ -94,7 +83,6 @@ async function rawLoop(input: string): Promise<{ inferences_per_s: number; n: nu
 const dataDir = mkdtempSync(join(tmpdir(), 'bench-e2e-'));
 const m = await startMarketplace({ dataDir, withoutAgent: true, signerConfigToml: FAST_SIGNER_TOML.replace('batch_size = 50', 'batch_size = 200').replace('[scheduler]', '[scheduler]\nmax_in_flight_per_node = 32').replace('max_infer_time_ms = 4000', 'max_infer_time_ms = 60000') });
 try {
-  renice(m.devnet.child.pid!, CHAIN_NICE);
   const input = writeExampleInput(dataDir);
   const keys = devAccountKeys();
   const t0 = performance.now();
@@ -128,7 +116,6 @@ try {
     tasks: ids.length,
     input_form: INPUT_FORM,
     inputs: INPUTS,
-    chain_nice: CHAIN_NICE,
     on_chain: {
       submit_seconds: (tSubmitted - t0) / 1000,
       submitted_to_settled_tasks_per_s: onChain,
