@@ -5,7 +5,7 @@
  * event to the cursor, so events appended while paging only cause overlaps (dropped by key), never
  * gaps. Should the cursor's event vanish (a reorganization), everything above its height is new.
  */
-import { deserializeCV, ClarityType } from '@stacks/transactions';
+import { deserializeCV, ClarityType, type ClarityValue } from '@stacks/transactions';
 import { decodeTaskSubmitted } from '../../protocol/contracts/index.js';
 import type { TaskSubmittedEvent } from './types.js';
 
@@ -43,11 +43,20 @@ function parseCursor(cursor: string | null): Position | null {
   throw new Error(`event cursor "${cursor}" was not made by StacksApiChain.readTaskEvents; pass null to read from the start`);
 }
 
-function isTaskSubmitted(hex: string): boolean {
+/**
+ * `event: "task-submitted"` as it appears inside a serialized tuple: the key (length byte, name)
+ * then the string-ascii value (type 0x0d, u32 length, bytes).
+ */
+const TASK_SUBMITTED_ENTRY = Buffer.concat([Buffer.from([5]), Buffer.from('event'), Buffer.from([0x0d, 0, 0, 0, 14]), Buffer.from('task-submitted')]).toString('hex');
+
+/** The event as a clarity value when it is a task-submitted event, else null. */
+function taskSubmitted(hex: string): ClarityValue | null {
+  // Most events the escrow prints are others (a task-completed per paid item): skip them without decoding.
+  if (!hex.toLowerCase().includes(TASK_SUBMITTED_ENTRY)) return null;
   const cv = deserializeCV(hex);
-  if (cv.type !== ClarityType.Tuple) return false;
+  if (cv.type !== ClarityType.Tuple) return null;
   const ev = cv.value.event;
-  return ev?.type === ClarityType.StringASCII && ev.value === 'task-submitted';
+  return ev?.type === ClarityType.StringASCII && ev.value === 'task-submitted' ? cv : null;
 }
 
 /** Task events after `cursor`, oldest first, at most `limit`; and the cursor to pass next time. */
@@ -87,8 +96,9 @@ export async function readTaskEvents(
     if (events.length >= limit) break;
     last = log;
     const hex = log.contract_log?.value.hex;
-    if (log.event_type !== 'smart_contract_log' || !hex || !isTaskSubmitted(hex)) continue;
-    const e = decodeTaskSubmitted(deserializeCV(hex));
+    const cv = log.event_type === 'smart_contract_log' && hex ? taskSubmitted(hex) : null;
+    if (!cv) continue;
+    const e = decodeTaskSubmitted(cv);
     events.push({
       chainTaskId: e.taskId,
       requester: e.requester,

@@ -3,9 +3,8 @@
  * pending task per event. Tasks and the cursor move in one SQL transaction, and a task id seen
  * twice is skipped, so a crash or a re-read never creates a task twice.
  */
-import { eq } from 'drizzle-orm';
 import { privacyMode, type PrivacyMode } from '../../protocol/index.js';
-import { chainCursor } from '../db/index.js';
+import { chainCursor, prepared } from '../db/index.js';
 import type { Services } from '../services.js';
 import { createTask } from '../tasks/state.js';
 import type { Chain, TaskSubmittedEvent } from './types.js';
@@ -14,7 +13,8 @@ const PAGE = 200;
 
 /** Reads the persisted cursor and tip of the escrow's event stream. */
 export function readCursor(s: Services): { cursor: string | null; tipHeight: number | null } {
-  const row = s.store.db.select().from(chainCursor).where(eq(chainCursor.id, s.escrow)).get();
+  // Read on every poll: SQL prepared once rather than built by drizzle each time.
+  const row = prepared(s.store.sqlite, 'select cursor, tip_height from chain_cursor where id = ?').get(s.escrow) as { cursor: string | null; tip_height: number | null } | undefined;
   return { cursor: row?.cursor ?? null, tipHeight: row?.tip_height ?? null };
 }
 
@@ -86,10 +86,6 @@ export async function pollEvents(s: Services, chain: Chain): Promise<number> {
 export async function pollTip(s: Services, chain: Chain, now = Date.now()): Promise<number> {
   const tip = await chain.tipHeight();
   s.chain.tipHeight = tip;
-  s.store.db
-    .insert(chainCursor)
-    .values({ id: s.escrow, tip_height: tip, updated_at: now })
-    .onConflictDoUpdate({ target: chainCursor.id, set: { tip_height: tip, updated_at: now } })
-    .run();
+  prepared(s.store.sqlite, 'insert into chain_cursor (id, tip_height, updated_at) values (?, ?, ?) on conflict (id) do update set tip_height = excluded.tip_height, updated_at = excluded.updated_at').run(s.escrow, tip, now);
   return tip;
 }

@@ -1,0 +1,45 @@
+import { Cl, serializeCV } from '@stacks/transactions';
+import { describe, expect, it } from 'vitest';
+import { readTaskEvents, type ApiLog } from '../../signer/chain/events.js';
+
+const ADDR = 'ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM';
+const submitted = (id: number) =>
+  Cl.tuple({
+    event: Cl.stringAscii('task-submitted'),
+    'task-id': Cl.uint(id),
+    requester: Cl.principal(ADDR),
+    'model-output': Cl.uint(1),
+    model: Cl.stringAscii('m'),
+    'artifact-hash': Cl.stringAscii('ab'.repeat(32)),
+    owner: Cl.principal(ADDR),
+    'input-hash': Cl.stringAscii('cd'.repeat(32)),
+    fee: Cl.uint(1000),
+    deadline: Cl.uint(100),
+    privacy: Cl.uint(0),
+    priority: Cl.uint(2),
+  });
+const completed = (id: number) => Cl.tuple({ event: Cl.stringAscii('task-completed'), 'task-id': Cl.uint(id), node: Cl.principal(ADDR), fee: Cl.uint(1000) });
+
+/** A contract's event stream, newest first, as the API pages it. */
+function source(values: ReturnType<typeof Cl.tuple>[], hex = (cv: ReturnType<typeof Cl.tuple>) => `0x${serializeCV(cv)}`) {
+  const logs: ApiLog[] = values
+    .map((cv, i) => ({ event_index: i, event_type: 'smart_contract_log', tx_id: `0x${i.toString(16).padStart(64, '0')}`, contract_log: { contract_id: `${ADDR}.inference-escrow`, topic: 'print', value: { hex: hex(cv), repr: '' } } }))
+    .reverse();
+  return { page: async (limit: number, offset: number) => logs.slice(offset, offset + limit), txHeight: async () => 7 };
+}
+
+describe('readTaskEvents', () => {
+  it('hands out task-submitted events only, decoded, and moves the cursor past the others', async () => {
+    const values = [submitted(1), completed(1), Cl.tuple({ event: Cl.stringUtf8('task-submitted'), 'task-id': Cl.uint(9) }), submitted(2), completed(2)];
+    const first = await readTaskEvents(source(values), null, 100);
+    expect(first.events.map((e) => e.chainTaskId)).toEqual([1n, 2n]);
+    expect(first.events[1]).toMatchObject({ model: 'm', fee: 1000n, deadline: 100n, priority: 2, blockHeight: 7, eventIndex: 3 });
+    expect(JSON.parse(first.cursor!)).toMatchObject({ ei: 4 });
+    expect((await readTaskEvents(source(values), first.cursor, 100)).events).toEqual([]);
+  });
+
+  it('reads upper-case hex as the API might send it', async () => {
+    const r = await readTaskEvents(source([submitted(5)], (cv) => `0x${serializeCV(cv).toUpperCase()}`), null, 10);
+    expect(r.events.map((e) => e.chainTaskId)).toEqual([5n]);
+  });
+});
