@@ -1,6 +1,7 @@
 /** GET /api/v1/stats: the seed's counters plus per-status counts, latency percentiles and settlement. */
 import { Hono } from 'hono';
 import { TASK_STATUSES, type TaskStatus } from '../../../protocol/index.js';
+import { prepared } from '../../db/index.js';
 import type { Services } from '../../services.js';
 import type { Env } from '../env.js';
 import { ok } from '../respond.js';
@@ -12,14 +13,17 @@ function percentile(sorted: number[], p: number): number | null {
 
 /** Counts and figures shown by /api/v1/stats (also used by the dashboard and tests). */
 export function collectStats(s: Services) {
-  const q = (sql: string, ...args: unknown[]) => s.store.sqlite.prepare(sql).all(...args) as Record<string, number | string | null>[];
+  // Dashboards and benchmarks poll this several times a second: statements are prepared once.
+  const q = (sql: string) => prepared(s.store.sqlite, sql).all() as Record<string, number | string | null>[];
   const by = Object.fromEntries(TASK_STATUSES.map((st) => [st, 0])) as Record<TaskStatus, number>;
   for (const r of q('select status, count(*) n from inference_tasks group by status')) by[r.status as TaskStatus] = Number(r.n);
   const total = Object.values(by).reduce((a, b) => a + b, 0);
-  // Lease-to-result time of the last 1,000 results.
-  const lat = q('select completed_at - leased_at ms from inference_tasks where completed_at is not null and leased_at is not null order by completed_at desc limit 1000')
-    .map((r) => Number(r.ms))
-    .sort((a, b) => a - b);
+  // Lease-to-result time of the last 1,000 results, as bare numbers (pluck: no object per row).
+  const lat = (
+    prepared(s.store.sqlite, 'select completed_at - leased_at ms from inference_tasks where completed_at is not null and leased_at is not null order by completed_at desc limit 1000')
+      .pluck(true)
+      .all() as number[]
+  ).sort((a, b) => a - b);
   const nodes = q('select status, count(*) n from inference_nodes group by status');
   const txs = q('select status, count(*) n from settlements group by status');
   const last = q("select txid, status, item_count, updated_at from settlements where kind = 'complete-tasks' order by created_at desc limit 1")[0] ?? null;
