@@ -7,11 +7,10 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { Hono } from 'hono';
-import { inArray } from 'drizzle-orm';
 import { z } from 'zod';
 import { FRAMED_TASKS, MAX_TASKS_PER_CALL, nodeId, type PrivacyMode, type PulledTask } from '../../../protocol/index.js';
 import { nodeAuth } from '../../auth/index.js';
-import { inputBlobs, prepared } from '../../db/index.js';
+import { prepared } from '../../db/index.js';
 import { ApiError } from '../../errors.js';
 import { leaseUpTo } from '../../tasks/scheduler.js';
 import type { TaskRow } from '../../tasks/state.js';
@@ -47,14 +46,12 @@ export function pulledView(s: Services, t: TaskRow): PulledTask {
 
 /** The small inputs of these tasks (at most `server.inline_input_max_bytes` each), read in one query. */
 function smallInputs(s: Services, tasks: TaskRow[]): Map<string, Buffer> {
-  const limit = s.config.server.inline_input_max_bytes;
-  const hashes = [...new Set(tasks.map((t) => t.input_hash))];
-  const blobs = s.store.db
-    .select({ sha256: inputBlobs.sha256, data: inputBlobs.data, size: inputBlobs.size })
-    .from(inputBlobs)
-    .where(inArray(inputBlobs.sha256, hashes))
-    .all()
-    .filter((b) => b.size <= limit);
+  const hashes = JSON.stringify([...new Set(tasks.map((t) => t.input_hash))]);
+  // Prepared once for any number of tasks (json_each), and a large blob's bytes are never read.
+  const blobs = prepared(s.store.sqlite, 'select sha256, data from input_blobs where sha256 in (select value from json_each(?)) and size <= ?').all(
+    hashes,
+    s.config.server.inline_input_max_bytes,
+  ) as { sha256: string; data: Buffer }[];
   return new Map(blobs.map((b) => [b.sha256, b.data]));
 }
 
