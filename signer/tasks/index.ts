@@ -2,5 +2,5 @@
 export * from './state.js';
 export { leaseNext, scoreNode, SCORE_WEIGHTS } from './scheduler.js';
 export { failAttempt, sweep, timeoutPastDeadline, type SweepResult } from './leases.js';
-export { acceptResult } from './results.js';
+export { acceptResult, acceptResults } from './results.js';
 export { Notifier } from './notifier.js';

@@ -11,8 +11,52 @@ import type { Services } from '../services.js';
 import { failAttempt } from './leases.js';
 import { getTask, transition, type TaskRow } from './state.js';
 
+/** A result whose checks passed, to be recorded while its lease is still the one checked. */
+interface CheckedResult {
+  task: TaskRow;
+  body: CompleteTaskRequest;
+  outputHash: string;
+  now: number;
+}
+
 /** Checks and records a result (or error report) posted by `node`; returns the updated task. */
 export async function acceptResult(s: Services, node: NodeRow, body: CompleteTaskRequest, now = Date.now()): Promise<TaskRow> {
+  const checked = await check(s, node, body, now);
+  if (!('outputHash' in checked)) return checked;
+  const row = atomic(s.store.sqlite, () => record(s, node, checked));
+  announce(s, row, checked);
+  return row;
+}
+
+/**
+ * `acceptResult` for several results of one node (complete-batch): each is checked on its own,
+ * and those that pass are recorded in one SQL transaction, each in its own savepoint, so one
+ * commit serves the batch and a refused result does not sink the others. Returns each
+ * result's updated task or the error that refused it, in order.
+ */
+export async function acceptResults(s: Services, node: NodeRow, bodies: CompleteTaskRequest[]): Promise<(TaskRow | Error)[]> {
+  const settled = await Promise.allSettled(bodies.map((body) => check(s, node, body, Date.now())));
+  const recorded: [TaskRow, CheckedResult][] = [];
+  const out = atomic(s.store.sqlite, () =>
+    settled.map((r): TaskRow | Error => {
+      if (r.status === 'rejected') return r.reason as Error;
+      const checked = r.value;
+      if (!('outputHash' in checked)) return checked;
+      try {
+        const row = atomic(s.store.sqlite, () => record(s, node, checked));
+        recorded.push([row, checked]);
+        return row;
+      } catch (err) {
+        return err as Error;
+      }
+    }),
+  );
+  for (const [row, checked] of recorded) announce(s, row, checked);
+  return out;
+}
+
+/** Every check of a result, or the whole handling of an error report (which returns the task's new row). */
+async function check(s: Services, node: NodeRow, body: CompleteTaskRequest, now: number): Promise<CheckedResult | TaskRow> {
   if (body.inference_node_id !== node.node_id) {
     throw new ApiError('forbidden', `inference_node_id "${body.inference_node_id}" is not the node that signed this request ("${node.node_id}"); post results as the node that holds the lease`);
   }
@@ -49,26 +93,36 @@ export async function acceptResult(s: Services, node: NodeRow, body: CompleteTas
       `signature does not verify with the public key of ${node.node_id}; sign the SIP-018 message {escrow: ${s.escrow}, task-id: u${chainTaskId}, input-hash, output-hash} with chain id ${s.chainId}`,
     );
   }
-  const latency = task.leased_at === null ? null : now - task.leased_at;
-  const row = atomic(s.store.sqlite, () => {
-    // The check above awaited a thread: the lease may have ended (and moved on) meanwhile.
-    const current = getTask(s.store, task.task_id)!;
-    if (current.status !== 'in_progress' || current.inference_node_id !== node.node_id || current.attempts !== task.attempts) {
-      throw new ApiError('conflict', `the lease of ${node.node_id} on task ${task.task_id} ended while its result was being checked (status ${current.status}); pull again`);
-    }
-    const updated = transition(
-      s.store,
-      task.task_id,
-      'completed',
-      { reason: `result from ${node.node_id} verified (output ${outputHash.slice(0, 12)}…)`, nodeId: node.node_id, expect: ['in_progress'], now },
-      { output: JSON.stringify(body.output), confidence: body.confidence, output_hash: outputHash, signature: body.signature, node_public_key: node.public_key, completed_at: now, lease_expires_at: null },
-      current,
-    );
-    recordOutcome(s.store, node.node_id, true, latency, s.config.scheduler.reputation_half_life_ms, now);
-    return updated;
-  });
+  return { task, body, outputHash, now };
+}
+
+/** The completion and the node's outcome; to be run inside a SQL transaction. */
+function record(s: Services, node: NodeRow, { task, body, outputHash, now }: CheckedResult): TaskRow {
+  // The check awaited a thread: the lease may have ended (and moved on) meanwhile.
+  const current = getTask(s.store, task.task_id)!;
+  if (current.status !== 'in_progress' || current.inference_node_id !== node.node_id || current.attempts !== task.attempts) {
+    throw new ApiError('conflict', `the lease of ${node.node_id} on task ${task.task_id} ended while its result was being checked (status ${current.status}); pull again`);
+  }
+  const updated = transition(
+    s.store,
+    task.task_id,
+    'completed',
+    { reason: `result from ${node.node_id} verified (output ${outputHash.slice(0, 12)}…)`, nodeId: node.node_id, expect: ['in_progress'], now },
+    { output: JSON.stringify(body.output), confidence: body.confidence, output_hash: outputHash, signature: body.signature, node_public_key: node.public_key, completed_at: now, lease_expires_at: null },
+    current,
+  );
+  recordOutcome(s.store, node.node_id, true, latencyOf(task, now), s.config.scheduler.reputation_half_life_ms, now);
+  return updated;
+}
+
+function latencyOf(task: TaskRow, now: number): number | null {
+  return task.leased_at === null ? null : now - task.leased_at;
+}
+
+/** After the commit: metrics, and whoever waits for the task. */
+function announce(s: Services, row: TaskRow, { task, now }: CheckedResult): void {
   s.metrics.completions.inc();
   s.attempts.emit('ended', row.task_id, 'completed');
+  const latency = latencyOf(task, now);
   if (latency !== null) s.metrics.inferenceLatency.observe(latency / 1000);
-  return row;
 }

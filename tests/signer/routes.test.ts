@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { NODE_AUTH_HEADERS, sha256Hex } from '../../protocol/index.js';
 import { getNode } from '../../signer/nodes/index.js';
-import { acceptResult, failAttempt, getTask, leaseNext } from '../../signer/tasks/index.js';
+import { acceptResult, acceptResults, failAttempt, getTask, leaseNext, taskHistory } from '../../signer/tasks/index.js';
 import { addTasks, body, makeSigner, register, TestNode, type TestSigner } from './helpers.js';
 
 let t: TestSigner;
@@ -144,6 +144,19 @@ describe('results are checked before they are accepted', () => {
     expect(leaseNext(t.s, 'node-2', Date.now() + 5_000)?.task_id).toBe(task.task_id);
     await expect(checking).rejects.toThrow(/ended while its result was being checked/);
     expect(getTask(t.s.store, task.task_id)).toMatchObject({ status: 'in_progress', inference_node_id: 'node-2', output: null });
+  });
+
+  it('in a batch, a lease that ends while the results are checked refuses that result only; the others are recorded', async () => {
+    const [a, b] = [await leased(), await leased()];
+    const checking = acceptResults(t.s, getNode(t.s.store, 'node-1')!, [node.result(a), node.result(b)]);
+    failAttempt(t.s, getTask(t.s.store, a.task_id)!, 'lease expired (test)');
+    const [ra, rb] = await checking;
+    expect(ra).toBeInstanceOf(Error);
+    expect((ra as Error).message).toMatch(/ended while its result was being checked/);
+    expect(rb).toMatchObject({ task_id: b.task_id, status: 'completed' });
+    expect(getTask(t.s.store, a.task_id)).toMatchObject({ status: 'pending', output: null });
+    expect(getTask(t.s.store, b.task_id)).toMatchObject({ status: 'completed', inference_node_id: 'node-1' });
+    expect(taskHistory(t.s.store, b.task_id).at(-1)).toMatchObject({ from_status: 'in_progress', to_status: 'completed' });
   });
 
   it('403 when the body names another node than the signer of the request', async () => {

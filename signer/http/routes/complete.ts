@@ -2,13 +2,13 @@
  * POST /api/v1/tasks/complete: a node posts a signed result (or an error report) for a task it
  * holds. POST /api/v1/tasks/complete-batch posts several in one signed request; each result is
  * checked and accepted on its own, exactly as the single route would, and refused ones do not
- * sink the others.
+ * sink the others (the accepted ones share one SQL commit: tasks/results.ts acceptResults).
  */
 import { Hono } from 'hono';
 import { completeBatchRequest, completeTaskRequest, type CompleteOutcome, type TaskStatus } from '../../../protocol/index.js';
 import { nodeAuth } from '../../auth/index.js';
 import { ApiError } from '../../errors.js';
-import { acceptResult } from '../../tasks/results.js';
+import { acceptResult, acceptResults } from '../../tasks/results.js';
 import { IllegalTransitionError } from '../../tasks/state.js';
 import type { Env } from '../env.js';
 import { ok, valid } from '../respond.js';
@@ -23,18 +23,15 @@ export const complete = new Hono<Env>()
   })
   .post('/api/v1/tasks/complete-batch', nodeAuth(), valid('json', completeBatchRequest), async (c) => {
     const s = c.var.services;
-    const results = await Promise.all(
-      c.req.valid('json').results.map(async (body): Promise<CompleteOutcome> => {
-        try {
-          const task = await acceptResult(s, c.var.node, body);
-          return { task_id: task.task_id, success: true, status: task.status as TaskStatus };
-        } catch (err) {
-          if (err instanceof ApiError) return { task_id: body.task_id, success: false, http_status: err.status, error: err.message };
-          if (err instanceof IllegalTransitionError) return { task_id: body.task_id, success: false, http_status: 409, error: err.message };
-          throw err;
-        }
-      }),
-    );
+    const bodies = c.req.valid('json').results;
+    const accepted = await acceptResults(s, c.var.node, bodies);
+    const results = accepted.map((r, i): CompleteOutcome => {
+      const task_id = bodies[i].task_id;
+      if (r instanceof ApiError) return { task_id, success: false, http_status: r.status, error: r.message };
+      if (r instanceof IllegalTransitionError) return { task_id, success: false, http_status: 409, error: r.message };
+      if (r instanceof Error) throw r;
+      return { task_id: r.task_id, success: true, status: r.status as TaskStatus };
+    });
     s.pending.notify();
     return ok(c, { results });
   });
