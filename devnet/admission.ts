@@ -93,12 +93,17 @@ export function decode(raw: Uint8Array, chainId: number = ChainId.Testnet): Deco
     nonce: tx.auth.spendingCondition.nonce,
     fee,
     action: toAction(tx, txid, origin),
-    postConditions: tx.postConditions.values.map((pc) => {
-      const p = wireToPostCondition(pc as never);
-      return p.address === 'origin' ? { ...p, address: origin } : p;
-    }),
+    postConditions: postConditionsOf(tx, origin),
     postConditionMode: tx.postConditionMode === PostConditionMode.Allow ? 'allow' : 'deny',
   };
+}
+
+/** The transaction's post-conditions, with the `origin` placeholder replaced by the origin's address. */
+export function postConditionsOf(tx: StacksTransactionWire, origin: string): PostCondition[] {
+  return tx.postConditions.values.map((pc) => {
+    const p = wireToPostCondition(pc as never);
+    return p.address === 'origin' ? { ...p, address: origin } : p;
+  });
 }
 
 function toAction(tx: StacksTransactionWire, txid: string, origin: string): Action {

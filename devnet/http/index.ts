@@ -10,7 +10,7 @@ import { deserializeCV, cvToHex, validateStacksAddress } from '@stacks/transacti
 import { hexToBytes } from '@stacks/common';
 import type { DevnetNode } from '../node.js';
 import { RejectedError } from '../admission.js';
-import { txJson, blockJson } from './shapes.js';
+import { TxShapes, blockJson } from './shapes.js';
 
 const isPrincipal = (p: string) => {
   const [address, name, extra] = p.split('.');
@@ -31,7 +31,7 @@ function intParam(v: string | undefined, def: number, max: number): number | nul
 /** Builds the Hono app over a running node. */
 export function devnetApp(node: DevnetNode): Hono {
   const app = new Hono();
-  const abiOf = (id: string) => node.contractInterface(id);
+  const shapes = new TxShapes((id) => node.contractInterface(id));
 
   // Browser wallets and the dashboard read the chain from other origins, as they do from Hiro's API.
   app.use('*', cors());
@@ -172,7 +172,7 @@ export function devnetApp(node: DevnetNode): Hono {
     const row = /^[0-9a-f]{64}$/.test(id) ? node.store.tx(id) : undefined;
     if (!row) return c.json({ error: `could not find transaction by ID`, tx_id: `0x${id}` }, 404);
     const block = row.block_height === null ? undefined : node.store.block(row.block_height);
-    return c.json(txJson(row, block, abiOf, limit, offset));
+    return c.json(shapes.txJson(row, block, limit, offset));
   });
 
   app.get('/extended/v1/contract/:contractId/events', (c) => {

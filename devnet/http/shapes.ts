@@ -5,7 +5,9 @@
  */
 import {
   type PostCondition,
+  type StacksTransactionWire,
   PayloadType,
+  PostConditionMode,
   addressToString,
   cvToString,
   deserializeCV,
@@ -15,7 +17,7 @@ import {
 import type { TxRow, BlockRow } from '../store.js';
 import type { ContractAbi } from '../vm.js';
 import { abiTypeToString } from '../clarity-check.js';
-import { decode } from '../admission.js';
+import { postConditionsOf } from '../admission.js';
 
 const iso = (s: number) => new Date(s * 1000).toISOString();
 const with0x = (h: string) => (h.startsWith('0x') ? h : `0x${h}`);
@@ -34,8 +36,7 @@ function apiPostCondition(pc: PostCondition): Record<string, unknown> {
   return { type: 'non_fungible', principal, condition_code: pc.condition.replace('-', '_'), asset, asset_value: { hex: `0x${serializeCV(pc.assetId)}`, repr: cvToString(pc.assetId) } };
 }
 
-function payloadFields(row: TxRow, abiOf: (id: string) => ContractAbi | undefined): Record<string, unknown> {
-  const tx = deserializeTransaction(new Uint8Array(row.raw));
+function payloadFields(row: TxRow, tx: StacksTransactionWire, abiOf: (id: string) => ContractAbi | undefined): Record<string, unknown> {
   const p = tx.payload;
   switch (p.payloadType) {
     case PayloadType.TokenTransfer:
@@ -69,25 +70,65 @@ function payloadFields(row: TxRow, abiOf: (id: string) => ContractAbi | undefine
   }
 }
 
-/** The API's transaction object: mempool form while pending or dropped, mined form after. */
-export function txJson(row: TxRow, block: BlockRow | undefined, abiOf: (id: string) => ContractAbi | undefined, eventLimit = 96, eventOffset = 0): Record<string, unknown> {
-  const d = decode(new Uint8Array(row.raw));
-  const common = {
+/** The parts of a transaction's API object that never change once built: read again and again while the signer polls. */
+interface Fixed {
+  /** Everything the raw transaction determines. */
+  common: Record<string, unknown>;
+  /** Outcome, once mined. */
+  mined?: { result: { hex: string; repr: string }; events: unknown[] };
+}
+
+/**
+ * Builds the API's transaction objects. Decoding a transaction and rendering its arguments and
+ * events costs milliseconds for a settlement batch, and clients poll the same few transactions,
+ * so the unchanging parts of the most recently read ones are kept.
+ */
+export class TxShapes {
+  private readonly fixed = new Map<string, Fixed>();
+
+  /** `keep`: how many transactions' parts to hold (a 200-item settlement's are a few hundred KB). */
+  constructor(private readonly abiOf: (id: string) => ContractAbi | undefined, private readonly keep = 64) {}
+
+  /** The API's transaction object: mempool form while pending or dropped, mined form after. */
+  txJson(row: TxRow, block: BlockRow | undefined, eventLimit = 96, eventOffset = 0): Record<string, unknown> {
+    // A transaction's bytes, and the ABI of a contract it was admitted to call, never change.
+    let f = this.fixed.get(row.txid);
+    // Deleted and re-inserted: the Map's order is the eviction order, least recently read first.
+    if (f) this.fixed.delete(row.txid);
+    else f = { common: commonFields(row, this.abiOf) };
+    this.fixed.set(row.txid, f);
+    if (this.fixed.size > this.keep) this.fixed.delete(this.fixed.keys().next().value!);
+    return txJson(f, row, block, eventLimit, eventOffset);
+  }
+}
+
+function commonFields(row: TxRow, abiOf: (id: string) => ContractAbi | undefined): Record<string, unknown> {
+  // The row was admitted, so its bytes decode; the txid and origin are the row's.
+  const tx = deserializeTransaction(new Uint8Array(row.raw));
+  return {
     tx_id: with0x(row.txid),
     nonce: row.nonce,
     fee_rate: row.fee,
     sender_address: row.origin,
     sponsored: false,
-    post_condition_mode: d.postConditionMode,
-    post_conditions: d.postConditions.map(apiPostCondition),
+    post_condition_mode: tx.postConditionMode === PostConditionMode.Allow ? 'allow' : 'deny',
+    post_conditions: postConditionsOf(tx, row.origin).map(apiPostCondition),
     anchor_mode: 'any',
-    ...payloadFields(row, abiOf),
+    ...payloadFields(row, tx, abiOf),
   };
+}
+
+function txJson(f: Fixed, row: TxRow, block: BlockRow | undefined, eventLimit: number, eventOffset: number): Record<string, unknown> {
+  const { common } = f;
   if (row.block_height === null || !block) {
     return { ...common, tx_status: row.status, receipt_time: row.receipt_time, receipt_time_iso: iso(row.receipt_time) };
   }
-  const events = JSON.parse(row.events ?? '[]') as unknown[];
-  const result = row.result_hex ? { hex: with0x(row.result_hex), repr: cvToString(deserializeCV(row.result_hex)) } : { hex: '0x', repr: '' };
+  // A mined transaction's outcome is final.
+  f.mined ??= {
+    result: row.result_hex ? { hex: with0x(row.result_hex), repr: cvToString(deserializeCV(row.result_hex)) } : { hex: '0x', repr: '' },
+    events: JSON.parse(row.events ?? '[]') as unknown[],
+  };
+  const { result, events } = f.mined;
   return {
     ...common,
     block_hash: block.hash,
