@@ -34,12 +34,15 @@ async function stats(signerUrl: string): Promise<Stats> {
   return ((await (await fetch(`${signerUrl}/api/v1/stats`)).json()) as { data: Stats }).data;
 }
 
-/** Polls stats until `done`; returns when it was, and every poll's time and stats (for the steady-state window). */
-async function until(signerUrl: string, done: (s: Stats) => boolean, timeoutMs: number, seen: [number, Stats][] = []): Promise<number> {
+/** One poll: when, the signer's stats, and the CPU ms each service had used by then. */
+type Poll = { t: number; stats: Stats; cpu: Record<string, number> };
+
+/** Polls stats until `done`; returns when it was. `watch` names processes whose CPU each poll records into `seen`. */
+async function until(signerUrl: string, done: (s: Stats) => boolean, timeoutMs: number, seen: Poll[] = [], watch: Record<string, number | undefined> = {}): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const s = await stats(signerUrl);
-    seen.push([performance.now(), s]);
+    seen.push({ t: performance.now(), stats: s, cpu: Object.fromEntries(Object.entries(watch).map(([name, pid]) => [name, cpuMs(pid)])) });
     if (done(s)) return performance.now();
     if (Date.now() > deadline) throw new Error(`timed out: ${JSON.stringify(s.tasks_by_status)}`);
     // Polling stats costs the signer CPU: often enough to time the run, rarely enough not to slow it.
@@ -56,12 +59,16 @@ function cpuMs(pid: number | undefined): number {
 
 const pastCompleted = (s: Stats) => (s.tasks_by_status.completed ?? 0) + (s.tasks_by_status.submitted ?? 0) + (s.tasks_by_status.settled ?? 0);
 
-/** Results per second between the first polls that saw 10% and 90% of `total` completed (null when one poll saw both). */
-function steadyRate(polls: [number, Stats][], total: number): number | null {
-  const at = (share: number) => polls.find(([, s]) => pastCompleted(s) >= share * total)!;
-  const [t10, s10] = at(0.1);
-  const [t90, s90] = at(0.9);
-  return t90 > t10 ? (pastCompleted(s90) - pastCompleted(s10)) / ((t90 - t10) / 1000) : null;
+/**
+ * Steady state: between the first polls that saw 10% and 90% of `total` completed, results per
+ * second and each process's CPU ms per result (null when one poll saw both).
+ */
+function steady(polls: Poll[], total: number): { results_per_s: number; cpu_ms_per_result: Record<string, number> } | null {
+  const at = (share: number) => polls.find((p) => pastCompleted(p.stats) >= share * total)!;
+  const [a, b] = [at(0.1), at(0.9)];
+  const results = pastCompleted(b.stats) - pastCompleted(a.stats);
+  if (b.t <= a.t) return null;
+  return { results_per_s: results / ((b.t - a.t) / 1000), cpu_ms_per_result: Object.fromEntries(Object.keys(a.cpu).map((k) => [k, (b.cpu[k]! - a.cpu[k]!) / results])) };
 }
 
 async function rawLoop(input: string): Promise<{ inferences_per_s: number; n: number; cpu_ms_per_inference: number }> {
@@ -94,8 +101,8 @@ try {
   const tAgent = performance.now();
   const before = pastCompleted(await stats(m.signerUrl));
   const cpuBefore = { signer: cpuMs(m.signer.child.pid), agent: cpuMs(agent.child.pid), devnet: cpuMs(m.devnet.child.pid) };
-  const polls: [number, Stats][] = [];
-  const tCompleted = await until(m.signerUrl, (s) => pastCompleted(s) >= ids.length, 300_000, polls);
+  const polls: Poll[] = [];
+  const tCompleted = await until(m.signerUrl, (s) => pastCompleted(s) >= ids.length, 300_000, polls, { signer: m.signer.child.pid, agent: agent.child.pid, devnet: m.devnet.child.pid });
   const computed = ids.length - before;
   const cpuPerResult = {
     signer_ms: (cpuMs(m.signer.child.pid) - cpuBefore.signer) / computed,
@@ -108,7 +115,11 @@ try {
 
   const raw = await rawLoop(input);
   const offChainWhole = computed / ((tCompleted - tAgent) / 1000);
-  const offChain = steadyRate(polls, ids.length) ?? offChainWhole;
+  const steadyState = steady(polls, ids.length);
+  /** Seconds from the agent's registration until the first result, 10%, 50%, 90% and all of them. */
+  const secondsTo = (share: number) => ((polls.find((p) => pastCompleted(p.stats) >= Math.max(1, share * ids.length))?.t ?? tCompleted) - tAgent) / 1000;
+  const timeline = { first: secondsTo(0), p10: secondsTo(0.1), p50: secondsTo(0.5), p90: secondsTo(0.9), all: (tCompleted - tAgent) / 1000 };
+  const offChain = steadyState?.results_per_s ?? offChainWhole;
   const onChain = ids.length / ((tSettled - t0) / 1000);
   const result = {
     when: new Date().toISOString(),
@@ -125,15 +136,18 @@ try {
       completed_results_per_s: offChain,
       measured: 'steady state: from 10% to 90% of the results',
       whole_run_results_per_s: offChainWhole,
+      seconds_after_agent_registered: timeline,
       completed_before_first_measure: before,
-      cpu_per_result: cpuPerResult,
+      // CPU ms per result in steady state (the whole run's, which include the agent loading its models, below).
+      cpu_per_result: steadyState?.cpu_ms_per_result ?? cpuPerResult,
+      whole_run_cpu_per_result: cpuPerResult,
     },
     raw_session_run_loop: raw,
     ratios: {
       off_chain_vs_raw: offChain / raw.inferences_per_s,
       on_chain_vs_raw: onChain / raw.inferences_per_s,
       // CPU per result over CPU per raw inference: what the path costs, whatever else the machine is doing.
-      off_chain_cpu_vs_raw: (cpuPerResult.signer_ms + cpuPerResult.agent_ms) / raw.cpu_ms_per_inference,
+      off_chain_cpu_vs_raw: ((steadyState?.cpu_ms_per_result.signer ?? cpuPerResult.signer_ms) + (steadyState?.cpu_ms_per_result.agent ?? cpuPerResult.agent_ms)) / raw.cpu_ms_per_inference,
       off_chain_whole_run_vs_raw: offChainWhole / raw.inferences_per_s,
     },
     goal: 'off_chain_vs_raw >= 1.0',
