@@ -60,16 +60,18 @@ export function leaseNext(s: Services, nodeId: string, now = Date.now()): TaskRo
 
 /**
  * Leases up to `max` of the best-suited pending tasks to `nodeId` in one transaction (none when
- * it is not online or at its in-flight limit). A young task is left for a clearly better node
+ * it is neither online nor busy, or at its in-flight limit). A young task is left for a clearly better node
  * with free capacity, the node's own score falling as it takes more.
  */
 export function leaseUpTo(s: Services, nodeId: string, max: number, now = Date.now()): TaskRow[] {
   const { scheduler } = s.config;
   const cap = scheduler.max_in_flight_per_node;
   return atomic(s.store.sqlite, (): TaskRow[] => {
-    const nodes = prepared(s.store.sqlite, "select * from inference_nodes where status = 'online'").all() as NodeRow[];
-    const me = nodes.find((n) => n.node_id === nodeId);
+    const online = prepared(s.store.sqlite, "select * from inference_nodes where status = 'online'").all() as NodeRow[];
+    // A busy node that asks for work has room again (its heartbeat can be up to an interval old); the cap below still holds.
+    const me = online.find((n) => n.node_id === nodeId) ?? (prepared(s.store.sqlite, "select * from inference_nodes where node_id = ? and status = 'busy'").get(nodeId) as NodeRow | undefined);
     if (!me) return [];
+    const nodes = online.includes(me) ? online : [...online, me];
     const load = inFlightCounts(s);
     const room = Math.min(max, cap - (load.get(nodeId) ?? 0));
     if (room <= 0) return [];

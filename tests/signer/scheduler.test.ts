@@ -58,11 +58,24 @@ describe('scheduler', () => {
     expect(scoreNode(good, 0, 4, now, half)).toBeGreaterThan(scoreNode(good, 3, 4, now, half));
   });
 
-  it('does not lease to a node that is not online', async () => {
+  it('does not lease to a node in maintenance or degraded', async () => {
     await register(t, new TestNode('a'));
-    heartbeat(t.s.store, 'a', 'maintenance');
     addTasks(t, {});
-    expect(leaseNext(t.s, 'a', Date.now() + 5_000)).toBeNull();
+    for (const status of ['maintenance', 'degraded'] as const) {
+      heartbeat(t.s.store, 'a', status);
+      expect(leaseNext(t.s, 'a', Date.now() + 5_000)).toBeNull();
+    }
+  });
+
+  it('leases to a node whose last heartbeat said busy once it asks again, up to its in-flight cap', async () => {
+    // The heartbeat may be an interval old: a pull is the node saying it has room now.
+    await register(t, new TestNode('a'));
+    heartbeat(t.s.store, 'a', 'busy');
+    addTasks(t, {}, {}, {});
+    const now = Date.now() + 5_000;
+    expect(leaseNext(t.s, 'a', now)).not.toBeNull();
+    expect(leaseNext(t.s, 'a', now)).not.toBeNull();
+    expect(leaseNext(t.s, 'a', now)).toBeNull();
   });
 });
 

@@ -92,7 +92,8 @@ export const pull = new Hono<Env>().get('/api/v1/nodes/:node_id/tasks', valid('p
   for (;;) {
     const fresh = prepared(s.store.sqlite, 'select status from inference_nodes where node_id = ?').get(node.node_id) as { status: string } | undefined;
     if (fresh?.status === 'offline') throw new ApiError('conflict', `node ${node.node_id} is offline (missed heartbeats); send a heartbeat with status "online" before pulling`);
-    const tasks = fresh?.status === 'online' ? leaseUpTo(s, node.node_id, max ?? 1) : [];
+    // A busy node pulls when it has room again: its last heartbeat may be older than that.
+    const tasks = fresh?.status === 'online' || fresh?.status === 'busy' ? leaseUpTo(s, node.node_id, max ?? 1) : [];
     if (tasks.length > 0) {
       s.log.debug({ task_ids: tasks.map((t) => t.task_id), node_id: node.node_id }, 'tasks leased');
       if (inline === 'true' && max !== undefined && c.req.header('accept') === FRAMED_TASKS) return c.body(framed(s, tasks), 200, { 'content-type': FRAMED_TASKS });
