@@ -109,6 +109,8 @@ function envOverrides(env: NodeJS.ProcessEnv): Record<string, Record<string, unk
   if (env.NODE_AGENT_WORKERS) set('runtime', 'workers', num('NODE_AGENT_WORKERS'));
   if (env.NODE_AGENT_MAX_BATCH) set('runtime', 'max_batch', num('NODE_AGENT_MAX_BATCH'));
   if (env.NODE_AGENT_MAX_QUEUE_DELAY_MS) set('runtime', 'max_queue_delay_ms', num('NODE_AGENT_MAX_QUEUE_DELAY_MS'));
+  if (env.NODE_AGENT_MAX_IN_FLIGHT) set('runtime', 'max_in_flight', num('NODE_AGENT_MAX_IN_FLIGHT'));
+  if (env.NODE_AGENT_PULL_CONCURRENCY) set('client', 'pull_concurrency', num('NODE_AGENT_PULL_CONCURRENCY'));
   return o;
 }
 

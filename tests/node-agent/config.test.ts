@@ -33,10 +33,12 @@ describe('config', () => {
   });
 
   it('lets env override the file and flags override env', () => {
-    const cfg = resolveConfig({ agent: { signer: 'http://file:1' } }, { key: '/k' }, { NODE_AGENT_SIGNER: 'http://env:2', NODE_AGENT_KEY: '/env-key', NODE_AGENT_MAX_BATCH: '4' });
+    const cfg = resolveConfig({ agent: { signer: 'http://file:1' } }, { key: '/k' }, { NODE_AGENT_SIGNER: 'http://env:2', NODE_AGENT_KEY: '/env-key', NODE_AGENT_MAX_BATCH: '4', NODE_AGENT_MAX_IN_FLIGHT: '48', NODE_AGENT_PULL_CONCURRENCY: '2' });
     expect(cfg.agent.signer).toBe('http://env:2');
     expect(cfg.agent.key_file).toBe('/k');
     expect(cfg.runtime.max_batch).toBe(4);
+    expect(cfg.runtime.max_in_flight).toBe(48);
+    expect(cfg.client.pull_concurrency).toBe(2);
   });
 
   it('names the key and the fix when a value is wrong', () => {
