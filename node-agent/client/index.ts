@@ -111,8 +111,8 @@ export class SignerClient {
       if (!task.input_range || !body) return task;
       const [offset, length] = task.input_range;
       if (offset + length > body.length) throw new SignerError(502, `the signer's framed answer is shorter than task ${task.task_id}'s input range`);
-      // A copy: a view would carry the whole answer's buffer to a worker that validates it.
-      return { ...task, inputBytes: body.slice(offset, offset + length) };
+      // A view into the answer: the pool copies it only when it sends it to a worker thread.
+      return { ...task, inputBytes: body.subarray(offset, offset + length) };
     });
   }
 

@@ -108,7 +108,9 @@ export class WorkerPool {
    */
   validate(bytes: Uint8Array, sha256: string, info: ModelInfo, limits: InputLimits): Promise<Validated> {
     if (cheapToCheck(bytes)) return Promise.resolve(checkInput(bytes, sha256, info, limits));
-    return this.enqueue({ type: 'validate', jobId: this.nextJob++, bytes, sha256, info, limits }) as Promise<Validated>;
+    // Structured clone copies a view's whole buffer (e.g. a pull answer holding many inputs): send exactly these bytes.
+    const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
+    return this.enqueue({ type: 'validate', jobId: this.nextJob++, bytes: own, sha256, info, limits }) as Promise<Validated>;
   }
 
   /** How many more runs would start at once: idle workers not already spoken for by queued runs. */
