@@ -23,8 +23,8 @@ function str(v: unknown): string {
 
 function valueOf(data: ClarityEvent['data']): { hex: string; repr: string } {
   const hex = data.raw_value?.startsWith('0x') ? data.raw_value : `0x${data.raw_value ?? ''}`;
-  const cv = data.value ?? deserializeCV(hex);
-  return { hex, repr: cvToString(cv) };
+  // Node's hex decoder: @stacks/common's (what a hex string would go through) is plain JS and several times slower.
+  return { hex, repr: cvToString(deserializeCV(Buffer.from(hex.slice(2), 'hex'))) };
 }
 
 /** Maps simnet events of one transaction to API events; prints also become contract logs. */

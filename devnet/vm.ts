@@ -4,7 +4,7 @@
  * fresh VM gives the same state.
  */
 import { initSimnet, tx as simTx, type Simnet, type Tx, type ClarityEvent } from '@stacks/clarinet-sdk';
-import { type ClarityValue, cvToHex } from '@stacks/transactions';
+import { type ClarityValue, ClarityWireType, serializeCVBytes } from '@stacks/transactions';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -60,10 +60,19 @@ function ustx(amount: bigint): number {
   return Number(amount);
 }
 
-function toSimTx(sender: string, action: Action): Tx {
+/** A transaction as simnet's wasm `mineBlock` takes it: clarinet-sdk's `Tx`, a call's arguments as serialized bytes only. */
+type WasmTx = Tx | { callPublicFn: { contract: string; method: string; args_maps: Uint8Array[]; sender: string } };
+
+/** What simnet's wasm `mineBlock` returns per transaction: the result as Clarity hex, the events as JSON strings. */
+interface WasmTxResult {
+  result: string;
+  events: string;
+}
+
+function toSimTx(sender: string, action: Action): WasmTx {
   switch (action.kind) {
     case 'call':
-      return simTx.callPublicFn(action.contract, action.fn, action.args, sender);
+      return { callPublicFn: { contract: action.contract, method: action.fn, args_maps: action.args.map(serializeCVBytes), sender } };
     case 'transfer':
       return simTx.transferSTX(ustx(action.amount), action.recipient, sender);
     case 'deploy':
@@ -79,7 +88,18 @@ export class Vm {
   /** Balances read since the last block: admission asks for the same accounts over and over. */
   private balances = new Map<string, bigint>();
 
-  private constructor(private readonly simnet: Simnet, readonly genesisId: string) {}
+  /**
+   * simnet's own wasm `mineBlock`. clarinet-sdk's wrapper around it JSON-encodes each call's
+   * arguments twice (as Clarity objects, which the wasm ignores, and as bytes) and decodes every
+   * result and event value into objects, which the devnet would only encode back to hex.
+   */
+  private readonly mineWasm: (txs: WasmTx[]) => WasmTxResult[];
+
+  private constructor(private readonly simnet: Simnet, readonly genesisId: string) {
+    // The sdk's proxy passes every other property through to the wasm session, whose class is the prototype.
+    const wasm = Object.getPrototypeOf(simnet) as { mineBlock(txs: WasmTx[]): WasmTxResult[] };
+    this.mineWasm = (txs) => wasm.mineBlock.call(simnet, txs);
+  }
 
   /** Starts a fresh chain from `Clarinet.toml` (contracts deployed, Devnet.toml accounts funded). */
   static async create(manifestPath: string): Promise<Vm> {
@@ -130,7 +150,7 @@ export class Vm {
       return [];
     }
     this.balances.clear();
-    const txs: Tx[] = [];
+    const txs: WasmTx[] = [];
     for (const e of entries) {
       txs.push(simTx.transferSTX(ustx(e.fee), FEE_SINK, e.sender));
       if (!e.skip) txs.push(toSimTx(e.sender, e.action));
@@ -139,7 +159,7 @@ export class Vm {
     const sinkBefore = this.balance(FEE_SINK);
     let results;
     try {
-      results = quiet(() => this.simnet.mineBlock(txs));
+      results = quiet(() => this.mineWasm(txs));
     } catch (err) {
       this.balances.clear();
       // simnet stops the block at the failing call; the fees already paid tell which one it was.
@@ -162,8 +182,10 @@ export class Vm {
         continue;
       }
       const r = results[k++];
-      const ok = r.result.type !== 'err';
-      outcomes.push({ ok, resultHex: cvToHex(r.result), events: r.events, vmError: null });
+      // Event values stay hex until an event is rendered (`toApiEvents`).
+      const events = (JSON.parse(r.events) as string[]).map((ev) => JSON.parse(ev) as ClarityEvent);
+      const ok = parseInt(r.result.slice(2, 4), 16) !== ClarityWireType.err;
+      outcomes.push({ ok, resultHex: r.result, events, vmError: null });
     }
     return outcomes;
   }
