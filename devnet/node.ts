@@ -267,6 +267,7 @@ function postConditionError(d: DecodedTx, o: EntryOutcome): string | null {
   // the STX moved by a token-transfer payload is what the sender signed.
   if (!o.ok || d.action.kind === 'transfer') return null;
   if (d.postConditions.length === 0 && d.postConditionMode === 'allow') return null;
-  const { events } = toApiEvents(o.events, d.txid);
+  // The conditions are on asset events only: rendering print values (`record` does) is the costly part.
+  const { events } = toApiEvents(o.events.filter((e) => e.event !== 'print_event'), d.txid);
   return checkPostConditions(d.postConditions, d.postConditionMode, events);
 }
