@@ -6,6 +6,7 @@
 import { rmSync } from 'node:fs';
 import { serve } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import { DevnetNode } from './node.js';
 import { devnetApp } from './http/index.js';
 import { devAccounts, type DevAccount } from './accounts.js';
@@ -56,6 +57,9 @@ export async function startDevnet(opts: StartDevnetOptions): Promise<Devnet> {
     const s = serve({ fetch: app.fetch, port: opts.port ?? 0, hostname: host }, () => resolve(s));
     s.once('error', reject);
   });
+  // Clients drop idle sockets after about 4 s; a server that closes them at 5 s races a client
+  // reusing one after a long block (a VM rebuild), which the client sees as ECONNRESET.
+  (server as Server).keepAliveTimeout = 65_000;
   const port = (server.address() as AddressInfo).port;
   return {
     url: `http://${host}:${port}`,
