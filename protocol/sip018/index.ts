@@ -10,7 +10,7 @@
  * 3x cheaper, which matters because a node signs every result it computes.
  */
 import { Cl, type ClarityValue, type TupleCV, encodeStructuredDataBytes, publicKeyFromSignatureRsv, compressPublicKey } from '@stacks/transactions';
-import { signRecoverable } from 'tiny-secp256k1';
+import { createRequire } from 'node:module';
 import { createHash } from 'node:crypto';
 import { sha256Hex } from '../hash/index.js';
 import { hash32, structuredDataBytes, taskResultMessageBytes } from './encode.js';
@@ -84,9 +84,13 @@ function secretOf(privateKey: string): Buffer {
   return secret;
 }
 
+/** libsecp256k1, loaded on the first signature: its WebAssembly costs about 12 MB of RSS, which processes that only verify (the signer) never pay. */
+let secp: typeof import('tiny-secp256k1') | null = null;
+
 /** Signs sha256(`encoded`) deterministically (RFC 6979, low s); returns the 65-byte RSV signature as hex. */
 function signEncoded(encoded: Uint8Array, privateKey: string): string {
-  const { signature, recoveryId } = signRecoverable(createHash('sha256').update(encoded).digest(), secretOf(privateKey));
+  secp ??= createRequire(import.meta.url)('tiny-secp256k1') as typeof import('tiny-secp256k1');
+  const { signature, recoveryId } = secp.signRecoverable(createHash('sha256').update(encoded).digest(), secretOf(privateKey));
   return Buffer.concat([signature, Buffer.of(recoveryId)]).toString('hex');
 }
 
