@@ -15,7 +15,10 @@ import { createHash } from 'node:crypto';
 import { sha256Hex } from '../hash/index.js';
 import { hash32, structuredDataBytes, taskResultMessageBytes } from './encode.js';
 
+import { isCanonicalSignature } from './canonical.js';
+
 export { taskResultMessageBytes } from './encode.js';
+export { canonicalSignatureProblem, isCanonicalSignature, signatureReplayKey, SECP256K1_HALF_N } from './canonical.js';
 
 /** Chain ids as `chain-id` reads them in Clarity. */
 export const CHAIN_ID = { mainnet: 1, testnet: 0x80000000 } as const;
@@ -99,9 +102,9 @@ export function signTaskResult(result: TaskResult, chainId: number, privateKey: 
   return signEncoded(encodeTaskResult(result, chainId), privateKey);
 }
 
-/** True when `signature` over the SIP-018 encoding `encoded` recovers to `publicKey` (compressed hex). */
+/** True when `signature` over the SIP-018 encoding `encoded` is canonical (./canonical.ts) and recovers to `publicKey` (compressed hex). */
 function verifyEncoded(encoded: Uint8Array, signature: string, publicKey: string): boolean {
-  if (!/^[0-9a-fA-F]{130}$/.test(signature)) return false;
+  if (!isCanonicalSignature(signature)) return false;
   if (!/^0[23][0-9a-fA-F]{64}$/.test(publicKey)) return false;
   try {
     const recovered = publicKeyFromSignatureRsv(sha256Hex(encoded), signature);

@@ -3,10 +3,11 @@
  * timestamp (ms) and a SIP-018 signature over {method, path with query, sha256 of the body,
  * timestamp} (protocol/sip018 signNodeRequest). The signer checks it against the node's
  * registered key (or, for registration, the key being registered), the timestamp window, that
- * it was signed after this process started, and that the signature was not seen before.
+ * it was signed after this process started, that the signature is canonical (low s, recovery byte
+ * 00 or 01) and that its (r, s) was not seen before.
  */
 import type { Context, MiddlewareHandler } from 'hono';
-import { NODE_AUTH_HEADERS, nodeId as nodeIdSchema, sha256Hex } from '../../protocol/index.js';
+import { NODE_AUTH_HEADERS, canonicalSignatureProblem, nodeId as nodeIdSchema, sha256Hex } from '../../protocol/index.js';
 import { ApiError } from '../errors.js';
 import { getNode, type NodeRow } from '../nodes/index.js';
 import type { Env } from '../http/env.js';
@@ -52,6 +53,13 @@ export async function checkSignature(c: Context<Env>, req: SignedRequest, public
   // a replay of one it never saw (or come from a clock running behind, which resolves itself).
   if (req.timestamp < s.startedAt) {
     throw new ApiError('unauthorized', `${NODE_AUTH_HEADERS.timestamp} is ${s.startedAt - req.timestamp} ms before this signer started; sign every request afresh when sending it (and check the node's clock)`);
+  }
+  // Refused by form before any check: a malleated copy of a signature (high s, recovery byte 2 or 3) must never
+  // count as a request of its own, and saying so helps the operator of a node that signs oddly.
+  const problem = canonicalSignatureProblem(req.signature);
+  if (problem) {
+    s.metrics.authFailures.inc({ reason: 'noncanonical' });
+    throw new ApiError('unauthorized', `signature is not canonical: ${problem}; send ${NODE_AUTH_HEADERS.signature} as protocol/sip018 signNodeRequest makes it (low s, recovery byte 00 or 01)`);
   }
   const message = { method: req.method, path: req.path, bodyHash: sha256Hex(req.body), timestamp: req.timestamp };
   if (!(await s.verifier.nodeRequest(message, s.chainId, req.signature, publicKey))) {

@@ -6,13 +6,11 @@
  * checks on worker threads; the `...Fast` functions run them inline.
  */
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
-import { encodeNodeRequest, encodeTaskResult, type NodeRequest, type TaskResult } from '../../protocol/index.js';
+import { encodeNodeRequest, encodeTaskResult, isCanonicalSignature, type NodeRequest, type TaskResult } from '../../protocol/index.js';
 import { VerifyPool } from './pool.js';
 
 /** DER prefix of a SubjectPublicKeyInfo for a compressed secp256k1 point. */
 const SPKI_PREFIX = '3036301006072a8648ce3d020106052b8104000a032200';
-/** Half the curve order: signatures with a larger s are malleated copies of low-s ones. */
-const HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n;
 const keys = new Map<string, KeyObject | null>();
 
 /** The key as OpenSSL takes it, or null when it is not a point on the curve. */
@@ -29,13 +27,13 @@ function keyOf(publicKey: string): KeyObject | null {
   return key;
 }
 
-/** r||s of a signature Clarity would check, or null for one it (or we) refuse by its form. */
+/** r||s of a signature we check, or null for one refused by its form (only canonical signatures, see protocol/sip018/canonical.ts). */
 function checkable(signature: string, publicKey: string): Buffer | null {
   if (!/^[0-9a-f]{130}$/.test(signature) || !/^0[23][0-9a-f]{64}$/.test(publicKey)) return null;
-  // Clarity's secp256k1-verify ignores the recovery id but refuses one above 3; so do we.
-  if (parseInt(signature.slice(128), 16) > 3) return null;
-  // A high-s copy would pass on chain, but no honest signer makes one: refusing it keeps one result one signature.
-  if (BigInt(`0x${signature.slice(64, 128)}`) > HALF_N) return null;
+  // Clarity's secp256k1-verify ignores the recovery byte (0..3) and takes any s; we take only the form honest
+  // signers make (low s, recovery byte 0 or 1), so one result or request has exactly one signature up to that byte,
+  // and deduplication by (r, s) catches the rest.
+  if (!isCanonicalSignature(signature)) return null;
   return Buffer.from(signature.slice(0, 128), 'hex');
 }
 
