@@ -24,6 +24,11 @@
 (define-constant ERR_SAME_OWNER (err u1008))
 ;; rollback target is not an earlier output of the same model
 (define-constant ERR_INVALID_ANCESTOR (err u1009))
+;; precision is above 9 significant digits (float32 carries about 7)
+(define-constant ERR_INVALID_PRECISION (err u1010))
+
+;; Most significant digits an output's float values are compared to; u0 compares them exactly.
+(define-constant MAX_PRECISION u9)
 
 (define-data-var last-output-id uint u0)
 
@@ -37,6 +42,9 @@
     version: uint,
     price: uint,
     uri: (string-utf8 256),
+    ;; significant digits that float outputs are rounded to before they are hashed and
+    ;; compared between nodes (u0: exact)
+    precision: uint,
     parent: (optional uint),
     spent: bool,
   }
@@ -57,6 +65,7 @@
     (version uint)
     (price uint)
     (uri (string-utf8 256))
+    (precision uint)
     (parent (optional uint))
   )
   (let ((id (+ (var-get last-output-id) u1)))
@@ -69,6 +78,7 @@
       version: version,
       price: price,
       uri: uri,
+      precision: precision,
       parent: parent,
       spent: false,
     })
@@ -83,6 +93,7 @@
       version: version,
       price: price,
       uri: uri,
+      precision: precision,
       parent: parent,
     })
     (ok id)
@@ -99,10 +110,15 @@
   )
 )
 
-(define-private (check-artifact (artifact-hash (buff 32)) (format (string-ascii 16)))
+(define-private (check-artifact
+    (artifact-hash (buff 32))
+    (format (string-ascii 16))
+    (precision uint)
+  )
   (begin
     (asserts! (is-eq (len artifact-hash) u32) ERR_INVALID_HASH)
     (asserts! (> (len format) u0) ERR_INVALID_FORMAT)
+    (asserts! (<= precision MAX_PRECISION) ERR_INVALID_PRECISION)
     (ok true)
   )
 )
@@ -114,14 +130,15 @@
     (format (string-ascii 16))
     (price uint)
     (uri (string-utf8 256))
+    (precision uint)
   )
   (begin
     (asserts! (> (len model) u0) ERR_INVALID_MODEL)
     (asserts! (is-none (map-get? names model)) ERR_MODEL_EXISTS)
-    (try! (check-artifact artifact-hash format))
+    (try! (check-artifact artifact-hash format precision))
     (map-set names model (+ (var-get last-output-id) u1))
     (create-output "model-deployed" model contract-caller artifact-hash format u1
-      price uri none
+      price uri precision none
     )
   )
 )
@@ -133,13 +150,14 @@
     (format (string-ascii 16))
     (price uint)
     (uri (string-utf8 256))
+    (precision uint)
   )
   (let ((output (try! (spend output-id))))
-    (try! (check-artifact artifact-hash format))
+    (try! (check-artifact artifact-hash format precision))
     (create-output "model-upgraded" (get model output) (get owner output)
       artifact-hash format
       (+ (get version output) u1)
-      price uri (some output-id)
+      price uri precision (some output-id)
     )
   )
 )
@@ -153,7 +171,7 @@
     (asserts! (not (is-eq new-owner (get owner output))) ERR_SAME_OWNER)
     (create-output "model-transferred" (get model output) new-owner
       (get artifact-hash output) (get format output) (get version output)
-      (get price output) (get uri output) (some output-id)
+      (get price output) (get uri output) (get precision output) (some output-id)
     )
   )
 )
@@ -172,6 +190,7 @@
       version: (get version output),
       price: (get price output),
       uri: (get uri output),
+      precision: (get precision output),
       parent: (get parent output),
     })
     (ok true)
@@ -179,7 +198,7 @@
 )
 
 ;; Spends the live output and creates a new version carrying an earlier output's artifact,
-;; format and uri; the price stays the current one.
+;; format, uri and precision; the price stays the current one.
 (define-public (rollback
     (output-id uint)
     (ancestor-id uint)
@@ -196,7 +215,7 @@
     (create-output "model-rolled-back" (get model output) (get owner output)
       (get artifact-hash ancestor) (get format ancestor)
       (+ (get version output) u1)
-      (get price output) (get uri ancestor) (some output-id)
+      (get price output) (get uri ancestor) (get precision ancestor) (some output-id)
     )
   )
 )

@@ -14,11 +14,11 @@
 )
 
 (define-public (fuzz-deploy (name uint) (price uint))
-  (deploy (int-to-ascii (mod name u50)) (sha256 name) "onnx" price u"fuzz://")
+  (deploy (int-to-ascii (mod name u50)) (sha256 name) "onnx" price u"fuzz://" (mod price u10))
 )
 
 (define-public (fuzz-upgrade (pick uint) (price uint))
-  (upgrade (fuzz-pick pick) (sha256 price) "onnx" price u"fuzz://next")
+  (upgrade (fuzz-pick pick) (sha256 price) "onnx" price u"fuzz://next" (mod price u10))
 )
 
 (define-public (fuzz-transfer (pick uint) (to principal))

@@ -41,10 +41,17 @@ export interface SubmitTask {
   privacy: Int;
   /** 0..255. */
   priority: Int;
+  /** How many nodes must agree: 1 (spot-checked), 3 or 5. The fee covers price * security. Default 1. */
+  security?: Int;
 }
+
+/** The security levels a task may ask for: how many nodes must compute it. */
+export const SECURITY_LEVELS = [1, 3, 5] as const;
 
 /** Arguments of `submit-task`. */
 export function submitTaskArgs(t: SubmitTask): ClarityValue[] {
+  const security = t.security ?? 1;
+  if (!SECURITY_LEVELS.includes(Number(security) as 1 | 3 | 5)) throw new Error(`security must be 1, 3 or 5, got ${security}`);
   return [
     uint(t.modelOutput, 'modelOutput'),
     hexBuffer(t.inputHash, 32, 'inputHash'),
@@ -52,6 +59,7 @@ export function submitTaskArgs(t: SubmitTask): ClarityValue[] {
     uint(t.maxBlocks, 'maxBlocks'),
     uint(t.privacy, 'privacy'),
     uint(t.priority, 'priority'),
+    uint(security, 'security'),
   ];
 }
 
@@ -83,6 +91,51 @@ export function completeTasksArgs(items: CompleteTaskItem[]): ClarityValue[] {
       ),
     ),
   ];
+}
+
+/** One task run by several nodes, for `settle-redundant`: every node's signed result. */
+export interface RedundantTask {
+  taskId: Int;
+  /** 2 to 5 results by distinct node keys. */
+  results: Omit<CompleteTaskItem, 'taskId'>[];
+}
+
+/** Most tasks one `settle-redundant` call takes, and most results per task. */
+export const MAX_REDUNDANT_BATCH = 20;
+export const MAX_VOTES = 5;
+
+/** The single argument of `settle-redundant`. */
+export function settleRedundantArgs(tasks: RedundantTask[]): ClarityValue[] {
+  if (tasks.length > MAX_REDUNDANT_BATCH) throw new Error(`settle-redundant takes at most ${MAX_REDUNDANT_BATCH} tasks, got ${tasks.length}`);
+  return [
+    Cl.list(
+      tasks.map((t, i) => {
+        if (t.results.length > MAX_VOTES) throw new Error(`tasks[${i}] has ${t.results.length} results; at most ${MAX_VOTES}`);
+        return Cl.tuple({
+          'task-id': uint(t.taskId, `tasks[${i}].taskId`),
+          results: Cl.list(
+            t.results.map((r, j) =>
+              Cl.tuple({
+                'output-hash': hexBuffer(r.outputHash, 32, `tasks[${i}].results[${j}].outputHash`),
+                'node-pubkey': hexBuffer(r.nodePublicKey, 33, `tasks[${i}].results[${j}].nodePublicKey (compressed key)`),
+                signature: hexBuffer(r.signature, 65, `tasks[${i}].results[${j}].signature`),
+              }),
+            ),
+          ),
+        });
+      }),
+    ),
+  ];
+}
+
+/** Arguments of `bond-node`: the node's compressed public key and the stake in micro-STX. */
+export function bondNodeArgs(nodePublicKey: string, amount: Int): ClarityValue[] {
+  return [hexBuffer(nodePublicKey, 33, 'nodePublicKey (compressed key)'), uint(amount, 'amount')];
+}
+
+/** Arguments of `unbond-node`, `withdraw-stake` and `get-node`. */
+export function nodeKeyArgs(nodePublicKey: string): ClarityValue[] {
+  return [hexBuffer(nodePublicKey, 33, 'nodePublicKey (compressed key)')];
 }
 
 /** Bytes of one `complete-tasks-packed` item: task id (8), output hash (32), public key (33), signature (65). */
@@ -138,12 +191,23 @@ export interface ModelArtifact {
   price: Int;
   /** Where the artifact can be fetched (up to 256 characters). */
   uri: string;
+  /**
+   * Significant digits float outputs are rounded to before nodes hash them (0..9; 0 = exact).
+   * Honest nodes on different hardware or thread counts then sign the same output hash.
+   * Default DEFAULT_OUTPUT_PRECISION.
+   */
+  precision?: Int;
 }
+
+/** The precision a model gets when its publisher names none: float32 noise sits near the 7th digit. */
+export const DEFAULT_OUTPUT_PRECISION = 5;
 
 function artifactArgs(a: ModelArtifact): ClarityValue[] {
   if (!/^[\x20-\x7e]{1,16}$/.test(a.format)) throw new Error(`format must be 1-16 printable ASCII characters, got "${a.format}"`);
   if ([...a.uri].length > 256) throw new Error(`uri must be at most 256 characters, got ${[...a.uri].length}`);
-  return [hexBuffer(a.artifactHash, 32, 'artifactHash'), Cl.stringAscii(a.format), uint(a.price, 'price'), Cl.stringUtf8(a.uri)];
+  const precision = Number(a.precision ?? DEFAULT_OUTPUT_PRECISION);
+  if (!Number.isInteger(precision) || precision < 0 || precision > 9) throw new Error(`precision must be a whole number of significant digits from 0 to 9, got ${a.precision}`);
+  return [hexBuffer(a.artifactHash, 32, 'artifactHash'), Cl.stringAscii(a.format), uint(a.price, 'price'), Cl.stringUtf8(a.uri), Cl.uint(precision)];
 }
 
 /** Arguments of `model-registry.deploy`. */

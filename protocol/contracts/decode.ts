@@ -61,6 +61,13 @@ export interface TaskSubmitted {
   deadline: bigint;
   privacy: number;
   priority: number;
+  /** Nodes that must agree: 1, 3 or 5. */
+  security: number;
+  /** The fee terms frozen into the task at submission. */
+  ownerBps: number;
+  treasuryBps: number;
+  treasury: string;
+  sampleBps: number;
 }
 
 /** Decodes a `task-submitted` print event. */
@@ -79,6 +86,11 @@ export function decodeTaskSubmitted(cv: ClarityValue): TaskSubmitted {
     deadline: big(t, 'deadline'),
     privacy: Number(big(t, 'privacy')),
     priority: Number(big(t, 'priority')),
+    security: Number(big(t, 'security')),
+    ownerBps: Number(big(t, 'owner-bps')),
+    treasuryBps: Number(big(t, 'treasury-bps')),
+    treasury: str(t, 'treasury'),
+    sampleBps: Number(big(t, 'sample-bps')),
   };
 }
 
@@ -146,6 +158,11 @@ export interface ChainTask {
   deadline: bigint;
   privacy: number;
   priority: number;
+  security: number;
+  ownerBps: number;
+  treasuryBps: number;
+  treasury: string;
+  sampleBps: number;
   status: ChainTaskStatus;
   /** Paid node's principal, once paid. */
   node: string | null;
@@ -171,6 +188,11 @@ export function decodeTask(cv: ClarityValue): ChainTask | null {
     deadline: big(t, 'deadline'),
     privacy: Number(big(t, 'privacy')),
     priority: Number(big(t, 'priority')),
+    security: Number(big(t, 'security')),
+    ownerBps: Number(big(t, 'owner-bps')),
+    treasuryBps: Number(big(t, 'treasury-bps')),
+    treasury: str(t, 'treasury'),
+    sampleBps: Number(big(t, 'sample-bps')),
     status,
     node: opt(t, 'node', str),
     outputHash: opt(t, 'output-hash', str),
@@ -187,6 +209,8 @@ export interface ModelOutput {
   version: bigint;
   price: bigint;
   uri: string;
+  /** Significant digits float outputs are rounded to before hashing (0 = exact). */
+  precision: number;
   parent: bigint | null;
   spent: boolean;
 }
@@ -206,7 +230,48 @@ export function decodeModelOutput(cv: ClarityValue): ModelOutput | null {
     version: big(t, 'version'),
     price: big(t, 'price'),
     uri: str(t, 'uri'),
+    precision: Number(big(t, 'precision')),
     parent: opt(t, 'parent', big),
     spent: spent.type === ClarityType.BoolTrue,
   };
+}
+
+/** Per-task outcome of `settle-redundant`: how many results agreed and the stake slashed, or the error code. */
+export type RedundantResult = { ok: true; votes: number; slashed: bigint } | { ok: false; code: number };
+
+/** Decodes the result of `settle-redundant`: `(ok (list ...))` or the bare list. */
+export function decodeRedundantResults(cv: ClarityValue): RedundantResult[] {
+  const list = cv.type === ClarityType.ResponseOk ? cv.value : cv;
+  if (list.type !== ClarityType.List) throw new Error(`settle-redundant result: expected (ok (list ...)), got ${cv.type}`);
+  return list.value.map((r, i) => {
+    if (r.type === ClarityType.ResponseErr && r.value.type === ClarityType.UInt) return { ok: false, code: Number(r.value.value) };
+    if (r.type === ClarityType.ResponseOk) {
+      const t = tuple(r.value, `settle-redundant result item ${i}`);
+      return { ok: true, votes: Number(big(t, 'votes')), slashed: big(t, 'slashed') };
+    }
+    throw new Error(`settle-redundant result item ${i}: expected (ok tuple) or (err uint), got ${r.type}`);
+  });
+}
+
+/** Node bond statuses stored on chain. */
+export const NODE_BOND_STATUS = { active: 0, unbonding: 1, slashed: 2 } as const;
+export type NodeBondStatus = keyof typeof NODE_BOND_STATUS;
+
+/** A node key's bond as `get-node` returns it. */
+export interface NodeBond {
+  operator: string;
+  stake: bigint;
+  status: NodeBondStatus;
+  withdrawAt: bigint;
+}
+
+/** Decodes `get-node`'s result; null for a key with no bond. */
+export function decodeNodeBond(cv: ClarityValue): NodeBond | null {
+  const inner = unwrapSome(cv);
+  if (!inner) return null;
+  const t = tuple(inner, 'node bond');
+  const code = Number(big(t, 'status'));
+  const status = (Object.keys(NODE_BOND_STATUS) as NodeBondStatus[]).find((k) => NODE_BOND_STATUS[k] === code);
+  if (!status) throw new Error(`node bond: unknown status code ${code}`);
+  return { operator: str(t, 'operator'), stake: big(t, 'stake'), status, withdrawAt: big(t, 'withdraw-at') };
 }
