@@ -169,6 +169,8 @@
     privacy: uint,
     priority: uint,
     security: uint,
+    ;; the model output's precision: nodes round float outputs to it before hashing
+    precision: uint,
     owner-bps: uint,
     treasury-bps: uint,
     treasury: principal,
@@ -238,6 +240,7 @@
       privacy: privacy,
       priority: priority,
       security: security,
+      precision: (get precision output),
       status: STATUS_PENDING,
       node: none,
       output-hash: none,
@@ -256,6 +259,7 @@
       privacy: privacy,
       priority: priority,
       security: security,
+      precision: (get precision output),
     }))
     (ok id)
   )

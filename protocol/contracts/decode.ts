@@ -63,6 +63,8 @@ export interface TaskSubmitted {
   priority: number;
   /** Nodes that must agree: 1, 3 or 5. */
   security: number;
+  /** Significant digits float outputs are rounded to before hashing (the model output's, 0 = exact). */
+  precision: number;
   /** The fee terms frozen into the task at submission. */
   ownerBps: number;
   treasuryBps: number;
@@ -87,6 +89,7 @@ export function decodeTaskSubmitted(cv: ClarityValue): TaskSubmitted {
     privacy: Number(big(t, 'privacy')),
     priority: Number(big(t, 'priority')),
     security: Number(big(t, 'security')),
+    precision: Number(big(t, 'precision')),
     ownerBps: Number(big(t, 'owner-bps')),
     treasuryBps: Number(big(t, 'treasury-bps')),
     treasury: str(t, 'treasury'),
@@ -159,6 +162,7 @@ export interface ChainTask {
   privacy: number;
   priority: number;
   security: number;
+  precision: number;
   ownerBps: number;
   treasuryBps: number;
   treasury: string;
@@ -189,6 +193,7 @@ export function decodeTask(cv: ClarityValue): ChainTask | null {
     privacy: Number(big(t, 'privacy')),
     priority: Number(big(t, 'priority')),
     security: Number(big(t, 'security')),
+    precision: Number(big(t, 'precision')),
     ownerBps: Number(big(t, 'owner-bps')),
     treasuryBps: Number(big(t, 'treasury-bps')),
     treasury: str(t, 'treasury'),
