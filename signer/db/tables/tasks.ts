@@ -35,6 +35,16 @@ export const inferenceTasks = sqliteTable(
     deadline: integer('deadline'),
     privacy: text('privacy').notNull(),
     priority: integer('priority').notNull().default(0),
+    /** Nodes that must agree on the output: 1, 3 or 5 (`security` of submit-task). */
+    security: integer('security').notNull().default(1),
+    /** Significant digits float outputs are rounded to before hashing (0 = exact), frozen in the task on chain. */
+    precision: integer('precision').notNull().default(0),
+    /** Share of level-1 tasks re-run on a second node, in basis points, frozen in the task on chain. */
+    sample_bps: integer('sample_bps').notNull().default(0),
+    /** Results from distinct nodes this task needs before it settles: 1, 2 for a spot check, 3 or 5. */
+    runs_needed: integer('runs_needed').notNull().default(1),
+    /** The signed results gathered so far when runs_needed > 1: JSON array of votes (tasks/votes.ts). */
+    votes: text('votes'),
     /** Where the task came from: `chain` (escrowed, settled on chain) or `direct` (token-paid direct inference, never settled on chain). */
     source: text('source').notNull().default('chain'),
     submit_txid: text('submit_txid'),
