@@ -1,6 +1,7 @@
 /**
- * Usage metering: one inference_logs row per direct request that reached the queue (the token
- * guard logs the requests it refuses). The dashboard reads these rows per token and per model.
+ * Usage metering: one inference_logs row per direct request that reached the queue, each request
+ * of a batch included (the token guard logs the requests it refuses). The dashboard reads these
+ * rows per token and per model, so a batch of 32 counts as 32 there, as it does against the quota.
  */
 import { inferenceLogs } from '../db/index.js';
 import type { Services } from '../services.js';
@@ -32,7 +33,7 @@ export function meter(s: Pick<Services, 'store'>, u: UsageRow): void {
 }
 
 /** Meters a single request whose task has ended. */
-export function meterTask(s: Pick<Services, 'store'>, task: TaskRow, ctx: DirectContext, now = Date.now()): void {
+export function meterTask(s: Pick<Services, 'store'>, task: TaskRow, ctx: Pick<DirectContext, 'request_id' | 'token_id'>, now = Date.now()): void {
   const o = outcomeOf(task);
   if (o.kind === 'waiting') return;
   meter(s, {
@@ -47,4 +48,11 @@ export function meterTask(s: Pick<Services, 'store'>, task: TaskRow, ctx: Direct
     error: o.kind === 'error' ? o.message : null,
     at: task.created_at,
   });
+}
+
+/** Meters each request of a batch whose tasks have all ended as its own row (its task, outcome and latency), in one transaction. */
+export function meterBatch(s: Pick<Services, 'store'>, tasks: TaskRow[], ctx: Pick<DirectContext, 'request_id' | 'token_id'>, now = Date.now()): void {
+  s.store.sqlite.transaction(() => {
+    for (const task of tasks) meterTask(s, task, ctx, now);
+  })();
 }

@@ -3,7 +3,8 @@
  * unknown token (401), a paused (403) or expired (403) token, a client address outside the
  * token's IP allow-list (403), a model the token may not call (403), a spent monthly quota (429),
  * and a spent per-minute rate (429 with Retry-After). An admitted request is counted and
- * `c.var.token` set; each refusal is written to inference_logs as `rejected`.
+ * `c.var.token` set; each refusal is written to inference_logs as `rejected`. A batch route
+ * guards with `count: false` and spends one request per item with `spendRequests`.
  */
 import type { Context, MiddlewareHandler } from 'hono';
 import { bearerAuth } from 'hono/bearer-auth';
@@ -14,7 +15,7 @@ import { socketClientIp, type ClientIpResolver } from '../console/client-ip.js';
 import { apiTokens, inferenceLogs } from '../db/index.js';
 import { ApiError, type ErrorCode } from '../errors.js';
 import type { Env } from '../http/env.js';
-import { admit } from './admission.js';
+import { admit, type Admission } from './admission.js';
 import { tokenHash, tokenView, type TokenRow } from './service.js';
 import { canExpire, type TokenStatus } from './state.js';
 
@@ -66,6 +67,36 @@ async function clientAllowed(c: Context<Env>, allowList: string[], clientIp: Cli
   return { ok, addr };
 }
 
+/** Why an admission refused `items` requests (and a Retry-After header when waiting helps), or null when it admitted them. */
+function admissionRefusal(c: Context<Env>, a: Admission, items: number): { code: ErrorCode; message: string } | null {
+  const row = a.row;
+  if (a.kind === 'over_quota') {
+    if (a.remaining === 0) {
+      return { code: 'too_many_requests', message: `API token ${row.name} has used its monthly quota of ${row.monthly_quota} requests; it resets on the 1st of next month (UTC), or an admin can reset it by activating the token` };
+    }
+    return { code: 'too_many_requests', message: `API token ${row.name}: ${a.remaining} of its monthly quota of ${row.monthly_quota} requests remain, and each request of a batch counts: this batch of ${items} was refused whole and nothing was spent; send at most ${a.remaining}` };
+  }
+  if (a.kind === 'over_rate') {
+    const rate = row.rate_limit_per_minute;
+    // A batch larger than the rate itself never fits a minute: no Retry-After for a client to loop on.
+    if (items > rate) return { code: 'too_many_requests', message: `API token ${row.name} is limited to ${rate} requests per minute and each request of a batch counts: send at most ${rate} requests per batch (this one has ${items}; nothing was spent)` };
+    c.header('Retry-After', String(a.retryAfterSeconds));
+    if (items === 1) return { code: 'too_many_requests', message: `API token ${row.name} is limited to ${rate} requests per minute; retry in ${a.retryAfterSeconds} s` };
+    return { code: 'too_many_requests', message: `API token ${row.name}: ${a.remaining} of its ${rate} requests per minute remain, and this batch of ${items} was refused whole (nothing was spent); retry in ${a.retryAfterSeconds} s or send at most ${a.remaining}` };
+  }
+  return null;
+}
+
+/**
+ * Spends `items` requests of the rate and monthly quota of the token `tokenAuth({count: false})`
+ * admitted, all or none: a batch route calls it once it knows how many requests the batch
+ * carries. A refusal is a 429 ApiError (the route's meterRefusals logs it).
+ */
+export function spendRequests(c: Context<Env>, items: number): void {
+  const refusal = admissionRefusal(c, admit(c.var.services.store, c.var.token.id, Date.now(), items), items);
+  if (refusal) throw new ApiError(refusal.code, refusal.message);
+}
+
 /** Requires an API token allowed to call the model `modelOf` names (null: the route has no model). */
 export function tokenAuth(modelOf: (c: Context<Env>) => string | null, opts: TokenAuthOptions = {}): MiddlewareHandler<Env> {
   const clientIp = opts.clientIp ?? socketClientIp;
@@ -90,13 +121,9 @@ export function tokenAuth(modelOf: (c: Context<Env>) => string | null, opts: Tok
     if (model !== null && view.allowed_models !== null && !view.allowed_models.includes(model)) {
       refuse(c, 'forbidden', `API token ${row.name} may not call model ${model}; it may call models ${view.allowed_models.join(', ') || '(none)'}`, model, row);
     }
-    const admission = opts.count === false ? ({ kind: 'admitted' } as const) : admit(store, row.id, now);
-    if (admission.kind === 'over_quota') {
-      refuse(c, 'too_many_requests', `API token ${row.name} has used its monthly quota of ${row.monthly_quota} requests; it resets on the 1st of next month (UTC), or an admin can reset it by activating the token`, model, row);
-    }
-    if (admission.kind === 'over_rate') {
-      c.header('Retry-After', String(admission.retryAfterSeconds));
-      refuse(c, 'too_many_requests', `API token ${row.name} is limited to ${row.rate_limit_per_minute} requests per minute; retry in ${admission.retryAfterSeconds} s`, model, row);
+    if (opts.count !== false) {
+      const refusal = admissionRefusal(c, admit(store, row.id, now), 1);
+      if (refusal) refuse(c, refusal.code, refusal.message, model, row);
     }
     c.set('token', { id: row.id, name: row.name });
     await next();

@@ -192,7 +192,7 @@ describe('POST /api/v1/models/{model}/infer', () => {
 });
 
 describe('POST /api/v1/models/{model}/batch-infer', () => {
-  it('answers each request in order with its own result, metered as one request of that many items', async () => {
+  it('answers each request in order with its own result, each metered as its own request', async () => {
     const pending = post(`/api/v1/models/${MODEL}/batch-infer`, { requests: [input(1), input(2)] });
     const first = await serveOne(0.1);
     const second = await serveOne(0.2);
@@ -204,7 +204,10 @@ describe('POST /api/v1/models/{model}/batch-infer', () => {
       [true, output(0.1).outputs],
       [true, output(0.2).outputs],
     ]);
-    expect(logs()).toMatchObject([{ status: 'success', items: 2, http_status: 200 }]);
+    expect(logs()).toMatchObject([
+      { status: 'success', items: 1, http_status: 200, task_id: first.task_id },
+      { status: 'success', items: 1, http_status: 200, task_id: second.task_id },
+    ]);
   });
 
   it('refuses more than inference.max_batch requests, and a batch that does not fit the queue', async () => {

@@ -1,14 +1,17 @@
 /**
  * POST /api/v1/models/{model}/batch-infer: several OIP requests for one model in one call (at
  * most `inference.max_batch`), queued together (all or none) and answered in order, each with its
- * own success or error. Metered as one request of that many items. Not escrowed on chain.
+ * own success or error. Each request of the batch spends one of the token's per-minute rate and
+ * monthly quota, all or none (a batch that does not fit is a 429 that spends nothing), and is
+ * metered as its own usage row. Not escrowed on chain.
  */
 import { Hono } from 'hono';
 import { z } from 'zod';
 import { ApiError } from '../../errors.js';
-import { meter, outcomeOf } from '../../inference/index.js';
+import { outcomeOf } from '../../inference/index.js';
+import { meterBatch } from '../../inference/metering.js';
 import { queueRequests } from '../../inference/requests.js';
-import { tokenAuth } from '../../tokens/index.js';
+import { spendRequests, tokenAuth } from '../../tokens/index.js';
 import type { Env } from '../env.js';
 import { ok, valid } from '../respond.js';
 import { meterRefusals, modelName, oipRequestFields, pathModel, requestOptions } from './infer.js';
@@ -24,7 +27,9 @@ export const batchBody = z
 /** Batch inference route. */
 export const batchInfer = new Hono<Env>().post(
   '/api/v1/models/:model/batch-infer',
-  tokenAuth(pathModel),
+  // The guard checks the token and the model but spends nothing: the batch spends one per request
+  // once its size is known (and valid), so that 32 requests cost 32, not 1.
+  tokenAuth(pathModel, { count: false }),
   meterRefusals(pathModel),
   valid('param', z.object({ model: modelName })),
   valid('json', batchBody),
@@ -35,7 +40,7 @@ export const batchInfer = new Hono<Env>().post(
     if (body.requests.length > max) {
       throw new ApiError('bad_request', `body requests: at most ${max} requests per batch (inference.max_batch), got ${body.requests.length}; split the batch`);
     }
-    const started = Date.now();
+    spendRequests(c, body.requests.length);
     const { model, tasks } = await queueRequests(s, c.req.valid('param').model, body.requests.map((r) => ({ inputs: r.inputs })), body, { tokenId: c.var.token.id, requestId: c.var.requestId }, true);
     const ended = await Promise.all(tasks.map((t) => s.inference.finished(t.task_id)));
     const results = ended.map((task) => {
@@ -44,20 +49,7 @@ export const batchInfer = new Hono<Env>().post(
       if (o.kind === 'waiting') throw new Error(`task ${task.task_id} woke its caller while ${o.status}`);
       return { success: false as const, data: { task_id: task.task_id, status: o.status }, error: o.message, status: o.httpStatus };
     });
-    const failures = results.filter((r) => !r.success);
-    const timedOut = ended.some((t) => t.status === 'timeout');
-    meter(s, {
-      requestId: c.var.requestId,
-      tokenId: c.var.token.id,
-      model: model.name,
-      taskId: null,
-      status: failures.length === 0 ? 'success' : timedOut ? 'timeout' : 'failed',
-      httpStatus: 200,
-      items: tasks.length,
-      latencyMs: Date.now() - started,
-      error: failures.length ? `${failures.length} of ${tasks.length} requests failed: ${failures[0].error}` : null,
-      at: started,
-    });
+    meterBatch(s, ended, { request_id: c.var.requestId, token_id: c.var.token.id });
     return ok(c, { model: model.name, version: model.version, results });
   },
 );
