@@ -35,7 +35,7 @@ export interface Services {
   verifier: SignatureVerifier;
   metrics: Metrics;
   artifacts: ArtifactIndex;
-  /** Failed console logins per address and username (in memory; see console/login-limiter.ts). */
+  /** Failed console logins per address and per (username, address) (in memory; see console/login-limiter.ts). */
   loginLimiter: LoginLimiter;
   /** Models, prices and versions: the chain's registry, or published console uploads without a chain. */
   catalog: Catalog;
@@ -78,7 +78,7 @@ export function createServices(opts: ServiceOptions): Services {
     verifier: new SignatureVerifier(config.server.verify_threads),
     metrics: createMetrics(),
     artifacts: new ArtifactIndex(config.models.dir),
-    loginLimiter: new LoginLimiter(config.console.login_max_failures, config.console.login_window_ms),
+    loginLimiter: new LoginLimiter({ maxPerPair: config.console.login_max_failures, maxPerAddress: config.console.login_max_failures_per_address, windowMs: config.console.login_window_ms }),
     catalog: new Catalog({ store: opts.store, chain: opts.chain ?? null, cacheMs: config.models.catalog_cache_ms }),
     attempts: new EventEmitter(),
     chain: { tipHeight: null },

@@ -77,6 +77,7 @@ const consoleSection = z
   .object({
     session_ttl_ms: z.number().int().min(60_000).default(12 * 3_600_000),
     login_max_failures: z.number().int().min(1).default(5),
+    login_max_failures_per_address: z.number().int().min(1).default(20),
     login_window_ms: z.number().int().min(1_000).default(15 * 60_000),
   })
   .strict();

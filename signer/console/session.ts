@@ -16,10 +16,6 @@ function isHttps(c: Context): boolean {
   return new URL(c.req.url).protocol === 'https:';
 }
 
-function limiterKeys(c: Context, username: string): string[] {
-  return [`ip:${socketClientIp(c) ?? 'unknown'}`, `user:${username.toLowerCase()}`];
-}
-
 /** The session cookie's value, if the request carries one. */
 export function sessionCookie(c: Context): string | undefined {
   return getCookie(c, SESSION_COOKIE);
@@ -32,19 +28,23 @@ export function sessionCookie(c: Context): string | undefined {
 export async function logIn(c: Context<Env>, username: string, password: string): Promise<{ username: string; csrf_token: string }> {
   const s = c.var.services;
   const limiter = s.loginLimiter;
-  const keys = limiterKeys(c, username);
-  const wait = limiter.retryAfterSeconds(keys);
-  if (wait > 0) {
+  // Throttled per address and per (username, address), never per username alone: failures from
+  // one place must not lock the right password out from another (console/login-limiter.ts).
+  const address = socketClientIp(c);
+  const throttled = limiter.throttled(address, username);
+  if (throttled) {
+    const wait = throttled.retryAfterSeconds;
     c.header('Retry-After', String(wait));
     const minutes = Math.ceil(wait / 60);
-    throw new ApiError('too_many_requests', `too many failed logins; try again in ${minutes} minute${minutes === 1 ? '' : 's'} (after ${new Date(Date.now() + wait * 1000).toISOString()})`);
+    const what = throttled.scope === 'address' ? 'from your address' : `for ${username} from your address`;
+    throw new ApiError('too_many_requests', `too many failed logins ${what}; try again in ${minutes} minute${minutes === 1 ? '' : 's'} (after ${new Date(Date.now() + wait * 1000).toISOString()})`);
   }
   const admin = await checkPassword(s.store, username, password);
   if (!admin) {
-    limiter.fail(keys);
+    limiter.fail(address, username);
     throw new ApiError('unauthorized', 'wrong username or password');
   }
-  limiter.clear(keys);
+  limiter.clear(address, username);
   const ttl = s.config.console.session_ttl_ms;
   const session = createSession(s.store, admin.id, ttl);
   setCookie(c, SESSION_COOKIE, session.sessionId, { httpOnly: true, sameSite: 'Strict', path: '/', secure: isHttps(c), maxAge: Math.floor(ttl / 1000) });

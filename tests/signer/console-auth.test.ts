@@ -22,6 +22,9 @@ const form = (fields: Record<string, string>, extra: Record<string, string> = {}
   body: new URLSearchParams(fields).toString(),
 });
 
+/** Bindings that make the request come from `ip`, as @hono/node-server reports a TCP peer. */
+const from = (ip: string) => ({ incoming: { socket: { remoteAddress: ip, remotePort: 40000, remoteFamily: ip.includes(':') ? 'IPv6' : 'IPv4' } } });
+
 describe('console auth', () => {
   it('initializes the admin once, with a password of at least 10 characters', async () => {
     t = makeSigner();
@@ -71,7 +74,43 @@ describe('console auth', () => {
     const retryAfter = Number(limited.headers.get('retry-after'));
     expect(retryAfter).toBeGreaterThan(0);
     expect(retryAfter).toBeLessThanOrEqual(600);
-    expect((await body(limited)).error).toMatch(/too many failed logins; try again in 10 minutes/);
+    expect((await body(limited)).error).toMatch(/too many failed logins for admin from your address; try again in 10 minutes/);
+  });
+
+  it('throttles per address and per (username, address): 20 bad logins from A do not lock out the right password from B (issue 12, attack 7a)', async () => {
+    t = makeSigner();
+    await adminSession(t.app);
+    const login = (ip: string, password: string, username = 'admin') => t.app.request('/api/v1/admin/login', json({ username, password }), from(ip));
+    const statuses: number[] = [];
+    for (let i = 0; i < 20; i++) statuses.push((await login('203.0.113.1', `wrong password ${i}`)).status);
+    expect(statuses.slice(0, 5)).toEqual([401, 401, 401, 401, 401]);
+    expect(new Set(statuses.slice(5))).toEqual(new Set([429]));
+    // The right password from another address logs in, by the API and by the page.
+    const fromB = await login('198.51.100.2', ADMIN.password);
+    expect(fromB.status).toBe(200);
+    expect(sessionCookieOf(fromB)).toMatch(/^signer_session=.+/);
+    const page = await t.app.request('/console/login', form(ADMIN), from('198.51.100.3'));
+    expect(page.status).toBe(303);
+    // Address A stays throttled, even with the right password, and says when to retry.
+    const fromA = await login('203.0.113.1', ADMIN.password);
+    expect(fromA.status).toBe(429);
+    expect(Number(fromA.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect((await body(fromA)).error).toMatch(/^too many failed logins for admin from your address; try again in 15 minutes/);
+  });
+
+  it('an address spraying usernames is throttled after login_max_failures_per_address; IPv6 counts per /64', async () => {
+    t = makeSigner({ console: { login_max_failures: 3, login_max_failures_per_address: 6 } });
+    await adminSession(t.app);
+    const login = (ip: string, username: string, password = 'wrong password') => t.app.request('/api/v1/admin/login', json({ username, password }), from(ip));
+    // Two guesses each for three usernames: six failures, under the pair limit of 3 each.
+    for (const user of ['alice', 'bob', 'carol']) for (let i = 0; i < 2; i++) expect((await login('203.0.113.9', user)).status).toBe(401);
+    expect((await login('203.0.113.9', 'dave')).status).toBe(429);
+    // A neighbour address is not affected.
+    expect((await login('203.0.113.10', 'admin', ADMIN.password)).status).toBe(200);
+    // Rotating addresses inside one IPv6 /64 does not reset the count.
+    for (let i = 0; i < 3; i++) expect((await login(`2001:db8:1:2::${i + 1}`, 'admin')).status).toBe(401);
+    expect((await login('2001:db8:1:2:ffff::7', 'admin', ADMIN.password)).status).toBe(429);
+    expect((await login('2001:db8:1:3::1', 'admin', ADMIN.password)).status).toBe(200);
   });
 
   it('sets an HttpOnly, SameSite=Strict session cookie, Secure over https', async () => {
