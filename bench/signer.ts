@@ -73,7 +73,7 @@ function prepare(leases: number): Leased[] {
   for (let start = 1; start <= TASKS; start += 1000) {
     const events = Array.from({ length: 1000 }, (_, i) => {
       const id = BigInt(start + i);
-      return { chainTaskId: id, requester: 'ST2CY5V39NHDPWSXMW9QDT3HC3GD6Q6XX4CFRK9AG', modelOutput: 1n, model: 'bench', artifactHash: ARTIFACT, inputHash: sha256Hex(`in-${id}`), fee: 1000n, deadline: 1_000_000n, privacy: 0, priority: 0, txid: sha256Hex(`tx-${id}`), blockHeight: 1, eventIndex: Number(id) };
+      return { chainTaskId: id, requester: 'ST2CY5V39NHDPWSXMW9QDT3HC3GD6Q6XX4CFRK9AG', modelOutput: 1n, model: 'bench', artifactHash: ARTIFACT, inputHash: sha256Hex(`in-${id}`), fee: 1000n, deadline: 1_000_000n, privacy: 0, priority: 0, security: 1, precision: 0, sampleBps: 0, txid: sha256Hex(`tx-${id}`), blockHeight: 1, eventIndex: Number(id) };
     });
     ingest(s, events, String(start + 999), Date.now() - 60_000);
   }

@@ -123,7 +123,7 @@ export async function startAgent(config: AgentConfig, log: Logger = pino({ name:
         model: (hash) => store.ensure(hash),
         input: (hash) => client.input(hash),
         infer: (hash, feeds) => batcher.submit(hash, feeds),
-        encode: (outputs, names) => pool.encode(outputs, names),
+        encode: (outputs, names, precision) => pool.encode(outputs, names, precision),
       },
       // The signer leases only to `online` nodes, so one recovered crash must not take the node out of service.
       degraded: () => restarts.length >= DEGRADED_RESTARTS && Date.now() - restarts[0]! < DEGRADED_WINDOW_MS,

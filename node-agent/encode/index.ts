@@ -3,7 +3,7 @@
  * `{"outputs": [OIP tensors]}` and its sha256 (what `jsonHash` gives the signer after it parses
  * them). Runs on a pool worker: serializing a large output map blocks like a run.
  */
-import { canonicalJson, encodeTensor, sha256Hex, type InferenceOutputs } from '../../protocol/index.js';
+import { canonicalJson, canonicalOutputs, encodeTensor, sha256Hex } from '../../protocol/index.js';
 import type { Feeds } from '../engine/index.js';
 
 /** Serialized outputs, their hash, and a confidence when the output is a probability table. */
@@ -36,15 +36,19 @@ export function confidenceOf(outputs: Feeds): number | null {
   return Math.min(1, sum / (t.data.length / width));
 }
 
-/** Encodes the named outputs (in that order); a NaN or Infinity is the model's failure on this input. */
-export function encodeOutputs(outputs: Feeds, names: string[]): EncodedOutput {
+/**
+ * Encodes the named outputs (in that order) in canonical form: floats rounded to `precision`
+ * significant digits (the task's, from the model's on-chain record), so nodes that computed the
+ * same answer sign the same hash. A NaN or Infinity is the model's failure on this input.
+ */
+export function encodeOutputs(outputs: Feeds, names: string[], precision = 0): EncodedOutput {
   for (const name of names) {
     const data = outputs[name]!.data;
     if ((data instanceof Float32Array || data instanceof Float64Array) && data.some((v) => !Number.isFinite(v))) {
       throw new Error(`model produced non-finite values (NaN or Infinity) in output "${name}" for this input`);
     }
   }
-  const output: InferenceOutputs = { outputs: names.map((n) => encodeTensor(n, outputs[n]!)) };
+  const output = canonicalOutputs({ outputs: names.map((n) => encodeTensor(n, outputs[n]!)) }, precision);
   const json = canonicalJson(output);
   return { json, hash: sha256Hex(json), confidence: confidenceOf(outputs) };
 }

@@ -28,7 +28,8 @@ export interface TaskContext {
   /** Runs (possibly batched) inference. */
   infer(artifactHash: string, feeds: Feeds): Promise<Feeds>;
   /** Serializes and hashes the outputs (off the main thread in the agent). */
-  encode(outputs: Feeds, names: string[]): Promise<EncodedOutput>;
+  /** Serializes and hashes outputs, floats rounded to `precision` significant digits (0 = exact). */
+  encode(outputs: Feeds, names: string[], precision: number): Promise<EncodedOutput>;
 }
 
 /** The task could not run for a reason the requester or model owner can act on: it is reported, signed. */
@@ -83,7 +84,7 @@ export async function computeTask(task: PulledTask & { inputBytes?: Uint8Array }
     const checked = await ctx.validate(bytes, task.input_hash, info);
     if (!checked.ok) throw new TaskFailure(checked.reason);
     const outputs = await ctx.infer(task.artifact_hash, checked.feeds);
-    const encoded = await ctx.encode(outputs, info.outputs.map((m) => m.name).filter((n) => outputs[n]));
+    const encoded = await ctx.encode(outputs, info.outputs.map((m) => m.name).filter((n) => outputs[n]), task.precision ?? 0);
     return { request: signed(task, ctx, encoded.hash, encoded.confidence), outputJson: encoded.json };
   } catch (err) {
     if (!isTaskFault(err)) throw err;

@@ -144,9 +144,9 @@ export class WorkerPool {
   }
 
   /** Serializes and hashes outputs on the next free worker (see node-agent/encode); small outputs here at once. */
-  encode(outputs: Feeds, names: string[]): Promise<EncodedOutput> {
-    if (cheapToEncode(outputs)) return Promise.resolve(encodeOutputs(outputs, names));
-    return this.enqueue({ type: 'encode', jobId: this.nextJob++, outputs, names }) as Promise<EncodedOutput>;
+  encode(outputs: Feeds, names: string[], precision = 0): Promise<EncodedOutput> {
+    if (cheapToEncode(outputs)) return Promise.resolve(encodeOutputs(outputs, names, precision));
+    return this.enqueue({ type: 'encode', jobId: this.nextJob++, outputs, names, precision }) as Promise<EncodedOutput>;
   }
 
   private enqueue(msg: ToWorker): Promise<unknown> {

@@ -8,7 +8,7 @@ export type ToWorker =
   | { type: 'run'; jobId: number; modelId: string; feeds: Feeds }
   | { type: 'release'; jobId: number; modelId: string }
   | { type: 'validate'; jobId: number; bytes: Uint8Array; sha256: string; info: ModelInfo; limits: InputLimits }
-  | { type: 'encode'; jobId: number; outputs: Feeds; names: string[] };
+  | { type: 'encode'; jobId: number; outputs: Feeds; names: string[]; precision: number };
 
 /** What a load reports. */
 export interface LoadResult {

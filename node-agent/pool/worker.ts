@@ -52,7 +52,7 @@ async function handle(msg: ToWorker): Promise<[FromWorker, ArrayBuffer[]]> {
       return [{ jobId: msg.jobId, ok: true, result: checked }, checked.ok ? buffers(checked.feeds) : []];
     }
     case 'encode':
-      return [{ jobId: msg.jobId, ok: true, result: encodeOutputs(msg.outputs, msg.names) }, []];
+      return [{ jobId: msg.jobId, ok: true, result: encodeOutputs(msg.outputs, msg.names, msg.precision) }, []];
     case 'release':
       await engine.release(msg.modelId);
       return [{ jobId: msg.jobId, ok: true, result: null }, []];

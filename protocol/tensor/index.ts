@@ -191,3 +191,25 @@ export function encodeTensor(name: string, raw: RawTensor): OipTensor {
   return { name, shape: [...raw.dims], datatype: raw.datatype, data };
 }
 export * from './binary.js';
+
+/**
+ * A float rounded to `precision` significant digits (0 leaves it as it is): the canonical form
+ * in which nodes hash and sign outputs, so that two honest runs whose floats differ in the last
+ * bits (other thread counts, other CPUs) sign the same output hash. Rounding is idempotent, so
+ * a checker can tell a canonical output from one that is not.
+ */
+export function roundSignificant(value: number, precision: number): number {
+  if (precision <= 0 || !Number.isFinite(value)) return value;
+  return Number(value.toPrecision(precision));
+}
+
+const FLOAT_TYPES: ReadonlySet<string> = new Set(['FP16', 'FP32', 'FP64']);
+
+/** The outputs with every float tensor's values rounded to `precision` significant digits (see roundSignificant). */
+export function canonicalOutputs(output: InferenceOutputs, precision: number): InferenceOutputs {
+  if (precision <= 0) return output;
+  return {
+    ...output,
+    outputs: output.outputs.map((t) => (FLOAT_TYPES.has(t.datatype) ? { ...t, data: (t.data as unknown[]).map((v) => (typeof v === 'number' ? roundSignificant(v, precision) : v)) } : t)),
+  };
+}

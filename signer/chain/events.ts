@@ -110,6 +110,9 @@ export async function readTaskEvents(
       deadline: e.deadline,
       privacy: e.privacy,
       priority: e.priority,
+      security: e.security,
+      precision: e.precision,
+      sampleBps: e.sampleBps,
       txid: log.tx_id.replace(/^0x/, ''),
       // Heights are looked up only for what is handed out, not for the whole backlog scanned.
       blockHeight: await src.txHeight(log.tx_id),

@@ -21,8 +21,8 @@ import {
 } from '@stacks/transactions';
 import { createClient } from '@stacks/blockchain-api-client';
 import { createFetchFn, validateHash256 } from '@stacks/common';
-import { completeTasksArgs, reclaimArgs, decodeCompleteResults } from '../../protocol/contracts/index.js';
-import type { Chain, CompleteItem, SignedTx, TxStatus } from './types.js';
+import { completeTasksArgs, reclaimArgs, decodeCompleteResults, decodeRedundantResults } from '../../protocol/contracts/index.js';
+import type { Chain, CompleteItem, ItemResult, SignedTx, TxStatus } from './types.js';
 import { NonceManager, type AccountNonces } from './nonce.js';
 import { readTaskEvents, type ApiLog } from './events.js';
 
@@ -232,8 +232,14 @@ export class StacksApiChain implements Chain {
     if (DROPPED.test(t.tx_status)) return { status: 'dropped', reason: t.tx_status };
     const blockHeight = t.block_height ?? 0;
     if (t.tx_status === 'success') {
-      const itemResults =
-        t.contract_call?.function_name === 'complete-tasks' && t.tx_result ? decodeCompleteResults(deserializeCV(t.tx_result.hex)) : undefined;
+      const fn = t.contract_call?.function_name;
+      const itemResults = !t.tx_result
+        ? undefined
+        : fn === 'complete-tasks'
+          ? decodeCompleteResults(deserializeCV(t.tx_result.hex))
+          : fn === 'settle-redundant'
+            ? decodeRedundantResults(deserializeCV(t.tx_result.hex)).map((r): ItemResult => (r.ok ? { ok: true, payout: null, votes: r.votes, slashed: r.slashed } : r))
+            : undefined;
       return { status: 'success', blockHeight, ...(itemResults ? { itemResults } : {}) };
     }
     return { status: 'aborted', blockHeight, reason: `${t.tx_status}: ${t.vm_error ?? t.tx_result?.repr ?? ''}`.trim() };

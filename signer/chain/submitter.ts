@@ -6,11 +6,12 @@
  */
 import { and, asc, eq, isNull } from 'drizzle-orm';
 import type { TaskStatus } from '../../protocol/index.js';
-import { escrowErrors, errorName, orderForSettlement } from '../../protocol/contracts/index.js';
+import { INFERENCE_ESCROW, MAX_REDUNDANT_BATCH, escrowErrors, errorName, orderForSettlement, settleRedundantArgs } from '../../protocol/contracts/index.js';
 import { atomic, inferenceTasks, prepared, settlements } from '../db/index.js';
 import type { Services } from '../services.js';
 import { getTask, transition, transitionFrom } from '../tasks/state.js';
 import type { Chain, ItemResult, SignedTx } from './types.js';
+import { readVotes } from '../tasks/votes.js';
 
 type SettlementRow = typeof settlements.$inferSelect;
 /** What a complete-tasks item needs of a completed task. */
@@ -22,7 +23,11 @@ interface ReadyTask {
   output_hash: string | null;
   signature: string | null;
   node_public_key: string | null;
+  /** JSON votes when several nodes ran the task (tasks/votes.ts): those settle through settle-redundant. */
+  votes: string | null;
 }
+/** Kinds of settlement transaction that move tasks through submitted. */
+type SettleKind = 'complete-tasks' | 'settle-redundant';
 /** Broadcast attempts before a transaction the node keeps refusing is given up. */
 const MAX_BROADCASTS = 3;
 
@@ -35,7 +40,7 @@ function failpoint(name: 'after-record' | 'after-broadcast'): void {
 }
 
 /** Stores a built transaction and moves its tasks to submitted, in one SQL transaction. */
-function record(s: Services, tx: SignedTx, kind: 'complete-tasks' | 'reclaim', taskIds: string[], now: number): void {
+function record(s: Services, tx: SignedTx, kind: SettleKind | 'reclaim', taskIds: string[], now: number): void {
   atomic(s.store.sqlite, () => {
     s.store.db
       .insert(settlements)
@@ -43,7 +48,7 @@ function record(s: Services, tx: SignedTx, kind: 'complete-tasks' | 'reclaim', t
       .run();
     for (const id of taskIds) {
       // Still completed, or the whole record is refused (the batch was read before an await).
-      if (kind === 'complete-tasks') transitionFrom(s.store, id, 'completed', 'submitted', { reason: `in complete-tasks tx ${tx.txid}`, txid: tx.txid, now }, { settlement_txid: tx.txid });
+      if (kind !== 'reclaim') transitionFrom(s.store, id, 'completed', 'submitted', { reason: `in ${kind} tx ${tx.txid}`, txid: tx.txid, now }, { settlement_txid: tx.txid });
       else s.store.db.update(inferenceTasks).set({ reclaim_txid: tx.txid, updated_at: now }).where(eq(inferenceTasks.task_id, id)).run();
     }
   });
@@ -108,7 +113,11 @@ function settle(s: Services, row: SettlementRow, blockHeight: number, results: I
       const ctx = { txid: row.txid, now };
       const to = (status: TaskStatus, reason: string, patch = {}) => transitionFrom(s.store, id, 'submitted', status, { ...ctx, reason }, patch);
       if (!r) return to('failed', `tx ${row.txid} confirmed without a result for this item`);
-      if (r.ok) return to('settled', `paid ${r.payout} micro-STX to the node in block ${blockHeight}`, { node_payout: r.payout.toString(), settled_at: now });
+      if (r.ok && r.payout === null) {
+        const slashed = r.slashed ? `; ${r.slashed} micro-STX of the outvoted nodes' stake slashed` : '';
+        return to('settled', `paid the ${r.votes} agreeing nodes in block ${blockHeight}${slashed}`, { settled_at: now });
+      }
+      if (r.ok) return to('settled', `paid ${r.payout} micro-STX to the node in block ${blockHeight}`, { node_payout: String(r.payout), settled_at: now });
       const name = errorName(r.code);
       const beforeDeadline = task.deadline !== null && blockHeight <= task.deadline;
       if (r.code === escrowErrors.ERR_TASK_NOT_PENDING && beforeDeadline) {
@@ -132,7 +141,7 @@ export async function followTransactions(s: Services, chain: Chain, now = Date.n
   for (const row of open) {
     const st = await chain.txStatus(row.txid);
     if (st.status === 'success') {
-      if (row.kind === 'complete-tasks') settle(s, row, st.blockHeight, st.itemResults, now);
+      if (row.kind !== 'reclaim') settle(s, row, st.blockHeight, st.itemResults, now);
       else setStatus(s, row.txid, 'confirmed', { block_height: st.blockHeight }, now);
     } else if (st.status === 'aborted') release(s, row, 'aborted', st.reason, now);
     else if (st.status === 'dropped') release(s, row, 'dropped', st.reason, now);
@@ -146,32 +155,64 @@ export async function followTransactions(s: Services, chain: Chain, now = Date.n
   }
 }
 
-/** Builds, records and broadcasts the next batch when it is full or its oldest result has waited long enough. */
+/**
+ * Builds, records and broadcasts the next batch when it is full, its oldest result has waited
+ * long enough, or a task in it nears its deadline. Tasks nearest their deadline go first, so a
+ * backlog never lets a finished task become refundable. Tasks that several nodes ran settle
+ * through settle-redundant (with every vote as evidence), the rest through complete-tasks.
+ */
 export async function submitBatch(s: Services, chain: Chain, now = Date.now()): Promise<string | null> {
-  const { batch_size, max_wait_ms } = s.config.submitter;
+  const { batch_size, max_wait_ms, urgent_blocks } = s.config.submitter;
   const tip = s.chain.tipHeight;
   // Runs every submitter tick while none is open: prepared once, and only the columns an item needs (not the output).
   const ready = (
     prepared(
       s.store.sqlite,
       // Direct inference (source 'direct') is paid by API tokens, never escrowed: nothing to settle.
-      "select task_id, chain_task_id, deadline, completed_at, output_hash, signature, node_public_key from inference_tasks where status = 'completed' and source = 'chain' and settlement_txid is null order by completed_at asc limit ?",
+      "select task_id, chain_task_id, deadline, completed_at, output_hash, signature, node_public_key, votes from inference_tasks where status = 'completed' and source = 'chain' and settlement_txid is null order by deadline asc, completed_at asc limit ?",
     ).all(batch_size) as ReadyTask[]
   ).filter((t) => tip === null || t.deadline === null || t.deadline > tip);
   if (ready.length === 0) return null;
-  const oldest = Math.min(...ready.map((t) => t.completed_at ?? now));
-  if (ready.length < batch_size && now - oldest < max_wait_ms) return null;
+  const redundant = ready.filter((t) => t.votes !== null && readVotes(t.votes).length > 1);
+  const single = ready.filter((t) => !redundant.includes(t));
+  // The group whose first task has the nearest deadline goes first.
+  const group = redundant.length && (!single.length || ready[0] === redundant[0]) ? redundant.slice(0, MAX_REDUNDANT_BATCH) : single;
+  const oldest = Math.min(...group.map((t) => t.completed_at ?? now));
+  const urgent = tip !== null && group.some((t) => t.deadline !== null && t.deadline - tip <= urgent_blocks);
+  const full = group.length >= (group === single ? batch_size : MAX_REDUNDANT_BATCH);
+  if (!full && !urgent && now - oldest < max_wait_ms) return null;
+  const tx = group === single ? await buildComplete(chain, single) : await buildRedundant(chain, group);
+  record(s, tx.signed, tx.kind, tx.taskIds, now);
+  failpoint('after-record');
+  const row = s.store.db.select().from(settlements).where(eq(settlements.txid, tx.signed.txid)).get()!;
+  await broadcast(s, chain, row, now);
+  return tx.signed.txid;
+}
+
+/** A built settlement and the tasks it carries, in the order of its per-item results. */
+interface BuiltSettlement {
+  signed: SignedTx;
+  kind: SettleKind;
+  taskIds: string[];
+}
+
+async function buildComplete(chain: Chain, ready: ReadyTask[]): Promise<BuiltSettlement> {
   // Grouped by node: the contract pays consecutive items of one node with a single transfer.
   // The batch is recorded in this same order, so per-item results map back to the right tasks.
   const ordered = orderForSettlement(ready.map((t) => ({ task: t, nodePublicKey: t.node_public_key! })));
   const batch = ordered.map((o) => o.task);
   const items = ordered.map(({ task: t }) => ({ chainTaskId: BigInt(t.chain_task_id ?? t.task_id), outputHash: t.output_hash!, nodePublicKey: t.node_public_key!, signature: t.signature! }));
-  const tx = await chain.buildCompleteTasks(items, `tasks ${batch[0].task_id}+${batch.length - 1}`.slice(0, 34));
-  record(s, tx, 'complete-tasks', batch.map((t) => t.task_id), now);
-  failpoint('after-record');
-  const row = s.store.db.select().from(settlements).where(eq(settlements.txid, tx.txid)).get()!;
-  await broadcast(s, chain, row, now);
-  return tx.txid;
+  const signed = await chain.buildCompleteTasks(items, `tasks ${batch[0].task_id}+${batch.length - 1}`.slice(0, 34));
+  return { signed, kind: 'complete-tasks', taskIds: batch.map((t) => t.task_id) };
+}
+
+async function buildRedundant(chain: Chain, ready: ReadyTask[]): Promise<BuiltSettlement> {
+  const tasks = ready.map((t) => ({
+    taskId: BigInt(t.chain_task_id ?? t.task_id),
+    results: readVotes(t.votes).map((v) => ({ outputHash: v.output_hash, nodePublicKey: v.public_key, signature: v.signature })),
+  }));
+  const signed = await chain.buildContractCall(INFERENCE_ESCROW, 'settle-redundant', settleRedundantArgs(tasks));
+  return { signed, kind: 'settle-redundant', taskIds: ready.map((t) => t.task_id) };
 }
 
 /** When configured, calls reclaim for timed-out tasks whose deadline block is behind the tip. */

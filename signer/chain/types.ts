@@ -17,6 +17,12 @@ export interface TaskSubmittedEvent {
   deadline: bigint; // block height
   privacy: number;
   priority: number;
+  /** Nodes that must agree: 1, 3 or 5. */
+  security: number;
+  /** Significant digits outputs are rounded to before hashing (0 = exact). */
+  precision: number;
+  /** Share of level-1 tasks to re-run on a second node, in basis points (frozen in the task). */
+  sampleBps: number;
   txid: string;
   blockHeight: number;
   /** Position of the event in the escrow contract's event stream, for idempotent ingestion. */
@@ -39,8 +45,12 @@ export interface SignedTx {
   raw: string;
 }
 
-/** Per-item outcome of a confirmed `complete-tasks`: ok with the node payout, or the contract's error code. */
-export type ItemResult = { ok: true; payout: bigint } | { ok: false; code: number };
+/**
+ * Per-item outcome of a confirmed `complete-tasks` (ok with the node payout) or `settle-redundant`
+ * (ok with the agreeing votes and the stake slashed; the payout is split and not returned), or
+ * the contract's error code.
+ */
+export type ItemResult = { ok: true; payout: bigint | null; votes?: number; slashed?: bigint } | { ok: false; code: number };
 
 export type TxStatus =
   | { status: 'pending' }

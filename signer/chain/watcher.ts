@@ -7,6 +7,7 @@ import { privacyMode, type PrivacyMode } from '../../protocol/index.js';
 import { chainCursor, prepared } from '../db/index.js';
 import type { Services } from '../services.js';
 import { createTask } from '../tasks/state.js';
+import { runsFor } from '../tasks/votes.js';
 import type { Chain, TaskSubmittedEvent } from './types.js';
 
 const PAGE = 200;
@@ -48,6 +49,10 @@ export function ingest(s: Services, events: TaskSubmittedEvent[], cursor: string
           deadline: Number(e.deadline),
           privacy: privacyOf(s, e.privacy),
           priority: e.priority,
+          security: e.security,
+          precision: e.precision,
+          sample_bps: e.sampleBps,
+          runs_needed: runsFor(e.security, e.sampleBps),
           submit_txid: e.txid,
           submit_block_height: e.blockHeight,
         },

@@ -50,6 +50,7 @@ const chain = z
     escrow_contract: z.string().regex(/^S[A-Z0-9]{39,40}\.[a-zA-Z][a-zA-Z0-9-]*$/, 'must be a contract principal like ST1...GZGM.inference-escrow').default('ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.inference-escrow'),
     private_key: z.string().regex(/^[0-9a-f]{64}(01)?$/, 'must be a hex private key (64 or 66 characters)').optional(),
     poll_interval_ms: z.number().int().min(10).default(2_000),
+    bond_check_interval_ms: z.number().int().min(10).default(15_000),
   })
   .strict();
 
@@ -57,6 +58,7 @@ const submitter = z
   .object({
     batch_size: z.number().int().min(1).max(200).default(50),
     max_wait_ms: z.number().int().min(0).default(5_000),
+    urgent_blocks: z.number().int().min(0).default(3),
     confirm_poll_ms: z.number().int().min(10).default(2_000),
     drop_after_ms: z.number().int().min(1_000).default(600_000),
     reclaim_for_users: z.boolean().default(false),

@@ -12,6 +12,7 @@ export interface Metrics {
   inferenceLatency: Histogram;
   settlementTxs: Counter<'kind' | 'outcome'>;
   tasksByStatus: Gauge<'status'>;
+  spotChecks: Counter<'outcome'>;
 }
 
 /** Creates the metrics; `tasksByStatus` is filled at scrape time by the /metrics route. */
@@ -29,5 +30,6 @@ export function createMetrics(): Metrics {
     inferenceLatency: new Histogram({ name: 'signer_lease_to_result_seconds', help: 'Time from lease to verified result', buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60], registers }),
     settlementTxs: new Counter({ name: 'signer_settlement_transactions_total', help: 'Transactions by kind and outcome', labelNames: ['kind', 'outcome'], registers }),
     tasksByStatus: new Gauge({ name: 'signer_tasks', help: 'Tasks by status', labelNames: ['status'], registers }),
+    spotChecks: new Counter({ name: 'signer_spot_checks_total', help: 'Sampled re-runs of level-1 tasks by outcome (agreed, disagreed, skipped)', labelNames: ['outcome'], registers }),
   };
 }

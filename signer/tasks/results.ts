@@ -3,13 +3,14 @@
  * must be the hash of its output, and its SIP-018 signature must verify with that node's key
  * over exactly what the escrow contract will check. An error report ends the attempt instead.
  */
-import { jsonHash, type CompleteTaskRequest } from '../../protocol/index.js';
-import { atomic } from '../db/index.js';
+import { canonicalOutputs, jsonHash, type CompleteTaskRequest, type InferenceOutputs, type TaskStatus } from '../../protocol/index.js';
+import { atomic, prepared } from '../db/index.js';
 import { ApiError } from '../errors.js';
 import { recordOutcome, type NodeRow } from '../nodes/index.js';
 import type { Services } from '../services.js';
 import { failAttempt } from './leases.js';
 import { getTask, transition, type TaskRow } from './state.js';
+import { addVote, decide, outputOf, type Vote } from './votes.js';
 
 /** A result whose checks passed, to be recorded while its lease is still the one checked. */
 interface CheckedResult {
@@ -78,12 +79,17 @@ async function check(s: Services, node: NodeRow, body: CompleteTaskRequest, now:
   if (body.output === undefined) throw new ApiError('bad_request', 'output is required: the output tensors (or set error to report a failure)');
   let outputHash: string;
   try {
-    outputHash = jsonHash(body.output);
+    // Hashed in canonical form: an output whose floats are not rounded to the task's precision
+    // does not match its own hash, so every accepted output compares with other nodes' by hash.
+    outputHash = jsonHash(task.precision > 0 ? canonicalOutputs(body.output as InferenceOutputs, task.precision) : body.output);
   } catch (e) {
     throw new ApiError('bad_request', `output cannot be hashed: ${(e as Error).message}`);
   }
   if (outputHash !== body.output_hash) {
-    throw new ApiError('bad_request', `output_hash ${body.output_hash} is not the sha256 of the canonical JSON of output (${outputHash}); hash output with protocol/hash jsonHash`);
+    throw new ApiError(
+      'bad_request',
+      `output_hash ${body.output_hash} is not the sha256 of the canonical JSON of output (${outputHash}) with floats rounded to ${task.precision} significant digits; round with protocol/tensor canonicalOutputs, hash with protocol/hash jsonHash`,
+    );
   }
   const chainTaskId = task.chain_task_id ?? task.task_id;
   const signed = { escrow: s.escrow, taskId: BigInt(chainTaskId), inputHash: task.input_hash, outputHash };
@@ -103,26 +109,101 @@ function record(s: Services, node: NodeRow, { task, body, outputHash, now }: Che
   if (current.status !== 'in_progress' || current.inference_node_id !== node.node_id || current.attempts !== task.attempts) {
     throw new ApiError('conflict', `the lease of ${node.node_id} on task ${task.task_id} ended while its result was being checked (status ${current.status}); pull again`);
   }
+  const output = JSON.stringify(body.output);
+  if (current.runs_needed > 1) return recordVote(s, node, current, { node_id: node.node_id, public_key: node.public_key, output_hash: outputHash, signature: body.signature, confidence: body.confidence ?? null, output }, now);
   const updated = transition(
     s.store,
     task.task_id,
     'completed',
     { reason: `result from ${node.node_id} verified (output ${outputHash.slice(0, 12)}…)`, nodeId: node.node_id, expect: ['in_progress'], now },
-    { output: JSON.stringify(body.output), confidence: body.confidence, output_hash: outputHash, signature: body.signature, node_public_key: node.public_key, completed_at: now, lease_expires_at: null },
+    { output, confidence: body.confidence, output_hash: outputHash, signature: body.signature, node_public_key: node.public_key, completed_at: now, lease_expires_at: null },
     current,
   );
   recordOutcome(s.store, node.node_id, true, latencyOf(task, now), s.config.scheduler.reputation_half_life_ms, now);
   return updated;
 }
 
+/** True when an online node other than those named serves the artifact: someone who could run a check. */
+function anotherNodeServes(s: Services, artifactHash: string, exclude: readonly string[]): boolean {
+  const rows = prepared(s.store.sqlite, "select node_id, supported_models from inference_nodes where status in ('online', 'busy')").all() as { node_id: string; supported_models: string }[];
+  return rows.some((n) => !exclude.includes(n.node_id) && (JSON.parse(n.supported_models) as string[]).includes(artifactHash));
+}
+
+/**
+ * One result of a task that needs several: it waits for the next node (pending again, and never
+ * leased to a node that already voted), or completes with the majority's output once enough
+ * nodes agree. Nodes outside the majority lose reputation here and their stake on chain.
+ */
+function recordVote(s: Services, node: NodeRow, task: TaskRow, vote: Vote, now: number): TaskRow {
+  const votes = addVote(task.votes, vote);
+  const halfLife = s.config.scheduler.reputation_half_life_ms;
+  const latency = latencyOf(task, now);
+  const cleared = { inference_node_id: null, leased_at: null, lease_expires_at: null };
+  let runs = task.runs_needed;
+  if (task.security === 1 && votes.length === 1 && !anotherNodeServes(s, task.artifact_hash, [node.node_id])) {
+    // A sampled check with nobody to run it would only let the task time out: settle the one result.
+    s.metrics.spotChecks.inc({ outcome: 'skipped' });
+    recordOutcome(s.store, node.node_id, true, latency, halfLife, now);
+    return transition(
+      s.store,
+      task.task_id,
+      'completed',
+      { reason: `result from ${node.node_id} verified; spot check skipped: no other online node serves the model`, nodeId: node.node_id, expect: ['in_progress'], now },
+      { output: vote.output, confidence: vote.confidence, output_hash: vote.output_hash, signature: vote.signature, node_public_key: node.public_key, runs_needed: 1, completed_at: now, lease_expires_at: null },
+      task,
+    );
+  }
+  const ctx = (reason: string) => ({ reason, nodeId: node.node_id, expect: ['in_progress'] as const, now });
+  if (votes.length < runs) {
+    recordOutcome(s.store, node.node_id, true, latency, halfLife, now);
+    return transition(s.store, task.task_id, 'pending', ctx(`result ${votes.length} of ${runs} from ${node.node_id} (output ${vote.output_hash.slice(0, 12)}…); another node runs it`), { ...cleared, votes: JSON.stringify(votes) }, task);
+  }
+  const outcome = decide(votes);
+  if (outcome.kind === 'more') {
+    runs = outcome.runs;
+    s.log.warn({ task_id: task.task_id, hashes: votes.map((v) => v.output_hash.slice(0, 12)) }, 'nodes disagree; asking more nodes');
+    return transition(s.store, task.task_id, 'pending', ctx(`${votes.length} results disagree with no majority; ${runs} nodes will run it`), { ...cleared, runs_needed: runs, votes: JSON.stringify(votes) }, task);
+  }
+  if (outcome.kind === 'no_majority') {
+    for (const v of votes) recordOutcome(s.store, v.node_id, false, null, halfLife, now);
+    return transition(s.store, task.task_id, 'failed', ctx(`no output has a majority among ${votes.length} nodes; the fee is refundable after the deadline`), { ...cleared, votes: JSON.stringify(votes), error: 'no majority among nodes' }, task);
+  }
+  const agreeing = votes.filter((v) => v.output_hash === outcome.outputHash);
+  const first = agreeing[0]!;
+  for (const v of agreeing) if (v.node_id === node.node_id) recordOutcome(s.store, v.node_id, true, latency, halfLife, now);
+  for (const v of outcome.dissenters) recordOutcome(s.store, v.node_id, false, null, halfLife, now);
+  if (task.security === 1) s.metrics.spotChecks.inc({ outcome: outcome.dissenters.length ? 'disagreed' : 'agreed' });
+  if (outcome.dissenters.length) s.log.warn({ task_id: task.task_id, dissenters: outcome.dissenters.map((v) => v.node_id) }, 'nodes outside the majority: their stake is slashed at settlement');
+  return transition(
+    s.store,
+    task.task_id,
+    'completed',
+    ctx(`${agreeing.length} of ${votes.length} nodes agree (output ${outcome.outputHash.slice(0, 12)}…)${outcome.dissenters.length ? `; outvoted: ${outcome.dissenters.map((v) => v.node_id).join(', ')}` : ''}`),
+    {
+      output: outputOf(votes, outcome.outputHash),
+      confidence: first.confidence,
+      output_hash: outcome.outputHash,
+      signature: first.signature,
+      node_public_key: first.public_key,
+      inference_node_id: first.node_id,
+      votes: JSON.stringify(votes),
+      completed_at: now,
+      lease_expires_at: null,
+    },
+    task,
+  );
+}
+
 function latencyOf(task: TaskRow, now: number): number | null {
   return task.leased_at === null ? null : now - task.leased_at;
 }
 
-/** After the commit: metrics, and whoever waits for the task. */
+/** After the commit: metrics, and whoever waits for the task (or the next node, for a task that needs another run). */
 function announce(s: Services, row: TaskRow, { task, now }: CheckedResult): void {
+  s.attempts.emit('ended', row.task_id, row.status as TaskStatus);
+  if (row.status === 'pending') return s.pending.notify();
+  if (row.status !== 'completed') return;
   s.metrics.completions.inc();
-  s.attempts.emit('ended', row.task_id, 'completed');
   const latency = latencyOf(task, now);
   if (latency !== null) s.metrics.inferenceLatency.observe(latency / 1000);
 }

@@ -37,6 +37,7 @@ export function pulledView(s: Services, t: TaskRow): PulledTask {
     input_url: `/api/v1/inputs/${t.input_hash}`,
     privacy: t.privacy as PrivacyMode,
     priority: t.priority,
+    precision: t.precision,
     lease_expires_at: t.lease_expires_at ?? 0,
     max_infer_time_ms: t.max_infer_time,
     escrow: s.escrow,
