@@ -1,13 +1,18 @@
-import { describe, it, expect } from 'vitest';
+import { describe, it, expect, beforeEach } from 'vitest';
 import fc from 'fast-check';
 import { Cl, type ListCV, type BufferCV } from '@stacks/transactions';
 import { escrowErrors as E, decodeCompleteResults, decodeTaskCompleted, completeTasksArgs, completeTasksPackedArgs, type CompleteTaskItem } from '../../protocol/contracts/index.js';
 import { signTaskResult, CHAIN_ID } from '../../protocol/sip018/index.js';
-import { escrowId, deployer, wallets, nodes, deployModel, submitOk, getTask, stx, hash, signedItem, complete, completePacked, chainId } from './helpers.js';
+import { escrowId, deployer, wallets, nodes, deployModel, submitOk, getTask, stx, hash, signedItem, complete, completePacked, chainId, bondNodes, feesHeld, expectConserved, mineUntilNextCallAt } from './helpers.js';
 
 const [owner, alice, bob] = wallets;
 const errItem = (code: number) => ({ ok: false, code });
 const results = (r: ReturnType<typeof complete>) => decodeCompleteResults(r.result);
+/** A signature that is canonical in form (low s, recovery byte 00) but by no key over anything. */
+const FORGED = '11'.repeat(64) + '00';
+
+// only bonded keys are paid: every node of these suites bonds before its first result
+beforeEach(() => bondNodes());
 
 /** A pending task by alice on a fresh model; returns its id and input hash. */
 function pendingTask(fee = 1000n, maxBlocks = 10) {
@@ -28,7 +33,8 @@ describe('complete-tasks', () => {
     expect(stx(nodes[1].address) - before.n1).toBe(850n);
     expect(stx(owner) - before.owner).toBe(400n);
     expect(stx(deployer) - before.treasury).toBe(200n);
-    expect(stx(escrowId)).toBe(0n);
+    expect(feesHeld()).toBe(0n);
+    expectConserved();
     // four payees (two nodes, the owner, the treasury): four transfers for three tasks
     expect(r.events.filter((e) => e.event === 'stx_transfer_event')).toHaveLength(4);
     const completed = r.events.filter((e) => e.event === 'print_event').map((e) => decodeTaskCompleted(e.data.value!));
@@ -46,7 +52,7 @@ describe('complete-tasks', () => {
     expect(results(r).every((x) => x.ok)).toBe(true);
     expect(stx(nodes[0].address) - before).toBe(1700n);
     expect(r.events.filter((e) => e.event === 'stx_transfer_event')).toHaveLength(5);
-    expect(stx(escrowId)).toBe(0n);
+    expect(feesHeld()).toBe(0n);
   });
 
   it('settles good items of a batch and reports each bad one with its code', () => {
@@ -55,19 +61,22 @@ describe('complete-tasks', () => {
     const r = complete([signedItem(a.id, a.inputHash, nodes[0]), bad, signedItem(999n, a.inputHash, nodes[0]), signedItem(c.id, c.inputHash, nodes[2])]);
     expect(results(r)).toEqual([{ ok: true, payout: 850n }, errItem(E.ERR_INVALID_SIGNATURE), errItem(E.ERR_TASK_NOT_FOUND), { ok: true, payout: 850n }]);
     expect(getTask(b.id)?.status).toBe('pending');
-    expect(stx(escrowId)).toBe(1000n);
+    expect(feesHeld()).toBe(1000n);
+    expectConserved();
     expect(results(complete([]))).toEqual([]);
   });
 
   it('accepts a result up to its deadline and refuses it after', () => {
-    const late = pendingTask(1000n, 1); // submitted at height L, deadline L+1
-    const t = pendingTask(1000n, 3); // submitted at L+2, deadline L+5
-    // each call is mined in a new block: this one at L+3
+    const t = pendingTask(1000n, 20);
+    const late = pendingTask(1000n, 5);
+    // each call is mined in a new block: this one at the late task's deadline + 1
+    mineUntilNextCallAt(getTask(late.id)!.deadline + 1n);
     expect(results(complete([signedItem(late.id, late.inputHash, nodes[0]), signedItem(t.id, t.inputHash, nodes[0])]))).toEqual([
       errItem(E.ERR_DEADLINE_PASSED),
       { ok: true, payout: 850n },
     ]);
-    const edge = pendingTask(1000n, 1);
+    const edge = pendingTask(1000n, 5);
+    mineUntilNextCallAt(getTask(edge.id)!.deadline);
     expect(results(complete([signedItem(edge.id, edge.inputHash, nodes[0])]))).toEqual([{ ok: true, payout: 850n }]);
     expect(getTask(edge.id)!.deadline).toBe(BigInt(simnet.stacksBlockHeight));
   });
@@ -84,13 +93,13 @@ describe('complete-tasks-packed', () => {
   it('settles like complete-tasks: same checks, payouts, events and per-item results', () => {
     const [a, b, c] = [pendingTask(), pendingTask(2000n), pendingTask()];
     const before = { n0: stx(nodes[0].address), owner: stx(owner), treasury: stx(deployer) };
-    const forged = { ...signedItem(c.id, c.inputHash, nodes[1]), signature: 'ab'.repeat(65) };
+    const forged = { ...signedItem(c.id, c.inputHash, nodes[1]), signature: FORGED };
     const r = completePacked([signedItem(a.id, a.inputHash, nodes[0]), signedItem(b.id, b.inputHash, nodes[0]), forged, signedItem(77n, a.inputHash, nodes[0])]);
     expect(results(r)).toEqual([{ ok: true, payout: 850n }, { ok: true, payout: 1700n }, errItem(E.ERR_INVALID_SIGNATURE), errItem(E.ERR_TASK_NOT_FOUND)]);
     expect([stx(nodes[0].address) - before.n0, stx(owner) - before.owner, stx(deployer) - before.treasury]).toEqual([2550n, 300n, 150n]);
     expect(r.events.filter((e) => e.event === 'stx_transfer_event')).toHaveLength(3);
     expect(decodeTaskCompleted(r.events.filter((e) => e.event === 'print_event')[1].data.value!)).toMatchObject({ taskId: b.id, node: nodes[0].address, fee: 2000n });
-    expect(stx(escrowId)).toBe(1000n);
+    expect(feesHeld()).toBe(1000n);
     expect(results(completePacked([signedItem(a.id, a.inputHash, nodes[0])]))).toEqual([errItem(E.ERR_TASK_NOT_PENDING)]);
     expect(completePacked([signedItem(c.id, c.inputHash, nodes[1])], alice).result).toBeErr(Cl.uint(E.ERR_NOT_SIGNER));
   });
@@ -119,7 +128,7 @@ describe('signatures', () => {
 
   it('rejects forged signatures and signatures by another key', () => {
     const { item } = signedBy(nodes[0].privateKey, {});
-    rejected({ ...item, signature: 'ab'.repeat(65) });
+    rejected({ ...item, signature: FORGED });
     rejected({ ...item, signature: item.signature.slice(0, 2) + (item.signature[2] === '0' ? '1' : '0') + item.signature.slice(3) });
     rejected(signedBy(nodes[1].privateKey, {}).item);
     rejected({ ...item, nodePublicKey: nodes[1].publicKey });
@@ -162,6 +171,8 @@ describe('fee split', () => {
           const t = pendingTask(fee);
           const node = nodes[3].address;
           const before = [stx(node), stx(owner), stx(deployer), stx(escrowId)];
+          // the task keeps the shares it was submitted with
+          expect(getTask(t.id)).toMatchObject({ ownerBps, treasuryBps });
           const [res] = results(complete([signedItem(t.id, t.inputHash, nodes[3])]));
           const d = [stx(node) - before[0], stx(owner) - before[1], stx(deployer) - before[2], stx(escrowId) - before[3]];
           const ownerCut = (fee * BigInt(ownerBps)) / 10_000n;
