@@ -15,6 +15,8 @@ export const ERROR_STATUS = {
   unavailable: 503,
   internal: 500,
   gateway_timeout: 504,
+  /** The node key has no active bond in the escrow contract (none, unbonding or slashed): bond a stake, then register. */
+  node_not_bonded: 403,
 } as const;
 export type ErrorCode = keyof typeof ERROR_STATUS;
 

@@ -8,6 +8,7 @@ import { pollEvents, pollTip, readCursor } from './chain/watcher.js';
 import { submitterTick } from './chain/submitter.js';
 import type { Services } from './services.js';
 import { sweep } from './tasks/leases.js';
+import { refreshBonds } from './nodes/index.js';
 
 /** A stoppable background loop. */
 export interface Loop {
@@ -49,6 +50,7 @@ export function startLoops(s: Services, chain: Chain | null): Loop[] {
         await pollTip(s, chain);
         await pollEvents(s, chain);
       }),
+      every('bonds', s.config.chain.bond_check_interval_ms, s, () => refreshBonds(s)),
       every('submitter', Math.min(s.config.submitter.confirm_poll_ms, Math.max(50, s.config.submitter.max_wait_ms)), s, () => submitterTick(s, chain)),
     );
   }

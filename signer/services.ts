@@ -18,6 +18,7 @@ import { LoginLimiter } from './console/login-limiter.js';
 import { Catalog } from './catalog/index.js';
 import type { Chain } from './chain/types.js';
 import { DirectInference } from './inference/queue.js';
+import { NodeBonds } from './nodes/bonds.js';
 
 /** Shared state of one running signer. */
 export interface Services {
@@ -47,6 +48,8 @@ export interface Services {
   attempts: EventEmitter<{ ended: [taskId: string, status: TaskStatus] }>;
   /** Direct inference for API-token holders: the bounded queue of `source = 'direct'` tasks. */
   inference: DirectInference;
+  /** Node bonds read from the escrow; null without a chain (an API-only signer pays nobody on chain, so it asks no bond). */
+  bonds: NodeBonds | null;
   /** Last chain tip seen by the watcher (null before the first read or without a chain). */
   chain: { tipHeight: number | null };
   startedAt: number;
@@ -82,6 +85,7 @@ export function createServices(opts: ServiceOptions): Services {
     catalog: new Catalog({ store: opts.store, chain: opts.chain ?? null, cacheMs: config.models.catalog_cache_ms }),
     attempts: new EventEmitter(),
     chain: { tipHeight: null },
+    bonds: opts.chain ? new NodeBonds(opts.chain) : null,
     startedAt: Date.now(),
   };
   return Object.assign(services, { inference: new DirectInference(services) });

@@ -8,6 +8,7 @@ import { inferenceNodes, prepared, type SignerDatabase } from '../db/index.js';
 import { record, type Reputation } from './reputation.js';
 
 export * from './reputation.js';
+export * from './bonds.js';
 
 /** A node row as stored. */
 export type NodeRow = typeof inferenceNodes.$inferSelect;

@@ -1,35 +1,55 @@
 /**
  * The scheduler: when a node pulls, it gets the first pending task it serves (priority, then
  * age) unless a clearly better node with free capacity could take it and the task is still
- * young. Nodes are scored by performance score, recent latency, in-flight load, capabilities
- * and reputation.
+ * young. Only nodes whose key has an active bond on chain are scheduled (with a chain). Nodes
+ * are scored on what the signer measured itself (recent latency, in-flight load, successes
+ * against failures and disagreements) and on their stake; what a node says of itself at
+ * registration (performance_score, capabilities) does not count, since anyone can claim 1000.
  */
-import { capabilitiesSchema } from '../../protocol/index.js';
 import { atomic, prepared } from '../db/index.js';
 import { reputationOf, reputationScore, type NodeRow } from '../nodes/index.js';
 import type { Services } from '../services.js';
 import { transition, type TaskRow } from './state.js';
 
-/** Weights of the score components; they sum to 1. */
-export const SCORE_WEIGHTS = { performance: 0.3, latency: 0.2, load: 0.2, capabilities: 0.1, reputation: 0.2 } as const;
+/** Weights of the score components; they sum to 1. Reputation weighs most: it is the record of results. */
+export const SCORE_WEIGHTS = { latency: 0.25, load: 0.2, reputation: 0.4, stake: 0.15 } as const;
 
-/** A node's score for taking one more task, in [0, 1]. */
-export function scoreNode(node: NodeRow, inFlight: number, capacity: number, now: number, halfLifeMs: number): number {
-  const perf = node.performance_score / (node.performance_score + 1);
-  const latency = node.latency_ms === null ? 0.5 : 1 / (1 + node.latency_ms / 1000);
-  const load = Math.max(0, 1 - inFlight / capacity);
-  const caps = capabilitiesScore(node.capabilities);
-  const rep = reputationScore(reputationOf(node), now, halfLifeMs);
-  const w = SCORE_WEIGHTS;
-  return w.performance * perf + w.latency * latency + w.load * load + w.capabilities * caps + w.reputation * rep;
+/** The stake score of a node that is not weighed by stake (a signer without a chain): the same for all. */
+export const NEUTRAL_STAKE_SCORE = 0.5;
+
+/**
+ * A stake in [0, 1) with diminishing returns: r / (r + 1) where r is the stake in units of the
+ * contract's minimum. The minimum scores 0.5, ten times it 0.91: more stake counts, but a large
+ * one cannot buy the work of nodes with a better record.
+ */
+export function stakeScore(stake: bigint, minStake: bigint): number {
+  if (stake <= 0n) return 0;
+  const r = Number(stake) / Number(minStake > 0n ? minStake : 1n);
+  return r / (r + 1);
 }
 
-function capabilitiesScore(json: string | null): number {
-  if (!json) return 0.25;
-  const parsed = capabilitiesSchema.safeParse(JSON.parse(json));
-  if (!parsed.success) return 0.25;
-  const c = parsed.data;
-  return 0.5 * Math.min(1, c.cpu_cores / 16) + 0.25 * Math.min(1, c.memory_mb / 65_536) + 0.25 * Math.min(1, c.gpu_memory_mb / 24_576);
+/**
+ * A node's score for taking one more task, in [0, 1]: measured latency (an EMA of lease to
+ * result; unknown counts as middling), free room, reputation (decayed successes against
+ * failures, which include lease expiries, error reports and outvoted results) and `stake`, a
+ * stakeScore.
+ */
+export function scoreNode(node: NodeRow, inFlight: number, capacity: number, now: number, halfLifeMs: number, stake = NEUTRAL_STAKE_SCORE): number {
+  const latency = node.latency_ms === null ? 0.5 : 1 / (1 + node.latency_ms / 1000);
+  const load = Math.max(0, 1 - inFlight / capacity);
+  const rep = reputationScore(reputationOf(node), now, halfLifeMs);
+  const w = SCORE_WEIGHTS;
+  return w.latency * latency + w.load * load + w.reputation * rep + w.stake * stake;
+}
+
+/** A node's stake score from its bond as last read (neutral without a chain). */
+function stakeScoreOf(s: Services, node: NodeRow): number {
+  return s.bonds ? stakeScore(s.bonds.stake(node.public_key), s.bonds.minStake) : NEUTRAL_STAKE_SCORE;
+}
+
+/** True when a node may be given tasks: its key's bond is active (always, without a chain). */
+function bonded(s: Services, node: NodeRow): boolean {
+  return !s.bonds || s.bonds.eligible(node.public_key);
 }
 
 function inFlightCounts(s: Services): Map<string, number> {
@@ -67,10 +87,10 @@ export function leaseUpTo(s: Services, nodeId: string, max: number, now = Date.n
   const { scheduler } = s.config;
   const cap = scheduler.max_in_flight_per_node;
   return atomic(s.store.sqlite, (): TaskRow[] => {
-    const online = prepared(s.store.sqlite, "select * from inference_nodes where status = 'online'").all() as NodeRow[];
+    const online = (prepared(s.store.sqlite, "select * from inference_nodes where status = 'online'").all() as NodeRow[]).filter((n) => bonded(s, n));
     // A busy node that asks for work has room again (its heartbeat can be up to an interval old); the cap below still holds.
     const me = online.find((n) => n.node_id === nodeId) ?? (prepared(s.store.sqlite, "select * from inference_nodes where node_id = ? and status = 'busy'").get(nodeId) as NodeRow | undefined);
-    if (!me) return [];
+    if (!me || !bonded(s, me)) return [];
     const nodes = online.includes(me) ? online : [...online, me];
     const load = inFlightCounts(s);
     const room = Math.min(max, cap - (load.get(nodeId) ?? 0));
@@ -78,7 +98,7 @@ export function leaseUpTo(s: Services, nodeId: string, max: number, now = Date.n
     // Tasks are only passed over for another online node: alone, a node takes the first `room`.
     const candidates = candidatesFor(s, [...new Set<string>(JSON.parse(me.supported_models))], nodes.length > 1 ? CANDIDATES + room : room);
     const loadOf = (n: NodeRow) => load.get(n.node_id) ?? 0;
-    const score = (n: NodeRow) => scoreNode(n, loadOf(n), cap, now, scheduler.reputation_half_life_ms);
+    const score = (n: NodeRow) => scoreNode(n, loadOf(n), cap, now, scheduler.reputation_half_life_ms, stakeScoreOf(s, n));
     const leased: TaskRow[] = [];
     for (const task of candidates) {
       if (leased.length >= room) break;

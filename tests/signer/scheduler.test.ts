@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { heartbeat, recordOutcome } from '../../signer/nodes/index.js';
 import { sweep } from '../../signer/tasks/leases.js';
-import { leaseNext, scoreNode } from '../../signer/tasks/scheduler.js';
+import { leaseNext, leaseUpTo, scoreNode, stakeScore } from '../../signer/tasks/scheduler.js';
 import { getTask, taskHistory } from '../../signer/tasks/state.js';
 import { getNode } from '../../signer/nodes/index.js';
 import { addTasks, ARTIFACT_A, ARTIFACT_B, makeSigner, register, TestNode, type TestSigner } from './helpers.js';
@@ -36,12 +36,58 @@ describe('scheduler', () => {
   });
 
   it('holds a fresh task back for a clearly better idle node, then lets anyone take it once it has waited', async () => {
-    await register(t, new TestNode('slow'), { performance_score: 0.1, capabilities: { cpu_cores: 1, memory_mb: 512, gpu_memory_mb: 0, max_batch: 1 } });
-    await register(t, new TestNode('fast'), { performance_score: 100, capabilities: { cpu_cores: 32, memory_mb: 131072, gpu_memory_mb: 24576, max_batch: 8 } });
+    await register(t, new TestNode('slow'));
+    await register(t, new TestNode('fast'));
+    const half = t.s.config.scheduler.reputation_half_life_ms;
+    // What the signer measured: fast answered 5 times in 200 ms, slow failed once and took 20 s.
+    for (let i = 0; i < 5; i++) recordOutcome(t.s.store, 'fast', true, 200, half, Date.now() - 1_000);
+    recordOutcome(t.s.store, 'slow', false, null, half, Date.now() - 1_000);
+    recordOutcome(t.s.store, 'slow', true, 20_000, half, Date.now() - 1_000);
     const [id] = addTasks(t, {});
     const created = getTask(t.s.store, id)!.created_at;
     expect(leaseNext(t.s, 'slow', created + 10)).toBeNull();
     expect(leaseNext(t.s, 'slow', created + 2_000)?.task_id).toBe(id);
+  });
+
+  it('self-reported figures do not weigh: a node claiming performance 1000 does not take the tasks of an honest node with a better measured record (issue 12, attack 1)', async () => {
+    const huge = { cpu_cores: 4096, memory_mb: 4_000_000, gpu_memory_mb: 1_000_000, max_batch: 1024 };
+    await register(t, new TestNode('rogue'), { performance_score: 1000, capabilities: huge });
+    await register(t, new TestNode('honest'), { performance_score: 1, capabilities: { cpu_cores: 2, memory_mb: 2048, gpu_memory_mb: 0, max_batch: 1 } });
+    const half = t.s.config.scheduler.reputation_half_life_ms;
+    const before = Date.now() - 1_000;
+    for (let i = 0; i < 3; i++) recordOutcome(t.s.store, 'honest', true, 150, half, before);
+    const ids = addTasks(t, {}, {}, {}, {});
+    const now = Math.min(...ids.map((id) => getTask(t.s.store, id)!.created_at)) + 10;
+    // The rogue pulls first, as it did in the attack: every young task is left to the honest node.
+    expect(leaseUpTo(t.s, 'rogue', 4, now)).toEqual([]);
+    const honest = leaseUpTo(t.s, 'honest', 2, now).map((r) => r.task_id);
+    expect(honest).toEqual(ids.slice(0, 2));
+    // Its claims are not even a tie-breaker: with equal records the two nodes score the same.
+    const rogueRow = getNode(t.s.store, 'rogue')!;
+    const plain = { ...rogueRow, performance_score: 0, capabilities: null };
+    expect(scoreNode(rogueRow, 0, 4, now, half)).toBe(scoreNode(plain, 0, 4, now, half));
+  });
+
+  it('weighs stake, with diminishing returns: more stake scores higher, each extra unit less', async () => {
+    await register(t, new TestNode('a'));
+    const node = getNode(t.s.store, 'a')!;
+    const now = Date.now();
+    const half = t.s.config.scheduler.reputation_half_life_ms;
+    const min = 1_000_000n;
+    expect(stakeScore(0n, min)).toBe(0);
+    expect(stakeScore(min, min)).toBeCloseTo(0.5);
+    expect(stakeScore(2n * min, min)).toBeGreaterThan(stakeScore(min, min));
+    expect(stakeScore(2n * min, min) - stakeScore(min, min)).toBeGreaterThan(stakeScore(20n * min, min) - stakeScore(10n * min, min));
+    expect(stakeScore(1_000_000n * min, min)).toBeLessThan(1);
+    expect(scoreNode(node, 0, 4, now, half, stakeScore(10n * min, min))).toBeGreaterThan(scoreNode(node, 0, 4, now, half, stakeScore(min, min)));
+    // A huge stake does not outweigh a clearly worse record: a fresh, failing node with 1000x
+    // the minimum still scores below a node with the minimum and a good record.
+    await register(t, new TestNode('rich'));
+    recordOutcome(t.s.store, 'rich', false, null, half, now - 1_000);
+    for (let i = 0; i < 3; i++) recordOutcome(t.s.store, 'a', true, 150, half, now - 1_000);
+    const rich = getNode(t.s.store, 'rich')!;
+    const good = getNode(t.s.store, 'a')!;
+    expect(scoreNode(good, 0, 4, now, half, stakeScore(min, min))).toBeGreaterThan(scoreNode(rich, 0, 4, now, half, stakeScore(1000n * min, min)));
   });
 
   it('scores reputation, latency and load: a failing, slow, loaded node scores lower', async () => {
