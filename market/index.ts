@@ -2,4 +2,4 @@
 export { loadMarketConfig, type MarketConfig } from './config.js';
 export { loadWallet, walletFromKey, type Wallet } from './keys.js';
 export { MarketChain } from './chain.js';
-export { SignerClient, chainTaskRef } from './signer-client.js';
+export { SignerClient, SignerRefusal, chainTaskRef, type TaskResultView } from './signer-client.js';

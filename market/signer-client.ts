@@ -1,24 +1,32 @@
 /**
- * What the user needs from the signer: upload an input blob, follow a task, fetch its result.
+ * What the user needs from the signer: upload an input blob or a model file, follow a task, fetch
+ * its result. Uploads and results are signed with the wallet key (protocol/sip018
+ * `signRequesterRequest`): the signer serves a result only to the task's requester, and stores
+ * blobs only from a signed requester (inputs) or the model's on-chain owner (model files).
  */
-import { sha256Hex } from '../protocol/index.js';
+import { CHAIN_ID, requesterAuthHeaders, sha256Hex, type TaskResultResponse } from '../protocol/index.js';
+import type { Wallet } from './keys.js';
 
 interface Envelope<T> {
   success: boolean;
   data: T | null;
   error: string | null;
+  code?: string;
 }
 
-/** A settled or completed task's result as the signer serves it. */
-export interface TaskResultView {
-  task_id: string;
-  status: string;
-  output: unknown;
-  output_hash: string;
-  signature: string;
-  node_public_key: string;
-  inference_node_id: string | null;
-  settlement_txid: string | null;
+/** A settled task's result as the signer serves it to its requester. */
+export type TaskResultView = TaskResultResponse;
+
+/** A refusal by the signer, with its HTTP status and stable code (e.g. `result_not_settled`). */
+export class SignerRefusal extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly code: string | null,
+  ) {
+    super(message);
+    this.name = 'SignerRefusal';
+  }
 }
 
 /** The signer's task id for an on-chain task id: the same number, in decimal. */
@@ -28,33 +36,43 @@ export function chainTaskRef(chainTaskId: bigint | string): string {
 
 /** HTTP client of the signer's user-facing routes. */
 export class SignerClient {
-  constructor(readonly baseUrl: string) {}
+  /** `chainId`: the chain the signer serves (requester signatures are bound to it). */
+  constructor(
+    readonly baseUrl: string,
+    readonly chainId: number = CHAIN_ID.testnet,
+  ) {}
 
-  private async request<T>(method: string, path: string, body?: Uint8Array): Promise<{ status: number; data: T | null; error: string | null }> {
+  private async request<T>(method: string, path: string, opts: { body?: Uint8Array; wallet?: Wallet } = {}): Promise<{ status: number; data: T | null; error: string | null; code: string | null }> {
+    const headers: Record<string, string> = opts.body ? { 'content-type': 'application/octet-stream' } : {};
+    // Signed last, just before sending: the signature covers the exact path with its query and a fresh timestamp.
+    if (opts.wallet) Object.assign(headers, requesterAuthHeaders(method, path, this.chainId, opts.wallet.privateKey));
     let res: Response;
     try {
-      res = await fetch(new URL(path, this.baseUrl), { method, body: body as BodyInit | undefined, headers: body ? { 'content-type': 'application/octet-stream' } : undefined });
+      res = await fetch(new URL(path, this.baseUrl), { method, body: opts.body as BodyInit | undefined, headers });
     } catch (e) {
       throw new Error(`cannot reach the signer at ${this.baseUrl} (${(e as Error).cause ?? (e as Error).message}); is it running?`);
     }
-    if (res.status === 204) return { status: 204, data: null, error: null };
+    if (res.status === 204) return { status: 204, data: null, error: null, code: null };
     const env = (await res.json().catch(() => null)) as Envelope<T> | null;
-    return { status: res.status, data: env?.data ?? null, error: env?.error ?? (res.ok ? null : `HTTP ${res.status}`) };
+    return { status: res.status, data: env?.data ?? null, error: env?.error ?? (res.ok ? null : `HTTP ${res.status}`), code: env?.code ?? null };
   }
 
-  /** Uploads an input blob; returns its sha256 (what goes on chain as input-hash). */
-  async putInput(bytes: Uint8Array): Promise<string> {
+  /** Uploads an input blob, signed by the requester's wallet; returns its sha256 (what goes on chain as input-hash). */
+  async putInput(bytes: Uint8Array, wallet: Wallet): Promise<string> {
     const hash = sha256Hex(bytes);
-    const r = await this.request('PUT', `/api/v1/inputs/${hash}`, bytes);
-    if (r.status >= 300) throw new Error(`the signer refused the input: ${r.error}`);
+    const r = await this.request('PUT', `/api/v1/inputs/${hash}`, { body: bytes, wallet });
+    if (r.status >= 300) throw new SignerRefusal(`the signer refused the input: ${r.error}`, r.status, r.code);
     return hash;
   }
 
-  /** Uploads a model artifact (content-addressed by sha256) for nodes to fetch. */
-  async putArtifact(bytes: Uint8Array): Promise<string> {
+  /**
+   * Uploads a model file for nodes to fetch, signed by the wallet that owns `model` on chain; the
+   * file must be the artifact of the model's live version (deploy or upgrade it first).
+   */
+  async putArtifact(bytes: Uint8Array, model: string, wallet: Wallet): Promise<string> {
     const hash = sha256Hex(bytes);
-    const r = await this.request('PUT', `/api/v1/models/${hash}/artifact`, bytes);
-    if (r.status >= 300) throw new Error(`the signer refused the model file: ${r.error}`);
+    const r = await this.request('PUT', `/api/v1/models/${hash}/artifact?model=${encodeURIComponent(model)}`, { body: bytes, wallet });
+    if (r.status >= 300) throw new SignerRefusal(`the signer refused the model file: ${r.error}`, r.status, r.code);
     return hash;
   }
 
@@ -62,15 +80,18 @@ export class SignerClient {
   async status(taskRef: string): Promise<{ status: string; [k: string]: unknown } | null> {
     const r = await this.request<{ status: string }>('GET', `/api/v1/tasks/${encodeURIComponent(taskRef)}/status`);
     if (r.status === 404) return null;
-    if (r.status >= 300) throw new Error(`status of ${taskRef}: ${r.error}`);
+    if (r.status >= 300) throw new SignerRefusal(`status of ${taskRef}: ${r.error}`, r.status, r.code);
     return r.data;
   }
 
-  /** A task's signed result, or null while there is none. */
-  async result(taskRef: string): Promise<TaskResultView | null> {
-    const r = await this.request<TaskResultView>('GET', `/api/v1/tasks/${encodeURIComponent(taskRef)}/result`);
-    if (r.status === 404 || r.status === 202) return null;
-    if (r.status >= 300) throw new Error(`result of ${taskRef}: ${r.error}`);
+  /**
+   * A settled task's signed result, read as its requester (`wallet` must be the key that
+   * submitted the task). Throws a SignerRefusal saying why otherwise (not settled yet, never
+   * released, another wallet's task, unknown task).
+   */
+  async result(taskRef: string, wallet: Wallet): Promise<TaskResultView> {
+    const r = await this.request<TaskResultView>('GET', `/api/v1/tasks/${encodeURIComponent(taskRef)}/result`, { wallet });
+    if (r.status >= 300 || !r.data) throw new SignerRefusal(`result of ${taskRef}: ${r.error}`, r.status, r.code);
     return r.data;
   }
 }

@@ -2,5 +2,6 @@
 export * from './status/index.js';
 export * from './hash/index.js';
 export * from './sip018/index.js';
+export * from './sip018/requester.js';
 export * from './api/index.js';
 export * from './tensor/index.js';

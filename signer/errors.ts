@@ -15,6 +15,28 @@ export const ERROR_STATUS = {
   unavailable: 503,
   internal: 500,
   gateway_timeout: 504,
+  // Who may read a result and upload blobs (issue 12): each refusal has its own code, so a client
+  // can tell "sign it" from "wrong wallet" from "wait" from "never".
+  /** A result or an upload needs a requester signature (REQUESTER_AUTH_HEADERS) and none was sent. */
+  requester_signature_required: 401,
+  /** The requester signature is malformed, stale, replayed, not canonical, or does not verify. */
+  requester_signature_invalid: 401,
+  /** Signed by a key whose principal is not the task's requester. */
+  not_requester: 403,
+  /** The task's settlement is not confirmed on chain yet: poll its status and ask again once settled. */
+  result_not_settled: 409,
+  /** The task timed out, failed or was refunded: its result is never released. */
+  result_withheld: 410,
+  /** An anonymous upload: sign it as a requester, or (for a model file) as its owner or from an admin session. */
+  upload_signature_required: 401,
+  /** A model file signed by a key that does not own the model named in the request. */
+  not_model_owner: 403,
+  /** A model file whose sha256 is not the artifact of the model's live version on chain (deploy or upgrade first). */
+  artifact_not_registered: 409,
+  /** This requester already holds as many inputs (or bytes) not yet named by any task as it may. */
+  upload_cap_exceeded: 429,
+  /** The signer holds as many bytes of inputs not yet named by any task as it may, from all requesters. */
+  uploads_full: 503,
   /** The node key has no active bond in the escrow contract (none, unbonding or slashed): bond a stake, then register. */
   node_not_bonded: 403,
 } as const;

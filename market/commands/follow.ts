@@ -42,8 +42,8 @@ export async function followTask(ctx: Context, taskId: bigint, ref: string, extr
     if (status !== 'settled') process.exitCode = 1;
     return;
   }
-  const r = await ctx.signer.result(ref);
-  if (!r) throw new Error(`task ${taskId} is ${status} but the signer has no result for it`);
+  // Served only to the requester: the wallet that submitted the task signs the request.
+  const r = await ctx.signer.result(ref, ctx.wallet());
   const { hashOk, signatureOk } = await verifyResult(ctx, r, taskId);
   ctx.out.result(
     { task_id: taskId, status, output: r.output, output_hash: r.output_hash, node: r.inference_node_id, node_public_key: r.node_public_key, signature_verified: signatureOk && hashOk, settlement_txid: r.settlement_txid, ...extra },

@@ -63,7 +63,7 @@ export async function deployModel(ctx: Context, file: string, name: string | und
   if (!name) throw new Error('--name is required: the model name to publish under (1-64 ASCII characters)');
   const bytes = readModel(file);
   const p = price(priceArg);
-  const artifactHash = await ctx.signer.putArtifact(bytes);
+  const artifactHash = await ctx.signer.putArtifact(bytes, name, ctx.wallet());
   const uri = `${ctx.config.signer_url}/api/v1/models/${artifactHash}/artifact`;
   const { txid, outputId } = await publish(ctx, 'deploy', deployModelArgs({ model: name, artifactHash, format, price: p, uri }));
   ctx.out.result({ model: name, output_id: outputId, artifact_hash: artifactHash, price: p, txid }, [`deployed ${name} v1 as output ${outputId} (sha256 ${artifactHash}, ${p} µSTX/call, tx ${txid})`]);
@@ -76,7 +76,7 @@ export async function upgradeModel(ctx: Context, file: string, name: string | un
   if (!head || head.outputId === null) throw new Error(`model "${name}" has no live output to upgrade; deploy it first`);
   const bytes = readModel(file);
   const p = priceArg === undefined ? head.price : price(priceArg);
-  const artifactHash = await ctx.signer.putArtifact(bytes);
+  const artifactHash = await ctx.signer.putArtifact(bytes, name, ctx.wallet());
   const uri = `${ctx.config.signer_url}/api/v1/models/${artifactHash}/artifact`;
   const { txid, outputId } = await publish(ctx, 'upgrade', upgradeModelArgs({ outputId: head.outputId, artifactHash, format, price: p, uri }));
   ctx.out.result({ model: name, output_id: outputId, version: head.version + 1n, artifact_hash: artifactHash, txid }, [`upgraded ${name} to v${head.version + 1n} as output ${outputId} (tx ${txid})`]);

@@ -51,7 +51,8 @@ export async function submit(ctx: Context, opts: SubmitOptions): Promise<void> {
     }
   }
   ctx.out.progress(`uploading input (${bytes.length} bytes) to the signer`);
-  const inputHash = await ctx.signer.putInput(bytes);
+  // Signed by the wallet that will submit the task: the signer stores inputs only from a signed requester (within its cap) or for a task already on chain.
+  const inputHash = await ctx.signer.putInput(bytes, wallet);
 
   ctx.out.progress(`signing submit-task (fee ${fee} µSTX, model output ${head.outputId})`);
   const txid = await ctx.chain.call(

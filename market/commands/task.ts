@@ -2,7 +2,7 @@
 import { Pc, ClarityType } from '@stacks/transactions';
 import { INFERENCE_ESCROW, reclaimArgs } from '../../protocol/contracts/index.js';
 import type { Context } from '../context.js';
-import { chainTaskRef } from '../signer-client.js';
+import { SignerRefusal, chainTaskRef } from '../signer-client.js';
 import { verifyResult } from './follow.js';
 
 /** Parses a task id argument. */
@@ -27,10 +27,16 @@ export async function status(ctx: Context, taskId: bigint): Promise<void> {
   );
 }
 
-/** `market result ID`: the output with the node's signature checked here. */
+/**
+ * `market result ID`: the output, read as the task's requester (a request signed with the wallet
+ * key), with the node's signature checked here. The signer releases it once the task is settled.
+ */
 export async function result(ctx: Context, taskId: bigint): Promise<void> {
-  const r = await ctx.signer.result(chainTaskRef(taskId));
-  if (!r) throw new Error(`task ${taskId} has no result yet; \`market status ${taskId}\` shows where it is`);
+  const r = await ctx.signer.result(chainTaskRef(taskId), ctx.wallet()).catch((e: unknown) => {
+    if (e instanceof SignerRefusal && e.code === 'result_not_settled') throw new Error(`${e.message}\n\`market status ${taskId}\` shows where it is`);
+    if (e instanceof SignerRefusal && e.code === 'not_requester') throw new Error(`${e.message}\nuse the key that submitted the task (MARKET_PRIVATE_KEY or --key-file)`);
+    throw e;
+  });
   const { hashOk, signatureOk } = await verifyResult(ctx, r, taskId);
   ctx.out.result({ ...r, signature_verified: hashOk && signatureOk }, [
     `task ${taskId}: ${r.status}, node ${r.inference_node_id}`,

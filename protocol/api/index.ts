@@ -5,9 +5,9 @@
 import { z } from 'zod';
 import { NODE_STATUSES, TASK_STATUSES, PRIVACY_MODES } from '../status/index.js';
 
-/** Every response body: the seed service's envelope. */
+/** Every response body: the seed service's envelope; a refusal adds `code`, a stable machine-readable reason (signer/errors.ts). */
 export const envelope = <T extends z.ZodTypeAny>(data: T) =>
-  z.object({ success: z.boolean(), data: data.nullable(), error: z.string().nullable() });
+  z.object({ success: z.boolean(), data: data.nullable(), error: z.string().nullable(), code: z.string().optional() });
 
 export const hex32 = z.string().regex(/^[0-9a-f]{64}$/, 'must be a sha256 as 64 lowercase hex characters');
 export const compressedPublicKey = z
@@ -125,3 +125,28 @@ export const NODE_AUTH_HEADERS = {
   timestamp: 'x-node-timestamp',
   signature: 'x-node-signature',
 } as const;
+
+/**
+ * Headers a requester (a wallet) signs a request with: to read its task's result, or to upload an
+ * input or, as a model's owner, its model file (see protocol/sip018 `signRequesterRequest`).
+ */
+export const REQUESTER_AUTH_HEADERS = {
+  publicKey: 'x-requester-public-key',
+  timestamp: 'x-requester-timestamp',
+  signature: 'x-requester-signature',
+} as const;
+
+/** GET /api/v1/tasks/{task_id}/result: a settled task's output, served to its requester only. */
+export const taskResultResponse = z.object({
+  task_id: z.string(),
+  status: z.enum(TASK_STATUSES),
+  output: z.unknown(),
+  output_hash: hex32,
+  confidence: z.number().nullable(),
+  inference_node_id: z.string().nullable(),
+  node_public_key: compressedPublicKey,
+  signature: rsvSignature,
+  completed_at: z.number().int().nullable(),
+  settlement_txid: z.string().nullable(),
+});
+export type TaskResultResponse = z.infer<typeof taskResultResponse>;

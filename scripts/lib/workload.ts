@@ -44,10 +44,11 @@ export async function submitTasks(e: Endpoints, plan: SubmitPlan): Promise<bigin
   if (!head || head.outputId === null) throw new Error(`model ${plan.model} is not live`);
   const signer = new SignerClient(e.signerUrl);
   const input = readFileSync(plan.inputFile);
-  const upload = (bytes: Uint8Array) => signer.putInput(plan.binary ? jsonInputsToBinary(bytes) : bytes);
-  const inputHashes = plan.inputs === 'distinct' ? await uploadDistinct(input, plan.count, upload) : [await upload(input)];
   const fee = plan.fee ?? head.price;
   const perWallet = plan.walletKeys.map((key, w) => ({ wallet: walletFromKey(key, 'devnet'), n: Math.floor(plan.count / plan.walletKeys.length) + (w < plan.count % plan.walletKeys.length ? 1 : 0) }));
+  // Input i is named by wallet i mod W's tasks (below), so that wallet signs its upload: the signer counts inputs against their uploader.
+  const upload = (bytes: Uint8Array, i: number) => signer.putInput(plan.binary ? jsonInputsToBinary(bytes) : bytes, perWallet[i % perWallet.length]!.wallet);
+  const inputHashes = plan.inputs === 'distinct' ? await uploadDistinct(input, plan.count, upload) : [await upload(input, 0)];
   // Wallets submit in parallel; each wallet's transactions go one after another so the node's
   // nonce for it is always the next one.
   const txids = (
@@ -73,14 +74,14 @@ export async function submitTasks(e: Endpoints, plan: SubmitPlan): Promise<bigin
 }
 
 /** Uploads `count` variants of an OIP JSON input (a few at a time); returns their hashes in order. */
-async function uploadDistinct(json: Buffer, count: number, upload: (bytes: Uint8Array) => Promise<string>): Promise<string[]> {
+async function uploadDistinct(json: Buffer, count: number, upload: (bytes: Uint8Array, i: number) => Promise<string>): Promise<string[]> {
   const doc = JSON.parse(json.toString('utf8')) as { inputs: { data: number[] }[] };
   const first = doc.inputs[0]!.data[0]!;
   const hashes: string[] = [];
   for (let i = 0; i < count; i += 8) {
     const batch = Array.from({ length: Math.min(8, count - i) }, (_, k) => {
       doc.inputs[0]!.data[0] = first + (i + k) / 1000;
-      return upload(Buffer.from(JSON.stringify(doc)));
+      return upload(Buffer.from(JSON.stringify(doc)), i + k);
     });
     hashes.push(...(await Promise.all(batch)));
   }

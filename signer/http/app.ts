@@ -70,7 +70,7 @@ export function createApp(services: Services): Hono<Env> {
 
   app.notFound((c) => fail(c, 404, `no route ${c.req.method} ${c.req.path}; see /openapi.json for the API`));
   app.onError((err, c) => {
-    if (err instanceof ApiError) return fail(c, err.status as ContentfulStatusCode, err.message);
+    if (err instanceof ApiError) return fail(c, err.status as ContentfulStatusCode, err.message, err.code);
     if (err instanceof HTTPException) {
       const status = err.status as ContentfulStatusCode;
       const message = status === 400 && /json/i.test(err.message) ? `body is not valid JSON: ${err.message}` : err.message || 'bad request';

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { modelPaths } from './openapi-models.js';
 import { adminSessionScheme, consolePaths } from './openapi-console.js';
 import { apiTokenScheme, inferencePaths } from './openapi-inference.js';
-import { completeBatchRequest, completeBatchResponse, completeTaskRequest, envelope, heartbeatRequest, MAX_TASKS_PER_CALL, pulledTask, pulledTasks, registerNodeRequest, taskStatusResponse, NODE_AUTH_HEADERS } from '../../protocol/index.js';
+import { completeBatchRequest, completeBatchResponse, completeTaskRequest, envelope, heartbeatRequest, MAX_TASKS_PER_CALL, pulledTask, pulledTasks, registerNodeRequest, taskResultResponse, taskStatusResponse, NODE_AUTH_HEADERS, REQUESTER_AUTH_HEADERS } from '../../protocol/index.js';
 
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' });
 const json = (s: z.ZodType) => ({ content: { 'application/json': { schema: schema(s) } } });
@@ -15,6 +15,7 @@ const errors = {
 };
 const signedErrors = { ...errors, 401: { description: 'Missing, stale, replayed or invalid node signature', ...json(anyEnvelope) }, 409: { description: 'Conflict with the task or node state', ...json(anyEnvelope) } };
 const nodeSecurity = [{ nodeSignature: [] }];
+const requesterSecurity = [{ requesterSignature: [] }];
 const path = (name: string, description: string, s: z.ZodType = z.string()) => ({ name, in: 'path', required: true, description, schema: schema(s) });
 
 /** The OpenAPI document for /openapi.json. */
@@ -27,7 +28,14 @@ export function openApiDocument() {
       description: `Coordinator of the inference marketplace. Node calls carry ${Object.values(NODE_AUTH_HEADERS).join(', ')}: a SIP-018 signature (protocol/sip018 signNodeRequest) over method, path with query, sha256 of the body and the timestamp. Every body is {success, data, error}.`,
     },
     components: {
-      securitySchemes: { ...adminSessionScheme, ...apiTokenScheme, nodeSignature: { type: 'apiKey', in: 'header', name: NODE_AUTH_HEADERS.signature, description: `with ${NODE_AUTH_HEADERS.node} and ${NODE_AUTH_HEADERS.timestamp}` } },
+      securitySchemes: { ...adminSessionScheme, ...apiTokenScheme, nodeSignature: { type: 'apiKey', in: 'header', name: NODE_AUTH_HEADERS.signature, description: `with ${NODE_AUTH_HEADERS.node} and ${NODE_AUTH_HEADERS.timestamp}` },
+        requesterSignature: {
+          type: 'apiKey',
+          in: 'header',
+          name: REQUESTER_AUTH_HEADERS.signature,
+          description: `with ${REQUESTER_AUTH_HEADERS.publicKey} and ${REQUESTER_AUTH_HEADERS.timestamp}: a SIP-018 signature by the wallet key (protocol/sip018 signRequesterRequest) over method, path with query, the public key and the timestamp`,
+        },
+      },
     },
     paths: {
       '/health': { get: { summary: 'Liveness', responses: { 200: { description: '{status: "healthy", timestamp}', ...json(anyEnvelope) } } } },
@@ -51,7 +59,21 @@ export function openApiDocument() {
       '/api/v1/tasks/complete': { post: { summary: 'Post a signed result or an error report', security: nodeSecurity, requestBody: json(completeTaskRequest), responses: { 200: { description: 'Accepted', ...json(anyEnvelope) }, ...signedErrors } } },
       '/api/v1/tasks/complete-batch': { post: { summary: 'Post up to 64 signed results; each is accepted or refused on its own', security: nodeSecurity, requestBody: json(completeBatchRequest), responses: { 200: { description: 'One outcome per result, in order', ...json(envelope(completeBatchResponse)) }, ...signedErrors } } },
       '/api/v1/tasks/{task_id}/status': { get: { summary: 'Task status (?history=true adds its transitions)', parameters: [path('task_id', 'On-chain task id')], responses: { 200: { description: 'Status', ...json(envelope(taskStatusResponse)) }, ...errors } } },
-      '/api/v1/tasks/{task_id}/result': { get: { summary: 'Verified result with the node signature', parameters: [path('task_id', 'On-chain task id')], responses: { 200: { description: 'Result', ...json(anyEnvelope) }, ...errors } } },
+      '/api/v1/tasks/{task_id}/result': {
+        get: {
+          summary: "A settled task's result with the node signature, for its requester only (a requester request signed by the wallet that submitted it)",
+          security: requesterSecurity,
+          parameters: [path('task_id', 'On-chain task id')],
+          responses: {
+            200: { description: 'Result', ...json(envelope(taskResultResponse)) },
+            401: { description: 'code requester_signature_required (unsigned) or requester_signature_invalid', ...json(anyEnvelope) },
+            403: { description: 'code not_requester: signed by another principal than the requester', ...json(anyEnvelope) },
+            409: { description: 'code result_not_settled: released once the settlement is confirmed on chain', ...json(anyEnvelope) },
+            410: { description: 'code result_withheld: timed out, failed or refunded; never released', ...json(anyEnvelope) },
+            ...errors,
+          },
+        },
+      },
       '/api/v1/stats': { get: { summary: 'Queue and settlement statistics', responses: { 200: { description: 'pending_tasks, processing_tasks, completed_tasks, total_tasks and more', ...json(anyEnvelope) } } } },
       '/api/v1/nodes': { get: { summary: 'Registered nodes', responses: { 200: { description: 'Nodes', ...json(anyEnvelope) } } } },
       '/api/v1/inputs/{sha256}': {

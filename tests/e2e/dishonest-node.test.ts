@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { randomPrivateKey, privateKeyToPublic, compressPublicKey, privateKeyToAddress } from '@stacks/transactions';
 import { SignerClient, SignerError, signResult } from '../../node-agent/index.js';
 import { CHAIN_ID, jsonHash, sha256Hex, type PulledTask } from '../../protocol/index.js';
+import { SignerClient as MarketSignerClient, walletFromKey } from '../../market/index.js';
 import { DEMO_MODEL, classifierPath, type Marketplace } from '../../scripts/lib/marketplace.js';
 import { DEV_ESCROW, settlementEvents, submitTasks, waitSettled } from '../../scripts/lib/workload.js';
 import { key, marketplace } from './helpers.js';
@@ -65,7 +66,9 @@ describe('dishonest nodes', () => {
     expect(counts.get('settled')).toBe(1);
     const [paid] = (await settlementEvents(m.devnetUrl, DEV_ESCROW)).filter((e) => e.taskId === taskId);
     expect([a.address, b.address]).not.toContain(paid.node);
-    const result = (await (await fetch(`${m.signerUrl}/api/v1/tasks/${taskId}/result`)).json()) as { data: { output: unknown; output_hash: string; inference_node_id: string } };
+    // The result is the requester's (wallet_1 submitted the task), read with a request it signs.
+    expect((await fetch(`${m.signerUrl}/api/v1/tasks/${taskId}/result`)).status).toBe(401);
+    const result = { data: await new MarketSignerClient(m.signerUrl).result(String(taskId), walletFromKey(key('wallet_1'), 'devnet')) };
     expect(result.data.inference_node_id).toBe('node-1');
     expect(paid.outputHash).toBe(jsonHash(result.data.output));
     expect(paid.outputHash).not.toBe(jsonHash(fakeOutput));

@@ -6,8 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { compressPublicKey, privateKeyToPublic, randomPrivateKey } from '@stacks/transactions';
-import { NODE_AUTH_HEADERS, jsonHash, sha256Hex, signNodeRequest, signTaskResult, type RegisterNodeRequest } from '../../protocol/index.js';
+import { compressPublicKey, privateKeyToAddress, privateKeyToPublic, randomPrivateKey } from '@stacks/transactions';
+import { NODE_AUTH_HEADERS, jsonHash, requesterAuthHeaders, sha256Hex, signNodeRequest, signTaskResult, type RegisterNodeRequest } from '../../protocol/index.js';
 import { createApp, createServices, openDatabase, resolveConfig, type Services, type SignerConfigInput } from '../../signer/index.js';
 import { ingest } from '../../signer/chain/watcher.js';
 import type { TaskSubmittedEvent } from '../../signer/chain/types.js';
@@ -77,6 +77,23 @@ export class TestNode {
   }
 }
 
+/** A requester's wallet: its address (the task's `requester` on chain) and the requests it signs. */
+export class TestRequester {
+  readonly address: string;
+
+  constructor(
+    readonly key = randomPrivateKey(),
+    readonly chainId = 0x80000000,
+  ) {
+    this.address = privateKeyToAddress(key, chainId === 1 ? 'mainnet' : 'testnet');
+  }
+
+  /** The requester headers of a signed request (as `market` sends them). */
+  headers(method: string, path: string, timestamp = Date.now()): Record<string, string> {
+    return requesterAuthHeaders(method, path, this.chainId, this.key, timestamp);
+  }
+}
+
 /** Registers a node through the API; returns the response status. */
 export async function register(t: TestSigner, node: TestNode, extra: Partial<RegisterNodeRequest> = {}): Promise<number> {
   const res = await t.app.request(...node.request('POST', '/api/v1/nodes/register', node.registration(extra)));
@@ -99,6 +116,9 @@ export function taskEvent(e: Partial<TaskSubmittedEvent> = {}): TaskSubmittedEve
     deadline: 1000n,
     privacy: 0,
     priority: 0,
+    security: 1,
+    precision: 0,
+    sampleBps: 0,
     txid: `0x${sha256Hex(`tx-${id}`)}`,
     blockHeight: 5,
     eventIndex: Number(id),
@@ -113,7 +133,7 @@ export function addTasks(t: TestSigner, ...events: Partial<TaskSubmittedEvent>[]
   return evs.map((e) => e.chainTaskId.toString());
 }
 
-/** Parses an envelope response. */
-export async function body(res: Response): Promise<{ success: boolean; data: any; error: string | null }> {
-  return (await res.json()) as { success: boolean; data: any; error: string | null };
+/** Parses an envelope response (`code`: the stable reason of a refusal). */
+export async function body(res: Response): Promise<{ success: boolean; data: any; error: string | null; code?: string }> {
+  return (await res.json()) as { success: boolean; data: any; error: string | null; code?: string };
 }

@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { NODE_AUTH_HEADERS, sha256Hex } from '../../protocol/index.js';
 import { getNode } from '../../signer/nodes/index.js';
-import { acceptResult, acceptResults, failAttempt, getTask, leaseNext, taskHistory } from '../../signer/tasks/index.js';
-import { addTasks, body, makeSigner, register, TestNode, type TestSigner } from './helpers.js';
+import { acceptResult, acceptResults, failAttempt, getTask, leaseNext, taskHistory, transition } from '../../signer/tasks/index.js';
+import { addTasks, body, makeSigner, register, TestNode, TestRequester, type TestSigner } from './helpers.js';
 
 let t: TestSigner;
 let node: TestNode;
@@ -43,7 +43,8 @@ describe('seed endpoints', () => {
   });
 
   it('a task goes pull -> complete -> status/result, and the result is kept', async () => {
-    const [id] = addTasks(t, {});
+    const requester = new TestRequester();
+    const [id] = addTasks(t, { requester: requester.address });
     const p = await pull(node);
     expect(p.status).toBe(200);
     const task = (await body(p)).data;
@@ -52,11 +53,16 @@ describe('seed endpoints', () => {
     expect(st.data).toMatchObject({ status: 'in_progress', inference_node_id: 'node-1', attempts: 1 });
     const res = await complete(node, node.result(task));
     expect((await body(res)).data).toMatchObject({ task_id: id, status: 'completed' });
-    const result = await body(await t.app.request(`/api/v1/tasks/${id}/result`));
-    expect(result.data).toMatchObject({ status: 'completed', inference_node_id: 'node-1', node_public_key: node.publicKey });
+    // The result is the requester's, once settled (tests/signer/results.test.ts covers who and when).
+    const path = `/api/v1/tasks/${id}/result`;
+    expect((await t.app.request(path, { headers: requester.headers('GET', path) })).status).toBe(409);
+    transition(t.s.store, id!, 'submitted', { reason: 'test batch' });
+    transition(t.s.store, id!, 'settled', { reason: 'test: confirmed' });
+    const result = await body(await t.app.request(path, { headers: requester.headers('GET', path) }));
+    expect(result.data).toMatchObject({ status: 'settled', inference_node_id: 'node-1', node_public_key: node.publicKey });
     expect(result.data.output.outputs[0].data).toEqual([0.5]);
     const history = await body(await t.app.request(`/api/v1/tasks/${id}/status?history=true`));
-    expect(history.data.history.map((h: { to_status: string }) => h.to_status)).toEqual(['pending', 'in_progress', 'completed']);
+    expect(history.data.history.map((h: { to_status: string }) => h.to_status)).toEqual(['pending', 'in_progress', 'completed', 'submitted', 'settled']);
     expect((await body(await t.app.request('/api/v1/stats'))).data).toMatchObject({ completed_tasks: 1, pending_tasks: 0 });
   });
 

@@ -1,6 +1,12 @@
-/** GET /api/v1/tasks/{task_id}/status and /result: what a user (or the market CLI) polls. */
+/**
+ * GET /api/v1/tasks/{task_id}/status and /result: what a user (or the market CLI) polls. The
+ * status is public and never carries the output; the result is served only to the task's
+ * requester (a signed request, signer/auth/requester.ts), and only once the task is settled.
+ */
 import { Hono } from 'hono';
 import { z } from 'zod';
+import type { TaskResultResponse } from '../../../protocol/index.js';
+import { authenticateRequester } from '../../auth/requester.js';
 import { ApiError } from '../../errors.js';
 import { getTask, taskHistory, type TaskRow } from '../../tasks/state.js';
 import type { Services } from '../../services.js';
@@ -49,10 +55,28 @@ export const tasks = new Hono<Env>()
     const history = c.req.query('history') === 'true' ? taskHistory(s.store, task.task_id) : undefined;
     return ok(c, { ...statusView(task), ...(history ? { history } : {}) });
   })
-  .get('/api/v1/tasks/:task_id/result', valid('param', param), (c) => {
+  .get('/api/v1/tasks/:task_id/result', valid('param', param), async (c) => {
     const task = find(c.var.services, c.req.valid('param').task_id);
-    if (task.output === null) throw new ApiError('not_found', `task ${task.task_id} has no result yet (status ${task.status}); poll /api/v1/tasks/${task.task_id}/status`);
-    return ok(c, {
+    const requester = await authenticateRequester(c, {
+      code: 'requester_signature_required',
+      hint: `the result of task ${task.task_id} is served only to its requester: sign the request with the wallet that submitted it (\`market result ${task.task_id}\` does)`,
+    });
+    if (requester.principal !== task.user_address) {
+      throw new ApiError('not_requester', `task ${task.task_id} was submitted by ${task.user_address}, not by ${requester.principal} (the key that signed); only its requester may read its result`);
+    }
+    // Released only once the settlement that pays for it is confirmed: before that the requester could
+    // still let the deadline pass and reclaim the fee after reading the output (issue 12, attack 3).
+    if (task.status === 'timeout' || task.status === 'failed' || task.reclaim_txid !== null) {
+      const why = task.status === 'failed' ? 'failed' : 'was not settled by its deadline (its fee is refundable with `market reclaim`)';
+      throw new ApiError('result_withheld', `task ${task.task_id} ${why}; a task that is not paid for never releases its result`);
+    }
+    if (task.status !== 'settled') {
+      throw new ApiError('result_not_settled', `task ${task.task_id} is ${task.status}; its result is released once its settlement is confirmed on chain (status settled): poll /api/v1/tasks/${task.task_id}/status`);
+    }
+    if (task.output === null || task.output_hash === null || task.signature === null || task.node_public_key === null) {
+      throw new ApiError('internal', `task ${task.task_id} is settled but its result is missing; this is a bug`);
+    }
+    const view: TaskResultResponse = {
       task_id: task.task_id,
       status: task.status,
       output: JSON.parse(task.output),
@@ -63,5 +87,6 @@ export const tasks = new Hono<Env>()
       signature: task.signature,
       completed_at: task.completed_at,
       settlement_txid: task.settlement_txid,
-    });
+    };
+    return ok(c, view);
   });
