@@ -1,10 +1,27 @@
-/** input_blobs: content-addressed task inputs (PUT /api/v1/inputs/{sha256}); they survive restarts. */
-import { sqliteTable, text, integer, blob } from 'drizzle-orm/sqlite-core';
+/**
+ * input_blobs: content-addressed task inputs (PUT /api/v1/inputs/{sha256}, and the bodies of
+ * direct inference requests); they survive restarts, and the sweep deletes them once no task needs
+ * them any more (signer/uploads).
+ */
+import { sql } from 'drizzle-orm';
+import { sqliteTable, text, integer, blob, index } from 'drizzle-orm/sqlite-core';
 
-export const inputBlobs = sqliteTable('input_blobs', {
-  sha256: text('sha256').primaryKey(),
-  data: blob('data', { mode: 'buffer' }).notNull(),
-  size: integer('size').notNull(),
-  content_type: text('content_type').notNull(),
-  created_at: integer('created_at').notNull(),
-});
+export const inputBlobs = sqliteTable(
+  'input_blobs',
+  {
+    sha256: text('sha256').primaryKey(),
+    data: blob('data', { mode: 'buffer' }).notNull(),
+    size: integer('size').notNull(),
+    content_type: text('content_type').notNull(),
+    created_at: integer('created_at').notNull(),
+    /**
+     * The principal whose signed request stored it before any task named it (counted against
+     * its cap while no task does); null when a task already named it, or for direct inference.
+     */
+    uploader: text('uploader'),
+  },
+  (t) => [
+    // Caps count a requester's inputs that no task names yet: only signed uploads are ever looked up this way.
+    index('input_blobs_uploader_idx').on(t.uploader).where(sql`${t.uploader} is not null`),
+  ],
+);

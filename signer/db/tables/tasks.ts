@@ -72,6 +72,8 @@ export const inferenceTasks = sqliteTable(
     // The deadline sweep: tasks of one status at or before a block height.
     index('tasks_deadline_idx').on(t.status, t.deadline),
     index('tasks_settlement_idx').on(t.settlement_txid),
+    // Uploads and the input sweep ask which tasks name an input (signer/uploads).
+    index('tasks_input_idx').on(t.input_hash),
     // Latency percentiles of /api/v1/stats read the latest results only, from the index alone.
     index('tasks_completed_idx').on(t.completed_at, t.leased_at).where(sql`${t.completed_at} is not null`),
   ],
