@@ -1,20 +1,30 @@
 /**
- * `node-agent run | keygen | models | bench`: the node operator's whole experience.
- *   run     register with the signer, pull tasks, compute, sign and post them
- *   keygen  create (or show) the node key and its payout address
- *   models  list the models this node would serve, with their sha256
- *   bench   measure this machine; the score is stored beside the key and registered by `run`
+ * `node-agent run | keygen | models | bench | bond | unbond | withdraw | status`: the node
+ * operator's whole experience.
+ *   run       bond the key if it has no stake, register with the signer, pull tasks, compute, sign and post them
+ *   keygen    create (or show) the node key and its payout address
+ *   models    list the models this node would serve, with their sha256
+ *   bench     measure this machine; the score is stored beside the key and registered by `run`
+ *   bond      bond a stake under the key (or add to it)
+ *   unbond    announce that the node stops: no more tasks; the stake is withdrawable after a delay
+ *   withdraw  take the stake back once the delay has passed
+ *   status    the key's address, balance and bond
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
+import { ClarityType } from '@stacks/transactions';
 import {
+  BondClient,
+  BondError,
   ConfigError,
   DEFAULT_MODELS,
   DynamicBatcher,
   WorkerPool,
   benchFileOf,
+  ensureBond,
+  fundingHint,
   loadConfig,
   loadOrCreateKey,
   modelSpecs,
@@ -34,6 +44,15 @@ commands:
   keygen   [--key FILE] [--config FILE]      create the key (0600) if missing; print the payout address
   models   [--models DIR] [--config FILE]    list served models with their sha256
   bench    [--seconds N] [--config FILE]     measure this machine; derive the performance_score
+  bond     [--amount MICRO_STX] [--key FILE]  bond a stake under the node key (run does it when there is none); with an
+                                             active bond, --amount adds to it
+  unbond   [--key FILE]                       stop taking tasks; the stake stays locked (slashable) for the unbonding delay
+  withdraw [--key FILE]                       after the delay, pay the stake back to the node address
+  status   [--key FILE]                       the node address, its balance and its bond
+
+run, bond, unbond, withdraw and status reach the chain at chain.api_url (--stacks-api URL) and the
+escrow chain.escrow_contract; the transactions are signed by the node key and pay their fees from
+the node address.
 
 The config defaults to config/node-agent.toml when it exists; NODE_AGENT_* variables override it,
 and flags override both.`;
@@ -46,6 +65,8 @@ const { values, positionals } = parseArgs({
     key: { type: 'string' },
     models: { type: 'string' },
     'node-id': { type: 'string' },
+    'stacks-api': { type: 'string' },
+    amount: { type: 'string' },
     seconds: { type: 'string', default: '5' },
     help: { type: 'boolean', short: 'h' },
   },
@@ -53,14 +74,15 @@ const { values, positionals } = parseArgs({
 
 function config(): AgentConfig {
   const file = values.config ?? (existsSync('config/node-agent.toml') ? 'config/node-agent.toml' : undefined);
-  return loadConfig(file, { signer: values.signer, key: values.key, models: values.models, nodeId: values['node-id'] });
+  return loadConfig(file, { signer: values.signer, key: values.key, models: values.models, nodeId: values['node-id'], stacksApi: values['stacks-api'] });
 }
 
 async function run() {
   const cfg = config();
   const log = pino({ name: 'node-agent' });
   const running = await startAgent(cfg, log);
-  console.error(`node ${running.nodeId}: payout address ${running.key.address}; serving ${running.store.served().length} model(s); signer ${cfg.agent.signer}`);
+  const stake = running.bond ? `; bonded ${running.bond.stake} micro-STX in ${cfg.chain.escrow_contract}` : '';
+  console.error(`node ${running.nodeId}: payout address ${running.key.address}${stake}; serving ${running.store.served().length} model(s); signer ${cfg.agent.signer}`);
   if (running.store.served().length === 0) console.error('warning: this node serves no model, so the signer will give it no task; see `node-agent models`');
   const shutdown = async (signal: string) => {
     log.info({ signal }, 'stopping');
@@ -125,7 +147,74 @@ async function bench() {
   console.log(`performance_score ${score} (100 = ${REFERENCE_CLASSIFIER_IPS} classifier inferences/s); saved to ${file}`);
 }
 
-const commands: Record<string, () => unknown> = { run, keygen, models, bench };
+/** The node key and a client of its bond, from the config. */
+function bondClient(): { cfg: AgentConfig; client: BondClient } {
+  const cfg = config();
+  const key = loadOrCreateKey(expandHome(cfg.agent.key_file), cfg.agent.network);
+  return { cfg, client: new BondClient(cfg.chain, cfg.agent.network, key) };
+}
+
+function amountFlag(): bigint | undefined {
+  if (values.amount === undefined) return undefined;
+  if (!/^\d+$/.test(values.amount) || BigInt(values.amount) === 0n) throw new ConfigError(`--amount must be a whole number of micro-STX above 0, got "${values.amount}"`);
+  return BigInt(values.amount);
+}
+
+async function bond() {
+  const { cfg, client } = bondClient();
+  const amount = amountFlag();
+  const current = await client.getNode();
+  if (current?.status === 'active' && amount !== undefined) {
+    const { txid } = await client.bond(amount);
+    console.log(`added ${amount} micro-STX (tx ${txid}); stake now ${(await client.getNode())?.stake}`);
+    return;
+  }
+  if (current?.status === 'active') {
+    console.log(`already bonded: ${current.stake} micro-STX in ${client.escrow}; --amount N adds to it`);
+    return;
+  }
+  const bonded = await ensureBond(client, amount ?? BigInt(cfg.chain.stake), (e) => {
+    if (e.kind === 'bonding') console.log(`bonding ${e.amount} micro-STX from ${client.key.address} in ${client.escrow} ...`);
+  });
+  console.log(`bonded: ${bonded.stake} micro-STX; node-agent run registers this key with the signer`);
+}
+
+async function unbond() {
+  const { client } = bondClient();
+  const current = await client.getNode();
+  if (current?.status !== 'active') throw new BondError(current ? `the key is ${current.status} already (withdraw-at block ${current.withdrawAt})` : 'the key has no bond to unbond');
+  const { txid, result } = await client.unbond();
+  const at = result.type === ClarityType.ResponseOk && result.value.type === ClarityType.UInt ? String(result.value.value) : '?';
+  console.log(`unbonding (tx ${txid}): the signer gives this node no more tasks; node-agent withdraw pays the ${current.stake} micro-STX back from block ${at}`);
+}
+
+async function withdraw() {
+  const { client } = bondClient();
+  const current = await client.getNode();
+  if (!current) throw new BondError('the key has no stake to withdraw');
+  if (current.status === 'active') throw new BondError('the key is still bonded: run node-agent unbond first, then withdraw after the delay');
+  const tip = await client.tipHeight();
+  if (BigInt(tip) < current.withdrawAt) throw new BondError(`the stake is withdrawable from block ${current.withdrawAt}; the chain is at ${tip} (${current.withdrawAt - BigInt(tip)} blocks to go)`);
+  const { txid } = await client.withdraw(current.stake);
+  console.log(`withdrew ${current.stake} micro-STX to ${client.key.address} (tx ${txid})`);
+}
+
+async function status() {
+  const { cfg, client } = bondClient();
+  const [current, balance, min] = await Promise.all([client.getNode(), client.balance(), client.minStake()]);
+  console.log(`node address    ${client.key.address}`);
+  console.log(`public key      ${client.key.publicKey}`);
+  console.log(`balance         ${balance} micro-STX`);
+  console.log(`escrow          ${client.escrow} (minimum stake ${min} micro-STX)`);
+  if (!current) {
+    console.log(`bond            none: node-agent run (or bond) bonds ${cfg.chain.stake > 0 ? cfg.chain.stake : min} micro-STX`);
+    if (balance === 0n) console.log(`                the address holds no STX; ${fundingHint(cfg.agent.network, client.key.address)}`);
+    return;
+  }
+  console.log(`bond            ${current.status}, stake ${current.stake} micro-STX${current.status === 'active' ? '' : `, withdrawable from block ${current.withdrawAt}`}`);
+}
+
+const commands: Record<string, () => unknown> = { run, keygen, models, bench, bond, unbond, withdraw, status };
 const command = positionals[0];
 if (values.help || !command || !commands[command]) {
   console.log(USAGE);
@@ -134,6 +223,10 @@ if (values.help || !command || !commands[command]) {
 try {
   await commands[command]!();
 } catch (err) {
+  if (err instanceof BondError) {
+    console.error(`node-agent ${command}: ${(err as Error).message}`);
+    process.exit(1);
+  }
   if (err instanceof ConfigError || (err as Error).message.startsWith('key file')) {
     console.error((err as Error).message);
     process.exit(2);

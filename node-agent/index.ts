@@ -14,6 +14,7 @@ import { DynamicBatcher } from './batcher/index.js';
 import { ModelStore, scanModels } from './models/index.js';
 import { SignerClient } from './client/index.js';
 import { Agent } from './loop/index.js';
+import { BondClient, ensureBond, type NodeBond } from './chain/index.js';
 
 export { loadConfig, resolveConfig, modelSpecs, ConfigError, type AgentConfig } from './config/index.js';
 export { loadOrCreateKey, type NodeKey } from './keys/index.js';
@@ -23,6 +24,7 @@ export { ModelStore, ModelRefusedError, scanModels, sha256File, DEFAULT_MODELS }
 export { SignerClient, SignerError, backoffDelay } from './client/index.js';
 export { Agent, computeTask, signResult, TaskFailure, type Completion } from './loop/index.js';
 export { encodeOutputs, confidenceOf } from './encode/index.js';
+export { BondClient, BondError, NotFundedError, ensureBond, fundingHint, type NodeBond, type BondEvent } from './chain/index.js';
 export { validateInput } from './validate/index.js';
 export type { Engine, ModelInfo, Feeds, TensorMeta } from './engine/index.js';
 
@@ -59,16 +61,41 @@ export interface RunningAgent {
   store: ModelStore;
   key: NodeKey;
   nodeId: string;
+  /** The key's active bond in the escrow (null when chain.api_url is empty: a signer without a chain). */
+  bond: NodeBond | null;
   /** Stops the loop (saying offline), then the workers. */
   close(): Promise<void>;
 }
 
-/** Builds every part from a config, loads the models, and starts the loop (registration retries in the background until the signer answers). */
+/**
+ * Checks the key's bond in the escrow and bonds `chain.stake` when it has none (the signer
+ * registers only bonded keys, and the contract pays only them). Throws BondError (or
+ * NotFundedError, with the address to fund) when the node cannot work.
+ */
+export async function bondOf(config: AgentConfig, key: NodeKey, log: Logger): Promise<NodeBond | null> {
+  if (!config.chain.api_url) {
+    log.warn('chain.api_url is empty: not checking the bond (only a signer without a chain registers an unbonded node)');
+    return null;
+  }
+  const client = new BondClient(config.chain, config.agent.network, key);
+  return ensureBond(client, BigInt(config.chain.stake), (e) => {
+    if (e.kind === 'bonded') log.info({ stake: String(e.bond.stake), escrow: client.escrow }, 'node key is bonded');
+    if (e.kind === 'bonding') log.info({ amount: String(e.amount), escrow: client.escrow, address: key.address }, 'node key has no bond: bonding its stake');
+    if (e.kind === 'mined') log.info({ txid: e.txid, stake: String(e.bond.stake) }, 'bond-node mined: the node key is bonded');
+  });
+}
+
+/**
+ * Builds every part from a config, checks (or makes) the key's bond, loads the models, and
+ * starts the loop (registration retries in the background until the signer answers).
+ */
 export async function startAgent(config: AgentConfig, log: Logger = pino({ name: 'node-agent' })): Promise<RunningAgent> {
   const key = loadOrCreateKey(expandHome(config.agent.key_file), config.agent.network);
   if (key.created) log.info({ key_file: config.agent.key_file }, 'created a new node key');
   const nodeId = nodeIdOf(config, key);
   log.info({ node_id: nodeId, payout_address: key.address, public_key: key.publicKey }, 'node identity');
+  // Before any worker starts: a node that cannot be paid should stop at once, saying why.
+  const bond = await bondOf(config, key, log);
 
   const restarts: number[] = [];
   const pool = await WorkerPool.start({
@@ -146,6 +173,7 @@ export async function startAgent(config: AgentConfig, log: Logger = pino({ name:
     store,
     key,
     nodeId,
+    bond,
     async close() {
       await agent.stop();
       batcher.close();

@@ -47,6 +47,19 @@ const client = z
   })
   .strict();
 
+const chain = z
+  .object({
+    api_url: z.union([z.literal(''), z.url('must be the Stacks node/API base URL, e.g. http://127.0.0.1:3999')]).default('http://127.0.0.1:3999'),
+    escrow_contract: z
+      .string()
+      .regex(/^S[A-Z0-9]{39,40}\.[a-zA-Z][a-zA-Z0-9-]*$/, 'must be a contract principal like ST1...GZGM.inference-escrow')
+      .default('ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.inference-escrow'),
+    stake: z.number().int().min(0).default(0),
+    max_tx_fee: z.number().int().min(1).default(100_000),
+    confirm_timeout_s: z.number().int().min(1).default(120),
+  })
+  .strict();
+
 const model = z
   .object({
     builtin: z.enum(Object.keys(DEFAULT_MODELS) as [keyof typeof DEFAULT_MODELS]).optional(),
@@ -65,6 +78,7 @@ export const configSchema = z
     agent: agent.prefault({}),
     runtime: runtime.prefault({}),
     client: client.prefault({}),
+    chain: chain.prefault({}),
     models: z.array(model).default([{ builtin: 'classifier' }]),
   })
   .strict();
@@ -88,6 +102,8 @@ export interface ConfigOverrides {
   key?: string;
   models?: string;
   nodeId?: string;
+  /** Stacks node/API base URL (`--stacks-api`; "" = no chain). */
+  stacksApi?: string;
 }
 
 /** The config file or an override is invalid; the message names the key and the fix. */
@@ -111,6 +127,9 @@ function envOverrides(env: NodeJS.ProcessEnv): Record<string, Record<string, unk
   if (env.NODE_AGENT_MAX_QUEUE_DELAY_MS) set('runtime', 'max_queue_delay_ms', num('NODE_AGENT_MAX_QUEUE_DELAY_MS'));
   if (env.NODE_AGENT_MAX_IN_FLIGHT) set('runtime', 'max_in_flight', num('NODE_AGENT_MAX_IN_FLIGHT'));
   if (env.NODE_AGENT_PULL_CONCURRENCY) set('client', 'pull_concurrency', num('NODE_AGENT_PULL_CONCURRENCY'));
+  if (env.NODE_AGENT_STACKS_API !== undefined) set('chain', 'api_url', env.NODE_AGENT_STACKS_API);
+  if (env.NODE_AGENT_ESCROW) set('chain', 'escrow_contract', env.NODE_AGENT_ESCROW);
+  if (env.NODE_AGENT_STAKE) set('chain', 'stake', num('NODE_AGENT_STAKE'));
   return o;
 }
 
@@ -124,6 +143,7 @@ export function resolveConfig(doc: Record<string, unknown> = {}, overrides: Conf
   if (overrides.models) agentSection.models_dir = overrides.models;
   if (overrides.nodeId) agentSection.node_id = overrides.nodeId;
   merged.agent = agentSection;
+  if (overrides.stacksApi !== undefined) merged.chain = { ...((merged.chain as object) ?? {}), api_url: overrides.stacksApi };
   const parsed = configSchema.safeParse(merged);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `config: ${i.path.join('.') || '(root)'}: ${i.message}`);

@@ -99,6 +99,7 @@ export async function refreshBonds(s: Services, now = Date.now()): Promise<void>
   if (!bonds) return;
   await bonds.refreshMinStake();
   const nodes = prepared(s.store.sqlite, "select node_id, public_key from inference_nodes where status != 'offline'").all() as { node_id: string; public_key: string }[];
+  let newlyActive = false;
   for (const n of nodes) {
     const was = bonds.get(n.public_key)?.bond?.status ?? 'none';
     const bond = await bonds.refresh(n.public_key, now);
@@ -106,6 +107,9 @@ export async function refreshBonds(s: Services, now = Date.now()): Promise<void>
     if (was !== is) {
       if (is === 'active') s.log.info({ node_id: n.node_id, stake: String(bond!.stake) }, 'node bond active: the node may get tasks');
       else s.log.warn({ node_id: n.node_id, bond: is }, 'node bond not active: the node gets no more tasks');
+      newlyActive ||= is === 'active';
     }
   }
+  // Long-polls that found nothing while a bond was unknown (a restarted signer) look again.
+  if (newlyActive) s.pending.notify();
 }

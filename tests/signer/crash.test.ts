@@ -24,6 +24,7 @@ let node: TestNode;
 beforeAll(async () => {
   fx = await chainFixture();
   node = new TestNode('crash-node', [fx.artifactHash]);
+  await fx.bond(node.key);
   dir = mkdtempSync(join(tmpdir(), 'signer-crash-'));
   writeFileSync(
     join(dir, 'signer.toml'),

@@ -9,6 +9,8 @@ import { sha256Hex } from '../../protocol/index.js';
 import { StacksApiChain } from '../../signer/chain/stacks-api.js';
 import type { Devnet } from '../../devnet/index.js';
 import { call, DEPLOYER, ESCROW, keyOf, tempDevnet } from '../devnet/helpers.js';
+import { fundAndBond } from '../../scripts/lib/funding.js';
+import type { NodeBond } from '../../node-agent/index.js';
 
 export { ESCROW };
 
@@ -24,6 +26,8 @@ export interface ChainFixture {
   /** Mines `n` blocks (one STX transfer each). */
   advance(n: number): Promise<void>;
   task(id: bigint): Promise<ChainTask | null>;
+  /** Funds a node key's address and bonds the minimum stake (or `stake`) under it, from that key, as an agent does. */
+  bond(nodeKey: string, stake?: bigint): Promise<NodeBond>;
   cleanup(): Promise<void>;
 }
 
@@ -61,6 +65,7 @@ export async function chainFixture(): Promise<ChainFixture> {
       const cv = await fetchCallReadOnlyFunction({ contractAddress: address, contractName: name, functionName: 'get-task', functionArgs: reclaimArgs(id), senderAddress: DEPLOYER, network: 'testnet', client });
       return decodeTask(cv);
     },
+    bond: (nodeKey, stake) => fundAndBond(devnet.url, nodeKey, { escrow: ESCROW, ...(stake ? { stake } : {}) }),
     cleanup,
   };
 }

@@ -12,7 +12,8 @@ import { privateKeyToAddress } from '@stacks/transactions';
 import { sha256Hex } from '../../protocol/index.js';
 import { startSigner, type RunningSigner } from '../../signer/index.js';
 import { chainFixture, until, type ChainFixture } from './devnet-fixture.js';
-import { TestNode } from './helpers.js';
+import { keyOf } from '../devnet/helpers.js';
+import { TestNode, TestRequester } from './helpers.js';
 
 let fx: ChainFixture;
 let signer: RunningSigner;
@@ -49,11 +50,15 @@ const stats = async () => ((await (await fetch(`${signer.url}/api/v1/stats`)).js
 describe('signer on the devnet', () => {
   it('settles signed results on chain, each task once, and pays the node', async () => {
     const node = new TestNode('devnet-node', [fx.artifactHash]);
+    await fx.bond(node.key);
     expect((await http(node, 'POST', '/api/v1/nodes/register', node.registration())).status).toBe(201);
+    const requester = new TestRequester(keyOf(fx.devnet, 'wallet_2'));
     const inputs = [0, 1, 2].map((i) => new TextEncoder().encode(JSON.stringify({ inputs: [{ name: 'x', shape: [1], datatype: 'FP32', data: [i] }] })));
     for (const bytes of inputs) {
       const hash = sha256Hex(bytes);
-      expect((await fetch(`${signer.url}/api/v1/inputs/${hash}`, { method: 'PUT', body: bytes })).status).toBe(201);
+      // Signed by wallet_2, which submits the task next (a requester request).
+      const path = `/api/v1/inputs/${hash}`;
+      expect((await fetch(signer.url + path, { method: 'PUT', body: bytes, headers: requester.headers('PUT', path) })).status).toBe(201);
       await fx.submitTask(hash);
     }
     await until('3 tasks ingested', async () => (await stats()).total_tasks === 3);
@@ -110,6 +115,7 @@ describe('signer on the devnet', () => {
     });
     try {
       const node = new TestNode('second-node', [fx.artifactHash]);
+      await fx.bond(node.key);
       const call = async (method: string, path: string, body?: unknown) => {
         const [p, init] = node.request(method, path, body);
         const res = await fetch(other.url + p, init);
