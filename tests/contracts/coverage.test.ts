@@ -24,7 +24,7 @@ describe('error coverage', () => {
 
 describe('rendezvous test contracts', () => {
   it.each([
-    ['inference-escrow', ['invariant-escrow-balance', 'invariant-conservation', 'invariant-task-states']],
+    ['inference-escrow', ['invariant-escrow-balance', 'invariant-conservation', 'invariant-stake-conservation', 'invariant-task-states', 'invariant-node-states']],
     ['model-registry', ['invariant-output-chains', 'invariant-ids-dense']],
   ])('%s.tests.clar deploys with its contract (as npm run fuzz does) and its invariants hold', (name, invariants) => {
     const source = readFileSync(new URL(`contracts/${name}.clar`, root), 'utf8') + '\n' + readFileSync(new URL(`contracts/${name}.tests.clar`, root), 'utf8');
