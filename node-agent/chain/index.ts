@@ -143,12 +143,12 @@ export class BondClient {
     }
     const res = await this.reach(`broadcasting ${fn}`, broadcastTransaction({ transaction: tx, network: this.network }));
     if ('reason' in res) throw new BondError(`the node refused the ${fn} transaction: ${res.reason}${'reason_data' in res ? ` ${JSON.stringify(res.reason_data)}` : ''}`);
-    return { txid: res.txid, result: await this.confirm(fn, res.txid) };
+    const txid = res.txid.startsWith('0x') ? res.txid : `0x${res.txid}`;
+    return { txid, result: await this.confirm(fn, txid) };
   }
 
   /** Waits until a transaction is mined; throws with the contract's error name when it aborted. */
-  private async confirm(fn: string, txid: string): Promise<ClarityValue> {
-    const id = txid.startsWith('0x') ? txid : `0x${txid}`;
+  private async confirm(fn: string, id: string): Promise<ClarityValue> {
     const deadline = Date.now() + this.chain.confirm_timeout_s * 1000;
     while (Date.now() < deadline) {
       const res = await this.reach(`following ${fn} ${id}`, fetch(new URL(`/extended/v1/tx/${id}`, this.chain.api_url)));

@@ -1,7 +1,8 @@
 /**
  * The agent against the real signer (in-process, SQLite in a temp folder, loopback HTTP): it
- * registers, pulls, computes on the real models, signs and posts; bad inputs fail with their
- * reason; heartbeats keep their interval under inference load; a signer restart is survived.
+ * bonds its key on the devnet (funded by the shared helper), registers, pulls, computes on the
+ * real models, signs and posts; bad inputs fail with their reason; heartbeats keep their
+ * interval under inference load; a signer restart is survived.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -11,11 +12,14 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import pino from 'pino';
-import { sha256Hex, verifyTaskResult, jsonHash, type PulledTask } from '../../protocol/index.js';
+import { randomPrivateKey } from '@stacks/transactions';
+import { requesterAuthHeaders, sha256Hex, verifyTaskResult, jsonHash, type PulledTask } from '../../protocol/index.js';
 import { ModelStore, SignerClient, resolveConfig, startAgent, type RunningAgent } from '../../node-agent/index.js';
 import { chainIdOf } from '../../node-agent/config/index.js';
 import { syntheticInput } from '../../node-agent/bench/index.js';
 import { CLS, DET, blob, floats, oip } from './helpers.js';
+import { fundNodeKey } from '../../scripts/lib/funding.js';
+import { tempDevnet } from '../devnet/helpers.js';
 
 type TaskRow = { task_id: string; status: string; input_hash: string; output: string | null; output_hash: string | null; signature: string | null; error: string | null };
 
@@ -65,6 +69,7 @@ let signer: SignerThread;
 let port = 0;
 let agent: RunningAgent;
 let nextTask = 1;
+let devnet: Awaited<ReturnType<typeof tempDevnet>>;
 
 function bootSigner(db = 'signer.db') {
   return SignerThread.start({
@@ -76,10 +81,15 @@ function bootSigner(db = 'signer.db') {
   });
 }
 
+/** The wallet of the user who uploads the inputs. */
+const REQUESTER_KEY = randomPrivateKey();
+
 /** Uploads an input blob and adds a task for it, as a user and the chain watcher would. */
 async function submit(bytes: Uint8Array, artifactHash = CLS.sha256): Promise<string> {
   const inputHash = sha256Hex(bytes);
-  const put = await fetch(`${signer.url}/api/v1/inputs/${inputHash}`, { method: 'PUT', body: Buffer.from(bytes), headers: { 'content-type': 'application/json' } });
+  // Before its task exists, an input is stored only from a signed requester request.
+  const path = `/api/v1/inputs/${inputHash}`;
+  const put = await fetch(signer.url + path, { method: 'PUT', body: Buffer.from(bytes), headers: { 'content-type': 'application/json', ...requesterAuthHeaders('PUT', path, signer.chainId, REQUESTER_KEY) } });
   expect(put.status).toBeLessThan(300);
   const id = String(nextTask++);
   await signer.ingest(id, artifactHash, inputHash);
@@ -94,8 +104,12 @@ beforeAll(async () => {
   copyFileSync(CLS.path, join(dir, 'signer-models', 'cls.onnx'));
   signer = await bootSigner();
   port = Number(new URL(signer.url).port);
+  // The agent bonds its key at start, from its own address: the shared helper funds it.
+  devnet = await tempDevnet();
+  await fundNodeKey(devnet.devnet.url, join(dir, 'node.key'));
   const config = resolveConfig({
     agent: { signer: signer.url, key_file: join(dir, 'node.key'), node_id: 'agent-under-test', network: 'devnet' },
+    chain: { api_url: devnet.devnet.url },
     runtime: { workers: 1, intra_op_threads: 1, max_batch: 8, max_queue_delay_ms: 5 },
     client: { pull_wait_s: 1, heartbeat_interval_ms: 100, backoff_base_ms: 50, backoff_max_ms: 300 },
     models: [{ builtin: 'classifier' }, { builtin: 'detector', warmup_shape: { x: [1, 3, 64, 64] } }],
@@ -108,10 +122,15 @@ beforeAll(async () => {
 afterAll(async () => {
   await agent?.close();
   await signer?.close();
+  await devnet?.cleanup();
   rmSync(dir, { recursive: true, force: true });
 });
 
 describe('node agent with the real signer', () => {
+  it('bonds its key in the escrow before registering', async () => {
+    expect(agent.bond).toMatchObject({ status: 'active', stake: 1_000_000n, operator: agent.key.address });
+  });
+
   it('registers its key, models and capabilities', async () => {
     const res = await fetch(`${signer.url}/api/v1/nodes`);
     const nodes = ((await res.json()) as { data: { node_id: string; public_key: string; supported_models: string[] }[] | { nodes: unknown[] } }).data;

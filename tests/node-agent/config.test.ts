@@ -41,6 +41,15 @@ describe('config', () => {
     expect(cfg.client.pull_concurrency).toBe(2);
   });
 
+  it('reads the chain where the bond lives: file, then NODE_AGENT_STACKS_API/ESCROW/STAKE, then --stacks-api; empty means no chain', () => {
+    expect(resolveConfig().chain).toMatchObject({ api_url: 'http://127.0.0.1:3999', escrow_contract: 'ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.inference-escrow', stake: 0 });
+    const env = { NODE_AGENT_STACKS_API: 'http://env:3999', NODE_AGENT_ESCROW: 'ST2CY5V39NHDPWSXMW9QDT3HC3GD6Q6XX4CFRK9AG.inference-escrow', NODE_AGENT_STAKE: '5000000' };
+    expect(resolveConfig({ chain: { api_url: 'http://file:3999' } }, {}, env).chain).toMatchObject({ api_url: 'http://env:3999', stake: 5_000_000, escrow_contract: env.NODE_AGENT_ESCROW });
+    expect(resolveConfig({}, { stacksApi: 'http://flag:3999' }, env).chain.api_url).toBe('http://flag:3999');
+    expect(resolveConfig({}, { stacksApi: '' }).chain.api_url).toBe('');
+    expect(() => resolveConfig({ chain: { escrow_contract: 'inference-escrow' } })).toThrow(/chain\.escrow_contract: must be a contract principal/);
+  });
+
   it('names the key and the fix when a value is wrong', () => {
     expect(() => resolveConfig({ runtime: { max_batch: 0 } })).toThrow(/config: runtime\.max_batch: Too small/);
     expect(() => resolveConfig({ agent: { signer: 'not a url' } })).toThrow(/agent\.signer: must be the signer base URL/);
