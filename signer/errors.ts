@@ -39,6 +39,14 @@ export const ERROR_STATUS = {
   uploads_full: 503,
   /** The node key has no active bond in the escrow contract (none, unbonding or slashed): bond a stake, then register. */
   node_not_bonded: 403,
+  /** A node signature (of a request or a result) that is not canonical: s above n/2, or a recovery byte other than 00 or 01. */
+  signature_not_canonical: 401,
+  /** A signed node request whose (r, s) was already used, whatever its recovery byte: sign every request afresh. */
+  signature_replayed: 401,
+  /** Creating the console's admin needs the one-time setup token the signer printed at start, and none was sent. */
+  setup_token_required: 401,
+  /** The setup token sent does not match the one the signer made. */
+  setup_token_invalid: 401,
 } as const;
 export type ErrorCode = keyof typeof ERROR_STATUS;
 

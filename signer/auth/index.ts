@@ -59,7 +59,7 @@ export async function checkSignature(c: Context<Env>, req: SignedRequest, public
   const problem = canonicalSignatureProblem(req.signature);
   if (problem) {
     s.metrics.authFailures.inc({ reason: 'noncanonical' });
-    throw new ApiError('unauthorized', `signature is not canonical: ${problem}; send ${NODE_AUTH_HEADERS.signature} as protocol/sip018 signNodeRequest makes it (low s, recovery byte 00 or 01)`);
+    throw new ApiError('signature_not_canonical', `signature is not canonical: ${problem}; send ${NODE_AUTH_HEADERS.signature} as protocol/sip018 signNodeRequest makes it (low s, recovery byte 00 or 01)`);
   }
   const message = { method: req.method, path: req.path, bodyHash: sha256Hex(req.body), timestamp: req.timestamp };
   if (!(await s.verifier.nodeRequest(message, s.chainId, req.signature, publicKey))) {
@@ -68,7 +68,7 @@ export async function checkSignature(c: Context<Env>, req: SignedRequest, public
   }
   if (!s.replay.claim(req.signature, req.timestamp, now)) {
     s.metrics.authFailures.inc({ reason: 'replay' });
-    throw new ApiError('unauthorized', 'this signed request was already used; sign every request afresh with a new timestamp');
+    throw new ApiError('signature_replayed', 'this signed request was already used; sign every request afresh with a new timestamp');
   }
 }
 

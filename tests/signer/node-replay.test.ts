@@ -36,9 +36,10 @@ describe('replayed node requests (issue 12, attack 4)', () => {
     for (const v of [0, 1, 2, 3].filter((v) => v !== original)) {
       const res = await send({ ...headers, [NODE_AUTH_HEADERS.signature]: withRecovery(sig, v) });
       expect(res.status, `recovery byte ${v}`).toBe(401);
-      const b = await body(res);
+      const b = (await res.json()) as { success: boolean; error: string; code: string };
       expect(b.success).toBe(false);
       // 00/01 are canonical forms of the same (r, s): a replay. 02/03 are refused by their form alone.
+      expect(b.code).toBe(v <= 1 ? 'signature_replayed' : 'signature_not_canonical');
       expect(b.error).toMatch(v <= 1 ? /^this signed request was already used/ : /^signature is not canonical/);
     }
   });
@@ -48,7 +49,7 @@ describe('replayed node requests (issue 12, attack 4)', () => {
     const sig = headers[NODE_AUTH_HEADERS.signature];
     const first = await send({ ...headers, [NODE_AUTH_HEADERS.signature]: highS(sig) });
     expect(first.status).toBe(401);
-    expect((await body(first)).error).toMatch(/^signature is not canonical: s is above n\/2/);
+    expect(await first.json()).toMatchObject({ success: false, data: null, code: 'signature_not_canonical', error: expect.stringMatching(/^signature is not canonical: s is above n\/2/) });
     // Refusing the twin must not burn the original.
     expect((await send(headers)).status).toBe(200);
     const after = await send({ ...headers, [NODE_AUTH_HEADERS.signature]: highS(sig) });
