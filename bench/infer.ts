@@ -27,7 +27,7 @@ const dataDir = mkdtempSync(join(tmpdir(), 'bench-infer-'));
 const m = await startMarketplace({ dataDir, signerConfigToml: `${FAST_SIGNER_TOML}\n[inference]\nqueue_size = ${Math.max(100, CLIENTS * 2)}\ntimeout_ms = 30000\n` });
 try {
   const body = JSON.stringify({ ...JSON.parse(readFileSync(writeExampleInput(dataDir), 'utf8')), timeout_ms: 30_000 });
-  const headers = { authorization: `Bearer ${await mintApiToken(m.signerUrl, { rate_limit_per_minute: 0 })}`, 'content-type': 'application/json' };
+  const headers = { authorization: `Bearer ${await mintApiToken(m, { rate_limit_per_minute: 0 })}`, 'content-type': 'application/json' };
   const url = `${m.signerUrl}/api/v1/models/${DEMO_MODEL}/infer`;
   const errors = new Map<string, number>();
   /** One sync call; its latency in ms, or null when it did not answer 200. */

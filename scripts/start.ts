@@ -5,7 +5,9 @@
  * the next `npm start` resumes the same chain and database from data/.
  */
 import { privateKeyToAddress } from '@stacks/transactions';
+import { join } from 'node:path';
 import { DEFAULT_DATA_DIR, DEMO_MODEL, DEMO_PRICE, devAccountKeys, startMarketplace, writeExampleInput } from './lib/marketplace.js';
+import { readSetupToken, SETUP_TOKEN_FILE } from '../signer/console/setup.js';
 
 const devnetPort = Number(process.env.DEVNET_PORT ?? 3999);
 const signerPort = Number(process.env.SIGNER_PORT ?? 8080);
@@ -19,9 +21,15 @@ const input = writeExampleInput(m.dataDir);
 const keys = devAccountKeys();
 const account = (name: string) => privateKeyToAddress(keys.get(name)!, 'testnet');
 
+// Until the admin exists, the console opens only with the one-time token the signer wrote in data/.
+const setupToken = readSetupToken(join(m.dataDir, SETUP_TOKEN_FILE));
+const consoleLine = setupToken
+  ? `${m.signerUrl}/console/init?token=${setupToken}
+              (operator console: open this link to set the admin password; the token works once)`
+  : `${m.signerUrl}/console  (operator console: log in as the admin)`;
 console.log(`
   signer      ${m.signerUrl}          (API docs ${m.signerUrl}/docs, stats ${m.signerUrl}/api/v1/stats)
-  dashboard   ${m.signerUrl}/console  (operator console: the first visit sets the admin password)
+  dashboard   ${consoleLine}
   devnet      ${m.devnetUrl}          (Stacks node + API; chain state in data/devnet/)
   node agent  node-1, serving the PP-OCR text-direction classifier
 

@@ -15,6 +15,7 @@ import { SignatureVerifier } from './auth/verify.js';
 import { createMetrics, type Metrics } from './metrics/index.js';
 import { ArtifactIndex } from './models/index.js';
 import { LoginLimiter } from './console/login-limiter.js';
+import { announceSetup, ConsoleSetup, setupTokenPath } from './console/setup.js';
 import { Catalog } from './catalog/index.js';
 import type { Chain } from './chain/types.js';
 import { DirectInference } from './inference/queue.js';
@@ -38,6 +39,8 @@ export interface Services {
   artifacts: ArtifactIndex;
   /** Failed console logins per address and per (username, address) (in memory; see console/login-limiter.ts). */
   loginLimiter: LoginLimiter;
+  /** The console's one-time setup token while no admin exists (console/setup.ts). */
+  consoleSetup: ConsoleSetup;
   /** Models, prices and versions: the chain's registry, or published console uploads without a chain. */
   catalog: Catalog;
   /**
@@ -66,6 +69,14 @@ export interface ServiceOptions {
   chain?: Chain | null;
 }
 
+/** Where the config says the signer listens, for the setup URL in the log ('' when the port is chosen at start). */
+function baseUrlOf(config: SignerConfig): string {
+  const { host, port } = config.server;
+  if (port === 0) return '';
+  const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  return `http://${shown}:${port}`;
+}
+
 /** Assembles the shared services around an open database. */
 export function createServices(opts: ServiceOptions): Services {
   const { config } = opts;
@@ -81,6 +92,8 @@ export function createServices(opts: ServiceOptions): Services {
     verifier: new SignatureVerifier(config.server.verify_threads),
     metrics: createMetrics(),
     artifacts: new ArtifactIndex(config.models.dir),
+    // Next to the database actually open (tests hand in stores that are not at config.database.path).
+    consoleSetup: new ConsoleSetup(setupTokenPath(opts.store.sqlite.name)),
     loginLimiter: new LoginLimiter({ maxPerPair: config.console.login_max_failures, maxPerAddress: config.console.login_max_failures_per_address, windowMs: config.console.login_window_ms }),
     catalog: new Catalog({ store: opts.store, chain: opts.chain ?? null, cacheMs: config.models.catalog_cache_ms }),
     attempts: new EventEmitter(),
@@ -88,5 +101,7 @@ export function createServices(opts: ServiceOptions): Services {
     bonds: opts.chain ? new NodeBonds(opts.chain) : null,
     startedAt: Date.now(),
   };
+  // Without an admin, the console's setup token is made now and its URL logged (console/setup.ts).
+  announceSetup(services.consoleSetup, opts.store, services.log, baseUrlOf(config));
   return Object.assign(services, { inference: new DirectInference(services) });
 }

@@ -1,8 +1,11 @@
 /**
  * API tokens on a running signer, through its admin API over HTTP as an operator's script would
- * use it: set up the admin account when the signer has none, log in, create a token. Used by the
- * direct-inference end-to-end test and `npm run bench:infer`.
+ * use it: set up the admin account when the signer has none (with the one-time setup token the
+ * signer wrote in its data folder), log in, create a token. Used by the direct-inference
+ * end-to-end test and `npm run bench:infer`.
  */
+import { join } from 'node:path';
+import { readSetupToken, SETUP_TOKEN_FILE } from '../../signer/console/setup.js';
 
 /** The admin account these scripts create (or log in with). */
 export const SCRIPT_ADMIN = { username: 'admin', password: 'bench and e2e admin password' };
@@ -12,12 +15,20 @@ async function call(url: string, init: RequestInit): Promise<{ status: number; h
   return { status: res.status, headers: res.headers, body: (await res.json()) as { data: any; error: string | null } };
 }
 
-/** Mints a token (settings as POST /api/v1/admin/tokens takes them) and returns its secret. */
-export async function mintApiToken(signerUrl: string, settings: Record<string, unknown> = {}, admin = SCRIPT_ADMIN): Promise<string> {
+/**
+ * Mints a token (settings as POST /api/v1/admin/tokens takes them) and returns its secret. The
+ * signer is given by its URL and its data folder (where its database and setup token are), as a
+ * `Marketplace` has them.
+ */
+export async function mintApiToken({ signerUrl, dataDir }: { signerUrl: string; dataDir: string }, settings: Record<string, unknown> = {}, admin = SCRIPT_ADMIN): Promise<string> {
   // The console refuses state changes from another site: the Origin must be the signer's own.
   const json = { 'content-type': 'application/json', origin: new URL(signerUrl).origin };
-  const init = await call(`${signerUrl}/api/v1/admin/init`, { method: 'POST', headers: json, body: JSON.stringify(admin) });
-  if (init.status !== 201 && init.status !== 409) throw new Error(`admin init: ${init.status} ${init.body.error}`);
+  // No file: the admin exists already (the signer removes it then), so log in.
+  const setup_token = readSetupToken(join(dataDir, SETUP_TOKEN_FILE));
+  if (setup_token) {
+    const init = await call(`${signerUrl}/api/v1/admin/init`, { method: 'POST', headers: json, body: JSON.stringify({ ...admin, setup_token }) });
+    if (init.status !== 201 && init.status !== 409) throw new Error(`admin init: ${init.status} ${init.body.error}`);
+  }
   const login = await call(`${signerUrl}/api/v1/admin/login`, { method: 'POST', headers: json, body: JSON.stringify(admin) });
   if (login.status !== 200) throw new Error(`admin login: ${login.status} ${login.body.error}`);
   const cookie = login.headers.getSetCookie().find((c) => c.startsWith('signer_session='))?.split(';')[0];

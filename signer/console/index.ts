@@ -10,4 +10,5 @@ export * from './guard.js';
 export * from './layout.js';
 export * from './login-limiter.js';
 export * from './session.js';
+export * from './setup.js';
 export { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './passwords.js';

@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { envelope } from '../../protocol/index.js';
 import { activateTokenBody, createTokenBody, updateTokenBody } from '../tokens/index.js';
-import { credentials } from './routes/admin-auth.js';
+import { credentials, initBody } from './routes/admin-auth.js';
 
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' });
 const json = (s: z.ZodType) => ({ content: { 'application/json': { schema: schema(s) } } });
@@ -22,7 +22,13 @@ export const adminSessionScheme = { adminSession: { type: 'apiKey', in: 'cookie'
 
 /** Paths of admin auth and API-token administration. */
 export const consolePaths = {
-  '/api/v1/admin/init': { post: { summary: 'Create the first admin (only while none exists); password at least 10 characters', requestBody: json(credentials), responses: { 201: reply('Created'), 400: reply('Invalid username or password'), 409: reply('Already initialized; log in') } } },
+  '/api/v1/admin/init': {
+    post: {
+      summary: "Create the first admin (only while none exists) with the one-time setup_token the signer printed at start (also in console-setup-token next to its database); password at least 10 characters",
+      requestBody: json(initBody),
+      responses: { 201: reply('Created'), 400: reply('Invalid username or password'), 401: reply('Missing or wrong setup token'), 409: reply('Already initialized; log in') },
+    },
+  },
   '/api/v1/admin/login': {
     post: { summary: 'Log in: sets the signer_session cookie, returns {username, csrf_token}', requestBody: json(credentials), responses: { 200: reply('Logged in'), 401: reply('Wrong username or password'), 429: reply('Too many failed logins (Retry-After)') } },
   },

@@ -1,7 +1,7 @@
 /**
  * The operator console in a real browser (Debian's chromium, headless, driven by
  * playwright-core) against a real marketplace: devnet, signer and a node agent, each its own
- * process. An operator initializes the admin, logs in, uploads and publishes the bundled
+ * process. An operator initializes the admin (with the setup token the signer printed), logs in, uploads and publishes the bundled
  * classifier, creates a token limited to it; a client calls inference with that token; the
  * dashboard, left open, shows the call on its plot after its live update, without a reload.
  * Screenshots go to tests/artifacts/.
@@ -14,6 +14,7 @@ import { ROOT } from '../../scripts/lib/services.js';
 import { classifierPath, type Marketplace } from '../../scripts/lib/marketplace.js';
 import { submitTasks, waitSettled } from '../../scripts/lib/workload.js';
 import { FAST_SIGNER_TOML, key, marketplace } from '../e2e/helpers.js';
+import { SETUP_TOKEN_FILE } from '../../signer/console/setup.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = join(ROOT, 'tests', 'artifacts');
@@ -48,9 +49,15 @@ const at = (path: string) => (url: URL) => url.pathname === path;
 const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
 
 describe('operator console in chromium', () => {
-  it('sends a first visit to the initialization page, which creates the admin and logs in', async () => {
+  it('sends a first visit to the initialization page, which asks for the setup token; the printed link creates the admin and logs in', async () => {
     await page.goto(`${m.signerUrl}/console`);
     expect(new URL(page.url()).pathname).toBe('/console/init');
+    // Without the token the signer printed, nobody who merely reaches the page becomes the admin.
+    await page.waitForSelector('#token');
+    // The link `npm start` prints: the token the signer wrote (0600) in its data folder.
+    const setupToken = readFileSync(join(m.dataDir, SETUP_TOKEN_FILE), 'utf8').trim();
+    await page.goto(`${m.signerUrl}/console/init?token=${setupToken}`);
+    expect(await page.locator('#token').count()).toBe(0);
     await page.fill('#username', ADMIN.username);
     await page.fill('#password', ADMIN.password);
     await shot('01-init');

@@ -32,7 +32,7 @@ afterEach(() => {
 
 /** Mints a token through the admin API. */
 async function mintToken(settings: Record<string, unknown>): Promise<string> {
-  const admin = await adminSession(t.app);
+  const admin = await adminSession(t);
   const res = await t.app.request('/api/v1/admin/tokens', { method: 'POST', headers: { ...admin.headers, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'batcher', rate_limit_per_minute: 0, ...settings }) });
   expect(res.status).toBe(201);
   return (await body(res)).data.token as string;

@@ -1,9 +1,13 @@
 /** The console's admin account, login, session cookie, rate limit, CSRF protection and guard. */
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import pino from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Layout } from '../../signer/console/index.js';
 import { adminSessions, adminUsers } from '../../signer/db/index.js';
+import { createApp, createServices } from '../../signer/index.js';
 import { body, makeSigner, type TestSigner } from './helpers.js';
-import { ADMIN, ORIGIN, adminSession, sessionCookieOf } from './console-helpers.js';
+import { ADMIN, ORIGIN, adminSession, sessionCookieOf, setupToken } from './console-helpers.js';
 
 let t: TestSigner;
 afterEach(() => {
@@ -28,13 +32,14 @@ const from = (ip: string) => ({ incoming: { socket: { remoteAddress: ip, remoteP
 describe('console auth', () => {
   it('initializes the admin once, with a password of at least 10 characters', async () => {
     t = makeSigner();
+    const setup_token = setupToken(t.s);
     expect((await t.app.request('/console/login')).headers.get('location')).toBe('/console/init');
-    const short = await t.app.request('/api/v1/admin/init', json({ username: 'admin', password: 'short' }));
+    const short = await t.app.request('/api/v1/admin/init', json({ username: 'admin', password: 'short', setup_token }));
     expect(short.status).toBe(400);
     expect((await body(short)).error).toMatch(/at least 10 characters/);
 
-    expect((await t.app.request('/api/v1/admin/init', json(ADMIN))).status).toBe(201);
-    const again = await t.app.request('/api/v1/admin/init', json({ username: 'intruder', password: 'another long password' }));
+    expect((await t.app.request('/api/v1/admin/init', json({ ...ADMIN, setup_token }))).status).toBe(201);
+    const again = await t.app.request('/api/v1/admin/init', json({ username: 'intruder', password: 'another long password', setup_token }));
     expect(again.status).toBe(409);
     expect((await body(again)).error).toMatch(/already initialized; log in/);
     const page = await t.app.request('/console/init');
@@ -45,7 +50,7 @@ describe('console auth', () => {
 
   it('the init page creates the admin and logs in; the login page refuses a wrong password', async () => {
     t = makeSigner();
-    const init = await t.app.request('/console/init', form(ADMIN));
+    const init = await t.app.request('/console/init', form({ ...ADMIN, token: setupToken(t.s)! }));
     expect(init.status).toBe(303);
     expect(sessionCookieOf(init)).toMatch(/^signer_session=.+/);
     const wrong = await t.app.request('/console/login', form({ username: 'admin', password: 'not the password' }));
@@ -58,7 +63,7 @@ describe('console auth', () => {
 
   it('refuses a wrong password or unknown user with 401', async () => {
     t = makeSigner();
-    await adminSession(t.app);
+    await adminSession(t);
     const wrong = await t.app.request('/api/v1/admin/login', json({ username: 'admin', password: 'wrong password!' }));
     expect(wrong.status).toBe(401);
     expect(sessionCookieOf(wrong)).toBe('');
@@ -67,7 +72,7 @@ describe('console auth', () => {
 
   it('rate-limits logins after N failures with 429 and Retry-After, even with the right password', async () => {
     t = makeSigner({ console: { login_max_failures: 3, login_window_ms: 600_000 } });
-    await adminSession(t.app);
+    await adminSession(t);
     for (let i = 0; i < 3; i++) expect((await t.app.request('/api/v1/admin/login', json({ username: 'admin', password: `wrong password ${i}` }))).status).toBe(401);
     const limited = await t.app.request('/api/v1/admin/login', json(ADMIN));
     expect(limited.status).toBe(429);
@@ -77,9 +82,56 @@ describe('console auth', () => {
     expect((await body(limited)).error).toMatch(/too many failed logins for admin from your address; try again in 10 minutes/);
   });
 
+  it('init needs the one-time setup token the signer wrote (0600) next to its database; it dies once the admin exists (issue 12, attack 7b)', async () => {
+    t = makeSigner();
+    const file = join(t.dir, 'console-setup-token');
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    const token = readFileSync(file, 'utf8').trim();
+    expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    // Whoever reaches the signer first without the token cannot become the admin, by the API or the page.
+    const none = await t.app.request('/api/v1/admin/init', json(ADMIN));
+    expect(none.status).toBe(401);
+    expect(await none.json()).toMatchObject({ code: 'setup_token_required', error: expect.stringMatching(/setup token.*console-setup-token/) });
+    const wrong = await t.app.request('/api/v1/admin/init', json({ ...ADMIN, setup_token: 'x'.repeat(43) }));
+    expect(wrong.status).toBe(401);
+    expect(await wrong.json()).toMatchObject({ code: 'setup_token_invalid', error: expect.stringMatching(/does not match/) });
+    const page = await t.app.request('/console/init', form({ username: 'intruder', password: 'a long enough password' }));
+    expect(page.status).toBe(401);
+    expect(await page.text()).toContain('setup token');
+    expect(t.s.store.db.select().from(adminUsers).all()).toEqual([]);
+    // The page asks for the token, or carries the one in its URL.
+    expect(await (await t.app.request('/console/init')).text()).toMatch(/<input[^>]*id="token"[^>]*name="token"/);
+    expect(await (await t.app.request(`/console/init?token=${token}`)).text()).toContain(`type="hidden" name="token" value="${token}"`);
+    // A restart before the admin exists keeps the same token: the URL printed first still works.
+    const again = createServices({ config: t.s.config, store: t.s.store, log: pino({ level: 'silent' }) });
+    await again.verifier.close();
+    expect(readFileSync(file, 'utf8').trim()).toBe(token);
+    const created = await createApp(again).request('/api/v1/admin/init', json({ ...ADMIN, setup_token: token }));
+    expect(created.status).toBe(201);
+    // Used once: the file is gone and the token no longer initializes anything.
+    expect(existsSync(file)).toBe(false);
+    expect((await t.app.request('/api/v1/admin/init', json({ username: 'intruder', password: 'another long password', setup_token: token }))).status).toBe(409);
+    expect(t.s.store.db.select().from(adminUsers).all().map((u) => u.username)).toEqual(['admin']);
+  });
+
+  it('logs the setup URL at start, and makes no token once an admin exists', async () => {
+    t = makeSigner();
+    const lines: string[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+    const fresh = createServices({ config: t.s.config, store: t.s.store, log });
+    await fresh.verifier.close();
+    const token = setupToken(t.s);
+    expect(lines.join('')).toContain(`/console/init?token=${token}`);
+    await adminSession(t);
+    const later = createServices({ config: t.s.config, store: t.s.store, log: pino({ level: 'silent' }) });
+    await later.verifier.close();
+    expect(later.consoleSetup.file).toBe(join(t.dir, 'console-setup-token'));
+    expect(existsSync(later.consoleSetup.file!)).toBe(false);
+  });
+
   it('throttles per address and per (username, address): 20 bad logins from A do not lock out the right password from B (issue 12, attack 7a)', async () => {
     t = makeSigner();
-    await adminSession(t.app);
+    await adminSession(t);
     const login = (ip: string, password: string, username = 'admin') => t.app.request('/api/v1/admin/login', json({ username, password }), from(ip));
     const statuses: number[] = [];
     for (let i = 0; i < 20; i++) statuses.push((await login('203.0.113.1', `wrong password ${i}`)).status);
@@ -100,7 +152,7 @@ describe('console auth', () => {
 
   it('an address spraying usernames is throttled after login_max_failures_per_address; IPv6 counts per /64', async () => {
     t = makeSigner({ console: { login_max_failures: 3, login_max_failures_per_address: 6 } });
-    await adminSession(t.app);
+    await adminSession(t);
     const login = (ip: string, username: string, password = 'wrong password') => t.app.request('/api/v1/admin/login', json({ username, password }), from(ip));
     // Two guesses each for three usernames: six failures, under the pair limit of 3 each.
     for (const user of ['alice', 'bob', 'carol']) for (let i = 0; i < 2; i++) expect((await login('203.0.113.9', user)).status).toBe(401);
@@ -115,7 +167,7 @@ describe('console auth', () => {
 
   it('sets an HttpOnly, SameSite=Strict session cookie, Secure over https', async () => {
     t = makeSigner();
-    await t.app.request('/api/v1/admin/init', json(ADMIN));
+    await t.app.request('/api/v1/admin/init', json({ ...ADMIN, setup_token: setupToken(t.s) }));
     const plain = (await t.app.request('/api/v1/admin/login', json(ADMIN))).headers.getSetCookie()[0];
     expect(plain).toMatch(/^signer_session=[A-Za-z0-9_-]{43};/);
     expect(plain).toMatch(/HttpOnly/);
@@ -128,7 +180,7 @@ describe('console auth', () => {
 
   it('stores neither the password nor the session id in plain text', async () => {
     t = makeSigner();
-    const { cookie } = await adminSession(t.app);
+    const { cookie } = await adminSession(t);
     const [user] = t.s.store.db.select().from(adminUsers).all();
     expect(user.password_hash).toMatch(/^scrypt\$\d+\$\d+\$\d+\$[A-Za-z0-9_-]{22}\$[A-Za-z0-9_-]{43}$/);
     expect(user.password_hash).not.toContain(ADMIN.password);
@@ -139,7 +191,7 @@ describe('console auth', () => {
 
   it('refuses state-changing requests without the right CSRF token or from another origin', async () => {
     t = makeSigner();
-    const { cookie, csrf } = await adminSession(t.app);
+    const { cookie, csrf } = await adminSession(t);
     const missing = await t.app.request('/api/v1/admin/logout', { method: 'POST', headers: { cookie, origin: ORIGIN } });
     expect(missing.status).toBe(403);
     expect((await body(missing)).error).toBe('missing or wrong CSRF token; reload the page');
@@ -159,7 +211,7 @@ describe('console auth', () => {
     const page = await t.app.request('/console/tokens');
     expect(page.status).toBe(303);
     expect(page.headers.get('location')).toBe('/console/init');
-    await adminSession(t.app);
+    await adminSession(t);
     const api = await t.app.request('/api/v1/admin/me');
     expect(api.status).toBe(401);
     expect((await body(api)).error).toMatch(/not logged in.*POST \/api\/v1\/admin\/login/);
@@ -169,7 +221,7 @@ describe('console auth', () => {
 
   it('logout ends the session', async () => {
     t = makeSigner();
-    const { cookie, headers } = await adminSession(t.app);
+    const { cookie, headers } = await adminSession(t);
     const me = await t.app.request('/api/v1/admin/me', { headers: { cookie } });
     expect((await body(me)).data.username).toBe('admin');
     const out = await t.app.request('/api/v1/admin/logout', { method: 'POST', headers });
@@ -181,7 +233,7 @@ describe('console auth', () => {
   it('refuses an expired session', async () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     t = makeSigner({ console: { session_ttl_ms: 3_600_000 } });
-    const { cookie } = await adminSession(t.app);
+    const { cookie } = await adminSession(t);
     vi.setSystemTime(Date.now() + 3_599_000);
     expect((await t.app.request('/api/v1/admin/me', { headers: { cookie } })).status).toBe(200);
     vi.setSystemTime(Date.now() + 2_000);
@@ -191,7 +243,7 @@ describe('console auth', () => {
 
   it('renders pages in the layout: navigation, logout form and CSRF meta tag only for a logged-in admin', async () => {
     t = makeSigner();
-    await adminSession(t.app);
+    await adminSession(t);
     const html = await (await t.app.request('/console/login')).text();
     expect(html.startsWith('<!DOCTYPE html>')).toBe(true);
     expect(html).toContain('href="/console/assets/console.css"');

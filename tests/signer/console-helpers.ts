@@ -1,8 +1,11 @@
 /**
  * Console test helpers: an admin session for `app.request`, with the cookie, the CSRF token and
- * headers that pass both the origin check and the token check, for JSON and form requests.
+ * headers that pass both the origin check and the token check, for JSON and form requests; and
+ * the console's one-time setup token, read from the file the signer wrote as an operator would.
  */
 import type { Hono } from 'hono';
+import { readSetupToken } from '../../signer/console/setup.js';
+import type { Services } from '../../signer/services.js';
 
 /** Username and password `adminSession` creates. */
 export const ADMIN = { username: 'admin', password: 'correct horse battery' };
@@ -23,13 +26,28 @@ export function sessionCookieOf(res: Response): string {
   return set ? set.split(';')[0] : '';
 }
 
-/** Initializes the admin (if needed), logs in, and returns headers for authenticated requests. */
-export async function adminSession(app: Hono<any>): Promise<AdminSessionHeaders> {
+/** A signer under test: its app, and its services when the console may still need its admin created. */
+export type ConsoleTarget = Hono<any> | { app: Hono<any>; s: Pick<Services, 'consoleSetup'> };
+
+/** The console's one-time setup token, as the signer wrote it next to its database; null once an admin exists (or without a file). */
+export function setupToken(s: Pick<Services, 'consoleSetup'>): string | null {
+  return s.consoleSetup.file ? readSetupToken(s.consoleSetup.file) : null;
+}
+
+/**
+ * Initializes the admin (if needed: pass the services, whose setup token it takes) as an operator
+ * would, logs in, and returns headers for authenticated requests.
+ */
+export async function adminSession(target: ConsoleTarget): Promise<AdminSessionHeaders> {
   const json = { 'content-type': 'application/json', origin: ORIGIN };
-  const init = await app.request('/api/v1/admin/init', { method: 'POST', headers: json, body: JSON.stringify(ADMIN) });
-  if (init.status !== 201 && init.status !== 409) throw new Error(`admin init failed: ${init.status} ${await init.text()}`);
+  const app = 'app' in target ? target.app : target;
+  const token = 'app' in target ? setupToken(target.s) : null;
+  if (token) {
+    const init = await app.request('/api/v1/admin/init', { method: 'POST', headers: json, body: JSON.stringify({ ...ADMIN, setup_token: token }) });
+    if (init.status !== 201 && init.status !== 409) throw new Error(`admin init failed: ${init.status} ${await init.text()}`);
+  }
   const login = await app.request('/api/v1/admin/login', { method: 'POST', headers: json, body: JSON.stringify(ADMIN) });
-  if (login.status !== 200) throw new Error(`admin login failed: ${login.status} ${await login.text()}`);
+  if (login.status !== 200) throw new Error(`admin login failed: ${login.status} ${await login.text()}${'app' in target ? '' : ' (to create the admin first, pass {app, s}: init needs the setup token)'}`);
   const csrf = ((await login.json()) as { data: { csrf_token: string } }).data.csrf_token;
   const cookie = sessionCookieOf(login);
   return { cookie, csrf, headers: { cookie, origin: ORIGIN, 'x-csrf-token': csrf } };

@@ -38,7 +38,7 @@ async function consoleSigner(config: SignerConfigInput = {}, fx?: ChainFixture):
     s,
     app,
     dir,
-    auth: await adminSession(app),
+    auth: await adminSession({ app, s }),
     close: () => {
       void s.verifier.close();
       store.close();

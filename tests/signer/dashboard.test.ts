@@ -190,7 +190,7 @@ describe('snapshot', () => {
 describe('routes', () => {
   it('serves the JSON to a logged-in admin only', async () => {
     expect((await t.app.request('/api/v1/admin/dashboard')).status).toBe(401);
-    const { headers } = await adminSession(t.app);
+    const { headers } = await adminSession(t);
     log({ model: 'cls', created_at: Date.now() });
     const res = await t.app.request('/api/v1/admin/dashboard', { headers });
     expect(res.status).toBe(200);
@@ -202,7 +202,7 @@ describe('routes', () => {
   it('renders the page with the figures, the not-escrowed notice, the embedded snapshot and no inline script', async () => {
     const anonymous = await t.app.request('/console');
     expect(anonymous.status).toBe(303);
-    const { headers } = await adminSession(t.app);
+    const { headers } = await adminSession(t);
     t.s.store.db.insert(consoleModels).values({ name: '<b>x</b>', sha256: ARTIFACT_A, size: 10, status: 'published', price: '1500000', version: 2, output_id: '4', created_at: NOW, updated_at: NOW }).run();
     const res = await t.app.request('/console', { headers });
     expect(res.status).toBe(200);

@@ -34,7 +34,7 @@ function publish(s: TestSigner, name = MODEL, sha256 = ARTIFACT_A): void {
 
 /** Mints an API token through the admin API (no rate limit unless asked). */
 async function mintToken(s: TestSigner, settings: Record<string, unknown> = {}): Promise<string> {
-  const admin = await adminSession(s.app);
+  const admin = await adminSession(s);
   const res = await s.app.request('/api/v1/admin/tokens', { method: 'POST', headers: { ...admin.headers, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'test', rate_limit_per_minute: 0, ...settings }) });
   const b = await body(res);
   if (res.status !== 201) throw new Error(`minting a token failed: ${res.status} ${b.error}`);

@@ -28,7 +28,7 @@ function withTestRoute(app: ReturnType<typeof createApp>) {
 async function setup() {
   t = makeSigner();
   withTestRoute(t.app);
-  admin = await adminSession(t.app);
+  admin = await adminSession(t);
 }
 
 const api = (method: string, path: string, payload?: unknown) =>

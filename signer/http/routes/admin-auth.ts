@@ -1,21 +1,25 @@
 /**
- * The console's JSON auth API: POST /api/v1/admin/init (first admin only), login (sets the
- * session cookie and returns the CSRF token), logout, and GET /api/v1/admin/me.
+ * The console's JSON auth API: POST /api/v1/admin/init (first admin only, with the one-time setup
+ * token the signer printed at start), login (sets the session cookie and returns the CSRF token),
+ * logout, and GET /api/v1/admin/me.
  */
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { initAdmin, logIn, logOut, MAX_PASSWORD_LENGTH } from '../../console/index.js';
+import { initConsole, logIn, logOut, MAX_PASSWORD_LENGTH } from '../../console/index.js';
 import type { Env } from '../env.js';
 import { ok, valid } from '../respond.js';
 
 /** Body of init and login. */
 export const credentials = z.object({ username: z.string().min(1).max(64), password: z.string().min(1).max(MAX_PASSWORD_LENGTH) }).strict();
 
+/** Body of init: the credentials of the first admin and the setup token (console/setup.ts). */
+export const initBody = credentials.extend({ setup_token: z.string().max(256).optional() }).strict();
+
 /** Admin init, login, logout and who-am-I. */
 export const adminAuth = new Hono<Env>()
-  .post('/api/v1/admin/init', valid('json', credentials), async (c) => {
-    const { username, password } = c.req.valid('json');
-    return ok(c, await initAdmin(c.var.services.store, username, password), 201);
+  .post('/api/v1/admin/init', valid('json', initBody), async (c) => {
+    const { username, password, setup_token } = c.req.valid('json');
+    return ok(c, await initConsole(c.var.services, setup_token, username, password), 201);
   })
   .post('/api/v1/admin/login', valid('json', credentials), async (c) => {
     const { username, password } = c.req.valid('json');

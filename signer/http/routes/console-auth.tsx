@@ -1,22 +1,23 @@
 /**
  * The console's first-run and login pages (plain HTML forms), logout, and its stylesheet at
- * /console/assets/console.css. Failed form posts re-render the page with the reason and the
- * status a script would get from the JSON API.
+ * /console/assets/console.css. The first-run page needs the setup token the signer printed at
+ * start (`/console/init?token=...`, or typed in). Failed form posts re-render the page with the
+ * reason and the status a script would get from the JSON API.
  */
 import { readFileSync } from 'node:fs';
 import { Hono, type Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { adminExists, flashOf, initAdmin, logIn, logOut, redirectWithFlash } from '../../console/index.js';
+import { adminExists, flashOf, initConsole, logIn, logOut, redirectWithFlash } from '../../console/index.js';
 import { InitPage, LoginPage } from '../../console/pages/auth.js';
 import { ApiError } from '../../errors.js';
 import type { Env } from '../env.js';
 
 const stylesheet = readFileSync(new URL('../../console/assets/console.css', import.meta.url), 'utf8');
 
-async function formCredentials(c: Context<Env>): Promise<{ username: string; password: string }> {
+async function formCredentials(c: Context<Env>): Promise<{ username: string; password: string; token: string }> {
   const form = await c.req.parseBody();
   const text = (v: unknown) => (typeof v === 'string' ? v : '');
-  return { username: text(form.username).trim(), password: text(form.password) };
+  return { username: text(form.username).trim(), password: text(form.password), token: text(form.token).trim() };
 }
 
 function failure(err: unknown): { status: ContentfulStatusCode; message: string } {
@@ -27,17 +28,18 @@ function failure(err: unknown): { status: ContentfulStatusCode; message: string 
 /** Init, login and logout pages, and the console stylesheet. */
 export const consoleAuth = new Hono<Env>()
   .get('/console/assets/console.css', (c) => c.body(stylesheet, 200, { 'content-type': 'text/css; charset=utf-8', 'cache-control': 'public, max-age=300' }))
-  .get('/console/init', (c) => (adminExists(c.var.services.store) ? c.redirect('/console/login', 303) : c.html(<InitPage flash={flashOf(c)} />)))
+  .get('/console/init', (c) => (adminExists(c.var.services.store) ? c.redirect('/console/login', 303) : c.html(<InitPage token={c.req.query('token')?.slice(0, 256)} flash={flashOf(c)} />)))
   .post('/console/init', async (c) => {
-    const { username, password } = await formCredentials(c);
+    const { username, password, token } = await formCredentials(c);
     try {
-      await initAdmin(c.var.services.store, username, password);
+      await initConsole(c.var.services, token || undefined, username, password);
       await logIn(c, username, password);
       return redirectWithFlash(c, '/console', { notice: `admin ${username} created; you are logged in` });
     } catch (err) {
       const { status, message } = failure(err);
       if (status === 409) return redirectWithFlash(c, '/console/login', { error: message });
-      return c.html(<InitPage username={username} flash={{ error: message }} />, status);
+      // A wrong token is asked for again in a visible field; a right one stays hidden.
+      return c.html(<InitPage username={username} token={status === 401 ? undefined : token} flash={{ error: message }} />, status);
     }
   })
   .get('/console/login', (c) => (adminExists(c.var.services.store) ? c.html(<LoginPage flash={flashOf(c)} />) : c.redirect('/console/init', 303)))
