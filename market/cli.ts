@@ -8,7 +8,7 @@ import { loadMarketConfig } from './config.js';
 import { createContext } from './context.js';
 import { submit } from './commands/submit.js';
 import { status, result, reclaim, taskIdArg } from './commands/task.js';
-import { listModels, deployModel, upgradeModel, retireModel } from './commands/models.js';
+import { listModels, deployModel, upgradeModel, uploadModel, retireModel } from './commands/models.js';
 
 const USAGE = `usage: market <command> [options]
 
@@ -19,6 +19,7 @@ const USAGE = `usage: market <command> [options]
   models                    live models with price, owner, version
   deploy-model FILE --name N --price µSTX
   upgrade-model FILE --name N [--price µSTX]
+  upload-model FILE --name N   store the live version's file with the signer again (as its owner)
   retire-model --name N
 
 common: --config FILE (config/market.toml)  --key-file FILE (or MARKET_PRIVATE_KEY)
@@ -79,6 +80,9 @@ export async function main(argv: string[]): Promise<void> {
     case 'upgrade-model':
       if (!arg) throw new Error('upgrade-model needs the .onnx FILE');
       return upgradeModel(ctx, arg, values.name, values.price);
+    case 'upload-model':
+      if (!arg) throw new Error('upload-model needs the .onnx FILE');
+      return uploadModel(ctx, arg, values.name);
     case 'retire-model':
       return retireModel(ctx, values.name);
     default:

@@ -1,13 +1,14 @@
 /**
- * Background work of a running signer: the sweeper (leases, heartbeats, deadlines), the chain
- * watcher and the submitter. Each is a sequential loop (the next run starts after the previous
- * one ends) whose errors are logged and retried, never fatal.
+ * Background work of a running signer: the sweeper (leases, heartbeats, deadlines), the input
+ * sweep (blobs no task needs), the chain watcher and the submitter. Each is a sequential loop
+ * (the next run starts after the previous one ends) whose errors are logged and retried, never fatal.
  */
 import type { Chain } from './chain/types.js';
 import { pollEvents, pollTip, readCursor } from './chain/watcher.js';
 import { submitterTick } from './chain/submitter.js';
 import type { Services } from './services.js';
 import { sweep } from './tasks/leases.js';
+import { collectInputs } from './uploads/index.js';
 import { refreshBonds } from './nodes/index.js';
 
 /** A stoppable background loop. */
@@ -40,9 +41,13 @@ export function every(name: string, intervalMs: number, s: Services, step: () =>
   };
 }
 
-/** Starts the sweeper, and with a chain the watcher and the submitter. */
+/** Starts the sweeper and the input sweep, and with a chain the watcher, the bond checks and the submitter. */
 export function startLoops(s: Services, chain: Chain | null): Loop[] {
-  const loops = [every('sweeper', s.config.scheduler.sweep_interval_ms, s, () => sweep(s))];
+  const loops = [
+    every('sweeper', s.config.scheduler.sweep_interval_ms, s, () => sweep(s)),
+    // Input blobs no task needs any more (signer/uploads): a slower pass than the sweeper's, which runs every second.
+    every('input-sweep', s.config.inputs.gc_interval_ms, s, () => collectInputs(s)),
+  ];
   if (chain) {
     s.chain.tipHeight = readCursor(s).tipHeight;
     loops.push(

@@ -1,7 +1,8 @@
-/** `market models`, `deploy-model`, `upgrade-model`, `retire-model`: model owners' commands. */
+/** `market models`, `deploy-model`, `upgrade-model`, `upload-model`, `retire-model`: model owners' commands. */
 import { readFileSync } from 'node:fs';
 import { ClarityType } from '@stacks/transactions';
 import { MODEL_REGISTRY, deployModelArgs, retireModelArgs, upgradeModelArgs } from '../../protocol/contracts/index.js';
+import { sha256Hex } from '../../protocol/index.js';
 import type { Context } from '../context.js';
 
 /** Model names that ever printed a registry event, read from the node's contract events. */
@@ -58,28 +59,57 @@ async function publish(ctx: Context, fn: string, args: ReturnType<typeof deployM
   return { txid, outputId };
 }
 
-/** `market deploy-model FILE --name N --price P`: store the artifact with the signer, then deploy its first output. */
+/**
+ * Stores the model file with the signer, as the model's owner: the signer accepts it only for the
+ * live version of `name` on chain whose artifact hash it is, in a request signed by its owner.
+ * So this comes after the deploy or upgrade is mined.
+ */
+async function uploadArtifact(ctx: Context, name: string, bytes: Uint8Array, done: string): Promise<void> {
+  ctx.out.progress(`uploading the model file (${bytes.length} bytes) to the signer`);
+  try {
+    await ctx.signer.putArtifact(bytes, name, ctx.wallet());
+  } catch (e) {
+    throw new Error(`${done}, but ${(e as Error).message}\nretry with: market upload-model FILE --name ${name}`);
+  }
+  ctx.out.done();
+}
+
+/** `market deploy-model FILE --name N --price P`: deploy the first output on chain, then store the artifact with the signer. */
 export async function deployModel(ctx: Context, file: string, name: string | undefined, priceArg: string | undefined, format = 'onnx'): Promise<void> {
   if (!name) throw new Error('--name is required: the model name to publish under (1-64 ASCII characters)');
   const bytes = readModel(file);
   const p = price(priceArg);
-  const artifactHash = await ctx.signer.putArtifact(bytes, name, ctx.wallet());
+  const artifactHash = sha256Hex(bytes);
   const uri = `${ctx.config.signer_url}/api/v1/models/${artifactHash}/artifact`;
   const { txid, outputId } = await publish(ctx, 'deploy', deployModelArgs({ model: name, artifactHash, format, price: p, uri }));
+  await uploadArtifact(ctx, name, bytes, `${name} v1 is deployed (output ${outputId}, tx ${txid})`);
   ctx.out.result({ model: name, output_id: outputId, artifact_hash: artifactHash, price: p, txid }, [`deployed ${name} v1 as output ${outputId} (sha256 ${artifactHash}, ${p} µSTX/call, tx ${txid})`]);
 }
 
-/** `market upgrade-model FILE --name N [--price P]`: spend the live output into its next version. */
+/** `market upgrade-model FILE --name N [--price P]`: spend the live output into its next version, then store its artifact with the signer. */
 export async function upgradeModel(ctx: Context, file: string, name: string | undefined, priceArg: string | undefined, format = 'onnx'): Promise<void> {
   if (!name) throw new Error('--name is required: the model to upgrade');
   const head = await ctx.chain.modelHead(name);
   if (!head || head.outputId === null) throw new Error(`model "${name}" has no live output to upgrade; deploy it first`);
   const bytes = readModel(file);
   const p = priceArg === undefined ? head.price : price(priceArg);
-  const artifactHash = await ctx.signer.putArtifact(bytes, name, ctx.wallet());
+  const artifactHash = sha256Hex(bytes);
   const uri = `${ctx.config.signer_url}/api/v1/models/${artifactHash}/artifact`;
   const { txid, outputId } = await publish(ctx, 'upgrade', upgradeModelArgs({ outputId: head.outputId, artifactHash, format, price: p, uri }));
+  await uploadArtifact(ctx, name, bytes, `${name} is upgraded to v${head.version + 1n} (output ${outputId}, tx ${txid})`);
   ctx.out.result({ model: name, output_id: outputId, version: head.version + 1n, artifact_hash: artifactHash, txid }, [`upgraded ${name} to v${head.version + 1n} as output ${outputId} (tx ${txid})`]);
+}
+
+/** `market upload-model FILE --name N`: store the file of the live version of a model you own with the signer (after a failed upload, or with another signer). */
+export async function uploadModel(ctx: Context, file: string, name: string | undefined): Promise<void> {
+  if (!name) throw new Error('--name is required: the model whose live version names this file');
+  const bytes = readModel(file);
+  const head = await ctx.chain.modelHead(name);
+  if (!head || head.outputId === null) throw new Error(`model "${name}" has no live output; deploy it first`);
+  const artifactHash = sha256Hex(bytes);
+  if (head.artifactHash !== artifactHash) throw new Error(`${file} (sha256 ${artifactHash}) is not the artifact of ${name} v${head.version} (${head.artifactHash})`);
+  await uploadArtifact(ctx, name, bytes, `${name} v${head.version} is live`);
+  ctx.out.result({ model: name, output_id: head.outputId, artifact_hash: artifactHash }, [`stored the file of ${name} v${head.version} (sha256 ${artifactHash}) with the signer`]);
 }
 
 /** `market retire-model --name N`: spend the live output with no child. */

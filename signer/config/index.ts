@@ -75,6 +75,16 @@ const models = z
     public_url: z.string().url().optional(),
   })
   .strict();
+const inputs = z
+  .object({
+    max_unclaimed_per_requester: z.number().int().min(1).default(1_000),
+    max_unclaimed_bytes_per_requester: z.number().int().min(1024).default(256 * 1024 * 1024),
+    max_unclaimed_bytes: z.number().int().min(1024).default(1024 * 1024 * 1024),
+    unclaimed_ttl_ms: z.number().int().min(1_000).default(6 * 3_600_000),
+    retention_ms: z.number().int().min(0).default(24 * 3_600_000),
+    gc_interval_ms: z.number().int().min(100).default(60_000),
+  })
+  .strict();
 const consoleSection = z
   .object({
     session_ttl_ms: z.number().int().min(60_000).default(12 * 3_600_000),
@@ -117,6 +127,7 @@ export const configSchema = z
     chain: chain.prefault({}),
     submitter: submitter.prefault({}),
     models: models.prefault({}),
+    inputs: inputs.prefault({}),
     console: consoleSection.prefault({}),
     dashboard: dashboard.prefault({}),
     inference: inference.prefault({}),

@@ -77,10 +77,39 @@ export function openApiDocument() {
       '/api/v1/stats': { get: { summary: 'Queue and settlement statistics', responses: { 200: { description: 'pending_tasks, processing_tasks, completed_tasks, total_tasks and more', ...json(anyEnvelope) } } } },
       '/api/v1/nodes': { get: { summary: 'Registered nodes', responses: { 200: { description: 'Nodes', ...json(anyEnvelope) } } } },
       '/api/v1/inputs/{sha256}': {
-        put: { summary: 'Upload an input blob under the sha256 of its bytes', parameters: [path('sha256', 'sha256 of the body, hex')], requestBody: { content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } }, responses: { 201: { description: 'Stored', ...json(anyEnvelope) }, 200: { description: 'Already stored', ...json(anyEnvelope) }, ...errors } },
+        put: {
+          summary: 'Upload an input blob under the sha256 of its bytes: for a task on chain that names it (no signature), or signed by the requester before its task exists (within its cap)',
+          security: [{}, ...requesterSecurity],
+          parameters: [path('sha256', 'sha256 of the body, hex')],
+          requestBody: { content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
+          responses: {
+            201: { description: 'Stored', ...json(anyEnvelope) },
+            200: { description: 'Already stored', ...json(anyEnvelope) },
+            401: { description: 'code upload_signature_required (no task names it and the request is unsigned) or requester_signature_invalid', ...json(anyEnvelope) },
+            429: { description: "code upload_cap_exceeded: the requester's inputs no task names yet are at its cap", ...json(anyEnvelope) },
+            503: { description: "code uploads_full: the signer's limit of inputs no task names yet is reached", ...json(anyEnvelope) },
+            ...errors,
+          },
+        },
         get: { summary: 'Fetch an input (the node leasing a task with it)', security: nodeSecurity, parameters: [path('sha256', 'input hash')], responses: { 200: { description: 'The bytes' }, 403: { description: 'No lease on a task with this input', ...json(anyEnvelope) }, ...signedErrors } },
       },
-      '/api/v1/models/{artifact_hash}/artifact': { get: { summary: 'Download a model artifact (.onnx)', parameters: [path('artifact_hash', 'sha256 of the .onnx')], responses: { 200: { description: 'The bytes' }, ...errors } } },
+      '/api/v1/models/{artifact_hash}/artifact': {
+        get: { summary: 'Download a model artifact (.onnx)', parameters: [path('artifact_hash', 'sha256 of the .onnx')], responses: { 200: { description: 'The bytes' }, ...errors } },
+        put: {
+          summary: "Upload the model file of the live version of ?model=NAME, signed by the model's on-chain owner (deploy or upgrade first), or from an admin session",
+          security: [...requesterSecurity, { adminSession: [] }],
+          parameters: [path('artifact_hash', 'sha256 of the body, hex'), { name: 'model', in: 'query', required: false, description: 'The model whose live version names this file (required for a signed upload)', schema: { type: 'string' } }],
+          requestBody: { content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } },
+          responses: {
+            201: { description: 'Stored', ...json(anyEnvelope) },
+            200: { description: 'Already stored', ...json(anyEnvelope) },
+            401: { description: 'code upload_signature_required or requester_signature_invalid', ...json(anyEnvelope) },
+            403: { description: 'code not_model_owner', ...json(anyEnvelope) },
+            409: { description: 'code artifact_not_registered: the live version names another file, or there is none', ...json(anyEnvelope) },
+            ...errors,
+          },
+        },
+      },
       '/metrics': { get: { summary: 'Prometheus metrics', responses: { 200: { description: 'Text exposition format' } } } },
       '/api/v1/admin/dashboard': {
         get: {

@@ -1,8 +1,10 @@
 /**
- * Who may read results, against a running signer and the real devnet (issue 12, attack 3): a
- * result the node computed is withheld until its settlement is confirmed on chain, served then to
- * the wallet that submitted the task and to nobody else, and never released for a task that was
- * not settled by its deadline (whose fee the requester gets back instead).
+ * Who may read results and store model files, against a running signer and the real devnet
+ * (issue 12). Attack 3: a result the node computed is withheld until its settlement is confirmed
+ * on chain, served then to the wallet that submitted the task and to nobody else, and never
+ * released for a task that was not settled by its deadline (whose fee the requester gets back
+ * instead). Attack 6: a model file is stored only for the owner of the model whose live version
+ * on chain names it.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,10 +12,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pino from 'pino';
 import { Cl, compressPublicKey, privateKeyToPublic } from '@stacks/transactions';
-import { bondNodeArgs } from '../../protocol/contracts/index.js';
+import { MODEL_REGISTRY, bondNodeArgs, deployModelArgs } from '../../protocol/contracts/index.js';
 import { jsonHash, sha256Hex } from '../../protocol/index.js';
 import { startSigner, type RunningSigner } from '../../signer/index.js';
-import { call, keyOf } from '../devnet/helpers.js';
+import { DEPLOYER, call, keyOf } from '../devnet/helpers.js';
 import { ESCROW, chainFixture, until, type ChainFixture } from './devnet-fixture.js';
 import { TestNode, TestRequester } from './helpers.js';
 
@@ -130,4 +132,40 @@ describe('results belong to whoever paid, once paid', () => {
     expect(await result(ids[0]!, stranger)).toMatchObject({ status: 403, code: 'not_requester' });
     expect(await result(ids[1]!)).toMatchObject({ status: 401, code: 'requester_signature_required' });
   }, 60_000);
+});
+
+describe('model files are stored for their on-chain owner only', () => {
+  const file = new TextEncoder().encode(`not really onnx ${Date.now()}`);
+  const hash = sha256Hex(file);
+  const artifactPath = (model?: string, h = hash) => `/api/v1/models/${h}/artifact${model === undefined ? '' : `?model=${encodeURIComponent(model)}`}`;
+  const put = async (p: string, bytes: Uint8Array, who?: TestRequester) => {
+    const res = await fetch(signer.url + p, { method: 'PUT', body: bytes as BodyInit, headers: who ? who.headers('PUT', p) : {} });
+    return { status: res.status, ...((await res.json()) as { data: any; error: string; code?: string }) };
+  };
+  let owner: TestRequester;
+
+  beforeAll(async () => {
+    owner = new TestRequester(keyOf(fx.devnet, 'wallet_4'));
+    // Deployed first, as `market deploy-model` does: the registry names the file before the signer stores it.
+    await mined(owner.key, `${DEPLOYER}.${MODEL_REGISTRY}`, 'deploy', deployModelArgs({ model: 'owned', artifactHash: hash, format: 'onnx', price: 1000, uri: `${signer.url}${artifactPath()}` }));
+  });
+
+  it('refuses an anonymous upload, another key, a file the live version does not name and an undeployed model, each with its code', async () => {
+    expect(await put(artifactPath('owned'), file)).toMatchObject({ status: 401, code: 'upload_signature_required' });
+    const other = await put(artifactPath('owned'), file, stranger);
+    expect(other).toMatchObject({ status: 403, code: 'not_model_owner' });
+    expect(other.error).toContain(owner.address);
+    const junk = new TextEncoder().encode('64 MiB of anything');
+    expect(await put(artifactPath('owned', sha256Hex(junk)), junk, owner)).toMatchObject({ status: 409, code: 'artifact_not_registered' });
+    expect(await put(artifactPath('never-deployed'), file, owner)).toMatchObject({ status: 409, code: 'artifact_not_registered' });
+    expect(await put(artifactPath(), file, owner)).toMatchObject({ status: 400, code: 'bad_request' });
+    expect((await fetch(signer.url + artifactPath())).status).toBe(404);
+  });
+
+  it("stores the file of the model's live version from its owner, and serves it to nodes", async () => {
+    expect(await put(artifactPath('owned'), file, owner)).toMatchObject({ status: 201, data: { artifact_hash: hash, stored: true } });
+    const got = await fetch(signer.url + artifactPath());
+    expect(got.status).toBe(200);
+    expect(sha256Hex(new Uint8Array(await got.arrayBuffer()))).toBe(hash);
+  });
 });

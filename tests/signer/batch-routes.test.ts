@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MAX_TASKS_PER_CALL, sha256Hex } from '../../protocol/index.js';
 import { getTask } from '../../signer/tasks/index.js';
-import { addTasks, body, makeSigner, register, TestNode, type TestSigner } from './helpers.js';
+import { addTasks, body, makeSigner, register, TestNode, TestRequester, type TestSigner } from './helpers.js';
 
 let t: TestSigner;
 let node: TestNode;
@@ -14,7 +14,12 @@ afterEach(() => t.close());
 
 const pull = (query: string) => t.app.request(...node.request('GET', `/api/v1/nodes/${node.nodeId}/tasks${query}`));
 const completeBatch = (results: unknown[]) => t.app.request(...node.request('POST', '/api/v1/tasks/complete-batch', { results }));
-const put = (bytes: string | Uint8Array, type = 'application/json') => t.app.request(`/api/v1/inputs/${sha256Hex(bytes)}`, { method: 'PUT', body: typeof bytes === 'string' ? bytes : new Uint8Array(bytes), headers: { 'content-type': type } });
+const requester = new TestRequester();
+/** Uploads an input as its requester would, before its task exists (a signed request). */
+const put = (bytes: string | Uint8Array, type = 'application/json') => {
+  const path = `/api/v1/inputs/${sha256Hex(bytes)}`;
+  return t.app.request(path, { method: 'PUT', body: typeof bytes === 'string' ? bytes : new Uint8Array(bytes), headers: { 'content-type': type, ...requester.headers('PUT', path) } });
+};
 
 describe('pulling several tasks at once (?max=)', () => {
   it('leases up to max tasks, best first, in a list; the seed shape stays one task without max', async () => {

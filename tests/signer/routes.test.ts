@@ -251,12 +251,15 @@ describe('inputs, artifacts and documents', () => {
   it('PUT stores a blob under its hash only; GET is for the node holding the lease', async () => {
     const bytes = new TextEncoder().encode('{"inputs":[]}');
     const hash = sha256Hex(bytes);
-    const bad = await t.app.request(`/api/v1/inputs/${sha256Hex('other')}`, { method: 'PUT', body: bytes });
+    const p = `/api/v1/inputs/${hash}`;
+    // Signed by its requester: no task names it yet (tests/signer/uploads.test.ts covers who may upload).
+    const requester = new TestRequester();
+    const other = `/api/v1/inputs/${sha256Hex('other')}`;
+    const bad = await t.app.request(other, { method: 'PUT', body: bytes, headers: requester.headers('PUT', other) });
     expect(bad.status).toBe(400);
     expect((await body(bad)).error).toMatch(/body sha256 is/);
-    expect((await t.app.request(`/api/v1/inputs/${hash}`, { method: 'PUT', body: bytes })).status).toBe(201);
-    expect((await t.app.request(`/api/v1/inputs/${hash}`, { method: 'PUT', body: bytes })).status).toBe(200);
-    const p = `/api/v1/inputs/${hash}`;
+    expect((await t.app.request(p, { method: 'PUT', body: bytes, headers: requester.headers('PUT', p) })).status).toBe(201);
+    expect((await t.app.request(p, { method: 'PUT', body: bytes })).status).toBe(200);
     expect((await t.app.request(p, { headers: node.headers('GET', p) })).status).toBe(403);
     addTasks(t, { inputHash: hash });
     await pull(node);

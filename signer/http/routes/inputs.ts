@@ -1,6 +1,7 @@
 /**
- * Content-addressed task inputs. Anyone may PUT a blob (it is stored only under the sha256 of
- * its bytes, so nothing can be overwritten); only the node holding a lease on a task with that
+ * Content-addressed task inputs. A blob is stored only under the sha256 of its bytes (nothing can
+ * be overwritten), and only when a task on chain names it, or from a signed requester request
+ * within the requester's cap (signer/uploads); only the node holding a lease on a task with that
  * input hash may GET it, so a hash read on chain does not reveal the input.
  */
 import { Hono } from 'hono';
@@ -8,8 +9,10 @@ import { and, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import { hex32, sha256Hex } from '../../../protocol/index.js';
 import { nodeAuth } from '../../auth/index.js';
+import { authenticateRequester } from '../../auth/requester.js';
 import { inferenceTasks, inputBlobs } from '../../db/index.js';
 import { ApiError } from '../../errors.js';
+import { awaitedByChainTask, inputStored, storeInput } from '../../uploads/index.js';
 import type { Env } from '../env.js';
 import { ok, valid } from '../respond.js';
 
@@ -20,17 +23,22 @@ export const inputs = new Hono<Env>()
   .put('/api/v1/inputs/:sha256', valid('param', param), async (c) => {
     const s = c.var.services;
     const { sha256 } = c.req.valid('param');
+    // Who may store it, decided before the body is read: a task on chain already pays for it, or a signed requester answers for it.
+    let uploader: string | null = null;
+    if (!inputStored(s, sha256) && !awaitedByChainTask(s, sha256)) {
+      const requester = await authenticateRequester(c, {
+        code: 'upload_signature_required',
+        hint: `no task on chain names input ${sha256} yet: sign the upload with the wallet that will submit the task (\`market submit\` does), or submit the task first and upload its input after`,
+      });
+      uploader = requester.principal;
+    }
     const bytes = new Uint8Array(await c.req.arrayBuffer());
     if (bytes.length === 0) throw new ApiError('bad_request', 'body is empty: send the input bytes whose sha256 is in the path');
     const actual = sha256Hex(bytes);
     if (actual !== sha256) throw new ApiError('bad_request', `body sha256 is ${actual}, not ${sha256}: PUT the blob under the sha256 of its exact bytes`);
     const contentType = (c.req.header('content-type') ?? 'application/octet-stream').slice(0, 128);
-    const res = s.store.db
-      .insert(inputBlobs)
-      .values({ sha256, data: Buffer.from(bytes), size: bytes.length, content_type: contentType, created_at: Date.now() })
-      .onConflictDoNothing()
-      .run();
-    return ok(c, { sha256, size: bytes.length, stored: res.changes > 0 }, res.changes > 0 ? 201 : 200);
+    const stored = storeInput(s, { sha256, bytes, contentType, uploader });
+    return ok(c, { sha256, size: bytes.length, stored }, stored ? 201 : 200);
   })
   .get('/api/v1/inputs/:sha256', valid('param', param), nodeAuth(), (c) => {
     const s = c.var.services;
