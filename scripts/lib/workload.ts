@@ -35,6 +35,8 @@ export interface SubmitPlan {
   inputs?: 'same' | 'distinct';
   maxBlocks?: bigint;
   fee?: bigint;
+  /** Nodes that must agree (1, 3 or 5); the default fee is the price times this. */
+  security?: 1 | 3 | 5;
 }
 
 /** Submits `count` tasks; resolves with their on-chain ids once every submit-task is mined. */
@@ -44,7 +46,8 @@ export async function submitTasks(e: Endpoints, plan: SubmitPlan): Promise<bigin
   if (!head || head.outputId === null) throw new Error(`model ${plan.model} is not live`);
   const signer = new SignerClient(e.signerUrl);
   const input = readFileSync(plan.inputFile);
-  const fee = plan.fee ?? head.price;
+  const security = plan.security ?? 1;
+  const fee = plan.fee ?? head.price * BigInt(security);
   const perWallet = plan.walletKeys.map((key, w) => ({ wallet: walletFromKey(key, 'devnet'), n: Math.floor(plan.count / plan.walletKeys.length) + (w < plan.count % plan.walletKeys.length ? 1 : 0) }));
   // Input i is named by wallet i mod W's tasks (below), so that wallet signs its upload: the signer counts inputs against their uploader.
   const upload = (bytes: Uint8Array, i: number) => signer.putInput(plan.binary ? jsonInputsToBinary(bytes) : bytes, perWallet[i % perWallet.length]!.wallet);
@@ -57,7 +60,7 @@ export async function submitTasks(e: Endpoints, plan: SubmitPlan): Promise<bigin
         const ids: string[] = [];
         for (let i = 0; i < n; i++) {
           const inputHash = inputHashes[(w + i * perWallet.length) % inputHashes.length]!;
-          const args = submitTaskArgs({ modelOutput: head.outputId!, inputHash, fee, maxBlocks: plan.maxBlocks ?? 200n, privacy: 0, priority: 0 });
+          const args = submitTaskArgs({ modelOutput: head.outputId!, inputHash, fee, maxBlocks: plan.maxBlocks ?? 200n, privacy: 0, priority: 0, security });
           ids.push(await chain.call(wallet, INFERENCE_ESCROW, 'submit-task', args, [Pc.principal(wallet.address).willSendEq(fee).ustx()]));
         }
         return ids;

@@ -171,7 +171,11 @@ function recordVote(s: Services, node: NodeRow, task: TaskRow, vote: Vote, now: 
   const agreeing = votes.filter((v) => v.output_hash === outcome.outputHash);
   const first = agreeing[0]!;
   for (const v of agreeing) if (v.node_id === node.node_id) recordOutcome(s.store, v.node_id, true, latency, halfLife, now);
-  for (const v of outcome.dissenters) recordOutcome(s.store, v.node_id, false, null, halfLife, now);
+  for (const v of outcome.dissenters) {
+    recordOutcome(s.store, v.node_id, false, null, halfLife, now);
+    // Outvoted: no more tasks until its bond is read again (slashed, once this task settles).
+    s.bonds?.forget(v.public_key);
+  }
   if (task.security === 1) s.metrics.spotChecks.inc({ outcome: outcome.dissenters.length ? 'disagreed' : 'agreed' });
   if (outcome.dissenters.length) s.log.warn({ task_id: task.task_id, dissenters: outcome.dissenters.map((v) => v.node_id) }, 'nodes outside the majority: their stake is slashed at settlement');
   return transition(

@@ -13,6 +13,7 @@ sweep_interval_ms = 300
 prefer_better_node_ms = 0
 [chain]
 poll_interval_ms = 300
+bond_check_interval_ms = 500
 [submitter]
 batch_size = 50
 max_wait_ms = 500
