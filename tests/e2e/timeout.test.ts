@@ -1,7 +1,7 @@
 /**
  * A task for a model that no node serves is never computed: the signer marks it timeout once
- * its deadline block passes, and `market reclaim` (the real CLI, as a user runs it) returns
- * exactly the fee to the requester.
+ * its deadline block passes, `market result` gets nothing, and `market reclaim` (the real CLI, as
+ * a user runs it) returns exactly the fee to the requester.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { execFile } from 'node:child_process';
@@ -34,7 +34,7 @@ describe('deadline', () => {
     const head = (await chain.modelHead('nobody-serves-this'))!;
     const fee = 7_777n;
     const submit = await chain.confirm(
-      await chain.call(requester, INFERENCE_ESCROW, 'submit-task', submitTaskArgs({ modelOutput: head.outputId!, inputHash: sha256Hex('x'), fee, maxBlocks: 2, privacy: 0, priority: 0 }), [Pc.principal(requester.address).willSendEq(fee).ustx()]),
+      await chain.call(requester, INFERENCE_ESCROW, 'submit-task', submitTaskArgs({ modelOutput: head.outputId!, inputHash: sha256Hex('x'), fee, maxBlocks: 5, privacy: 0, priority: 0 }), [Pc.principal(requester.address).willSendEq(fee).ustx()]),
     );
     expect(submit.result.type).toBe(ClarityType.ResponseOk);
     const taskId = (submit.result as { value: { value: bigint } }).value.value;
@@ -44,14 +44,18 @@ describe('deadline', () => {
     expect('code' in early && early.code).toBe(1);
     expect((early as { stderr: string }).stderr).toMatch(/deadline is block \d+ and the tip is \d+/);
 
-    // Blocks pass (each transfer is mined in its own block).
+    // Blocks pass (each transfer is mined in its own block) beyond the deadline (5 blocks, the contract's minimum).
     const sender = walletFromKey(key('wallet_5'), 'devnet');
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < 6; i++) {
       const tx = await makeSTXTokenTransfer({ recipient: owner.address, amount: 1n, senderKey: sender.privateKey, network: chain.network, fee: 200n });
       const res = await broadcastTransaction({ transaction: tx, network: chain.network });
       await chain.confirm(res.txid);
     }
     await waitStatus(String(taskId), 'timeout');
+    // A task not settled by its deadline never releases a result, not even to its requester (issue 12, attack 3).
+    const withheld = await run(process.execPath, ['--import', 'tsx', 'market/cli.ts', 'result', String(taskId), '--node', m.devnetUrl, '--signer', m.signerUrl], { cwd: ROOT, env: { ...process.env, MARKET_PRIVATE_KEY: requester.privateKey } }).catch((e: { stderr: string; code: number }) => e);
+    expect('code' in withheld && withheld.code).toBe(1);
+    expect((withheld as { stderr: string }).stderr).toMatch(/was not settled by its deadline.*never releases its result/);
 
     const before = await balance(m.devnetUrl, requester.address);
     const { stdout } = await run(process.execPath, ['--import', 'tsx', 'market/cli.ts', 'reclaim', String(taskId), '--json', '--node', m.devnetUrl, '--signer', m.signerUrl], { cwd: ROOT, env: { ...process.env, MARKET_PRIVATE_KEY: requester.privateKey } });
