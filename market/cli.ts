@@ -12,7 +12,7 @@ import { listModels, deployModel, upgradeModel, uploadModel, retireModel } from 
 
 const USAGE = `usage: market <command> [options]
 
-  submit --model NAME --input FILE [--fee µSTX] [--max-blocks N] [--priority P] [--privacy standard] [--binary] [--no-wait]
+  submit --model NAME --input FILE [--fee µSTX] [--max-blocks N] [--priority P] [--privacy standard] [--security 1|3|5] [--binary] [--no-wait]
   status ID                 the task on chain and at the signer
   result ID                 the output, with the node's signature verified here
   reclaim ID                after the deadline, return the fee to its requester
@@ -41,6 +41,7 @@ export async function main(argv: string[]): Promise<void> {
       input: { type: 'string' },
       fee: { type: 'string' },
       'max-blocks': { type: 'string' },
+      security: { type: 'string' },
       priority: { type: 'string' },
       privacy: { type: 'string' },
       'no-wait': { type: 'boolean', default: false },
@@ -65,7 +66,7 @@ export async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'submit':
       if (!values.model || !values.input) throw new Error('submit needs --model NAME and --input FILE');
-      return submit(ctx, { model: values.model, input: values.input, fee: values.fee, maxBlocks: values['max-blocks'], priority: values.priority, privacy: values.privacy, binary: values.binary, wait: !values['no-wait'] });
+      return submit(ctx, { model: values.model, input: values.input, fee: values.fee, maxBlocks: values['max-blocks'], priority: values.priority, privacy: values.privacy, security: values.security, binary: values.binary, wait: !values['no-wait'] });
     case 'status':
       return status(ctx, taskIdArg(arg));
     case 'result':

@@ -1,7 +1,7 @@
 /** `market submit`: escrow a fee on chain for one inference and follow it to its result. */
 import { readFileSync } from 'node:fs';
 import { Pc, ClarityType } from '@stacks/transactions';
-import { INFERENCE_ESCROW, submitTaskArgs } from '../../protocol/contracts/index.js';
+import { INFERENCE_ESCROW, SECURITY_LEVELS, submitTaskArgs } from '../../protocol/contracts/index.js';
 import { isBinaryInputs, jsonInputsToBinary, privacyCode, PRIVACY_MODES, type PrivacyMode } from '../../protocol/index.js';
 import type { Context } from '../context.js';
 import { chainTaskRef } from '../signer-client.js';
@@ -14,6 +14,8 @@ export interface SubmitOptions {
   maxBlocks?: string;
   priority?: string;
   privacy?: string;
+  /** How many nodes must agree on the output: 1 (default; spot-checked), 3 or 5. The default fee is the price times this. */
+  security?: string;
   /** Upload a JSON input in the binary tensor form (smaller, and cheaper for the node to decode). */
   binary?: boolean;
   wait: boolean;
@@ -30,8 +32,11 @@ export async function submit(ctx: Context, opts: SubmitOptions): Promise<void> {
   const wallet = ctx.wallet();
   const head = await ctx.chain.modelHead(opts.model);
   if (!head || head.outputId === null) throw new Error(`model "${opts.model}" is not deployed or was retired; \`market models\` lists the live ones`);
-  const fee = whole(opts.fee, '--fee', head.price);
-  if (fee < head.price) throw new Error(`--fee ${fee} is below the price of "${opts.model}" (${head.price} µSTX)`);
+  const security = whole(opts.security, '--security', 1n);
+  if (!SECURITY_LEVELS.includes(Number(security) as 1 | 3 | 5)) throw new Error(`--security must be 1, 3 or 5 (how many nodes must agree), got ${security}`);
+  const minFee = head.price * security;
+  const fee = whole(opts.fee, '--fee', minFee);
+  if (fee < minFee) throw new Error(`--fee ${fee} is below ${minFee} µSTX: the price of "${opts.model}" (${head.price} µSTX) times --security ${security}`);
   const maxBlocks = whole(opts.maxBlocks, '--max-blocks', 100n);
   const priority = whole(opts.priority, '--priority', 0n);
   const privacy = (opts.privacy ?? 'standard') as PrivacyMode;
@@ -54,12 +59,12 @@ export async function submit(ctx: Context, opts: SubmitOptions): Promise<void> {
   // Signed by the wallet that will submit the task: the signer stores inputs only from a signed requester (within its cap) or for a task already on chain.
   const inputHash = await ctx.signer.putInput(bytes, wallet);
 
-  ctx.out.progress(`signing submit-task (fee ${fee} µSTX, model output ${head.outputId})`);
+  ctx.out.progress(`signing submit-task (fee ${fee} µSTX, model output ${head.outputId}, security ${security})`);
   const txid = await ctx.chain.call(
     wallet,
     INFERENCE_ESCROW,
     'submit-task',
-    submitTaskArgs({ modelOutput: head.outputId, inputHash, fee, maxBlocks, privacy: privacyCode(privacy), priority }),
+    submitTaskArgs({ modelOutput: head.outputId, inputHash, fee, maxBlocks, privacy: privacyCode(privacy), priority, security }),
     // The wallet sends exactly the fee and nothing else: the node aborts the call otherwise.
     [Pc.principal(wallet.address).willSendEq(fee).ustx()],
   );
