@@ -3,7 +3,7 @@
  * must be the hash of its output, and its SIP-018 signature must verify with that node's key
  * over exactly what the escrow contract will check. An error report ends the attempt instead.
  */
-import { canonicalOutputs, jsonHash, type CompleteTaskRequest, type InferenceOutputs, type TaskStatus } from '../../protocol/index.js';
+import { canonicalOutputs, canonicalSignatureProblem, jsonHash, type CompleteTaskRequest, type InferenceOutputs, type TaskStatus } from '../../protocol/index.js';
 import { atomic, prepared } from '../db/index.js';
 import { ApiError } from '../errors.js';
 import { recordOutcome, type NodeRow } from '../nodes/index.js';
@@ -92,6 +92,8 @@ async function check(s: Services, node: NodeRow, body: CompleteTaskRequest, now:
     );
   }
   const chainTaskId = task.chain_task_id ?? task.task_id;
+  const malleated = canonicalSignatureProblem(body.signature);
+  if (malleated) throw new ApiError('signature_not_canonical', `signature ${malleated}; the escrow pays only canonical signatures (low s, recovery byte 00 or 01), as signTaskResult makes them`);
   const signed = { escrow: s.escrow, taskId: BigInt(chainTaskId), inputHash: task.input_hash, outputHash };
   if (!(await s.verifier.taskResult(signed, s.chainId, body.signature, node.public_key))) {
     throw new ApiError(
