@@ -77,7 +77,7 @@ function inlineInput(task: PulledTask & { inputBytes?: Uint8Array }): Uint8Array
 export async function computeTask(task: PulledTask & { inputBytes?: Uint8Array }, ctx: TaskContext): Promise<Completion> {
   try {
     signedTaskId(task);
-    // Federated tasks run like standard ones here (the signer compares the k results); encrypted ones need keys this node lacks.
+    // Federated tasks run like standard ones here (the signer gives each to several nodes and settles the majority); encrypted ones need keys this node lacks.
     if (task.privacy === 'encrypted') throw new TaskFailure('privacy mode "encrypted" is not supported by this node; it runs standard and federated tasks');
     const info = await ctx.model(task.artifact_hash);
     const bytes = inlineInput(task) ?? (await ctx.input(task.input_hash));

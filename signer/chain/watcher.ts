@@ -52,7 +52,7 @@ export function ingest(s: Services, events: TaskSubmittedEvent[], cursor: string
           security: e.security,
           precision: e.precision,
           sample_bps: e.sampleBps,
-          runs_needed: runsFor(e.security, e.sampleBps),
+          runs_needed: runsFor(e.security, e.sampleBps, privacyOf(s, e.privacy)),
           submit_txid: e.txid,
           submit_block_height: e.blockHeight,
         },

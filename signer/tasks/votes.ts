@@ -6,6 +6,7 @@
  * The majority settles through `settle-redundant`, which slashes the other keys on chain.
  */
 import { randomInt } from 'node:crypto';
+import type { PrivacyMode } from '../../protocol/index.js';
 
 /** One node's signed result for a task. */
 export interface Vote {
@@ -26,12 +27,17 @@ export function readVotes(json: string | null): Vote[] {
   return json ? (JSON.parse(json) as Vote[]) : [];
 }
 
+/** Nodes a `federated` task runs on at least (DESIGN.md §6): its results are compared like a level-3 task's. */
+export const FEDERATED_RUNS = 3;
+
 /**
- * How many runs a new chain task needs: its security level, or for level 1 a second run with
- * probability sample_bps / 10000. The draw is the signer's secret: a node cannot tell a check
- * from a first run, so it cannot cheat only where nobody looks.
+ * How many runs a new chain task needs: its security level (at least FEDERATED_RUNS in the
+ * federated privacy mode), or for level 1 a second run with probability sample_bps / 10000.
+ * The draw is the signer's secret: a node cannot tell a check from a first run, so it cannot
+ * cheat only where nobody looks.
  */
-export function runsFor(security: number, sampleBps: number): number {
+export function runsFor(security: number, sampleBps: number, privacy: PrivacyMode = 'standard'): number {
+  if (privacy === 'federated') return Math.max(security, FEDERATED_RUNS);
   if (security > 1) return security;
   return randomInt(10_000) < sampleBps ? 2 : 1;
 }

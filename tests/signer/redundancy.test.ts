@@ -65,6 +65,16 @@ describe('security level 3', () => {
   });
 });
 
+describe('federated privacy mode', () => {
+  it('runs a level-1 federated task on three nodes and settles the majority', async () => {
+    const [id] = addTasks(t, { privacy: 2 });
+    expect(getTask(t.s.store, id!)!.runs_needed).toBe(3);
+    expect(await run(nodes[0]!, id!)).toBe('pending');
+    expect(await run(nodes[1]!, id!)).toBe('pending');
+    expect(await run(nodes[2]!, id!)).toBe('completed');
+  });
+});
+
 describe('spot checks of level-1 tasks', () => {
   it('a sampled task runs on a second node and completes when both agree', async () => {
     const [id] = addTasks(t, { sampleBps: 10_000 });
