@@ -1,8 +1,9 @@
 /**
  * `npm start`: the whole marketplace on this machine. Starts the devnet, the signer and one node
  * agent (each its own process, logs in data/logs/), publishes the bundled classifier on chain,
- * prints where everything is and the command that submits a first task. Ctrl-C stops all three;
- * the next `npm start` resumes the same chain and database from data/.
+ * prints where everything is, the keys of the admin, signer and treasury, and the command that
+ * submits a first task. Ctrl-C stops all three; the next `npm start` resumes the same chain and
+ * database from data/.
  */
 import { privateKeyToAddress } from '@stacks/transactions';
 import { join } from 'node:path';
@@ -31,9 +32,15 @@ console.log(`
   signer      ${m.signerUrl}          (API docs ${m.signerUrl}/docs, stats ${m.signerUrl}/api/v1/stats)
   dashboard   ${consoleLine}
   devnet      ${m.devnetUrl}          (Stacks node + API; chain state in data/devnet/)
-  node agent  node-1, serving the PP-OCR text-direction classifier
+  node agent  node-1 ${m.nodeAddress('node-1')}, bonded in the escrow, serving the PP-OCR classifier
+              (key data/node-1.key; npm run node-agent -- status --key data/node-1.key)
 
   model "${DEMO_MODEL}" is live on chain at ${DEMO_PRICE} µSTX per call (owner wallet_7 ${account('wallet_7')})
+
+  roles on chain, one key each:
+    admin     ${m.roles.admin.address}  (${m.roles.admin.source}: deployed the contracts, sets signer and treasury)
+    signer    ${m.roles.signer.address}  (${m.roles.signer.source}: settles results)
+    treasury  ${m.roles.treasury.address}  (${m.roles.treasury.source}: paid its share of each fee)
 
   funded dev accounts (Clarinet's public keys: never use them on a real network):
 ${[...keys.keys()].map((n) => `    ${n.padEnd(9)} ${account(n)}  key ${keys.get(n)}`).join('\n')}

@@ -3,16 +3,24 @@
  * process, with the bundled PP-OCR classifier published on chain. Used by `npm start`,
  * `npm run demo` and the end-to-end tests; a second start on the same data dir resumes the same
  * chain and database.
+ *
+ * Three keys, three roles (as on a real network): the admin (the devnet's deployer, which
+ * deployed the contracts) authorizes the signer's own key to settle and names a treasury key of
+ * its own; neither the admin nor the treasury can settle. Each node agent's key is funded from
+ * the devnet's faucet account and bonds its own stake when it starts.
  */
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { devKeys } from '../../devnet/accounts.js';
 import { sha256Hex } from '../../protocol/index.js';
-import { Cl } from '@stacks/transactions';
+import { Cl, ClarityType, fetchCallReadOnlyFunction, type ClarityValue } from '@stacks/transactions';
 import { deployModelArgs, INFERENCE_ESCROW, MODEL_REGISTRY } from '../../protocol/contracts/index.js';
 import { loadMarketConfig, MarketChain, walletFromKey } from '../../market/index.js';
+import { loadOrCreateKey } from '../../node-agent/index.js';
 import { ROOT, assertPortFree, freePort, startService, type Service } from './services.js';
+import { fundAddress, fundNodeKey } from './funding.js';
+import { DEV_ESCROW } from './workload.js';
 
 /** Name the bundled classifier is published under. */
 export const DEMO_MODEL = 'ppocr-cls';
@@ -44,9 +52,8 @@ export interface MarketplaceOptions {
   /** A signer.toml to run the signer with (tests shorten leases and batch waits). */
   signerConfigToml?: string;
   /**
-   * Dev account whose key the signer submits settlements with (default deployer). Another
-   * account is first authorized with `set-signer`, so that the treasury (the deployer) pays no
-   * transaction fees and its balance moves by its shares alone.
+   * Dev account whose key the signer settles with, instead of the signer key generated in
+   * dataDir/keys/signer.key. Either way the admin authorizes it with `set-signer`.
    */
   signerAccount?: string;
   /** Start no node agent (tests that start their own). */
@@ -54,11 +61,29 @@ export interface MarketplaceOptions {
   devnetBlockTimeMs?: number;
 }
 
+/** One role's key. */
+export interface RoleKey {
+  address: string;
+  privateKey: string;
+  /** Where the key is kept (generated keys), or the dev account it is. */
+  source: string;
+}
+
+/** Who is who on chain: the admin deployed the contracts, the signer settles, the treasury is paid its share. */
+export interface Roles {
+  admin: RoleKey;
+  signer: RoleKey;
+  treasury: RoleKey;
+}
+
 /** A running marketplace. */
 export interface Marketplace {
   dataDir: string;
   devnetUrl: string;
   signerUrl: string;
+  roles: Roles;
+  /** Payout address of a node agent started here, by name (its key is dataDir/<name>.key). */
+  nodeAddress(name: string): string;
   devnet: Service;
   signer: Service;
   agents: Service[];
@@ -103,8 +128,7 @@ export async function startMarketplace(opts: MarketplaceOptions = {}): Promise<M
     });
     started.push(devnet);
     await publishDemoModel(devnetUrl, signerUrl, artifactHash, keys);
-    const signerAccount = opts.signerAccount ?? 'deployer';
-    if (signerAccount !== 'deployer') await authorizeSigner(devnetUrl, signerUrl, keys, signerAccount);
+    const roles = await setUpRoles(devnetUrl, signerUrl, keys, dataDir, opts.signerAccount);
     const configArgs: string[] = [];
     if (opts.signerConfigToml) {
       writeFileSync(join(dataDir, 'signer.toml'), opts.signerConfigToml);
@@ -121,7 +145,7 @@ export async function startMarketplace(opts: MarketplaceOptions = {}): Promise<M
         SIGNER_CHAIN_ENABLED: 'true',
         SIGNER_CHAIN_API: devnetUrl,
         SIGNER_NETWORK: 'testnet',
-        SIGNER_PRIVATE_KEY: keys.get(signerAccount)!,
+        SIGNER_PRIVATE_KEY: roles.signer.privateKey,
         SIGNER_MODELS_DIR: modelsDir,
         ...opts.signerEnv,
       },
@@ -132,12 +156,15 @@ export async function startMarketplace(opts: MarketplaceOptions = {}): Promise<M
     started.push(signer);
 
     const agents: Service[] = [];
+    const nodeKeyFile = (name: string) => join(dataDir, `${name}.key`);
     const startAgent = async (name: string) => {
+      // The agent bonds its own stake at start, from its own address: fund that first.
+      await fundNodeKey(devnetUrl, nodeKeyFile(name));
       const agent = await startService({
         name,
         script: 'node-agent/cli.ts',
-        args: ['run', '--signer', signerUrl, '--key', join(dataDir, `${name}.key`), '--models', join(dataDir, `${name}-models`), '--node-id', name],
-        env: { NODE_AGENT_NETWORK: 'devnet' },
+        args: ['run', '--signer', signerUrl, '--key', nodeKeyFile(name), '--models', join(dataDir, `${name}-models`), '--node-id', name, '--stacks-api', devnetUrl],
+        env: { NODE_AGENT_NETWORK: 'devnet', NODE_AGENT_ESCROW: DEV_ESCROW },
         log: log(dataDir, opts.logs, name),
       });
       agents.push(agent);
@@ -151,6 +178,8 @@ export async function startMarketplace(opts: MarketplaceOptions = {}): Promise<M
       dataDir,
       devnetUrl,
       signerUrl,
+      roles,
+      nodeAddress: (name) => loadOrCreateKey(nodeKeyFile(name), 'devnet').address,
       devnet,
       signer,
       agents,
@@ -201,14 +230,43 @@ async function publishDemoModel(devnetUrl: string, signerUrl: string, artifactHa
   await chain.confirm(txid);
 }
 
-/** The deployer (escrow admin) authorizes another dev account to call complete-tasks. */
-async function authorizeSigner(devnetUrl: string, signerUrl: string, keys: Map<string, string>, account: string): Promise<void> {
-  const key = keys.get(account);
-  if (!key) throw new Error(`no dev account named ${account} in settings/Devnet.toml`);
+/** What the signer's key gets from the faucet: fees for many settlements and console publishes. */
+const SIGNER_FUNDING = 1_000_000_000n;
+
+async function escrowReadOnly(devnetUrl: string, fn: string, args: ClarityValue[]): Promise<ClarityValue> {
+  const [contractAddress, contractName] = DEV_ESCROW.split('.') as [string, string];
+  return fetchCallReadOnlyFunction({ contractAddress, contractName, functionName: fn, functionArgs: args, senderAddress: contractAddress, network: 'testnet', client: { baseUrl: devnetUrl } });
+}
+
+/**
+ * The admin (deployer) authorizes the signer key and names the treasury key; the deployer's own
+ * right to settle, which the contract grants at deployment, is withdrawn, so that no one key is
+ * admin, signer and treasury. Idempotent: a second start on the same chain changes nothing.
+ */
+async function setUpRoles(devnetUrl: string, signerUrl: string, keys: Map<string, string>, dataDir: string, signerAccount?: string): Promise<Roles> {
+  const dev = (name: string): RoleKey => {
+    const privateKey = keys.get(name);
+    if (!privateKey) throw new Error(`no dev account named ${name} in settings/Devnet.toml`);
+    return { address: walletFromKey(privateKey, 'devnet').address, privateKey, source: `dev account ${name}` };
+  };
+  const generated = (role: string): RoleKey => {
+    const file = join(dataDir, 'keys', `${role}.key`);
+    const k = loadOrCreateKey(file, 'devnet');
+    return { address: k.address, privateKey: k.privateKey, source: file };
+  };
+  const roles: Roles = { admin: dev('deployer'), signer: signerAccount ? dev(signerAccount) : generated('signer'), treasury: generated('treasury') };
+  if (!signerAccount) await fundAddress(devnetUrl, roles.signer.address, SIGNER_FUNDING);
+
   const chain = new MarketChain(loadMarketConfig(undefined, { node_url: devnetUrl, signer_url: signerUrl, network: 'devnet' }));
-  const admin = walletFromKey(keys.get('deployer')!, 'devnet');
-  const who = walletFromKey(key, 'devnet').address;
-  await chain.confirm(await chain.call(admin, INFERENCE_ESCROW, 'set-signer', [Cl.principal(who), Cl.bool(true)]));
+  const admin = walletFromKey(roles.admin.privateKey, 'devnet');
+  const isSigner = async (who: string) => (await escrowReadOnly(devnetUrl, 'is-signer', [Cl.principal(who)])).type === ClarityType.BoolTrue;
+  const setSigner = async (who: string, allowed: boolean) => chain.confirm(await chain.call(admin, INFERENCE_ESCROW, 'set-signer', [Cl.principal(who), Cl.bool(allowed)]));
+  if (!(await isSigner(roles.signer.address))) await setSigner(roles.signer.address, true);
+  if (roles.signer.address !== roles.admin.address && (await isSigner(roles.admin.address))) await setSigner(roles.admin.address, false);
+  const config = await escrowReadOnly(devnetUrl, 'get-config', []);
+  const treasury = config.type === ClarityType.Tuple && config.value.treasury?.type === ClarityType.PrincipalStandard ? config.value.treasury.value : null;
+  if (treasury !== roles.treasury.address) await chain.confirm(await chain.call(admin, INFERENCE_ESCROW, 'set-treasury', [Cl.principal(roles.treasury.address)]));
+  return roles;
 }
 
 /** Writes an example classifier input (a 48×192 gradient "text line") for `market submit`. */

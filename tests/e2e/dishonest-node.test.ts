@@ -10,6 +10,7 @@ import { CHAIN_ID, jsonHash, sha256Hex, type PulledTask } from '../../protocol/i
 import { SignerClient as MarketSignerClient, walletFromKey } from '../../market/index.js';
 import { DEMO_MODEL, classifierPath, type Marketplace } from '../../scripts/lib/marketplace.js';
 import { DEV_ESCROW, settlementEvents, submitTasks, waitSettled } from '../../scripts/lib/workload.js';
+import { fundAndBond } from '../../scripts/lib/funding.js';
 import { key, marketplace } from './helpers.js';
 
 let m: Marketplace;
@@ -23,8 +24,11 @@ afterAll(async () => m?.stop(), 60_000);
 function rogue(nodeId: string) {
   const privateKey = randomPrivateKey();
   const client = new SignerClient({ baseUrl: m.signerUrl, nodeId, privateKey, chainId: CHAIN_ID.testnet, timeoutMs: 10_000 });
-  const register = () =>
-    client.register({ node_id: nodeId, endpoint: '', public_key: compressPublicKey(privateKeyToPublic(privateKey)), supported_models: [sha256Hex(readFileSync(classifierPath()))], performance_score: 500 });
+  // Bonded like any node (the signer registers no other): what it cheats with is its stake.
+  const register = async () => {
+    await fundAndBond(m.devnetUrl, privateKey);
+    return client.register({ node_id: nodeId, endpoint: '', public_key: compressPublicKey(privateKeyToPublic(privateKey)), supported_models: [sha256Hex(readFileSync(classifierPath()))], performance_score: 500 });
+  };
   return { nodeId, privateKey, client, register, address: privateKeyToAddress(privateKey, 'testnet') };
 }
 

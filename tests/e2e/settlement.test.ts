@@ -6,6 +6,7 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { fetchCallReadOnlyFunction, type TupleCV, type UIntCV } from '@stacks/transactions';
 import { ROOT } from '../../scripts/lib/services.js';
 import { DEMO_MODEL, DEMO_PRICE, type Marketplace } from '../../scripts/lib/marketplace.js';
 import { DEV_ESCROW, balance, settlementEvents, submitTasks, waitSettled } from '../../scripts/lib/workload.js';
@@ -16,16 +17,19 @@ let m: Marketplace;
 let input: string;
 
 beforeAll(async () => {
-  // wallet_8 settles, so the treasury (deployer) pays no transaction fee during the test.
-  ({ m, input } = await marketplace({ signerAccount: 'wallet_8' }));
+  // The signer and the treasury have keys of their own (set by the admin), so the treasury pays no fee.
+  ({ m, input } = await marketplace());
 }, 240_000);
 afterAll(async () => m?.stop(), 60_000);
 
 describe('on-chain tasks end to end', () => {
   it('settles 50 tasks from 3 accounts, paying node, owner and treasury exactly their shares', async () => {
     const owner = address('wallet_7');
-    const treasury = address('deployer');
-    const before = { owner: await balance(m.devnetUrl, owner), treasury: await balance(m.devnetUrl, treasury) };
+    const treasury = m.roles.treasury.address;
+    expect(new Set([treasury, m.roles.signer.address, m.roles.admin.address]).size).toBe(3);
+    // node-1 bonded its stake before registering; from now on its address only receives payouts.
+    const nodeAddress = m.nodeAddress('node-1');
+    const before = { owner: await balance(m.devnetUrl, owner), treasury: await balance(m.devnetUrl, treasury), node: await balance(m.devnetUrl, nodeAddress) };
 
     const ids = await submitTasks(m, { model: DEMO_MODEL, walletKeys: [key('wallet_1'), key('wallet_2'), key('wallet_3')], count: 50, inputFile: input });
     expect(new Set(ids).size).toBe(50);
@@ -44,14 +48,18 @@ describe('on-chain tasks end to end', () => {
     const nodes = new Set(events.map((e) => e.node));
     expect(nodes.size).toBe(1);
     const [node] = nodes;
+    expect(node).toBe(nodeAddress);
     const sum = (f: (e: (typeof events)[number]) => bigint) => events.reduce((a, e) => a + f(e), 0n);
 
-    // The node's address only ever receives payouts: its balance is exactly their sum.
-    expect(await balance(m.devnetUrl, node)).toBe(sum((e) => e.nodePayout));
+    // Every party's balance moved by exactly its payouts.
+    expect((await balance(m.devnetUrl, node)) - before.node).toBe(sum((e) => e.nodePayout));
     expect((await balance(m.devnetUrl, owner)) - before.owner).toBe(sum((e) => e.ownerPayout));
     expect((await balance(m.devnetUrl, treasury)) - before.treasury).toBe(sum((e) => e.treasuryPayout));
-    // Nothing settled stays in escrow.
-    expect(await balance(m.devnetUrl, DEV_ESCROW)).toBe(0n);
+    // Nothing settled stays in escrow: the contract holds the node's stake alone.
+    const [contractAddress, contractName] = DEV_ESCROW.split('.') as [string, string];
+    const totals = (await fetchCallReadOnlyFunction({ contractAddress, contractName, functionName: 'get-totals', functionArgs: [], senderAddress: contractAddress, network: 'testnet', client: { baseUrl: m.devnetUrl } })) as TupleCV<Record<string, UIntCV>>;
+    expect(BigInt(totals.value.escrowed.value)).toBe(0n);
+    expect(await balance(m.devnetUrl, DEV_ESCROW)).toBe(BigInt(totals.value['stake-locked'].value));
   }, 300_000);
 
   it('market submit --binary uploads the binary tensor form; the node computes the same output as from JSON', async () => {
