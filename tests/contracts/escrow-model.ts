@@ -1,42 +1,81 @@
 /**
- * A model of inference-escrow for property tests: fast-check commands (submit, complete,
- * reclaim, mine) that run against simnet, predict every result from the model, and check the
- * escrow's invariants after each step. Shared by the 200-sequence suite in `npm test` and the
- * long run of `npm run fuzz` (FUZZ_RUNS).
+ * A model of inference-escrow for property tests: what the chain should hold (tasks with the
+ * fee terms they were submitted with, node bonds, running totals, the admin's settings), the
+ * arithmetic of every payout, and the invariants checked against simnet after each step. The
+ * fast-check commands that drive it are in escrow-commands.ts. Shared by the suite in `npm test`
+ * and the long run of `npm run fuzz` (FUZZ_RUNS).
  */
-import fc from 'fast-check';
 import { expect } from 'vitest';
-import { Cl, getAddressFromPublicKey } from '@stacks/transactions';
-import { escrowErrors as E, decodeCompleteResults, decodeTaskCompleted, type CompleteTaskItem, type CompleteResult } from '../../protocol/contracts/index.js';
-import { signTaskResult, verifyTaskResult } from '../../protocol/sip018/index.js';
-import { escrowId, deployer, wallets, nodes, deployModel, submit, complete, completePacked, reclaim, getTask, stx, hash, chainId, okUint } from './helpers.js';
+import { tx } from '@stacks/clarinet-sdk';
+import { Cl } from '@stacks/transactions';
+import { bondNodeArgs } from '../../protocol/contracts/index.js';
+import { escrowId, deployer, wallets, nodes, faucet, deployModel, getTask, getNode, totals, type Totals } from './helpers.js';
 
-type Status = 'pending' | 'paid' | 'refunded';
-interface ModelTask { id: bigint; requester: string; fee: bigint; deadline: bigint; inputHash: string; status: Status }
+export type Status = 'pending' | 'paid' | 'refunded';
+/** The fee terms a task is settled with: copied from the admin's settings at submission. */
+export interface Terms { ownerBps: bigint; treasuryBps: bigint; treasury: string; sampleBps: bigint }
+export interface ModelTask { id: bigint; requester: string; fee: bigint; deadline: bigint; inputHash: string; security: number; terms: Terms; status: Status }
+export interface ModelNode { stake: bigint; status: 'active' | 'unbonding' | 'slashed'; withdrawAt: bigint }
+
+export const BPS = 10_000n;
+/** Requesters, the model owner, and someone who is neither admin nor signer nor node. */
+export const requesters = wallets.slice(1, 5);
+export const modelOwner = wallets[0];
+export const stranger = wallets[6];
+/** Max-blocks for the model runs: short, so that unbonding delays pass within a sequence. */
+export const MODEL_MAX_BLOCKS = 12n;
+/** What each node address is funded with: enough for every bond a sequence can make. */
+const NODE_FUNDS = 200_000_000n;
 
 /** What the model believes the chain holds. */
 export class World {
   tasks: ModelTask[] = [];
   models: { outputId: bigint; price: bigint; live: boolean }[] = [];
+  /** Bonds by index in `nodes`; absent: never bonded, or withdrawn unslashed. */
+  bonds = new Map<number, ModelNode>();
+  config = { ownerBps: 1000n, treasuryBps: 500n, treasury: deployer, sampleBps: 500n, minStake: 1_000_000n, minBlocks: 5n, maxBlocks: MODEL_MAX_BLOCKS };
+  sums = { deposited: 0n, paid: 0n, refunded: 0n, bonded: 0n, withdrawn: 0n, slashed: 0n };
   paid = new Set<bigint>();
   refunded = new Set<bigint>();
   totalStx = 0n;
   steps = 0;
+
+  /** The terms a task submitted now gets. */
+  terms(): Terms {
+    const { ownerBps, treasuryBps, treasury, sampleBps } = this.config;
+    return { ownerBps, treasuryBps, treasury, sampleBps };
+  }
+  /** A key is paid only while bonded (active or unbonding) and never slashed. */
+  payable(node: number): boolean {
+    const b = this.bonds.get(node);
+    return b !== undefined && b.status !== 'slashed';
+  }
+  task(id: bigint): ModelTask | undefined {
+    return id >= 1n ? this.tasks[Number(id) - 1] : undefined;
+  }
 }
 
-const requesters = wallets.slice(1, 5);
-const OWNER_BPS = 1000n;
-const TREASURY_BPS = 500n;
+/** Nodes 0-3 start bonded with this stake; 4 may bond later; 5 never does (a key somebody made up). */
+export const START_STAKE = 2_000_000n;
+const START_BONDED = [0, 1, 2, 3];
 
-/** Fresh chain for one sequence: two live models (cheap and dear) and one spent output. */
+/** Fresh chain for one sequence: two live models (cheap and dear), one spent output, funded node addresses, four of them bonded, max-blocks 12. */
 export async function freshWorld(): Promise<World> {
   await simnet.initSession(process.cwd(), globalThis.options.clarinet.manifestPath, null);
   const w = new World();
-  w.models.push({ outputId: deployModel(wallets[0], 'cheap', 10n), price: 10n, live: true });
-  w.models.push({ outputId: deployModel(wallets[0], 'dear', 500n), price: 500n, live: true });
-  const old = deployModel(wallets[0], 'old', 1n);
-  simnet.callPublicFn(`${deployer}.model-registry`, 'retire', [Cl.uint(old)], wallets[0]);
+  w.models.push({ outputId: deployModel(modelOwner, 'cheap', 10n), price: 10n, live: true });
+  w.models.push({ outputId: deployModel(modelOwner, 'dear', 500n), price: 500n, live: true });
+  const old = deployModel(modelOwner, 'old', 1n);
+  simnet.callPublicFn(`${deployer}.model-registry`, 'retire', [Cl.uint(old)], modelOwner);
   w.models.push({ outputId: old, price: 1n, live: false });
+  const setup = simnet.mineBlock([
+    tx.callPublicFn(escrowId, 'set-max-blocks', [Cl.uint(MODEL_MAX_BLOCKS)], deployer),
+    ...nodes.map((n) => tx.transferSTX(Number(NODE_FUNDS), n.address, faucet)),
+    ...START_BONDED.map((i) => tx.callPublicFn(escrowId, 'bond-node', bondNodeArgs(nodes[i].publicKey, START_STAKE), nodes[i].address)),
+  ]);
+  for (const r of setup) expect(r.result.type, 'set-up of the model run').toBe('ok');
+  for (const i of START_BONDED) w.bonds.set(i, { stake: START_STAKE, status: 'active', withdrawAt: 0n });
+  w.sums.bonded = START_STAKE * BigInt(START_BONDED.length);
   w.totalStx = allStx();
   return w;
 }
@@ -47,149 +86,63 @@ function allStx(): bigint {
   return sum;
 }
 
-/** The height the next call runs at: simnet mines each call in a new block. */
-const nextHeight = () => BigInt(simnet.stacksBlockHeight + 1);
+/** Every principal a call can pay or charge. */
+const tracked = [...new Set([deployer, ...wallets, ...nodes.map((n) => n.address), escrowId])];
+const label = (who: string) => (who === escrowId ? 'escrow' : who === deployer ? 'deployer' : wallets.includes(who) ? `wallet_${wallets.indexOf(who) + 1}` : `node ${nodes.findIndex((n) => n.address === who)}`);
 
-/** Checks the global invariants and (for `touched`) per-task state against the chain. */
-export function checkInvariants(w: World, touched: bigint[] = w.tasks.map((t) => t.id)): void {
+/** STX balances of the tracked principals, read once. */
+export function balances(): Map<string, bigint> {
+  const stx = simnet.getAssetsMap().get('STX');
+  return new Map(tracked.map((who) => [who, stx?.get(who) ?? 0n]));
+}
+
+/** Expected balance changes of one call, added up per principal. */
+export class Deltas {
+  readonly map = new Map<string, bigint>();
+  add(who: string, amount: bigint): this {
+    this.map.set(who, (this.map.get(who) ?? 0n) + amount);
+    return this;
+  }
+  /** Checks every tracked balance moved by exactly what was predicted (others by nothing). */
+  check(before: Map<string, bigint>, what: string): void {
+    const after = balances();
+    for (const who of tracked) expect(after.get(who)! - before.get(who)!, `${what}: balance of ${label(who)}`).toBe(this.map.get(who) ?? 0n);
+  }
+}
+
+/** A fee split by a task's own terms: owner and treasury cuts round down, the node share is the rest. */
+export function split(t: ModelTask) {
+  const owner = (t.fee * t.terms.ownerBps) / BPS;
+  const treasury = (t.fee * t.terms.treasuryBps) / BPS;
+  return { owner, treasury, node: t.fee - owner - treasury };
+}
+
+/**
+ * Checks the global invariants, for `touched` tasks their status and fee terms, and for
+ * `touchedNodes` their bonds, against the chain (each read costs ~4 ms in simnet, so a step reads
+ * only what it may have changed; a sequence ends with a check of everything): fees (deposited = paid + refunded + escrowed), stakes (bonded = locked + withdrawn +
+ * slashed), the escrow's balance = pending fees + locked stakes, every node's bond, and that no
+ * micro-STX was made or lost.
+ */
+export function checkInvariants(w: World, touched: bigint[] = w.tasks.map((t) => t.id), touchedNodes: number[] = nodes.map((_, i) => i)): void {
   const escrowed = w.tasks.filter((t) => t.status === 'pending').reduce((s, t) => s + t.fee, 0n);
-  expect(stx(escrowId), 'escrow balance = sum of pending fees').toBe(escrowed);
-  const totals = simnet.callReadOnlyFn(escrowId, 'get-totals', [], deployer).result;
-  const deposited = w.tasks.reduce((s, t) => s + t.fee, 0n);
-  const paid = w.tasks.filter((t) => t.status === 'paid').reduce((s, t) => s + t.fee, 0n);
-  expect(totals).toBeTuple({ deposited: Cl.uint(deposited), paid: Cl.uint(paid), refunded: Cl.uint(deposited - paid - escrowed), escrowed: Cl.uint(escrowed) });
+  const locked = [...w.bonds.values()].reduce((s, b) => s + b.stake, 0n);
+  const expected: Totals = {
+    deposited: w.sums.deposited, paid: w.sums.paid, refunded: w.sums.refunded, escrowed,
+    bonded: w.sums.bonded, stakeLocked: locked, withdrawn: w.sums.withdrawn, slashed: w.sums.slashed,
+  };
+  expect(totals(), 'get-totals').toEqual(expected);
+  expect(expected.deposited, 'fees: deposited = paid + refunded + escrowed').toBe(expected.paid + expected.refunded + escrowed);
+  expect(expected.bonded, 'stakes: bonded = locked + withdrawn + slashed').toBe(locked + expected.withdrawn + expected.slashed);
+  expect(balances().get(escrowId), 'escrow balance = pending fees + locked stakes').toBe(escrowed + locked);
   expect(allStx(), 'no micro-STX made or lost').toBe(w.totalStx);
   for (const id of w.paid) expect(w.refunded.has(id), `task ${id} both paid and refunded`).toBe(false);
-  for (const id of touched) expect(getTask(id)?.status).toBe(w.tasks[Number(id) - 1].status);
-}
-
-class SubmitCmd implements fc.Command<World, object> {
-  constructor(readonly who: number, readonly modelIdx: number, readonly fee: bigint, readonly maxBlocks: number, readonly privacy: number) {}
-  check = () => true;
-  run(w: World): void {
-    const m = w.models[this.modelIdx];
-    const requester = requesters[this.who];
-    const height = nextHeight();
-    const inputHash = hash(`in-${w.steps++}`);
-    const r = submit(requester, { modelOutput: m.outputId, fee: this.fee, maxBlocks: this.maxBlocks, privacy: this.privacy, inputHash });
-    const expected = !m.live ? E.ERR_MODEL_NOT_LIVE
-      : this.fee === 0n ? E.ERR_ZERO_FEE
-      : this.fee < m.price ? E.ERR_FEE_BELOW_PRICE
-      : this.maxBlocks === 0 ? E.ERR_INVALID_MAX_BLOCKS
-      : this.privacy > 2 ? E.ERR_INVALID_PRIVACY
-      : 0;
-    if (expected) {
-      expect(r.result).toBeErr(Cl.uint(expected));
-      return checkInvariants(w, []);
-    }
-    const id = okUint(r.result, 'submit-task');
-    expect(id).toBe(BigInt(w.tasks.length + 1));
-    w.tasks.push({ id, requester, fee: this.fee, deadline: height + BigInt(this.maxBlocks), inputHash, status: 'pending' });
-    checkInvariants(w, [id]);
+  for (const id of touched) {
+    const t = w.task(id)!;
+    const chain = getTask(id);
+    expect(chain?.status, `task ${id} status`).toBe(t.status);
+    // the terms recorded at submission, whatever the admin changed since
+    expect({ ownerBps: BigInt(chain!.ownerBps), treasuryBps: BigInt(chain!.treasuryBps), treasury: chain!.treasury, sampleBps: BigInt(chain!.sampleBps) }, `task ${id} terms`).toEqual(t.terms);
   }
-  toString = () => `submit(wallet ${this.who}, model ${this.modelIdx}, fee ${this.fee}, blocks ${this.maxBlocks}, privacy ${this.privacy})`;
+  for (const i of new Set(touchedNodes)) expect(getNode(nodes[i]), `bond of node ${i}`).toEqual(w.bonds.has(i) ? { operator: nodes[i].address, ...w.bonds.get(i) } : null);
 }
-
-/** How an item is built: 0 honest; 1 signed by another key; 2 output changed after signing; 3 signed over another input; 4 random bytes. */
-type Tamper = 0 | 1 | 2 | 3 | 4;
-interface ItemSpec { ref: number; node: number; tamper: Tamper }
-
-class CompleteCmd implements fc.Command<World, object> {
-  constructor(readonly specs: ItemSpec[], readonly bySigner: boolean, readonly packed: boolean) {}
-  check = () => true;
-  run(w: World): void {
-    const chain = chainId();
-    const items: CompleteTaskItem[] = this.specs.map((s, i) => {
-      const task = w.tasks[s.ref % (w.tasks.length + 1)];
-      const taskId = task?.id ?? BigInt(w.tasks.length + 1 + i);
-      const inputHash = task?.inputHash ?? hash('unknown');
-      const outputHash = hash(`out-${taskId}-${s.node}`);
-      const node = nodes[s.node];
-      const signer = s.tamper === 1 ? nodes[(s.node + 1) % nodes.length] : node;
-      const signed = { escrow: escrowId, taskId, inputHash: s.tamper === 3 ? hash('other') : inputHash, outputHash };
-      const signature = s.tamper === 4 ? 'ab'.repeat(65) : signTaskResult(signed, chain, signer.privateKey);
-      return { taskId, outputHash: s.tamper === 2 ? hash('changed') : outputHash, nodePublicKey: node.publicKey, signature };
-    });
-    const height = nextHeight();
-    const r = (this.packed ? completePacked : complete)(items, this.bySigner ? deployer : wallets[6]);
-    if (!this.bySigner) {
-      expect(r.result).toBeErr(Cl.uint(E.ERR_NOT_SIGNER));
-      return checkInvariants(w, []);
-    }
-    const expected: CompleteResult[] = items.map((it, i) => {
-      const t = w.tasks[Number(it.taskId) - 1];
-      if (!t) return { ok: false, code: E.ERR_TASK_NOT_FOUND };
-      if (t.status !== 'pending') return { ok: false, code: E.ERR_TASK_NOT_PENDING };
-      if (height > t.deadline) return { ok: false, code: E.ERR_DEADLINE_PASSED };
-      if (this.specs[i].tamper !== 0) return { ok: false, code: E.ERR_INVALID_SIGNATURE };
-      t.status = 'paid';
-      return { ok: true, payout: t.fee - (t.fee * OWNER_BPS) / 10_000n - (t.fee * TREASURY_BPS) / 10_000n };
-    });
-    expect(decodeCompleteResults(r.result)).toEqual(expected);
-    // one task-completed event per paid item, in batch order
-    const paidItems = items.filter((_, i) => expected[i].ok);
-    const events = r.events.filter((ev) => ev.event === 'print_event');
-    expect(events).toHaveLength(paidItems.length);
-    events.forEach((e, i) => {
-      const done = decodeTaskCompleted(e.data.value!);
-      const sent = paidItems[i];
-      expect([done.taskId, done.outputHash, done.nodePublicKey]).toEqual([sent.taskId, sent.outputHash, sent.nodePublicKey]);
-      // no payout without a valid node signature, checked independently of the contract
-      const task = w.tasks[Number(done.taskId) - 1];
-      expect(verifyTaskResult({ escrow: escrowId, taskId: done.taskId, inputHash: task.inputHash, outputHash: done.outputHash }, chain, sent.signature, sent.nodePublicKey)).toBe(true);
-      expect(done.node).toBe(getAddressFromPublicKey(done.nodePublicKey, 'testnet'));
-      expect(w.paid.has(done.taskId), `task ${done.taskId} paid twice`).toBe(false);
-      w.paid.add(done.taskId);
-    });
-    checkInvariants(w, items.map((it) => BigInt(it.taskId)).filter((id) => id <= BigInt(w.tasks.length)));
-  }
-  toString = () => `complete${this.packed ? '-packed' : ''}(${this.bySigner ? 'signer' : 'stranger'}, ${JSON.stringify(this.specs)})`;
-}
-
-class ReclaimCmd implements fc.Command<World, object> {
-  constructor(readonly ref: number, readonly caller: number) {}
-  check = () => true;
-  run(w: World): void {
-    const t = w.tasks[this.ref % (w.tasks.length + 1)];
-    const id = t?.id ?? BigInt(w.tasks.length + 1);
-    const height = nextHeight();
-    const before = t ? stx(t.requester) : 0n;
-    const r = reclaim(id, wallets[this.caller]);
-    if (!t) expect(r.result).toBeErr(Cl.uint(E.ERR_TASK_NOT_FOUND));
-    else if (t.status !== 'pending') expect(r.result).toBeErr(Cl.uint(E.ERR_TASK_NOT_PENDING));
-    else if (height <= t.deadline) expect(r.result).toBeErr(Cl.uint(E.ERR_DEADLINE_NOT_REACHED));
-    else {
-      expect(r.result).toBeOk(Cl.uint(t.fee));
-      expect(height > t.deadline, 'refund only after the deadline').toBe(true);
-      expect(stx(t.requester) - before, 'the requester gets the fee back, whoever calls').toBe(t.fee);
-      expect(w.refunded.has(id), `task ${id} refunded twice`).toBe(false);
-      w.refunded.add(id);
-      t.status = 'refunded';
-    }
-    checkInvariants(w, t ? [id] : []);
-  }
-  toString = () => `reclaim(ref ${this.ref}, by wallet ${this.caller})`;
-}
-
-class MineCmd implements fc.Command<World, object> {
-  constructor(readonly blocks: number) {}
-  check = () => true;
-  run(w: World): void {
-    simnet.mineEmptyBlocks(this.blocks);
-    checkInvariants(w, []);
-  }
-  toString = () => `mine(${this.blocks})`;
-}
-
-/** The command mix: mostly valid submits and honest completions (tuple or packed items), with every kind of bad input. */
-export const commandArb = fc.oneof(
-  { weight: 4, arbitrary: fc.tuple(fc.nat(3), fc.nat(2), fc.bigInt({ min: 0n, max: 3000n }), fc.nat(8), fc.nat(3)).map(([a, m, f, b, p]) => new SubmitCmd(a, m, f, b, p)) },
-  {
-    weight: 4,
-    arbitrary: fc
-      .tuple(fc.array(fc.record({ ref: fc.nat(40), node: fc.nat(nodes.length - 1), tamper: fc.constantFrom<Tamper>(0, 0, 0, 1, 2, 3, 4) }), { maxLength: 6 }), fc.nat(9).map((n) => n !== 0), fc.boolean())
-      .map(([specs, s, packed]) => new CompleteCmd(specs, s, packed)),
-  },
-  { weight: 2, arbitrary: fc.tuple(fc.nat(40), fc.nat(7)).map(([ref, c]) => new ReclaimCmd(ref, c)) },
-  { weight: 2, arbitrary: fc.integer({ min: 1, max: 5 }).map((n) => new MineCmd(n)) },
-);
