@@ -7,7 +7,7 @@
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { privateKeyToAddress } from '@stacks/transactions';
-import { DEFAULT_DATA_DIR, DEMO_MODEL, devAccountKeys, startMarketplace, writeExampleInput, type Marketplace } from './lib/marketplace.js';
+import { DEFAULT_DATA_DIR, DEMO_MODEL, devAccountKeys, keyFilesIn, startMarketplace, writeExampleInput, type Marketplace } from './lib/marketplace.js';
 import { DEV_ESCROW, submitTasks, waitSettled, settlementEvents } from './lib/workload.js';
 import { bar } from '../market/output.js';
 
@@ -56,6 +56,8 @@ try {
     add(ev.treasury, 'treasury', ev.treasuryPayout);
   }
   const names = new Map([...keys.entries()].map(([n, k]) => [privateKeyToAddress(k, 'testnet'), n]));
+  // The keys npm start made: the treasury's, the signer's and its node agents'.
+  for (const [address, file] of keyFilesIn(own?.dataDir ?? DEFAULT_DATA_DIR)) names.set(address, file);
   console.log(`what each party earned from these ${ids.length} fees (${fees} µSTX escrowed by the requesters):`);
   for (const [who, e] of earned) console.log(`  ${e.role.padEnd(12)} ${who}${names.has(who) ? ` (${names.get(who)})` : ''}  ${e.amount} µSTX`);
 } finally {

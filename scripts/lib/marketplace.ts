@@ -9,7 +9,7 @@
  * its own; neither the admin nor the treasury can settle. Each node agent's key is funded from
  * the devnet's faucet account and bonds its own stake when it starts.
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { devKeys } from '../../devnet/accounts.js';
@@ -267,6 +267,19 @@ async function setUpRoles(devnetUrl: string, signerUrl: string, keys: Map<string
   const treasury = config.type === ClarityType.Tuple && config.value.treasury?.type === ClarityType.PrincipalStandard ? config.value.treasury.value : null;
   if (treasury !== roles.treasury.address) await chain.confirm(await chain.call(admin, INFERENCE_ESCROW, 'set-treasury', [Cl.principal(roles.treasury.address)]));
   return roles;
+}
+
+/** Addresses of the keys a marketplace keeps in `dataDir` (keys/*.key and the agents' *.key), with their file names. */
+export function keyFilesIn(dataDir: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const dir of [join(dataDir, 'keys'), dataDir]) {
+    if (!existsSync(dir)) continue;
+    for (const f of readdirSync(dir).filter((n) => n.endsWith('.key'))) {
+      const text = readFileSync(join(dir, f), 'utf8').trim();
+      if (/^[0-9a-f]{64}(01)?$/i.test(text)) out.set(walletFromKey(text, 'devnet').address, f);
+    }
+  }
+  return out;
 }
 
 /** Writes an example classifier input (a 48×192 gradient "text line") for `market submit`. */
