@@ -429,10 +429,10 @@ export const commandArb = fc.oneof(
   { weight: 3, arbitrary: fc.tuple(fc.nat(4), fc.nat(4), fc.nat(9).map((n) => n !== 0)).map(([n, k, own]) => new BondCmd(n, k, own)) },
   { weight: 3, arbitrary: fc.tuple(nodeArb, fc.nat(9).map((n) => n !== 0), fc.boolean()).map(([n, own, wd]) => new UnbondCmd(n, own, wd)) },
   {
-    weight: 2,
+    weight: 3,
     arbitrary: fc
       .tuple(
-        fc.constantFrom<AdminKind>('set-shares', 'set-shares', 'set-treasury', 'set-sample-bps', 'set-min-stake', 'set-max-blocks', 'set-min-blocks'),
+        fc.constantFrom<AdminKind>('set-shares', 'set-shares', 'set-shares', 'set-treasury', 'set-treasury', 'set-sample-bps', 'set-sample-bps', 'set-min-stake', 'set-max-blocks', 'set-min-blocks'),
         fc.constantFrom(0, 1, 3, 6, 12, 25, 500, 1000, 2500, 10_000, 10_001, 500_000, 1_000_000, 3_000_000),
         fc.constantFrom(0, 500, 2500, 9000, 10_000),
         fc.nat(4).map((n) => n !== 0),
