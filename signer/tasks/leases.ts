@@ -7,6 +7,7 @@ import { and, eq, inArray } from 'drizzle-orm';
 import { atomic, inferenceTasks, prepared } from '../db/index.js';
 import { markSilentNodesOffline, recordOutcome } from '../nodes/index.js';
 import type { Services } from '../services.js';
+import { completeUncheckable } from './spot-checks.js';
 import { transition, type TaskRow } from './state.js';
 
 const CLEARED_LEASE = { inference_node_id: null, leased_at: null, lease_expires_at: null } as const;
@@ -37,11 +38,13 @@ export interface SweepResult {
   requeued: string[];
   failed: string[];
   timedOut: string[];
+  /** Spot-checked tasks completed on their first result: no other node could run the check in time. */
+  checksSkipped: string[];
 }
 
 /** One pass: silent nodes offline, their tasks and expired leases requeued, passed deadlines timed out. */
 export function sweep(s: Services, now = Date.now()): SweepResult {
-  const out: SweepResult = { offlineNodes: [], requeued: [], failed: [], timedOut: [] };
+  const out: SweepResult = { offlineNodes: [], requeued: [], failed: [], timedOut: [], checksSkipped: [] };
   const { db } = s.store;
   const silentBefore = now - s.config.network.heartbeat_timeout_ms;
   out.offlineNodes = markSilentNodesOffline(s.store, silentBefore, now);
@@ -59,7 +62,8 @@ export function sweep(s: Services, now = Date.now()): SweepResult {
     (to === 'pending' ? out.requeued : out.failed).push(task.task_id);
   }
   out.timedOut = timeoutPastDeadline(s, now);
-  if (out.offlineNodes.length || out.requeued.length || out.failed.length || out.timedOut.length) s.log.info(out, 'sweep');
+  out.checksSkipped = completeUncheckable(s, now);
+  if (out.offlineNodes.length || out.requeued.length || out.failed.length || out.timedOut.length || out.checksSkipped.length) s.log.info(out, 'sweep');
   return out;
 }
 

@@ -4,12 +4,13 @@
  * over exactly what the escrow contract will check. An error report ends the attempt instead.
  */
 import { canonicalOutputs, canonicalSignatureProblem, jsonHash, type CompleteTaskRequest, type InferenceOutputs, type TaskStatus } from '../../protocol/index.js';
-import { atomic, prepared } from '../db/index.js';
+import { atomic } from '../db/index.js';
 import { ApiError } from '../errors.js';
 import { recordOutcome, type NodeRow } from '../nodes/index.js';
 import type { Services } from '../services.js';
 import { failAttempt } from './leases.js';
 import { getTask, transition, type TaskRow } from './state.js';
+import { anotherNodeServes } from './spot-checks.js';
 import { addVote, decide, outputOf, type Vote } from './votes.js';
 
 /** A result whose checks passed, to be recorded while its lease is still the one checked. */
@@ -123,12 +124,6 @@ function record(s: Services, node: NodeRow, { task, body, outputHash, now }: Che
   );
   recordOutcome(s.store, node.node_id, true, latencyOf(task, now), s.config.scheduler.reputation_half_life_ms, now);
   return updated;
-}
-
-/** True when an online node other than those named serves the artifact: someone who could run a check. */
-function anotherNodeServes(s: Services, artifactHash: string, exclude: readonly string[]): boolean {
-  const rows = prepared(s.store.sqlite, "select node_id, supported_models from inference_nodes where status in ('online', 'busy')").all() as { node_id: string; supported_models: string }[];
-  return rows.some((n) => !exclude.includes(n.node_id) && (JSON.parse(n.supported_models) as string[]).includes(artifactHash));
 }
 
 /**

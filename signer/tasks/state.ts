@@ -16,7 +16,8 @@ export type TaskPatch = Partial<Omit<TaskRow, 'task_id' | 'status' | 'created_at
 
 /** Which statuses each status may move to. Final statuses move nowhere. */
 export const TRANSITIONS: Readonly<Record<TaskStatus, readonly TaskStatus[]>> = {
-  pending: ['in_progress', 'timeout', 'failed'],
+  // pending -> completed: a spot check that no other node can run keeps the result it has (tasks/votes.ts).
+  pending: ['in_progress', 'completed', 'timeout', 'failed'],
   in_progress: ['pending', 'completed', 'failed', 'timeout'],
   completed: ['submitted', 'timeout'],
   submitted: ['settled', 'completed', 'timeout', 'failed'],

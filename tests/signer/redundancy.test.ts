@@ -5,7 +5,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { canonicalOutputs, type InferenceOutputs } from '../../protocol/index.js';
 import { getNode } from '../../signer/nodes/index.js';
-import { getTask, taskHistory } from '../../signer/tasks/index.js';
+import { getTask, sweep, taskHistory } from '../../signer/tasks/index.js';
 import { readVotes } from '../../signer/tasks/votes.js';
 import { addTasks, body, makeSigner, register, TestNode, type TestSigner } from './helpers.js';
 
@@ -106,6 +106,17 @@ describe('spot checks of level-1 tasks', () => {
     } finally {
       lone.close();
     }
+  });
+
+  it('when every other node leaves before the check runs, the sweep keeps the first result', async () => {
+    const [id] = addTasks(t, { sampleBps: 10_000 });
+    expect(await run(nodes[0]!, id!)).toBe('pending');
+    expect(sweep(t.s).checksSkipped).toEqual([]);
+    t.s.store.sqlite.prepare("update inference_nodes set status = 'offline' where node_id != 'node-1'").run();
+    expect(sweep(t.s).checksSkipped).toEqual([id]);
+    const row = getTask(t.s.store, id!)!;
+    expect(row).toMatchObject({ status: 'completed', runs_needed: 1, votes: null, inference_node_id: 'node-1', node_public_key: nodes[0]!.publicKey });
+    expect(taskHistory(t.s.store, id!).at(-1)!.reason).toContain('spot check skipped');
   });
 
   it('unsampled level-1 tasks complete on the first result', async () => {

@@ -50,7 +50,7 @@ describe('task state machine', () => {
     expect(TRANSITIONS.timeout).toEqual([]);
     expect(canTransition('in_progress', 'pending')).toBe(true);
     expect(canTransition('submitted', 'completed')).toBe(true);
-    expect(canTransition('pending', 'completed')).toBe(false);
+    expect(canTransition('pending', 'submitted')).toBe(false);
     expect(canTransition('completed', 'settled')).toBe(false);
   });
 

@@ -1,0 +1,50 @@
+/**
+ * Spot checks that cannot run: a sampled level-1 task waits for a second, different, bonded node.
+ * When none is online (the others left after the first result) or the deadline is near, the
+ * first result stands, so a check never turns an honest result into a refund.
+ */
+import { prepared } from '../db/index.js';
+import type { Services } from '../services.js';
+import { transition, type TaskRow } from './state.js';
+import { readVotes } from './votes.js';
+
+/** True when an online, bonded node other than those named serves the artifact: someone who could run a check. */
+export function anotherNodeServes(s: Services, artifactHash: string, exclude: readonly string[]): boolean {
+  const rows = prepared(s.store.sqlite, "select node_id, public_key, supported_models from inference_nodes where status in ('online', 'busy')").all() as {
+    node_id: string;
+    public_key: string;
+    supported_models: string;
+  }[];
+  return rows.some((n) => !exclude.includes(n.node_id) && (!s.bonds || s.bonds.eligible(n.public_key)) && (JSON.parse(n.supported_models) as string[]).includes(artifactHash));
+}
+
+/**
+ * Spot checks that cannot run keep the result they have: a level-1 task waiting for its second
+ * run completes on its first when no other bonded node serving the model is online (it left
+ * after the first result), or when its deadline is `urgent_blocks` away. Without this the check
+ * would let an honest result time out. Returns the tasks completed.
+ */
+export function completeUncheckable(s: Services, now = Date.now()): string[] {
+  const tip = s.chain.tipHeight;
+  const waiting = prepared(
+    s.store.sqlite,
+    "select * from inference_tasks where status = 'pending' and security = 1 and runs_needed = 2 and votes is not null and json_array_length(votes) = 1",
+  ).all() as TaskRow[];
+  const done: string[] = [];
+  for (const task of waiting) {
+    const [vote] = readVotes(task.votes);
+    const urgent = tip !== null && task.deadline !== null && task.deadline - tip <= s.config.submitter.urgent_blocks;
+    if (!urgent && anotherNodeServes(s, task.artifact_hash, [vote!.node_id])) continue;
+    transition(
+      s.store,
+      task.task_id,
+      'completed',
+      { reason: `spot check skipped: ${urgent ? `the deadline is ${task.deadline! - tip!} blocks away` : 'no other online node serves the model'}; the result of ${vote!.node_id} stands`, nodeId: vote!.node_id, expect: ['pending'], now },
+      { output: vote!.output, confidence: vote!.confidence, output_hash: vote!.output_hash, signature: vote!.signature, node_public_key: vote!.public_key, inference_node_id: vote!.node_id, runs_needed: 1, votes: null, completed_at: now },
+      task,
+    );
+    s.metrics.spotChecks.inc({ outcome: 'skipped' });
+    done.push(task.task_id);
+  }
+  return done;
+}
