@@ -1,28 +1,39 @@
 /**
- * `npm run bench:settlement`: what settling a batch of signed results costs on chain.
+ * `npm run bench:settlement`: what settling signed results costs on chain.
  *
- * For batch sizes 1, 10, 50, 100, 200, runs `complete-tasks` in simnet with cost tracking and
- * reports, per settled task: Clarity runtime, read/write counts and lengths, and the bytes of the
- * real signed `makeContractCall` transaction that carries the batch; plus the share of one
- * block's budget the batch uses and the largest batch that fits (from simnet's limits).
+ * Level-1 tasks (`complete-tasks`): for batch sizes 1, 10, 50, 100, 200, runs the call in simnet
+ * with cost tracking and reports, per settled task: Clarity runtime, read/write counts and
+ * lengths, and the bytes of the real signed `makeContractCall` transaction that carries the
+ * batch; plus the share of one block's budget the batch uses and the largest batch that fits
+ * (from simnet's limits). Scenarios: all items by one node (payouts folded into one transfer per
+ * payee), every item by a different node, the one-node batch through `complete-tasks-packed`,
+ * and the same batch on a variant of the escrow that transfers per item (its `pay-run` swapped
+ * for immediate transfers) to measure what the folding saves.
  *
- * Scenarios: all items by one node (payouts folded into one transfer per payee), every item by
- * a different node, the one-node batch through `complete-tasks-packed`, and the same batch on a variant of the escrow that transfers per item
- * (its `pay-run` swapped for three immediate transfers) to measure what the folding saves.
- * Writes bench/results/settlement.json.
+ * Tasks several nodes ran (`settle-redundant`, batch sizes 1, 5, 10, 20): a level-3 task with 3
+ * agreeing results, a disputed level-3 task (2 against 1: the one slashed, its stake split), and
+ * a spot-checked level-1 task (2 agreeing results). And the node registry's calls: bond-node
+ * (a new key and a top-up), unbond-node, withdraw-stake.
+ *
+ * Every node key is bonded first (only bonded keys are paid). Writes bench/results/settlement.json.
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { initSimnet } from '@stacks/clarinet-sdk';
+import { initSimnet, tx } from '@stacks/clarinet-sdk';
 import { makeContractCall, privateKeyToPublic, compressPublicKey, getAddressFromPrivateKey, type ClarityValue } from '@stacks/transactions';
-import { completeTasksArgs, completeTasksPackedArgs, deployModelArgs, submitTaskArgs, decodeCompleteResults, type CompleteTaskItem } from '../protocol/contracts/index.js';
+import {
+  completeTasksArgs, completeTasksPackedArgs, settleRedundantArgs, bondNodeArgs, nodeKeyArgs, deployModelArgs, submitTaskArgs, decodeCompleteResults, decodeRedundantResults,
+  type CompleteTaskItem, type RedundantTask,
+} from '../protocol/contracts/index.js';
 import { signTaskResult, CHAIN_ID } from '../protocol/sip018/index.js';
 import { sha256Hex } from '../protocol/hash/index.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const SIZES = [1, 10, 50, 100, 200];
+const REDUNDANT_SIZES = [1, 5, 10, 20];
 // Clarinet's public devnet deployer key (settings/Devnet.toml): signs the measured transactions.
 const DEPLOYER_KEY = '753b7cc01a1a2e86221266a154af739463fce51219d97e4f856cd7200c3bd2a601';
 const DEPLOYER = getAddressFromPrivateKey(DEPLOYER_KEY, 'testnet');
+const STAKE = 10_000_000n;
 
 type Cost = { runtime: number; readCount: number; readLength: number; writeCount: number; writeLength: number };
 const DIMS: (keyof Cost)[] = ['runtime', 'readCount', 'readLength', 'writeCount', 'writeLength'];
@@ -32,7 +43,11 @@ const say = (s: string) => process.stdout.write(`${s}\n`);
 console.log = () => {};
 
 const simnet = await initSimnet(`${ROOT}Clarinet.toml`, true, { trackCosts: true, trackCoverage: false });
-const wallets = [...simnet.getAccounts().entries()].filter(([n]) => n.startsWith('wallet_')).map(([, a]) => a);
+const accounts = simnet.getAccounts();
+const wallets = [...accounts.entries()].filter(([n]) => n.startsWith('wallet_')).map(([, a]) => a);
+const faucet = accounts.get('faucet')!;
+const ESCROW = `${DEPLOYER}.inference-escrow`;
+const DIRECT = `${DEPLOYER}.inference-escrow-direct`;
 
 /** The escrow with three transfers per item instead of one per run of a payee (its `pay-run` swapped). */
 function directVariant(): string {
@@ -41,13 +56,13 @@ function directVariant(): string {
   const end = src.indexOf('(define-private (item-result');
   if (start < 0 || end < 0) throw new Error('inference-escrow.clar changed: cannot find pay-run to swap');
   const direct = `(define-private (pay-run
-    (settled (response { node: principal, node-cut: uint, owner: principal, owner-cut: uint, treasury-cut: uint } uint))
-    (acc { node: principal, node-amount: uint, owner: principal, owner-amount: uint, treasury-amount: uint, paid: uint, ok: bool }))
+    (settled (response { node: principal, node-cut: uint, owner: principal, owner-cut: uint, treasury: principal, treasury-cut: uint } uint))
+    (acc { node: principal, node-amount: uint, owner: principal, owner-amount: uint, treasury: principal, treasury-amount: uint, paid: uint, ok: bool }))
   (match settled
     s (merge acc {
         paid: (+ (get paid acc) (get node-cut s) (get owner-cut s) (get treasury-cut s)),
         ok: (and (get ok acc) (pay-out (get node s) (get node-cut s)) (pay-out (get owner s) (get owner-cut s))
-          (pay-out (var-get treasury) (get treasury-cut s))),
+          (pay-out (get treasury s) (get treasury-cut s))),
       })
     code acc))
 
@@ -61,20 +76,31 @@ const model = simnet.callPublicFn(`${DEPLOYER}.model-registry`, 'deploy', deploy
 const outputId = (model.result as { value: { value: bigint } }).value.value;
 const nodeKeys = Array.from({ length: 200 }, (_, i) => sha256Hex(`bench-node-${i}`) + '01');
 const nodePubs = nodeKeys.map((k) => compressPublicKey(privateKeyToPublic(k)));
+const nodeAddresses = nodeKeys.map((k) => getAddressFromPrivateKey(k, 'testnet'));
 
-/** Submits n tasks to `escrow` and returns signed results for them. */
-function signedBatch(escrow: string, n: number, distinctNodes: boolean): CompleteTaskItem[] {
-  const items: CompleteTaskItem[] = [];
-  for (let i = 0; i < n; i++) {
-    const inputHash = sha256Hex(`${escrow}-${simnet.blockHeight}-${i}`);
-    const r = simnet.callPublicFn(escrow, 'submit-task', submitTaskArgs({ modelOutput: outputId, inputHash, fee: 10_000n, maxBlocks: 1000, privacy: 0, priority: 0 }), wallets[1 + (i % 4)]);
-    if (r.result.type !== 'ok') throw new Error(`submit-task failed: ${JSON.stringify(r.result)}`);
-    const taskId = BigInt((r.result as { value: { value: bigint } }).value.value);
-    const k = distinctNodes ? i : 0;
-    const outputHash = sha256Hex(`out-${taskId}`);
-    items.push({ taskId, outputHash, nodePublicKey: nodePubs[k], signature: signTaskResult({ escrow, taskId, inputHash, outputHash }, CHAIN_ID.testnet, nodeKeys[k]) });
-  }
-  return items;
+/** Funds each node address from the faucet and bonds its key in `escrow`, from the node's own address. */
+function bondAll(escrow: string, indexes: number[]): void {
+  const block = simnet.mineBlock(
+    indexes.flatMap((i) => [tx.transferSTX(Number(STAKE), nodeAddresses[i], faucet), tx.callPublicFn(escrow, 'bond-node', bondNodeArgs(nodePubs[i], STAKE), nodeAddresses[i])]),
+  );
+  const bad = block.find((r) => r.result.type !== 'ok');
+  if (bad) throw new Error(`bonding failed: ${JSON.stringify(bad.result)}`);
+}
+bondAll(ESCROW, nodeKeys.map((_, i) => i));
+bondAll(DIRECT, [0]);
+
+/** Submits a task to `escrow` and returns its id and input hash. */
+function submitTask(escrow: string, i: number, security: 1 | 3 = 1): { taskId: bigint; inputHash: string } {
+  const inputHash = sha256Hex(`${escrow}-${simnet.blockHeight}-${i}`);
+  const r = simnet.callPublicFn(escrow, 'submit-task', submitTaskArgs({ modelOutput: outputId, inputHash, fee: 10_000n, maxBlocks: 1000, privacy: 0, priority: 0, security }), wallets[1 + (i % 4)]);
+  if (r.result.type !== 'ok') throw new Error(`submit-task failed: ${JSON.stringify(r.result)}`);
+  return { taskId: BigInt((r.result as { value: { value: bigint } }).value.value), inputHash };
+}
+
+/** Node k's signed result for a task. */
+function result(escrow: string, t: { taskId: bigint; inputHash: string }, k: number, output = 'out'): CompleteTaskItem {
+  const outputHash = sha256Hex(`${output}-${t.taskId}`);
+  return { taskId: t.taskId, outputHash, nodePublicKey: nodePubs[k], signature: signTaskResult({ escrow, taskId: t.taskId, inputHash: t.inputHash, outputHash }, CHAIN_ID.testnet, nodeKeys[k]) };
 }
 
 async function txBytes(escrow: string, functionName: string, args: ClarityValue[]): Promise<number> {
@@ -88,31 +114,53 @@ async function txBytes(escrow: string, functionName: string, args: ClarityValue[
 
 interface Row { batch: number; total: Cost; perTask: Cost; txBytes: number; txBytesPerTask: number; blockShare: Cost }
 let limit: Cost | undefined;
+const per = (c: Cost, d: number) => Object.fromEntries(DIMS.map((k) => [k, Math.round((c[k] / d) * 10) / 10])) as Cost;
 
-async function measure(escrow: string, n: number, distinctNodes: boolean, packed: boolean): Promise<Row> {
-  const items = signedBatch(escrow, n, distinctNodes);
-  const fn = packed ? 'complete-tasks-packed' : 'complete-tasks';
-  const args = packed ? completeTasksPackedArgs(items) : completeTasksArgs(items);
-  const r = simnet.callPublicFn(escrow, fn, args, DEPLOYER);
-  const results = decodeCompleteResults(r.result);
-  if (results.length !== n || !results.every((x) => x.ok)) throw new Error(`batch of ${n} did not settle: ${JSON.stringify(results.find((x) => !x.ok))}`);
+/** Runs one settlement call of n tasks and returns its cost row. */
+async function row(escrow: string, fn: string, args: ClarityValue[], n: number, sender = DEPLOYER): Promise<Row & { result: ClarityValue }> {
+  const r = simnet.callPublicFn(escrow, fn, args, sender);
   if (!r.costs) throw new Error('simnet did not report costs (trackCosts)');
   limit = r.costs.limit;
   const total = r.costs.total;
   const bytes = await txBytes(escrow, fn, args);
-  const per = (c: Cost, d: number) => Object.fromEntries(DIMS.map((k) => [k, Math.round((c[k] / d) * 10) / 10])) as Cost;
   const share = Object.fromEntries(DIMS.map((k) => [k, Math.round((total[k] / r.costs!.limit[k]) * 10_000) / 10_000])) as Cost;
-  return { batch: n, total, perTask: per(total, n), txBytes: bytes, txBytesPerTask: Math.round((bytes / n) * 10) / 10, blockShare: share };
+  return { result: r.result, batch: n, total, perTask: per(total, n), txBytes: bytes, txBytesPerTask: Math.round((bytes / n) * 10) / 10, blockShare: share };
 }
 
-/** Largest batch whose cost fits the block budget, extrapolated linearly from sizes 100 and 200. */
+async function measureLevel1(escrow: string, n: number, distinctNodes: boolean, packed: boolean): Promise<Row> {
+  const items = Array.from({ length: n }, (_, i) => result(escrow, submitTask(escrow, i), distinctNodes ? i : 0));
+  const { result: cv, ...r } = await row(escrow, packed ? 'complete-tasks-packed' : 'complete-tasks', packed ? completeTasksPackedArgs(items) : completeTasksArgs(items), n);
+  const results = decodeCompleteResults(cv);
+  if (results.length !== n || !results.every((x) => x.ok)) throw new Error(`batch of ${n} did not settle: ${JSON.stringify(results.find((x) => !x.ok))}`);
+  return r;
+}
+
+/** Minority keys of disputed tasks: each is slashed once and out for good, so each dispute takes a fresh one. */
+let nextMinority = 10;
+type Redundant = 'level 3, three agreeing results' | 'level 3, 2 against 1 (one slashed)' | 'level 1 spot check, two agreeing results';
+async function measureRedundant(kind: Redundant, n: number): Promise<Row> {
+  const tasks: RedundantTask[] = Array.from({ length: n }, (_, i) => {
+    const t = submitTask(ESCROW, i, kind.startsWith('level 1') ? 1 : 3);
+    const strip = ({ taskId: _, ...r }: CompleteTaskItem) => r;
+    const votes = kind.startsWith('level 1') ? [0, 1] : [0, 1, 2];
+    const results = votes.map((k) => strip(result(ESCROW, t, k)));
+    if (kind.includes('against')) results[2] = strip(result(ESCROW, t, nextMinority++, 'wrong'));
+    return { taskId: t.taskId, results };
+  });
+  const { result: cv, ...r } = await row(ESCROW, 'settle-redundant', settleRedundantArgs(tasks), n);
+  const results = decodeRedundantResults(cv);
+  const slashes = kind.includes('against') ? 1 : 0;
+  if (results.length !== n || !results.every((x) => x.ok && (x.slashed > 0n) === (slashes > 0))) throw new Error(`${kind} x${n} did not settle as expected: ${JSON.stringify(results)}`);
+  return r;
+}
+
+/** Largest batch whose cost fits the block budget, extrapolated linearly from the two largest sizes. */
 function maxBatch(rows: Row[]): { batch: number; boundBy: keyof Cost } {
-  const a = rows.find((r) => r.batch === 100)!;
-  const b = rows.find((r) => r.batch === 200)!;
+  const [a, b] = rows.slice(-2);
   let best = { batch: Infinity, boundBy: 'runtime' as keyof Cost };
   for (const k of DIMS) {
-    const marginal = (b.total[k] - a.total[k]) / 100;
-    const fixed = a.total[k] - marginal * 100;
+    const marginal = (b.total[k] - a.total[k]) / (b.batch - a.batch);
+    const fixed = a.total[k] - marginal * a.batch;
     const fit = marginal > 0 ? Math.floor((limit![k] - fixed) / marginal) : Infinity;
     if (fit < best.batch) best = { batch: fit, boundBy: k };
   }
@@ -120,17 +168,42 @@ function maxBatch(rows: Row[]): { batch: number; boundBy: keyof Cost } {
 }
 
 const scenarios = {
-  'one node, one transfer per payee': { escrow: `${DEPLOYER}.inference-escrow`, distinct: false, packed: false },
-  'distinct nodes, one transfer per payee': { escrow: `${DEPLOYER}.inference-escrow`, distinct: true, packed: false },
-  'one node, packed items (complete-tasks-packed)': { escrow: `${DEPLOYER}.inference-escrow`, distinct: false, packed: true },
-  'one node, transfer per item (variant)': { escrow: `${DEPLOYER}.inference-escrow-direct`, distinct: false, packed: false },
+  'one node, one transfer per payee': { escrow: ESCROW, distinct: false, packed: false },
+  'distinct nodes, one transfer per payee': { escrow: ESCROW, distinct: true, packed: false },
+  'one node, packed items (complete-tasks-packed)': { escrow: ESCROW, distinct: false, packed: true },
+  'one node, transfer per item (variant)': { escrow: DIRECT, distinct: false, packed: false },
 };
-const out: Record<string, { rows: Row[]; maxBatchInBlock: { batch: number; boundBy: keyof Cost }; listLimit: number }> = {};
+type Scenario = { rows: Row[]; maxBatchInBlock: { batch: number; boundBy: keyof Cost }; listLimit: number };
+const out: Record<string, Scenario> = {};
 for (const [name, s] of Object.entries(scenarios)) {
   const rows: Row[] = [];
-  for (const n of SIZES) rows.push(await measure(s.escrow, n, s.distinct, s.packed));
+  for (const n of SIZES) rows.push(await measureLevel1(s.escrow, n, s.distinct, s.packed));
   out[name] = { rows, maxBatchInBlock: maxBatch(rows), listLimit: 200 };
 }
+const redundant: Record<string, Scenario> = {};
+for (const kind of ['level 3, three agreeing results', 'level 3, 2 against 1 (one slashed)', 'level 1 spot check, two agreeing results'] as Redundant[]) {
+  const rows: Row[] = [];
+  for (const n of REDUNDANT_SIZES) rows.push(await measureRedundant(kind, n));
+  redundant[`settle-redundant: ${kind}`] = { rows, maxBatchInBlock: maxBatch(rows), listLimit: 20 };
+}
+
+/** One registry call's cost. */
+function cost(fn: string, args: ClarityValue[], sender: string): Cost {
+  const r = simnet.callPublicFn(ESCROW, fn, args, sender);
+  if (r.result.type !== 'ok') throw new Error(`${fn} failed: ${JSON.stringify(r.result)}`);
+  return r.costs!.total;
+}
+const fresh = sha256Hex('bench-registry-node') + '01';
+const freshPub = compressPublicKey(privateKeyToPublic(fresh));
+const freshAddr = getAddressFromPrivateKey(fresh, 'testnet');
+simnet.transferSTX(3n * STAKE, freshAddr, faucet);
+const registry: Record<string, Cost> = {
+  'bond-node (new key)': cost('bond-node', bondNodeArgs(freshPub, STAKE), freshAddr),
+  'bond-node (top-up)': cost('bond-node', bondNodeArgs(freshPub, STAKE), freshAddr),
+  'unbond-node': cost('unbond-node', nodeKeyArgs(freshPub), freshAddr),
+};
+simnet.mineEmptyBlocks(1001);
+registry['withdraw-stake'] = cost('withdraw-stake', nodeKeyArgs(freshPub), freshAddr);
 
 /** Per-task bytes and runtime at batch 100 as a fraction of batch 1 (the goal: each <= 0.5). */
 function ratios(rows: Row[]) {
@@ -145,24 +218,39 @@ const goal = {
   'complete-tasks': ratios(out['one node, one transfer per payee'].rows),
   'complete-tasks-packed': ratios(out['one node, packed items (complete-tasks-packed)'].rows),
 };
+/** A redundant task's runtime per task against a level-1 task's, both alone in a call and in a batch of 20 (level 1 interpolated from 10 and 50). */
+const level1 = out['one node, one transfer per payee'].rows;
+const level1At20 = level1[1].perTask.runtime + ((level1[2].perTask.runtime - level1[1].perTask.runtime) * (20 - 10)) / 40;
+const versusLevel1 = Object.fromEntries(
+  Object.entries(redundant).map(([name, s]) => [name, { alone: Math.round((s.rows[0].perTask.runtime / level1[0].perTask.runtime) * 100) / 100, batch20: Math.round((s.rows.at(-1)!.perTask.runtime / level1At20) * 100) / 100 }]),
+);
 const report = {
   generatedAt: new Date().toISOString(),
   tool: '@stacks/clarinet-sdk simnet cost tracking (Clarity 3, epoch 3.1); tx bytes from @stacks/transactions makeContractCall',
   blockLimit: limit,
   scenarios: out,
+  redundant,
+  redundantRuntimeVersusLevel1: versusLevel1,
+  registry,
   goal,
 };
 mkdirSync(`${ROOT}bench/results`, { recursive: true });
 writeFileSync(`${ROOT}bench/results/settlement.json`, JSON.stringify(report, null, 2));
 
-for (const [name, s] of Object.entries(out)) {
-  say(`\n${name}  (largest batch within one block's budget: ${s.maxBatchInBlock.batch}, bound by ${s.maxBatchInBlock.boundBy}; list limit 200)`);
-  say('| batch | runtime/task | reads/task | writes/task | write bytes/task | tx bytes/task | block runtime share |');
-  say('| ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+for (const [name, s] of Object.entries({ ...out, ...redundant })) {
+  say(`\n${name}  (largest batch within one block's budget: ${s.maxBatchInBlock.batch}, bound by ${s.maxBatchInBlock.boundBy}; list limit ${s.listLimit})`);
+  say('| batch | runtime/task | reads/task | read bytes/task | writes/task | write bytes/task | tx bytes/task | block runtime share |');
+  say('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of s.rows) {
-    say(`| ${r.batch} | ${r.perTask.runtime} | ${r.perTask.readCount} | ${r.perTask.writeCount} | ${r.perTask.writeLength} | ${r.txBytesPerTask} | ${(r.blockShare.runtime * 100).toFixed(2)}% |`);
+    say(`| ${r.batch} | ${r.perTask.runtime} | ${r.perTask.readCount} | ${r.perTask.readLength} | ${r.perTask.writeCount} | ${r.perTask.writeLength} | ${r.txBytesPerTask} | ${(r.blockShare.runtime * 100).toFixed(2)}% |`);
   }
 }
+say('\nnode registry, one call each');
+say('| call | runtime | reads | read bytes | writes | write bytes |');
+say('| --- | ---: | ---: | ---: | ---: | ---: |');
+for (const [name, c] of Object.entries(registry)) say(`| ${name} | ${c.runtime} | ${c.readCount} | ${c.readLength} | ${c.writeCount} | ${c.writeLength} |`);
+say('\nruntime per task against a level-1 task (complete-tasks, one node): alone in a call / in a batch of 20');
+for (const [name, v] of Object.entries(versusLevel1)) say(`  ${name}: ${v.alone}x / ${v.batch20}x`);
 for (const fn of ['complete-tasks', 'complete-tasks-packed'] as const) {
   say(`\n${fn}: batch 100 vs batch 1, per task: bytes ${goal[fn].bytesPerTaskRatio}, runtime ${goal[fn].runtimePerTaskRatio} (goal <= 0.5 each: ${goal[fn].met ? 'met' : 'missed'})`);
 }
