@@ -21,6 +21,7 @@ export async function status(ctx: Context, taskId: bigint): Promise<void> {
     { task_id: taskId, chain_status: onChain.status, signer_status: off?.status ?? null, fee: onChain.fee, deadline: onChain.deadline, tip_height: tip, model: onChain.model, requester: onChain.requester },
     [
       `task ${taskId} (${onChain.model}, fee ${onChain.fee} µSTX, requester ${onChain.requester})`,
+      `terms: security level ${onChain.security}, owner ${onChain.ownerBps / 100}%, treasury ${onChain.treasuryBps / 100}% to ${onChain.treasury} (fixed at submission)`,
       `escrow: ${onChain.status}; deadline block ${onChain.deadline} (tip ${tip}${onChain.status === 'pending' && BigInt(tip) > onChain.deadline ? ', past: reclaimable' : ''})`,
       `signer: ${off?.status ?? 'not seen yet'}`,
     ],

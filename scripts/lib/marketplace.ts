@@ -58,6 +58,8 @@ export interface MarketplaceOptions {
   signerAccount?: string;
   /** Start no node agent (tests that start their own). */
   withoutAgent?: boolean;
+  /** Node agents to start (node-1, node-2, ...), each with its own key and bond; default 1. */
+  agents?: number;
   devnetBlockTimeMs?: number;
 }
 
@@ -172,7 +174,8 @@ export async function startMarketplace(opts: MarketplaceOptions = {}): Promise<M
       await waitForNode(signerUrl, name, agent);
       return agent;
     };
-    if (!opts.withoutAgent) await startAgent('node-1');
+    // One after another: each is funded from the same faucet account, whose nonces go in order.
+    if (!opts.withoutAgent) for (let i = 1; i <= (opts.agents ?? 1); i++) await startAgent(`node-${i}`);
 
     const m: Marketplace = {
       dataDir,
