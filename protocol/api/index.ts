@@ -59,6 +59,8 @@ export const pulledTask = z.object({
   input_url: z.string(),
   privacy: z.enum(PRIVACY_MODES),
   priority: z.number().int(),
+  /** Significant digits to round float outputs to before hashing and signing (0 = exact): protocol/tensor canonicalOutputs. */
+  precision: z.number().int().min(0).max(9).optional(),
   lease_expires_at: z.number().int(),
   max_infer_time_ms: z.number().int(),
   /** Contract principal the result signature is bound to. */

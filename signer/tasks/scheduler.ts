@@ -57,18 +57,27 @@ function inFlightCounts(s: Services): Map<string, number> {
   return new Map(rows.map((r) => [r.node ?? '', r.n]));
 }
 
+/** The JSON fragment by which a task's votes name a node. */
+const voteOf = (nodeId: string) => `"node_id":${JSON.stringify(nodeId)}`;
+
+/** True when the node already ran this task (one of its votes): it never runs it again. */
+function ranIt(task: TaskRow, nodeId: string): boolean {
+  return task.votes !== null && task.votes.includes(voteOf(nodeId));
+}
+
 /** A node may take this many candidates into account per pull, besides the tasks it asks for. */
 const CANDIDATES = 32;
 
-/** The first pending tasks of the given models, by priority then age (one index range per model). */
-function candidatesFor(s: Services, models: string[], limit: number): TaskRow[] {
+/** The first pending tasks of the given models that `nodeId` has not run yet, by priority then age (one index range per model). */
+function candidatesFor(s: Services, nodeId: string, models: string[], limit: number): TaskRow[] {
   // Without a known tip every deadline passes the filter (heights are never negative).
   const tip = s.chain.tipHeight ?? -1;
   const query = prepared(
     s.store.sqlite,
-    "select * from inference_tasks where status = 'pending' and artifact_hash = ? and (deadline is null or deadline > ?) order by priority desc, created_at asc limit ?",
+    "select * from inference_tasks where status = 'pending' and artifact_hash = ? and (deadline is null or deadline > ?) and (votes is null or instr(votes, ?) = 0) order by priority desc, created_at asc limit ?",
   );
-  const rows = models.flatMap((model) => query.all(model, tip, limit) as TaskRow[]);
+  // A task that needs several nodes never runs twice on one: its votes name the nodes that ran it.
+  const rows = models.flatMap((model) => query.all(model, tip, voteOf(nodeId), limit) as TaskRow[]);
   if (models.length > 1) rows.sort((a, b) => b.priority - a.priority || a.created_at - b.created_at);
   return rows.slice(0, limit);
 }
@@ -96,7 +105,7 @@ export function leaseUpTo(s: Services, nodeId: string, max: number, now = Date.n
     const room = Math.min(max, cap - (load.get(nodeId) ?? 0));
     if (room <= 0) return [];
     // Tasks are only passed over for another online node: alone, a node takes the first `room`.
-    const candidates = candidatesFor(s, [...new Set<string>(JSON.parse(me.supported_models))], nodes.length > 1 ? CANDIDATES + room : room);
+    const candidates = candidatesFor(s, nodeId, [...new Set<string>(JSON.parse(me.supported_models))], nodes.length > 1 ? CANDIDATES + room : room);
     const loadOf = (n: NodeRow) => load.get(n.node_id) ?? 0;
     const score = (n: NodeRow) => scoreNode(n, loadOf(n), cap, now, scheduler.reputation_half_life_ms, stakeScoreOf(s, n));
     const leased: TaskRow[] = [];
@@ -105,7 +114,7 @@ export function leaseUpTo(s: Services, nodeId: string, max: number, now = Date.n
       let mine: number | undefined;
       if (now - task.created_at < scheduler.prefer_better_node_ms) {
         mine = score(me);
-        const better = nodes.some((n) => n !== me && loadOf(n) < cap && JSON.parse(n.supported_models).includes(task.artifact_hash) && score(n) > mine! * 1.1);
+        const better = nodes.some((n) => n !== me && !ranIt(task, n.node_id) && loadOf(n) < cap && JSON.parse(n.supported_models).includes(task.artifact_hash) && score(n) > mine! * 1.1);
         if (better) continue;
       }
       leased.push(
