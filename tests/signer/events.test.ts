@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { readTaskEvents, type ApiLog } from '../../signer/chain/events.js';
 
 const ADDR = 'ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM';
+const TREASURY = 'ST2CY5V39NHDPWSXMW9QDT3HC3GD6Q6XX4CFRK9AG';
+/** A task-submitted event with every field inference-escrow's submit-task prints, typed as it prints them. */
 const submitted = (id: number) =>
   Cl.tuple({
     event: Cl.stringAscii('task-submitted'),
@@ -10,13 +12,19 @@ const submitted = (id: number) =>
     requester: Cl.principal(ADDR),
     'model-output': Cl.uint(1),
     model: Cl.stringAscii('m'),
-    'artifact-hash': Cl.stringAscii('ab'.repeat(32)),
+    'artifact-hash': Cl.bufferFromHex('ab'.repeat(32)),
     owner: Cl.principal(ADDR),
-    'input-hash': Cl.stringAscii('cd'.repeat(32)),
+    'input-hash': Cl.bufferFromHex('cd'.repeat(32)),
     fee: Cl.uint(1000),
     deadline: Cl.uint(100),
     privacy: Cl.uint(0),
     priority: Cl.uint(2),
+    security: Cl.uint(3),
+    precision: Cl.uint(5),
+    'owner-bps': Cl.uint(1000),
+    'treasury-bps': Cl.uint(500),
+    treasury: Cl.principal(TREASURY),
+    'sample-bps': Cl.uint(250),
   });
 const completed = (id: number) => Cl.tuple({ event: Cl.stringAscii('task-completed'), 'task-id': Cl.uint(id), node: Cl.principal(ADDR), fee: Cl.uint(1000) });
 
@@ -34,6 +42,8 @@ describe('readTaskEvents', () => {
     const first = await readTaskEvents(source(values), null, 100);
     expect(first.events.map((e) => e.chainTaskId)).toEqual([1n, 2n]);
     expect(first.events[1]).toMatchObject({ model: 'm', fee: 1000n, deadline: 100n, priority: 2, blockHeight: 7, eventIndex: 3 });
+    // The task's frozen terms the scheduler runs it by: how many nodes, the rounding, the spot-check rate.
+    expect(first.events[1]).toMatchObject({ artifactHash: 'ab'.repeat(32), inputHash: 'cd'.repeat(32), security: 3, precision: 5, sampleBps: 250 });
     expect(JSON.parse(first.cursor!)).toMatchObject({ ei: 4 });
     expect((await readTaskEvents(source(values), first.cursor, 100)).events).toEqual([]);
   });
