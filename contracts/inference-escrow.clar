@@ -122,6 +122,10 @@
 (define-data-var cfg-owner-bps uint u1000)
 (define-data-var cfg-treasury-bps uint u500)
 (define-data-var cfg-max-blocks uint u1000)
+;; No task submitted under an earlier, longer max-blocks has a deadline past this height: a stake
+;; stays locked past it too, so lowering max-blocks never frees a stake before the deadline of a
+;; task its key could have signed for.
+(define-data-var deadline-horizon uint u0)
 (define-data-var cfg-min-blocks uint u5)
 ;; Share of level-1 tasks the signer re-runs on a second node; a slash takes fee / rate.
 (define-data-var cfg-sample-bps uint u500)
@@ -625,7 +629,7 @@
       (map-set nodes (get node-pubkey r) (merge node {
         stake: (- (get stake node) taken),
         status: NODE_SLASHED,
-        withdraw-at: (+ stacks-block-height (var-get cfg-max-blocks) u1),
+        withdraw-at: (withdraw-height),
       }))
       (print {
         event: "node-slashed",
@@ -788,6 +792,17 @@
 ;; ---------------------------------------------------------------------------------------------
 ;; Node registry: a node is paid only while its key has a stake here
 
+;; The larger of two heights.
+(define-private (later (a uint) (b uint))
+  (if (> a b) a b)
+)
+
+;; The first height at which a stake locked now may be withdrawn: past the deadline of every task
+;; submitted until now, under the current max-blocks and under any longer one in force before.
+(define-private (withdraw-height)
+  (+ (later (+ stacks-block-height (var-get cfg-max-blocks)) (var-get deadline-horizon)) u1)
+)
+
 ;; Bonds `amount` micro-STX of the caller's under `node-pubkey`, whose principal must be the
 ;; caller (so results signed by the key are paid to whoever staked). Bonding again adds stake.
 (define-public (bond-node (node-pubkey (buff 33)) (amount uint))
@@ -823,8 +838,8 @@
 )
 
 ;; Announces that a node stops: its stake stays locked (and slashable) until every task it could
-;; have signed for is past its deadline, i.e. max-blocks + 1 blocks from now. Its results are
-;; still paid meanwhile; the signer stops giving it tasks.
+;; have signed for is past its deadline (see withdraw-height). Its results are still paid
+;; meanwhile; the signer stops giving it tasks.
 (define-public (unbond-node (node-pubkey (buff 33)))
   (let ((node (unwrap! (map-get? nodes node-pubkey) ERR_NODE_NOT_FOUND)))
     (asserts! (is-eq (get operator node) tx-sender) ERR_NOT_KEY_OWNER)
@@ -832,15 +847,15 @@
     (asserts! (is-eq (get status node) NODE_ACTIVE) ERR_NODE_UNBONDING)
     (map-set nodes node-pubkey (merge node {
       status: NODE_UNBONDING,
-      withdraw-at: (+ stacks-block-height (var-get cfg-max-blocks) u1),
+      withdraw-at: (withdraw-height),
     }))
     (print {
       event: "node-unbonding",
       node-pubkey: node-pubkey,
       operator: tx-sender,
-      withdraw-at: (+ stacks-block-height (var-get cfg-max-blocks) u1),
+      withdraw-at: (withdraw-height),
     })
-    (ok (+ stacks-block-height (var-get cfg-max-blocks) u1))
+    (ok (withdraw-height))
   )
 )
 
@@ -938,6 +953,13 @@
   (begin
     (try! (check-admin))
     (asserts! (>= blocks (var-get cfg-min-blocks)) ERR_INVALID_MAX_BLOCKS)
+    ;; tasks submitted so far may have deadlines up to the old limit away
+    (if (> (var-get last-task-id) u0)
+      (var-set deadline-horizon (later (var-get deadline-horizon)
+        (+ stacks-block-height (var-get cfg-max-blocks))
+      ))
+      false
+    )
     (var-set cfg-max-blocks blocks)
     (print {
       event: "max-blocks-set",
@@ -1039,6 +1061,7 @@
     min-blocks: (var-get cfg-min-blocks),
     sample-bps: (var-get cfg-sample-bps),
     min-stake: (var-get cfg-min-stake),
+    deadline-horizon: (var-get deadline-horizon),
     last-task-id: (var-get last-task-id),
   }
 )

@@ -48,8 +48,31 @@ function unwrapSome(cv: ClarityValue): ClarityValue | null {
   return cv.type === ClarityType.OptionalSome ? cv.value : cv;
 }
 
+/** What submit-task fixes in a task for good: its security level, precision and fee terms. */
+export interface FrozenTerms {
+  /** Nodes that must agree: 1, 3 or 5. */
+  security: number;
+  /** Significant digits float outputs are rounded to before hashing (the model output's, 0 = exact). */
+  precision: number;
+  ownerBps: number;
+  treasuryBps: number;
+  treasury: string;
+  sampleBps: number;
+}
+
+function frozenTerms(t: Record<string, ClarityValue>): FrozenTerms {
+  return {
+    security: Number(big(t, 'security')),
+    precision: Number(big(t, 'precision')),
+    ownerBps: Number(big(t, 'owner-bps')),
+    treasuryBps: Number(big(t, 'treasury-bps')),
+    treasury: str(t, 'treasury'),
+    sampleBps: Number(big(t, 'sample-bps')),
+  };
+}
+
 /** The `task-submitted` event of `submit-task`. */
-export interface TaskSubmitted {
+export interface TaskSubmitted extends FrozenTerms {
   taskId: bigint;
   requester: string;
   modelOutput: bigint;
@@ -61,15 +84,6 @@ export interface TaskSubmitted {
   deadline: bigint;
   privacy: number;
   priority: number;
-  /** Nodes that must agree: 1, 3 or 5. */
-  security: number;
-  /** Significant digits float outputs are rounded to before hashing (the model output's, 0 = exact). */
-  precision: number;
-  /** The fee terms frozen into the task at submission. */
-  ownerBps: number;
-  treasuryBps: number;
-  treasury: string;
-  sampleBps: number;
 }
 
 /** Decodes a `task-submitted` print event. */
@@ -88,12 +102,7 @@ export function decodeTaskSubmitted(cv: ClarityValue): TaskSubmitted {
     deadline: big(t, 'deadline'),
     privacy: Number(big(t, 'privacy')),
     priority: Number(big(t, 'priority')),
-    security: Number(big(t, 'security')),
-    precision: Number(big(t, 'precision')),
-    ownerBps: Number(big(t, 'owner-bps')),
-    treasuryBps: Number(big(t, 'treasury-bps')),
-    treasury: str(t, 'treasury'),
-    sampleBps: Number(big(t, 'sample-bps')),
+    ...frozenTerms(t),
   };
 }
 
@@ -150,7 +159,7 @@ export const TASK_STATUS = { pending: 0, paid: 1, refunded: 2 } as const;
 export type ChainTaskStatus = keyof typeof TASK_STATUS;
 
 /** A task as `get-task` returns it. */
-export interface ChainTask {
+export interface ChainTask extends FrozenTerms {
   requester: string;
   modelOutput: bigint;
   model: string;
@@ -161,12 +170,6 @@ export interface ChainTask {
   deadline: bigint;
   privacy: number;
   priority: number;
-  security: number;
-  precision: number;
-  ownerBps: number;
-  treasuryBps: number;
-  treasury: string;
-  sampleBps: number;
   status: ChainTaskStatus;
   /** Paid node's principal, once paid. */
   node: string | null;
@@ -192,12 +195,7 @@ export function decodeTask(cv: ClarityValue): ChainTask | null {
     deadline: big(t, 'deadline'),
     privacy: Number(big(t, 'privacy')),
     priority: Number(big(t, 'priority')),
-    security: Number(big(t, 'security')),
-    precision: Number(big(t, 'precision')),
-    ownerBps: Number(big(t, 'owner-bps')),
-    treasuryBps: Number(big(t, 'treasury-bps')),
-    treasury: str(t, 'treasury'),
-    sampleBps: Number(big(t, 'sample-bps')),
+    ...frozenTerms(t),
     status,
     node: opt(t, 'node', str),
     outputHash: opt(t, 'output-hash', str),

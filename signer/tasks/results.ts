@@ -10,7 +10,7 @@ import { recordOutcome, type NodeRow } from '../nodes/index.js';
 import type { Services } from '../services.js';
 import { failAttempt } from './leases.js';
 import { getTask, transition, type TaskRow } from './state.js';
-import { anotherNodeServes } from './spot-checks.js';
+import { anotherNodeServes, keepFirstResult } from './spot-checks.js';
 import { addVote, decide, outputOf, type Vote } from './votes.js';
 
 /** A result whose checks passed, to be recorded while its lease is still the one checked. */
@@ -139,16 +139,8 @@ function recordVote(s: Services, node: NodeRow, task: TaskRow, vote: Vote, now: 
   let runs = task.runs_needed;
   if (task.security === 1 && votes.length === 1 && !anotherNodeServes(s, task.artifact_hash, [node.node_id])) {
     // A sampled check with nobody to run it would only let the task time out: settle the one result.
-    s.metrics.spotChecks.inc({ outcome: 'skipped' });
     recordOutcome(s.store, node.node_id, true, latency, halfLife, now);
-    return transition(
-      s.store,
-      task.task_id,
-      'completed',
-      { reason: `result from ${node.node_id} verified; spot check skipped: no other online node serves the model`, nodeId: node.node_id, expect: ['in_progress'], now },
-      { output: vote.output, confidence: vote.confidence, output_hash: vote.output_hash, signature: vote.signature, node_public_key: node.public_key, runs_needed: 1, completed_at: now, lease_expires_at: null },
-      task,
-    );
+    return keepFirstResult(s, task, vote, 'no other online node serves the model', now);
   }
   const ctx = (reason: string) => ({ reason, nodeId: node.node_id, expect: ['in_progress'] as const, now });
   if (votes.length < runs) {

@@ -3,10 +3,11 @@
  * When none is online (the others left after the first result) or the deadline is near, the
  * first result stands, so a check never turns an honest result into a refund.
  */
+import type { TaskStatus } from '../../protocol/index.js';
 import { prepared } from '../db/index.js';
 import type { Services } from '../services.js';
 import { transition, type TaskRow } from './state.js';
-import { readVotes } from './votes.js';
+import { readVotes, type Vote } from './votes.js';
 
 /** True when an online, bonded node other than those named serves the artifact: someone who could run a check. */
 export function anotherNodeServes(s: Services, artifactHash: string, exclude: readonly string[]): boolean {
@@ -35,16 +36,32 @@ export function completeUncheckable(s: Services, now = Date.now()): string[] {
     const [vote] = readVotes(task.votes);
     const urgent = tip !== null && task.deadline !== null && task.deadline - tip <= s.config.submitter.urgent_blocks;
     if (!urgent && anotherNodeServes(s, task.artifact_hash, [vote!.node_id])) continue;
-    transition(
-      s.store,
-      task.task_id,
-      'completed',
-      { reason: `spot check skipped: ${urgent ? `the deadline is ${task.deadline! - tip!} blocks away` : 'no other online node serves the model'}; the result of ${vote!.node_id} stands`, nodeId: vote!.node_id, expect: ['pending'], now },
-      { output: vote!.output, confidence: vote!.confidence, output_hash: vote!.output_hash, signature: vote!.signature, node_public_key: vote!.public_key, inference_node_id: vote!.node_id, runs_needed: 1, votes: null, completed_at: now },
-      task,
-    );
-    s.metrics.spotChecks.inc({ outcome: 'skipped' });
+    keepFirstResult(s, task, vote!, urgent ? `the deadline is ${task.deadline! - tip!} blocks away` : 'no other online node serves the model', now);
     done.push(task.task_id);
   }
   return done;
+}
+
+/** Completes a sampled task (pending, or in progress with its first result) on `vote` alone, saying why its check did not run. */
+export function keepFirstResult(s: Services, task: TaskRow, vote: Vote, why: string, now: number): TaskRow {
+  s.metrics.spotChecks.inc({ outcome: 'skipped' });
+  return transition(
+    s.store,
+    task.task_id,
+    'completed',
+    { reason: `spot check skipped: ${why}; the result of ${vote.node_id} stands`, nodeId: vote.node_id, expect: [task.status as TaskStatus], now },
+    {
+      output: vote.output,
+      confidence: vote.confidence,
+      output_hash: vote.output_hash,
+      signature: vote.signature,
+      node_public_key: vote.public_key,
+      inference_node_id: vote.node_id,
+      runs_needed: 1,
+      votes: null,
+      completed_at: now,
+      lease_expires_at: null,
+    },
+    task,
+  );
 }

@@ -212,7 +212,7 @@ class SettleCmd implements fc.Command<World, object> {
         if (res.outputHash === majority) return void majorityNodes.add(node);
         const bond = w.bonds.get(node)!;
         const taken = bond.stake < amount ? bond.stake : amount;
-        w.bonds.set(node, { stake: bond.stake - taken, status: 'slashed', withdrawAt: height + w.config.maxBlocks + 1n });
+        w.bonds.set(node, { stake: bond.stake - taken, status: 'slashed', withdrawAt: withdrawHeight(w, height) });
         slashed += taken;
         slashedEvents.push({ taskId, node, amount: taken });
       });
@@ -296,7 +296,7 @@ class UnbondCmd implements fc.Command<World, object> {
     }
     const deltas = new Deltas();
     if (!this.withdraw) {
-      const withdrawAt = height + w.config.maxBlocks + 1n;
+      const withdrawAt = withdrawHeight(w, height);
       expect(r.result).toBeOk(Cl.uint(withdrawAt));
       w.bonds.set(this.node, { ...bond, status: 'unbonding', withdrawAt });
     } else {
@@ -313,6 +313,13 @@ class UnbondCmd implements fc.Command<World, object> {
   toString = () => `${this.withdraw ? 'withdraw' : 'unbond'}(node ${this.node}, ${this.own ? 'own address' : 'stranger'})`;
 }
 
+const max = (a: bigint, b: bigint) => (a > b ? a : b);
+
+/** When a stake locked at `height` may be withdrawn: past every deadline a task submitted so far can have. */
+function withdrawHeight(w: World, height: bigint): bigint {
+  return max(height + w.config.maxBlocks, w.config.deadlineHorizon) + 1n;
+}
+
 type AdminKind = 'set-shares' | 'set-treasury' | 'set-sample-bps' | 'set-min-stake' | 'set-max-blocks' | 'set-min-blocks';
 const TREASURIES = [deployer, wallets[5], wallets[7], wallets[1]];
 
@@ -322,6 +329,7 @@ class AdminCmd implements fc.Command<World, object> {
   run(w: World): void {
     const c = w.config;
     const [a, b] = [BigInt(this.a), BigInt(this.b)];
+    const height = nextHeight();
     const args = this.kind === 'set-shares' ? [Cl.uint(a), Cl.uint(b)] : this.kind === 'set-treasury' ? [Cl.principal(TREASURIES[this.a % TREASURIES.length])] : [Cl.uint(a)];
     const r = simnet.callPublicFn(escrowId, this.kind, args, this.byAdmin ? deployer : stranger);
     const invalid = {
@@ -340,7 +348,11 @@ class AdminCmd implements fc.Command<World, object> {
       if (this.kind === 'set-treasury') c.treasury = TREASURIES[this.a % TREASURIES.length];
       if (this.kind === 'set-sample-bps') c.sampleBps = a;
       if (this.kind === 'set-min-stake') c.minStake = a;
-      if (this.kind === 'set-max-blocks') c.maxBlocks = a;
+      if (this.kind === 'set-max-blocks') {
+        // tasks already submitted may have deadlines up to the old limit away: stakes stay locked past them
+        if (w.tasks.length > 0) c.deadlineHorizon = max(c.deadlineHorizon, height + c.maxBlocks);
+        c.maxBlocks = a;
+      }
       if (this.kind === 'set-min-blocks') c.minBlocks = a;
     }
     // whatever the admin did, every open task keeps the terms it was submitted with (the end of the sequence checks them all)

@@ -33,7 +33,7 @@ export class World {
   models: { outputId: bigint; price: bigint; live: boolean }[] = [];
   /** Bonds by index in `nodes`; absent: never bonded, or withdrawn unslashed. */
   bonds = new Map<number, ModelNode>();
-  config = { ownerBps: 1000n, treasuryBps: 500n, treasury: deployer, sampleBps: 500n, minStake: 1_000_000n, minBlocks: 5n, maxBlocks: MODEL_MAX_BLOCKS };
+  config = { ownerBps: 1000n, treasuryBps: 500n, treasury: deployer, sampleBps: 500n, minStake: 1_000_000n, minBlocks: 5n, maxBlocks: MODEL_MAX_BLOCKS, deadlineHorizon: 0n };
   sums = { deposited: 0n, paid: 0n, refunded: 0n, bonded: 0n, withdrawn: 0n, slashed: 0n };
   paid = new Set<bigint>();
   refunded = new Set<bigint>();

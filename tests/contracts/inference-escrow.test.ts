@@ -104,7 +104,7 @@ describe('administration', () => {
     expect(config()).toBeTuple({
       admin: Cl.principal(deployer), 'pending-admin': Cl.none(), treasury: Cl.principal(deployer),
       'owner-bps': Cl.uint(1000), 'treasury-bps': Cl.uint(500), 'max-blocks': Cl.uint(1000), 'min-blocks': Cl.uint(5),
-      'sample-bps': Cl.uint(500), 'min-stake': Cl.uint(1_000_000), 'last-task-id': Cl.uint(0),
+      'sample-bps': Cl.uint(500), 'min-stake': Cl.uint(1_000_000), 'deadline-horizon': Cl.uint(0), 'last-task-id': Cl.uint(0),
     });
     expect(simnet.callReadOnlyFn(escrowId, 'is-signer', [Cl.principal(deployer)], alice).result).toBeBool(true);
   });

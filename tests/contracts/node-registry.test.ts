@@ -62,6 +62,19 @@ describe('bond-node', () => {
 });
 
 describe('unbond-node and withdraw-stake', () => {
+  it('lowering max-blocks keeps a stake locked past the deadline of every task submitted under the old limit', () => {
+    bondNodes([n0]);
+    const task = submitOk(alice, { modelOutput: deployModel(owner), maxBlocks: 900 });
+    const deadline = getTask(task)!.deadline;
+    // the admin shortens the limit: a node that unbonds now must not escape a slash for that task
+    expect(call('set-max-blocks', [Cl.uint(20)], deployer).result).toBeOk(Cl.bool(true));
+    const withdrawAt = BigInt((unbond(n0.publicKey, n0.address).result as unknown as { value: { value: bigint } }).value.value);
+    expect(withdrawAt).toBeGreaterThan(deadline);
+    expect(withdrawAt).toBeGreaterThan(BigInt(simnet.stacksBlockHeight) + 21n);
+    mineUntilNextCallAt(deadline);
+    expect(withdraw(n0.publicKey, n0.address).result).toBeErr(Cl.uint(E.ERR_WITHDRAW_TOO_EARLY));
+  });
+
   it('keeps the stake locked (and the key paid) for max-blocks + 1 blocks after the unbond, then pays it back and forgets the key', () => {
     expect(call('set-max-blocks', [Cl.uint(20)], deployer).result).toBeOk(Cl.bool(true));
     bondNodes([n0]);
