@@ -67,13 +67,15 @@ describe('devnet with stacks.js and the blockchain API client', () => {
     const cc = (t as { contract_call: { contract_id: string; function_name: string; function_args: { name: string; type: string }[] } }).contract_call;
     expect(cc.contract_id).toBe(ESCROW);
     expect(cc.function_name).toBe('submit-task');
-    expect(cc.function_args.map((a) => a.name)).toEqual(['model-output', 'input-hash', 'fee', 'max-blocks', 'privacy', 'priority']);
+    expect(cc.function_args.map((a) => a.name)).toEqual(['model-output', 'input-hash', 'fee', 'max-blocks', 'privacy', 'priority', 'security']);
     const { data: ev } = await api.GET('/extended/v1/contract/{contract_id}/events', { params: { path: { contract_id: ESCROW }, query: { limit: 10, offset: 0 } } });
     const log = ev!.results[0] as { event_type: string; tx_id: string; contract_log: { value: { hex: string } } };
     expect(log.event_type).toBe('smart_contract_log');
     expect(log.tx_id).toBe(`0x${tx.txid()}`);
     const e = decodeTaskSubmitted(deserializeCV(log.contract_log.value.hex));
     expect(e).toMatchObject({ requester: addressOf(devnet, 'wallet_4'), modelOutput: output, fee: 700n });
+    // The event shows the requester the terms its task keeps: one node, the model's precision, the deploy-time shares.
+    expect(e).toMatchObject({ security: 1, precision: 5, ownerBps: 1000, treasuryBps: 500, treasury: DEPLOYER, sampleBps: 500 });
     // The fee moved into the escrow contract: a real STX event of the call.
     expect((t as { events: { event_type: string; asset?: { recipient: string; amount: string } }[] }).events).toContainEqual(
       expect.objectContaining({ event_type: 'stx_asset', asset: expect.objectContaining({ recipient: ESCROW, amount: '700' }) }),
