@@ -1,11 +1,12 @@
 /** StacksApiChain against a running devnet: events after a cursor, signed calls, status, nonces. */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { makeSTXTokenTransfer, broadcastTransaction, makeRandomPrivKey, privateKeyToPublic, compressPrivateKey } from '@stacks/transactions';
+import { makeSTXTokenTransfer, broadcastTransaction, makeRandomPrivKey, privateKeyToPublic, privateKeyToAddress, compressPrivateKey, fetchCallReadOnlyFunction, ClarityType } from '@stacks/transactions';
 import { signTaskResult } from '../../protocol/sip018/index.js';
 import { StacksApiChain, BroadcastRejected } from '../../signer/chain/stacks-api.js';
 import type { TaskSubmittedEvent, TxStatus } from '../../signer/chain/types.js';
 import type { Devnet } from '../../devnet/index.js';
 import { tempDevnet, keyOf, addressOf, call, deployModel, taskArgs, ESCROW, randomHash, getJson } from './helpers.js';
+import { fundAddress, fundAndBond, NODE_FUNDING } from '../../scripts/lib/funding.js';
 
 let devnet: Devnet;
 let cleanup: () => Promise<void>;
@@ -26,6 +27,15 @@ async function submitTasks(wallet: string, n: number, from: bigint, maxBlocks = 
     if ('reason' in res) throw new Error(JSON.stringify(res));
   }
   await devnet.idle();
+}
+
+/** A uint field of the escrow's get-config. */
+async function escrowConfigUint(field: string): Promise<number> {
+  const [contractAddress, contractName] = ESCROW.split('.');
+  const cfg = await fetchCallReadOnlyFunction({ contractAddress, contractName, functionName: 'get-config', functionArgs: [], senderAddress: contractAddress, network: 'testnet', client: { baseUrl: devnet.url } });
+  const v = cfg.type === ClarityType.Tuple ? cfg.value[field] : undefined;
+  if (v?.type !== ClarityType.UInt) throw new Error(`get-config has no uint ${field}`);
+  return Number(v.value);
 }
 
 async function settle(chain: StacksApiChain, txid: string): Promise<TxStatus> {
@@ -74,6 +84,10 @@ describe('StacksApiChain on the devnet', () => {
     const chain = chainFor(keyOf(devnet, 'deployer'));
     const nodeKey = compressPrivateKey(makeRandomPrivKey());
     const nodePub = privateKeyToPublic(nodeKey) as string;
+    // The escrow pays only bonded keys: the node bonds the minimum from its own address first.
+    // Funded from wallet_5, not the faucet, whose nonce the fee-cap test below counts from 0.
+    await fundAddress(devnet.url, privateKeyToAddress(nodeKey, 'testnet'), NODE_FUNDING, 'wallet_5');
+    expect(await fundAndBond(devnet.url, nodeKey, { escrow: ESCROW })).toMatchObject({ status: 'active' });
     // The three newest tasks: still before their deadline.
     const events = (await chain.readTaskEvents(null, 1000)).events.slice(-3);
     const items = events.map((ev) => {
@@ -89,8 +103,9 @@ describe('StacksApiChain on the devnet', () => {
     expect(s.status).toBe('success');
     if (s.status !== 'success') return;
     expect(s.itemResults).toHaveLength(3);
-    expect(s.itemResults![0]).toMatchObject({ ok: true });
-    expect(s.itemResults![1]).toMatchObject({ ok: true });
+    // fee 100, minus the owner's 10 % and the treasury's 5 %: the node gets 85 per task.
+    expect(s.itemResults![0]).toEqual({ ok: true, payout: 85n });
+    expect(s.itemResults![1]).toEqual({ ok: true, payout: 85n });
     expect(s.itemResults![2]).toEqual({ ok: false, code: 2016 });
     const t = await getJson(devnet, `/extended/v1/tx/${tx.txid}`);
     expect(t.post_conditions).toEqual([expect.objectContaining({ type: 'stx', amount: '0', condition_code: 'sent_equal_to' })]);
@@ -99,13 +114,19 @@ describe('StacksApiChain on the devnet', () => {
 
   it('reports a reclaim before the deadline as aborted, and settles it after the deadline', async () => {
     const chain = chainFor(keyOf(devnet, 'wallet_4'));
-    await submitTasks('wallet_4', 1, 0n, 3);
-    const id = BigInt((await chain.readTaskEvents(null, 1000)).events.length);
+    // The shortest task the escrow takes (get-config's min-blocks): its deadline is the nearest one can get.
+    const minBlocks = await escrowConfigUint('min-blocks');
+    const before = (await chain.readTaskEvents(null, 1000)).events.length;
+    await submitTasks('wallet_4', 1, 0n, minBlocks);
+    const events = (await chain.readTaskEvents(null, 1000)).events;
+    expect(events).toHaveLength(before + 1);
+    const id = events[before].chainTaskId;
+    expect(events[before]).toMatchObject({ requester: addressOf(devnet, 'wallet_4'), deadline: BigInt(events[before].blockHeight + minBlocks) });
     const early = await chain.buildReclaim(id);
     await chain.broadcast(early);
     const s = await settle(chain, early.txid);
     expect(s).toMatchObject({ status: 'aborted', reason: expect.stringMatching(/abort_by_response.*2015/) });
-    await fetch(`${devnet.url}/devnet/mine`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"blocks":4}' });
+    await fetch(`${devnet.url}/devnet/mine`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ blocks: minBlocks + 1 }) });
     const late = await chain.buildReclaim(id);
     expect(late.nonce).toBe(early.nonce + 1n);
     await chain.broadcast(late);
