@@ -3,12 +3,12 @@
  * stacks.js, the contracts in the devnet's simnet. The signer's chain key is the deployer's
  * (an authorized signer of the escrow by default).
  */
-import { fetchCallReadOnlyFunction, makeSTXTokenTransfer, broadcastTransaction } from '@stacks/transactions';
+import { fetchCallReadOnlyFunction, makeSTXTokenTransfer, broadcastTransaction, ClarityType } from '@stacks/transactions';
 import { decodeTask, deployModelArgs, reclaimArgs, submitTaskArgs, MODEL_REGISTRY, type ChainTask } from '../../protocol/contracts/index.js';
 import { sha256Hex } from '../../protocol/index.js';
 import { StacksApiChain } from '../../signer/chain/stacks-api.js';
 import type { Devnet } from '../../devnet/index.js';
-import { call, DEPLOYER, ESCROW, keyOf, tempDevnet } from '../devnet/helpers.js';
+import { call, DEPLOYER, ESCROW, keyOf, mined, tempDevnet } from '../devnet/helpers.js';
 import { fundAndBond } from '../../scripts/lib/funding.js';
 import type { NodeBond } from '../../node-agent/index.js';
 
@@ -21,8 +21,10 @@ export interface ChainFixture {
   modelOutput: bigint;
   signerKey: string;
   chain(): StacksApiChain;
-  /** Submits a task as wallet_2 and returns its txid (mined before returning). */
+  /** Submits a task as wallet_2 and returns its txid (mined before returning; throws when the escrow refused it). */
   submitTask(inputHash: string, maxBlocks?: number): Promise<string>;
+  /** The escrow's min-blocks (get-config): the shortest max-blocks a task may ask. */
+  minBlocks(): Promise<number>;
   /** Mines `n` blocks (one STX transfer each). */
   advance(n: number): Promise<void>;
   task(id: bigint): Promise<ChainTask | null>;
@@ -50,7 +52,18 @@ export async function chainFixture(): Promise<ChainFixture> {
       const { res } = await call(devnet, keyOf(devnet, 'wallet_2'), ESCROW, 'submit-task', submitTaskArgs({ modelOutput: 1n, inputHash, fee: 1000, maxBlocks, privacy: 0, priority: 1 }));
       if ('reason' in res) throw new Error(`submit-task refused: ${JSON.stringify(res)}`);
       await devnet.idle();
+      // An aborted call is mined too: without this a refused task (say max-blocks below min-blocks)
+      // surfaces only as a signer that never sees it.
+      const tx = await mined(devnet.url, res.txid);
+      if (tx.tx_status !== 'success') throw new Error(`submit-task ${res.txid}: ${tx.tx_status} ${tx.tx_result?.repr ?? ''}`);
       return res.txid;
+    },
+    async minBlocks() {
+      const [address, name] = ESCROW.split('.');
+      const cfg = await fetchCallReadOnlyFunction({ contractAddress: address, contractName: name, functionName: 'get-config', functionArgs: [], senderAddress: DEPLOYER, network: 'testnet', client });
+      const v = cfg.type === ClarityType.Tuple ? cfg.value['min-blocks'] : undefined;
+      if (v?.type !== ClarityType.UInt) throw new Error('get-config has no min-blocks');
+      return Number(v.value);
     },
     async advance(n) {
       const key = keyOf(devnet, 'wallet_3');

@@ -88,10 +88,13 @@ describe('signer on the devnet', () => {
 
   it('a task nobody runs times out at its deadline and the signer reclaims the fee for its user', async () => {
     const hash = sha256Hex('nobody runs me');
-    await fx.submitTask(hash, 2);
+    // The shortest deadline the escrow allows (get-config's min-blocks; it refuses anything shorter).
+    const minBlocks = await fx.minBlocks();
+    await fx.submitTask(hash, minBlocks);
     const id = 4n;
     await until('task ingested', async () => (await stats()).total_tasks === 4);
-    await fx.advance(4);
+    expect(await fx.task(id)).toMatchObject({ status: 'pending', requester: privateKeyToAddress(keyOf(fx.devnet, 'wallet_2'), 'testnet') });
+    await fx.advance(minBlocks + 1);
     await until('timeout', async () => (await stats()).timeout_tasks === 1);
     const refunded = await until('reclaim confirmed', async () => ((await fx.task(id))?.status === 'refunded' ? true : null));
     expect(refunded).toBe(true);
