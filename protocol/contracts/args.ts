@@ -35,7 +35,7 @@ export interface SubmitTask {
   inputHash: string;
   /** micro-STX, at least the model output's price. */
   fee: Int;
-  /** Blocks until the deadline (1..max-blocks of get-config). */
+  /** Blocks until the deadline (min-blocks..max-blocks of get-config). */
   maxBlocks: Int;
   /** 0 standard, 1 encrypted, 2 federated (protocol/status `privacyCode`). */
   privacy: Int;
