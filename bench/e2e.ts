@@ -17,11 +17,13 @@ import { availableParallelism, tmpdir, loadavg } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { DEMO_MODEL, classifierPath, devAccountKeys, startMarketplace, writeExampleInput } from '../scripts/lib/marketplace.js';
-import { submitTasks } from '../scripts/lib/workload.js';
+import { marketChain, submitTasks } from '../scripts/lib/workload.js';
+import { walletFromKey } from '../market/index.js';
+import { INFERENCE_ESCROW } from '../protocol/contracts/index.js';
 import { FAST_SIGNER_TOML } from '../tests/e2e/helpers.js';
 import { CHAIN_ID, sha256Hex, signTaskResult } from '../protocol/index.js';
 import { verifyTaskResultFast } from '../signer/auth/index.js';
-import { privateKeyToPublic, compressPublicKey, randomPrivateKey } from '@stacks/transactions';
+import { Cl, privateKeyToPublic, compressPublicKey, randomPrivateKey } from '@stacks/transactions';
 
 const TASKS = Number(process.env.BENCH_TASKS ?? 1000);
 const RAW_SECONDS = Number(process.env.BENCH_RAW_SECONDS ?? 6);
@@ -139,13 +141,19 @@ async function requiredWork(input: Uint8Array, sample: { inputs: { data: number[
   return { ...work, total_ms: Object.values(work).reduce((a, b) => a + b, 0) };
 }
 
+/** Deadline of every task, in blocks: several times the blocks the submissions and settlements mine. */
+const MAX_BLOCKS = Math.max(1000, TASKS * 5);
 const dataDir = mkdtempSync(join(tmpdir(), 'bench-e2e-'));
 const m = await startMarketplace({ dataDir, withoutAgent: true, signerConfigToml: FAST_SIGNER_TOML.replace('batch_size = 50', 'batch_size = 200').replace('[scheduler]', '[scheduler]\nmax_in_flight_per_node = 32').replace('max_infer_time_ms = 4000', 'max_infer_time_ms = 60000') });
 try {
   const input = writeExampleInput(dataDir);
   const keys = devAccountKeys();
   const t0 = performance.now();
-  const ids = await submitTasks(m, { model: DEMO_MODEL, walletKeys: ['wallet_1', 'wallet_2', 'wallet_3'].map((n) => keys.get(n)!), count: TASKS, inputFile: input, binary: INPUT_FORM === 'binary', inputs: INPUTS, maxBlocks: 1000n });
+  // The devnet mines a block per transaction, so submitting TASKS tasks moves the chain TASKS blocks:
+  // the admin allows deadlines far enough that the first task is not refundable before the node starts.
+  const chain = marketChain(m);
+  await chain.confirm(await chain.call(walletFromKey(m.roles.admin.privateKey, 'devnet'), INFERENCE_ESCROW, 'set-max-blocks', [Cl.uint(MAX_BLOCKS)], []));
+  const ids = await submitTasks(m, { model: DEMO_MODEL, walletKeys: ['wallet_1', 'wallet_2', 'wallet_3'].map((n) => keys.get(n)!), count: TASKS, inputFile: input, binary: INPUT_FORM === 'binary', inputs: INPUTS, maxBlocks: BigInt(MAX_BLOCKS) });
   const tSubmitted = performance.now();
   await until(m.signerUrl, (s) => s.total_tasks >= ids.length, 120_000);
   // The raw loop runs half before the off-chain run and half after it, so a change of load on a shared machine weighs on both sides.
