@@ -5,3 +5,4 @@ export * from './sip018/index.js';
 export * from './sip018/requester.js';
 export * from './api/index.js';
 export * from './tensor/index.js';
+export * from './accounts/index.js';
