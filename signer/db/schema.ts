@@ -6,3 +6,4 @@ export { chainCursor } from './tables/chain-cursor.js';
 export { settlements } from './tables/settlements.js';
 export { inputBlobs } from './tables/input-blobs.js';
 export { adminUsers, adminSessions, apiTokens, inferenceLogs, consoleModels } from './tables/console.js';
+export { prepaidAccounts, prepaidReceipts, prepaidPeriods, payeeCredits } from './tables/prepaid.js';

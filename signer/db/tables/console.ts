@@ -60,6 +60,8 @@ export const apiTokens = sqliteTable('api_tokens', {
   minute_count: integer('minute_count').notNull().default(0),
   total_count: integer('total_count').notNull().default(0),
   last_used_at: integer('last_used_at'),
+  /** Prepaid account (principal) the token's direct inference is charged to; null: not metered against a deposit. */
+  account: text('account'),
   created_at: integer('created_at').notNull(),
   updated_at: integer('updated_at').notNull(),
 });
