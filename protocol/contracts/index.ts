@@ -5,6 +5,7 @@
 export * from './args.js';
 export * from './decode.js';
 export * from './errors.js';
+export * from './accounts.js';
 
 /** Contract name of the UTXO-style model registry. */
 export const MODEL_REGISTRY = 'model-registry';
