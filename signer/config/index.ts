@@ -114,6 +114,52 @@ const inference = z
   })
   .strict()
   .refine((v) => v.timeout_ms <= v.max_timeout_ms, { message: 'timeout_ms must not exceed max_timeout_ms', path: ['timeout_ms'] });
+/**
+ * Prepaid accounts (contracts/accounts.clar, signer/accounts): signed task requests paid from a
+ * deposit, settled per period. Every key is defaulted; `enabled` follows chain.enabled when unset.
+ */
+const accountsTier = z
+  .object({
+    /** Paid volume (micro-STX) in the last `tier_window_days` from which this tier applies. */
+    volume_ustx: z.number().int().min(0),
+    /** Discount off the demand price, in basis points (never below the on-chain price). */
+    discount_bps: z.number().int().min(0).max(10_000),
+  })
+  .strict();
+const accounts = z
+  .object({
+    /** Accept prepaid requests (POST /api/v1/requests); unset: on exactly when chain.enabled. */
+    enabled: z.boolean().optional(),
+    /** Contract principal of accounts.clar; unset: `<deployer of chain.escrow_contract>.accounts`. */
+    contract: z.string().regex(/^S[A-Z0-9]{39,40}\.[a-zA-Z][a-zA-Z0-9-]*$/, 'must be a contract principal like ST1...GZGM.accounts').optional(),
+    /** How long a signed price quote is good for (seconds). */
+    quote_ttl_s: z.number().int().min(1).max(86_400).default(300),
+    /** Volume tiers, by paid volume over `tier_window_days`; the highest tier reached applies. */
+    tiers: z
+      .array(accountsTier)
+      .max(32)
+      .default([
+        { volume_ustx: 100_000_000, discount_bps: 500 },
+        { volume_ustx: 1_000_000_000, discount_bps: 1_000 },
+      ]),
+    /** Days of paid volume a tier counts. */
+    tier_window_days: z.number().int().min(1).max(365).default(30),
+    /** Pending prepaid + chain tasks from which the demand surcharge starts. */
+    demand_queue_start: z.number().int().min(0).default(1_000),
+    /** Every this many tasks above demand_queue_start add demand_step_bps to the price. */
+    demand_queue_step: z.number().int().min(1).default(1_000),
+    /** Surcharge per step, basis points. */
+    demand_step_bps: z.number().int().min(0).max(100_000).default(1_000),
+    /** Largest surcharge, basis points (10000: at most twice the price). */
+    demand_max_bps: z.number().int().min(0).max(1_000_000).default(10_000),
+    /** Most requests in one POST /api/v1/requests (the body limit is sized from it). */
+    max_requests_per_call: z.number().int().min(1).max(1_000).default(100),
+    /** Largest input_base64 of one request, bytes (decoded); bigger inputs: PUT /api/v1/inputs first. */
+    max_inline_input_bytes: z.number().int().min(0).default(65_536),
+    /** An account's chain state read within this long is trusted for admission, unless it looks short (ms). */
+    account_cache_ms: z.number().int().min(0).default(10_000),
+  })
+  .strict();
 const log = z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).strict();
 
 /** The zod schema of signer.toml; every section and key may be omitted. */
@@ -131,6 +177,7 @@ export const configSchema = z
     console: consoleSection.prefault({}),
     dashboard: dashboard.prefault({}),
     inference: inference.prefault({}),
+    accounts: accounts.prefault({}),
     log: log.prefault({}),
   })
   .strict();
@@ -213,4 +260,14 @@ export function loadConfig(path: string | undefined, overrides: ConfigOverrides 
 /** The chain id SIP-018 signatures are bound to for a network name. */
 export function chainIdOf(network: SignerConfig['chain']['network']): number {
   return network === 'mainnet' ? 1 : 0x80000000;
+}
+
+/** True when the signer takes prepaid requests: `accounts.enabled`, or chain.enabled when that is unset. */
+export function accountsEnabled(config: SignerConfig): boolean {
+  return config.accounts.enabled ?? config.chain.enabled;
+}
+
+/** Contract principal of accounts.clar: `accounts.contract`, or `accounts` beside the escrow. */
+export function accountsContractOf(config: SignerConfig): string {
+  return config.accounts.contract ?? `${config.chain.escrow_contract.split('.')[0]}.accounts`;
 }
