@@ -10,6 +10,7 @@ import type { Services } from './services.js';
 import { sweep } from './tasks/leases.js';
 import { collectInputs } from './uploads/index.js';
 import { refreshBonds } from './nodes/index.js';
+import { accountsTick } from './accounts/settler.js';
 
 /** A stoppable background loop. */
 export interface Loop {
@@ -41,7 +42,7 @@ export function every(name: string, intervalMs: number, s: Services, step: () =>
   };
 }
 
-/** Starts the sweeper and the input sweep, and with a chain the watcher, the bond checks and the submitter. */
+/** Starts the sweeper and the input sweep, and with a chain the watcher, the bond checks, the submitter and the period loop. */
 export function startLoops(s: Services, chain: Chain | null): Loop[] {
   const loops = [
     every('sweeper', s.config.scheduler.sweep_interval_ms, s, () => sweep(s)),
@@ -58,6 +59,9 @@ export function startLoops(s: Services, chain: Chain | null): Loop[] {
       every('bonds', s.config.chain.bond_check_interval_ms, s, () => refreshBonds(s)),
       every('submitter', Math.min(s.config.submitter.confirm_poll_ms, Math.max(50, s.config.submitter.max_wait_ms)), s, () => submitterTick(s, chain)),
     );
+    // Prepaid accounts (signer/accounts): settle each period, follow it, re-read accounts (a few SQL reads a tick when idle).
+    const accounts = (s.config as { accounts?: { enabled?: boolean } }).accounts;
+    if (accounts?.enabled !== false) loops.push(every('accounts', s.config.submitter.confirm_poll_ms, s, () => accountsTick(s, chain)));
   }
   return loops;
 }

@@ -240,7 +240,7 @@ export class StacksApiChain implements Chain {
           : fn === 'settle-redundant'
             ? decodeRedundantResults(deserializeCV(t.tx_result.hex)).map((r): ItemResult => (r.ok ? { ok: true, payout: null, votes: r.votes, slashed: r.slashed } : r))
             : undefined;
-      return { status: 'success', blockHeight, ...(itemResults ? { itemResults } : {}) };
+      return { status: 'success', blockHeight, ...(itemResults ? { itemResults } : {}), ...(t.tx_result ? { result: t.tx_result.hex } : {}) };
     }
     return { status: 'aborted', blockHeight, reason: `${t.tx_status}: ${t.vm_error ?? t.tx_result?.repr ?? ''}`.trim() };
   }

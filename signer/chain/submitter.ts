@@ -10,10 +10,11 @@ import { INFERENCE_ESCROW, MAX_REDUNDANT_BATCH, escrowErrors, errorName, orderFo
 import { atomic, inferenceTasks, prepared, settlements } from '../db/index.js';
 import type { Services } from '../services.js';
 import { getTask, transition, transitionFrom } from '../tasks/state.js';
-import type { Chain, ItemResult, SignedTx } from './types.js';
+import type { Chain, ItemResult, SignedTx, TxStatus } from './types.js';
 import { readVotes } from '../tasks/votes.js';
 
-type SettlementRow = typeof settlements.$inferSelect;
+/** A settlements row. */
+export type SettlementRow = typeof settlements.$inferSelect;
 /** What a complete-tasks item needs of a completed task. */
 interface ReadyTask {
   task_id: string;
@@ -35,7 +36,7 @@ const MAX_BROADCASTS = 3;
  * Crash points for the crash tests: with SIGNER_FAILPOINT set to a point's name the process
  * kills itself there, as a power cut would. Unset (always, in production) it does nothing.
  */
-function failpoint(name: 'after-record' | 'after-broadcast'): void {
+export function failpoint(name: 'after-record' | 'after-broadcast' | 'period-after-record'): void {
   if (process.env.SIGNER_FAILPOINT === name) process.kill(process.pid, 'SIGKILL');
 }
 
@@ -54,12 +55,13 @@ function record(s: Services, tx: SignedTx, kind: SettleKind | 'reclaim', taskIds
   });
 }
 
-function setStatus(s: Services, txid: string, status: string, extra: Partial<SettlementRow> = {}, now = Date.now()): void {
+/** Sets a settlements row's status (and other columns). */
+export function setStatus(s: Services, txid: string, status: string, extra: Partial<SettlementRow> = {}, now = Date.now()): void {
   s.store.db.update(settlements).set({ status, updated_at: now, ...extra }).where(eq(settlements.txid, txid)).run();
 }
 
-/** Sends (or re-sends) a stored transaction; after MAX_BROADCASTS refusals it is dropped. */
-async function broadcast(s: Services, chain: Chain, row: SettlementRow, now = Date.now()): Promise<void> {
+/** Sends (or re-sends) a stored transaction; after MAX_BROADCASTS refusals it is dropped (`onDropped`, by default the submitter's release). */
+export async function broadcast(s: Services, chain: Chain, row: SettlementRow, now = Date.now(), onDropped: (row: SettlementRow, reason: string, now: number) => void = (r, why, at) => release(s, r, 'dropped', why, at)): Promise<void> {
   try {
     await chain.broadcast({ txid: row.txid, raw: row.raw, nonce: BigInt(row.nonce) });
     failpoint('after-broadcast');
@@ -69,7 +71,7 @@ async function broadcast(s: Services, chain: Chain, row: SettlementRow, now = Da
     const reason = (e as Error).message;
     const broadcasts = row.broadcasts + 1;
     s.log.warn({ txid: row.txid, reason, broadcasts }, 'broadcast refused');
-    if (broadcasts >= MAX_BROADCASTS) release(s, { ...row, broadcasts }, 'dropped', `broadcast refused ${broadcasts} times: ${reason}`, now);
+    if (broadcasts >= MAX_BROADCASTS) onDropped({ ...row, broadcasts }, `broadcast refused ${broadcasts} times: ${reason}`, now);
     else setStatus(s, row.txid, 'built', { broadcasts, reason }, now);
   }
 }
@@ -134,25 +136,36 @@ function settle(s: Services, row: SettlementRow, blockHeight: number, results: I
   s.log.info({ txid: row.txid, block: blockHeight, items: ids.length }, 'transaction confirmed');
 }
 
-/** Follows every unfinished transaction one step: re-send, confirm, or release. */
+/** What becomes of a followed transaction: the submitter's tasks, or a period's receipts (signer/accounts/settler.ts). */
+export interface TxOutcome {
+  confirmed(row: SettlementRow, status: Extract<TxStatus, { status: 'success' }>, now: number): void;
+  failed(row: SettlementRow, status: 'dropped' | 'aborted', reason: string, now: number): void;
+}
+
+/** Follows one unfinished transaction one step: re-send, confirm, or release. */
+export async function followTransaction(s: Services, chain: Chain, row: SettlementRow, outcome: TxOutcome, now = Date.now()): Promise<void> {
+  const st = await chain.txStatus(row.txid);
+  if (st.status === 'success') outcome.confirmed(row, st, now);
+  else if (st.status === 'aborted') outcome.failed(row, 'aborted', st.reason, now);
+  else if (st.status === 'dropped') outcome.failed(row, 'dropped', st.reason, now);
+  else if (st.status === 'not_found') {
+    const lost = row.status === 'broadcast' && row.broadcast_at !== null && now - row.broadcast_at > s.config.submitter.drop_after_ms;
+    if (row.status === 'built' || lost) await broadcast(s, chain, row, now, (r, why, at) => outcome.failed(r, 'dropped', why, at));
+  } else if (row.status === 'built') {
+    // Seen by the node although our broadcast was not recorded (a crash right after sending).
+    setStatus(s, row.txid, 'broadcast', { broadcast_at: now }, now);
+  }
+}
+
+/** Follows every unfinished transaction of the submitter one step (settle-accounts is followed by signer/accounts/settler.ts). */
 export async function followTransactions(s: Services, chain: Chain, now = Date.now()): Promise<void> {
   // Runs every submitter tick: SQL prepared once rather than built by drizzle each time.
-  const open = prepared(s.store.sqlite, "select * from settlements where status in ('built', 'broadcast') order by created_at asc").all() as SettlementRow[];
-  for (const row of open) {
-    const st = await chain.txStatus(row.txid);
-    if (st.status === 'success') {
-      if (row.kind !== 'reclaim') settle(s, row, st.blockHeight, st.itemResults, now);
-      else setStatus(s, row.txid, 'confirmed', { block_height: st.blockHeight }, now);
-    } else if (st.status === 'aborted') release(s, row, 'aborted', st.reason, now);
-    else if (st.status === 'dropped') release(s, row, 'dropped', st.reason, now);
-    else if (st.status === 'not_found') {
-      const lost = row.status === 'broadcast' && row.broadcast_at !== null && now - row.broadcast_at > s.config.submitter.drop_after_ms;
-      if (row.status === 'built' || lost) await broadcast(s, chain, row, now);
-    } else if (row.status === 'built') {
-      // Seen by the node although our broadcast was not recorded (a crash right after sending).
-      setStatus(s, row.txid, 'broadcast', { broadcast_at: now }, now);
-    }
-  }
+  const open = prepared(s.store.sqlite, "select * from settlements where status in ('built', 'broadcast') and kind <> 'settle-accounts' order by created_at asc").all() as SettlementRow[];
+  const outcome: TxOutcome = {
+    confirmed: (row, st, at) => (row.kind !== 'reclaim' ? settle(s, row, st.blockHeight, st.itemResults, at) : setStatus(s, row.txid, 'confirmed', { block_height: st.blockHeight }, at)),
+    failed: (row, status, reason, at) => release(s, row, status, reason, at),
+  };
+  for (const row of open) await followTransaction(s, chain, row, outcome, now);
 }
 
 /**

@@ -54,7 +54,7 @@ export type ItemResult = { ok: true; payout: bigint | null; votes?: number; slas
 
 export type TxStatus =
   | { status: 'pending' }
-  | { status: 'success'; blockHeight: number; itemResults?: ItemResult[] }
+  | { status: 'success'; blockHeight: number; itemResults?: ItemResult[]; /** The call's result (serialized Clarity value, hex), when the chain reports it. */ result?: string }
   | { status: 'aborted'; blockHeight: number; reason: string }
   | { status: 'dropped'; reason: string }
   | { status: 'not_found' };

@@ -32,6 +32,8 @@ import { inputs } from './routes/inputs.js';
 import { metrics } from './routes/metrics.js';
 import { models } from './routes/models.js';
 import { nodes } from './routes/nodes.js';
+import { payees } from './routes/payees.js';
+import { periods } from './routes/periods.js';
 import { pull } from './routes/pull.js';
 import { register } from './routes/register.js';
 import { stats } from './routes/stats.js';
@@ -66,7 +68,7 @@ export function createApp(services: Services): Hono<Env> {
   // Every console page (including /console itself) and /api/v1/admin route needs a logged-in admin (console/guard.ts).
   app.use('/console/*', consoleGuard);
   app.use('/api/v1/admin/*', consoleGuard);
-  for (const r of [health, register, heartbeat, pull, complete, tasks, stats, nodes, inputs, models, metrics, docs, adminAuth, consoleAuth, adminTokens, consoleTokens, dashboard, adminModels, consoleModelPages, infer, batchInfer, oip]) app.route('/', r);
+  for (const r of [health, register, heartbeat, pull, complete, tasks, stats, nodes, inputs, models, metrics, docs, adminAuth, consoleAuth, adminTokens, consoleTokens, dashboard, adminModels, consoleModelPages, infer, batchInfer, oip, periods, payees]) app.route('/', r);
 
   app.notFound((c) => fail(c, 404, `no route ${c.req.method} ${c.req.path}; see /openapi.json for the API`));
   app.onError((err, c) => {

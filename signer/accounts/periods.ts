@@ -1,0 +1,150 @@
+/**
+ * The period loop's start of a settlement: read the accounts with paid, unsettled receipts,
+ * decide whether a period is due, plan it (plan.ts), build `settle-accounts`, and record it —
+ * settlements row, prepaid_periods row, receipts' period_id, tasks -> submitted — in one SQL
+ * transaction BEFORE broadcasting, as signer/chain/submitter.ts does: after a crash the same
+ * transaction is re-checked or re-sent, never built twice for the same receipts.
+ */
+import { settleAccountsArgs } from '../../protocol/contracts/index.js';
+import { broadcast, failpoint, type SettlementRow } from '../chain/submitter.js';
+import type { Chain, SignedTx } from '../chain/types.js';
+import { atomic, prepared } from '../db/index.js';
+import type { Services } from '../services.js';
+import { transitionFrom } from '../tasks/state.js';
+import { accountsContractName } from './chain-state.js';
+import { parseShares, planPeriod, type CandidateAccount, type PaidReceipt, type PeriodPlan } from './plan.js';
+import { releasePeriod } from './settler.js';
+
+/** The `[accounts]` keys the period loop reads (signer/config). */
+export interface PeriodConfig {
+  period_ms: number;
+  period_amount_ustx: number;
+  max_accounts_per_tx: number;
+}
+
+/** The period settings, with defaults while the config has no `[accounts]` keys for them. */
+export function periodConfig(s: Services): PeriodConfig {
+  const a = (s.config as { accounts?: Partial<PeriodConfig> }).accounts ?? {};
+  return { period_ms: a.period_ms ?? 60_000, period_amount_ustx: a.period_amount_ustx ?? 10_000_000, max_accounts_per_tx: a.max_accounts_per_tx ?? 200 };
+}
+
+interface AccountRow {
+  account: string;
+  balance: string;
+  spent: string;
+  settled_nonce: string;
+  withdraw_at: number | null;
+  auth_cumulative: string;
+  auth_nonce: string;
+  auth_root: string | null;
+  auth_signature: string | null;
+  owed: string;
+}
+
+/** Accounts with paid receipts not in any period, and those receipts oldest first. */
+export function readCandidates(s: Services): { accounts: CandidateAccount[]; receipts: Map<string, PaidReceipt[]>; oldestPaidAt: number | null } {
+  const rows = prepared(
+    s.store.sqlite,
+    `select a.* from prepaid_accounts a where exists (select 1 from prepaid_receipts r where r.account = a.account and r.status = 'paid' and r.period_id is null)`,
+  ).all() as AccountRow[];
+  const accounts = rows.map(
+    (r): CandidateAccount => ({
+      account: r.account,
+      balance: BigInt(r.balance),
+      spent: BigInt(r.spent),
+      settledNonce: BigInt(r.settled_nonce),
+      authCumulative: BigInt(r.auth_cumulative),
+      authNonce: BigInt(r.auth_nonce),
+      authRoot: r.auth_root,
+      authSignature: r.auth_signature,
+      owed: BigInt(r.owed),
+      withdrawing: r.withdraw_at !== null,
+    }),
+  );
+  const receipts = new Map<string, PaidReceipt[]>();
+  let oldestPaidAt: number | null = null;
+  const list = prepared(
+    s.store.sqlite,
+    "select task_id, account, fee, leaf_hash, shares, paid_at from prepaid_receipts where status = 'paid' and period_id is null order by paid_at asc, task_id asc",
+  ).all() as { task_id: string; account: string; fee: string | null; leaf_hash: string | null; shares: string | null; paid_at: number | null }[];
+  for (const r of list) {
+    if (r.fee === null || r.leaf_hash === null) continue;
+    if (r.paid_at !== null && (oldestPaidAt === null || r.paid_at < oldestPaidAt)) oldestPaidAt = r.paid_at;
+    const mine = receipts.get(r.account) ?? [];
+    mine.push({ taskId: r.task_id, fee: BigInt(r.fee), leafHash: r.leaf_hash, shares: parseShares(r.shares) });
+    receipts.set(r.account, mine);
+  }
+  return { accounts, receipts, oldestPaidAt };
+}
+
+/**
+ * Whether a period is due: an account asked to withdraw (its dispute window is running), the
+ * unsettled total reached period_amount_ustx, the oldest paid receipt waited period_ms, or a
+ * voucher's settle-by is near (`voucherDue`).
+ */
+export function periodDue(cfg: PeriodConfig, c: ReturnType<typeof readCandidates>, now: number, voucherDue = false): string | null {
+  if (c.accounts.length === 0) return null;
+  if (c.accounts.some((a) => a.withdrawing)) return 'an account requested a withdrawal';
+  let unsettled = 0n;
+  for (const list of c.receipts.values()) for (const r of list) unsettled += r.fee;
+  if (unsettled >= BigInt(cfg.period_amount_ustx)) return `unsettled ${unsettled} µSTX reached period_amount_ustx`;
+  if (c.oldestPaidAt !== null && now - c.oldestPaidAt >= cfg.period_ms) return 'the oldest paid receipt waited period_ms';
+  if (voucherDue) return "a payee voucher's settle-by is near";
+  return null;
+}
+
+/** Stores a built settle-accounts with everything it moves, in one SQL transaction; returns the period id. */
+export function recordPeriod(s: Services, tx: SignedTx, plan: PeriodPlan, now = Date.now()): number {
+  return atomic(s.store.sqlite, () => {
+    const items = JSON.stringify({
+      items: plan.items.map((i) => ({ ...i, cumulative: String(i.cumulative), nonce: String(i.nonce), spend: String(i.spend) })),
+      credits: plan.credits.map((c) => ({ payee: c.payee, amount: String(c.amount) })),
+      task_ids: plan.taskIds,
+    });
+    const { id } = prepared(s.store.sqlite, "insert into prepaid_periods (root, tasks, charged, items, txid, status, created_at) values (?, ?, ?, ?, ?, 'built', ?) returning id").get(
+      plan.root,
+      plan.taskIds.length,
+      plan.charged.toString(),
+      items,
+      tx.txid,
+      now,
+    ) as { id: number };
+    prepared(s.store.sqlite, "insert into settlements (txid, kind, status, raw, nonce, task_ids, item_count, created_at, updated_at) values (?, 'settle-accounts', 'built', ?, ?, ?, ?, ?, ?)").run(
+      tx.txid,
+      tx.raw,
+      tx.nonce.toString(),
+      JSON.stringify(plan.taskIds),
+      plan.taskIds.length,
+      now,
+      now,
+    );
+    const claim = prepared(s.store.sqlite, "update prepaid_receipts set period_id = ? where task_id = ? and status = 'paid' and period_id is null");
+    const status = prepared(s.store.sqlite, 'select status from inference_tasks where task_id = ?');
+    for (const taskId of plan.taskIds) {
+      // Read before an await: a receipt taken meanwhile refuses the whole record.
+      if (claim.run(id, taskId).changes !== 1) throw new Error(`receipt of task ${taskId} is no longer paid and unsettled`);
+      if ((status.get(taskId) as { status: string } | undefined)?.status === 'completed') {
+        transitionFrom(s.store, taskId, 'completed', 'submitted', { reason: `in settle-accounts tx ${tx.txid} (period ${id})`, txid: tx.txid, now }, { settlement_txid: tx.txid });
+      }
+    }
+    return id;
+  });
+}
+
+/** Plans, builds, records and broadcasts the next period when one is due; returns its txid. */
+export async function startPeriod(s: Services, chain: Chain, now = Date.now(), voucherDue = false): Promise<string | null> {
+  const cfg = periodConfig(s);
+  const candidates = readCandidates(s);
+  const why = periodDue(cfg, candidates, now, voucherDue);
+  if (!why) return null;
+  const { plan, skipped } = planPeriod(candidates.accounts, candidates.receipts, { maxItems: cfg.max_accounts_per_tx, maxCredits: 200 });
+  for (const k of skipped) s.log.warn({ account: k.account, reason: k.reason }, 'account left out of this period');
+  if (!plan) return null;
+  const tx = await chain.buildContractCall(accountsContractName(s), 'settle-accounts', settleAccountsArgs({ root: plan.root, tasks: plan.taskIds.length, items: plan.items, credits: plan.credits }));
+  const id = recordPeriod(s, tx, plan, now);
+  failpoint('period-after-record');
+  s.log.info({ period: id, txid: tx.txid, accounts: plan.items.length, tasks: plan.taskIds.length, charged: plan.charged.toString(), why }, 'period recorded');
+  const row = prepared(s.store.sqlite, 'select * from settlements where txid = ?').get(tx.txid) as SettlementRow;
+  await broadcast(s, chain, row, now, (r, reason, at) => releasePeriod(s, r, 'dropped', reason, at));
+  return tx.txid;
+}
