@@ -13,6 +13,20 @@ import {
 } from '@stacks/transactions';
 import { createNetwork, type StacksNetwork } from '@stacks/network';
 import { MODEL_REGISTRY, INFERENCE_ESCROW, decodeModelOutput, decodeTask, errorName, type ModelOutput, type ChainTask } from '../protocol/contracts/index.js';
+import {
+  ACCOUNTS,
+  accountsErrors,
+  decodeAccount,
+  decodeAccountsConfig,
+  decodePayee,
+  decodePeriod,
+  decodeSigner,
+  type AccountState,
+  type AccountsConfig,
+  type PayeeState,
+  type PeriodState,
+  type SignerState,
+} from '../protocol/contracts/accounts.js';
 import { reclaimArgs } from '../protocol/contracts/index.js';
 import { Cl } from '@stacks/transactions';
 import type { MarketConfig } from './config.js';
@@ -25,6 +39,24 @@ async function reachable<T>(url: string, pending: Promise<T>): Promise<T> {
   } catch (e) {
     if (e instanceof TypeError && /fetch failed/.test(e.message)) throw new Error(`cannot reach the Stacks node at ${url}; is the devnet running (npm start), or is --node right?`);
     throw e;
+  }
+}
+
+/** The contract's name for an error code of any of the three contracts (accounts.clar's are u3001-u3049). */
+export function contractErrorName(code: number): string {
+  for (const [name, value] of Object.entries(accountsErrors)) if (value === code) return name;
+  return errorName(code);
+}
+
+/** A mined transaction the contract aborted; `error` is the contract's constant name (e.g. ERR_WITHDRAW_TOO_EARLY) when it returned one. */
+export class ChainAbort extends Error {
+  constructor(
+    message: string,
+    readonly txid: string,
+    readonly error: string | null,
+  ) {
+    super(message);
+    this.name = 'ChainAbort';
   }
 }
 
@@ -43,10 +75,21 @@ export class MarketChain {
     this.network = createNetwork({ network: config.network === 'mainnet' ? 'mainnet' : 'testnet', client: { baseUrl: config.node_url } });
   }
 
+  /** `contract`: a name under contracts_address, or a full contract principal. */
+  private split(contract: string): [string, string] {
+    return contract.includes('.') ? (contract.split('.') as [string, string]) : [this.config.contracts_address, contract];
+  }
+
+  /** The prepaid accounts contract principal (config accounts_contract, else `<contracts_address>.accounts`). */
+  get accountsContract(): string {
+    return this.config.accounts_contract || `${this.config.contracts_address}.${ACCOUNTS}`;
+  }
+
   private async readOnly(contract: string, fn: string, args: ClarityValue[]): Promise<ClarityValue> {
+    const [contractAddress, contractName] = this.split(contract);
     return reachable(this.config.node_url, fetchCallReadOnlyFunction({
-      contractAddress: this.config.contracts_address,
-      contractName: contract,
+      contractAddress,
+      contractName,
       functionName: fn,
       functionArgs: args,
       senderAddress: this.config.contracts_address,
@@ -64,6 +107,38 @@ export class MarketChain {
     return decodeTask(await this.readOnly(INFERENCE_ESCROW, 'get-task', reclaimArgs(taskId)));
   }
 
+  /** An account in accounts.clar (null: it never deposited). */
+  async account(who: string): Promise<AccountState | null> {
+    return decodeAccount(await this.readOnly(this.accountsContract, 'get-account', [Cl.principal(who)]));
+  }
+
+  /** A payee's credits in accounts.clar (null: never credited). */
+  async payee(who: string): Promise<PayeeState | null> {
+    return decodePayee(await this.readOnly(this.accountsContract, 'get-payee', [Cl.principal(who)]));
+  }
+
+  /** A settled period of accounts.clar (null: no such period). */
+  async period(id: bigint): Promise<PeriodState | null> {
+    return decodePeriod(await this.readOnly(this.accountsContract, 'get-period', [Cl.uint(id)]));
+  }
+
+  /** The settler of accounts.clar: its principal, key, bond and unlock height. */
+  async accountsSigner(): Promise<SignerState> {
+    return decodeSigner(await this.readOnly(this.accountsContract, 'get-signer', []));
+  }
+
+  /** accounts.clar's windows, minimum bond and penalty. */
+  async accountsConfig(): Promise<AccountsConfig> {
+    return decodeAccountsConfig(await this.readOnly(this.accountsContract, 'get-config', []));
+  }
+
+  /** An address's spendable STX balance, micro-STX. */
+  async stxBalance(address: string): Promise<bigint> {
+    const res = await reachable(this.config.node_url, fetch(new URL(`/v2/accounts/${address}?proof=0`, this.config.node_url)));
+    if (!res.ok) throw new Error(`${this.config.node_url}/v2/accounts/${address} answered ${res.status}`);
+    return BigInt(((await res.json()) as { balance: string }).balance);
+  }
+
   /** Current block height of the node. */
   async tipHeight(): Promise<number> {
     const res = await reachable(this.config.node_url, fetch(new URL('/v2/info', this.config.node_url)));
@@ -73,9 +148,10 @@ export class MarketChain {
 
   /** Builds, signs and broadcasts a contract call; returns its txid. Post-conditions are enforced (deny mode). */
   async call(wallet: Wallet, contract: string, fn: string, args: ClarityValue[], postConditions: PostCondition[] = []): Promise<string> {
+    const [contractAddress, contractName] = this.split(contract);
     const tx = await makeContractCall({
-      contractAddress: this.config.contracts_address,
-      contractName: contract,
+      contractAddress,
+      contractName,
       functionName: fn,
       functionArgs: args,
       senderKey: wallet.privateKey,
@@ -98,7 +174,7 @@ export class MarketChain {
     return Math.min(this.config.max_tx_fee, 3_000);
   }
 
-  /** Waits until the transaction is mined; throws with the contract's error name when it aborted. */
+  /** Waits until the transaction is mined; throws a ChainAbort with the contract's error name when it aborted. */
   async confirm(txid: string, onTick?: (seconds: number) => void): Promise<Confirmed> {
     const started = Date.now();
     const id = txid.startsWith('0x') ? txid : `0x${txid}`;
@@ -109,7 +185,7 @@ export class MarketChain {
         if (tx.tx_status === 'success') return { txid: id, blockHeight: tx.block_height ?? 0, result: deserializeCV(tx.tx_result!.hex) };
         if (tx.tx_status.startsWith('abort')) {
           const code = /\(err u(\d+)\)/.exec(tx.tx_result?.repr ?? '')?.[1];
-          throw new Error(`transaction ${id} failed: ${tx.tx_status}${code ? ` ${errorName(Number(code))} (u${code})` : ''}`);
+          throw new ChainAbort(`transaction ${id} failed: ${tx.tx_status}${code ? ` ${contractErrorName(Number(code))} (u${code})` : ''}`, id, code ? contractErrorName(Number(code)) : null);
         }
         if (tx.tx_status.startsWith('dropped')) throw new Error(`transaction ${id} was dropped: ${tx.tx_status}`);
       }

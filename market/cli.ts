@@ -9,18 +9,31 @@ import { createContext } from './context.js';
 import { submit } from './commands/submit.js';
 import { status, result, reclaim, taskIdArg } from './commands/task.js';
 import { listModels, deployModel, upgradeModel, uploadModel, retireModel } from './commands/models.js';
+import { balance, challengeReceipt, challengeVoucher, claim, deposit, requestWithdrawal, ustxArg, withdraw } from './commands/account.js';
+import { resultPrepaid, submitPrepaid } from './commands/prepaid.js';
 
 const USAGE = `usage: market <command> [options]
 
   submit --model NAME --input FILE [--fee µSTX] [--max-blocks N] [--priority P] [--privacy standard] [--security 1|3|5] [--binary] [--no-wait]
+  submit --prepaid --model NAME --input FILE [--max-fee µSTX] [--expires-in S] [--security 1|3|5] [--binary] [--no-wait]
+                            paid from the wallet's prepaid account: no transaction; pays for the result, then reveals it
   status ID                 the task on chain and at the signer
   result ID                 the output, with the node's signature verified here
+  result --prepaid ID       a prepaid task's output: pays for it if it is due, checks it hashes to the leaf paid for
   reclaim ID                after the deadline, return the fee to its requester
   models                    live models with price, owner, version
   deploy-model FILE --name N --price µSTX
   upgrade-model FILE --name N [--price µSTX]
   upload-model FILE --name N   store the live version's file with the signer again (as its owner)
   retire-model --name N
+
+  account deposit µSTX                  move STX from the wallet into its prepaid account
+  account balance                       deposit, settled and unsettled spend, latest authorization, pending withdrawal
+  account request-withdrawal µSTX       announce a withdrawal; it can be made after the dispute window
+  account withdraw                      take the requested amount (less what was settled since) back to the wallet
+  account claim                         as a payee (node, model owner, treasury): take credited STX
+  account challenge-voucher FILE        a signer voucher not honoured by its settle-by: paid from the signer's bond
+  account challenge-receipt --period N --task ID   a charged leaf the account never signed: paid from the bond
 
 common: --config FILE (config/market.toml)  --key-file FILE (or MARKET_PRIVATE_KEY)
         --node URL  --signer URL  --network devnet|testnet|mainnet  --json`;
@@ -48,10 +61,15 @@ export async function main(argv: string[]): Promise<void> {
       binary: { type: 'boolean', default: false },
       name: { type: 'string' },
       price: { type: 'string' },
+      prepaid: { type: 'boolean', default: false },
+      'max-fee': { type: 'string' },
+      'expires-in': { type: 'string' },
+      period: { type: 'string' },
+      task: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
-  const [command, arg] = positionals;
+  const [command, arg, arg2] = positionals;
   if (!command || values.help) {
     process.stdout.write(`${USAGE}\n`);
     return;
@@ -66,11 +84,15 @@ export async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'submit':
       if (!values.model || !values.input) throw new Error('submit needs --model NAME and --input FILE');
+      if (values.prepaid) return submitPrepaid(ctx, { model: values.model, input: values.input, security: values.security, maxFee: values['max-fee'], expiresIn: values['expires-in'], binary: values.binary, wait: !values['no-wait'] });
       return submit(ctx, { model: values.model, input: values.input, fee: values.fee, maxBlocks: values['max-blocks'], priority: values.priority, privacy: values.privacy, security: values.security, binary: values.binary, wait: !values['no-wait'] });
     case 'status':
       return status(ctx, taskIdArg(arg));
     case 'result':
+      if (values.prepaid) return resultPrepaid(ctx, arg ?? '');
       return result(ctx, taskIdArg(arg));
+    case 'account':
+      return account(ctx, arg, arg2, values);
     case 'reclaim':
       return reclaim(ctx, taskIdArg(arg));
     case 'models':
@@ -88,6 +110,30 @@ export async function main(argv: string[]): Promise<void> {
       return retireModel(ctx, values.name);
     default:
       throw new Error(`unknown command "${command}"\n${USAGE}`);
+  }
+}
+
+/** `market account <sub>`. */
+function account(ctx: ReturnType<typeof createContext>, sub: string | undefined, arg: string | undefined, values: { period?: string; task?: string }): Promise<void> {
+  switch (sub) {
+    case 'deposit':
+      return deposit(ctx, ustxArg(arg, 'account deposit'));
+    case 'balance':
+      return balance(ctx);
+    case 'request-withdrawal':
+      return requestWithdrawal(ctx, ustxArg(arg, 'account request-withdrawal'));
+    case 'withdraw':
+      return withdraw(ctx);
+    case 'claim':
+      return claim(ctx);
+    case 'challenge-voucher':
+      if (!arg) throw new Error('account challenge-voucher needs the voucher FILE (node-agent voucher saves one)');
+      return challengeVoucher(ctx, arg);
+    case 'challenge-receipt':
+      if (!values.period || !/^\d+$/.test(values.period) || !values.task) throw new Error('account challenge-receipt needs --period N (the settlement period) and --task ID (the prepaid task id)');
+      return challengeReceipt(ctx, BigInt(values.period), values.task);
+    default:
+      throw new Error(`unknown account command "${sub ?? ''}": deposit, balance, request-withdrawal, withdraw, claim, challenge-voucher, challenge-receipt`);
   }
 }
 

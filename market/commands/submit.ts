@@ -21,7 +21,26 @@ export interface SubmitOptions {
   wait: boolean;
 }
 
-function whole(value: string | undefined, flag: string, fallback: bigint): bigint {
+/** Reads `--input`, converted to the binary tensor form with `--binary`. */
+export function readInput(file: string, binary?: boolean): Uint8Array {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(file);
+  } catch (e) {
+    throw new Error(`cannot read --input ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  if (binary && !isBinaryInputs(bytes)) {
+    try {
+      bytes = jsonInputsToBinary(bytes);
+    } catch (e) {
+      throw new Error(`--binary: cannot convert --input ${file}: ${(e as Error).message}`);
+    }
+  }
+  return bytes;
+}
+
+/** Parses a whole-number flag. */
+export function whole(value: string | undefined, flag: string, fallback: bigint): bigint {
   if (value === undefined) return fallback;
   if (!/^\d+$/.test(value)) throw new Error(`${flag} must be a whole number, got "${value}"`);
   return BigInt(value);
@@ -42,19 +61,7 @@ export async function submit(ctx: Context, opts: SubmitOptions): Promise<void> {
   const privacy = (opts.privacy ?? 'standard') as PrivacyMode;
   if (!PRIVACY_MODES.includes(privacy)) throw new Error(`--privacy must be one of ${PRIVACY_MODES.join(', ')}`);
 
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(opts.input);
-  } catch (e) {
-    throw new Error(`cannot read --input ${opts.input}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
-  if (opts.binary && !isBinaryInputs(bytes)) {
-    try {
-      bytes = jsonInputsToBinary(bytes);
-    } catch (e) {
-      throw new Error(`--binary: cannot convert --input ${opts.input}: ${(e as Error).message}`);
-    }
-  }
+  const bytes = readInput(opts.input, opts.binary);
   ctx.out.progress(`uploading input (${bytes.length} bytes) to the signer`);
   // Signed by the wallet that will submit the task: the signer stores inputs only from a signed requester (within its cap) or for a task already on chain.
   const inputHash = await ctx.signer.putInput(bytes, wallet);
