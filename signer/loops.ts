@@ -11,6 +11,7 @@ import { sweep } from './tasks/leases.js';
 import { collectInputs } from './uploads/index.js';
 import { refreshBonds } from './nodes/index.js';
 import { accountsTick } from './accounts/settler.js';
+import { accountsEnabled } from './config/index.js';
 
 /** A stoppable background loop. */
 export interface Loop {
@@ -49,6 +50,8 @@ export function startLoops(s: Services, chain: Chain | null): Loop[] {
     // Input blobs no task needs any more (signer/uploads): a slower pass than the sweeper's, which runs every second.
     every('input-sweep', s.config.inputs.gc_interval_ms, s, () => collectInputs(s)),
   ];
+  // Prepaid receipts (signer/accounts): results turn due, failures and expired requests release their reservation.
+  if (s.accounts) loops.push(every('prepaid-receipts', s.config.scheduler.sweep_interval_ms, s, () => s.accounts!.tick()));
   if (chain) {
     s.chain.tipHeight = readCursor(s).tipHeight;
     loops.push(
@@ -60,8 +63,7 @@ export function startLoops(s: Services, chain: Chain | null): Loop[] {
       every('submitter', Math.min(s.config.submitter.confirm_poll_ms, Math.max(50, s.config.submitter.max_wait_ms)), s, () => submitterTick(s, chain)),
     );
     // Prepaid accounts (signer/accounts): settle each period, follow it, re-read accounts (a few SQL reads a tick when idle).
-    const accounts = (s.config as { accounts?: { enabled?: boolean } }).accounts;
-    if (accounts?.enabled !== false) loops.push(every('accounts', s.config.submitter.confirm_poll_ms, s, () => accountsTick(s, chain)));
+    if (accountsEnabled(s.config)) loops.push(every('accounts', s.config.submitter.confirm_poll_ms, s, () => accountsTick(s, chain)));
   }
   return loops;
 }

@@ -4,8 +4,9 @@
  * deposits and withdrawal requests are seen) and payees.
  */
 import { Cl } from '@stacks/transactions';
-import { ACCOUNTS, decodeAccount, decodeAccountsConfig, decodePayee, decodeSigner, type AccountsConfig, type AccountState, type PayeeState, type SignerState } from '../../protocol/contracts/index.js';
+import { decodeAccount, decodeAccountsConfig, decodePayee, decodeSigner, type AccountsConfig, type AccountState, type PayeeState, type SignerState } from '../../protocol/contracts/index.js';
 import type { Chain } from '../chain/types.js';
+import { accountsContractOf } from '../config/index.js';
 import { readOnly } from '../catalog/registry.js';
 import { atomic, prepared } from '../db/index.js';
 import type { Services } from '../services.js';
@@ -13,10 +14,9 @@ import type { Services } from '../services.js';
 /** How long a read of get-config is reused. */
 const CONFIG_CACHE_MS = 60_000;
 
-/** The accounts contract principal: `chain.accounts_contract` when set, else `<deployer of the escrow>.accounts`. */
+/** The accounts contract principal: `accounts.contract` when set, else `accounts` beside the escrow (signer/config accountsContractOf). */
 export function accountsContract(s: Services): string {
-  const configured = (s.config.chain as { accounts_contract?: string }).accounts_contract;
-  return configured ?? `${s.escrow.split('.')[0]}.${ACCOUNTS}`;
+  return accountsContractOf(s.config);
 }
 
 /** The contract name calls go to (the Chain reaches contracts beside the escrow by name). */

@@ -16,16 +16,11 @@ import { parseShares, planPeriod, type CandidateAccount, type PaidReceipt, type 
 import { releasePeriod } from './settler.js';
 
 /** The `[accounts]` keys the period loop reads (signer/config). */
-export interface PeriodConfig {
-  period_ms: number;
-  period_amount_ustx: number;
-  max_accounts_per_tx: number;
-}
+export type PeriodConfig = Pick<Services['config']['accounts'], 'period_ms' | 'period_amount_ustx' | 'max_accounts_per_tx'>;
 
-/** The period settings, with defaults while the config has no `[accounts]` keys for them. */
+/** The period settings of this signer. */
 export function periodConfig(s: Services): PeriodConfig {
-  const a = (s.config as { accounts?: Partial<PeriodConfig> }).accounts ?? {};
-  return { period_ms: a.period_ms ?? 60_000, period_amount_ustx: a.period_amount_ustx ?? 10_000_000, max_accounts_per_tx: a.max_accounts_per_tx ?? 200 };
+  return s.config.accounts;
 }
 
 interface AccountRow {

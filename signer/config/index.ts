@@ -158,6 +158,12 @@ const accounts = z
     max_inline_input_bytes: z.number().int().min(0).default(65_536),
     /** An account's chain state read within this long is trusted for admission, unless it looks short (ms). */
     account_cache_ms: z.number().int().min(0).default(10_000),
+    /** A period is settled once its oldest paid receipt waited this long (ms), or at once for a withdrawal. */
+    period_ms: z.number().int().min(100).default(60_000),
+    /** ...or once the unsettled total reaches this many micro-STX. */
+    period_amount_ustx: z.number().int().min(1).default(10_000_000),
+    /** Most accounts in one settle-accounts transaction (the contract takes 200). */
+    max_accounts_per_tx: z.number().int().min(1).max(200).default(200),
   })
   .strict();
 const log = z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).strict();
