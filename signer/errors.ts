@@ -47,6 +47,52 @@ export const ERROR_STATUS = {
   setup_token_required: 401,
   /** The setup token sent does not match the one the signer made. */
   setup_token_invalid: 401,
+  // Prepaid accounts (signer/accounts, issue 13). Per-request refusals of POST /api/v1/requests carry these codes in
+  // their result item; the others are the routes' statuses.
+  /** This signer takes no prepaid requests (accounts.enabled, or no chain). */
+  accounts_disabled: 404,
+  /** A request item is malformed (its field names what). */
+  request_invalid: 400,
+  /** public_key's principal is not the request's account. */
+  account_key_mismatch: 400,
+  /** The request (or authorization) names another market than this signer's accounts contract. */
+  wrong_market: 400,
+  /** The account key's signature of the request does not verify, or is not canonical. */
+  request_signature_invalid: 400,
+  /** The request's expiry has passed. */
+  request_expired: 400,
+  /** The account already used this nonce for another request. */
+  nonce_used: 409,
+  /** model_output is not a live model version in the registry. */
+  model_not_live: 404,
+  /** price x security is above the request's max_fee. */
+  max_fee_too_low: 400,
+  /** The quote sent is not one this signer signed for this account and model, or it expired. */
+  quote_invalid: 400,
+  /** No input_base64 and no stored input with the request's input_hash. */
+  input_missing: 400,
+  /** input_base64's sha256 is not the request's input_hash. */
+  input_mismatch: 400,
+  /** The account's deposit, less what it owes and what is reserved, is below the request's max_fee. */
+  insufficient_deposit: 402,
+  /** The account asked to withdraw: the signer takes no more requests from it. */
+  account_withdrawing: 403,
+  /** The result exists but is not paid for: sign an authorization covering its leaf. */
+  payment_required: 402,
+  /** The request is still running. */
+  result_not_ready: 409,
+  /** The request failed or expired before a node ran it: nothing is charged, no result exists. */
+  request_failed: 410,
+  /** The spend authorization's signature does not verify with the account's key, or it names another account. */
+  authorization_invalid: 400,
+  /** The authorization's nonce is not above the latest one the signer holds. */
+  nonce_too_low: 409,
+  /** The authorization's cap does not cover the previous cap plus the fees it pays for. */
+  cap_too_low: 400,
+  /** receipts_root is not the Merkle root of the paid leaves in task_ids order. */
+  root_mismatch: 400,
+  /** A task_id is not a due (unpaid) receipt of this account. */
+  not_due: 409,
 } as const;
 export type ErrorCode = keyof typeof ERROR_STATUS;
 

@@ -20,6 +20,8 @@ import { Catalog } from './catalog/index.js';
 import type { Chain } from './chain/types.js';
 import { DirectInference } from './inference/queue.js';
 import { NodeBonds } from './nodes/bonds.js';
+import { PrepaidAccounts } from './accounts/index.js';
+import { accountsEnabled } from './config/index.js';
 
 /** Shared state of one running signer. */
 export interface Services {
@@ -55,6 +57,8 @@ export interface Services {
   bonds: NodeBonds | null;
   /** Last chain tip seen by the watcher (null before the first read or without a chain). */
   chain: { tipHeight: number | null };
+  /** Prepaid accounts (signer/accounts): null when accounts are disabled or there is no chain. */
+  accounts: PrepaidAccounts | null;
   startedAt: number;
 }
 
@@ -80,7 +84,7 @@ function baseUrlOf(config: SignerConfig): string {
 /** Assembles the shared services around an open database. */
 export function createServices(opts: ServiceOptions): Services {
   const { config } = opts;
-  const services: Omit<Services, 'inference'> = {
+  const services: Omit<Services, 'inference' | 'accounts'> = {
     store: opts.store,
     config,
     // Redaction is a second line of defence: no code path logs the key or the config object.
@@ -103,5 +107,7 @@ export function createServices(opts: ServiceOptions): Services {
   };
   // Without an admin, the console's setup token is made now and its URL logged (console/setup.ts).
   announceSetup(services.consoleSetup, opts.store, services.log, baseUrlOf(config));
-  return Object.assign(services, { inference: new DirectInference(services) });
+  const accounts = opts.chain && accountsEnabled(config) ? new PrepaidAccounts(services, opts.chain) : null;
+  const withAccounts = Object.assign(services, { accounts });
+  return Object.assign(withAccounts, { inference: new DirectInference(withAccounts) });
 }

@@ -70,6 +70,14 @@ export function verifyNodeRequestFast(req: NodeRequest, chainId: number, signatu
   return verifyInline(encodeRequest(req, chainId), signature, publicKey);
 }
 
+/**
+ * A canonical signature over already encoded SIP-018 bytes (e.g. protocol/accounts
+ * `encodeAccountsMessage`), checked inline: for callers that encode once and reuse the bytes.
+ */
+export function verifyEncodedFast(encoded: Uint8Array, signature: string, publicKey: string): boolean {
+  return verifyInline(encoded, signature, publicKey);
+}
+
 /** The signer's verifier: checks on `threads` worker threads (0: inline on the main thread). */
 export class SignatureVerifier {
   readonly #pool: VerifyPool | null;
@@ -95,6 +103,11 @@ export class SignatureVerifier {
   /** A node's request signature. */
   nodeRequest(req: NodeRequest, chainId: number, signature: string, publicKey: string): Promise<boolean> {
     return this.#check(encodeRequest(req, chainId), signature, publicKey);
+  }
+
+  /** A canonical signature over already encoded SIP-018 bytes (prepaid requests and authorizations: protocol/accounts encodeAccountsMessage). */
+  encoded(encoded: Uint8Array, signature: string, publicKey: string): Promise<boolean> {
+    return this.#check(encoded, signature, publicKey);
   }
 
   /** Stops the threads. */

@@ -38,6 +38,9 @@ import { pull } from './routes/pull.js';
 import { register } from './routes/register.js';
 import { stats } from './routes/stats.js';
 import { tasks } from './routes/tasks.js';
+import { accounts } from './routes/accounts.js';
+import { quote } from './routes/quote.js';
+import { isRequestsPost, requests, requestsBodyLimit } from './routes/requests.js';
 
 /** Builds the signer's HTTP app around its services. */
 export function createApp(services: Services): Hono<Env> {
@@ -64,11 +67,11 @@ export function createApp(services: Services): Hono<Env> {
   // Model files have their own, larger limit (routes/models.ts, and routes/admin-models.ts for console
   // uploads, checked here so that it applies before the console guard reads the form), and so have inference requests
   // (inference.max_body_bytes, routes/infer.ts); every other body has this one.
-  app.use((c, next) => (c.req.method === 'PUT' && c.req.path.endsWith('/artifact') ? next() : isModelUpload(c) ? modelUploadLimit(c, next) : isInferencePost(c.req.method, c.req.path) ? inferenceBodyLimit(c, next) : requestLimit(c, next)));
+  app.use((c, next) => (c.req.method === 'PUT' && c.req.path.endsWith('/artifact') ? next() : isModelUpload(c) ? modelUploadLimit(c, next) : isInferencePost(c.req.method, c.req.path) ? inferenceBodyLimit(c, next) : isRequestsPost(c.req.method, c.req.path) ? requestsBodyLimit(c, next) : requestLimit(c, next)));
   // Every console page (including /console itself) and /api/v1/admin route needs a logged-in admin (console/guard.ts).
   app.use('/console/*', consoleGuard);
   app.use('/api/v1/admin/*', consoleGuard);
-  for (const r of [health, register, heartbeat, pull, complete, tasks, stats, nodes, inputs, models, metrics, docs, adminAuth, consoleAuth, adminTokens, consoleTokens, dashboard, adminModels, consoleModelPages, infer, batchInfer, oip, periods, payees]) app.route('/', r);
+  for (const r of [health, register, heartbeat, pull, complete, tasks, stats, nodes, inputs, models, metrics, docs, adminAuth, consoleAuth, adminTokens, consoleTokens, dashboard, adminModels, consoleModelPages, infer, batchInfer, oip, periods, payees, requests, accounts, quote]) app.route('/', r);
 
   app.notFound((c) => fail(c, 404, `no route ${c.req.method} ${c.req.path}; see /openapi.json for the API`));
   app.onError((err, c) => {

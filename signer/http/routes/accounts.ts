@@ -1,0 +1,90 @@
+/**
+ * Prepaid accounts (signer/accounts):
+ *  - GET /api/v1/accounts/{account}: public: the chain mirror (balance, settled spend and nonce,
+ *    pending withdrawal), the latest authorization, owed, reserved, unsettled, available, last settlement;
+ *  - GET /api/v1/accounts/{account}/due: to the account (requester-signed): the leaves to pay for,
+ *    oldest first, and where its next authorization continues from;
+ *  - POST /api/v1/accounts/{account}/authorizations: a spend authorization signed by the account key
+ *    paying for due receipts (pay, then reveal).
+ */
+import { Hono } from 'hono';
+import { z } from 'zod';
+import { fromAuthorizationJson, spendAuthorizationJson } from '../../../protocol/accounts/index.js';
+import { availableOf, dueView, MAX_DUE, pay, unsettledOf, type AccountRow } from '../../accounts/index.js';
+import { authenticateRequester } from '../../auth/requester.js';
+import { prepared } from '../../db/index.js';
+import { ApiError } from '../../errors.js';
+import type { Env } from '../env.js';
+import { ok, valid } from '../respond.js';
+import { prepaidOf } from './requests.js';
+
+const param = z.object({ account: z.string().regex(/^S[0-9A-Z]{28,40}(\.[a-zA-Z][a-zA-Z0-9-]{0,39})?$/, 'must be a Stacks principal') });
+
+/** Body of POST /api/v1/accounts/{account}/authorizations. */
+export const authorizationBody = z
+  .object({
+    authorization: spendAuthorizationJson,
+    task_ids: z.array(z.string().regex(/^[0-9]{1,40}$/, 'must be a prepaid task id (decimal)')).max(MAX_DUE, `at most ${MAX_DUE} task ids per authorization`),
+  })
+  .strict();
+
+/** The public view of an account row. */
+export function accountView(row: AccountRow, market: string, last: unknown) {
+  const unsettled = unsettledOf(row);
+  const available = availableOf(row);
+  return {
+    account: row.account,
+    market,
+    public_key: row.public_key,
+    balance: row.balance,
+    spent: row.spent,
+    settled_nonce: row.settled_nonce,
+    withdraw_at: row.withdraw_at,
+    authorization: { cumulative: row.auth_cumulative, nonce: row.auth_nonce, receipts_root: row.auth_root },
+    owed: row.owed,
+    reserved: row.reserved,
+    unsettled: unsettled.toString(),
+    available: (available > 0n ? available : 0n).toString(),
+    last_settlement: last,
+    read_at: row.read_at,
+  };
+}
+
+/** Prepaid account routes. */
+export const accounts = new Hono<Env>()
+  .get('/api/v1/accounts/:account', valid('param', param), async (c) => {
+    const pa = prepaidOf(c);
+    const { account } = c.req.valid('param');
+    const row = await pa.freshAccount(account, null);
+    if (!row) {
+      // Never sent a request here: only the chain knows it.
+      const state = await pa.view.account(account);
+      if (!state) throw new ApiError('not_found', `account ${account} has never deposited in ${pa.market}`);
+      const zero = { account, public_key: null, owed: '0', reserved: '0', unsettled: '0', authorization: { cumulative: '0', nonce: '0', receipts_root: null }, last_settlement: null };
+      const available = state.withdrawAt > 0n ? 0n : state.balance;
+      return ok(c, { ...zero, market: pa.market, balance: state.balance.toString(), spent: state.spent.toString(), settled_nonce: state.nonce.toString(), withdraw_at: state.withdrawAt > 0n ? Number(state.withdrawAt) : null, available: available.toString(), read_at: Date.now() });
+    }
+    const last = prepared(
+      pa.store.sqlite,
+      "select p.id as period, p.chain_period, p.txid, p.confirmed_at as at from prepaid_periods p where p.status = 'confirmed' and p.id in (select period_id from prepaid_receipts where account = ? and period_id is not null) order by p.id desc limit 1",
+    ).get(account);
+    return ok(c, accountView(row, pa.market, last ?? null));
+  })
+  .get('/api/v1/accounts/:account/due', valid('param', param), async (c) => {
+    const pa = prepaidOf(c);
+    const { account } = c.req.valid('param');
+    const requester = await authenticateRequester(c, {
+      code: 'requester_signature_required',
+      hint: `the due leaves of ${account} are served only to the account: sign the GET with its key (protocol/sip018 signRequesterRequest)`,
+    });
+    if (requester.principal !== account) throw new ApiError('not_requester', `signed by ${requester.principal}, not by the account ${account}; only the account may list its due leaves`);
+    return ok(c, dueView(pa.store, account));
+  })
+  .post('/api/v1/accounts/:account/authorizations', valid('param', param), valid('json', authorizationBody), async (c) => {
+    const pa = prepaidOf(c);
+    const { account } = c.req.valid('param');
+    const body = c.req.valid('json');
+    const { authorization, signature } = fromAuthorizationJson(body.authorization);
+    const row = await pay(pa.store, { chainId: pa.chainId, market: pa.market, verify: (e, sig, key) => pa.verify(e, sig, key) }, account, authorization, signature, body.task_ids);
+    return ok(c, { paid: body.task_ids, account: accountView(row, pa.market, null) });
+  });
