@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { modelPaths } from './openapi-models.js';
 import { adminSessionScheme, consolePaths } from './openapi-console.js';
 import { apiTokenScheme, inferencePaths } from './openapi-inference.js';
+import { accountsPaths } from './openapi-accounts.js';
 import { completeBatchRequest, completeBatchResponse, completeTaskRequest, envelope, heartbeatRequest, MAX_TASKS_PER_CALL, pulledTask, pulledTasks, registerNodeRequest, taskResultResponse, taskStatusResponse, NODE_AUTH_HEADERS, REQUESTER_AUTH_HEADERS } from '../../protocol/index.js';
 
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' });
@@ -121,6 +122,7 @@ export function openApiDocument() {
       ...modelPaths,
       ...consolePaths,
       ...inferencePaths,
+      ...accountsPaths,
     },
   };
 }
