@@ -4,7 +4,8 @@
  * own key at `run` once its address holds STX (fundAddress); a test node that talks to the
  * signer without an agent is bonded here (fundAndBond), from its own key, as an agent would.
  */
-import { broadcastTransaction, compressPublicKey, makeSTXTokenTransfer, privateKeyToAddress, privateKeyToPublic } from '@stacks/transactions';
+import { broadcastTransaction, compressPublicKey, fetchCallReadOnlyFunction, makeContractCall, makeSTXTokenTransfer, PostConditionMode, privateKeyToAddress, privateKeyToPublic, type ClarityValue } from '@stacks/transactions';
+import { ACCOUNTS, amountArgs, decodeAccountsConfig, decodeSigner, setSettlerArgs } from '../../protocol/contracts/index.js';
 import { resolveConfig, BondClient, ensureBond, loadOrCreateKey, type NodeBond } from '../../node-agent/index.js';
 import { devKeys } from '../../devnet/accounts.js';
 import { resolve } from 'node:path';
@@ -25,14 +26,14 @@ function serialized<T>(key: string, run: () => Promise<T>): Promise<T> {
   return next;
 }
 
-async function mined(devnetUrl: string, txid: string): Promise<void> {
+async function mined(devnetUrl: string, txid: string, what = 'STX transfer'): Promise<void> {
   const id = txid.startsWith('0x') ? txid : `0x${txid}`;
   for (let i = 0; i < 1200; i++) {
     const res = await fetch(`${devnetUrl}/extended/v1/tx/${id}`);
     if (res.ok) {
-      const tx = (await res.json()) as { tx_status: string };
+      const tx = (await res.json()) as { tx_status: string; tx_result?: { repr: string } };
       if (tx.tx_status === 'success') return;
-      if (tx.tx_status !== 'pending') throw new Error(`STX transfer ${id}: ${tx.tx_status}`);
+      if (tx.tx_status !== 'pending') throw new Error(`${what} ${id}: ${tx.tx_status} ${tx.tx_result?.repr ?? ''}`.trim());
     }
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -76,4 +77,49 @@ export async function fundAndBond(devnetUrl: string, privateKey: string, opts: {
   const { chain } = resolveConfig({ chain: { api_url: devnetUrl, escrow_contract: opts.escrow ?? DEV_ESCROW } });
   const client = new BondClient(chain, 'devnet', { privateKey, publicKey: compressPublicKey(privateKeyToPublic(privateKey)), address });
   return ensureBond(client, opts.stake ?? 0n);
+}
+
+/** The settler's bond `npm start` posts: 10 STX, or the contract's min-signer-bond when higher. */
+export const SETTLER_BOND = 10_000_000n;
+
+/** Signs, sends and waits for one contract call on the devnet; throws with the result when it aborts. */
+async function callAndWait(devnetUrl: string, key: string, contract: string, fn: string, args: ClarityValue[]): Promise<void> {
+  const [contractAddress, contractName] = contract.split('.') as [string, string];
+  const client = { baseUrl: devnetUrl };
+  const sender = privateKeyToAddress(key, 'testnet');
+  await serialized(`${devnetUrl} ${sender}`, async () => {
+    const tx = await makeContractCall({ contractAddress, contractName, functionName: fn, functionArgs: args, senderKey: key, network: 'testnet', client, postConditionMode: PostConditionMode.Allow });
+    const res = await broadcastTransaction({ transaction: tx, network: 'testnet', client });
+    if ('reason' in res) throw new Error(`${contract}.${fn}: the devnet refused the call: ${res.reason}`);
+    await mined(devnetUrl, res.txid, `${contract}.${fn}`);
+  });
+}
+
+/**
+ * Makes the signer's key the settler of accounts.clar (`set-settler` by the admin, with the
+ * signer's address and public key) and bonds it (`post-bond` from the signer's key, funded from
+ * the faucet), so prepaid accounts settle out of the box. Idempotent: a settler already set and
+ * bonded is left alone. Throws, saying why, when another key is settler and still bonded (the
+ * contract refuses to replace it until it withdraws its bond).
+ */
+export async function ensureSettler(devnetUrl: string, adminKey: string, signerKey: string, opts: { accounts?: string; bond?: bigint } = {}): Promise<{ settler: string; bond: bigint }> {
+  const accounts = opts.accounts ?? `${DEV_ESCROW.split('.')[0]}.${ACCOUNTS}`;
+  const [contractAddress, contractName] = accounts.split('.') as [string, string];
+  const read = (functionName: string) => fetchCallReadOnlyFunction({ contractAddress, contractName, functionName, functionArgs: [], senderAddress: contractAddress, network: 'testnet', client: { baseUrl: devnetUrl } });
+  const address = privateKeyToAddress(signerKey, 'testnet');
+  const publicKey = compressPublicKey(privateKeyToPublic(signerKey));
+  let signer = decodeSigner(await read('get-signer'));
+  if (signer.settler !== address || signer.key !== publicKey) {
+    if (signer.bond > 0n) throw new Error(`${accounts}: ${signer.settler} is settler with a bond of ${signer.bond} µSTX; it must withdraw it (request-bond-withdrawal, withdraw-bond) before ${address} can be named`);
+    await callAndWait(devnetUrl, adminKey, accounts, 'set-settler', setSettlerArgs(address, publicKey));
+  }
+  const config = decodeAccountsConfig(await read('get-config'));
+  const target = (opts.bond ?? SETTLER_BOND) > config.minSignerBond ? (opts.bond ?? SETTLER_BOND) : config.minSignerBond;
+  signer = decodeSigner(await read('get-signer'));
+  if (signer.bond < target) {
+    const amount = target - signer.bond;
+    await fundAddress(devnetUrl, address, (await balance(devnetUrl, address)) + amount);
+    await callAndWait(devnetUrl, signerKey, accounts, 'post-bond', amountArgs(amount));
+  }
+  return { settler: address, bond: signer.bond < target ? target : signer.bond };
 }

@@ -19,7 +19,7 @@ import { deployModelArgs, INFERENCE_ESCROW, MODEL_REGISTRY } from '../../protoco
 import { loadMarketConfig, MarketChain, walletFromKey } from '../../market/index.js';
 import { loadOrCreateKey } from '../../node-agent/index.js';
 import { ROOT, assertPortFree, freePort, startService, type Service } from './services.js';
-import { fundAddress, fundNodeKey } from './funding.js';
+import { ensureSettler, fundAddress, fundNodeKey } from './funding.js';
 import { DEV_ESCROW } from './workload.js';
 
 /** Name the bundled classifier is published under. */
@@ -244,7 +244,8 @@ async function escrowReadOnly(devnetUrl: string, fn: string, args: ClarityValue[
 /**
  * The admin (deployer) authorizes the signer key and names the treasury key; the deployer's own
  * right to settle, which the contract grants at deployment, is withdrawn, so that no one key is
- * admin, signer and treasury. Idempotent: a second start on the same chain changes nothing.
+ * admin, signer and treasury. The signer key is also made settler of accounts.clar and bonded
+ * (ensureSettler), so prepaid accounts settle. Idempotent: a second start on the same chain changes nothing.
  */
 async function setUpRoles(devnetUrl: string, signerUrl: string, keys: Map<string, string>, dataDir: string, signerAccount?: string): Promise<Roles> {
   const dev = (name: string): RoleKey => {
@@ -269,6 +270,8 @@ async function setUpRoles(devnetUrl: string, signerUrl: string, keys: Map<string
   const config = await escrowReadOnly(devnetUrl, 'get-config', []);
   const treasury = config.type === ClarityType.Tuple && config.value.treasury?.type === ClarityType.PrincipalStandard ? config.value.treasury.value : null;
   if (treasury !== roles.treasury.address) await chain.confirm(await chain.call(admin, INFERENCE_ESCROW, 'set-treasury', [Cl.principal(roles.treasury.address)]));
+  // Prepaid accounts: the same key settles accounts.clar (set-settler by the admin) and posts its bond.
+  await ensureSettler(devnetUrl, roles.admin.privateKey, roles.signer.privateKey);
   return roles;
 }
 
