@@ -12,6 +12,8 @@
  * signer/: this is what any user's program would run).
  */
 import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { jsonHash, requesterAuthHeaders } from '../protocol/index.js';
 import {
   accountsMessageHash,
@@ -93,7 +95,20 @@ interface ServedAuthorization {
   signature?: string;
 }
 
+/** An authorization this client signed and the signer accepted, as kept in `stateFile`. */
+interface OwnAuthorization {
+  cumulative: string;
+  nonce: string;
+  receipts_root: string;
+  signature: string;
+}
+
 export interface PrepaidClientOptions {
+  /**
+   * A JSON file where the client keeps the last authorization it signed (so a later process
+   * can recognise it when the signer serves it without its signature); none: in memory only.
+   */
+  stateFile?: string;
   signerUrl: string;
   /** Chain id the signatures are bound to (CHAIN_ID.testnet for the devnet). */
   chainId: number;
@@ -114,10 +129,23 @@ export class PrepaidClient {
   /** Leaf hashes this client has paid for: never paid twice. */
   private readonly paid = new Set<string>();
   private paying: Promise<unknown> = Promise.resolve();
+  /** The last authorization this client (or a process sharing its state file) signed and had accepted. */
+  private own: OwnAuthorization | null = null;
 
   constructor(readonly opts: PrepaidClientOptions) {
     this.publicKey = publicKeyOf(opts.privateKey);
     this.account = principalOfKey(this.publicKey, opts.chainId);
+    if (opts.stateFile && existsSync(opts.stateFile)) {
+      const saved = JSON.parse(readFileSync(opts.stateFile, 'utf8')) as { account?: string; market?: string; authorization?: OwnAuthorization };
+      if (saved.account === this.account && saved.market === opts.market && saved.authorization) this.own = saved.authorization;
+    }
+  }
+
+  private remember(a: OwnAuthorization): void {
+    this.own = a;
+    if (!this.opts.stateFile) return;
+    mkdirSync(dirname(this.opts.stateFile), { recursive: true });
+    writeFileSync(this.opts.stateFile, `${JSON.stringify({ account: this.account, market: this.opts.market, authorization: a }, null, 2)}\n`, { mode: 0o600 });
   }
 
   /** Signs a task request (random 64-bit nonce, expiry in 10 minutes unless given). */
@@ -203,7 +231,12 @@ export class PrepaidClient {
     // Nonce 0 is "none yet": nothing was signed, and continuing from a zero cap gives nothing away.
     if (state.nonce === 0n && state.cumulative === 0n) return state;
     if (!served.signature || !served.receipts_root) {
-      throw new DishonestSigner(`the signer holds an authorization of ${state.cumulative} µSTX (nonce ${state.nonce}) for ${this.account} but did not serve its signature and receipts root, so this key cannot check it signed it; refusing to sign on top of it`, 'authorization_not_signed');
+      // Without the signature, only an authorization this client itself signed can be recognised.
+      const own = this.own;
+      if (own && own.cumulative === state.cumulative.toString() && own.nonce === state.nonce.toString()) {
+        if (!served.receipts_root || served.receipts_root === own.receipts_root) return state;
+      }
+      throw new DishonestSigner(`the signer holds an authorization of ${state.cumulative} µSTX (nonce ${state.nonce}) for ${this.account} but did not serve its signature and receipts root, and it is not the last one this client signed, so this key cannot check it signed it; refusing to sign on top of it`, 'authorization_not_signed');
     }
     const auth = { account: this.account, market: served.market ?? this.opts.market, cumulative: state.cumulative, nonce: state.nonce, receiptsRoot: served.receipts_root };
     if (auth.market !== this.opts.market || !verifyAccountsMessage(spendAuthorizationCV(auth), this.opts.chainId, served.signature, this.publicKey)) {
@@ -270,6 +303,8 @@ export class PrepaidClient {
       throw this.refusal('posting the spend authorization', r);
     }
     for (const c of chosen) this.paid.add(leafHash(c.leaf));
+    const a = signedAuth.authorization;
+    this.remember({ cumulative: a.cumulative.toString(), nonce: a.nonce.toString(), receipts_root: a.receiptsRoot, signature: signedAuth.signature });
     return chosen.map((c) => c.taskId);
   }
 

@@ -9,6 +9,9 @@
  *   unbond    announce that the node stops: no more tasks; the stake is withdrawable after a delay
  *   withdraw  take the stake back once the delay has passed
  *   status    the key's address, balance and bond
+ *   claim     take the STX prepaid-account settlements credited to the key
+ *   voucher   fetch the signer's signed voucher for the key, check it, save it
+ *   challenge-voucher  after its settle-by, send the saved voucher to the chain: the shortfall comes from the signer's bond
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
@@ -36,6 +39,7 @@ import {
 import type { ModelSpec } from './config/index.js';
 import { expandHome } from './config/index.js';
 import { REFERENCE_CLASSIFIER_IPS, measure, performanceScore } from './bench/index.js';
+import { PayeeClient, keepSaved, loadVoucher, saveVoucher, voucherFileOf } from './accounts/index.js';
 
 const USAGE = `usage: node-agent <command> [options]
 
@@ -49,6 +53,11 @@ commands:
   unbond   [--key FILE]                       stop taking tasks; the stake stays locked (slashable) for the unbonding delay
   withdraw [--key FILE]                       after the delay, pay the stake back to the node address
   status   [--key FILE]                       the node address, its balance and its bond
+  claim    [--key FILE]                       withdraw what prepaid-account settlements credited to the key (accounts contract)
+  voucher  [--key FILE] [--signer URL]        fetch the signer's voucher for what it owes the key, check it is signed by the
+                                             settler key on chain, save it (voucher.json beside the key) and print it
+  challenge-voucher [--key FILE] [--file F]   after the voucher's settle-by, if the key was credited less: challenge the
+                                             signer's bond with it (shortfall plus penalty become claimable)
 
 run, bond, unbond, withdraw and status reach the chain at chain.api_url (--stacks-api URL) and the
 escrow chain.escrow_contract; the transactions are signed by the node key and pay their fees from
@@ -67,6 +76,7 @@ const { values, positionals } = parseArgs({
     'node-id': { type: 'string' },
     'stacks-api': { type: 'string' },
     amount: { type: 'string' },
+    file: { type: 'string' },
     seconds: { type: 'string', default: '5' },
     help: { type: 'boolean', short: 'h' },
   },
@@ -214,7 +224,53 @@ async function status() {
   console.log(`bond            ${current.status}, stake ${current.stake} micro-STX${current.status === 'active' ? '' : `, withdrawable from block ${current.withdrawAt}`}`);
 }
 
-const commands: Record<string, () => unknown> = { run, keygen, models, bench, bond, unbond, withdraw, status };
+function payeeClient(): { cfg: AgentConfig; client: PayeeClient } {
+  const cfg = config();
+  const key = loadOrCreateKey(expandHome(cfg.agent.key_file), cfg.agent.network);
+  return { cfg, client: new PayeeClient(cfg, key) };
+}
+
+async function claim() {
+  const { client } = payeeClient();
+  const { amount, txid } = await client.claim();
+  console.log(`claimed ${amount} micro-STX from ${client.contract} to ${client.key.address} (tx ${txid})`);
+}
+
+async function voucher() {
+  const { cfg, client } = payeeClient();
+  const file = values.file ?? voucherFileOf(cfg);
+  const v = await client.fetchVoucher(cfg.agent.signer);
+  const [signer, payee, tip, accounts] = await Promise.all([client.signer(), client.payee(), client.tipHeight(), client.accountsConfig()]);
+  const credited = payee?.credited ?? 0n;
+  let saved = null;
+  try {
+    saved = loadVoucher(file, client, signer.key);
+  } catch {
+    saved = null;
+  }
+  const kept = keepSaved(saved, credited, BigInt(tip), accounts.disputeWindow);
+  if (!kept) saveVoucher(file, v);
+  console.log(`voucher from the signer, signed by the settler key ${signer.key} (checked)`);
+  console.log(`payee           ${v.voucher.payee}`);
+  console.log(`owed            ${v.voucher.cumulative} micro-STX (cumulative), to be credited by block ${v.voucher.settleBy} (chain at ${tip})`);
+  console.log(`credited        ${credited} micro-STX on chain; claimable ${payee?.claimable ?? 0n} (node-agent claim)`);
+  console.log(`signer bond     ${signer.bond} micro-STX${signer.unlockAt > 0n ? `, BEING WITHDRAWN (unlocks at block ${signer.unlockAt})` : ''}`);
+  if (kept) console.log(`kept ${file}: it holds an unhonoured voucher for ${saved!.voucher.cumulative} due by block ${saved!.voucher.settleBy}; node-agent challenge-voucher sends it after that block`);
+  else console.log(`saved to ${file}`);
+  if (v.voucher.cumulative - credited > signer.bond) console.log(`warning: the signer's bond (${signer.bond}) is below what it owes this key (${v.voucher.cumulative - credited})`);
+}
+
+async function challengeVoucher() {
+  const { cfg, client } = payeeClient();
+  const file = values.file ?? voucherFileOf(cfg);
+  const signer = await client.signer();
+  const v = loadVoucher(file, client, signer.key);
+  if (!v) throw new BondError(`no voucher at ${file}: node-agent voucher fetches and saves one`);
+  const { txid, paid } = await client.challenge(v);
+  console.log(`voucher challenged (tx ${txid}): ${paid} micro-STX from the signer's bond is claimable now (node-agent claim)`);
+}
+
+const commands: Record<string, () => unknown> = { run, keygen, models, bench, bond, unbond, withdraw, status, claim, voucher, 'challenge-voucher': challengeVoucher };
 const command = positionals[0];
 if (values.help || !command || !commands[command]) {
   console.log(USAGE);

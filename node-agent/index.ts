@@ -15,6 +15,7 @@ import { ModelStore, scanModels } from './models/index.js';
 import { SignerClient } from './client/index.js';
 import { Agent } from './loop/index.js';
 import { BondClient, ensureBond, type NodeBond } from './chain/index.js';
+import { PayeeClient, voucherFileOf, watchVoucherOnce } from './accounts/index.js';
 
 export { loadConfig, resolveConfig, modelSpecs, ConfigError, type AgentConfig } from './config/index.js';
 export { loadOrCreateKey, type NodeKey } from './keys/index.js';
@@ -26,6 +27,7 @@ export { Agent, computeTask, signResult, TaskFailure, type Completion } from './
 export { encodeOutputs, confidenceOf } from './encode/index.js';
 export { BondClient, BondError, NotFundedError, ensureBond, fundingHint, type NodeBond, type BondEvent } from './chain/index.js';
 export { validateInput } from './validate/index.js';
+export { PayeeClient, VoucherError, accountsContractOf, keepSaved, loadVoucher, saveVoucher, voucherFileOf, watchVoucherOnce, type CheckedVoucher } from './accounts/index.js';
 export type { Engine, ModelInfo, Feeds, TensorMeta } from './engine/index.js';
 
 /** Worker replacements within this window that make the node `degraded` (a crash loop, not one crash). */
@@ -51,6 +53,29 @@ export function performanceScoreOf(config: AgentConfig): number {
     if (typeof score === 'number' && score > 0) return score;
   }
   return 100;
+}
+
+/**
+ * Every `client.voucher_interval_s` (first at start): fetch the signer's voucher for this key,
+ * check it against the settler key on chain, save it beside the key, and warn about the signer's
+ * bond (see accounts/watchVoucherOnce). Returns the stop function.
+ */
+function watchVouchers(config: AgentConfig, key: NodeKey, log: Logger): () => void {
+  if (!config.chain.api_url || config.client.voucher_interval_s === 0) return () => undefined;
+  const client = new PayeeClient(config, key);
+  const file = voucherFileOf(config);
+  let busy = false;
+  const tick = () => {
+    if (busy) return;
+    busy = true;
+    watchVoucherOnce(client, config.agent.signer, file, log)
+      .catch((e: Error) => log.warn({ err: e.message }, 'payee voucher check failed'))
+      .finally(() => (busy = false));
+  };
+  tick();
+  const timer = setInterval(tick, config.client.voucher_interval_s * 1000);
+  timer.unref();
+  return () => clearInterval(timer);
 }
 
 /** A running agent and its parts. */
@@ -166,6 +191,7 @@ export async function startAgent(config: AgentConfig, log: Logger = pino({ name:
     },
   );
   agent.start();
+  const stopVouchers = watchVouchers(config, key, log);
   return {
     agent,
     pool,
@@ -175,6 +201,7 @@ export async function startAgent(config: AgentConfig, log: Logger = pino({ name:
     nodeId,
     bond,
     async close() {
+      stopVouchers();
       await agent.stop();
       batcher.close();
       await pool.close();

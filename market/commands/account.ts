@@ -5,6 +5,8 @@
  * is refused with what to do instead of paying a fee to learn it.
  */
 import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { Pc, ClarityType, publicKeyFromSignatureRsv } from '@stacks/transactions';
 import { CHAIN_ID } from '../../protocol/index.js';
 import {
@@ -33,7 +35,15 @@ export function chainIdOf(ctx: Context): number {
 
 /** A prepaid client for the wallet (the account is the wallet's address). */
 export function prepaidClient(ctx: Context): PrepaidClient {
-  return new PrepaidClient({ signerUrl: ctx.config.signer_url, chainId: chainIdOf(ctx), market: ctx.chain.accountsContract, privateKey: ctx.wallet().privateKey });
+  const wallet = ctx.wallet();
+  const dir = ctx.config.data_dir.startsWith('~/') ? join(homedir(), ctx.config.data_dir.slice(2)) : ctx.config.data_dir;
+  return new PrepaidClient({
+    signerUrl: ctx.config.signer_url,
+    chainId: chainIdOf(ctx),
+    market: ctx.chain.accountsContract,
+    privateKey: wallet.privateKey,
+    stateFile: join(dir, `${wallet.address}.authorization.json`),
+  });
 }
 
 /** Parses a micro-STX amount argument. */
@@ -147,7 +157,9 @@ export async function challengeVoucher(ctx: Context, file: string): Promise<void
   } catch (e) {
     throw new Error(`cannot read the voucher ${file}: ${(e as Error).message}`);
   }
-  const parsed = payeeVoucherJson.safeParse(json);
+  // The signer's answer carries public_key and credited beside the signed fields: keep the signed ones.
+  const j = (json ?? {}) as Record<string, unknown>;
+  const parsed = payeeVoucherJson.safeParse({ payee: j.payee, market: j.market, cumulative: j.cumulative, settle_by: j.settle_by, signature: j.signature });
   if (!parsed.success) throw new Error(`${file} is not a payee voucher: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   const { voucher, signature } = fromVoucherJson(parsed.data);
   if (voucher.market !== ctx.chain.accountsContract) throw new Error(`the voucher is for ${voucher.market}, not ${ctx.chain.accountsContract} (--config / accounts_contract)`);
@@ -197,9 +209,10 @@ export async function challengeReceipt(ctx: Context, period: bigint, taskId: str
     if (!res.ok) throw new SignerRefusal(`${path}: ${env?.error ?? `HTTP ${res.status}`}`, res.status, env?.code ?? null);
     return env!.data;
   };
-  const meta = (await get(`/api/v1/periods/${period}`)) as { chain_period?: string | number | null; root: string };
-  const chainPeriod = meta.chain_period !== undefined && meta.chain_period !== null ? BigInt(meta.chain_period) : period;
-  const p = (await get(`/api/v1/periods/${period}/proof/${encodeURIComponent(taskId)}`)) as { leaf: unknown; leaf_hash: string; proof: { hash: string; left: boolean }[]; root: string };
+  // `period` is the signer's period id; the contract numbers the confirmed ones itself (chain_period).
+  const p = (await get(`/api/v1/periods/${period}/proof/${encodeURIComponent(taskId)}`)) as { chain_period?: number | string | null; leaf: unknown; leaf_hash: string; proof: { hash: string; left: boolean }[]; root: string };
+  if (p.chain_period === null || p.chain_period === undefined) throw new Error(`the signer's period ${period} is not confirmed on chain yet (no chain period): nothing to challenge until it is`);
+  const chainPeriod = BigInt(p.chain_period);
   const leaf = fromLeafJson(receiptLeafJson.parse(p.leaf));
   const hash = leafHash(leaf);
   if (hash !== p.leaf_hash) throw new Error(`the signer's leaf hashes to ${hash}, not the ${p.leaf_hash} it says`);

@@ -17,7 +17,13 @@ import {
   type PostCondition,
 } from '@stacks/transactions';
 import { createNetwork, type StacksNetwork } from '@stacks/network';
-import { bondNodeArgs, decodeNodeBond, errorName, nodeKeyArgs, type NodeBond } from '../../protocol/contracts/index.js';
+import { accountsErrors, bondNodeArgs, decodeNodeBond, errorName, nodeKeyArgs, type NodeBond } from '../../protocol/contracts/index.js';
+
+/** The contract's name of an error code, accounts.clar's included. */
+function anyErrorName(code: number): string {
+  for (const [name, value] of Object.entries(accountsErrors)) if (value === code) return name;
+  return errorName(code);
+}
 import type { AgentConfig } from '../config/index.js';
 import type { NodeKey } from '../keys/index.js';
 
@@ -49,8 +55,6 @@ export function fundingHint(network: AgentConfig['agent']['network'], address: s
 /** The bond of one node key, read and changed through a Stacks node/API. */
 export class BondClient {
   readonly network: StacksNetwork;
-  private readonly contractAddress: string;
-  private readonly contractName: string;
 
   constructor(
     private readonly chain: AgentConfig['chain'],
@@ -59,7 +63,6 @@ export class BondClient {
   ) {
     if (!chain.api_url) throw new BondError('chain.api_url is empty: set it to the Stacks node/API (e.g. http://127.0.0.1:3999) to read or change the bond');
     this.network = createNetwork({ network: agentNetwork === 'mainnet' ? 'mainnet' : 'testnet', client: { baseUrl: chain.api_url } });
-    [this.contractAddress, this.contractName] = chain.escrow_contract.split('.') as [string, string];
   }
 
   /** The escrow contract principal stakes go to. */
@@ -77,8 +80,14 @@ export class BondClient {
   }
 
   private readOnly(fn: string, args: ClarityValue[]): Promise<ClarityValue> {
-    const call = fetchCallReadOnlyFunction({ contractAddress: this.contractAddress, contractName: this.contractName, functionName: fn, functionArgs: args, senderAddress: this.key.address, network: this.network });
-    return this.reach(`reading ${fn} of ${this.escrow}`, call);
+    return this.readContract(this.escrow, fn, args);
+  }
+
+  /** A read-only call of any contract (`contract` a full principal, e.g. the accounts contract). */
+  readContract(contract: string, fn: string, args: ClarityValue[]): Promise<ClarityValue> {
+    const [contractAddress, contractName] = contract.split('.') as [string, string];
+    const call = fetchCallReadOnlyFunction({ contractAddress, contractName, functionName: fn, functionArgs: args, senderAddress: this.key.address, network: this.network });
+    return this.reach(`reading ${fn} of ${contract}`, call);
   }
 
   /** The key's bond, or null when it has none. */
@@ -128,10 +137,16 @@ export class BondClient {
    * (deny mode): the call moves exactly the STX it says and nothing else. `spends` is checked
    * against the balance first, so an unfunded key gets a message rather than a failed transaction.
    */
-  private async call(fn: string, args: ClarityValue[], postConditions: PostCondition[], spends = 0n): Promise<Mined> {
+  private call(fn: string, args: ClarityValue[], postConditions: PostCondition[], spends = 0n): Promise<Mined> {
+    return this.callContract(this.escrow, fn, args, postConditions, spends);
+  }
+
+  /** Signs, broadcasts and waits for a call of any contract from the node key (see `call`). */
+  async callContract(contract: string, fn: string, args: ClarityValue[], postConditions: PostCondition[], spends = 0n): Promise<Mined> {
+    const [contractAddress, contractName] = contract.split('.') as [string, string];
     const tx = await this.reach(
       `building ${fn}`,
-      makeContractCall({ contractAddress: this.contractAddress, contractName: this.contractName, functionName: fn, functionArgs: args, senderKey: this.key.privateKey, network: this.network, postConditions, postConditionMode: PostConditionMode.Deny }),
+      makeContractCall({ contractAddress, contractName, functionName: fn, functionArgs: args, senderKey: this.key.privateKey, network: this.network, postConditions, postConditionMode: PostConditionMode.Deny }),
     );
     const fee = BigInt(tx.auth.spendingCondition.fee);
     if (fee > BigInt(this.chain.max_tx_fee)) throw new BondError(`${fn} would pay a fee of ${fee} micro-STX, above chain.max_tx_fee (${this.chain.max_tx_fee}); raise it or try later`);
@@ -157,7 +172,7 @@ export class BondClient {
         if (tx.tx_status === 'success') return deserializeCV(tx.tx_result!.hex);
         if (tx.tx_status.startsWith('abort')) {
           const code = /\(err u(\d+)\)/.exec(tx.tx_result?.repr ?? '')?.[1];
-          throw new BondError(`${fn} transaction ${id} failed: ${tx.tx_status}${code ? ` ${errorName(Number(code))} (u${code})` : ''}`);
+          throw new BondError(`${fn} transaction ${id} failed: ${tx.tx_status}${code ? ` ${anyErrorName(Number(code))} (u${code})` : ''}`);
         }
         if (tx.tx_status.startsWith('dropped')) throw new BondError(`${fn} transaction ${id} was dropped: ${tx.tx_status}`);
       }

@@ -44,6 +44,8 @@ const client = z
     request_timeout_ms: z.number().int().min(100).default(60_000),
     backoff_base_ms: z.number().int().min(1).default(500),
     backoff_max_ms: z.number().int().min(1).default(30_000),
+    /** How often `run` fetches, checks and saves the signer's payee voucher for this key (0: never). */
+    voucher_interval_s: z.number().int().min(0).default(300),
   })
   .strict();
 
@@ -54,6 +56,8 @@ const chain = z
       .string()
       .regex(/^S[A-Z0-9]{39,40}\.[a-zA-Z][a-zA-Z0-9-]*$/, 'must be a contract principal like ST1...GZGM.inference-escrow')
       .default('ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.inference-escrow'),
+    /** Prepaid accounts contract whose settler owes this key ('': `<escrow deployer>.accounts`). */
+    accounts_contract: z.union([z.literal(''), z.string().regex(/^S[A-Z0-9]{39,40}\.[a-zA-Z][a-zA-Z0-9-]*$/, 'must be a contract principal like ST1...GZGM.accounts')]).default(''),
     stake: z.number().int().min(0).default(0),
     max_tx_fee: z.number().int().min(1).default(100_000),
     confirm_timeout_s: z.number().int().min(1).default(120),
@@ -130,6 +134,8 @@ function envOverrides(env: NodeJS.ProcessEnv): Record<string, Record<string, unk
   if (env.NODE_AGENT_STACKS_API !== undefined) set('chain', 'api_url', env.NODE_AGENT_STACKS_API);
   if (env.NODE_AGENT_ESCROW) set('chain', 'escrow_contract', env.NODE_AGENT_ESCROW);
   if (env.NODE_AGENT_STAKE) set('chain', 'stake', num('NODE_AGENT_STAKE'));
+  if (env.NODE_AGENT_ACCOUNTS) set('chain', 'accounts_contract', env.NODE_AGENT_ACCOUNTS);
+  if (env.NODE_AGENT_VOUCHER_INTERVAL_S) set('client', 'voucher_interval_s', num('NODE_AGENT_VOUCHER_INTERVAL_S'));
   return o;
 }
 
