@@ -10,7 +10,8 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { compressedPublicKey, rsvSignature } from '../../protocol/api/index.js';
-import { encodeAccountsMessage, fromTaskRequestJson, prepaidTaskId, principalOfKey, taskRequestCV, taskRequestJson, type TaskRequestJson } from '../../protocol/accounts/index.js';
+import { prepaidTaskId, principalOfKey, taskRequestJson, type TaskRequestJson } from '../../protocol/accounts/index.js';
+import { encodeTaskRequest } from './encode.js';
 import { atomic, prepared } from '../db/index.js';
 import { ApiError, type ErrorCode } from '../errors.js';
 import { runsFor } from '../tasks/votes.js';
@@ -87,7 +88,7 @@ function precheck(pa: PrepaidAccounts, index: number, raw: unknown, nowSeconds: 
     const hash = createHash('sha256').update(input).digest('hex');
     if (hash !== r.input_hash) throw new Refusal('input_mismatch', `input_base64 hashes to ${hash}, not to request.input_hash ${r.input_hash}`);
   }
-  const encoded = encodeAccountsMessage(taskRequestCV(fromTaskRequestJson(r)), pa.chainId);
+  const encoded = encodeTaskRequest(r, pa.chainId);
   const taskId = prepaidTaskId(createHash('sha256').update(encoded).digest('hex'));
   return { index, item, request: r, taskId, maxFee: BigInt(r.max_fee), input, encoded };
 }

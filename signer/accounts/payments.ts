@@ -18,7 +18,7 @@ export const MAX_DUE = 500;
 
 /** The account's due receipts, oldest first (at most MAX_DUE). */
 export function dueReceipts(store: SignerDatabase, account: string): ReceiptRow[] {
-  return prepared(store.sqlite, "select * from prepaid_receipts where status = 'due' and account = ? order by created_at asc, task_id asc limit ?").all(account, MAX_DUE) as ReceiptRow[];
+  return prepared(store.sqlite, "select * from prepaid_receipts where status = 'due' and account = ? order by created_at asc, rowid asc limit ?").all(account, MAX_DUE) as ReceiptRow[];
 }
 
 /** GET /api/v1/accounts/{account}/due: where the next authorization continues from, and the leaves to pay. */

@@ -5,7 +5,10 @@
  * and the OpenAPI document listing the routes.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { principalOfKey } from '../../protocol/accounts/index.js';
+import { randomBytes, randomInt } from 'node:crypto';
+import { randomPrivateKey } from '@stacks/transactions';
+import { encodeAccountsMessage, principalOfKey, publicKeyOf, taskRequestCV, toTaskRequestJson, type TaskRequest } from '../../protocol/accounts/index.js';
+import { encodeTaskRequest } from '../../signer/accounts/encode.js';
 import { demandBps, priceOf, sharesOf, tierDiscountBps } from '../../signer/accounts/index.js';
 import { resolveConfig } from '../../signer/index.js';
 import { requestsBodyBytes } from '../../signer/http/routes/requests.js';
@@ -107,5 +110,25 @@ describe('a signer without accounts', () => {
     }
     expect(doc.paths['/api/v1/requests/{task_id}/result']!.get!.security).toEqual([{ requesterSignature: [] }]);
     expect(doc.paths['/api/v1/accounts/{account}/due']!.get!.security).toEqual([{ requesterSignature: [] }]);
+  });
+});
+
+describe('request encoding', () => {
+  it('builds the same SIP-018 bytes as stacks.js for any request', () => {
+    const key = randomPrivateKey();
+    const account = principalOfKey(publicKeyOf(key), CHAIN_ID);
+    for (let i = 0; i < 50; i++) {
+      const r: TaskRequest = {
+        account: i % 2 ? account : 'SP2J6ZY48GV1EZ5V2V5RB9MP66SW86PYKKNRV9EJ7',
+        market: i % 3 ? 'ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.accounts' : 'ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.a-much-longer-market-name',
+        modelOutput: BigInt(randomInt(1_000_000)),
+        inputHash: randomBytes(32).toString('hex'),
+        maxFee: i === 0 ? (1n << 128n) - 1n : BigInt(randomInt(281474976710655)),
+        expiry: BigInt(randomInt(2_000_000_000)),
+        security: [1n, 3n, 5n][i % 3]!,
+        nonce: BigInt(`0x${randomBytes(15).toString('hex')}`),
+      };
+      expect(encodeTaskRequest(toTaskRequestJson(r), CHAIN_ID).equals(encodeAccountsMessage(taskRequestCV(r), CHAIN_ID))).toBe(true);
+    }
   });
 });
