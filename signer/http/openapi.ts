@@ -4,6 +4,7 @@ import { modelPaths } from './openapi-models.js';
 import { adminSessionScheme, consolePaths } from './openapi-console.js';
 import { apiTokenScheme, inferencePaths } from './openapi-inference.js';
 import { accountsPaths } from './openapi-accounts.js';
+import { periodPaths } from './openapi-periods.js';
 import { completeBatchRequest, completeBatchResponse, completeTaskRequest, envelope, heartbeatRequest, MAX_TASKS_PER_CALL, pulledTask, pulledTasks, registerNodeRequest, taskResultResponse, taskStatusResponse, NODE_AUTH_HEADERS, REQUESTER_AUTH_HEADERS } from '../../protocol/index.js';
 
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' });
@@ -123,6 +124,7 @@ export function openApiDocument() {
       ...consolePaths,
       ...inferencePaths,
       ...accountsPaths,
+      ...periodPaths,
     },
   };
 }

@@ -168,6 +168,11 @@ describe('the books of a period', () => {
     expect((await body(await t.app.request(`/api/v1/periods?after=${id}`))).data.periods).toEqual([]);
   });
 
+  it('lists the period and payee routes in /openapi.json', async () => {
+    const doc = (await (await t.app.request('/openapi.json')).json()) as { paths: Record<string, unknown> };
+    for (const p of ['/api/v1/periods', '/api/v1/periods/{id}', '/api/v1/periods/{id}/proof/{task_id}', '/api/v1/payees/{principal}', '/api/v1/payees/{principal}/voucher']) expect(doc.paths).toHaveProperty([p]);
+  });
+
   it('shows a payee its books; a voucher needs a chain', async () => {
     recordOne();
     const res = await body(await t.app.request(`/api/v1/payees/${NODE}`));
