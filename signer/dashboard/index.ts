@@ -6,10 +6,12 @@
  */
 import type { Services } from '../services.js';
 import { bucketStarts, bucketWindow, directCalls, directLatency, results, taskLatency, type KeyedSeries, type Percentiles } from './series.js';
+import { accountsSection, type AccountsSection } from './accounts.js';
 import { earningsByNode, recentSettlements, statusCounts, taskTotals, type NodeEarning, type SettlementView, type TaskCounts, type TaskTotals } from './tables.js';
 
 export { bucketWindow, bucketStarts, type Window, type KeyedSeries, type Percentiles } from './series.js';
 export type { NodeEarning, SettlementView, TaskCounts } from './tables.js';
+export type { AccountView, AccountsSection } from './accounts.js';
 
 /** A model row of the dashboard. */
 export interface DashboardModel {
@@ -55,6 +57,8 @@ export interface DashboardSnapshot {
   /** `by_node` is from the all-time pass made at `tasks.by_source_at`; `over_time` is live. */
   earnings: { by_node: NodeEarning[]; over_time: KeyedSeries };
   settlements: SettlementView[];
+  /** Prepaid accounts: deposits, unsettled spend, last settlements, periods, the settler's bond and proven challenges. */
+  accounts: AccountsSection;
 }
 
 const BPS = 10_000;
@@ -115,6 +119,7 @@ export async function dashboardSnapshot(s: Services, now = Date.now()): Promise<
     latency: { tasks: taskLatency(sqlite, w), direct: directLatency(sqlite, w) },
     earnings: { by_node: totals.earnings, over_time: earningsByNode(sqlite, w) },
     settlements: recentSettlements(sqlite, s.config.chain.api_url, cfg.settlements_shown),
+    accounts: await accountsSection(s, cfg.settlements_shown, now),
   };
 }
 

@@ -15,6 +15,7 @@ import { accountsMessageHash, fromVoucherJson, payeeVoucherCV, publicKeyOf, veri
 import { amountArgs, decodeAccount, decodePayee, decodePeriod } from '../../protocol/contracts/index.js';
 import { accountsTick, followPeriods } from '../../signer/accounts/settler.js';
 import { startPeriod } from '../../signer/accounts/periods.js';
+import { accountsSection } from '../../signer/dashboard/accounts.js';
 import type { StacksApiChain } from '../../signer/chain/stacks-api.js';
 import { getTask } from '../../signer/tasks/state.js';
 import { createApp, createServices, openDatabase, resolveConfig, type Services } from '../../signer/index.js';
@@ -115,6 +116,10 @@ describe('settle-accounts on a devnet', () => {
     expect(sql<{ spent: string; settled_nonce: string }>('select spent, settled_nonce from prepaid_accounts where account = ?', alice.address)[0]).toMatchObject({ spent: '3000', settled_nonce: '1' });
     const shown = await body(await app.request(`/api/v1/payees/${NODE}`));
     expect(shown.data).toMatchObject({ owed: '4800', credited: '4800', unsettled: '0', claimable: '4800' });
+    // The dashboard reads the settler's bond (ensureSettler posted 10 STX) and the challenges proven (none).
+    const section = await accountsSection(s, 10);
+    expect(section.settler).toEqual({ bond: '10000000', challenges_proven: '0', unlock_at: '0' });
+    expect(section.accounts.find((a) => a.account === alice.address)?.last_settlement).toMatchObject({ chain_period: 1 });
   }, 120_000);
 
   it('signs vouchers the contract would check: the settler key, this market, the cumulative owed, settle-by = tip + settle-window', async () => {

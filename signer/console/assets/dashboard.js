@@ -133,6 +133,30 @@
         cell(t.task_urls.map((u) => ({ href: u.url, text: u.task_id, cls: 'task-link' }))),
       ]),
     );
+    if (!s.accounts) return;
+    fillTable(
+      'accounts-table',
+      s.accounts.accounts.map((a) => [
+        cell(a.account, 'mono'),
+        cell(fmtStx(a.balance)),
+        cell(fmtStx(a.unsettled)),
+        cell(fmtStx(a.reserved)),
+        cell(a.withdraw_at ?? '—'),
+        cell(a.last_settlement ? { href: `/api/v1/periods/${a.last_settlement.period}`, text: `period ${a.last_settlement.period} at ${new Date(a.last_settlement.at ?? 0).toISOString()}` } : '—'),
+      ]),
+    );
+    fillTable(
+      'periods-table',
+      s.accounts.periods.map((p) => [
+        cell({ href: `/api/v1/periods/${p.id}`, text: String(p.id) }),
+        cell(p.status),
+        cell(p.chain_period ?? '—'),
+        cell(p.tasks),
+        cell(fmtStx(p.charged)),
+        cell(`${p.root.slice(0, 12)}…`, 'mono'),
+        cell(p.txid ? `${p.txid.slice(0, 12)}…` : '—', 'mono'),
+      ]),
+    );
   }
 
   function showError(message) {

@@ -193,6 +193,53 @@ export function DashboardPage({ admin, snapshot: s }: { admin: AdminSession; sna
           </tbody>
         </table>
       </section>
+      <section id="accounts">
+        <h2>Accounts</h2>
+        <p class="note">
+          Prepaid accounts: deposits on chain (as last read), spend not yet settled, and each one's last settlement. Settler bond:{' '}
+          <strong>{s.accounts.settler ? formatStx(s.accounts.settler.bond) : '—'}</strong>; challenges proven against it:{' '}
+          <strong data-field="accounts.settler.challenges_proven">{s.accounts.settler?.challenges_proven ?? '—'}</strong>.
+        </p>
+        {s.accounts.settler_error && (
+          <p class="flash error" role="alert">
+            {s.accounts.settler_error}
+          </p>
+        )}
+        <table id="accounts-table">
+          <Thead cols={['Account', 'Deposit', 'Unsettled', 'Reserved', 'Withdrawal at', 'Last settlement']} />
+          <tbody>
+            {s.accounts.accounts.map((a) => (
+              <tr>
+                <td class="mono">{a.account}</td>
+                <td>{formatStx(a.balance)}</td>
+                <td>{formatStx(a.unsettled)}</td>
+                <td>{formatStx(a.reserved)}</td>
+                <td>{a.withdraw_at ?? '—'}</td>
+                <td>{a.last_settlement ? <a href={`/api/v1/periods/${a.last_settlement.period}`}>{`period ${a.last_settlement.period} at ${iso(a.last_settlement.at ?? 0)}`}</a> : '—'}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        <h3>Periods</h3>
+        <table id="periods-table">
+          <Thead cols={['Period', 'Status', 'Chain period', 'Tasks', 'Charged', 'Root', 'Transaction']} />
+          <tbody>
+            {s.accounts.periods.map((p) => (
+              <tr>
+                <td>
+                  <a href={`/api/v1/periods/${p.id}`}>{p.id}</a>
+                </td>
+                <td>{p.status}</td>
+                <td>{p.chain_period ?? '—'}</td>
+                <td>{p.tasks}</td>
+                <td>{formatStx(p.charged)}</td>
+                <td class="mono">{p.root.slice(0, 12)}…</td>
+                <td class="mono">{p.txid ? `${p.txid.slice(0, 12)}…` : '—'}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </section>
       <script type="application/json" id="dashboard-data">
         {raw(embedded(s))}
       </script>
