@@ -40,8 +40,13 @@ import { SignerRefusal } from './signer-client.js';
 export class DishonestSigner extends Error {
   constructor(
     message: string,
-    /** `leaf_not_signed` (a leaf this key did not sign or did not ask for), `authorization_not_signed`, `output_mismatch`, `leaf_mismatch`. */
-    readonly code: 'leaf_not_signed' | 'authorization_not_signed' | 'output_mismatch' | 'leaf_mismatch',
+    /**
+     * `leaf_not_signed` (a request signature this key never made), `leaf_refused` (another
+     * account's or market's leaf, or a fee above the request's max fee), `authorization_not_signed`
+     * (the latest authorization served is not this key's), `output_mismatch` (the revealed output is
+     * not the one paid for), `leaf_mismatch` (a leaf under another task's id, or asked for twice).
+     */
+    readonly code: 'leaf_not_signed' | 'leaf_refused' | 'authorization_not_signed' | 'output_mismatch' | 'leaf_mismatch',
   ) {
     super(message);
     this.name = 'DishonestSigner';
@@ -284,15 +289,15 @@ export class PrepaidClient {
     if (chosen.length === 0) return [];
     for (const { taskId, leaf } of chosen) {
       this.checkLeaf(taskId, leaf);
+      const r = leaf.request;
+      if (r.account !== this.account || r.market !== this.opts.market) throw new DishonestSigner(`refusing to pay: the leaf of task ${taskId} is a request of ${r.account} at ${r.market}, not of ${this.account} at ${this.opts.market}`, 'leaf_refused');
+      if (!verifyAccountsMessage(taskRequestCV(r), this.opts.chainId, leaf.requestSignature, this.publicKey)) throw new DishonestSigner(`refusing to pay: the leaf of task ${taskId} (nonce ${r.nonce}) carries a request this key never signed`, 'leaf_not_signed');
+      if (leaf.fee > r.maxFee) throw new DishonestSigner(`refusing to pay: the leaf of task ${taskId} charges ${leaf.fee} µSTX, above its max fee ${r.maxFee}`, 'leaf_refused');
       if (this.paid.has(leafHash(leaf))) throw new DishonestSigner(`the signer asks again to be paid for task ${taskId}, which this client paid for already`, 'leaf_mismatch');
     }
     const previous = this.verifyLatest(due.authorization);
-    let signedAuth;
-    try {
-      signedAuth = authorizeLeaves(previous, chosen.map((c) => c.leaf), this.opts.market, this.opts.chainId, this.opts.privateKey);
-    } catch (e) {
-      throw new DishonestSigner(`refusing to pay: ${(e as Error).message}`, 'leaf_not_signed');
-    }
+    // authorizeLeaves checks the same again (protocol/accounts is the one definition of a payable leaf).
+    const signedAuth = authorizeLeaves(previous, chosen.map((c) => c.leaf), this.opts.market, this.opts.chainId, this.opts.privateKey);
     const r = await this.http('POST', `/api/v1/accounts/${this.account}/authorizations`, {
       authorization: toAuthorizationJson(signedAuth.authorization, signedAuth.signature),
       task_ids: chosen.map((c) => c.taskId),
