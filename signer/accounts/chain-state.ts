@@ -8,7 +8,8 @@ import { decodeAccount, decodeAccountsConfig, decodePayee, decodeSigner, type Ac
 import type { Chain } from '../chain/types.js';
 import { accountsContractOf } from '../config/index.js';
 import { readOnly } from '../catalog/registry.js';
-import { atomic, prepared } from '../db/index.js';
+import { prepared } from '../db/index.js';
+import { mirrorChainState } from './ledger.js';
 import type { Services } from '../services.js';
 
 /** How long a read of get-config is reused. */
@@ -52,20 +53,6 @@ export async function readSettler(s: Services, chain: Chain): Promise<SignerStat
   return decodeSigner(await readOnly(chain, accountsContractName(s), 'get-signer', []));
 }
 
-/** Writes an account's chain state into its mirror row (balance, settled spend and nonce, withdrawal). */
-export function mirrorAccount(s: Services, account: string, state: AccountState | null, now = Date.now()): void {
-  const st = state ?? { balance: 0n, spent: 0n, nonce: 0n, withdrawAmount: 0n, withdrawAt: 0n };
-  prepared(s.store.sqlite, 'update prepaid_accounts set balance = ?, spent = ?, settled_nonce = ?, withdraw_at = ?, read_at = ?, updated_at = ? where account = ?').run(
-    st.balance.toString(),
-    st.spent.toString(),
-    st.nonce.toString(),
-    st.withdrawAt > 0n ? Number(st.withdrawAt) : null,
-    now,
-    now,
-    account,
-  );
-}
-
 /**
  * Re-reads from the chain every account with unsettled spend, held reservations or a withdrawal
  * request whose mirror is older than `maxAgeMs`: deposits raise what it may spend, and a
@@ -81,8 +68,8 @@ export async function refreshAccounts(s: Services, chain: Chain, maxAgeMs: numbe
   ).all(now - maxAgeMs, limit) as { account: string }[];
   for (const { account } of stale) {
     const state = await readAccount(s, chain, account);
-    // The read is awaited outside any SQL transaction; the row write is one statement.
-    atomic(s.store.sqlite, () => mirrorAccount(s, account, state, now));
+    // The read is awaited outside any SQL transaction; the row write is one statement (ledger.ts, as admission mirrors).
+    mirrorChainState(s.store, account, null, state, now);
   }
   return stale.length;
 }
