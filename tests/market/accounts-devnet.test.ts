@@ -10,6 +10,7 @@
  * The signer runs without its loops, so nothing settles by itself: that is the signer which
  * stopped settling that a voucher challenge is for.
  */
+import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,6 +23,9 @@ import { randomPrivateKey } from '@stacks/transactions';
 import {
   accountsMessageHash,
   fromVoucherJson,
+  leafHash,
+  merkleProof,
+  merkleRoot,
   payeeVoucherCV,
   prepaidTaskId,
   principalOfKey,
@@ -38,12 +42,13 @@ import { createApp, createServices, openDatabase, resolveConfig as signerConfig,
 import { ensureSettler, fundAddress } from '../../scripts/lib/funding.js';
 import { loadMarketConfig } from '../../market/config.js';
 import { createContext, type Context } from '../../market/context.js';
-import { balance, deposit, requestWithdrawal, withdraw, challengeVoucher } from '../../market/commands/account.js';
+import { balance, deposit, requestWithdrawal, withdraw, challengeVoucher, challengeReceipt } from '../../market/commands/account.js';
+import { settleAccountsArgs } from '../../protocol/contracts/accounts.js';
 import { submitPrepaid } from '../../market/commands/prepaid.js';
 import { DishonestSigner, PrepaidClient } from '../../market/prepaid.js';
 import { PayeeClient, VoucherError, saveVoucher, loadVoucher } from '../../node-agent/accounts/index.js';
 import { resolveConfig as agentConfig } from '../../node-agent/config/index.js';
-import { DEPLOYER, keyOf } from '../devnet/helpers.js';
+import { call, DEPLOYER, keyOf, mined } from '../devnet/helpers.js';
 import { chainFixture, ESCROW, until, type ChainFixture } from '../signer/devnet-fixture.js';
 import { TestNode, body } from '../signer/helpers.js';
 
@@ -325,5 +330,68 @@ describe('node-agent vouchers', () => {
     expect(existsSync(file)).toBe(true);
     expect(cfg.client.voucher_interval_s).toBe(300);
     expect(fromVoucherJson(JSON.parse(readFileSync(file, 'utf8'))).voucher.cumulative).toBe(v.voucher.cumulative);
+  }, 120_000);
+});
+
+describe('market account challenge-receipt', () => {
+  it('proves from the published leaves that a settled period charged a request its account never signed, and refuses to challenge an honest leaf', async () => {
+    const account = randomPrivateKey();
+    const accountAddress = principalOfKey(publicKeyOf(account), CHAIN_ID);
+    const base = { account: accountAddress, market: MARKET, modelOutput: 1n, inputHash: 'ef'.repeat(32), maxFee: 3000n, expiry: 4_000_000_000n, security: 1n };
+    const honestReq = { ...base, nonce: 1n };
+    const forgedReq = { ...base, nonce: 2n };
+    const honest: ReceiptLeaf = { request: honestReq, requestSignature: signTaskRequest(honestReq, CHAIN_ID, account), node: node.publicKey, outputHash: '11'.repeat(32), fee: 3000n };
+    const forged: ReceiptLeaf = { request: forgedReq, requestSignature: signTaskRequest(forgedReq, CHAIN_ID, randomPrivateKey()), node: node.publicKey, outputHash: '22'.repeat(32), fee: 3000n };
+    const leaves = [honest, forged];
+    const hashes = leaves.map(leafHash);
+    const root = merkleRoot(hashes);
+    // A settler that publishes a root over a leaf nobody signed (no account charged: the leaf is the evidence).
+    const { res } = await call(fx.devnet, fx.signerKey, MARKET, 'settle-accounts', settleAccountsArgs({ root, tasks: 2, items: [], credits: [] }));
+    if ('reason' in res) throw new Error(`settle-accounts refused: ${res.reason}`);
+    await fx.devnet.idle();
+    expect((await mined(fx.devnet.url, res.txid)).tx_status).toBe('success');
+    const ctx = marketCtx(keyOf(fx.devnet, 'wallet_5'));
+    const period = (await ctx.chain.accountsConfig()).lastPeriod;
+    const ids = leaves.map((l) => prepaidTaskId(accountsMessageHash(taskRequestCV(l.request), CHAIN_ID)));
+    const fake = await fakeSigner((method, path) => {
+      const i = ids.findIndex((id) => path === `/api/v1/periods/7/proof/${id}`);
+      if (i < 0) return null;
+      return { status: 200, body: { success: true, error: null, data: { period: 7, chain_period: Number(period), task_id: ids[i], leaf: toLeafJson(leaves[i]!), leaf_hash: hashes[i], proof: merkleProof(hashes, i), root } } };
+    });
+    try {
+      const cli = marketCtx(keyOf(fx.devnet, 'wallet_5'), fake.url);
+      await expect(challengeReceipt(cli, 7n, ids[0]!)).rejects.toThrow(/nothing to challenge/);
+      const out = await json(() => challengeReceipt(cli, 7n, ids[1]!));
+      expect(out).toMatchObject({ period: String(period), task_id: ids[1], paid: '6000' });
+      expect(out.reason).toMatch(new RegExp(`not signed by ${accountAddress}`));
+      expect(await cli.chain.payee(accountAddress)).toMatchObject({ claimable: 6000n, penalties: 6000n });
+      // Each leaf is challenged once.
+      await expect(challengeReceipt(cli, 7n, ids[1]!)).rejects.toThrow(/ERR_ALREADY_CHALLENGED/);
+    } finally {
+      await fake.close();
+    }
+  }, 120_000);
+});
+
+describe('PrepaidClient.runMany', () => {
+  it('posts a batch, pays every due leaf of it with one authorization per round, and reveals each output checked', async () => {
+    const key = keyOf(fx.devnet, 'wallet_8');
+    const ctx = marketCtx(key);
+    await json(() => deposit(ctx, 100_000n));
+    const c = new PrepaidClient({ signerUrl, chainId: CHAIN_ID, market: MARKET, privateKey: key });
+    const items = [1, 2, 3].map((x) => {
+      const input = Buffer.from(JSON.stringify({ inputs: [{ name: 'x', shape: [1], datatype: 'FP32', data: [x] }] }));
+      return { signed: c.sign({ modelOutput: 1n, inputHash: createHash('sha256').update(input).digest('hex'), maxFee: 1000n }), input };
+    });
+    const running = c.runMany(items, { pollMs: 50, timeoutMs: 60_000 });
+    const ran = new Set<string>();
+    while (ran.size < 3) ran.add(await nodeRunsOne());
+    const { revealed, failed, authorizations } = await running;
+    expect(failed).toEqual([]);
+    expect(revealed.map((r) => r.taskId).sort()).toEqual(items.map((i) => i.signed.taskId).sort());
+    expect(authorizations).toBeGreaterThanOrEqual(1);
+    expect(authorizations).toBeLessThanOrEqual(3);
+    const view = await c.accountView();
+    expect(view).toMatchObject({ owed: '3000', authorization: { cumulative: '3000', nonce: String(authorizations) } });
   }, 120_000);
 });
