@@ -37,7 +37,7 @@ interface AccountRow {
 }
 
 /** Accounts with paid receipts not in any period, and those receipts oldest first. */
-export function readCandidates(s: Services): { accounts: CandidateAccount[]; receipts: Map<string, PaidReceipt[]>; oldestPaidAt: number | null } {
+export function readCandidates(s: Services): { accounts: CandidateAccount[]; receipts: Map<string, PaidReceipt[]> } {
   const rows = prepared(
     s.store.sqlite,
     `select a.* from prepaid_accounts a where exists (select 1 from prepaid_receipts r where r.account = a.account and r.status = 'paid' and r.period_id is null)`,
@@ -57,33 +57,53 @@ export function readCandidates(s: Services): { accounts: CandidateAccount[]; rec
     }),
   );
   const receipts = new Map<string, PaidReceipt[]>();
-  let oldestPaidAt: number | null = null;
   const list = prepared(
     s.store.sqlite,
-    "select task_id, account, fee, leaf_hash, shares, paid_at from prepaid_receipts where status = 'paid' and period_id is null order by paid_at asc, task_id asc",
-  ).all() as { task_id: string; account: string; fee: string | null; leaf_hash: string | null; shares: string | null; paid_at: number | null }[];
+    "select task_id, account, fee, leaf_hash, shares from prepaid_receipts where status = 'paid' and period_id is null order by paid_at asc, task_id asc",
+  ).all() as { task_id: string; account: string; fee: string | null; leaf_hash: string | null; shares: string | null }[];
   for (const r of list) {
     if (r.fee === null || r.leaf_hash === null) continue;
-    if (r.paid_at !== null && (oldestPaidAt === null || r.paid_at < oldestPaidAt)) oldestPaidAt = r.paid_at;
     const mine = receipts.get(r.account) ?? [];
     mine.push({ taskId: r.task_id, fee: BigInt(r.fee), leafHash: r.leaf_hash, shares: parseShares(r.shares) });
     receipts.set(r.account, mine);
   }
-  return { accounts, receipts, oldestPaidAt };
+  return { accounts, receipts };
+}
+
+/** What decides whether a period is due, in three aggregate reads (each tick; the full candidates only when due). */
+export interface DueSummary {
+  /** Paid receipts not in any period, their fees' sum, and the oldest one's paid_at. */
+  receipts: number;
+  unsettled: bigint;
+  oldestPaidAt: number | null;
+  /** An account with such receipts asked to withdraw. */
+  withdrawing: boolean;
+}
+
+/** The due summary from SQLite. */
+export function readDueSummary(s: Services): DueSummary {
+  const r = prepared(s.store.sqlite, "select count(*) n, coalesce(sum(cast(fee as integer)), 0) total, min(paid_at) oldest from prepaid_receipts where status = 'paid' and period_id is null").get() as {
+    n: number;
+    total: number | bigint;
+    oldest: number | null;
+  };
+  const w = prepared(
+    s.store.sqlite,
+    "select 1 from prepaid_accounts a where a.withdraw_at is not null and exists (select 1 from prepaid_receipts r where r.account = a.account and r.status = 'paid' and r.period_id is null) limit 1",
+  ).get();
+  return { receipts: r.n, unsettled: BigInt(r.total), oldestPaidAt: r.oldest, withdrawing: w !== undefined };
 }
 
 /**
  * Whether a period is due: an account asked to withdraw (its dispute window is running), the
  * unsettled total reached period_amount_ustx, the oldest paid receipt waited period_ms, or a
- * voucher's settle-by is near (`voucherDue`).
+ * voucher's settle-by is near (`voucherDue`). Null when not, else why.
  */
-export function periodDue(cfg: PeriodConfig, c: ReturnType<typeof readCandidates>, now: number, voucherDue = false): string | null {
-  if (c.accounts.length === 0) return null;
-  if (c.accounts.some((a) => a.withdrawing)) return 'an account requested a withdrawal';
-  let unsettled = 0n;
-  for (const list of c.receipts.values()) for (const r of list) unsettled += r.fee;
-  if (unsettled >= BigInt(cfg.period_amount_ustx)) return `unsettled ${unsettled} µSTX reached period_amount_ustx`;
-  if (c.oldestPaidAt !== null && now - c.oldestPaidAt >= cfg.period_ms) return 'the oldest paid receipt waited period_ms';
+export function periodDue(cfg: PeriodConfig, d: DueSummary, now: number, voucherDue = false): string | null {
+  if (d.receipts === 0) return null;
+  if (d.withdrawing) return 'an account requested a withdrawal';
+  if (d.unsettled >= BigInt(cfg.period_amount_ustx)) return `unsettled ${d.unsettled} µSTX reached period_amount_ustx`;
+  if (d.oldestPaidAt !== null && now - d.oldestPaidAt >= cfg.period_ms) return 'the oldest paid receipt waited period_ms';
   if (voucherDue) return "a payee voucher's settle-by is near";
   return null;
 }
@@ -129,9 +149,9 @@ export function recordPeriod(s: Services, tx: SignedTx, plan: PeriodPlan, now = 
 /** Plans, builds, records and broadcasts the next period when one is due; returns its txid. */
 export async function startPeriod(s: Services, chain: Chain, now = Date.now(), voucherDue = false): Promise<string | null> {
   const cfg = periodConfig(s);
-  const candidates = readCandidates(s);
-  const why = periodDue(cfg, candidates, now, voucherDue);
+  const why = periodDue(cfg, readDueSummary(s), now, voucherDue);
   if (!why) return null;
+  const candidates = readCandidates(s);
   const { plan, skipped } = planPeriod(candidates.accounts, candidates.receipts, { maxItems: cfg.max_accounts_per_tx, maxCredits: 200 });
   for (const k of skipped) s.log.warn({ account: k.account, reason: k.reason }, 'account left out of this period');
   if (!plan) return null;

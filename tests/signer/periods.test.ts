@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Cl, serializeCV } from '@stacks/transactions';
 import { EMPTY_ROOT, fromLeafJson, leafHash, merkleRoot, rootFromProof } from '../../protocol/accounts/index.js';
 import { planPeriod, receiptsToSettle, type CandidateAccount, type PaidReceipt } from '../../signer/accounts/plan.js';
-import { periodDue, readCandidates, recordPeriod } from '../../signer/accounts/periods.js';
+import { periodDue, readCandidates, readDueSummary, recordPeriod } from '../../signer/accounts/periods.js';
 import { confirmPeriod, releasePeriod } from '../../signer/accounts/settler.js';
 import type { SettlementRow } from '../../signer/chain/submitter.js';
 import { getTask } from '../../signer/tasks/state.js';
@@ -89,14 +89,16 @@ describe('when a period is due', () => {
   it('after period_ms since the oldest paid receipt, at period_amount_ustx, or at once for a withdrawal', () => {
     const alice = new TestAccount();
     alice.open(t.s);
-    expect(periodDue(cfg, readCandidates(t.s), Date.now())).toBeNull();
+    expect(periodDue(cfg, readDueSummary(t.s), Date.now())).toBeNull();
     alice.pay(t.s, 2, 1000n, PAYEES, undefined, 1_000);
-    const c = readCandidates(t.s);
+    const c = readDueSummary(t.s);
+    expect(c).toEqual({ receipts: 2, unsettled: 2000n, oldestPaidAt: 1_000, withdrawing: false });
     expect(periodDue(cfg, c, 1_000 + 59_999)).toBeNull();
     expect(periodDue(cfg, c, 1_000 + 60_000)).toMatch(/period_ms/);
     expect(periodDue({ ...cfg, period_amount_ustx: 2000 }, c, 1_000)).toMatch(/period_amount_ustx/);
     t.s.store.sqlite.prepare('update prepaid_accounts set withdraw_at = 99').run();
-    expect(periodDue(cfg, readCandidates(t.s), 1_000)).toMatch(/withdrawal/);
+    expect(periodDue(cfg, readDueSummary(t.s), 1_000)).toMatch(/withdrawal/);
+    expect(periodDue(cfg, { ...c, oldestPaidAt: 1_000 }, 2_000, true)).toMatch(/voucher/);
   });
 });
 
