@@ -62,7 +62,7 @@ export function periodDetail(s: Services, id: number) {
 }
 
 /** A leaf of a period with its proof: `rootFromProof(leaf_hash, proof) === root`. Undefined when the period or the task in it is unknown. */
-export function periodProof(s: Services, id: number, taskId: string): { period: number; chain_period: number | null; task_id: string; leaf: ReceiptLeafJson; leaf_hash: string; proof: ProofStep[]; root: string } | undefined {
+export function periodProof(s: Services, id: number, taskId: string): { period: number; status: string; chain_period: number | null; task_id: string; leaf: ReceiptLeafJson; leaf_hash: string; proof: ProofStep[]; root: string } | undefined {
   const r = row(s, id);
   if (!r) return undefined;
   const stored = JSON.parse(r.items) as StoredPeriod;
@@ -73,5 +73,5 @@ export function periodProof(s: Services, id: number, taskId: string): { period: 
     | undefined;
   if (!receipt) return undefined;
   const leaf: ReceiptLeafJson = { request: JSON.parse(receipt.request) as TaskRequestJson, request_signature: receipt.request_signature, node: receipt.node_key, output_hash: receipt.output_hash, fee: receipt.fee };
-  return { period: r.id, chain_period: r.chain_period, task_id: taskId, leaf, leaf_hash: receipt.leaf_hash, proof: merkleProof(leafHashes(s, stored.task_ids), index), root: r.root };
+  return { period: r.id, status: r.status, chain_period: r.chain_period, task_id: taskId, leaf, leaf_hash: receipt.leaf_hash, proof: merkleProof(leafHashes(s, stored.task_ids), index), root: r.root };
 }

@@ -76,6 +76,9 @@ export function releasePeriod(s: Services, row: SettlementRow, status: 'dropped'
     if (period) {
       prepared(s.store.sqlite, "update prepaid_periods set status = 'failed' where id = ?").run(period.id);
       prepared(s.store.sqlite, "update prepaid_receipts set period_id = null where period_id = ? and status = 'paid'").run(period.id);
+      // The mirror may be what misled the plan (a balance or nonce the chain no longer has): read them again before the next one.
+      const forget = prepared(s.store.sqlite, 'update prepaid_accounts set read_at = null where account = ?');
+      for (const it of (JSON.parse(period.items) as StoredPeriod).items) forget.run(it.account);
     }
     for (const id of submittedTasks(s, row.txid)) transitionFrom(s.store, id, 'submitted', 'completed', { reason: `settle-accounts tx ${row.txid} ${status}: ${reason}; in the next period`, txid: row.txid, now }, { settlement_txid: null });
   });

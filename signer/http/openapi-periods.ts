@@ -51,7 +51,7 @@ export const periodPaths = {
     get: {
       summary: "A leaf of a period and its Merkle proof (public): rootFromProof(leaf_hash, proof) is the period's root; challenge-receipt takes them as they are",
       parameters: [path('id', 'Period id'), path('task_id', 'Prepaid task id (in the period\'s task_ids)')],
-      responses: { 200: { description: '{period, chain_period, task_id, leaf, leaf_hash, proof, root}', ...json(envelope(z.object({ period: z.number().int(), chain_period: z.number().int().nullable(), task_id: z.string(), leaf: receiptLeafJson, leaf_hash: z.string(), proof: z.array(proofStep), root: z.string() }))) }, ...bad, ...missing },
+      responses: { 200: { description: '{period, status, chain_period, task_id, leaf, leaf_hash, proof, root}: a proof of a failed period proves nothing on chain', ...json(envelope(z.object({ period: z.number().int(), status: z.string(), chain_period: z.number().int().nullable(), task_id: z.string(), leaf: receiptLeafJson, leaf_hash: z.string(), proof: z.array(proofStep), root: z.string() }))) }, ...bad, ...missing },
     },
   },
   '/api/v1/payees/{principal}': {

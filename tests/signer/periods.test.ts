@@ -142,11 +142,14 @@ describe('the books of a period', () => {
 
   it('on abort: the receipts leave the period still paid, the tasks go back to completed, and the next plan carries them again', () => {
     const { ids, tx, id, plan } = recordOne();
+    t.s.store.sqlite.prepare('update prepaid_accounts set read_at = 5000').run();
     releasePeriod(t.s, settlement(tx.txid), 'aborted', '(err u3021)', 6_000);
     expect(settlement(tx.txid)).toMatchObject({ status: 'aborted', reason: '(err u3021)' });
     expect(t.s.store.sqlite.prepare('select status from prepaid_periods where id = ?').get(id)).toEqual({ status: 'failed' });
     expect(receipts()).toEqual(ids.map(() => ({ status: 'paid', period_id: null })));
     for (const task of ids) expect(getTask(t.s.store, task)).toMatchObject({ status: 'completed', settlement_txid: null });
+    // Its accounts are read from the chain again before the next period.
+    expect(t.s.store.sqlite.prepare('select read_at from prepaid_accounts').all()).toEqual([{ read_at: null }]);
     const c = readCandidates(t.s);
     expect(planPeriod(c.accounts, c.receipts, { maxItems: 200, maxCredits: 200 }).plan?.root).toBe(plan.root);
   });
@@ -161,6 +164,7 @@ describe('the books of a period', () => {
     for (const task of ids) {
       const res = await body(await t.app.request(`/api/v1/periods/${id}/proof/${task}`));
       expect(res.success).toBe(true);
+      expect(res.data.status).toBe('built');
       expect(leafHash(fromLeafJson(res.data.leaf))).toBe(res.data.leaf_hash);
       expect(rootFromProof(res.data.leaf_hash, res.data.proof)).toBe(plan.root);
     }
