@@ -46,7 +46,7 @@ import { balance, deposit, requestWithdrawal, withdraw, challengeVoucher, challe
 import { settleAccountsArgs } from '../../protocol/contracts/accounts.js';
 import { submitPrepaid } from '../../market/commands/prepaid.js';
 import { DishonestSigner, PrepaidClient } from '../../market/prepaid.js';
-import { PayeeClient, VoucherError, saveVoucher, loadVoucher } from '../../node-agent/accounts/index.js';
+import { PayeeClient, VoucherError, saveVoucher, loadVoucher, watchVoucherOnce } from '../../node-agent/accounts/index.js';
 import { resolveConfig as agentConfig } from '../../node-agent/config/index.js';
 import { call, DEPLOYER, keyOf, mined } from '../devnet/helpers.js';
 import { chainFixture, ESCROW, until, type ChainFixture } from '../signer/devnet-fixture.js';
@@ -290,6 +290,13 @@ describe('node-agent vouchers', () => {
       const err = await client.fetchVoucher(fake.url).then(() => null, (e: unknown) => e);
       expect(err).toBeInstanceOf(VoucherError);
       expect((err as Error).message).toMatch(/not signed by the settler key/);
+      // What `run` does every voucher_interval_s: the forged voucher is logged as worthless and not saved.
+      const logged: string[] = [];
+      const log = pino({ level: 'info' }, { write: (line: string) => void logged.push(line) });
+      const file = join(dir, 'node-a', 'voucher.json');
+      expect(await watchVoucherOnce(client, fake.url, file, log)).toBeNull();
+      expect(existsSync(file)).toBe(false);
+      expect(logged.join('')).toMatch(/guarantees nothing/);
       // A voucher for another payee is refused as well, even when the settler signed it.
       const elsewhere = { ...voucher, payee: DEPLOYER };
       expect(() => client.check(toVoucherJson(elsewhere, signAccountsMessage(payeeVoucherCV(elsewhere), CHAIN_ID, fx.signerKey)), publicKeyOf(fx.signerKey))).toThrow(/not this node's/);
