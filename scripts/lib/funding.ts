@@ -83,7 +83,7 @@ export async function fundAndBond(devnetUrl: string, privateKey: string, opts: {
 export const SETTLER_BOND = 10_000_000n;
 
 /** Signs, sends and waits for one contract call on the devnet; throws with the result when it aborts. */
-async function callAndWait(devnetUrl: string, key: string, contract: string, fn: string, args: ClarityValue[]): Promise<void> {
+export async function callAndWait(devnetUrl: string, key: string, contract: string, fn: string, args: ClarityValue[]): Promise<void> {
   const [contractAddress, contractName] = contract.split('.') as [string, string];
   const client = { baseUrl: devnetUrl };
   const sender = privateKeyToAddress(key, 'testnet');
