@@ -298,10 +298,18 @@ export class PrepaidClient {
     const previous = this.verifyLatest(due.authorization);
     // authorizeLeaves checks the same again (protocol/accounts is the one definition of a payable leaf).
     const signedAuth = authorizeLeaves(previous, chosen.map((c) => c.leaf), this.opts.market, this.opts.chainId, this.opts.privateKey);
-    const r = await this.http('POST', `/api/v1/accounts/${this.account}/authorizations`, {
-      authorization: toAuthorizationJson(signedAuth.authorization, signedAuth.signature),
-      task_ids: chosen.map((c) => c.taskId),
-    });
+    let r: Awaited<ReturnType<PrepaidClient['http']>>;
+    try {
+      r = await this.http('POST', `/api/v1/accounts/${this.account}/authorizations`, {
+        authorization: toAuthorizationJson(signedAuth.authorization, signedAuth.signature),
+        task_ids: chosen.map((c) => c.taskId),
+      });
+    } catch (e) {
+      // The connection broke: the signer may or may not hold this authorization. Start again from
+      // what it serves (signed by this key, or refused), never from a guess.
+      if (attempt < 3) return this.payNow(taskIds, attempt + 1);
+      throw e;
+    }
     if (r.status >= 300) {
       // Another client of the same account paid in between: start again from its authorization.
       if ((r.code === 'nonce_too_low' || r.code === 'cap_too_low' || r.code === 'not_due') && attempt < 3) return this.payNow(taskIds, attempt + 1);

@@ -55,6 +55,12 @@ export async function startSigner(opts: StartOptions): Promise<RunningSigner> {
     const srv = serve({ fetch: app.fetch, port: config.server.port, hostname: config.server.host }, () => resolve(srv));
     srv.once('error', reject);
   });
+  // Idle keep-alive connections outlive every client's own idle timeout (undici closes at 4 s), so
+  // a client never sends a request on a socket the signer is closing: under load that race cut
+  // POSTs off with "other side closed", and a POST is not retried.
+  const http = server as unknown as { keepAliveTimeout: number; headersTimeout: number };
+  http.keepAliveTimeout = 65_000;
+  http.headersTimeout = 66_000;
   const { port } = server.address() as AddressInfo;
   const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;

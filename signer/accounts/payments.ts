@@ -22,10 +22,12 @@ export function dueReceipts(store: SignerDatabase, account: string): ReceiptRow[
 }
 
 /** GET /api/v1/accounts/{account}/due: where the next authorization continues from, and the leaves to pay. */
-export function dueView(store: SignerDatabase, account: string) {
+export function dueView(store: SignerDatabase, account: string, market: string) {
   const row = accountRow(store, account);
+  // With its signature and root, so a client (on any machine) checks it signed what it continues from.
+  const signed = row?.auth_signature ? { market, receipts_root: row.auth_root, signature: row.auth_signature } : {};
   return {
-    authorization: { cumulative: row?.auth_cumulative ?? '0', nonce: row?.auth_nonce ?? '0' },
+    authorization: { cumulative: row?.auth_cumulative ?? '0', nonce: row?.auth_nonce ?? '0', ...signed },
     leaves: dueReceipts(store, account).map((r) => ({ task_id: r.task_id, leaf: leafJsonOf(r) })),
   };
 }

@@ -78,7 +78,7 @@ export const accounts = new Hono<Env>()
       hint: `the due leaves of ${account} are served only to the account: sign the GET with its key (protocol/sip018 signRequesterRequest)`,
     });
     if (requester.principal !== account) throw new ApiError('not_requester', `signed by ${requester.principal}, not by the account ${account}; only the account may list its due leaves`);
-    return ok(c, dueView(pa.store, account));
+    return ok(c, dueView(pa.store, account, pa.market));
   })
   .post('/api/v1/accounts/:account/authorizations', valid('param', param), valid('json', authorizationBody), async (c) => {
     const pa = prepaidOf(c);
