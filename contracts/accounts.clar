@@ -87,6 +87,9 @@
 (define-constant ERR_INVALID_CONFIG (err u3031))
 ;; an STX transfer out of the contract failed (never expected: see the conservation law)
 (define-constant ERR_TRANSFER_FAILED (err u3032))
+;; a window may be lowered only while the settler has no bond: vouchers and periods it backs were
+;; promised a challenge window that a lower one would cut short
+(define-constant ERR_WINDOW_LOWERED (err u3033))
 
 (define-constant BPS u10000)
 (define-constant MAX_PENALTY_BPS u100000)
@@ -729,22 +732,26 @@
   )
 )
 
-;; Sets how many blocks a withdrawal waits and a challenge stays open.
+;; Sets how many blocks a withdrawal waits and a challenge stays open. Raised at any time; lowered
+;; only while no bond is posted, so a challenge window promised under a bond never shrinks.
 (define-public (set-dispute-window (blocks uint))
   (begin
     (try! (check-admin))
     (asserts! (> blocks u0) ERR_INVALID_CONFIG)
+    (asserts! (or (>= blocks (var-get dispute-window)) (is-eq (var-get bond) u0)) ERR_WINDOW_LOWERED)
     (var-set dispute-window blocks)
     (print { event: "dispute-window-set", blocks: blocks })
     (ok true)
   )
 )
 
-;; Sets the longest delay between a voucher and its settle-by that the bond answers for.
+;; Sets the longest delay between a voucher and its settle-by that the bond answers for. Raised at
+;; any time; lowered only while no bond is posted (as set-dispute-window).
 (define-public (set-settle-window (blocks uint))
   (begin
     (try! (check-admin))
     (asserts! (> blocks u0) ERR_INVALID_CONFIG)
+    (asserts! (or (>= blocks (var-get settle-window)) (is-eq (var-get bond) u0)) ERR_WINDOW_LOWERED)
     (var-set settle-window blocks)
     (print { event: "settle-window-set", blocks: blocks })
     (ok true)

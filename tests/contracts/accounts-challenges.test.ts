@@ -185,9 +185,18 @@ describe('the settler and its bond', () => {
     expect(call('set-settle-window', [Cl.uint(0)], deployer).result).toBeErr(Cl.uint(E.ERR_INVALID_CONFIG));
     expect(call('set-penalty-bps', [Cl.uint(100_001)], deployer).result).toBeErr(Cl.uint(E.ERR_INVALID_CONFIG));
     expect(call('set-dispute-window', [Cl.uint(5)], stranger.address).result).toBeErr(Cl.uint(E.ERR_NOT_ADMIN));
-    for (const [fn, v] of [['set-dispute-window', 5], ['set-settle-window', 6], ['set-penalty-bps', 500], ['set-min-signer-bond', 7]] as const) {
+    for (const [fn, v] of [['set-dispute-window', 25], ['set-settle-window', 26], ['set-penalty-bps', 500], ['set-min-signer-bond', 7]] as const) {
       expect(call(fn, [Cl.uint(v)], deployer).result).toBeOk(Cl.bool(true));
     }
-    expect(getConfig()).toMatchObject({ admin: deployer, disputeWindow: 5n, settleWindow: 6n, penaltyBps: 500n, minSignerBond: 7n });
+    expect(getConfig()).toMatchObject({ admin: deployer, disputeWindow: 25n, settleWindow: 26n, penaltyBps: 500n, minSignerBond: 7n });
+  });
+
+  it('admin cannot cut a bonded settler\'s challenge windows short: windows only grow while a bond is posted', () => {
+    for (const fn of ['set-dispute-window', 'set-settle-window'] as const) {
+      const window = fn === 'set-dispute-window' ? getConfig().disputeWindow : getConfig().settleWindow;
+      expect(call(fn, [Cl.uint(window - 1n)], deployer).result).toBeErr(Cl.uint(E.ERR_WINDOW_LOWERED));
+      expect(call(fn, [Cl.uint(window + 10n)], deployer).result).toBeOk(Cl.bool(true));
+    }
+    expect(getConfig()).toMatchObject({ disputeWindow: 30n, settleWindow: 30n });
   });
 });

@@ -67,10 +67,11 @@ export class World {
 /** Fresh chain for one sequence: funded accounts and settler, short windows, the settler bonded. */
 export async function freshWorld(): Promise<World> {
   await simnet.initSession(process.cwd(), globalThis.options.clarinet.manifestPath, null);
-  setUp(START_BOND);
+  // Short windows first: they may be lowered only while no bond is posted.
   for (const [fn, v] of [['set-dispute-window', DISPUTE_WINDOW], ['set-settle-window', SETTLE_WINDOW]] as const) {
     expect(call(fn, [Cl.uint(v)], simnet.deployer).result).toBeOk(Cl.bool(true));
   }
+  setUp(START_BOND);
   return new World();
 }
 
