@@ -9,7 +9,7 @@ import { createContext } from './context.js';
 import { submit } from './commands/submit.js';
 import { status, result, reclaim, taskIdArg } from './commands/task.js';
 import { listModels, deployModel, upgradeModel, uploadModel, retireModel } from './commands/models.js';
-import { balance, challengeReceipt, challengeVoucher, claim, deposit, requestWithdrawal, ustxArg, withdraw } from './commands/account.js';
+import { allow, balance, challengeReceipt, challengeVoucher, claim, deposit, requestWithdrawal, ustxArg, withdraw } from './commands/account.js';
 import { resultPrepaid, submitPrepaid } from './commands/prepaid.js';
 
 const USAGE = `usage: market <command> [options]
@@ -29,6 +29,7 @@ const USAGE = `usage: market <command> [options]
 
   account deposit µSTX                  move STX from the wallet into its prepaid account
   account balance                       deposit, settled and unsettled spend, latest authorization, pending withdrawal
+  account allow µSTX                    raise the cap API tokens bound to this account spend from (signed, no transaction)
   account request-withdrawal µSTX       announce a withdrawal; it can be made after the dispute window
   account withdraw                      take the requested amount (less what was settled since) back to the wallet
   account claim                         as a payee (node, model owner, treasury): take credited STX
@@ -120,6 +121,8 @@ function account(ctx: ReturnType<typeof createContext>, sub: string | undefined,
       return deposit(ctx, ustxArg(arg, 'account deposit'));
     case 'balance':
       return balance(ctx);
+    case 'allow':
+      return allow(ctx, ustxArg(arg, 'account allow'));
     case 'request-withdrawal':
       return requestWithdrawal(ctx, ustxArg(arg, 'account request-withdrawal'));
     case 'withdraw':
@@ -133,7 +136,7 @@ function account(ctx: ReturnType<typeof createContext>, sub: string | undefined,
       if (!values.period || !/^\d+$/.test(values.period) || !values.task) throw new Error('account challenge-receipt needs --period N (the settlement period) and --task ID (the prepaid task id)');
       return challengeReceipt(ctx, BigInt(values.period), values.task);
     default:
-      throw new Error(`unknown account command "${sub ?? ''}": deposit, balance, request-withdrawal, withdraw, claim, challenge-voucher, challenge-receipt`);
+      throw new Error(`unknown account command "${sub ?? ''}": deposit, balance, allow, request-withdrawal, withdraw, claim, challenge-voucher, challenge-receipt`);
   }
 }
 

@@ -16,6 +16,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { jsonHash, requesterAuthHeaders } from '../protocol/index.js';
 import {
+  EMPTY_ROOT,
   accountsMessageHash,
   authorizeLeaves,
   fromLeafJson,
@@ -23,6 +24,7 @@ import {
   prepaidTaskId,
   principalOfKey,
   publicKeyOf,
+  signAccountsMessage,
   signTaskRequest,
   spendAuthorizationCV,
   taskRequestCV,
@@ -319,6 +321,37 @@ export class PrepaidClient {
     const a = signedAuth.authorization;
     this.remember({ cumulative: a.cumulative.toString(), nonce: a.nonce.toString(), receipts_root: a.receiptsRoot, signature: signedAuth.signature });
     return chosen.map((c) => c.taskId);
+  }
+
+  /**
+   * Raises the allowance API tokens bound to this account spend from (signer/accounts/metered.ts):
+   * signs the next authorization with cap = the latest cap (checked as this key's, verifyLatest)
+   * + `ustx` and no leaves (empty receipts root), and posts it. A concurrent payment by another
+   * client of the key (nonce_too_low, cap_too_low) is retried from the new latest. Returns the
+   * signed cap and the signer's view of the account afterwards (its `allowance.headroom`).
+   */
+  allow(ustx: bigint): Promise<{ cumulative: bigint; nonce: bigint; account: Record<string, unknown> }> {
+    if (ustx <= 0n) return Promise.reject(new Error('an allowance raises the cap by a positive amount of µSTX'));
+    const run = this.paying.then(() => this.allowNow(ustx));
+    this.paying = run.catch(() => undefined);
+    return run;
+  }
+
+  private async allowNow(ustx: bigint, attempt = 0): Promise<{ cumulative: bigint; nonce: bigint; account: Record<string, unknown> }> {
+    const previous = this.verifyLatest((await this.due()).authorization);
+    const authorization = { account: this.account, market: this.opts.market, cumulative: previous.cumulative + ustx, nonce: previous.nonce + 1n, receiptsRoot: EMPTY_ROOT };
+    const signature = signAccountsMessage(spendAuthorizationCV(authorization), this.opts.chainId, this.opts.privateKey);
+    const r = await this.http<{ account: Record<string, unknown> }>('POST', `/api/v1/accounts/${this.account}/authorizations`, {
+      authorization: toAuthorizationJson(authorization, signature),
+      task_ids: [],
+      public_key: this.publicKey,
+    });
+    if (r.status >= 300 || !r.data) {
+      if ((r.code === 'nonce_too_low' || r.code === 'cap_too_low') && attempt < 3) return this.allowNow(ustx, attempt + 1);
+      throw this.refusal('posting the allowance', r);
+    }
+    this.remember({ cumulative: authorization.cumulative.toString(), nonce: authorization.nonce.toString(), receipts_root: EMPTY_ROOT, signature });
+    return { cumulative: authorization.cumulative, nonce: authorization.nonce, account: r.data.account };
   }
 
   /** One task's state: revealed (checked), due (pay first), running or failed. */

@@ -75,6 +75,8 @@ export const ERROR_STATUS = {
   input_mismatch: 400,
   /** The account's deposit, less what it owes and what is reserved, is below the request's max_fee. */
   insufficient_deposit: 402,
+  /** A token bound to a prepaid account: the allowance the account signed (its cap) less what it owes and what running token calls hold does not cover this call. */
+  allowance_exhausted: 402,
   /** The account asked to withdraw: the signer takes no more requests from it. */
   account_withdrawing: 403,
   /** The result exists but is not paid for: sign an authorization covering its leaf. */

@@ -1,5 +1,5 @@
 /**
- * `market account deposit | balance | request-withdrawal | withdraw | claim | challenge-voucher |
+ * `market account deposit | balance | allow | request-withdrawal | withdraw | claim | challenge-voucher |
  * challenge-receipt`: the user's (and any payee's) side of prepaid accounts (contracts/accounts.clar).
  * Every transaction is checked here first against the chain's state, so a call that would abort
  * is refused with what to do instead of paying a fee to learn it.
@@ -95,11 +95,31 @@ export async function balance(ctx: Context): Promise<void> {
   if (view) {
     lines.push(`signer: unsettled spend ${view.unsettled ?? '?'} µSTX (owed ${view.owed ?? '?'}, reserved for running tasks ${view.reserved ?? '?'}), available ${view.available ?? '?'} µSTX`);
     lines.push(`latest authorization: ${latest ? `cap ${latest.cumulative} µSTX, nonce ${latest.nonce}` : 'none'}`);
+    const allowance = view.allowance as { headroom?: string } | undefined;
+    if (allowance) lines.push(`API tokens bound to this account may spend ${allowance.headroom} µSTX more (market account allow <µSTX> raises it)`);
     const last = view.last_settlement as { period?: unknown; txid?: unknown; at?: unknown } | null | undefined;
     if (last) lines.push(`last settlement: period ${last.period}, tx ${last.txid}`);
   } else lines.push(signerNote);
   if (payee && payee.claimable > 0n) lines.push(`as a payee: ${payee.claimable} µSTX to claim (market account claim)`);
   ctx.out.result({ account: wallet.address, contract: ctx.chain.accountsContract, tip_height: tip, chain: acct, payee, signer: view, signer_error: view ? null : signerNote }, lines);
+}
+
+/**
+ * `market account allow <µSTX>`: raises the allowance API tokens bound to this account spend from
+ * (direct inference paid from the deposit): signs the next authorization with cap = the latest
+ * cap (checked as this key's) + µSTX and no leaves, posts it, and prints the headroom left.
+ */
+export async function allow(ctx: Context, amount: bigint): Promise<void> {
+  const client = prepaidClient(ctx);
+  const r = await client.allow(amount);
+  ctx.out.done();
+  const allowance = (r.account.allowance ?? null) as { headroom?: string; running?: string } | null;
+  const headroom = allowance?.headroom ?? '?';
+  ctx.out.result({ account: client.account, cumulative: r.cumulative, nonce: r.nonce, headroom: allowance?.headroom ?? null, owed: r.account.owed ?? null, available: r.account.available ?? null }, [
+    `signed an allowance for ${client.account}: cap ${r.cumulative} µSTX (nonce ${r.nonce}), ${amount} µSTX above the last`,
+    `headroom for API tokens bound to this account: ${headroom} µSTX (cap - owed ${r.account.owed ?? '?'} - running calls ${allowance?.running ?? '?'}); deposit available ${r.account.available ?? '?'} µSTX`,
+    'each call is charged the model price from the deposit; the chain never charges more than this cap',
+  ]);
 }
 
 /** `market account request-withdrawal <µSTX>`: starts the dispute window after which `withdraw` pays. */

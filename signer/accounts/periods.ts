@@ -62,7 +62,8 @@ export function readCandidates(s: Services): { accounts: CandidateAccount[]; rec
     "select task_id, account, fee, leaf_hash, shares from prepaid_receipts where status = 'paid' and period_id is null order by paid_at asc, task_id asc",
   ).all() as { task_id: string; account: string; fee: string | null; leaf_hash: string | null; shares: string | null }[];
   for (const r of list) {
-    if (r.fee === null || r.leaf_hash === null) continue;
+    // A metered receipt (leaf_hash null) is charged without a leaf.
+    if (r.fee === null) continue;
     const mine = receipts.get(r.account) ?? [];
     mine.push({ taskId: r.task_id, fee: BigInt(r.fee), leafHash: r.leaf_hash, shares: parseShares(r.shares) });
     receipts.set(r.account, mine);
@@ -115,6 +116,7 @@ export function recordPeriod(s: Services, tx: SignedTx, plan: PeriodPlan, now = 
       items: plan.items.map((i) => ({ ...i, cumulative: String(i.cumulative), nonce: String(i.nonce), spend: String(i.spend) })),
       credits: plan.credits.map((c) => ({ payee: c.payee, amount: String(c.amount) })),
       task_ids: plan.taskIds,
+      metered_ids: plan.meteredIds,
     });
     const { id } = prepared(s.store.sqlite, "insert into prepaid_periods (root, tasks, charged, items, txid, status, created_at) values (?, ?, ?, ?, ?, 'built', ?) returning id").get(
       plan.root,
@@ -142,6 +144,8 @@ export function recordPeriod(s: Services, tx: SignedTx, plan: PeriodPlan, now = 
         transitionFrom(s.store, taskId, 'completed', 'submitted', { reason: `in settle-accounts tx ${tx.txid} (period ${id})`, txid: tx.txid, now }, { settlement_txid: tx.txid });
       }
     }
+    // Metered receipts: claimed for the period; their direct tasks are never settled on chain.
+    for (const taskId of plan.meteredIds) if (claim.run(id, taskId).changes !== 1) throw new Error(`metered receipt of task ${taskId} is no longer paid and unsettled`);
     return id;
   });
 }
@@ -158,7 +162,7 @@ export async function startPeriod(s: Services, chain: Chain, now = Date.now(), v
   const tx = await chain.buildContractCall(accountsContractName(s), 'settle-accounts', settleAccountsArgs({ root: plan.root, tasks: plan.taskIds.length, items: plan.items, credits: plan.credits }));
   const id = recordPeriod(s, tx, plan, now);
   failpoint('period-after-record');
-  s.log.info({ period: id, txid: tx.txid, accounts: plan.items.length, tasks: plan.taskIds.length, charged: plan.charged.toString(), why }, 'period recorded');
+  s.log.info({ period: id, txid: tx.txid, accounts: plan.items.length, tasks: plan.taskIds.length, metered: plan.meteredIds.length, charged: plan.charged.toString(), why }, 'period recorded');
   const row = prepared(s.store.sqlite, 'select * from settlements where txid = ?').get(tx.txid) as SettlementRow;
   await broadcast(s, chain, row, now, (r, reason, at) => releasePeriod(s, r, 'dropped', reason, at));
   return tx.txid;

@@ -9,6 +9,10 @@
  * paid receipt is covered by the authorization that paid it. When the cap or the balance on chain
  * is short (it should not be: requests are accepted against the deposit), the longest prefix of
  * receipts that fits is settled and the rest wait.
+ *
+ * Metered receipts (calls of an API token bound to the account, signer/accounts/metered.ts) are
+ * charged the same way, under the same authorization and never above its cap, but they are not
+ * leaves: the root covers only receipts whose request the account signed.
  */
 import { merkleRoot } from '../../protocol/accounts/index.js';
 import type { Credit, SettleItem } from '../../protocol/contracts/index.js';
@@ -36,7 +40,8 @@ export interface CandidateAccount {
 export interface PaidReceipt {
   taskId: string;
   fee: bigint;
-  leafHash: string;
+  /** Null for a metered receipt (a bound API token's call): charged, but not a leaf of the root. */
+  leafHash: string | null;
   shares: { payee: string; amount: bigint }[];
 }
 
@@ -46,6 +51,8 @@ export interface PeriodPlan {
   /** Leaves in tree order (accounts in item order, each account's receipts oldest first). */
   taskIds: string[];
   leafHashes: string[];
+  /** Metered receipts charged by this settlement: no leaf, so not in the root (metered.ts). */
+  meteredIds: string[];
   items: SettleItem[];
   credits: Credit[];
   charged: bigint;
@@ -101,6 +108,7 @@ export function planPeriod(accounts: CandidateAccount[], receipts: Map<string, P
   const items: SettleItem[] = [];
   const taskIds: string[] = [];
   const leafHashes: string[] = [];
+  const meteredIds: string[] = [];
   const credits = new Map<string, bigint>();
   const skipped: Skipped[] = [];
   let charged = 0n;
@@ -123,6 +131,11 @@ export function planPeriod(accounts: CandidateAccount[], receipts: Map<string, P
     for (const r of take) for (const x of r.shares) credits.set(x.payee, (credits.get(x.payee) ?? 0n) + x.amount);
     items.push({ account: a.account, cumulative: a.authCumulative, nonce: a.authNonce, receiptsRoot: a.authRoot, signature: a.authSignature, spend: a.spent + delta });
     for (const r of take) {
+      // The root is over request-signed leaves only; a metered receipt is covered by the cap alone.
+      if (r.leafHash === null) {
+        meteredIds.push(r.taskId);
+        continue;
+      }
       taskIds.push(r.taskId);
       leafHashes.push(r.leafHash);
     }
@@ -131,7 +144,7 @@ export function planPeriod(accounts: CandidateAccount[], receipts: Map<string, P
   if (items.length === 0) return { plan: null, skipped };
   // Payees with a zero share add nothing but a write.
   const creditList = [...credits].filter(([, amount]) => amount > 0n).map(([payee, amount]) => ({ payee, amount }));
-  return { plan: { root: merkleRoot(leafHashes), taskIds, leafHashes, items, credits: creditList, charged }, skipped };
+  return { plan: { root: merkleRoot(leafHashes), taskIds, leafHashes, meteredIds, items, credits: creditList, charged }, skipped };
 }
 
 function cmp(a: bigint, b: bigint): number {

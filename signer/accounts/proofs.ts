@@ -56,6 +56,7 @@ export function periodDetail(s: Services, id: number) {
     ...periodSummary(r),
     leaf_hashes: leafHashes(s, stored.task_ids),
     task_ids: stored.task_ids,
+    metered_task_ids: stored.metered_ids ?? [],
     items: stored.items.map((i) => ({ account: i.account, cumulative: i.cumulative, nonce: i.nonce, receipts_root: i.receiptsRoot, spend: i.spend })),
     credits: stored.credits,
   };

@@ -4,6 +4,7 @@
  *   due     -> paid     an authorization signed by the account covers it (POST .../authorizations)
  *   paid    -> settled  a confirmed settle-accounts charged it (the period loop, periods*.ts)
  *   running -> failed   the task failed, or expired before a node ran it: its reservation is released
+ *   running -> paid     a metered call of a token bound to the account completed (metered.ts): no leaf
  * The result is revealed only from `paid` on. Every change is one SQL transaction that re-reads
  * the rows it changes, so two payments of one receipt cannot both pass.
  */
@@ -12,6 +13,7 @@ import { atomic, prepared, type SignerDatabase } from '../db/index.js';
 import { transition, type TaskRow } from '../tasks/state.js';
 import { readVotes } from '../tasks/votes.js';
 import { addReserved } from './ledger.js';
+import { completeMetered, METERED, type MeteredRequest } from './metered.js';
 
 /** A receipt row as stored. */
 export interface ReceiptRow {
@@ -66,7 +68,7 @@ export function leafJsonOf(r: ReceiptRow): ReceiptLeafJson {
  * frozen bps, the rest split equally among the nodes whose output won (by key principal), dust to
  * the treasury. Payees that coincide are merged; the amounts add up to `fee`.
  */
-export function sharesOf(fee: bigint, ctx: PrepaidContext, nodeKeys: string[], chainId: number): Share[] {
+export function sharesOf(fee: bigint, ctx: Pick<PrepaidContext, 'owner' | 'owner_bps' | 'treasury_bps' | 'treasury'>, nodeKeys: string[], chainId: number): Share[] {
   const owner = (fee * BigInt(ctx.owner_bps)) / 10_000n;
   const nodeCut = fee - owner - (fee * BigInt(ctx.treasury_bps)) / 10_000n;
   const per = nodeKeys.length ? nodeCut / BigInt(nodeKeys.length) : 0n;
@@ -95,6 +97,12 @@ export function markDue(store: SignerDatabase, chainId: number, taskId: string):
     const task = prepared(store.sqlite, 'select * from inference_tasks where task_id = ?').get(taskId) as TaskRow | undefined;
     if (!r || r.status !== 'running' || !task || task.output_hash === null || task.node_public_key === null) return false;
     if (task.status !== 'completed' && task.status !== 'settled') return false;
+    if (r.request_signature === METERED) {
+      // A bound token's call: paid at once at the price frozen at admission, with no leaf (metered.ts).
+      const terms = JSON.parse(r.request) as MeteredRequest;
+      completeMetered(store, r, task, sharesOf(BigInt(r.max_fee), terms, winners(task), chainId));
+      return true;
+    }
     const fee = BigInt(task.fee);
     const leaf = { request: JSON.parse(r.request) as TaskRequestJson, request_signature: r.request_signature, node: task.node_public_key, output_hash: task.output_hash, fee: fee.toString() };
     const shares = sharesOf(fee, JSON.parse(task.context!) as PrepaidContext, winners(task), chainId);

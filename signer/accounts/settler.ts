@@ -21,6 +21,8 @@ export interface StoredPeriod {
   items: { account: string; cumulative: string; nonce: string; receiptsRoot: string; signature: string; spend: string }[];
   credits: { payee: string; amount: string }[];
   task_ids: string[];
+  /** Metered receipts charged without a leaf (absent in periods recorded before them). */
+  metered_ids?: string[];
 }
 
 function periodOf(s: Services, txid: string): { id: number; items: string } | undefined {

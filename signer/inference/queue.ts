@@ -3,7 +3,8 @@
  * same table as chain tasks, so the same scheduler (priority, then age) leases it to the same
  * node agents, and the same result check (signature, output hash) accepts it. What is direct
  * here: the bound on pending + running requests, each request's own timeout, and waking the
- * callers that wait for their result. Direct tasks are never escrowed nor settled on chain.
+ * callers that wait for their result. Direct tasks are never escrowed nor settled on chain; a
+ * token bound to a prepaid account pays for each call from its deposit (signer/accounts/metered.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { and, eq, inArray } from 'drizzle-orm';
@@ -16,6 +17,7 @@ import { createTask, getTask, transition, type TaskRow } from '../tasks/state.js
 import { ModelIoReader } from './io.js';
 import { meterTask } from './metering.js';
 import { timeoutMessage } from './models.js';
+import { markDue, markFailed } from '../accounts/receipts.js';
 
 /**
  * Direct task ids are 2^100 + 100 random bits. Node agents sign every result over a uint task id
@@ -61,6 +63,12 @@ export interface EnqueueOptions {
   priority: number;
   timeoutMs: number;
   batch?: boolean;
+  /**
+   * Runs inside the transaction that creates the tasks, with them: a throw creates none. A token
+   * bound to a prepaid account reserves the calls' price here (signer/accounts/metered.ts), so two
+   * concurrent calls cannot both spend the same headroom.
+   */
+  within?: (tasks: TaskRow[]) => void;
 }
 
 /** 503 with the seconds a client should wait before retrying. */
@@ -113,8 +121,8 @@ export class DirectInference {
     }
     const ctx: DirectContext = { token_id: o.tokenId, request_id: o.requestId, version: o.model.version, expires_at: now + o.timeoutMs, batch: o.batch ?? false };
     const { store } = this.#s;
-    const rows = store.sqlite.transaction(() =>
-      items.map((item) => {
+    const rows = store.sqlite.transaction(() => {
+      const created = items.map((item) => {
         // The blob is what the node fetches (or gets inline) and checks against input_hash.
         const bytes = Buffer.from(item.body ?? JSON.stringify({ inputs: item.inputs }));
         const inputHash = sha256Hex(bytes);
@@ -139,8 +147,10 @@ export class DirectInference {
         };
         if (!createTask(store, task, `direct inference request ${o.requestId} (priority ${o.priority}, timeout ${o.timeoutMs} ms)`, now)) throw new Error(`direct task id ${taskId} collided`);
         return getTask(store, taskId)!;
-      }),
-    )();
+      });
+      o.within?.(created);
+      return created;
+    })();
     for (const row of rows) this.#track(row.task_id, ctx);
     this.#s.pending.notify();
     return rows;
@@ -192,6 +202,16 @@ export class DirectInference {
     clearTimeout(entry.timer);
     this.#active.delete(taskId);
     const task = getTask(this.#s.store, taskId)!;
+    try {
+      // A call charged to a prepaid account: paid when it completed, its reservation released
+      // when it failed or timed out (a timeout emits no 'ended', so this is where it is seen).
+      if (this.#s.accounts) {
+        if (task.status === 'completed') markDue(this.#s.store, this.#s.chainId, taskId);
+        else markFailed(this.#s.store, taskId);
+      }
+    } catch (err) {
+      this.#s.log.error({ err, task_id: taskId }, 'charging a metered direct inference failed; the prepaid loop retries it');
+    }
     try {
       if (!entry.ctx.batch) meterTask(this.#s, task, entry.ctx);
     } catch (err) {

@@ -12,6 +12,7 @@ import type { TaskRow } from '../tasks/state.js';
 import type { ModelIo } from './io.js';
 import type { QueuedInput } from './queue.js';
 import { liveModel } from './models.js';
+import { priceMetered, reserveMetered } from '../accounts/metered.js';
 
 /** What a caller may ask of one request besides its inputs. */
 export interface RequestOptions {
@@ -79,6 +80,9 @@ export async function queueRequests(s: Services, modelName: string, requests: Qu
   // A model whose IO is not read yet is checked by the node this once.
   const io = s.inference.io.known(model.artifact_hash);
   if (io) requests.forEach((r, i) => checkAgainstModel(r.inputs, io, where(i)));
-  const tasks = s.inference.enqueue(requests, { model, tokenId: caller.tokenId, requestId: caller.requestId, priority, timeoutMs, batch });
+  // A token bound to a prepaid account pays per call: priced now (chain reads), reserved with the tasks.
+  const metered = caller.tokenId === null ? null : await priceMetered(s.accounts, s.store, caller.tokenId, caller.requestId, model, requests.length);
+  const within = metered ? (tasks: TaskRow[]) => reserveMetered(s.store, metered, tasks) : undefined;
+  const tasks = s.inference.enqueue(requests, { model, tokenId: caller.tokenId, requestId: caller.requestId, priority, timeoutMs, batch, within });
   return { model, tasks };
 }

@@ -23,6 +23,8 @@ export interface TokenView {
   rate_limit_per_minute: number;
   monthly_quota: number;
   expires_at: number | null;
+  /** The prepaid account each call is paid from (signer/accounts/metered.ts); null: not metered. */
+  account: string | null;
   usage: { month: string; month_count: number; total_count: number; last_used_at: number | null };
   created_at: number;
   updated_at: number;
@@ -53,6 +55,7 @@ export function tokenView(row: TokenRow, now = Date.now()): TokenView {
     rate_limit_per_minute: row.rate_limit_per_minute,
     monthly_quota: row.monthly_quota,
     expires_at: row.expires_at,
+    account: row.account ?? null,
     usage: { month, month_count: row.usage_month === month ? row.month_count : 0, total_count: row.total_count, last_used_at: row.last_used_at },
     created_at: row.created_at,
     updated_at: row.updated_at,
@@ -71,6 +74,7 @@ function stored(input: UpdateTokenInput): Partial<TokenRow> {
   if (input.rate_limit_per_minute !== undefined) row.rate_limit_per_minute = input.rate_limit_per_minute;
   if (input.monthly_quota !== undefined) row.monthly_quota = input.monthly_quota;
   if (input.expires_at !== undefined) row.expires_at = input.expires_at;
+  if (input.account !== undefined) row.account = input.account;
   return row;
 }
 

@@ -1,8 +1,10 @@
 /**
- * What an admin sets on a token (name, allowed models, IP allow-list, limits, expiry), validated
+ * What an admin sets on a token (name, allowed models, IP allow-list, limits, expiry, the prepaid
+ * account it is paid from), validated
  * with zod for the JSON API and the console's forms alike.
  */
 import { ipRestriction } from 'hono/ip-restriction';
+import { validateStacksAddress } from '@stacks/transactions';
 import { z } from 'zod';
 
 /** Whether `rule` is an IP address or CIDR range, as hono's ip-restriction (which enforces the list) parses it. */
@@ -30,6 +32,13 @@ export const tokenSettings = z
     rate_limit_per_minute: z.number().int().min(0).max(1_000_000).describe('0: no limit'),
     monthly_quota: z.number().int().min(0).max(1_000_000_000_000).describe('0: no limit'),
     expires_at: expiry,
+    account: z
+      .string()
+      .trim()
+      .max(64)
+      .refine(validateStacksAddress, { message: 'must be a Stacks principal (ST… or SP…, with a valid checksum): the prepaid account the token is paid from' })
+      .nullable()
+      .describe("null: not metered; a principal: each call is paid from that prepaid account's deposit, within the allowance it signed"),
   })
   .strict();
 

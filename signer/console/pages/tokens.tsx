@@ -34,6 +34,10 @@ function SettingsFields({ t }: { t?: TokenView }) {
         Expires at <span class="hint">UTC; empty: never</span>
       </label>
       <input id="expires_at" name="expires_at" type="datetime-local" value={dateInput(t?.expires_at ?? null)} />
+      <label for="account">
+        Prepaid account <span class="hint">Stacks principal whose deposit pays each call, within the allowance it signed (market account allow); empty: not metered</span>
+      </label>
+      <input id="account" name="account" maxlength={64} value={t?.account ?? ''} />
     </>
   );
 }
@@ -108,7 +112,10 @@ export function TokensPage({ admin, tokens, flash, created }: { admin: AdminSess
               <td>{limit(t.rate_limit_per_minute, '/ min')}</td>
               <td>{when(t.expires_at)}</td>
               <td>{t.allowed_models === null ? 'all' : t.allowed_models.join(', ')}</td>
-              <td>{t.ip_allowlist.length === 0 ? 'any' : t.ip_allowlist.join(', ')}</td>
+              <td>
+                {t.ip_allowlist.length === 0 ? 'any' : t.ip_allowlist.join(', ')}
+                {t.account && <div class="mono hint">paid by {t.account}</div>}
+              </td>
               <td>
                 <Actions admin={admin} t={t} />
               </td>

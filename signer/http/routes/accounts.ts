@@ -5,14 +5,17 @@
  *  - GET /api/v1/accounts/{account}/due: to the account (requester-signed): the leaves to pay for,
  *    oldest first, and where its next authorization continues from;
  *  - POST /api/v1/accounts/{account}/authorizations: a spend authorization signed by the account key
- *    paying for due receipts (pay, then reveal).
+ *    paying for due receipts (pay, then reveal), or with no receipts an allowance for API tokens
+ *    bound to the account (`public_key` lets an account the signer has not seen yet sign its first).
  */
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { fromAuthorizationJson, spendAuthorizationJson } from '../../../protocol/accounts/index.js';
-import { availableOf, dueView, MAX_DUE, pay, unsettledOf, type AccountRow } from '../../accounts/index.js';
+import { fromAuthorizationJson, principalOfKey, spendAuthorizationJson } from '../../../protocol/accounts/index.js';
+import { compressedPublicKey } from '../../../protocol/api/index.js';
+import { accountRow, availableOf, dueView, MAX_DUE, pay, unsettledOf, type AccountRow } from '../../accounts/index.js';
+import { allowanceView } from '../../accounts/metered.js';
 import { authenticateRequester } from '../../auth/requester.js';
-import { prepared } from '../../db/index.js';
+import { prepared, type SignerDatabase } from '../../db/index.js';
 import { ApiError } from '../../errors.js';
 import type { Env } from '../env.js';
 import { ok, valid } from '../respond.js';
@@ -25,11 +28,13 @@ export const authorizationBody = z
   .object({
     authorization: spendAuthorizationJson,
     task_ids: z.array(z.string().regex(/^[0-9]{1,40}$/, 'must be a prepaid task id (decimal)')).max(MAX_DUE, `at most ${MAX_DUE} task ids per authorization`),
+    /** The account's key: needed only by an account this signer has never seen (a first allowance, before any request). */
+    public_key: compressedPublicKey.optional(),
   })
   .strict();
 
 /** The public view of an account row. */
-export function accountView(row: AccountRow, market: string, last: unknown) {
+export function accountView(row: AccountRow, market: string, last: unknown, store?: SignerDatabase) {
   const unsettled = unsettledOf(row);
   const available = availableOf(row);
   return {
@@ -47,6 +52,8 @@ export function accountView(row: AccountRow, market: string, last: unknown) {
     available: (available > 0n ? available : 0n).toString(),
     last_settlement: last,
     read_at: row.read_at,
+    // What API tokens bound to the account may still spend (signer/accounts/metered.ts).
+    ...(store ? { allowance: allowanceView(store, row) } : {}),
   };
 }
 
@@ -68,7 +75,7 @@ export const accounts = new Hono<Env>()
       pa.store.sqlite,
       "select p.id as period, p.chain_period, p.txid, p.confirmed_at as at from prepaid_periods p where p.status = 'confirmed' and p.id in (select period_id from prepaid_receipts where account = ? and period_id is not null) order by p.id desc limit 1",
     ).get(account);
-    return ok(c, accountView(row, pa.market, last ?? null));
+    return ok(c, accountView(row, pa.market, last ?? null, pa.store));
   })
   .get('/api/v1/accounts/:account/due', valid('param', param), async (c) => {
     const pa = prepaidOf(c);
@@ -85,6 +92,11 @@ export const accounts = new Hono<Env>()
     const { account } = c.req.valid('param');
     const body = c.req.valid('json');
     const { authorization, signature } = fromAuthorizationJson(body.authorization);
+    if (body.public_key !== undefined && !accountRow(pa.store, account)) {
+      // A first allowance (no leaves) from an account that never sent a request: its key is learnt here; pay() checks the signature with it.
+      if (principalOfKey(body.public_key, pa.chainId) !== account) throw new ApiError('account_key_mismatch', `public_key ${body.public_key} is the key of ${principalOfKey(body.public_key, pa.chainId)}, not of ${account}`);
+      await pa.freshAccount(account, body.public_key);
+    }
     const row = await pay(pa.store, { chainId: pa.chainId, market: pa.market, verify: (e, sig, key) => pa.verify(e, sig, key) }, account, authorization, signature, body.task_ids);
-    return ok(c, { paid: body.task_ids, account: accountView(row, pa.market, null) });
+    return ok(c, { paid: body.task_ids, account: accountView(row, pa.market, null, pa.store) });
   });

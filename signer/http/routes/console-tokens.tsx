@@ -29,6 +29,9 @@ async function formSettings(c: Context<Env>): Promise<Record<string, unknown>> {
     const v = text(k);
     if (v !== undefined && v !== '') out[k] = Number(v);
   }
+  const account = text('account');
+  // Empty: not paid from a prepaid account.
+  if (account !== undefined) out.account = account === '' ? null : account;
   const expires = text('expires_at');
   // datetime-local has no zone; the form labels it UTC.
   if (expires !== undefined) out.expires_at = expires === '' ? null : Date.parse(`${expires}Z`) || expires;
