@@ -5,7 +5,7 @@
  * it, and only then reads the output, checking it hashes to the leaf's output hash.
  */
 import { SECURITY_LEVELS } from '../../protocol/contracts/index.js';
-import { sha256Hex } from '../../protocol/index.js';
+import { DEFAULT_MAX_INLINE_INPUT_BYTES, sha256Hex } from '../../protocol/index.js';
 import type { Context } from '../context.js';
 import { DishonestSigner, type PrepaidClient, type Revealed } from '../prepaid.js';
 import { SignerRefusal } from '../signer-client.js';
@@ -89,8 +89,14 @@ export async function submitPrepaid(ctx: Context, opts: PrepaidSubmitOptions): P
   const bytes = readInput(opts.input, opts.binary);
   const client = prepaidClient(ctx);
   const signed = client.sign({ modelOutput: head.outputId, inputHash: sha256Hex(bytes), maxFee, security, expiry: BigInt(Math.floor(Date.now() / 1000)) + expiresIn });
-  ctx.out.progress(`posting the signed request (max fee ${maxFee} µSTX, input ${bytes.length} bytes) from account ${client.account}`);
-  const [outcome] = await client.submit([{ signed, input: bytes }]).catch(explain);
+  // A large input is uploaded first (signed by the wallet, as on-chain tasks do); a small one rides inline.
+  const inline = bytes.length <= DEFAULT_MAX_INLINE_INPUT_BYTES;
+  if (!inline) {
+    ctx.out.progress(`uploading the input (${bytes.length} bytes)`);
+    await ctx.signer.putInput(bytes, ctx.wallet()).catch(explain);
+  }
+  ctx.out.progress(`posting the signed request (max fee ${maxFee} µSTX, input ${bytes.length} bytes${inline ? ' inline' : ', uploaded'}) from account ${client.account}`);
+  const [outcome] = await client.submit([{ signed, input: inline ? bytes : undefined }]).catch(explain);
   if (outcome!.status === 'refused') explain(new SignerRefusal(`the signer refused the request: ${outcome!.error}`, 400, outcome!.code));
   const extra = { account: client.account, max_fee: maxFee, nonce: signed.request.nonce, expiry: signed.request.expiry };
   if (!opts.wait) {

@@ -9,6 +9,9 @@ import { compressedPublicKey, hex32, rsvSignature } from '../api/index.js';
 import type { ReceiptLeaf } from './merkle.js';
 import type { PayeeVoucher, SpendAuthorization, TaskRequest } from './messages.js';
 
+/** Largest input a request carries inline (`input_base64`) by default; a larger one is uploaded first (PUT /api/v1/inputs/{sha256}). */
+export const DEFAULT_MAX_INLINE_INPUT_BYTES = 65_536;
+
 const uintString = (what: string) => z.string().regex(/^(0|[1-9][0-9]{0,37})$/, `${what} must be a non-negative integer as a decimal string (no sign, no leading zeros)`);
 const principal = z.string().regex(/^S[0-9A-Z]{28,40}(\.[a-zA-Z][a-zA-Z0-9-]{0,39})?$/, 'must be a Stacks principal such as ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM');
 

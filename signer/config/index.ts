@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseToml } from 'smol-toml';
 import { z } from 'zod';
-import { PRIVACY_MODES } from '../../protocol/index.js';
+import { DEFAULT_MAX_INLINE_INPUT_BYTES, PRIVACY_MODES } from '../../protocol/index.js';
 
 const server = z
   .object({
@@ -155,7 +155,7 @@ const accounts = z
     /** Most requests in one POST /api/v1/requests (the body limit is sized from it). */
     max_requests_per_call: z.number().int().min(1).max(1_000).default(100),
     /** Largest input_base64 of one request, bytes (decoded); bigger inputs: PUT /api/v1/inputs first. */
-    max_inline_input_bytes: z.number().int().min(0).default(65_536),
+    max_inline_input_bytes: z.number().int().min(0).default(DEFAULT_MAX_INLINE_INPUT_BYTES),
     /** An account's chain state read within this long is trusted for admission, unless it looks short (ms). */
     account_cache_ms: z.number().int().min(0).default(10_000),
     /** A period is settled once its oldest paid receipt waited this long (ms), or at once for a withdrawal. */
