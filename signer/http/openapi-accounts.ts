@@ -62,7 +62,7 @@ export const accountsPaths = {
   '/api/v1/accounts/{account}/authorizations': {
     post: {
       summary: 'Pay for due results with a cumulative spend authorization signed by the account key',
-      description: `${note} cumulative >= latest cap + the fees of task_ids; nonce > latest; receipts_root = merkleRoot of their leaf hashes in task_ids order. Codes: authorization_invalid, wrong_market, nonce_too_low (409), cap_too_low, root_mismatch, not_due (409), request_invalid.`,
+      description: `${note} cumulative >= latest cap + the fees of task_ids; nonce > latest; receipts_root = merkleRoot of their leaf hashes in task_ids order. With no task_ids (receipts_root 32 zero bytes) it is an allowance: API tokens bound to the account spend up to cap - owed; public_key introduces an account this signer has not seen. Codes: account_key_mismatch, authorization_invalid, wrong_market, nonce_too_low (409), cap_too_low, root_mismatch, not_due (409), request_invalid.`,
       parameters: [path('account', 'Stacks principal of the account')],
       requestBody: json(authorizationBody),
       responses: { 200: e('{paid, account}'), 400: e('authorization_invalid, wrong_market, cap_too_low, root_mismatch, request_invalid'), 409: e('nonce_too_low, not_due'), ...disabled },

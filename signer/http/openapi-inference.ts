@@ -13,6 +13,7 @@ const path = (name: string, description: string) => ({ name, in: 'path', require
 const tokenErrors = {
   400: { description: 'Invalid input; `error` names the field and the fix', ...json(anyEnvelope) },
   401: { description: 'Missing or unknown API token', ...json(anyEnvelope) },
+  402: { description: 'Token bound to a prepaid account: allowance_exhausted (the holder signs a higher cap: market account allow <µSTX>) or insufficient_deposit; a batch is refused whole', ...json(anyEnvelope) },
   403: { description: 'Token paused or expired, address not allowed, or model not allowed', ...json(anyEnvelope) },
   404: { description: 'Model not published', ...json(anyEnvelope) },
   413: { description: 'Body over inference.max_body_bytes', ...json(anyEnvelope) },
@@ -24,7 +25,7 @@ const outcomeErrors = {
   504: { description: 'No node answered within timeout_ms', ...json(anyEnvelope) },
 };
 const apiToken = [{ apiToken: [] }];
-const note = 'Direct inference for API-token holders: not escrowed on chain; metered in inference_logs.';
+const note = "Direct inference for API-token holders: not escrowed on chain; metered in inference_logs. A token bound to a prepaid account pays each call (the model's price) from that account's deposit, within the allowance the account signed.";
 
 /** The bearer scheme of API tokens. */
 export const apiTokenScheme = { apiToken: { type: 'http', scheme: 'bearer', description: 'API token (sk_...) created by an admin' } };
@@ -64,7 +65,7 @@ export const inferencePaths = {
       security: apiToken,
       parameters: [path('name', 'Published model name')],
       requestBody: json(oipInferBody),
-      responses: { 200: { description: '{model_name, model_version, id, parameters, outputs}' }, 400: { description: 'Invalid request', ...json(oipError) }, 401: { description: 'No token', ...json(oipError) }, 404: { description: 'Not published', ...json(oipError) }, 422: { description: 'Node could not run it', ...json(oipError) }, 503: { description: 'Queue full', ...json(oipError) }, 504: { description: 'Timed out', ...json(oipError) } },
+      responses: { 200: { description: '{model_name, model_version, id, parameters, outputs}' }, 400: { description: 'Invalid request', ...json(oipError) }, 401: { description: 'No token', ...json(oipError) }, 402: { description: 'Bound token: allowance or deposit short', ...json(oipError) }, 404: { description: 'Not published', ...json(oipError) }, 422: { description: 'Node could not run it', ...json(oipError) }, 503: { description: 'Queue full', ...json(oipError) }, 504: { description: 'Timed out', ...json(oipError) } },
     },
   },
 };

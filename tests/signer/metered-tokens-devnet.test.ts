@@ -29,7 +29,7 @@ import { PrepaidClient } from '../../market/prepaid.js';
 import { call, mined } from '../devnet/helpers.js';
 import { adminSession } from './console-helpers.js';
 import { chainFixture, ESCROW, until, type ChainFixture } from './devnet-fixture.js';
-import { body, TestNode } from './helpers.js';
+import { body, TestNode, TestRequester } from './helpers.js';
 import { CHAIN_ID, MARKET, TestAccount } from './prepaid-fixture.js';
 
 const PRICE = 1000n;
@@ -217,6 +217,9 @@ describe('binding a token to a prepaid account', () => {
     expect(owed(owner)).toBe(ownerPart.toString());
     expect(accountRow(s.store, alice.address)).toMatchObject({ owed: '1000', reserved: '0' });
     expect((await view()).allowance).toEqual({ cap: '3000', running: '0', headroom: '2000' });
+    // The call's result is the token holder's, not served as a prepaid request's to the account.
+    const path = `/api/v1/requests/${taskId}/result`;
+    expect((await app.request(path, { headers: new TestRequester(alice.key).headers('GET', path) })).status).toBe(404);
   }, 60_000);
 
   it('refuses a batch larger than the headroom whole (nothing queued or reserved), and takes one that fits exactly', async () => {

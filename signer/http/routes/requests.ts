@@ -10,6 +10,7 @@ import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import { leafJsonOf, receiptOf, type PrepaidAccounts } from '../../accounts/index.js';
+import { METERED } from '../../accounts/metered.js';
 import { authenticateRequester } from '../../auth/requester.js';
 import { ApiError } from '../../errors.js';
 import { getTask } from '../../tasks/state.js';
@@ -62,7 +63,8 @@ export const requests = new Hono<Env>()
     const pa = prepaidOf(c);
     const id = c.req.valid('param').task_id;
     const receipt = receiptOf(pa.store, id);
-    if (!receipt) throw new ApiError('not_found', `task ${id} is not a prepaid request of this signer`);
+    // A bound API token's call (metered.ts) is the token holder's: its result is read with the token (GET /api/v1/inference/{task_id}).
+    if (!receipt || receipt.request_signature === METERED) throw new ApiError('not_found', `task ${id} is not a prepaid request of this signer`);
     const requester = await authenticateRequester(c, {
       code: 'requester_signature_required',
       hint: `the result of prepaid request ${id} is served only to its account: sign the GET with the account key (protocol/sip018 signRequesterRequest)`,
