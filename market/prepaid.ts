@@ -22,6 +22,7 @@ import {
   fromLeafJson,
   leafHash,
   prepaidTaskId,
+  priceQuoteCV,
   principalOfKey,
   publicKeyOf,
   signAccountsMessage,
@@ -73,6 +74,17 @@ export interface RequestParams {
   expiry?: bigint;
   /** Default a random 64-bit number (nonces are unique per account, not sequential). */
   nonce?: bigint;
+}
+
+/** A price quote the signer signed (GET /api/v1/quote), checked by `PrepaidClient.quote`. */
+export interface SignedQuote {
+  account: string;
+  market: string;
+  modelOutput: bigint;
+  price: bigint;
+  /** Unix seconds. */
+  expiry: bigint;
+  signature: string;
 }
 
 /** One item's answer from POST /api/v1/requests. */
@@ -195,16 +207,17 @@ export class PrepaidClient {
    * Posts signed requests (100 per call), each with its input bytes when the signer may not hold
    * them yet. One refused item does not sink the others: its outcome says why.
    */
-  async submit(items: { signed: SignedRequest; input?: Uint8Array }[]): Promise<SubmitOutcome[]> {
+  async submit(items: { signed: SignedRequest; input?: Uint8Array; quote?: SignedQuote }[]): Promise<SubmitOutcome[]> {
     const out: SubmitOutcome[] = [];
     for (let i = 0; i < items.length; i += MAX_REQUESTS_PER_POST) {
       const chunk = items.slice(i, i + MAX_REQUESTS_PER_POST);
       const body = {
-        requests: chunk.map(({ signed, input }) => ({
+        requests: chunk.map(({ signed, input, quote }) => ({
           request: toTaskRequestJson(signed.request),
           signature: signed.signature,
           public_key: this.publicKey,
           ...(input ? { input_base64: Buffer.from(input).toString('base64') } : {}),
+          ...(quote ? { quote: { price: quote.price.toString(), expiry: quote.expiry.toString(), signature: quote.signature } } : {}),
         })),
       };
       const r = await this.http<{ results: ({ task_id: string; status: 'accepted' | 'duplicate' } | { index: number; success: false; code: string; error: string })[] }>('POST', '/api/v1/requests', body);
@@ -218,6 +231,24 @@ export class PrepaidClient {
       });
     }
     return out;
+  }
+
+  /**
+   * The signer's price for one run of `modelOutput` for this account (volume tier and demand),
+   * signed so that a request carrying it is charged that price. Checked here: it is for this
+   * account, market and model, not below the model's on-chain price, and signed by the key the
+   * signer names (`settlerKey`, when the caller read it from the chain's get-signer, must be it).
+   */
+  async quote(modelOutput: bigint, onchainPrice: bigint, settlerKey?: string): Promise<SignedQuote> {
+    const r = await this.http<{ account: string; market: string; model_output: string; price: string; expiry: string; signer_public_key: string; signature: string }>('GET', `/api/v1/quote?account=${this.account}&model_output=${modelOutput}`);
+    if (r.status >= 300 || !r.data) throw this.refusal('asking for a quote', r);
+    const d = r.data;
+    const q = { account: d.account, market: d.market, modelOutput: BigInt(d.model_output), price: BigInt(d.price), expiry: BigInt(d.expiry) };
+    const key = settlerKey ?? d.signer_public_key;
+    if (q.account !== this.account || q.market !== this.opts.market || q.modelOutput !== modelOutput) throw new DishonestSigner(`the quote is for ${q.account} at ${q.market}, model output ${q.modelOutput}; asked for ${this.account} at ${this.opts.market}, ${modelOutput}`, 'leaf_mismatch');
+    if (q.price < onchainPrice) throw new DishonestSigner(`the quote's price ${q.price} µSTX is below the model's on-chain price ${onchainPrice}: the signer would not honour it`, 'leaf_mismatch');
+    if (!verifyAccountsMessage(priceQuoteCV(q), this.opts.chainId, d.signature, key)) throw new DishonestSigner(`the quote is not signed by the signer's key ${key}`, 'leaf_mismatch');
+    return { ...q, signature: d.signature };
   }
 
   /** The account at the signer (public): chain mirror, latest authorization, owed, reserved, unsettled. */

@@ -83,11 +83,13 @@ export async function submitPrepaid(ctx: Context, opts: PrepaidSubmitOptions): P
   if (!head || head.outputId === null) throw new Error(`model "${opts.model}" is not deployed or was retired; \`market models\` lists the live ones`);
   const security = whole(opts.security, '--security', 1n);
   if (!SECURITY_LEVELS.includes(Number(security) as 1 | 3 | 5)) throw new Error(`--security must be 1, 3 or 5 (how many nodes must agree), got ${security}`);
-  const maxFee = whole(opts.maxFee, '--max-fee', head.price * security);
-  if (maxFee < head.price * security) throw new Error(`--max-fee ${maxFee} is below ${head.price * security} µSTX: the price of "${opts.model}" (${head.price} µSTX) times --security ${security}`);
+  const client = prepaidClient(ctx);
+  // The signer's quote (volume tier, demand) fixes the price; without --max-fee the request allows exactly that.
+  const quote = await client.quote(head.outputId, head.price, (await ctx.chain.accountsSigner()).key).catch(explain);
+  const maxFee = whole(opts.maxFee, '--max-fee', quote.price * security);
+  if (maxFee < quote.price * security) throw new Error(`--max-fee ${maxFee} is below ${quote.price * security} µSTX: the signer's quoted price for "${opts.model}" (${quote.price} µSTX, on chain ${head.price}) times --security ${security}`);
   const expiresIn = whole(opts.expiresIn, '--expires-in', 600n);
   const bytes = readInput(opts.input, opts.binary);
-  const client = prepaidClient(ctx);
   const signed = client.sign({ modelOutput: head.outputId, inputHash: sha256Hex(bytes), maxFee, security, expiry: BigInt(Math.floor(Date.now() / 1000)) + expiresIn });
   // A large input is uploaded first (signed by the wallet, as on-chain tasks do); a small one rides inline.
   const inline = bytes.length <= DEFAULT_MAX_INLINE_INPUT_BYTES;
@@ -96,7 +98,7 @@ export async function submitPrepaid(ctx: Context, opts: PrepaidSubmitOptions): P
     await ctx.signer.putInput(bytes, ctx.wallet()).catch(explain);
   }
   ctx.out.progress(`posting the signed request (max fee ${maxFee} µSTX, input ${bytes.length} bytes${inline ? ' inline' : ', uploaded'}) from account ${client.account}`);
-  const [outcome] = await client.submit([{ signed, input: inline ? bytes : undefined }]).catch(explain);
+  const [outcome] = await client.submit([{ signed, input: inline ? bytes : undefined, quote }]).catch(explain);
   if (outcome!.status === 'refused') explain(new SignerRefusal(`the signer refused the request: ${outcome!.error}`, 400, outcome!.code));
   const extra = { account: client.account, max_fee: maxFee, nonce: signed.request.nonce, expiry: signed.request.expiry };
   if (!opts.wait) {

@@ -28,6 +28,7 @@ import {
   merkleRoot,
   payeeVoucherCV,
   prepaidTaskId,
+  priceQuoteCV,
   principalOfKey,
   publicKeyOf,
   signAccountsMessage,
@@ -191,8 +192,8 @@ describe('market submit --prepaid', () => {
       expect(view.authorization).toMatchObject({ cumulative: String(1000n * round), nonce: String(round) });
       expect(view.owed).toBe(String(1000n * round));
     }
-    // The second payment continued from an authorization served without its signature: the
-    // client recognised it as the one it signed, from its state file.
+    // The second payment continued from the first authorization, which the client keeps in its
+    // state file (and the signer serves with its signature, checked against this key).
     expect(JSON.parse(readFileSync(join(dir, 'market', `${account}.authorization.json`), 'utf8')).authorization).toMatchObject({ cumulative: '2000', nonce: '2' });
     // No transaction was sent from the account.
     expect(await ctx.chain.tipHeight()).toBe(height);
@@ -237,6 +238,30 @@ describe('the prepaid client and a dishonest signer', () => {
       await fake.close();
     }
   }
+
+  it('takes a quote only for this account and model, at or above the on-chain price, signed by the key it names', async () => {
+    const signerKey = randomPrivateKey();
+    const account = principalOfKey(publicKeyOf(userKey), CHAIN_ID);
+    const serve = (over: Record<string, string>, signWith = signerKey) => {
+      const q = { account, market: MARKET, modelOutput: 7n, price: 1500n, expiry: 2_000_000_000n, ...Object.fromEntries(Object.entries(over).map(([k, v]) => [k, k === 'account' || k === 'market' ? v : BigInt(v)])) };
+      const body = { account: q.account, market: q.market, model_output: String(q.modelOutput), price: String(q.price), expiry: String(q.expiry), signer_public_key: publicKeyOf(signerKey), signature: signAccountsMessage(priceQuoteCV(q as never), CHAIN_ID, signWith) };
+      return fakeSigner((method, path) => (path.startsWith('/api/v1/quote') ? { status: 200, body: { success: true, data: body, error: null } } : null));
+    };
+    const quoteFrom = async (over: Record<string, string>, signWith?: string, settlerKey?: string) => {
+      const fake = await serve(over, signWith);
+      try {
+        return await new PrepaidClient({ signerUrl: fake.url, chainId: CHAIN_ID, market: MARKET, privateKey: userKey }).quote(7n, 1000n, settlerKey);
+      } finally {
+        await fake.close();
+      }
+    };
+    expect(await quoteFrom({})).toMatchObject({ account, price: 1500n, modelOutput: 7n });
+    await expect(quoteFrom({ price: '999' })).rejects.toThrow(/below the model's on-chain price 1000/);
+    await expect(quoteFrom({ modelOutput: '8' })).rejects.toThrow(DishonestSigner);
+    await expect(quoteFrom({}, other)).rejects.toThrow(/not signed by the signer's key/);
+    // The key the chain names as settler decides, not the one the response claims.
+    await expect(quoteFrom({}, undefined, publicKeyOf(other))).rejects.toThrow(/not signed by the signer's key/);
+  });
 
   it('refuses to pay for a leaf whose request this key never signed, and posts no authorization', async () => {
     const forged = leafOf(client(), {}, other);
