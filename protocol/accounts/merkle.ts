@@ -37,17 +37,12 @@ export interface ProofStep {
 
 /** The leaf tuple as `accounts.clar` takes it (the request's fields without `market`, then the result's). */
 export function receiptLeafCV(leaf: ReceiptLeaf): TupleCV {
-  const r = leaf.request;
   if (!/^[0-9a-fA-F]{130}$/.test(leaf.requestSignature)) throw new Error('requestSignature must be 65 bytes of hex');
   if (!/^0[23][0-9a-fA-F]{64}$/.test(leaf.node)) throw new Error('node must be a compressed public key (66 hex characters)');
+  // The request's own fields, as signed, less the market (the contract checking the leaf is it).
+  const { market: _market, ...request } = taskRequestCV(leaf.request).value;
   return Cl.tuple({
-    account: Cl.principal(r.account),
-    'model-output': Cl.uint(r.modelOutput),
-    'input-hash': Cl.buffer(hash32(r.inputHash, 'inputHash')),
-    'max-fee': Cl.uint(r.maxFee),
-    expiry: Cl.uint(r.expiry),
-    security: Cl.uint(r.security),
-    nonce: Cl.uint(r.nonce),
+    ...request,
     'request-signature': Cl.bufferFromHex(leaf.requestSignature),
     node: Cl.bufferFromHex(leaf.node),
     'output-hash': Cl.buffer(hash32(leaf.outputHash, 'outputHash')),

@@ -9,25 +9,10 @@
  * settlement, so a request is accepted only while everything accepted before it stays covered.
  */
 import type { AccountState } from '../../protocol/contracts/accounts.js';
-import { prepared, type SignerDatabase } from '../db/index.js';
+import { prepaidAccounts, prepared, type SignerDatabase } from '../db/index.js';
 
 /** An account row as stored. */
-export interface AccountRow {
-  account: string;
-  public_key: string;
-  balance: string;
-  spent: string;
-  settled_nonce: string;
-  withdraw_at: number | null;
-  auth_cumulative: string;
-  auth_nonce: string;
-  auth_root: string | null;
-  auth_signature: string | null;
-  owed: string;
-  reserved: string;
-  read_at: number | null;
-  updated_at: number;
-}
+export type AccountRow = typeof prepaidAccounts.$inferSelect;
 
 /** The row of `account`, or undefined before its first request. */
 export function accountRow(store: SignerDatabase, account: string): AccountRow | undefined {

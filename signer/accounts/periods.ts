@@ -12,6 +12,7 @@ import { atomic, prepared } from '../db/index.js';
 import type { Services } from '../services.js';
 import { transitionFrom } from '../tasks/state.js';
 import { accountsContractName } from './chain-state.js';
+import type { AccountRow } from './ledger.js';
 import { parseShares, planPeriod, type CandidateAccount, type PaidReceipt, type PeriodPlan } from './plan.js';
 import { releasePeriod } from './settler.js';
 
@@ -21,19 +22,6 @@ export type PeriodConfig = Pick<Services['config']['accounts'], 'period_ms' | 'p
 /** The period settings of this signer. */
 export function periodConfig(s: Services): PeriodConfig {
   return s.config.accounts;
-}
-
-interface AccountRow {
-  account: string;
-  balance: string;
-  spent: string;
-  settled_nonce: string;
-  withdraw_at: number | null;
-  auth_cumulative: string;
-  auth_nonce: string;
-  auth_root: string | null;
-  auth_signature: string | null;
-  owed: string;
 }
 
 /** Accounts with paid receipts not in any period, and those receipts oldest first. */
