@@ -166,6 +166,15 @@ export async function watchVoucherOnce(client: PayeeClient, signerUrl: string, f
   })();
   const [payee, tip, config] = await Promise.all([client.payee(), client.tipHeight(), client.accountsConfig()]);
   const credited = payee?.credited ?? 0n;
+  if (v.voucher.settleBy > BigInt(tip) + config.settleWindow) {
+    // The bond unlocks settle-window + dispute-window after a withdrawal request: a later settle-by
+    // could find no bond left to challenge, so such a voucher is no guarantee.
+    log.error(
+      { settle_by: String(v.voucher.settleBy), tip, settle_window: String(config.settleWindow) },
+      'the signer served a voucher whose settle-by is beyond the settle window: its bond may be gone before it can be challenged; keeping the saved one, and stop taking prepaid work from this signer',
+    );
+    return null;
+  }
   if (keepSaved(saved, credited, BigInt(tip), config.disputeWindow)) {
     // A newer voucher with a later settle-by must not push back the deadline of an unhonoured one.
     const due = BigInt(tip) >= saved!.voucher.settleBy;

@@ -330,6 +330,24 @@ describe('node-agent vouchers', () => {
     }
   });
 
+  it('refuses a settler-signed voucher whose settle-by is beyond the settle window, which the bond may not outlast', async () => {
+    const address = principalOfKey(node.publicKey, CHAIN_ID);
+    const { client } = payeeClient(signerUrl, join(dir, 'node-far', 'node.key'));
+    const [tip, config] = await Promise.all([client.tipHeight(), client.accountsConfig()]);
+    const far = { payee: address, market: MARKET, cumulative: 5n, settleBy: BigInt(tip) + config.settleWindow + 50n };
+    const fake = await fakeSigner((method, path) => (path === `/api/v1/payees/${address}/voucher` ? { status: 200, body: { success: true, data: toVoucherJson(far, signAccountsMessage(payeeVoucherCV(far), CHAIN_ID, fx.signerKey)), error: null } } : null));
+    try {
+      const logged: string[] = [];
+      const log = pino({ level: 'info' }, { write: (line: string) => void logged.push(line) });
+      const file = join(dir, 'node-far', 'voucher.json');
+      expect(await watchVoucherOnce(client, fake.url, file, log)).toBeNull();
+      expect(existsSync(file)).toBe(false);
+      expect(logged.join('')).toMatch(/beyond the settle window/);
+    } finally {
+      await fake.close();
+    }
+  });
+
   it('checks and saves the signer\'s voucher; once its settle-by passes unhonoured, challenges it and claims the bond\'s payment', async () => {
     const keyFile = join(dir, 'node-b', 'node.key');
     const { client, cfg } = payeeClient(signerUrl, keyFile);
