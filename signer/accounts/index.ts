@@ -76,6 +76,11 @@ export class PrepaidAccounts {
     return this.#deps.verifier.encoded(encoded, signature, publicKey);
   }
 
+  /** Checks many canonical signatures over SIP-018 bytes (`digest`: their sha256, when known) at once, one answer each. */
+  verifyMany(checks: readonly { encoded: Uint8Array; digest?: Uint8Array; signature: string; publicKey: string }[]): Promise<boolean[]> {
+    return this.#deps.verifier.encodedMany(checks);
+  }
+
   /** Wakes nodes waiting for work. */
   notify(): void {
     this.#deps.pending.notify();

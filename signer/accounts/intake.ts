@@ -49,6 +49,9 @@ interface Candidate {
   input: Buffer | null;
 }
 
+/** A candidate with its SIP-018 bytes and their sha256 (the request hash: task id and signed digest). */
+type Checked = Candidate & { encoded: Buffer; digest: Buffer };
+
 class Refusal extends Error {
   constructor(
     readonly code: ErrorCode,
@@ -70,7 +73,7 @@ function principalOf(publicKey: string, chainId: number): string {
 }
 
 /** Form, key, market, expiry, input bytes; the request's SIP-018 bytes and task id. */
-function precheck(pa: PrepaidAccounts, index: number, raw: unknown, nowSeconds: number): Candidate & { encoded: Buffer } {
+function precheck(pa: PrepaidAccounts, index: number, raw: unknown, nowSeconds: number): Checked {
   const parsed = requestItem.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
@@ -89,8 +92,8 @@ function precheck(pa: PrepaidAccounts, index: number, raw: unknown, nowSeconds: 
     if (hash !== r.input_hash) throw new Refusal('input_mismatch', `input_base64 hashes to ${hash}, not to request.input_hash ${r.input_hash}`);
   }
   const encoded = encodeTaskRequest(r, pa.chainId);
-  const taskId = prepaidTaskId(createHash('sha256').update(encoded).digest('hex'));
-  return { index, item, request: r, taskId, maxFee: BigInt(r.max_fee), input, encoded };
+  const digest = createHash('sha256').update(encoded).digest();
+  return { index, item, request: r, taskId: prepaidTaskId(digest.toString('hex')), maxFee: BigInt(r.max_fee), input, encoded, digest };
 }
 
 /** Judges and records a batch; returns one outcome per item, in order. */
@@ -101,7 +104,7 @@ export async function admit(pa: PrepaidAccounts, items: unknown[], now = Date.no
     if (e instanceof Refusal || e instanceof ApiError) out[index] = { index, success: false, code: e.code, error: e.message };
     else throw e;
   };
-  const pre: (Candidate & { encoded: Buffer })[] = [];
+  const pre: Checked[] = [];
   items.forEach((raw, i) => {
     try {
       pre.push(precheck(pa, i, raw, nowSeconds));
@@ -111,7 +114,7 @@ export async function admit(pa: PrepaidAccounts, items: unknown[], now = Date.no
   });
   // Signatures (on the verifier's threads) and the chain reads (cached) of the whole batch at once.
   const [sigs, outputs] = await Promise.all([
-    Promise.all(pre.map((c) => pa.verify(c.encoded, c.item.signature, c.item.public_key))),
+    pa.verifyMany(pre.map((c) => ({ encoded: c.encoded, digest: c.digest, signature: c.item.signature, publicKey: c.item.public_key }))),
     Promise.all([...new Set(pre.map((c) => c.request.model_output))].map(async (id) => [id, await pa.view.output(BigInt(id)).catch((e: unknown) => e as Error)] as const)),
   ]);
   const outputOf = new Map(outputs);
@@ -152,21 +155,36 @@ export async function admit(pa: PrepaidAccounts, items: unknown[], now = Date.no
   await Promise.all([...need].map(([account, n]) => pa.freshAccount(account, n.key, n.total, now).catch(() => undefined)));
   const sampleBps = terms?.sampleBps ?? 0;
   const store = pa.store;
+  const batch: BatchState = { accounts: new Map(), inputs: new Set() };
   atomic(store.sqlite, () => {
     for (const c of priced) {
       try {
-        out[c.index] = record(pa, c, terms!, sampleBps, now);
+        out[c.index] = record(pa, c, terms!, sampleBps, now, batch);
       } catch (e) {
         refuse(c.index, e);
       }
+    }
+    // One write per account of what its accepted requests reserved.
+    for (const [account, a] of batch.accounts) {
+      if (a.row && a.reserved !== BigInt(a.row.reserved)) prepared(store.sqlite, 'update prepaid_accounts set reserved = ?, updated_at = ? where account = ?').run(a.reserved.toString(), now, account);
     }
   });
   if (priced.some((c) => 'status' in out[c.index]! && (out[c.index] as { status: string }).status === 'accepted')) pa.notify();
   return out;
 }
 
+/**
+ * What one call's transaction has read and reserved so far: each account's row is read once and
+ * its reservation kept here (written once at the end), each input hash looked up once. Nothing
+ * else writes these rows while the transaction runs, so this is what per-item reads would see.
+ */
+interface BatchState {
+  accounts: Map<string, { row: AccountRow | undefined; reserved: bigint; headroom: bigint }>;
+  inputs: Set<string>;
+}
+
 /** Writes one accepted request (or finds it a duplicate); inside the batch's transaction. */
-function record(pa: PrepaidAccounts, c: Candidate & { output: LiveOutput; fee: bigint; price: bigint }, terms: NonNullable<Awaited<ReturnType<PrepaidAccounts['view']['terms']>>>, sampleBps: number, now: number): ItemOutcome {
+function record(pa: PrepaidAccounts, c: Candidate & { output: LiveOutput; fee: bigint; price: bigint }, terms: NonNullable<Awaited<ReturnType<PrepaidAccounts['view']['terms']>>>, sampleBps: number, now: number, batch: BatchState): ItemOutcome {
   const sql = pa.store.sqlite;
   const r = c.request;
   const same = prepared(sql, 'select task_id from prepaid_receipts where account = ? and nonce = ?').get(r.account, r.nonce) as { task_id: string } | undefined;
@@ -174,24 +192,34 @@ function record(pa: PrepaidAccounts, c: Candidate & { output: LiveOutput; fee: b
     if (same.task_id === c.taskId) return { task_id: c.taskId, status: 'duplicate' };
     throw new Refusal('nonce_used', `account ${r.account} already used nonce ${r.nonce} for another request (task ${same.task_id}); every request needs its own nonce`);
   }
-  const row: AccountRow | undefined = accountRow(pa.store, r.account);
+  let acct = batch.accounts.get(r.account);
+  if (!acct) {
+    const read: AccountRow | undefined = accountRow(pa.store, r.account);
+    // headroom = balance - unsettled (availableOf before any reservation); available = headroom - reserved.
+    acct = { row: read, reserved: read ? BigInt(read.reserved) : 0n, headroom: read ? availableOf(read) + BigInt(read.reserved) : 0n };
+    batch.accounts.set(r.account, acct);
+  }
+  const row = acct.row;
   if (!row || row.read_at === null) throw new ApiError('unavailable', `cannot read account ${r.account} from ${pa.market} on chain right now; retry`);
   if (row.withdraw_at !== null) throw new Refusal('account_withdrawing', `account ${r.account} asked to withdraw (executable at block ${row.withdraw_at}): this signer takes no more requests from it; deposit again after the withdrawal`);
-  const available = availableOf(row);
+  const available = acct.headroom - acct.reserved;
   if (available < c.maxFee) {
     const never = BigInt(row.balance) === 0n && BigInt(row.spent) === 0n;
     throw new Refusal(
       'insufficient_deposit',
       never
         ? `account ${r.account} has no deposit in ${pa.market}; deposit STX (market account deposit) first`
-        : `account ${r.account} can cover ${available > 0n ? available : 0n} µSTX more (balance ${row.balance} - unsettled ${BigInt(row.owed) - BigInt(row.spent)} - reserved ${row.reserved}), below max_fee ${c.maxFee}; deposit more, or pay for due results and wait for them to settle`,
+        : `account ${r.account} can cover ${available > 0n ? available : 0n} µSTX more (balance ${row.balance} - unsettled ${BigInt(row.owed) - BigInt(row.spent)} - reserved ${acct.reserved}), below max_fee ${c.maxFee}; deposit more, or pay for due results and wait for them to settle`,
     );
   }
-  if (c.input) {
+  if (batch.inputs.has(r.input_hash)) {
+    // Stored (or found) for an earlier item of this call.
+  } else if (c.input) {
     prepared(sql, "insert into input_blobs (sha256, data, size, content_type, created_at, uploader) values (?, ?, ?, 'application/json', ?, null) on conflict do nothing").run(r.input_hash, c.input, c.input.length, now);
   } else if (!prepared(sql, 'select 1 from input_blobs where sha256 = ?').get(r.input_hash)) {
     throw new Refusal('input_missing', `no input with sha256 ${r.input_hash} is stored; send its bytes as input_base64, or PUT /api/v1/inputs/${r.input_hash} first`);
   }
+  batch.inputs.add(r.input_hash);
   const ctx: PrepaidContext = { expiry: r.expiry, owner: c.output.owner, owner_bps: terms.ownerBps.toString(), treasury_bps: terms.treasuryBps.toString(), treasury: terms.treasury };
   const security = Number(r.security);
   prepared(
@@ -214,6 +242,6 @@ function record(pa: PrepaidAccounts, c: Candidate & { output: LiveOutput; fee: b
     r.max_fee,
     now,
   );
-  prepared(sql, 'update prepaid_accounts set reserved = ?, updated_at = ? where account = ?').run((BigInt(row.reserved) + c.maxFee).toString(), now, r.account);
+  acct.reserved += c.maxFee;
   return { task_id: c.taskId, status: 'accepted' };
 }

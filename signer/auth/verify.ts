@@ -5,9 +5,9 @@
  * from protocol/sip018 (encodeTaskResult, encodeNodeRequest), the same the node signs. `SignatureVerifier` runs the
  * checks on worker threads; the `...Fast` functions run them inline.
  */
-import { createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { encodeNodeRequest, encodeTaskResult, isCanonicalSignature, type NodeRequest, type TaskResult } from '../../protocol/index.js';
-import { VerifyPool } from './pool.js';
+import { VerifyPool, type DigestCheck } from './pool.js';
 
 /** DER prefix of a SubjectPublicKeyInfo for a compressed secp256k1 point. */
 const SPKI_PREFIX = '3036301006072a8648ce3d020106052b8104000a032200';
@@ -108,6 +108,28 @@ export class SignatureVerifier {
   /** A canonical signature over already encoded SIP-018 bytes (prepaid requests and authorizations: protocol/accounts encodeAccountsMessage). */
   encoded(encoded: Uint8Array, signature: string, publicKey: string): Promise<boolean> {
     return this.#check(encoded, signature, publicKey);
+  }
+
+  /**
+   * Canonical signatures over already encoded SIP-018 bytes, many at once (a batch of prepaid
+   * requests): the same answer as `encoded` for each. On threads they go as one message per
+   * thread and are checked over `digest` (sha256 of `encoded`, which the caller usually has
+   * already; computed here otherwise) by libsecp256k1 (./pool.ts).
+   */
+  async encodedMany(checks: readonly { encoded: Uint8Array; digest?: Uint8Array; signature: string; publicKey: string }[]): Promise<boolean[]> {
+    if (!this.#pool) return checks.map((c) => verifyInline(c.encoded, c.signature, c.publicKey));
+    const out: boolean[] = new Array(checks.length).fill(false);
+    const sent: number[] = [];
+    const batch: DigestCheck[] = [];
+    checks.forEach((c, i) => {
+      const rs = checkable(c.signature, c.publicKey);
+      // keyOf rejects points off the curve here, as for single checks.
+      if (!rs || !keyOf(c.publicKey)) return;
+      sent.push(i);
+      batch.push({ digest: c.digest ?? createHash('sha256').update(c.encoded).digest(), rs, publicKey: Buffer.from(c.publicKey, 'hex') });
+    });
+    (await this.#pool.verifyDigests(batch)).forEach((ok, k) => (out[sent[k]!] = ok));
+    return out;
   }
 
   /** Stops the threads. */

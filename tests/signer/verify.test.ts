@@ -7,7 +7,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { initSimnet } from '@stacks/clarinet-sdk';
 import { compressPublicKey, privateKeyToPublic, randomPrivateKey } from '@stacks/transactions';
 import { domainCV, sha256Hex, signNodeRequest, signTaskResult, structuredDataHash, taskResultMessageCV, TASK_RESULT_DOMAIN, verifyNodeRequest, verifyTaskResult } from '../../protocol/index.js';
-import { SignatureVerifier, verifyNodeRequestFast, verifyTaskResultFast } from '../../signer/auth/verify.js';
+import { SignatureVerifier, verifyEncodedFast, verifyNodeRequestFast, verifyTaskResultFast } from '../../signer/auth/verify.js';
+import { createHash } from 'node:crypto';
+import { encodeAccountsMessage, principalOfKey, signAccountsMessage, taskRequestCV, type TaskRequest } from '../../protocol/accounts/index.js';
 import { ESCROW } from './helpers.js';
 
 const CHAIN = 0x80000000;
@@ -85,6 +87,47 @@ describe('fast SIP-018 verification', () => {
       const answers = await Promise.all(cases.map((c) => threaded.taskResult(c.result, CHAIN, c.variant, c.signer)));
       expect(answers).toEqual(cases.map((c) => verifyTaskResultFast(c.result, CHAIN, c.variant, c.signer)));
       expect(answers.filter(Boolean).length).toBeGreaterThan(30);
+    } finally {
+      await threaded.close();
+    }
+  });
+
+  it('checks a batch over digests on threads (libsecp256k1, one message per thread) with the same answers as OpenSSL inline, and as Clarity on the accepted ones', async () => {
+    const threaded = new SignatureVerifier(2);
+    const inline = new SignatureVerifier(0);
+    try {
+      const key = randomPrivateKey();
+      const other = randomPrivateKey();
+      const pub = compressPublicKey(privateKeyToPublic(key));
+      const otherPub = compressPublicKey(privateKeyToPublic(other));
+      const account = principalOfKey(pub, CHAIN);
+      const variants = [
+        (sig: string) => sig,
+        (sig: string, i: number) => flip(sig, i % 128),
+        highS,
+        (sig: string) => sig.slice(0, 128) + '02',
+        (sig: string) => sig.slice(0, 128) + '07',
+        (sig: string) => N.toString(16) + sig.slice(64),
+        (sig: string) => sig.slice(0, 64) + '0'.repeat(64) + sig.slice(128),
+        (sig: string) => '0'.repeat(64) + sig.slice(64),
+        (sig: string) => sig.toUpperCase(),
+        (sig: string) => sig.slice(0, 128),
+      ];
+      const cases = Array.from({ length: 300 }, (_, i) => {
+        const request: TaskRequest = { account, market: `${account}.accounts`, modelOutput: BigInt(i), inputHash: sha256Hex(`in${i}`), maxFee: 1000n + BigInt(i), expiry: 1_900_000_000n, security: 1n, nonce: BigInt(i) * 7919n };
+        const encoded = encodeAccountsMessage(taskRequestCV(request), CHAIN);
+        const signature = variants[i % variants.length]!(signAccountsMessage(taskRequestCV(request), CHAIN, i % 13 === 0 ? other : key), i);
+        const publicKey = i % 17 === 0 ? '02' + 'ff'.repeat(32) : i % 19 === 0 ? otherPub : pub;
+        // Every third case leaves the digest to the verifier.
+        return { encoded, signature, publicKey, ...(i % 3 === 0 ? {} : { digest: createHash('sha256').update(encoded).digest() }) };
+      });
+      const expected = cases.map((c) => verifyEncodedFast(c.encoded, c.signature, c.publicKey));
+      expect(await threaded.encodedMany(cases)).toEqual(expected);
+      expect(await inline.encodedMany(cases)).toEqual(expected);
+      expect(await threaded.encodedMany([])).toEqual([]);
+      expect(expected.filter(Boolean).length).toBeGreaterThan(15);
+      expect(expected.filter((ok) => !ok).length).toBeGreaterThan(200);
+      cases.forEach((c, i) => expected[i] && expect(clarityVerify(sha256Hex(c.encoded), c.signature, c.publicKey)).toBe(true));
     } finally {
       await threaded.close();
     }
