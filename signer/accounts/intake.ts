@@ -1,10 +1,11 @@
 /**
  * Admission of signed prepaid requests (POST /api/v1/requests). Each item is judged on its own, so
  * one bad item does not sink the others: its form, the key that signed it (its principal is the
- * account), the market, the expiry, the signature (OpenSSL over the SIP-018 bytes, on the
- * verifier's threads), the input, the model, the fee (quote or current price x security <=
- * max_fee) and the account's funds. The accepted ones become `source = 'prepaid'` tasks with a
- * `running` receipt and a reservation of their max fee, all in one SQL transaction per call.
+ * account), the market, the expiry, the signature (over the SIP-018 bytes; a call's signatures
+ * all at once on the verifier's threads, signer/auth/verify.ts encodedMany), the input, the
+ * model, the fee (quote or current price x security <= max_fee) and the account's funds. The
+ * accepted ones become `source = 'prepaid'` tasks with a `running` receipt and a reservation of
+ * their max fee, all in one SQL transaction per call.
  * The task id is prepaidTaskId(request hash): a request posted again is the same task ("duplicate").
  */
 import { createHash } from 'node:crypto';

@@ -130,5 +130,10 @@ describe('request encoding', () => {
       };
       expect(encodeTaskRequest(toTaskRequestJson(r), CHAIN_ID).equals(encodeAccountsMessage(taskRequestCV(r), CHAIN_ID))).toBe(true);
     }
+    // Around the encoder's switch from Number to BigInt (14 to 15 digits) and the ends of a uint.
+    for (const v of [0n, 1n, 99_999_999_999_999n, 100_000_000_000_000n, (1n << 48n) - 1n, 1n << 48n, (1n << 64n) - 1n, 1n << 64n, (1n << 128n) - 1n]) {
+      const r: TaskRequest = { account, market: 'ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.accounts', modelOutput: v, inputHash: randomBytes(32).toString('hex'), maxFee: v, expiry: v, security: 1n, nonce: v };
+      expect(encodeTaskRequest(toTaskRequestJson(r), CHAIN_ID).equals(encodeAccountsMessage(taskRequestCV(r), CHAIN_ID))).toBe(true);
+    }
   });
 });
