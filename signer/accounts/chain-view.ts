@@ -81,4 +81,21 @@ export class ChainView {
   async account(principal: string): Promise<AccountState | null> {
     return decodeAccount(await readOnly(this.chain, this.accountsName, 'get-account', [Cl.principal(principal)]));
   }
+
+  readonly #publicReads = new Map<string, { at: number; value: Promise<AccountState | null> }>();
+
+  /**
+   * `account` for the public view of accounts this signer does not track: one chain read per
+   * account per `maxAgeMs`, so anyone asking about many addresses cannot turn each request into
+   * a chain read.
+   */
+  publicAccount(principal: string, maxAgeMs: number, now = Date.now()): Promise<AccountState | null> {
+    const hit = this.#publicReads.get(principal);
+    if (hit && now - hit.at < maxAgeMs) return hit.value;
+    if (this.#publicReads.size >= 10_000) this.#publicReads.clear();
+    const entry = { at: now, value: this.account(principal) };
+    this.#publicReads.set(principal, entry);
+    entry.value.catch(() => this.#publicReads.get(principal) === entry && this.#publicReads.delete(principal));
+    return entry.value;
+  }
 }

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import pino from 'pino';
 import { randomPrivateKey } from '@stacks/transactions';
 import {
@@ -401,4 +401,15 @@ describe('throughput', () => {
     // Loose: the machine is shared; the measured rate is printed above.
     expect(rate).toBeGreaterThan(300);
   }, 120_000);
+
+  it('reads an account it does not track from the chain at most once per account_cache_ms, however often anyone asks', async () => {
+    const stranger = principalOfKey(publicKeyOf(randomPrivateKey()), CHAIN_ID);
+    const reads = vi.spyOn(s.accounts!.view.chain, 'callReadOnly');
+    try {
+      for (let i = 0; i < 5; i++) expect((await app.request(`/api/v1/accounts/${stranger}`)).status).toBe(404);
+      expect(reads.mock.calls.filter(([, fn]) => fn === 'get-account')).toHaveLength(1);
+    } finally {
+      reads.mockRestore();
+    }
+  });
 });

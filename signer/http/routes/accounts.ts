@@ -62,10 +62,10 @@ export const accounts = new Hono<Env>()
   .get('/api/v1/accounts/:account', valid('param', param), async (c) => {
     const pa = prepaidOf(c);
     const { account } = c.req.valid('param');
-    const row = await pa.freshAccount(account, null);
+    // An account that never sent a request here is not tracked: only the chain knows it, read at most once per account_cache_ms.
+    const row = accountRow(pa.store, account) ? await pa.freshAccount(account, null) : undefined;
     if (!row) {
-      // Never sent a request here: only the chain knows it.
-      const state = await pa.view.account(account);
+      const state = await pa.view.publicAccount(account, pa.cfg.account_cache_ms);
       if (!state) throw new ApiError('not_found', `account ${account} has never deposited in ${pa.market}`);
       const zero = { account, public_key: null, owed: '0', reserved: '0', unsettled: '0', authorization: { cumulative: '0', nonce: '0', receipts_root: null }, last_settlement: null };
       const available = state.withdrawAt > 0n ? 0n : state.balance;
