@@ -13,6 +13,7 @@ import type { Chain } from '../chain/types.js';
 import type { SignerDatabase } from '../db/index.js';
 import type { SignatureVerifier } from '../auth/verify.js';
 import type { Notifier } from '../tasks/notifier.js';
+import { DIRECT_TASK_ID_BASE } from '../tasks/ids.js';
 import { ChainView } from './chain-view.js';
 import { accountRow, mirrorChainState, availableOf, type AccountRow } from './ledger.js';
 import { Pricing } from './pricing.js';
@@ -61,7 +62,9 @@ export class PrepaidAccounts {
     this.pricing = new Pricing(deps.store, this.cfg, deps.chainId, this.market, deps.config.chain.private_key ?? null);
     // A prepaid task's result (or failure) turns its receipt due (or failed) as soon as it is recorded.
     deps.attempts.on('ended', (taskId, status) => {
-      if (!deps.store.sqlite.open) return;
+      // Receipts belong to prepaid (>= 2^101) and direct (>= 2^100, metered) tasks only: an escrow
+      // task's id is far below, so its completion costs no lookup here.
+      if (BigInt(taskId) < DIRECT_TASK_ID_BASE || !deps.store.sqlite.open) return;
       try {
         if (status === 'completed') markDue(deps.store, deps.chainId, taskId);
         else if (status === 'failed' || status === 'timeout') markFailed(deps.store, taskId);

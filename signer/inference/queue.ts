@@ -6,7 +6,6 @@
  * callers that wait for their result. Direct tasks are never escrowed nor settled on chain; a
  * token bound to a prepaid account pays for each call from its deposit (signer/accounts/metered.ts).
  */
-import { randomBytes } from 'node:crypto';
 import { and, eq, inArray } from 'drizzle-orm';
 import { sha256Hex, type OipTensor, type TaskStatus } from '../../protocol/index.js';
 import type { ModelHead } from '../catalog/index.js';
@@ -18,21 +17,9 @@ import { ModelIoReader } from './io.js';
 import { meterTask } from './metering.js';
 import { timeoutMessage } from './models.js';
 import { markDue, markFailed } from '../accounts/receipts.js';
+import { DIRECT_TASK_ID_BASE, directTaskId } from '../tasks/ids.js';
 
-/**
- * Direct task ids are 2^100 + 100 random bits. Node agents sign every result over a uint task id
- * (SIP-018, `chain_task_id ?? task_id`), so the id must be a number; the escrow numbers its tasks
- * 1, 2, 3... and would need 2^100 submissions to reach this range, so the two never meet (and a
- * direct result could never be replayed as a chain task's). Random rather than a sequence: an id
- * cannot be guessed from another, and no counter has to be shared or recovered after a restart.
- */
-export const DIRECT_TASK_ID_BASE = 1n << 100n;
-
-/** A fresh direct task id (decimal). */
-export function directTaskId(): string {
-  const low = BigInt(`0x${randomBytes(13).toString('hex')}`) & (DIRECT_TASK_ID_BASE - 1n);
-  return (DIRECT_TASK_ID_BASE + low).toString();
-}
+export { DIRECT_TASK_ID_BASE, directTaskId };
 
 /** What a direct task carries besides the task columns; stored as its `context` JSON so a restart rebuilds the queue. */
 export interface DirectContext {
