@@ -11,6 +11,7 @@ export const devnetConfigSchema = z
     data_dir: z.string().min(1).default('./.devnet'),
     block_time_ms: z.coerce.number().int().min(0).default(0),
     max_block_txs: z.coerce.number().int().min(1).max(10_000).default(500),
+    idle_block_ms: z.coerce.number().int().min(0).default(0),
     manifest: z.string().min(1).default('./Clarinet.toml'),
   })
   .strict();
@@ -22,6 +23,7 @@ const ENV: Record<string, keyof DevnetConfig> = {
   DEVNET_PORT: 'port',
   DEVNET_DATA_DIR: 'data_dir',
   DEVNET_BLOCK_TIME_MS: 'block_time_ms',
+  DEVNET_IDLE_BLOCK_MS: 'idle_block_ms',
 };
 
 /** Loads the TOML file (if present), applies env overrides and `overrides`; throws naming the bad key. */

@@ -24,6 +24,8 @@ export interface StartDevnetOptions {
   /** 0 (default): a block per transaction. */
   blockTimeMs?: number;
   maxBlockTxs?: number;
+  /** With a block per transaction: an empty block after this long without one (0, the default: never). */
+  idleBlockMs?: number;
   manifestPath?: string;
   /** Delete the chain in `dataDir` first. */
   reset?: boolean;
@@ -50,6 +52,7 @@ export async function startDevnet(opts: StartDevnetOptions): Promise<Devnet> {
     dataDir: opts.dataDir,
     blockTimeMs: opts.blockTimeMs ?? 0,
     maxBlockTxs: opts.maxBlockTxs,
+    idleBlockMs: opts.idleBlockMs ?? 0,
   });
   const app = devnetApp(node);
   const host = opts.host ?? '127.0.0.1';

@@ -20,6 +20,11 @@ export interface NodeOptions {
   blockTimeMs: number;
   /** Most transactions in one interval block. */
   maxBlockTxs?: number;
+  /**
+   * With a block per transaction: also mine an empty block whenever none was mined for this long
+   * (0: never), so heights move on an idle chain as on a real one and deadlines and dispute windows pass.
+   */
+  idleBlockMs?: number;
   chainId?: number;
 }
 
@@ -31,6 +36,7 @@ export class DevnetNode {
   private mining: Promise<void> = Promise.resolve();
   private miningScheduled = false;
   private timer: NodeJS.Timeout | null = null;
+  private lastBlockAt = Date.now();
   private closed = false;
   private readonly verifier = new Verifier();
   private failure: Error | null = null;
@@ -63,6 +69,7 @@ export class DevnetNode {
     node.confirmedNext = store.confirmedNonces();
     for (const row of store.pending()) node.readmit(row);
     if (opts.blockTimeMs > 0) node.timer = setInterval(() => node.schedule(true), opts.blockTimeMs);
+    else if ((opts.idleBlockMs ?? 0) > 0) node.timer = setInterval(() => node.mineIfIdle(opts.idleBlockMs!), Math.min(opts.idleBlockMs!, 1000));
     node.schedule(false);
     return node;
   }
@@ -159,6 +166,13 @@ export class DevnetNode {
     }
   }
 
+  /** An empty block when nothing was mined for `idleMs` and nothing waits to be. */
+  private mineIfIdle(idleMs: number): void {
+    if (this.closed || this.miningScheduled || this.mempool.readyCount > 0 || Date.now() - this.lastBlockAt < idleMs) return;
+    this.lastBlockAt = Date.now();
+    void this.enqueueMining(() => this.mineBlock([]));
+  }
+
   /** Queues a mining pass; `tick` marks an interval boundary (mine even if empty). */
   private schedule(tick: boolean): void {
     // One queued pass at a time: ticks that come while a long block is mined are not stacked up.
@@ -193,6 +207,7 @@ export class DevnetNode {
 
   /** Mines one block of `txs` (already nonce-ordered per account), enforcing fee funds and post-conditions. */
   private async mineBlock(txs: DecodedTx[]): Promise<void> {
+    this.lastBlockAt = Date.now();
     const included: DecodedTx[] = [];
     const spent = new Map<string, bigint>();
     const dropped = new Set<string>();

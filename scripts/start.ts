@@ -14,13 +14,16 @@ import { DEFAULT_DATA_DIR, DEMO_MODEL, DEMO_PRICE, devAccountKeys, startMarketpl
 const devnetPort = Number(process.env.DEVNET_PORT ?? 3999);
 const signerPort = Number(process.env.SIGNER_PORT ?? 8080);
 const agents = Number(process.env.NODE_AGENTS ?? 3);
+// As a real chain does, blocks come on an idle chain too (an empty one after 5 s without), so
+// deadlines (market reclaim) and prepaid withdrawal windows pass without anyone sending transactions.
+const idleBlockMs = Number(process.env.DEVNET_IDLE_BLOCK_MS ?? 5000);
 if (!Number.isInteger(agents) || agents < 1) {
   console.error(`npm start: NODE_AGENTS must be a whole number of at least 1, got "${process.env.NODE_AGENTS}"`);
   process.exit(1);
 }
 
 console.log(`starting the devnet, the signer and ${agents} node agent${agents > 1 ? 's' : ''} (logs in data/logs/) ...`);
-const m = await startMarketplace({ dataDir: DEFAULT_DATA_DIR, devnetPort, signerPort, agents }).catch((e: Error) => {
+const m = await startMarketplace({ dataDir: DEFAULT_DATA_DIR, devnetPort, signerPort, agents, devnetIdleBlockMs: idleBlockMs }).catch((e: Error) => {
   console.error(`npm start: ${e.message}`);
   process.exit(1);
 });

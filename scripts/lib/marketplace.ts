@@ -61,6 +61,8 @@ export interface MarketplaceOptions {
   /** Node agents to start (node-1, node-2, ...), each with its own key and bond; default 1. */
   agents?: number;
   devnetBlockTimeMs?: number;
+  /** An empty block after this long without one (0, the default for tests: heights move only with transactions). */
+  devnetIdleBlockMs?: number;
 }
 
 /** One role's key. */
@@ -123,7 +125,7 @@ export async function startMarketplace(opts: MarketplaceOptions = {}): Promise<M
     const devnet = await startService({
       name: 'devnet',
       script: 'devnet/cli.ts',
-      args: ['--port', String(devnetPort), '--data-dir', join(dataDir, 'devnet'), '--block-time', String(opts.devnetBlockTimeMs ?? 0)],
+      args: ['--port', String(devnetPort), '--data-dir', join(dataDir, 'devnet'), '--block-time', String(opts.devnetBlockTimeMs ?? 0), '--idle-block', String(opts.devnetIdleBlockMs ?? 0)],
       readyUrl: `${devnetUrl}/v2/info`,
       log: log(dataDir, opts.logs, 'devnet'),
       readyTimeoutMs: 120_000,

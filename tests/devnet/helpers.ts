@@ -27,10 +27,10 @@ export function snapshotProject(): string {
 }
 
 /** A devnet in a fresh temp dir; `cleanup` closes it and removes the dir. */
-export async function tempDevnet(opts: { blockTimeMs?: number } = {}): Promise<{ devnet: Devnet; dir: string; manifestPath: string; cleanup: () => Promise<void> }> {
+export async function tempDevnet(opts: { blockTimeMs?: number; idleBlockMs?: number } = {}): Promise<{ devnet: Devnet; dir: string; manifestPath: string; cleanup: () => Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'devnet-test-'));
   const manifestPath = snapshotProject();
-  const devnet = await startDevnet({ dataDir: dir, blockTimeMs: opts.blockTimeMs ?? 0, manifestPath });
+  const devnet = await startDevnet({ dataDir: dir, blockTimeMs: opts.blockTimeMs ?? 0, idleBlockMs: opts.idleBlockMs ?? 0, manifestPath });
   return {
     devnet,
     dir,
