@@ -45,6 +45,27 @@ function readModel(file: string): Buffer {
   }
 }
 
+/**
+ * Loads the file in onnxruntime, as the console and the nodes will: a file nobody can run must
+ * not become a model on chain (the name could never be reused) for the price of a transaction.
+ */
+async function checkLoads(file: string, bytes: Uint8Array): Promise<void> {
+  const ort = await import('onnxruntime-node');
+  let session: Awaited<ReturnType<typeof ort.InferenceSession.create>>;
+  try {
+    session = await ort.InferenceSession.create(bytes);
+  } catch (e) {
+    throw new Error(`${file} is not a model onnxruntime can load (${(e as Error).message.split('\n')[0]}); nothing was sent`);
+  }
+  await session.release();
+}
+
+/** Refuses, before any fee is paid, to spend a model output the wallet does not own. */
+function checkOwner(ctx: Context, name: string, owner: string, what: string): void {
+  const me = ctx.wallet().address;
+  if (owner !== me) throw new Error(`model "${name}" is owned by ${owner}, not by this wallet (${me}): only its owner can ${what} it; nothing was sent`);
+}
+
 function price(value: string | undefined): bigint {
   if (!value || !/^\d+$/.test(value)) throw new Error(`--price must be the price per call in µSTX, a whole number (got "${value ?? ''}")`);
   return BigInt(value);
@@ -79,6 +100,9 @@ export async function deployModel(ctx: Context, file: string, name: string | und
   if (!name) throw new Error('--name is required: the model name to publish under (1-64 ASCII characters)');
   const bytes = readModel(file);
   const p = price(priceArg);
+  await checkLoads(file, bytes);
+  const existing = await ctx.chain.modelHead(name);
+  if (existing) throw new Error(`model "${name}" exists already (v${existing.version}, owner ${existing.owner}${existing.outputId === null ? ', retired' : ''}): a name is deployed once; upgrade it as its owner, or choose another name; nothing was sent`);
   const artifactHash = sha256Hex(bytes);
   const uri = `${ctx.config.signer_url}/api/v1/models/${artifactHash}/artifact`;
   const { txid, outputId } = await publish(ctx, 'deploy', deployModelArgs({ model: name, artifactHash, format, price: p, uri }));
@@ -91,7 +115,9 @@ export async function upgradeModel(ctx: Context, file: string, name: string | un
   if (!name) throw new Error('--name is required: the model to upgrade');
   const head = await ctx.chain.modelHead(name);
   if (!head || head.outputId === null) throw new Error(`model "${name}" has no live output to upgrade; deploy it first`);
+  checkOwner(ctx, name, head.owner, 'upgrade');
   const bytes = readModel(file);
+  await checkLoads(file, bytes);
   const p = priceArg === undefined ? head.price : price(priceArg);
   const artifactHash = sha256Hex(bytes);
   const uri = `${ctx.config.signer_url}/api/v1/models/${artifactHash}/artifact`;
@@ -117,6 +143,7 @@ export async function retireModel(ctx: Context, name: string | undefined): Promi
   if (!name) throw new Error('--name is required: the model to retire');
   const head = await ctx.chain.modelHead(name);
   if (!head || head.outputId === null) throw new Error(`model "${name}" has no live output`);
+  checkOwner(ctx, name, head.owner, 'retire');
   const { txid } = await publish(ctx, 'retire', retireModelArgs(head.outputId));
   ctx.out.result({ model: name, retired_output: head.outputId, txid }, [`retired ${name} (output ${head.outputId}, tx ${txid})`]);
 }
