@@ -33,6 +33,7 @@ export async function status(ctx: Context, taskId: bigint): Promise<void> {
  * key), with the node's signature checked here. The signer releases it once the task is settled.
  */
 export async function result(ctx: Context, taskId: bigint): Promise<void> {
+  if (!(await ctx.chain.task(taskId))) throw new Error(`there is no task ${taskId} in the escrow; \`market submit\` prints the id of each task it submits (a prepaid task: market result --prepaid ID)`);
   const r = await ctx.signer.result(chainTaskRef(taskId), ctx.wallet()).catch((e: unknown) => {
     if (e instanceof SignerRefusal && e.code === 'result_not_settled') throw new Error(`${e.message}\n\`market status ${taskId}\` shows where it is`);
     if (e instanceof SignerRefusal && e.code === 'not_requester') throw new Error(`${e.message}\nuse the key that submitted the task (MARKET_PRIVATE_KEY or --key-file)`);

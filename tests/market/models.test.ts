@@ -1,7 +1,8 @@
 /**
  * Model owners' commands refuse, before any fee is paid, what the chain would take and nobody
  * could use: a file onnxruntime cannot load (the name would be spent on it for good), a name that
- * exists already, and an upgrade or retirement by a wallet that does not own the model.
+ * exists already, and an upgrade or retirement by a wallet that does not own the model. And
+ * `market result` of a task that does not exist says so.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { join } from 'node:path';
 import { loadMarketConfig } from '../../market/config.js';
 import { createContext, type Context } from '../../market/context.js';
 import { deployModel, retireModel, upgradeModel } from '../../market/commands/models.js';
+import { result } from '../../market/commands/task.js';
 import { classifierPath } from '../../scripts/lib/marketplace.js';
 import { keyOf } from '../devnet/helpers.js';
 import { chainFixture, type ChainFixture } from '../signer/devnet-fixture.js';
@@ -57,5 +59,9 @@ describe('model commands check before they pay', () => {
     await expect(upgradeModel(ctxOf('wallet_3'), classifierPath(), 'mnist', undefined)).rejects.toThrow(/owned by ST.*only its owner can upgrade it/);
     await expect(retireModel(ctxOf('wallet_3'), 'mnist')).rejects.toThrow(/only its owner can retire it/);
     expect(await tip()).toBe(before);
+  }, 60_000);
+
+  it('market result of a task that does not exist says so (the chain is asked, not the signer)', async () => {
+    await expect(result(ctxOf('wallet_3'), 999n)).rejects.toThrow(/there is no task 999 in the escrow/);
   }, 60_000);
 });
