@@ -14,7 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { jsonHash, requesterAuthHeaders } from '../protocol/index.js';
+import { isErrorCode, jsonHash, requesterAuthHeaders, type ErrorCode } from '../protocol/index.js';
 import {
   EMPTY_ROOT,
   accountsMessageHash,
@@ -88,7 +88,10 @@ export interface SignedQuote {
 }
 
 /** One item's answer from POST /api/v1/requests. */
-export type SubmitOutcome = { taskId: string; status: 'accepted' | 'duplicate' } | { taskId: string; status: 'refused'; code: string; error: string };
+export type SubmitOutcome = { taskId: string; status: 'accepted' | 'duplicate' } | { taskId: string; status: 'refused'; code: ErrorCode; error: string };
+
+/** A signer answer: its status, the envelope's data and error, and its code when the protocol knows it. */
+type HttpAnswer<T> = { status: number; data: T | null; error: string | null; code: ErrorCode | null };
 
 /** A revealed result, checked: the output hashes to the paid leaf's output hash. */
 export interface Revealed {
@@ -186,7 +189,7 @@ export class PrepaidClient {
     return s;
   }
 
-  private async http<T>(method: string, path: string, body?: unknown, signed = false): Promise<{ status: number; data: T | null; error: string | null; code: string | null }> {
+  private async http<T>(method: string, path: string, body?: unknown, signed = false): Promise<HttpAnswer<T>> {
     const headers: Record<string, string> = body === undefined ? {} : { 'content-type': 'application/json' };
     if (signed) Object.assign(headers, requesterAuthHeaders(method, path, this.opts.chainId, this.opts.privateKey));
     let res: Response;
@@ -196,10 +199,11 @@ export class PrepaidClient {
       throw new Error(`cannot reach the signer at ${this.opts.signerUrl} (${(e as Error).cause ?? (e as Error).message}); is it running?`);
     }
     const env = (await res.json().catch(() => null)) as { data?: T; error?: string; code?: string } | null;
-    return { status: res.status, data: env?.data ?? null, error: env?.error ?? (res.ok ? null : `HTTP ${res.status}`), code: env?.code ?? null };
+    const code = isErrorCode(env?.code) ? env.code : null;
+    return { status: res.status, data: env?.data ?? null, error: env?.error ?? (res.ok ? null : `HTTP ${res.status}`), code };
   }
 
-  private refusal(what: string, r: { status: number; error: string | null; code: string | null }): SignerRefusal {
+  private refusal(what: string, r: { status: number; error: string | null; code: ErrorCode | null }): SignerRefusal {
     return new SignerRefusal(`${what}: ${r.error}`, r.status, r.code);
   }
 
@@ -220,7 +224,7 @@ export class PrepaidClient {
           ...(quote ? { quote: { price: quote.price.toString(), expiry: quote.expiry.toString(), signature: quote.signature } } : {}),
         })),
       };
-      const r = await this.http<{ results: ({ task_id: string; status: 'accepted' | 'duplicate' } | { index: number; success: false; code: string; error: string })[] }>('POST', '/api/v1/requests', body);
+      const r = await this.http<{ results: ({ task_id: string; status: 'accepted' | 'duplicate' } | { index: number; success: false; code: ErrorCode; error: string })[] }>('POST', '/api/v1/requests', body);
       if (r.status >= 300 || !r.data) throw this.refusal('posting task requests', r);
       r.data.results.forEach((res, j) => {
         const taskId = chunk[j]!.signed.taskId;
@@ -254,7 +258,7 @@ export class PrepaidClient {
   /** The account at the signer (public): chain mirror, latest authorization, owed, reserved, unsettled. */
   async accountView(): Promise<Record<string, unknown> | null> {
     const r = await this.http<Record<string, unknown>>('GET', `/api/v1/accounts/${this.account}`);
-    if (r.status === 404) return null;
+    if (r.code === 'account_not_found') return null;
     if (r.status >= 300) throw this.refusal(`reading account ${this.account} at the signer`, r);
     return r.data;
   }
@@ -438,9 +442,9 @@ export class PrepaidClient {
   async runMany(
     items: { signed: SignedRequest; input?: Uint8Array }[],
     opts: { pollMs?: number; timeoutMs?: number; concurrency?: number; onProgress?: (done: number, total: number) => void } = {},
-  ): Promise<{ revealed: Revealed[]; failed: { taskId: string; code: string; error: string }[]; authorizations: number }> {
+  ): Promise<{ revealed: Revealed[]; failed: { taskId: string; code: ErrorCode; error: string }[]; authorizations: number }> {
     const outcomes = await this.submit(items);
-    const failed: { taskId: string; code: string; error: string }[] = [];
+    const failed: { taskId: string; code: ErrorCode; error: string }[] = [];
     const pending = new Set<string>();
     for (const o of outcomes) {
       if (o.status === 'refused') failed.push({ taskId: o.taskId, code: o.code, error: o.error });

@@ -4,7 +4,7 @@
  * `signRequesterRequest`): the signer serves a result only to the task's requester, and stores
  * blobs only from a signed requester (inputs) or the model's on-chain owner (model files).
  */
-import { CHAIN_ID, requesterAuthHeaders, sha256Hex, type TaskResultResponse } from '../protocol/index.js';
+import { CHAIN_ID, isErrorCode, requesterAuthHeaders, sha256Hex, type ErrorCode, type TaskResultResponse } from '../protocol/index.js';
 import type { Wallet } from './keys.js';
 
 interface Envelope<T> {
@@ -17,12 +17,15 @@ interface Envelope<T> {
 /** A settled task's result as the signer serves it to its requester. */
 export type TaskResultView = TaskResultResponse;
 
-/** A refusal by the signer, with its HTTP status and stable code (e.g. `result_not_settled`). */
+/**
+ * A refusal by the signer, with its HTTP status and stable code (protocol/errors, e.g. `result_not_settled`):
+ * callers switch on the code, never on the message. null when the answer carried no code the protocol knows.
+ */
 export class SignerRefusal extends Error {
   constructor(
     message: string,
     readonly status: number,
-    readonly code: string | null,
+    readonly code: ErrorCode | null,
   ) {
     super(message);
     this.name = 'SignerRefusal';
@@ -42,7 +45,11 @@ export class SignerClient {
     readonly chainId: number = CHAIN_ID.testnet,
   ) {}
 
-  private async request<T>(method: string, path: string, opts: { body?: Uint8Array; wallet?: Wallet } = {}): Promise<{ status: number; data: T | null; error: string | null; code: string | null }> {
+  private async request<T>(
+    method: string,
+    path: string,
+    opts: { body?: Uint8Array; wallet?: Wallet } = {},
+  ): Promise<{ status: number; data: T | null; error: string | null; code: ErrorCode | null }> {
     const headers: Record<string, string> = opts.body ? { 'content-type': 'application/octet-stream' } : {};
     // Signed last, just before sending: the signature covers the exact path with its query and a fresh timestamp.
     if (opts.wallet) Object.assign(headers, requesterAuthHeaders(method, path, this.chainId, opts.wallet.privateKey));
@@ -54,7 +61,8 @@ export class SignerClient {
     }
     if (res.status === 204) return { status: 204, data: null, error: null, code: null };
     const env = (await res.json().catch(() => null)) as Envelope<T> | null;
-    return { status: res.status, data: env?.data ?? null, error: env?.error ?? (res.ok ? null : `HTTP ${res.status}`), code: env?.code ?? null };
+    const code = isErrorCode(env?.code) ? env.code : null;
+    return { status: res.status, data: env?.data ?? null, error: env?.error ?? (res.ok ? null : `HTTP ${res.status}`), code };
   }
 
   /** Uploads an input blob, signed by the requester's wallet; returns its sha256 (what goes on chain as input-hash). */
@@ -79,7 +87,7 @@ export class SignerClient {
   /** A task's status, or null when the signer has not seen it yet. */
   async status(taskRef: string): Promise<{ status: string; [k: string]: unknown } | null> {
     const r = await this.request<{ status: string }>('GET', `/api/v1/tasks/${encodeURIComponent(taskRef)}/status`);
-    if (r.status === 404) return null;
+    if (r.code === 'task_not_found') return null;
     if (r.status >= 300) throw new SignerRefusal(`status of ${taskRef}: ${r.error}`, r.status, r.code);
     return r.data;
   }

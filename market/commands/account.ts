@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Pc, ClarityType, publicKeyFromSignatureRsv } from '@stacks/transactions';
-import { CHAIN_ID } from '../../protocol/index.js';
+import { CHAIN_ID, isErrorCode } from '../../protocol/index.js';
 import {
   accountsMessageHash,
   fromLeafJson,
@@ -226,7 +226,7 @@ export async function challengeReceipt(ctx: Context, period: bigint, taskId: str
       throw new Error(`cannot reach the signer at ${base} (${e.message})`);
     });
     const env = (await res.json().catch(() => null)) as { data?: any; error?: string; code?: string } | null;
-    if (!res.ok) throw new SignerRefusal(`${path}: ${env?.error ?? `HTTP ${res.status}`}`, res.status, env?.code ?? null);
+    if (!res.ok) throw new SignerRefusal(`${path}: ${env?.error ?? `HTTP ${res.status}`}`, res.status, isErrorCode(env?.code) ? env.code : null);
     return env!.data;
   };
   // `period` is the signer's period id; the contract numbers the confirmed ones itself (chain_period).

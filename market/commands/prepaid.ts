@@ -5,7 +5,7 @@
  * it, and only then reads the output, checking it hashes to the leaf's output hash.
  */
 import { SECURITY_LEVELS } from '../../protocol/contracts/index.js';
-import { DEFAULT_MAX_INLINE_INPUT_BYTES, sha256Hex } from '../../protocol/index.js';
+import { DEFAULT_MAX_INLINE_INPUT_BYTES, sha256Hex, type ErrorCode } from '../../protocol/index.js';
 import type { Context } from '../context.js';
 import { DishonestSigner, type PrepaidClient, type Revealed } from '../prepaid.js';
 import { SignerRefusal } from '../signer-client.js';
@@ -25,7 +25,7 @@ export interface PrepaidSubmitOptions {
 }
 
 /** What to do about a refusal, by its code (never by its text). */
-export function prepaidAdvice(code: string | null): string | null {
+export function prepaidAdvice(code: ErrorCode | null): string | null {
   switch (code) {
     case 'max_fee_too_low':
       return 'the signer prices this task above --max-fee: raise --max-fee (the signer quotes its price at GET /api/v1/quote?account=<account>&model_output=<id>)';

@@ -1,8 +1,8 @@
 /**
  * Signed HTTP to the signer. Every request carries NODE_AUTH_HEADERS: the node id, a timestamp
  * and a SIP-018 signature over {method, path with query, sha256 of the exact body, timestamp}.
- * Responses are the seed service's envelope; failures become SignerError, which says whether
- * trying again can help.
+ * Responses are the seed service's envelope; failures become SignerError, which carries the
+ * body's code (protocol/errors) and says whether trying again can help.
  */
 import {
   NODE_AUTH_HEADERS,
@@ -15,6 +15,8 @@ import {
   signNodeRequest,
   type CompleteOutcome,
   type CompleteTaskRequest,
+  type ErrorCode,
+  isErrorCode,
   type HeartbeatRequest,
   type NodeStatus,
   type PulledTask,
@@ -24,12 +26,16 @@ import { z } from 'zod';
 
 export { backoffDelay, sleep } from './backoff.js';
 
-/** A failed call: `status` 0 means the signer could not be reached. */
+/**
+ * A failed call: `status` 0 means the signer could not be reached; `code` is the signer's code for the
+ * refusal (null when the answer had none: unreachable, or not the signer's envelope).
+ */
 export class SignerError extends Error {
   override name = 'SignerError';
   constructor(
     readonly status: number,
     message: string,
+    readonly code: ErrorCode | null = null,
   ) {
     super(message);
   }
@@ -38,11 +44,11 @@ export class SignerError extends Error {
   get retryable(): boolean {
     return this.status === 0 || this.status === 408 || this.status === 429 || this.status >= 500;
   }
+}
 
-  /** The signer does not know this node (it lost its state, or the node never registered). */
-  get unknownNode(): boolean {
-    return this.status === 404 && /not registered/.test(this.message);
-  }
+/** The code of an error body, when it is one of the protocol's. */
+export function codeOf(code: unknown): ErrorCode | null {
+  return isErrorCode(code) ? code : null;
 }
 
 /** Where and as whom to call. */
@@ -176,7 +182,9 @@ export class SignerClient {
     } catch {
       throw new SignerError(res.ok ? 502 : res.status, `${method} ${path}: HTTP ${res.status} without the {success,data,error} envelope: ${json.slice(0, 200)}`);
     }
-    if (!res.ok || !parsed.success) throw new SignerError(res.ok ? 502 : res.status, `${method} ${path}: HTTP ${res.status}: ${parsed.error ?? 'no error message'}`);
+    if (!res.ok || !parsed.success) {
+      throw new SignerError(res.ok ? 502 : res.status, `${method} ${path}: HTTP ${res.status}: ${parsed.error ?? 'no error message'}`, codeOf(parsed.code));
+    }
     return { status: res.status, data: parsed.data };
   }
 
@@ -185,12 +193,15 @@ export class SignerClient {
     if (!res.ok) {
       const text = await res.text();
       let message = text.slice(0, 200);
+      let code: ErrorCode | null = null;
       try {
-        message = anyEnvelope.parse(JSON.parse(text)).error ?? message;
+        const env = anyEnvelope.parse(JSON.parse(text));
+        message = env.error ?? message;
+        code = codeOf(env.code);
       } catch {
         // Not an envelope: keep the raw text.
       }
-      throw new SignerError(res.status, `GET ${path}: HTTP ${res.status}: ${message}`);
+      throw new SignerError(res.status, `GET ${path}: HTTP ${res.status}: ${message}`, code);
     }
     return new Uint8Array(await res.arrayBuffer());
   }

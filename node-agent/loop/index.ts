@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import { MAX_TASKS_PER_CALL, type NodeStatus, type PulledTask, type RegisterNodeRequest } from '../../protocol/index.js';
-import { backoffDelay, sleep, SignerError, type SignerClient } from '../client/index.js';
+import { backoffDelay, codeOf, sleep, SignerError, type SignerClient } from '../client/index.js';
 import { ResultPoster } from './poster.js';
 import { computeTask, type Completion, type TaskContext } from './task.js';
 
@@ -162,7 +162,8 @@ export class Agent {
           this.deps.log.info({ task_id: task.task_id, output_hash: request.output_hash, error: request.error }, request.error ? 'task failed, reported' : 'task completed');
           return;
         }
-        refusal = new SignerError(outcome.http_status, `result for task ${task.task_id}: HTTP ${outcome.http_status}: ${outcome.error}`);
+        const why = `result for task ${task.task_id}: HTTP ${outcome.http_status}: ${outcome.error}`;
+        refusal = new SignerError(outcome.http_status, why, codeOf(outcome.code));
       } catch (err) {
         refusal = err instanceof SignerError ? err : new SignerError(0, (err as Error).message);
       }
@@ -200,9 +201,10 @@ export class Agent {
 
   private async onError(err: unknown, wait: boolean) {
     const e = err instanceof SignerError ? err : new SignerError(0, (err as Error).message);
-    if (e.unknownNode) {
+    // The signer lost this node (restarted on a fresh database, or pruned it): register again.
+    if (e.code === 'node_not_registered') {
       await this.register().catch(() => undefined);
-    } else if (e.status === 409 && /offline/.test(e.message)) {
+    } else if (e.code === 'node_offline') {
       await this.deps.client.heartbeat(this.status()).catch(() => undefined);
     } else {
       this.failures++;

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { NODE_STATUSES, TASK_STATUSES, PRIVACY_MODES } from '../status/index.js';
 
-/** Every response body: the seed service's envelope; a refusal adds `code`, a stable machine-readable reason (signer/errors.ts). */
+/** Every response body: the seed service's envelope; a refusal adds `code`, a stable machine-readable reason (protocol/errors). */
 export const envelope = <T extends z.ZodTypeAny>(data: T) =>
   z.object({ success: z.boolean(), data: data.nullable(), error: z.string().nullable(), code: z.string().optional() });
 
@@ -104,10 +104,13 @@ export type CompleteTaskRequest = z.infer<typeof completeTaskRequest>;
 export const completeBatchRequest = z.object({ results: z.array(completeTaskRequest).min(1, 'results: send at least one result').max(MAX_TASKS_PER_CALL) }).strict();
 export type CompleteBatchRequest = z.infer<typeof completeBatchRequest>;
 
-/** One result's outcome in a batch: accepted (with the task's new status) or refused (with the HTTP status and reason a single complete would have given). */
+/**
+ * One result's outcome in a batch: accepted (with the task's new status) or refused (with the HTTP status,
+ * code and reason a single complete would have given).
+ */
 export const completeOutcome = z.union([
   z.object({ task_id: z.string(), success: z.literal(true), status: z.enum(TASK_STATUSES) }),
-  z.object({ task_id: z.string(), success: z.literal(false), http_status: z.number().int(), error: z.string() }),
+  z.object({ task_id: z.string(), success: z.literal(false), http_status: z.number().int(), code: z.string(), error: z.string() }),
 ]);
 export type CompleteOutcome = z.infer<typeof completeOutcome>;
 export const completeBatchResponse = z.object({ results: z.array(completeOutcome) });

@@ -77,7 +77,7 @@ export function nodeAuth(): MiddlewareHandler<Env> {
   return async (c, next) => {
     const req = await readSignedRequest(c);
     const node: NodeRow | undefined = getNode(c.var.services.store, req.nodeId);
-    if (!node) throw new ApiError('not_found', `node "${req.nodeId}" is not registered; POST /api/v1/nodes/register first`);
+    if (!node) throw new ApiError('node_not_registered', `node "${req.nodeId}" is not registered; POST /api/v1/nodes/register first`);
     await checkSignature(c, req, node.public_key);
     c.set('node', node);
     await next();

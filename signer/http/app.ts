@@ -12,7 +12,7 @@ import { ApiError } from '../errors.js';
 import { IllegalTransitionError, TaskNotFoundError } from '../tasks/state.js';
 import type { Services } from '../services.js';
 import type { Env } from './env.js';
-import { fail } from './respond.js';
+import { codeOfStatus, fail } from './respond.js';
 import { consoleGuard } from '../console/guard.js';
 import { adminAuth } from './routes/admin-auth.js';
 import { adminTokens } from './routes/admin-tokens.js';
@@ -73,18 +73,19 @@ export function createApp(services: Services): Hono<Env> {
   app.use('/api/v1/admin/*', consoleGuard);
   for (const r of [health, register, heartbeat, pull, complete, tasks, stats, nodes, inputs, models, metrics, docs, adminAuth, consoleAuth, adminTokens, consoleTokens, dashboard, adminModels, consoleModelPages, infer, batchInfer, oip, periods, payees, requests, accounts, quote]) app.route('/', r);
 
-  app.notFound((c) => fail(c, 404, `no route ${c.req.method} ${c.req.path}; see /openapi.json for the API`));
+  // Every error body carries a code (protocol/errors): clients switch on it, never on the message.
+  app.notFound((c) => fail(c, 'route_not_found', `no route ${c.req.method} ${c.req.path}; see /openapi.json for the API`));
   app.onError((err, c) => {
-    if (err instanceof ApiError) return fail(c, err.status as ContentfulStatusCode, err.message, err.code);
+    if (err instanceof ApiError) return fail(c, err.code, err.message);
     if (err instanceof HTTPException) {
       const status = err.status as ContentfulStatusCode;
-      const message = status === 400 && /json/i.test(err.message) ? `body is not valid JSON: ${err.message}` : err.message || 'bad request';
-      return fail(c, status, message);
+      if (status === 400 && /json/i.test(err.message)) return fail(c, 'invalid_json', `body is not valid JSON: ${err.message}`);
+      return fail(c, codeOfStatus(status), err.message || 'bad request', status);
     }
-    if (err instanceof TaskNotFoundError) return fail(c, 404, err.message);
-    if (err instanceof IllegalTransitionError) return fail(c, 409, err.message);
+    if (err instanceof TaskNotFoundError) return fail(c, 'task_not_found', err.message);
+    if (err instanceof IllegalTransitionError) return fail(c, 'task_conflict', err.message);
     services.log.error({ err, req_id: c.var.requestId, path: c.req.path }, 'unhandled error');
-    return fail(c, 500, `internal error (request ${c.var.requestId}); this is a bug, please report it`);
+    return fail(c, 'internal', `internal error (request ${c.var.requestId}); this is a bug, please report it`);
   });
   return app;
 }

@@ -63,7 +63,7 @@ async function check(s: Services, node: NodeRow, body: CompleteTaskRequest, now:
     throw new ApiError('forbidden', `inference_node_id "${body.inference_node_id}" is not the node that signed this request ("${node.node_id}"); post results as the node that holds the lease`);
   }
   const task = getTask(s.store, body.task_id);
-  if (!task) throw new ApiError('not_found', `task_id "${body.task_id}" is not a known task`);
+  if (!task) throw new ApiError('task_not_found', `task_id "${body.task_id}" is not a known task`);
   if (task.status !== 'in_progress' || task.inference_node_id !== node.node_id) {
     const again = task.inference_node_id === node.node_id && task.output_hash !== null;
     throw new ApiError(

@@ -51,7 +51,7 @@ describe('ResultPoster', () => {
     const poster = new ResultPoster(
       async (b) => {
         if (fail) throw new Error('signer unreachable');
-        return b.map((c) => (c.request.task_id === 'bad' ? { task_id: 'bad', success: false as const, http_status: 409, error: 'not leased' } : { task_id: c.request.task_id, success: true as const, status: 'completed' as const }));
+        return b.map((c) => (c.request.task_id === 'bad' ? { task_id: 'bad', success: false as const, http_status: 409, code: 'task_conflict', error: 'not leased' } : { task_id: c.request.task_id, success: true as const, status: 'completed' as const }));
       },
       { maxItems: 64, maxBytes: 1 << 20, maxInFlight: 1 },
     );

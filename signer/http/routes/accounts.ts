@@ -66,7 +66,7 @@ export const accounts = new Hono<Env>()
     const row = accountRow(pa.store, account) ? await pa.freshAccount(account, null) : undefined;
     if (!row) {
       const state = await pa.view.publicAccount(account, pa.cfg.account_cache_ms);
-      if (!state) throw new ApiError('not_found', `account ${account} has never deposited in ${pa.market}`);
+      if (!state) throw new ApiError('account_not_found', `account ${account} has never deposited in ${pa.market}`);
       const zero = { account, public_key: null, owed: '0', reserved: '0', unsettled: '0', authorization: { cumulative: '0', nonce: '0', receipts_root: null }, last_settlement: null };
       const available = state.withdrawAt > 0n ? 0n : state.balance;
       return ok(c, { ...zero, market: pa.market, balance: state.balance.toString(), spent: state.spent.toString(), settled_nonce: state.nonce.toString(), withdraw_at: state.withdrawAt > 0n ? Number(state.withdrawAt) : null, available: available.toString(), read_at: Date.now() });

@@ -27,8 +27,8 @@ export const complete = new Hono<Env>()
     const accepted = await acceptResults(s, c.var.node, bodies);
     const results = accepted.map((r, i): CompleteOutcome => {
       const task_id = bodies[i].task_id;
-      if (r instanceof ApiError) return { task_id, success: false, http_status: r.status, error: r.message };
-      if (r instanceof IllegalTransitionError) return { task_id, success: false, http_status: 409, error: r.message };
+      if (r instanceof ApiError) return { task_id, success: false, http_status: r.status, code: r.code, error: r.message };
+      if (r instanceof IllegalTransitionError) return { task_id, success: false, http_status: 409, code: 'task_conflict', error: r.message };
       if (r instanceof Error) throw r;
       return { task_id: r.task_id, success: true, status: r.status as TaskStatus };
     });

@@ -24,6 +24,7 @@ import { liveModel, onlineNodesServing, outcomeOf } from '../../inference/index.
 import { queueRequests } from '../../inference/requests.js';
 import { tokenAuth } from '../../tokens/index.js';
 import type { Env } from '../env.js';
+import { codeOfStatus } from '../respond.js';
 import { jsonBody, meterRefusals, modelName, oipRequestFields, outcomeError, requestOptions } from './infer.js';
 
 /** The server's name and version for `GET /v2` (the package's). */
@@ -106,9 +107,12 @@ export const oip = new Hono<Env>()
   .on('GET', MODEL_PATHS, metadata)
   .on('GET', MODEL_PATHS.map((p) => `${p}/ready`), ready)
   .on('POST', MODEL_PATHS.map((p) => `${p}/infer`), tokenAuth(pathName), meterRefusals(pathName), inferHandler)
+  // The protocol's error body is {error}; the code (protocol/errors) rides beside it as in the envelope.
   .onError((err, c) => {
-    if (err instanceof ApiError) return c.json({ error: err.message }, err.status as ContentfulStatusCode);
-    if (err instanceof HTTPException) return c.json({ error: err.message || 'bad request' }, err.status as ContentfulStatusCode);
+    if (err instanceof ApiError) return c.json({ error: err.message, code: err.code }, err.status as ContentfulStatusCode);
+    if (err instanceof HTTPException) {
+      return c.json({ error: err.message || 'bad request', code: codeOfStatus(err.status) }, err.status as ContentfulStatusCode);
+    }
     c.var.services.log.error({ err, req_id: c.var.requestId, path: c.req.path }, 'unhandled error');
-    return c.json({ error: `internal error (request ${c.var.requestId}); this is a bug, please report it` }, 500);
+    return c.json({ error: `internal error (request ${c.var.requestId}); this is a bug, please report it`, code: 'internal' }, 500);
   });

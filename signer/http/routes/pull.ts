@@ -92,7 +92,7 @@ export const pull = new Hono<Env>().get('/api/v1/nodes/:node_id/tasks', valid('p
   const until = Date.now() + wait * 1000;
   for (;;) {
     const fresh = prepared(s.store.sqlite, 'select status from inference_nodes where node_id = ?').get(node.node_id) as { status: string } | undefined;
-    if (fresh?.status === 'offline') throw new ApiError('conflict', `node ${node.node_id} is offline (missed heartbeats); send a heartbeat with status "online" before pulling`);
+    if (fresh?.status === 'offline') throw new ApiError('node_offline', `node ${node.node_id} is offline (missed heartbeats); send a heartbeat with status "online" before pulling`);
     // A busy node pulls when it has room again: its last heartbeat may be older than that.
     const tasks = fresh?.status === 'online' || fresh?.status === 'busy' ? leaseUpTo(s, node.node_id, max ?? 1) : [];
     if (tasks.length > 0) {

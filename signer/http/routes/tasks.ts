@@ -17,7 +17,7 @@ const param = z.object({ task_id: z.string().min(1).max(64).regex(/^[A-Za-z0-9._
 
 function find(s: Services, id: string): TaskRow {
   const task = getTask(s.store, id);
-  if (!task) throw new ApiError('not_found', `task ${id} is not known to this signer (it appears after its submit-task transaction is confirmed)`);
+  if (!task) throw new ApiError('task_not_found', `task ${id} is not known to this signer (it appears after its submit-task transaction is confirmed)`);
   // A direct inference belongs to the token that asked for it: its result is read with that token at /api/v1/inference/{id}.
   if (task.source === 'direct') throw new ApiError('not_found', `task ${id} is not an on-chain task; a direct inference is read with its API token at /api/v1/inference/${id}`);
   return task;
