@@ -7,6 +7,7 @@
 import type { Services } from '../services.js';
 import { bucketStarts, bucketWindow, directCalls, directLatency, results, taskLatency, type KeyedSeries, type Percentiles } from './series.js';
 import { accountsSection, type AccountsSection } from './accounts.js';
+import { BucketCache } from './buckets.js';
 import { earningsByNode, recentSettlements, statusCounts, taskTotals, type NodeEarning, type SettlementView, type TaskCounts, type TaskTotals } from './tables.js';
 
 export { bucketWindow, bucketStarts, type Window, type KeyedSeries, type Percentiles } from './series.js';
@@ -74,6 +75,17 @@ function recentTotals(s: Services, now: number): TaskTotals & { at: number } {
   return fresh;
 }
 
+const bucketCaches = new WeakMap<Services, BucketCache>();
+/** Slack beyond the longest direct request before a bucket counts as closed: a write's clock and ours may differ a little. */
+const CLOSE_SLACK_MS = 5_000;
+
+/** The Services' kept buckets (signer/dashboard/buckets.ts), closed once the longest direct request has ended. */
+function bucketCache(s: Services): BucketCache {
+  let c = bucketCaches.get(s);
+  if (!c) bucketCaches.set(s, (c = new BucketCache(s.config.inference.max_timeout_ms + CLOSE_SLACK_MS)));
+  return c;
+}
+
 function sum(series: KeyedSeries): number {
   return Object.values(series).reduce((a, s) => a + s.reduce((x, y) => x + y, 0), 0);
 }
@@ -95,9 +107,10 @@ export async function dashboardSnapshot(s: Services, now = Date.now()): Promise<
   const sqlite = s.store.sqlite;
   const w = bucketWindow(now, cfg.bucket_seconds * 1000, cfg.buckets);
   const { heads, shares, catalog_error } = await catalogView(s);
-  const direct = directCalls(sqlite, w);
+  const rows = bucketCache(s).source(w, now);
+  const direct = directCalls(sqlite, w, rows);
   const direct_by_model = direct.byModel;
-  const served = results(sqlite, w);
+  const served = results(sqlite, w, rows);
   const chain_by_model = served.chainByModel;
   const totals = recentTotals(s, now);
   const calls = (name: string) => sum({ d: direct_by_model[name] ?? [], c: chain_by_model[name] ?? [] });
@@ -116,8 +129,8 @@ export async function dashboardSnapshot(s: Services, now = Date.now()): Promise<
     usage: { direct_by_model, direct_by_token: direct.byToken, chain_by_model, totals: { direct_calls: sum(direct_by_model), chain_results: sum(chain_by_model) } },
     tasks: { ...totals.byStatus, total: statusCounts(sqlite), by_source_at: totals.at },
     throughput: served.bySource,
-    latency: { tasks: taskLatency(sqlite, w), direct: directLatency(sqlite, w) },
-    earnings: { by_node: totals.earnings, over_time: earningsByNode(sqlite, w) },
+    latency: { tasks: taskLatency(sqlite, w, rows), direct: directLatency(sqlite, w, rows) },
+    earnings: { by_node: totals.earnings, over_time: earningsByNode(sqlite, w, rows) },
     settlements: recentSettlements(sqlite, s.config.chain.api_url, cfg.settlements_shown),
     accounts: await accountsSection(s, cfg.settlements_shown, now),
   };

@@ -7,29 +7,9 @@
  */
 import type Database from 'better-sqlite3';
 import { prepared } from '../db/index.js';
+import { freshRows, type Range, type RowSource, type Window } from './buckets.js';
 
-/** The buckets a series is cut into: `count` buckets of `size` ms, the last one holding `now`. */
-export interface Window {
-  /** Start (ms) of the first bucket. */
-  start: number;
-  /** End (ms, exclusive) of the last bucket. */
-  end: number;
-  size: number;
-  count: number;
-}
-
-/** The window of `count` buckets of `size` ms that ends with the bucket holding `now`. */
-export function bucketWindow(now: number, size: number, count: number): Window {
-  if (!(size > 0 && Number.isInteger(size))) throw new Error(`bucket size must be a positive whole number of ms, got ${size}`);
-  if (!(count > 0 && Number.isInteger(count))) throw new Error(`bucket count must be a positive whole number, got ${count}`);
-  const end = (Math.floor(now / size) + 1) * size;
-  return { start: end - count * size, end, size, count };
-}
-
-/** Start time (ms) of every bucket of the window: the x axis of every series. */
-export function bucketStarts(w: Window): number[] {
-  return Array.from({ length: w.count }, (_, i) => w.start + i * w.size);
-}
+export { bucketStarts, bucketWindow, type Window } from './buckets.js';
 
 /** Counts per bucket, one series per key (a model, a token, a source), zero where nothing happened. */
 export type KeyedSeries = Record<string, number[]>;
@@ -39,23 +19,20 @@ export function addTo(out: KeyedSeries, w: Window, key: string, b: number, n: nu
   (out[key] ??= new Array<number>(w.count).fill(0))[b] += n;
 }
 
-function range(w: Window) {
-  return { start: w.start, end: w.end, size: w.size };
-}
-
 /**
  * Direct-inference requests served (not refused by the token guard) per bucket, by model and by
- * API token (by name; a deleted token shows as `token #id`), in one pass over inference_logs.
+ * API token (by its current name; a deleted token shows as `token #id`), in one pass over inference_logs.
  */
-export function directCalls(sqlite: Database.Database, w: Window): { byModel: KeyedSeries; byToken: KeyedSeries } {
-  const sql = `select g.b, g.model, g.token_id, t.name token, g.n from (
-      select cast((created_at - :start) / :size as integer) b, model, token_id, count(*) n from inference_logs
-      where created_at >= :start and created_at < :end and status != 'rejected' group by b, model, token_id) g
-    left join api_tokens t on t.id = g.token_id`;
+export function directCalls(sqlite: Database.Database, w: Window, rows: RowSource = freshRows(w)): { byModel: KeyedSeries; byToken: KeyedSeries } {
+  const sql = `select cast((created_at - :start) / :size as integer) b, model, token_id, count(*) n from inference_logs
+    where created_at >= :start and created_at < :end and status != 'rejected' group by b, model, token_id`;
+  const grouped = rows('direct', (r: Range) => prepared(sqlite, sql).all(r) as { b: number; model: string; token_id: number | null; n: number }[]);
+  // Names are read apart from the (kept) grouped rows, so a renamed token shows its new name.
+  const names = new Map((prepared(sqlite, 'select id, name from api_tokens').all() as { id: number; name: string }[]).map((t) => [t.id, t.name]));
   const out = { byModel: {} as KeyedSeries, byToken: {} as KeyedSeries };
-  for (const r of prepared(sqlite, sql).all(range(w)) as { b: number; model: string; token_id: number | null; token: string | null; n: number }[]) {
+  for (const r of grouped) {
     addTo(out.byModel, w, r.model, r.b, r.n);
-    if (r.token_id !== null) addTo(out.byToken, w, r.token ?? `token #${r.token_id}`, r.b, r.n);
+    if (r.token_id !== null) addTo(out.byToken, w, names.get(r.token_id) ?? `token #${r.token_id}`, r.b, r.n);
   }
   return out;
 }
@@ -64,11 +41,11 @@ export function directCalls(sqlite: Database.Database, w: Window): { byModel: Ke
  * Tasks that got a result per bucket, in one pass: by source (`chain`, `direct`, both always
  * present), which is throughput; and on-chain (escrowed) ones by model, the chain side of usage.
  */
-export function results(sqlite: Database.Database, w: Window): { bySource: KeyedSeries; chainByModel: KeyedSeries } {
+export function results(sqlite: Database.Database, w: Window, rows: RowSource = freshRows(w)): { bySource: KeyedSeries; chainByModel: KeyedSeries } {
   const sql = `select cast((completed_at - :start) / :size as integer) b, source, model_type model, count(*) n from inference_tasks
     where completed_at >= :start and completed_at < :end group by b, source, model_type`;
   const out = { bySource: { chain: new Array<number>(w.count).fill(0), direct: new Array<number>(w.count).fill(0) } as KeyedSeries, chainByModel: {} as KeyedSeries };
-  for (const r of prepared(sqlite, sql).all(range(w)) as { b: number; source: string; model: string; n: number }[]) {
+  for (const r of rows('results', (q: Range) => prepared(sqlite, sql).all(q) as { b: number; source: string; model: string; n: number }[])) {
     addTo(out.bySource, w, r.source, r.b, r.n);
     if (r.source === 'chain') addTo(out.chainByModel, w, r.model, r.b, r.n);
   }
@@ -100,13 +77,13 @@ function fromHistogram(bins: [number, number][], total: number, p: number): numb
  * histogram costs one indexed scan, and its 2.5% bins are finer than a plot shows.
  * Durations under 1 ms count as 1 ms (ln needs a positive number).
  */
-function percentiles(sqlite: Database.Database, w: Window, samples: string): Percentiles {
+function percentiles(sqlite: Database.Database, w: Window, rows: RowSource, key: string, samples: string): Percentiles {
   const sql = `select cast((t - :start) / :size as integer) b, cast(round(ln(max(ms, 1)) * ${BINS_PER_E}) as integer) bin, count(*) n
     from (${samples}) group by b, bin order by b, bin`;
-  const rows = prepared(sqlite, sql).all(range(w)) as { b: number; bin: number; n: number }[];
+  const grouped = rows(key, (r: Range) => prepared(sqlite, sql).all(r) as { b: number; bin: number; n: number }[]);
   const perBucket = new Map<number, [number, number][]>();
   const whole = new Map<number, number>();
-  for (const r of rows) {
+  for (const r of grouped) {
     let list = perBucket.get(r.b);
     if (!list) perBucket.set(r.b, (list = []));
     list.push([r.bin, r.n]);
@@ -125,11 +102,11 @@ function percentiles(sqlite: Database.Database, w: Window, samples: string): Per
 }
 
 /** Task latency, created (seen on chain or accepted from a token holder) to result, per bucket of the result. */
-export function taskLatency(sqlite: Database.Database, w: Window): Percentiles {
-  return percentiles(sqlite, w, 'select completed_at t, completed_at - created_at ms from inference_tasks where completed_at >= :start and completed_at < :end');
+export function taskLatency(sqlite: Database.Database, w: Window, rows: RowSource = freshRows(w)): Percentiles {
+  return percentiles(sqlite, w, rows, 'latency:tasks', 'select completed_at t, completed_at - created_at ms from inference_tasks where completed_at >= :start and completed_at < :end');
 }
 
 /** Latency of successful direct-inference requests as their callers saw it (inference_logs.latency_ms). */
-export function directLatency(sqlite: Database.Database, w: Window): Percentiles {
-  return percentiles(sqlite, w, "select created_at t, latency_ms ms from inference_logs where created_at >= :start and created_at < :end and status = 'success' and latency_ms is not null");
+export function directLatency(sqlite: Database.Database, w: Window, rows: RowSource = freshRows(w)): Percentiles {
+  return percentiles(sqlite, w, rows, 'latency:direct', "select created_at t, latency_ms ms from inference_logs where created_at >= :start and created_at < :end and status = 'success' and latency_ms is not null");
 }

@@ -5,6 +5,7 @@
 import type Database from 'better-sqlite3';
 import { TASK_STATUSES, type TaskStatus } from '../../protocol/index.js';
 import { prepared } from '../db/index.js';
+import { freshRows, type Range, type RowSource } from './buckets.js';
 import { addTo, type KeyedSeries, type Window } from './series.js';
 
 /** Task counts by status, for each source and in all. */
@@ -77,7 +78,7 @@ export function taskTotals(sqlite: Database.Database): TaskTotals {
  * settlement transactions (a small table) and their tasks (indexed by txid) rather than by
  * scanning every task. Numbers: one bucket's payouts stay far below 2^53.
  */
-export function earningsByNode(sqlite: Database.Database, w: Window): KeyedSeries {
+export function earningsByNode(sqlite: Database.Database, w: Window, rows: RowSource = freshRows(w)): KeyedSeries {
   // A transaction whose tasks settled in the window was last updated then or later. CROSS JOIN
   // keeps SQLite's join order: settlements first, else it walks every settled task.
   const sql = `select t.inference_node_id k, cast((t.settled_at - :start) / :size as integer) b, sum(cast(t.node_payout as integer)) n
@@ -86,7 +87,7 @@ export function earningsByNode(sqlite: Database.Database, w: Window): KeyedSerie
       and t.status = 'settled' and t.settled_at >= :start and t.settled_at < :end and t.node_payout is not null
     group by k, b`;
   const out: KeyedSeries = {};
-  for (const r of prepared(sqlite, sql).all({ start: w.start, end: w.end, size: w.size }) as { k: string | null; b: number; n: number }[]) {
+  for (const r of rows('earnings', (q: Range) => prepared(sqlite, sql).all(q) as { k: string | null; b: number; n: number }[])) {
     addTo(out, w, r.k ?? UNKNOWN_NODE, r.b, r.n);
   }
   return out;
