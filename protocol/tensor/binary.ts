@@ -5,7 +5,7 @@
  * header's order. Decoding is a copy instead of parsing tens of thousands of decimal numbers
  * (an FP32 [1,3,48,192] input is 110 KB this way and 200 KB as JSON, and decodes ~10x faster).
  */
-import { allocateData, decodeTensor, elementCount, inferenceInputsSchema, OIP_DATATYPES, TensorError, type OipDatatype, type RawTensor } from './index.js';
+import { allocateData, decodeTensor, elementCount, inferenceInputsSchema, OIP_DATATYPES, TensorError, type OipDatatype, type RawTensor } from './codec.js';
 
 const NEWLINE = 0x0a;
 

@@ -14,7 +14,7 @@ import { transitionFrom } from '../tasks/state.js';
 import { accountsContractName } from './chain-state.js';
 import type { AccountRow } from './ledger.js';
 import { parseShares, planPeriod, type CandidateAccount, type PaidReceipt, type PeriodPlan } from './plan.js';
-import { releasePeriod } from './settler.js';
+import { releasePeriod } from './release.js';
 
 /** The `[accounts]` keys the period loop reads (signer/config). */
 export type PeriodConfig = Pick<Services['config']['accounts'], 'period_ms' | 'period_amount_ustx' | 'max_accounts_per_tx'>;

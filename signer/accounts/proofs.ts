@@ -6,7 +6,7 @@
 import { merkleProof, type ProofStep, type ReceiptLeafJson, type TaskRequestJson } from '../../protocol/accounts/index.js';
 import { prepared } from '../db/index.js';
 import type { Services } from '../services.js';
-import type { StoredPeriod } from './settler.js';
+import type { StoredPeriod } from './release.js';
 
 interface PeriodRow {
   id: number;

@@ -7,7 +7,7 @@ import { inferenceLogs } from '../db/index.js';
 import type { Services } from '../services.js';
 import type { TaskRow } from '../tasks/state.js';
 import { outcomeOf } from './outcome.js';
-import type { DirectContext } from './queue.js';
+import type { DirectContext } from './context.js';
 
 /** One request's usage row. */
 export interface UsageRow {

@@ -4,7 +4,7 @@
  */
 import type { InferenceOutputs } from '../../protocol/index.js';
 import type { TaskRow } from '../tasks/state.js';
-import { directContext } from './queue.js';
+import { directContext } from './context.js';
 
 /** A direct task's verified result: the node's outputs with the hash and signature it signed. */
 export interface InferResult {

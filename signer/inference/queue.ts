@@ -13,6 +13,7 @@ import { inferenceTasks, inputBlobs } from '../db/index.js';
 import { ApiError } from '../errors.js';
 import type { Services } from '../services.js';
 import { createTask, getTask, transition, type TaskRow } from '../tasks/state.js';
+import { directContext, type DirectContext } from './context.js';
 import { ModelIoReader } from './io.js';
 import { meterTask } from './metering.js';
 import { timeoutMessage } from './models.js';
@@ -20,17 +21,6 @@ import { markDue, markFailed } from '../accounts/receipts.js';
 import { DIRECT_TASK_ID_BASE, directTaskId } from '../tasks/ids.js';
 
 export { DIRECT_TASK_ID_BASE, directTaskId };
-
-/** What a direct task carries besides the task columns; stored as its `context` JSON so a restart rebuilds the queue. */
-export interface DirectContext {
-  token_id: number | null;
-  request_id: string;
-  version: number;
-  /** ms since epoch after which the request times out. */
-  expires_at: number;
-  /** Part of a batch request: the batch route meters the batch as one request. */
-  batch: boolean;
-}
 
 /**
  * One request's input. `body`, when given, is the request's own JSON bytes (`{"inputs": [...],
@@ -66,11 +56,6 @@ export class QueueFullError extends ApiError {
   ) {
     super('unavailable', message);
   }
-}
-
-/** Reads a direct task's context. */
-export function directContext(task: TaskRow): DirectContext {
-  return JSON.parse(task.context ?? '{}') as DirectContext;
 }
 
 const ACTIVE: TaskStatus[] = ['pending', 'in_progress'];
