@@ -1,12 +1,16 @@
-/** The devnet's configuration: config/devnet.toml, then environment variables, then flags. */
-import { readFileSync, existsSync } from 'node:fs';
-import { parse } from 'smol-toml';
+/**
+ * The devnet's configuration: config/devnet.toml (when present), then environment variables, then
+ * flags, through the loader every process shares (protocol/config).
+ */
+import { existsSync } from 'node:fs';
 import { z } from 'zod';
+import { readTomlFile, resolveLayers, type ConfigSpec } from '../protocol/config/index.js';
 
 /** Validated devnet settings (see config/devnet.toml for what each means). */
 export const devnetConfigSchema = z
   .object({
     host: z.string().min(1).default('127.0.0.1'),
+    // Coerced: flags arrive as text.
     port: z.coerce.number().int().min(0).max(65535).default(3999),
     data_dir: z.string().min(1).default('./.devnet'),
     block_time_ms: z.coerce.number().int().min(0).default(0),
@@ -18,24 +22,46 @@ export const devnetConfigSchema = z
 
 export type DevnetConfig = z.infer<typeof devnetConfigSchema>;
 
-const ENV: Record<string, keyof DevnetConfig> = {
-  DEVNET_HOST: 'host',
-  DEVNET_PORT: 'port',
-  DEVNET_DATA_DIR: 'data_dir',
-  DEVNET_BLOCK_TIME_MS: 'block_time_ms',
-  DEVNET_IDLE_BLOCK_MS: 'idle_block_ms',
+const spec: ConfigSpec<typeof devnetConfigSchema> = {
+  name: 'devnet',
+  schema: devnetConfigSchema,
+  env: {
+    DEVNET_HOST: 'host',
+    DEVNET_PORT: { key: 'port', type: 'number' },
+    DEVNET_DATA_DIR: 'data_dir',
+    DEVNET_BLOCK_TIME_MS: { key: 'block_time_ms', type: 'number' },
+    DEVNET_IDLE_BLOCK_MS: { key: 'idle_block_ms', type: 'number' },
+  },
+  flags: {
+    host: 'host',
+    port: 'port',
+    'data-dir': 'data_dir',
+    'block-time': 'block_time_ms',
+    'idle-block': 'idle_block_ms',
+    manifest: 'manifest',
+  },
 };
 
-/** Loads the TOML file (if present), applies env overrides and `overrides`; throws naming the bad key. */
-export function loadDevnetConfig(path = 'config/devnet.toml', overrides: Partial<Record<keyof DevnetConfig, unknown>> = {}): DevnetConfig {
-  const file = existsSync(path) ? (parse(readFileSync(path, 'utf8')) as Record<string, unknown>) : {};
-  const merged: Record<string, unknown> = { ...file };
-  for (const [env, key] of Object.entries(ENV)) if (process.env[env] !== undefined) merged[key] = process.env[env];
-  for (const [k, v] of Object.entries(overrides)) if (v !== undefined) merged[k] = v;
-  const r = devnetConfigSchema.safeParse(merged);
-  if (!r.success) {
-    const issues = r.error.issues.map((i) => `${i.path.join('.') || '(file)'}: ${i.message}`).join('; ');
-    throw new Error(`invalid devnet configuration (${path}, DEVNET_* variables, flags): ${issues}`);
+/** Flag names of `npm run devnet` for each key `overrides` may set. */
+const FLAG_OF: Record<keyof DevnetConfig, string | undefined> = {
+  host: 'host',
+  port: 'port',
+  data_dir: 'data-dir',
+  block_time_ms: 'block-time',
+  idle_block_ms: 'idle-block',
+  manifest: 'manifest',
+  max_block_txs: undefined,
+};
+
+/** Loads the TOML file (if present), applies env overrides and `overrides` (flags); throws naming the bad key and its source. */
+export function loadDevnetConfig(path = 'config/devnet.toml', overrides: Partial<Record<keyof DevnetConfig, unknown>> = {}, env: NodeJS.ProcessEnv = process.env): DevnetConfig {
+  const flags: Record<string, unknown> = {};
+  const docs = existsSync(path) ? [{ source: path, values: readTomlFile(path) }] : [];
+  for (const [key, value] of Object.entries(overrides) as [keyof DevnetConfig, unknown][]) {
+    const flag = FLAG_OF[key];
+    if (flag) flags[flag] = value;
+    // A key with no flag is still an override the caller made (e.g. max_block_txs from code).
+    else if (value !== undefined) docs.push({ source: 'overrides', values: { [key]: value } });
   }
-  return r.data;
+  return resolveLayers(spec, { docs, env, flags });
 }

@@ -75,7 +75,7 @@ export async function main(argv: string[]): Promise<void> {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
-  const config = loadMarketConfig(values.config, {
+  const config = await loadMarketCliConfig(values.config, {
     key_file: values['key-file'],
     node_url: values.node,
     signer_url: values.signer,

@@ -1,51 +1,95 @@
 /**
  * The market CLI's configuration: config/market.toml (every key defaulted), then env
  * overrides (MARKET_NODE_URL, MARKET_SIGNER_URL, MARKET_NETWORK, MARKET_KEY_FILE,
- * MARKET_CONTRACTS_ADDRESS, MARKET_ACCOUNTS_CONTRACT, MARKET_DATA_DIR), then command-line flags.
+ * MARKET_CONTRACTS_ADDRESS, MARKET_ACCOUNTS_CONTRACT, MARKET_DATA_DIR), then command-line flags,
+ * through the loader every process shares (protocol/config). On the devnet, a marketplace that
+ * `npm start` runs (data/marketplace.json) takes the place of the file's URLs.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { parse as parseToml } from 'smol-toml';
+import { existsSync } from 'node:fs';
 import { z } from 'zod';
+import { DEVNET_DEPLOYER, LOCAL_API_URL, LOCAL_SIGNER_URL, contractPrincipal, networkName, stacksAddress } from '../protocol/chain/index.js';
+import { findRunningMarketplace, marketplaceDataDir, readTomlFile, resolveLayers, type ConfigDoc, type ConfigSpec } from '../protocol/config/index.js';
 
 export const marketConfigSchema = z
   .object({
-    network: z.enum(['devnet', 'testnet', 'mainnet']).default('devnet'),
-    node_url: z.string().url().default('http://127.0.0.1:3999'),
-    signer_url: z.string().url().default('http://127.0.0.1:8080'),
-    contracts_address: z.string().regex(/^S[PMTN][0-9A-Z]{38,40}$/, 'must be a Stacks address').default('ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM'),
+    network: networkName.default('devnet'),
+    node_url: z.string().url().default(LOCAL_API_URL),
+    signer_url: z.string().url().default(LOCAL_SIGNER_URL),
+    contracts_address: stacksAddress.default(DEVNET_DEPLOYER),
     key_file: z.string().default(''),
     /** Where the CLI keeps per-account state (the last spend authorization it signed); `~` is the home directory. */
     data_dir: z.string().min(1).default('~/.stacks-inference/market'),
     /** Prepaid accounts contract principal; '' = `<contracts_address>.accounts`. */
-    accounts_contract: z.union([z.literal(''), z.string().regex(/^S[PMTN][0-9A-Z]{38,40}\.[a-zA-Z][a-zA-Z0-9-]*$/, 'must be a contract principal like ST1...GZGM.accounts')]).default(''),
+    accounts_contract: z.union([z.literal(''), contractPrincipal('accounts')]).default(''),
     max_tx_fee: z.number().int().min(1).default(100_000),
     confirm_timeout_s: z.number().int().min(1).default(120),
   })
   .strict();
 export type MarketConfig = z.infer<typeof marketConfigSchema>;
 
-const ENV: Record<string, keyof MarketConfig> = {
-  MARKET_NETWORK: 'network',
-  MARKET_NODE_URL: 'node_url',
-  MARKET_SIGNER_URL: 'signer_url',
-  MARKET_CONTRACTS_ADDRESS: 'contracts_address',
-  MARKET_KEY_FILE: 'key_file',
-  MARKET_ACCOUNTS_CONTRACT: 'accounts_contract',
-  MARKET_DATA_DIR: 'data_dir',
+/** Flags of `market` that override the file and the environment, by config key. */
+export type MarketFlags = Partial<Record<keyof MarketConfig, string>>;
+
+const spec: ConfigSpec<typeof marketConfigSchema> = {
+  name: 'market',
+  schema: marketConfigSchema,
+  env: {
+    MARKET_NETWORK: 'network',
+    MARKET_NODE_URL: 'node_url',
+    MARKET_SIGNER_URL: 'signer_url',
+    MARKET_CONTRACTS_ADDRESS: 'contracts_address',
+    MARKET_KEY_FILE: 'key_file',
+    MARKET_ACCOUNTS_CONTRACT: 'accounts_contract',
+    MARKET_DATA_DIR: 'data_dir',
+  },
+  flags: Object.fromEntries(Object.keys(marketConfigSchema.shape).map((key) => [flagOf(key), key])),
 };
 
-/** Loads the config file (if present), applies env and flag overrides, validates. */
-export function loadMarketConfig(path: string | undefined, flags: Partial<Record<keyof MarketConfig, string>> = {}): MarketConfig {
+/** The CLI flag of a key that has one; keys set only from code (tests, scripts) go by their own name. */
+function flagOf(key: string): string {
+  return ({ node_url: 'node', signer_url: 'signer', key_file: 'key-file' } as Record<string, string>)[key] ?? key;
+}
+
+function flagsOf(flags: MarketFlags): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(flags).map(([key, value]) => [flagOf(key), value]));
+}
+
+/** The file layer: `path` (which must exist), else config/market.toml when present. */
+function fileDocs(path: string | undefined): ConfigDoc[] {
   const file = path ?? 'config/market.toml';
-  let raw: Record<string, unknown> = {};
-  if (existsSync(file)) raw = parseToml(readFileSync(file, 'utf8')) as Record<string, unknown>;
-  else if (path) throw new Error(`config file ${path} does not exist`);
-  for (const [env, key] of Object.entries(ENV)) if (process.env[env]) raw[key] = process.env[env];
-  for (const [key, value] of Object.entries(flags)) if (value !== undefined) raw[key] = value;
-  const parsed = marketConfigSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-    throw new Error(`invalid market config (${file}): ${issues}`);
+  return path || existsSync(file) ? [{ source: file, values: readTomlFile(file) }] : [];
+}
+
+/** Loads the config file (if present), applies env and flag overrides, validates. */
+export function loadMarketConfig(path: string | undefined, flags: MarketFlags = {}, env: NodeJS.ProcessEnv = process.env, extra: ConfigDoc[] = []): MarketConfig {
+  return resolveLayers(spec, { docs: [...fileDocs(path), ...extra], env, flags: flagsOf(flags) });
+}
+
+/** Options of `loadMarketCliConfig`. */
+export interface DiscoveryOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Where `npm start` keeps its state (default MARKETPLACE_DATA_DIR, else the repository's data/). */
+  dataDir?: string;
+  /** Where a note about a stale marketplace file goes. */
+  note?: (text: string) => void;
+}
+
+/**
+ * The CLI's configuration: as loadMarketConfig, and on the devnet a marketplace `npm start` runs
+ * (its data/marketplace.json, with a live process and signer) supplies the URLs and the deployer,
+ * above the file and below env and flags. A stale file is ignored with a note.
+ */
+export async function loadMarketCliConfig(path: string | undefined, flags: MarketFlags = {}, opts: DiscoveryOptions = {}): Promise<MarketConfig> {
+  const env = opts.env ?? process.env;
+  const config = loadMarketConfig(path, flags, env);
+  const explicit = (key: 'node_url' | 'signer_url', name: string) => flags[key] !== undefined || !!env[name];
+  if (config.network !== 'devnet' || (explicit('node_url', 'MARKET_NODE_URL') && explicit('signer_url', 'MARKET_SIGNER_URL'))) return config;
+  const found = await findRunningMarketplace(opts.dataDir ?? marketplaceDataDir(env));
+  if (!found.found) {
+    if (found.note) (opts.note ?? ((t) => process.stderr.write(`note: ${t}\n`)))(found.note);
+    return config;
   }
-  return parsed.data;
+  const m = found.found;
+  const values = { node_url: m.devnet_url, signer_url: m.signer_url, contracts_address: m.contracts_address };
+  return loadMarketConfig(path, flags, env, [{ source: `running marketplace ${found.file}`, values }]);
 }

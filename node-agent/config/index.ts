@@ -1,22 +1,23 @@
 /**
  * The agent's configuration: config/node-agent.toml validated with zod (every key defaulted),
- * then environment variables, then CLI flags. Model paths in the file are relative to the file.
+ * then environment variables, then CLI flags, through the loader every process shares
+ * (protocol/config). Model paths in the file are relative to the file.
  */
-import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, resolve } from 'node:path';
-import { parse as parseToml } from 'smol-toml';
 import { z } from 'zod';
-import { CHAIN_ID, hex32, nodeId } from '../../protocol/index.js';
+import { hex32, nodeId } from '../../protocol/index.js';
+import { LOCAL_API_URL, LOCAL_SIGNER_URL, contractPrincipal, networkName } from '../../protocol/chain/index.js';
+import { ConfigError, readTomlFile, resolveLayers, type ConfigSpec } from '../../protocol/config/index.js';
 import { ENGINE_NAMES } from '../engine/index.js';
 import { DEFAULT_MODELS } from '../models/defaults.js';
 
 const agent = z
   .object({
-    signer: z.url('must be the signer base URL, e.g. http://127.0.0.1:8080').default('http://127.0.0.1:8080'),
+    signer: z.url('must be the signer base URL, e.g. http://127.0.0.1:8080').default(LOCAL_SIGNER_URL),
     key_file: z.string().min(1).default('~/.stacks-inference/node-agent.key'),
     node_id: z.union([z.literal(''), nodeId]).default(''),
-    network: z.enum(['mainnet', 'testnet', 'devnet']).default('devnet'),
+    network: networkName.default('devnet'),
     models_dir: z.string().default(''),
     endpoint: z.string().max(512).default(''),
     performance_score: z.number().min(0).max(1000).default(0),
@@ -51,13 +52,10 @@ const client = z
 
 const chain = z
   .object({
-    api_url: z.union([z.literal(''), z.url('must be the Stacks node/API base URL, e.g. http://127.0.0.1:3999')]).default('http://127.0.0.1:3999'),
-    escrow_contract: z
-      .string()
-      .regex(/^S[A-Z0-9]{39,40}\.[a-zA-Z][a-zA-Z0-9-]*$/, 'must be a contract principal like ST1...GZGM.inference-escrow')
-      .default('ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.inference-escrow'),
+    api_url: z.union([z.literal(''), z.url('must be the Stacks node/API base URL, e.g. http://127.0.0.1:3999')]).default(LOCAL_API_URL),
+    escrow_contract: contractPrincipal('inference-escrow').default('ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.inference-escrow'),
     /** Prepaid accounts contract whose settler owes this key ('': `<escrow deployer>.accounts`). */
-    accounts_contract: z.union([z.literal(''), z.string().regex(/^S[A-Z0-9]{39,40}\.[a-zA-Z][a-zA-Z0-9-]*$/, 'must be a contract principal like ST1...GZGM.accounts')]).default(''),
+    accounts_contract: z.union([z.literal(''), contractPrincipal('accounts')]).default(''),
     stake: z.number().int().min(0).default(0),
     max_tx_fee: z.number().int().min(1).default(100_000),
     confirm_timeout_s: z.number().int().min(1).default(120),
@@ -110,75 +108,54 @@ export interface ConfigOverrides {
   stacksApi?: string;
 }
 
-/** The config file or an override is invalid; the message names the key and the fix. */
-export class ConfigError extends Error {}
+export { ConfigError };
 
-function envOverrides(env: NodeJS.ProcessEnv): Record<string, Record<string, unknown>> {
-  const o: Record<string, Record<string, unknown>> = {};
-  const set = (section: string, key: string, value: unknown) => ((o[section] ??= {})[key] = value);
-  const num = (name: string) => {
-    const n = Number(env[name]);
-    if (!Number.isFinite(n)) throw new ConfigError(`environment ${name}="${env[name]}" is not a number`);
-    return n;
-  };
-  if (env.NODE_AGENT_SIGNER) set('agent', 'signer', env.NODE_AGENT_SIGNER);
-  if (env.NODE_AGENT_KEY) set('agent', 'key_file', env.NODE_AGENT_KEY);
-  if (env.NODE_AGENT_NODE_ID) set('agent', 'node_id', env.NODE_AGENT_NODE_ID);
-  if (env.NODE_AGENT_NETWORK) set('agent', 'network', env.NODE_AGENT_NETWORK);
-  if (env.NODE_AGENT_MODELS) set('agent', 'models_dir', env.NODE_AGENT_MODELS);
-  if (env.NODE_AGENT_WORKERS) set('runtime', 'workers', num('NODE_AGENT_WORKERS'));
-  if (env.NODE_AGENT_MAX_BATCH) set('runtime', 'max_batch', num('NODE_AGENT_MAX_BATCH'));
-  if (env.NODE_AGENT_MAX_QUEUE_DELAY_MS) set('runtime', 'max_queue_delay_ms', num('NODE_AGENT_MAX_QUEUE_DELAY_MS'));
-  if (env.NODE_AGENT_MAX_IN_FLIGHT) set('runtime', 'max_in_flight', num('NODE_AGENT_MAX_IN_FLIGHT'));
-  if (env.NODE_AGENT_PULL_CONCURRENCY) set('client', 'pull_concurrency', num('NODE_AGENT_PULL_CONCURRENCY'));
-  if (env.NODE_AGENT_STACKS_API !== undefined) set('chain', 'api_url', env.NODE_AGENT_STACKS_API);
-  if (env.NODE_AGENT_ESCROW) set('chain', 'escrow_contract', env.NODE_AGENT_ESCROW);
-  if (env.NODE_AGENT_STAKE) set('chain', 'stake', num('NODE_AGENT_STAKE'));
-  if (env.NODE_AGENT_ACCOUNTS) set('chain', 'accounts_contract', env.NODE_AGENT_ACCOUNTS);
-  if (env.NODE_AGENT_VOUCHER_INTERVAL_S) set('client', 'voucher_interval_s', num('NODE_AGENT_VOUCHER_INTERVAL_S'));
-  return o;
-}
+const num = (key: string) => ({ key, type: 'number' as const });
+const spec: ConfigSpec<typeof configSchema> = {
+  name: 'node-agent',
+  schema: configSchema,
+  env: {
+    NODE_AGENT_SIGNER: 'agent.signer',
+    NODE_AGENT_KEY: 'agent.key_file',
+    NODE_AGENT_NODE_ID: 'agent.node_id',
+    NODE_AGENT_NETWORK: 'agent.network',
+    NODE_AGENT_MODELS: 'agent.models_dir',
+    NODE_AGENT_WORKERS: num('runtime.workers'),
+    NODE_AGENT_MAX_BATCH: num('runtime.max_batch'),
+    NODE_AGENT_MAX_QUEUE_DELAY_MS: num('runtime.max_queue_delay_ms'),
+    NODE_AGENT_MAX_IN_FLIGHT: num('runtime.max_in_flight'),
+    NODE_AGENT_PULL_CONCURRENCY: num('client.pull_concurrency'),
+    // Empty means "no chain", so it counts.
+    NODE_AGENT_STACKS_API: { key: 'chain.api_url', keepEmpty: true },
+    NODE_AGENT_ESCROW: 'chain.escrow_contract',
+    NODE_AGENT_STAKE: num('chain.stake'),
+    NODE_AGENT_ACCOUNTS: 'chain.accounts_contract',
+    NODE_AGENT_VOUCHER_INTERVAL_S: num('client.voucher_interval_s'),
+  },
+  flags: { signer: 'agent.signer', key: 'agent.key_file', models: 'agent.models_dir', 'node-id': 'agent.node_id', 'stacks-api': 'chain.api_url' },
+};
 
 /** Validates a config document after env overrides and flags. */
-export function resolveConfig(doc: Record<string, unknown> = {}, overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = {}): AgentConfig {
-  const merged: Record<string, unknown> = { ...doc };
-  for (const [section, values] of Object.entries(envOverrides(env))) merged[section] = { ...((merged[section] as object) ?? {}), ...values };
-  const agentSection = { ...((merged.agent as object) ?? {}) } as Record<string, unknown>;
-  if (overrides.signer) agentSection.signer = overrides.signer;
-  if (overrides.key) agentSection.key_file = overrides.key;
-  if (overrides.models) agentSection.models_dir = overrides.models;
-  if (overrides.nodeId) agentSection.node_id = overrides.nodeId;
-  merged.agent = agentSection;
-  if (overrides.stacksApi !== undefined) merged.chain = { ...((merged.chain as object) ?? {}), api_url: overrides.stacksApi };
-  const parsed = configSchema.safeParse(merged);
-  if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `config: ${i.path.join('.') || '(root)'}: ${i.message}`);
-    throw new ConfigError(`invalid node-agent configuration:\n${lines.join('\n')}`);
-  }
-  return parsed.data;
+export function resolveConfig(doc: Record<string, unknown> = {}, overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = {}, source = 'config'): AgentConfig {
+  const flags = {
+    signer: overrides.signer || undefined,
+    key: overrides.key || undefined,
+    models: overrides.models || undefined,
+    'node-id': overrides.nodeId || undefined,
+    'stacks-api': overrides.stacksApi,
+  };
+  return resolveLayers(spec, { docs: [{ source, values: doc }], env, flags });
 }
 
 /** Reads a TOML file (undefined = all defaults) and resolves it; model paths become absolute. */
 export function loadConfig(path: string | undefined, overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): AgentConfig {
-  let doc: Record<string, unknown> = {};
-  if (path) {
-    let text: string;
-    try {
-      text = readFileSync(path, 'utf8');
-    } catch (e) {
-      throw new ConfigError(`cannot read config file ${path}: ${(e as Error).message}`);
-    }
-    try {
-      doc = parseToml(text) as Record<string, unknown>;
-    } catch (e) {
-      throw new ConfigError(`config file ${path} is not valid TOML: ${(e as Error).message}`);
-    }
-    const base = dirname(resolve(path));
-    for (const m of (doc.models as Record<string, unknown>[] | undefined) ?? []) {
-      if (typeof m.path === 'string') m.path = resolve(base, expandHome(m.path));
-    }
+  if (!path) return resolveConfig({}, overrides, env);
+  const doc = readTomlFile(path);
+  const base = dirname(resolve(path));
+  for (const m of (doc.models as Record<string, unknown>[] | undefined) ?? []) {
+    if (typeof m.path === 'string') m.path = resolve(base, expandHome(m.path));
   }
-  return resolveConfig(doc, overrides, env);
+  return resolveConfig(doc, overrides, env, path);
 }
 
 /** `~/x` -> the home directory's x. */
@@ -202,6 +179,4 @@ export function modelSpecs(config: AgentConfig): ModelSpec[] {
 }
 
 /** The chain id node requests are signed for (the devnet signs like testnet). */
-export function chainIdOf(network: AgentConfig['agent']['network']): number {
-  return network === 'mainnet' ? CHAIN_ID.mainnet : CHAIN_ID.testnet;
-}
+export { chainIdOf } from '../../protocol/chain/index.js';

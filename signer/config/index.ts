@@ -1,11 +1,16 @@
 /**
  * The signer's configuration: a TOML file (config/signer.toml), validated with zod, every key
- * defaulted, then overridden by environment variables and CLI flags (in that order).
+ * defaulted, then overridden by environment variables and CLI flags (in that order), through the
+ * loader every process shares (protocol/config).
  */
-import { readFileSync } from 'node:fs';
-import { parse as parseToml } from 'smol-toml';
 import { z } from 'zod';
 import { DEFAULT_MAX_INLINE_INPUT_BYTES, PRIVACY_MODES } from '../../protocol/index.js';
+import { LOCAL_API_URL, contractPrincipal, networkName, privateKeyHex } from '../../protocol/chain/index.js';
+import { ConfigError, readTomlFile, resolveLayers, type ConfigSpec } from '../../protocol/config/index.js';
+
+export { ConfigError };
+/** The chain id SIP-018 signatures are bound to for a network name. */
+export { chainIdOf } from '../../protocol/chain/index.js';
 
 const server = z
   .object({
@@ -45,10 +50,10 @@ const auth = z.object({ timestamp_window_ms: z.number().int().min(1_000).default
 const chain = z
   .object({
     enabled: z.boolean().default(false),
-    api_url: z.string().url().default('http://127.0.0.1:3999'),
-    network: z.enum(['mainnet', 'testnet', 'devnet']).default('testnet'),
-    escrow_contract: z.string().regex(/^S[A-Z0-9]{39,40}\.[a-zA-Z][a-zA-Z0-9-]*$/, 'must be a contract principal like ST1...GZGM.inference-escrow').default('ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.inference-escrow'),
-    private_key: z.string().regex(/^[0-9a-f]{64}(01)?$/, 'must be a hex private key (64 or 66 characters)').optional(),
+    api_url: z.string().url().default(LOCAL_API_URL),
+    network: networkName.default('testnet'),
+    escrow_contract: contractPrincipal('inference-escrow').default('ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.inference-escrow'),
+    private_key: privateKeyHex.optional(),
     poll_interval_ms: z.number().int().min(10).default(2_000),
     bond_check_interval_ms: z.number().int().min(10).default(15_000),
   })
@@ -131,7 +136,7 @@ const accounts = z
     /** Accept prepaid requests (POST /api/v1/requests); unset: on exactly when chain.enabled. */
     enabled: z.boolean().optional(),
     /** Contract principal of accounts.clar; unset: `<deployer of chain.escrow_contract>.accounts`. */
-    contract: z.string().regex(/^S[A-Z0-9]{39,40}\.[a-zA-Z][a-zA-Z0-9-]*$/, 'must be a contract principal like ST1...GZGM.accounts').optional(),
+    contract: contractPrincipal('accounts').optional(),
     /** How long a signed price quote is good for (seconds). */
     quote_ttl_s: z.number().int().min(1).max(86_400).default(300),
     /** Volume tiers, by paid volume over `tier_window_days`; the highest tier reached applies. */
@@ -201,71 +206,39 @@ export interface ConfigOverrides {
   debug?: boolean;
 }
 
-/** Thrown when the config file or an override is invalid; the message names the key and the fix. */
-export class ConfigError extends Error {}
-
-function formatIssues(error: z.ZodError, source: string): string {
-  return error.issues.map((i) => `${source}: ${i.path.join('.') || '(root)'}: ${i.message}`).join('\n');
-}
-
-function envOverrides(env: NodeJS.ProcessEnv): Record<string, Record<string, unknown>> {
-  const o: Record<string, Record<string, unknown>> = {};
-  const set = (section: string, key: string, value: unknown) => ((o[section] ??= {})[key] = value);
-  const num = (name: string, v: string) => {
-    const n = Number(v);
-    if (!Number.isFinite(n)) throw new ConfigError(`environment ${name}="${v}" is not a number`);
-    return n;
-  };
-  if (env.SIGNER_DB) set('database', 'path', env.SIGNER_DB);
-  if (env.SIGNER_PORT) set('server', 'port', num('SIGNER_PORT', env.SIGNER_PORT));
-  if (env.SIGNER_HOST) set('server', 'host', env.SIGNER_HOST);
-  if (env.SIGNER_LOG_LEVEL) set('log', 'level', env.SIGNER_LOG_LEVEL);
-  if (env.SIGNER_CHAIN_API) set('chain', 'api_url', env.SIGNER_CHAIN_API);
-  if (env.SIGNER_CHAIN_ENABLED) set('chain', 'enabled', env.SIGNER_CHAIN_ENABLED === 'true' || env.SIGNER_CHAIN_ENABLED === '1');
-  if (env.SIGNER_NETWORK) set('chain', 'network', env.SIGNER_NETWORK);
-  if (env.SIGNER_ESCROW) set('chain', 'escrow_contract', env.SIGNER_ESCROW);
-  // The key is only ever read from the environment or the file, and never logged.
-  if (env.SIGNER_PRIVATE_KEY) set('chain', 'private_key', env.SIGNER_PRIVATE_KEY);
-  if (env.SIGNER_MODELS_DIR) set('models', 'dir', env.SIGNER_MODELS_DIR);
-  return o;
-}
+/** Environment variables the signer reads; the key is only ever read from here or the file, and never logged. */
+const spec: ConfigSpec<typeof configSchema> = {
+  name: 'signer',
+  schema: configSchema,
+  env: {
+    SIGNER_DB: 'database.path',
+    SIGNER_PORT: { key: 'server.port', type: 'number' },
+    SIGNER_HOST: 'server.host',
+    SIGNER_LOG_LEVEL: 'log.level',
+    SIGNER_CHAIN_API: 'chain.api_url',
+    SIGNER_CHAIN_ENABLED: { key: 'chain.enabled', type: 'boolean' },
+    SIGNER_NETWORK: 'chain.network',
+    SIGNER_ESCROW: 'chain.escrow_contract',
+    SIGNER_PRIVATE_KEY: { key: 'chain.private_key', secret: true },
+    SIGNER_MODELS_DIR: 'models.dir',
+  },
+  flags: { database: 'database.path', 'api-port': 'server.port', 'api-host': 'server.host', debug: 'log.level' },
+};
 
 /** Validates a config object (e.g. from tests) after merging env overrides and flags. */
-export function resolveConfig(input: SignerConfigInput | Record<string, unknown> = {}, overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = {}): SignerConfig {
-  const merged: Record<string, Record<string, unknown>> = {};
-  for (const [k, v] of Object.entries(input)) merged[k] = typeof v === 'object' && v !== null ? { ...(v as Record<string, unknown>) } : (v as never);
-  for (const [section, values] of Object.entries(envOverrides(env))) merged[section] = { ...(merged[section] ?? {}), ...values };
-  if (overrides.database) (merged.database ??= {}).path = overrides.database;
-  if (overrides.apiPort !== undefined) (merged.server ??= {}).port = overrides.apiPort;
-  if (overrides.apiHost) (merged.server ??= {}).host = overrides.apiHost;
-  if (overrides.debug) (merged.log ??= {}).level = 'debug';
-  const parsed = configSchema.safeParse(merged);
-  if (!parsed.success) throw new ConfigError(`invalid signer configuration:\n${formatIssues(parsed.error, 'config')}`);
-  return parsed.data;
+export function resolveConfig(input: SignerConfigInput | Record<string, unknown> = {}, overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = {}, source = 'config'): SignerConfig {
+  const flags = {
+    database: overrides.database || undefined,
+    'api-port': overrides.apiPort,
+    'api-host': overrides.apiHost || undefined,
+    debug: overrides.debug ? 'debug' : undefined,
+  };
+  return resolveLayers(spec, { docs: [{ source, values: input as Record<string, unknown> }], env, flags });
 }
 
 /** Reads and validates a TOML config file (a missing path means all defaults). */
 export function loadConfig(path: string | undefined, overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): SignerConfig {
-  let doc: Record<string, unknown> = {};
-  if (path) {
-    let text: string;
-    try {
-      text = readFileSync(path, 'utf8');
-    } catch (e) {
-      throw new ConfigError(`cannot read config file ${path}: ${(e as Error).message}`);
-    }
-    try {
-      doc = parseToml(text) as Record<string, unknown>;
-    } catch (e) {
-      throw new ConfigError(`config file ${path} is not valid TOML: ${(e as Error).message}`);
-    }
-  }
-  return resolveConfig(doc, overrides, env);
-}
-
-/** The chain id SIP-018 signatures are bound to for a network name. */
-export function chainIdOf(network: SignerConfig['chain']['network']): number {
-  return network === 'mainnet' ? 1 : 0x80000000;
+  return resolveConfig(path ? readTomlFile(path) : {}, overrides, env, path);
 }
 
 /** True when the signer takes prepaid requests: `accounts.enabled`, or chain.enabled when that is unset. */
