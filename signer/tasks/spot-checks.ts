@@ -20,6 +20,13 @@ export function anotherNodeServes(s: Services, artifactHash: string, exclude: re
 }
 
 /**
+ * Sampled tasks waiting for their second run. Runs every sweep: `votes is not null` lets it read
+ * the tasks_votes_idx partial index (tasks with votes only) rather than every pending task.
+ */
+export const WAITING_CHECKS =
+  "select * from inference_tasks where status = 'pending' and votes is not null and security = 1 and runs_needed = 2 and json_array_length(votes) = 1";
+
+/**
  * Spot checks that cannot run keep the result they have: a level-1 task waiting for its second
  * run completes on its first when no other bonded node serving the model is online (it left
  * after the first result), or when its deadline is `urgent_blocks` away. Without this the check
@@ -27,10 +34,7 @@ export function anotherNodeServes(s: Services, artifactHash: string, exclude: re
  */
 export function completeUncheckable(s: Services, now = Date.now()): string[] {
   const tip = s.chain.tipHeight;
-  const waiting = prepared(
-    s.store.sqlite,
-    "select * from inference_tasks where status = 'pending' and security = 1 and runs_needed = 2 and votes is not null and json_array_length(votes) = 1",
-  ).all() as TaskRow[];
+  const waiting = prepared(s.store.sqlite, WAITING_CHECKS).all() as TaskRow[];
   const done: string[] = [];
   for (const task of waiting) {
     const [vote] = readVotes(task.votes);

@@ -76,5 +76,7 @@ export const inferenceTasks = sqliteTable(
     index('tasks_input_idx').on(t.input_hash),
     // Latency percentiles of /api/v1/stats read the latest results only, from the index alone.
     index('tasks_completed_idx').on(t.completed_at, t.leased_at).where(sql`${t.completed_at} is not null`),
+    // Tasks with votes (several runs) only: the sweep's spot-check query reads these few instead of every pending task.
+    index('tasks_votes_idx').on(t.status).where(sql`${t.votes} is not null`),
   ],
 );

@@ -1,0 +1,1 @@
+CREATE INDEX `tasks_votes_idx` ON `inference_tasks` (`status`) WHERE "inference_tasks"."votes" is not null;
