@@ -155,6 +155,16 @@ export class Catalog {
     });
   }
 
+  /**
+   * Every model name ever created, live or retired, sorted: the registry's with a chain, the
+   * console's published and unpublished uploads without one.
+   */
+  async names(): Promise<string[]> {
+    if (this.#registry) return [...(await this.#registry.names()).keys()].sort();
+    const rows = this.#store.db.selectDistinct({ name: consoleModels.name }).from(consoleModels).where(inArray(consoleModels.status, ['published', 'unpublished'])).all();
+    return rows.map((r) => r.name).sort();
+  }
+
   /** Every version of `name`, newest first (empty when it never existed). */
   async versions(name: string): Promise<ModelVersion[]> {
     if (!this.#registry) {

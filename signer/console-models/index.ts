@@ -14,6 +14,7 @@ import { ApiError } from '../errors.js';
 import type { Services } from '../services.js';
 import { OnnxError, inspectModel, testRun, type Feed, type TensorInfo, type TestRun } from './onnx.js';
 
+export { chainModels, modelHistory, type ChainModel, type ChainModels } from './on-chain.js';
 export { publishModel, rollbackModel, unpublishModel } from './publish.js';
 export type { TensorInfo, TestRun } from './onnx.js';
 

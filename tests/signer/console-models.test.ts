@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
+import { getAddressFromPrivateKey } from '@stacks/transactions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256Hex } from '../../protocol/index.js';
 import { DEFAULT_MODELS } from '../../node-agent/models/defaults.js';
@@ -14,6 +15,7 @@ import { createApp, createServices, openDatabase, resolveConfig, type Services, 
 import { adminSession, type AdminSessionHeaders } from './console-helpers.js';
 import { chainFixture, type ChainFixture } from './devnet-fixture.js';
 import { ESCROW, body } from './helpers.js';
+import { keyOf } from '../devnet/helpers.js';
 
 const CLASSIFIER = readFileSync(DEFAULT_MODELS.classifier.path);
 const DETECTOR = readFileSync(DEFAULT_MODELS.detector.path);
@@ -250,6 +252,28 @@ describe('console models on the devnet', () => {
     const again = await post(t, `/api/v1/admin/models/${cls.id}/publish`, { price: 5 });
     expect(again.status).toBe(409);
     expect((await body(again)).error).toBe('ocr was published before and retired; the registry never reuses a name, so publish this file under another name');
+  });
+
+  it('lists every model on chain with its owner, price and versions, marking the ones this signer owns', async () => {
+    const html = await (await t.app.request('/console/models', { headers: { cookie: t.auth.cookie } })).text();
+    const row = (name: string) => {
+      const m = new RegExp(`<tr id="chain-model-${name}" data-owned="(true|false)">(.*?)</tr>`, 's').exec(html);
+      expect(m, `a row for ${name}`).not.toBeNull();
+      return { owned: m![1] === 'true', cells: [...m![2].matchAll(/<td[^>]*>(.*?)<\/td>/gs)].map((c) => c[1].replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim()) };
+    };
+    // mnist was deployed by wallet_1 (the fixture), not by the signer's account.
+    const wallet1 = getAddressFromPrivateKey(keyOf(fx.devnet, 'wallet_1'), 'testnet');
+    const mnist = row('mnist');
+    expect(mnist.owned).toBe(false);
+    expect(mnist.cells.slice(0, 5)).toEqual(['mnist', wallet1, 'live: v1', '1000', '1']);
+    // ocr was published, upgraded, rolled back and retired from the console above.
+    const ocr = row('ocr');
+    expect(ocr.owned).toBe(true);
+    expect(ocr.cells.slice(0, 5)).toEqual(['ocr', `${fx.chain().address} this signer`, 'retired at v3', '2000', '3']);
+    expect(html.indexOf('Models on chain')).toBeLessThan(html.indexOf('<h2>Uploads</h2>'));
+    // Versions with their controls only for what the signer owns.
+    expect(html).toContain('id="versions-ocr"');
+    expect(html).not.toContain('id="versions-mnist"');
   });
 
   it("refuses to change a model another account owns", async () => {

@@ -1,30 +1,23 @@
 /**
- * The console's models page: upload form, every upload with what onnxruntime said of it and
- * its actions (test on generated inputs or an uploaded OIP JSON file, validate again, publish at a price), and per published name its versions
- * on chain with unpublish and rollback. Plain forms: it works without JavaScript.
+ * The console's models page: every model on chain (owner, price, versions; the signer's own
+ * marked), the upload form, every upload with what onnxruntime said of it and its actions (test
+ * on generated inputs or an uploaded OIP JSON file, validate again, publish at a price), and per
+ * model the signer owns its versions with unpublish and rollback. Plain forms: it works without JavaScript.
  */
-import type { ModelHead, ModelVersion } from '../../catalog/index.js';
-import type { ConsoleModel, TensorInfo } from '../../console-models/index.js';
+import type { ChainModel, ChainModels, ConsoleModel, TensorInfo } from '../../console-models/index.js';
 import type { AdminSession } from '../accounts.js';
 import type { Flash } from '../flash.js';
 import { CsrfField, Layout } from '../layout.js';
-
-/** The versions of one model name as the page shows them. */
-export interface NameHistory {
-  name: string;
-  head: ModelHead | null;
-  versions: ModelVersion[];
-  /** Why the chain could not be read, when it could not. */
-  error?: string;
-}
 
 /** Props of `ModelsPage`. */
 export interface ModelsPageProps {
   admin: AdminSession;
   flash?: Flash;
   uploads: ConsoleModel[];
-  histories: NameHistory[];
-  chainEnabled: boolean;
+  /** Every model on chain (without a chain: the console's published uploads). */
+  onChain: ChainModels;
+  /** The signer's chain address (owner of what the console publishes); null without a chain. */
+  operator: string | null;
   maxUploadBytes: number;
 }
 
@@ -91,7 +84,7 @@ function UploadRow({ m, admin, chainEnabled }: { m: ConsoleModel; admin: AdminSe
   );
 }
 
-function History({ h, admin }: { h: NameHistory; admin: AdminSession }) {
+function History({ h, admin }: { h: ChainModel; admin: AdminSession }) {
   return (
     <section class="card" id={`versions-${h.name}`}>
       <h2>
@@ -106,6 +99,7 @@ function History({ h, admin }: { h: NameHistory; admin: AdminSession }) {
           <button type="submit" class="danger">Unpublish (retire {h.name} for good)</button>
         </form>
       )}
+      <div class="scroll">
       <table>
         <thead>
           <tr><th>version</th><th>output</th><th>sha256</th><th>price</th><th>state</th><th></th></tr>
@@ -131,14 +125,77 @@ function History({ h, admin }: { h: NameHistory; admin: AdminSession }) {
           ))}
         </tbody>
       </table>
+      </div>
+    </section>
+  );
+}
+
+/** A model's state: live at a version, or retired at its last one. */
+function state(m: ChainModel) {
+  if (m.error) return <span class="status invalid">unreadable</span>;
+  if (m.head) return <span class="status published">live: v{m.head.version}</span>;
+  return <span class="status">retired{m.versions[0] ? ` at v${m.versions[0].version}` : ''}</span>;
+}
+
+function ChainRow({ m }: { m: ChainModel }) {
+  const newest = m.versions[0];
+  return (
+    <tr id={`chain-model-${m.name}`} data-owned={String(m.owned)}>
+      <td>
+        {m.owned ? <a href={`#versions-${m.name}`}>{m.name}</a> : m.name}
+        {m.error && <div class="hint">{m.error}</div>}
+      </td>
+      <td>
+        {m.owner ? <code class="owner">{m.owner}</code> : <span class="hint">-</span>}
+        {m.owned && m.owner && <span class="status mine">this signer</span>}
+      </td>
+      <td>{state(m)}</td>
+      <td>{(m.head ?? newest)?.price ?? '-'}</td>
+      <td title={m.versions.map((v) => `v${v.version} ${v.artifact_hash.slice(0, 12)}`).join('\n')}>{m.versions.length}</td>
+      <td>{newest ? <code title={newest.artifact_hash}>{newest.artifact_hash.slice(0, 12)}…</code> : '-'}</td>
+    </tr>
+  );
+}
+
+function OnChain({ onChain, operator }: { onChain: ChainModels; operator: string | null }) {
+  return (
+    <section>
+      <h2>Models on chain</h2>
+      <p class="hint">
+        Every model the registry holds, whoever deployed it.{' '}
+        {operator && (
+          <>
+            Marked <span class="status mine">this signer</span>: owned by this signer's account <code>{operator}</code>, which the console can upgrade, roll back or retire.
+          </>
+        )}
+      </p>
+      {onChain.error && <p class="flash error">{onChain.error}</p>}
+      <div class="scroll">
+        <table>
+          <thead>
+            <tr><th>name</th><th>owner</th><th>state</th><th>price (micro-STX)</th><th>versions</th><th>sha256 (newest)</th></tr>
+          </thead>
+          <tbody>
+            {onChain.models.length === 0 && !onChain.error && (
+              <tr><td colspan={6} class="hint">No model on chain yet.</td></tr>
+            )}
+            {onChain.models.map((m) => (
+              <ChainRow m={m} />
+            ))}
+          </tbody>
+        </table>
+      </div>
     </section>
   );
 }
 
 /** The models page. */
-export function ModelsPage({ admin, flash, uploads, histories, chainEnabled, maxUploadBytes }: ModelsPageProps) {
+export function ModelsPage({ admin, flash, uploads, onChain, operator, maxUploadBytes }: ModelsPageProps) {
+  const chainEnabled = operator !== null;
+  const histories = onChain.models.filter((m) => m.owned);
   return (
     <Layout title="Models" admin={admin} flash={flash}>
+      {chainEnabled && <OnChain onChain={onChain} operator={operator} />}
       <form method="post" action="/console/models" enctype="multipart/form-data" class="card narrow">
         <h2>Upload a model</h2>
         <CsrfField admin={admin} />
@@ -150,6 +207,7 @@ export function ModelsPage({ admin, flash, uploads, histories, chainEnabled, max
       </form>
       {!chainEnabled && <p class="flash error">Publishing needs the chain (chain.enabled): this signer runs without one, so uploads can be validated and tested but not published.</p>}
       <h2>Uploads</h2>
+      <div class="scroll">
       <table>
         <thead>
           <tr><th>id</th><th>name</th><th>status</th><th>version</th><th>price</th><th>sha256</th><th>inputs / outputs</th><th></th></tr>
@@ -163,7 +221,8 @@ export function ModelsPage({ admin, flash, uploads, histories, chainEnabled, max
           ))}
         </tbody>
       </table>
-      {histories.length > 0 && <h2>Versions on chain</h2>}
+      </div>
+      {histories.length > 0 && <h2>Versions of this signer's models</h2>}
       {histories.map((h) => (
         <History h={h} admin={admin} />
       ))}

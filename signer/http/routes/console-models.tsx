@@ -1,16 +1,17 @@
 /**
- * The console's models page (/console/models) and its form posts: upload, test, validate again,
+ * The console's models page (/console/models: every model on chain, then the uploads) and its form posts: upload, test, validate again,
  * publish, unpublish, rollback. Each post redirects back to the page with what happened (or
  * why it did not) as a flash message, so the forms work without JavaScript.
  */
 import { Hono, type Context } from 'hono';
 import { flashOf, redirectWithFlash } from '../../console/index.js';
-import { ModelsPage, type NameHistory } from '../../console/pages/models.js';
-import { listModels, publishModel, revalidateModel, rollbackModel, testModel, unpublishModel, uploadModel, MODEL_NAME, type TestRun } from '../../console-models/index.js';
+import { ModelsPage } from '../../console/pages/models.js';
+import { chainModels, listModels, publishModel, revalidateModel, rollbackModel, testModel, unpublishModel, uploadModel, MODEL_NAME, type TestRun } from '../../console-models/index.js';
 import { ApiError } from '../../errors.js';
-import type { Services } from '../../services.js';
 import type { Env } from '../env.js';
-import { priceSchema, publicBaseUrl, uploadOf } from './admin-models.js';
+import { defaultLimit } from '../limits.js';
+import { doc, page } from '../openapi-doc.js';
+import { modelUploadLimit, priceSchema, publicBaseUrl, uploadOf } from './admin-models.js';
 
 const PAGE = '/console/models';
 
@@ -48,38 +49,22 @@ export function describeTestRun(name: string, run: TestRun): string {
   return `test of ${name}: ${outputs.join('; ')} (load ${Math.round(run.load_ms)} ms, inference ${run.infer_ms.toFixed(1)} ms)`;
 }
 
-/** The version history of every name that was ever published from the console. */
-async function histories(s: Services, names: string[]): Promise<NameHistory[]> {
-  return Promise.all(
-    names.map(async (name) => {
-      try {
-        const [head, versions] = await Promise.all([s.catalog.head(name), s.catalog.versions(name)]);
-        return { name, head, versions };
-      } catch (err) {
-        return { name, head: null, versions: [], error: `could not read ${name} from the chain: ${(err as Error).message}` };
-      }
-    }),
-  );
-}
-
 /** The models page and its forms. */
 export const consoleModelPages = new Hono<Env>()
-  .get(PAGE, async (c) => {
+  .get(PAGE, doc('console', page('Models on chain and console uploads')), async (c) => {
     const s = c.var.services;
-    const uploads = listModels(s);
-    const published = [...new Set(uploads.filter((m) => m.version !== null).map((m) => m.name))].sort();
     return c.html(
-      <ModelsPage admin={c.var.admin} flash={flashOf(c)} uploads={uploads} histories={await histories(s, published)} chainEnabled={s.catalog.chain !== null} maxUploadBytes={s.config.models.max_upload_bytes} />,
+      <ModelsPage admin={c.var.admin} flash={flashOf(c)} uploads={listModels(s)} onChain={await chainModels(s)} operator={s.catalog.chain?.address ?? null} maxUploadBytes={s.config.models.max_upload_bytes} />,
     );
   })
-  .post(PAGE, (c) =>
+  .post(PAGE, modelUploadLimit, doc('console', page('Upload an ONNX model (form: file, name)')), (c) =>
     act(c, async () => {
       const { name, bytes } = await uploadOf(c);
       const m = await uploadModel(c.var.services, name, bytes);
       return `uploaded ${m.name} (id ${m.id}): onnxruntime loaded it; ${m.inputs?.length ?? 0} input(s), ${m.outputs?.length ?? 0} output(s)`;
     }),
   )
-  .post(`${PAGE}/:id{[0-9]+}/test`, (c) =>
+  .post(`${PAGE}/:id{[0-9]+}/test`, defaultLimit, doc('console', page('Test-run an upload (form: optional input file)')), (c) =>
     act(c, async () => {
       const id = idOf(c);
       const file = (await c.req.parseBody()).input;
@@ -94,14 +79,14 @@ export const consoleModelPages = new Hono<Env>()
       return describeTestRun(`upload ${id}`, await testModel(c.var.services, id, inputs));
     }),
   )
-  .post(`${PAGE}/:id{[0-9]+}/validate`, (c) =>
+  .post(`${PAGE}/:id{[0-9]+}/validate`, defaultLimit, doc('console', page('Load an upload in onnxruntime again')), (c) =>
     act(c, async () => {
       const m = await revalidateModel(c.var.services, idOf(c));
       if (m.status === 'invalid') throw new ApiError('unprocessable', `${m.name} (id ${m.id}) is invalid: ${m.error}`);
       return `${m.name} (id ${m.id}) loads in onnxruntime`;
     }),
   )
-  .post(`${PAGE}/:id{[0-9]+}/publish`, (c) =>
+  .post(`${PAGE}/:id{[0-9]+}/publish`, defaultLimit, doc('console', page('Publish an upload on chain (form: price)')), (c) =>
     act(c, async () => {
       const price = priceSchema.safeParse(await field(c, 'price'));
       if (!price.success) throw new ApiError('bad_request', 'price must be a whole number of micro-STX');
@@ -109,7 +94,7 @@ export const consoleModelPages = new Hono<Env>()
       return `published ${m.name} version ${m.version} at ${m.price} micro-STX (transaction ${m.publish_txid})`;
     }),
   )
-  .post(`${PAGE}/:name/unpublish`, (c) =>
+  .post(`${PAGE}/:name/unpublish`, defaultLimit, doc('console', page('Retire the live version of a model')), (c) =>
     act(c, async () => {
       const name = nameOf(c);
       if ((await field(c, 'confirm')) !== name) throw new ApiError('bad_request', `${name} was not unpublished: type its name exactly to confirm (retiring is permanent)`);
@@ -117,7 +102,7 @@ export const consoleModelPages = new Hono<Env>()
       return `unpublished ${r.name} (version ${r.version} retired, transaction ${r.txid})`;
     }),
   )
-  .post(`${PAGE}/:name/rollback`, (c) =>
+  .post(`${PAGE}/:name/rollback`, defaultLimit, doc('console', page('Make an earlier version live again (form: version)')), (c) =>
     act(c, async () => {
       const version = Number(await field(c, 'version'));
       if (!Number.isSafeInteger(version) || version < 1) throw new ApiError('bad_request', 'choose a version to roll back to');
