@@ -1,18 +1,36 @@
 /**
- * A pool worker: owns one Engine and runs what the pool sends, one job at a time. The engine's
- * `run` blocks this thread, which is the point: the agent's main thread stays free. Input
- * parsing and output serialization run here too: JSON work on a large tensor blocks just the same.
+ * An inference worker: owns one Engine and runs what the pool sends, one call at a time. The
+ * engine's `run` blocks this thread, which is the point: the agent's main thread stays free.
+ * Input parsing and output serialization run here too: JSON work on a large tensor blocks just the same.
  */
-import { parentPort, workerData } from 'node:worker_threads';
-import { ENGINES } from '../engine/index.js';
-import type { Feeds, TensorMeta } from '../engine/index.js';
+import { workerData } from 'node:worker_threads';
+import { ENGINES, type Engine, type Feeds, type ModelInfo, type TensorMeta } from '../engine/index.js';
 import { allocateData, elementCount } from '../../protocol/tensor/index.js';
-import { checkInput } from '../validate/index.js';
+import { move, serve } from '../../protocol/workers/index.js';
+import { checkInput, type InputLimits } from '../validate/index.js';
 import { encodeOutputs } from '../encode/index.js';
-import type { ToWorker, FromWorker } from './messages.js';
 
-const port = parentPort!;
-const engine = await ENGINES[(workerData as { engine: string }).engine]!();
+/** What a load reports. */
+export interface LoadResult {
+  info: ModelInfo;
+  warmupMs: number;
+  /** Set when the warm-up run failed (the model still loaded; real inputs may still run). */
+  warmupError?: string;
+}
+
+/** A model to load: what `load` sends to every worker, and again to each replacement. */
+export interface LoadCall {
+  modelId: string;
+  file: string;
+  intraOpThreads: number;
+  warmupShapes: Record<string, number[]>;
+}
+
+const engineName = (workerData as { engine: string }).engine;
+const factory = ENGINES[engineName];
+if (!factory) throw new Error(`unknown engine ${JSON.stringify(engineName)}`);
+// Started at once, awaited by each call: a missing runtime fails the first call, not silently.
+const engine: Promise<Engine> = factory();
 
 /** Zero tensors shaped like the model's inputs: free dims get the configured warm-up size. */
 function warmupFeeds(inputs: TensorMeta[], shapes: Record<string, number[]>): Feeds {
@@ -30,43 +48,32 @@ function buffers(feeds: Feeds): ArrayBuffer[] {
   return Object.values(feeds).flatMap((t) => (Array.isArray(t.data) ? [] : [t.data.buffer as ArrayBuffer]));
 }
 
-async function handle(msg: ToWorker): Promise<[FromWorker, ArrayBuffer[]]> {
-  switch (msg.type) {
-    case 'load': {
-      const info = await engine.load(msg.modelId, msg.file, { intraOpThreads: msg.intraOpThreads });
-      const started = performance.now();
-      let warmupError: string | undefined;
-      try {
-        await engine.run(msg.modelId, warmupFeeds(info.inputs, msg.warmupShapes));
-      } catch (err) {
-        warmupError = (err as Error).message;
-      }
-      return [{ jobId: msg.jobId, ok: true, result: { info, warmupMs: performance.now() - started, warmupError } }, []];
+/** The calls an inference worker answers (typed for the pool by `typeof handlers`). */
+export const handlers = {
+  async load(m: LoadCall): Promise<LoadResult> {
+    const e = await engine;
+    const info = await e.load(m.modelId, m.file, { intraOpThreads: m.intraOpThreads });
+    const started = performance.now();
+    let warmupError: string | undefined;
+    try {
+      await e.run(m.modelId, warmupFeeds(info.inputs, m.warmupShapes));
+    } catch (err) {
+      warmupError = (err as Error).message;
     }
-    case 'run': {
-      const outputs = await engine.run(msg.modelId, msg.feeds);
-      return [{ jobId: msg.jobId, ok: true, result: outputs }, buffers(outputs)];
-    }
-    case 'validate': {
-      const checked = checkInput(msg.bytes, msg.sha256, msg.info, msg.limits);
-      return [{ jobId: msg.jobId, ok: true, result: checked }, checked.ok ? buffers(checked.feeds) : []];
-    }
-    case 'encode':
-      return [{ jobId: msg.jobId, ok: true, result: encodeOutputs(msg.outputs, msg.names, msg.precision) }, []];
-    case 'release':
-      await engine.release(msg.modelId);
-      return [{ jobId: msg.jobId, ok: true, result: null }, []];
-  }
-}
+    return { info, warmupMs: performance.now() - started, warmupError };
+  },
+  async run(m: { modelId: string; feeds: Feeds }) {
+    const outputs = await (await engine).run(m.modelId, m.feeds);
+    return move(outputs, buffers(outputs));
+  },
+  validate(m: { bytes: Uint8Array; sha256: string; info: ModelInfo; limits: InputLimits }) {
+    const checked = checkInput(m.bytes, m.sha256, m.info, m.limits);
+    return move(checked, checked.ok ? buffers(checked.feeds) : []);
+  },
+  encode: (m: { outputs: Feeds; names: string[]; precision: number }) => encodeOutputs(m.outputs, m.names, m.precision),
+  async release(m: { modelId: string }) {
+    await (await engine).release(m.modelId);
+  },
+};
 
-port.on('message', (msg: ToWorker) => {
-  // A message this worker does not understand means main and worker disagree: die loudly, the pool replaces us.
-  if (!msg || !['load', 'run', 'validate', 'encode', 'release'].includes(msg.type)) {
-    throw new Error(`pool worker received an unknown message: ${JSON.stringify(msg).slice(0, 200)}`);
-  }
-  handle(msg).then(
-    ([reply, transfer]) => port.postMessage(reply, transfer),
-    (err: Error) => port.postMessage({ jobId: msg.jobId, ok: false, error: err.message } satisfies FromWorker),
-  );
-});
-port.postMessage({ type: 'ready' });
+serve(handlers);

@@ -265,15 +265,17 @@ export class ThreadPool<H extends Handlers> {
     slot.worker.postMessage(call.msg, call.transfer);
   }
 
+  /** Calls aimed at a worker first, then waiting calls each to the least busy worker with room. */
   private pump() {
     if (this.closed) return;
     const per = this.opts.perWorker ?? 1;
-    for (const slot of this.slots) {
-      while (slot.ready && !slot.leaving && slot.running.size < per) {
-        const call = slot.direct.shift() ?? this.queue.shift();
-        if (!call) break;
-        this.startCall(slot, call);
-      }
+    const open = (s: Slot) => s.ready && !s.leaving && s.running.size < per;
+    for (const slot of this.slots) while (open(slot) && slot.direct.length > 0) this.startCall(slot, slot.direct.shift()!);
+    while (this.queue.length > 0) {
+      let best: Slot | undefined;
+      for (const s of this.slots) if (open(s) && s.direct.length === 0 && (!best || s.running.size < best.running.size)) best = s;
+      if (!best) return;
+      this.startCall(best, this.queue.shift()!);
     }
   }
 }

@@ -1,6 +1,6 @@
 /**
- * The worker pool survives its workers: one that throws is replaced (models reloaded, the job
- * it was running retried), and inference never stalls the agent's event loop.
+ * The worker pool survives its workers: one that dies is replaced (models reloaded, the job it
+ * was running failed saying why), and inference never stalls the agent's event loop.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import * as ort from 'onnxruntime-node';
@@ -15,8 +15,8 @@ afterEach(async () => {
 });
 
 const x = (dims: number[], seed = 1): Feeds => ({ x: { datatype: 'FP32', dims, data: floats(dims, seed) } });
-const workerOf = (p: WorkerPool, i: number) => (p as unknown as { slots: { worker: Worker }[] }).slots[i]!.worker;
-/** Makes a worker throw an uncaught error, as a bug in it would. */
+const workerOf = (p: WorkerPool, i: number) => (p as unknown as { threads: { slots: { worker: Worker }[] } }).threads.slots[i]!.worker;
+/** Makes a worker throw an uncaught error, as a bug in it would: the thread really exits. */
 const crash = (p: WorkerPool, i: number) => workerOf(p, i).postMessage({ type: 'not-a-job' });
 
 /** Longest gap between 5 ms ticks while `work` runs. */
@@ -46,17 +46,20 @@ describe('worker pool', () => {
     crash(pool, 0);
     crash(pool, 1);
     await expect.poll(() => pool!.stats().restarts, { timeout: 20_000 }).toBe(2);
-    expect(replaced[0]).toMatch(/worker threw: pool worker received an unknown message/);
+    expect(replaced[0]).toMatch(/^inference worker threw: worker received an unknown call: \{"type":"not-a-job"\}$/);
     const after = await Promise.all([1, 2, 3, 4].map(() => pool!.run('cls', x([1, 3, 48, 192]))));
     for (const out of after) expect(Array.from(out['softmax_0.tmp_0']!.data as Float32Array)).toEqual(Array.from(before['softmax_0.tmp_0']!.data as Float32Array));
     await expect.poll(() => pool!.stats()).toEqual({ workers: 2, intraOpThreads: 1, busy: 0, queued: 0, restarts: 2 });
   });
 
-  it('retries the job a dying worker was running on its replacement', async () => {
+  it('fails the job a dying worker was running, saying why, and runs the next on its replacement', async () => {
     pool = await WorkerPool.start({ workers: 1, intraOpThreads: 1, engine: 'onnxruntime' });
     await pool.load('det', DET.path, DET.warmupShape);
     // The worker dies on the message just before the job: the job was sent to a worker that never answers.
     crash(pool, 0);
+    const lost = await pool.run('det', x([1, 3, 640, 640], 2)).catch((e: Error) => e);
+    expect(lost).toMatchObject({ name: 'WorkerCrashedError', code: 'worker_crashed' });
+    expect((lost as Error).message).toMatch(/^inference worker threw: worker received an unknown call: .* while running run$/);
     const out = await pool.run('det', x([1, 3, 640, 640], 2));
     expect(out['sigmoid_0.tmp_0']!.dims).toEqual([1, 1, 640, 640]);
     expect(pool.stats().restarts).toBe(1);
@@ -70,7 +73,7 @@ describe('worker pool', () => {
     await expect.poll(() => pool!.stats().busy).toBe(1);
     await pool.close();
     expect((await running)['sigmoid_0.tmp_0']!.dims).toEqual([1, 1, 960, 960]);
-    expect(await queued).toMatchObject({ name: 'PoolClosedError', message: 'worker pool closed' });
+    expect(await queued).toMatchObject({ name: 'PoolClosedError', message: 'inference worker pool closed' });
     pool = undefined;
   });
 
@@ -82,9 +85,11 @@ describe('worker pool', () => {
       await expect.poll(() => pool!.capacity(), { timeout: 20_000 }).toBe(1);
     }
     crash(pool, 0);
-    const message = /^inference workers crashed 6 times within 60 s \(last: worker threw: .*\); not replacing them$/;
+    const message = /^inference workers crashed 6 times within 60 s \(last: threw: .*\); not replacing them$/;
+    // The run sent to the dying worker fails with its death; every later one with the crash loop.
+    await expect(pool.run('cls', x([1, 3, 48, 192]))).rejects.toMatchObject({ name: 'WorkerCrashedError' });
     await expect(pool.run('cls', x([1, 3, 48, 192]))).rejects.toThrow(message);
-    await expect(pool.run('cls', x([1, 3, 48, 192]))).rejects.toThrow(message);
+    await expect(pool.load('cls', CLS.path, CLS.warmupShape)).rejects.toThrow(message);
   });
 
   it('releases a model from every worker', async () => {
@@ -96,7 +101,7 @@ describe('worker pool', () => {
   });
 
   it('refuses to start when its engine does not exist, saying why', async () => {
-    await expect(WorkerPool.start({ workers: 1, intraOpThreads: 1, engine: 'no-such-engine' })).rejects.toThrow(/pool worker failed to start/);
+    await expect(WorkerPool.start({ workers: 1, intraOpThreads: 1, engine: 'no-such-engine' })).rejects.toThrow(/^inference worker failed to start: threw: unknown engine "no-such-engine"$/);
   });
 
   it('keeps the event loop responsive while the detector runs, unlike an in-process session', async () => {
