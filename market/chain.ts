@@ -29,6 +29,7 @@ import {
 } from '../protocol/contracts/accounts.js';
 import { reclaimArgs } from '../protocol/contracts/index.js';
 import { Cl } from '@stacks/transactions';
+import { pollTx, readTxState, stacksNetworkOf, txidWith0x } from '../protocol/chain/index.js';
 import type { MarketConfig } from './config.js';
 import type { Wallet } from './keys.js';
 
@@ -72,7 +73,7 @@ export class MarketChain {
   readonly network: StacksNetwork;
 
   constructor(readonly config: MarketConfig) {
-    this.network = createNetwork({ network: config.network === 'mainnet' ? 'mainnet' : 'testnet', client: { baseUrl: config.node_url } });
+    this.network = createNetwork({ network: stacksNetworkOf(config.network), client: { baseUrl: config.node_url } });
   }
 
   /** `contract`: a name under contracts_address, or a full contract principal. */
@@ -176,23 +177,13 @@ export class MarketChain {
 
   /** Waits until the transaction is mined; throws a ChainAbort with the contract's error name when it aborted. */
   async confirm(txid: string, onTick?: (seconds: number) => void): Promise<Confirmed> {
-    const started = Date.now();
-    const id = txid.startsWith('0x') ? txid : `0x${txid}`;
-    for (;;) {
-      const res = await fetch(new URL(`/extended/v1/tx/${id}`, this.config.node_url));
-      if (res.ok) {
-        const tx = (await res.json()) as { tx_status: string; block_height?: number; tx_result?: { hex: string; repr: string } };
-        if (tx.tx_status === 'success') return { txid: id, blockHeight: tx.block_height ?? 0, result: deserializeCV(tx.tx_result!.hex) };
-        if (tx.tx_status.startsWith('abort')) {
-          const code = /\(err u(\d+)\)/.exec(tx.tx_result?.repr ?? '')?.[1];
-          throw new ChainAbort(`transaction ${id} failed: ${tx.tx_status}${code ? ` ${contractErrorName(Number(code))} (u${code})` : ''}`, id, code ? contractErrorName(Number(code)) : null);
-        }
-        if (tx.tx_status.startsWith('dropped')) throw new Error(`transaction ${id} was dropped: ${tx.tx_status}`);
-      }
-      const waited = (Date.now() - started) / 1000;
-      if (waited > this.config.confirm_timeout_s) throw new Error(`transaction ${id} not confirmed after ${this.config.confirm_timeout_s}s`);
-      onTick?.(waited);
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    const id = txidWith0x(txid);
+    const timeoutMs = this.config.confirm_timeout_s * 1000;
+    const tx = await pollTx(() => reachable(this.config.node_url, readTxState(this.config.node_url, id)), { timeoutMs, onTick });
+    if (!tx) throw new Error(`transaction ${id} not confirmed after ${this.config.confirm_timeout_s}s`);
+    if (tx.status === 'success') return { txid: id, blockHeight: tx.blockHeight, result: deserializeCV(tx.resultHex!) };
+    if (tx.status === 'dropped') throw new Error(`transaction ${id} was dropped: ${tx.reason}`);
+    const name = tx.code === null ? null : contractErrorName(tx.code);
+    throw new ChainAbort(`transaction ${id} failed: ${tx.reason}${name ? ` ${name} (u${tx.code})` : ''}`, id, name);
   }
 }

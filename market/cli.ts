@@ -4,7 +4,7 @@
  * fetch verified results, reclaim expired fees, and publish models.
  */
 import { parseArgs } from 'node:util';
-import { loadMarketConfig } from './config.js';
+import { loadMarketCliConfig } from './config.js';
 import { createContext } from './context.js';
 import { submit } from './commands/submit.js';
 import { status, result, reclaim, taskIdArg } from './commands/task.js';

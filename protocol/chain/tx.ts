@@ -8,7 +8,16 @@ export type TxState =
   | { status: 'pending' }
   | { status: 'not_found' }
   | { status: 'success'; blockHeight: number; /** The call's result, serialized Clarity (hex). */ resultHex?: string }
-  | { status: 'aborted'; blockHeight: number; reason: string; /** The contract's error code, when it returned one. */ code: number | null }
+  | {
+      status: 'aborted';
+      blockHeight: number;
+      /** The API's status, e.g. `abort_by_response`. */
+      reason: string;
+      /** The call's result (`(err u1003)`) or the VM's error. */
+      detail: string;
+      /** The contract's error code, when it returned one. */
+      code: number | null;
+    }
   | { status: 'dropped'; reason: string };
 
 /** A state `pollTx` stops at: anything but pending and not (yet) found. */
@@ -39,7 +48,7 @@ export function txStateOf(tx: ApiTx): TxState {
   const blockHeight = tx.block_height ?? 0;
   if (tx.tx_status === 'success') return { status: 'success', blockHeight, ...(tx.tx_result ? { resultHex: tx.tx_result.hex } : {}) };
   const detail = tx.tx_result?.repr ?? tx.vm_error ?? '';
-  return { status: 'aborted', blockHeight, reason: `${tx.tx_status}: ${detail}`.trim(), code: contractErrorCode(tx.tx_result?.repr) };
+  return { status: 'aborted', blockHeight, reason: tx.tx_status, detail, code: contractErrorCode(tx.tx_result?.repr) };
 }
 
 /** Reads a transaction's state from a Stacks API at `apiUrl` (a connection failure throws fetch's TypeError). */

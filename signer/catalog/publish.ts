@@ -5,6 +5,7 @@
  */
 import type { ClarityValue } from '@stacks/transactions';
 import { MODEL_REGISTRY, errorName } from '../../protocol/contracts/index.js';
+import { contractErrorCode, pollTx } from '../../protocol/chain/index.js';
 import { ApiError } from '../errors.js';
 import type { Chain } from '../chain/types.js';
 
@@ -35,9 +36,9 @@ export interface SendOptions {
 
 /** The contract error in a failed transaction's reason, by name with its hint, or the reason itself. */
 export function explainAbort(fn: string, reason: string): string {
-  const code = /\(err u(\d+)\)/.exec(reason)?.[1];
-  if (!code) return `${fn} failed on chain: ${reason}`;
-  const name = errorName(Number(code));
+  const code = contractErrorCode(reason);
+  if (code === null) return `${fn} failed on chain: ${reason}`;
+  const name = errorName(code);
   return `${fn} failed on chain with ${name}${HINTS[name] ? `: ${HINTS[name]}` : ''}`;
 }
 
@@ -59,13 +60,9 @@ export async function sendRegistryCall(chain: Chain, fn: string, args: ClarityVa
     if (e instanceof ApiError) throw e;
     throw new ApiError('conflict', `the Stacks node refused the ${fn} transaction: ${(e as Error).message}`);
   }
-  const end = Date.now() + opts.timeoutMs;
-  for (;;) {
-    const st = await reach(chain, `follow ${fn}`, chain.txStatus(tx.txid));
-    if (st.status === 'success') return { txid: tx.txid, blockHeight: st.blockHeight };
-    if (st.status === 'aborted') throw new ApiError('conflict', `${explainAbort(fn, st.reason)} (transaction ${tx.txid})`);
-    if (st.status === 'dropped') throw new ApiError('conflict', `the ${fn} transaction ${tx.txid} was dropped (${st.reason}); try again`);
-    if (Date.now() > end) throw new ApiError('gateway_timeout', `the ${fn} transaction ${tx.txid} was not mined within ${opts.timeoutMs} ms (models.publish_timeout_ms); it may still be: check the versions list later`);
-    await new Promise((r) => setTimeout(r, opts.pollMs ?? 200));
-  }
+  const st = await pollTx(() => reach(chain, `follow ${fn}`, chain.txStatus(tx.txid)), { timeoutMs: opts.timeoutMs, pollMs: opts.pollMs ?? 200 });
+  if (!st) throw new ApiError('gateway_timeout', `the ${fn} transaction ${tx.txid} was not mined within ${opts.timeoutMs} ms (models.publish_timeout_ms); it may still be: check the versions list later`);
+  if (st.status === 'success') return { txid: tx.txid, blockHeight: st.blockHeight };
+  if (st.status === 'aborted') throw new ApiError('conflict', `${explainAbort(fn, st.reason)} (transaction ${tx.txid})`);
+  throw new ApiError('conflict', `the ${fn} transaction ${tx.txid} was dropped (${st.reason}); try again`);
 }
