@@ -3,11 +3,12 @@
  * signature that Clarity's secp256k1-verify (what the escrow runs) would refuse.
  */
 import fc from 'fast-check';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { initSimnet } from '@stacks/clarinet-sdk';
 import { compressPublicKey, privateKeyToPublic, randomPrivateKey } from '@stacks/transactions';
 import { domainCV, sha256Hex, signNodeRequest, signTaskResult, structuredDataHash, taskResultMessageCV, TASK_RESULT_DOMAIN, verifyNodeRequest, verifyTaskResult } from '../../protocol/index.js';
 import { SignatureVerifier, verifyEncodedFast, verifyNodeRequestFast, verifyTaskResultFast } from '../../signer/auth/verify.js';
+import { VerifyPool } from '../../signer/auth/pool.js';
 import { createHash } from 'node:crypto';
 import { encodeAccountsMessage, principalOfKey, signAccountsMessage, taskRequestCV, type TaskRequest } from '../../protocol/accounts/index.js';
 import { ESCROW } from './helpers.js';
@@ -88,6 +89,23 @@ describe('fast SIP-018 verification', () => {
       expect(answers).toEqual(cases.map((c) => verifyTaskResultFast(c.result, CHAIN, c.variant, c.signer)));
       expect(answers.filter(Boolean).length).toBeGreaterThan(30);
     } finally {
+      await threaded.close();
+    }
+  });
+
+  it('sends the single checks asked for in one turn of the event loop to the threads as one message', async () => {
+    const threaded = new SignatureVerifier(1);
+    const messages = vi.spyOn(VerifyPool.prototype, 'verifyDigests');
+    try {
+      const key = randomPrivateKey();
+      const pub = compressPublicKey(privateKeyToPublic(key));
+      const results = Array.from({ length: 40 }, (_, i) => ({ escrow: ESCROW, taskId: BigInt(i), inputHash: sha256Hex(`i${i}`), outputHash: sha256Hex(`o${i}`) }));
+      const answers = await Promise.all(results.map((r, i) => threaded.taskResult(r, CHAIN, signTaskResult(i % 2 ? r : results[0]!, CHAIN, key), pub)));
+      expect(answers).toEqual(results.map((_, i) => i % 2 === 1 || i === 0));
+      expect(messages).toHaveBeenCalledTimes(1);
+      expect(messages.mock.calls[0]![0]).toHaveLength(40);
+    } finally {
+      messages.mockRestore();
       await threaded.close();
     }
   });
