@@ -14,6 +14,13 @@ interface Envelope<T> {
   code?: string;
 }
 
+/** One input of a model as the signer lists it: its name, OIP datatype and shape (-1: any size). */
+export interface TensorSpec {
+  name: string;
+  datatype: string;
+  shape: number[];
+}
+
 /** A settled task's result as the signer serves it to its requester. */
 export type TaskResultView = TaskResultResponse;
 
@@ -82,6 +89,24 @@ export class SignerClient {
     const r = await this.request('PUT', `/api/v1/models/${hash}/artifact?model=${encodeURIComponent(model)}`, { body: bytes, wallet });
     if (r.status >= 300) throw new SignerRefusal(`the signer refused the model file: ${r.error}`, r.status, r.code);
     return hash;
+  }
+
+  /**
+   * The inputs the signer records for a model's live version (Open Inference Protocol metadata,
+   * GET /v2/models/{name}: OIP datatypes, -1 for a free dimension), with the artifact they belong
+   * to; null when the signer does not serve the model or cannot read its file.
+   */
+  async modelInputs(model: string): Promise<{ artifactHash: string; inputs: TensorSpec[] } | null> {
+    let res: Response;
+    try {
+      res = await fetch(new URL(`/v2/models/${encodeURIComponent(model)}`, this.baseUrl));
+    } catch (e) {
+      throw new Error(`cannot reach the signer at ${this.baseUrl} (${(e as Error).cause ?? (e as Error).message}); is it running?`);
+    }
+    const body = (await res.json().catch(() => null)) as { inputs?: TensorSpec[]; parameters?: { artifact_hash?: string } } | null;
+    const artifactHash = body?.parameters?.artifact_hash;
+    if (!res.ok || !artifactHash || !body?.inputs?.length) return null;
+    return { artifactHash, inputs: body.inputs };
   }
 
   /** A task's status, or null when the signer has not seen it yet. */

@@ -4,6 +4,7 @@ import { Pc, ClarityType } from '@stacks/transactions';
 import { INFERENCE_ESCROW, SECURITY_LEVELS, submitTaskArgs } from '../../protocol/contracts/index.js';
 import { isBinaryInputs, jsonInputsToBinary, privacyCode, PRIVACY_MODES, type PrivacyMode } from '../../protocol/index.js';
 import type { Context } from '../context.js';
+import { checkInputs, InputMismatch } from '../inputs.js';
 import { chainTaskRef } from '../signer-client.js';
 import { followTask } from './follow.js';
 
@@ -46,6 +47,25 @@ export function whole(value: string | undefined, flag: string, fallback: bigint)
   return BigInt(value);
 }
 
+/**
+ * Refuses, before anything is uploaded or paid, an input that does not fit the model's inputs as
+ * the signer records them for its live artifact. When the signer cannot say (it does not hold the
+ * file), the check is skipped with a warning: the nodes still check, at the price of the fee.
+ */
+async function checkAgainstModel(ctx: Context, model: string, artifactHash: string, bytes: Uint8Array): Promise<void> {
+  const io = await ctx.signer.modelInputs(model);
+  if (!io || io.artifactHash !== artifactHash) {
+    process.stderr.write(`warning: the signer lists no inputs for "${model}" (artifact ${artifactHash.slice(0, 12)}…): the input is not checked before paying\n`);
+    return;
+  }
+  try {
+    checkInputs(bytes, model, io.inputs);
+  } catch (e) {
+    if (e instanceof InputMismatch) throw new Error(`${e.message}; nothing was sent (model "${model}" would refuse this input after the fee is escrowed)`);
+    throw e;
+  }
+}
+
 /** Runs `market submit`. */
 export async function submit(ctx: Context, opts: SubmitOptions): Promise<void> {
   const wallet = ctx.wallet();
@@ -62,6 +82,8 @@ export async function submit(ctx: Context, opts: SubmitOptions): Promise<void> {
   if (!PRIVACY_MODES.includes(privacy)) throw new Error(`--privacy must be one of ${PRIVACY_MODES.join(', ')}`);
 
   const bytes = readInput(opts.input, opts.binary);
+  // An encrypted input is ciphertext here: only the node that decrypts it can check it.
+  if (privacy !== 'encrypted') await checkAgainstModel(ctx, opts.model, head.artifactHash, bytes);
   ctx.out.progress(`uploading input (${bytes.length} bytes) to the signer`);
   // Signed by the wallet that will submit the task: the signer stores inputs only from a signed requester (within its cap) or for a task already on chain.
   const inputHash = await ctx.signer.putInput(bytes, wallet);

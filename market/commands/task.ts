@@ -17,13 +17,26 @@ export async function status(ctx: Context, taskId: bigint): Promise<void> {
   if (!onChain) throw new Error(`there is no task ${taskId} in the escrow`);
   const tip = await ctx.chain.tipHeight();
   const off = await ctx.signer.status(chainTaskRef(taskId)).catch((e: Error) => ({ status: `unknown (${e.message})` }));
+  // The node's reason when the task failed (or the signer's, for a timeout): what to fix before submitting again.
+  const error = off && 'error' in off && typeof off.error === 'string' ? off.error : null;
+  const signerLine = `signer: ${off?.status ?? 'not seen yet'}${error ? ` (${error})` : ''}`;
   ctx.out.result(
-    { task_id: taskId, chain_status: onChain.status, signer_status: off?.status ?? null, fee: onChain.fee, deadline: onChain.deadline, tip_height: tip, model: onChain.model, requester: onChain.requester },
+    {
+      task_id: taskId,
+      chain_status: onChain.status,
+      signer_status: off?.status ?? null,
+      error,
+      fee: onChain.fee,
+      deadline: onChain.deadline,
+      tip_height: tip,
+      model: onChain.model,
+      requester: onChain.requester,
+    },
     [
       `task ${taskId} (${onChain.model}, fee ${onChain.fee} µSTX, requester ${onChain.requester})`,
       `terms: security level ${onChain.security}, owner ${onChain.ownerBps / 100}%, treasury ${onChain.treasuryBps / 100}% to ${onChain.treasury} (fixed at submission)`,
       `escrow: ${onChain.status}; deadline block ${onChain.deadline} (tip ${tip}${onChain.status === 'pending' && BigInt(tip) > onChain.deadline ? ', past: reclaimable' : ''})`,
-      `signer: ${off?.status ?? 'not seen yet'}`,
+      signerLine,
     ],
   );
 }
