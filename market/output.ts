@@ -2,18 +2,24 @@
 
 /** Printer for one command run. */
 export class Output {
-  constructor(readonly json: boolean) {}
+  /**
+   * `tty`: whether progress goes to a terminal (stderr's, by default). Progress is for people: piped
+   * or redirected, a line per poll would only bury the result, so it is printed on a terminal only.
+   */
+  constructor(
+    readonly json: boolean,
+    readonly tty: boolean = process.stderr.isTTY === true,
+  ) {}
 
-  /** A progress line, rewritten in place on a terminal; silent in --json mode. */
+  /** A progress line, rewritten in place on a terminal; silent in --json mode and when not on a terminal. */
   progress(text: string): void {
-    if (this.json) return;
-    if (process.stderr.isTTY) process.stderr.write(`\r\x1b[2K${text}`);
-    else process.stderr.write(`${text}\n`);
+    if (this.json || !this.tty) return;
+    process.stderr.write(`\r\x1b[2K${text}`);
   }
 
   /** Ends a progress line. */
   done(): void {
-    if (!this.json && process.stderr.isTTY) process.stderr.write('\n');
+    if (!this.json && this.tty) process.stderr.write('\n');
   }
 
   /** The command's result: JSON for scripts, lines for people. */
