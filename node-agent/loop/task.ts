@@ -76,8 +76,10 @@ function inlineInput(task: PulledTask & { inputBytes?: Uint8Array }): Uint8Array
 /** Computes and signs one task. Input and model problems are signed error reports; transport errors are thrown. */
 export async function computeTask(task: PulledTask & { inputBytes?: Uint8Array }, ctx: TaskContext): Promise<Completion> {
   try {
+    // An id that cannot be signed fails now, before the model is fetched and run for nothing.
     signedTaskId(task);
-    // Federated tasks run like standard ones here (the signer gives each to several nodes and settles the majority); encrypted ones need keys this node lacks.
+    // A federated task runs as a standard one here: the signer gives it to several nodes and settles on the majority.
+    // Nothing in the project encrypts inputs yet, so this node has no decryption to run an encrypted task with.
     if (task.privacy === 'encrypted') throw new TaskFailure('privacy mode "encrypted" is not supported by this node; it runs standard and federated tasks');
     const info = await ctx.model(task.artifact_hash);
     const bytes = inlineInput(task) ?? (await ctx.input(task.input_hash));

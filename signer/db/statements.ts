@@ -1,7 +1,7 @@
 /**
- * Cached prepared statements for the hot paths (task by id, node by id, status transitions).
- * drizzle builds and prepares its SQL on every call; on a completion that is most of the cost,
- * so these few statements are written once in SQL and reused.
+ * A per-connection cache of prepared statements keyed by their SQL text, and one reusable
+ * transaction wrapper. drizzle builds and prepares its SQL on every call; on a completion that is
+ * most of the cost, so hot paths write their SQL by hand and prepare it here once.
  */
 import type Database from 'better-sqlite3';
 
