@@ -38,6 +38,8 @@ export interface LogRow {
   id: number;
   contract_id: string;
   txid: string;
+  block_height: number;
+  tx_index: number;
   event_index: number;
   topic: string;
   value_hex: string;
@@ -67,9 +69,29 @@ CREATE INDEX IF NOT EXISTS txs_block ON txs (block_height, tx_index);
 CREATE INDEX IF NOT EXISTS txs_origin ON txs (origin, status, nonce);
 CREATE TABLE IF NOT EXISTS contract_logs (
   id INTEGER PRIMARY KEY AUTOINCREMENT, contract_id TEXT NOT NULL, txid TEXT NOT NULL, event_index INTEGER NOT NULL,
-  topic TEXT NOT NULL, value_hex TEXT NOT NULL, value_repr TEXT NOT NULL);
+  topic TEXT NOT NULL, value_hex TEXT NOT NULL, value_repr TEXT NOT NULL, block_height INTEGER, tx_index INTEGER);
 CREATE INDEX IF NOT EXISTS logs_contract ON contract_logs (contract_id, id);
 `;
+
+/** Logs written before they carried their position get it from their transaction, once. */
+const LOG_POSITIONS = `
+UPDATE contract_logs SET block_height = (SELECT block_height FROM txs WHERE txs.txid = contract_logs.txid),
+  tx_index = (SELECT tx_index FROM txs WHERE txs.txid = contract_logs.txid) WHERE block_height IS NULL;
+CREATE INDEX IF NOT EXISTS logs_position ON contract_logs (contract_id, block_height, tx_index, event_index);
+`;
+
+/** Where an event sits in the chain: block height, transaction index, event index (the API's order). */
+export type LogPosition = readonly [number, number, number];
+
+/** A page of a contract's print events, newest first, and the positions the Stacks API's cursors name. */
+export interface LogPage {
+  results: LogRow[];
+  total: number;
+  /** Top (newest) event of the page of `limit` events just above this one, if there are that many. */
+  next: LogRow | undefined;
+  /** Top event of the page just below this one, if there is a full page below. */
+  prev: LogRow | undefined;
+}
 
 /** The SQLite log. All writes of one block happen in one SQLite transaction. */
 export class Store {
@@ -83,6 +105,11 @@ export class Store {
     // A killed process loses nothing committed in WAL mode with NORMAL; only a power cut could.
     this.db.pragma('synchronous = NORMAL');
     this.db.exec(SCHEMA);
+    const columns = this.db.prepare<[], { name: string }>('PRAGMA table_info(contract_logs)').all();
+    if (!columns.some((c) => c.name === 'block_height')) {
+      this.db.exec('ALTER TABLE contract_logs ADD COLUMN block_height INTEGER; ALTER TABLE contract_logs ADD COLUMN tx_index INTEGER');
+    }
+    this.db.exec(LOG_POSITIONS);
     const db = this.db;
     this.stmts = {
       getMeta: db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?'),
@@ -105,8 +132,22 @@ export class Store {
       blocks: db.prepare<[], BlockRow>('SELECT * FROM blocks ORDER BY height'),
       blockTxs: db.prepare<[number], TxRow>('SELECT * FROM txs WHERE block_height = ? ORDER BY tx_index'),
       insertLog: db.prepare(
-        'INSERT INTO contract_logs (contract_id, txid, event_index, topic, value_hex, value_repr) VALUES (?, ?, ?, ?, ?, ?)',
+        `INSERT INTO contract_logs (contract_id, txid, event_index, topic, value_hex, value_repr, block_height, tx_index)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
+      logsAtOrBelow: db.prepare<[string, number, number, number, number, number], LogRow>(
+        `SELECT * FROM contract_logs WHERE contract_id = ? AND (block_height, tx_index, event_index) <= (?, ?, ?)
+         ORDER BY block_height DESC, tx_index DESC, event_index DESC LIMIT ? OFFSET ?`,
+      ),
+      logAbove: db.prepare<[string, number, number, number, number], LogRow>(
+        `SELECT * FROM contract_logs WHERE contract_id = ? AND (block_height, tx_index, event_index) > (?, ?, ?)
+         ORDER BY block_height, tx_index, event_index LIMIT 1 OFFSET ?`,
+      ),
+      logBelow: db.prepare<[string, number, number, number, number], LogRow>(
+        `SELECT * FROM contract_logs WHERE contract_id = ? AND (block_height, tx_index, event_index) < (?, ?, ?)
+         ORDER BY block_height DESC, tx_index DESC, event_index DESC LIMIT 1 OFFSET ?`,
+      ),
+      logCount: db.prepare<[string], { n: number }>('SELECT count(*) AS n FROM contract_logs WHERE contract_id = ?'),
       logs: db.prepare<[string, number, number], LogRow>(
         'SELECT * FROM contract_logs WHERE contract_id = ? ORDER BY id DESC LIMIT ? OFFSET ?',
       ),
@@ -148,7 +189,7 @@ export class Store {
       this.stmts.insertBlock.run(block.height, block.hash, block.parent_hash, block.time, block.tx_count);
       for (const t of txs) {
         this.stmts.mineTx.run(t.status, block.height, t.txIndex, t.resultHex, t.vmError, t.skip, JSON.stringify(t.events), t.txid);
-        for (const l of t.logs) this.stmts.insertLog.run(l.contractId, t.txid, l.eventIndex, l.topic, l.hex, l.repr);
+        for (const l of t.logs) this.stmts.insertLog.run(l.contractId, t.txid, l.eventIndex, l.topic, l.hex, l.repr, block.height, t.txIndex);
       }
     })();
   }
@@ -173,6 +214,23 @@ export class Store {
   /** A contract's print events, newest first, as the API pages them. */
   contractLogs(contractId: string, limit: number, offset: number): LogRow[] {
     return this.stmts.logs.all(contractId, limit, offset);
+  }
+
+  /**
+   * A page as the Stacks API's `/extended/v2/smart-contracts/{id}/logs` pages (its pg-store-v2
+   * query): `limit` events at or below `atOrBelow`, `offset` skipped, newest first, with the pages
+   * just above and below located by position.
+   */
+  logPage(contractId: string, atOrBelow: LogPosition, limit: number, offset: number): LogPage {
+    const results = this.stmts.logsAtOrBelow.all(contractId, ...atOrBelow, limit, offset);
+    const top = results[0];
+    const at = top ? ([top.block_height, top.tx_index, top.event_index] as const) : undefined;
+    return {
+      results,
+      total: this.stmts.logCount.get(contractId)?.n ?? 0,
+      next: at && this.stmts.logAbove.get(contractId, ...at, limit - 1),
+      prev: at && this.stmts.logBelow.get(contractId, ...at, limit - 1),
+    };
   }
 
   /** Next nonce of every account that has a mined transaction. */

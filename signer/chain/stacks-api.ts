@@ -1,8 +1,8 @@
 /**
  * `StacksApiChain`: the `Chain` of a Stacks node + Stacks Blockchain API reached over HTTP. The
  * same code serves the local devnet, testnet and mainnet: only `apiUrl` and `network` change.
- * Transactions are built and signed with @stacks/transactions; contract events and transaction
- * status are read with @stacks/blockchain-api-client.
+ * Transactions are built and signed with @stacks/transactions; contract events (cursor pages, see
+ * ./events.ts) and transaction status are read with @stacks/blockchain-api-client.
  */
 import {
   type StacksTransactionWire,
@@ -24,7 +24,7 @@ import { createFetchFn, validateHash256 } from '@stacks/common';
 import { completeTasksArgs, reclaimArgs, decodeCompleteResults, decodeRedundantResults } from '../../protocol/contracts/index.js';
 import type { Chain, CompleteItem, ItemResult, SignedTx, TxStatus } from './types.js';
 import { NonceManager, type AccountNonces } from './nonce.js';
-import { readTaskEvents, type ApiLog } from './events.js';
+import { readTaskEvents, type LogPage } from './events.js';
 
 /** How to reach the chain and who signs. */
 export interface StacksApiChainOptions {
@@ -91,20 +91,16 @@ export class StacksApiChain implements Chain {
   }
 
   readTaskEvents(cursor: string | null, limit: number) {
-    return readTaskEvents(
-      {
-        page: async (limit, offset) => {
-          const { data, error } = await this.api.GET('/extended/v1/contract/{contract_id}/events', {
-            params: { path: { contract_id: this.escrowContract }, query: { limit, offset } },
-          });
-          if (!data) throw new Error(`reading events of ${this.escrowContract} at offset ${offset}: ${JSON.stringify(error)}`);
-          return data.results as ApiLog[];
-        },
-        txHeight: (txid) => this.txHeight(txid),
-      },
-      cursor,
-      limit,
-    );
+    const logs = async (limit: number, cursor?: string): Promise<LogPage | null> => {
+      const { data, error, response } = await this.api.GET('/extended/v2/smart-contracts/{contract_id}/logs', {
+        params: { path: { contract_id: this.escrowContract }, query: { limit, ...(cursor ? { cursor } : {}) } },
+      });
+      // 404 is the API's "Cursor not found": no event at or below that position.
+      if (response.status === 404 && cursor) return null;
+      if (!data) throw new Error(`reading events of ${this.escrowContract} at ${cursor ?? 'the tip'}: HTTP ${response.status} ${JSON.stringify(error)}`);
+      return data as LogPage;
+    };
+    return readTaskEvents({ logs, txHeight: (txid) => this.txHeight(txid) }, cursor, limit);
   }
 
   private async txHeight(txid: string): Promise<number> {
@@ -118,7 +114,7 @@ export class StacksApiChain implements Chain {
     return h;
   }
 
-  /** Signs a `complete-tasks` call (a contract call has no memo field, so `Chain`'s memo is not carried). */
+  /** Signs a `complete-tasks` call of a batch of level-1 results. */
   buildCompleteTasks(items: CompleteItem[]): Promise<SignedTx> {
     const args = completeTasksArgs(
       items.map((i) => ({ taskId: i.chainTaskId, outputHash: i.outputHash, nodePublicKey: i.nodePublicKey, signature: i.signature })),

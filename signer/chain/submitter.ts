@@ -215,7 +215,7 @@ async function buildComplete(chain: Chain, ready: ReadyTask[]): Promise<BuiltSet
   const ordered = orderForSettlement(ready.map((t) => ({ task: t, nodePublicKey: t.node_public_key! })));
   const batch = ordered.map((o) => o.task);
   const items = ordered.map(({ task: t }) => ({ chainTaskId: BigInt(t.chain_task_id ?? t.task_id), outputHash: t.output_hash!, nodePublicKey: t.node_public_key!, signature: t.signature! }));
-  const signed = await chain.buildCompleteTasks(items, `tasks ${batch[0].task_id}+${batch.length - 1}`.slice(0, 34));
+  const signed = await chain.buildCompleteTasks(items);
   return { signed, kind: 'complete-tasks', taskIds: batch.map((t) => t.task_id) };
 }
 

@@ -70,9 +70,12 @@ export interface Chain {
   callReadOnly(contractName: string, functionName: string, args: ClarityValue[]): Promise<ClarityValue>;
   /** Signs a call of a public function of a contract deployed beside the escrow; broadcast it with `broadcast`. */
   buildContractCall(contractName: string, functionName: string, args: ClarityValue[]): Promise<SignedTx>;
-  /** Events after `cursor` (opaque; null = from the start), oldest first, at most `limit`. */
-  readTaskEvents(cursor: string | null, limit: number): Promise<{ events: TaskSubmittedEvent[]; cursor: string | null }>;
-  buildCompleteTasks(items: CompleteItem[], memo?: string): Promise<SignedTx>;
+  /**
+   * Events after `cursor` (opaque; null = from the start), oldest first, at most `limit`; `more`
+   * when the limit stopped the read before the newest event.
+   */
+  readTaskEvents(cursor: string | null, limit: number): Promise<{ events: TaskSubmittedEvent[]; cursor: string | null; more: boolean }>;
+  buildCompleteTasks(items: CompleteItem[]): Promise<SignedTx>;
   buildReclaim(chainTaskId: bigint): Promise<SignedTx>;
   /** Broadcasts a signed transaction; resolves when accepted into the mempool, throws with the node's reason when rejected. */
   broadcast(tx: SignedTx): Promise<void>;

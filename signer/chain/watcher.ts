@@ -70,7 +70,7 @@ export function ingest(s: Services, events: TaskSubmittedEvent[], cursor: string
   })();
 }
 
-/** Reads every new event page by page; returns how many tasks were created. */
+/** Reads every new event, up to PAGE tasks per SQL transaction; returns how many tasks were created. */
 export async function pollEvents(s: Services, chain: Chain): Promise<number> {
   let created = 0;
   for (;;) {
@@ -78,7 +78,7 @@ export async function pollEvents(s: Services, chain: Chain): Promise<number> {
     const page = await chain.readTaskEvents(cursor, PAGE);
     if (page.events.length === 0 && page.cursor === cursor) break;
     created += ingest(s, page.events, page.cursor);
-    if (page.events.length < PAGE) break;
+    if (!page.more) break;
   }
   if (created > 0) {
     s.log.info({ created }, 'tasks ingested from chain');

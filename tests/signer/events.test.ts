@@ -1,6 +1,6 @@
 import { Cl, serializeCV } from '@stacks/transactions';
 import { describe, expect, it } from 'vitest';
-import { readTaskEvents, type ApiLog } from '../../signer/chain/events.js';
+import { taskSubmitted, toTaskEvent, type ApiLog } from '../../signer/chain/task-events.js';
 
 const ADDR = 'ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM';
 const TREASURY = 'ST2CY5V39NHDPWSXMW9QDT3HC3GD6Q6XX4CFRK9AG';
@@ -28,28 +28,30 @@ const submitted = (id: number) =>
   });
 const completed = (id: number) => Cl.tuple({ event: Cl.stringAscii('task-completed'), 'task-id': Cl.uint(id), node: Cl.principal(ADDR), fee: Cl.uint(1000) });
 
-/** A contract's event stream, newest first, as the API pages it. */
-function source(values: ReturnType<typeof Cl.tuple>[], hex = (cv: ReturnType<typeof Cl.tuple>) => `0x${serializeCV(cv)}`) {
-  const logs: ApiLog[] = values
-    .map((cv, i) => ({ event_index: i, event_type: 'smart_contract_log', tx_id: `0x${i.toString(16).padStart(64, '0')}`, contract_log: { contract_id: `${ADDR}.inference-escrow`, topic: 'print', value: { hex: hex(cv), repr: '' } } }))
-    .reverse();
-  return { page: async (limit: number, offset: number) => logs.slice(offset, offset + limit), txHeight: async () => 7 };
-}
+/** An escrow print as the API lists it. */
+const log = (cv: ReturnType<typeof Cl.tuple>, i: number, hex = `0x${serializeCV(cv)}`): ApiLog => ({
+  event_index: i,
+  event_type: 'smart_contract_log',
+  tx_id: `0x${i.toString(16).padStart(64, '0')}`,
+  contract_log: { contract_id: `${ADDR}.inference-escrow`, topic: 'print', value: { hex, repr: '' } },
+});
 
-describe('readTaskEvents', () => {
-  it('hands out task-submitted events only, decoded, and moves the cursor past the others', async () => {
-    const values = [submitted(1), completed(1), Cl.tuple({ event: Cl.stringUtf8('task-submitted'), 'task-id': Cl.uint(9) }), submitted(2), completed(2)];
-    const first = await readTaskEvents(source(values), null, 100);
-    expect(first.events.map((e) => e.chainTaskId)).toEqual([1n, 2n]);
-    expect(first.events[1]).toMatchObject({ model: 'm', fee: 1000n, deadline: 100n, priority: 2, blockHeight: 7, eventIndex: 3 });
+describe('task-submitted events', () => {
+  it('are told apart from the escrow\'s other prints and decoded with the frozen terms', () => {
+    const values = [submitted(1), completed(1), Cl.tuple({ event: Cl.stringUtf8('task-submitted'), 'task-id': Cl.uint(9) }), submitted(2)];
+    const tasks = values.map((cv, i) => log(cv, i)).flatMap((l) => {
+      const cv = taskSubmitted(l);
+      return cv ? [toTaskEvent(l, cv, 7)] : [];
+    });
+    expect(tasks.map((e) => e.chainTaskId)).toEqual([1n, 2n]);
+    expect(tasks[1]).toMatchObject({ model: 'm', fee: 1000n, deadline: 100n, priority: 2, blockHeight: 7, eventIndex: 3 });
     // The task's frozen terms the scheduler runs it by: how many nodes, the rounding, the spot-check rate.
-    expect(first.events[1]).toMatchObject({ artifactHash: 'ab'.repeat(32), inputHash: 'cd'.repeat(32), security: 3, precision: 5, sampleBps: 250 });
-    expect(JSON.parse(first.cursor!)).toMatchObject({ ei: 4 });
-    expect((await readTaskEvents(source(values), first.cursor, 100)).events).toEqual([]);
+    expect(tasks[1]).toMatchObject({ artifactHash: 'ab'.repeat(32), inputHash: 'cd'.repeat(32), security: 3, precision: 5, sampleBps: 250 });
+    expect(tasks[1].txid).toBe('3'.padStart(64, '0'));
   });
 
-  it('reads upper-case hex as the API might send it', async () => {
-    const r = await readTaskEvents(source([submitted(5)], (cv) => `0x${serializeCV(cv).toUpperCase()}`), null, 10);
-    expect(r.events.map((e) => e.chainTaskId)).toEqual([5n]);
+  it('are read from upper-case hex as the API might send it', () => {
+    const l = log(submitted(5), 0, `0x${serializeCV(submitted(5)).toUpperCase()}`);
+    expect(toTaskEvent(l, taskSubmitted(l)!, 1).chainTaskId).toBe(5n);
   });
 });
