@@ -21,7 +21,10 @@ export const inputBlobs = sqliteTable(
     uploader: text('uploader'),
   },
   (t) => [
-    // Caps count a requester's inputs that no task names yet: only signed uploads are ever looked up this way.
-    index('input_blobs_uploader_idx').on(t.uploader).where(sql`${t.uploader} is not null`),
+    // Caps count a requester's inputs that no task names yet: only signed uploads are ever looked up this way. The
+    // index holds what the caps read (a column stored after `data` is read through the blob's overflow pages).
+    index('input_blobs_unclaimed_idx').on(t.uploader, t.sha256, t.size).where(sql`${t.uploader} is not null`),
+    // The input sweep looks for old uploads without reading every blob.
+    index('input_blobs_created_idx').on(t.created_at),
   ],
 );
