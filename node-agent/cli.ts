@@ -16,7 +16,7 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
-import pino from 'pino';
+import { agentLogger } from './log.js';
 import { ClarityType } from '@stacks/transactions';
 import {
   BondClient,
@@ -89,7 +89,7 @@ function config(): AgentConfig {
 
 async function run() {
   const cfg = config();
-  const log = pino({ name: 'node-agent' });
+  const log = agentLogger();
   const running = await startAgent(cfg, log);
   const stake = running.bond ? `; bonded ${running.bond.stake} micro-STX in ${cfg.chain.escrow_contract}` : '';
   console.error(`node ${running.nodeId}: payout address ${running.key.address}${stake}; serving ${running.store.served().length} model(s); signer ${cfg.agent.signer}`);
