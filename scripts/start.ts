@@ -4,15 +4,27 @@
  * security level 3 and spot checks have distinct nodes to run on; publishes the bundled classifier on chain,
  * prints where everything is, the keys of the admin, signer and treasury, and the command that
  * submits a first task. Ctrl-C stops all three; the next `npm start` resumes the same chain and
- * database from data/.
+ * database from data/ (MARKETPLACE_DATA_DIR). DEVNET_PORT and SIGNER_PORT choose other ports: the
+ * marketplace is described in data/marketplace.json while it runs, where `market` and `npm run demo`
+ * find it, so the commands printed here work as printed.
  */
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { privateKeyToAddress } from '@stacks/transactions';
 import { readSetupToken, SETUP_TOKEN_FILE } from '../signer/console/setup.js';
+import { marketplaceDataDir, removeRunningMarketplace, writeRunningMarketplace } from '../protocol/config/index.js';
+import { LOCAL_API_URL } from '../protocol/chain/index.js';
 import { DEFAULT_DATA_DIR, DEMO_MODEL, DEMO_PRICE, devAccountKeys, startMarketplace, writeExampleInput } from './lib/marketplace.js';
 
-const devnetPort = Number(process.env.DEVNET_PORT ?? 3999);
-const signerPort = Number(process.env.SIGNER_PORT ?? 8080);
+/** A port from the environment, or the default; anything else stops here, naming the variable. */
+function portFromEnv(name: string, fallback: number): number {
+  const text = process.env[name];
+  const port = Number(text || fallback);
+  if (Number.isInteger(port) && port >= 1 && port <= 65535) return port;
+  console.error(`npm start: ${name} must be a port number from 1 to 65535, got "${text}"`);
+  process.exit(1);
+}
+const devnetPort = portFromEnv('DEVNET_PORT', 3999);
+const signerPort = portFromEnv('SIGNER_PORT', 8080);
 const agents = Number(process.env.NODE_AGENTS ?? 3);
 // As a real chain does, blocks come on an idle chain too (an empty one after 5 s without), so
 // deadlines (market reclaim) and prepaid withdrawal windows pass without anyone sending transactions.
@@ -22,12 +34,29 @@ if (!Number.isInteger(agents) || agents < 1) {
   process.exit(1);
 }
 
-console.log(`starting the devnet, the signer and ${agents} node agent${agents > 1 ? 's' : ''} (logs in data/logs/) ...`);
-const m = await startMarketplace({ dataDir: DEFAULT_DATA_DIR, devnetPort, signerPort, agents, devnetIdleBlockMs: idleBlockMs }).catch((e: Error) => {
+const dataDir = marketplaceDataDir();
+// Paths as the user would type them from the repository (where npm runs).
+function shown(path: string): string {
+  const rel = relative(process.cwd(), path);
+  return rel.startsWith('..') ? path : rel;
+}
+console.log(`starting the devnet, the signer and ${agents} node agent${agents > 1 ? 's' : ''} (logs in ${shown(join(dataDir, 'logs'))}/) ...`);
+const m = await startMarketplace({ dataDir, devnetPort, signerPort, agents, devnetIdleBlockMs: idleBlockMs }).catch((e: Error) => {
   console.error(`npm start: ${e.message}`);
   process.exit(1);
 });
-const input = writeExampleInput(m.dataDir);
+const input = shown(writeExampleInput(m.dataDir));
+const file = writeRunningMarketplace({
+  devnet_url: m.devnetUrl,
+  signer_url: m.signerUrl,
+  pid: process.pid,
+  contracts_address: m.roles.admin.address,
+  data_dir: m.dataDir,
+  started_at: new Date().toISOString(),
+});
+// `market` and `npm run demo` find this marketplace in data/marketplace.json; elsewhere they are told where.
+const envPrefix = m.dataDir === DEFAULT_DATA_DIR ? '' : `MARKETPLACE_DATA_DIR=${m.dataDir} `;
+const stacksApi = m.devnetUrl === LOCAL_API_URL ? '' : ` --stacks-api ${m.devnetUrl}`;
 const keys = devAccountKeys();
 const account = (name: string) => privateKeyToAddress(keys.get(name)!, 'testnet');
 // Until the admin exists, the console opens only with the one-time token the signer wrote in data/.
@@ -40,10 +69,10 @@ const consoleLine = setupToken
 console.log(`
   signer      ${m.signerUrl}          (API docs ${m.signerUrl}/docs, stats ${m.signerUrl}/api/v1/stats)
   dashboard   ${consoleLine}
-  devnet      ${m.devnetUrl}          (Stacks node + API; chain state in data/devnet/)
+  devnet      ${m.devnetUrl}          (Stacks node + API; chain state in ${shown(join(m.dataDir, 'devnet'))}/)
   node agents, each bonded in the escrow and serving the PP-OCR classifier:
-${m.agents.map((a) => `              ${a.name} ${m.nodeAddress(a.name)}  (key data/${a.name}.key)`).join('\n')}
-              (a bond: npm run node-agent -- status --key data/node-1.key)
+${m.agents.map((a) => `              ${a.name} ${m.nodeAddress(a.name)}  (key ${shown(join(m.dataDir, `${a.name}.key`))})`).join('\n')}
+              (a bond: npm run node-agent -- status --key ${shown(join(m.dataDir, 'node-1.key'))}${stacksApi})
 
   model "${DEMO_MODEL}" is live on chain at ${DEMO_PRICE} µSTX per call (owner wallet_7 ${account('wallet_7')})
 
@@ -56,11 +85,12 @@ ${m.agents.map((a) => `              ${a.name} ${m.nodeAddress(a.name)}  (key da
 ${[...keys.keys()].map((n) => `    ${n.padEnd(9)} ${account(n)}  key ${keys.get(n)}`).join('\n')}
 
   submit a first task (from wallet_1), in another terminal:
-    MARKET_PRIVATE_KEY=${keys.get('wallet_1')} npm run market -- submit --model ${DEMO_MODEL} --input ${input}
+    ${envPrefix}MARKET_PRIVATE_KEY=${keys.get('wallet_1')} npm run market -- submit --model ${DEMO_MODEL} --input ${input}
 ${agents >= 3 ? `  or one that three nodes must agree on (security level 3, fee ${DEMO_PRICE * 3n} µSTX):
-    MARKET_PRIVATE_KEY=${keys.get('wallet_1')} npm run market -- submit --model ${DEMO_MODEL} --input ${input} --security 3
+    ${envPrefix}MARKET_PRIVATE_KEY=${keys.get('wallet_1')} npm run market -- submit --model ${DEMO_MODEL} --input ${input} --security 3
 ` : ''}
-  or watch a stream of tasks settle:  npm run demo
+  or watch a stream of tasks settle:  ${envPrefix}npm run demo
+  (market and demo find this marketplace in ${shown(file)} while it runs)
   Ctrl-C stops everything; npm start again resumes the same chain and database.
 `);
 
@@ -69,6 +99,7 @@ async function shutdown(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
   console.log(`\n${signal}: stopping the node agents, the signer and the devnet ...`);
+  removeRunningMarketplace(m.dataDir);
   await m.stop();
   console.log('stopped.');
   process.exit(0);
@@ -78,7 +109,7 @@ process.on('SIGTERM', () => void shutdown('SIGTERM'));
 for (const s of [m.devnet, m.signer, ...m.agents]) {
   void s.exited.then((code) => {
     if (!stopping) {
-      console.error(`${s.name} exited unexpectedly (${code}); see data/logs/${s.name}.log. Stopping the rest.`);
+      console.error(`${s.name} exited unexpectedly (${code}); see ${shown(join(m.dataDir, 'logs', `${s.name}.log`))}. Stopping the rest.`);
       void shutdown('exit');
     }
   });
