@@ -1,9 +1,8 @@
 /**
- * The Hono app factory: middleware (request id, secure headers, body limit, metrics, request
- * log), every route, and the one error handler that turns errors into the seed's envelope.
+ * The Hono app factory: middleware (request id, secure headers, metrics, request log, the console
+ * guard), every route (each with its own body limit), and the one error handler that turns errors into the seed's envelope.
  */
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { HTTPException } from 'hono/http-exception';
 import { requestId } from 'hono/request-id';
 import { secureHeaders } from 'hono/secure-headers';
@@ -13,10 +12,11 @@ import { IllegalTransitionError, TaskNotFoundError } from '../tasks/state.js';
 import type { Services } from '../services.js';
 import type { Env } from './env.js';
 import { codeOfStatus, fail } from './respond.js';
+import { routeLimitFirst } from './limits.js';
 import { consoleGuard } from '../console/guard.js';
 import { adminAuth } from './routes/admin-auth.js';
 import { adminTokens } from './routes/admin-tokens.js';
-import { adminModels, isModelUpload, modelUploadLimit } from './routes/admin-models.js';
+import { adminModels } from './routes/admin-models.js';
 import { complete } from './routes/complete.js';
 import { consoleAuth } from './routes/console-auth.js';
 import { consoleTokens } from './routes/console-tokens.js';
@@ -25,7 +25,7 @@ import { dashboard } from './routes/dashboard.js';
 import { docs } from './routes/docs.js';
 import { health } from './routes/health.js';
 import { batchInfer } from './routes/batch-infer.js';
-import { inferenceBodyLimit, infer, isInferencePost } from './routes/infer.js';
+import { infer } from './routes/infer.js';
 import { oip } from './routes/oip.js';
 import { heartbeat } from './routes/heartbeat.js';
 import { inputs } from './routes/inputs.js';
@@ -40,12 +40,11 @@ import { stats } from './routes/stats.js';
 import { tasks } from './routes/tasks.js';
 import { accounts } from './routes/accounts.js';
 import { quote } from './routes/quote.js';
-import { isRequestsPost, requests, requestsBodyLimit } from './routes/requests.js';
+import { requests } from './routes/requests.js';
 
 /** Builds the signer's HTTP app around its services. */
 export function createApp(services: Services): Hono<Env> {
   const app = new Hono<Env>();
-  const limit = services.config.server.body_limit_bytes;
   app.use(requestId());
   app.use(secureHeaders());
   app.use(async (c, next) => {
@@ -58,20 +57,14 @@ export function createApp(services: Services): Hono<Env> {
     services.metrics.httpDuration.observe({ method: c.req.method, route }, seconds);
     if (services.log.isLevelEnabled('debug')) services.log.debug({ req_id: c.var.requestId, method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(seconds * 1000) }, 'request');
   });
-  const requestLimit = bodyLimit({
-    maxSize: limit,
-    onError: () => {
-      throw new ApiError('payload_too_large', `body is larger than ${limit} bytes; upload large inputs with PUT /api/v1/inputs/{sha256} in one piece no larger than that`);
-    },
-  });
-  // Model files have their own, larger limit (routes/models.ts, and routes/admin-models.ts for console
-  // uploads, checked here so that it applies before the console guard reads the form), and so have inference requests
-  // (inference.max_body_bytes, routes/infer.ts); every other body has this one.
-  app.use((c, next) => (c.req.method === 'PUT' && c.req.path.endsWith('/artifact') ? next() : isModelUpload(c) ? modelUploadLimit(c, next) : isInferencePost(c.req.method, c.req.path) ? inferenceBodyLimit(c, next) : isRequestsPost(c.req.method, c.req.path) ? requestsBodyLimit(c, next) : requestLimit(c, next)));
+  // Each route declares its body limit (limits.ts); the console guard may read a posted form (its CSRF field)
+  // before the route's chain starts, so a guarded route's limit runs first.
+  app.use('/console/*', routeLimitFirst);
+  app.use('/api/v1/admin/*', routeLimitFirst);
   // Every console page (including /console itself) and /api/v1/admin route needs a logged-in admin (console/guard.ts).
   app.use('/console/*', consoleGuard);
   app.use('/api/v1/admin/*', consoleGuard);
-  for (const r of [health, register, heartbeat, pull, complete, tasks, stats, nodes, inputs, models, metrics, docs, adminAuth, consoleAuth, adminTokens, consoleTokens, dashboard, adminModels, consoleModelPages, infer, batchInfer, oip, periods, payees, requests, accounts, quote]) app.route('/', r);
+  for (const r of [health, register, heartbeat, pull, complete, tasks, stats, nodes, inputs, models, metrics, docs(app), adminAuth, consoleAuth, adminTokens, consoleTokens, dashboard, adminModels, consoleModelPages, infer, batchInfer, oip, periods, payees, requests, accounts, quote]) app.route('/', r);
 
   // Every error body carries a code (protocol/errors): clients switch on it, never on the message.
   app.notFound((c) => fail(c, 'route_not_found', `no route ${c.req.method} ${c.req.path}; see /openapi.json for the API`));

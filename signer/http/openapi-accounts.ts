@@ -1,8 +1,7 @@
-/** The OpenAPI paths of prepaid accounts (routes/requests.ts, accounts.ts, quote.ts), merged into openapi.ts's document. */
+/** The OpenAPI operations of prepaid accounts (routes/requests.ts, accounts.ts, quote.ts), by path and method. */
 import { z } from 'zod';
 import { envelope } from '../../protocol/index.js';
 import { requestItem } from '../accounts/intake.js';
-import { authorizationBody } from './routes/accounts.js';
 
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' });
 const json = (s: z.ZodType) => ({ content: { 'application/json': { schema: schema(s) } } });
@@ -64,7 +63,6 @@ export const accountsPaths = {
       summary: 'Pay for due results with a cumulative spend authorization signed by the account key',
       description: `${note} cumulative >= latest cap + the fees of task_ids; nonce > latest; receipts_root = merkleRoot of their leaf hashes in task_ids order. With no task_ids (receipts_root 32 zero bytes) it is an allowance: API tokens bound to the account spend up to cap - owed; public_key introduces an account this signer has not seen. Codes: account_key_mismatch, authorization_invalid, wrong_market, nonce_too_low (409), cap_too_low, root_mismatch, not_due (409), request_invalid.`,
       parameters: [path('account', 'Stacks principal of the account')],
-      requestBody: json(authorizationBody),
       responses: { 200: e('{paid, account}'), 400: e('authorization_invalid, wrong_market, cap_too_low, root_mismatch, request_invalid'), 409: e('nonce_too_low, not_due'), ...disabled },
     },
   },

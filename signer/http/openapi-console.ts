@@ -1,8 +1,7 @@
-/** The OpenAPI paths of the operator console's JSON API (routes/admin-auth.ts, admin-tokens.ts), merged into openapi.ts's document. */
+/** The OpenAPI operations of the operator console's JSON API (routes/admin-auth.ts, admin-tokens.ts), by path and method. */
 import { z } from 'zod';
 import { envelope } from '../../protocol/index.js';
 import { activateTokenBody, createTokenBody, updateTokenBody } from '../tokens/index.js';
-import { credentials, initBody } from './routes/admin-auth.js';
 
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' });
 const json = (s: z.ZodType) => ({ content: { 'application/json': { schema: schema(s) } } });
@@ -25,12 +24,11 @@ export const consolePaths = {
   '/api/v1/admin/init': {
     post: {
       summary: "Create the first admin (only while none exists) with the one-time setup_token the signer printed at start (also in console-setup-token next to its database); password at least 10 characters",
-      requestBody: json(initBody),
       responses: { 201: reply('Created'), 400: reply('Invalid username or password'), 401: reply('Missing or wrong setup token'), 409: reply('Already initialized; log in') },
     },
   },
   '/api/v1/admin/login': {
-    post: { summary: 'Log in: sets the signer_session cookie, returns {username, csrf_token}', requestBody: json(credentials), responses: { 200: reply('Logged in'), 401: reply('Wrong username or password'), 429: reply('Too many failed logins (Retry-After)') } },
+    post: { summary: 'Log in: sets the signer_session cookie, returns {username, csrf_token}', responses: { 200: reply('Logged in'), 401: reply('Wrong username or password'), 429: reply('Too many failed logins (Retry-After)') } },
   },
   '/api/v1/admin/logout': { post: { summary: 'End the session', description: csrfNote, security: session, responses: { 200: reply('Logged out'), ...guarded } } },
   '/api/v1/admin/me': { get: { summary: 'The logged-in admin and the session CSRF token', security: session, responses: { 200: reply('{id, username, csrf_token}'), 401: guarded[401] } } },

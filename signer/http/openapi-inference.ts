@@ -1,9 +1,6 @@
-/** The OpenAPI paths of direct inference (routes/infer.ts, batch-infer.ts, oip.ts), merged into openapi.ts's document. */
+/** The OpenAPI paths of direct inference (routes/infer.ts, batch-infer.ts, oip.ts), by path and method. */
 import { z } from 'zod';
 import { envelope } from '../../protocol/index.js';
-import { batchBody } from './routes/batch-infer.js';
-import { inferBody } from './routes/infer.js';
-import { oipInferBody } from './routes/oip.js';
 
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' });
 const json = (s: z.ZodType) => ({ content: { 'application/json': { schema: schema(s) } } });
@@ -38,7 +35,6 @@ export const inferencePaths = {
       description: note,
       security: apiToken,
       parameters: [path('model', 'Published model name'), { name: 'async', in: 'query', required: false, schema: { type: 'string', enum: ['1', '0', 'true', 'false'] } }],
-      requestBody: json(inferBody),
       responses: { 200: { description: '{task_id, model, version, outputs, output_hash, node_id, signature, latency_ms}', ...json(anyEnvelope) }, 202: { description: '{task_id, status, result_url}; Location header', ...json(anyEnvelope) }, ...tokenErrors, ...outcomeErrors },
     },
   },
@@ -51,7 +47,7 @@ export const inferencePaths = {
     },
   },
   '/api/v1/models/{model}/batch-infer': {
-    post: { summary: 'Several inputs for one model; results in order, each with its own success or error', description: note, security: apiToken, parameters: [path('model', 'Published model name')], requestBody: json(batchBody), responses: { 200: { description: '{model, version, results: [{success, data, error, status}]}', ...json(anyEnvelope) }, ...tokenErrors } },
+    post: { summary: 'Several inputs for one model; results in order, each with its own success or error', description: note, security: apiToken, parameters: [path('model', 'Published model name')], responses: { 200: { description: '{model, version, results: [{success, data, error, status}]}', ...json(anyEnvelope) }, ...tokenErrors } },
   },
   '/v2': { get: { summary: 'OIP server metadata', responses: { 200: { description: '{name, version, extensions}' } } } },
   '/v2/health/live': { get: { summary: 'OIP liveness', responses: { 200: { description: '{live: true}' } } } },
@@ -64,7 +60,6 @@ export const inferencePaths = {
       description: note,
       security: apiToken,
       parameters: [path('name', 'Published model name')],
-      requestBody: json(oipInferBody),
       responses: { 200: { description: '{model_name, model_version, id, parameters, outputs}' }, 400: { description: 'Invalid request', ...json(oipError) }, 401: { description: 'No token', ...json(oipError) }, 402: { description: 'Bound token: allowance or deposit short', ...json(oipError) }, 404: { description: 'Not published', ...json(oipError) }, 422: { description: 'Node could not run it', ...json(oipError) }, 503: { description: 'Queue full', ...json(oipError) }, 504: { description: 'Timed out', ...json(oipError) } },
     },
   },

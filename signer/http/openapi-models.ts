@@ -1,4 +1,4 @@
-/** The OpenAPI paths of the console's model API (routes/admin-models.ts), merged into openapi.ts's document. */
+/** The OpenAPI operations of the console's model API (routes/admin-models.ts), by path and method. */
 import { z } from 'zod';
 import { envelope, inferenceInputsSchema } from '../../protocol/index.js';
 

@@ -1,4 +1,4 @@
-/** The OpenAPI paths of prepaid settlement periods and payees (routes/periods.ts, payees.ts), merged into openapi.ts's document. */
+/** The OpenAPI paths of prepaid settlement periods and payees (routes/periods.ts, payees.ts), by path and method. */
 import { z } from 'zod';
 import { envelope } from '../../protocol/index.js';
 import { payeeVoucherJson, receiptLeafJson } from '../../protocol/accounts/index.js';

@@ -18,7 +18,10 @@ import { authenticateRequester } from '../../auth/requester.js';
 import { prepared, type SignerDatabase } from '../../db/index.js';
 import { ApiError } from '../../errors.js';
 import type { Env } from '../env.js';
-import { ok, valid } from '../respond.js';
+import { defaultLimit } from '../limits.js';
+import { doc, valid } from '../openapi-doc.js';
+import { accountsPaths } from '../openapi-accounts.js';
+import { ok } from '../respond.js';
 import { prepaidOf } from './requests.js';
 
 const param = z.object({ account: z.string().regex(/^S[0-9A-Z]{28,40}(\.[a-zA-Z][a-zA-Z0-9-]{0,39})?$/, 'must be a Stacks principal') });
@@ -59,7 +62,7 @@ export function accountView(row: AccountRow, market: string, last: unknown, stor
 
 /** Prepaid account routes. */
 export const accounts = new Hono<Env>()
-  .get('/api/v1/accounts/:account', valid('param', param), async (c) => {
+  .get('/api/v1/accounts/:account', doc('accounts', accountsPaths['/api/v1/accounts/{account}'].get), valid('param', param), async (c) => {
     const pa = prepaidOf(c);
     const { account } = c.req.valid('param');
     // An account that never sent a request here is not tracked: only the chain knows it, read at most once per account_cache_ms.
@@ -77,7 +80,7 @@ export const accounts = new Hono<Env>()
     ).get(account);
     return ok(c, accountView(row, pa.market, last ?? null, pa.store));
   })
-  .get('/api/v1/accounts/:account/due', valid('param', param), async (c) => {
+  .get('/api/v1/accounts/:account/due', doc('accounts', accountsPaths['/api/v1/accounts/{account}/due'].get), valid('param', param), async (c) => {
     const pa = prepaidOf(c);
     const { account } = c.req.valid('param');
     const requester = await authenticateRequester(c, {
@@ -87,7 +90,7 @@ export const accounts = new Hono<Env>()
     if (requester.principal !== account) throw new ApiError('not_requester', `signed by ${requester.principal}, not by the account ${account}; only the account may list its due leaves`);
     return ok(c, dueView(pa.store, account, pa.market));
   })
-  .post('/api/v1/accounts/:account/authorizations', valid('param', param), valid('json', authorizationBody), async (c) => {
+  .post('/api/v1/accounts/:account/authorizations', defaultLimit, doc('accounts', accountsPaths['/api/v1/accounts/{account}/authorizations'].post), valid('param', param), valid('json', authorizationBody), async (c) => {
     const pa = prepaidOf(c);
     const { account } = c.req.valid('param');
     const body = c.req.valid('json');

@@ -3,33 +3,29 @@
  * (validated in onnxruntime), re-validate, test-run, publish on chain, unpublish, roll back, and
  * the version history of a name. Uploads have their own size limit, `models.max_upload_bytes`.
  */
-import type { Context, MiddlewareHandler } from 'hono';
+import type { Context } from 'hono';
 import { Hono } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import { getModel, listModels, publishModel, revalidateModel, rollbackModel, testModel, unpublishModel, uploadModel, MODEL_NAME } from '../../console-models/index.js';
 import { ApiError } from '../../errors.js';
 import type { Env } from '../env.js';
-import { ok, valid } from '../respond.js';
+import { defaultLimit, limitBody } from '../limits.js';
+import { doc, valid } from '../openapi-doc.js';
+import { modelPaths } from '../openapi-models.js';
+import { ok } from '../respond.js';
 
 /** Room for a multipart form's boundaries and other fields around the file itself. */
 const FORM_OVERHEAD_BYTES = 64 * 1024;
-const UPLOAD_PATHS = new Set(['/api/v1/admin/models', '/console/models']);
 
 function tooLarge(max: number): ApiError {
   return new ApiError('payload_too_large', `model file is larger than ${max} bytes (models.max_upload_bytes); upload a smaller .onnx or raise the limit`);
 }
 
-/** True for the model-upload requests, which app.ts exempts from the global body limit. */
-export function isModelUpload(c: Context): boolean {
-  return c.req.method === 'POST' && UPLOAD_PATHS.has(c.req.path);
-}
-
-/** The upload size limit; app.ts runs it before the console guard reads a multipart form. */
-export const modelUploadLimit: MiddlewareHandler<Env> = (c, next) => {
-  const max = c.var.services.config.models.max_upload_bytes;
-  return bodyLimit({ maxSize: max + FORM_OVERHEAD_BYTES, onError: () => { throw tooLarge(max); } })(c, next);
-};
+/** The limit of a model upload (here and the console's form): models.max_upload_bytes and room for the form around it. */
+export const modelUploadLimit = limitBody(
+  (c) => c.var.services.config.models.max_upload_bytes + FORM_OVERHEAD_BYTES,
+  (max) => tooLarge(max - FORM_OVERHEAD_BYTES).message,
+);
 
 /** The uploaded file and model name of a multipart form (`file`, `name`) or a raw body with `?name=`. */
 export async function uploadOf(c: Context<Env>): Promise<{ name: string; bytes: Uint8Array }> {
@@ -67,14 +63,14 @@ export const priceSchema = z
 
 /** Model upload, validation, test, publish, unpublish, rollback and versions. */
 export const adminModels = new Hono<Env>()
-  .get('/api/v1/admin/models', (c) => ok(c, listModels(c.var.services)))
-  .post('/api/v1/admin/models', async (c) => {
+  .get('/api/v1/admin/models', doc('admin', modelPaths['/api/v1/admin/models'].get), (c) => ok(c, listModels(c.var.services)))
+  .post('/api/v1/admin/models', modelUploadLimit, doc('admin', modelPaths['/api/v1/admin/models'].post), async (c) => {
     const { name, bytes } = await uploadOf(c);
     return ok(c, await uploadModel(c.var.services, name, bytes), 201);
   })
-  .get('/api/v1/admin/models/:id{[0-9]+}', valid('param', idParam), (c) => ok(c, getModel(c.var.services, c.req.valid('param').id)))
-  .post('/api/v1/admin/models/:id{[0-9]+}/validate', valid('param', idParam), async (c) => ok(c, await revalidateModel(c.var.services, c.req.valid('param').id)))
-  .post('/api/v1/admin/models/:id{[0-9]+}/test', valid('param', idParam), async (c) => {
+  .get('/api/v1/admin/models/:id{[0-9]+}', doc('admin', modelPaths['/api/v1/admin/models/{id}'].get), valid('param', idParam), (c) => ok(c, getModel(c.var.services, c.req.valid('param').id)))
+  .post('/api/v1/admin/models/:id{[0-9]+}/validate', defaultLimit, doc('admin', modelPaths['/api/v1/admin/models/{id}/validate'].post), valid('param', idParam), async (c) => ok(c, await revalidateModel(c.var.services, c.req.valid('param').id)))
+  .post('/api/v1/admin/models/:id{[0-9]+}/test', defaultLimit, doc('admin', modelPaths['/api/v1/admin/models/{id}/test'].post), valid('param', idParam), async (c) => {
     const text = await c.req.text();
     let inputs: unknown;
     try {
@@ -84,11 +80,11 @@ export const adminModels = new Hono<Env>()
     }
     return ok(c, await testModel(c.var.services, c.req.valid('param').id, inputs));
   })
-  .post('/api/v1/admin/models/:id{[0-9]+}/publish', valid('param', idParam), valid('json', z.object({ price: priceSchema }).strict()), async (c) =>
+  .post('/api/v1/admin/models/:id{[0-9]+}/publish', defaultLimit, doc('admin', modelPaths['/api/v1/admin/models/{id}/publish'].post), valid('param', idParam), valid('json', z.object({ price: priceSchema }).strict()), async (c) =>
     ok(c, await publishModel(c.var.services, c.req.valid('param').id, c.req.valid('json').price, publicBaseUrl(c))),
   )
-  .get('/api/v1/admin/models/:name/versions', valid('param', nameParam), async (c) => ok(c, await c.var.services.catalog.versions(c.req.valid('param').name)))
-  .post('/api/v1/admin/models/:name/unpublish', valid('param', nameParam), async (c) => ok(c, await unpublishModel(c.var.services, c.req.valid('param').name)))
-  .post('/api/v1/admin/models/:name/rollback', valid('param', nameParam), valid('json', z.object({ version: z.number().int().min(1) }).strict()), async (c) =>
+  .get('/api/v1/admin/models/:name/versions', doc('admin', modelPaths['/api/v1/admin/models/{name}/versions'].get), valid('param', nameParam), async (c) => ok(c, await c.var.services.catalog.versions(c.req.valid('param').name)))
+  .post('/api/v1/admin/models/:name/unpublish', defaultLimit, doc('admin', modelPaths['/api/v1/admin/models/{name}/unpublish'].post), valid('param', nameParam), async (c) => ok(c, await unpublishModel(c.var.services, c.req.valid('param').name)))
+  .post('/api/v1/admin/models/:name/rollback', defaultLimit, doc('admin', modelPaths['/api/v1/admin/models/{name}/rollback'].post), valid('param', nameParam), valid('json', z.object({ version: z.number().int().min(1) }).strict()), async (c) =>
     ok(c, await rollbackModel(c.var.services, c.req.valid('param').name, c.req.valid('json').version)),
   );

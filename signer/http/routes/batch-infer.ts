@@ -13,8 +13,10 @@ import { meterBatch } from '../../inference/metering.js';
 import { queueRequests } from '../../inference/requests.js';
 import { spendRequests, tokenAuth } from '../../tokens/index.js';
 import type { Env } from '../env.js';
-import { ok, valid } from '../respond.js';
-import { meterRefusals, modelName, oipRequestFields, pathModel, requestOptions } from './infer.js';
+import { doc, valid } from '../openapi-doc.js';
+import { inferencePaths } from '../openapi-inference.js';
+import { ok } from '../respond.js';
+import { inferenceBodyLimit, meterRefusals, modelName, oipRequestFields, pathModel, requestOptions } from './infer.js';
 
 /** Body of POST /api/v1/models/{model}/batch-infer. */
 export const batchBody = z
@@ -27,6 +29,8 @@ export const batchBody = z
 /** Batch inference route. */
 export const batchInfer = new Hono<Env>().post(
   '/api/v1/models/:model/batch-infer',
+  inferenceBodyLimit,
+  doc('inference', inferencePaths['/api/v1/models/{model}/batch-infer'].post),
   // The guard checks the token and the model but spends nothing: the batch spends one per request
   // once its size is known (and valid), so that 32 requests cost 32, not 1.
   tokenAuth(pathModel, { count: false }),

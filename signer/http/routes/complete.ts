@@ -11,17 +11,20 @@ import { ApiError } from '../../errors.js';
 import { acceptResult, acceptResults } from '../../tasks/results.js';
 import { IllegalTransitionError } from '../../tasks/state.js';
 import type { Env } from '../env.js';
-import { ok, valid } from '../respond.js';
+import { defaultLimit } from '../limits.js';
+import { corePaths } from '../openapi-core.js';
+import { doc, valid } from '../openapi-doc.js';
+import { ok } from '../respond.js';
 
 /** Completion routes. */
 export const complete = new Hono<Env>()
-  .post('/api/v1/tasks/complete', nodeAuth(), valid('json', completeTaskRequest), async (c) => {
+  .post('/api/v1/tasks/complete', defaultLimit, doc('tasks', corePaths['/api/v1/tasks/complete'].post), nodeAuth(), valid('json', completeTaskRequest), async (c) => {
     const task = await acceptResult(c.var.services, c.var.node, c.req.valid('json'));
     // A node at its in-flight limit may be long-polling: its freed slot can take the next task now.
     c.var.services.pending.notify();
     return ok(c, { task_id: task.task_id, status: task.status, output_hash: task.output_hash, attempts: task.attempts });
   })
-  .post('/api/v1/tasks/complete-batch', nodeAuth(), valid('json', completeBatchRequest), async (c) => {
+  .post('/api/v1/tasks/complete-batch', defaultLimit, doc('tasks', corePaths['/api/v1/tasks/complete-batch'].post), nodeAuth(), valid('json', completeBatchRequest), async (c) => {
     const s = c.var.services;
     const bodies = c.req.valid('json').results;
     const accepted = await acceptResults(s, c.var.node, bodies);

@@ -11,6 +11,8 @@ import { adminExists, flashOf, initConsole, logIn, logOut, redirectWithFlash } f
 import { InitPage, LoginPage } from '../../console/pages/auth.js';
 import { ApiError } from '../../errors.js';
 import type { Env } from '../env.js';
+import { defaultLimit } from '../limits.js';
+import { doc, page } from '../openapi-doc.js';
 
 const stylesheet = readFileSync(new URL('../../console/assets/console.css', import.meta.url), 'utf8');
 
@@ -27,9 +29,9 @@ function failure(err: unknown): { status: ContentfulStatusCode; message: string 
 
 /** Init, login and logout pages, and the console stylesheet. */
 export const consoleAuth = new Hono<Env>()
-  .get('/console/assets/console.css', (c) => c.body(stylesheet, 200, { 'content-type': 'text/css; charset=utf-8', 'cache-control': 'public, max-age=300' }))
-  .get('/console/init', (c) => (adminExists(c.var.services.store) ? c.redirect('/console/login', 303) : c.html(<InitPage token={c.req.query('token')?.slice(0, 256)} flash={flashOf(c)} />)))
-  .post('/console/init', async (c) => {
+  .get('/console/assets/console.css', doc('console', { summary: 'The console stylesheet', responses: { 200: { description: 'CSS' } } }), (c) => c.body(stylesheet, 200, { 'content-type': 'text/css; charset=utf-8', 'cache-control': 'public, max-age=300' }))
+  .get('/console/init', doc('console', page('Create the first admin (with the setup token)')), (c) => (adminExists(c.var.services.store) ? c.redirect('/console/login', 303) : c.html(<InitPage token={c.req.query('token')?.slice(0, 256)} flash={flashOf(c)} />)))
+  .post('/console/init', defaultLimit, doc('console', page('Create the first admin (form)')), async (c) => {
     const { username, password, token } = await formCredentials(c);
     try {
       await initConsole(c.var.services, token || undefined, username, password);
@@ -42,8 +44,8 @@ export const consoleAuth = new Hono<Env>()
       return c.html(<InitPage username={username} token={status === 401 ? undefined : token} flash={{ error: message }} />, status);
     }
   })
-  .get('/console/login', (c) => (adminExists(c.var.services.store) ? c.html(<LoginPage flash={flashOf(c)} />) : c.redirect('/console/init', 303)))
-  .post('/console/login', async (c) => {
+  .get('/console/login', doc('console', page('Log in')), (c) => (adminExists(c.var.services.store) ? c.html(<LoginPage flash={flashOf(c)} />) : c.redirect('/console/init', 303)))
+  .post('/console/login', defaultLimit, doc('console', page('Log in (form)')), async (c) => {
     const { username, password } = await formCredentials(c);
     try {
       await logIn(c, username, password);
@@ -53,7 +55,7 @@ export const consoleAuth = new Hono<Env>()
       return c.html(<LoginPage username={username} flash={{ error: message }} />, status);
     }
   })
-  .post('/console/logout', (c) => {
+  .post('/console/logout', defaultLimit, doc('console', page('Log out')), (c) => {
     logOut(c);
     return redirectWithFlash(c, '/console/login', { notice: 'logged out' });
   });

@@ -10,6 +10,8 @@ import { TokenEditPage, TokensPage } from '../../console/pages/tokens.js';
 import { ApiError } from '../../errors.js';
 import { activateToken, activateTokenBody, createToken, createTokenBody, deleteToken, getToken, listTokens, pauseToken, updateToken, updateTokenBody } from '../../tokens/index.js';
 import type { Env } from '../env.js';
+import { defaultLimit } from '../limits.js';
+import { doc, page } from '../openapi-doc.js';
 import { describeIssues } from '../respond.js';
 
 const list = (v: string) => v.split(/[\s,]+/).filter(Boolean);
@@ -62,8 +64,8 @@ const idOf = (c: Context<Env>) => {
 
 /** API token pages and their form posts. */
 export const consoleTokens = new Hono<Env>()
-  .get('/console/tokens', (c) => c.html(<TokensPage admin={c.var.admin} tokens={listTokens(c.var.services.store)} flash={flashOf(c)} />))
-  .post('/console/tokens', async (c) => {
+  .get('/console/tokens', doc('console', page('API tokens')), (c) => c.html(<TokensPage admin={c.var.admin} tokens={listTokens(c.var.services.store)} flash={flashOf(c)} />))
+  .post('/console/tokens', defaultLimit, doc('console', page('Create an API token (form)')), async (c) => {
     const store = c.var.services.store;
     try {
       const { token, view } = createToken(store, parse(createTokenBody, await formSettings(c)));
@@ -76,7 +78,7 @@ export const consoleTokens = new Hono<Env>()
       throw err;
     }
   })
-  .get('/console/tokens/:id', (c) => {
+  .get('/console/tokens/:id', doc('console', page('Edit an API token')), (c) => {
     try {
       return c.html(<TokenEditPage admin={c.var.admin} token={getToken(c.var.services.store, idOf(c))} flash={flashOf(c)} />);
     } catch (err) {
@@ -84,16 +86,16 @@ export const consoleTokens = new Hono<Env>()
       throw err;
     }
   })
-  .post('/console/tokens/:id', (c) => action(c, `/console/tokens/${c.req.param('id')}`, async () => `saved ${updateToken(c.var.services.store, idOf(c), parse(updateTokenBody, await formSettings(c))).name}`))
-  .post('/console/tokens/:id/pause', (c) => action(c, '/console/tokens', () => `paused ${pauseToken(c.var.services.store, idOf(c)).name}`))
-  .post('/console/tokens/:id/activate', (c) =>
+  .post('/console/tokens/:id', defaultLimit, doc('console', page('Save an API token (form)')), (c) => action(c, `/console/tokens/${c.req.param('id')}`, async () => `saved ${updateToken(c.var.services.store, idOf(c), parse(updateTokenBody, await formSettings(c))).name}`))
+  .post('/console/tokens/:id/pause', defaultLimit, doc('console', page('Pause an API token')), (c) => action(c, '/console/tokens', () => `paused ${pauseToken(c.var.services.store, idOf(c)).name}`))
+  .post('/console/tokens/:id/activate', defaultLimit, doc('console', page('Activate an API token')), (c) =>
     action(c, `/console/tokens/${c.req.param('id')}`, async () => {
       const { expires_at } = await formSettings(c);
       const opts = parse(activateTokenBody, expires_at === undefined ? {} : { expires_at });
       return `activated ${activateToken(c.var.services.store, idOf(c), opts).name}`;
     }),
   )
-  .post('/console/tokens/:id/delete', (c) =>
+  .post('/console/tokens/:id/delete', defaultLimit, doc('console', page('Delete an API token')), (c) =>
     action(c, '/console/tokens', () => {
       const id = idOf(c);
       const { name } = getToken(c.var.services.store, id);

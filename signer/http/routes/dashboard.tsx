@@ -13,6 +13,8 @@ import { Hono } from 'hono';
 import { sharedSnapshot } from '../../dashboard/index.js';
 import { DashboardPage } from '../../console/pages/dashboard.js';
 import type { Env } from '../env.js';
+import { corePaths } from '../openapi-core.js';
+import { doc, page } from '../openapi-doc.js';
 import { ok } from '../respond.js';
 
 interface Asset {
@@ -37,11 +39,11 @@ const ASSETS: Record<string, Asset> = {
 };
 
 const app = new Hono<Env>()
-  .get('/api/v1/admin/dashboard', async (c) => ok(c, await sharedSnapshot(c.var.services)))
-  .get('/console', async (c) => c.html(<DashboardPage admin={c.var.admin} snapshot={await sharedSnapshot(c.var.services)} />));
+  .get('/api/v1/admin/dashboard', doc('admin', corePaths['/api/v1/admin/dashboard'].get), async (c) => ok(c, await sharedSnapshot(c.var.services)))
+  .get('/console', doc('console', page('The dashboard')), async (c) => c.html(<DashboardPage admin={c.var.admin} snapshot={await sharedSnapshot(c.var.services)} />));
 
 for (const [file, a] of Object.entries(ASSETS)) {
-  app.get(`/console/assets/${file}`, (c) => {
+  app.get(`/console/assets/${file}`, doc('console', { summary: `Dashboard asset ${file}`, responses: { 200: { description: a.type } } }), (c) => {
     // Revalidated by ETag after an hour: a redeployed signer's script reaches browsers that day.
     const headers = { 'content-type': a.type, 'cache-control': 'public, max-age=3600', etag: a.etag };
     if (c.req.header('if-none-match') === a.etag) return c.body(null, 304, headers);

@@ -5,10 +5,13 @@ import { nodeAuth } from '../../auth/index.js';
 import { ApiError } from '../../errors.js';
 import { heartbeat as recordHeartbeat } from '../../nodes/index.js';
 import type { Env } from '../env.js';
-import { ok, valid } from '../respond.js';
+import { defaultLimit } from '../limits.js';
+import { corePaths } from '../openapi-core.js';
+import { doc, valid } from '../openapi-doc.js';
+import { ok } from '../respond.js';
 
 /** Heartbeat route. */
-export const heartbeat = new Hono<Env>().post('/api/v1/nodes/heartbeat', nodeAuth(), valid('json', heartbeatRequest), (c) => {
+export const heartbeat = new Hono<Env>().post('/api/v1/nodes/heartbeat', defaultLimit, doc('nodes', corePaths['/api/v1/nodes/heartbeat'].post), nodeAuth(), valid('json', heartbeatRequest), (c) => {
   const s = c.var.services;
   const body = c.req.valid('json');
   const node = c.var.node;

@@ -7,7 +7,6 @@
  * The request is a task in the signer's queue, run by the same scheduler and node agents.
  */
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { z } from 'zod';
 import { oipTensorSchema } from '../../../protocol/index.js';
 import { ApiError } from '../../errors.js';
@@ -16,7 +15,10 @@ import { queueRequests } from '../../inference/requests.js';
 import { getTask } from '../../tasks/state.js';
 import { tokenAuth } from '../../tokens/index.js';
 import type { Env } from '../env.js';
-import { describeIssues, ok, valid } from '../respond.js';
+import { limitBody } from '../limits.js';
+import { doc, valid } from '../openapi-doc.js';
+import { inferencePaths } from '../openapi-inference.js';
+import { describeIssues, ok } from '../respond.js';
 
 /** A registry model name, as a path parameter. */
 export const modelName = z
@@ -58,21 +60,11 @@ export async function jsonBody<T extends z.ZodType>(c: Context<Env>, schema: T):
   return { value: parsed.data, bytes };
 }
 
-/** POST paths that carry inference inputs: they have `inference.max_body_bytes` instead of the global body limit. */
-export function isInferencePost(method: string, path: string): boolean {
-  return method === 'POST' && /^\/(api\/v1\/models\/[^/]+\/(batch-)?infer|v2\/models\/[^/]+(\/versions\/[^/]+)?\/infer)$/.test(path);
-}
-
-/** The inference body limit, applied by the app to `isInferencePost` requests instead of the global one. */
-export const inferenceBodyLimit: MiddlewareHandler<Env> = (c, next) => {
-  const max = c.var.services.config.inference.max_body_bytes;
-  return bodyLimit({
-    maxSize: max,
-    onError: () => {
-      throw new ApiError('payload_too_large', `inference request is larger than ${max} bytes (inference.max_body_bytes); send fewer or smaller inputs`);
-    },
-  })(c, next);
-};
+/** The body limit of the routes that carry inference inputs (here, batch-infer.ts, oip.ts): inference.max_body_bytes. */
+export const inferenceBodyLimit = limitBody(
+  (c) => c.var.services.config.inference.max_body_bytes,
+  (max) => `inference request is larger than ${max} bytes (inference.max_body_bytes); send fewer or smaller inputs`,
+);
 
 /** A failed or timed-out request's error; it was metered when its task ended. */
 export class OutcomeError extends ApiError {}
@@ -102,7 +94,7 @@ export const pathModel = (c: Context<Env>): string => c.req.param('model') ?? ''
 
 /** Direct inference routes. */
 export const infer = new Hono<Env>()
-  .post('/api/v1/models/:model/infer', tokenAuth(pathModel), meterRefusals(pathModel), valid('param', z.object({ model: modelName })), valid('query', query), async (c) => {
+  .post('/api/v1/models/:model/infer', inferenceBodyLimit, doc('inference', inferencePaths['/api/v1/models/{model}/infer'].post, inferBody), tokenAuth(pathModel), meterRefusals(pathModel), valid('param', z.object({ model: modelName })), valid('query', query), async (c) => {
     const s = c.var.services;
     const { value: body, bytes } = await jsonBody(c, inferBody);
     const { model, tasks } = await queueRequests(s, c.req.valid('param').model, [{ inputs: body.inputs, body: bytes }], body, { tokenId: c.var.token.id, requestId: c.var.requestId });
@@ -120,6 +112,7 @@ export const infer = new Hono<Env>()
   })
   .get(
     '/api/v1/inference/:task_id',
+    doc('inference', inferencePaths['/api/v1/inference/{task_id}'].get),
     valid('param', z.object({ task_id: z.string().regex(/^\d{1,40}$/, 'must be a task id from the 202 answer') })),
     // The guard checks the token against the task's model; an unknown task is the handler's 404.
     // Polling is not a new inference: it does not spend the token's rate or quota.

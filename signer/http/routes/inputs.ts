@@ -14,13 +14,16 @@ import { inferenceTasks, inputBlobs } from '../../db/index.js';
 import { ApiError } from '../../errors.js';
 import { awaitedByChainTask, inputStored, storeInput } from '../../uploads/index.js';
 import type { Env } from '../env.js';
-import { ok, valid } from '../respond.js';
+import { defaultLimit } from '../limits.js';
+import { corePaths } from '../openapi-core.js';
+import { doc, valid } from '../openapi-doc.js';
+import { ok } from '../respond.js';
 
 const param = z.object({ sha256: hex32 });
 
 /** Input blob routes. */
 export const inputs = new Hono<Env>()
-  .put('/api/v1/inputs/:sha256', valid('param', param), async (c) => {
+  .put('/api/v1/inputs/:sha256', defaultLimit, doc('inputs', corePaths['/api/v1/inputs/{sha256}'].put), valid('param', param), async (c) => {
     const s = c.var.services;
     const { sha256 } = c.req.valid('param');
     // Who may store it, decided before the body is read: a task on chain already pays for it, or a signed requester answers for it.
@@ -40,7 +43,7 @@ export const inputs = new Hono<Env>()
     const stored = storeInput(s, { sha256, bytes, contentType, uploader });
     return ok(c, { sha256, size: bytes.length, stored }, stored ? 201 : 200);
   })
-  .get('/api/v1/inputs/:sha256', valid('param', param), nodeAuth(), (c) => {
+  .get('/api/v1/inputs/:sha256', doc('inputs', corePaths['/api/v1/inputs/{sha256}'].get), valid('param', param), nodeAuth(), (c) => {
     const s = c.var.services;
     const { sha256 } = c.req.valid('param');
     const node = c.var.node;

@@ -12,7 +12,6 @@
  */
 import { createReadStream, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { bodyLimit } from 'hono/body-limit';
 import { Readable } from 'node:stream';
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
@@ -22,10 +21,19 @@ import { consoleGuard } from '../../console/guard.js';
 import { sessionCookie } from '../../console/session.js';
 import { ApiError } from '../../errors.js';
 import type { Env } from '../env.js';
-import { ok, valid } from '../respond.js';
+import { limitBody } from '../limits.js';
+import { corePaths } from '../openapi-core.js';
+import { doc, valid } from '../openapi-doc.js';
+import { ok } from '../respond.js';
 
 const param = z.object({ artifact_hash: hex32 });
 const query = z.object({ model: z.string().min(1).max(64).optional() });
+
+/** A model file's limit: models.max_upload_bytes. */
+const artifactLimit = limitBody(
+  (c) => c.var.services.config.models.max_upload_bytes,
+  (max) => `model file is larger than ${max} bytes (models.max_upload_bytes)`,
+);
 
 const UNSIGNED_HINT =
   "a model file is stored only for the model's on-chain owner (deploy or upgrade the model first, then PUT the file with ?model=NAME in a request signed by the owner's key, as `market deploy-model` does) or for an admin (console session, or upload it in the console)";
@@ -54,15 +62,10 @@ async function checkOwner(c: Context<Env>, model: string, hash: string, principa
 export const models = new Hono<Env>()
   .put(
     '/api/v1/models/:artifact_hash/artifact',
+    doc('models', corePaths['/api/v1/models/{artifact_hash}/artifact'].put),
     valid('param', param),
     valid('query', query),
-    (c, next) =>
-      bodyLimit({
-        maxSize: c.var.services.config.models.max_upload_bytes,
-        onError: () => {
-          throw new ApiError('payload_too_large', `model file is larger than ${c.var.services.config.models.max_upload_bytes} bytes (models.max_upload_bytes)`);
-        },
-      })(c, next),
+    artifactLimit,
     // Who answers for the file is settled before its bytes are read.
     async (c, next) => {
       if (hasRequesterHeaders(c)) {
@@ -93,7 +96,7 @@ export const models = new Hono<Env>()
       return ok(c, { artifact_hash, size: bytes.length, stored: true }, 201);
     },
   )
-  .get('/api/v1/models/:artifact_hash/artifact', valid('param', param), async (c) => {
+  .get('/api/v1/models/:artifact_hash/artifact', doc('models', corePaths['/api/v1/models/{artifact_hash}/artifact'].get), valid('param', param), async (c) => {
     const { artifact_hash } = c.req.valid('param');
     const artifact = await c.var.services.artifacts.find(artifact_hash);
     if (!artifact) throw new ApiError('not_found', `no artifact with sha256 ${artifact_hash} in this signer's models folder; check the model's artifact-hash on chain`);

@@ -4,6 +4,8 @@ import { eq, sql } from 'drizzle-orm';
 import { inferenceTasks } from '../../db/index.js';
 import { listNodes, reputationOf, reputationScore, type NodeRow } from '../../nodes/index.js';
 import type { Env } from '../env.js';
+import { corePaths } from '../openapi-core.js';
+import { doc } from '../openapi-doc.js';
 import { ok } from '../respond.js';
 
 /** A node as the API shows it (the seed's fields first). */
@@ -25,7 +27,7 @@ export function nodeView(n: NodeRow, extra: { in_flight?: number; reputation?: n
 }
 
 /** Node list route. */
-export const nodes = new Hono<Env>().get('/api/v1/nodes', (c) => {
+export const nodes = new Hono<Env>().get('/api/v1/nodes', doc('nodes', corePaths['/api/v1/nodes'].get), (c) => {
   const s = c.var.services;
   const now = Date.now();
   const load = new Map(

@@ -25,7 +25,9 @@ import { queueRequests } from '../../inference/requests.js';
 import { tokenAuth } from '../../tokens/index.js';
 import type { Env } from '../env.js';
 import { codeOfStatus } from '../respond.js';
-import { jsonBody, meterRefusals, modelName, oipRequestFields, outcomeError, requestOptions } from './infer.js';
+import { doc } from '../openapi-doc.js';
+import { inferencePaths } from '../openapi-inference.js';
+import { inferenceBodyLimit, jsonBody, meterRefusals, modelName, oipRequestFields, outcomeError, requestOptions } from './infer.js';
 
 /** The server's name and version for `GET /v2` (the package's). */
 const SERVER = createRequire(import.meta.url)('../../../package.json') as { name: string; version: string };
@@ -95,18 +97,18 @@ const MODEL_PATHS = ['/v2/models/:name', '/v2/models/:name/versions/:version'];
 
 /** Open Inference Protocol routes. */
 export const oip = new Hono<Env>()
-  .get('/v2', (c) => c.json({ name: SERVER.name, version: SERVER.version, extensions: [] }))
-  .get('/v2/health/live', (c) => c.json({ live: true }))
-  .get('/v2/health/ready', (c) => {
+  .get('/v2', doc('oip', inferencePaths['/v2'].get), (c) => c.json({ name: SERVER.name, version: SERVER.version, extensions: [] }))
+  .get('/v2/health/live', doc('oip', inferencePaths['/v2/health/live'].get), (c) => c.json({ live: true }))
+  .get('/v2/health/ready', doc('oip', inferencePaths['/v2/health/ready'].get), (c) => {
     const { sqlite } = c.var.services.store;
     if (!sqlite.open) return c.json({ ready: false, error: 'the database is closed' }, 503);
     const nodes = onlineNodes(c);
     if (nodes === 0) return c.json({ ready: false, error: 'no node is online: inference requests would wait until they time out' }, 503);
     return c.json({ ready: true, nodes_online: nodes });
   })
-  .on('GET', MODEL_PATHS, metadata)
-  .on('GET', MODEL_PATHS.map((p) => `${p}/ready`), ready)
-  .on('POST', MODEL_PATHS.map((p) => `${p}/infer`), tokenAuth(pathName), meterRefusals(pathName), inferHandler)
+  .on('GET', MODEL_PATHS, doc('oip', inferencePaths['/v2/models/{name}'].get), metadata)
+  .on('GET', MODEL_PATHS.map((p) => `${p}/ready`), doc('oip', inferencePaths['/v2/models/{name}/ready'].get), ready)
+  .on('POST', MODEL_PATHS.map((p) => `${p}/infer`), inferenceBodyLimit, doc('oip', inferencePaths['/v2/models/{name}/infer'].post, oipInferBody), tokenAuth(pathName), meterRefusals(pathName), inferHandler)
   // The protocol's error body is {error}; the code (protocol/errors) rides beside it as in the envelope.
   .onError((err, c) => {
     if (err instanceof ApiError) return c.json({ error: err.message, code: err.code }, err.status as ContentfulStatusCode);

@@ -11,7 +11,9 @@ import { issueVoucher, payeeBooks } from '../../accounts/vouchers.js';
 import { ApiError } from '../../errors.js';
 import type { Services } from '../../services.js';
 import type { Env } from '../env.js';
-import { ok, valid } from '../respond.js';
+import { doc, valid } from '../openapi-doc.js';
+import { periodPaths } from '../openapi-periods.js';
+import { ok } from '../respond.js';
 
 const principalParam = z.object({
   principal: z.string().regex(/^S[0-9A-Z]{28,40}(\.[a-zA-Z][a-zA-Z0-9-]{0,39})?$/, 'must be a Stacks principal such as ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM'),
@@ -25,7 +27,7 @@ function chainOf(s: Services) {
 
 /** Payee routes. */
 export const payees = new Hono<Env>()
-  .get('/api/v1/payees/:principal', valid('param', principalParam), async (c) => {
+  .get('/api/v1/payees/:principal', doc('periods', periodPaths['/api/v1/payees/{principal}'].get), valid('param', principalParam), async (c) => {
     const s = c.var.services;
     const { principal } = c.req.valid('param');
     const books = payeeBooks(s, principal);
@@ -39,7 +41,7 @@ export const payees = new Hono<Env>()
       chain: onChain && { credited: onChain.credited.toString(), penalties: onChain.penalties.toString(), claimable: onChain.claimable.toString(), claimed: onChain.claimed.toString() },
     });
   })
-  .get('/api/v1/payees/:principal/voucher', valid('param', principalParam), async (c) => {
+  .get('/api/v1/payees/:principal/voucher', doc('periods', periodPaths['/api/v1/payees/{principal}/voucher'].get), valid('param', principalParam), async (c) => {
     const s = c.var.services;
     const { principal } = c.req.valid('param');
     return ok(c, await issueVoucher(s, chainOf(s), principal));

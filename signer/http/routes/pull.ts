@@ -16,7 +16,9 @@ import { leaseUpTo } from '../../tasks/scheduler.js';
 import type { TaskRow } from '../../tasks/state.js';
 import type { Services } from '../../services.js';
 import type { Env } from '../env.js';
-import { ok, valid } from '../respond.js';
+import { corePaths } from '../openapi-core.js';
+import { doc, valid } from '../openapi-doc.js';
+import { ok } from '../respond.js';
 
 const query = z
   .object({
@@ -82,7 +84,7 @@ function framed(s: Services, tasks: TaskRow[]): ReturnType<typeof Buffer.concat>
 }
 
 /** Pull route. */
-export const pull = new Hono<Env>().get('/api/v1/nodes/:node_id/tasks', valid('param', z.object({ node_id: nodeId })), valid('query', query), nodeAuth(), async (c) => {
+export const pull = new Hono<Env>().get('/api/v1/nodes/:node_id/tasks', doc('nodes', corePaths['/api/v1/nodes/{node_id}/tasks'].get), valid('param', z.object({ node_id: nodeId })), valid('query', query), nodeAuth(), async (c) => {
   const s = c.var.services;
   const node = c.var.node;
   if (c.req.valid('param').node_id !== node.node_id) throw new ApiError('forbidden', `path node_id "${c.req.valid('param').node_id}" is not the node that signed this request ("${node.node_id}")`);

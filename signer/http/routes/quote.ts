@@ -7,14 +7,16 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import { ApiError } from '../../errors.js';
 import type { Env } from '../env.js';
-import { ok, valid } from '../respond.js';
+import { doc, valid } from '../openapi-doc.js';
+import { accountsPaths } from '../openapi-accounts.js';
+import { ok } from '../respond.js';
 import { prepaidOf } from './requests.js';
 
 const principal = z.string().regex(/^S[0-9A-Z]{28,40}(\.[a-zA-Z][a-zA-Z0-9-]{0,39})?$/, 'must be a Stacks principal');
 const query = z.object({ account: principal, model_output: z.string().regex(/^[0-9]{1,38}$/, 'must be a model output id (decimal)') }).strict();
 
 /** The quote route. */
-export const quote = new Hono<Env>().get('/api/v1/quote', valid('query', query), async (c) => {
+export const quote = new Hono<Env>().get('/api/v1/quote', doc('accounts', accountsPaths['/api/v1/quote'].get), valid('query', query), async (c) => {
   const pa = prepaidOf(c);
   const { account, model_output } = c.req.valid('query');
   const output = await pa.view.output(BigInt(model_output));

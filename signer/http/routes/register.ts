@@ -11,11 +11,14 @@ import { ApiError } from '../../errors.js';
 import { bondRefusal, registerNode, RegistrationError, type NodeBond } from '../../nodes/index.js';
 import type { Services } from '../../services.js';
 import type { Env } from '../env.js';
+import { defaultLimit } from '../limits.js';
+import { corePaths } from '../openapi-core.js';
+import { doc } from '../openapi-doc.js';
 import { describeIssues, ok } from '../respond.js';
 import { nodeView } from './nodes.js';
 
 /** Registration route. */
-export const register = new Hono<Env>().post('/api/v1/nodes/register', async (c) => {
+export const register = new Hono<Env>().post('/api/v1/nodes/register', defaultLimit, doc('nodes', corePaths['/api/v1/nodes/register'].post), async (c) => {
   const s = c.var.services;
   // The signature covers the raw body, so the body is read once here and parsed from that text.
   const signed = await readSignedRequest(c);

@@ -6,8 +6,7 @@
  *    (a requester-signed GET), once an authorization pays for it: 200 with the output and its leaf,
  *    402 payment_required with the leaf to pay, 409 result_not_ready, 410 request_failed.
  */
-import { Hono, type Context, type MiddlewareHandler } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
+import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import { leafJsonOf, receiptOf, type PrepaidAccounts } from '../../accounts/index.js';
 import { METERED } from '../../accounts/metered.js';
@@ -15,7 +14,10 @@ import { authenticateRequester } from '../../auth/requester.js';
 import { ApiError } from '../../errors.js';
 import { getTask } from '../../tasks/state.js';
 import type { Env } from '../env.js';
-import { ok, valid } from '../respond.js';
+import { limitBody } from '../limits.js';
+import { doc, valid } from '../openapi-doc.js';
+import { accountsPaths } from '../openapi-accounts.js';
+import { ok } from '../respond.js';
 
 /** The service, or 404 accounts_disabled. */
 export function prepaidOf(c: Context<Env>): PrepaidAccounts {
@@ -32,34 +34,26 @@ export function requestsBodyBytes(cfg: { max_requests_per_call: number; max_inli
   return cfg.max_requests_per_call * (2_048 + Math.ceil((cfg.max_inline_input_bytes * 4) / 3));
 }
 
-/** True for POST /api/v1/requests, which has its own body limit. */
-export function isRequestsPost(method: string, path: string): boolean {
-  return method === 'POST' && path === '/api/v1/requests';
-}
-
-/** The body limit of POST /api/v1/requests, applied by the app instead of the global one. */
-export const requestsBodyLimit: MiddlewareHandler<Env> = (c, next) => {
-  const max = requestsBodyBytes(c.var.services.config.accounts);
-  return bodyLimit({
-    maxSize: max,
-    onError: () => {
-      throw new ApiError('payload_too_large', `body is larger than ${max} bytes (accounts.max_requests_per_call requests with inputs of accounts.max_inline_input_bytes); send fewer requests per call, or upload inputs with PUT /api/v1/inputs/{sha256}`);
-    },
-  })(c, next);
-};
+/** The body limit of POST /api/v1/requests: requestsBodyBytes of the accounts config. */
+export const requestsBodyLimit = limitBody(
+  (c) => requestsBodyBytes(c.var.services.config.accounts),
+  (max) =>
+    `body is larger than ${max} bytes (accounts.max_requests_per_call requests with inputs of accounts.max_inline_input_bytes); ` +
+    'send fewer requests per call, or upload inputs with PUT /api/v1/inputs/{sha256}',
+);
 
 const taskParam = z.object({ task_id: z.string().regex(/^[0-9]{1,40}$/, 'must be a prepaid task id (decimal)') });
 
 /** Prepaid request routes. */
 export const requests = new Hono<Env>()
-  .post('/api/v1/requests', valid('json', requestsBody), async (c) => {
+  .post('/api/v1/requests', requestsBodyLimit, valid('json', requestsBody), doc('accounts', accountsPaths['/api/v1/requests'].post), async (c) => {
     const pa = prepaidOf(c);
     const items = c.req.valid('json').requests;
     const max = pa.cfg.max_requests_per_call;
     if (items.length > max) throw new ApiError('bad_request', `body requests: at most ${max} requests per call (accounts.max_requests_per_call), got ${items.length}`);
     return ok(c, { results: await pa.admit(items) }, 202);
   })
-  .get('/api/v1/requests/:task_id/result', valid('param', taskParam), async (c) => {
+  .get('/api/v1/requests/:task_id/result', doc('accounts', accountsPaths['/api/v1/requests/{task_id}/result'].get), valid('param', taskParam), async (c) => {
     const pa = prepaidOf(c);
     const id = c.req.valid('param').task_id;
     const receipt = receiptOf(pa.store, id);

@@ -4,6 +4,8 @@ import { TASK_STATUSES, type TaskStatus } from '../../../protocol/index.js';
 import { prepared } from '../../db/index.js';
 import type { Services } from '../../services.js';
 import type { Env } from '../env.js';
+import { corePaths } from '../openapi-core.js';
+import { doc } from '../openapi-doc.js';
 import { ok } from '../respond.js';
 
 function percentile(sorted: number[], p: number): number | null {
@@ -45,4 +47,4 @@ export function collectStats(s: Services) {
 }
 
 /** Stats route. */
-export const stats = new Hono<Env>().get('/api/v1/stats', (c) => ok(c, collectStats(c.var.services)));
+export const stats = new Hono<Env>().get('/api/v1/stats', doc('stats', corePaths['/api/v1/stats'].get), (c) => ok(c, collectStats(c.var.services)));

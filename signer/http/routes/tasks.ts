@@ -11,7 +11,9 @@ import { ApiError } from '../../errors.js';
 import { getTask, taskHistory, type TaskRow } from '../../tasks/state.js';
 import type { Services } from '../../services.js';
 import type { Env } from '../env.js';
-import { ok, valid } from '../respond.js';
+import { corePaths } from '../openapi-core.js';
+import { doc, valid } from '../openapi-doc.js';
+import { ok } from '../respond.js';
 
 const param = z.object({ task_id: z.string().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/, 'must be a task id (the on-chain task id as a decimal number)') });
 
@@ -49,13 +51,13 @@ export function statusView(t: TaskRow) {
 
 /** Task status and result routes. */
 export const tasks = new Hono<Env>()
-  .get('/api/v1/tasks/:task_id/status', valid('param', param), (c) => {
+  .get('/api/v1/tasks/:task_id/status', doc('tasks', corePaths['/api/v1/tasks/{task_id}/status'].get), valid('param', param), (c) => {
     const s = c.var.services;
     const task = find(s, c.req.valid('param').task_id);
     const history = c.req.query('history') === 'true' ? taskHistory(s.store, task.task_id) : undefined;
     return ok(c, { ...statusView(task), ...(history ? { history } : {}) });
   })
-  .get('/api/v1/tasks/:task_id/result', valid('param', param), async (c) => {
+  .get('/api/v1/tasks/:task_id/result', doc('tasks', corePaths['/api/v1/tasks/{task_id}/result'].get), valid('param', param), async (c) => {
     const task = find(c.var.services, c.req.valid('param').task_id);
     const requester = await authenticateRequester(c, {
       code: 'requester_signature_required',
