@@ -76,6 +76,33 @@ export function taskResultMessageBytes(result: { escrow: string; taskId: bigint 
   ]);
 }
 
+const BODY_HASH = Buffer.concat([fieldName('body-hash'), Buffer.of(0x02, 0, 0, 0, 32)]);
+const METHOD = fieldName('method');
+const PATH = fieldName('path');
+const TIMESTAMP = Buffer.concat([fieldName('timestamp'), Buffer.of(0x01)]);
+
+/** A string-ascii value as Clarity frames it: type 0x0d, a 4-byte length, the bytes. */
+function asciiValue(text: string): Buffer {
+  const bytes = Buffer.from(text, 'latin1');
+  const head = Buffer.of(0x0d, 0, 0, 0, 0);
+  head.writeUInt32BE(bytes.length, 1);
+  return Buffer.concat([head, bytes]);
+}
+
+/**
+ * The Clarity serialization of a node request `{body-hash, method, path, timestamp}`, the tuple
+ * every node call is signed over (checked per request: @stacks/transactions took about 0.2 ms to
+ * serialize it). Null for what only @stacks/transactions should frame or refuse: text beyond
+ * printable ASCII, a timestamp that is not a whole number of ms.
+ */
+export function nodeRequestMessageBytes(req: { method: string; path: string; bodyHash: string; timestamp: number }): Buffer | null {
+  const method = req.method.toUpperCase();
+  if (!/^[\x20-\x7e]*$/.test(method) || !/^[\x20-\x7e]*$/.test(req.path) || !Number.isSafeInteger(req.timestamp) || req.timestamp < 0) return null;
+  const ts = Buffer.alloc(16);
+  ts.writeBigUInt64BE(BigInt(req.timestamp), 8);
+  return Buffer.concat([TUPLE_HEADER, BODY_HASH, hash32(req.bodyHash, 'bodyHash'), METHOD, asciiValue(method), PATH, asciiValue(req.path), TIMESTAMP, ts]);
+}
+
 /** `"SIP018" ‖ sha256(domain) ‖ sha256(message)`: what is hashed (once more) and signed. */
 export function structuredDataBytes(domain: { name: string; version: string }, chainId: number, domainCV: () => TupleCV, message: Uint8Array | ClarityValue): Buffer {
   const bytes = message instanceof Uint8Array ? message : serializeCVBytes(message);

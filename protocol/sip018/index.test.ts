@@ -79,6 +79,20 @@ describe('node request signatures', () => {
     expect(verifyNodeRequest({ ...req, timestamp: req.timestamp + 1 }, CHAIN_ID.testnet, sig, pub)).toBe(false);
   });
 
+  it('encode exactly as stacks.js does, for any method, path (non-ASCII too), body hash, time and chain', () => {
+    const text = fc.oneof(fc.string({ maxLength: 300 }), fc.string({ unit: 'binary', maxLength: 40 }), fc.constantFrom('/api/v1/tasks/complete', '/api/v1/nodes/n-1/tasks?wait=20&max=8'));
+    const hex32 = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString('hex'));
+    const chain = fc.constantFrom(CHAIN_ID.testnet, CHAIN_ID.mainnet, 0x80000001);
+    fc.assert(
+      fc.property(fc.constantFrom('GET', 'post', 'PUT'), text, hex32, fc.nat({ max: Number.MAX_SAFE_INTEGER }), chain, (method, path, bodyHash, timestamp, chainId) => {
+        const req = { method, path, bodyHash, timestamp };
+        const domain = domainCV(NODE_REQUEST_DOMAIN, chainId);
+        expect(Buffer.from(encodeNodeRequest(req, chainId))).toEqual(Buffer.from(encodeStructuredDataBytes({ message: nodeRequestMessageCV(req), domain })));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('encode and sign exactly as stacks.js does', () => {
     const req = { method: 'GET', path: '/api/v1/nodes/n-1/tasks?max=32&inline=true', bodyHash: sha256Hex(''), timestamp: Date.now() };
     const message = nodeRequestMessageCV(req);

@@ -13,7 +13,7 @@ import { Cl, type ClarityValue, type TupleCV, encodeStructuredDataBytes, publicK
 import { createRequire } from 'node:module';
 import { createHash } from 'node:crypto';
 import { sha256Hex } from '../hash/index.js';
-import { hash32, structuredDataBytes, taskResultMessageBytes } from './encode.js';
+import { hash32, nodeRequestMessageBytes, structuredDataBytes, taskResultMessageBytes } from './encode.js';
 
 import { isCanonicalSignature } from './canonical.js';
 
@@ -70,7 +70,7 @@ export function encodeTaskResult(result: TaskResult, chainId: number): Uint8Arra
 
 /** The SIP-018 encoding of a node request. */
 export function encodeNodeRequest(req: NodeRequest, chainId: number): Uint8Array {
-  return structuredDataBytes(NODE_REQUEST_DOMAIN, chainId, () => domainCV(NODE_REQUEST_DOMAIN, chainId), nodeRequestMessageCV(req));
+  return structuredDataBytes(NODE_REQUEST_DOMAIN, chainId, () => domainCV(NODE_REQUEST_DOMAIN, chainId), nodeRequestMessageBytes(req) ?? nodeRequestMessageCV(req));
 }
 
 const signingKeys = new Map<string, Buffer>();
