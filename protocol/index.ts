@@ -8,3 +8,4 @@ export * from './tensor/index.js';
 export * from './accounts/index.js';
 export * from './errors/index.js';
 export * from './workers/index.js';
+export * from './privacy/index.js';

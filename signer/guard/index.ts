@@ -1,0 +1,133 @@
+/**
+ * The policy guard (seed 004): finds personal data in a clear-text input before it is dispatched
+ * to a node and, by the policy of the input's data level, lets it pass, masks it, or refuses the
+ * input. It returns findings with the rule and the field path, never the value, for the audit log.
+ */
+import { z } from 'zod';
+import {
+  DATA_LEVELS,
+  GUARD_ACTIONS,
+  PII_KINDS,
+  type DataLevel,
+  type GuardAction,
+  type GuardFinding,
+  type PiiKind,
+} from '../../protocol/index.js';
+import { findPii } from './detectors.js';
+
+export { findPii, luhnValid, residentIdValid, type Span } from './detectors.js';
+
+const action = z.enum(GUARD_ACTIONS);
+const levelPolicy = z
+  .object({
+    /** What happens to personal data found in an input of this level. */
+    action,
+    /** Per-kind exceptions to `action`. */
+    rules: z.partialRecord(z.enum(PII_KINDS), action).default({}),
+  })
+  .strict();
+
+/** `[guard]` in signer.toml. */
+export const guardConfigSchema = z
+  .object({
+    /** Off: inputs go out as sent, and nothing is audited. */
+    enabled: z.boolean().default(true),
+    /** The kinds looked for; the others are not searched. */
+    kinds: z.array(z.enum(PII_KINDS)).default([...PII_KINDS]),
+    /** The level of a token or model that sets none. */
+    default_level: z.enum(DATA_LEVELS).default('L1'),
+    L0: levelPolicy.default({ action: 'pass', rules: {} }),
+    L1: levelPolicy.default({ action: 'mask', rules: {} }),
+    L2: levelPolicy.default({ action: 'refuse', rules: {} }),
+  })
+  .strict();
+export type GuardConfig = z.infer<typeof guardConfigSchema>;
+
+/** The outcome of guarding one input. */
+export interface GuardVerdict {
+  /** `refuse` if any finding is refused, else `mask` if any is masked, else `pass`. */
+  action: GuardAction;
+  findings: GuardFinding[];
+  /** The input with masked findings replaced (the same object when nothing was masked). */
+  value: unknown;
+}
+
+/** What a masked finding becomes: a tag naming the kind, so a model still sees that something was there. */
+export function maskTag(kind: PiiKind): string {
+  return `[${kind}]`;
+}
+
+const SIMPLE_KEY = /^[A-Za-z_$][\w$]*$/;
+
+/** A guard bound to one configuration. */
+export class PolicyGuard {
+  readonly #config: GuardConfig;
+  readonly #kinds: ReadonlySet<PiiKind>;
+
+  constructor(config: GuardConfig) {
+    this.#config = guardConfigSchema.parse(config);
+    this.#kinds = new Set(this.#config.kinds);
+  }
+
+  get enabled(): boolean {
+    return this.#config.enabled;
+  }
+
+  /** The level a call gets when neither its token nor its model sets one. */
+  get defaultLevel(): DataLevel {
+    return this.#config.default_level;
+  }
+
+  /** Guards a parsed JSON value (objects, arrays, strings at any depth) or a text, at data level `level`. */
+  check(input: unknown, level: DataLevel): GuardVerdict {
+    const findings: GuardFinding[] = [];
+    if (!this.#config.enabled) return { action: 'pass', findings, value: input };
+    const policy = this.#config[level];
+    const decide = (kind: PiiKind): GuardAction => policy.rules[kind] ?? policy.action;
+    const value = this.#walk(input, '$', decide, findings);
+    const verdict: GuardAction = findings.some((f) => f.action === 'refuse')
+      ? 'refuse'
+      : findings.some((f) => f.action === 'mask')
+        ? 'mask'
+        : 'pass';
+    return { action: verdict, findings, value: verdict === 'mask' ? value : input };
+  }
+
+  #walk(node: unknown, path: string, decide: (k: PiiKind) => GuardAction, findings: GuardFinding[]): unknown {
+    if (typeof node === 'string') return this.#text(node, path, decide, findings);
+    if (Array.isArray(node)) {
+      let out: unknown[] | undefined;
+      for (let i = 0; i < node.length; i++) {
+        const item = node[i];
+        if (typeof item === 'number' || typeof item === 'boolean' || item === null) continue;
+        const next = this.#walk(item, `${path}[${i}]`, decide, findings);
+        if (next !== item) (out ??= node.slice())[i] = next;
+      }
+      return out ?? node;
+    }
+    if (node !== null && typeof node === 'object') {
+      let out: Record<string, unknown> | undefined;
+      for (const [key, item] of Object.entries(node)) {
+        const next = this.#walk(item, SIMPLE_KEY.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`, decide, findings);
+        if (next !== item) (out ??= { ...node })[key] = next;
+      }
+      return out ?? node;
+    }
+    return node;
+  }
+
+  #text(text: string, path: string, decide: (k: PiiKind) => GuardAction, findings: GuardFinding[]): string {
+    const spans = findPii(text, this.#kinds);
+    if (spans.length === 0) return text;
+    let masked = '';
+    let at = 0;
+    for (const span of spans) {
+      const act = decide(span.kind);
+      findings.push({ rule: span.kind, path, action: act });
+      if (act !== 'mask') continue;
+      masked += text.slice(at, span.start) + maskTag(span.kind);
+      at = span.end;
+    }
+    return at === 0 ? text : masked + text.slice(at);
+  }
+}

@@ -1,0 +1,150 @@
+import { describe, expect, it } from 'vitest';
+import { DATA_LEVELS, PII_KINDS, type PiiKind } from '../../protocol/index.js';
+import { findPii, guardConfigSchema, luhnValid, maskTag, PolicyGuard, residentIdValid } from '../../signer/guard/index.js';
+
+const ALL = new Set<PiiKind>(PII_KINDS);
+const found = (text: string) => findPii(text, ALL).map((s) => ({ kind: s.kind, value: text.slice(s.start, s.end) }));
+
+/** Each row: a text and exactly what the guard must find in it. */
+const TRUE_POSITIVES: [string, PiiKind, string][] = [
+  ['write to li.wei+work@example.com.cn today', 'email', 'li.wei+work@example.com.cn'],
+  ['联系邮箱：zhang_san@qq.com。', 'email', 'zhang_san@qq.com'],
+  ['电话13812345678请回电', 'phone', '13812345678'],
+  ['call +86 138 1234 5678', 'phone', '+86 138 1234 5678'],
+  ['office 010-12345678 ext 2', 'phone', '010-12345678'],
+  ['London +44 20 7946 0958.', 'phone', '+44 20 7946 0958'],
+  ['US (415) 555-0100', 'phone', '(415) 555-0100'],
+  ['身份证号11010519491231002X，', 'cn_id', '11010519491231002X'],
+  ['id 440301199003071230', 'cn_id', '440301199003071230'],
+  ['card 4111 1111 1111 1111 exp 12/29', 'bank_card', '4111 1111 1111 1111'],
+  ['银行卡6222020200000005', 'bank_card', '6222020200000005'],
+  ['UnionPay 6217001234567890122', 'bank_card', '6217001234567890122'],
+  ['from 192.168.1.10 at noon', 'ip', '192.168.1.10'],
+  ['v6 2001:db8::8a2e:370:7334 here', 'ip', '2001:db8::8a2e:370:7334'],
+];
+
+/** Texts that look like personal data to a careless rule and are not. */
+const FALSE_POSITIVES: string[] = [
+  'user at example dot com',
+  'follow @stacks on the feed',
+  'price@10 each',
+  'order 12345678901 shipped', // 11 digits, but no mobile starts with 12
+  'timestamp 1701234567890',
+  'serial 20231205123456789',
+  'id 110105194912310021', // resident ID shape, wrong check character
+  'id 110105194913310029', // month 13
+  'card 4111 1111 1111 1112', // fails Luhn
+  'ref 7111111111111114', // Luhn-valid, but no card starts with 7
+  'version 1.2.3 released',
+  'host 999.1.1.1 is not an address',
+  'semver 1.2.3.4.5',
+  'meeting at 12:30:45',
+  'ratio 3:4:5',
+  '日期2024-01-05，金额1,234.56元',
+  'hash 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08',
+];
+
+describe('the guard finds personal data', () => {
+  it.each(TRUE_POSITIVES)('in %j: %s', (text, kind, value) => {
+    expect(found(text)).toEqual([{ kind, value }]);
+  });
+
+  it.each(FALSE_POSITIVES)('and nothing in %j', (text) => {
+    expect(found(text)).toEqual([]);
+  });
+
+  it('finds several kinds in one text, in order, and an e-mail made of a phone number once', () => {
+    const text = 'a@b.io, 13812345678@139.com, 13900001111, 10.0.0.1';
+    expect(found(text)).toEqual([
+      { kind: 'email', value: 'a@b.io' },
+      { kind: 'email', value: '13812345678@139.com' },
+      { kind: 'phone', value: '13900001111' },
+      { kind: 'ip', value: '10.0.0.1' },
+    ]);
+  });
+
+  it('finds an e-mail after an @ that starts the text', () => {
+    expect(found('@team: write to ops@example.org')).toEqual([{ kind: 'email', value: 'ops@example.org' }]);
+  });
+
+  it('looks only for the configured kinds', () => {
+    expect(findPii('mail a@b.io from 10.0.0.1', new Set<PiiKind>(['ip'])).map((s) => s.kind)).toEqual(['ip']);
+  });
+
+  it('checks resident IDs with GB 11643 and cards with Luhn', () => {
+    expect(residentIdValid('11010519491231002X')).toBe(true);
+    expect(residentIdValid('110105194912310021')).toBe(false);
+    expect(luhnValid('4111111111111111')).toBe(true);
+    expect(luhnValid('4111111111111112')).toBe(false);
+  });
+});
+
+const config = guardConfigSchema.parse({});
+const input = {
+  inputs: [{ name: 'text', shape: [2], datatype: 'BYTES', data: ['mail zhang_san@qq.com now', 'no personal data'] }],
+  parameters: { 'caller ip': '203.0.113.7', note: 'card 4111 1111 1111 1111' },
+};
+
+describe('the policy of each data level', () => {
+  const guard = new PolicyGuard(config);
+
+  it('L0 lets personal data pass and still reports where it was', () => {
+    const verdict = guard.check(input, 'L0');
+    expect(verdict.action).toBe('pass');
+    expect(verdict.value).toBe(input);
+    expect(verdict.findings).toEqual([
+      { rule: 'email', path: '$.inputs[0].data[0]', action: 'pass' },
+      { rule: 'ip', path: '$.parameters["caller ip"]', action: 'pass' },
+      { rule: 'bank_card', path: '$.parameters.note', action: 'pass' },
+    ]);
+  });
+
+  it('L1 masks it with a tag and leaves the input it was given unchanged', () => {
+    const before = JSON.stringify(input);
+    const verdict = guard.check(input, 'L1');
+    expect(verdict.action).toBe('mask');
+    expect(verdict.value).toEqual({
+      inputs: [{ name: 'text', shape: [2], datatype: 'BYTES', data: [`mail ${maskTag('email')} now`, 'no personal data'] }],
+      parameters: { 'caller ip': maskTag('ip'), note: `card ${maskTag('bank_card')}` },
+    });
+    expect(JSON.stringify(input)).toBe(before);
+    expect(verdict.findings.map((f) => f.action)).toEqual(['mask', 'mask', 'mask']);
+  });
+
+  it('L2 refuses it, naming each field', () => {
+    const verdict = guard.check(input, 'L2');
+    expect(verdict.action).toBe('refuse');
+    expect(verdict.value).toBe(input);
+    expect(verdict.findings.map((f) => `${f.rule} at ${f.path}`)).toEqual([
+      'email at $.inputs[0].data[0]',
+      'ip at $.parameters["caller ip"]',
+      'bank_card at $.parameters.note',
+    ]);
+  });
+
+  it('every level passes an input without personal data as it is', () => {
+    const clean = { inputs: [{ name: 'x', shape: [3], datatype: 'FP32', data: [0.5, 192.168, 1] }] };
+    for (const level of DATA_LEVELS) expect(guard.check(clean, level)).toEqual({ action: 'pass', findings: [], value: clean });
+  });
+
+  it('guards plain text too', () => {
+    expect(guard.check('ring 13812345678', 'L1')).toMatchObject({ action: 'mask', value: `ring ${maskTag('phone')}` });
+  });
+
+  it('a per-kind rule overrides the level: mask e-mails at L2 but refuse resident IDs at L1', () => {
+    const custom = new PolicyGuard(guardConfigSchema.parse({ L1: { action: 'mask', rules: { cn_id: 'refuse' } }, L2: { action: 'refuse', rules: { email: 'mask' } } }));
+    expect(custom.check('a@b.io', 'L2')).toMatchObject({ action: 'mask', value: maskTag('email') });
+    expect(custom.check('a@b.io 11010519491231002X', 'L1').action).toBe('refuse');
+  });
+
+  it('disabled, it passes everything and reports nothing', () => {
+    const off = new PolicyGuard(guardConfigSchema.parse({ enabled: false }));
+    expect(off.check(input, 'L2')).toEqual({ action: 'pass', findings: [], value: input });
+  });
+
+  it('refuses a configuration it does not understand, naming the key', () => {
+    expect(() => guardConfigSchema.parse({ L3: { action: 'mask' } })).toThrow(/L3/);
+    expect(() => guardConfigSchema.parse({ L1: { action: 'hide' } })).toThrow(/pass|mask|refuse/);
+    expect(() => guardConfigSchema.parse({ kinds: ['passport'] })).toThrow(/email/);
+  });
+});
