@@ -1,5 +1,5 @@
 /** What every market command is handed: config, chain, signer client, printer, and the wallet on demand. */
-import { CHAIN_ID } from '../protocol/index.js';
+import { chainIdOf } from '../protocol/chain/index.js';
 import type { MarketConfig } from './config.js';
 import { MarketChain } from './chain.js';
 import { SignerClient } from './signer-client.js';
@@ -21,7 +21,7 @@ export function createContext(config: MarketConfig, json: boolean): Context {
   return {
     config,
     chain: new MarketChain(config),
-    signer: new SignerClient(config.signer_url, config.network === 'mainnet' ? CHAIN_ID.mainnet : CHAIN_ID.testnet),
+    signer: new SignerClient(config.signer_url, chainIdOf(config.network)),
     out: new Output(json),
     wallet: () => (wallet ??= loadWallet(config)),
   };

@@ -3,6 +3,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { getAddressFromPrivateKey } from '@stacks/transactions';
+import { PRIVATE_KEY_HINT, isPrivateKey, stacksNetworkOf } from '../protocol/chain/index.js';
 import type { MarketConfig } from './config.js';
 
 /** A loaded wallet key and its address. */
@@ -10,8 +11,6 @@ export interface Wallet {
   privateKey: string;
   address: string;
 }
-
-const KEY = /^[0-9a-f]{64}(01)?$/;
 
 /** Reads the wallet key; the error says where a key can come from, never what was read. */
 export function loadWallet(config: MarketConfig): Wallet {
@@ -30,11 +29,11 @@ export function loadWallet(config: MarketConfig): Wallet {
     }
   }
   key = key.toLowerCase().replace(/^0x/, '');
-  if (!KEY.test(key)) throw new Error(`the key in ${source} is not a hex secp256k1 private key (64 or 66 hex characters)`);
+  if (!isPrivateKey(key)) throw new Error(`the key in ${source} is not usable: it ${PRIVATE_KEY_HINT}`);
   return walletFromKey(key, config.network);
 }
 
 /** A wallet for a known hex key (dev accounts, tests). */
 export function walletFromKey(privateKey: string, network: MarketConfig['network']): Wallet {
-  return { privateKey, address: getAddressFromPrivateKey(privateKey, network === 'mainnet' ? 'mainnet' : 'testnet') };
+  return { privateKey, address: getAddressFromPrivateKey(privateKey, stacksNetworkOf(network)) };
 }

@@ -1,5 +1,6 @@
 /** Follows a task through the signer's statuses and prints its verified result. */
-import { CHAIN_ID, TASK_STATUSES, jsonHash, verifyTaskResult } from '../../protocol/index.js';
+import { TASK_STATUSES, jsonHash, verifyTaskResult } from '../../protocol/index.js';
+import { chainIdOf } from '../../protocol/chain/index.js';
 import { INFERENCE_ESCROW } from '../../protocol/contracts/index.js';
 import type { Context } from '../context.js';
 import { bar } from '../output.js';
@@ -17,7 +18,7 @@ export async function verifyResult(ctx: Context, r: TaskResultView, taskId: bigi
   if (!task) throw new Error(`there is no task ${taskId} in the escrow`);
   const hashOk = jsonHash(r.output) === r.output_hash;
   const escrow = `${ctx.config.contracts_address}.${INFERENCE_ESCROW}`;
-  const chainId = ctx.config.network === 'mainnet' ? CHAIN_ID.mainnet : CHAIN_ID.testnet;
+  const chainId = chainIdOf(ctx.config.network);
   const signatureOk = verifyTaskResult({ escrow, taskId, inputHash: task.inputHash, outputHash: r.output_hash }, chainId, r.signature, r.node_public_key);
   return { hashOk, signatureOk };
 }

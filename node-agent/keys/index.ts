@@ -5,6 +5,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { compressPublicKey, getAddressFromPrivateKey, privateKeyToPublic, randomPrivateKey } from '@stacks/transactions';
+import { PRIVATE_KEY_HINT, isPrivateKey, stacksNetworkOf, type NetworkName } from '../../protocol/chain/index.js';
 
 /** A loaded node key with what is derived from it. */
 export interface NodeKey {
@@ -17,13 +18,8 @@ export interface NodeKey {
   created: boolean;
 }
 
-/** The address network for a config network (the devnet uses testnet addresses). */
-function addressNetwork(network: 'mainnet' | 'testnet' | 'devnet'): 'mainnet' | 'testnet' {
-  return network === 'mainnet' ? 'mainnet' : 'testnet';
-}
-
 /** Reads the key file, creating it (and its directory) with mode 0600 when it does not exist. */
-export function loadOrCreateKey(file: string, network: 'mainnet' | 'testnet' | 'devnet'): NodeKey {
+export function loadOrCreateKey(file: string, network: NetworkName): NodeKey {
   let created = false;
   if (!existsSync(file)) {
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
@@ -35,13 +31,11 @@ export function loadOrCreateKey(file: string, network: 'mainnet' | 'testnet' | '
   const mode = statSync(file).mode & 0o077;
   if (mode !== 0) throw new Error(`key file ${file} is readable by others (mode ${(statSync(file).mode & 0o777).toString(8)}); run chmod 600 ${file}`);
   const privateKey = readFileSync(file, 'utf8').trim();
-  if (!/^[0-9a-f]{64}(01)?$/i.test(privateKey)) {
-    throw new Error(`key file ${file} must hold one hex secp256k1 private key (64 or 66 hex characters)`);
-  }
+  if (!isPrivateKey(privateKey)) throw new Error(`key file ${file} must hold one hex secp256k1 private key: it ${PRIVATE_KEY_HINT}`);
   return {
     privateKey,
     publicKey: compressPublicKey(privateKeyToPublic(privateKey)),
-    address: getAddressFromPrivateKey(privateKey, addressNetwork(network)),
+    address: getAddressFromPrivateKey(privateKey, stacksNetworkOf(network)),
     created,
   };
 }

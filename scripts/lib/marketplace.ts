@@ -16,6 +16,7 @@ import { devKeys } from '../../devnet/accounts.js';
 import { sha256Hex } from '../../protocol/index.js';
 import { Cl, ClarityType, fetchCallReadOnlyFunction, type ClarityValue } from '@stacks/transactions';
 import { deployModelArgs, INFERENCE_ESCROW, MODEL_REGISTRY } from '../../protocol/contracts/index.js';
+import { isPrivateKey } from '../../protocol/chain/index.js';
 import { loadMarketConfig, MarketChain, walletFromKey } from '../../market/index.js';
 import { loadOrCreateKey } from '../../node-agent/index.js';
 import { ROOT, assertPortFree, freePort, startService, type Service } from './services.js';
@@ -284,7 +285,7 @@ export function keyFilesIn(dataDir: string): Map<string, string> {
     if (!existsSync(dir)) continue;
     for (const f of readdirSync(dir).filter((n) => n.endsWith('.key'))) {
       const text = readFileSync(join(dir, f), 'utf8').trim();
-      if (/^[0-9a-f]{64}(01)?$/i.test(text)) out.set(walletFromKey(text, 'devnet').address, f);
+      if (isPrivateKey(text)) out.set(walletFromKey(text, 'devnet').address, f);
     }
   }
   return out;
