@@ -6,9 +6,8 @@
  * lengths, and the bytes of the real signed `makeContractCall` transaction that carries the
  * batch; plus the share of one block's budget the batch uses and the largest batch that fits
  * (from simnet's limits). Scenarios: all items by one node (payouts folded into one transfer per
- * payee), every item by a different node, the one-node batch through `complete-tasks-packed`,
- * and the same batch on a variant of the escrow that transfers per item (its `pay-run` swapped
- * for immediate transfers) to measure what the folding saves.
+ * payee), every item by a different node, and the same batch on a variant of the escrow that
+ * transfers per item (its `pay-run` swapped for immediate transfers) to measure what the folding saves.
  *
  * Tasks several nodes ran (`settle-redundant`, batch sizes 1, 5, 10, 20): a level-3 task with 3
  * agreeing results, a disputed level-3 task (2 against 1: the one slashed, its stake split), and
@@ -21,7 +20,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { initSimnet, tx } from '@stacks/clarinet-sdk';
 import { makeContractCall, privateKeyToPublic, compressPublicKey, getAddressFromPrivateKey, type ClarityValue } from '@stacks/transactions';
 import {
-  completeTasksArgs, completeTasksPackedArgs, settleRedundantArgs, bondNodeArgs, nodeKeyArgs, deployModelArgs, submitTaskArgs, decodeCompleteResults, decodeRedundantResults,
+  completeTasksArgs, settleRedundantArgs, bondNodeArgs, nodeKeyArgs, deployModelArgs, submitTaskArgs, decodeCompleteResults, decodeRedundantResults,
   type CompleteTaskItem, type RedundantTask,
 } from '../protocol/contracts/index.js';
 import { signTaskResult, CHAIN_ID } from '../protocol/sip018/index.js';
@@ -127,9 +126,9 @@ async function row(escrow: string, fn: string, args: ClarityValue[], n: number, 
   return { result: r.result, batch: n, total, perTask: per(total, n), txBytes: bytes, txBytesPerTask: Math.round((bytes / n) * 10) / 10, blockShare: share };
 }
 
-async function measureLevel1(escrow: string, n: number, distinctNodes: boolean, packed: boolean): Promise<Row> {
+async function measureLevel1(escrow: string, n: number, distinctNodes: boolean): Promise<Row> {
   const items = Array.from({ length: n }, (_, i) => result(escrow, submitTask(escrow, i), distinctNodes ? i : 0));
-  const { result: cv, ...r } = await row(escrow, packed ? 'complete-tasks-packed' : 'complete-tasks', packed ? completeTasksPackedArgs(items) : completeTasksArgs(items), n);
+  const { result: cv, ...r } = await row(escrow, 'complete-tasks', completeTasksArgs(items), n);
   const results = decodeCompleteResults(cv);
   if (results.length !== n || !results.every((x) => x.ok)) throw new Error(`batch of ${n} did not settle: ${JSON.stringify(results.find((x) => !x.ok))}`);
   return r;
@@ -168,16 +167,15 @@ function maxBatch(rows: Row[]): { batch: number; boundBy: keyof Cost } {
 }
 
 const scenarios = {
-  'one node, one transfer per payee': { escrow: ESCROW, distinct: false, packed: false },
-  'distinct nodes, one transfer per payee': { escrow: ESCROW, distinct: true, packed: false },
-  'one node, packed items (complete-tasks-packed)': { escrow: ESCROW, distinct: false, packed: true },
-  'one node, transfer per item (variant)': { escrow: DIRECT, distinct: false, packed: false },
+  'one node, one transfer per payee': { escrow: ESCROW, distinct: false },
+  'distinct nodes, one transfer per payee': { escrow: ESCROW, distinct: true },
+  'one node, transfer per item (variant)': { escrow: DIRECT, distinct: false },
 };
 type Scenario = { rows: Row[]; maxBatchInBlock: { batch: number; boundBy: keyof Cost }; listLimit: number };
 const out: Record<string, Scenario> = {};
 for (const [name, s] of Object.entries(scenarios)) {
   const rows: Row[] = [];
-  for (const n of SIZES) rows.push(await measureLevel1(s.escrow, n, s.distinct, s.packed));
+  for (const n of SIZES) rows.push(await measureLevel1(s.escrow, n, s.distinct));
   out[name] = { rows, maxBatchInBlock: maxBatch(rows), listLimit: 200 };
 }
 const redundant: Record<string, Scenario> = {};
@@ -216,7 +214,6 @@ function ratios(rows: Row[]) {
 const goal = {
   target: 'per-task bytes and runtime at batch 100 each <= 0.5 of batch 1',
   'complete-tasks': ratios(out['one node, one transfer per payee'].rows),
-  'complete-tasks-packed': ratios(out['one node, packed items (complete-tasks-packed)'].rows),
 };
 /** A redundant task's runtime per task against a level-1 task's, both alone in a call and in a batch of 20 (level 1 interpolated from 10 and 50). */
 const level1 = out['one node, one transfer per payee'].rows;
@@ -251,7 +248,6 @@ say('| --- | ---: | ---: | ---: | ---: | ---: |');
 for (const [name, c] of Object.entries(registry)) say(`| ${name} | ${c.runtime} | ${c.readCount} | ${c.readLength} | ${c.writeCount} | ${c.writeLength} |`);
 say('\nruntime per task against a level-1 task (complete-tasks, one node): alone in a call / in a batch of 20');
 for (const [name, v] of Object.entries(versusLevel1)) say(`  ${name}: ${v.alone}x / ${v.batch20}x`);
-for (const fn of ['complete-tasks', 'complete-tasks-packed'] as const) {
-  say(`\n${fn}: batch 100 vs batch 1, per task: bytes ${goal[fn].bytesPerTaskRatio}, runtime ${goal[fn].runtimePerTaskRatio} (goal <= 0.5 each: ${goal[fn].met ? 'met' : 'missed'})`);
-}
+const g = goal['complete-tasks'];
+say(`\ncomplete-tasks: batch 100 vs batch 1, per task: bytes ${g.bytesPerTaskRatio}, runtime ${g.runtimePerTaskRatio} (goal <= 0.5 each: ${g.met ? 'met' : 'missed'})`);
 say(`wrote bench/results/settlement.json`);

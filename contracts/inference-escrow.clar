@@ -56,8 +56,7 @@
 (define-constant ERR_INSUFFICIENT_FUNDS (err u2019))
 ;; the escrow contract itself cannot be the treasury or a model owner: it cannot pay itself
 (define-constant ERR_ESCROW_AS_PAYEE (err u2020))
-;; a packed item is not 138 bytes (8 task id, 32 output hash, 33 public key, 65 signature)
-(define-constant ERR_MALFORMED_ITEM (err u2021))
+;; (u2021 was ERR_MALFORMED_ITEM of the removed complete-tasks-packed: not reused, so old logs still read right)
 ;; security is not 1, 3 or 5
 (define-constant ERR_INVALID_SECURITY (err u2022))
 ;; max-blocks is below the admin's minimum (see get-config): too short for the signer to settle
@@ -528,38 +527,6 @@
   (let ((settled (begin
       (try! (check-signer))
       (map settle-item items)
-    )))
-    (try! (finish-batch (fold pay-run settled BATCH_START)))
-    (ok (map item-result settled))
-  )
-)
-
-;; Splits a packed item: task id (8 bytes, big-endian), output hash, node public key, signature.
-(define-private (unpack (packed (buff 138)))
-  (if (is-eq (len packed) u138)
-    (ok {
-      task-id: (buff-to-uint-be (unwrap-panic (as-max-len? (unwrap-panic (slice? packed u0 u8)) u16))),
-      output-hash: (unwrap-panic (as-max-len? (unwrap-panic (slice? packed u8 u40)) u32)),
-      node-pubkey: (unwrap-panic (as-max-len? (unwrap-panic (slice? packed u40 u73)) u33)),
-      signature: (unwrap-panic (as-max-len? (unwrap-panic (slice? packed u73 u138)) u65)),
-    })
-    ERR_MALFORMED_ITEM
-  )
-)
-
-(define-private (settle-packed (packed (buff 138)))
-  (match (unpack packed)
-    item (settle-item item)
-    code (err code)
-  )
-)
-
-;; complete-tasks with each item packed into one 138-byte buffer: about 30% fewer transaction
-;; bytes per task, the same checks and results (a malformed item gets ERR_MALFORMED_ITEM).
-(define-public (complete-tasks-packed (items (list 200 (buff 138))))
-  (let ((settled (begin
-      (try! (check-signer))
-      (map settle-packed items)
     )))
     (try! (finish-batch (fold pay-run settled BATCH_START)))
     (ok (map item-result settled))

@@ -455,19 +455,6 @@
   )
 )
 
-;; The same item through complete-tasks-packed (task id: the low 8 bytes of its consensus form).
-(define-public (fuzz-complete-packed (pick uint) (key uint) (tamper bool))
-  (let ((a (fuzz-recent pick)) (k (mod key FUZZ_KEY_COUNT)))
-    (complete-tasks-packed (list
-      (unwrap-panic (as-max-len?
-        (concat (unwrap-panic (slice? (unwrap-panic (to-consensus-buff? a)) u9 u17))
-          (concat (if tamper (fuzz-input-hash a) (fuzz-signed-hash a k))
-            (concat (fuzz-key k) (fuzz-signature a k))))
-        u138))
-    ))
-  )
-)
-
 ;; Settles a recent task through settle-redundant with the votes of one of FUZZ_PATTERNS, and
 ;; records the pattern when the task was settled.
 (define-public (fuzz-settle (pick uint) (pattern uint))

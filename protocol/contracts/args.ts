@@ -138,32 +138,6 @@ export function nodeKeyArgs(nodePublicKey: string): ClarityValue[] {
   return [hexBuffer(nodePublicKey, 33, 'nodePublicKey (compressed key)')];
 }
 
-/** Bytes of one `complete-tasks-packed` item: task id (8), output hash (32), public key (33), signature (65). */
-export const PACKED_ITEM_BYTES = 138;
-
-/**
- * The single argument of `complete-tasks-packed`: each item as one 138-byte buffer, about 30%
- * fewer transaction bytes per task than `completeTasksArgs` for the same settlement.
- * Task ids must be below 2^64 (8 bytes, big-endian).
- */
-export function completeTasksPackedArgs(items: CompleteTaskItem[]): ClarityValue[] {
-  if (items.length > MAX_BATCH) throw new Error(`complete-tasks-packed takes at most ${MAX_BATCH} items, got ${items.length}`);
-  return [
-    Cl.list(
-      items.map((it, i) => {
-        const id = BigInt(it.taskId);
-        if (id < 0n || id >= 2n ** 64n) throw new Error(`items[${i}].taskId must be below 2^64 to be packed, got ${id}`);
-        return Cl.bufferFromHex(
-          id.toString(16).padStart(16, '0') +
-            cleanHex(it.outputHash, 32, `items[${i}].outputHash`) +
-            cleanHex(it.nodePublicKey, 33, `items[${i}].nodePublicKey (compressed key)`) +
-            cleanHex(it.signature, 65, `items[${i}].signature`),
-        );
-      }),
-    ),
-  ];
-}
-
 /**
  * The items ordered for the cheapest settlement: `complete-tasks` makes one transfer per run of
  * consecutive items with the same node, so grouping by node pays each node once per batch.

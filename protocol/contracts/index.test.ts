@@ -14,8 +14,6 @@ import {
   decodeModelOutput,
   MAX_BATCH,
   orderForSettlement,
-  completeTasksPackedArgs,
-  PACKED_ITEM_BYTES,
   DEFAULT_OUTPUT_PRECISION,
 } from './index.js';
 
@@ -57,17 +55,6 @@ describe('argument builders', () => {
     expect(deploy[5]).toStrictEqual(Cl.uint(DEFAULT_OUTPUT_PRECISION));
     expect(deployModelArgs({ model: 'm', artifactHash: H, format: 'onnx', price: 1, uri: '', precision: 0 })[5]).toStrictEqual(Cl.uint(0));
     expect(() => deployModelArgs({ model: 'm', artifactHash: H, format: 'onnx', price: 1, uri: '', precision: 10 })).toThrow(/precision must be/);
-  });
-});
-
-describe('completeTasksPackedArgs', () => {
-  it('packs task id (8 bytes big-endian), output hash, key and signature into 138 bytes', () => {
-    const item = { taskId: 258n, outputHash: H, nodePublicKey: '02' + 'cd'.repeat(32), signature: 'ef'.repeat(65) };
-    const [list] = completeTasksPackedArgs([item]);
-    expect(list).toStrictEqual(Cl.list([Cl.bufferFromHex('0000000000000102' + H + item.nodePublicKey + item.signature)]));
-    expect((('0000000000000102' + H + item.nodePublicKey + item.signature).length) / 2).toBe(PACKED_ITEM_BYTES);
-    expect(() => completeTasksPackedArgs([{ ...item, taskId: 2n ** 64n }])).toThrow(/below 2\^64/);
-    expect(() => completeTasksPackedArgs([{ ...item, signature: 'ef' }])).toThrow(/signature must be 65 bytes/);
   });
 });
 

@@ -1,7 +1,7 @@
 /**
  * fast-check commands over the escrow model (escrow-model.ts): each one runs a call in simnet,
  * predicts its result and every balance it moves from the model alone, and checks the
- * invariants. Tasks, results and settlements (complete-tasks, its packed form, settle-redundant)
+ * invariants. Tasks, results and settlements (complete-tasks, settle-redundant)
  * mix with node bonds, unbonds and withdrawals, and with the admin changing shares, treasury,
  * sampling rate, stake minimum and block limits under open tasks.
  */
@@ -13,7 +13,7 @@ import {
   type CompleteTaskItem, type CompleteResult, type RedundantResult,
 } from '../../protocol/contracts/index.js';
 import { signTaskResult, verifyTaskResult, SECP256K1_HALF_N } from '../../protocol/sip018/index.js';
-import { escrowId, deployer, wallets, nodes, complete, completePacked, settle, reclaim, hash, chainId, okUint } from './helpers.js';
+import { escrowId, deployer, wallets, nodes, complete, settle, reclaim, hash, chainId, okUint } from './helpers.js';
 import { World, BPS, requesters, modelOwner, stranger, balances, Deltas, split, checkInvariants } from './escrow-model.js';
 
 /** The height the next call runs at: simnet mines each call in a new block. */
@@ -85,7 +85,7 @@ type Tamper = 0 | 1 | 2 | 3 | 4 | 5;
 interface ItemSpec { ref: number; node: number; tamper: Tamper }
 
 class CompleteCmd implements fc.Command<World, object> {
-  constructor(readonly specs: ItemSpec[], readonly bySigner: boolean, readonly packed: boolean) {}
+  constructor(readonly specs: ItemSpec[], readonly bySigner: boolean) {}
   check = hasTasks;
   run(w: World): void {
     const chain = chainId();
@@ -102,7 +102,7 @@ class CompleteCmd implements fc.Command<World, object> {
     const height = nextHeight();
     const before = balances();
     const payableBefore = nodes.map((_, i) => w.payable(i));
-    const r = (this.packed ? completePacked : complete)(items, this.bySigner ? deployer : stranger);
+    const r = complete(items, this.bySigner ? deployer : stranger);
     if (!this.bySigner) {
       expect(r.result).toBeErr(Cl.uint(E.ERR_NOT_SIGNER));
       new Deltas().check(before, 'complete by a stranger');
@@ -148,7 +148,7 @@ class CompleteCmd implements fc.Command<World, object> {
     });
     checkInvariants(w, items.map((it) => BigInt(it.taskId)).filter((id) => id <= BigInt(w.tasks.length)), []);
   }
-  toString = () => `complete${this.packed ? '-packed' : ''}(${this.bySigner ? 'signer' : 'stranger'}, ${JSON.stringify(this.specs)})`;
+  toString = () => `complete(${this.bySigner ? 'signer' : 'stranger'}, ${JSON.stringify(this.specs)})`;
 }
 
 /** One result of a redundant task: which node, which output (0 the right one, 1 the one all cheaters sign, 2 its own), and 1 high-s / 2 forged. */
@@ -433,8 +433,8 @@ export const commandArb = fc.oneof(
   {
     weight: 3,
     arbitrary: fc
-      .tuple(fc.array(fc.record({ ref: refArb, node: nodeArb, tamper: fc.constantFrom<Tamper>(...Array<0>(10).fill(0), 1, 2, 3, 4, 5) }), { maxLength: 6 }), fc.nat(9).map((n) => n !== 0), fc.boolean())
-      .map(([specs, s, packed]) => new CompleteCmd(specs, s, packed)),
+      .tuple(fc.array(fc.record({ ref: refArb, node: nodeArb, tamper: fc.constantFrom<Tamper>(...Array<0>(10).fill(0), 1, 2, 3, 4, 5) }), { maxLength: 6 }), fc.nat(9).map((n) => n !== 0))
+      .map(([specs, s]) => new CompleteCmd(specs, s)),
   },
   { weight: 4, arbitrary: fc.tuple(fc.array(settleSpecArb, { minLength: 1, maxLength: 2 }), fc.nat(9).map((n) => n !== 0)).map(([specs, s]) => new SettleCmd(specs, s)) },
   // node 5 is never bonded: its results stand for those of a key somebody made up

@@ -11,7 +11,6 @@ import {
   MODEL_REGISTRY,
   bondNodeArgs,
   completeTasksArgs,
-  completeTasksPackedArgs,
   deployModelArgs,
   nodeKeyArgs,
   settleRedundantArgs,
@@ -89,11 +88,6 @@ export function signedItem(taskId: bigint, inputHash: string, node: NodeKey, out
 
 export function complete(items: CompleteTaskItem[], sender = deployer) {
   return simnet.callPublicFn(escrowId, 'complete-tasks', completeTasksArgs(items), sender);
-}
-
-/** The same batch through `complete-tasks-packed`. */
-export function completePacked(items: CompleteTaskItem[], sender = deployer) {
-  return simnet.callPublicFn(escrowId, 'complete-tasks-packed', completeTasksPackedArgs(items), sender);
 }
 
 /** `settle-redundant` over tasks run by several nodes. */

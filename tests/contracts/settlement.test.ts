@@ -1,9 +1,9 @@
 import { describe, it, expect, beforeEach } from 'vitest';
 import fc from 'fast-check';
-import { Cl, type ListCV, type BufferCV } from '@stacks/transactions';
-import { escrowErrors as E, decodeCompleteResults, decodeTaskCompleted, completeTasksArgs, completeTasksPackedArgs, type CompleteTaskItem } from '../../protocol/contracts/index.js';
+import { Cl } from '@stacks/transactions';
+import { escrowErrors as E, decodeCompleteResults, decodeTaskCompleted, completeTasksArgs, type CompleteTaskItem } from '../../protocol/contracts/index.js';
 import { signTaskResult, CHAIN_ID } from '../../protocol/sip018/index.js';
-import { escrowId, deployer, wallets, nodes, deployModel, submitOk, getTask, stx, hash, signedItem, complete, completePacked, chainId, bondNodes, feesHeld, expectConserved, mineUntilNextCallAt } from './helpers.js';
+import { escrowId, deployer, wallets, nodes, deployModel, submitOk, getTask, stx, hash, signedItem, complete, chainId, bondNodes, feesHeld, expectConserved, mineUntilNextCallAt } from './helpers.js';
 
 const [owner, alice, bob] = wallets;
 const errItem = (code: number) => ({ ok: false, code });
@@ -89,30 +89,6 @@ describe('complete-tasks', () => {
   });
 });
 
-describe('complete-tasks-packed', () => {
-  it('settles like complete-tasks: same checks, payouts, events and per-item results', () => {
-    const [a, b, c] = [pendingTask(), pendingTask(2000n), pendingTask()];
-    const before = { n0: stx(nodes[0].address), owner: stx(owner), treasury: stx(deployer) };
-    const forged = { ...signedItem(c.id, c.inputHash, nodes[1]), signature: FORGED };
-    const r = completePacked([signedItem(a.id, a.inputHash, nodes[0]), signedItem(b.id, b.inputHash, nodes[0]), forged, signedItem(77n, a.inputHash, nodes[0])]);
-    expect(results(r)).toEqual([{ ok: true, payout: 850n }, { ok: true, payout: 1700n }, errItem(E.ERR_INVALID_SIGNATURE), errItem(E.ERR_TASK_NOT_FOUND)]);
-    expect([stx(nodes[0].address) - before.n0, stx(owner) - before.owner, stx(deployer) - before.treasury]).toEqual([2550n, 300n, 150n]);
-    expect(r.events.filter((e) => e.event === 'stx_transfer_event')).toHaveLength(3);
-    expect(decodeTaskCompleted(r.events.filter((e) => e.event === 'print_event')[1].data.value!)).toMatchObject({ taskId: b.id, node: nodes[0].address, fee: 2000n });
-    expect(feesHeld()).toBe(1000n);
-    expect(results(completePacked([signedItem(a.id, a.inputHash, nodes[0])]))).toEqual([errItem(E.ERR_TASK_NOT_PENDING)]);
-    expect(completePacked([signedItem(c.id, c.inputHash, nodes[1])], alice).result).toBeErr(Cl.uint(E.ERR_NOT_SIGNER));
-  });
-
-  it('reports a malformed item and settles the rest', () => {
-    const [a, b] = [pendingTask(), pendingTask()];
-    const good = completeTasksPackedArgs([signedItem(b.id, b.inputHash, nodes[0])])[0] as ListCV<BufferCV>;
-    const short = Cl.bufferFromHex(good.value[0].value.slice(0, -2));
-    const r = simnet.callPublicFn(escrowId, 'complete-tasks-packed', [Cl.list([short, good.value[0]])], deployer);
-    expect(results(r)).toEqual([errItem(E.ERR_MALFORMED_ITEM), { ok: true, payout: 850n }]);
-    expect(getTask(a.id)?.status).toBe('pending');
-  });
-});
 
 describe('signatures', () => {
   function signedBy(key: string, fields: { escrow?: string; taskId?: bigint; inputHash?: string; outputHash?: string }, chain = chainId(), t = pendingTask()) {
