@@ -43,7 +43,8 @@ export function isBodyLimit(handler: object): boolean {
 /** The limit of every ordinary body: server.body_limit_bytes. */
 export const defaultLimit = limitBody(
   (c) => c.var.services.config.server.body_limit_bytes,
-  (max) => `body is larger than ${max} bytes (server.body_limit_bytes); upload large inputs with PUT /api/v1/inputs/{sha256} in one piece no larger than that`,
+  (max) =>
+    `body is larger than ${max} bytes (server.body_limit_bytes); upload large inputs with PUT /api/v1/inputs/{sha256} in one piece no larger than that`,
 );
 
 /**

@@ -33,7 +33,12 @@ export type Tag = keyof typeof TAGS;
 export const json = (schema: z.ZodType) => ({ content: { 'application/json': { schema: resolver(schema) } } });
 
 /** The envelope of a refusal: `error` says what to fix, `code` is the stable reason (signer/errors.ts). */
-export const errorEnvelope = z.object({ success: z.literal(false), data: z.unknown(), error: z.string(), code: z.string() });
+export const errorEnvelope = z.object({
+  success: z.literal(false),
+  data: z.unknown(),
+  error: z.string(),
+  code: z.string(),
+});
 
 /** A response with the envelope `{success, data, error, code}` around `data`. */
 export const reply = (description: string, data: z.ZodType = z.unknown()) => ({ description, ...json(envelope(data)) });
@@ -44,13 +49,19 @@ export const invalidInput = {
   content: { 'application/json': { schema: z.toJSONSchema(errorEnvelope) } },
 };
 
-const OIP_ERROR = { description: 'An error, in the protocol\'s shape {error}', ...json(z.object({ error: z.string() })) };
+const OIP_ERROR = {
+  description: "An error, in the protocol's shape {error}",
+  ...json(z.object({ error: z.string() })),
+};
 
 /** A console page or form post: HTML, or a 303 redirect (to the login page, or back with a flash message). */
 export const page = (summary: string): OperationDoc => ({
   summary,
   security: [{ adminSession: [] }],
-  responses: { 200: { description: 'HTML', content: { 'text/html': { schema: { type: 'string' } } } }, 303: { description: 'Redirect' } },
+  responses: {
+    200: { description: 'HTML', content: { 'text/html': { schema: { type: 'string' } } } },
+    303: { description: 'Redirect' },
+  },
 });
 
 /** An operation as the docs modules (openapi-*.ts) write it: OpenAPI fields, schemas as resolver() or JSON Schema. */
@@ -62,15 +73,22 @@ export type OperationDoc = Record<string, unknown> & { responses?: Record<string
  * documented by `valid`). Every operation gets an error response in its family's shape.
  */
 export function doc(tag: Tag, spec: OperationDoc = {}, body?: z.ZodType): MiddlewareHandler {
-  const fallback = tag === 'oip' ? { default: OIP_ERROR } : { default: { description: 'A refusal', ...json(errorEnvelope) } };
+  const fallback =
+    tag === 'oip' ? { default: OIP_ERROR } : { default: { description: 'A refusal', ...json(errorEnvelope) } };
   const responses = { ...fallback, ...(spec.responses ?? { 200: reply('Success') }) };
   const requestBody = body ? { required: true, ...json(body) } : spec.requestBody;
-  return describeRoute({ ...spec, tags: [tag], responses, ...(requestBody ? { requestBody } : {}) } as DescribeRouteOptions);
+  return describeRoute({
+    ...spec,
+    tags: [tag],
+    responses,
+    ...(requestBody ? { requestBody } : {}),
+  } as DescribeRouteOptions);
 }
 
 /** zod validation of one request part, documented in the OpenAPI document; a failure is a 400 ApiError naming the field. */
 export function valid<T extends z.ZodType, Target extends keyof ValidationTargets>(target: Target, schema: T) {
   return validator(target, schema, (result) => {
-    if (!result.success) throw new ApiError('bad_request', describeIssues(new z.ZodError(result.error as z.core.$ZodIssue[]), target));
+    if (!result.success)
+      throw new ApiError('bad_request', describeIssues(new z.ZodError(result.error as z.core.$ZodIssue[]), target));
   });
 }

@@ -19,7 +19,12 @@ const description =
 const securitySchemes = {
   ...adminSessionScheme,
   ...apiTokenScheme,
-  nodeSignature: { type: 'apiKey', in: 'header', name: NODE_AUTH_HEADERS.signature, description: `with ${NODE_AUTH_HEADERS.node} and ${NODE_AUTH_HEADERS.timestamp}` },
+  nodeSignature: {
+    type: 'apiKey',
+    in: 'header',
+    name: NODE_AUTH_HEADERS.signature,
+    description: `with ${NODE_AUTH_HEADERS.node} and ${NODE_AUTH_HEADERS.timestamp}`,
+  },
   requesterSignature: {
     type: 'apiKey',
     in: 'header',

@@ -1,10 +1,9 @@
-/** The seed service's envelope `{success, data, error}` and zod validation that fails with actionable 400s. */
+/** The seed service's envelope `{success, data, error}`, and zod issues as messages that name the field. */
 import type { Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
-import { zValidator } from '@hono/zod-validator';
 import type { ValidationTargets } from 'hono';
 import type { z } from 'zod';
-import { ApiError, ERROR_STATUS, type ErrorCode } from '../errors.js';
+import { ERROR_STATUS, type ErrorCode } from '../errors.js';
 
 /** A success body. */
 export function ok<T>(c: Context, data: T, status: ContentfulStatusCode = 200) {
@@ -49,11 +48,4 @@ export function describeIssues(error: z.core.$ZodError, target: keyof Validation
       return `${WHERE[target] ?? target}${path ? ` ${path}` : ''}: ${i.message}`;
     })
     .join('; ');
-}
-
-/** zod validation of one request part; failures become 400 ApiErrors naming the field. */
-export function valid<T extends z.ZodType, Target extends keyof ValidationTargets>(target: Target, schema: T) {
-  return zValidator(target, schema, (result) => {
-    if (!result.success) throw new ApiError('bad_request', describeIssues(result.error, target));
-  });
 }

@@ -18,7 +18,12 @@ const ACCOUNTS = { max_requests_per_call: 2, max_inline_input_bytes: 1_000 };
 let t: TestSigner;
 let cookie: string;
 beforeAll(async () => {
-  t = makeSigner({ server: { body_limit_bytes: DEFAULT }, models: { max_upload_bytes: UPLOAD }, inference: { max_body_bytes: INFERENCE }, accounts: ACCOUNTS });
+  t = makeSigner({
+    server: { body_limit_bytes: DEFAULT },
+    models: { max_upload_bytes: UPLOAD },
+    inference: { max_body_bytes: INFERENCE },
+    accounts: ACCOUNTS,
+  });
   cookie = (await adminSession(t)).cookie;
 });
 afterAll(() => t.close());
@@ -74,7 +79,9 @@ describe('per-route body limits', () => {
       const over = await send(method, path, max + 1);
       const body = (await over.json()) as { code?: string; error: string };
       // The Open Inference Protocol routes answer in its own shape, {error}.
-      const refused = over.status === 413 && (path.startsWith('/v2/') ? /inference\.max_body_bytes/.test(body.error) : body.code === 'payload_too_large');
+      const refused =
+        over.status === 413 &&
+        (path.startsWith('/v2/') ? /inference\.max_body_bytes/.test(body.error) : body.code === 'payload_too_large');
       if (!refused) wrong.push(`${route}: ${max + 1} bytes gave ${over.status} ${JSON.stringify(body)}`);
       const at = await send(method, path, max);
       if (at.status === 413) wrong.push(`${route}: ${max} bytes (the limit) gave 413`);
@@ -92,7 +99,10 @@ describe('per-route body limits', () => {
       error: `body is larger than ${DEFAULT} bytes (server.body_limit_bytes); upload large inputs with PUT /api/v1/inputs/{sha256} in one piece no larger than that`,
     });
     const infer = await send('POST', '/api/v1/models/m/infer', INFERENCE + 1, true);
-    expect(await infer.json()).toMatchObject({ code: 'payload_too_large', error: expect.stringContaining('send fewer or smaller inputs') });
+    expect(await infer.json()).toMatchObject({
+      code: 'payload_too_large',
+      error: expect.stringContaining('send fewer or smaller inputs'),
+    });
   });
 
   it("applies a console route's limit before the guard reads a posted form", async () => {
@@ -100,8 +110,15 @@ describe('per-route body limits', () => {
     const form = new FormData();
     form.set('_csrf', 'whatever');
     form.set('file', new File([new Uint8Array(UPLOAD + FORM_OVERHEAD + 1)], 'big.onnx'));
-    const res = await t.app.request('/console/models', { method: 'POST', headers: { cookie, origin: ORIGIN }, body: form });
+    const res = await t.app.request('/console/models', {
+      method: 'POST',
+      headers: { cookie, origin: ORIGIN },
+      body: form,
+    });
     expect(res.status).toBe(413);
-    expect(await res.json()).toMatchObject({ code: 'payload_too_large', error: expect.stringContaining(`larger than ${UPLOAD} bytes (models.max_upload_bytes)`) });
+    expect(await res.json()).toMatchObject({
+      code: 'payload_too_large',
+      error: expect.stringContaining(`larger than ${UPLOAD} bytes (models.max_upload_bytes)`),
+    });
   });
 });

@@ -19,12 +19,26 @@ const ASSETS: Record<string, string> = { 'swagger-ui.css': 'text/css', 'swagger-
 export function docs(app: Hono<Env>) {
   let document: ReturnType<typeof openApiDocument> | undefined;
   return new Hono<Env>()
-    .get('/openapi.json', doc('docs', { summary: 'This OpenAPI document' }), async (c) => c.json(await (document ??= openApiDocument(app))))
-    .get('/docs', doc('docs', { summary: 'Interactive documentation (Swagger UI)' }), swaggerUI({ url: '/openapi.json', baseUrl: '/docs/assets', title: 'Signer API' }))
-    .get('/docs/assets/swagger-ui-dist/:file', doc('docs', { summary: 'Swagger UI assets, served from node_modules' }), async (c) => {
-      const file = c.req.param('file');
-      const type = ASSETS[file];
-      if (!type) throw new ApiError('not_found', `no documentation asset ${file}`);
-      return c.body(await readFile(join(assetsDir, file)), 200, { 'content-type': type, 'cache-control': 'public, max-age=86400' });
-    });
+    .get('/openapi.json', doc('docs', { summary: 'This OpenAPI document' }), async (c) => {
+      document ??= openApiDocument(app);
+      return c.json(await document);
+    })
+    .get(
+      '/docs',
+      doc('docs', { summary: 'Interactive documentation (Swagger UI)' }),
+      swaggerUI({ url: '/openapi.json', baseUrl: '/docs/assets', title: 'Signer API' }),
+    )
+    .get(
+      '/docs/assets/swagger-ui-dist/:file',
+      doc('docs', { summary: 'Swagger UI assets, served from node_modules' }),
+      async (c) => {
+        const file = c.req.param('file');
+        const type = ASSETS[file];
+        if (!type) throw new ApiError('not_found', `no documentation asset ${file}`);
+        return c.body(await readFile(join(assetsDir, file)), 200, {
+          'content-type': type,
+          'cache-control': 'public, max-age=86400',
+        });
+      },
+    );
 }
