@@ -25,9 +25,52 @@ interface CheckedResult {
 export async function acceptResult(s: Services, node: NodeRow, body: CompleteTaskRequest, now = Date.now()): Promise<TaskRow> {
   const checked = await check(s, node, body, now);
   if (!('outputHash' in checked)) return checked;
-  const row = atomic(s.store.sqlite, () => record(s, node, checked));
+  const row = await recordSoon(s, node, checked);
   announce(s, row, checked);
   return row;
+}
+
+/** A checked result waiting for the next group commit. */
+interface Waiting {
+  node: NodeRow;
+  checked: CheckedResult;
+  resolve: (row: TaskRow) => void;
+  reject: (err: unknown) => void;
+}
+const waiting = new WeakMap<Services, Waiting[]>();
+
+/**
+ * Records a checked result with the others checked in the same turn of the event loop: one SQL
+ * transaction for all of them (a commit is most of a completion's SQLite cost), each result in its
+ * own savepoint, so one refused result rolls back alone, as in `acceptResults`. Nobody is answered
+ * before the commit.
+ */
+function recordSoon(s: Services, node: NodeRow, checked: CheckedResult): Promise<TaskRow> {
+  let queue = waiting.get(s);
+  if (!queue) waiting.set(s, (queue = []));
+  return new Promise((resolve, reject) => {
+    if (queue.push({ node, checked, resolve, reject }) === 1) setImmediate(() => commitWaiting(s));
+  });
+}
+
+function commitWaiting(s: Services): void {
+  const items = waiting.get(s)!.splice(0);
+  let outcomes: ({ row: TaskRow } | { err: unknown })[];
+  try {
+    outcomes = atomic(s.store.sqlite, () =>
+      items.map((w) => {
+        try {
+          return { row: atomic(s.store.sqlite, () => record(s, w.node, w.checked)) };
+        } catch (err) {
+          return { err };
+        }
+      }),
+    );
+  } catch (err) {
+    for (const w of items) w.reject(err);
+    return;
+  }
+  outcomes.forEach((o, i) => ('row' in o ? items[i]!.resolve(o.row) : items[i]!.reject(o.err)));
 }
 
 /**
