@@ -3,7 +3,13 @@
  * refuse an input of the wrong name, datatype or shape, and the fee would be spent on a task
  * that can only fail. Same rules as the node's check (node-agent/validate), in the user's room.
  */
-import { decodeBinaryInputs, decodeTensor, inferenceInputsSchema, isBinaryInputs, TensorError } from '../protocol/index.js';
+import {
+  decodeBinaryInputs,
+  decodeTensor,
+  inferenceInputsSchema,
+  isBinaryInputs,
+  TensorError,
+} from '../protocol/index.js';
 import type { TensorSpec } from './signer-client.js';
 
 /** What the input file holds, per tensor. */
@@ -19,7 +25,12 @@ const shapeText = (shape: readonly number[]) => `[${shape.map((d) => (d < 0 ? '?
 
 function parse(bytes: Uint8Array): Given[] {
   if (isBinaryInputs(bytes)) {
-    return decodeBinaryInputs(bytes).map(({ name, tensor }) => ({ name, datatype: tensor.datatype, shape: tensor.dims, check: () => undefined }));
+    return decodeBinaryInputs(bytes).map(({ name, tensor }) => ({
+      name,
+      datatype: tensor.datatype,
+      shape: tensor.dims,
+      check: () => undefined,
+    }));
   }
   let json: unknown;
   try {
@@ -31,9 +42,16 @@ function parse(bytes: Uint8Array): Given[] {
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const where = issue.path.join('.') || '(root)';
-    throw new InputMismatch(`the input is not in the form {"inputs":[{name, shape, datatype, data}]}: ${where}: ${issue.message}`);
+    throw new InputMismatch(
+      `the input is not in the form {"inputs":[{name, shape, datatype, data}]}: ${where}: ${issue.message}`,
+    );
   }
-  return parsed.data.inputs.map((t) => ({ name: t.name, datatype: t.datatype, shape: t.shape, check: () => void decodeTensor(t) }));
+  return parsed.data.inputs.map((t) => ({
+    name: t.name,
+    datatype: t.datatype,
+    shape: t.shape,
+    check: () => void decodeTensor(t),
+  }));
 }
 
 /** The input does not fit the model; the message says what was expected and what was given. */
@@ -58,9 +76,15 @@ export function checkInputs(bytes: Uint8Array, model: string, inputs: TensorSpec
     if (!want) throw new InputMismatch(`model "${model}" has no input "${t.name}": expected ${names}`);
     if (seen.has(t.name)) throw new InputMismatch(`input "${t.name}" is given twice`);
     seen.add(t.name);
-    if (t.datatype !== want.datatype) throw new InputMismatch(`input "${t.name}": expected datatype ${want.datatype}, got ${t.datatype}`);
-    const fits = t.shape.length === want.shape.length && t.shape.every((d, i) => d > 0 && (want.shape[i]! < 0 || want.shape[i] === d));
-    if (!fits) throw new InputMismatch(`input "${t.name}": expected shape ${shapeText(want.shape)} (? is any size), got ${shapeText(t.shape)}`);
+    if (t.datatype !== want.datatype)
+      throw new InputMismatch(`input "${t.name}": expected datatype ${want.datatype}, got ${t.datatype}`);
+    const fits =
+      t.shape.length === want.shape.length &&
+      t.shape.every((d, i) => d > 0 && (want.shape[i]! < 0 || want.shape[i] === d));
+    if (!fits)
+      throw new InputMismatch(
+        `input "${t.name}": expected shape ${shapeText(want.shape)} (? is any size), got ${shapeText(t.shape)}`,
+      );
     try {
       t.check();
     } catch (e) {
@@ -69,5 +93,8 @@ export function checkInputs(bytes: Uint8Array, model: string, inputs: TensorSpec
     }
   }
   const missing = inputs.filter((i) => !seen.has(i.name));
-  if (missing.length > 0) throw new InputMismatch(`missing input ${missing.map((i) => `"${i.name}" ${i.datatype} ${shapeText(i.shape)}`).join(', ')}`);
+  if (missing.length > 0)
+    throw new InputMismatch(
+      `missing input ${missing.map((i) => `"${i.name}" ${i.datatype} ${shapeText(i.shape)}`).join(', ')}`,
+    );
 }

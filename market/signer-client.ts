@@ -101,9 +101,11 @@ export class SignerClient {
     try {
       res = await fetch(new URL(`/v2/models/${encodeURIComponent(model)}`, this.baseUrl));
     } catch (e) {
-      throw new Error(`cannot reach the signer at ${this.baseUrl} (${(e as Error).cause ?? (e as Error).message}); is it running?`);
+      const why = (e as Error).cause ?? (e as Error).message;
+      throw new Error(`cannot reach the signer at ${this.baseUrl} (${why}); is it running?`);
     }
-    const body = (await res.json().catch(() => null)) as { inputs?: TensorSpec[]; parameters?: { artifact_hash?: string } } | null;
+    type Metadata = { inputs?: TensorSpec[]; parameters?: { artifact_hash?: string } };
+    const body = (await res.json().catch(() => null)) as Metadata | null;
     const artifactHash = body?.parameters?.artifact_hash;
     if (!res.ok || !artifactHash || !body?.inputs?.length) return null;
     return { artifactHash, inputs: body.inputs };

@@ -19,5 +19,8 @@ export function agentLogger(opts: AgentLogOptions = {}): Logger {
   if (!tty) return pino({ name: 'node-agent' }, destination);
   // In-process and synchronous: a terminal is slow anyway, and a worker thread would lose the last lines on exit.
   // Colours only on the process's own terminal, not into a stream the caller handed over.
-  return pino({ name: 'node-agent' }, pretty({ destination, sync: true, colorize: opts.destination ? false : undefined }));
+  return pino(
+    { name: 'node-agent' },
+    pretty({ destination, sync: true, colorize: opts.destination ? false : undefined }),
+  );
 }

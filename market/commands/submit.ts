@@ -55,14 +55,17 @@ export function whole(value: string | undefined, flag: string, fallback: bigint)
 async function checkAgainstModel(ctx: Context, model: string, artifactHash: string, bytes: Uint8Array): Promise<void> {
   const io = await ctx.signer.modelInputs(model);
   if (!io || io.artifactHash !== artifactHash) {
-    process.stderr.write(`warning: the signer lists no inputs for "${model}" (artifact ${artifactHash.slice(0, 12)}…): the input is not checked before paying\n`);
+    const artifact = `${artifactHash.slice(0, 12)}…`;
+    const note = 'the input is not checked before paying';
+    process.stderr.write(`warning: the signer lists no inputs for "${model}" (artifact ${artifact}): ${note}\n`);
     return;
   }
   try {
     checkInputs(bytes, model, io.inputs);
   } catch (e) {
-    if (e instanceof InputMismatch) throw new Error(`${e.message}; nothing was sent (model "${model}" would refuse this input after the fee is escrowed)`);
-    throw e;
+    if (!(e instanceof InputMismatch)) throw e;
+    const why = `model "${model}" would refuse this input after the fee is escrowed`;
+    throw new Error(`${e.message}; nothing was sent (${why})`);
   }
 }
 

@@ -183,7 +183,8 @@ export class SignerClient {
       throw new SignerError(res.ok ? 502 : res.status, `${method} ${path}: HTTP ${res.status} without the {success,data,error} envelope: ${json.slice(0, 200)}`);
     }
     if (!res.ok || !parsed.success) {
-      throw new SignerError(res.ok ? 502 : res.status, `${method} ${path}: HTTP ${res.status}: ${parsed.error ?? 'no error message'}`, codeOf(parsed.code));
+      const why = `${method} ${path}: HTTP ${res.status}: ${parsed.error ?? 'no error message'}`;
+      throw new SignerError(res.ok ? 502 : res.status, why, codeOf(parsed.code));
     }
     return { status: res.status, data: parsed.data };
   }

@@ -55,9 +55,15 @@ export const ERROR_STATUS = {
   upload_cap_exceeded: 429,
   /** The signer holds as many bytes of inputs not yet named by any task as it may, from all requesters. */
   uploads_full: 503,
-  /** The node key has no active bond in the escrow contract (none, unbonding or slashed): bond a stake, then register. */
+  /**
+   * The node key has no active bond in the escrow contract (none, unbonding or slashed): bond a stake,
+   * then register.
+   */
   node_not_bonded: 403,
-  /** A node signature (of a request or a result) that is not canonical: s above n/2, or a recovery byte other than 00 or 01. */
+  /**
+   * A node signature (of a request or a result) that is not canonical: s above n/2, or a recovery byte
+   * other than 00 or 01.
+   */
   signature_not_canonical: 401,
   /** A signed node request whose (r, s) was already used, whatever its recovery byte: sign every request afresh. */
   signature_replayed: 401,
@@ -95,7 +101,10 @@ export const ERROR_STATUS = {
   input_mismatch: 400,
   /** The account's deposit, less what it owes and what is reserved, is below the request's max_fee. */
   insufficient_deposit: 402,
-  /** A token bound to a prepaid account: the allowance the account signed (its cap) less what it owes and what running token calls hold does not cover this call. */
+  /**
+   * A token bound to a prepaid account: the allowance the account signed (its cap) less what it owes and
+   * what running token calls hold does not cover this call.
+   */
   allowance_exhausted: 402,
   /** The account asked to withdraw: the signer takes no more requests from it. */
   account_withdrawing: 403,

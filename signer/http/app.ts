@@ -67,12 +67,17 @@ export function createApp(services: Services): Hono<Env> {
   for (const r of [health, register, heartbeat, pull, complete, tasks, stats, nodes, inputs, models, metrics, docs(app), adminAuth, consoleAuth, adminTokens, consoleTokens, dashboard, adminModels, consoleModelPages, infer, batchInfer, oip, periods, payees, requests, accounts, quote]) app.route('/', r);
 
   // Every error body carries a code (protocol/errors): clients switch on it, never on the message.
-  app.notFound((c) => fail(c, 'route_not_found', `no route ${c.req.method} ${c.req.path}; see /openapi.json for the API`));
+  app.notFound((c) =>
+    fail(c, 'route_not_found', `no route ${c.req.method} ${c.req.path}; see /openapi.json for the API`),
+  );
   app.onError((err, c) => {
     if (err instanceof ApiError) return fail(c, err.code, err.message);
     if (err instanceof HTTPException) {
       const status = err.status as ContentfulStatusCode;
-      if (status === 400 && /json/i.test(err.message)) return fail(c, 'invalid_json', `body is not valid JSON: ${err.message}`);
+      // hono's JSON parser throws a 400 naming JSON: a body that does not parse has its own code.
+      if (status === 400 && /json/i.test(err.message)) {
+        return fail(c, 'invalid_json', `body is not valid JSON: ${err.message}`);
+      }
       return fail(c, codeOfStatus(status), err.message || 'bad request', status);
     }
     if (err instanceof TaskNotFoundError) return fail(c, 'task_not_found', err.message);

@@ -45,12 +45,23 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'market-submit-'));
   devnet = await tempDevnet();
   const file = readFileSync(classifierPath());
-  const deployed = await call(devnet.devnet, keyOf(devnet.devnet, 'wallet_1'), `${DEPLOYER}.${MODEL_REGISTRY}`, 'deploy', deployModelArgs({ model: MODEL, artifactHash: sha256Hex(file), format: 'onnx', price: 1000, uri: '' }));
+  const deployed = await call(
+    devnet.devnet,
+    keyOf(devnet.devnet, 'wallet_1'),
+    `${DEPLOYER}.${MODEL_REGISTRY}`,
+    'deploy',
+    deployModelArgs({ model: MODEL, artifactHash: sha256Hex(file), format: 'onnx', price: 1000, uri: '' }),
+  );
   if ('reason' in deployed.res) throw new Error(`deploy refused: ${JSON.stringify(deployed.res)}`);
   await devnet.devnet.idle();
   mkdirSync(join(dir, 'models'));
   copyFileSync(classifierPath(), join(dir, 'models', 'cls.onnx'));
-  const chain = new StacksApiChain({ apiUrl: devnet.devnet.url, network: 'devnet', escrowContract: ESCROW, privateKey: keyOf(devnet.devnet, 'deployer') });
+  const chain = new StacksApiChain({
+    apiUrl: devnet.devnet.url,
+    network: 'devnet',
+    escrowContract: ESCROW,
+    privateKey: keyOf(devnet.devnet, 'deployer'),
+  });
   signer = await startSigner({
     config: {
       server: { host: '127.0.0.1', port: 0 },
@@ -64,7 +75,15 @@ beforeAll(async () => {
   });
   const keyFile = join(dir, 'wallet_2.key');
   writeFileSync(keyFile, keyOf(devnet.devnet, 'wallet_2'), { mode: 0o600 });
-  ctx = createContext(loadMarketConfig(undefined, { node_url: devnet.devnet.url, signer_url: signer.url, key_file: keyFile, network: 'devnet' }), true);
+  ctx = createContext(
+    loadMarketConfig(undefined, {
+      node_url: devnet.devnet.url,
+      signer_url: signer.url,
+      key_file: keyFile,
+      network: 'devnet',
+    }),
+    true,
+  );
 }, 180_000);
 
 afterAll(async () => {
@@ -77,14 +96,22 @@ describe('market submit checks the input before paying', () => {
   it('refuses a wrong shape, datatype or name saying expected vs got, and sends nothing', async () => {
     const before = await account();
     const refuse = (file: string) => submit(ctx, { model: MODEL, input: file, wait: false });
-    await expect(refuse(input('x', [1, 1, 48, 192]))).rejects.toThrow(/input "x": expected shape \[\?, 3, \?, \?\].*got \[1, 1, 48, 192\].*nothing was sent/);
-    await expect(refuse(input('x', [3, 48, 192]))).rejects.toThrow(/input "x": expected shape \[\?, 3, \?, \?\].*got \[3, 48, 192\]/);
-    await expect(refuse(input('x', [1, 3, 48, 192], 'INT32'))).rejects.toThrow(/input "x": expected datatype FP32, got INT32/);
-    await expect(refuse(input('image', [1, 3, 48, 192]))).rejects.toThrow(/has no input "image": expected "x" FP32 \[\?, 3, \?, \?\]/);
+    await expect(refuse(input('x', [1, 1, 48, 192]))).rejects.toThrow(
+      /input "x": expected shape \[\?, 3, \?, \?\].*got \[1, 1, 48, 192\].*nothing was sent/,
+    );
+    await expect(refuse(input('x', [3, 48, 192]))).rejects.toThrow(
+      /input "x": expected shape \[\?, 3, \?, \?\].*got \[3, 48, 192\]/,
+    );
+    await expect(refuse(input('x', [1, 3, 48, 192], 'INT32'))).rejects.toThrow(
+      /input "x": expected datatype FP32, got INT32/,
+    );
+    await expect(refuse(input('image', [1, 3, 48, 192]))).rejects.toThrow(
+      /has no input "image": expected "x" FP32 \[\?, 3, \?, \?\]/,
+    );
     expect(await account()).toEqual(before);
   }, 60_000);
 
-  it('submits an input that fits (any batch size), and market status shows the node\'s reason once it failed', async () => {
+  it("submits a fitting input (any batch size); market status shows the node's reason once it failed", async () => {
     const before = await account();
     const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
     try {
@@ -92,10 +119,22 @@ describe('market submit checks the input before paying', () => {
       const submitted = JSON.parse(String(out.mock.calls.at(-1)![0])) as { task_id: string };
       expect((await account()).nonce).toBe(before.nonce + 1);
       // The signer's watcher sees the task; a node then reports that it could not run it.
-      await expect.poll(() => getTask(signer.services.store, submitted.task_id)?.status, { timeout: 30_000, interval: 100 }).toBe('pending');
+      await expect
+        .poll(() => getTask(signer.services.store, submitted.task_id)?.status, { timeout: 30_000, interval: 100 })
+        .toBe('pending');
       const id = submitted.task_id;
-      transition(signer.services.store, id, 'in_progress', { reason: 'test: leased', nodeId: 'node-x' }, { inference_node_id: 'node-x' });
-      failAttempt(signer.services, getTask(signer.services.store, submitted.task_id)!, 'node node-x reported: out of memory');
+      transition(
+        signer.services.store,
+        id,
+        'in_progress',
+        { reason: 'test: leased', nodeId: 'node-x' },
+        { inference_node_id: 'node-x' },
+      );
+      failAttempt(
+        signer.services,
+        getTask(signer.services.store, submitted.task_id)!,
+        'node node-x reported: out of memory',
+      );
       await status(ctx, BigInt(submitted.task_id));
       const shown = JSON.parse(String(out.mock.calls.at(-1)![0])) as { signer_status: string; error: string };
       expect(shown).toMatchObject({ signer_status: 'failed', error: expect.stringMatching(/out of memory/) });

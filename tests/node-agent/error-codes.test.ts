@@ -21,19 +21,30 @@ let signer: RunningSigner;
 let agent: Agent;
 const key = randomPrivateKey();
 
-const client = (nodeId: string) => new SignerClient({ baseUrl: signer.url, nodeId, privateKey: key, chainId: signer.services.chainId, timeoutMs: 5000 });
+const client = (nodeId: string) =>
+  new SignerClient({ baseUrl: signer.url, nodeId, privateKey: key, chainId: signer.services.chainId, timeoutMs: 5000 });
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'agent-codes-'));
   signer = await startSigner({
-    config: { server: { host: '127.0.0.1', port: 0, max_wait_seconds: 5 }, database: { path: join(dir, 'signer.db') }, log: { level: 'silent' } },
+    config: {
+      server: { host: '127.0.0.1', port: 0, max_wait_seconds: 5 },
+      database: { path: join(dir, 'signer.db') },
+      log: { level: 'silent' },
+    },
     chain: null,
     log: silent,
   });
   agent = new Agent(
     {
       client: client('codes-node'),
-      registration: () => ({ node_id: 'codes-node', endpoint: '', public_key: compressPublicKey(privateKeyToPublic(key)), supported_models: [], performance_score: 1 }),
+      registration: () => ({
+        node_id: 'codes-node',
+        endpoint: '',
+        public_key: compressPublicKey(privateKeyToPublic(key)),
+        supported_models: [],
+        performance_score: 1,
+      }),
       // No task is ever queued for this node (it serves no model): the loop never computes.
       task: {} as TaskContext,
       degraded: () => false,
@@ -43,7 +54,8 @@ beforeAll(async () => {
     { pullWaitS: 1, heartbeatIntervalMs: 600_000, backoffBaseMs: 20, backoffMaxMs: 100, maxInFlight: 1 },
   );
   agent.start();
-  for (const end = Date.now() + 10_000; !agent.registered && Date.now() < end; ) await new Promise((r) => setTimeout(r, 20));
+  for (const end = Date.now() + 10_000; !agent.registered && Date.now() < end; )
+    await new Promise((r) => setTimeout(r, 20));
 });
 
 afterAll(async () => {
@@ -54,7 +66,9 @@ afterAll(async () => {
 
 describe('the agent switches on error codes', () => {
   it('a refusal exposes its code', async () => {
-    const err = await client('nobody').heartbeat('online').catch((e: unknown) => e);
+    const err = await client('nobody')
+      .heartbeat('online')
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SignerError);
     expect(err).toMatchObject({ status: 404, code: 'node_not_registered', retryable: false });
   });
@@ -62,12 +76,16 @@ describe('the agent switches on error codes', () => {
   it('registers again on node_not_registered (the signer lost its row)', async () => {
     signer.services.store.sqlite.prepare('delete from inference_nodes where node_id = ?').run('codes-node');
     expect(getNode(signer.services.store, 'codes-node')).toBeUndefined();
-    await expect.poll(() => getNode(signer.services.store, 'codes-node')?.status, { timeout: 10_000, interval: 50 }).toBe('online');
+    await expect
+      .poll(() => getNode(signer.services.store, 'codes-node')?.status, { timeout: 10_000, interval: 50 })
+      .toBe('online');
   });
 
   it('heartbeats back online on node_offline', async () => {
     markSilentNodesOffline(signer.services.store, Date.now() + 1, Date.now());
     expect(getNode(signer.services.store, 'codes-node')?.status).toBe('offline');
-    await expect.poll(() => getNode(signer.services.store, 'codes-node')?.status, { timeout: 10_000, interval: 50 }).toBe('online');
+    await expect
+      .poll(() => getNode(signer.services.store, 'codes-node')?.status, { timeout: 10_000, interval: 50 })
+      .toBe('online');
   });
 });

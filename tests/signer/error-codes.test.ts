@@ -23,7 +23,11 @@ afterEach(() => t.close());
 /** Asserts the response is a refusal in the envelope with `code`, and that the code's status is the response's. */
 async function expectCode(res: Response, code: ErrorCode): Promise<void> {
   const b = await body(res);
-  expect({ status: res.status, success: b.success, code: b.code }).toEqual({ status: ERROR_STATUS[code], success: false, code });
+  expect({ status: res.status, success: b.success, code: b.code }).toEqual({
+    status: ERROR_STATUS[code],
+    success: false,
+    code,
+  });
   expect(isErrorCode(b.code)).toBe(true);
   expect(b.error).toMatch(/\w/);
 }
@@ -32,15 +36,27 @@ describe('every error body carries a known code', () => {
   it('routing, JSON, validation and body limits', async () => {
     await expectCode(await t.app.request('/api/v1/nope'), 'route_not_found');
     await expectCode(await t.app.request('/api/v1/stats', { method: 'DELETE' }), 'route_not_found');
-    await expectCode(await t.app.request(...node.request('POST', '/api/v1/nodes/heartbeat', '{"node_id": ')), 'invalid_json');
-    await expectCode(await t.app.request(...node.request('POST', '/api/v1/nodes/heartbeat', { node_id: 'node-1', status: 'dancing' })), 'bad_request');
-    await expectCode(await t.app.request(...node.request('POST', '/api/v1/nodes/heartbeat', 'x'.repeat(5000))), 'payload_too_large');
+    await expectCode(
+      await t.app.request(...node.request('POST', '/api/v1/nodes/heartbeat', '{"node_id": ')),
+      'invalid_json',
+    );
+    await expectCode(
+      await t.app.request(...node.request('POST', '/api/v1/nodes/heartbeat', { node_id: 'node-1', status: 'dancing' })),
+      'bad_request',
+    );
+    await expectCode(
+      await t.app.request(...node.request('POST', '/api/v1/nodes/heartbeat', 'x'.repeat(5000))),
+      'payload_too_large',
+    );
   });
 
   it('node auth: unsigned, unknown node, offline node', async () => {
     await expectCode(await t.app.request('/api/v1/nodes/node-1/tasks'), 'unauthorized');
     const stranger = new TestNode('node-2');
-    await expectCode(await t.app.request(...stranger.request('GET', '/api/v1/nodes/node-2/tasks')), 'node_not_registered');
+    await expectCode(
+      await t.app.request(...stranger.request('GET', '/api/v1/nodes/node-2/tasks')),
+      'node_not_registered',
+    );
     markSilentNodesOffline(t.s.store, Date.now() + 1, Date.now());
     await expectCode(await t.app.request(...node.request('GET', '/api/v1/nodes/node-1/tasks')), 'node_offline');
   });
@@ -52,7 +68,9 @@ describe('every error body carries a known code', () => {
     const fake = node.result({ task_id: '424242', chain_task_id: '424242', input_hash: 'ab'.repeat(32) });
     const res = await t.app.request(...node.request('POST', '/api/v1/tasks/complete-batch', { results: [fake] }));
     expect(res.status).toBe(200);
-    expect((await body(res)).data.results).toEqual([{ task_id: '424242', success: false, http_status: 404, code: 'task_not_found', error: expect.any(String) }]);
+    expect((await body(res)).data.results).toEqual([
+      { task_id: '424242', success: false, http_status: 404, code: 'task_not_found', error: expect.any(String) },
+    ]);
   });
 
   it('the console, the inference routes and the OIP routes', async () => {

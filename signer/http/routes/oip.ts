@@ -113,8 +113,10 @@ export const oip = new Hono<Env>()
   .onError((err, c) => {
     if (err instanceof ApiError) return c.json({ error: err.message, code: err.code }, err.status as ContentfulStatusCode);
     if (err instanceof HTTPException) {
-      return c.json({ error: err.message || 'bad request', code: codeOfStatus(err.status) }, err.status as ContentfulStatusCode);
+      const status = err.status as ContentfulStatusCode;
+      return c.json({ error: err.message || 'bad request', code: codeOfStatus(status) }, status);
     }
     c.var.services.log.error({ err, req_id: c.var.requestId, path: c.req.path }, 'unhandled error');
-    return c.json({ error: `internal error (request ${c.var.requestId}); this is a bug, please report it`, code: 'internal' }, 500);
+    const bug = `internal error (request ${c.var.requestId}); this is a bug, please report it`;
+    return c.json({ error: bug, code: 'internal' }, 500);
   });
