@@ -71,7 +71,7 @@ function withInputs(s: Services, tasks: TaskRow[]): PulledTask[] {
  * newline, then each distinct small input once; a task's `input_range` says where its bytes are.
  * Escaping, base64 and parsing of 100 KB strings cost more than the inference of a small model.
  */
-function framed(s: Services, tasks: TaskRow[]): ReturnType<typeof Buffer.concat> {
+function framed(s: Services, tasks: TaskRow[]): { body: ReadableStream<Uint8Array>; length: number } {
   const inputs = smallInputs(s, tasks);
   const at = new Map<string, [number, number]>();
   let offset = 0;
@@ -80,7 +80,15 @@ function framed(s: Services, tasks: TaskRow[]): ReturnType<typeof Buffer.concat>
     offset += data.length;
   }
   const views = tasks.map((t) => (at.has(t.input_hash) ? { ...pulledView(s, t), input_range: at.get(t.input_hash)! } : pulledView(s, t)));
-  return Buffer.concat([Buffer.from(`${JSON.stringify({ success: true, data: views, error: null })}\n`), ...inputs.values()]);
+  const parts = [Buffer.from(`${JSON.stringify({ success: true, data: views, error: null })}\n`), ...inputs.values()];
+  // Written part by part, not concatenated: a pull of 32 inputs of 110 KB was 3.5 MB copied once more (and more GC).
+  const body = new ReadableStream<Uint8Array>({
+    start(c) {
+      for (const part of parts) c.enqueue(part);
+      c.close();
+    },
+  });
+  return { body, length: parts.reduce((n, p) => n + p.length, 0) };
 }
 
 /** Pull route. */
@@ -99,7 +107,10 @@ export const pull = new Hono<Env>().get('/api/v1/nodes/:node_id/tasks', doc('nod
     const tasks = fresh?.status === 'online' || fresh?.status === 'busy' ? leaseUpTo(s, node.node_id, max ?? 1) : [];
     if (tasks.length > 0) {
       s.log.debug({ task_ids: tasks.map((t) => t.task_id), node_id: node.node_id }, 'tasks leased');
-      if (inline === 'true' && max !== undefined && c.req.header('accept') === FRAMED_TASKS) return c.body(framed(s, tasks), 200, { 'content-type': FRAMED_TASKS });
+      if (inline === 'true' && max !== undefined && c.req.header('accept') === FRAMED_TASKS) {
+        const { body, length } = framed(s, tasks);
+        return c.body(body, 200, { 'content-type': FRAMED_TASKS, 'content-length': String(length) });
+      }
       const views = inline === 'true' ? withInputs(s, tasks) : tasks.map((t) => pulledView(s, t));
       // Without ?max= the seed's shape: one task in data.
       return ok(c, max === undefined ? views[0] : views);
