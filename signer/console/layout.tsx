@@ -40,7 +40,9 @@ export function Layout({ title, admin, flash, children }: LayoutProps) {
           <meta name="viewport" content="width=device-width, initial-scale=1" />
           {admin && <meta name="csrf-token" content={admin.csrfToken} />}
           <title>{title} · Signer console</title>
+          <link rel="icon" href="/favicon.ico" />
           <link rel="stylesheet" href="/console/assets/console.css" />
+          <script src="/console/assets/console.js" defer />
         </head>
         <body>
           <header class="topbar">

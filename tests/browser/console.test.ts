@@ -4,7 +4,8 @@
  * process. An operator initializes the admin (with the setup token the signer printed), logs in, uploads and publishes the bundled
  * classifier, creates a token limited to it; a client calls inference with that token; the
  * dashboard, left open, shows the call on its plot after its live update, without a reload.
- * Screenshots go to tests/artifacts/.
+ * Each page is also looked at 420 px wide (a phone): nothing may widen the page past the screen.
+ * Screenshots, at 1280 and 420 px, go to tests/artifacts/.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -36,7 +37,9 @@ beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   ({ m, input } = await marketplace({ signerConfigToml: `${FAST_SIGNER_TOML}\n[dashboard]\nrefresh_ms = 500\ntotals_refresh_ms = 0\n` }));
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking'] });
-  page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  page = await browser.newPage({ viewport: DESKTOP });
+  // The token page's copy button writes to the clipboard; reading it back needs the permission.
+  await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: m.signerUrl });
 }, 240_000);
 
 afterAll(async () => {
@@ -47,6 +50,28 @@ afterAll(async () => {
 /** A waitForURL predicate: this path, whatever the query (flash messages travel there). */
 const at = (path: string) => (url: URL) => url.pathname === path;
 const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+const DESKTOP = { width: 1280, height: 900 };
+const PHONE = { width: 420, height: 900 };
+
+/**
+ * Shows the page 420 px wide (reloaded, unless it is the answer to a form), takes `name`-phone,
+ * checks that nothing is wider than the screen, and goes back to 1280 px.
+ */
+async function atPhoneWidth(name: string, { ready, reload = true }: { ready?: string; reload?: boolean } = {}): Promise<void> {
+  const resize = async (size: typeof DESKTOP) => {
+    await page.setViewportSize(size);
+    if (reload) await page.reload();
+    if (ready) await page.waitForSelector(ready);
+  };
+  await resize(PHONE);
+  await shot(`${name}-phone`);
+  const widths = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, inner: window.innerWidth }));
+  await resize(DESKTOP);
+  expect(widths.scroll, `${name} at 420 px: the page is ${widths.scroll} px wide`).toBeLessThanOrEqual(widths.inner);
+}
+
+/** The texts of every plot legend's values. */
+const legendValues = () => page.locator('.plot .u-legend .u-value').allTextContents();
 
 describe('operator console in chromium', () => {
   it('sends a first visit to the initialization page, which asks for the setup token; the printed link creates the admin and logs in', async () => {
@@ -63,6 +88,15 @@ describe('operator console in chromium', () => {
     await shot('01-init');
     await Promise.all([page.waitForURL(at('/console')), page.click('button[type=submit]')]);
     await expect(page.locator('h1').textContent()).resolves.toBe('Dashboard');
+    // The page the form lands on says what happened.
+    await expect(page.locator('.flash.notice').textContent()).resolves.toBe(`admin ${ADMIN.username} created; you are logged in`);
+  });
+
+  it('serves a favicon where browsers look for it, and names it in every page', async () => {
+    const res = await fetch(`${m.signerUrl}/favicon.ico`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('image/x-icon');
+    expect(await page.getAttribute('link[rel="icon"]', 'href')).toBe('/favicon.ico');
   });
 
   it('logs out, then logs in again with the password', async () => {
@@ -74,7 +108,12 @@ describe('operator console in chromium', () => {
     await expect(page.getByRole('note').textContent()).resolves.toMatch(/not escrowed on chain/);
     // The plots are drawn by the script from node_modules' uPlot.
     await page.waitForSelector('#plot-throughput .uplot');
+    // Legends say something before anyone hovers a plot (uPlot's own shows "--").
+    const legends = await legendValues();
+    expect(legends.length).toBeGreaterThan(0);
+    expect(legends.filter((v) => v.trim() === '--' || v.trim() === '')).toEqual([]);
     await shot('02-dashboard');
+    await atPhoneWidth('02-dashboard', { ready: '#plot-throughput .uplot' });
   });
 
   it('uploads the bundled classifier, which onnxruntime validates, and publishes it on chain at a price', async () => {
@@ -89,7 +128,12 @@ describe('operator console in chromium', () => {
     await row.getByRole('button', { name: 'Publish' }).click();
     // Publishing waits for the registry transaction to be mined.
     await row.locator('.status', { hasText: /^published$/ }).waitFor({ timeout: 120_000 });
+    // The models on chain: the bundled one deployed by the marketplace's wallet, and this one, the signer's own.
+    await expect(page.locator(`#chain-model-${MODEL}`).getAttribute('data-owned')).resolves.toBe('true');
+    await expect(page.locator(`#chain-model-${MODEL} .status.mine`).textContent()).resolves.toBe('this signer');
+    await expect(page.locator('#chain-model-ppocr-cls').getAttribute('data-owned')).resolves.toBe('false');
     await shot('03-models');
+    await atPhoneWidth('03-models');
   }, 180_000);
 
   it('creates an API token limited to that model, shown once', async () => {
@@ -99,7 +143,15 @@ describe('operator console in chromium', () => {
     await page.getByRole('button', { name: 'Create token' }).click();
     token = (await page.locator('#new-token-value').textContent())!.trim();
     expect(token.length).toBeGreaterThan(20);
+    const copy = page.getByRole('button', { name: /copy the token/ });
+    await copy.click();
+    await expect(copy.textContent()).resolves.toBe('Copied');
+    const copied = await page.evaluate(async () => ({ clipboard: await navigator.clipboard.readText().catch(() => null), selection: window.getSelection()?.toString().trim() }));
+    expect(copied.clipboard).toBe(token);
+    expect(copied.selection).toBe(token);
     await shot('04-token');
+    // The page that shows the token answers the form: not reloaded (that would post it again).
+    await atPhoneWidth('04-token', { reload: false });
   });
 
   it('shows a direct call made with the token on the open dashboard, updated in place', async () => {
@@ -148,6 +200,8 @@ describe('operator console in chromium', () => {
     expect(taskLinks.length).toBeGreaterThan(0);
     const status = (await (await fetch(taskLinks[0])).json()) as { data: { status: string } };
     expect(status.data.status).toBe('settled');
+    await expect(legendValues()).resolves.not.toContain('--');
     await shot('06-dashboard-settled');
+    await atPhoneWidth('06-dashboard-settled', { ready: '#plot-throughput .uplot' });
   }, 180_000);
 });

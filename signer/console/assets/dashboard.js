@@ -3,7 +3,17 @@
 // tables in place, without reloading the page. Values go into the DOM as text, never as HTML.
 (() => {
   'use strict';
-  const COLORS = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2', '#ca8a04', '#db2777', '#4b5563', '#65a30d'];
+  // One colour means one thing on the whole page: chain (escrowed) is blue and direct is orange
+  // wherever a source is plotted, all tasks grey, and each model, token or node keeps the colour it
+  // was first given, never one of those three nor another's.
+  const SOURCE_COLORS = { chain: '#2563eb', direct: '#ea580c', tasks: '#4b5563' };
+  const PALETTE = ['#16a34a', '#9333ea', '#dc2626', '#0891b2', '#ca8a04', '#db2777', '#65a30d', '#4338ca', '#0d9488', '#a16207', '#be123c', '#7c3aed'];
+  const given = new Map();
+  function colorOf(kind, name) {
+    const key = `${kind}:${name}`;
+    if (!given.has(key)) given.set(key, PALETTE[given.size % PALETTE.length]);
+    return given.get(key);
+  }
   const charts = {};
   let snap = JSON.parse(document.getElementById('dashboard-data').textContent);
   let updates = 0;
@@ -18,32 +28,98 @@
   };
   const bps = (v) => `${v / 100}%`;
 
-  /** label -> values, for each plot, from a snapshot. */
+  /**
+   * Each plot's series, from a snapshot: label -> {values, color, dash}. Counts are per bucket
+   * (zero when nothing happened) and drawn as steps; latencies are null where nothing finished
+   * and drawn with gaps there, each value a point so that a lone one shows.
+   */
   function plotSeries(s) {
     const usage = {};
     const models = [...new Set([...Object.keys(s.usage.direct_by_model), ...Object.keys(s.usage.chain_by_model)])].sort();
     for (const m of models) {
-      if (s.usage.direct_by_model[m]) usage[`${m} (direct)`] = s.usage.direct_by_model[m];
-      if (s.usage.chain_by_model[m]) usage[`${m} (chain)`] = s.usage.chain_by_model[m];
+      const color = colorOf('model', m);
+      if (s.usage.chain_by_model[m]) usage[`${m} (chain)`] = { values: s.usage.chain_by_model[m], color };
+      if (s.usage.direct_by_model[m]) usage[`${m} (direct)`] = { values: s.usage.direct_by_model[m], color, dash: [6, 4] };
     }
+    const keyed = (series, kind) => Object.fromEntries(Object.keys(series).sort().map((k) => [k, { values: series[k], color: SOURCE_COLORS[k] ?? colorOf(kind, k) }]));
     const t = s.latency.tasks;
     const d = s.latency.direct;
+    const dotted = [2, 4];
     return {
       'plot-usage-model': { series: usage, unit: 'calls' },
-      'plot-usage-token': { series: s.usage.direct_by_token, unit: 'calls' },
-      'plot-throughput': { series: s.throughput, unit: 'results' },
-      'plot-latency': { series: { 'tasks p50': t.p50, 'tasks p95': t.p95, 'direct p50': d.p50, 'direct p95': d.p95 }, unit: 'ms', latency: true },
-      'plot-earnings': { series: s.earnings.over_time, unit: 'µSTX' },
+      'plot-usage-token': { series: keyed(s.usage.direct_by_token, 'token'), unit: 'calls' },
+      'plot-throughput': { series: keyed(s.throughput, 'source'), unit: 'results' },
+      'plot-latency': {
+        series: {
+          'tasks p50': { values: t.p50, color: SOURCE_COLORS.tasks },
+          'tasks p95': { values: t.p95, color: SOURCE_COLORS.tasks, dash: dotted },
+          'direct p50': { values: d.p50, color: SOURCE_COLORS.direct },
+          'direct p95': { values: d.p95, color: SOURCE_COLORS.direct, dash: dotted },
+        },
+        unit: 'ms',
+        latency: true,
+      },
+      'plot-earnings': { series: keyed(s.earnings.over_time, 'node'), unit: 'µSTX' },
     };
   }
 
+  /** Axis numbers short enough to leave room for the unit: 1,500 -> 1.5k, 2,000,000 -> 2M. */
+  function compact(v) {
+    if (v === null || v === undefined) return '';
+    const a = Math.abs(v);
+    if (a >= 1e9) return `${+(v / 1e9).toFixed(1)}G`;
+    if (a >= 1e6) return `${+(v / 1e6).toFixed(1)}M`;
+    if (a >= 1e4) return `${+(v / 1e3).toFixed(1)}k`;
+    return String(+v.toFixed(2));
+  }
+
+  /** Width of the y axis: its widest tick label plus the ticks, so the unit label never overlaps them. */
+  function axisSize(u, values, axisIdx, cycleNum) {
+    const axis = u.axes[axisIdx];
+    if (cycleNum > 1) return axis._size;
+    const widest = (values ?? []).reduce((w, v) => (String(v).length > w.length ? String(v) : w), '');
+    u.ctx.font = axis.font[0];
+    return Math.ceil(axis.ticks.size + axis.gap + u.ctx.measureText(widest).width / devicePixelRatio) + 4;
+  }
+
+  /**
+   * What a legend shows away from the cursor: the window's total for counts, the latest value
+   * for latencies (uPlot's own legend shows "--" until one hovers a plot).
+   */
+  function summary(values, latency) {
+    if (latency) {
+      for (let i = values.length - 1; i >= 0; i--) if (values[i] !== null && values[i] !== undefined) return `last ${values[i]} ms`;
+      return 'none';
+    }
+    return `total ${sumOf(values).toLocaleString('en')}`;
+  }
+
+  const steps = uPlot.paths.stepped({ align: 1 });
+
   function options(frame, labels, spec) {
+    const nonEmpty = (u, i) => u.data[i].flatMap((v, j) => (v !== null && v !== undefined && (spec.latency || v !== 0) ? [j] : []));
     return {
-      width: Math.max(280, frame.clientWidth),
+      width: frame.clientWidth,
       height: 220,
       scales: { x: { time: true } },
-      axes: [{}, { label: spec.unit, size: 60 }],
-      series: [{}, ...labels.map((label, i) => ({ label, stroke: COLORS[i % COLORS.length], width: 2, spanGaps: !!spec.latency, points: { show: true, size: 4 } }))],
+      axes: [{}, { label: spec.unit, labelSize: 20, size: axisSize, values: (u, splits) => splits.map(compact) }],
+      series: [
+        { value: (u, v, si, i) => (i === null ? `last ${(u.data[0].length * (u.data[0][1] - u.data[0][0])) / 60} min` : new Date(v * 1000).toLocaleTimeString()) },
+        ...labels.map((label) => {
+          const { color, dash } = spec.series[label];
+          return {
+            label,
+            stroke: color,
+            dash,
+            width: 2,
+            spanGaps: false,
+            paths: spec.latency ? undefined : steps,
+            // Points where something happened: a single busy bucket, or a lone latency, still shows.
+            points: { show: false, filter: nonEmpty, size: 7, fill: color, stroke: color },
+            value: (u, v, si, i) => (i === null ? summary(u.data[si], spec.latency) : v === null || v === undefined ? '—' : spec.latency ? `${v} ms` : v.toLocaleString('en')),
+          };
+        }),
+      ],
     };
   }
 
@@ -52,17 +128,20 @@
     for (const [id, spec] of Object.entries(plotSeries(s))) {
       const frame = document.getElementById(id);
       const labels = Object.keys(spec.series);
-      const data = [xs, ...labels.map((l) => spec.series[l])];
+      const data = [xs, ...labels.map((l) => spec.series[l].values)];
       const key = labels.join('|');
       const chart = charts[id];
-      if (chart && chart.key === key) chart.plot.setData(data);
-      else {
+      if (chart && chart.key === key) {
+        chart.plot.setData(data);
+        // Legends away from the cursor show the new totals.
+        chart.plot.setLegend({ idx: chart.plot.cursor.idx ?? null });
+      } else {
         if (chart) chart.plot.destroy();
         charts[id] = { key, plot: new uPlot(options(frame, labels, spec), data, frame) };
       }
       // What a reader (or a test) can check without reading pixels.
       frame.dataset.series = key;
-      frame.dataset.total = spec.latency ? '' : String(labels.reduce((a, l) => a + sumOf(spec.series[l]), 0));
+      frame.dataset.total = spec.latency ? '' : String(labels.reduce((a, l) => a + sumOf(spec.series[l].values), 0));
       frame.dataset.empty = String(labels.length === 0);
     }
   }
@@ -197,7 +276,7 @@
 
   drawPlots(snap);
   window.addEventListener('resize', () => {
-    for (const [id, c] of Object.entries(charts)) c.plot.setSize({ width: Math.max(280, document.getElementById(id).clientWidth), height: 220 });
+    for (const [id, c] of Object.entries(charts)) c.plot.setSize({ width: document.getElementById(id).clientWidth, height: 220 });
   });
   setTimeout(loop, snap.refresh_ms);
 })();

@@ -6,6 +6,7 @@
  */
 import { raw } from 'hono/html';
 import type { AdminSession } from '../accounts.js';
+import type { Flash } from '../flash.js';
 import { Layout } from '../layout.js';
 import type { DashboardSnapshot } from '../../dashboard/index.js';
 import { TASK_STATUSES } from '../../../protocol/index.js';
@@ -59,11 +60,11 @@ function Plot({ id, title, note }: { id: string; title: string; note?: string })
 }
 
 /** The dashboard (see the file comment). */
-export function DashboardPage({ admin, snapshot: s }: { admin: AdminSession; snapshot: DashboardSnapshot }) {
+export function DashboardPage({ admin, flash, snapshot: s }: { admin: AdminSession; flash?: Flash; snapshot: DashboardSnapshot }) {
   const all = s.tasks.total;
   const peak = Math.max(1, ...Object.values(all));
   return (
-    <Layout title="Dashboard" admin={admin}>
+    <Layout title="Dashboard" admin={admin} flash={flash}>
       <link rel="stylesheet" href="/console/assets/uplot.min.css" />
       <link rel="stylesheet" href="/console/assets/dashboard.css" />
       <p class="notice" role="note">
@@ -92,10 +93,10 @@ export function DashboardPage({ admin, snapshot: s }: { admin: AdminSession; sna
         </time>
       </p>
       <div class="plots">
-        <Plot id="plot-usage-model" title="Usage per model" note="Direct calls served and on-chain results, per model." />
+        <Plot id="plot-usage-model" title="Usage per model" note="Calls per minute, one colour per model: solid for on-chain results, dashed for direct calls." />
         <Plot id="plot-usage-token" title="Usage per API token" note="Direct calls served per token." />
-        <Plot id="plot-throughput" title="Throughput" note="Tasks that got a result, by source." />
-        <Plot id="plot-latency" title="Latency p50 / p95" note="Tasks: created to result. Direct: request to response." />
+        <Plot id="plot-throughput" title="Throughput" note="Tasks that got a result: blue on chain (escrowed), orange direct." />
+        <Plot id="plot-latency" title="Latency p50 / p95" note="Grey: tasks, created to result. Orange: direct calls, request to response. Solid p50, dotted p95; no point where nothing finished." />
         <Plot id="plot-earnings" title="Node earnings over time" note="micro-STX paid to each node by settled tasks." />
         <section class="plot">
           <h2>Tasks by status</h2>
@@ -135,6 +136,7 @@ export function DashboardPage({ admin, snapshot: s }: { admin: AdminSession; sna
             Each escrowed fee: model owner {bps(s.shares.owner_bps)}, treasury {bps(s.shares.treasury_bps)}, node {bps(s.shares.node_bps)}.
           </p>
         )}
+        <div class="scroll">
         <table id="models-table">
           <Thead cols={['Model', 'Version', 'Price per call', 'Owner', 'Owner share', 'Tasks', 'Calls (window)']} />
           <tbody>
@@ -151,9 +153,11 @@ export function DashboardPage({ admin, snapshot: s }: { admin: AdminSession; sna
             ))}
           </tbody>
         </table>
+        </div>
       </section>
       <section>
         <h2>Node earnings</h2>
+        <div class="scroll">
         <table id="earnings-table">
           <Thead cols={['Node', 'Settled tasks', 'Paid']} />
           <tbody>
@@ -166,9 +170,11 @@ export function DashboardPage({ admin, snapshot: s }: { admin: AdminSession; sna
             ))}
           </tbody>
         </table>
+        </div>
       </section>
       <section>
         <h2>Settlement transactions</h2>
+        <div class="scroll">
         <table id="settlements-table">
           <Thead cols={['Transaction', 'Kind', 'Status', 'Items', 'Block', 'Tasks']} />
           <tbody>
@@ -192,6 +198,7 @@ export function DashboardPage({ admin, snapshot: s }: { admin: AdminSession; sna
             ))}
           </tbody>
         </table>
+        </div>
       </section>
       <section id="accounts">
         <h2>Accounts</h2>
@@ -205,6 +212,7 @@ export function DashboardPage({ admin, snapshot: s }: { admin: AdminSession; sna
             {s.accounts.settler_error}
           </p>
         )}
+        <div class="scroll">
         <table id="accounts-table">
           <Thead cols={['Account', 'Deposit', 'Unsettled', 'Reserved', 'Withdrawal at', 'Last settlement']} />
           <tbody>
@@ -220,7 +228,9 @@ export function DashboardPage({ admin, snapshot: s }: { admin: AdminSession; sna
             ))}
           </tbody>
         </table>
+        </div>
         <h3>Periods</h3>
+        <div class="scroll">
         <table id="periods-table">
           <Thead cols={['Period', 'Status', 'Chain period', 'Tasks', 'Charged', 'Root', 'Transaction']} />
           <tbody>
@@ -239,6 +249,7 @@ export function DashboardPage({ admin, snapshot: s }: { admin: AdminSession; sna
             ))}
           </tbody>
         </table>
+        </div>
       </section>
       <script type="application/json" id="dashboard-data">
         {raw(embedded(s))}

@@ -71,12 +71,16 @@ export function TokensPage({ admin, tokens, flash, created }: { admin: AdminSess
           <p>
             Token <strong>{created.name}</strong> created. Copy it now: it is not shown again.
           </p>
-          <p>
+          <p class="copy-row">
             <code id="new-token-value">{created.token}</code>
+            <button type="button" class="secondary" data-copy="new-token-value" aria-label={`copy the token ${created.name}`}>
+              Copy
+            </button>
           </p>
           <p class="hint">Callers send it as the header Authorization: Bearer {created.token.slice(0, 10)}…</p>
         </div>
       )}
+      <div class="scroll">
       <table>
         <thead>
           <tr>
@@ -123,6 +127,7 @@ export function TokensPage({ admin, tokens, flash, created }: { admin: AdminSess
           ))}
         </tbody>
       </table>
+      </div>
       <h2>Create a token</h2>
       <form method="post" action="/console/tokens" class="card narrow">
         <CsrfField admin={admin} />
