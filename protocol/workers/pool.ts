@@ -31,6 +31,12 @@ export interface PoolOptions extends SpawnOptions {
   idleMs?: number;
   /** Idle workers do not keep the process alive (default false). */
   unref?: boolean;
+  /**
+   * What a timeout does to the worker: `terminate` it (default; it is replaced), or `retire` it: it
+   * takes no more calls and stops once what it runs ends. Native code such as onnxruntime aborts
+   * the whole process when its thread is terminated mid-call: such pools retire.
+   */
+  onTimeout?: 'terminate' | 'retire';
   /** Calls each replacement runs before any other (e.g. reloading models). */
   setup?: () => { name: string; arg: unknown }[];
   /** Told when a worker died and was replaced. */
@@ -43,7 +49,7 @@ export interface PoolOptions extends SpawnOptions {
 export interface CallOptions {
   /** Buffers moved to the worker, not copied (they become unusable here). */
   transfer?: ArrayBuffer[];
-  /** Fail with `CallTimeoutError` and stop the worker after this long (it is replaced). */
+  /** Fail with `CallTimeoutError` after this long; the worker is stopped (see `PoolOptions.onTimeout`). */
   timeoutMs?: number;
   /** Higher runs first among waiting calls (default 0). */
   priority?: number;
@@ -56,6 +62,8 @@ type Call = {
   resolve: (v: never) => void;
   reject: (e: Error) => void;
   timer?: NodeJS.Timeout;
+  /** Already failed (timed out): a late answer is dropped. */
+  done?: boolean;
 };
 type Slot = { worker: Worker; ready: boolean; running: Map<number, Call>; direct: Call[]; idle?: NodeJS.Timeout; leaving?: boolean };
 
@@ -69,6 +77,8 @@ export class ThreadPool<H extends Handlers> {
   private broken: WorkerCrashedError | null = null;
   private deaths: number[] = [];
   private freeListeners = new Set<() => void>();
+  /** Workers retired after a timeout, still finishing the call they were stuck in. */
+  private retired = new Set<Slot>();
   /** Workers replaced since start. */
   restarts = 0;
 
@@ -138,9 +148,9 @@ export class ThreadPool<H extends Handlers> {
     for (const call of this.queue.splice(0)) call.reject(gone);
     for (const slot of this.slots) for (const call of slot.direct.splice(0)) call.reject(gone);
     // Terminating a thread inside onnxruntime's run aborts the whole process (a native exception): wait.
+    const slots = [...this.slots.splice(0), ...this.retired];
     const deadline = Date.now() + graceMs;
-    while (this.slots.some((s) => s.running.size > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    const slots = this.slots.splice(0);
+    while (slots.some((s) => s.running.size > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     for (const slot of slots) for (const call of slot.running.values()) call.reject(gone);
     await Promise.all(slots.map((s) => this.stop(s)));
   }
@@ -151,6 +161,7 @@ export class ThreadPool<H extends Handlers> {
 
   private stop(slot: Slot): Promise<number> {
     slot.leaving = true;
+    this.retired.delete(slot);
     clearTimeout(slot.idle);
     return slot.worker.terminate();
   }
@@ -197,9 +208,13 @@ export class ThreadPool<H extends Handlers> {
     if (!call) return;
     slot.running.delete(m.id);
     clearTimeout(call.timer);
-    if (m.ok) call.resolve(m.value as never);
-    else call.reject(Object.assign(new Error(m.error), { name: m.errorName }));
-    this.scheduleIdle(slot);
+    // A timed-out call's late answer is dropped; a retired worker stops once it has nothing left to run.
+    if (!call.done) {
+      if (m.ok) call.resolve(m.value as never);
+      else call.reject(Object.assign(new Error(m.error), { name: m.errorName }));
+    }
+    if (this.retired.has(slot) && slot.running.size === 0) void this.stop(slot);
+    else this.scheduleIdle(slot);
   }
 
   private scheduleIdle(slot: Slot) {
@@ -221,6 +236,8 @@ export class ThreadPool<H extends Handlers> {
     if (i >= 0) this.slots.splice(i, 1);
     const lost = [...slot.running.values(), ...slot.direct.splice(0)];
     slot.running.clear();
+    this.retired.delete(slot);
+    for (const call of lost) clearTimeout(call.timer);
     if (slot.leaving) {
       for (const call of lost) call.reject(new WorkerCrashedError(`${reason} (stopped) while running ${call.msg.name}`));
       if (!this.closed && this.queue.length > 0 && this.slots.length < this.size) void this.addSlot().catch(() => {});
@@ -254,12 +271,15 @@ export class ThreadPool<H extends Handlers> {
     slot.running.set(call.msg.id, call);
     if (call.opts.timeoutMs !== undefined) {
       call.timer = setTimeout(() => {
-        slot.running.delete(call.msg.id);
+        call.done = true;
         call.reject(new CallTimeoutError(`${this.opts.label} did not finish ${call.msg.name} within ${call.opts.timeoutMs} ms`));
-        // The thread is stuck in that call: stop it (not a crash); the next call starts another.
+        // The thread is stuck in that call: take it out of service (not a crash); the next call starts another.
         const i = this.slots.indexOf(slot);
         if (i >= 0) this.slots.splice(i, 1);
-        void this.stop(slot);
+        slot.leaving = true;
+        if (this.opts.onTimeout === 'retire') this.retired.add(slot);
+        else void this.stop(slot);
+        if (this.queue.length > 0 && this.slots.length < this.size) void this.addSlot().catch(() => {});
       }, call.opts.timeoutMs);
     }
     slot.worker.postMessage(call.msg, call.transfer);

@@ -82,6 +82,17 @@ describe('ThreadPool', () => {
     expect(pool.stats().restarts).toBe(0);
   });
 
+  it('can retire a timed-out worker instead (native code must not be terminated mid-call): it stops once done', async () => {
+    const before = osThreads();
+    pool = await start({ onTimeout: 'retire' });
+    const slow = pool.call('block', { ms: 600 }, { timeoutMs: 100 });
+    await expect(slow).rejects.toMatchObject({ name: 'CallTimeoutError' });
+    // The next call runs on a new thread beside the retired one, which is still blocked.
+    expect((await pool.call('echo', { text: 'beside' })).text).toBe('beside');
+    expect(osThreads()).toBe(before + 2);
+    await expect.poll(osThreads, { timeout: 5_000 }).toBe(before + 1);
+  });
+
   it('starts lazily, stops idle workers and runs a call on every worker', async () => {
     pool = await start({ size: 2, lazy: true, idleMs: 50 });
     expect(pool.stats().workers).toBe(0);
