@@ -17,6 +17,7 @@ import {
   type PostCondition,
 } from '@stacks/transactions';
 import { createNetwork, type StacksNetwork } from '@stacks/network';
+import { pollTx, readTxState, stacksNetworkOf } from '../../protocol/chain/index.js';
 import { accountsErrors, bondNodeArgs, decodeNodeBond, errorName, nodeKeyArgs, type NodeBond } from '../../protocol/contracts/index.js';
 
 /** The contract's name of an error code, accounts.clar's included. */
@@ -62,7 +63,7 @@ export class BondClient {
     readonly key: Pick<NodeKey, 'privateKey' | 'publicKey' | 'address'>,
   ) {
     if (!chain.api_url) throw new BondError('chain.api_url is empty: set it to the Stacks node/API (e.g. http://127.0.0.1:3999) to read or change the bond');
-    this.network = createNetwork({ network: agentNetwork === 'mainnet' ? 'mainnet' : 'testnet', client: { baseUrl: chain.api_url } });
+    this.network = createNetwork({ network: stacksNetworkOf(agentNetwork), client: { baseUrl: chain.api_url } });
   }
 
   /** The escrow contract principal stakes go to. */
@@ -164,21 +165,12 @@ export class BondClient {
 
   /** Waits until a transaction is mined; throws with the contract's error name when it aborted. */
   private async confirm(fn: string, id: string): Promise<ClarityValue> {
-    const deadline = Date.now() + this.chain.confirm_timeout_s * 1000;
-    while (Date.now() < deadline) {
-      const res = await this.reach(`following ${fn} ${id}`, fetch(new URL(`/extended/v1/tx/${id}`, this.chain.api_url)));
-      if (res.ok) {
-        const tx = (await res.json()) as { tx_status: string; tx_result?: { hex: string; repr: string } };
-        if (tx.tx_status === 'success') return deserializeCV(tx.tx_result!.hex);
-        if (tx.tx_status.startsWith('abort')) {
-          const code = /\(err u(\d+)\)/.exec(tx.tx_result?.repr ?? '')?.[1];
-          throw new BondError(`${fn} transaction ${id} failed: ${tx.tx_status}${code ? ` ${anyErrorName(Number(code))} (u${code})` : ''}`);
-        }
-        if (tx.tx_status.startsWith('dropped')) throw new BondError(`${fn} transaction ${id} was dropped: ${tx.tx_status}`);
-      }
-      await new Promise((r) => setTimeout(r, 500));
-    }
-    throw new BondError(`${fn} transaction ${id} not mined after ${this.chain.confirm_timeout_s} s (chain.confirm_timeout_s); check it on the chain, then run again`);
+    const read = () => this.reach(`following ${fn} ${id}`, readTxState(this.chain.api_url, id));
+    const tx = await pollTx(read, { timeoutMs: this.chain.confirm_timeout_s * 1000, pollMs: 500 });
+    if (!tx) throw new BondError(`${fn} transaction ${id} not mined after ${this.chain.confirm_timeout_s} s (chain.confirm_timeout_s); check it on the chain, then run again`);
+    if (tx.status === 'success') return deserializeCV(tx.resultHex!);
+    if (tx.status === 'dropped') throw new BondError(`${fn} transaction ${id} was dropped: ${tx.reason}`);
+    throw new BondError(`${fn} transaction ${id} failed: ${tx.reason}${tx.code === null ? '' : ` ${anyErrorName(tx.code)} (u${tx.code})`}`);
   }
 }
 
