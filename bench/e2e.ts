@@ -45,7 +45,7 @@ async function stats(signerUrl: string): Promise<Stats> {
 type Poll = { t: number; stats: Stats; cpu: Record<string, number> };
 
 /** Polls stats until `done`; returns when it was. `watch` names processes whose CPU each poll records into `seen`. */
-async function until(signerUrl: string, done: (s: Stats) => boolean, timeoutMs: number, seen: Poll[] = [], watch: Record<string, number | undefined> = {}): Promise<number> {
+async function until(signerUrl: string, done: (s: Stats) => boolean, timeoutMs: number, seen: Poll[] = [], watch: Record<string, number | string | undefined> = {}): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const s = await stats(signerUrl);
@@ -57,8 +57,8 @@ async function until(signerUrl: string, done: (s: Stats) => boolean, timeoutMs: 
   }
 }
 
-/** CPU time (ms, user + system, all threads) a process has used so far, from /proc (Linux). */
-function cpuMs(pid: number | undefined): number {
+/** CPU time (ms, user + system) a process (all threads) or one thread (`pid/task/tid`) has used so far, from /proc (Linux). */
+function cpuMs(pid: number | string | undefined): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   // utime and stime are fields 14 and 15 of stat, in clock ticks of 10 ms.
   return (Number(fields[11]) + Number(fields[12])) * 10;
@@ -165,7 +165,9 @@ try {
   const before = pastCompleted(await stats(m.signerUrl));
   const cpuBefore = { signer: cpuMs(m.signer.child.pid), agent: cpuMs(agent.child.pid), devnet: cpuMs(m.devnet.child.pid) };
   const polls: Poll[] = [];
-  const tCompleted = await until(m.signerUrl, (s) => pastCompleted(s) >= ids.length, 300_000, polls, { signer: m.signer.child.pid, agent: agent.child.pid, devnet: m.devnet.child.pid });
+  // The signer's main thread apart: the rest of its CPU is V8's helper threads (garbage collection, compilation) and the verifier threads.
+  const signerMain = `${m.signer.child.pid}/task/${m.signer.child.pid}`;
+  const tCompleted = await until(m.signerUrl, (s) => pastCompleted(s) >= ids.length, 300_000, polls, { signer: m.signer.child.pid, agent: agent.child.pid, devnet: m.devnet.child.pid, signer_main_thread: signerMain });
   const computed = ids.length - before;
   const cpuPerResult = {
     signer_ms: (cpuMs(m.signer.child.pid) - cpuBefore.signer) / computed,
@@ -186,7 +188,8 @@ try {
   const offChain = steadyState?.results_per_s ?? offChainWhole;
   const exampleInput = readFileSync(input);
   const required = await requiredWork(exampleInput, JSON.parse(exampleInput.toString('utf8')) as { inputs: { data: number[]; shape: number[] }[] });
-  const spent = steadyState?.cpu_ms_per_result ?? { signer: cpuPerResult.signer_ms, agent: cpuPerResult.agent_ms, devnet: cpuPerResult.devnet_ms };
+  const byProcess: Record<string, number> = steadyState?.cpu_ms_per_result ?? { signer: cpuPerResult.signer_ms, agent: cpuPerResult.agent_ms, devnet: cpuPerResult.devnet_ms };
+  const { signer_main_thread: signerMainMs, ...spent } = byProcess;
   const onChain = ids.length / ((tSettled - t0) / 1000);
   const result = {
     when: new Date().toISOString(),
@@ -222,6 +225,8 @@ try {
       // With every core busy, the path matches the raw loop only if all its processes together spend at most this per result.
       per_result_ms_at_goal: (availableParallelism() * 1000) / raw.inferences_per_s,
       spent_per_result_ms: { ...spent, total: Object.values(spent).reduce((a, b) => a + b, 0) },
+      // Of the signer's: its main thread (HTTP, SQLite, hashing) and its other threads (GC and compiler helpers, signature checks).
+      signer_threads_ms: signerMainMs === undefined ? null : { main: signerMainMs, others: spent.signer! - signerMainMs },
       required_work_per_result_ms: required,
     },
   };

@@ -8,7 +8,10 @@
  * - completions/s (10,000 pre-signed results: request signature + SIP-018 result signature,
  *   each checked by the signer, output hash recomputed, one SQL transaction each);
  * - p50/p99 latency of reads and of completions at a fixed 500 requests/s;
- * - resident memory of the signer process with the 100,000 tasks stored.
+ * - resident memory of the signer process with the 100,000 tasks stored;
+ * - the signer process's CPU per read and per completion (all its threads), which a busy shared
+ *   machine changes far less than it changes the rates.
+ * BENCH_SIGNER_PROFILE=dir runs the capped suite only, the signer writing a CPU profile (node --cpu-prof) there.
  * The suite runs twice on copies of one prepared database: the signer as `npm run signer` starts
  * it (node's old space capped at 128 MB), and without that cap (V8 then lets garbage pile up).
  * Writes bench/results/signer.json. Goals (issue 4): >= 3,000 reads/s, >= 1,000 completions/s,
@@ -25,7 +28,7 @@ import { NODE_AUTH_HEADERS, jsonHash, sha256Hex, signNodeRequest, signTaskResult
 import { createServices, openDatabase, resolveConfig } from '../signer/index.js';
 import { ingest } from '../signer/chain/watcher.js';
 import { registerNode } from '../signer/nodes/index.js';
-import { leaseNext } from '../signer/tasks/scheduler.js';
+import { leaseUpTo } from '../signer/tasks/scheduler.js';
 
 /** The part of autocannon's API used here (the package ships no types). */
 interface AutocannonResult {
@@ -77,7 +80,9 @@ function prepare(leases: number): Leased[] {
     });
     ingest(s, events, String(start + 999), Date.now() - 60_000);
   }
-  const leased = Array.from({ length: leases }, () => leaseNext(s, nodeId)!);
+  // Leased 500 per transaction: one at a time took minutes.
+  const leased: Leased[] = [];
+  while (leased.length < leases) leased.push(...leaseUpTo(s, nodeId, Math.min(500, leases - leased.length)));
   // One self-contained file, so that it can be copied for each run.
   store.sqlite.pragma('wal_checkpoint(TRUNCATE)');
   void s.verifier.close();
@@ -110,6 +115,12 @@ async function startSignerProcess(nodeFlags: string[]): Promise<{ url: string; p
     proc.once('exit', (code) => reject(new Error(`signer exited (${code}) before listening: ${out}`)));
   });
   return { url, pid: proc.pid!, stop: () => new Promise((resolve) => (proc.once('exit', () => resolve()), proc.kill('SIGTERM'))) };
+}
+
+/** CPU time (ms, user + system, all threads) the process has used so far, from /proc (Linux): robust to a shared machine's load, unlike rates. */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 function memoryMB(pid: number): { rss: number; peak: number } {
@@ -157,11 +168,15 @@ async function suite(nodeFlags: string[], fastLeases: Leased[], slowLeases: Leas
   const randomStatus = (): Req => ({ method: 'GET', path: `/api/v1/tasks/${1 + Math.floor(Math.random() * TASKS)}/status` });
   const label = nodeFlags.join(' ') || 'default node flags';
   await run(signer.url, { next: randomStatus, duration: 2 }); // warm-up
+  let cpu = cpuMs(signer.pid);
   const reads = await run(signer.url, { next: randomStatus, duration: 10 });
-  say(`[${label}] status reads: ${reads.perSecond}/s, p99 ${reads.latencyMs.p99} ms, failed ${reads.failed}`);
+  const readCpuMs = (cpuMs(signer.pid) - cpu) / reads.requests;
+  say(`[${label}] status reads: ${reads.perSecond}/s, p99 ${reads.latencyMs.p99} ms, failed ${reads.failed}, signer CPU ${readCpuMs.toFixed(3)} ms each`);
   let i = 0;
+  cpu = cpuMs(signer.pid);
   const completions = await run(signer.url, { next: () => fast[i++], amount: fast.length });
-  say(`[${label}] completions: ${completions.perSecond}/s, p99 ${completions.latencyMs.p99} ms, failed ${completions.failed}`);
+  const completionCpuMs = (cpuMs(signer.pid) - cpu) / completions.requests;
+  say(`[${label}] completions: ${completions.perSecond}/s, p99 ${completions.latencyMs.p99} ms, failed ${completions.failed}, signer CPU ${completionCpuMs.toFixed(3)} ms each`);
   const readsAtRate = await run(signer.url, { next: randomStatus, duration: RATE_SECONDS, rate: RATE, connections: 16 });
   let j = 0;
   const completionsAtRate = await run(signer.url, { next: () => slow[j++], amount: slow.length, rate: RATE, connections: 16 });
@@ -173,8 +188,8 @@ async function suite(nodeFlags: string[], fastLeases: Leased[], slowLeases: Leas
   return {
     nodeFlags,
     tasksStored: stats.data.total_tasks,
-    statusReads: reads,
-    completions: { ...completions, accepted: stats.data.completed_tasks },
+    statusReads: { ...reads, signerCpuMsEach: readCpuMs },
+    completions: { ...completions, accepted: stats.data.completed_tasks, signerCpuMsEach: completionCpuMs },
     atFixedRate: { rate: RATE, seconds: RATE_SECONDS, statusReads: readsAtRate, completions: completionsAtRate },
     memoryMB: memory,
   };
@@ -199,7 +214,9 @@ try {
   const fast = leased.slice(0, FAST_COMPLETIONS);
   const slow = leased.slice(FAST_COMPLETIONS);
   // The signer as `npm run signer` runs it (old space capped at 128 MB, young generation at 4 MB semi-spaces), then without the cap for comparison.
-  const asShipped = await suite(['--max-old-space-size=128', '--max-semi-space-size=4'], fast, slow);
+  const profile = process.env.BENCH_SIGNER_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_SIGNER_PROFILE}`] : [];
+  const asShipped = await suite(['--max-old-space-size=128', '--max-semi-space-size=4', ...profile], fast, slow);
+  if (profile.length) process.exit(0);
   const uncappedHeap = await suite([], fast, slow);
   const report = {
     generatedAt: new Date().toISOString(),
