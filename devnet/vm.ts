@@ -3,11 +3,12 @@
  * genesis. Everything here is synchronous and deterministic, so replaying the same blocks into a
  * fresh VM gives the same state.
  */
-import { initSimnet, tx as simTx, type Simnet, type Tx, type ClarityEvent } from '@stacks/clarinet-sdk';
+import { tx as simTx, type Simnet, type ClarityEvent } from '@stacks/clarinet-sdk';
 import { type ClarityValue, ClarityWireType, serializeCVBytes } from '@stacks/transactions';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { freeSimnet, openSimnet, quiet, rawMineBlock, type WasmTx, type WasmTxResult } from './simnet.js';
 
 /** Where transaction fees go: the testnet burn address, so fees are really debited and visibly gone. */
 export const FEE_SINK = 'ST000000000000000000002AMW42H';
@@ -41,32 +42,10 @@ export class EntryFailed extends Error {
   }
 }
 
-/** simnet echoes every `print` and runtime error to the console; a devnet serving thousands of calls must not. */
-function quiet<T>(fn: () => T): T {
-  const { log, error } = console;
-  console.log = () => {};
-  console.error = () => {};
-  try {
-    return fn();
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-}
-
 /** simnet's block builder takes amounts as JS numbers; every real micro-STX amount (supply < 2^53) fits. */
 function ustx(amount: bigint): number {
   if (amount > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error(`amount ${amount} exceeds the STX supply`);
   return Number(amount);
-}
-
-/** A transaction as simnet's wasm `mineBlock` takes it: clarinet-sdk's `Tx`, a call's arguments as serialized bytes only. */
-type WasmTx = Tx | { callPublicFn: { contract: string; method: string; args_maps: Uint8Array[]; sender: string } };
-
-/** What simnet's wasm `mineBlock` returns per transaction: the result as Clarity hex, the events as JSON strings. */
-interface WasmTxResult {
-  result: string;
-  events: string;
 }
 
 function toSimTx(sender: string, action: Action): WasmTx {
@@ -88,31 +67,16 @@ export class Vm {
   /** Balances read since the last block: admission asks for the same accounts over and over. */
   private balances = new Map<string, bigint>();
 
-  /**
-   * simnet's own wasm `mineBlock`. clarinet-sdk's wrapper around it JSON-encodes each call's
-   * arguments twice (as Clarity objects, which the wasm ignores, and as bytes) and decodes every
-   * result and event value into objects, which the devnet would only encode back to hex.
-   */
+  /** simnet's own wasm `mineBlock` (bytes in, hex out; see ./simnet.ts), quiet. */
   private readonly mineWasm: (txs: WasmTx[]) => WasmTxResult[];
 
   private constructor(private readonly simnet: Simnet, readonly genesisId: string) {
-    // The sdk's proxy passes every other property through to the wasm session, whose class is the prototype.
-    const wasm = Object.getPrototypeOf(simnet) as { mineBlock(txs: WasmTx[]): WasmTxResult[] };
-    this.mineWasm = (txs) => wasm.mineBlock.call(simnet, txs);
+    this.mineWasm = rawMineBlock(simnet);
   }
 
   /** Starts a fresh chain from `Clarinet.toml` (contracts deployed, Devnet.toml accounts funded). */
   static async create(manifestPath: string): Promise<Vm> {
-    // initSimnet reports on the deployment plan through console.log while it runs.
-    const { log } = console;
-    console.log = () => {};
-    let simnet: Simnet;
-    try {
-      simnet = await initSimnet(manifestPath, true);
-    } finally {
-      console.log = log;
-    }
-    return new Vm(simnet, genesisFingerprint(manifestPath));
+    return new Vm(await openSimnet(manifestPath), genesisFingerprint(manifestPath));
   }
 
   /** Height of the last mined block. */
@@ -159,7 +123,7 @@ export class Vm {
     const sinkBefore = this.balance(FEE_SINK);
     let results;
     try {
-      results = quiet(() => this.mineWasm(txs));
+      results = this.mineWasm(txs);
     } catch (err) {
       this.balances.clear();
       // simnet stops the block at the failing call; the fees already paid tell which one it was.
@@ -207,7 +171,7 @@ export class Vm {
 
   /** Releases the wasm session. */
   free(): void {
-    (this.simnet as unknown as { free?: () => void }).free?.();
+    freeSimnet(this.simnet);
   }
 }
 
