@@ -60,7 +60,7 @@ function alive(pid: number): boolean {
 }
 
 /** A marketplace found running, or why none was (`note` is unset when there simply is no file). */
-export type Discovery = { found: RunningMarketplace; file: string } | { found: null; note?: string };
+export type Discovery = { found: RunningMarketplace; file: string; note?: undefined } | { found: null; note?: string };
 
 /** Looks for a running marketplace in `dataDir`: the file must parse, its pid live, its signer's /health answer. */
 export async function findRunningMarketplace(dataDir = marketplaceDataDir(), healthTimeoutMs = 2_000): Promise<Discovery> {
