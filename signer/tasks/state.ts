@@ -135,6 +135,19 @@ export function getTask(store: SignerDatabase, taskId: string): TaskRow | undefi
   return prepared(store.sqlite, 'select * from inference_tasks where task_id = ?').get(taskId) as TaskRow | undefined;
 }
 
+/** What a task's public status shows (and its source): never its output, input or votes, which can be large. */
+const STATUS_COLUMNS = [
+  'task_id', 'status', 'inference_node_id', 'settlement_txid', 'updated_at', 'created_at', 'completed_at', 'chain_task_id', 'user_address',
+  'model_type', 'artifact_hash', 'input_hash', 'fee', 'deadline', 'privacy', 'priority', 'attempts', 'error', 'source',
+] as const;
+/** A task's public status columns. */
+export type TaskStatusRow = Pick<TaskRow, (typeof STATUS_COLUMNS)[number]>;
+
+/** Reads a task's status columns only (GET .../status, polled by every client), or undefined. */
+export function getTaskStatus(store: SignerDatabase, taskId: string): TaskStatusRow | undefined {
+  return prepared(store.sqlite, `select ${STATUS_COLUMNS.join(', ')} from inference_tasks where task_id = ?`).get(taskId) as TaskStatusRow | undefined;
+}
+
 /** The recorded transitions of a task, oldest first. */
 export function taskHistory(store: SignerDatabase, taskId: string) {
   return store.db.select().from(taskEvents).where(eq(taskEvents.task_id, taskId)).orderBy(taskEvents.id).all();

@@ -6,7 +6,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { WAITING_CHECKS } from '../../signer/tasks/spot-checks.js';
 import { UNCLAIMED_SQL } from '../../signer/uploads/index.js';
-import { makeSigner, type TestSigner } from './helpers.js';
+import { getTask, getTaskStatus } from '../../signer/tasks/state.js';
+import { addTasks, makeSigner, type TestSigner } from './helpers.js';
 
 let t: TestSigner;
 afterEach(() => t.close());
@@ -27,5 +28,14 @@ describe('hot queries', () => {
     const lookup = 'SEARCH t USING COVERING INDEX tasks_input_idx (input_hash=?)';
     expect(plan(UNCLAIMED_SQL.by, 'ST1')).toEqual(['SEARCH b USING COVERING INDEX input_blobs_unclaimed_idx (uploader=?)', 'CORRELATED SCALAR SUBQUERY 1', lookup]);
     expect(plan(UNCLAIMED_SQL.all)).toEqual(['SEARCH b USING COVERING INDEX input_blobs_unclaimed_idx (uploader>?)', 'CORRELATED SCALAR SUBQUERY 1', lookup]);
+  });
+
+  it('a status read (what every client polls) reads neither the output, nor the input, nor the votes', () => {
+    t = makeSigner();
+    const [id] = addTasks(t, {});
+    const status = getTaskStatus(t.s.store, id!)!;
+    for (const large of ['output', 'user_input', 'votes', 'signature']) expect(status).not.toHaveProperty(large);
+    const full = getTask(t.s.store, id!)!;
+    for (const [k, v] of Object.entries(status)) expect(full[k as keyof typeof full]).toEqual(v);
   });
 });

@@ -8,8 +8,7 @@ import { z } from 'zod';
 import type { TaskResultResponse } from '../../../protocol/index.js';
 import { authenticateRequester } from '../../auth/requester.js';
 import { ApiError } from '../../errors.js';
-import { getTask, taskHistory, type TaskRow } from '../../tasks/state.js';
-import type { Services } from '../../services.js';
+import { getTask, getTaskStatus, taskHistory, type TaskStatusRow } from '../../tasks/state.js';
 import type { Env } from '../env.js';
 import { corePaths } from '../openapi-core.js';
 import { doc, valid } from '../openapi-doc.js';
@@ -17,8 +16,8 @@ import { ok } from '../respond.js';
 
 const param = z.object({ task_id: z.string().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/, 'must be a task id (the on-chain task id as a decimal number)') });
 
-function find(s: Services, id: string): TaskRow {
-  const task = getTask(s.store, id);
+/** The task as read (all columns, or the status ones), refused when unknown or not an on-chain task. */
+function find<T extends { source: string }>(id: string, task: T | undefined): T {
   if (!task) throw new ApiError('task_not_found', `task ${id} is not known to this signer (it appears after its submit-task transaction is confirmed)`);
   // A direct inference belongs to the token that asked for it: its result is read with that token at /api/v1/inference/{id}.
   if (task.source === 'direct') throw new ApiError('not_found', `task ${id} is not an on-chain task; a direct inference is read with its API token at /api/v1/inference/${id}`);
@@ -26,7 +25,7 @@ function find(s: Services, id: string): TaskRow {
 }
 
 /** The status view: the seed's fields plus chain and settlement fields. */
-export function statusView(t: TaskRow) {
+export function statusView(t: TaskStatusRow) {
   return {
     task_id: t.task_id,
     status: t.status,
@@ -53,12 +52,14 @@ export function statusView(t: TaskRow) {
 export const tasks = new Hono<Env>()
   .get('/api/v1/tasks/:task_id/status', doc('tasks', corePaths['/api/v1/tasks/{task_id}/status'].get), valid('param', param), (c) => {
     const s = c.var.services;
-    const task = find(s, c.req.valid('param').task_id);
+    const id = c.req.valid('param').task_id;
+    const task = find(id, getTaskStatus(s.store, id));
     const history = c.req.query('history') === 'true' ? taskHistory(s.store, task.task_id) : undefined;
     return ok(c, { ...statusView(task), ...(history ? { history } : {}) });
   })
   .get('/api/v1/tasks/:task_id/result', doc('tasks', corePaths['/api/v1/tasks/{task_id}/result'].get), valid('param', param), async (c) => {
-    const task = find(c.var.services, c.req.valid('param').task_id);
+    const id = c.req.valid('param').task_id;
+    const task = find(id, getTask(c.var.services.store, id));
     const requester = await authenticateRequester(c, {
       code: 'requester_signature_required',
       hint: `the result of task ${task.task_id} is served only to its requester: sign the request with the wallet that submitted it (\`market result ${task.task_id}\` does)`,
