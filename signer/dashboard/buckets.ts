@@ -89,10 +89,20 @@ export class BucketCache {
       for (const at of k.rows.keys()) if (at < w.start) k.rows.delete(at);
       k.from = w.start;
       const out: R[] = [];
-      for (const [at, rows] of k.rows) for (const r of rows) out.push({ ...(r as R), b: (at - w.start) / w.size });
+      // Kept rows are renumbered in place (callers only read them before the next refresh): no copy per row.
+      for (const [at, rows] of k.rows) {
+        const b = (at - w.start) / w.size;
+        for (const r of rows) {
+          r.b = b;
+          out.push(r as R);
+        }
+      }
       if (closedEnd < w.end) {
         const shift = (closedEnd - w.start) / w.size;
-        for (const r of query({ start: closedEnd, end: w.end, size: w.size })) out.push({ ...r, b: r.b + shift });
+        for (const r of query({ start: closedEnd, end: w.end, size: w.size })) {
+          r.b += shift;
+          out.push(r);
+        }
       }
       return out;
     };
