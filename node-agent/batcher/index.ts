@@ -10,7 +10,8 @@ import type { Feeds, ModelInfo } from '../engine/index.js';
 
 /** What the batcher needs from the pool. */
 export interface Runner {
-  run(modelId: string, feeds: Feeds): Promise<Feeds>;
+  /** `move`: the feeds' buffers are the runner's to hand over (a stacked batch nobody else holds). */
+  run(modelId: string, feeds: Feeds, opts?: { move?: boolean }): Promise<Feeds>;
   capacity(): number;
   onFree(fn: () => void): () => void;
 }
@@ -120,7 +121,8 @@ export class DynamicBatcher {
     this.counts.requests += batch.length;
     let outputs: Feeds;
     try {
-      outputs = await this.runner.run(modelId, stack(batch.map((i) => i.feeds), rows));
+      // The stacked tensors are this batch's own: moved to the worker rather than copied.
+      outputs = await this.runner.run(modelId, stack(batch.map((i) => i.feeds), rows), { move: true });
     } catch {
       // One request must not fail its neighbours: rerun each alone so each gets its own verdict.
       for (const item of batch) this.runAlone(modelId, item.feeds).then(item.resolve, item.reject);

@@ -26,6 +26,16 @@ export interface PoolOptions {
   onReplace?: (reason: string) => void;
 }
 
+/** The buffers of `feeds`' typed arrays that each hold exactly one tensor (a view into a larger buffer is copied instead). */
+function ownBuffers(feeds: Feeds): ArrayBuffer[] {
+  const out = new Set<ArrayBuffer>();
+  for (const { data } of Object.values(feeds)) {
+    if (Array.isArray(data) || !(data.buffer instanceof ArrayBuffer)) continue;
+    if (data.byteOffset === 0 && data.byteLength === data.buffer.byteLength) out.add(data.buffer);
+  }
+  return [...out];
+}
+
 /** Runs go before validations and encodings: a run finishes tasks, a validation only starts one. */
 const RUN = 1;
 
@@ -76,9 +86,13 @@ export class WorkerPool {
     await this.threads.each('release', { modelId });
   }
 
-  /** Runs a loaded model on the next free worker. */
-  run(modelId: string, feeds: Feeds): Promise<Feeds> {
-    return this.threads.call('run', { modelId, feeds }, { priority: RUN });
+  /**
+   * Runs a loaded model on the next free worker. With `move` the feeds' typed arrays are handed
+   * over, not copied (a 16-row batch is megabytes), and become unusable here.
+   */
+  run(modelId: string, feeds: Feeds, opts: { move?: boolean } = {}): Promise<Feeds> {
+    const transfer = opts.move ? ownBuffers(feeds) : [];
+    return this.threads.call('run', { modelId, feeds }, { priority: RUN, transfer });
   }
 
   /**

@@ -92,6 +92,18 @@ describe('worker pool', () => {
     await expect(pool.load('cls', CLS.path, CLS.warmupShape)).rejects.toThrow(message);
   });
 
+  it('hands a batch over to its worker without copying it when asked, and copies it otherwise', async () => {
+    pool = await WorkerPool.start({ workers: 1, intraOpThreads: 1, engine: 'onnxruntime' });
+    await pool.load('cls', CLS.path, CLS.warmupShape);
+    const kept = x([4, 3, 48, 192], 3);
+    const moved = x([4, 3, 48, 192], 3);
+    const [a, b] = await Promise.all([pool.run('cls', kept), pool.run('cls', moved, { move: true })]);
+    expect(kept.x!.data.length).toBe(4 * 3 * 48 * 192);
+    // A moved buffer is detached here: the worker has it.
+    expect(moved.x!.data.length).toBe(0);
+    expect(Array.from(b['softmax_0.tmp_0']!.data as Float32Array)).toEqual(Array.from(a['softmax_0.tmp_0']!.data as Float32Array));
+  });
+
   it('releases a model from every worker', async () => {
     pool = await WorkerPool.start({ workers: 2, intraOpThreads: 1, engine: 'onnxruntime' });
     await pool.load('cls', CLS.path, CLS.warmupShape);
