@@ -244,10 +244,10 @@ describe('Open Inference Protocol (/v2)', () => {
     expect((await t.app.request(`/v2/models/${MODEL}/versions/1/ready`)).status).toBe(200);
     const old = await post(`/v2/models/${MODEL}/versions/2/infer`, input());
     expect(old.status).toBe(404);
-    expect(await old.json()).toEqual({ error: expect.stringMatching(/serves only its live version 1; version 2 is not served/) });
+    expect(await old.json()).toEqual({ error: expect.stringMatching(/serves only its live version 1; version 2 is not served/), code: 'not_found' });
     const unknown = await t.app.request('/v2/models/nope');
     expect(unknown.status).toBe(404);
-    expect(await unknown.json()).toEqual({ error: expect.stringMatching(/model "nope" is not published/) });
+    expect(await unknown.json()).toEqual({ error: expect.stringMatching(/model "nope" is not published/), code: 'not_found' });
   });
 
   it('a model published without recorded inputs has them read from its artifact file, and requests are checked against them', async () => {
@@ -269,7 +269,7 @@ describe('Open Inference Protocol (/v2)', () => {
     }
   });
 
-  it('infer takes and gives the protocol shapes; errors are {"error"}', async () => {
+  it('infer takes and gives the protocol shapes; errors are {"error", "code"}', async () => {
     const pending = post(`/v2/models/${MODEL}/infer`, { id: 'req-1', ...input(), parameters: { priority: 7 } });
     const task = await serveOne(0.9);
     expect(task.priority).toBe(7);
@@ -278,10 +278,10 @@ describe('Open Inference Protocol (/v2)', () => {
     expect(await res.json()).toMatchObject({ model_name: MODEL, model_version: '1', id: 'req-1', outputs: output(0.9).outputs, parameters: { task_id: task.task_id, node_id: 'node-1' } });
     const bad = await post(`/v2/models/${MODEL}/infer`, { inputs: [] });
     expect(bad.status).toBe(400);
-    expect(await bad.json()).toEqual({ error: expect.stringMatching(/inputs/) });
+    expect(await bad.json()).toEqual({ error: expect.stringMatching(/inputs/), code: 'bad_request' });
     const anonymous = await t.app.request(`/v2/models/${MODEL}/infer`, { method: 'POST', body: JSON.stringify(input()) });
     expect(anonymous.status).toBe(401);
-    expect(Object.keys(await anonymous.json())).toEqual(['error']);
+    expect(Object.keys(await anonymous.json())).toEqual(['error', 'code']);
   });
 });
 
