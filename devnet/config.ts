@@ -54,7 +54,11 @@ const FLAG_OF: Record<keyof DevnetConfig, string | undefined> = {
 };
 
 /** Loads the TOML file (if present), applies env overrides and `overrides` (flags); throws naming the bad key and its source. */
-export function loadDevnetConfig(path = 'config/devnet.toml', overrides: Partial<Record<keyof DevnetConfig, unknown>> = {}, env: NodeJS.ProcessEnv = process.env): DevnetConfig {
+export function loadDevnetConfig(
+  path = 'config/devnet.toml',
+  overrides: Partial<Record<keyof DevnetConfig, unknown>> = {},
+  env: NodeJS.ProcessEnv = process.env,
+): DevnetConfig {
   const flags: Record<string, unknown> = {};
   const docs = existsSync(path) ? [{ source: path, values: readTomlFile(path) }] : [];
   for (const [key, value] of Object.entries(overrides) as [keyof DevnetConfig, unknown][]) {

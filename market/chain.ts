@@ -12,7 +12,15 @@ import {
   makeContractCall,
 } from '@stacks/transactions';
 import { createNetwork, type StacksNetwork } from '@stacks/network';
-import { MODEL_REGISTRY, INFERENCE_ESCROW, decodeModelOutput, decodeTask, errorName, type ModelOutput, type ChainTask } from '../protocol/contracts/index.js';
+import {
+  MODEL_REGISTRY,
+  INFERENCE_ESCROW,
+  decodeModelOutput,
+  decodeTask,
+  errorName,
+  type ModelOutput,
+  type ChainTask,
+} from '../protocol/contracts/index.js';
 import {
   ACCOUNTS,
   accountsErrors,
@@ -38,7 +46,8 @@ async function reachable<T>(url: string, pending: Promise<T>): Promise<T> {
   try {
     return await pending;
   } catch (e) {
-    if (e instanceof TypeError && /fetch failed/.test(e.message)) throw new Error(`cannot reach the Stacks node at ${url}; is the devnet running (npm start), or is --node right?`);
+    if (e instanceof TypeError && /fetch failed/.test(e.message))
+      throw new Error(`cannot reach the Stacks node at ${url}; is the devnet running (npm start), or is --node right?`);
     throw e;
   }
 }
@@ -78,7 +87,9 @@ export class MarketChain {
 
   /** `contract`: a name under contracts_address, or a full contract principal. */
   private split(contract: string): [string, string] {
-    return contract.includes('.') ? (contract.split('.') as [string, string]) : [this.config.contracts_address, contract];
+    return contract.includes('.')
+      ? (contract.split('.') as [string, string])
+      : [this.config.contracts_address, contract];
   }
 
   /** The prepaid accounts contract principal (config accounts_contract, else `<contracts_address>.accounts`). */
@@ -88,14 +99,17 @@ export class MarketChain {
 
   private async readOnly(contract: string, fn: string, args: ClarityValue[]): Promise<ClarityValue> {
     const [contractAddress, contractName] = this.split(contract);
-    return reachable(this.config.node_url, fetchCallReadOnlyFunction({
-      contractAddress,
-      contractName,
-      functionName: fn,
-      functionArgs: args,
-      senderAddress: this.config.contracts_address,
-      network: this.network,
-    }));
+    return reachable(
+      this.config.node_url,
+      fetchCallReadOnlyFunction({
+        contractAddress,
+        contractName,
+        functionName: fn,
+        functionArgs: args,
+        senderAddress: this.config.contracts_address,
+        network: this.network,
+      }),
+    );
   }
 
   /** The live output of a model, or null when it was never deployed or is retired. */
@@ -135,7 +149,10 @@ export class MarketChain {
 
   /** An address's spendable STX balance, micro-STX. */
   async stxBalance(address: string): Promise<bigint> {
-    const res = await reachable(this.config.node_url, fetch(new URL(`/v2/accounts/${address}?proof=0`, this.config.node_url)));
+    const res = await reachable(
+      this.config.node_url,
+      fetch(new URL(`/v2/accounts/${address}?proof=0`, this.config.node_url)),
+    );
     if (!res.ok) throw new Error(`${this.config.node_url}/v2/accounts/${address} answered ${res.status}`);
     return BigInt(((await res.json()) as { balance: string }).balance);
   }
@@ -148,7 +165,13 @@ export class MarketChain {
   }
 
   /** Builds, signs and broadcasts a contract call; returns its txid. Post-conditions are enforced (deny mode). */
-  async call(wallet: Wallet, contract: string, fn: string, args: ClarityValue[], postConditions: PostCondition[] = []): Promise<string> {
+  async call(
+    wallet: Wallet,
+    contract: string,
+    fn: string,
+    args: ClarityValue[],
+    postConditions: PostCondition[] = [],
+  ): Promise<string> {
     const [contractAddress, contractName] = this.split(contract);
     const tx = await makeContractCall({
       contractAddress,
@@ -179,7 +202,10 @@ export class MarketChain {
   async confirm(txid: string, onTick?: (seconds: number) => void): Promise<Confirmed> {
     const id = txidWith0x(txid);
     const timeoutMs = this.config.confirm_timeout_s * 1000;
-    const tx = await pollTx(() => reachable(this.config.node_url, readTxState(this.config.node_url, id)), { timeoutMs, onTick });
+    const tx = await pollTx(() => reachable(this.config.node_url, readTxState(this.config.node_url, id)), {
+      timeoutMs,
+      onTick,
+    });
     if (!tx) throw new Error(`transaction ${id} not confirmed after ${this.config.confirm_timeout_s}s`);
     if (tx.status === 'success') return { txid: id, blockHeight: tx.blockHeight, result: deserializeCV(tx.resultHex!) };
     if (tx.status === 'dropped') throw new Error(`transaction ${id} was dropped: ${tx.reason}`);

@@ -7,8 +7,22 @@
  */
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
-import { DEVNET_DEPLOYER, LOCAL_API_URL, LOCAL_SIGNER_URL, contractPrincipal, networkName, stacksAddress } from '../protocol/chain/index.js';
-import { findRunningMarketplace, marketplaceDataDir, readTomlFile, resolveLayers, type ConfigDoc, type ConfigSpec } from '../protocol/config/index.js';
+import {
+  DEVNET_DEPLOYER,
+  LOCAL_API_URL,
+  LOCAL_SIGNER_URL,
+  contractPrincipal,
+  networkName,
+  stacksAddress,
+} from '../protocol/chain/index.js';
+import {
+  findRunningMarketplace,
+  marketplaceDataDir,
+  readTomlFile,
+  resolveLayers,
+  type ConfigDoc,
+  type ConfigSpec,
+} from '../protocol/config/index.js';
 
 export const marketConfigSchema = z
   .object({
@@ -61,7 +75,12 @@ function fileDocs(path: string | undefined): ConfigDoc[] {
 }
 
 /** Loads the config file (if present), applies env and flag overrides, validates. */
-export function loadMarketConfig(path: string | undefined, flags: MarketFlags = {}, env: NodeJS.ProcessEnv = process.env, extra: ConfigDoc[] = []): MarketConfig {
+export function loadMarketConfig(
+  path: string | undefined,
+  flags: MarketFlags = {},
+  env: NodeJS.ProcessEnv = process.env,
+  extra: ConfigDoc[] = [],
+): MarketConfig {
   return resolveLayers(spec, { docs: [...fileDocs(path), ...extra], env, flags: flagsOf(flags) });
 }
 
@@ -79,11 +98,19 @@ export interface DiscoveryOptions {
  * (its data/marketplace.json, with a live process and signer) supplies the URLs and the deployer,
  * above the file and below env and flags. A stale file is ignored with a note.
  */
-export async function loadMarketCliConfig(path: string | undefined, flags: MarketFlags = {}, opts: DiscoveryOptions = {}): Promise<MarketConfig> {
+export async function loadMarketCliConfig(
+  path: string | undefined,
+  flags: MarketFlags = {},
+  opts: DiscoveryOptions = {},
+): Promise<MarketConfig> {
   const env = opts.env ?? process.env;
   const config = loadMarketConfig(path, flags, env);
   const explicit = (key: 'node_url' | 'signer_url', name: string) => flags[key] !== undefined || !!env[name];
-  if (config.network !== 'devnet' || (explicit('node_url', 'MARKET_NODE_URL') && explicit('signer_url', 'MARKET_SIGNER_URL'))) return config;
+  if (
+    config.network !== 'devnet' ||
+    (explicit('node_url', 'MARKET_NODE_URL') && explicit('signer_url', 'MARKET_SIGNER_URL'))
+  )
+    return config;
   const found = await findRunningMarketplace(opts.dataDir ?? marketplaceDataDir(env));
   if (!found.found) {
     if (found.note) (opts.note ?? ((t) => process.stderr.write(`note: ${t}\n`)))(found.note);

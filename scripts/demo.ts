@@ -9,26 +9,53 @@ import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { privateKeyToAddress } from '@stacks/transactions';
 import { findRunningMarketplace, marketplaceDataDir } from '../protocol/config/index.js';
-import { DEFAULT_DATA_DIR, DEMO_MODEL, devAccountKeys, keyFilesIn, startMarketplace, writeExampleInput, type Marketplace } from './lib/marketplace.js';
+import {
+  DEFAULT_DATA_DIR,
+  DEMO_MODEL,
+  devAccountKeys,
+  keyFilesIn,
+  startMarketplace,
+  writeExampleInput,
+  type Marketplace,
+} from './lib/marketplace.js';
 import { DEV_ESCROW, submitTasks, waitSettled, settlementEvents } from './lib/workload.js';
 import { bar } from '../market/output.js';
 
 const { values } = parseArgs({ options: { tasks: { type: 'string', default: '20' } } });
 const count = Number(values.tasks);
-if (!Number.isInteger(count) || count < 1 || count > 1000) throw new Error('--tasks must be a whole number from 1 to 1000');
+if (!Number.isInteger(count) || count < 1 || count > 1000)
+  throw new Error('--tasks must be a whole number from 1 to 1000');
 
 /** The marketplace to use: explicit ports win, then the one `npm start` describes, then the default ports. */
-async function findEndpoints(): Promise<{ devnetUrl: string; signerUrl: string; dataDir: string; where: string } | null> {
-  const answers = (url: string) => fetch(`${url}/health`, { signal: AbortSignal.timeout(2_000) }).then((r) => r.ok).catch(() => false);
+async function findEndpoints(): Promise<{
+  devnetUrl: string;
+  signerUrl: string;
+  dataDir: string;
+  where: string;
+} | null> {
+  const answers = (url: string) =>
+    fetch(`${url}/health`, { signal: AbortSignal.timeout(2_000) })
+      .then((r) => r.ok)
+      .catch(() => false);
   const { DEVNET_PORT, SIGNER_PORT } = process.env;
   if (DEVNET_PORT || SIGNER_PORT) {
-    const e = { devnetUrl: `http://127.0.0.1:${DEVNET_PORT || 3999}`, signerUrl: `http://127.0.0.1:${SIGNER_PORT || 8080}`, dataDir: marketplaceDataDir() };
+    const e = {
+      devnetUrl: `http://127.0.0.1:${DEVNET_PORT || 3999}`,
+      signerUrl: `http://127.0.0.1:${SIGNER_PORT || 8080}`,
+      dataDir: marketplaceDataDir(),
+    };
     if (await answers(e.signerUrl)) return { ...e, where: 'DEVNET_PORT/SIGNER_PORT' };
     console.log(`no signer answers at ${e.signerUrl} (DEVNET_PORT/SIGNER_PORT)`);
     return null;
   }
   const found = await findRunningMarketplace();
-  if (found.found) return { devnetUrl: found.found.devnet_url, signerUrl: found.found.signer_url, dataDir: found.found.data_dir, where: found.file };
+  if (found.found)
+    return {
+      devnetUrl: found.found.devnet_url,
+      signerUrl: found.found.signer_url,
+      dataDir: found.found.data_dir,
+      where: found.file,
+    };
   if (found.note) console.log(`note: ${found.note}`);
   const e = { devnetUrl: 'http://127.0.0.1:3999', signerUrl: 'http://127.0.0.1:8080', dataDir: marketplaceDataDir() };
   return (await answers(e.signerUrl)) ? { ...e, where: 'the default ports' } : null;
@@ -36,9 +63,14 @@ async function findEndpoints(): Promise<{ devnetUrl: string; signerUrl: string; 
 
 let own: Marketplace | undefined;
 let endpoints = await findEndpoints();
-if (endpoints) console.log(`using the marketplace at ${endpoints.signerUrl} (devnet ${endpoints.devnetUrl}), found from ${endpoints.where}`);
+if (endpoints)
+  console.log(
+    `using the marketplace at ${endpoints.signerUrl} (devnet ${endpoints.devnetUrl}), found from ${endpoints.where}`,
+  );
 else {
-  console.log(`no marketplace is running (npm start); starting one of its own in ${join(DEFAULT_DATA_DIR, 'demo')} for this demo ...`);
+  console.log(
+    `no marketplace is running (npm start); starting one of its own in ${join(DEFAULT_DATA_DIR, 'demo')} for this demo ...`,
+  );
   own = await startMarketplace({ dataDir: join(DEFAULT_DATA_DIR, 'demo') });
   endpoints = { ...own, where: 'this demo' };
 }
@@ -55,11 +87,16 @@ try {
     // Progress only on a terminal, rewritten in place; piped, a line per poll would bury the summary below.
     if (!process.stdout.isTTY) return;
     const settled = c.get('settled') ?? 0;
-    const line = order.filter((s) => c.get(s)).map((s) => `${s} ${c.get(s)}`).join('  ');
+    const line = order
+      .filter((s) => c.get(s))
+      .map((s) => `${s} ${c.get(s)}`)
+      .join('  ');
     process.stdout.write(`\r\x1b[2K${bar(settled / ids.length, 30)} ${settled}/${ids.length} settled   ${line}`);
   });
   const seconds = (Date.now() - started) / 1000;
-  process.stdout.write(`\n\n${ids.length} tasks settled on chain in ${seconds.toFixed(1)} s (${(ids.length / seconds).toFixed(2)} tasks/s)\n\n`);
+  process.stdout.write(
+    `\n\n${ids.length} tasks settled on chain in ${seconds.toFixed(1)} s (${(ids.length / seconds).toFixed(2)} tasks/s)\n\n`,
+  );
 
   const mine = new Set(ids);
   const earned = new Map<string, { role: string; amount: bigint }>();
@@ -80,7 +117,8 @@ try {
   // The keys npm start made: the treasury's, the signer's and its node agents'.
   for (const [address, file] of keyFilesIn(endpoints.dataDir)) names.set(address, file);
   console.log(`what each party earned from these ${ids.length} fees (${fees} µSTX escrowed by the requesters):`);
-  for (const [who, e] of earned) console.log(`  ${e.role.padEnd(12)} ${who}${names.has(who) ? ` (${names.get(who)})` : ''}  ${e.amount} µSTX`);
+  for (const [who, e] of earned)
+    console.log(`  ${e.role.padEnd(12)} ${who}${names.has(who) ? ` (${names.get(who)})` : ''}  ${e.amount} µSTX`);
 } finally {
   await own?.stop();
 }

@@ -13,7 +13,14 @@ import { privateKeyToAddress } from '@stacks/transactions';
 import { readSetupToken, SETUP_TOKEN_FILE } from '../signer/console/setup.js';
 import { marketplaceDataDir, removeRunningMarketplace, writeRunningMarketplace } from '../protocol/config/index.js';
 import { LOCAL_API_URL } from '../protocol/chain/index.js';
-import { DEFAULT_DATA_DIR, DEMO_MODEL, DEMO_PRICE, devAccountKeys, startMarketplace, writeExampleInput } from './lib/marketplace.js';
+import {
+  DEFAULT_DATA_DIR,
+  DEMO_MODEL,
+  DEMO_PRICE,
+  devAccountKeys,
+  startMarketplace,
+  writeExampleInput,
+} from './lib/marketplace.js';
 
 /** A port from the environment, or the default; anything else stops here, naming the variable. */
 function portFromEnv(name: string, fallback: number): number {
@@ -40,11 +47,15 @@ function shown(path: string): string {
   const rel = relative(process.cwd(), path);
   return rel.startsWith('..') ? path : rel;
 }
-console.log(`starting the devnet, the signer and ${agents} node agent${agents > 1 ? 's' : ''} (logs in ${shown(join(dataDir, 'logs'))}/) ...`);
-const m = await startMarketplace({ dataDir, devnetPort, signerPort, agents, devnetIdleBlockMs: idleBlockMs }).catch((e: Error) => {
-  console.error(`npm start: ${e.message}`);
-  process.exit(1);
-});
+console.log(
+  `starting the devnet, the signer and ${agents} node agent${agents > 1 ? 's' : ''} (logs in ${shown(join(dataDir, 'logs'))}/) ...`,
+);
+const m = await startMarketplace({ dataDir, devnetPort, signerPort, agents, devnetIdleBlockMs: idleBlockMs }).catch(
+  (e: Error) => {
+    console.error(`npm start: ${e.message}`);
+    process.exit(1);
+  },
+);
 const input = shown(writeExampleInput(m.dataDir));
 const file = writeRunningMarketplace({
   devnet_url: m.devnetUrl,
@@ -86,9 +97,13 @@ ${[...keys.keys()].map((n) => `    ${n.padEnd(9)} ${account(n)}  key ${keys.get(
 
   submit a first task (from wallet_1), in another terminal:
     ${envPrefix}MARKET_PRIVATE_KEY=${keys.get('wallet_1')} npm run market -- submit --model ${DEMO_MODEL} --input ${input}
-${agents >= 3 ? `  or one that three nodes must agree on (security level 3, fee ${DEMO_PRICE * 3n} µSTX):
+${
+  agents >= 3
+    ? `  or one that three nodes must agree on (security level 3, fee ${DEMO_PRICE * 3n} µSTX):
     ${envPrefix}MARKET_PRIVATE_KEY=${keys.get('wallet_1')} npm run market -- submit --model ${DEMO_MODEL} --input ${input} --security 3
-` : ''}
+`
+    : ''
+}
   or watch a stream of tasks settle:  ${envPrefix}npm run demo
   (market and demo find this marketplace in ${shown(file)} while it runs)
   Ctrl-C stops everything; npm start again resumes the same chain and database.
@@ -109,7 +124,9 @@ process.on('SIGTERM', () => void shutdown('SIGTERM'));
 for (const s of [m.devnet, m.signer, ...m.agents]) {
   void s.exited.then((code) => {
     if (!stopping) {
-      console.error(`${s.name} exited unexpectedly (${code}); see ${shown(join(m.dataDir, 'logs', `${s.name}.log`))}. Stopping the rest.`);
+      console.error(
+        `${s.name} exited unexpectedly (${code}); see ${shown(join(m.dataDir, 'logs', `${s.name}.log`))}. Stopping the rest.`,
+      );
       void shutdown('exit');
     }
   });

@@ -32,7 +32,11 @@ const runtime = z
     max_batch: z.number().int().min(1).max(1024).default(16),
     max_queue_delay_ms: z.number().min(0).max(1000).default(2),
     max_in_flight: z.number().int().min(1).max(1024).default(32),
-    max_input_bytes: z.number().int().min(1).default(16 * 1024 * 1024),
+    max_input_bytes: z
+      .number()
+      .int()
+      .min(1)
+      .default(16 * 1024 * 1024),
     max_input_elements: z.number().int().min(1).default(4_000_000),
   })
   .strict();
@@ -52,8 +56,12 @@ const client = z
 
 const chain = z
   .object({
-    api_url: z.union([z.literal(''), z.url('must be the Stacks node/API base URL, e.g. http://127.0.0.1:3999')]).default(LOCAL_API_URL),
-    escrow_contract: contractPrincipal('inference-escrow').default('ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.inference-escrow'),
+    api_url: z
+      .union([z.literal(''), z.url('must be the Stacks node/API base URL, e.g. http://127.0.0.1:3999')])
+      .default(LOCAL_API_URL),
+    escrow_contract: contractPrincipal('inference-escrow').default(
+      'ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.inference-escrow',
+    ),
     /** Prepaid accounts contract whose settler owes this key ('': `<escrow deployer>.accounts`). */
     accounts_contract: z.union([z.literal(''), contractPrincipal('accounts')]).default(''),
     stake: z.number().int().min(0).default(0),
@@ -72,7 +80,9 @@ const model = z
     warmup_shape: z.record(z.string(), z.array(z.number().int().min(1))).optional(),
   })
   .strict()
-  .refine((m) => m.builtin || m.path, { message: 'each [[models]] entry needs builtin = "classifier"|"detector" or a path' });
+  .refine((m) => m.builtin || m.path, {
+    message: 'each [[models]] entry needs builtin = "classifier"|"detector" or a path',
+  });
 
 /** The zod schema of node-agent.toml. */
 export const configSchema = z
@@ -132,11 +142,22 @@ const spec: ConfigSpec<typeof configSchema> = {
     NODE_AGENT_ACCOUNTS: 'chain.accounts_contract',
     NODE_AGENT_VOUCHER_INTERVAL_S: num('client.voucher_interval_s'),
   },
-  flags: { signer: 'agent.signer', key: 'agent.key_file', models: 'agent.models_dir', 'node-id': 'agent.node_id', 'stacks-api': 'chain.api_url' },
+  flags: {
+    signer: 'agent.signer',
+    key: 'agent.key_file',
+    models: 'agent.models_dir',
+    'node-id': 'agent.node_id',
+    'stacks-api': 'chain.api_url',
+  },
 };
 
 /** Validates a config document after env overrides and flags. */
-export function resolveConfig(doc: Record<string, unknown> = {}, overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = {}, source = 'config'): AgentConfig {
+export function resolveConfig(
+  doc: Record<string, unknown> = {},
+  overrides: ConfigOverrides = {},
+  env: NodeJS.ProcessEnv = {},
+  source = 'config',
+): AgentConfig {
   const flags = {
     signer: overrides.signer || undefined,
     key: overrides.key || undefined,
@@ -148,7 +169,11 @@ export function resolveConfig(doc: Record<string, unknown> = {}, overrides: Conf
 }
 
 /** Reads a TOML file (undefined = all defaults) and resolves it; model paths become absolute. */
-export function loadConfig(path: string | undefined, overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): AgentConfig {
+export function loadConfig(
+  path: string | undefined,
+  overrides: ConfigOverrides = {},
+  env: NodeJS.ProcessEnv = process.env,
+): AgentConfig {
   if (!path) return resolveConfig({}, overrides, env);
   const doc = readTomlFile(path);
   const base = dirname(resolve(path));
@@ -169,7 +194,13 @@ export function modelSpecs(config: AgentConfig): ModelSpec[] {
     const known = m.builtin ? DEFAULT_MODELS[m.builtin] : undefined;
     const path = m.path ?? known!.path;
     return {
-      name: m.name ?? known?.name ?? path.split('/').pop()!.replace(/\.onnx$/, ''),
+      name:
+        m.name ??
+        known?.name ??
+        path
+          .split('/')
+          .pop()!
+          .replace(/\.onnx$/, ''),
       path,
       sha256: m.sha256 ?? known?.sha256,
       maxBatch: m.max_batch ?? known?.maxBatch,

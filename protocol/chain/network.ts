@@ -35,5 +35,7 @@ export const stacksAddress = z.string().regex(/^S[PMTN][0-9A-Z]{38,40}$/, 'must 
 
 /** A contract principal; `example` names the contract the message shows (e.g. `inference-escrow`). */
 export function contractPrincipal(example: string) {
-  return z.string().regex(/^S[A-Z0-9]{39,40}\.[a-zA-Z][a-zA-Z0-9-]*$/, `must be a contract principal like ST1...GZGM.${example}`);
+  return z
+    .string()
+    .regex(/^S[A-Z0-9]{39,40}\.[a-zA-Z][a-zA-Z0-9-]*$/, `must be a contract principal like ST1...GZGM.${example}`);
 }

@@ -1,6 +1,14 @@
 /** Following transactions: the (err uN) parser, the API record's states, and the poller's stops. */
 import { describe, it, expect } from 'vitest';
-import { chainIdOf, contractErrorCode, isPrivateKey, pollTx, stacksNetworkOf, txStateOf, type TxState } from './index.js';
+import {
+  chainIdOf,
+  contractErrorCode,
+  isPrivateKey,
+  pollTx,
+  stacksNetworkOf,
+  txStateOf,
+  type TxState,
+} from './index.js';
 
 describe('transactions', () => {
   it('reads the contract error code of an aborted call', () => {
@@ -12,23 +20,36 @@ describe('transactions', () => {
 
   it('turns the API record into a state', () => {
     expect(txStateOf({ tx_status: 'pending' })).toEqual({ status: 'pending' });
-    expect(txStateOf({ tx_status: 'success', block_height: 7, tx_result: { hex: '0x03', repr: 'true' } })).toEqual({ status: 'success', blockHeight: 7, resultHex: '0x03' });
-    expect(txStateOf({ tx_status: 'abort_by_response', block_height: 8, tx_result: { hex: '0x08', repr: '(err u1003)' } })).toEqual({
+    expect(txStateOf({ tx_status: 'success', block_height: 7, tx_result: { hex: '0x03', repr: 'true' } })).toEqual({
+      status: 'success',
+      blockHeight: 7,
+      resultHex: '0x03',
+    });
+    expect(
+      txStateOf({ tx_status: 'abort_by_response', block_height: 8, tx_result: { hex: '0x08', repr: '(err u1003)' } }),
+    ).toEqual({
       status: 'aborted',
       blockHeight: 8,
       reason: 'abort_by_response',
       detail: '(err u1003)',
       code: 1003,
     });
-    expect(txStateOf({ tx_status: 'dropped_stale_garbage_collect' })).toEqual({ status: 'dropped', reason: 'dropped_stale_garbage_collect' });
+    expect(txStateOf({ tx_status: 'dropped_stale_garbage_collect' })).toEqual({
+      status: 'dropped',
+      reason: 'dropped_stale_garbage_collect',
+    });
   });
 
   it('polls until a final state, ticking while pending, or gives up with null', async () => {
     const states: TxState[] = [{ status: 'not_found' }, { status: 'pending' }, { status: 'success', blockHeight: 3 }];
     const ticks: number[] = [];
-    expect(await pollTx(async () => states.shift()!, { timeoutMs: 5_000, pollMs: 1, onTick: (s) => ticks.push(s) })).toEqual({ status: 'success', blockHeight: 3 });
+    expect(
+      await pollTx(async () => states.shift()!, { timeoutMs: 5_000, pollMs: 1, onTick: (s) => ticks.push(s) }),
+    ).toEqual({ status: 'success', blockHeight: 3 });
     expect(ticks).toHaveLength(2);
-    expect(await pollTx(async (): Promise<TxState> => ({ status: 'pending' }), { timeoutMs: 20, pollMs: 5 })).toBeNull();
+    expect(
+      await pollTx(async (): Promise<TxState> => ({ status: 'pending' }), { timeoutMs: 20, pollMs: 5 }),
+    ).toBeNull();
   });
 });
 

@@ -7,7 +7,7 @@
 export type TxState =
   | { status: 'pending' }
   | { status: 'not_found' }
-  | { status: 'success'; blockHeight: number; /** The call's result, serialized Clarity (hex). */ resultHex?: string }
+  | { status: 'success'; blockHeight: number /** The call's result, serialized Clarity (hex). */; resultHex?: string }
   | {
       status: 'aborted';
       blockHeight: number;
@@ -46,7 +46,8 @@ export function txStateOf(tx: ApiTx): TxState {
   if (tx.tx_status === 'pending') return { status: 'pending' };
   if (tx.tx_status.startsWith('dropped')) return { status: 'dropped', reason: tx.tx_status };
   const blockHeight = tx.block_height ?? 0;
-  if (tx.tx_status === 'success') return { status: 'success', blockHeight, ...(tx.tx_result ? { resultHex: tx.tx_result.hex } : {}) };
+  if (tx.tx_status === 'success')
+    return { status: 'success', blockHeight, ...(tx.tx_result ? { resultHex: tx.tx_result.hex } : {}) };
   const detail = tx.tx_result?.repr ?? tx.vm_error ?? '';
   return { status: 'aborted', blockHeight, reason: tx.tx_status, detail, code: contractErrorCode(tx.tx_result?.repr) };
 }
@@ -73,7 +74,10 @@ export interface PollOptions {
  * Reads the state with `read` until it is final (success, aborted, dropped); null when
  * `timeoutMs` passed first. Callers turn both into their own errors.
  */
-export async function pollTx<T extends { status: string }>(read: () => Promise<T>, opts: PollOptions): Promise<FinalState<T> | null> {
+export async function pollTx<T extends { status: string }>(
+  read: () => Promise<T>,
+  opts: PollOptions,
+): Promise<FinalState<T> | null> {
   const started = Date.now();
   for (;;) {
     const state = await read();

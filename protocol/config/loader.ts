@@ -72,7 +72,8 @@ export function readTomlFile(path: string): Record<string, unknown> {
 }
 
 type Tree = Record<string, unknown>;
-const isTree = (v: unknown): v is Tree => typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
+const isTree = (v: unknown): v is Tree =>
+  typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
 
 function setKey(tree: Tree, key: string, value: unknown): void {
   const parts = key.split('.');
@@ -103,7 +104,8 @@ function readEnv(name: string, binding: EnvBinding, text: string): unknown {
   const type = typeof binding === 'string' ? 'string' : (binding.type ?? 'string');
   if (type === 'number') {
     const n = Number(text);
-    if (text.trim() === '' || !Number.isFinite(n)) throw new ConfigError(`environment ${name}="${text}" is not a number; set it to a number or unset it`);
+    if (text.trim() === '' || !Number.isFinite(n))
+      throw new ConfigError(`environment ${name}="${text}" is not a number; set it to a number or unset it`);
     return n;
   }
   if (type === 'boolean') {
@@ -116,7 +118,13 @@ function readEnv(name: string, binding: EnvBinding, text: string): unknown {
 
 /** The object keys the schema allows at `path` (for "unknown key" messages), or [] when unknown. */
 function knownKeys(schema: z.ZodType, path: PropertyKey[]): string[] {
-  type Def = { type: string; shape?: Record<string, z.ZodType>; innerType?: z.ZodType; in?: z.ZodType; element?: z.ZodType };
+  type Def = {
+    type: string;
+    shape?: Record<string, z.ZodType>;
+    innerType?: z.ZodType;
+    in?: z.ZodType;
+    element?: z.ZodType;
+  };
   const unwrap = (s: z.ZodType | undefined): z.ZodType | undefined => {
     for (let i = 0; s && i < 10; i++) {
       const def = (s as unknown as { def: Def }).def;
@@ -135,7 +143,12 @@ function knownKeys(schema: z.ZodType, path: PropertyKey[]): string[] {
   return shape ? Object.keys(shape) : [];
 }
 
-function describeIssues(spec: ConfigSpec<z.ZodType>, error: z.ZodError, origins: Map<string, string>, fallback: string): string[] {
+function describeIssues(
+  spec: ConfigSpec<z.ZodType>,
+  error: z.ZodError,
+  origins: Map<string, string>,
+  fallback: string,
+): string[] {
   const sourceOf = (path: PropertyKey[]): string => {
     for (let n = path.length; n > 0; n--) {
       const found = origins.get(path.slice(0, n).join('.'));
@@ -182,5 +195,7 @@ export function resolveLayers<S extends z.ZodType>(spec: ConfigSpec<S>, layers: 
   const parsed = spec.schema.safeParse(merged);
   if (parsed.success) return parsed.data;
   const fallback = layers.docs?.at(-1)?.source ?? 'config';
-  throw new ConfigError(`invalid ${spec.name} configuration:\n${describeIssues(spec, parsed.error, origins, fallback).join('\n')}`);
+  throw new ConfigError(
+    `invalid ${spec.name} configuration:\n${describeIssues(spec, parsed.error, origins, fallback).join('\n')}`,
+  );
 }

@@ -28,7 +28,9 @@ export type RunningMarketplace = z.infer<typeof runningMarketplaceSchema>;
 
 /** `npm start`'s data directory: MARKETPLACE_DATA_DIR, else `data/` in the repository. */
 export function marketplaceDataDir(env: Readonly<Record<string, string | undefined>> = process.env): string {
-  return env.MARKETPLACE_DATA_DIR ? resolve(env.MARKETPLACE_DATA_DIR) : fileURLToPath(new URL('../../data', import.meta.url));
+  return env.MARKETPLACE_DATA_DIR
+    ? resolve(env.MARKETPLACE_DATA_DIR)
+    : fileURLToPath(new URL('../../data', import.meta.url));
 }
 
 /** Writes the file (atomically: readers never see half of it); returns its path. */
@@ -63,7 +65,10 @@ function alive(pid: number): boolean {
 export type Discovery = { found: RunningMarketplace; file: string; note?: undefined } | { found: null; note?: string };
 
 /** Looks for a running marketplace in `dataDir`: the file must parse, its pid live, its signer's /health answer. */
-export async function findRunningMarketplace(dataDir = marketplaceDataDir(), healthTimeoutMs = 2_000): Promise<Discovery> {
+export async function findRunningMarketplace(
+  dataDir = marketplaceDataDir(),
+  healthTimeoutMs = 2_000,
+): Promise<Discovery> {
   const file = join(dataDir, RUNNING_FILE);
   if (!existsSync(file)) return { found: null };
   let info: RunningMarketplace;
@@ -72,10 +77,15 @@ export async function findRunningMarketplace(dataDir = marketplaceDataDir(), hea
   } catch {
     return { found: null, note: `${file} is not a marketplace description; ignoring it (npm start rewrites it)` };
   }
-  if (!alive(info.pid)) return { found: null, note: `${file} is stale (npm start process ${info.pid} is gone); ignoring it` };
+  if (!alive(info.pid))
+    return { found: null, note: `${file} is stale (npm start process ${info.pid} is gone); ignoring it` };
   const healthy = await fetch(new URL('/health', info.signer_url), { signal: AbortSignal.timeout(healthTimeoutMs) })
     .then((r) => r.ok)
     .catch(() => false);
-  if (!healthy) return { found: null, note: `${file} names a signer at ${info.signer_url} that does not answer /health; ignoring it` };
+  if (!healthy)
+    return {
+      found: null,
+      note: `${file} names a signer at ${info.signer_url} that does not answer /health; ignoring it`,
+    };
   return { found: info, file };
 }

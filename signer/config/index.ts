@@ -52,7 +52,9 @@ const chain = z
     enabled: z.boolean().default(false),
     api_url: z.string().url().default(LOCAL_API_URL),
     network: networkName.default('testnet'),
-    escrow_contract: contractPrincipal('inference-escrow').default('ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.inference-escrow'),
+    escrow_contract: contractPrincipal('inference-escrow').default(
+      'ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.inference-escrow',
+    ),
     private_key: privateKeyHex.optional(),
     poll_interval_ms: z.number().int().min(10).default(2_000),
     bond_check_interval_ms: z.number().int().min(10).default(15_000),
@@ -73,7 +75,11 @@ const submitter = z
 const models = z
   .object({
     dir: z.string().default('./models'),
-    max_upload_bytes: z.number().int().min(1024).default(64 * 1024 * 1024),
+    max_upload_bytes: z
+      .number()
+      .int()
+      .min(1024)
+      .default(64 * 1024 * 1024),
     catalog_cache_ms: z.number().int().min(0).default(5_000),
     publish_timeout_ms: z.number().int().min(1_000).default(120_000),
     validate_timeout_ms: z.number().int().min(1_000).default(120_000),
@@ -83,19 +89,43 @@ const models = z
 const inputs = z
   .object({
     max_unclaimed_per_requester: z.number().int().min(1).default(1_000),
-    max_unclaimed_bytes_per_requester: z.number().int().min(1024).default(256 * 1024 * 1024),
-    max_unclaimed_bytes: z.number().int().min(1024).default(1024 * 1024 * 1024),
-    unclaimed_ttl_ms: z.number().int().min(1_000).default(6 * 3_600_000),
-    retention_ms: z.number().int().min(0).default(24 * 3_600_000),
+    max_unclaimed_bytes_per_requester: z
+      .number()
+      .int()
+      .min(1024)
+      .default(256 * 1024 * 1024),
+    max_unclaimed_bytes: z
+      .number()
+      .int()
+      .min(1024)
+      .default(1024 * 1024 * 1024),
+    unclaimed_ttl_ms: z
+      .number()
+      .int()
+      .min(1_000)
+      .default(6 * 3_600_000),
+    retention_ms: z
+      .number()
+      .int()
+      .min(0)
+      .default(24 * 3_600_000),
     gc_interval_ms: z.number().int().min(100).default(60_000),
   })
   .strict();
 const consoleSection = z
   .object({
-    session_ttl_ms: z.number().int().min(60_000).default(12 * 3_600_000),
+    session_ttl_ms: z
+      .number()
+      .int()
+      .min(60_000)
+      .default(12 * 3_600_000),
     login_max_failures: z.number().int().min(1).default(5),
     login_max_failures_per_address: z.number().int().min(1).default(20),
-    login_window_ms: z.number().int().min(1_000).default(15 * 60_000),
+    login_window_ms: z
+      .number()
+      .int()
+      .min(1_000)
+      .default(15 * 60_000),
   })
   .strict();
 const dashboard = z
@@ -114,11 +144,18 @@ const inference = z
     timeout_ms: z.number().int().min(100).default(5_000),
     max_timeout_ms: z.number().int().min(100).default(60_000),
     max_batch: z.number().int().min(1).max(1_000).default(32),
-    max_body_bytes: z.number().int().min(1024).default(8 * 1024 * 1024),
+    max_body_bytes: z
+      .number()
+      .int()
+      .min(1024)
+      .default(8 * 1024 * 1024),
     retry_after_seconds: z.number().int().min(1).default(1),
   })
   .strict()
-  .refine((v) => v.timeout_ms <= v.max_timeout_ms, { message: 'timeout_ms must not exceed max_timeout_ms', path: ['timeout_ms'] });
+  .refine((v) => v.timeout_ms <= v.max_timeout_ms, {
+    message: 'timeout_ms must not exceed max_timeout_ms',
+    path: ['timeout_ms'],
+  });
 /**
  * Prepaid accounts (contracts/accounts.clar, signer/accounts): signed task requests paid from a
  * deposit, settled per period. Every key is defaulted; `enabled` follows chain.enabled when unset.
@@ -171,7 +208,9 @@ const accounts = z
     max_accounts_per_tx: z.number().int().min(1).max(200).default(200),
   })
   .strict();
-const log = z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).strict();
+const log = z
+  .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
+  .strict();
 
 /** The zod schema of signer.toml; every section and key may be omitted. */
 export const configSchema = z
@@ -226,7 +265,12 @@ const spec: ConfigSpec<typeof configSchema> = {
 };
 
 /** Validates a config object (e.g. from tests) after merging env overrides and flags. */
-export function resolveConfig(input: SignerConfigInput | Record<string, unknown> = {}, overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = {}, source = 'config'): SignerConfig {
+export function resolveConfig(
+  input: SignerConfigInput | Record<string, unknown> = {},
+  overrides: ConfigOverrides = {},
+  env: NodeJS.ProcessEnv = {},
+  source = 'config',
+): SignerConfig {
   const flags = {
     database: overrides.database || undefined,
     'api-port': overrides.apiPort,
@@ -237,7 +281,11 @@ export function resolveConfig(input: SignerConfigInput | Record<string, unknown>
 }
 
 /** Reads and validates a TOML config file (a missing path means all defaults). */
-export function loadConfig(path: string | undefined, overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): SignerConfig {
+export function loadConfig(
+  path: string | undefined,
+  overrides: ConfigOverrides = {},
+  env: NodeJS.ProcessEnv = process.env,
+): SignerConfig {
   return resolveConfig(path ? readTomlFile(path) : {}, overrides, env, path);
 }
 

@@ -22,9 +22,18 @@ describe('npm start on custom ports', () => {
   it('writes data/marketplace.json, prints a submit command that works as printed, removes the file on Ctrl-C', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'market-start-'));
     const [devnetPort, signerPort] = [await freePort(), await freePort()];
-    const env = cleanEnv({ DEVNET_PORT: String(devnetPort), SIGNER_PORT: String(signerPort), NODE_AGENTS: '1', MARKETPLACE_DATA_DIR: dataDir });
+    const env = cleanEnv({
+      DEVNET_PORT: String(devnetPort),
+      SIGNER_PORT: String(signerPort),
+      NODE_AGENTS: '1',
+      MARKETPLACE_DATA_DIR: dataDir,
+    });
     delete env.DEVNET_IDLE_BLOCK_MS;
-    const start = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const start = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
+      cwd: ROOT,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     start.stdout.on('data', (b: Buffer) => (out += b.toString()));
     start.stderr.on('data', (b: Buffer) => (out += b.toString()));
@@ -37,12 +46,25 @@ describe('npm start on custom ports', () => {
       }
       const file = join(dataDir, RUNNING_FILE);
       const info = runningMarketplaceSchema.parse(JSON.parse(readFileSync(file, 'utf8')));
-      expect(info).toMatchObject({ devnet_url: `http://127.0.0.1:${devnetPort}`, signer_url: `http://127.0.0.1:${signerPort}`, pid: start.pid, data_dir: dataDir });
+      expect(info).toMatchObject({
+        devnet_url: `http://127.0.0.1:${devnetPort}`,
+        signer_url: `http://127.0.0.1:${signerPort}`,
+        pid: start.pid,
+        data_dir: dataDir,
+      });
       expect(out).not.toMatch(/:(3999|8080)\b/);
 
-      const command = /^\s*(MARKETPLACE_DATA_DIR=\S+ MARKET_PRIVATE_KEY=\S+ npm run market -- submit --model \S+ --input \S+)$/m.exec(out)?.[1];
+      const command =
+        /^\s*(MARKETPLACE_DATA_DIR=\S+ MARKET_PRIVATE_KEY=\S+ npm run market -- submit --model \S+ --input \S+)$/m.exec(
+          out,
+        )?.[1];
       expect(command, out).toBeDefined();
-      const submitted = spawnSync('sh', ['-c', command!], { cwd: ROOT, env: cleanEnv({}), encoding: 'utf8', timeout: 180_000 });
+      const submitted = spawnSync('sh', ['-c', command!], {
+        cwd: ROOT,
+        env: cleanEnv({}),
+        encoding: 'utf8',
+        timeout: 180_000,
+      });
       expect(submitted.status, `${submitted.stdout}\n${submitted.stderr}`).toBe(0);
       expect(submitted.stdout).toMatch(/^task \d+: /m);
 

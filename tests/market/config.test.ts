@@ -13,7 +13,9 @@ import { loadMarketCliConfig, loadMarketConfig } from '../../market/config.js';
 import { RUNNING_FILE, type RunningMarketplace } from '../../protocol/config/index.js';
 
 const dirs: string[] = [];
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
 
 function dataDir(info: Partial<RunningMarketplace>): string {
   const dir = mkdtempSync(join(tmpdir(), 'market-discovery-'));
@@ -53,13 +55,25 @@ describe('market finds a running marketplace', () => {
     try {
       const dir = dataDir({ signer_url: url, devnet_url: 'http://127.0.0.1:4999' });
       const notes: string[] = [];
-      const found = await loadMarketCliConfig('config/market.toml', {}, { env: {}, dataDir: dir, note: (t) => notes.push(t) });
-      expect(found).toMatchObject({ node_url: 'http://127.0.0.1:4999', signer_url: url, contracts_address: 'ST2CY5V39NHDPWSXMW9QDT3HC3GD6Q6XX4CFRK9AG' });
+      const found = await loadMarketCliConfig(
+        'config/market.toml',
+        {},
+        { env: {}, dataDir: dir, note: (t) => notes.push(t) },
+      );
+      expect(found).toMatchObject({
+        node_url: 'http://127.0.0.1:4999',
+        signer_url: url,
+        contracts_address: 'ST2CY5V39NHDPWSXMW9QDT3HC3GD6Q6XX4CFRK9AG',
+      });
       expect(notes).toEqual([]);
       const env = { MARKET_NODE_URL: 'http://env:1' };
-      expect(await loadMarketCliConfig(undefined, { signer_url: 'http://flag:2' }, { env, dataDir: dir })).toMatchObject({ node_url: 'http://env:1', signer_url: 'http://flag:2' });
+      expect(
+        await loadMarketCliConfig(undefined, { signer_url: 'http://flag:2' }, { env, dataDir: dir }),
+      ).toMatchObject({ node_url: 'http://env:1', signer_url: 'http://flag:2' });
       // Another network than the devnet never takes a local marketplace's URLs.
-      expect(await loadMarketCliConfig(undefined, { network: 'testnet' }, { env: {}, dataDir: dir })).toMatchObject(defaults);
+      expect(await loadMarketCliConfig(undefined, { network: 'testnet' }, { env: {}, dataDir: dir })).toMatchObject(
+        defaults,
+      );
     } finally {
       server.close();
     }
@@ -68,7 +82,10 @@ describe('market finds a running marketplace', () => {
   it('ignores, with a note, a file whose process is gone, whose signer does not answer, or that is not one', async () => {
     const cases: [string, RegExp][] = [
       [dataDir({ pid: await deadPid() }), /is stale \(npm start process \d+ is gone\); ignoring it/],
-      [dataDir({ signer_url: 'http://127.0.0.1:1' }), /names a signer at http:\/\/127\.0\.0\.1:1 that does not answer \/health; ignoring it/],
+      [
+        dataDir({ signer_url: 'http://127.0.0.1:1' }),
+        /names a signer at http:\/\/127\.0\.0\.1:1 that does not answer \/health; ignoring it/,
+      ],
     ];
     const junk = mkdtempSync(join(tmpdir(), 'market-discovery-'));
     dirs.push(junk);
@@ -76,14 +93,18 @@ describe('market finds a running marketplace', () => {
     cases.push([junk, /is not a marketplace description; ignoring it/]);
     for (const [dir, note] of cases) {
       const notes: string[] = [];
-      expect(await loadMarketCliConfig('config/market.toml', {}, { env: {}, dataDir: dir, note: (t) => notes.push(t) })).toMatchObject(defaults);
+      expect(
+        await loadMarketCliConfig('config/market.toml', {}, { env: {}, dataDir: dir, note: (t) => notes.push(t) }),
+      ).toMatchObject(defaults);
       expect(notes).toEqual([expect.stringMatching(note)]);
     }
   });
 
   it('names the source of a bad value: the file, the variable or the flag', () => {
     expect(() => loadMarketConfig(undefined, { network: 'moon' }, {})).toThrow(/^flag --network: network: /m);
-    expect(() => loadMarketConfig(undefined, {}, { MARKET_SIGNER_URL: 'nope' })).toThrow(/^environment MARKET_SIGNER_URL="nope": signer_url: /m);
+    expect(() => loadMarketConfig(undefined, {}, { MARKET_SIGNER_URL: 'nope' })).toThrow(
+      /^environment MARKET_SIGNER_URL="nope": signer_url: /m,
+    );
     expect(() => loadMarketConfig('config/nope.toml')).toThrow(/cannot read config file config\/nope\.toml/);
   });
 });
