@@ -18,7 +18,10 @@ export { PoolClosedError, WorkerCrashedError } from '../../protocol/workers/inde
 export interface PoolOptions {
   /** Worker threads; 0 = one per core. */
   workers: number;
-  /** onnxruntime intra-op threads per session; 0 = cores / workers (at least 1), so sessions never oversubscribe the cores. */
+  /**
+   * onnxruntime intra-op threads per session; 0 = cores / workers (at least 1), so sessions
+   * never oversubscribe the cores.
+   */
   intraOpThreads: number;
   /** Engine name (see ENGINES). */
   engine: string;
@@ -26,7 +29,7 @@ export interface PoolOptions {
   onReplace?: (reason: string) => void;
 }
 
-/** The buffers of `feeds`' typed arrays that each hold exactly one tensor (a view into a larger buffer is copied instead). */
+/** Buffers of `feeds`' typed arrays that hold exactly one tensor (a view into a larger buffer is copied instead). */
 function ownBuffers(feeds: Feeds): ArrayBuffer[] {
   const out = new Set<ArrayBuffer>();
   for (const { data } of Object.values(feeds)) {

@@ -2,8 +2,9 @@
  * Starting a worker from a TypeScript file. Worker threads do not get the parent's TypeScript
  * loader under vitest, and tsx's loader costs each thread about 13 MB and a slower start. So a
  * `.ts` worker file is bundled once per process by esbuild (which tsx already runs; it maps
- * `./x.js` imports to `./x.ts` as tsc does) into CommonJS (so no top-level await in worker files), with packages left as `require`s
- * resolved from the worker file's own folder: the thread runs plain JavaScript. A `.js` file
+ * `./x.js` imports to `./x.ts` as tsc does) into CommonJS (so no top-level await in worker
+ * files), with packages left as `require`s resolved from the worker file's own folder: the
+ * thread runs plain JavaScript. A `.js` file
  * (a built tree) is started as it is.
  */
 import { createRequire } from 'node:module';

@@ -12,7 +12,7 @@
 import { ThreadPool, workerFile } from '../../protocol/workers/index.js';
 import type { handlers } from './verify-worker.js';
 
-/** One check of a batch: sha256 of the signed bytes, r||s (64 bytes), the compressed public key (33 bytes, a point on the curve). */
+/** One check of a batch: sha256 of the signed bytes, r||s (64 bytes), a compressed public key (33 bytes). */
 export interface DigestCheck {
   digest: Uint8Array;
   rs: Uint8Array;

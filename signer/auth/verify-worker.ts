@@ -36,7 +36,7 @@ export const handlers = {
       return false;
     }
   },
-  /** n packed checks: r||s (64 bytes each) over 32-byte digests with 33-byte compressed keys; a byte (1 = valid) each. */
+  /** n packed checks: r||s (64 bytes) over a 32-byte digest with a 33-byte compressed key; one byte each, 1: valid. */
   digests(m: { digests: Uint8Array; keys: Uint8Array; rs: Uint8Array }) {
     // About 12 MB: loaded by the threads that get a batch, on their first.
     secp ??= createRequire(import.meta.url)('tiny-secp256k1') as Secp;
