@@ -70,12 +70,17 @@ const pastCompleted = (s: Stats) => (s.tasks_by_status.completed ?? 0) + (s.task
  * Steady state: between the first polls that saw 10% and 90% of `total` completed, results per
  * second and each process's CPU ms per result (null when one poll saw both).
  */
-function steady(polls: Poll[], total: number): { results_per_s: number; cpu_ms_per_result: Record<string, number> } | null {
+function steady(polls: Poll[], total: number): { results_per_s: number; cpu_ms_per_result: Record<string, number>; polls: number; results: number } | null {
   const at = (share: number) => polls.find((p) => pastCompleted(p.stats) >= share * total)!;
   const [a, b] = [at(0.1), at(0.9)];
   const results = pastCompleted(b.stats) - pastCompleted(a.stats);
   if (b.t <= a.t) return null;
-  return { results_per_s: results / ((b.t - a.t) / 1000), cpu_ms_per_result: Object.fromEntries(Object.keys(a.cpu).map((k) => [k, (b.cpu[k]! - a.cpu[k]!) / results])) };
+  return {
+    results_per_s: results / ((b.t - a.t) / 1000),
+    cpu_ms_per_result: Object.fromEntries(Object.keys(a.cpu).map((k) => [k, (b.cpu[k]! - a.cpu[k]!) / results])),
+    polls: polls.indexOf(b) - polls.indexOf(a),
+    results,
+  };
 }
 
 type RawRun = { inferences_per_s: number; n: number; cpu_ms_per_inference: number };
@@ -176,6 +181,10 @@ try {
     devnet_ms: (cpuMs(m.devnet.child.pid) - cpuBefore.devnet) / computed,
   };
   const tSettled = await until(m.signerUrl, (s) => (s.tasks_by_status.settled ?? 0) >= ids.length, 300_000);
+  // What this bench's own stats polls cost the signer, to tell them apart from the path's work.
+  const pollCpu0 = cpuMs(m.signer.child.pid);
+  for (let i = 0; i < 200; i++) await stats(m.signerUrl);
+  const signerMsPerPoll = (cpuMs(m.signer.child.pid) - pollCpu0) / 200;
   await m.stop();
 
   const rawAfter = await rawLoop(session, input, RAW_SECONDS / 2);
@@ -227,7 +236,11 @@ try {
       spent_per_result_ms: { ...spent, total: Object.values(spent).reduce((a, b) => a + b, 0) },
       // Of the signer's: its main thread (HTTP, SQLite, hashing) and its other threads (GC and compiler helpers, signature checks).
       signer_threads_ms: signerMainMs === undefined ? null : { main: signerMainMs, others: spent.signer! - signerMainMs },
+      // Of the signer's: answering this bench's stats polls (every 100 ms), measured after the run.
+      signer_bench_polls_ms: steadyState ? (signerMsPerPoll * steadyState.polls) / steadyState.results : null,
       required_work_per_result_ms: required,
+      // Of the agent's: what it spends beyond the model's own inference (issue 16's goal: at most 0.5 ms per result).
+      agent_beyond_model_ms: spent.agent! - required.inference_in_batches_of_8_ms,
     },
   };
   mkdirSync('bench/results', { recursive: true });
