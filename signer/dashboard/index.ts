@@ -8,7 +8,7 @@ import type { Services } from '../services.js';
 import { bucketStarts, bucketWindow, directCalls, directLatency, results, taskLatency, type KeyedSeries, type Percentiles } from './series.js';
 import { accountsSection, type AccountsSection } from './accounts.js';
 import { BucketCache } from './buckets.js';
-import { earningsByNode, recentSettlements, taskTotals, type NodeEarning, type SettlementView, type TaskCounts } from './tables.js';
+import { earningsByNode, recentSettlements, statusCounts, taskTotals, type NodeEarning, type SettlementView, type TaskCounts, type TaskTotals } from './tables.js';
 
 export { bucketWindow, bucketStarts, type Window, type KeyedSeries, type Percentiles } from './series.js';
 export type { NodeEarning, SettlementView, TaskCounts } from './tables.js';
@@ -51,11 +51,11 @@ export interface DashboardSnapshot {
     /** Sums over the window. */
     totals: { direct_calls: number; chain_results: number };
   };
-  /** All tasks by status, per source and in all, as of `by_source_at` (now: counters kept by triggers). */
+  /** `total` is live; the split by source is from the all-time pass made at `by_source_at` (see `dashboard.totals_refresh_ms`). */
   tasks: TaskCounts & { by_source_at: number };
   throughput: KeyedSeries;
   latency: { tasks: Percentiles; direct: Percentiles };
-  /** `by_node`: all time; `over_time`: per bucket of the window. */
+  /** `by_node` is from the all-time pass made at `tasks.by_source_at`; `over_time` is live. */
   earnings: { by_node: NodeEarning[]; over_time: KeyedSeries };
   settlements: SettlementView[];
   /** Prepaid accounts: deposits, unsettled spend, last settlements, periods, the settler's bond and proven challenges. */
@@ -63,6 +63,17 @@ export interface DashboardSnapshot {
 }
 
 const BPS = 10_000;
+
+const totalsCache = new WeakMap<Services, TaskTotals & { at: number }>();
+
+/** The all-time pass over every task, made again once `dashboard.totals_refresh_ms` has passed. */
+function recentTotals(s: Services, now: number): TaskTotals & { at: number } {
+  const hit = totalsCache.get(s);
+  if (hit && now - hit.at >= 0 && now - hit.at < s.config.dashboard.totals_refresh_ms) return hit;
+  const fresh = { ...taskTotals(s.store.sqlite), at: now };
+  totalsCache.set(s, fresh);
+  return fresh;
+}
 
 const bucketCaches = new WeakMap<Services, BucketCache>();
 /** Slack beyond the longest direct request before a bucket counts as closed: a write's clock and ours may differ a little. */
@@ -101,7 +112,7 @@ export async function dashboardSnapshot(s: Services, now = Date.now()): Promise<
   const direct_by_model = direct.byModel;
   const served = results(sqlite, w, rows);
   const chain_by_model = served.chainByModel;
-  const totals = taskTotals(sqlite);
+  const totals = recentTotals(s, now);
   const calls = (name: string) => sum({ d: direct_by_model[name] ?? [], c: chain_by_model[name] ?? [] });
   const models: DashboardModel[] = heads.map((h) => ({ name: h.name, version: h.version, price: h.price, owner: h.owner, artifact_hash: h.artifact_hash, tasks: totals.byModel.get(h.name) ?? 0, calls_in_window: calls(h.name) }));
   for (const [name, tasks] of totals.byModel) {
@@ -116,7 +127,7 @@ export async function dashboardSnapshot(s: Services, now = Date.now()): Promise<
     shares,
     catalog_error,
     usage: { direct_by_model, direct_by_token: direct.byToken, chain_by_model, totals: { direct_calls: sum(direct_by_model), chain_results: sum(chain_by_model) } },
-    tasks: { ...totals.byStatus, by_source_at: now },
+    tasks: { ...totals.byStatus, total: statusCounts(sqlite), by_source_at: totals.at },
     throughput: served.bySource,
     latency: { tasks: taskLatency(sqlite, w, rows), direct: directLatency(sqlite, w, rows) },
     earnings: { by_node: totals.earnings, over_time: earningsByNode(sqlite, w, rows) },

@@ -7,4 +7,3 @@ export { settlements } from './tables/settlements.js';
 export { inputBlobs } from './tables/input-blobs.js';
 export { adminUsers, adminSessions, apiTokens, inferenceLogs, consoleModels } from './tables/console.js';
 export { prepaidAccounts, prepaidReceipts, prepaidPeriods, payeeCredits } from './tables/prepaid.js';
-export { dashboardTaskCounts, dashboardNodeEarnings } from './tables/dashboard.js';

@@ -155,12 +155,14 @@ describe('snapshot', () => {
     expect(snap.usage.totals).toEqual({ direct_calls: 1, chain_results: 1 });
   });
 
-  it('counts tasks by status and source live, on every refresh', async () => {
+  it('counts tasks by status live, and recounts the all-time split by source once totals_refresh_ms has passed', async () => {
     task({ status: 'pending', source: 'direct' });
     expect((await dashboardSnapshot(t.s, NOW)).tasks.direct.pending).toBe(1);
     task({ status: 'pending', source: 'direct' });
     const soon = (await dashboardSnapshot(t.s, NOW + 1_000)).tasks;
-    expect([soon.total.pending, soon.direct.pending, soon.by_source_at]).toEqual([2, 2, NOW + 1_000]);
+    expect([soon.total.pending, soon.direct.pending, soon.by_source_at]).toEqual([2, 1, NOW]);
+    const later = (await dashboardSnapshot(t.s, NOW + 30_000)).tasks;
+    expect([later.total.pending, later.direct.pending, later.by_source_at]).toEqual([2, 2, NOW + 30_000]);
   });
 
   it('still shows the signer\'s own figures when the chain cannot be read, and says why models are missing', async () => {

@@ -18,8 +18,7 @@ export function collectStats(s: Services) {
   // Dashboards and benchmarks poll this several times a second: statements are prepared once.
   const q = (sql: string) => prepared(s.store.sqlite, sql).all() as Record<string, number | string | null>[];
   const by = Object.fromEntries(TASK_STATUSES.map((st) => [st, 0])) as Record<TaskStatus, number>;
-  // Counters kept by triggers (signer/db/tables/dashboard.ts): a few rows, where grouping every task took ~10 ms at 100,000.
-  for (const r of q('select status, sum(n) n from dashboard_task_counts group by status')) by[r.status as TaskStatus] = Number(r.n);
+  for (const r of q('select status, count(*) n from inference_tasks group by status')) by[r.status as TaskStatus] = Number(r.n);
   const total = Object.values(by).reduce((a, b) => a + b, 0);
   // Lease-to-result time of the last 1,000 results, as bare numbers (pluck: no object per row).
   const lat = (
