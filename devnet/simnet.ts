@@ -13,7 +13,7 @@
 import { format } from 'node:util';
 import { initSimnet, type Simnet, type Tx } from '@stacks/clarinet-sdk';
 
-/** A transaction as the wasm `mineBlock` takes it: the sdk's `Tx`, or a call whose arguments are serialized bytes only. */
+/** A transaction as the wasm `mineBlock` takes it: the sdk's `Tx`, or a call with its arguments as bytes only. */
 export type WasmTx = Tx | { callPublicFn: { contract: string; method: string; args_maps: Uint8Array[]; sender: string } };
 
 /** What the wasm `mineBlock` returns per transaction: the result as Clarity hex, the events as JSON strings. */

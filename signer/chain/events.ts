@@ -67,7 +67,7 @@ function parseCursor(cursor: string | null): Mark | string | null {
   }
   if (typeof c.tx !== 'string' || typeof c.ei !== 'number') throw bad;
   if (typeof c.at === 'string' && /^\d+:\d+:\d+:\d+$/.test(c.at) && typeof c.l === 'number')
-    return { at: c.at, tx: c.tx, ei: c.ei, l: c.l, next: typeof c.next === 'string' ? c.next : null };
+    return { at: c.at, tx: c.tx, ei: c.ei, next: typeof c.next === 'string' ? c.next : null, l: c.l };
   // The offset reader's cursor ({h, tx, ei}) knew its event's block only: that block is read again.
   if (typeof c.h === 'number') return endOfBlock(c.h - 1);
   throw bad;
@@ -133,7 +133,7 @@ class Walk {
     for (let i = pages.length - 1; i >= 0 && (i === pages.length - 1 || this.logs.length + this.size <= limit); i--) this.take(pages[i]);
   }
 
-  /** Reads forward from the mark until the newest event, or until another page might pass `limit`; true if stopped early. */
+  /** Reads forward from the mark to the newest event, or until a page more might pass `limit` (then true). */
   async forward(limit: number): Promise<boolean> {
     for (let idle = 0; ; idle++) {
       // Each turn takes a page or re-anchors; re-anchoring again and again means the API contradicts itself.

@@ -4,7 +4,12 @@
  * for a cursor with nothing at or below it), and the signer's reader over it when its event vanished.
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { createClient } from '@stacks/blockchain-api-client';
+import { Store } from '../../devnet/store.js';
 import type { Devnet } from '../../devnet/index.js';
 import { StacksApiChain } from '../../signer/chain/stacks-api.js';
 import { tempDevnet, deployModel, call, keyOf, taskArgs, getJson, ESCROW } from './helpers.js';
@@ -69,5 +74,28 @@ describe('contract logs by cursor', () => {
     expect((await chain.readTaskEvents(lost, 1000)).events.map((e) => Number(e.chainTaskId))).toEqual([5, 6, 7]);
     // Nothing new after the real cursor: one one-event probe, the same cursor back.
     expect(await chain.readTaskEvents(all.cursor, 1000)).toEqual({ events: [], cursor: all.cursor, more: false });
+  });
+
+  it('gives the logs of a log written before they carried positions their transaction\'s, on open', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'devnet-store-'));
+    try {
+      const old = new Database(join(dir, 'devnet.db'));
+      old.exec(`CREATE TABLE txs (seq INTEGER PRIMARY KEY AUTOINCREMENT, txid TEXT NOT NULL UNIQUE, raw BLOB NOT NULL,
+        origin TEXT NOT NULL, nonce INTEGER NOT NULL, fee TEXT NOT NULL, status TEXT NOT NULL, block_height INTEGER,
+        tx_index INTEGER, result_hex TEXT, vm_error TEXT, skip TEXT, events TEXT, receipt_time INTEGER NOT NULL);
+      CREATE TABLE contract_logs (id INTEGER PRIMARY KEY AUTOINCREMENT, contract_id TEXT NOT NULL, txid TEXT NOT NULL,
+        event_index INTEGER NOT NULL, topic TEXT NOT NULL, value_hex TEXT NOT NULL, value_repr TEXT NOT NULL);
+      INSERT INTO txs (txid, raw, origin, nonce, fee, status, block_height, tx_index, receipt_time)
+        VALUES ('aa', x'00', 'ST1', 0, '1', 'success', 12, 3, 0);
+      INSERT INTO contract_logs (contract_id, txid, event_index, topic, value_hex, value_repr)
+        VALUES ('${ESCROW}', 'aa', 1, 'print', '0x00', 'u0');`);
+      old.close();
+      const store = new Store(dir);
+      const page = store.logPage(ESCROW, [Number.MAX_SAFE_INTEGER, 0, 0], 10, 0);
+      expect(page.results).toMatchObject([{ txid: 'aa', block_height: 12, tx_index: 3, event_index: 1 }]);
+      store.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
