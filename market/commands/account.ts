@@ -8,7 +8,8 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Pc, ClarityType, publicKeyFromSignatureRsv } from '@stacks/transactions';
-import { CHAIN_ID, isErrorCode } from '../../protocol/index.js';
+import { isErrorCode } from '../../protocol/index.js';
+import { chainIdOf as networkChainId } from '../../protocol/chain/index.js';
 import {
   accountsMessageHash,
   fromLeafJson,
@@ -30,7 +31,7 @@ import { SignerRefusal } from '../signer-client.js';
 
 /** The chain id signatures are bound to (the devnet signs like testnet). */
 export function chainIdOf(ctx: Context): number {
-  return ctx.config.network === 'mainnet' ? CHAIN_ID.mainnet : CHAIN_ID.testnet;
+  return networkChainId(ctx.config.network);
 }
 
 /** A prepaid client for the wallet (the account is the wallet's address). */

@@ -16,6 +16,7 @@ import { sha256Hex } from '../hash/index.js';
 import { hash32, nodeRequestMessageBytes, structuredDataBytes, taskResultMessageBytes } from './encode.js';
 
 import { isCanonicalSignature } from './canonical.js';
+import { PRIVATE_KEY_PATTERN } from '../chain/keys.js';
 
 export { taskResultMessageBytes } from './encode.js';
 export { canonicalSignatureProblem, isCanonicalSignature, signatureReplayKey, SECP256K1_HALF_N } from './canonical.js';
@@ -79,7 +80,7 @@ const signingKeys = new Map<string, Buffer>();
 function secretOf(privateKey: string): Buffer {
   let secret = signingKeys.get(privateKey);
   if (!secret) {
-    if (!/^[0-9a-fA-F]{64}(01)?$/.test(privateKey)) throw new Error('private key must be 32 bytes of hex (64 characters, optionally followed by 01)');
+    if (!PRIVATE_KEY_PATTERN.test(privateKey)) throw new Error('private key must be 32 bytes of hex (64 characters, optionally followed by 01)');
     secret = Buffer.from(privateKey.slice(0, 64), 'hex');
     if (signingKeys.size > 100) signingKeys.clear();
     signingKeys.set(privateKey, secret);
