@@ -4,10 +4,12 @@
  * endpoints `npm start` serves by default.
  */
 import { z } from 'zod';
-import { CHAIN_ID } from '../sip018/index.js';
 
 /** Network names a config accepts; the devnet signs and addresses like testnet. */
 export const NETWORK_NAMES = ['mainnet', 'testnet', 'devnet'] as const;
+/** Chain ids as `chain-id` reads them in Clarity. */
+export const CHAIN_ID = { mainnet: 1, testnet: 0x80000000 } as const;
+
 /** A network name. */
 export type NetworkName = (typeof NETWORK_NAMES)[number];
 /** zod schema of a network name. */

@@ -21,8 +21,8 @@ import { PRIVATE_KEY_PATTERN } from '../chain/keys.js';
 export { taskResultMessageBytes } from './encode.js';
 export { canonicalSignatureProblem, isCanonicalSignature, signatureReplayKey, SECP256K1_HALF_N } from './canonical.js';
 
-/** Chain ids as `chain-id` reads them in Clarity. */
-export const CHAIN_ID = { mainnet: 1, testnet: 0x80000000 } as const;
+/** Chain ids as `chain-id` reads them in Clarity (defined with the network names, protocol/chain). */
+export { CHAIN_ID } from '../chain/network.js';
 
 /** Domain name and version the escrow contract hashes into every task-result signature. */
 export const TASK_RESULT_DOMAIN = { name: 'inference-escrow', version: '1' } as const;
