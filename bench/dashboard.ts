@@ -29,11 +29,16 @@ function percentile(sorted: number[], p: number): number {
 }
 
 function seed(sqlite: ReturnType<typeof openDatabase>['sqlite'], now: number): void {
-  const task = sqlite.prepare(`insert into inference_tasks (task_id, user_address, fee, infer_fee, max_infer_time, model_type, status, created_at, updated_at,
+  const task =
+    sqlite.prepare(`insert into inference_tasks (task_id, user_address, fee, infer_fee, max_infer_time, model_type, status, created_at, updated_at,
     artifact_hash, input_hash, privacy, source, completed_at, leased_at, inference_node_id, node_payout, settled_at, settlement_txid)
     values (?, 'ST000', '10000', '10000', 60000, ?, ?, ?, ?, 'a', 'b', 'standard', ?, ?, ?, ?, ?, ?, ?)`);
-  const tx = sqlite.prepare(`insert into settlements (txid, kind, status, raw, nonce, task_ids, item_count, created_at, updated_at) values (?, 'complete-tasks', 'confirmed', '00', ?, '[]', 50, ?, ?)`);
-  const log = sqlite.prepare(`insert into inference_logs (request_id, token_id, model, task_id, status, http_status, latency_ms, created_at) values (?, ?, ?, ?, 'success', 200, ?, ?)`);
+  const tx = sqlite.prepare(
+    `insert into settlements (txid, kind, status, raw, nonce, task_ids, item_count, created_at, updated_at) values (?, 'complete-tasks', 'confirmed', '00', ?, '[]', 50, ?, ?)`,
+  );
+  const log = sqlite.prepare(
+    `insert into inference_logs (request_id, token_id, model, task_id, status, http_status, latency_ms, created_at) values (?, ?, ?, ?, 'success', 200, ?, ?)`,
+  );
   const step = (2 * HOUR) / TASKS;
   sqlite.transaction(() => {
     for (let i = 0; i < TASKS; i++) {
@@ -42,7 +47,20 @@ function seed(sqlite: ReturnType<typeof openDatabase>['sqlite'], now: number): v
       const txid = settled ? `tx${Math.floor(i / 50)}` : null;
       if (i % 50 === 0) tx.run(`tx${i / 50}`, String(i / 50), at, at + 3_000);
       const direct = i % 2 === 0;
-      task.run(String(i), `model-${i % 5}`, settled ? 'settled' : 'completed', at, at, direct ? 'direct' : 'chain', at + 80 + (i % 400), at + 20, `node-${i % 4}`, settled ? '8500' : null, settled ? at + 3_000 : null, txid);
+      task.run(
+        String(i),
+        `model-${i % 5}`,
+        settled ? 'settled' : 'completed',
+        at,
+        at,
+        direct ? 'direct' : 'chain',
+        at + 80 + (i % 400),
+        at + 20,
+        `node-${i % 4}`,
+        settled ? '8500' : null,
+        settled ? at + 3_000 : null,
+        txid,
+      );
       if (direct) log.run(`r${i}`, i % 7, `model-${i % 5}`, String(i), 90 + (i % 400), at);
     }
   })();
@@ -63,7 +81,12 @@ try {
   const store = openDatabase(join(dir, 'signer.db'));
   const now = Date.now();
   seed(store.sqlite, now);
-  const services = (totalsMs: number) => createServices({ config: resolveConfig({ dashboard: { totals_refresh_ms: totalsMs }, log: { level: 'silent' } }), store, log: pino({ level: 'silent' }) });
+  const services = (totalsMs: number) =>
+    createServices({
+      config: resolveConfig({ dashboard: { totals_refresh_ms: totalsMs }, log: { level: 'silent' } }),
+      store,
+      log: pino({ level: 'silent' }),
+    });
   const cached = services(3_600_000);
   const uncached = services(0);
   // The first call groups every bucket and makes the all-time pass that the refreshes reuse.
@@ -72,14 +95,22 @@ try {
   const refresh = await time(RUNS, (i) => dashboardSnapshot(cached, now + (i + 1) * poll));
   await dashboardSnapshot(uncached, now);
   const full = await time(Math.max(3, Math.floor(RUNS / 3)), (i) => dashboardSnapshot(uncached, now + (i + 1) * poll));
-  const figures = (ms: number[]) => ({ p50: +percentile(ms, 50).toFixed(1), p95: +percentile(ms, 95).toFixed(1), max: +ms[ms.length - 1].toFixed(1) });
+  const figures = (ms: number[]) => ({
+    p50: +percentile(ms, 50).toFixed(1),
+    p95: +percentile(ms, 95).toFixed(1),
+    max: +ms[ms.length - 1].toFixed(1),
+  });
   const report = {
     tasks: TASKS,
     load_average: loadavg().map((l) => +l.toFixed(2)),
     first_snapshot_ms: +first[0].toFixed(1),
     refresh_ms: figures(refresh),
     full_snapshot_ms: figures(full),
-    goal: { refresh_p95_ms_at_100k_tasks: GOAL_MS, measured: +percentile(refresh, 95).toFixed(1), met: percentile(refresh, 95) < GOAL_MS },
+    goal: {
+      refresh_p95_ms_at_100k_tasks: GOAL_MS,
+      measured: +percentile(refresh, 95).toFixed(1),
+      met: percentile(refresh, 95) < GOAL_MS,
+    },
   };
   await Promise.all([cached.verifier.close(), uncached.verifier.close()]);
   store.close();

@@ -35,7 +35,14 @@ export async function modelHistory(s: Services, name: string): Promise<ChainMode
     const owner = versions[0]?.owner ?? head?.owner ?? null;
     return { name, head, versions, owner, owned: operator === null || owner === operator };
   } catch (err) {
-    return { name, head: null, versions: [], owner: null, owned: false, error: `could not read ${name} from the chain: ${(err as Error).message}` };
+    return {
+      name,
+      head: null,
+      versions: [],
+      owner: null,
+      owned: false,
+      error: `could not read ${name} from the chain: ${(err as Error).message}`,
+    };
   }
 }
 
@@ -45,7 +52,10 @@ export async function chainModels(s: Services): Promise<ChainModels> {
   try {
     names = await s.catalog.names();
   } catch (err) {
-    return { models: [], error: `the models on chain could not be listed (${(err as Error).message}); check chain.api_url` };
+    return {
+      models: [],
+      error: `the models on chain could not be listed (${(err as Error).message}); check chain.api_url`,
+    };
   }
   return { models: await Promise.all(names.map((n) => modelHistory(s, n))), error: null };
 }

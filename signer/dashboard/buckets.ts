@@ -21,8 +21,10 @@ export interface Window {
 
 /** The window of `count` buckets of `size` ms that ends with the bucket holding `now`. */
 export function bucketWindow(now: number, size: number, count: number): Window {
-  if (!(size > 0 && Number.isInteger(size))) throw new Error(`bucket size must be a positive whole number of ms, got ${size}`);
-  if (!(count > 0 && Number.isInteger(count))) throw new Error(`bucket count must be a positive whole number, got ${count}`);
+  if (!(size > 0 && Number.isInteger(size)))
+    throw new Error(`bucket size must be a positive whole number of ms, got ${size}`);
+  if (!(count > 0 && Number.isInteger(count)))
+    throw new Error(`bucket count must be a positive whole number, got ${count}`);
   const end = (Math.floor(now / size) + 1) * size;
   return { start: end - count * size, end, size, count };
 }

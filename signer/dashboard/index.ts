@@ -5,10 +5,28 @@
  * page and the JSON its script polls.
  */
 import type { Services } from '../services.js';
-import { bucketStarts, bucketWindow, directCalls, directLatency, results, taskLatency, type KeyedSeries, type Percentiles } from './series.js';
+import {
+  bucketStarts,
+  bucketWindow,
+  directCalls,
+  directLatency,
+  results,
+  taskLatency,
+  type KeyedSeries,
+  type Percentiles,
+} from './series.js';
 import { accountsSection, type AccountsSection } from './accounts.js';
 import { BucketCache } from './buckets.js';
-import { earningsByNode, recentSettlements, statusCounts, taskTotals, type NodeEarning, type SettlementView, type TaskCounts, type TaskTotals } from './tables.js';
+import {
+  earningsByNode,
+  recentSettlements,
+  statusCounts,
+  taskTotals,
+  type NodeEarning,
+  type SettlementView,
+  type TaskCounts,
+  type TaskTotals,
+} from './tables.js';
 
 export { bucketWindow, bucketStarts, type Window, type KeyedSeries, type Percentiles } from './series.js';
 export type { NodeEarning, SettlementView, TaskCounts } from './tables.js';
@@ -76,7 +94,7 @@ function recentTotals(s: Services, now: number): TaskTotals & { at: number } {
 }
 
 const bucketCaches = new WeakMap<Services, BucketCache>();
-/** Slack beyond the longest direct request before a bucket counts as closed: a write's clock and ours may differ a little. */
+/** Slack past the longest direct request before a bucket counts as closed (a writer's clock may lag ours). */
 const CLOSE_SLACK_MS = 5_000;
 
 /** The Services' kept buckets (signer/dashboard/buckets.ts), closed once the longest direct request has ended. */
@@ -90,14 +108,26 @@ function sum(series: KeyedSeries): number {
   return Object.values(series).reduce((a, s) => a + s.reduce((x, y) => x + y, 0), 0);
 }
 
-async function catalogView(s: Services): Promise<Pick<DashboardSnapshot, 'shares' | 'catalog_error'> & { heads: Awaited<ReturnType<Services['catalog']['list']>> }> {
+async function catalogView(
+  s: Services,
+): Promise<
+  Pick<DashboardSnapshot, 'shares' | 'catalog_error'> & { heads: Awaited<ReturnType<Services['catalog']['list']>> }
+> {
   try {
     const [heads, shares] = await Promise.all([s.catalog.list(), s.catalog.shares()]);
-    return { heads, shares: shares && { ...shares, node_bps: BPS - shares.owner_bps - shares.treasury_bps }, catalog_error: null };
+    return {
+      heads,
+      shares: shares && { ...shares, node_bps: BPS - shares.owner_bps - shares.treasury_bps },
+      catalog_error: null,
+    };
   } catch (err) {
     // The rest of the dashboard is the signer's own database: show it even when the chain is away.
     s.log.warn({ err }, 'dashboard: model catalog unavailable');
-    return { heads: [], shares: null, catalog_error: `models and shares could not be read from the chain (${(err as Error).message}); check chain.api_url` };
+    return {
+      heads: [],
+      shares: null,
+      catalog_error: `models and shares could not be read from the chain (${(err as Error).message}); check chain.api_url`,
+    };
   }
 }
 
@@ -114,9 +144,26 @@ export async function dashboardSnapshot(s: Services, now = Date.now()): Promise<
   const chain_by_model = served.chainByModel;
   const totals = recentTotals(s, now);
   const calls = (name: string) => sum({ d: direct_by_model[name] ?? [], c: chain_by_model[name] ?? [] });
-  const models: DashboardModel[] = heads.map((h) => ({ name: h.name, version: h.version, price: h.price, owner: h.owner, artifact_hash: h.artifact_hash, tasks: totals.byModel.get(h.name) ?? 0, calls_in_window: calls(h.name) }));
+  const models: DashboardModel[] = heads.map((h) => ({
+    name: h.name,
+    version: h.version,
+    price: h.price,
+    owner: h.owner,
+    artifact_hash: h.artifact_hash,
+    tasks: totals.byModel.get(h.name) ?? 0,
+    calls_in_window: calls(h.name),
+  }));
   for (const [name, tasks] of totals.byModel) {
-    if (!heads.some((h) => h.name === name)) models.push({ name, version: null, price: null, owner: null, artifact_hash: null, tasks, calls_in_window: calls(name) });
+    if (!heads.some((h) => h.name === name))
+      models.push({
+        name,
+        version: null,
+        price: null,
+        owner: null,
+        artifact_hash: null,
+        tasks,
+        calls_in_window: calls(name),
+      });
   }
   return {
     generated_at: now,
@@ -126,7 +173,12 @@ export async function dashboardSnapshot(s: Services, now = Date.now()): Promise<
     models: models.sort((a, b) => a.name.localeCompare(b.name)),
     shares,
     catalog_error,
-    usage: { direct_by_model, direct_by_token: direct.byToken, chain_by_model, totals: { direct_calls: sum(direct_by_model), chain_results: sum(chain_by_model) } },
+    usage: {
+      direct_by_model,
+      direct_by_token: direct.byToken,
+      chain_by_model,
+      totals: { direct_calls: sum(direct_by_model), chain_results: sum(chain_by_model) },
+    },
     tasks: { ...totals.byStatus, total: statusCounts(sqlite), by_source_at: totals.at },
     throughput: served.bySource,
     latency: { tasks: taskLatency(sqlite, w, rows), direct: directLatency(sqlite, w, rows) },

@@ -23,12 +23,24 @@ export function addTo(out: KeyedSeries, w: Window, key: string, b: number, n: nu
  * Direct-inference requests served (not refused by the token guard) per bucket, by model and by
  * API token (by its current name; a deleted token shows as `token #id`), in one pass over inference_logs.
  */
-export function directCalls(sqlite: Database.Database, w: Window, rows: RowSource = freshRows(w)): { byModel: KeyedSeries; byToken: KeyedSeries } {
+export function directCalls(
+  sqlite: Database.Database,
+  w: Window,
+  rows: RowSource = freshRows(w),
+): { byModel: KeyedSeries; byToken: KeyedSeries } {
   const sql = `select cast((created_at - :start) / :size as integer) b, model, token_id, count(*) n from inference_logs
     where created_at >= :start and created_at < :end and status != 'rejected' group by b, model, token_id`;
-  const grouped = rows('direct', (r: Range) => prepared(sqlite, sql).all(r) as { b: number; model: string; token_id: number | null; n: number }[]);
+  const grouped = rows(
+    'direct',
+    (r: Range) => prepared(sqlite, sql).all(r) as { b: number; model: string; token_id: number | null; n: number }[],
+  );
   // Names are read apart from the (kept) grouped rows, so a renamed token shows its new name.
-  const names = new Map((prepared(sqlite, 'select id, name from api_tokens').all() as { id: number; name: string }[]).map((t) => [t.id, t.name]));
+  const names = new Map(
+    (prepared(sqlite, 'select id, name from api_tokens').all() as { id: number; name: string }[]).map((t) => [
+      t.id,
+      t.name,
+    ]),
+  );
   const out = { byModel: {} as KeyedSeries, byToken: {} as KeyedSeries };
   for (const r of grouped) {
     addTo(out.byModel, w, r.model, r.b, r.n);
@@ -41,11 +53,21 @@ export function directCalls(sqlite: Database.Database, w: Window, rows: RowSourc
  * Tasks that got a result per bucket, in one pass: by source (`chain`, `direct`, both always
  * present), which is throughput; and on-chain (escrowed) ones by model, the chain side of usage.
  */
-export function results(sqlite: Database.Database, w: Window, rows: RowSource = freshRows(w)): { bySource: KeyedSeries; chainByModel: KeyedSeries } {
+export function results(
+  sqlite: Database.Database,
+  w: Window,
+  rows: RowSource = freshRows(w),
+): { bySource: KeyedSeries; chainByModel: KeyedSeries } {
   const sql = `select cast((completed_at - :start) / :size as integer) b, source, model_type model, count(*) n from inference_tasks
     where completed_at >= :start and completed_at < :end group by b, source, model_type`;
-  const out = { bySource: { chain: new Array<number>(w.count).fill(0), direct: new Array<number>(w.count).fill(0) } as KeyedSeries, chainByModel: {} as KeyedSeries };
-  for (const r of rows('results', (q: Range) => prepared(sqlite, sql).all(q) as { b: number; source: string; model: string; n: number }[])) {
+  const out = {
+    bySource: { chain: new Array<number>(w.count).fill(0), direct: new Array<number>(w.count).fill(0) } as KeyedSeries,
+    chainByModel: {} as KeyedSeries,
+  };
+  for (const r of rows(
+    'results',
+    (q: Range) => prepared(sqlite, sql).all(q) as { b: number; source: string; model: string; n: number }[],
+  )) {
     addTo(out.bySource, w, r.source, r.b, r.n);
     if (r.source === 'chain') addTo(out.chainByModel, w, r.model, r.b, r.n);
   }
@@ -89,7 +111,11 @@ function percentiles(sqlite: Database.Database, w: Window, rows: RowSource, key:
     list.push([r.bin, r.n]);
     whole.set(r.bin, (whole.get(r.bin) ?? 0) + r.n);
   }
-  const out: Percentiles = { p50: new Array(w.count).fill(null), p95: new Array(w.count).fill(null), window: { p50: null, p95: null, samples: 0 } };
+  const out: Percentiles = {
+    p50: new Array(w.count).fill(null),
+    p95: new Array(w.count).fill(null),
+    window: { p50: null, p95: null, samples: 0 },
+  };
   for (const [b, bins] of perBucket) {
     const n = bins.reduce((a, [, c]) => a + c, 0);
     out.p50[b] = fromHistogram(bins, n, 50);
@@ -97,16 +123,29 @@ function percentiles(sqlite: Database.Database, w: Window, rows: RowSource, key:
   }
   const all = [...whole].sort((x, y) => x[0] - y[0]);
   const samplesN = all.reduce((a, [, c]) => a + c, 0);
-  if (samplesN > 0) out.window = { p50: fromHistogram(all, samplesN, 50), p95: fromHistogram(all, samplesN, 95), samples: samplesN };
+  if (samplesN > 0)
+    out.window = { p50: fromHistogram(all, samplesN, 50), p95: fromHistogram(all, samplesN, 95), samples: samplesN };
   return out;
 }
 
 /** Task latency, created (seen on chain or accepted from a token holder) to result, per bucket of the result. */
 export function taskLatency(sqlite: Database.Database, w: Window, rows: RowSource = freshRows(w)): Percentiles {
-  return percentiles(sqlite, w, rows, 'latency:tasks', 'select completed_at t, completed_at - created_at ms from inference_tasks where completed_at >= :start and completed_at < :end');
+  return percentiles(
+    sqlite,
+    w,
+    rows,
+    'latency:tasks',
+    'select completed_at t, completed_at - created_at ms from inference_tasks where completed_at >= :start and completed_at < :end',
+  );
 }
 
 /** Latency of successful direct-inference requests as their callers saw it (inference_logs.latency_ms). */
 export function directLatency(sqlite: Database.Database, w: Window, rows: RowSource = freshRows(w)): Percentiles {
-  return percentiles(sqlite, w, rows, 'latency:direct', "select created_at t, latency_ms ms from inference_logs where created_at >= :start and created_at < :end and status = 'success' and latency_ms is not null");
+  return percentiles(
+    sqlite,
+    w,
+    rows,
+    'latency:direct',
+    "select created_at t, latency_ms ms from inference_logs where created_at >= :start and created_at < :end and status = 'success' and latency_ms is not null",
+  );
 }

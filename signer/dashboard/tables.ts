@@ -38,7 +38,11 @@ const UNKNOWN_NODE = '(unknown node)';
 /** Every task by status, counted on the (status, ...) queue index alone: cheap enough for every refresh. */
 export function statusCounts(sqlite: Database.Database): Record<TaskStatus, number> {
   const out = zeroes();
-  for (const r of prepared(sqlite, 'select status, count(*) n from inference_tasks group by status').all() as { status: TaskStatus; n: number }[]) out[r.status] = r.n;
+  for (const r of prepared(sqlite, 'select status, count(*) n from inference_tasks group by status').all() as {
+    status: TaskStatus;
+    n: number;
+  }[])
+    out[r.status] = r.n;
   return out;
 }
 
@@ -52,7 +56,14 @@ export function taskTotals(sqlite: Database.Database): TaskTotals {
       sum(case when status = 'settled' then cast(node_payout as integer) end) payout
     from inference_tasks group by source, status, model_type, inference_node_id`;
   // safeIntegers: payout sums come back as bigints, exact at any size.
-  const rows = prepared(sqlite, sql).safeIntegers(true).all() as { source: string; status: TaskStatus; model: string; node: string | null; n: bigint; payout: bigint | null }[];
+  const rows = prepared(sqlite, sql).safeIntegers(true).all() as {
+    source: string;
+    status: TaskStatus;
+    model: string;
+    node: string | null;
+    n: bigint;
+    payout: bigint | null;
+  }[];
   const byStatus: TaskCounts = { chain: zeroes(), direct: zeroes(), total: zeroes() };
   const byModel = new Map<string, number>();
   const earned = new Map<string, { tasks: number; payout: bigint }>();
@@ -87,7 +98,10 @@ export function earningsByNode(sqlite: Database.Database, w: Window, rows: RowSo
       and t.status = 'settled' and t.settled_at >= :start and t.settled_at < :end and t.node_payout is not null
     group by k, b`;
   const out: KeyedSeries = {};
-  for (const r of rows('earnings', (q: Range) => prepared(sqlite, sql).all(q) as { k: string | null; b: number; n: number }[])) {
+  for (const r of rows(
+    'earnings',
+    (q: Range) => prepared(sqlite, sql).all(q) as { k: string | null; b: number; n: number }[],
+  )) {
     addTo(out, w, r.k ?? UNKNOWN_NODE, r.b, r.n);
   }
   return out;
@@ -114,8 +128,19 @@ const TASK_LINKS = 5;
 
 /** The latest `limit` settlement transactions, newest first, with links to their status. */
 export function recentSettlements(sqlite: Database.Database, chainApiUrl: string, limit: number): SettlementView[] {
-  const sql = 'select txid, kind, status, item_count, block_height, reason, task_ids, created_at, updated_at from settlements order by created_at desc, txid limit ?';
-  const rows = prepared(sqlite, sql).all(limit) as { txid: string; kind: string; status: string; item_count: number; block_height: number | null; reason: string | null; task_ids: string; created_at: number; updated_at: number }[];
+  const sql =
+    'select txid, kind, status, item_count, block_height, reason, task_ids, created_at, updated_at from settlements order by created_at desc, txid limit ?';
+  const rows = prepared(sqlite, sql).all(limit) as {
+    txid: string;
+    kind: string;
+    status: string;
+    item_count: number;
+    block_height: number | null;
+    reason: string | null;
+    task_ids: string;
+    created_at: number;
+    updated_at: number;
+  }[];
   const api = chainApiUrl.replace(/\/+$/, '');
   return rows.map((r) => ({
     txid: r.txid,
@@ -127,6 +152,8 @@ export function recentSettlements(sqlite: Database.Database, chainApiUrl: string
     created_at: r.created_at,
     updated_at: r.updated_at,
     tx_url: `${api}/extended/v1/tx/0x${r.txid.replace(/^0x/, '')}`,
-    task_urls: (JSON.parse(r.task_ids) as string[]).slice(0, TASK_LINKS).map((id) => ({ task_id: id, url: `/api/v1/tasks/${encodeURIComponent(id)}/status` })),
+    task_urls: (JSON.parse(r.task_ids) as string[])
+      .slice(0, TASK_LINKS)
+      .map((id) => ({ task_id: id, url: `/api/v1/tasks/${encodeURIComponent(id)}/status` })),
   }));
 }

@@ -33,10 +33,18 @@ let page: Page;
 
 beforeAll(async () => {
   // Not a skip: without chromium this suite cannot say anything about the console.
-  if (!existsSync(CHROMIUM)) throw new Error(`chromium not found at ${CHROMIUM}: install it with "sudo apt-get install -y chromium" (what .ci/run does), or set CHROMIUM_PATH to a Chromium binary`);
+  if (!existsSync(CHROMIUM))
+    throw new Error(
+      `chromium not found at ${CHROMIUM}: install it with "sudo apt-get install -y chromium" (what .ci/run does), or set CHROMIUM_PATH to a Chromium binary`,
+    );
   mkdirSync(ARTIFACTS, { recursive: true });
-  ({ m, input } = await marketplace({ signerConfigToml: `${FAST_SIGNER_TOML}\n[dashboard]\nrefresh_ms = 500\ntotals_refresh_ms = 0\n` }));
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking'] });
+  ({ m, input } = await marketplace({
+    signerConfigToml: `${FAST_SIGNER_TOML}\n[dashboard]\nrefresh_ms = 500\ntotals_refresh_ms = 0\n`,
+  }));
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking'],
+  });
   page = await browser.newPage({ viewport: DESKTOP });
   // The token page's copy button writes to the clipboard; reading it back needs the permission.
   await page.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: m.signerUrl });
@@ -57,7 +65,10 @@ const PHONE = { width: 420, height: 900 };
  * Shows the page 420 px wide (reloaded, unless it is the answer to a form), takes `name`-phone,
  * checks that nothing is wider than the screen, and goes back to 1280 px.
  */
-async function atPhoneWidth(name: string, { ready, reload = true }: { ready?: string; reload?: boolean } = {}): Promise<void> {
+async function atPhoneWidth(
+  name: string,
+  { ready, reload = true }: { ready?: string; reload?: boolean } = {},
+): Promise<void> {
   const resize = async (size: typeof DESKTOP) => {
     await page.setViewportSize(size);
     if (reload) await page.reload();
@@ -65,7 +76,10 @@ async function atPhoneWidth(name: string, { ready, reload = true }: { ready?: st
   };
   await resize(PHONE);
   await shot(`${name}-phone`);
-  const widths = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, inner: window.innerWidth }));
+  const widths = await page.evaluate(() => ({
+    scroll: document.documentElement.scrollWidth,
+    inner: window.innerWidth,
+  }));
   await resize(DESKTOP);
   expect(widths.scroll, `${name} at 420 px: the page is ${widths.scroll} px wide`).toBeLessThanOrEqual(widths.inner);
 }
@@ -89,7 +103,9 @@ describe('operator console in chromium', () => {
     await Promise.all([page.waitForURL(at('/console')), page.click('button[type=submit]')]);
     await expect(page.locator('h1').textContent()).resolves.toBe('Dashboard');
     // The page the form lands on says what happened.
-    await expect(page.locator('.flash.notice').textContent()).resolves.toBe(`admin ${ADMIN.username} created; you are logged in`);
+    await expect(page.locator('.flash.notice').textContent()).resolves.toBe(
+      `admin ${ADMIN.username} created; you are logged in`,
+    );
   });
 
   it('serves a favicon where browsers look for it, and names it in every page', async () => {
@@ -146,7 +162,10 @@ describe('operator console in chromium', () => {
     const copy = page.getByRole('button', { name: /copy the token/ });
     await copy.click();
     await expect(copy.textContent()).resolves.toBe('Copied');
-    const copied = await page.evaluate(async () => ({ clipboard: await navigator.clipboard.readText().catch(() => null), selection: window.getSelection()?.toString().trim() }));
+    const copied = await page.evaluate(async () => ({
+      clipboard: await navigator.clipboard.readText().catch(() => null),
+      selection: window.getSelection()?.toString().trim(),
+    }));
     expect(copied.clipboard).toBe(token);
     expect(copied.selection).toBe(token);
     await shot('04-token');
@@ -161,7 +180,12 @@ describe('operator console in chromium', () => {
     await page.evaluate(() => ((window as unknown as { sameDocument: boolean }).sameDocument = true));
     expect(await page.getAttribute('#plot-usage-model', 'data-total')).toBe('0');
 
-    const call = (model: string) => fetch(`${m.signerUrl}/api/v1/models/${model}/infer`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: readFileSync(input) });
+    const call = (model: string) =>
+      fetch(`${m.signerUrl}/api/v1/models/${model}/infer`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: readFileSync(input),
+      });
     const res = await call(MODEL);
     expect(res.status, await res.clone().text()).toBe(200);
     const result = (await res.json()) as { data: { outputs: { data: number[] }[] } };
@@ -184,19 +208,29 @@ describe('operator console in chromium', () => {
     await shot('05-dashboard-after-call');
   });
 
-  it('lists an escrowed task\'s settlement with links to the chain and to the task, and the node\'s earnings', async () => {
+  it("lists an escrowed task's settlement with links to the chain and to the task, and the node's earnings", async () => {
     const ids = await submitTasks(m, { model: MODEL, walletKeys: [key('wallet_1')], count: 2, inputFile: input });
     expect(Object.fromEntries(await waitSettled(m.signerUrl, ids, 90_000))).toEqual({ settled: 2 });
     // Still the same document: the rows arrive by the live update.
-    await page.waitForFunction(() => document.querySelectorAll('#settlements-table tbody tr').length > 0 && document.querySelectorAll('#earnings-table tbody tr').length > 0, undefined, { timeout: 30_000 });
+    await page.waitForFunction(
+      () =>
+        document.querySelectorAll('#settlements-table tbody tr').length > 0 &&
+        document.querySelectorAll('#earnings-table tbody tr').length > 0,
+      undefined,
+      { timeout: 30_000 },
+    );
     expect(await page.evaluate(() => (window as unknown as { sameDocument?: boolean }).sameDocument)).toBe(true);
     await expect(page.locator('#earnings-table tbody tr').first().textContent()).resolves.toMatch(/node-1/);
     expect((await page.getAttribute('#plot-usage-model', 'data-series'))!.split('|')).toContain(`${MODEL} (chain)`);
 
     const row = page.locator('#settlements-table tbody tr').first();
-    const tx = await (await fetch((await row.locator('td a').first().getAttribute('href'))!)).json() as { tx_status: string };
+    const tx = (await (await fetch((await row.locator('td a').first().getAttribute('href'))!)).json()) as {
+      tx_status: string;
+    };
     expect(tx.tx_status).toBe('success');
-    const taskLinks = await row.locator('a.task-link').evaluateAll((as) => as.map((a) => (a as HTMLAnchorElement).href));
+    const taskLinks = await row
+      .locator('a.task-link')
+      .evaluateAll((as) => as.map((a) => (a as HTMLAnchorElement).href));
     expect(taskLinks.length).toBeGreaterThan(0);
     const status = (await (await fetch(taskLinks[0])).json()) as { data: { status: string } };
     expect(status.data.status).toBe('settled');

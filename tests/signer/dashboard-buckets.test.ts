@@ -15,7 +15,9 @@ function table(times: number[]) {
   const query = (r: Range) => {
     asked.push(r);
     const per = new Map<number, number>();
-    for (const t of times) if (t >= r.start && t < r.end) per.set(Math.floor((t - r.start) / r.size), (per.get(Math.floor((t - r.start) / r.size)) ?? 0) + 1);
+    for (const t of times)
+      if (t >= r.start && t < r.end)
+        per.set(Math.floor((t - r.start) / r.size), (per.get(Math.floor((t - r.start) / r.size)) ?? 0) + 1);
     return [...per].map(([b, n]) => ({ b, n }));
   };
   return { times, asked, query };
@@ -28,7 +30,7 @@ function counts(rows: { b: number; n: number }[], count: number): number[] {
 }
 
 describe('kept buckets', () => {
-  it('groups closed buckets once and only the open ones on the next refresh, with the same counts as a fresh query', () => {
+  it('groups closed buckets once and only the open ones on the next refresh, counting as a fresh query does', () => {
     const t = table([T0 - 5 * MINUTE, T0 - 3 * MINUTE, T0 - 3 * MINUTE + 1, T0 - 1_000, T0]);
     const cache = new BucketCache(MINUTE);
     const w = bucketWindow(T0, MINUTE, 10);
@@ -58,7 +60,9 @@ describe('kept buckets', () => {
     cache.source(bucketWindow(T0, MINUTE, 10), T0)('k', t.query);
     const back = T0 - 4 * MINUTE;
     t.times.push(back - 30_000);
-    expect(counts(cache.source(bucketWindow(back, MINUTE, 10), back)('k', t.query), 10)).toEqual(counts(t.query(bucketWindow(back, MINUTE, 10)), 10));
+    expect(counts(cache.source(bucketWindow(back, MINUTE, 10), back)('k', t.query), 10)).toEqual(
+      counts(t.query(bucketWindow(back, MINUTE, 10)), 10),
+    );
     const w = bucketWindow(T0, 30_000, 10);
     expect(counts(cache.source(w, T0)('k', t.query), 10)).toEqual(counts(t.query(w), 10));
   });

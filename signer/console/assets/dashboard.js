@@ -7,7 +7,20 @@
   // wherever a source is plotted, all tasks grey, and each model, token or node keeps the colour it
   // was first given, never one of those three nor another's.
   const SOURCE_COLORS = { chain: '#2563eb', direct: '#ea580c', tasks: '#4b5563' };
-  const PALETTE = ['#16a34a', '#9333ea', '#dc2626', '#0891b2', '#ca8a04', '#db2777', '#65a30d', '#4338ca', '#0d9488', '#a16207', '#be123c', '#7c3aed'];
+  const PALETTE = [
+    '#16a34a',
+    '#9333ea',
+    '#dc2626',
+    '#0891b2',
+    '#ca8a04',
+    '#db2777',
+    '#65a30d',
+    '#4338ca',
+    '#0d9488',
+    '#a16207',
+    '#be123c',
+    '#7c3aed',
+  ];
   const given = new Map();
   function colorOf(kind, name) {
     const key = `${kind}:${name}`;
@@ -35,13 +48,21 @@
    */
   function plotSeries(s) {
     const usage = {};
-    const models = [...new Set([...Object.keys(s.usage.direct_by_model), ...Object.keys(s.usage.chain_by_model)])].sort();
+    const models = [
+      ...new Set([...Object.keys(s.usage.direct_by_model), ...Object.keys(s.usage.chain_by_model)]),
+    ].sort();
     for (const m of models) {
       const color = colorOf('model', m);
       if (s.usage.chain_by_model[m]) usage[`${m} (chain)`] = { values: s.usage.chain_by_model[m], color };
-      if (s.usage.direct_by_model[m]) usage[`${m} (direct)`] = { values: s.usage.direct_by_model[m], color, dash: [6, 4] };
+      if (s.usage.direct_by_model[m])
+        usage[`${m} (direct)`] = { values: s.usage.direct_by_model[m], color, dash: [6, 4] };
     }
-    const keyed = (series, kind) => Object.fromEntries(Object.keys(series).sort().map((k) => [k, { values: series[k], color: SOURCE_COLORS[k] ?? colorOf(kind, k) }]));
+    const keyed = (series, kind) =>
+      Object.fromEntries(
+        Object.keys(series)
+          .sort()
+          .map((k) => [k, { values: series[k], color: SOURCE_COLORS[k] ?? colorOf(kind, k) }]),
+      );
     const t = s.latency.tasks;
     const d = s.latency.direct;
     const dotted = [2, 4];
@@ -88,7 +109,8 @@
    */
   function summary(values, latency) {
     if (latency) {
-      for (let i = values.length - 1; i >= 0; i--) if (values[i] !== null && values[i] !== undefined) return `last ${values[i]} ms`;
+      for (let i = values.length - 1; i >= 0; i--)
+        if (values[i] !== null && values[i] !== undefined) return `last ${values[i]} ms`;
       return 'none';
     }
     return `total ${sumOf(values).toLocaleString('en')}`;
@@ -97,14 +119,20 @@
   const steps = uPlot.paths.stepped({ align: 1 });
 
   function options(frame, labels, spec) {
-    const nonEmpty = (u, i) => u.data[i].flatMap((v, j) => (v !== null && v !== undefined && (spec.latency || v !== 0) ? [j] : []));
+    const nonEmpty = (u, i) =>
+      u.data[i].flatMap((v, j) => (v !== null && v !== undefined && (spec.latency || v !== 0) ? [j] : []));
     return {
       width: frame.clientWidth,
       height: 220,
       scales: { x: { time: true } },
       axes: [{}, { label: spec.unit, labelSize: 20, size: axisSize, values: (u, splits) => splits.map(compact) }],
       series: [
-        { value: (u, v, si, i) => (i === null ? `last ${(u.data[0].length * (u.data[0][1] - u.data[0][0])) / 60} min` : new Date(v * 1000).toLocaleTimeString()) },
+        {
+          value: (u, v, si, i) =>
+            i === null
+              ? `last ${(u.data[0].length * (u.data[0][1] - u.data[0][0])) / 60} min`
+              : new Date(v * 1000).toLocaleTimeString(),
+        },
         ...labels.map((label) => {
           const { color, dash } = spec.series[label];
           return {
@@ -116,7 +144,14 @@
             paths: spec.latency ? undefined : steps,
             // Points where something happened: a single busy bucket, or a lone latency, still shows.
             points: { show: false, filter: nonEmpty, size: 7, fill: color, stroke: color },
-            value: (u, v, si, i) => (i === null ? summary(u.data[si], spec.latency) : v === null || v === undefined ? '—' : spec.latency ? `${v} ms` : v.toLocaleString('en')),
+            value: (u, v, si, i) =>
+              i === null
+                ? summary(u.data[si], spec.latency)
+                : v === null || v === undefined
+                  ? '—'
+                  : spec.latency
+                    ? `${v} ms`
+                    : v.toLocaleString('en'),
           };
         }),
       ],
@@ -160,7 +195,8 @@
       m.max = peak;
       m.value = s.tasks.total[m.dataset.status] ?? 0;
     }
-    for (const el of document.querySelectorAll('[data-time-field]')) el.textContent = new Date(valueAt(s, el.dataset.timeField)).toISOString();
+    for (const el of document.querySelectorAll('[data-time-field]'))
+      el.textContent = new Date(valueAt(s, el.dataset.timeField)).toISOString();
   }
 
   /** A table cell: text, or a link when given {href, text}, or several links when given an array. */
@@ -195,7 +231,15 @@
     const ownerShare = s.shares ? bps(s.shares.owner_bps) : '—';
     fillTable(
       'models-table',
-      s.models.map((m) => [cell(m.name), cell(m.version ?? 'not live'), cell(fmtStx(m.price)), cell(m.owner ?? '—', 'mono'), cell(ownerShare), cell(m.tasks), cell(m.calls_in_window)]),
+      s.models.map((m) => [
+        cell(m.name),
+        cell(m.version ?? 'not live'),
+        cell(fmtStx(m.price)),
+        cell(m.owner ?? '—', 'mono'),
+        cell(ownerShare),
+        cell(m.tasks),
+        cell(m.calls_in_window),
+      ]),
     );
     fillTable(
       'earnings-table',
@@ -221,7 +265,14 @@
         cell(fmtStx(a.unsettled)),
         cell(fmtStx(a.reserved)),
         cell(a.withdraw_at ?? '—'),
-        cell(a.last_settlement ? { href: `/api/v1/periods/${a.last_settlement.period}`, text: `period ${a.last_settlement.period} at ${new Date(a.last_settlement.at ?? 0).toISOString()}` } : '—'),
+        cell(
+          a.last_settlement
+            ? {
+                href: `/api/v1/periods/${a.last_settlement.period}`,
+                text: `period ${a.last_settlement.period} at ${new Date(a.last_settlement.at ?? 0).toISOString()}`,
+              }
+            : '—',
+        ),
       ]),
     );
     fillTable(
@@ -253,7 +304,10 @@
 
   async function refresh() {
     if (document.hidden) return;
-    const res = await fetch('/api/v1/admin/dashboard', { credentials: 'same-origin', headers: { accept: 'application/json' } });
+    const res = await fetch('/api/v1/admin/dashboard', {
+      credentials: 'same-origin',
+      headers: { accept: 'application/json' },
+    });
     if (res.status === 401) {
       location.assign('/console/login');
       return;
@@ -276,7 +330,8 @@
 
   drawPlots(snap);
   window.addEventListener('resize', () => {
-    for (const [id, c] of Object.entries(charts)) c.plot.setSize({ width: document.getElementById(id).clientWidth, height: 220 });
+    for (const [id, c] of Object.entries(charts))
+      c.plot.setSize({ width: document.getElementById(id).clientWidth, height: 220 });
   });
   setTimeout(loop, snap.refresh_ms);
 })();

@@ -28,14 +28,16 @@ function io(list: TensorInfo[] | null) {
     <>
       {list.map((t) => (
         <div class="mono">
-          {t.name}: {t.type ?? 'non-tensor'} [{t.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : '?')).join(', ')}]
+          {t.name}: {t.type ?? 'non-tensor'} [
+          {t.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : '?')).join(', ')}]
         </div>
       ))}
     </>
   );
 }
 
-const publishable = (m: ConsoleModel) => m.status === 'validated' || m.status === 'published' || m.status === 'unpublished';
+const publishable = (m: ConsoleModel) =>
+  m.status === 'validated' || m.status === 'published' || m.status === 'unpublished';
 
 function UploadRow({ m, admin, chainEnabled }: { m: ConsoleModel; admin: AdminSession; chainEnabled: boolean }) {
   return (
@@ -63,17 +65,37 @@ function UploadRow({ m, admin, chainEnabled }: { m: ConsoleModel; admin: AdminSe
           <div class="actions">
             <form method="post" action={`/console/models/${m.id}/test`} enctype="multipart/form-data" class="inline">
               <CsrfField admin={admin} />
-              <input type="file" name="input" accept=".json,application/json" aria-label={`OIP input JSON for ${m.name} (optional; generated when empty)`} title="optional OIP input JSON; generated from the declared shapes when empty" style="width: 14rem" />
-              <button type="submit" class="secondary">Test</button>
+              <input
+                type="file"
+                name="input"
+                accept=".json,application/json"
+                aria-label={`OIP input JSON for ${m.name} (optional; generated when empty)`}
+                title="optional OIP input JSON; generated from the declared shapes when empty"
+                style="width: 14rem"
+              />
+              <button type="submit" class="secondary">
+                Test
+              </button>
             </form>
             <form method="post" action={`/console/models/${m.id}/validate`} class="inline">
               <CsrfField admin={admin} />
-              <button type="submit" class="secondary">Validate again</button>
+              <button type="submit" class="secondary">
+                Validate again
+              </button>
             </form>
             {chainEnabled && publishable(m) && (
               <form method="post" action={`/console/models/${m.id}/publish`} class="inline">
                 <CsrfField admin={admin} />
-                <input name="price" inputmode="numeric" pattern="[0-9]+" required placeholder="price (micro-STX)" aria-label={`price of ${m.name} in micro-STX`} value={m.price ?? ''} style="width: 11rem" />
+                <input
+                  name="price"
+                  inputmode="numeric"
+                  pattern="[0-9]+"
+                  required
+                  placeholder="price (micro-STX)"
+                  aria-label={`price of ${m.name} in micro-STX`}
+                  value={m.price ?? ''}
+                  style="width: 11rem"
+                />
                 <button type="submit">Publish</button>
               </form>
             )}
@@ -88,43 +110,67 @@ function History({ h, admin }: { h: ChainModel; admin: AdminSession }) {
   return (
     <section class="card" id={`versions-${h.name}`}>
       <h2>
-        {h.name} {h.head ? <span class="status published">live: version {h.head.version}</span> : <span class="status">not live</span>}
+        {h.name}{' '}
+        {h.head ? (
+          <span class="status published">live: version {h.head.version}</span>
+        ) : (
+          <span class="status">not live</span>
+        )}
       </h2>
       {h.error && <p class="flash error">{h.error}</p>}
       {h.head && (
         <form method="post" action={`/console/models/${h.name}/unpublish`} class="actions">
           <CsrfField admin={admin} />
           {/* Retiring is forever (the registry never reuses a name), so the name is typed to confirm. */}
-          <input name="confirm" required placeholder={`type ${h.name} to confirm`} aria-label={`type ${h.name} to confirm unpublishing`} style="width: 14rem" />
-          <button type="submit" class="danger">Unpublish (retire {h.name} for good)</button>
+          <input
+            name="confirm"
+            required
+            placeholder={`type ${h.name} to confirm`}
+            aria-label={`type ${h.name} to confirm unpublishing`}
+            style="width: 14rem"
+          />
+          <button type="submit" class="danger">
+            Unpublish (retire {h.name} for good)
+          </button>
         </form>
       )}
       <div class="scroll">
-      <table>
-        <thead>
-          <tr><th>version</th><th>output</th><th>sha256</th><th>price</th><th>state</th><th></th></tr>
-        </thead>
-        <tbody>
-          {h.versions.map((v) => (
+        <table>
+          <thead>
             <tr>
-              <td>{v.version}</td>
-              <td>{v.output_id}</td>
-              <td><code title={v.artifact_hash}>{v.artifact_hash.slice(0, 12)}…</code></td>
-              <td>{v.price}</td>
-              <td>{v.live ? 'live' : v.retired ? 'retired' : 'superseded'}</td>
-              <td>
-                {h.head && !v.live && (
-                  <form method="post" action={`/console/models/${h.name}/rollback`} class="inline">
-                    <CsrfField admin={admin} />
-                    <input type="hidden" name="version" value={String(v.version)} />
-                    <button type="submit" class="secondary">Roll back to this</button>
-                  </form>
-                )}
-              </td>
+              <th>version</th>
+              <th>output</th>
+              <th>sha256</th>
+              <th>price</th>
+              <th>state</th>
+              <th></th>
             </tr>
-          ))}
-        </tbody>
-      </table>
+          </thead>
+          <tbody>
+            {h.versions.map((v) => (
+              <tr>
+                <td>{v.version}</td>
+                <td>{v.output_id}</td>
+                <td>
+                  <code title={v.artifact_hash}>{v.artifact_hash.slice(0, 12)}…</code>
+                </td>
+                <td>{v.price}</td>
+                <td>{v.live ? 'live' : v.retired ? 'retired' : 'superseded'}</td>
+                <td>
+                  {h.head && !v.live && (
+                    <form method="post" action={`/console/models/${h.name}/rollback`} class="inline">
+                      <CsrfField admin={admin} />
+                      <input type="hidden" name="version" value={String(v.version)} />
+                      <button type="submit" class="secondary">
+                        Roll back to this
+                      </button>
+                    </form>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
       </div>
     </section>
   );
@@ -151,7 +197,9 @@ function ChainRow({ m }: { m: ChainModel }) {
       </td>
       <td>{state(m)}</td>
       <td>{(m.head ?? newest)?.price ?? '-'}</td>
-      <td title={m.versions.map((v) => `v${v.version} ${v.artifact_hash.slice(0, 12)}`).join('\n')}>{m.versions.length}</td>
+      <td title={m.versions.map((v) => `v${v.version} ${v.artifact_hash.slice(0, 12)}`).join('\n')}>
+        {m.versions.length}
+      </td>
       <td>{newest ? <code title={newest.artifact_hash}>{newest.artifact_hash.slice(0, 12)}…</code> : '-'}</td>
     </tr>
   );
@@ -165,7 +213,8 @@ function OnChain({ onChain, operator }: { onChain: ChainModels; operator: string
         Every model the registry holds, whoever deployed it.{' '}
         {operator && (
           <>
-            Marked <span class="status mine">this signer</span>: owned by this signer's account <code>{operator}</code>, which the console can upgrade, roll back or retire.
+            Marked <span class="status mine">this signer</span>: owned by this signer's account <code>{operator}</code>,
+            which the console can upgrade, roll back or retire.
           </>
         )}
       </p>
@@ -173,11 +222,22 @@ function OnChain({ onChain, operator }: { onChain: ChainModels; operator: string
       <div class="scroll">
         <table>
           <thead>
-            <tr><th>name</th><th>owner</th><th>state</th><th>price (micro-STX)</th><th>versions</th><th>sha256 (newest)</th></tr>
+            <tr>
+              <th>name</th>
+              <th>owner</th>
+              <th>state</th>
+              <th>price (micro-STX)</th>
+              <th>versions</th>
+              <th>sha256 (newest)</th>
+            </tr>
           </thead>
           <tbody>
             {onChain.models.length === 0 && !onChain.error && (
-              <tr><td colspan={6} class="hint">No model on chain yet.</td></tr>
+              <tr>
+                <td colspan={6} class="hint">
+                  No model on chain yet.
+                </td>
+              </tr>
             )}
             {onChain.models.map((m) => (
               <ChainRow m={m} />
@@ -199,28 +259,52 @@ export function ModelsPage({ admin, flash, uploads, onChain, operator, maxUpload
       <form method="post" action="/console/models" enctype="multipart/form-data" class="card narrow">
         <h2>Upload a model</h2>
         <CsrfField admin={admin} />
-        <label for="model-name">Name <span class="hint">letters, digits, dots, dashes, underscores</span></label>
+        <label for="model-name">
+          Name <span class="hint">letters, digits, dots, dashes, underscores</span>
+        </label>
         <input id="model-name" name="name" required maxlength={64} pattern="[A-Za-z0-9][A-Za-z0-9._\-]*" />
-        <label for="model-file">ONNX file <span class="hint">at most {maxUploadBytes.toLocaleString('en')} bytes</span></label>
+        <label for="model-file">
+          ONNX file <span class="hint">at most {maxUploadBytes.toLocaleString('en')} bytes</span>
+        </label>
         <input id="model-file" name="file" type="file" accept=".onnx" required />
-        <p><button type="submit">Upload and validate</button></p>
+        <p>
+          <button type="submit">Upload and validate</button>
+        </p>
       </form>
-      {!chainEnabled && <p class="flash error">Publishing needs the chain (chain.enabled): this signer runs without one, so uploads can be validated and tested but not published.</p>}
+      {!chainEnabled && (
+        <p class="flash error">
+          Publishing needs the chain (chain.enabled): this signer runs without one, so uploads can be validated and
+          tested but not published.
+        </p>
+      )}
       <h2>Uploads</h2>
       <div class="scroll">
-      <table>
-        <thead>
-          <tr><th>id</th><th>name</th><th>status</th><th>version</th><th>price</th><th>sha256</th><th>inputs / outputs</th><th></th></tr>
-        </thead>
-        <tbody>
-          {uploads.length === 0 && (
-            <tr><td colspan={8} class="hint">No uploads yet.</td></tr>
-          )}
-          {uploads.map((m) => (
-            <UploadRow m={m} admin={admin} chainEnabled={chainEnabled} />
-          ))}
-        </tbody>
-      </table>
+        <table>
+          <thead>
+            <tr>
+              <th>id</th>
+              <th>name</th>
+              <th>status</th>
+              <th>version</th>
+              <th>price</th>
+              <th>sha256</th>
+              <th>inputs / outputs</th>
+              <th></th>
+            </tr>
+          </thead>
+          <tbody>
+            {uploads.length === 0 && (
+              <tr>
+                <td colspan={8} class="hint">
+                  No uploads yet.
+                </td>
+              </tr>
+            )}
+            {uploads.map((m) => (
+              <UploadRow m={m} admin={admin} chainEnabled={chainEnabled} />
+            ))}
+          </tbody>
+        </table>
       </div>
       {histories.length > 0 && <h2>Versions of this signer's models</h2>}
       {histories.map((h) => (

@@ -4,7 +4,8 @@ import type { Flash } from '../flash.js';
 import { CsrfField, Layout } from '../layout.js';
 import type { TokenView } from '../../tokens/index.js';
 
-const when = (ms: number | null) => (ms === null ? 'never' : new Date(ms).toISOString().replace('T', ' ').slice(0, 16) + ' UTC');
+const when = (ms: number | null) =>
+  ms === null ? 'never' : new Date(ms).toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
 const dateInput = (ms: number | null) => (ms === null ? '' : new Date(ms).toISOString().slice(0, 16));
 const limit = (n: number, unit: string) => (n === 0 ? 'no limit' : `${n} ${unit}`);
 
@@ -25,7 +26,13 @@ function SettingsFields({ t }: { t?: TokenView }) {
       <label for="rate_limit_per_minute">
         Requests per minute <span class="hint">0: no limit</span>
       </label>
-      <input id="rate_limit_per_minute" name="rate_limit_per_minute" type="number" min={0} value={String(t?.rate_limit_per_minute ?? 60)} />
+      <input
+        id="rate_limit_per_minute"
+        name="rate_limit_per_minute"
+        type="number"
+        min={0}
+        value={String(t?.rate_limit_per_minute ?? 60)}
+      />
       <label for="monthly_quota">
         Monthly quota <span class="hint">requests per calendar month (UTC); 0: no limit</span>
       </label>
@@ -35,7 +42,11 @@ function SettingsFields({ t }: { t?: TokenView }) {
       </label>
       <input id="expires_at" name="expires_at" type="datetime-local" value={dateInput(t?.expires_at ?? null)} />
       <label for="account">
-        Prepaid account <span class="hint">Stacks principal whose deposit pays each call, within the allowance it signed (market account allow); empty: not metered</span>
+        Prepaid account{' '}
+        <span class="hint">
+          Stacks principal whose deposit pays each call, within the allowance it signed (market account allow); empty:
+          not metered
+        </span>
       </label>
       <input id="account" name="account" maxlength={64} value={t?.account ?? ''} />
     </>
@@ -56,14 +67,25 @@ function Actions({ admin, t, inList = true }: { admin: AdminSession; t: TokenVie
     <div class="actions">
       {inList && <a href={`/console/tokens/${t.id}`}>Edit</a>}
       {t.status === 'active' && post('pause', 'Pause')}
-      {(t.status === 'paused' || t.status === 'over_limit') && post('activate', t.status === 'over_limit' ? 'Reset quota' : 'Activate')}
+      {(t.status === 'paused' || t.status === 'over_limit') &&
+        post('activate', t.status === 'over_limit' ? 'Reset quota' : 'Activate')}
       {post('delete', 'Delete', 'danger')}
     </div>
   );
 }
 
 /** The token list and create form; `created` is a token just made, shown this once. */
-export function TokensPage({ admin, tokens, flash, created }: { admin: AdminSession; tokens: TokenView[]; flash?: Flash; created?: { token: string; name: string } }) {
+export function TokensPage({
+  admin,
+  tokens,
+  flash,
+  created,
+}: {
+  admin: AdminSession;
+  tokens: TokenView[];
+  flash?: Flash;
+  created?: { token: string; name: string };
+}) {
   return (
     <Layout title="API tokens" admin={admin} flash={flash}>
       {created && (
@@ -73,7 +95,12 @@ export function TokensPage({ admin, tokens, flash, created }: { admin: AdminSess
           </p>
           <p class="copy-row">
             <code id="new-token-value">{created.token}</code>
-            <button type="button" class="secondary" data-copy="new-token-value" aria-label={`copy the token ${created.name}`}>
+            <button
+              type="button"
+              class="secondary"
+              data-copy="new-token-value"
+              aria-label={`copy the token ${created.name}`}
+            >
               Copy
             </button>
           </p>
@@ -81,52 +108,54 @@ export function TokensPage({ admin, tokens, flash, created }: { admin: AdminSess
         </div>
       )}
       <div class="scroll">
-      <table>
-        <thead>
-          <tr>
-            <th>Name</th>
-            <th>State</th>
-            <th>Used this month</th>
-            <th>Rate</th>
-            <th>Expires</th>
-            <th>Models</th>
-            <th>IPs</th>
-            <th></th>
-          </tr>
-        </thead>
-        <tbody>
-          {tokens.length === 0 && (
+        <table>
+          <thead>
             <tr>
-              <td colspan={8}>No tokens yet: create one below.</td>
+              <th>Name</th>
+              <th>State</th>
+              <th>Used this month</th>
+              <th>Rate</th>
+              <th>Expires</th>
+              <th>Models</th>
+              <th>IPs</th>
+              <th></th>
             </tr>
-          )}
-          {tokens.map((t) => (
-            <tr data-token-id={String(t.id)}>
-              <td>
-                {t.name}
-                <div class="mono hint">{t.prefix}…</div>
-              </td>
-              <td>
-                <span class={`status ${t.status}`}>{t.status.replace('_', ' ')}</span>
-              </td>
-              <td>
-                {t.usage.month_count} / {limit(t.monthly_quota, 'requests')}
-                <div class="hint">{t.usage.total_count} in all; last {when(t.usage.last_used_at)}</div>
-              </td>
-              <td>{limit(t.rate_limit_per_minute, '/ min')}</td>
-              <td>{when(t.expires_at)}</td>
-              <td>{t.allowed_models === null ? 'all' : t.allowed_models.join(', ')}</td>
-              <td>
-                {t.ip_allowlist.length === 0 ? 'any' : t.ip_allowlist.join(', ')}
-                {t.account && <div class="mono hint">paid by {t.account}</div>}
-              </td>
-              <td>
-                <Actions admin={admin} t={t} />
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+          </thead>
+          <tbody>
+            {tokens.length === 0 && (
+              <tr>
+                <td colspan={8}>No tokens yet: create one below.</td>
+              </tr>
+            )}
+            {tokens.map((t) => (
+              <tr data-token-id={String(t.id)}>
+                <td>
+                  {t.name}
+                  <div class="mono hint">{t.prefix}…</div>
+                </td>
+                <td>
+                  <span class={`status ${t.status}`}>{t.status.replace('_', ' ')}</span>
+                </td>
+                <td>
+                  {t.usage.month_count} / {limit(t.monthly_quota, 'requests')}
+                  <div class="hint">
+                    {t.usage.total_count} in all; last {when(t.usage.last_used_at)}
+                  </div>
+                </td>
+                <td>{limit(t.rate_limit_per_minute, '/ min')}</td>
+                <td>{when(t.expires_at)}</td>
+                <td>{t.allowed_models === null ? 'all' : t.allowed_models.join(', ')}</td>
+                <td>
+                  {t.ip_allowlist.length === 0 ? 'any' : t.ip_allowlist.join(', ')}
+                  {t.account && <div class="mono hint">paid by {t.account}</div>}
+                </td>
+                <td>
+                  <Actions admin={admin} t={t} />
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
       </div>
       <h2>Create a token</h2>
       <form method="post" action="/console/tokens" class="card narrow">
@@ -145,7 +174,8 @@ export function TokenEditPage({ admin, token, flash }: { admin: AdminSession; to
   return (
     <Layout title={`API token ${token.name}`} admin={admin} flash={flash}>
       <p>
-        State: <span class={`status ${token.status}`}>{token.status.replace('_', ' ')}</span> · created {when(token.created_at)} · <a href="/console/tokens">all tokens</a>
+        State: <span class={`status ${token.status}`}>{token.status.replace('_', ' ')}</span> · created{' '}
+        {when(token.created_at)} · <a href="/console/tokens">all tokens</a>
       </p>
       <Actions admin={admin} t={token} inList={false} />
       {token.status === 'expired' && (
