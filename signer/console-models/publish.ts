@@ -10,7 +10,7 @@ import type { Chain } from '../chain/types.js';
 import { consoleModels } from '../db/index.js';
 import { ApiError } from '../errors.js';
 import type { Services } from '../services.js';
-import { artifactPath, getModel, updateModel, type ConsoleModel } from './index.js';
+import { artifactPath, getModel, updateModel, type ConsoleModel } from './store.js';
 
 /** What an unpublish or a rollback did. */
 export interface RegistryChange {
