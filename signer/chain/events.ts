@@ -108,7 +108,8 @@ class Walk {
   async rewind(lost: Mark): Promise<boolean> {
     if (++this.rewinds > MAX_REWINDS) throw new Error(`the escrow's event stream keeps changing under the reader (at ${lost.at})`);
     this.mark = null;
-    return this.anchor(endOfBlock(heightOf(lost.at) - 1));
+    const below = heightOf(lost.at) - 1;
+    return below >= 0 && this.anchor(endOfBlock(below));
   }
 
   /** A fresh start: the oldest page, read once (in the rare first block of more than a page, a few pages). */
