@@ -3,14 +3,10 @@
  * `market`: the user's CLI. Submit inference tasks on chain with a wallet key, follow them,
  * fetch verified results, reclaim expired fees, and publish models.
  */
+import { allow, balance, challengeReceipt, challengeVoucher, claim, deployModel, deposit, listModels, reclaim, requestWithdrawal, result, resultPrepaid, retireModel, status, submit, submitPrepaid, taskIdArg, upgradeModel, uploadModel, ustxArg, withdraw } from './commands/index.js';
 import { parseArgs } from 'node:util';
 import { loadMarketCliConfig } from './config.js';
 import { createContext } from './context.js';
-import { submit } from './commands/submit.js';
-import { status, result, reclaim, taskIdArg } from './commands/task.js';
-import { listModels, deployModel, upgradeModel, uploadModel, retireModel } from './commands/models.js';
-import { allow, balance, challengeReceipt, challengeVoucher, claim, deposit, requestWithdrawal, ustxArg, withdraw } from './commands/account.js';
-import { resultPrepaid, submitPrepaid } from './commands/prepaid.js';
 
 const USAGE = `usage: market <command> [options]
 

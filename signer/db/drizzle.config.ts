@@ -3,6 +3,6 @@ import { defineConfig } from 'drizzle-kit';
 
 export default defineConfig({
   dialect: 'sqlite',
-  schema: './signer/db/tables/*.ts',
+  schema: './signer/db/tables/index.ts',
   out: './signer/db/migrations',
 });

@@ -8,9 +8,9 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { drizzle, type BetterSQLite3Database } from 'drizzle-orm/better-sqlite3';
 import { migrate } from 'drizzle-orm/better-sqlite3/migrator';
-import * as schema from './schema.js';
+import * as schema from './tables/index.js';
 
-export * from './schema.js';
+export * from './tables/index.js';
 export { atomic, prepared } from './statements.js';
 
 /** The typed drizzle handle used by every module of the signer. */

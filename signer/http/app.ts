@@ -14,33 +14,7 @@ import type { Env } from './env.js';
 import { codeOfStatus, fail } from './respond.js';
 import { routeLimitFirst } from './limits.js';
 import { consoleGuard } from '../console/guard.js';
-import { adminAuth } from './routes/admin-auth.js';
-import { adminTokens } from './routes/admin-tokens.js';
-import { adminModels } from './routes/admin-models.js';
-import { complete } from './routes/complete.js';
-import { consoleAuth } from './routes/console-auth.js';
-import { consoleTokens } from './routes/console-tokens.js';
-import { consoleModelPages } from './routes/console-models.js';
-import { dashboard } from './routes/dashboard.js';
-import { docs } from './routes/docs.js';
-import { health } from './routes/health.js';
-import { batchInfer } from './routes/batch-infer.js';
-import { infer } from './routes/infer.js';
-import { oip } from './routes/oip.js';
-import { heartbeat } from './routes/heartbeat.js';
-import { inputs } from './routes/inputs.js';
-import { metrics } from './routes/metrics.js';
-import { models } from './routes/models.js';
-import { nodes } from './routes/nodes.js';
-import { payees } from './routes/payees.js';
-import { periods } from './routes/periods.js';
-import { pull } from './routes/pull.js';
-import { register } from './routes/register.js';
-import { stats } from './routes/stats.js';
-import { tasks } from './routes/tasks.js';
-import { accounts } from './routes/accounts.js';
-import { quote } from './routes/quote.js';
-import { requests } from './routes/requests.js';
+import { docs, ROUTES } from './routes/index.js';
 
 /** Builds the signer's HTTP app around its services. */
 export function createApp(services: Services): Hono<Env> {
@@ -64,7 +38,8 @@ export function createApp(services: Services): Hono<Env> {
   // Every console page (including /console itself) and /api/v1/admin route needs a logged-in admin (console/guard.ts).
   app.use('/console/*', consoleGuard);
   app.use('/api/v1/admin/*', consoleGuard);
-  for (const r of [health, register, heartbeat, pull, complete, tasks, stats, nodes, inputs, models, metrics, docs(app), adminAuth, consoleAuth, adminTokens, consoleTokens, dashboard, adminModels, consoleModelPages, infer, batchInfer, oip, periods, payees, requests, accounts, quote]) app.route('/', r);
+  for (const r of ROUTES) app.route('/', r);
+  app.route('/', docs(app));
 
   // Every error body carries a code (protocol/errors): clients switch on it, never on the message.
   app.notFound((c) =>
