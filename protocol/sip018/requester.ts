@@ -14,7 +14,7 @@
 import { Cl, compressPublicKey, privateKeyToPublic, signStructuredData, type TupleCV } from '@stacks/transactions';
 import { REQUESTER_AUTH_HEADERS } from '../api/index.js';
 import { hash32 } from './encode.js';
-import { domainCV, verifyStructuredSignature } from './index.js';
+import { domainCV, verifyStructuredSignature } from './messages.js';
 
 /** Domain of requester request signatures (never valid on chain, nor as a node request). */
 export const REQUESTER_REQUEST_DOMAIN = { name: 'inference-signer-requester', version: '1' } as const;
