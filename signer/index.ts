@@ -74,7 +74,7 @@ export async function startSigner(opts: StartOptions): Promise<RunningSigner> {
       // Long-polls would hold the server open for up to max_wait_seconds.
       (server as { closeAllConnections?: () => void }).closeAllConnections?.();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      await services.verifier.close();
+      await Promise.all([services.verifier.close(), services.dashboardTotals.close()]);
       store.close();
     },
   };

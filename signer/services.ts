@@ -22,6 +22,7 @@ import { DirectInference } from './inference/queue.js';
 import { NodeBonds } from './nodes/bonds.js';
 import { PrepaidAccounts } from './accounts/index.js';
 import { accountsEnabled } from './config/index.js';
+import { AllTimeTotals } from './dashboard/all-time.js';
 
 /** Shared state of one running signer. */
 export interface Services {
@@ -59,6 +60,8 @@ export interface Services {
   chain: { tipHeight: number | null };
   /** Prepaid accounts (signer/accounts): null when accounts are disabled or there is no chain. */
   accounts: PrepaidAccounts | null;
+  /** The dashboard's all-time totals, remade on a worker thread (dashboard/all-time.ts); closed with the services. */
+  dashboardTotals: AllTimeTotals;
   startedAt: number;
 }
 
@@ -84,7 +87,7 @@ function baseUrlOf(config: SignerConfig): string {
 /** Assembles the shared services around an open database. */
 export function createServices(opts: ServiceOptions): Services {
   const { config } = opts;
-  const services: Omit<Services, 'inference' | 'accounts'> = {
+  const services: Omit<Services, 'inference' | 'accounts' | 'dashboardTotals'> = {
     store: opts.store,
     config,
     // Redaction is a second line of defence: no code path logs the key or the config object.
@@ -108,6 +111,10 @@ export function createServices(opts: ServiceOptions): Services {
   // Without an admin, the console's setup token is made now and its URL logged (console/setup.ts).
   announceSetup(services.consoleSetup, opts.store, services.log, baseUrlOf(config));
   const accounts = opts.chain && accountsEnabled(config) ? new PrepaidAccounts(services, opts.chain) : null;
-  const withAccounts = Object.assign(services, { accounts });
+  const dashboardTotals = new AllTimeTotals(opts.store.sqlite, {
+    refreshMs: config.dashboard.totals_refresh_ms,
+    log: services.log,
+  });
+  const withAccounts = Object.assign(services, { accounts, dashboardTotals });
   return Object.assign(withAccounts, { inference: new DirectInference(withAccounts) });
 }

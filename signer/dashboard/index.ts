@@ -21,11 +21,9 @@ import {
   earningsByNode,
   recentSettlements,
   statusCounts,
-  taskTotals,
   type NodeEarning,
   type SettlementView,
   type TaskCounts,
-  type TaskTotals,
 } from './tables.js';
 
 export { bucketWindow, bucketStarts, type Window, type KeyedSeries, type Percentiles } from './series.js';
@@ -82,17 +80,6 @@ export interface DashboardSnapshot {
 
 const BPS = 10_000;
 
-const totalsCache = new WeakMap<Services, TaskTotals & { at: number }>();
-
-/** The all-time pass over every task, made again once `dashboard.totals_refresh_ms` has passed. */
-function recentTotals(s: Services, now: number): TaskTotals & { at: number } {
-  const hit = totalsCache.get(s);
-  if (hit && now - hit.at >= 0 && now - hit.at < s.config.dashboard.totals_refresh_ms) return hit;
-  const fresh = { ...taskTotals(s.store.sqlite), at: now };
-  totalsCache.set(s, fresh);
-  return fresh;
-}
-
 const bucketCaches = new WeakMap<Services, BucketCache>();
 /** Slack past the longest direct request before a bucket counts as closed (a writer's clock may lag ours). */
 const CLOSE_SLACK_MS = 5_000;
@@ -142,7 +129,8 @@ export async function dashboardSnapshot(s: Services, now = Date.now()): Promise<
   const direct_by_model = direct.byModel;
   const served = results(sqlite, w, rows);
   const chain_by_model = served.chainByModel;
-  const totals = recentTotals(s, now);
+  // Off the event loop: the last all-time pass, a new one started in the background once it is old.
+  const totals = await s.dashboardTotals.get(now);
   const calls = (name: string) => sum({ d: direct_by_model[name] ?? [], c: chain_by_model[name] ?? [] });
   const models: DashboardModel[] = heads.map((h) => ({
     name: h.name,

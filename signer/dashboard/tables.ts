@@ -1,87 +1,26 @@
 /**
- * The dashboard's tables and totals: tasks by status and source, tasks per model, node
- * earnings (all time and over the window), and settlement transactions with links to their status.
+ * The dashboard's live tables: tasks by status, node earnings over the window, and settlement
+ * transactions with links to their status. The all-time pass (by source, per model, node
+ * earnings) is ./totals.ts, run on a thread by ./all-time.ts.
  */
 import type Database from 'better-sqlite3';
-import { TASK_STATUSES, type TaskStatus } from '../../protocol/index.js';
+import type { TaskStatus } from '../../protocol/index.js';
 import { prepared } from '../db/index.js';
 import { freshRows, type Range, type RowSource } from './buckets.js';
 import { addTo, type KeyedSeries, type Window } from './series.js';
+import { UNKNOWN_NODE, zeroCounts } from './totals.js';
 
-/** Task counts by status, for each source and in all. */
-export interface TaskCounts {
-  chain: Record<TaskStatus, number>;
-  direct: Record<TaskStatus, number>;
-  total: Record<TaskStatus, number>;
-}
-
-/** What one node has been paid on chain (settled tasks only). */
-export interface NodeEarning {
-  node_id: string;
-  settled_tasks: number;
-  /** micro-STX, decimal string (sums may pass 2^53). */
-  payout: string;
-}
-
-/** All-time figures of every task: by status and source, per model, and node earnings. */
-export interface TaskTotals {
-  byStatus: TaskCounts;
-  /** Tasks ever seen per model name, both sources. */
-  byModel: Map<string, number>;
-  /** Sum of node_payout of settled tasks per node, largest first. */
-  earnings: NodeEarning[];
-}
-
-const zeroes = () => Object.fromEntries(TASK_STATUSES.map((st) => [st, 0])) as Record<TaskStatus, number>;
-const UNKNOWN_NODE = '(unknown node)';
+export { taskTotals, type NodeEarning, type TaskCounts, type TaskTotals } from './totals.js';
 
 /** Every task by status, counted on the (status, ...) queue index alone: cheap enough for every refresh. */
 export function statusCounts(sqlite: Database.Database): Record<TaskStatus, number> {
-  const out = zeroes();
+  const out = zeroCounts();
   for (const r of prepared(sqlite, 'select status, count(*) n from inference_tasks group by status').all() as {
     status: TaskStatus;
     n: number;
   }[])
     out[r.status] = r.n;
   return out;
-}
-
-/**
- * Every task counted in one pass over inference_tasks (the table only grows, and each of these
- * figures alone would scan it again), grouped into a few dozen rows that JavaScript folds. The
- * grouping sorts every row (about 100 ms at 100,000 tasks), so callers reuse the result a while.
- */
-export function taskTotals(sqlite: Database.Database): TaskTotals {
-  const sql = `select source, status, model_type model, inference_node_id node, count(*) n,
-      sum(case when status = 'settled' then cast(node_payout as integer) end) payout
-    from inference_tasks group by source, status, model_type, inference_node_id`;
-  // safeIntegers: payout sums come back as bigints, exact at any size.
-  const rows = prepared(sqlite, sql).safeIntegers(true).all() as {
-    source: string;
-    status: TaskStatus;
-    model: string;
-    node: string | null;
-    n: bigint;
-    payout: bigint | null;
-  }[];
-  const byStatus: TaskCounts = { chain: zeroes(), direct: zeroes(), total: zeroes() };
-  const byModel = new Map<string, number>();
-  const earned = new Map<string, { tasks: number; payout: bigint }>();
-  for (const r of rows) {
-    const n = Number(r.n);
-    if (r.source === 'chain' || r.source === 'direct') byStatus[r.source][r.status] += n;
-    byStatus.total[r.status] += n;
-    byModel.set(r.model, (byModel.get(r.model) ?? 0) + n);
-    if (r.status === 'settled' && r.payout !== null) {
-      const node = r.node ?? UNKNOWN_NODE;
-      const e = earned.get(node) ?? { tasks: 0, payout: 0n };
-      earned.set(node, { tasks: e.tasks + n, payout: e.payout + r.payout });
-    }
-  }
-  const earnings = [...earned]
-    .sort(([an, a], [bn, b]) => (a.payout === b.payout ? an.localeCompare(bn) : a.payout > b.payout ? -1 : 1))
-    .map(([node_id, e]) => ({ node_id, settled_tasks: e.tasks, payout: e.payout.toString() }));
-  return { byStatus, byModel, earnings };
 }
 
 /**

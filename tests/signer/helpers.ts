@@ -36,6 +36,7 @@ export function makeSigner(config: SignerConfigInput = {}): TestSigner {
     dir,
     close: () => {
       void s.verifier.close();
+      void s.dashboardTotals.close();
       store.close();
       rmSync(dir, { recursive: true, force: true });
     },
