@@ -13,7 +13,7 @@ function percentile(sorted: number[], p: number): number | null {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-/** Counts and figures of GET /api/v1/stats, its only caller (the dashboard reads the database through its own queries). */
+/** Counts and figures of GET /api/v1/stats, its only caller (the dashboard runs its own queries). */
 export function collectStats(s: Services) {
   // Dashboards and benchmarks poll this several times a second: statements are prepared once.
   const q = (sql: string) => prepared(s.store.sqlite, sql).all() as Record<string, number | string | null>[];
