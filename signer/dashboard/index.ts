@@ -129,7 +129,13 @@ export async function dashboardSnapshot(s: Services, now = Date.now()): Promise<
   const direct_by_model = direct.byModel;
   const served = results(sqlite, w, rows);
   const chain_by_model = served.chainByModel;
+  const total = statusCounts(sqlite);
+  const latency = { tasks: taskLatency(sqlite, w, rows), direct: directLatency(sqlite, w, rows) };
+  const over_time = earningsByNode(sqlite, w, rows);
+  const settlements = recentSettlements(sqlite, s.config.chain.api_url, cfg.settlements_shown);
+  const accounts = await accountsSection(s, cfg.settlements_shown, now);
   // Off the event loop: the last all-time pass, a new one started in the background once it is old.
+  // Asked last, so that a pass this poll starts does not compete with its own queries for the CPU.
   const totals = await s.dashboardTotals.get(now);
   const calls = (name: string) => sum({ d: direct_by_model[name] ?? [], c: chain_by_model[name] ?? [] });
   const models: DashboardModel[] = heads.map((h) => ({
@@ -167,12 +173,12 @@ export async function dashboardSnapshot(s: Services, now = Date.now()): Promise<
       chain_by_model,
       totals: { direct_calls: sum(direct_by_model), chain_results: sum(chain_by_model) },
     },
-    tasks: { ...totals.byStatus, total: statusCounts(sqlite), by_source_at: totals.at },
+    tasks: { ...totals.byStatus, total, by_source_at: totals.at },
     throughput: served.bySource,
-    latency: { tasks: taskLatency(sqlite, w, rows), direct: directLatency(sqlite, w, rows) },
-    earnings: { by_node: totals.earnings, over_time: earningsByNode(sqlite, w, rows) },
-    settlements: recentSettlements(sqlite, s.config.chain.api_url, cfg.settlements_shown),
-    accounts: await accountsSection(s, cfg.settlements_shown, now),
+    latency,
+    earnings: { by_node: totals.earnings, over_time },
+    settlements,
+    accounts,
   };
 }
 
