@@ -1,7 +1,8 @@
 /**
  * The dashboard's all-time pass off the event loop (signer/dashboard/all-time.ts): on a real
  * SQLite file a stale poll answers with the last totals at once while a thread remakes them, the
- * next poll gets the new ones, one pass runs at a time, and closing the signer stops the thread.
+ * next poll gets the new ones, one pass runs at a time, a thread that cannot read leaves the pass
+ * inline, and closing the signer stops the thread.
  */
 import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,14 +11,15 @@ import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { inferenceTasks } from '../../signer/db/index.js';
 import { dashboardSnapshot } from '../../signer/dashboard/index.js';
-import { startSigner, type Services } from '../../signer/index.js';
+import { AllTimeTotals } from '../../signer/dashboard/all-time.js';
+import { openDatabase, startSigner, type Services } from '../../signer/index.js';
 import { ARTIFACT_A, makeSigner, type TestSigner } from './helpers.js';
 
 const NOW = Date.UTC(2026, 0, 5, 12, 0, 30);
 const REFRESH = 30_000;
 
 let seq = 0;
-function directTask(s: Services) {
+function directTask(s: Pick<Services, 'store'>) {
   s.store.db
     .insert(inferenceTasks)
     .values({
@@ -81,6 +83,29 @@ describe('all-time totals on a database file', () => {
     await t.s.dashboardTotals.idle();
     // The pass the first stale poll started, not one per poll.
     expect((await t.s.dashboardTotals.get(NOW + REFRESH + 4_000)).at).toBe(NOW + REFRESH + 1_000);
+  });
+});
+
+describe('a thread that cannot read the file', () => {
+  it('leaves the pass inline and logs why', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'signer-dashboard-totals-'));
+    const store = openDatabase(join(dir, 'signer.db'));
+    const lines: string[] = [];
+    const totals = new AllTimeTotals(store.sqlite, {
+      refreshMs: REFRESH,
+      log: pino({ level: 'warn' }, { write: (line: string) => lines.push(line) }),
+    });
+    try {
+      directTask({ store });
+      // The open connection still reads the unlinked file; the thread's new one finds no file to open.
+      rmSync(join(dir, 'signer.db'));
+      expect((await totals.get(NOW)).byStatus.direct.pending).toBe(1);
+      expect(lines.join('')).toMatch(/totals thread failed; all-time pass made inline/);
+    } finally {
+      await totals.close();
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
