@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
-import { readTomlFile, resolveLayers, type ConfigSpec } from '../protocol/config/index.js';
+import { readTomlFile, resolveLayers, type ConfigSpec } from '../protocol/index.js';
 
 /** Validated devnet settings (see config/devnet.toml for what each means). */
 export const devnetConfigSchema = z

@@ -1,5 +1,5 @@
 /** A devnet signature-check thread (see ./verifier.ts): the origin signature of one raw transaction. */
-import { serve } from '../protocol/workers/index.js';
+import { serve } from '../protocol/index.js';
 import { verifyOrigin } from './origin.js';
 
 /** The calls a devnet signature-check thread answers. */

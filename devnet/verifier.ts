@@ -4,7 +4,7 @@
  * protocol/workers ThreadPool) it runs beside the VM.
  */
 import { availableParallelism } from 'node:os';
-import { ThreadPool, workerFile } from '../protocol/workers/index.js';
+import { ThreadPool, workerFile } from '../protocol/index.js';
 import { verifyOrigin } from './origin.js';
 import type { handlers } from './verifier-worker.js';
 

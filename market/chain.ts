@@ -20,7 +20,7 @@ import {
   errorName,
   type ModelOutput,
   type ChainTask,
-} from '../protocol/contracts/index.js';
+} from '../protocol/index.js';
 import {
   ACCOUNTS,
   accountsErrors,
@@ -34,10 +34,10 @@ import {
   type PayeeState,
   type PeriodState,
   type SignerState,
-} from '../protocol/contracts/accounts.js';
-import { reclaimArgs } from '../protocol/contracts/index.js';
+} from '../protocol/index.js';
+import { reclaimArgs } from '../protocol/index.js';
 import { Cl } from '@stacks/transactions';
-import { pollTx, readTxState, stacksNetworkOf, txidWith0x } from '../protocol/chain/index.js';
+import { pollTx, readTxState, stacksNetworkOf, txidWith0x } from '../protocol/index.js';
 import type { MarketConfig } from './config.js';
 import type { Wallet } from './keys.js';
 

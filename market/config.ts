@@ -14,7 +14,7 @@ import {
   contractPrincipal,
   networkName,
   stacksAddress,
-} from '../protocol/chain/index.js';
+} from '../protocol/index.js';
 import {
   findRunningMarketplace,
   marketplaceDataDir,
@@ -22,7 +22,7 @@ import {
   resolveLayers,
   type ConfigDoc,
   type ConfigSpec,
-} from '../protocol/config/index.js';
+} from '../protocol/index.js';
 
 export const marketConfigSchema = z
   .object({

@@ -1,5 +1,5 @@
 /** What every market command is handed: config, chain, signer client, printer, and the wallet on demand. */
-import { chainIdOf } from '../protocol/chain/index.js';
+import { chainIdOf } from '../protocol/index.js';
 import type { MarketConfig } from './config.js';
 import { MarketChain } from './chain.js';
 import { SignerClient } from './signer-client.js';

@@ -3,7 +3,7 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import { getAddressFromPrivateKey } from '@stacks/transactions';
-import { PRIVATE_KEY_HINT, isPrivateKey, stacksNetworkOf } from '../protocol/chain/index.js';
+import { PRIVATE_KEY_HINT, isPrivateKey, stacksNetworkOf } from '../protocol/index.js';
 import type { MarketConfig } from './config.js';
 
 /** A loaded wallet key and its address. */

@@ -36,7 +36,7 @@ import {
   type ReceiptLeaf,
   type ReceiptLeafJson,
   type TaskRequest,
-} from '../protocol/accounts/index.js';
+} from '../protocol/index.js';
 import { SignerRefusal } from './signer-client.js';
 
 /** The signer served something this key never agreed to; the client stops rather than sign on top of it. */

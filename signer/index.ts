@@ -5,7 +5,7 @@
 import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import type { Logger } from 'pino';
-import type { Chain } from './chain/types.js';
+import type { Chain } from './chain/index.js';
 import { resolveConfig, type SignerConfig, type SignerConfigInput } from './config/index.js';
 import { openDatabase } from './db/index.js';
 import { createApp } from './http/index.js';
@@ -16,7 +16,7 @@ export { createApp } from './http/index.js';
 export { openDatabase, type SignerDatabase } from './db/index.js';
 export { createServices, type Services } from './services.js';
 export { loadConfig, resolveConfig, configSchema, ConfigError, type SignerConfig, type SignerConfigInput } from './config/index.js';
-export type { Chain } from './chain/types.js';
+export type { Chain } from './chain/index.js';
 export { ApiError } from './errors.js';
 
 /** Options of `startSigner`. */

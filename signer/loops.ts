@@ -3,14 +3,14 @@
  * sweep (blobs no task needs), the chain watcher and the submitter. Each is a sequential loop
  * (the next run starts after the previous one ends) whose errors are logged and retried, never fatal.
  */
-import type { Chain } from './chain/types.js';
-import { pollEvents, pollTip, readCursor } from './chain/watcher.js';
-import { submitterTick } from './chain/submitter.js';
+import type { Chain } from './chain/index.js';
+import { pollEvents, pollTip, readCursor } from './chain/index.js';
+import { submitterTick } from './chain/index.js';
 import type { Services } from './services.js';
-import { sweep } from './tasks/leases.js';
+import { sweep } from './tasks/index.js';
 import { collectInputs } from './uploads/index.js';
 import { refreshBonds } from './nodes/index.js';
-import { accountsTick } from './accounts/settler.js';
+import { accountsTick } from './accounts/index.js';
 import { accountsEnabled } from './config/index.js';
 
 /** A stoppable background loop. */

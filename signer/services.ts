@@ -9,20 +9,20 @@ import type { TaskStatus } from '../protocol/index.js';
 import type { SignerConfig } from './config/index.js';
 import { chainIdOf } from './config/index.js';
 import type { SignerDatabase } from './db/index.js';
-import { Notifier } from './tasks/notifier.js';
-import { ReplayCache } from './auth/replay.js';
-import { SignatureVerifier } from './auth/verify.js';
+import { Notifier } from './tasks/index.js';
+import { ReplayCache } from './auth/index.js';
+import { SignatureVerifier } from './auth/index.js';
 import { createMetrics, type Metrics } from './metrics/index.js';
 import { ArtifactIndex } from './models/index.js';
-import { LoginLimiter } from './console/login-limiter.js';
-import { announceSetup, ConsoleSetup, setupTokenPath } from './console/setup.js';
+import { LoginLimiter } from './console/index.js';
+import { announceSetup, ConsoleSetup, setupTokenPath } from './console/index.js';
 import { Catalog } from './catalog/index.js';
-import type { Chain } from './chain/types.js';
-import { DirectInference } from './inference/queue.js';
-import { NodeBonds } from './nodes/bonds.js';
+import type { Chain } from './chain/index.js';
+import { DirectInference } from './inference/index.js';
+import { NodeBonds } from './nodes/index.js';
 import { PrepaidAccounts } from './accounts/index.js';
 import { accountsEnabled } from './config/index.js';
-import { AllTimeTotals } from './dashboard/all-time.js';
+import { AllTimeTotals } from './dashboard/index.js';
 
 /** Shared state of one running signer. */
 export interface Services {

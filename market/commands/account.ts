@@ -9,7 +9,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Pc, ClarityType, publicKeyFromSignatureRsv } from '@stacks/transactions';
 import { isErrorCode } from '../../protocol/index.js';
-import { chainIdOf as networkChainId } from '../../protocol/chain/index.js';
+import { chainIdOf as networkChainId } from '../../protocol/index.js';
 import {
   accountsMessageHash,
   fromLeafJson,
@@ -23,8 +23,8 @@ import {
   taskRequestCV,
   verifyAccountsMessage,
   type ReceiptLeaf,
-} from '../../protocol/accounts/index.js';
-import { amountArgs, challengeReceiptArgs, challengeVoucherArgs } from '../../protocol/contracts/accounts.js';
+} from '../../protocol/index.js';
+import { amountArgs, challengeReceiptArgs, challengeVoucherArgs } from '../../protocol/index.js';
 import type { Context } from '../context.js';
 import { PrepaidClient } from '../prepaid.js';
 import { SignerRefusal } from '../signer-client.js';

@@ -1,7 +1,7 @@
 /** Follows a task through the signer's statuses and prints its verified result. */
 import { TASK_STATUSES, jsonHash, verifyTaskResult } from '../../protocol/index.js';
-import { chainIdOf } from '../../protocol/chain/index.js';
-import { INFERENCE_ESCROW } from '../../protocol/contracts/index.js';
+import { chainIdOf } from '../../protocol/index.js';
+import { INFERENCE_ESCROW } from '../../protocol/index.js';
 import type { Context } from '../context.js';
 import { bar } from '../output.js';
 import type { TaskResultView } from '../signer-client.js';

@@ -1,7 +1,7 @@
 /** `market models`, `deploy-model`, `upgrade-model`, `upload-model`, `retire-model`: model owners' commands. */
 import { readFileSync } from 'node:fs';
 import { ClarityType } from '@stacks/transactions';
-import { MODEL_REGISTRY, deployModelArgs, retireModelArgs, upgradeModelArgs } from '../../protocol/contracts/index.js';
+import { MODEL_REGISTRY, deployModelArgs, retireModelArgs, upgradeModelArgs } from '../../protocol/index.js';
 import { sha256Hex } from '../../protocol/index.js';
 import type { Context } from '../context.js';
 

@@ -4,7 +4,7 @@
  * result, the client checks the leaf it asks to be paid for, signs the authorization that pays
  * it, and only then reads the output, checking it hashes to the leaf's output hash.
  */
-import { SECURITY_LEVELS } from '../../protocol/contracts/index.js';
+import { SECURITY_LEVELS } from '../../protocol/index.js';
 import { DEFAULT_MAX_INLINE_INPUT_BYTES, sha256Hex, type ErrorCode } from '../../protocol/index.js';
 import type { Context } from '../context.js';
 import { DishonestSigner, type PrepaidClient, type Revealed } from '../prepaid.js';

@@ -1,7 +1,7 @@
 /** `market submit`: escrow a fee on chain for one inference and follow it to its result. */
 import { readFileSync } from 'node:fs';
 import { Pc, ClarityType } from '@stacks/transactions';
-import { INFERENCE_ESCROW, SECURITY_LEVELS, submitTaskArgs } from '../../protocol/contracts/index.js';
+import { INFERENCE_ESCROW, SECURITY_LEVELS, submitTaskArgs } from '../../protocol/index.js';
 import { isBinaryInputs, jsonInputsToBinary, privacyCode, PRIVACY_MODES, type PrivacyMode } from '../../protocol/index.js';
 import type { Context } from '../context.js';
 import { checkInputs, InputMismatch } from '../inputs.js';

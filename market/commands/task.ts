@@ -1,6 +1,6 @@
 /** `market status`, `market result`, `market reclaim`: one task, by its on-chain id. */
 import { Pc, ClarityType } from '@stacks/transactions';
-import { INFERENCE_ESCROW, reclaimArgs } from '../../protocol/contracts/index.js';
+import { INFERENCE_ESCROW, reclaimArgs } from '../../protocol/index.js';
 import type { Context } from '../context.js';
 import { SignerRefusal, chainTaskRef } from '../signer-client.js';
 import { verifyResult } from './follow.js';

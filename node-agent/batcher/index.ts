@@ -5,7 +5,7 @@
  * request along dim 0. While every worker is busy, a ready queue keeps growing (up to
  * `maxBatch`), which is where batching pays: one run for many requests.
  */
-import { allocateData, elementCount, type TensorData } from '../../protocol/tensor/index.js';
+import { allocateData, elementCount, type TensorData } from '../../protocol/index.js';
 import type { Feeds, ModelInfo } from '../engine/index.js';
 
 /** What the batcher needs from the pool. */

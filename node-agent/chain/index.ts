@@ -17,8 +17,8 @@ import {
   type PostCondition,
 } from '@stacks/transactions';
 import { createNetwork, type StacksNetwork } from '@stacks/network';
-import { pollTx, readTxState, stacksNetworkOf } from '../../protocol/chain/index.js';
-import { accountsErrors, bondNodeArgs, decodeNodeBond, errorName, nodeKeyArgs, type NodeBond } from '../../protocol/contracts/index.js';
+import { pollTx, readTxState, stacksNetworkOf } from '../../protocol/index.js';
+import { accountsErrors, bondNodeArgs, decodeNodeBond, errorName, nodeKeyArgs, type NodeBond } from '../../protocol/index.js';
 
 /** The contract's name of an error code, accounts.clar's included. */
 function anyErrorName(code: number): string {

@@ -7,10 +7,11 @@ import { homedir } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { hex32, nodeId } from '../../protocol/index.js';
-import { LOCAL_API_URL, LOCAL_SIGNER_URL, contractPrincipal, networkName } from '../../protocol/chain/index.js';
-import { ConfigError, readTomlFile, resolveLayers, type ConfigSpec } from '../../protocol/config/index.js';
+import { LOCAL_API_URL, LOCAL_SIGNER_URL, contractPrincipal, networkName } from '../../protocol/index.js';
+import { ConfigError, readTomlFile, resolveLayers, type ConfigSpec } from '../../protocol/index.js';
 import { ENGINE_NAMES } from '../engine/index.js';
-import { DEFAULT_MODELS } from '../models/defaults.js';
+import { DEFAULT_MODELS } from '../models/index.js';
+export { chainIdOf } from '../../protocol/index.js';
 
 const agent = z
   .object({
@@ -210,4 +211,3 @@ export function modelSpecs(config: AgentConfig): ModelSpec[] {
 }
 
 /** The chain id node requests are signed for (the devnet signs like testnet). */
-export { chainIdOf } from '../../protocol/chain/index.js';

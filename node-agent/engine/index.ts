@@ -2,7 +2,7 @@
  * The runtime seam: the pool's workers talk to an `Engine`, never to onnxruntime directly, so
  * another runtime can be added here without touching the pool, the batcher or the loop.
  */
-import type { OipDatatype, RawTensor } from '../../protocol/tensor/index.js';
+import type { OipDatatype, RawTensor } from '../../protocol/index.js';
 
 export type { RawTensor };
 

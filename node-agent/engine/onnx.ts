@@ -1,6 +1,6 @@
 /** The onnxruntime-node implementation of `Engine`. */
 import * as ort from 'onnxruntime-node';
-import { OIP_TO_ORT, oipDatatypeOf } from '../../protocol/tensor/index.js';
+import { OIP_TO_ORT, oipDatatypeOf } from '../../protocol/index.js';
 import type { Engine, Feeds, LoadOptions, ModelInfo, TensorMeta } from './index.js';
 
 function meta(m: ort.InferenceSession.ValueMetadata): TensorMeta {

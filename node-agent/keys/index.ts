@@ -5,7 +5,7 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { compressPublicKey, getAddressFromPrivateKey, privateKeyToPublic, randomPrivateKey } from '@stacks/transactions';
-import { PRIVATE_KEY_HINT, isPrivateKey, stacksNetworkOf, type NetworkName } from '../../protocol/chain/index.js';
+import { PRIVATE_KEY_HINT, isPrivateKey, stacksNetworkOf, type NetworkName } from '../../protocol/index.js';
 
 /** A loaded node key with what is derived from it. */
 export interface NodeKey {

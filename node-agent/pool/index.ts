@@ -5,14 +5,14 @@
  * `WorkerCrashedError` (the loop reports that task failed rather than running it twice).
  */
 import { availableParallelism } from 'node:os';
-import { ThreadPool, workerFile } from '../../protocol/workers/index.js';
+import { ThreadPool, workerFile } from '../../protocol/index.js';
 import type { Feeds, ModelInfo } from '../engine/index.js';
 import { cheapToCheck, checkInput, type InputLimits, type Validated } from '../validate/index.js';
 import { cheapToEncode, encodeOutputs, type EncodedOutput } from '../encode/index.js';
 import type { handlers, LoadCall, LoadResult } from './worker.js';
 
 export type { LoadResult };
-export { PoolClosedError, WorkerCrashedError } from '../../protocol/workers/index.js';
+export { PoolClosedError, WorkerCrashedError } from '../../protocol/index.js';
 
 /** Pool sizing and the engine each worker runs. */
 export interface PoolOptions {

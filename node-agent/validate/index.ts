@@ -3,8 +3,8 @@
  * runtime: a bad tensor becomes a task failure with a reason the requester can act on, never a
  * crash of the agent or a worker.
  */
-import { sha256Hex } from '../../protocol/hash/index.js';
-import { decodeBinaryInputs, decodeTensor, elementCount, inferenceInputsSchema, isBinaryInputs, TensorError, type RawTensor } from '../../protocol/tensor/index.js';
+import { sha256Hex } from '../../protocol/index.js';
+import { decodeBinaryInputs, decodeTensor, elementCount, inferenceInputsSchema, isBinaryInputs, TensorError, type RawTensor } from '../../protocol/index.js';
 import type { Feeds, ModelInfo } from '../engine/index.js';
 
 /** Size limits (config `runtime.max_input_bytes`, `runtime.max_input_elements`). */
@@ -47,6 +47,18 @@ function fromBinary(bytes: Uint8Array): Candidate[] {
   return decodeBinaryInputs(bytes).map(({ name, tensor }) => ({ name, datatype: tensor.datatype, shape: tensor.dims, decode: () => tensor }));
 }
 
+/**
+ * Whether a blob is in binary form, by blob: the pool asks (cheapToCheck) just before it validates
+ * the same bytes, and parsing the header line once is enough.
+ */
+const binaryForm = new WeakMap<Uint8Array, boolean>();
+
+function isBinary(bytes: Uint8Array): boolean {
+  let binary = binaryForm.get(bytes);
+  if (binary === undefined) binaryForm.set(bytes, (binary = isBinaryInputs(bytes)));
+  return binary;
+}
+
 /** Parses and validates raw input bytes (`{"inputs": [OIP tensors]}` as JSON, or the binary form) for a model. */
 export function validateInput(bytes: Uint8Array, info: ModelInfo, limits: InputLimits): Validated {
   if (bytes.byteLength > limits.maxInputBytes) {
@@ -54,7 +66,7 @@ export function validateInput(bytes: Uint8Array, info: ModelInfo, limits: InputL
   }
   let tensors: Candidate[];
   try {
-    tensors = isBinaryInputs(bytes) ? fromBinary(bytes) : fromJson(bytes);
+    tensors = isBinary(bytes) ? fromBinary(bytes) : fromJson(bytes);
   } catch (err) {
     if (err instanceof InputError || err instanceof TensorError) return { ok: false, reason: err.message };
     throw err;
@@ -105,5 +117,5 @@ export function checkInput(bytes: Uint8Array, sha256: string, info: ModelInfo, l
 
 /** Inputs this small, or in binary form (a copy, not a parse), are checked on the calling thread: a worker round trip would cost more. */
 export function cheapToCheck(bytes: Uint8Array): boolean {
-  return bytes.length <= 16_384 || isBinaryInputs(bytes);
+  return bytes.length <= 16_384 || isBinary(bytes);
 }

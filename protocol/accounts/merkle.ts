@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Cl, serializeCVBytes, type TupleCV } from '@stacks/transactions';
-import { hash32 } from '../sip018/encode.js';
+import { hash32 } from '../sip018/index.js';
 import { taskRequestCV, type TaskRequest } from './messages.js';
 
 /** Root of a period with no leaves. */

@@ -5,7 +5,7 @@
  * one kind is worth nothing as another: the tuples have different keys, hence different bytes.
  */
 import { Cl, compressPublicKey, getAddressFromPublicKey, privateKeyToPublic, signStructuredData, type ClarityValue, type TupleCV } from '@stacks/transactions';
-import { hash32, structuredDataBytes } from '../sip018/encode.js';
+import { hash32, structuredDataBytes } from '../sip018/index.js';
 import { domainCV, verifyStructuredSignature } from '../sip018/index.js';
 import { sha256Hex } from '../hash/index.js';
 

@@ -7,7 +7,7 @@ import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'nod
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { stacksAddress } from '../chain/network.js';
+import { stacksAddress } from '../chain/index.js';
 
 /** Its name inside the data directory. */
 export const RUNNING_FILE = 'marketplace.json';

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { Cl, ClarityType, type ClarityValue, type TupleCV } from '@stacks/transactions';
 import { hexBuffer } from './args.js';
 import { parseErrorConstants, type ErrorTable } from './errors.js';
-import { proofCV, receiptLeafCV, type ProofStep, type ReceiptLeaf } from '../accounts/merkle.js';
+import { proofCV, receiptLeafCV, type ProofStep, type ReceiptLeaf } from '../accounts/index.js';
 
 type Int = bigint | number;
 

@@ -4,3 +4,4 @@
  */
 export * from './messages.js';
 export * from './requester.js';
+export { hash32, structuredDataBytes } from './encode.js';

@@ -16,13 +16,13 @@ import { sha256Hex } from '../hash/index.js';
 import { hash32, nodeRequestMessageBytes, structuredDataBytes, taskResultMessageBytes } from './encode.js';
 
 import { isCanonicalSignature } from './canonical.js';
-import { PRIVATE_KEY_PATTERN } from '../chain/keys.js';
+import { PRIVATE_KEY_PATTERN } from '../chain/index.js';
 
 export { taskResultMessageBytes } from './encode.js';
 export { canonicalSignatureProblem, isCanonicalSignature, signatureReplayKey, SECP256K1_HALF_N } from './canonical.js';
 
 /** Chain ids as `chain-id` reads them in Clarity (defined with the network names, protocol/chain). */
-export { CHAIN_ID } from '../chain/network.js';
+export { CHAIN_ID } from '../chain/index.js';
 
 /** Domain name and version the escrow contract hashes into every task-result signature. */
 export const TASK_RESULT_DOMAIN = { name: 'inference-escrow', version: '1' } as const;

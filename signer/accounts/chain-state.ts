@@ -4,10 +4,10 @@
  * deposits and withdrawal requests are seen) and payees.
  */
 import { Cl } from '@stacks/transactions';
-import { decodeAccount, decodeAccountsConfig, decodePayee, decodeSigner, type AccountsConfig, type AccountState, type PayeeState, type SignerState } from '../../protocol/contracts/index.js';
-import type { Chain } from '../chain/types.js';
+import { decodeAccount, decodeAccountsConfig, decodePayee, decodeSigner, type AccountsConfig, type AccountState, type PayeeState, type SignerState } from '../../protocol/index.js';
+import type { Chain } from '../chain/index.js';
 import { accountsContractOf } from '../config/index.js';
-import { readOnly } from '../catalog/registry.js';
+import { readOnly } from '../catalog/index.js';
 import { prepared } from '../db/index.js';
 import { mirrorChainState } from './ledger.js';
 import type { Services } from '../services.js';

@@ -6,10 +6,10 @@
  * stale balance matters. A chain that cannot be read is a 503 naming the call.
  */
 import { Cl, ClarityType, type ClarityValue } from '@stacks/transactions';
-import { INFERENCE_ESCROW, MODEL_REGISTRY, decodeModelOutput, type ModelOutput } from '../../protocol/contracts/index.js';
-import { decodeAccount, type AccountState } from '../../protocol/contracts/accounts.js';
-import type { Chain } from '../chain/types.js';
-import { readOnly } from '../catalog/registry.js';
+import { INFERENCE_ESCROW, MODEL_REGISTRY, decodeModelOutput, type ModelOutput } from '../../protocol/index.js';
+import { decodeAccount, type AccountState } from '../../protocol/index.js';
+import type { Chain } from '../chain/index.js';
+import { readOnly } from '../catalog/index.js';
 
 /** The escrow's current fee terms, which prepaid receipts split by. */
 export interface EscrowTerms {

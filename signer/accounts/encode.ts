@@ -6,8 +6,8 @@
  * tests/signer/prepaid-pricing.test.ts compares it byte for byte with serializeCVBytes(taskRequestCV).
  */
 import { Cl, serializeCVBytes } from '@stacks/transactions';
-import { ACCOUNTS_DOMAIN, accountsDomainCV, type TaskRequestJson } from '../../protocol/accounts/index.js';
-import { structuredDataBytes } from '../../protocol/sip018/encode.js';
+import { ACCOUNTS_DOMAIN, accountsDomainCV, type TaskRequestJson } from '../../protocol/index.js';
+import { structuredDataBytes } from '../../protocol/index.js';
 
 const principals = new Map<string, Buffer>();
 function principalBytes(p: string): Buffer {

@@ -9,11 +9,11 @@ import type { Logger } from 'pino';
 import type { EventEmitter } from 'node:events';
 import type { TaskStatus } from '../../protocol/index.js';
 import { accountsContractOf, type SignerConfig } from '../config/index.js';
-import type { Chain } from '../chain/types.js';
+import type { Chain } from '../chain/index.js';
 import type { SignerDatabase } from '../db/index.js';
-import type { SignatureVerifier } from '../auth/verify.js';
-import type { Notifier } from '../tasks/notifier.js';
-import { DIRECT_TASK_ID_BASE } from '../tasks/ids.js';
+import type { SignatureVerifier } from '../auth/index.js';
+import type { Notifier } from '../tasks/index.js';
+import { DIRECT_TASK_ID_BASE } from '../tasks/index.js';
 import { ChainView } from './chain-view.js';
 import { accountRow, mirrorChainState, availableOf, type AccountRow } from './ledger.js';
 import { Pricing } from './pricing.js';
@@ -26,6 +26,11 @@ export { Pricing, priceOf, demandBps, tierDiscountBps } from './pricing.js';
 export { receiptOf, leafJsonOf, sharesOf, markDue, markFailed, reconcile, expireRequests, type ReceiptRow, type PrepaidContext, type Share } from './receipts.js';
 export { pay, dueView, dueReceipts, MAX_DUE, type PaymentContext } from './payments.js';
 export { admit, requestItem, type ItemOutcome, type RequestItem } from './intake.js';
+export { readSettler, readPayee } from './chain-state.js';
+export { recentPeriods, listPeriods, periodDetail, periodProof } from './proofs.js';
+export { allowanceView, METERED, priceMetered, reserveMetered } from './metered.js';
+export { issueVoucher, payeeBooks } from './vouchers.js';
+export { accountsTick } from './settler.js';
 
 /** What the service needs of the signer's shared services. */
 export interface PrepaidDeps {

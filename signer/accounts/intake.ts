@@ -10,12 +10,12 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { compressedPublicKey, rsvSignature } from '../../protocol/api/index.js';
-import { prepaidTaskId, principalOfKey, taskRequestJson, type TaskRequestJson } from '../../protocol/accounts/index.js';
+import { compressedPublicKey, rsvSignature } from '../../protocol/index.js';
+import { prepaidTaskId, principalOfKey, taskRequestJson, type TaskRequestJson } from '../../protocol/index.js';
 import { encodeTaskRequest } from './encode.js';
 import { atomic, prepared } from '../db/index.js';
 import { ApiError, type ErrorCode } from '../errors.js';
-import { runsFor } from '../tasks/votes.js';
+import { runsFor } from '../tasks/index.js';
 import type { LiveOutput } from './chain-view.js';
 import { availableOf, accountRow, type AccountRow } from './ledger.js';
 import type { PrepaidContext } from './receipts.js';

@@ -8,7 +8,7 @@
  * after settled spend, and `owed - spent` is what revealed results will charge at the next
  * settlement, so a request is accepted only while everything accepted before it stays covered.
  */
-import type { AccountState } from '../../protocol/contracts/accounts.js';
+import type { AccountState } from '../../protocol/index.js';
 import { prepaidAccounts, prepared, type SignerDatabase } from '../db/index.js';
 
 /** An account row as stored. */

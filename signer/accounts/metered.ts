@@ -22,7 +22,7 @@
 import type { ModelHead } from '../catalog/index.js';
 import { prepared, type SignerDatabase } from '../db/index.js';
 import { ApiError } from '../errors.js';
-import type { TaskRow } from '../tasks/state.js';
+import type { TaskRow } from '../tasks/index.js';
 import { accountRow, availableOf, type AccountRow } from './ledger.js';
 import type { PrepaidContext, ReceiptRow, Share } from './receipts.js';
 import type { PrepaidAccounts } from './index.js';

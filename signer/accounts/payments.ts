@@ -7,7 +7,7 @@
  * authorization as the latest (what the next settlement submits). A receipt is paid once: a second
  * payment finds it `paid`, not `due`.
  */
-import { EMPTY_ROOT, encodeAccountsMessage, merkleRoot, spendAuthorizationCV, type SpendAuthorization } from '../../protocol/accounts/index.js';
+import { EMPTY_ROOT, encodeAccountsMessage, merkleRoot, spendAuthorizationCV, type SpendAuthorization } from '../../protocol/index.js';
 import { atomic, prepared, type SignerDatabase } from '../db/index.js';
 import { ApiError } from '../errors.js';
 import { accountRow, type AccountRow } from './ledger.js';

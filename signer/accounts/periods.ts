@@ -5,12 +5,12 @@
  * transaction BEFORE broadcasting, as signer/chain/submitter.ts does: after a crash the same
  * transaction is re-checked or re-sent, never built twice for the same receipts.
  */
-import { settleAccountsArgs } from '../../protocol/contracts/index.js';
-import { broadcast, failpoint, type SettlementRow } from '../chain/submitter.js';
-import type { Chain, SignedTx } from '../chain/types.js';
+import { settleAccountsArgs } from '../../protocol/index.js';
+import { broadcast, failpoint, type SettlementRow } from '../chain/index.js';
+import type { Chain, SignedTx } from '../chain/index.js';
 import { atomic, prepared } from '../db/index.js';
 import type { Services } from '../services.js';
-import { transitionFrom } from '../tasks/state.js';
+import { transitionFrom } from '../tasks/index.js';
 import { accountsContractName } from './chain-state.js';
 import type { AccountRow } from './ledger.js';
 import { parseShares, planPeriod, type CandidateAccount, type PaidReceipt, type PeriodPlan } from './plan.js';

@@ -14,8 +14,8 @@
  * charged the same way, under the same authorization and never above its cap, but they are not
  * leaves: the root covers only receipts whose request the account signed.
  */
-import { merkleRoot } from '../../protocol/accounts/index.js';
-import type { Credit, SettleItem } from '../../protocol/contracts/index.js';
+import { merkleRoot } from '../../protocol/index.js';
+import type { Credit, SettleItem } from '../../protocol/index.js';
 
 /** An account with paid, unsettled receipts, as the mirror holds it. */
 export interface CandidateAccount {

@@ -7,8 +7,8 @@
  * SIP-018 signature of {account, market, model-output, price, expiry}: a request that carries a
  * valid one is charged its price x security, whatever demand does meanwhile.
  */
-import { encodeAccountsMessage, priceQuoteCV, principalOfKey, publicKeyOf, signAccountsMessage, type PriceQuote } from '../../protocol/accounts/index.js';
-import { verifyEncodedFast } from '../auth/verify.js';
+import { encodeAccountsMessage, priceQuoteCV, principalOfKey, publicKeyOf, signAccountsMessage, type PriceQuote } from '../../protocol/index.js';
+import { verifyEncodedFast } from '../auth/index.js';
 import type { SignerConfig } from '../config/index.js';
 import { prepared, type SignerDatabase } from '../db/index.js';
 

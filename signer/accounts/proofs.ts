@@ -3,7 +3,7 @@
  * any leaf in it, the leaf itself and its Merkle proof, so an account holder can check (and
  * challenge) every charge and a node can see its results paid.
  */
-import { merkleProof, type ProofStep, type ReceiptLeafJson, type TaskRequestJson } from '../../protocol/accounts/index.js';
+import { merkleProof, type ProofStep, type ReceiptLeafJson, type TaskRequestJson } from '../../protocol/index.js';
 import { prepared } from '../db/index.js';
 import type { Services } from '../services.js';
 import type { StoredPeriod } from './release.js';

@@ -8,10 +8,10 @@
  * The result is revealed only from `paid` on. Every change is one SQL transaction that re-reads
  * the rows it changes, so two payments of one receipt cannot both pass.
  */
-import { principalOfKey, type ReceiptLeafJson, type TaskRequestJson, fromLeafJson, leafHash } from '../../protocol/accounts/index.js';
+import { principalOfKey, type ReceiptLeafJson, type TaskRequestJson, fromLeafJson, leafHash } from '../../protocol/index.js';
 import { atomic, prepared, type SignerDatabase } from '../db/index.js';
-import { transition, type TaskRow } from '../tasks/state.js';
-import { readVotes } from '../tasks/votes.js';
+import { transition, type TaskRow } from '../tasks/index.js';
+import { readVotes } from '../tasks/index.js';
 import { addReserved } from './ledger.js';
 import { completeMetered, METERED, type MeteredRequest } from './metered.js';
 

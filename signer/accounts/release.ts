@@ -3,10 +3,10 @@
  * back to completed, so the next period carries them again. Apart from settler.ts because the
  * period loop (periods.ts) releases a period it could not broadcast, and settler.ts starts periods.
  */
-import { setStatus, type SettlementRow } from '../chain/submitter.js';
+import { setStatus, type SettlementRow } from '../chain/index.js';
 import { atomic, prepared } from '../db/index.js';
 import type { Services } from '../services.js';
-import { transitionFrom } from '../tasks/state.js';
+import { transitionFrom } from '../tasks/index.js';
 
 /** What a period row stored of its items and credits (decimal strings). */
 export interface StoredPeriod {

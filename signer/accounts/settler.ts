@@ -6,12 +6,12 @@
  * so the next period carries them again. Each outcome is one SQL transaction.
  */
 import { deserializeCV } from '@stacks/transactions';
-import { decodeSettled } from '../../protocol/contracts/index.js';
-import { followTransaction, setStatus, type SettlementRow, type TxOutcome } from '../chain/submitter.js';
-import type { Chain } from '../chain/types.js';
+import { decodeSettled } from '../../protocol/index.js';
+import { followTransaction, setStatus, type SettlementRow, type TxOutcome } from '../chain/index.js';
+import type { Chain } from '../chain/index.js';
 import { atomic, prepared } from '../db/index.js';
 import type { Services } from '../services.js';
-import { transitionFrom } from '../tasks/state.js';
+import { transitionFrom } from '../tasks/index.js';
 import { refreshAccounts } from './chain-state.js';
 import { periodConfig, startPeriod } from './periods.js';
 import { periodOf, releasePeriod, submittedTasks, type StoredPeriod } from './release.js';

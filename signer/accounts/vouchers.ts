@@ -5,8 +5,8 @@
  * period loop settles early when a voucher's settle-by comes near, so an honest signer is never
  * challenged.
  */
-import { payeeVoucherCV, publicKeyOf, signAccountsMessage, toVoucherJson, type PayeeVoucher, type PayeeVoucherJson } from '../../protocol/accounts/index.js';
-import type { Chain } from '../chain/types.js';
+import { payeeVoucherCV, publicKeyOf, signAccountsMessage, toVoucherJson, type PayeeVoucher, type PayeeVoucherJson } from '../../protocol/index.js';
+import type { Chain } from '../chain/index.js';
 import { ApiError } from '../errors.js';
 import { prepared } from '../db/index.js';
 import type { Services } from '../services.js';

@@ -10,10 +10,11 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { NODE_AUTH_HEADERS, canonicalSignatureProblem, nodeId as nodeIdSchema, sha256Hex } from '../../protocol/index.js';
 import { ApiError } from '../errors.js';
 import { getNode, type NodeRow } from '../nodes/index.js';
-import type { Env } from '../http/env.js';
+import type { Env } from '../http/index.js';
 
 export { ReplayCache } from './replay.js';
-export { SignatureVerifier, verifyNodeRequestFast, verifyTaskResultFast } from './verify.js';
+export { SignatureVerifier, verifyNodeRequestFast, verifyTaskResultFast, verifyEncodedFast } from './verify.js';
+export { authenticateRequester, hasRequesterHeaders } from './requester.js';
 
 /** The signed parts of a request, read from its headers and body. */
 export interface SignedRequest {

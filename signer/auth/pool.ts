@@ -9,7 +9,7 @@
  * OpenSSL's generic curve code for secp256k1, and signature checks are most of the cost of
  * admitting a prepaid request.
  */
-import { ThreadPool, workerFile } from '../../protocol/workers/index.js';
+import { ThreadPool, workerFile } from '../../protocol/index.js';
 import type { handlers } from './verify-worker.js';
 
 /** One check of a batch: sha256 of the signed bytes, r||s (64 bytes), a compressed public key (33 bytes). */

@@ -10,7 +10,7 @@ import type { Context } from 'hono';
 import { getAddressFromPublicKey } from '@stacks/transactions';
 import { CHAIN_ID, REQUESTER_AUTH_HEADERS, canonicalSignatureProblem, verifyRequesterRequest } from '../../protocol/index.js';
 import { ApiError } from '../errors.js';
-import type { Env } from '../http/env.js';
+import type { Env } from '../http/index.js';
 
 /** An authenticated requester: the key that signed, and its Stacks principal on this signer's chain. */
 export interface Requester {

@@ -4,7 +4,7 @@
  */
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { move, serve } from '../../protocol/workers/index.js';
+import { move, serve } from '../../protocol/index.js';
 
 type Secp = typeof import('tiny-secp256k1');
 

@@ -5,12 +5,13 @@
  */
 import { ClarityType, type ClarityValue } from '@stacks/transactions';
 import { and, desc, eq, inArray } from 'drizzle-orm';
-import { INFERENCE_ESCROW } from '../../protocol/contracts/index.js';
-import type { Chain } from '../chain/types.js';
+import { INFERENCE_ESCROW } from '../../protocol/index.js';
+import type { Chain } from '../chain/index.js';
 import { consoleModels, type SignerDatabase } from '../db/index.js';
 import { RegistryReader, readOnly, type RegistryOutput } from './registry.js';
 
 export { explainAbort, sendRegistryCall, type MinedCall, type SendOptions } from './publish.js';
+export { readOnly } from './registry.js';
 
 /** The live version of a model. */
 export interface ModelHead {

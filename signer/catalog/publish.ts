@@ -4,10 +4,10 @@
  * that names the error and says what to do about it.
  */
 import type { ClarityValue } from '@stacks/transactions';
-import { MODEL_REGISTRY, errorName } from '../../protocol/contracts/index.js';
-import { contractErrorCode, pollTx } from '../../protocol/chain/index.js';
+import { MODEL_REGISTRY, errorName } from '../../protocol/index.js';
+import { contractErrorCode, pollTx } from '../../protocol/index.js';
 import { ApiError } from '../errors.js';
-import type { Chain } from '../chain/types.js';
+import type { Chain } from '../chain/index.js';
 
 /** What to do about each registry error the console can run into. */
 const HINTS: Record<string, string> = {

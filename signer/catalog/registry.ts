@@ -4,8 +4,8 @@
  * signer has not seen in a task and finds the last output of a retired model.
  */
 import { Cl, ClarityType, type ClarityValue } from '@stacks/transactions';
-import { MODEL_REGISTRY, decodeModelOutput, type ModelOutput } from '../../protocol/contracts/index.js';
-import type { Chain } from '../chain/types.js';
+import { MODEL_REGISTRY, decodeModelOutput, type ModelOutput } from '../../protocol/index.js';
+import type { Chain } from '../chain/index.js';
 import { ApiError } from '../errors.js';
 
 /** Outputs read in parallel while scanning. */

@@ -21,7 +21,7 @@ import {
 } from '@stacks/transactions';
 import { createClient } from '@stacks/blockchain-api-client';
 import { createFetchFn, validateHash256 } from '@stacks/common';
-import { completeTasksArgs, reclaimArgs, decodeCompleteResults, decodeRedundantResults } from '../../protocol/contracts/index.js';
+import { completeTasksArgs, reclaimArgs, decodeCompleteResults, decodeRedundantResults } from '../../protocol/index.js';
 import type { Chain, CompleteItem, ItemResult, SignedTx, TxStatus } from './types.js';
 import { NonceManager, type AccountNonces } from './nonce.js';
 import { readTaskEvents, type LogPage } from './events.js';

@@ -6,12 +6,12 @@
  */
 import { and, asc, eq, isNull } from 'drizzle-orm';
 import type { TaskStatus } from '../../protocol/index.js';
-import { INFERENCE_ESCROW, MAX_REDUNDANT_BATCH, escrowErrors, errorName, orderForSettlement, settleRedundantArgs } from '../../protocol/contracts/index.js';
+import { INFERENCE_ESCROW, MAX_REDUNDANT_BATCH, escrowErrors, errorName, orderForSettlement, settleRedundantArgs } from '../../protocol/index.js';
 import { atomic, inferenceTasks, prepared, settlements } from '../db/index.js';
 import type { Services } from '../services.js';
-import { getTask, transition, transitionFrom } from '../tasks/state.js';
+import { getTask, transition, transitionFrom } from '../tasks/index.js';
 import type { Chain, ItemResult, SignedTx, TxStatus } from './types.js';
-import { readVotes } from '../tasks/votes.js';
+import { readVotes } from '../tasks/index.js';
 
 /** A settlements row. */
 export type SettlementRow = typeof settlements.$inferSelect;

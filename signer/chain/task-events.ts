@@ -1,6 +1,6 @@
 /** Turns the escrow's print events into `TaskSubmittedEvent`s, skipping its other events cheaply. */
 import { deserializeCV, ClarityType, type ClarityValue } from '@stacks/transactions';
-import { decodeTaskSubmitted } from '../../protocol/contracts/index.js';
+import { decodeTaskSubmitted } from '../../protocol/index.js';
 import type { TaskSubmittedEvent } from './types.js';
 
 /** A contract event as the Stacks API lists it. */

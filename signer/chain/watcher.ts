@@ -6,8 +6,8 @@
 import { privacyMode, type PrivacyMode } from '../../protocol/index.js';
 import { chainCursor, prepared } from '../db/index.js';
 import type { Services } from '../services.js';
-import { createTask } from '../tasks/state.js';
-import { runsFor } from '../tasks/votes.js';
+import { createTask } from '../tasks/index.js';
+import { runsFor } from '../tasks/index.js';
 import type { Chain, TaskSubmittedEvent } from './types.js';
 
 const PAGE = 200;

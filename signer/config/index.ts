@@ -5,12 +5,12 @@
  */
 import { z } from 'zod';
 import { DEFAULT_MAX_INLINE_INPUT_BYTES, PRIVACY_MODES } from '../../protocol/index.js';
-import { LOCAL_API_URL, contractPrincipal, networkName, privateKeyHex } from '../../protocol/chain/index.js';
-import { ConfigError, readTomlFile, resolveLayers, type ConfigSpec } from '../../protocol/config/index.js';
+import { LOCAL_API_URL, contractPrincipal, networkName, privateKeyHex } from '../../protocol/index.js';
+import { ConfigError, readTomlFile, resolveLayers, type ConfigSpec } from '../../protocol/index.js';
 
 export { ConfigError };
 /** The chain id SIP-018 signatures are bound to for a network name. */
-export { chainIdOf } from '../../protocol/chain/index.js';
+export { chainIdOf } from '../../protocol/index.js';
 
 const server = z
   .object({

@@ -8,3 +8,4 @@ export * from './store.js';
 export { chainModels, modelHistory, type ChainModel, type ChainModels } from './on-chain.js';
 export { publishModel, rollbackModel, unpublishModel } from './publish.js';
 export type { TensorInfo, TestRun } from './onnx.js';
+export { inspectModel } from './onnx.js';

@@ -3,8 +3,8 @@
  * outputs, and optionally runs one inference; each call frees its session before answering.
  */
 import * as ort from 'onnxruntime-node';
-import { serve } from '../../protocol/workers/index.js';
-import type { TensorData } from '../../protocol/tensor/index.js';
+import { serve } from '../../protocol/index.js';
+import type { TensorData } from '../../protocol/index.js';
 
 const SAMPLE = 16;
 

@@ -5,7 +5,7 @@
  * one inference. Jobs run one at a time so that validating uploads never competes with the
  * signer's own work for more than one core.
  */
-import { CallTimeoutError, ThreadPool, WorkerCrashedError, workerFile, type ArgOf } from '../../protocol/workers/index.js';
+import { CallTimeoutError, ThreadPool, WorkerCrashedError, workerFile, type ArgOf } from '../../protocol/index.js';
 import type { Feed, ModelIo, TestRun, handlers } from './onnx-worker.js';
 
 export type { Feed, ModelIo, OutputSummary, TensorInfo, TestRun } from './onnx-worker.js';

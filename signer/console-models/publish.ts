@@ -4,9 +4,9 @@
  * model-registry call waited for until mined, then mirrored in `console_models`.
  */
 import { and, eq } from 'drizzle-orm';
-import { deployModelArgs, retireModelArgs, rollbackModelArgs, upgradeModelArgs } from '../../protocol/contracts/index.js';
+import { deployModelArgs, retireModelArgs, rollbackModelArgs, upgradeModelArgs } from '../../protocol/index.js';
 import { sendRegistryCall, type MinedCall, type ModelHead } from '../catalog/index.js';
-import type { Chain } from '../chain/types.js';
+import type { Chain } from '../chain/index.js';
 import { consoleModels } from '../db/index.js';
 import { ApiError } from '../errors.js';
 import type { Services } from '../services.js';

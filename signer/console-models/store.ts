@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:f
 import { join } from 'node:path';
 import { desc, eq } from 'drizzle-orm';
 import { sha256Hex } from '../../protocol/index.js';
-import { OIP_TO_ORT, TensorError, decodeTensor, inferenceInputsSchema } from '../../protocol/tensor/index.js';
+import { OIP_TO_ORT, TensorError, decodeTensor, inferenceInputsSchema } from '../../protocol/index.js';
 import { consoleModels } from '../db/index.js';
 import { ApiError } from '../errors.js';
 import type { Services } from '../services.js';

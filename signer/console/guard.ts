@@ -9,7 +9,7 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { csrf } from 'hono/csrf';
 import { HTTPException } from 'hono/http-exception';
 import { ApiError } from '../errors.js';
-import type { Env } from '../http/env.js';
+import type { Env } from '../http/index.js';
 import { adminExists, findSession } from './accounts.js';
 import { sessionCookie } from './session.js';
 

@@ -12,3 +12,7 @@ export * from './login-limiter.js';
 export * from './session.js';
 export * from './setup.js';
 export { MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH } from './passwords.js';
+export { InitPage, LoginPage } from './pages/auth.js';
+export { ModelsPage } from './pages/models.js';
+export { TokenEditPage, TokensPage } from './pages/tokens.js';
+export { DashboardPage } from './pages/dashboard.js';

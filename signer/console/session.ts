@@ -5,7 +5,7 @@
 import type { Context } from 'hono';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { ApiError } from '../errors.js';
-import type { Env } from '../http/env.js';
+import type { Env } from '../http/index.js';
 import { checkPassword, createSession, endSession } from './accounts.js';
 import { socketClientIp } from './client-ip.js';
 

@@ -4,8 +4,8 @@
  * last settlement; the recent periods; and the settler's bond and proven challenges (get-signer,
  * one read-only call, cached like the catalog).
  */
-import { readSettler } from '../accounts/chain-state.js';
-import { recentPeriods } from '../accounts/proofs.js';
+import { readSettler } from '../accounts/index.js';
+import { recentPeriods } from '../accounts/index.js';
 import { prepared } from '../db/index.js';
 import type { Services } from '../services.js';
 

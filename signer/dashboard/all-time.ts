@@ -9,7 +9,7 @@
  */
 import type Database from 'better-sqlite3';
 import type { Logger } from 'pino';
-import { PoolClosedError, ThreadPool, workerFile } from '../../protocol/workers/index.js';
+import { PoolClosedError, ThreadPool, workerFile } from '../../protocol/index.js';
 import { taskTotals, type TaskTotals } from './totals.js';
 import type { handlers } from './totals-worker.js';
 

@@ -29,6 +29,7 @@ import {
 export { bucketWindow, bucketStarts, type Window, type KeyedSeries, type Percentiles } from './series.js';
 export type { NodeEarning, SettlementView, TaskCounts } from './tables.js';
 export type { AccountView, AccountsSection } from './accounts.js';
+export { AllTimeTotals } from './all-time.js';
 
 /** A model row of the dashboard. */
 export interface DashboardModel {

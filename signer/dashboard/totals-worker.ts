@@ -4,7 +4,7 @@
  * connection writes; it sees the database as of the start of its one query.
  */
 import Database from 'better-sqlite3';
-import { serve } from '../../protocol/workers/index.js';
+import { serve } from '../../protocol/index.js';
 import { taskTotals, type TaskTotals } from './totals.js';
 
 let open: { path: string; sqlite: Database.Database } | null = null;

@@ -5,8 +5,8 @@
  */
 import type Database from 'better-sqlite3';
 // Not protocol/index.js: that door would load stacks.js into the thread for one list of names.
-import { TASK_STATUSES, type TaskStatus } from '../../protocol/status/index.js';
-import { prepared } from '../db/statements.js';
+import { TASK_STATUSES, type TaskStatus } from '../../protocol/index.js';
+import { prepared } from '../db/index.js';
 
 /** Task counts by status, for each source and in all. */
 export interface TaskCounts {

@@ -8,12 +8,12 @@ import { requestId } from 'hono/request-id';
 import { secureHeaders } from 'hono/secure-headers';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { ApiError } from '../errors.js';
-import { IllegalTransitionError, TaskNotFoundError } from '../tasks/state.js';
+import { IllegalTransitionError, TaskNotFoundError } from '../tasks/index.js';
 import type { Services } from '../services.js';
 import type { Env } from './env.js';
 import { codeOfStatus, fail } from './respond.js';
 import { routeLimitFirst } from './limits.js';
-import { consoleGuard } from '../console/guard.js';
+import { consoleGuard } from '../console/index.js';
 import { docs, ROUTES } from './routes/index.js';
 
 /** Builds the signer's HTTP app around its services. */

@@ -1,7 +1,7 @@
 /** The OpenAPI operations of prepaid accounts (routes/requests.ts, accounts.ts, quote.ts), by path and method. */
 import { z } from 'zod';
 import { envelope } from '../../protocol/index.js';
-import { requestItem } from '../accounts/intake.js';
+import { requestItem } from '../accounts/index.js';
 
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' });
 const json = (s: z.ZodType) => ({ content: { 'application/json': { schema: schema(s) } } });

@@ -1,7 +1,7 @@
 /** The OpenAPI paths of prepaid settlement periods and payees (routes/periods.ts, payees.ts), by path and method. */
 import { z } from 'zod';
 import { envelope } from '../../protocol/index.js';
-import { payeeVoucherJson, receiptLeafJson } from '../../protocol/accounts/index.js';
+import { payeeVoucherJson, receiptLeafJson } from '../../protocol/index.js';
 
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' });
 const json = (s: z.ZodType) => ({ content: { 'application/json': { schema: schema(s) } } });

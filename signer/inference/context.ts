@@ -1,5 +1,5 @@
 /** A direct request's context, stored as JSON with its task: read by the queue, the outcome and metering. */
-import type { TaskRow } from '../tasks/state.js';
+import type { TaskRow } from '../tasks/index.js';
 
 /** What a direct task carries besides the task columns; stored as its `context` JSON so a restart rebuilds the queue. */
 export interface DirectContext {

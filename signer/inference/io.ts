@@ -5,7 +5,7 @@
  */
 import { and, desc, eq, isNotNull } from 'drizzle-orm';
 import { oipDatatypeOf } from '../../protocol/index.js';
-import { inspectModel, type TensorInfo } from '../console-models/onnx.js';
+import { inspectModel, type TensorInfo } from '../console-models/index.js';
 import { consoleModels } from '../db/index.js';
 import type { Services } from '../services.js';
 

@@ -5,7 +5,7 @@
  */
 import { inferenceLogs } from '../db/index.js';
 import type { Services } from '../services.js';
-import type { TaskRow } from '../tasks/state.js';
+import type { TaskRow } from '../tasks/index.js';
 import { outcomeOf } from './outcome.js';
 import type { DirectContext } from './context.js';
 

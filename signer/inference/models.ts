@@ -7,7 +7,7 @@ import type { ModelHead } from '../catalog/index.js';
 import { inferenceNodes } from '../db/index.js';
 import { ApiError } from '../errors.js';
 import type { Services } from '../services.js';
-import type { TaskRow } from '../tasks/state.js';
+import type { TaskRow } from '../tasks/index.js';
 
 /** The live version of `name`; 404 naming the published models when there is none. */
 export async function liveModel(s: Pick<Services, 'catalog'>, name: string): Promise<ModelHead> {

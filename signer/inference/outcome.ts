@@ -3,7 +3,7 @@
  * timed out, with the HTTP status each maps to (the sync, async-poll and batch routes agree).
  */
 import type { InferenceOutputs } from '../../protocol/index.js';
-import type { TaskRow } from '../tasks/state.js';
+import type { TaskRow } from '../tasks/index.js';
 import { directContext } from './context.js';
 
 /** A direct task's verified result: the node's outputs with the hash and signature it signed. */

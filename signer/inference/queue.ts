@@ -12,13 +12,13 @@ import type { ModelHead } from '../catalog/index.js';
 import { inferenceTasks, inputBlobs } from '../db/index.js';
 import { ApiError } from '../errors.js';
 import type { Services } from '../services.js';
-import { createTask, getTask, transition, type TaskRow } from '../tasks/state.js';
+import { createTask, getTask, transition, type TaskRow } from '../tasks/index.js';
 import { directContext, type DirectContext } from './context.js';
 import { ModelIoReader } from './io.js';
 import { meterTask } from './metering.js';
 import { timeoutMessage } from './models.js';
-import { markDue, markFailed } from '../accounts/receipts.js';
-import { DIRECT_TASK_ID_BASE, directTaskId } from '../tasks/ids.js';
+import { markDue, markFailed } from '../accounts/index.js';
+import { DIRECT_TASK_ID_BASE, directTaskId } from '../tasks/index.js';
 
 export { DIRECT_TASK_ID_BASE, directTaskId };
 

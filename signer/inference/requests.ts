@@ -8,11 +8,11 @@ import { decodeTensor, TensorError, type OipTensor } from '../../protocol/index.
 import type { ModelHead } from '../catalog/index.js';
 import { ApiError } from '../errors.js';
 import type { Services } from '../services.js';
-import type { TaskRow } from '../tasks/state.js';
+import type { TaskRow } from '../tasks/index.js';
 import type { ModelIo } from './io.js';
 import type { QueuedInput } from './queue.js';
 import { liveModel } from './models.js';
-import { priceMetered, reserveMetered } from '../accounts/metered.js';
+import { priceMetered, reserveMetered } from '../accounts/index.js';
 
 /** What a caller may ask of one request besides its inputs. */
 export interface RequestOptions {

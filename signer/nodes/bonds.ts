@@ -8,9 +8,9 @@
  * again on its first check, and until then schedules nobody rather than an unknown key.
  */
 import { ClarityType, type ClarityValue } from '@stacks/transactions';
-import { decodeNodeBond, nodeKeyArgs, type NodeBond } from '../../protocol/contracts/index.js';
+import { decodeNodeBond, nodeKeyArgs, type NodeBond } from '../../protocol/index.js';
 import { prepared } from '../db/index.js';
-import type { Chain } from '../chain/types.js';
+import type { Chain } from '../chain/index.js';
 import type { Services } from '../services.js';
 
 export type { NodeBond };

@@ -10,11 +10,11 @@
  */
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { fromAuthorizationJson, principalOfKey, spendAuthorizationJson } from '../../../protocol/accounts/index.js';
-import { compressedPublicKey } from '../../../protocol/api/index.js';
+import { fromAuthorizationJson, principalOfKey, spendAuthorizationJson } from '../../../protocol/index.js';
+import { compressedPublicKey } from '../../../protocol/index.js';
 import { accountRow, availableOf, dueView, MAX_DUE, pay, unsettledOf, type AccountRow } from '../../accounts/index.js';
-import { allowanceView } from '../../accounts/metered.js';
-import { authenticateRequester } from '../../auth/requester.js';
+import { allowanceView } from '../../accounts/index.js';
+import { authenticateRequester } from '../../auth/index.js';
 import { prepared, type SignerDatabase } from '../../db/index.js';
 import { ApiError } from '../../errors.js';
 import type { Env } from '../env.js';

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { Hono, type Context } from 'hono';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import { adminExists, flashOf, initConsole, logIn, logOut, redirectWithFlash } from '../../console/index.js';
-import { InitPage, LoginPage } from '../../console/pages/auth.js';
+import { InitPage, LoginPage } from '../../console/index.js';
 import { ApiError } from '../../errors.js';
 import type { Env } from '../env.js';
 import { defaultLimit } from '../limits.js';

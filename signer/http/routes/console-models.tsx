@@ -5,7 +5,7 @@
  */
 import { Hono, type Context } from 'hono';
 import { flashOf, redirectWithFlash } from '../../console/index.js';
-import { ModelsPage } from '../../console/pages/models.js';
+import { ModelsPage } from '../../console/index.js';
 import {
   chainModels,
   listModels,

@@ -6,7 +6,7 @@
 import { Hono, type Context } from 'hono';
 import type { z } from 'zod';
 import { flashOf, redirectWithFlash } from '../../console/index.js';
-import { TokenEditPage, TokensPage } from '../../console/pages/tokens.js';
+import { TokenEditPage, TokensPage } from '../../console/index.js';
 import { ApiError } from '../../errors.js';
 import { activateToken, activateTokenBody, createToken, createTokenBody, deleteToken, getToken, listTokens, pauseToken, updateToken, updateTokenBody } from '../../tokens/index.js';
 import type { Env } from '../env.js';

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { Hono } from 'hono';
 import { sharedSnapshot } from '../../dashboard/index.js';
 import { flashOf } from '../../console/index.js';
-import { DashboardPage } from '../../console/pages/dashboard.js';
+import { DashboardPage } from '../../console/index.js';
 import type { Env } from '../env.js';
 import { corePaths } from '../openapi-core.js';
 import { doc, page } from '../openapi-doc.js';

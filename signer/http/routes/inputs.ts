@@ -9,7 +9,7 @@ import { and, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import { hex32, sha256Hex } from '../../../protocol/index.js';
 import { nodeAuth } from '../../auth/index.js';
-import { authenticateRequester } from '../../auth/requester.js';
+import { authenticateRequester } from '../../auth/index.js';
 import { inferenceTasks, inputBlobs } from '../../db/index.js';
 import { ApiError } from '../../errors.js';
 import { awaitedByChainTask, inputStored, storeInput } from '../../uploads/index.js';

@@ -21,7 +21,7 @@ import { z } from 'zod';
 import { inferenceNodes } from '../../db/index.js';
 import { ApiError } from '../../errors.js';
 import { liveModel, onlineNodesServing, outcomeOf } from '../../inference/index.js';
-import { queueRequests } from '../../inference/requests.js';
+import { queueRequests } from '../../inference/index.js';
 import { tokenAuth } from '../../tokens/index.js';
 import type { Env } from '../env.js';
 import { codeOfStatus } from '../respond.js';

@@ -6,8 +6,8 @@
  */
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { readPayee } from '../../accounts/chain-state.js';
-import { issueVoucher, payeeBooks } from '../../accounts/vouchers.js';
+import { readPayee } from '../../accounts/index.js';
+import { issueVoucher, payeeBooks } from '../../accounts/index.js';
 import { ApiError } from '../../errors.js';
 import type { Services } from '../../services.js';
 import type { Env } from '../env.js';

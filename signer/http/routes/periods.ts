@@ -5,7 +5,7 @@
  */
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { listPeriods, periodDetail, periodProof } from '../../accounts/proofs.js';
+import { listPeriods, periodDetail, periodProof } from '../../accounts/index.js';
 import { ApiError } from '../../errors.js';
 import type { Env } from '../env.js';
 import { doc, valid } from '../openapi-doc.js';

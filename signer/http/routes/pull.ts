@@ -12,8 +12,8 @@ import { FRAMED_TASKS, MAX_TASKS_PER_CALL, nodeId, type PrivacyMode, type Pulled
 import { nodeAuth } from '../../auth/index.js';
 import { prepared } from '../../db/index.js';
 import { ApiError } from '../../errors.js';
-import { leaseUpTo } from '../../tasks/scheduler.js';
-import type { TaskRow } from '../../tasks/state.js';
+import { leaseUpTo } from '../../tasks/index.js';
+import type { TaskRow } from '../../tasks/index.js';
 import type { Services } from '../../services.js';
 import type { Env } from '../env.js';
 import { corePaths } from '../openapi-core.js';

@@ -9,10 +9,10 @@
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import { leafJsonOf, receiptOf, type PrepaidAccounts } from '../../accounts/index.js';
-import { METERED } from '../../accounts/metered.js';
-import { authenticateRequester } from '../../auth/requester.js';
+import { METERED } from '../../accounts/index.js';
+import { authenticateRequester } from '../../auth/index.js';
 import { ApiError } from '../../errors.js';
-import { getTask } from '../../tasks/state.js';
+import { getTask } from '../../tasks/index.js';
 import type { Env } from '../env.js';
 import { limitBody } from '../limits.js';
 import { doc, valid } from '../openapi-doc.js';

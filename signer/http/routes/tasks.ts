@@ -6,9 +6,9 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { TaskResultResponse } from '../../../protocol/index.js';
-import { authenticateRequester } from '../../auth/requester.js';
+import { authenticateRequester } from '../../auth/index.js';
 import { ApiError } from '../../errors.js';
-import { getTask, getTaskStatus, taskHistory, type TaskStatusRow } from '../../tasks/state.js';
+import { getTask, getTaskStatus, taskHistory, type TaskStatusRow } from '../../tasks/index.js';
 import type { Env } from '../env.js';
 import { corePaths } from '../openapi-core.js';
 import { doc, valid } from '../openapi-doc.js';
