@@ -175,8 +175,11 @@ try {
   // The agent's main thread apart: the rest is its inference workers (the model, tensor copies in and out) and V8's helpers.
   const agentMain = `${agent.child.pid}/task/${agent.child.pid}`;
   const watch = {
-    ...{ signer: m.signer.child.pid, agent: agent.child.pid, devnet: m.devnet.child.pid },
-    ...{ signer_main_thread: signerMain, agent_main_thread: agentMain },
+    signer: m.signer.child.pid,
+    agent: agent.child.pid,
+    devnet: m.devnet.child.pid,
+    signer_main_thread: signerMain,
+    agent_main_thread: agentMain,
   };
   const tCompleted = await until(m.signerUrl, (s) => pastCompleted(s) >= ids.length, 300_000, polls, watch);
   const computed = ids.length - before;
