@@ -22,7 +22,15 @@ const CLIENTS = 8;
 const DEPOSIT = 20_000_000n;
 
 /** Accepted requests per second, and how the clients saw it. */
-export async function measureIntake(say: (s: string) => void): Promise<{ requests: number; accepted: number; refused: Record<string, number>; seconds: number; acceptedPerSecond: number; clients: number; perCall: number }> {
+export async function measureIntake(say: (s: string) => void): Promise<{
+  requests: number;
+  accepted: number;
+  refused: Record<string, number>;
+  seconds: number;
+  acceptedPerSecond: number;
+  clients: number;
+  perCall: number;
+}> {
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-accounts-'));
   const m = await startMarketplace({ dataDir, withoutAgent: true, signerConfigToml: '[log]\nlevel = "warn"\n' });
   try {
@@ -32,14 +40,19 @@ export async function measureIntake(say: (s: string) => void): Promise<{ request
     const input = readFileSync(writeExampleInput(dataDir));
     const inputHash = sha256Hex(input);
     const keys = await openAccounts(m.devnetUrl, ACCOUNT_COUNT, DEPOSIT);
-    const clients = keys.map((privateKey) => new PrepaidClient({ signerUrl: m.signerUrl, chainId: CHAIN_ID.testnet, market, privateKey }));
+    const clients = keys.map(
+      (privateKey) => new PrepaidClient({ signerUrl: m.signerUrl, chainId: CHAIN_ID.testnet, market, privateKey }),
+    );
     // The input once (a signed upload, as the client does for inputs above the inline limit); every request names it.
-    if ((await new SignerClient(m.signerUrl).putInput(input, walletFromKey(keys[0]!, 'devnet'))) !== inputHash) throw new Error('the signer stored the input under another hash');
+    if ((await new SignerClient(m.signerUrl).putInput(input, walletFromKey(keys[0]!, 'devnet'))) !== inputHash)
+      throw new Error('the signer stored the input under another hash');
     say(`signing ${ACCOUNT_COUNT * PER_ACCOUNT} task requests...`);
     const calls: { client: PrepaidClient; items: { signed: SignedRequest }[] }[] = [];
     for (const c of clients) {
       // Max fee twice the price: demand pricing raises the quote as the queue grows (no node drains it here), up to 2x.
-      const signed = Array.from({ length: PER_ACCOUNT }, () => ({ signed: c.sign({ modelOutput: head.outputId!, inputHash, maxFee: head.price * 2n }) }));
+      const signed = Array.from({ length: PER_ACCOUNT }, () => ({
+        signed: c.sign({ modelOutput: head.outputId!, inputHash, maxFee: head.price * 2n }),
+      }));
       for (let i = 0; i < signed.length; i += 100) calls.push({ client: c, items: signed.slice(i, i + 100) });
     }
     const refused: Record<string, number> = {};
@@ -52,7 +65,9 @@ export async function measureIntake(say: (s: string) => void): Promise<{ request
           const call = calls[next++]!;
           for (const o of await call.client.submit(call.items)) {
             if (o.status === 'accepted') accepted++;
-            else refused[o.status === 'refused' ? o.code : o.status] = (refused[o.status === 'refused' ? o.code : o.status] ?? 0) + 1;
+            else
+              refused[o.status === 'refused' ? o.code : o.status] =
+                (refused[o.status === 'refused' ? o.code : o.status] ?? 0) + 1;
           }
         }
       }),
@@ -60,8 +75,18 @@ export async function measureIntake(say: (s: string) => void): Promise<{ request
     const seconds = (performance.now() - started) / 1000;
     const requests = ACCOUNT_COUNT * PER_ACCOUNT;
     const acceptedPerSecond = Math.round(accepted / seconds);
-    say(`signer intake: ${accepted} of ${requests} signed requests accepted in ${seconds.toFixed(1)} s = ${acceptedPerSecond}/s (${CLIENTS} clients, 100 per call)${Object.keys(refused).length ? `; refused ${JSON.stringify(refused)}` : ''}`);
-    return { requests, accepted, refused, seconds: Math.round(seconds * 100) / 100, acceptedPerSecond, clients: CLIENTS, perCall: 100 };
+    say(
+      `signer intake: ${accepted} of ${requests} signed requests accepted in ${seconds.toFixed(1)} s = ${acceptedPerSecond}/s (${CLIENTS} clients, 100 per call)${Object.keys(refused).length ? `; refused ${JSON.stringify(refused)}` : ''}`,
+    );
+    return {
+      requests,
+      accepted,
+      refused,
+      seconds: Math.round(seconds * 100) / 100,
+      acceptedPerSecond,
+      clients: CLIENTS,
+      perCall: 100,
+    };
   } finally {
     await m.stop();
     rmSync(dataDir, { recursive: true, force: true });

@@ -67,7 +67,9 @@ async function compare(file: string, dims: number[], maxBatch: number, concurren
     },
     speedup: 0,
   };
-  result.speedup = +(result.agent_pool_dynamic_batching.inferences_per_s / result.raw_single_request_loop.inferences_per_s).toFixed(2);
+  result.speedup = +(
+    result.agent_pool_dynamic_batching.inferences_per_s / result.raw_single_request_loop.inferences_per_s
+  ).toFixed(2);
   batcher.close();
   await pool.close();
   await session.release();
@@ -87,12 +89,19 @@ const report = {
   benchmark: 'agent',
   date: new Date().toISOString(),
   // The box may be shared: the load average says how much of it this run had.
-  machine: { cores: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown', node: process.version, load_average_1m: +loadavg()[0]!.toFixed(2) },
+  machine: {
+    cores: availableParallelism(),
+    cpu: cpus()[0]?.model ?? 'unknown',
+    node: process.version,
+    load_average_1m: +loadavg()[0]!.toFixed(2),
+  },
   settings: { seconds_per_side: SECONDS, rounds: ROUNDS, max_queue_delay_ms: DELAY_MS },
   goal: 'agent >= 1.5x raw loop on the classifier',
   goal_met: (results.classifier as { speedup: number }).speedup >= 1.5,
   results,
 };
 mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
-writeFileSync(new URL('./results/agent.json', import.meta.url), JSON.stringify(report, null, 2) + '\n');
-console.log(`wrote bench/results/agent.json (classifier speedup ${(results.classifier as { speedup: number }).speedup}x)`);
+writeFileSync(new URL('./results/agent.json', import.meta.url), `${JSON.stringify(report, null, 2)}\n`);
+console.log(
+  `wrote bench/results/agent.json (classifier speedup ${(results.classifier as { speedup: number }).speedup}x)`,
+);

@@ -16,7 +16,13 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir, loadavg } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { DEMO_MODEL, classifierPath, devAccountKeys, startMarketplace, writeExampleInput } from '../scripts/lib/marketplace.js';
+import {
+  DEMO_MODEL,
+  classifierPath,
+  devAccountKeys,
+  startMarketplace,
+  writeExampleInput,
+} from '../scripts/lib/marketplace.js';
 import { marketChain, submitTasks } from '../scripts/lib/workload.js';
 import { walletFromKey } from '../market/index.js';
 import { INFERENCE_ESCROW } from '../protocol/contracts/index.js';
@@ -45,11 +51,21 @@ async function stats(signerUrl: string): Promise<Stats> {
 type Poll = { t: number; stats: Stats; cpu: Record<string, number> };
 
 /** Polls stats until `done`; returns when it was. `watch` names processes whose CPU each poll records into `seen`. */
-async function until(signerUrl: string, done: (s: Stats) => boolean, timeoutMs: number, seen: Poll[] = [], watch: Record<string, number | string | undefined> = {}): Promise<number> {
+async function until(
+  signerUrl: string,
+  done: (s: Stats) => boolean,
+  timeoutMs: number,
+  seen: Poll[] = [],
+  watch: Record<string, number | string | undefined> = {},
+): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const s = await stats(signerUrl);
-    seen.push({ t: performance.now(), stats: s, cpu: Object.fromEntries(Object.entries(watch).map(([name, pid]) => [name, cpuMs(pid)])) });
+    seen.push({
+      t: performance.now(),
+      stats: s,
+      cpu: Object.fromEntries(Object.entries(watch).map(([name, pid]) => [name, cpuMs(pid)])),
+    });
     if (done(s)) return performance.now();
     if (Date.now() > deadline) throw new Error(`timed out: ${JSON.stringify(s.tasks_by_status)}`);
     // Polling stats costs the signer CPU: often enough to time the run, rarely enough not to slow it.
@@ -64,13 +80,17 @@ function cpuMs(pid: number | string | undefined): number {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
-const pastCompleted = (s: Stats) => (s.tasks_by_status.completed ?? 0) + (s.tasks_by_status.submitted ?? 0) + (s.tasks_by_status.settled ?? 0);
+const pastCompleted = (s: Stats) =>
+  (s.tasks_by_status.completed ?? 0) + (s.tasks_by_status.submitted ?? 0) + (s.tasks_by_status.settled ?? 0);
 
 /**
  * Steady state: between the first polls that saw 10% and 90% of `total` completed, results per
  * second and each process's CPU ms per result (null when one poll saw both).
  */
-function steady(polls: Poll[], total: number): { results_per_s: number; cpu_ms_per_result: Record<string, number>; polls: number; results: number } | null {
+function steady(
+  polls: Poll[],
+  total: number,
+): { results_per_s: number; cpu_ms_per_result: Record<string, number>; polls: number; results: number } | null {
   const at = (share: number) => polls.find((p) => pastCompleted(p.stats) >= share * total)!;
   const [a, b] = [at(0.1), at(0.9)];
   const results = pastCompleted(b.stats) - pastCompleted(a.stats);
@@ -98,13 +118,21 @@ async function rawLoop(session: ort.InferenceSession, input: string, seconds: nu
     n++;
   }
   const cpu = process.cpuUsage(cpuStart);
-  return { inferences_per_s: n / ((performance.now() - start) / 1000), n, cpu_ms_per_inference: (cpu.user + cpu.system) / 1000 / n };
+  return {
+    inferences_per_s: n / ((performance.now() - start) / 1000),
+    n,
+    cpu_ms_per_inference: (cpu.user + cpu.system) / 1000 / n,
+  };
 }
 
 /** Two raw runs as one: total inferences over total time (each run lasted the same time). */
 function combined(a: RawRun, b: RawRun): RawRun {
   const n = a.n + b.n;
-  return { inferences_per_s: (a.inferences_per_s + b.inferences_per_s) / 2, n, cpu_ms_per_inference: (a.cpu_ms_per_inference * a.n + b.cpu_ms_per_inference * b.n) / n };
+  return {
+    inferences_per_s: (a.inferences_per_s + b.inferences_per_s) / 2,
+    n,
+    cpu_ms_per_inference: (a.cpu_ms_per_inference * a.n + b.cpu_ms_per_inference * b.n) / n,
+  };
 }
 
 /** CPU ms per call of `fn`, over about `ms` of calls. */
@@ -127,14 +155,24 @@ async function cpuPerCall(fn: () => unknown, ms = 700): Promise<number> {
  * signer's check of it, and the input's sha256 (checked by the node against the chain's hash).
  */
 async function requiredWork(input: Uint8Array, sample: { inputs: { data: number[]; shape: number[] }[] }) {
-  const session = await ort.InferenceSession.create(classifierPath(), { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
+  const session = await ort.InferenceSession.create(classifierPath(), {
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+  });
   const one = sample.inputs[0]!;
   const batch = new Float32Array(8 * one.data.length);
   for (let i = 0; i < 8; i++) batch.set(one.data, i * one.data.length);
   const feeds = { [session.inputNames[0]!]: new ort.Tensor('float32', batch, [8, ...one.shape.slice(1)]) };
   const key = randomPrivateKey();
   const publicKey = compressPublicKey(privateKeyToPublic(key));
-  const result = { escrow: 'ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.inference-escrow', taskId: 12345n, inputHash: sha256Hex(input), outputHash: sha256Hex('out') };
+  const result = {
+    escrow: 'ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.inference-escrow',
+    taskId: 12345n,
+    inputHash: sha256Hex(input),
+    outputHash: sha256Hex('out'),
+  };
   const signature = signTaskResult(result, CHAIN_ID.testnet, key);
   const work = {
     inference_in_batches_of_8_ms: (await cpuPerCall(() => session.run(feeds), 1500)) / 8,
@@ -149,7 +187,13 @@ async function requiredWork(input: Uint8Array, sample: { inputs: { data: number[
 /** Deadline of every task, in blocks: several times the blocks the submissions and settlements mine. */
 const MAX_BLOCKS = Math.max(1000, TASKS * 5);
 const dataDir = mkdtempSync(join(tmpdir(), 'bench-e2e-'));
-const m = await startMarketplace({ dataDir, withoutAgent: true, signerConfigToml: FAST_SIGNER_TOML.replace('batch_size = 50', 'batch_size = 200').replace('[scheduler]', '[scheduler]\nmax_in_flight_per_node = 32').replace('max_infer_time_ms = 4000', 'max_infer_time_ms = 60000') });
+const m = await startMarketplace({
+  dataDir,
+  withoutAgent: true,
+  signerConfigToml: FAST_SIGNER_TOML.replace('batch_size = 50', 'batch_size = 200')
+    .replace('[scheduler]', '[scheduler]\nmax_in_flight_per_node = 32')
+    .replace('max_infer_time_ms = 4000', 'max_infer_time_ms = 60000'),
+});
 try {
   const input = writeExampleInput(dataDir);
   const keys = devAccountKeys();
@@ -157,8 +201,24 @@ try {
   // The devnet mines a block per transaction, so submitting TASKS tasks moves the chain TASKS blocks:
   // the admin allows deadlines far enough that the first task is not refundable before the node starts.
   const chain = marketChain(m);
-  await chain.confirm(await chain.call(walletFromKey(m.roles.admin.privateKey, 'devnet'), INFERENCE_ESCROW, 'set-max-blocks', [Cl.uint(MAX_BLOCKS)], []));
-  const ids = await submitTasks(m, { model: DEMO_MODEL, walletKeys: ['wallet_1', 'wallet_2', 'wallet_3'].map((n) => keys.get(n)!), count: TASKS, inputFile: input, binary: INPUT_FORM === 'binary', inputs: INPUTS, maxBlocks: BigInt(MAX_BLOCKS) });
+  await chain.confirm(
+    await chain.call(
+      walletFromKey(m.roles.admin.privateKey, 'devnet'),
+      INFERENCE_ESCROW,
+      'set-max-blocks',
+      [Cl.uint(MAX_BLOCKS)],
+      [],
+    ),
+  );
+  const ids = await submitTasks(m, {
+    model: DEMO_MODEL,
+    walletKeys: ['wallet_1', 'wallet_2', 'wallet_3'].map((n) => keys.get(n)!),
+    count: TASKS,
+    inputFile: input,
+    binary: INPUT_FORM === 'binary',
+    inputs: INPUTS,
+    maxBlocks: BigInt(MAX_BLOCKS),
+  });
   const tSubmitted = performance.now();
   await until(m.signerUrl, (s) => s.total_tasks >= ids.length, 120_000);
   // The raw loop runs half before the off-chain run and half after it, so a change of load on a shared machine weighs on both sides.
@@ -168,7 +228,11 @@ try {
   const agent = await m.startAgent('node-1');
   const tAgent = performance.now();
   const before = pastCompleted(await stats(m.signerUrl));
-  const cpuBefore = { signer: cpuMs(m.signer.child.pid), agent: cpuMs(agent.child.pid), devnet: cpuMs(m.devnet.child.pid) };
+  const cpuBefore = {
+    signer: cpuMs(m.signer.child.pid),
+    agent: cpuMs(agent.child.pid),
+    devnet: cpuMs(m.devnet.child.pid),
+  };
   const polls: Poll[] = [];
   // The signer's main thread apart: the rest of its CPU is V8's helper threads (garbage collection, compilation) and the verifier threads.
   const signerMain = `${m.signer.child.pid}/task/${m.signer.child.pid}`;
@@ -201,12 +265,26 @@ try {
   const offChainWhole = computed / ((tCompleted - tAgent) / 1000);
   const steadyState = steady(polls, ids.length);
   /** Seconds from the agent's registration until the first result, 10%, 50%, 90% and all of them. */
-  const secondsTo = (share: number) => ((polls.find((p) => pastCompleted(p.stats) >= Math.max(1, share * ids.length))?.t ?? tCompleted) - tAgent) / 1000;
-  const timeline = { first: secondsTo(0), p10: secondsTo(0.1), p50: secondsTo(0.5), p90: secondsTo(0.9), all: (tCompleted - tAgent) / 1000 };
+  const secondsTo = (share: number) =>
+    ((polls.find((p) => pastCompleted(p.stats) >= Math.max(1, share * ids.length))?.t ?? tCompleted) - tAgent) / 1000;
+  const timeline = {
+    first: secondsTo(0),
+    p10: secondsTo(0.1),
+    p50: secondsTo(0.5),
+    p90: secondsTo(0.9),
+    all: (tCompleted - tAgent) / 1000,
+  };
   const offChain = steadyState?.results_per_s ?? offChainWhole;
   const exampleInput = readFileSync(input);
-  const required = await requiredWork(exampleInput, JSON.parse(exampleInput.toString('utf8')) as { inputs: { data: number[]; shape: number[] }[] });
-  const byProcess: Record<string, number> = steadyState?.cpu_ms_per_result ?? { signer: cpuPerResult.signer_ms, agent: cpuPerResult.agent_ms, devnet: cpuPerResult.devnet_ms };
+  const required = await requiredWork(
+    exampleInput,
+    JSON.parse(exampleInput.toString('utf8')) as { inputs: { data: number[]; shape: number[] }[] },
+  );
+  const byProcess: Record<string, number> = steadyState?.cpu_ms_per_result ?? {
+    signer: cpuPerResult.signer_ms,
+    agent: cpuPerResult.agent_ms,
+    devnet: cpuPerResult.devnet_ms,
+  };
   const { signer_main_thread: signerMainMs, agent_main_thread: agentMainMs, ...spent } = byProcess;
   const onChain = ids.length / ((tSettled - t0) / 1000);
   const result = {
@@ -235,7 +313,10 @@ try {
       off_chain_vs_raw: offChain / raw.inferences_per_s,
       on_chain_vs_raw: onChain / raw.inferences_per_s,
       // CPU per result over CPU per raw inference: what the path costs, whatever else the machine is doing.
-      off_chain_cpu_vs_raw: ((steadyState?.cpu_ms_per_result.signer ?? cpuPerResult.signer_ms) + (steadyState?.cpu_ms_per_result.agent ?? cpuPerResult.agent_ms)) / raw.cpu_ms_per_inference,
+      off_chain_cpu_vs_raw:
+        ((steadyState?.cpu_ms_per_result.signer ?? cpuPerResult.signer_ms) +
+          (steadyState?.cpu_ms_per_result.agent ?? cpuPerResult.agent_ms)) /
+        raw.cpu_ms_per_inference,
       off_chain_whole_run_vs_raw: offChainWhole / raw.inferences_per_s,
     },
     goal: 'off_chain_vs_raw >= 1.0',
@@ -244,7 +325,8 @@ try {
       per_result_ms_at_goal: (availableParallelism() * 1000) / raw.inferences_per_s,
       spent_per_result_ms: { ...spent, total: Object.values(spent).reduce((a, b) => a + b, 0) },
       // Of the signer's: its main thread (HTTP, SQLite, hashing) and its other threads (GC and compiler helpers, signature checks).
-      signer_threads_ms: signerMainMs === undefined ? null : { main: signerMainMs, others: spent.signer! - signerMainMs },
+      signer_threads_ms:
+        signerMainMs === undefined ? null : { main: signerMainMs, others: spent.signer! - signerMainMs },
       // Of the signer's: answering this bench's stats polls (every 100 ms), measured after the run.
       signer_bench_polls_ms: steadyState ? (signerMsPerPoll * steadyState.polls) / steadyState.results : null,
       required_work_per_result_ms: required,

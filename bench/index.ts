@@ -9,7 +9,12 @@ import { loadavg } from 'node:os';
 
 const BENCHES = ['settlement', 'accounts', 'devnet', 'signer', 'agent', 'e2e', 'infer', 'dashboard'] as const;
 
-const lines = [`# Benchmarks (${new Date().toISOString()}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')})`, ''];
+const lines = [
+  `# Benchmarks (${new Date().toISOString()}, load average ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')})`,
+  '',
+];
 let failed = 0;
 for (const name of BENCHES) {
   console.log(`\n=== bench:${name}`);
@@ -23,7 +28,9 @@ for (const name of BENCHES) {
     continue;
   }
   const result = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-  const goals = ['goal', 'goals', 'goal_met', 'goal_per_second', 'ratios'].filter((k) => k in result).map((k) => `- ${k}: \`${JSON.stringify(result[k])}\``);
+  const goals = ['goal', 'goals', 'goal_met', 'goal_per_second', 'ratios']
+    .filter((k) => k in result)
+    .map((k) => `- ${k}: \`${JSON.stringify(result[k])}\``);
   lines.push(`## ${name} (${seconds} s): ${file}`, ...goals, '');
 }
 writeFileSync('bench/results/summary.md', `${lines.join('\n')}\n`);

@@ -24,10 +24,16 @@ function percentile(sorted: number[], p: number): number {
 }
 
 const dataDir = mkdtempSync(join(tmpdir(), 'bench-infer-'));
-const m = await startMarketplace({ dataDir, signerConfigToml: `${FAST_SIGNER_TOML}\n[inference]\nqueue_size = ${Math.max(100, CLIENTS * 2)}\ntimeout_ms = 30000\n` });
+const m = await startMarketplace({
+  dataDir,
+  signerConfigToml: `${FAST_SIGNER_TOML}\n[inference]\nqueue_size = ${Math.max(100, CLIENTS * 2)}\ntimeout_ms = 30000\n`,
+});
 try {
   const body = JSON.stringify({ ...JSON.parse(readFileSync(writeExampleInput(dataDir), 'utf8')), timeout_ms: 30_000 });
-  const headers = { authorization: `Bearer ${await mintApiToken(m, { rate_limit_per_minute: 0 })}`, 'content-type': 'application/json' };
+  const headers = {
+    authorization: `Bearer ${await mintApiToken(m, { rate_limit_per_minute: 0 })}`,
+    'content-type': 'application/json',
+  };
   const url = `${m.signerUrl}/api/v1/models/${DEMO_MODEL}/infer`;
   const errors = new Map<string, number>();
   /** One sync call; its latency in ms, or null when it did not answer 200. */
@@ -40,7 +46,8 @@ try {
     return null;
   };
   // The first call makes the agent fetch and load the model; it is not measured.
-  if ((await call()) === null) throw new Error(`the warm-up call failed: ${JSON.stringify(Object.fromEntries(errors))}`);
+  if ((await call()) === null)
+    throw new Error(`the warm-up call failed: ${JSON.stringify(Object.fromEntries(errors))}`);
 
   const burstStart = performance.now();
   const burst = await Promise.all(Array.from({ length: TARGET.calls }, call));
@@ -71,12 +78,20 @@ try {
       seconds: sustainedSeconds,
       ok_calls: latencies.length,
       calls_per_s: callsPerS,
-      latency_ms: { p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99), max: latencies.at(-1) ?? NaN },
+      latency_ms: {
+        p50: percentile(latencies, 50),
+        p95: percentile(latencies, 95),
+        p99: percentile(latencies, 99),
+        max: latencies.at(-1) ?? NaN,
+      },
     },
     errors_by_status: Object.fromEntries(errors),
     goal: `${TARGET.calls} calls within ${TARGET.seconds} s (${targetPerS} calls/s)`,
     goal_met: burstSeconds <= TARGET.seconds && callsPerS >= targetPerS,
-    ratios: { burst_target_seconds_vs_wall: TARGET.seconds / burstSeconds, sustained_calls_per_s_vs_target: callsPerS / targetPerS },
+    ratios: {
+      burst_target_seconds_vs_wall: TARGET.seconds / burstSeconds,
+      sustained_calls_per_s_vs_target: callsPerS / targetPerS,
+    },
   };
   mkdirSync('bench/results', { recursive: true });
   writeFileSync('bench/results/infer.json', `${JSON.stringify(result, null, 2)}\n`);

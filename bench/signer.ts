@@ -39,7 +39,9 @@ interface AutocannonResult {
   errors: number;
   timeouts: number;
 }
-const autocannon = createRequire(import.meta.url)('autocannon') as (opts: Record<string, unknown>) => Promise<AutocannonResult>;
+const autocannon = createRequire(import.meta.url)('autocannon') as (
+  opts: Record<string, unknown>,
+) => Promise<AutocannonResult>;
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const TASKS = 100_000;
@@ -72,11 +74,38 @@ type Leased = { task_id: string; input_hash: string };
 function prepare(leases: number): Leased[] {
   const store = openDatabase(dbPath);
   const s = createServices({ config: resolveConfig(settings), store, log: pino({ level: 'silent' }), escrow: ESCROW });
-  registerNode(store, { node_id: nodeId, endpoint: '', public_key: compressPublicKey(privateKeyToPublic(key)), supported_models: [ARTIFACT], performance_score: 10 }, 10);
+  registerNode(
+    store,
+    {
+      node_id: nodeId,
+      endpoint: '',
+      public_key: compressPublicKey(privateKeyToPublic(key)),
+      supported_models: [ARTIFACT],
+      performance_score: 10,
+    },
+    10,
+  );
   for (let start = 1; start <= TASKS; start += 1000) {
     const events = Array.from({ length: 1000 }, (_, i) => {
       const id = BigInt(start + i);
-      return { chainTaskId: id, requester: 'ST2CY5V39NHDPWSXMW9QDT3HC3GD6Q6XX4CFRK9AG', modelOutput: 1n, model: 'bench', artifactHash: ARTIFACT, inputHash: sha256Hex(`in-${id}`), fee: 1000n, deadline: 1_000_000n, privacy: 0, priority: 0, security: 1, precision: 0, sampleBps: 0, txid: sha256Hex(`tx-${id}`), blockHeight: 1, eventIndex: Number(id) };
+      return {
+        chainTaskId: id,
+        requester: 'ST2CY5V39NHDPWSXMW9QDT3HC3GD6Q6XX4CFRK9AG',
+        modelOutput: 1n,
+        model: 'bench',
+        artifactHash: ARTIFACT,
+        inputHash: sha256Hex(`in-${id}`),
+        fee: 1000n,
+        deadline: 1_000_000n,
+        privacy: 0,
+        priority: 0,
+        security: 1,
+        precision: 0,
+        sampleBps: 0,
+        txid: sha256Hex(`tx-${id}`),
+        blockHeight: 1,
+        eventIndex: Number(id),
+      };
     });
     ingest(s, events, String(start + 999), Date.now() - 60_000);
   }
@@ -94,17 +123,47 @@ function prepare(leases: number): Leased[] {
 function signedCompletion(task: { task_id: string; input_hash: string }) {
   const output = { outputs: [{ name: 'y', shape: [2], datatype: 'FP32', data: [0.25, 0.75] }] };
   const output_hash = jsonHash(output);
-  const signature = signTaskResult({ escrow: ESCROW, taskId: BigInt(task.task_id), inputHash: task.input_hash, outputHash: output_hash }, CHAIN_ID, key);
-  const body = JSON.stringify({ task_id: task.task_id, output, confidence: 0.9, inference_node_id: nodeId, output_hash, signature });
+  const signature = signTaskResult(
+    { escrow: ESCROW, taskId: BigInt(task.task_id), inputHash: task.input_hash, outputHash: output_hash },
+    CHAIN_ID,
+    key,
+  );
+  const body = JSON.stringify({
+    task_id: task.task_id,
+    output,
+    confidence: 0.9,
+    inference_node_id: nodeId,
+    output_hash,
+    signature,
+  });
   const path = '/api/v1/tasks/complete';
   const timestamp = Date.now();
   const sig = signNodeRequest({ method: 'POST', path, bodyHash: sha256Hex(body), timestamp }, CHAIN_ID, key);
-  return { method: 'POST' as const, path, body, headers: { 'content-type': 'application/json', [NODE_AUTH_HEADERS.node]: nodeId, [NODE_AUTH_HEADERS.timestamp]: String(timestamp), [NODE_AUTH_HEADERS.signature]: sig } };
+  return {
+    method: 'POST' as const,
+    path,
+    body,
+    headers: {
+      'content-type': 'application/json',
+      [NODE_AUTH_HEADERS.node]: nodeId,
+      [NODE_AUTH_HEADERS.timestamp]: String(timestamp),
+      [NODE_AUTH_HEADERS.signature]: sig,
+    },
+  };
 }
 
-async function startSignerProcess(nodeFlags: string[]): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
-  writeFileSync(join(dir, 'signer.toml'), `[server]\nport = 0\n[database]\npath = "${dbPath}"\n[scheduler]\nmax_in_flight_per_node = 1000000\nmax_infer_time_ms = 3600000\n[network]\nheartbeat_timeout_ms = 3600000\n[auth]\ntimestamp_window_ms = 300000\n[log]\nlevel = "warn"\n`);
-  const proc = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', 'signer/cli.ts', 'run', '--config', join(dir, 'signer.toml')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+async function startSignerProcess(
+  nodeFlags: string[],
+): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
+  writeFileSync(
+    join(dir, 'signer.toml'),
+    `[server]\nport = 0\n[database]\npath = "${dbPath}"\n[scheduler]\nmax_in_flight_per_node = 1000000\nmax_infer_time_ms = 3600000\n[network]\nheartbeat_timeout_ms = 3600000\n[auth]\ntimestamp_window_ms = 300000\n[log]\nlevel = "warn"\n`,
+  );
+  const proc = spawn(
+    process.execPath,
+    [...nodeFlags, '--import', 'tsx', 'signer/cli.ts', 'run', '--config', join(dir, 'signer.toml')],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
     proc.stdout!.on('data', (d) => {
@@ -114,7 +173,15 @@ async function startSignerProcess(nodeFlags: string[]): Promise<{ url: string; p
     });
     proc.once('exit', (code) => reject(new Error(`signer exited (${code}) before listening: ${out}`)));
   });
-  return { url, pid: proc.pid!, stop: () => new Promise((resolve) => (proc.once('exit', () => resolve()), proc.kill('SIGTERM'))) };
+  return {
+    url,
+    pid: proc.pid!,
+    stop: () =>
+      new Promise((resolve) => {
+        proc.once('exit', () => resolve());
+        proc.kill('SIGTERM');
+      }),
+  };
 }
 
 /** CPU time (ms, user + system, all threads) the process has used so far, from /proc (Linux): robust to a shared machine's load, unlike rates. */
@@ -137,7 +204,10 @@ async function heapUsedMB(url: string): Promise<number> {
 
 type Req = { method: 'GET' | 'POST'; path: string; body?: string; headers?: Record<string, string> };
 
-async function run(url: string, opts: { next: () => Req; amount?: number; duration?: number; rate?: number; connections?: number }) {
+async function run(
+  url: string,
+  opts: { next: () => Req; amount?: number; duration?: number; rate?: number; connections?: number },
+) {
   const result = await autocannon({
     url,
     connections: opts.connections ?? 32,
@@ -161,29 +231,52 @@ async function suite(nodeFlags: string[], fastLeases: Leased[], slowLeases: Leas
   const signer = await startSignerProcess(nodeFlags);
   const idle = memoryMB(signer.pid);
   // Signed only now: the signer refuses requests signed before it started (its replay cache is in memory).
-  let t = performance.now();
+  const t = performance.now();
   const fast = fastLeases.map(signedCompletion);
   const slow = slowLeases.map(signedCompletion);
   say(`signed ${fast.length + slow.length} completions in ${Math.round(performance.now() - t)} ms`);
-  const randomStatus = (): Req => ({ method: 'GET', path: `/api/v1/tasks/${1 + Math.floor(Math.random() * TASKS)}/status` });
+  const randomStatus = (): Req => ({
+    method: 'GET',
+    path: `/api/v1/tasks/${1 + Math.floor(Math.random() * TASKS)}/status`,
+  });
   const label = nodeFlags.join(' ') || 'default node flags';
   await run(signer.url, { next: randomStatus, duration: 2 }); // warm-up
   let cpu = cpuMs(signer.pid);
   const reads = await run(signer.url, { next: randomStatus, duration: 10 });
   const readCpuMs = (cpuMs(signer.pid) - cpu) / reads.requests;
-  say(`[${label}] status reads: ${reads.perSecond}/s, p99 ${reads.latencyMs.p99} ms, failed ${reads.failed}, signer CPU ${readCpuMs.toFixed(3)} ms each`);
+  say(
+    `[${label}] status reads: ${reads.perSecond}/s, p99 ${reads.latencyMs.p99} ms, failed ${reads.failed}, signer CPU ${readCpuMs.toFixed(3)} ms each`,
+  );
   let i = 0;
   cpu = cpuMs(signer.pid);
   const completions = await run(signer.url, { next: () => fast[i++], amount: fast.length });
   const completionCpuMs = (cpuMs(signer.pid) - cpu) / completions.requests;
-  say(`[${label}] completions: ${completions.perSecond}/s, p99 ${completions.latencyMs.p99} ms, failed ${completions.failed}, signer CPU ${completionCpuMs.toFixed(3)} ms each`);
-  const readsAtRate = await run(signer.url, { next: randomStatus, duration: RATE_SECONDS, rate: RATE, connections: 16 });
+  say(
+    `[${label}] completions: ${completions.perSecond}/s, p99 ${completions.latencyMs.p99} ms, failed ${completions.failed}, signer CPU ${completionCpuMs.toFixed(3)} ms each`,
+  );
+  const readsAtRate = await run(signer.url, {
+    next: randomStatus,
+    duration: RATE_SECONDS,
+    rate: RATE,
+    connections: 16,
+  });
   let j = 0;
-  const completionsAtRate = await run(signer.url, { next: () => slow[j++], amount: slow.length, rate: RATE, connections: 16 });
-  say(`[${label}] at ${RATE}/s: reads p99 ${readsAtRate.latencyMs.p99} ms, completions p99 ${completionsAtRate.latencyMs.p99} ms`);
-  const stats = (await (await fetch(`${signer.url}/api/v1/stats`)).json()) as { data: { total_tasks: number; completed_tasks: number } };
+  const completionsAtRate = await run(signer.url, {
+    next: () => slow[j++],
+    amount: slow.length,
+    rate: RATE,
+    connections: 16,
+  });
+  say(
+    `[${label}] at ${RATE}/s: reads p99 ${readsAtRate.latencyMs.p99} ms, completions p99 ${completionsAtRate.latencyMs.p99} ms`,
+  );
+  const stats = (await (await fetch(`${signer.url}/api/v1/stats`)).json()) as {
+    data: { total_tasks: number; completed_tasks: number };
+  };
   const memory = { idleAtStart: idle.rss, ...memoryMB(signer.pid), heapUsed: await heapUsedMB(signer.url) };
-  say(`[${label}] memory with ${stats.data.total_tasks} tasks: RSS ${memory.rss} MB (idle at start ${memory.idleAtStart} MB, peak ${memory.peak} MB, JS heap ${memory.heapUsed} MB)`);
+  say(
+    `[${label}] memory with ${stats.data.total_tasks} tasks: RSS ${memory.rss} MB (idle at start ${memory.idleAtStart} MB, peak ${memory.peak} MB, JS heap ${memory.heapUsed} MB)`,
+  );
   await signer.stop();
   return {
     nodeFlags,
@@ -200,29 +293,43 @@ function goals(r: Awaited<ReturnType<typeof suite>>) {
   return {
     readsPerSecond: { goal: 3000, measured: r.statusReads.perSecond, met: r.statusReads.perSecond >= 3000 },
     completionsPerSecond: { goal: 1000, measured: r.completions.perSecond, met: r.completions.perSecond >= 1000 },
-    p99At500: { goalMs: 50, readsMs: r.atFixedRate.statusReads.latencyMs.p99, completionsMs: r.atFixedRate.completions.latencyMs.p99, met: p99 < 50 },
+    p99At500: {
+      goalMs: 50,
+      readsMs: r.atFixedRate.statusReads.latencyMs.p99,
+      completionsMs: r.atFixedRate.completions.latencyMs.p99,
+      met: p99 < 50,
+    },
     rss: { goalMB: 150, measuredMB: r.memoryMB.rss, met: r.memoryMB.rss <= 150 },
   };
 }
 
 try {
   const leases = FAST_COMPLETIONS + RATE * RATE_SECONDS;
-  let t = performance.now();
+  const t = performance.now();
   const leased = prepare(leases);
   renameSync(dbPath, basePath);
   say(`prepared ${TASKS} tasks (${leases} leased) in ${Math.round(performance.now() - t)} ms`);
   const fast = leased.slice(0, FAST_COMPLETIONS);
   const slow = leased.slice(FAST_COMPLETIONS);
   // The signer as `npm run signer` runs it (old space capped at 128 MB, young generation at 4 MB semi-spaces), then without the cap for comparison.
-  const profile = process.env.BENCH_SIGNER_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_SIGNER_PROFILE}`] : [];
+  const profile = process.env.BENCH_SIGNER_PROFILE
+    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_SIGNER_PROFILE}`]
+    : [];
   const asShipped = await suite(['--max-old-space-size=128', '--max-semi-space-size=4', ...profile], fast, slow);
   if (profile.length) process.exit(0);
   const uncappedHeap = await suite([], fast, slow);
   const report = {
     generatedAt: new Date().toISOString(),
     tool: 'autocannon over loopback against `signer run` in its own process (node --import tsx), 100,000 tasks stored',
-    machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version, loadAverage: loadavg().map((l) => Number(l.toFixed(2))), note: 'cores shared with other work; figures vary run to run' },
-    memoryNote: 'RSS of `node --import tsx signer/cli.ts`: the tsx loader (a hooks worker thread) adds about 38 MB over compiled JS (77 vs 39 MB for an empty script)',
+    machine: {
+      cpus: cpus().length,
+      model: cpus()[0]?.model,
+      node: process.version,
+      loadAverage: loadavg().map((l) => Number(l.toFixed(2))),
+      note: 'cores shared with other work; figures vary run to run',
+    },
+    memoryNote:
+      'RSS of `node --import tsx signer/cli.ts`: the tsx loader (a hooks worker thread) adds about 38 MB over compiled JS (77 vs 39 MB for an empty script)',
     runs: { asShipped, uncappedHeap },
     goals: { asShipped: goals(asShipped), uncappedHeap: goals(uncappedHeap) },
   };

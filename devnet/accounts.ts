@@ -36,7 +36,11 @@ export function devKeys(manifestPath: string): Map<string, string> {
 }
 
 /** The accounts simnet funded, with keys where they are the Clarinet dev keys. */
-export function devAccounts(manifestPath: string, accounts: Map<string, string>, balanceOf: (a: string) => bigint): DevAccount[] {
+export function devAccounts(
+  manifestPath: string,
+  accounts: Map<string, string>,
+  balanceOf: (a: string) => bigint,
+): DevAccount[] {
   const keys = devKeys(manifestPath);
   return [...accounts.entries()]
     .map(([name, address]) => {
@@ -44,5 +48,7 @@ export function devAccounts(manifestPath: string, accounts: Map<string, string>,
       const secretKey = key && privateKeyToAddress(key, 'testnet') === address ? key : undefined;
       return { name, address, balance: balanceOf(address), ...(secretKey ? { secretKey } : {}) };
     })
-    .sort((a, b) => (a.name === 'deployer' ? -1 : b.name === 'deployer' ? 1 : a.name.localeCompare(b.name, 'en', { numeric: true })));
+    .sort((a, b) =>
+      a.name === 'deployer' ? -1 : b.name === 'deployer' ? 1 : a.name.localeCompare(b.name, 'en', { numeric: true }),
+    );
 }

@@ -76,9 +76,13 @@ export function decode(raw: Uint8Array, chainId: number = ChainId.Testnet): Deco
   }
   const txid = tx.txid();
   if (tx.transactionVersion !== TransactionVersion.Testnet)
-    reject(txid, 'BadTransactionVersion', { message: `transaction version 0x${tx.transactionVersion.toString(16)} is mainnet; this devnet is a testnet (0x80): sign with network "testnet"` });
+    reject(txid, 'BadTransactionVersion', {
+      message: `transaction version 0x${tx.transactionVersion.toString(16)} is mainnet; this devnet is a testnet (0x80): sign with network "testnet"`,
+    });
   if (tx.chainId !== chainId)
-    reject(txid, 'BadTransactionVersion', { message: `chain id 0x${tx.chainId.toString(16)} does not match this network's 0x${chainId.toString(16)}` });
+    reject(txid, 'BadTransactionVersion', {
+      message: `chain id 0x${tx.chainId.toString(16)} does not match this network's 0x${chainId.toString(16)}`,
+    });
   if (tx.auth.authType !== AuthType.Standard)
     reject(txid, 'ServerFailureOther', { message: 'sponsored transactions are not supported by the devnet' });
   const fee = tx.auth.spendingCondition.fee;
@@ -127,7 +131,9 @@ function toAction(tx: StacksTransactionWire, txid: string, origin: string): Acti
         clarityVersion: p.payloadType === PayloadType.VersionedSmartContract ? p.clarityVersion : 3,
       };
     default:
-      return reject(txid, 'ServerFailureOther', { message: `payload type ${p.payloadType} is not accepted through the mempool` });
+      return reject(txid, 'ServerFailureOther', {
+        message: `payload type ${p.payloadType} is not accepted through the mempool`,
+      });
   }
 }
 
@@ -152,12 +158,16 @@ export function checkAgainstAbi(d: DecodedTx, abiOf: (id: string) => ContractAbi
   const abi = abiOf(a.contract);
   if (!abi) reject(d.txid, 'NoSuchContract', { message: `no contract ${a.contract} on this chain` });
   const fn = abi.functions.find((f) => f.name === a.fn);
-  if (!fn || fn.access !== 'public') {
+  if (fn?.access !== 'public') {
     const pub = abi.functions.filter((f) => f.access === 'public').map((f) => f.name);
-    reject(d.txid, 'NoSuchPublicFunction', { message: `${a.contract} has no public function ${a.fn}; public functions: ${pub.join(', ')}` });
+    reject(d.txid, 'NoSuchPublicFunction', {
+      message: `${a.contract} has no public function ${a.fn}; public functions: ${pub.join(', ')}`,
+    });
   }
   if (a.args.length !== fn.args.length)
-    reject(d.txid, 'BadFunctionArgument', { message: `${a.fn} takes ${fn.args.length} arguments (${fn.args.map((x) => x.name).join(', ')}), got ${a.args.length}` });
+    reject(d.txid, 'BadFunctionArgument', {
+      message: `${a.fn} takes ${fn.args.length} arguments (${fn.args.map((x) => x.name).join(', ')}), got ${a.args.length}`,
+    });
   for (let i = 0; i < fn.args.length; i++) {
     const err = checkValue(a.args[i], fn.args[i].type, fn.args[i].name);
     if (err) reject(d.txid, 'BadFunctionArgument', { message: `argument ${err}` });
@@ -166,12 +176,21 @@ export function checkAgainstAbi(d: DecodedTx, abiOf: (id: string) => ContractAbi
 
 /** Nonce check: below the account's next nonce is a replay. */
 export function checkNonce(d: DecodedTx, expected: bigint): void {
-  if (d.nonce < expected) reject(d.txid, 'BadNonce', { expected: Number(expected), actual: Number(d.nonce), is_origin: true, principal: d.origin });
+  if (d.nonce < expected)
+    reject(d.txid, 'BadNonce', {
+      expected: Number(expected),
+      actual: Number(d.nonce),
+      is_origin: true,
+      principal: d.origin,
+    });
 }
 
 /** Balance check: the account must hold the fee (plus the amount, for a transfer) beyond what its pending transactions spend. */
 export function checkFunds(d: DecodedTx, available: bigint): void {
   const need = minimumSpend(d);
-  if (available < need) reject(d.txid, 'NotEnoughFunds', { expected: `0x${need.toString(16)}`, actual: `0x${(available < 0n ? 0n : available).toString(16)}` });
+  if (available < need)
+    reject(d.txid, 'NotEnoughFunds', {
+      expected: `0x${need.toString(16)}`,
+      actual: `0x${(available < 0n ? 0n : available).toString(16)}`,
+    });
 }
-

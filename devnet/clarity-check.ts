@@ -35,22 +35,30 @@ export function checkValue(v: ClarityValue, t: unknown, path: string): string | 
   const bad = () => `${path}: expected ${abiTypeToString(a)}, got ${cvToString(v).slice(0, 120)}`;
   if (typeof a === 'string') {
     switch (a) {
-      case 'uint128': return v.type === ClarityType.UInt ? null : bad();
-      case 'int128': return v.type === ClarityType.Int ? null : bad();
-      case 'bool': return v.type === ClarityType.BoolTrue || v.type === ClarityType.BoolFalse ? null : bad();
+      case 'uint128':
+        return v.type === ClarityType.UInt ? null : bad();
+      case 'int128':
+        return v.type === ClarityType.Int ? null : bad();
+      case 'bool':
+        return v.type === ClarityType.BoolTrue || v.type === ClarityType.BoolFalse ? null : bad();
       case 'principal':
       case 'trait_reference':
         return v.type === ClarityType.PrincipalStandard || v.type === ClarityType.PrincipalContract ? null : bad();
-      default: return `${path}: unsupported argument type ${a}`;
+      default:
+        return `${path}: unsupported argument type ${a}`;
     }
   }
   if ('buffer' in a) {
     if (v.type !== ClarityType.Buffer) return bad();
-    return v.value.length / 2 <= a.buffer.length ? null : `${path}: buffer of ${v.value.length / 2} bytes exceeds ${abiTypeToString(a)}`;
+    return v.value.length / 2 <= a.buffer.length
+      ? null
+      : `${path}: buffer of ${v.value.length / 2} bytes exceeds ${abiTypeToString(a)}`;
   }
   if ('string-ascii' in a) {
     if (v.type !== ClarityType.StringASCII) return bad();
-    return v.value.length <= a['string-ascii'].length ? null : `${path}: string of ${v.value.length} characters exceeds ${abiTypeToString(a)}`;
+    return v.value.length <= a['string-ascii'].length
+      ? null
+      : `${path}: string of ${v.value.length} characters exceeds ${abiTypeToString(a)}`;
   }
   if ('string-utf8' in a) {
     if (v.type !== ClarityType.StringUTF8) return bad();
@@ -78,7 +86,8 @@ export function checkValue(v: ClarityValue, t: unknown, path: string): string | 
   if ('tuple' in a) {
     if (v.type !== ClarityType.Tuple) return bad();
     const keys = Object.keys(v.value);
-    if (keys.length !== a.tuple.length) return `${path}: expected fields ${a.tuple.map((f) => f.name).join(', ')}, got ${keys.join(', ')}`;
+    if (keys.length !== a.tuple.length)
+      return `${path}: expected fields ${a.tuple.map((f) => f.name).join(', ')}, got ${keys.join(', ')}`;
     for (const f of a.tuple) {
       const fv = v.value[f.name];
       if (!fv) return `${path}: missing field ${f.name}`;

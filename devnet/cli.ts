@@ -20,7 +20,9 @@ const { values } = parseArgs({
 });
 
 if (values.help) {
-  console.log('usage: npm run devnet -- [--port N] [--host H] [--data-dir DIR] [--block-time MS] [--idle-block MS] [--manifest Clarinet.toml] [--config FILE] [--reset]');
+  console.log(
+    'usage: npm run devnet -- [--port N] [--host H] [--data-dir DIR] [--block-time MS] [--idle-block MS] [--manifest Clarinet.toml] [--config FILE] [--reset]',
+  );
   process.exit(0);
 }
 
@@ -43,11 +45,17 @@ try {
     manifestPath: cfg.manifest,
     reset: values.reset,
   });
-  const mode = cfg.block_time_ms > 0 ? `a block every ${cfg.block_time_ms} ms` : `a block per transaction${cfg.idle_block_ms > 0 ? `, and an empty one after ${cfg.idle_block_ms} ms without` : ''}`;
+  const mode =
+    cfg.block_time_ms > 0
+      ? `a block every ${cfg.block_time_ms} ms`
+      : `a block per transaction${cfg.idle_block_ms > 0 ? `, and an empty one after ${cfg.idle_block_ms} ms without` : ''}`;
   console.log(`devnet listening on ${devnet.url} (chain id 0x80000000, testnet addresses, ${mode})`);
-  console.log(`log: ${cfg.data_dir}/devnet.db; genesis ${devnet.replay.genesisMs} ms, replayed ${devnet.replay.txs} transactions in ${devnet.replay.blocks} blocks (${devnet.replay.ms} ms)`);
+  console.log(
+    `log: ${cfg.data_dir}/devnet.db; genesis ${devnet.replay.genesisMs} ms, replayed ${devnet.replay.txs} transactions in ${devnet.replay.blocks} blocks (${devnet.replay.ms} ms)`,
+  );
   console.log('funded dev accounts (public Clarinet keys: never use them on a real network):');
-  for (const a of devnet.accounts) console.log(`  ${a.name.padEnd(9)} ${a.address}  ${a.balance} uSTX${a.secretKey ? `  key ${a.secretKey}` : ''}`);
+  for (const a of devnet.accounts)
+    console.log(`  ${a.name.padEnd(9)} ${a.address}  ${a.balance} uSTX${a.secretKey ? `  key ${a.secretKey}` : ''}`);
   const stop = () => void devnet.close().then(() => process.exit(0));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

@@ -33,7 +33,10 @@ export class Mempool {
 
   /** Nonces of the account's pending transactions, ascending. */
   nonces(origin: string): bigint[] {
-    const n = [...(this.held.get(origin)?.keys() ?? []), ...this.ready.filter((d) => d.origin === origin).map((d) => d.nonce)];
+    const n = [
+      ...(this.held.get(origin)?.keys() ?? []),
+      ...this.ready.filter((d) => d.origin === origin).map((d) => d.nonce),
+    ];
     return n.sort((a, b) => (a < b ? -1 : 1));
   }
 

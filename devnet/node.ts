@@ -8,7 +8,16 @@ import { Vm, EntryFailed, type BlockEntry, type EntryOutcome } from './vm.js';
 import { Store, type MinedTx, type TxRow, type BlockRow } from './store.js';
 import { Mempool } from './mempool.js';
 import { replay } from './replay.js';
-import { type DecodedTx, decode, checkAgainstAbi, checkNonce, checkFunds, checkSignature, minimumSpend, reject } from './admission.js';
+import {
+  type DecodedTx,
+  decode,
+  checkAgainstAbi,
+  checkNonce,
+  checkFunds,
+  checkSignature,
+  minimumSpend,
+  reject,
+} from './admission.js';
 import { Verifier } from './verifier.js';
 import { toApiEvents, checkPostConditions } from './events.js';
 
@@ -44,7 +53,11 @@ export class DevnetNode {
   /** The start-up: simnet genesis (ms), then the replay of the log (ms, transactions, blocks). */
   replayStats = { genesisMs: 0, ms: 0, txs: 0, blocks: 0 };
 
-  private constructor(private vm: Vm, readonly store: Store, private readonly opts: NodeOptions) {
+  private constructor(
+    private vm: Vm,
+    readonly store: Store,
+    private readonly opts: NodeOptions,
+  ) {
     this.chainId = opts.chainId ?? 0x80000000;
   }
 
@@ -69,7 +82,8 @@ export class DevnetNode {
     node.confirmedNext = store.confirmedNonces();
     for (const row of store.pending()) node.readmit(row);
     if (opts.blockTimeMs > 0) node.timer = setInterval(() => node.schedule(true), opts.blockTimeMs);
-    else if ((opts.idleBlockMs ?? 0) > 0) node.timer = setInterval(() => node.mineIfIdle(opts.idleBlockMs!), Math.min(opts.idleBlockMs!, 1000));
+    else if ((opts.idleBlockMs ?? 0) > 0)
+      node.timer = setInterval(() => node.mineIfIdle(opts.idleBlockMs!), Math.min(opts.idleBlockMs!, 1000));
     node.schedule(false);
     return node;
   }
@@ -109,7 +123,8 @@ export class DevnetNode {
 
   /** Admits a serialized transaction into the mempool; resolves with its txid or throws `RejectedError`. */
   async submit(raw: Uint8Array): Promise<string> {
-    if (this.failure) throw new Error(`the devnet stopped mining (${this.failure.message}); restart it: its log is intact`);
+    if (this.failure)
+      throw new Error(`the devnet stopped mining (${this.failure.message}); restart it: its log is intact`);
     const d = decode(raw, this.chainId);
     if (this.known(d.txid)) return d.txid;
     checkSignature(d, await this.verifier.verify(raw));
@@ -118,7 +133,9 @@ export class DevnetNode {
     checkAgainstAbi(d, (id) => this.vm.contractInterface(id));
     checkNonce(d, this.confirmedNext.get(d.origin) ?? 0n);
     if (this.mempool.has(d.origin, d.nonce))
-      reject(d.txid, 'ConflictingNonceInMempool', { message: `account ${d.origin} already has a pending transaction with nonce ${d.nonce}` });
+      reject(d.txid, 'ConflictingNonceInMempool', {
+        message: `account ${d.origin} already has a pending transaction with nonce ${d.nonce}`,
+      });
     checkFunds(d, this.vm.balance(d.origin) - this.mempool.spend(d.origin));
     this.store.addPending(d.txid, raw, d.origin, d.nonce, d.fee, Math.floor(Date.now() / 1000));
     this.mempool.add(d);
@@ -168,7 +185,8 @@ export class DevnetNode {
 
   /** An empty block when nothing was mined for `idleMs` and nothing waits to be. */
   private mineIfIdle(idleMs: number): void {
-    if (this.closed || this.miningScheduled || this.mempool.readyCount > 0 || Date.now() - this.lastBlockAt < idleMs) return;
+    if (this.closed || this.miningScheduled || this.mempool.readyCount > 0 || Date.now() - this.lastBlockAt < idleMs)
+      return;
     this.lastBlockAt = Date.now();
     void this.enqueueMining(() => this.mineBlock([]));
   }
@@ -188,20 +206,23 @@ export class DevnetNode {
       // A block per transaction, in slices of 50 ms; between slices the event loop serves I/O
       // (a promise chain alone would not), so admission keeps flowing under a backlog.
       const started = Date.now();
-      while (this.mempool.readyCount > 0 && !this.closed && Date.now() - started < 50) await this.mineBlock(this.mempool.take(1));
+      while (this.mempool.readyCount > 0 && !this.closed && Date.now() - started < 50)
+        await this.mineBlock(this.mempool.take(1));
       if (this.mempool.readyCount > 0) setImmediate(() => this.schedule(false));
     });
   }
 
   private enqueueMining(job: () => Promise<void>): Promise<void> {
-    this.mining = this.mining.then(() => {
-      if (this.failure) throw this.failure;
-      return job();
-    }).catch((err: Error) => {
-      // Only a bug or a broken VM gets here; refuse new transactions instead of silently not mining them.
-      if (!this.failure) console.error('devnet: mining stopped', err);
-      this.failure = err;
-    });
+    this.mining = this.mining
+      .then(() => {
+        if (this.failure) throw this.failure;
+        return job();
+      })
+      .catch((err: Error) => {
+        // Only a bug or a broken VM gets here; refuse new transactions instead of silently not mining them.
+        if (!this.failure) console.error('devnet: mining stopped', err);
+        this.failure = err;
+      });
     return this.mining;
   }
 
@@ -252,13 +273,25 @@ export class DevnetNode {
   private record(included: DecodedTx[], entries: BlockEntry[], outcomes: EntryOutcome[]): void {
     const height = this.vm.tipHeight;
     const parent = this.store.lastBlock()?.hash ?? GENESIS_HASH;
-    const hash = `0x${createHash('sha256').update(`${parent}:${height}:${included.map((d) => d.txid).join(',')}`).digest('hex')}`;
-    const block: BlockRow = { height, hash, parent_hash: parent, time: Math.floor(Date.now() / 1000), tx_count: included.length };
+    const hash = `0x${createHash('sha256')
+      .update(`${parent}:${height}:${included.map((d) => d.txid).join(',')}`)
+      .digest('hex')}`;
+    const block: BlockRow = {
+      height,
+      hash,
+      parent_hash: parent,
+      time: Math.floor(Date.now() / 1000),
+      tx_count: included.length,
+    };
     const mined: MinedTx[] = included.map((d, i) => {
       const o = outcomes[i];
       const { events, logs } = toApiEvents(o.events, d.txid);
       const skip = entries[i].skip ?? null;
-      const status = skip?.startsWith('post-condition') ? 'abort_by_post_condition' : o.ok ? 'success' : 'abort_by_response';
+      const status = skip?.startsWith('post-condition')
+        ? 'abort_by_post_condition'
+        : o.ok
+          ? 'success'
+          : 'abort_by_response';
       return { txid: d.txid, status, txIndex: i, resultHex: o.resultHex, vmError: skip, skip, events, logs };
     });
     this.store.writeBlock(block, mined);
@@ -283,6 +316,9 @@ function postConditionError(d: DecodedTx, o: EntryOutcome): string | null {
   if (!o.ok || d.action.kind === 'transfer') return null;
   if (d.postConditions.length === 0 && d.postConditionMode === 'allow') return null;
   // The conditions are on asset events only: rendering print values (`record` does) is the costly part.
-  const { events } = toApiEvents(o.events.filter((e) => e.event !== 'print_event'), d.txid);
+  const { events } = toApiEvents(
+    o.events.filter((e) => e.event !== 'print_event'),
+    d.txid,
+  );
   return checkPostConditions(d.postConditions, d.postConditionMode, events);
 }

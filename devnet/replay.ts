@@ -17,10 +17,15 @@ export function replay(vm: Vm, store: Store): { txs: number; blocks: number } {
       return { sender: d.origin, fee: d.fee, action: d.action, ...(row.skip ? { skip: row.skip } : {}) };
     });
     const outcomes = vm.mine(entries);
-    const diverged = vm.tipHeight !== b.height ? `the VM is at height ${vm.tipHeight}` : (() => {
-      const i = outcomes.findIndex((o, k) => !entries[k].skip && o.resultHex !== rows[k].result_hex);
-      return i < 0 ? null : `transaction ${rows[i].txid} returned ${outcomes[i].resultHex}, logged ${rows[i].result_hex}`;
-    })();
+    const diverged =
+      vm.tipHeight !== b.height
+        ? `the VM is at height ${vm.tipHeight}`
+        : (() => {
+            const i = outcomes.findIndex((o, k) => !entries[k].skip && o.resultHex !== rows[k].result_hex);
+            return i < 0
+              ? null
+              : `transaction ${rows[i].txid} returned ${outcomes[i].resultHex}, logged ${rows[i].result_hex}`;
+          })();
     if (diverged) throw new Error(`replay diverged at block ${b.height}: ${diverged}; start with --reset`);
     txs += entries.length;
     blocks++;

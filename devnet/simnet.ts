@@ -14,7 +14,9 @@ import { format } from 'node:util';
 import { initSimnet, type Simnet, type Tx } from '@stacks/clarinet-sdk';
 
 /** A transaction as the wasm `mineBlock` takes it: the sdk's `Tx`, or a call with its arguments as bytes only. */
-export type WasmTx = Tx | { callPublicFn: { contract: string; method: string; args_maps: Uint8Array[]; sender: string } };
+export type WasmTx =
+  | Tx
+  | { callPublicFn: { contract: string; method: string; args_maps: Uint8Array[]; sender: string } };
 
 /** What the wasm `mineBlock` returns per transaction: the result as Clarity hex, the events as JSON strings. */
 export interface WasmTxResult {
@@ -59,7 +61,8 @@ export function rawMineBlock(simnet: Simnet): (txs: WasmTx[]) => WasmTxResult[] 
   // The sdk's proxy passes every other property through to the wasm session, whose class is the prototype.
   const wasm = Object.getPrototypeOf(simnet) as { mineBlock?: (txs: WasmTx[]) => WasmTxResult[] };
   const mine = wasm.mineBlock;
-  if (typeof mine !== 'function') throw new Error('this @stacks/clarinet-sdk has no wasm mineBlock behind its proxy: see devnet/simnet.ts');
+  if (typeof mine !== 'function')
+    throw new Error('this @stacks/clarinet-sdk has no wasm mineBlock behind its proxy: see devnet/simnet.ts');
   return (txs) => quiet(() => mine.call(simnet, txs));
 }
 

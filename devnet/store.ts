@@ -107,7 +107,9 @@ export class Store {
     this.db.exec(SCHEMA);
     const columns = this.db.prepare<[], { name: string }>('PRAGMA table_info(contract_logs)').all();
     if (!columns.some((c) => c.name === 'block_height')) {
-      this.db.exec('ALTER TABLE contract_logs ADD COLUMN block_height INTEGER; ALTER TABLE contract_logs ADD COLUMN tx_index INTEGER');
+      this.db.exec(
+        'ALTER TABLE contract_logs ADD COLUMN block_height INTEGER; ALTER TABLE contract_logs ADD COLUMN tx_index INTEGER',
+      );
     }
     this.db.exec(LOG_POSITIONS);
     const db = this.db;
@@ -188,8 +190,18 @@ export class Store {
     this.db.transaction(() => {
       this.stmts.insertBlock.run(block.height, block.hash, block.parent_hash, block.time, block.tx_count);
       for (const t of txs) {
-        this.stmts.mineTx.run(t.status, block.height, t.txIndex, t.resultHex, t.vmError, t.skip, JSON.stringify(t.events), t.txid);
-        for (const l of t.logs) this.stmts.insertLog.run(l.contractId, t.txid, l.eventIndex, l.topic, l.hex, l.repr, block.height, t.txIndex);
+        this.stmts.mineTx.run(
+          t.status,
+          block.height,
+          t.txIndex,
+          t.resultHex,
+          t.vmError,
+          t.skip,
+          JSON.stringify(t.events),
+          t.txid,
+        );
+        for (const l of t.logs)
+          this.stmts.insertLog.run(l.contractId, t.txid, l.eventIndex, l.topic, l.hex, l.repr, block.height, t.txIndex);
       }
     })();
   }
@@ -199,7 +211,9 @@ export class Store {
   }
 
   block(heightOrHash: number | string): BlockRow | undefined {
-    return typeof heightOrHash === 'number' ? this.stmts.block.get(heightOrHash) : this.stmts.blockByHash.get(heightOrHash);
+    return typeof heightOrHash === 'number'
+      ? this.stmts.block.get(heightOrHash)
+      : this.stmts.blockByHash.get(heightOrHash);
   }
 
   /** Every mined block, oldest first (lazy: the log can be long). */

@@ -15,7 +15,9 @@ import type { handlers } from './verifier-worker.js';
 export class Verifier {
   private readonly threads: Promise<ThreadPool<typeof handlers>> | null;
 
-  constructor(size = Number(process.env.DEVNET_VERIFY_WORKERS ?? Math.max(1, Math.min(4, availableParallelism() - 1)))) {
+  constructor(
+    size = Number(process.env.DEVNET_VERIFY_WORKERS ?? Math.max(1, Math.min(4, availableParallelism() - 1))),
+  ) {
     this.threads =
       size > 0
         ? ThreadPool.start<typeof handlers>({

@@ -17,7 +17,7 @@ export const FEE_SINK = 'ST000000000000000000002AMW42H';
 export type Action =
   | { kind: 'call'; contract: string; fn: string; args: ClarityValue[] }
   | { kind: 'transfer'; recipient: string; amount: bigint }
-  | { kind: 'deploy'; /** Full contract id, `ADDRESS.name`. */ name: string; code: string; clarityVersion: number };
+  | { kind: 'deploy' /** Full contract id, `ADDRESS.name`. */; name: string; code: string; clarityVersion: number };
 
 /** One transaction of a block: its fee is always paid; `skip` executes the fee only (aborted tx). */
 export interface BlockEntry {
@@ -37,7 +37,10 @@ export interface EntryOutcome {
 
 /** Thrown by `mine` when an entry made the VM throw: the block is spoilt and must be rebuilt without it. */
 export class EntryFailed extends Error {
-  constructor(readonly index: number, readonly vmError: string) {
+  constructor(
+    readonly index: number,
+    readonly vmError: string,
+  ) {
     super(`transaction ${index} of the block failed in the VM: ${vmError}`);
   }
 }
@@ -51,12 +54,24 @@ function ustx(amount: bigint): number {
 function toSimTx(sender: string, action: Action): WasmTx {
   switch (action.kind) {
     case 'call':
-      return { callPublicFn: { contract: action.contract, method: action.fn, args_maps: action.args.map(serializeCVBytes), sender } };
+      return {
+        callPublicFn: {
+          contract: action.contract,
+          method: action.fn,
+          args_maps: action.args.map(serializeCVBytes),
+          sender,
+        },
+      };
     case 'transfer':
       return simTx.transferSTX(ustx(action.amount), action.recipient, sender);
     case 'deploy':
       // simnet wants the bare name: the deployer (sender) is the address part.
-      return simTx.deployContract(action.name.split('.')[1], action.code, { clarityVersion: action.clarityVersion as 3 }, sender);
+      return simTx.deployContract(
+        action.name.split('.')[1],
+        action.code,
+        { clarityVersion: action.clarityVersion as 3 },
+        sender,
+      );
   }
 }
 
@@ -70,7 +85,10 @@ export class Vm {
   /** simnet's own wasm `mineBlock` (bytes in, hex out; see ./simnet.ts), quiet. */
   private readonly mineWasm: (txs: WasmTx[]) => WasmTxResult[];
 
-  private constructor(private readonly simnet: Simnet, readonly genesisId: string) {
+  private constructor(
+    private readonly simnet: Simnet,
+    readonly genesisId: string,
+  ) {
     this.mineWasm = rawMineBlock(simnet);
   }
 
@@ -121,7 +139,7 @@ export class Vm {
     }
     if (entries.some((e) => e.action.kind === 'deploy')) this.abis = null;
     const sinkBefore = this.balance(FEE_SINK);
-    let results;
+    let results: ReturnType<typeof this.mineWasm>;
     try {
       results = this.mineWasm(txs);
     } catch (err) {
@@ -132,9 +150,17 @@ export class Vm {
       let index = entries.length - 1;
       for (let i = 0; i < entries.length; i++) {
         sum += entries[i].fee;
-        if (sum === paid) { index = i; break; }
+        if (sum === paid) {
+          index = i;
+          break;
+        }
       }
-      throw new EntryFailed(index, String((err as Error)?.message ?? err).split('\n')[0].slice(0, 500));
+      throw new EntryFailed(
+        index,
+        String((err as Error)?.message ?? err)
+          .split('\n')[0]
+          .slice(0, 500),
+      );
     }
     this.balances.clear();
     const outcomes: EntryOutcome[] = [];
@@ -177,7 +203,12 @@ export class Vm {
 
 /** Contract ABI as the node serves it. */
 export interface ContractAbi {
-  functions: { name: string; access: 'public' | 'read_only' | 'private'; args: { name: string; type: unknown }[]; outputs: { type: unknown } }[];
+  functions: {
+    name: string;
+    access: 'public' | 'read_only' | 'private';
+    args: { name: string; type: unknown }[];
+    outputs: { type: unknown };
+  }[];
   variables: unknown[];
   maps: unknown[];
   fungible_tokens: unknown[];
@@ -200,4 +231,3 @@ export function genesisFingerprint(manifestPath: string): string {
   }
   return h.digest('hex');
 }
-

@@ -3,7 +3,29 @@
  * `market`: the user's CLI. Submit inference tasks on chain with a wallet key, follow them,
  * fetch verified results, reclaim expired fees, and publish models.
  */
-import { allow, balance, challengeReceipt, challengeVoucher, claim, deployModel, deposit, listModels, reclaim, requestWithdrawal, result, resultPrepaid, retireModel, status, submit, submitPrepaid, taskIdArg, upgradeModel, uploadModel, ustxArg, withdraw } from './commands/index.js';
+import {
+  allow,
+  balance,
+  challengeReceipt,
+  challengeVoucher,
+  claim,
+  deployModel,
+  deposit,
+  listModels,
+  reclaim,
+  requestWithdrawal,
+  result,
+  resultPrepaid,
+  retireModel,
+  status,
+  submit,
+  submitPrepaid,
+  taskIdArg,
+  upgradeModel,
+  uploadModel,
+  ustxArg,
+  withdraw,
+} from './commands/index.js';
 import { parseArgs } from 'node:util';
 import { loadMarketCliConfig } from './config.js';
 import { createContext } from './context.js';
@@ -81,8 +103,27 @@ export async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'submit':
       if (!values.model || !values.input) throw new Error('submit needs --model NAME and --input FILE');
-      if (values.prepaid) return submitPrepaid(ctx, { model: values.model, input: values.input, security: values.security, maxFee: values['max-fee'], expiresIn: values['expires-in'], binary: values.binary, wait: !values['no-wait'] });
-      return submit(ctx, { model: values.model, input: values.input, fee: values.fee, maxBlocks: values['max-blocks'], priority: values.priority, privacy: values.privacy, security: values.security, binary: values.binary, wait: !values['no-wait'] });
+      if (values.prepaid)
+        return submitPrepaid(ctx, {
+          model: values.model,
+          input: values.input,
+          security: values.security,
+          maxFee: values['max-fee'],
+          expiresIn: values['expires-in'],
+          binary: values.binary,
+          wait: !values['no-wait'],
+        });
+      return submit(ctx, {
+        model: values.model,
+        input: values.input,
+        fee: values.fee,
+        maxBlocks: values['max-blocks'],
+        priority: values.priority,
+        privacy: values.privacy,
+        security: values.security,
+        binary: values.binary,
+        wait: !values['no-wait'],
+      });
     case 'status':
       return status(ctx, taskIdArg(arg));
     case 'result':
@@ -111,7 +152,12 @@ export async function main(argv: string[]): Promise<void> {
 }
 
 /** `market account <sub>`. */
-function account(ctx: ReturnType<typeof createContext>, sub: string | undefined, arg: string | undefined, values: { period?: string; task?: string }): Promise<void> {
+function account(
+  ctx: ReturnType<typeof createContext>,
+  sub: string | undefined,
+  arg: string | undefined,
+  values: { period?: string; task?: string },
+): Promise<void> {
   switch (sub) {
     case 'deposit':
       return deposit(ctx, ustxArg(arg, 'account deposit'));
@@ -129,10 +175,15 @@ function account(ctx: ReturnType<typeof createContext>, sub: string | undefined,
       if (!arg) throw new Error('account challenge-voucher needs the voucher FILE (node-agent voucher saves one)');
       return challengeVoucher(ctx, arg);
     case 'challenge-receipt':
-      if (!values.period || !/^\d+$/.test(values.period) || !values.task) throw new Error('account challenge-receipt needs --period N (the settlement period) and --task ID (the prepaid task id)');
+      if (!values.period || !/^\d+$/.test(values.period) || !values.task)
+        throw new Error(
+          'account challenge-receipt needs --period N (the settlement period) and --task ID (the prepaid task id)',
+        );
       return challengeReceipt(ctx, BigInt(values.period), values.task);
     default:
-      throw new Error(`unknown account command "${sub ?? ''}": deposit, balance, allow, request-withdrawal, withdraw, claim, challenge-voucher, challenge-receipt`);
+      throw new Error(
+        `unknown account command "${sub ?? ''}": deposit, balance, allow, request-withdrawal, withdraw, claim, challenge-voucher, challenge-receipt`,
+      );
   }
 }
 

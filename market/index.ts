@@ -3,4 +3,13 @@ export { loadMarketConfig, type MarketConfig } from './config.js';
 export { loadWallet, walletFromKey, type Wallet } from './keys.js';
 export { MarketChain, ChainAbort, contractErrorName } from './chain.js';
 export { SignerClient, SignerRefusal, chainTaskRef, type TaskResultView } from './signer-client.js';
-export { PrepaidClient, DishonestSigner, type SignedRequest, type RequestParams, type SubmitOutcome, type Revealed, type ResultState, type PrepaidClientOptions } from './prepaid.js';
+export {
+  PrepaidClient,
+  DishonestSigner,
+  type SignedRequest,
+  type RequestParams,
+  type SubmitOutcome,
+  type Revealed,
+  type ResultState,
+  type PrepaidClientOptions,
+} from './prepaid.js';

@@ -17,7 +17,8 @@ export function loadWallet(config: MarketConfig): Wallet {
   let key = process.env.MARKET_PRIVATE_KEY?.trim();
   let source = 'MARKET_PRIVATE_KEY';
   if (!key) {
-    if (!config.key_file) throw new Error('no wallet key: set MARKET_PRIVATE_KEY or pass --key-file FILE (a hex private key)');
+    if (!config.key_file)
+      throw new Error('no wallet key: set MARKET_PRIVATE_KEY or pass --key-file FILE (a hex private key)');
     source = config.key_file;
     try {
       if ((statSync(config.key_file).mode & 0o077) !== 0 && process.platform !== 'win32') {

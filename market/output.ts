@@ -24,7 +24,8 @@ export class Output {
 
   /** The command's result: JSON for scripts, lines for people. */
   result(value: Record<string, unknown>, lines: string[]): void {
-    if (this.json) process.stdout.write(`${JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))}\n`);
+    if (this.json)
+      process.stdout.write(`${JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))}\n`);
     else process.stdout.write(`${lines.join('\n')}\n`);
   }
 }

@@ -49,7 +49,12 @@ export class DishonestSigner extends Error {
      * (the latest authorization served is not this key's), `output_mismatch` (the revealed output is
      * not the one paid for), `leaf_mismatch` (a leaf under another task's id, or asked for twice).
      */
-    readonly code: 'leaf_not_signed' | 'leaf_refused' | 'authorization_not_signed' | 'output_mismatch' | 'leaf_mismatch',
+    readonly code:
+      | 'leaf_not_signed'
+      | 'leaf_refused'
+      | 'authorization_not_signed'
+      | 'output_mismatch'
+      | 'leaf_mismatch',
   ) {
     super(message);
     this.name = 'DishonestSigner';
@@ -88,7 +93,9 @@ export interface SignedQuote {
 }
 
 /** One item's answer from POST /api/v1/requests. */
-export type SubmitOutcome = { taskId: string; status: 'accepted' | 'duplicate' } | { taskId: string; status: 'refused'; code: ErrorCode; error: string };
+export type SubmitOutcome =
+  | { taskId: string; status: 'accepted' | 'duplicate' }
+  | { taskId: string; status: 'refused'; code: ErrorCode; error: string };
 
 /** A signer answer: its status, the envelope's data and error, and its code when the protocol knows it. */
 type HttpAnswer<T> = { status: number; data: T | null; error: string | null; code: ErrorCode | null };
@@ -158,8 +165,13 @@ export class PrepaidClient {
     this.publicKey = publicKeyOf(opts.privateKey);
     this.account = principalOfKey(this.publicKey, opts.chainId);
     if (opts.stateFile && existsSync(opts.stateFile)) {
-      const saved = JSON.parse(readFileSync(opts.stateFile, 'utf8')) as { account?: string; market?: string; authorization?: OwnAuthorization };
-      if (saved.account === this.account && saved.market === opts.market && saved.authorization) this.own = saved.authorization;
+      const saved = JSON.parse(readFileSync(opts.stateFile, 'utf8')) as {
+        account?: string;
+        market?: string;
+        authorization?: OwnAuthorization;
+      };
+      if (saved.account === this.account && saved.market === opts.market && saved.authorization)
+        this.own = saved.authorization;
     }
   }
 
@@ -167,7 +179,11 @@ export class PrepaidClient {
     this.own = a;
     if (!this.opts.stateFile) return;
     mkdirSync(dirname(this.opts.stateFile), { recursive: true });
-    writeFileSync(this.opts.stateFile, `${JSON.stringify({ account: this.account, market: this.opts.market, authorization: a }, null, 2)}\n`, { mode: 0o600 });
+    writeFileSync(
+      this.opts.stateFile,
+      `${JSON.stringify({ account: this.account, market: this.opts.market, authorization: a }, null, 2)}\n`,
+      { mode: 0o600 },
+    );
   }
 
   /** Signs a task request (random 64-bit nonce, expiry in 10 minutes unless given). */
@@ -194,13 +210,24 @@ export class PrepaidClient {
     if (signed) Object.assign(headers, requesterAuthHeaders(method, path, this.opts.chainId, this.opts.privateKey));
     let res: Response;
     try {
-      res = await fetch(new URL(path, this.opts.signerUrl), { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      res = await fetch(new URL(path, this.opts.signerUrl), {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
     } catch (e) {
-      throw new Error(`cannot reach the signer at ${this.opts.signerUrl} (${(e as Error).cause ?? (e as Error).message}); is it running?`);
+      throw new Error(
+        `cannot reach the signer at ${this.opts.signerUrl} (${(e as Error).cause ?? (e as Error).message}); is it running?`,
+      );
     }
     const env = (await res.json().catch(() => null)) as { data?: T; error?: string; code?: string } | null;
     const code = isErrorCode(env?.code) ? env.code : null;
-    return { status: res.status, data: env?.data ?? null, error: env?.error ?? (res.ok ? null : `HTTP ${res.status}`), code };
+    return {
+      status: res.status,
+      data: env?.data ?? null,
+      error: env?.error ?? (res.ok ? null : `HTTP ${res.status}`),
+      code,
+    };
   }
 
   private refusal(what: string, r: { status: number; error: string | null; code: ErrorCode | null }): SignerRefusal {
@@ -221,15 +248,26 @@ export class PrepaidClient {
           signature: signed.signature,
           public_key: this.publicKey,
           ...(input ? { input_base64: Buffer.from(input).toString('base64') } : {}),
-          ...(quote ? { quote: { price: quote.price.toString(), expiry: quote.expiry.toString(), signature: quote.signature } } : {}),
+          ...(quote
+            ? { quote: { price: quote.price.toString(), expiry: quote.expiry.toString(), signature: quote.signature } }
+            : {}),
         })),
       };
-      const r = await this.http<{ results: ({ task_id: string; status: 'accepted' | 'duplicate' } | { index: number; success: false; code: ErrorCode; error: string })[] }>('POST', '/api/v1/requests', body);
+      const r = await this.http<{
+        results: (
+          | { task_id: string; status: 'accepted' | 'duplicate' }
+          | { index: number; success: false; code: ErrorCode; error: string }
+        )[];
+      }>('POST', '/api/v1/requests', body);
       if (r.status >= 300 || !r.data) throw this.refusal('posting task requests', r);
       r.data.results.forEach((res, j) => {
         const taskId = chunk[j]!.signed.taskId;
         if ('task_id' in res) {
-          if (res.task_id !== taskId) throw new DishonestSigner(`the signer named request ${j} task ${res.task_id}; its id is ${taskId}`, 'leaf_mismatch');
+          if (res.task_id !== taskId)
+            throw new DishonestSigner(
+              `the signer named request ${j} task ${res.task_id}; its id is ${taskId}`,
+              'leaf_mismatch',
+            );
           out.push({ taskId, status: res.status });
         } else out.push({ taskId, status: 'refused', code: res.code, error: res.error });
       });
@@ -244,14 +282,37 @@ export class PrepaidClient {
    * signer names (`settlerKey`, when the caller read it from the chain's get-signer, must be it).
    */
   async quote(modelOutput: bigint, onchainPrice: bigint, settlerKey?: string): Promise<SignedQuote> {
-    const r = await this.http<{ account: string; market: string; model_output: string; price: string; expiry: string; signer_public_key: string; signature: string }>('GET', `/api/v1/quote?account=${this.account}&model_output=${modelOutput}`);
+    const r = await this.http<{
+      account: string;
+      market: string;
+      model_output: string;
+      price: string;
+      expiry: string;
+      signer_public_key: string;
+      signature: string;
+    }>('GET', `/api/v1/quote?account=${this.account}&model_output=${modelOutput}`);
     if (r.status >= 300 || !r.data) throw this.refusal('asking for a quote', r);
     const d = r.data;
-    const q = { account: d.account, market: d.market, modelOutput: BigInt(d.model_output), price: BigInt(d.price), expiry: BigInt(d.expiry) };
+    const q = {
+      account: d.account,
+      market: d.market,
+      modelOutput: BigInt(d.model_output),
+      price: BigInt(d.price),
+      expiry: BigInt(d.expiry),
+    };
     const key = settlerKey ?? d.signer_public_key;
-    if (q.account !== this.account || q.market !== this.opts.market || q.modelOutput !== modelOutput) throw new DishonestSigner(`the quote is for ${q.account} at ${q.market}, model output ${q.modelOutput}; asked for ${this.account} at ${this.opts.market}, ${modelOutput}`, 'leaf_mismatch');
-    if (q.price < onchainPrice) throw new DishonestSigner(`the quote's price ${q.price} µSTX is below the model's on-chain price ${onchainPrice}: the signer would not honour it`, 'leaf_mismatch');
-    if (!verifyAccountsMessage(priceQuoteCV(q), this.opts.chainId, d.signature, key)) throw new DishonestSigner(`the quote is not signed by the signer's key ${key}`, 'leaf_mismatch');
+    if (q.account !== this.account || q.market !== this.opts.market || q.modelOutput !== modelOutput)
+      throw new DishonestSigner(
+        `the quote is for ${q.account} at ${q.market}, model output ${q.modelOutput}; asked for ${this.account} at ${this.opts.market}, ${modelOutput}`,
+        'leaf_mismatch',
+      );
+    if (q.price < onchainPrice)
+      throw new DishonestSigner(
+        `the quote's price ${q.price} µSTX is below the model's on-chain price ${onchainPrice}: the signer would not honour it`,
+        'leaf_mismatch',
+      );
+    if (!verifyAccountsMessage(priceQuoteCV(q), this.opts.chainId, d.signature, key))
+      throw new DishonestSigner(`the quote is not signed by the signer's key ${key}`, 'leaf_mismatch');
     return { ...q, signature: d.signature };
   }
 
@@ -278,20 +339,41 @@ export class PrepaidClient {
       if (own && own.cumulative === state.cumulative.toString() && own.nonce === state.nonce.toString()) {
         if (!served.receipts_root || served.receipts_root === own.receipts_root) return state;
       }
-      throw new DishonestSigner(`the signer holds an authorization of ${state.cumulative} µSTX (nonce ${state.nonce}) for ${this.account} but did not serve its signature and receipts root, and it is not the last one this client signed, so this key cannot check it signed it; refusing to sign on top of it`, 'authorization_not_signed');
+      throw new DishonestSigner(
+        `the signer holds an authorization of ${state.cumulative} µSTX (nonce ${state.nonce}) for ${this.account} but did not serve its signature and receipts root, and it is not the last one this client signed, so this key cannot check it signed it; refusing to sign on top of it`,
+        'authorization_not_signed',
+      );
     }
-    const auth = { account: this.account, market: served.market ?? this.opts.market, cumulative: state.cumulative, nonce: state.nonce, receiptsRoot: served.receipts_root };
-    if (auth.market !== this.opts.market || !verifyAccountsMessage(spendAuthorizationCV(auth), this.opts.chainId, served.signature, this.publicKey)) {
-      throw new DishonestSigner(`the latest authorization the signer serves for ${this.account} (${state.cumulative} µSTX, nonce ${state.nonce}) is not signed by this key at ${this.opts.market}; refusing to sign on top of it`, 'authorization_not_signed');
+    const auth = {
+      account: this.account,
+      market: served.market ?? this.opts.market,
+      cumulative: state.cumulative,
+      nonce: state.nonce,
+      receiptsRoot: served.receipts_root,
+    };
+    if (
+      auth.market !== this.opts.market ||
+      !verifyAccountsMessage(spendAuthorizationCV(auth), this.opts.chainId, served.signature, this.publicKey)
+    ) {
+      throw new DishonestSigner(
+        `the latest authorization the signer serves for ${this.account} (${state.cumulative} µSTX, nonce ${state.nonce}) is not signed by this key at ${this.opts.market}; refusing to sign on top of it`,
+        'authorization_not_signed',
+      );
     }
     return state;
   }
 
   /** What the signer asks this account to pay for (requester-signed), leaves parsed. */
   async due(): Promise<{ authorization: ServedAuthorization; leaves: { taskId: string; leaf: ReceiptLeaf }[] }> {
-    const r = await this.http<{ authorization: ServedAuthorization; leaves: { task_id: string; leaf: ReceiptLeafJson }[] }>('GET', `/api/v1/accounts/${this.account}/due`, undefined, true);
+    const r = await this.http<{
+      authorization: ServedAuthorization;
+      leaves: { task_id: string; leaf: ReceiptLeafJson }[];
+    }>('GET', `/api/v1/accounts/${this.account}/due`, undefined, true);
     if (r.status >= 300 || !r.data) throw this.refusal(`reading what ${this.account} owes`, r);
-    return { authorization: r.data.authorization, leaves: r.data.leaves.map((l) => ({ taskId: l.task_id, leaf: fromLeafJson(l.leaf) })) };
+    return {
+      authorization: r.data.authorization,
+      leaves: r.data.leaves.map((l) => ({ taskId: l.task_id, leaf: fromLeafJson(l.leaf) })),
+    };
   }
 
   /**
@@ -300,10 +382,18 @@ export class PrepaidClient {
    */
   private checkLeaf(taskId: string, leaf: ReceiptLeaf): void {
     const id = prepaidTaskId(accountsMessageHash(taskRequestCV(leaf.request), this.opts.chainId));
-    if (id !== taskId) throw new DishonestSigner(`the signer's leaf for task ${taskId} is the request of task ${id}`, 'leaf_mismatch');
+    if (id !== taskId)
+      throw new DishonestSigner(`the signer's leaf for task ${taskId} is the request of task ${id}`, 'leaf_mismatch');
     const mine = this.signed.get(taskId);
-    if (mine && mine.signature !== leaf.requestSignature && !verifyAccountsMessage(taskRequestCV(leaf.request), this.opts.chainId, leaf.requestSignature, this.publicKey)) {
-      throw new DishonestSigner(`the leaf of task ${taskId} carries a request signature this key never made`, 'leaf_not_signed');
+    if (
+      mine &&
+      mine.signature !== leaf.requestSignature &&
+      !verifyAccountsMessage(taskRequestCV(leaf.request), this.opts.chainId, leaf.requestSignature, this.publicKey)
+    ) {
+      throw new DishonestSigner(
+        `the leaf of task ${taskId} carries a request signature this key never made`,
+        'leaf_not_signed',
+      );
     }
   }
 
@@ -327,14 +417,36 @@ export class PrepaidClient {
     for (const { taskId, leaf } of chosen) {
       this.checkLeaf(taskId, leaf);
       const r = leaf.request;
-      if (r.account !== this.account || r.market !== this.opts.market) throw new DishonestSigner(`refusing to pay: the leaf of task ${taskId} is a request of ${r.account} at ${r.market}, not of ${this.account} at ${this.opts.market}`, 'leaf_refused');
-      if (!verifyAccountsMessage(taskRequestCV(r), this.opts.chainId, leaf.requestSignature, this.publicKey)) throw new DishonestSigner(`refusing to pay: the leaf of task ${taskId} (nonce ${r.nonce}) carries a request this key never signed`, 'leaf_not_signed');
-      if (leaf.fee > r.maxFee) throw new DishonestSigner(`refusing to pay: the leaf of task ${taskId} charges ${leaf.fee} µSTX, above its max fee ${r.maxFee}`, 'leaf_refused');
-      if (this.paid.has(leafHash(leaf))) throw new DishonestSigner(`the signer asks again to be paid for task ${taskId}, which this client paid for already`, 'leaf_mismatch');
+      if (r.account !== this.account || r.market !== this.opts.market)
+        throw new DishonestSigner(
+          `refusing to pay: the leaf of task ${taskId} is a request of ${r.account} at ${r.market}, not of ${this.account} at ${this.opts.market}`,
+          'leaf_refused',
+        );
+      if (!verifyAccountsMessage(taskRequestCV(r), this.opts.chainId, leaf.requestSignature, this.publicKey))
+        throw new DishonestSigner(
+          `refusing to pay: the leaf of task ${taskId} (nonce ${r.nonce}) carries a request this key never signed`,
+          'leaf_not_signed',
+        );
+      if (leaf.fee > r.maxFee)
+        throw new DishonestSigner(
+          `refusing to pay: the leaf of task ${taskId} charges ${leaf.fee} µSTX, above its max fee ${r.maxFee}`,
+          'leaf_refused',
+        );
+      if (this.paid.has(leafHash(leaf)))
+        throw new DishonestSigner(
+          `the signer asks again to be paid for task ${taskId}, which this client paid for already`,
+          'leaf_mismatch',
+        );
     }
     const previous = this.verifyLatest(due.authorization);
     // authorizeLeaves checks the same again (protocol/accounts is the one definition of a payable leaf).
-    const signedAuth = authorizeLeaves(previous, chosen.map((c) => c.leaf), this.opts.market, this.opts.chainId, this.opts.privateKey);
+    const signedAuth = authorizeLeaves(
+      previous,
+      chosen.map((c) => c.leaf),
+      this.opts.market,
+      this.opts.chainId,
+      this.opts.privateKey,
+    );
     let r: Awaited<ReturnType<PrepaidClient['http']>>;
     try {
       r = await this.http('POST', `/api/v1/accounts/${this.account}/authorizations`, {
@@ -349,12 +461,18 @@ export class PrepaidClient {
     }
     if (r.status >= 300) {
       // Another client of the same account paid in between: start again from its authorization.
-      if ((r.code === 'nonce_too_low' || r.code === 'cap_too_low' || r.code === 'not_due') && attempt < 3) return this.payNow(taskIds, attempt + 1);
+      if ((r.code === 'nonce_too_low' || r.code === 'cap_too_low' || r.code === 'not_due') && attempt < 3)
+        return this.payNow(taskIds, attempt + 1);
       throw this.refusal('posting the spend authorization', r);
     }
     for (const c of chosen) this.paid.add(leafHash(c.leaf));
     const a = signedAuth.authorization;
-    this.remember({ cumulative: a.cumulative.toString(), nonce: a.nonce.toString(), receipts_root: a.receiptsRoot, signature: signedAuth.signature });
+    this.remember({
+      cumulative: a.cumulative.toString(),
+      nonce: a.nonce.toString(),
+      receipts_root: a.receiptsRoot,
+      signature: signedAuth.signature,
+    });
     return chosen.map((c) => c.taskId);
   }
 
@@ -372,31 +490,63 @@ export class PrepaidClient {
     return run;
   }
 
-  private async allowNow(ustx: bigint, attempt = 0): Promise<{ cumulative: bigint; nonce: bigint; account: Record<string, unknown> }> {
+  private async allowNow(
+    ustx: bigint,
+    attempt = 0,
+  ): Promise<{ cumulative: bigint; nonce: bigint; account: Record<string, unknown> }> {
     const previous = this.verifyLatest((await this.due()).authorization);
-    const authorization = { account: this.account, market: this.opts.market, cumulative: previous.cumulative + ustx, nonce: previous.nonce + 1n, receiptsRoot: EMPTY_ROOT };
+    const authorization = {
+      account: this.account,
+      market: this.opts.market,
+      cumulative: previous.cumulative + ustx,
+      nonce: previous.nonce + 1n,
+      receiptsRoot: EMPTY_ROOT,
+    };
     const signature = signAccountsMessage(spendAuthorizationCV(authorization), this.opts.chainId, this.opts.privateKey);
-    const r = await this.http<{ account: Record<string, unknown> }>('POST', `/api/v1/accounts/${this.account}/authorizations`, {
-      authorization: toAuthorizationJson(authorization, signature),
-      task_ids: [],
-      public_key: this.publicKey,
-    });
+    const r = await this.http<{ account: Record<string, unknown> }>(
+      'POST',
+      `/api/v1/accounts/${this.account}/authorizations`,
+      {
+        authorization: toAuthorizationJson(authorization, signature),
+        task_ids: [],
+        public_key: this.publicKey,
+      },
+    );
     if (r.status >= 300 || !r.data) {
-      if ((r.code === 'nonce_too_low' || r.code === 'cap_too_low') && attempt < 3) return this.allowNow(ustx, attempt + 1);
+      if ((r.code === 'nonce_too_low' || r.code === 'cap_too_low') && attempt < 3)
+        return this.allowNow(ustx, attempt + 1);
       throw this.refusal('posting the allowance', r);
     }
-    this.remember({ cumulative: authorization.cumulative.toString(), nonce: authorization.nonce.toString(), receipts_root: EMPTY_ROOT, signature });
+    this.remember({
+      cumulative: authorization.cumulative.toString(),
+      nonce: authorization.nonce.toString(),
+      receipts_root: EMPTY_ROOT,
+      signature,
+    });
     return { cumulative: authorization.cumulative, nonce: authorization.nonce, account: r.data.account };
   }
 
   /** One task's state: revealed (checked), due (pay first), running or failed. */
   async result(taskId: string): Promise<ResultState> {
-    const r = await this.http<{ output: unknown; output_hash: string; leaf: ReceiptLeafJson }>('GET', `/api/v1/requests/${taskId}/result`, undefined, true);
+    const r = await this.http<{ output: unknown; output_hash: string; leaf: ReceiptLeafJson }>(
+      'GET',
+      `/api/v1/requests/${taskId}/result`,
+      undefined,
+      true,
+    );
     if (r.status === 200 && r.data) {
       const leaf = fromLeafJson(r.data.leaf);
       this.checkLeaf(taskId, leaf);
-      if (r.data.output_hash !== leaf.outputHash) throw new DishonestSigner(`task ${taskId}: the signer revealed output hash ${r.data.output_hash}, but the leaf paid for says ${leaf.outputHash}`, 'output_mismatch');
-      if (jsonHash(r.data.output) !== leaf.outputHash) throw new DishonestSigner(`task ${taskId}: the revealed output does not hash to the leaf's output hash ${leaf.outputHash}`, 'output_mismatch');
+      if (r.data.output_hash !== leaf.outputHash)
+        throw new DishonestSigner(
+          `task ${taskId}: the signer revealed output hash ${r.data.output_hash}, but the leaf paid for says ${leaf.outputHash}`,
+          'output_mismatch',
+        );
+      if (jsonHash(r.data.output) !== leaf.outputHash)
+        throw new DishonestSigner(
+          `task ${taskId}: the revealed output does not hash to the leaf's output hash ${leaf.outputHash}`,
+          'output_mismatch',
+        );
       return { state: 'revealed', result: { taskId, output: r.data.output, outputHash: leaf.outputHash, leaf } };
     }
     switch (r.code) {
@@ -418,7 +568,10 @@ export class PrepaidClient {
    * Waits for one task: polls its result, pays when it is due, returns the checked output.
    * Throws SignerRefusal `request_failed` (never run, or its runs failed) or on timeout.
    */
-  async waitFor(taskId: string, opts: { pollMs?: number; timeoutMs?: number; onState?: (s: ResultState['state']) => void } = {}): Promise<Revealed> {
+  async waitFor(
+    taskId: string,
+    opts: { pollMs?: number; timeoutMs?: number; onState?: (s: ResultState['state']) => void } = {},
+  ): Promise<Revealed> {
     const end = Date.now() + (opts.timeoutMs ?? 600_000);
     for (;;) {
       const s = await this.result(taskId);
@@ -429,7 +582,8 @@ export class PrepaidClient {
         await this.pay([taskId]);
         continue;
       }
-      if (Date.now() > end) throw new Error(`task ${taskId} is still running after ${Math.round((opts.timeoutMs ?? 600_000) / 1000)} s`);
+      if (Date.now() > end)
+        throw new Error(`task ${taskId} is still running after ${Math.round((opts.timeoutMs ?? 600_000) / 1000)} s`);
       await new Promise((r) => setTimeout(r, opts.pollMs ?? 250));
     }
   }
@@ -441,8 +595,17 @@ export class PrepaidClient {
    */
   async runMany(
     items: { signed: SignedRequest; input?: Uint8Array }[],
-    opts: { pollMs?: number; timeoutMs?: number; concurrency?: number; onProgress?: (done: number, total: number) => void } = {},
-  ): Promise<{ revealed: Revealed[]; failed: { taskId: string; code: ErrorCode; error: string }[]; authorizations: number }> {
+    opts: {
+      pollMs?: number;
+      timeoutMs?: number;
+      concurrency?: number;
+      onProgress?: (done: number, total: number) => void;
+    } = {},
+  ): Promise<{
+    revealed: Revealed[];
+    failed: { taskId: string; code: ErrorCode; error: string }[];
+    authorizations: number;
+  }> {
     const outcomes = await this.submit(items);
     const failed: { taskId: string; code: ErrorCode; error: string }[] = [];
     const pending = new Set<string>();
@@ -472,7 +635,10 @@ export class PrepaidClient {
       opts.onProgress?.(revealed.length + failed.length, items.length);
       round++;
       if (pending.size === 0) break;
-      if (Date.now() > end) throw new Error(`${pending.size} of ${items.length} prepaid tasks still unfinished after ${Math.round((opts.timeoutMs ?? 600_000) / 1000)} s`);
+      if (Date.now() > end)
+        throw new Error(
+          `${pending.size} of ${items.length} prepaid tasks still unfinished after ${Math.round((opts.timeoutMs ?? 600_000) / 1000)} s`,
+        );
       if (paid.length === 0) await new Promise((r) => setTimeout(r, opts.pollMs ?? 250));
     }
     return { revealed, failed, authorizations };
@@ -481,7 +647,9 @@ export class PrepaidClient {
 
 async function mapLimit<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
 }

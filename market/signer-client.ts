@@ -4,7 +4,14 @@
  * `signRequesterRequest`): the signer serves a result only to the task's requester, and stores
  * blobs only from a signed requester (inputs) or the model's on-chain owner (model files).
  */
-import { CHAIN_ID, isErrorCode, requesterAuthHeaders, sha256Hex, type ErrorCode, type TaskResultResponse } from '../protocol/index.js';
+import {
+  CHAIN_ID,
+  isErrorCode,
+  requesterAuthHeaders,
+  sha256Hex,
+  type ErrorCode,
+  type TaskResultResponse,
+} from '../protocol/index.js';
 import type { Wallet } from './keys.js';
 
 interface Envelope<T> {
@@ -64,12 +71,19 @@ export class SignerClient {
     try {
       res = await fetch(new URL(path, this.baseUrl), { method, body: opts.body as BodyInit | undefined, headers });
     } catch (e) {
-      throw new Error(`cannot reach the signer at ${this.baseUrl} (${(e as Error).cause ?? (e as Error).message}); is it running?`);
+      throw new Error(
+        `cannot reach the signer at ${this.baseUrl} (${(e as Error).cause ?? (e as Error).message}); is it running?`,
+      );
     }
     if (res.status === 204) return { status: 204, data: null, error: null, code: null };
     const env = (await res.json().catch(() => null)) as Envelope<T> | null;
     const code = isErrorCode(env?.code) ? env.code : null;
-    return { status: res.status, data: env?.data ?? null, error: env?.error ?? (res.ok ? null : `HTTP ${res.status}`), code };
+    return {
+      status: res.status,
+      data: env?.data ?? null,
+      error: env?.error ?? (res.ok ? null : `HTTP ${res.status}`),
+      code,
+    };
   }
 
   /** Uploads an input blob, signed by the requester's wallet; returns its sha256 (what goes on chain as input-hash). */
@@ -86,7 +100,10 @@ export class SignerClient {
    */
   async putArtifact(bytes: Uint8Array, model: string, wallet: Wallet): Promise<string> {
     const hash = sha256Hex(bytes);
-    const r = await this.request('PUT', `/api/v1/models/${hash}/artifact?model=${encodeURIComponent(model)}`, { body: bytes, wallet });
+    const r = await this.request('PUT', `/api/v1/models/${hash}/artifact?model=${encodeURIComponent(model)}`, {
+      body: bytes,
+      wallet,
+    });
     if (r.status >= 300) throw new SignerRefusal(`the signer refused the model file: ${r.error}`, r.status, r.code);
     return hash;
   }
@@ -125,7 +142,9 @@ export class SignerClient {
    * released, another wallet's task, unknown task).
    */
   async result(taskRef: string, wallet: Wallet): Promise<TaskResultView> {
-    const r = await this.request<TaskResultView>('GET', `/api/v1/tasks/${encodeURIComponent(taskRef)}/result`, { wallet });
+    const r = await this.request<TaskResultView>('GET', `/api/v1/tasks/${encodeURIComponent(taskRef)}/result`, {
+      wallet,
+    });
     if (r.status >= 300 || !r.data) throw new SignerRefusal(`result of ${taskRef}: ${r.error}`, r.status, r.code);
     return r.data;
   }

@@ -10,7 +10,9 @@ import { fundAddress, NODE_FUNDING } from './lib/funding.js';
 const { positionals } = parseArgs({ allowPositionals: true });
 const [address, amount] = positionals;
 if (!address || !/^S[A-Z0-9]{39,40}$/.test(address) || (amount !== undefined && !/^\d+$/.test(amount))) {
-  console.error('usage: npm run devnet:fund -- ADDRESS [MICRO_STX]   (the devnet at DEVNET_URL, else the one npm start runs, else http://127.0.0.1:3999)');
+  console.error(
+    'usage: npm run devnet:fund -- ADDRESS [MICRO_STX]   (the devnet at DEVNET_URL, else the one npm start runs, else http://127.0.0.1:3999)',
+  );
   process.exit(2);
 }
 /** DEVNET_URL or DEVNET_PORT when set, else the devnet of the marketplace `npm start` runs (data/marketplace.json), else 3999. */
@@ -24,7 +26,11 @@ async function devnet(): Promise<string> {
 const devnetUrl = await devnet();
 try {
   const sent = await fundAddress(devnetUrl, address, amount === undefined ? NODE_FUNDING : BigInt(amount));
-  console.log(sent === 0n ? `${address} already holds that much` : `sent ${sent} micro-STX to ${address} from the devnet faucet account`);
+  console.log(
+    sent === 0n
+      ? `${address} already holds that much`
+      : `sent ${sent} micro-STX to ${address} from the devnet faucet account`,
+  );
 } catch (e) {
   const cause = (e as Error & { cause?: Error }).cause?.message ?? (e as Error).message;
   console.error(`devnet:fund: ${cause}; is the devnet running (npm start or npm run devnet) at ${devnetUrl}?`);

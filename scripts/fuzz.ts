@@ -26,7 +26,13 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { spawnSync } from 'node:child_process';
-import { Cl, serializeCVBytes, privateKeyToPublic, compressPublicKey, getAddressFromPrivateKey } from '@stacks/transactions';
+import {
+  Cl,
+  serializeCVBytes,
+  privateKeyToPublic,
+  compressPublicKey,
+  getAddressFromPrivateKey,
+} from '@stacks/transactions';
 import { sha256Hex } from '../protocol/hash/index.js';
 import { signTaskResult, CHAIN_ID } from '../protocol/sip018/index.js';
 import { signAccountsMessage, spendAuthorizationCV, EMPTY_ROOT } from '../protocol/accounts/index.js';
@@ -49,7 +55,9 @@ function accountKey(name: string): string {
   const key = section?.match(/# secret_key: ([0-9a-f]{66})/)?.[1];
   const address = section?.match(/# stx_address: (\w+)/)?.[1];
   if (!key || !address || getAddressFromPrivateKey(key, 'testnet') !== address) {
-    throw new Error(`settings/Devnet.toml: no secret_key matching the stx_address of [accounts.${name}]; the fuzz node keys must be the keys of simnet accounts`);
+    throw new Error(
+      `settings/Devnet.toml: no secret_key matching the stx_address of [accounts.${name}]; the fuzz node keys must be the keys of simnet accounts`,
+    );
   }
   return key;
 }
@@ -68,7 +76,13 @@ function generateSignatures(): void {
     const outputHash = sha256Hex(hexToBytes(inputHash));
     const wrongHash = sha256Hex(hexToBytes(outputHash));
     keys.forEach((key, k) => {
-      sigs.push(signTaskResult({ escrow: `${DEPLOYER}.inference-escrow`, taskId: id, inputHash, outputHash: k < 3 ? outputHash : wrongHash }, CHAIN_ID.testnet, key));
+      sigs.push(
+        signTaskResult(
+          { escrow: `${DEPLOYER}.inference-escrow`, taskId: id, inputHash, outputHash: k < 3 ? outputHash : wrongHash },
+          CHAIN_ID.testnet,
+          key,
+        ),
+      );
     });
   }
   const block = [
@@ -95,7 +109,13 @@ function generateAccountSignatures(): void {
     const key = accountKey(name);
     const account = getAddressFromPrivateKey(key, 'testnet');
     for (let j = 0; j < FUZZ_ACCOUNT_AUTHS; j++) {
-      const message = spendAuthorizationCV({ account, market: `${DEPLOYER}.accounts`, cumulative: BigInt((j + 1) * 100_000), nonce: BigInt(j + 1), receiptsRoot: EMPTY_ROOT });
+      const message = spendAuthorizationCV({
+        account,
+        market: `${DEPLOYER}.accounts`,
+        cumulative: BigInt((j + 1) * 100_000),
+        nonce: BigInt(j + 1),
+        receiptsRoot: EMPTY_ROOT,
+      });
       sigs.push(signAccountsMessage(message, CHAIN_ID.testnet, key));
     }
   }
@@ -116,7 +136,13 @@ function run(cmd: string, args: string[], env: Record<string, string> = {}): { o
   console.log(`\n$ ${[cmd, ...args].join(' ')}`);
   const r = spawnSync(cmd, args, { cwd: ROOT, env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 1 << 28 });
   const out = `${r.stdout ?? ''}${r.stderr ?? ''}`;
-  console.log(out.split('\n').filter((l) => !/^\s*$/.test(l)).slice(-40).join('\n'));
+  console.log(
+    out
+      .split('\n')
+      .filter((l) => !/^\s*$/.test(l))
+      .slice(-40)
+      .join('\n'),
+  );
   return { ok: r.status === 0, out };
 }
 
@@ -126,9 +152,12 @@ async function rendezvousCli(args: string[]): Promise<void> {
   const citizen = require('@stacks/rendezvous/dist/citizen.js');
   const group = citizen.groupContractsByEpochFromDeploymentPlan;
   // first reader of the parsed plan: give every flat entry the nested shape rendezvous reads later too
-  citizen.groupContractsByEpochFromDeploymentPlan = (plan: { plan: { batches: { transactions: Record<string, unknown>[] }[] } }) => {
+  citizen.groupContractsByEpochFromDeploymentPlan = (plan: {
+    plan: { batches: { transactions: Record<string, unknown>[] }[] };
+  }) => {
     for (const tx of plan.plan.batches.flatMap((b) => b.transactions)) {
-      if (tx['transaction-type'] === 'emulated-contract-publish' && !tx['emulated-contract-publish']) tx['emulated-contract-publish'] = { ...tx };
+      if (tx['transaction-type'] === 'emulated-contract-publish' && !tx['emulated-contract-publish'])
+        tx['emulated-contract-publish'] = { ...tx };
     }
     return group(plan);
   };
@@ -153,8 +182,23 @@ for (const contract of ['inference-escrow', 'model-registry', 'accounts']) {
   if (!r.ok || /Property failed|Error:/.test(r.out)) failures.push(`rendezvous ${contract}`);
 }
 const fcRuns = process.env.FUZZ_RUNS ?? '1000';
-const p = run('npx', ['vitest', 'run', '--project', 'contracts', 'tests/contracts/properties.test.ts', 'tests/contracts/accounts-properties.test.ts'], { FUZZ_RUNS: fcRuns });
+const p = run(
+  'npx',
+  [
+    'vitest',
+    'run',
+    '--project',
+    'contracts',
+    'tests/contracts/properties.test.ts',
+    'tests/contracts/accounts-properties.test.ts',
+  ],
+  { FUZZ_RUNS: fcRuns },
+);
 if (!p.ok) failures.push('fast-check model suite');
 
-console.log(failures.length ? `\nFAILED: ${failures.join(', ')}` : `\nfuzz: all passed (rendezvous ${rvRuns} runs per contract, fast-check ${fcRuns} sequences)`);
+console.log(
+  failures.length
+    ? `\nFAILED: ${failures.join(', ')}`
+    : `\nfuzz: all passed (rendezvous ${rvRuns} runs per contract, fast-check ${fcRuns} sequences)`,
+);
 process.exit(failures.length ? 1 : 0);

@@ -7,21 +7,24 @@ import { ConfigError, loadConfig, startSigner } from './index.js';
 
 const USAGE = `usage: signer run [--config config/signer.toml] [--database ./data/inference.db] [--api-port 8080] [--api-host 127.0.0.1] [--debug]`;
 
+const parse = (argv: string[]) =>
+  parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string' },
+      database: { type: 'string' },
+      'api-port': { type: 'string' },
+      'api-host': { type: 'string' },
+      debug: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+
 async function main(argv: string[]): Promise<number> {
-  let parsed;
+  let parsed: ReturnType<typeof parse>;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        config: { type: 'string' },
-        database: { type: 'string' },
-        'api-port': { type: 'string' },
-        'api-host': { type: 'string' },
-        debug: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
+    parsed = parse(argv);
   } catch (e) {
     console.error(`${(e as Error).message}\n${USAGE}`);
     return 2;
@@ -38,7 +41,12 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   try {
-    const config = loadConfig(values.config, { database: values.database, apiPort: port === undefined ? undefined : Number(port), apiHost: values['api-host'], debug: values.debug });
+    const config = loadConfig(values.config, {
+      database: values.database,
+      apiPort: port === undefined ? undefined : Number(port),
+      apiHost: values['api-host'],
+      debug: values.debug,
+    });
     const signer = await startSigner({ config });
     console.log(`signer listening on ${signer.url}`);
     await new Promise<void>((resolve) => {

@@ -15,7 +15,14 @@ import { createServices, type Services } from './services.js';
 export { createApp } from './http/index.js';
 export { openDatabase, type SignerDatabase } from './db/index.js';
 export { createServices, type Services } from './services.js';
-export { loadConfig, resolveConfig, configSchema, ConfigError, type SignerConfig, type SignerConfigInput } from './config/index.js';
+export {
+  loadConfig,
+  resolveConfig,
+  configSchema,
+  ConfigError,
+  type SignerConfig,
+  type SignerConfigInput,
+} from './config/index.js';
 export type { Chain } from './chain/index.js';
 export { ApiError } from './errors.js';
 
@@ -37,10 +44,16 @@ export interface RunningSigner {
 
 async function chainFromConfig(config: SignerConfig): Promise<Chain | null> {
   if (!config.chain.enabled) return null;
-  if (!config.chain.private_key) throw new Error('chain.enabled needs the signer key: set SIGNER_PRIVATE_KEY (or chain.private_key)');
+  if (!config.chain.private_key)
+    throw new Error('chain.enabled needs the signer key: set SIGNER_PRIVATE_KEY (or chain.private_key)');
   // Loaded only when a chain is used: API-only runs skip the API client's weight.
   const { StacksApiChain } = await import('./chain/stacks-api.js');
-  return new StacksApiChain({ apiUrl: config.chain.api_url, network: config.chain.network, escrowContract: config.chain.escrow_contract, privateKey: config.chain.private_key });
+  return new StacksApiChain({
+    apiUrl: config.chain.api_url,
+    network: config.chain.network,
+    escrowContract: config.chain.escrow_contract,
+    privateKey: config.chain.private_key,
+  });
 }
 
 /** Starts the signer: database (migrated), HTTP server, sweeper, watcher and submitter. */
@@ -49,7 +62,14 @@ export async function startSigner(opts: StartOptions): Promise<RunningSigner> {
   const config = resolveConfig(opts.config);
   const chain = opts.chain === undefined ? await chainFromConfig(config) : opts.chain;
   const store = openDatabase(config.database.path);
-  const services = createServices({ config, store, log: opts.log, chainId: chain?.chainId, escrow: chain?.escrowContract, chain });
+  const services = createServices({
+    config,
+    store,
+    log: opts.log,
+    chainId: chain?.chainId,
+    escrow: chain?.escrowContract,
+    chain,
+  });
   const app = createApp(services);
   const server = await new Promise<ReturnType<typeof serve>>((resolve, reject) => {
     const srv = serve({ fetch: app.fetch, port: config.server.port, hostname: config.server.host }, () => resolve(srv));
@@ -65,7 +85,10 @@ export async function startSigner(opts: StartOptions): Promise<RunningSigner> {
   const host = config.server.host.includes(':') ? `[${config.server.host}]` : config.server.host;
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
   const loops = startLoops(services, chain);
-  services.log.info({ url, database: config.database.path, chain: chain ? chain.escrowContract : null }, 'signer started');
+  services.log.info(
+    { url, database: config.database.path, chain: chain ? chain.escrowContract : null },
+    'signer started',
+  );
   return {
     url,
     services,

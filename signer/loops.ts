@@ -51,7 +51,8 @@ export function startLoops(s: Services, chain: Chain | null): Loop[] {
     every('input-sweep', s.config.inputs.gc_interval_ms, s, () => collectInputs(s)),
   ];
   // Prepaid receipts (signer/accounts): results turn due, failures and expired requests release their reservation.
-  if (s.accounts) loops.push(every('prepaid-receipts', s.config.scheduler.sweep_interval_ms, s, () => s.accounts!.tick()));
+  if (s.accounts)
+    loops.push(every('prepaid-receipts', s.config.scheduler.sweep_interval_ms, s, () => s.accounts!.tick()));
   if (chain) {
     s.chain.tipHeight = readCursor(s).tipHeight;
     loops.push(
@@ -60,10 +61,16 @@ export function startLoops(s: Services, chain: Chain | null): Loop[] {
         await pollEvents(s, chain);
       }),
       every('bonds', s.config.chain.bond_check_interval_ms, s, () => refreshBonds(s)),
-      every('submitter', Math.min(s.config.submitter.confirm_poll_ms, Math.max(50, s.config.submitter.max_wait_ms)), s, () => submitterTick(s, chain)),
+      every(
+        'submitter',
+        Math.min(s.config.submitter.confirm_poll_ms, Math.max(50, s.config.submitter.max_wait_ms)),
+        s,
+        () => submitterTick(s, chain),
+      ),
     );
     // Prepaid accounts (signer/accounts): settle each period, follow it, re-read accounts (a few SQL reads a tick when idle).
-    if (accountsEnabled(s.config)) loops.push(every('accounts', s.config.submitter.confirm_poll_ms, s, () => accountsTick(s, chain)));
+    if (accountsEnabled(s.config))
+      loops.push(every('accounts', s.config.submitter.confirm_poll_ms, s, () => accountsTick(s, chain)));
   }
   return loops;
 }

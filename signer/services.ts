@@ -91,7 +91,13 @@ export function createServices(opts: ServiceOptions): Services {
     store: opts.store,
     config,
     // Redaction is a second line of defence: no code path logs the key or the config object.
-    log: opts.log ?? pino({ level: config.log.level, name: 'signer', redact: ['private_key', '*.private_key', 'chain.private_key', 'privateKey', '*.privateKey'] }),
+    log:
+      opts.log ??
+      pino({
+        level: config.log.level,
+        name: 'signer',
+        redact: ['private_key', '*.private_key', 'chain.private_key', 'privateKey', '*.privateKey'],
+      }),
     chainId: opts.chainId ?? chainIdOf(config.chain.network),
     escrow: opts.escrow ?? config.chain.escrow_contract,
     pending: new Notifier(),
@@ -101,7 +107,11 @@ export function createServices(opts: ServiceOptions): Services {
     artifacts: new ArtifactIndex(config.models.dir),
     // Next to the database actually open (tests hand in stores that are not at config.database.path).
     consoleSetup: new ConsoleSetup(setupTokenPath(opts.store.sqlite.name)),
-    loginLimiter: new LoginLimiter({ maxPerPair: config.console.login_max_failures, maxPerAddress: config.console.login_max_failures_per_address, windowMs: config.console.login_window_ms }),
+    loginLimiter: new LoginLimiter({
+      maxPerPair: config.console.login_max_failures,
+      maxPerAddress: config.console.login_max_failures_per_address,
+      windowMs: config.console.login_window_ms,
+    }),
     catalog: new Catalog({ store: opts.store, chain: opts.chain ?? null, cacheMs: config.models.catalog_cache_ms }),
     attempts: new EventEmitter(),
     chain: { tipHeight: null },

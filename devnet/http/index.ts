@@ -25,6 +25,7 @@ export function devnetApp(node: DevnetNode): Hono {
   app.use('*', bodyLimit({ maxSize: 2 * 1024 * 1024, onError: (c) => c.json(tooBig, 413) }));
   app.onError((err, c) => c.json({ error: 'internal devnet error (a bug)', message: err.message }, 500));
   app.notFound((c) => c.json({ error: `no such endpoint on the devnet: ${c.req.method} ${c.req.path}` }, 404));
-  for (const routes of [transactionRoutes, chainRoutes, accountRoutes, contractRoutes, eventRoutes, mineRoutes]) app.route('/', routes(node));
+  for (const routes of [transactionRoutes, chainRoutes, accountRoutes, contractRoutes, eventRoutes, mineRoutes])
+    app.route('/', routes(node));
   return app;
 }

@@ -5,7 +5,11 @@ import { validateStacksAddress } from '@stacks/transactions';
 /** True for a standard principal or a contract principal (`ADDR.name`). */
 export function isPrincipal(p: string): boolean {
   const [address, name, extra] = p.split('.');
-  return extra === undefined && validateStacksAddress(address) && (name === undefined || /^[a-zA-Z][a-zA-Z0-9_-]{0,127}$/.test(name));
+  return (
+    extra === undefined &&
+    validateStacksAddress(address) &&
+    (name === undefined || /^[a-zA-Z][a-zA-Z0-9_-]{0,127}$/.test(name))
+  );
 }
 
 /** A 400 whose message says what to fix. */

@@ -27,24 +27,51 @@ function apiPostCondition(pc: PostCondition): Record<string, unknown> {
   const principal = contractName
     ? { type_id: 'principal_contract', address, contract_name: contractName }
     : { type_id: 'principal_standard', address };
-  const code = { eq: 'sent_equal_to', gt: 'sent_greater_than', gte: 'sent_greater_than_or_equal_to', lt: 'sent_less_than', lte: 'sent_less_than_or_equal_to' } as Record<string, string>;
-  if (pc.type === 'stx-postcondition') return { type: 'stx', principal, condition_code: code[pc.condition], amount: String(pc.amount) };
+  const code = {
+    eq: 'sent_equal_to',
+    gt: 'sent_greater_than',
+    gte: 'sent_greater_than_or_equal_to',
+    lt: 'sent_less_than',
+    lte: 'sent_less_than_or_equal_to',
+  } as Record<string, string>;
+  if (pc.type === 'stx-postcondition')
+    return { type: 'stx', principal, condition_code: code[pc.condition], amount: String(pc.amount) };
   const [assetContract, assetName] = pc.asset.split('::');
   const [assetAddr, assetContractName] = assetContract.split('.');
   const asset = { asset_name: assetName, contract_address: assetAddr, contract_name: assetContractName };
-  if (pc.type === 'ft-postcondition') return { type: 'fungible', principal, condition_code: code[pc.condition], amount: String(pc.amount), asset };
-  return { type: 'non_fungible', principal, condition_code: pc.condition.replace('-', '_'), asset, asset_value: { hex: `0x${serializeCV(pc.assetId)}`, repr: cvToString(pc.assetId) } };
+  if (pc.type === 'ft-postcondition')
+    return { type: 'fungible', principal, condition_code: code[pc.condition], amount: String(pc.amount), asset };
+  return {
+    type: 'non_fungible',
+    principal,
+    condition_code: pc.condition.replace('-', '_'),
+    asset,
+    asset_value: { hex: `0x${serializeCV(pc.assetId)}`, repr: cvToString(pc.assetId) },
+  };
 }
 
-function payloadFields(row: TxRow, tx: StacksTransactionWire, abiOf: (id: string) => ContractAbi | undefined): Record<string, unknown> {
+function payloadFields(
+  row: TxRow,
+  tx: StacksTransactionWire,
+  abiOf: (id: string) => ContractAbi | undefined,
+): Record<string, unknown> {
   const p = tx.payload;
   switch (p.payloadType) {
     case PayloadType.TokenTransfer:
-      return { tx_type: 'token_transfer', token_transfer: { recipient_address: cvToString(p.recipient), amount: p.amount.toString(), memo: `0x${Buffer.from(p.memo.content).toString('hex')}` } };
+      return {
+        tx_type: 'token_transfer',
+        token_transfer: {
+          recipient_address: cvToString(p.recipient),
+          amount: p.amount.toString(),
+          memo: `0x${Buffer.from(p.memo.content).toString('hex')}`,
+        },
+      };
     case PayloadType.ContractCall: {
       const contractId = `${addressToString(p.contractAddress)}.${p.contractName.content}`;
       const fn = abiOf(contractId)?.functions.find((f) => f.name === p.functionName.content);
-      const sig = fn ? `(define-public (${fn.name} ${fn.args.map((a) => `(${a.name} ${abiTypeToString(a.type)})`).join(' ')}))` : '';
+      const sig = fn
+        ? `(define-public (${fn.name} ${fn.args.map((a) => `(${a.name} ${abiTypeToString(a.type)})`).join(' ')}))`
+        : '';
       return {
         tx_type: 'contract_call',
         contract_call: {
@@ -64,7 +91,11 @@ function payloadFields(row: TxRow, tx: StacksTransactionWire, abiOf: (id: string
       const q = p as { contractName: { content: string }; codeBody: { content: string }; clarityVersion?: number };
       return {
         tx_type: 'smart_contract',
-        smart_contract: { clarity_version: q.clarityVersion ?? null, contract_id: `${row.origin}.${q.contractName.content}`, source_code: q.codeBody.content },
+        smart_contract: {
+          clarity_version: q.clarityVersion ?? null,
+          contract_id: `${row.origin}.${q.contractName.content}`,
+          source_code: q.codeBody.content,
+        },
       };
     }
   }
@@ -87,7 +118,10 @@ export class TxShapes {
   private readonly fixed = new Map<string, Fixed>();
 
   /** `keep`: how many transactions' parts to hold (a 200-item settlement's are a few hundred KB). */
-  constructor(private readonly abiOf: (id: string) => ContractAbi | undefined, private readonly keep = 64) {}
+  constructor(
+    private readonly abiOf: (id: string) => ContractAbi | undefined,
+    private readonly keep = 64,
+  ) {}
 
   /** The API's transaction object: mempool form while pending or dropped, mined form after. */
   txJson(row: TxRow, block: BlockRow | undefined, eventLimit = 96, eventOffset = 0): Record<string, unknown> {
@@ -118,14 +152,27 @@ function commonFields(row: TxRow, abiOf: (id: string) => ContractAbi | undefined
   };
 }
 
-function txJson(f: Fixed, row: TxRow, block: BlockRow | undefined, eventLimit: number, eventOffset: number): Record<string, unknown> {
+function txJson(
+  f: Fixed,
+  row: TxRow,
+  block: BlockRow | undefined,
+  eventLimit: number,
+  eventOffset: number,
+): Record<string, unknown> {
   const { common } = f;
   if (row.block_height === null || !block) {
-    return { ...common, tx_status: row.status, receipt_time: row.receipt_time, receipt_time_iso: iso(row.receipt_time) };
+    return {
+      ...common,
+      tx_status: row.status,
+      receipt_time: row.receipt_time,
+      receipt_time_iso: iso(row.receipt_time),
+    };
   }
   // A mined transaction's outcome is final.
   f.mined ??= {
-    result: row.result_hex ? { hex: with0x(row.result_hex), repr: cvToString(deserializeCV(row.result_hex)) } : { hex: '0x', repr: '' },
+    result: row.result_hex
+      ? { hex: with0x(row.result_hex), repr: cvToString(deserializeCV(row.result_hex)) }
+      : { hex: '0x', repr: '' },
     events: JSON.parse(row.events ?? '[]') as unknown[],
   };
   const { result, events } = f.mined;

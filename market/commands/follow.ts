@@ -13,18 +13,32 @@ const PATH = ['pending', 'in_progress', 'completed', 'submitted', 'settled'] as 
  * signed, and the node's SIP-018 signature binds that hash to this escrow, this chain, this
  * task and the input hash the chain recorded.
  */
-export async function verifyResult(ctx: Context, r: TaskResultView, taskId: bigint): Promise<{ hashOk: boolean; signatureOk: boolean }> {
+export async function verifyResult(
+  ctx: Context,
+  r: TaskResultView,
+  taskId: bigint,
+): Promise<{ hashOk: boolean; signatureOk: boolean }> {
   const task = await ctx.chain.task(taskId);
   if (!task) throw new Error(`there is no task ${taskId} in the escrow`);
   const hashOk = jsonHash(r.output) === r.output_hash;
   const escrow = `${ctx.config.contracts_address}.${INFERENCE_ESCROW}`;
   const chainId = chainIdOf(ctx.config.network);
-  const signatureOk = verifyTaskResult({ escrow, taskId, inputHash: task.inputHash, outputHash: r.output_hash }, chainId, r.signature, r.node_public_key);
+  const signatureOk = verifyTaskResult(
+    { escrow, taskId, inputHash: task.inputHash, outputHash: r.output_hash },
+    chainId,
+    r.signature,
+    r.node_public_key,
+  );
   return { hashOk, signatureOk };
 }
 
 /** Polls until settled, failed or timeout (or the config's confirm timeout × 5), then prints the result. */
-export async function followTask(ctx: Context, taskId: bigint, ref: string, extra: Record<string, unknown> = {}): Promise<void> {
+export async function followTask(
+  ctx: Context,
+  taskId: bigint,
+  ref: string,
+  extra: Record<string, unknown> = {},
+): Promise<void> {
   const started = Date.now();
   const limitMs = ctx.config.confirm_timeout_s * 5_000;
   let status = 'unknown';
@@ -47,7 +61,17 @@ export async function followTask(ctx: Context, taskId: bigint, ref: string, extr
   const r = await ctx.signer.result(ref, ctx.wallet());
   const { hashOk, signatureOk } = await verifyResult(ctx, r, taskId);
   ctx.out.result(
-    { task_id: taskId, status, output: r.output, output_hash: r.output_hash, node: r.inference_node_id, node_public_key: r.node_public_key, signature_verified: signatureOk && hashOk, settlement_txid: r.settlement_txid, ...extra },
+    {
+      task_id: taskId,
+      status,
+      output: r.output,
+      output_hash: r.output_hash,
+      node: r.inference_node_id,
+      node_public_key: r.node_public_key,
+      signature_verified: signatureOk && hashOk,
+      settlement_txid: r.settlement_txid,
+      ...extra,
+    },
     [
       `task ${taskId}: ${status}${r.settlement_txid ? ` (settlement tx ${r.settlement_txid})` : ''}`,
       `node ${r.inference_node_id} (${r.node_public_key})`,

@@ -2,5 +2,15 @@
 export { submit } from './submit.js';
 export { status, result, reclaim, taskIdArg } from './task.js';
 export { listModels, deployModel, upgradeModel, uploadModel, retireModel } from './models.js';
-export { allow, balance, challengeReceipt, challengeVoucher, claim, deposit, requestWithdrawal, ustxArg, withdraw } from './account.js';
+export {
+  allow,
+  balance,
+  challengeReceipt,
+  challengeVoucher,
+  claim,
+  deposit,
+  requestWithdrawal,
+  ustxArg,
+  withdraw,
+} from './account.js';
 export { resultPrepaid, submitPrepaid } from './prepaid.js';

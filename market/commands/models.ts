@@ -10,7 +10,9 @@ async function modelNames(ctx: Context): Promise<string[]> {
   const names = new Set<string>();
   const id = `${ctx.config.contracts_address}.${MODEL_REGISTRY}`;
   for (let offset = 0; ; offset += 50) {
-    const res = await fetch(new URL(`/extended/v1/contract/${id}/events?limit=50&offset=${offset}`, ctx.config.node_url));
+    const res = await fetch(
+      new URL(`/extended/v1/contract/${id}/events?limit=50&offset=${offset}`, ctx.config.node_url),
+    );
     if (!res.ok) throw new Error(`reading ${MODEL_REGISTRY} events: HTTP ${res.status}`);
     const page = (await res.json()) as { results: { contract_log?: { value: { repr: string } } }[] };
     for (const e of page.results) {
@@ -33,7 +35,10 @@ export async function listModels(ctx: Context): Promise<void> {
     { models: heads },
     heads.length === 0
       ? ['no live models; publish one with: market deploy-model FILE --name NAME --price µSTX']
-      : heads.map((h) => `${h.model}  v${h.version}  ${h.price} µSTX/call  owner ${h.owner}  output ${h.outputId}  sha256 ${h.artifactHash}`),
+      : heads.map(
+          (h) =>
+            `${h.model}  v${h.version}  ${h.price} µSTX/call  owner ${h.owner}  output ${h.outputId}  sha256 ${h.artifactHash}`,
+        ),
   );
 }
 
@@ -55,7 +60,9 @@ async function checkLoads(file: string, bytes: Uint8Array): Promise<void> {
   try {
     session = await ort.InferenceSession.create(bytes);
   } catch (e) {
-    throw new Error(`${file} is not a model onnxruntime can load (${(e as Error).message.split('\n')[0]}); nothing was sent`);
+    throw new Error(
+      `${file} is not a model onnxruntime can load (${(e as Error).message.split('\n')[0]}); nothing was sent`,
+    );
   }
   await session.release();
 }
@@ -63,17 +70,27 @@ async function checkLoads(file: string, bytes: Uint8Array): Promise<void> {
 /** Refuses, before any fee is paid, to spend a model output the wallet does not own. */
 function checkOwner(ctx: Context, name: string, owner: string, what: string): void {
   const me = ctx.wallet().address;
-  if (owner !== me) throw new Error(`model "${name}" is owned by ${owner}, not by this wallet (${me}): only its owner can ${what} it; nothing was sent`);
+  if (owner !== me)
+    throw new Error(
+      `model "${name}" is owned by ${owner}, not by this wallet (${me}): only its owner can ${what} it; nothing was sent`,
+    );
 }
 
 function price(value: string | undefined): bigint {
-  if (!value || !/^\d+$/.test(value)) throw new Error(`--price must be the price per call in µSTX, a whole number (got "${value ?? ''}")`);
+  if (!value || !/^\d+$/.test(value))
+    throw new Error(`--price must be the price per call in µSTX, a whole number (got "${value ?? ''}")`);
   return BigInt(value);
 }
 
-async function publish(ctx: Context, fn: string, args: ReturnType<typeof deployModelArgs>): Promise<{ txid: string; outputId: bigint }> {
+async function publish(
+  ctx: Context,
+  fn: string,
+  args: ReturnType<typeof deployModelArgs>,
+): Promise<{ txid: string; outputId: bigint }> {
   const txid = await ctx.chain.call(ctx.wallet(), MODEL_REGISTRY, fn, args);
-  const c = await ctx.chain.confirm(txid, (s) => ctx.out.progress(`waiting for ${fn} ${txid.slice(0, 12)}… (${s.toFixed(0)} s)`));
+  const c = await ctx.chain.confirm(txid, (s) =>
+    ctx.out.progress(`waiting for ${fn} ${txid.slice(0, 12)}… (${s.toFixed(0)} s)`),
+  );
   ctx.out.done();
   const r = c.result;
   const outputId = r.type === ClarityType.ResponseOk && r.value.type === ClarityType.UInt ? BigInt(r.value.value) : -1n;
@@ -96,34 +113,67 @@ async function uploadArtifact(ctx: Context, name: string, bytes: Uint8Array, don
 }
 
 /** `market deploy-model FILE --name N --price P`: deploy the first output on chain, then store the artifact with the signer. */
-export async function deployModel(ctx: Context, file: string, name: string | undefined, priceArg: string | undefined, format = 'onnx'): Promise<void> {
+export async function deployModel(
+  ctx: Context,
+  file: string,
+  name: string | undefined,
+  priceArg: string | undefined,
+  format = 'onnx',
+): Promise<void> {
   if (!name) throw new Error('--name is required: the model name to publish under (1-64 ASCII characters)');
   const bytes = readModel(file);
   const p = price(priceArg);
   await checkLoads(file, bytes);
   const existing = await ctx.chain.modelHead(name);
-  if (existing) throw new Error(`model "${name}" exists already (v${existing.version}, owner ${existing.owner}${existing.outputId === null ? ', retired' : ''}): a name is deployed once; upgrade it as its owner, or choose another name; nothing was sent`);
+  if (existing)
+    throw new Error(
+      `model "${name}" exists already (v${existing.version}, owner ${existing.owner}${existing.outputId === null ? ', retired' : ''}): a name is deployed once; upgrade it as its owner, or choose another name; nothing was sent`,
+    );
   const artifactHash = sha256Hex(bytes);
   const uri = `${ctx.config.signer_url}/api/v1/models/${artifactHash}/artifact`;
-  const { txid, outputId } = await publish(ctx, 'deploy', deployModelArgs({ model: name, artifactHash, format, price: p, uri }));
+  const { txid, outputId } = await publish(
+    ctx,
+    'deploy',
+    deployModelArgs({ model: name, artifactHash, format, price: p, uri }),
+  );
   await uploadArtifact(ctx, name, bytes, `${name} v1 is deployed (output ${outputId}, tx ${txid})`);
-  ctx.out.result({ model: name, output_id: outputId, artifact_hash: artifactHash, price: p, txid }, [`deployed ${name} v1 as output ${outputId} (sha256 ${artifactHash}, ${p} µSTX/call, tx ${txid})`]);
+  ctx.out.result({ model: name, output_id: outputId, artifact_hash: artifactHash, price: p, txid }, [
+    `deployed ${name} v1 as output ${outputId} (sha256 ${artifactHash}, ${p} µSTX/call, tx ${txid})`,
+  ]);
 }
 
 /** `market upgrade-model FILE --name N [--price P]`: spend the live output into its next version, then store its artifact with the signer. */
-export async function upgradeModel(ctx: Context, file: string, name: string | undefined, priceArg: string | undefined, format = 'onnx'): Promise<void> {
+export async function upgradeModel(
+  ctx: Context,
+  file: string,
+  name: string | undefined,
+  priceArg: string | undefined,
+  format = 'onnx',
+): Promise<void> {
   if (!name) throw new Error('--name is required: the model to upgrade');
   const head = await ctx.chain.modelHead(name);
-  if (!head || head.outputId === null) throw new Error(`model "${name}" has no live output to upgrade; deploy it first`);
+  if (!head || head.outputId === null)
+    throw new Error(`model "${name}" has no live output to upgrade; deploy it first`);
   checkOwner(ctx, name, head.owner, 'upgrade');
   const bytes = readModel(file);
   await checkLoads(file, bytes);
   const p = priceArg === undefined ? head.price : price(priceArg);
   const artifactHash = sha256Hex(bytes);
   const uri = `${ctx.config.signer_url}/api/v1/models/${artifactHash}/artifact`;
-  const { txid, outputId } = await publish(ctx, 'upgrade', upgradeModelArgs({ outputId: head.outputId, artifactHash, format, price: p, uri }));
-  await uploadArtifact(ctx, name, bytes, `${name} is upgraded to v${head.version + 1n} (output ${outputId}, tx ${txid})`);
-  ctx.out.result({ model: name, output_id: outputId, version: head.version + 1n, artifact_hash: artifactHash, txid }, [`upgraded ${name} to v${head.version + 1n} as output ${outputId} (tx ${txid})`]);
+  const { txid, outputId } = await publish(
+    ctx,
+    'upgrade',
+    upgradeModelArgs({ outputId: head.outputId, artifactHash, format, price: p, uri }),
+  );
+  await uploadArtifact(
+    ctx,
+    name,
+    bytes,
+    `${name} is upgraded to v${head.version + 1n} (output ${outputId}, tx ${txid})`,
+  );
+  ctx.out.result({ model: name, output_id: outputId, version: head.version + 1n, artifact_hash: artifactHash, txid }, [
+    `upgraded ${name} to v${head.version + 1n} as output ${outputId} (tx ${txid})`,
+  ]);
 }
 
 /** `market upload-model FILE --name N`: store the file of the live version of a model you own with the signer (after a failed upload, or with another signer). */
@@ -133,9 +183,14 @@ export async function uploadModel(ctx: Context, file: string, name: string | und
   const head = await ctx.chain.modelHead(name);
   if (!head || head.outputId === null) throw new Error(`model "${name}" has no live output; deploy it first`);
   const artifactHash = sha256Hex(bytes);
-  if (head.artifactHash !== artifactHash) throw new Error(`${file} (sha256 ${artifactHash}) is not the artifact of ${name} v${head.version} (${head.artifactHash})`);
+  if (head.artifactHash !== artifactHash)
+    throw new Error(
+      `${file} (sha256 ${artifactHash}) is not the artifact of ${name} v${head.version} (${head.artifactHash})`,
+    );
   await uploadArtifact(ctx, name, bytes, `${name} v${head.version} is live`);
-  ctx.out.result({ model: name, output_id: head.outputId, artifact_hash: artifactHash }, [`stored the file of ${name} v${head.version} (sha256 ${artifactHash}) with the signer`]);
+  ctx.out.result({ model: name, output_id: head.outputId, artifact_hash: artifactHash }, [
+    `stored the file of ${name} v${head.version} (sha256 ${artifactHash}) with the signer`,
+  ]);
 }
 
 /** `market retire-model --name N`: spend the live output with no child. */
@@ -145,5 +200,7 @@ export async function retireModel(ctx: Context, name: string | undefined): Promi
   if (!head || head.outputId === null) throw new Error(`model "${name}" has no live output`);
   checkOwner(ctx, name, head.owner, 'retire');
   const { txid } = await publish(ctx, 'retire', retireModelArgs(head.outputId));
-  ctx.out.result({ model: name, retired_output: head.outputId, txid }, [`retired ${name} (output ${head.outputId}, tx ${txid})`]);
+  ctx.out.result({ model: name, retired_output: head.outputId, txid }, [
+    `retired ${name} (output ${head.outputId}, tx ${txid})`,
+  ]);
 }

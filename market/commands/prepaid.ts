@@ -30,7 +30,7 @@ export function prepaidAdvice(code: ErrorCode | null): string | null {
     case 'max_fee_too_low':
       return 'the signer prices this task above --max-fee: raise --max-fee (the signer quotes its price at GET /api/v1/quote?account=<account>&model_output=<id>)';
     case 'insufficient_deposit':
-      return 'the account\'s deposit, less what it owes and has reserved for running tasks, is below this task\'s max fee: market account deposit <µSTX> (market account balance shows what is available)';
+      return "the account's deposit, less what it owes and has reserved for running tasks, is below this task's max fee: market account deposit <µSTX> (market account balance shows what is available)";
     case 'account_withdrawing':
       return 'this account asked to withdraw, so the signer takes no new requests from it: market account withdraw once the window passes, then deposit again';
     case 'input_missing':
@@ -38,7 +38,7 @@ export function prepaidAdvice(code: ErrorCode | null): string | null {
     case 'request_failed':
       return 'the task was not run before its expiry, or its runs failed; nothing is charged for it: submit it again';
     case 'requester_signature_invalid':
-      return 'the signer refused the wallet\'s signature: check the machine\'s clock and --network';
+      return "the signer refused the wallet's signature: check the machine's clock and --network";
     default:
       return null;
   }
@@ -49,7 +49,8 @@ function explain(e: unknown): never {
     const advice = prepaidAdvice(e.code);
     throw new Error(advice ? `${e.message}\n${advice}` : e.message);
   }
-  if (e instanceof DishonestSigner) throw new Error(`${e.message}\nnothing was signed for it; keep this output as evidence (code ${e.code})`);
+  if (e instanceof DishonestSigner)
+    throw new Error(`${e.message}\nnothing was signed for it; keep this output as evidence (code ${e.code})`);
   throw e;
 }
 
@@ -58,7 +59,8 @@ async function follow(ctx: Context, client: PrepaidClient, taskId: string): Prom
   return client.waitFor(taskId, {
     timeoutMs: ctx.config.confirm_timeout_s * 5_000,
     onState: (s) => {
-      if (s !== last) ctx.out.progress(`task ${taskId}: ${s === 'due' ? 'done; paying for it (signing an authorization)' : s}`);
+      if (s !== last)
+        ctx.out.progress(`task ${taskId}: ${s === 'due' ? 'done; paying for it (signing an authorization)' : s}`);
       last = s;
     },
   });
@@ -67,7 +69,15 @@ async function follow(ctx: Context, client: PrepaidClient, taskId: string): Prom
 function print(ctx: Context, r: Revealed, extra: Record<string, unknown> = {}): void {
   ctx.out.done();
   ctx.out.result(
-    { task_id: r.taskId, output: r.output, output_hash: r.outputHash, fee: r.leaf.fee, node_public_key: r.leaf.node, output_verified: true, ...extra },
+    {
+      task_id: r.taskId,
+      output: r.output,
+      output_hash: r.outputHash,
+      fee: r.leaf.fee,
+      node_public_key: r.leaf.node,
+      output_verified: true,
+      ...extra,
+    },
     [
       `task ${r.taskId}: paid ${r.leaf.fee} µSTX from the account (max fee ${r.leaf.request.maxFee})`,
       `node ${r.leaf.node}`,
@@ -80,30 +90,51 @@ function print(ctx: Context, r: Revealed, extra: Record<string, unknown> = {}): 
 /** Runs `market submit --prepaid`. */
 export async function submitPrepaid(ctx: Context, opts: PrepaidSubmitOptions): Promise<void> {
   const head = await ctx.chain.modelHead(opts.model);
-  if (!head || head.outputId === null) throw new Error(`model "${opts.model}" is not deployed or was retired; \`market models\` lists the live ones`);
+  if (!head || head.outputId === null)
+    throw new Error(`model "${opts.model}" is not deployed or was retired; \`market models\` lists the live ones`);
   const security = whole(opts.security, '--security', 1n);
-  if (!SECURITY_LEVELS.includes(Number(security) as 1 | 3 | 5)) throw new Error(`--security must be 1, 3 or 5 (how many nodes must agree), got ${security}`);
+  if (!SECURITY_LEVELS.includes(Number(security) as 1 | 3 | 5))
+    throw new Error(`--security must be 1, 3 or 5 (how many nodes must agree), got ${security}`);
   const client = prepaidClient(ctx);
   // The signer's quote (volume tier, demand) fixes the price; without --max-fee the request allows exactly that.
   const quote = await client.quote(head.outputId, head.price, (await ctx.chain.accountsSigner()).key).catch(explain);
   const maxFee = whole(opts.maxFee, '--max-fee', quote.price * security);
-  if (maxFee < quote.price * security) throw new Error(`--max-fee ${maxFee} is below ${quote.price * security} µSTX: the signer's quoted price for "${opts.model}" (${quote.price} µSTX, on chain ${head.price}) times --security ${security}`);
+  if (maxFee < quote.price * security)
+    throw new Error(
+      `--max-fee ${maxFee} is below ${quote.price * security} µSTX: the signer's quoted price for "${opts.model}" (${quote.price} µSTX, on chain ${head.price}) times --security ${security}`,
+    );
   const expiresIn = whole(opts.expiresIn, '--expires-in', 600n);
   const bytes = readInput(opts.input, opts.binary);
-  const signed = client.sign({ modelOutput: head.outputId, inputHash: sha256Hex(bytes), maxFee, security, expiry: BigInt(Math.floor(Date.now() / 1000)) + expiresIn });
+  const signed = client.sign({
+    modelOutput: head.outputId,
+    inputHash: sha256Hex(bytes),
+    maxFee,
+    security,
+    expiry: BigInt(Math.floor(Date.now() / 1000)) + expiresIn,
+  });
   // A large input is uploaded first (signed by the wallet, as on-chain tasks do); a small one rides inline.
   const inline = bytes.length <= DEFAULT_MAX_INLINE_INPUT_BYTES;
   if (!inline) {
     ctx.out.progress(`uploading the input (${bytes.length} bytes)`);
     await ctx.signer.putInput(bytes, ctx.wallet()).catch(explain);
   }
-  ctx.out.progress(`posting the signed request (max fee ${maxFee} µSTX, input ${bytes.length} bytes${inline ? ' inline' : ', uploaded'}) from account ${client.account}`);
+  ctx.out.progress(
+    `posting the signed request (max fee ${maxFee} µSTX, input ${bytes.length} bytes${inline ? ' inline' : ', uploaded'}) from account ${client.account}`,
+  );
   const [outcome] = await client.submit([{ signed, input: inline ? bytes : undefined, quote }]).catch(explain);
-  if (outcome!.status === 'refused') explain(new SignerRefusal(`the signer refused the request: ${outcome!.error}`, 400, outcome!.code));
-  const extra = { account: client.account, max_fee: maxFee, nonce: signed.request.nonce, expiry: signed.request.expiry };
+  if (outcome!.status === 'refused')
+    explain(new SignerRefusal(`the signer refused the request: ${outcome!.error}`, 400, outcome!.code));
+  const extra = {
+    account: client.account,
+    max_fee: maxFee,
+    nonce: signed.request.nonce,
+    expiry: signed.request.expiry,
+  };
   if (!opts.wait) {
     ctx.out.done();
-    ctx.out.result({ task_id: signed.taskId, status: outcome!.status, ...extra }, [`task ${signed.taskId} ${outcome!.status}; read it (paying for it first) with: market result --prepaid ${signed.taskId}`]);
+    ctx.out.result({ task_id: signed.taskId, status: outcome!.status, ...extra }, [
+      `task ${signed.taskId} ${outcome!.status}; read it (paying for it first) with: market result --prepaid ${signed.taskId}`,
+    ]);
     return;
   }
   print(ctx, await follow(ctx, client, signed.taskId).catch(explain), extra);
@@ -111,7 +142,8 @@ export async function submitPrepaid(ctx: Context, opts: PrepaidSubmitOptions): P
 
 /** Runs `market result --prepaid ID`: pays for the task if it is due, then reveals it. */
 export async function resultPrepaid(ctx: Context, taskId: string): Promise<void> {
-  if (!/^\d+$/.test(taskId)) throw new Error(`give the prepaid task id market submit --prepaid printed (got "${taskId}")`);
+  if (!/^\d+$/.test(taskId))
+    throw new Error(`give the prepaid task id market submit --prepaid printed (got "${taskId}")`);
   const client = prepaidClient(ctx);
   print(ctx, await follow(ctx, client, taskId).catch(explain));
 }

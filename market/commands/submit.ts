@@ -2,7 +2,13 @@
 import { readFileSync } from 'node:fs';
 import { Pc, ClarityType } from '@stacks/transactions';
 import { INFERENCE_ESCROW, SECURITY_LEVELS, submitTaskArgs } from '../../protocol/index.js';
-import { isBinaryInputs, jsonInputsToBinary, privacyCode, PRIVACY_MODES, type PrivacyMode } from '../../protocol/index.js';
+import {
+  isBinaryInputs,
+  jsonInputsToBinary,
+  privacyCode,
+  PRIVACY_MODES,
+  type PrivacyMode,
+} from '../../protocol/index.js';
 import type { Context } from '../context.js';
 import { checkInputs, InputMismatch } from '../inputs.js';
 import { chainTaskRef } from '../signer-client.js';
@@ -73,12 +79,17 @@ async function checkAgainstModel(ctx: Context, model: string, artifactHash: stri
 export async function submit(ctx: Context, opts: SubmitOptions): Promise<void> {
   const wallet = ctx.wallet();
   const head = await ctx.chain.modelHead(opts.model);
-  if (!head || head.outputId === null) throw new Error(`model "${opts.model}" is not deployed or was retired; \`market models\` lists the live ones`);
+  if (!head || head.outputId === null)
+    throw new Error(`model "${opts.model}" is not deployed or was retired; \`market models\` lists the live ones`);
   const security = whole(opts.security, '--security', 1n);
-  if (!SECURITY_LEVELS.includes(Number(security) as 1 | 3 | 5)) throw new Error(`--security must be 1, 3 or 5 (how many nodes must agree), got ${security}`);
+  if (!SECURITY_LEVELS.includes(Number(security) as 1 | 3 | 5))
+    throw new Error(`--security must be 1, 3 or 5 (how many nodes must agree), got ${security}`);
   const minFee = head.price * security;
   const fee = whole(opts.fee, '--fee', minFee);
-  if (fee < minFee) throw new Error(`--fee ${fee} is below ${minFee} µSTX: the price of "${opts.model}" (${head.price} µSTX) times --security ${security}`);
+  if (fee < minFee)
+    throw new Error(
+      `--fee ${fee} is below ${minFee} µSTX: the price of "${opts.model}" (${head.price} µSTX) times --security ${security}`,
+    );
   const maxBlocks = whole(opts.maxBlocks, '--max-blocks', 100n);
   const priority = whole(opts.priority, '--priority', 0n);
   const privacy = (opts.privacy ?? 'standard') as PrivacyMode;
@@ -96,18 +107,31 @@ export async function submit(ctx: Context, opts: SubmitOptions): Promise<void> {
     wallet,
     INFERENCE_ESCROW,
     'submit-task',
-    submitTaskArgs({ modelOutput: head.outputId, inputHash, fee, maxBlocks, privacy: privacyCode(privacy), priority, security }),
+    submitTaskArgs({
+      modelOutput: head.outputId,
+      inputHash,
+      fee,
+      maxBlocks,
+      privacy: privacyCode(privacy),
+      priority,
+      security,
+    }),
     // The wallet sends exactly the fee and nothing else: the node aborts the call otherwise.
     [Pc.principal(wallet.address).willSendEq(fee).ustx()],
   );
-  const confirmed = await ctx.chain.confirm(txid, (s) => ctx.out.progress(`waiting for ${txid.slice(0, 12)}… to be mined (${s.toFixed(0)} s)`));
+  const confirmed = await ctx.chain.confirm(txid, (s) =>
+    ctx.out.progress(`waiting for ${txid.slice(0, 12)}… to be mined (${s.toFixed(0)} s)`),
+  );
   const r = confirmed.result;
-  if (r.type !== ClarityType.ResponseOk || r.value.type !== ClarityType.UInt) throw new Error(`unexpected submit-task result in ${txid}`);
+  if (r.type !== ClarityType.ResponseOk || r.value.type !== ClarityType.UInt)
+    throw new Error(`unexpected submit-task result in ${txid}`);
   const taskId = BigInt(r.value.value);
   ctx.out.progress(`task ${taskId} escrowed in block ${confirmed.blockHeight}`);
   if (!opts.wait) {
     ctx.out.done();
-    ctx.out.result({ task_id: taskId, txid, input_hash: inputHash, fee }, [`task ${taskId} submitted (tx ${txid}); follow it with: market status ${taskId}`]);
+    ctx.out.result({ task_id: taskId, txid, input_hash: inputHash, fee }, [
+      `task ${taskId} submitted (tx ${txid}); follow it with: market status ${taskId}`,
+    ]);
     return;
   }
   await followTask(ctx, taskId, chainTaskRef(taskId), { txid, inputHash, fee });

@@ -7,7 +7,8 @@ import { verifyResult } from './follow.js';
 
 /** Parses a task id argument. */
 export function taskIdArg(value: string | undefined): bigint {
-  if (!value || !/^\d+$/.test(value)) throw new Error(`give the on-chain task id, a whole number (got "${value ?? ''}")`);
+  if (!value || !/^\d+$/.test(value))
+    throw new Error(`give the on-chain task id, a whole number (got "${value ?? ''}")`);
   return BigInt(value);
 }
 
@@ -46,10 +47,15 @@ export async function status(ctx: Context, taskId: bigint): Promise<void> {
  * key), with the node's signature checked here. The signer releases it once the task is settled.
  */
 export async function result(ctx: Context, taskId: bigint): Promise<void> {
-  if (!(await ctx.chain.task(taskId))) throw new Error(`there is no task ${taskId} in the escrow; \`market submit\` prints the id of each task it submits (a prepaid task: market result --prepaid ID)`);
+  if (!(await ctx.chain.task(taskId)))
+    throw new Error(
+      `there is no task ${taskId} in the escrow; \`market submit\` prints the id of each task it submits (a prepaid task: market result --prepaid ID)`,
+    );
   const r = await ctx.signer.result(chainTaskRef(taskId), ctx.wallet()).catch((e: unknown) => {
-    if (e instanceof SignerRefusal && e.code === 'result_not_settled') throw new Error(`${e.message}\n\`market status ${taskId}\` shows where it is`);
-    if (e instanceof SignerRefusal && e.code === 'not_requester') throw new Error(`${e.message}\nuse the key that submitted the task (MARKET_PRIVATE_KEY or --key-file)`);
+    if (e instanceof SignerRefusal && e.code === 'result_not_settled')
+      throw new Error(`${e.message}\n\`market status ${taskId}\` shows where it is`);
+    if (e instanceof SignerRefusal && e.code === 'not_requester')
+      throw new Error(`${e.message}\nuse the key that submitted the task (MARKET_PRIVATE_KEY or --key-file)`);
     throw e;
   });
   const { hashOk, signatureOk } = await verifyResult(ctx, r, taskId);
@@ -66,13 +72,26 @@ export async function reclaim(ctx: Context, taskId: bigint): Promise<void> {
   const wallet = ctx.wallet();
   const task = await ctx.chain.task(taskId);
   if (!task) throw new Error(`there is no task ${taskId} in the escrow`);
-  if (task.status !== 'pending') throw new Error(`task ${taskId} is already ${task.status}; only a pending task can be reclaimed`);
+  if (task.status !== 'pending')
+    throw new Error(`task ${taskId} is already ${task.status}; only a pending task can be reclaimed`);
   const tip = await ctx.chain.tipHeight();
-  if (BigInt(tip) <= task.deadline) throw new Error(`task ${taskId}'s deadline is block ${task.deadline} and the tip is ${tip}: reclaim after it passes`);
+  if (BigInt(tip) <= task.deadline)
+    throw new Error(
+      `task ${taskId}'s deadline is block ${task.deadline} and the tip is ${tip}: reclaim after it passes`,
+    );
   const escrow = `${ctx.config.contracts_address}.${INFERENCE_ESCROW}`;
-  const txid = await ctx.chain.call(wallet, INFERENCE_ESCROW, 'reclaim', reclaimArgs(taskId), [Pc.principal(escrow).willSendEq(task.fee).ustx()]);
-  const c = await ctx.chain.confirm(txid, (s) => ctx.out.progress(`waiting for reclaim ${txid.slice(0, 12)}… (${s.toFixed(0)} s)`));
+  const txid = await ctx.chain.call(wallet, INFERENCE_ESCROW, 'reclaim', reclaimArgs(taskId), [
+    Pc.principal(escrow).willSendEq(task.fee).ustx(),
+  ]);
+  const c = await ctx.chain.confirm(txid, (s) =>
+    ctx.out.progress(`waiting for reclaim ${txid.slice(0, 12)}… (${s.toFixed(0)} s)`),
+  );
   ctx.out.done();
-  const refunded = c.result.type === ClarityType.ResponseOk && c.result.value.type === ClarityType.UInt ? BigInt(c.result.value.value) : task.fee;
-  ctx.out.result({ task_id: taskId, txid, refunded, to: task.requester }, [`task ${taskId}: ${refunded} µSTX returned to ${task.requester} (tx ${txid})`]);
+  const refunded =
+    c.result.type === ClarityType.ResponseOk && c.result.value.type === ClarityType.UInt
+      ? BigInt(c.result.value.value)
+      : task.fee;
+  ctx.out.result({ task_id: taskId, txid, refunded, to: task.requester }, [
+    `task ${taskId}: ${refunded} µSTX returned to ${task.requester} (tx ${txid})`,
+  ]);
 }

@@ -6,7 +6,16 @@
  * exactly the leaves' fees.
  */
 import { leafHash, merkleRoot, type ReceiptLeaf } from './merkle.js';
-import { principalOfKey, publicKeyOf, signAccountsMessage, spendAuthorizationCV, taskRequestCV, verifyAccountsMessage, type SpendAuthorization, type TaskRequest } from './messages.js';
+import {
+  principalOfKey,
+  publicKeyOf,
+  signAccountsMessage,
+  spendAuthorizationCV,
+  taskRequestCV,
+  verifyAccountsMessage,
+  type SpendAuthorization,
+  type TaskRequest,
+} from './messages.js';
 
 /** A task request and the account key's signature of it. */
 export function signTaskRequest(request: TaskRequest, chainId: number, privateKey: string): string {
@@ -24,7 +33,13 @@ export interface AuthorizationState {
  * of `previous`. Throws, naming the leaf, when a leaf is not this account's own signed request at
  * `market`, or charges more than its max fee.
  */
-export function authorizeLeaves(previous: AuthorizationState, leaves: ReceiptLeaf[], market: string, chainId: number, privateKey: string): { authorization: SpendAuthorization; signature: string } {
+export function authorizeLeaves(
+  previous: AuthorizationState,
+  leaves: ReceiptLeaf[],
+  market: string,
+  chainId: number,
+  privateKey: string,
+): { authorization: SpendAuthorization; signature: string } {
   const publicKey = publicKeyOf(privateKey);
   const account = principalOfKey(publicKey, chainId);
   if (leaves.length === 0) throw new Error('nothing to pay for: no leaves');
@@ -33,11 +48,19 @@ export function authorizeLeaves(previous: AuthorizationState, leaves: ReceiptLea
     const r = leaf.request;
     if (r.account !== account) throw new Error(`leaf ${i} charges account ${r.account}, not ${account}`);
     if (r.market !== market) throw new Error(`leaf ${i} is a request at ${r.market}, not at ${market}`);
-    if (!verifyAccountsMessage(taskRequestCV(r), chainId, leaf.requestSignature, publicKey)) throw new Error(`leaf ${i} (nonce ${r.nonce}) carries a request this key never signed`);
-    if (leaf.fee > r.maxFee) throw new Error(`leaf ${i} (nonce ${r.nonce}) charges ${leaf.fee} µSTX, above its max fee ${r.maxFee}`);
+    if (!verifyAccountsMessage(taskRequestCV(r), chainId, leaf.requestSignature, publicKey))
+      throw new Error(`leaf ${i} (nonce ${r.nonce}) carries a request this key never signed`);
+    if (leaf.fee > r.maxFee)
+      throw new Error(`leaf ${i} (nonce ${r.nonce}) charges ${leaf.fee} µSTX, above its max fee ${r.maxFee}`);
     total += leaf.fee;
   }
-  const authorization: SpendAuthorization = { account, market, cumulative: previous.cumulative + total, nonce: previous.nonce + 1n, receiptsRoot: merkleRoot(leaves.map(leafHash)) };
+  const authorization: SpendAuthorization = {
+    account,
+    market,
+    cumulative: previous.cumulative + total,
+    nonce: previous.nonce + 1n,
+    receiptsRoot: merkleRoot(leaves.map(leafHash)),
+  };
   return { authorization, signature: signAccountsMessage(spendAuthorizationCV(authorization), chainId, privateKey) };
 }
 

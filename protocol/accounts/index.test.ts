@@ -30,11 +30,26 @@ const node = publicKeyOf(other);
 const account = principalOfKey(publicKeyOf(key), chainId);
 
 function request(nonce: number, maxFee = 1000n): TaskRequest {
-  return { account, market, modelOutput: 1n, inputHash: randomBytes(32).toString('hex'), maxFee, expiry: 2_000_000_000n, security: 1n, nonce: BigInt(nonce) };
+  return {
+    account,
+    market,
+    modelOutput: 1n,
+    inputHash: randomBytes(32).toString('hex'),
+    maxFee,
+    expiry: 2_000_000_000n,
+    security: 1n,
+    nonce: BigInt(nonce),
+  };
 }
 function leaf(nonce: number, fee = 600n, signer = key): ReceiptLeaf {
   const r = request(nonce);
-  return { request: r, requestSignature: signTaskRequest(r, chainId, signer), node, outputHash: randomBytes(32).toString('hex'), fee };
+  return {
+    request: r,
+    requestSignature: signTaskRequest(r, chainId, signer),
+    node,
+    outputHash: randomBytes(32).toString('hex'),
+    fee,
+  };
 }
 
 describe('receipt Merkle tree', () => {
@@ -60,20 +75,40 @@ describe('receipt Merkle tree', () => {
 });
 
 describe('pay, then reveal: authorizeLeaves', () => {
-  it('signs a cap of the previous cap plus the leaves\' fees, the next nonce and their root', () => {
+  it("signs a cap of the previous cap plus the leaves' fees, the next nonce and their root", () => {
     const leaves = [leaf(1), leaf(2, 400n)];
-    const { authorization, signature } = authorizeLeaves({ cumulative: 5000n, nonce: 7n }, leaves, market, chainId, key);
-    expect(authorization).toMatchObject({ account, market, cumulative: 6000n, nonce: 8n, receiptsRoot: merkleRoot(leaves.map(leafHash)) });
+    const { authorization, signature } = authorizeLeaves(
+      { cumulative: 5000n, nonce: 7n },
+      leaves,
+      market,
+      chainId,
+      key,
+    );
+    expect(authorization).toMatchObject({
+      account,
+      market,
+      cumulative: 6000n,
+      nonce: 8n,
+      receiptsRoot: merkleRoot(leaves.map(leafHash)),
+    });
     expect(verifyAccountsMessage(spendAuthorizationCV(authorization), chainId, signature, publicKeyOf(key))).toBe(true);
   });
 
   it('refuses a leaf whose request another key signed, one above its max fee, another market or account', () => {
-    expect(() => authorizeLeaves({ cumulative: 0n, nonce: 0n }, [leaf(1), leaf(2, 600n, other)], market, chainId, key)).toThrow(/leaf 1 .*never signed/);
-    expect(() => authorizeLeaves({ cumulative: 0n, nonce: 0n }, [leaf(1, 1001n)], market, chainId, key)).toThrow(/above its max fee 1000/);
-    expect(() => authorizeLeaves({ cumulative: 0n, nonce: 0n }, [leaf(1)], `${market}-2`, chainId, key)).toThrow(/not at/);
+    expect(() =>
+      authorizeLeaves({ cumulative: 0n, nonce: 0n }, [leaf(1), leaf(2, 600n, other)], market, chainId, key),
+    ).toThrow(/leaf 1 .*never signed/);
+    expect(() => authorizeLeaves({ cumulative: 0n, nonce: 0n }, [leaf(1, 1001n)], market, chainId, key)).toThrow(
+      /above its max fee 1000/,
+    );
+    expect(() => authorizeLeaves({ cumulative: 0n, nonce: 0n }, [leaf(1)], `${market}-2`, chainId, key)).toThrow(
+      /not at/,
+    );
     const foreign = leaf(1, 600n, other);
     foreign.request.account = principalOfKey(node, chainId);
-    expect(() => authorizeLeaves({ cumulative: 0n, nonce: 0n }, [foreign], market, chainId, key)).toThrow(/charges account/);
+    expect(() => authorizeLeaves({ cumulative: 0n, nonce: 0n }, [foreign], market, chainId, key)).toThrow(
+      /charges account/,
+    );
     expect(() => authorizeLeaves({ cumulative: 0n, nonce: 0n }, [], market, chainId, key)).toThrow(/no leaves/);
   });
 });

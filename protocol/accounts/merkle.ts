@@ -38,7 +38,8 @@ export interface ProofStep {
 /** The leaf tuple as `accounts.clar` takes it (the request's fields without `market`, then the result's). */
 export function receiptLeafCV(leaf: ReceiptLeaf): TupleCV {
   if (!/^[0-9a-fA-F]{130}$/.test(leaf.requestSignature)) throw new Error('requestSignature must be 65 bytes of hex');
-  if (!/^0[23][0-9a-fA-F]{64}$/.test(leaf.node)) throw new Error('node must be a compressed public key (66 hex characters)');
+  if (!/^0[23][0-9a-fA-F]{64}$/.test(leaf.node))
+    throw new Error('node must be a compressed public key (66 hex characters)');
   // The request's own fields, as signed, less the market (the contract checking the leaf is it).
   const { market: _market, ...request } = taskRequestCV(leaf.request).value;
   return Cl.tuple({
@@ -79,7 +80,8 @@ function levels(leafHashes: string[]): Buffer[][] {
   while (out.at(-1)!.length > 1) {
     const below = out.at(-1)!;
     const above: Buffer[] = [];
-    for (let i = 0; i < below.length; i += 2) above.push(i + 1 < below.length ? parent(below[i]!, below[i + 1]!) : below[i]!);
+    for (let i = 0; i < below.length; i += 2)
+      above.push(i + 1 < below.length ? parent(below[i]!, below[i + 1]!) : below[i]!);
     out.push(above);
   }
   return out;
@@ -93,7 +95,8 @@ export function merkleRoot(leafHashes: string[]): string {
 
 /** Proof of the leaf at `index`; throws when there is no such leaf. */
 export function merkleProof(leafHashes: string[], index: number): ProofStep[] {
-  if (!Number.isInteger(index) || index < 0 || index >= leafHashes.length) throw new Error(`no leaf ${index} among ${leafHashes.length}`);
+  if (!Number.isInteger(index) || index < 0 || index >= leafHashes.length)
+    throw new Error(`no leaf ${index} among ${leafHashes.length}`);
   const proof: ProofStep[] = [];
   let i = index;
   for (const level of levels(leafHashes).slice(0, -1)) {

@@ -4,7 +4,15 @@
  * quotes. All four share one domain, never the escrow's or the signer API's, so a signature of
  * one kind is worth nothing as another: the tuples have different keys, hence different bytes.
  */
-import { Cl, compressPublicKey, getAddressFromPublicKey, privateKeyToPublic, signStructuredData, type ClarityValue, type TupleCV } from '@stacks/transactions';
+import {
+  Cl,
+  compressPublicKey,
+  getAddressFromPublicKey,
+  privateKeyToPublic,
+  signStructuredData,
+  type ClarityValue,
+  type TupleCV,
+} from '@stacks/transactions';
 import { hash32, structuredDataBytes } from '../sip018/index.js';
 import { domainCV, verifyStructuredSignature } from '../sip018/index.js';
 import { sha256Hex } from '../hash/index.js';
@@ -94,12 +102,23 @@ export function spendAuthorizationCV(a: SpendAuthorization): TupleCV {
 
 /** `{payee, market, cumulative, settle-by}` */
 export function payeeVoucherCV(v: PayeeVoucher): TupleCV {
-  return Cl.tuple({ payee: Cl.principal(v.payee), market: Cl.principal(v.market), cumulative: Cl.uint(v.cumulative), 'settle-by': Cl.uint(v.settleBy) });
+  return Cl.tuple({
+    payee: Cl.principal(v.payee),
+    market: Cl.principal(v.market),
+    cumulative: Cl.uint(v.cumulative),
+    'settle-by': Cl.uint(v.settleBy),
+  });
 }
 
 /** `{account, market, model-output, price, expiry}` */
 export function priceQuoteCV(q: PriceQuote): TupleCV {
-  return Cl.tuple({ account: Cl.principal(q.account), market: Cl.principal(q.market), 'model-output': Cl.uint(q.modelOutput), price: Cl.uint(q.price), expiry: Cl.uint(q.expiry) });
+  return Cl.tuple({
+    account: Cl.principal(q.account),
+    market: Cl.principal(q.market),
+    'model-output': Cl.uint(q.modelOutput),
+    price: Cl.uint(q.price),
+    expiry: Cl.uint(q.expiry),
+  });
 }
 
 /** The SIP-018 bytes of an accounts message (`"SIP018" ‖ domain hash ‖ message hash`); their sha256 is signed. */
@@ -118,7 +137,12 @@ export function signAccountsMessage(message: ClarityValue, chainId: number, priv
 }
 
 /** True when `signature` is a canonical signature of `message` by `publicKey` (compressed hex). */
-export function verifyAccountsMessage(message: ClarityValue, chainId: number, signature: string, publicKey: string): boolean {
+export function verifyAccountsMessage(
+  message: ClarityValue,
+  chainId: number,
+  signature: string,
+  publicKey: string,
+): boolean {
   return verifyStructuredSignature(message, accountsDomainCV(chainId), signature, publicKey.toLowerCase());
 }
 

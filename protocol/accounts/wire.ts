@@ -12,8 +12,19 @@ import type { PayeeVoucher, SpendAuthorization, TaskRequest } from './messages.j
 /** Largest input a request carries inline (`input_base64`) by default; a larger one is uploaded first (PUT /api/v1/inputs/{sha256}). */
 export const DEFAULT_MAX_INLINE_INPUT_BYTES = 65_536;
 
-const uintString = (what: string) => z.string().regex(/^(0|[1-9][0-9]{0,37})$/, `${what} must be a non-negative integer as a decimal string (no sign, no leading zeros)`);
-const principal = z.string().regex(/^S[0-9A-Z]{28,40}(\.[a-zA-Z][a-zA-Z0-9-]{0,39})?$/, 'must be a Stacks principal such as ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM');
+const uintString = (what: string) =>
+  z
+    .string()
+    .regex(
+      /^(0|[1-9][0-9]{0,37})$/,
+      `${what} must be a non-negative integer as a decimal string (no sign, no leading zeros)`,
+    );
+const principal = z
+  .string()
+  .regex(
+    /^S[0-9A-Z]{28,40}(\.[a-zA-Z][a-zA-Z0-9-]{0,39})?$/,
+    'must be a Stacks principal such as ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM',
+  );
 
 /** A task request as signed (see messages.ts TaskRequest). */
 export const taskRequestJson = z
@@ -32,18 +43,39 @@ export type TaskRequestJson = z.infer<typeof taskRequestJson>;
 
 /** A signed spend authorization. */
 export const spendAuthorizationJson = z
-  .object({ account: principal, market: principal, cumulative: uintString('cumulative'), nonce: uintString('nonce'), receipts_root: hex32, signature: rsvSignature })
+  .object({
+    account: principal,
+    market: principal,
+    cumulative: uintString('cumulative'),
+    nonce: uintString('nonce'),
+    receipts_root: hex32,
+    signature: rsvSignature,
+  })
   .strict();
 export type SpendAuthorizationJson = z.infer<typeof spendAuthorizationJson>;
 
 /** A receipt leaf as the signer serves it. */
 export const receiptLeafJson = z
-  .object({ request: taskRequestJson, request_signature: rsvSignature, node: compressedPublicKey, output_hash: hex32, fee: uintString('fee') })
+  .object({
+    request: taskRequestJson,
+    request_signature: rsvSignature,
+    node: compressedPublicKey,
+    output_hash: hex32,
+    fee: uintString('fee'),
+  })
   .strict();
 export type ReceiptLeafJson = z.infer<typeof receiptLeafJson>;
 
 /** A signed payee voucher. */
-export const payeeVoucherJson = z.object({ payee: principal, market: principal, cumulative: uintString('cumulative'), settle_by: uintString('settle_by'), signature: rsvSignature }).strict();
+export const payeeVoucherJson = z
+  .object({
+    payee: principal,
+    market: principal,
+    cumulative: uintString('cumulative'),
+    settle_by: uintString('settle_by'),
+    signature: rsvSignature,
+  })
+  .strict();
 export type PayeeVoucherJson = z.infer<typeof payeeVoucherJson>;
 
 export function toTaskRequestJson(r: TaskRequest): TaskRequestJson {
@@ -73,25 +105,65 @@ export function fromTaskRequestJson(j: TaskRequestJson): TaskRequest {
 }
 
 export function toAuthorizationJson(a: SpendAuthorization, signature: string): SpendAuthorizationJson {
-  return { account: a.account, market: a.market, cumulative: a.cumulative.toString(), nonce: a.nonce.toString(), receipts_root: a.receiptsRoot.toLowerCase(), signature };
+  return {
+    account: a.account,
+    market: a.market,
+    cumulative: a.cumulative.toString(),
+    nonce: a.nonce.toString(),
+    receipts_root: a.receiptsRoot.toLowerCase(),
+    signature,
+  };
 }
 
-export function fromAuthorizationJson(j: SpendAuthorizationJson): { authorization: SpendAuthorization; signature: string } {
-  return { authorization: { account: j.account, market: j.market, cumulative: BigInt(j.cumulative), nonce: BigInt(j.nonce), receiptsRoot: j.receipts_root }, signature: j.signature };
+export function fromAuthorizationJson(j: SpendAuthorizationJson): {
+  authorization: SpendAuthorization;
+  signature: string;
+} {
+  return {
+    authorization: {
+      account: j.account,
+      market: j.market,
+      cumulative: BigInt(j.cumulative),
+      nonce: BigInt(j.nonce),
+      receiptsRoot: j.receipts_root,
+    },
+    signature: j.signature,
+  };
 }
 
 export function toLeafJson(l: ReceiptLeaf): ReceiptLeafJson {
-  return { request: toTaskRequestJson(l.request), request_signature: l.requestSignature, node: l.node, output_hash: l.outputHash, fee: l.fee.toString() };
+  return {
+    request: toTaskRequestJson(l.request),
+    request_signature: l.requestSignature,
+    node: l.node,
+    output_hash: l.outputHash,
+    fee: l.fee.toString(),
+  };
 }
 
 export function fromLeafJson(j: ReceiptLeafJson): ReceiptLeaf {
-  return { request: fromTaskRequestJson(j.request), requestSignature: j.request_signature, node: j.node, outputHash: j.output_hash, fee: BigInt(j.fee) };
+  return {
+    request: fromTaskRequestJson(j.request),
+    requestSignature: j.request_signature,
+    node: j.node,
+    outputHash: j.output_hash,
+    fee: BigInt(j.fee),
+  };
 }
 
 export function toVoucherJson(v: PayeeVoucher, signature: string): PayeeVoucherJson {
-  return { payee: v.payee, market: v.market, cumulative: v.cumulative.toString(), settle_by: v.settleBy.toString(), signature };
+  return {
+    payee: v.payee,
+    market: v.market,
+    cumulative: v.cumulative.toString(),
+    settle_by: v.settleBy.toString(),
+    signature,
+  };
 }
 
 export function fromVoucherJson(j: PayeeVoucherJson): { voucher: PayeeVoucher; signature: string } {
-  return { voucher: { payee: j.payee, market: j.market, cumulative: BigInt(j.cumulative), settleBy: BigInt(j.settle_by) }, signature: j.signature };
+  return {
+    voucher: { payee: j.payee, market: j.market, cumulative: BigInt(j.cumulative), settleBy: BigInt(j.settle_by) },
+    signature: j.signature,
+  };
 }

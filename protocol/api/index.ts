@@ -13,7 +13,9 @@ export const hex32 = z.string().regex(/^[0-9a-f]{64}$/, 'must be a sha256 as 64 
 export const compressedPublicKey = z
   .string()
   .regex(/^0[23][0-9a-f]{64}$/, 'must be a compressed secp256k1 public key: 66 hex characters starting with 02 or 03');
-export const rsvSignature = z.string().regex(/^[0-9a-f]{130}$/, 'must be a 65-byte RSV signature as 130 lowercase hex characters');
+export const rsvSignature = z
+  .string()
+  .regex(/^[0-9a-f]{130}$/, 'must be a 65-byte RSV signature as 130 lowercase hex characters');
 export const nodeId = z
   .string()
   .min(1)
@@ -101,7 +103,9 @@ export const completeTaskRequest = z
 export type CompleteTaskRequest = z.infer<typeof completeTaskRequest>;
 
 /** POST /api/v1/tasks/complete-batch: several results in one signed request; each is checked and accepted on its own. */
-export const completeBatchRequest = z.object({ results: z.array(completeTaskRequest).min(1, 'results: send at least one result').max(MAX_TASKS_PER_CALL) }).strict();
+export const completeBatchRequest = z
+  .object({ results: z.array(completeTaskRequest).min(1, 'results: send at least one result').max(MAX_TASKS_PER_CALL) })
+  .strict();
 export type CompleteBatchRequest = z.infer<typeof completeBatchRequest>;
 
 /**
@@ -110,7 +114,13 @@ export type CompleteBatchRequest = z.infer<typeof completeBatchRequest>;
  */
 export const completeOutcome = z.union([
   z.object({ task_id: z.string(), success: z.literal(true), status: z.enum(TASK_STATUSES) }),
-  z.object({ task_id: z.string(), success: z.literal(false), http_status: z.number().int(), code: z.string(), error: z.string() }),
+  z.object({
+    task_id: z.string(),
+    success: z.literal(false),
+    http_status: z.number().int(),
+    code: z.string(),
+    error: z.string(),
+  }),
 ]);
 export type CompleteOutcome = z.infer<typeof completeOutcome>;
 export const completeBatchResponse = z.object({ results: z.array(completeOutcome) });

@@ -15,13 +15,16 @@ type Int = bigint | number;
 export const ACCOUNTS = 'accounts';
 
 /** accounts.clar's errors (u3001-u3049), e.g. `accountsErrors.ERR_SPEND_ABOVE_CAP`. */
-export const accountsErrors: ErrorTable = parseErrorConstants(readFileSync(new URL('../../contracts/accounts.clar', import.meta.url), 'utf8'));
+export const accountsErrors: ErrorTable = parseErrorConstants(
+  readFileSync(new URL('../../contracts/accounts.clar', import.meta.url), 'utf8'),
+);
 
 /** Most items (accounts) and most credits (payees) one `settle-accounts` call takes. */
 export const MAX_SETTLE_ITEMS = 200;
 
 function uint(value: Int, field: string): ClarityValue {
-  if (typeof value === 'number' && !Number.isSafeInteger(value)) throw new Error(`${field} must be a whole number, got ${value}`);
+  if (typeof value === 'number' && !Number.isSafeInteger(value))
+    throw new Error(`${field} must be a whole number, got ${value}`);
   if (BigInt(value) < 0n) throw new Error(`${field} must not be negative, got ${value}`);
   return Cl.uint(value);
 }
@@ -68,8 +71,10 @@ export interface SettleAccounts {
 
 /** Arguments of `settle-accounts`. */
 export function settleAccountsArgs(s: SettleAccounts): ClarityValue[] {
-  if (s.items.length > MAX_SETTLE_ITEMS) throw new Error(`settle-accounts takes at most ${MAX_SETTLE_ITEMS} items, got ${s.items.length}`);
-  if (s.credits.length > MAX_SETTLE_ITEMS) throw new Error(`settle-accounts takes at most ${MAX_SETTLE_ITEMS} credits, got ${s.credits.length}`);
+  if (s.items.length > MAX_SETTLE_ITEMS)
+    throw new Error(`settle-accounts takes at most ${MAX_SETTLE_ITEMS} items, got ${s.items.length}`);
+  if (s.credits.length > MAX_SETTLE_ITEMS)
+    throw new Error(`settle-accounts takes at most ${MAX_SETTLE_ITEMS} credits, got ${s.credits.length}`);
   return [
     hexBuffer(s.root, 32, 'root'),
     uint(s.tasks, 'tasks'),
@@ -85,7 +90,11 @@ export function settleAccountsArgs(s: SettleAccounts): ClarityValue[] {
         }),
       ),
     ),
-    Cl.list(s.credits.map((c, i) => Cl.tuple({ payee: Cl.principal(c.payee), amount: uint(c.amount, `credits[${i}].amount`) }))),
+    Cl.list(
+      s.credits.map((c, i) =>
+        Cl.tuple({ payee: Cl.principal(c.payee), amount: uint(c.amount, `credits[${i}].amount`) }),
+      ),
+    ),
   ];
 }
 
@@ -99,7 +108,11 @@ export interface VoucherClaim {
 /** Arguments of `challenge-voucher`: the voucher and the settler's RSV signature of it. */
 export function challengeVoucherArgs(v: VoucherClaim, signature: string): ClarityValue[] {
   return [
-    Cl.tuple({ payee: Cl.principal(v.payee), cumulative: uint(v.cumulative, 'cumulative'), 'settle-by': uint(v.settleBy, 'settleBy') }),
+    Cl.tuple({
+      payee: Cl.principal(v.payee),
+      cumulative: uint(v.cumulative, 'cumulative'),
+      'settle-by': uint(v.settleBy, 'settleBy'),
+    }),
     hexBuffer(signature, 65, 'signature'),
   ];
 }
@@ -133,7 +146,12 @@ function big(t: TupleCV['value'], key: string): bigint {
 
 function text(t: TupleCV['value'], key: string): string {
   const v = t[key];
-  if (v?.type === ClarityType.Buffer || v?.type === ClarityType.PrincipalStandard || v?.type === ClarityType.PrincipalContract) return v.value;
+  if (
+    v?.type === ClarityType.Buffer ||
+    v?.type === ClarityType.PrincipalStandard ||
+    v?.type === ClarityType.PrincipalContract
+  )
+    return v.value;
   throw new Error(`field "${key}": expected a buffer or principal, got ${v?.type}`);
 }
 
@@ -145,31 +163,76 @@ function optionalText(t: TupleCV['value'], key: string): string | null {
 }
 
 /** `get-account`: balance, settled spend and nonce, pending withdrawal (withdrawAt 0: none). */
-export interface AccountState { balance: bigint; spent: bigint; nonce: bigint; withdrawAmount: bigint; withdrawAt: bigint }
+export interface AccountState {
+  balance: bigint;
+  spent: bigint;
+  nonce: bigint;
+  withdrawAmount: bigint;
+  withdrawAt: bigint;
+}
 export function decodeAccount(cv: ClarityValue): AccountState | null {
   const t = fields(cv, 'get-account');
-  return t && { balance: big(t, 'balance'), spent: big(t, 'spent'), nonce: big(t, 'nonce'), withdrawAmount: big(t, 'withdraw-amount'), withdrawAt: big(t, 'withdraw-at') };
+  return (
+    t && {
+      balance: big(t, 'balance'),
+      spent: big(t, 'spent'),
+      nonce: big(t, 'nonce'),
+      withdrawAmount: big(t, 'withdraw-amount'),
+      withdrawAt: big(t, 'withdraw-at'),
+    }
+  );
 }
 
 /** `get-payee`: claimed + claimable = credited + penalties. */
-export interface PayeeState { credited: bigint; penalties: bigint; claimable: bigint; claimed: bigint }
+export interface PayeeState {
+  credited: bigint;
+  penalties: bigint;
+  claimable: bigint;
+  claimed: bigint;
+}
 export function decodePayee(cv: ClarityValue): PayeeState | null {
   const t = fields(cv, 'get-payee');
-  return t && { credited: big(t, 'credited'), penalties: big(t, 'penalties'), claimable: big(t, 'claimable'), claimed: big(t, 'claimed') };
+  return (
+    t && {
+      credited: big(t, 'credited'),
+      penalties: big(t, 'penalties'),
+      claimable: big(t, 'claimable'),
+      claimed: big(t, 'claimed'),
+    }
+  );
 }
 
 /** `get-period`: a settlement's receipts root (hex), task count, height and total charged. */
-export interface PeriodState { root: string; tasks: bigint; settledAt: bigint; charged: bigint }
+export interface PeriodState {
+  root: string;
+  tasks: bigint;
+  settledAt: bigint;
+  charged: bigint;
+}
 export function decodePeriod(cv: ClarityValue): PeriodState | null {
   const t = fields(cv, 'get-period');
-  return t && { root: text(t, 'root'), tasks: big(t, 'tasks'), settledAt: big(t, 'settled-at'), charged: big(t, 'charged') };
+  return (
+    t && { root: text(t, 'root'), tasks: big(t, 'tasks'), settledAt: big(t, 'settled-at'), charged: big(t, 'charged') }
+  );
 }
 
 /** `get-signer`: the settler, its key (hex, '' before one is set), bond, unlock height (0: none requested), challenges proven. */
-export interface SignerState { settler: string | null; key: string; bond: bigint; unlockAt: bigint; challengesProven: bigint }
+export interface SignerState {
+  settler: string | null;
+  key: string;
+  bond: bigint;
+  unlockAt: bigint;
+  challengesProven: bigint;
+}
 export function decodeSigner(cv: ClarityValue): SignerState {
   const t = need(cv, 'get-signer');
-  return { settler: optionalText(t, 'settler'), key: text(t, 'key'), bond: big(t, 'bond'), unlockAt: big(t, 'unlock-at'), challengesProven: big(t, 'challenges-proven') };
+  return {
+    settler: optionalText(t, 'settler'),
+    key: text(t, 'key'),
+    bond: big(t, 'bond'),
+    unlockAt: big(t, 'unlock-at'),
+    challengesProven: big(t, 'challenges-proven'),
+  };
 }
 
 /** `get-config` of accounts.clar. */
@@ -186,21 +249,43 @@ export interface AccountsConfig {
 export function decodeAccountsConfig(cv: ClarityValue): AccountsConfig {
   const t = need(cv, 'get-config');
   return {
-    admin: text(t, 'admin'), disputeWindow: big(t, 'dispute-window'), settleWindow: big(t, 'settle-window'), minSignerBond: big(t, 'min-signer-bond'),
-    penaltyBps: big(t, 'penalty-bps'), settler: optionalText(t, 'settler'), settlerKey: text(t, 'settler-key'), lastPeriod: big(t, 'last-period'),
+    admin: text(t, 'admin'),
+    disputeWindow: big(t, 'dispute-window'),
+    settleWindow: big(t, 'settle-window'),
+    minSignerBond: big(t, 'min-signer-bond'),
+    penaltyBps: big(t, 'penalty-bps'),
+    settler: optionalText(t, 'settler'),
+    settlerKey: text(t, 'settler-key'),
+    lastPeriod: big(t, 'last-period'),
   };
 }
 
 /** `get-totals`: `held` = (deposited - withdrawn - charged) + (credited + penalties - claimed) + (bondPosted - bondPaid - bondWithdrawn). */
 export interface AccountsTotals {
-  deposited: bigint; withdrawn: bigint; charged: bigint; credited: bigint; penalties: bigint; claimed: bigint;
-  bondPosted: bigint; bondPaid: bigint; bondWithdrawn: bigint; held: bigint;
+  deposited: bigint;
+  withdrawn: bigint;
+  charged: bigint;
+  credited: bigint;
+  penalties: bigint;
+  claimed: bigint;
+  bondPosted: bigint;
+  bondPaid: bigint;
+  bondWithdrawn: bigint;
+  held: bigint;
 }
 export function decodeAccountsTotals(cv: ClarityValue): AccountsTotals {
   const t = need(cv, 'get-totals');
   return {
-    deposited: big(t, 'deposited'), withdrawn: big(t, 'withdrawn'), charged: big(t, 'charged'), credited: big(t, 'credited'), penalties: big(t, 'penalties'),
-    claimed: big(t, 'claimed'), bondPosted: big(t, 'bond-posted'), bondPaid: big(t, 'bond-paid'), bondWithdrawn: big(t, 'bond-withdrawn'), held: big(t, 'held'),
+    deposited: big(t, 'deposited'),
+    withdrawn: big(t, 'withdrawn'),
+    charged: big(t, 'charged'),
+    credited: big(t, 'credited'),
+    penalties: big(t, 'penalties'),
+    claimed: big(t, 'claimed'),
+    bondPosted: big(t, 'bond-posted'),
+    bondPaid: big(t, 'bond-paid'),
+    bondWithdrawn: big(t, 'bond-withdrawn'),
+    held: big(t, 'held'),
   };
 }
 

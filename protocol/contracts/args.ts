@@ -9,7 +9,8 @@ import { hexToBytes } from '@stacks/common';
 type Int = bigint | number;
 
 function uint(value: Int, field: string): ClarityValue {
-  if (typeof value === 'number' && !Number.isSafeInteger(value)) throw new Error(`${field} must be a whole number, got ${value}`);
+  if (typeof value === 'number' && !Number.isSafeInteger(value))
+    throw new Error(`${field} must be a whole number, got ${value}`);
   if (BigInt(value) < 0n) throw new Error(`${field} must not be negative, got ${value}`);
   return Cl.uint(value);
 }
@@ -51,7 +52,8 @@ export const SECURITY_LEVELS = [1, 3, 5] as const;
 /** Arguments of `submit-task`. */
 export function submitTaskArgs(t: SubmitTask): ClarityValue[] {
   const security = t.security ?? 1;
-  if (!SECURITY_LEVELS.includes(Number(security) as 1 | 3 | 5)) throw new Error(`security must be 1, 3 or 5, got ${security}`);
+  if (!SECURITY_LEVELS.includes(Number(security) as 1 | 3 | 5))
+    throw new Error(`security must be 1, 3 or 5, got ${security}`);
   return [
     uint(t.modelOutput, 'modelOutput'),
     hexBuffer(t.inputHash, 32, 'inputHash'),
@@ -106,18 +108,24 @@ export const MAX_VOTES = 5;
 
 /** The single argument of `settle-redundant`. */
 export function settleRedundantArgs(tasks: RedundantTask[]): ClarityValue[] {
-  if (tasks.length > MAX_REDUNDANT_BATCH) throw new Error(`settle-redundant takes at most ${MAX_REDUNDANT_BATCH} tasks, got ${tasks.length}`);
+  if (tasks.length > MAX_REDUNDANT_BATCH)
+    throw new Error(`settle-redundant takes at most ${MAX_REDUNDANT_BATCH} tasks, got ${tasks.length}`);
   return [
     Cl.list(
       tasks.map((t, i) => {
-        if (t.results.length > MAX_VOTES) throw new Error(`tasks[${i}] has ${t.results.length} results; at most ${MAX_VOTES}`);
+        if (t.results.length > MAX_VOTES)
+          throw new Error(`tasks[${i}] has ${t.results.length} results; at most ${MAX_VOTES}`);
         return Cl.tuple({
           'task-id': uint(t.taskId, `tasks[${i}].taskId`),
           results: Cl.list(
             t.results.map((r, j) =>
               Cl.tuple({
                 'output-hash': hexBuffer(r.outputHash, 32, `tasks[${i}].results[${j}].outputHash`),
-                'node-pubkey': hexBuffer(r.nodePublicKey, 33, `tasks[${i}].results[${j}].nodePublicKey (compressed key)`),
+                'node-pubkey': hexBuffer(
+                  r.nodePublicKey,
+                  33,
+                  `tasks[${i}].results[${j}].nodePublicKey (compressed key)`,
+                ),
                 signature: hexBuffer(r.signature, 65, `tasks[${i}].results[${j}].signature`),
               }),
             ),
@@ -146,7 +154,9 @@ export function nodeKeyArgs(nodePublicKey: string): ClarityValue[] {
 export function orderForSettlement<T extends { nodePublicKey: string }>(items: readonly T[]): T[] {
   return items
     .map((item, i) => ({ item, i }))
-    .sort((a, b) => (a.item.nodePublicKey < b.item.nodePublicKey ? -1 : a.item.nodePublicKey > b.item.nodePublicKey ? 1 : a.i - b.i))
+    .sort((a, b) =>
+      a.item.nodePublicKey < b.item.nodePublicKey ? -1 : a.item.nodePublicKey > b.item.nodePublicKey ? 1 : a.i - b.i,
+    )
     .map(({ item }) => item);
 }
 
@@ -177,16 +187,25 @@ export interface ModelArtifact {
 export const DEFAULT_OUTPUT_PRECISION = 5;
 
 function artifactArgs(a: ModelArtifact): ClarityValue[] {
-  if (!/^[\x20-\x7e]{1,16}$/.test(a.format)) throw new Error(`format must be 1-16 printable ASCII characters, got "${a.format}"`);
+  if (!/^[\x20-\x7e]{1,16}$/.test(a.format))
+    throw new Error(`format must be 1-16 printable ASCII characters, got "${a.format}"`);
   if ([...a.uri].length > 256) throw new Error(`uri must be at most 256 characters, got ${[...a.uri].length}`);
   const precision = Number(a.precision ?? DEFAULT_OUTPUT_PRECISION);
-  if (!Number.isInteger(precision) || precision < 0 || precision > 9) throw new Error(`precision must be a whole number of significant digits from 0 to 9, got ${a.precision}`);
-  return [hexBuffer(a.artifactHash, 32, 'artifactHash'), Cl.stringAscii(a.format), uint(a.price, 'price'), Cl.stringUtf8(a.uri), Cl.uint(precision)];
+  if (!Number.isInteger(precision) || precision < 0 || precision > 9)
+    throw new Error(`precision must be a whole number of significant digits from 0 to 9, got ${a.precision}`);
+  return [
+    hexBuffer(a.artifactHash, 32, 'artifactHash'),
+    Cl.stringAscii(a.format),
+    uint(a.price, 'price'),
+    Cl.stringUtf8(a.uri),
+    Cl.uint(precision),
+  ];
 }
 
 /** Arguments of `model-registry.deploy`. */
 export function deployModelArgs(m: ModelArtifact & { model: string }): ClarityValue[] {
-  if (!/^[\x20-\x7e]{1,64}$/.test(m.model)) throw new Error(`model name must be 1-64 printable ASCII characters, got "${m.model}"`);
+  if (!/^[\x20-\x7e]{1,64}$/.test(m.model))
+    throw new Error(`model name must be 1-64 printable ASCII characters, got "${m.model}"`);
   return [Cl.stringAscii(m.model), ...artifactArgs(m)];
 }
 

@@ -144,9 +144,13 @@ export type CompleteResult = { ok: true; payout: bigint } | { ok: false; code: n
 /** Decodes the result of `complete-tasks`: `(ok (list ...))` or the bare list. */
 export function decodeCompleteResults(cv: ClarityValue): CompleteResult[] {
   const list = cv.type === ClarityType.ResponseOk ? cv.value : cv;
-  if (list.type !== ClarityType.List) throw new Error(`complete-tasks result: expected (ok (list ...)), got ${cv.type}`);
+  if (list.type !== ClarityType.List)
+    throw new Error(`complete-tasks result: expected (ok (list ...)), got ${cv.type}`);
   return list.value.map((r, i) => {
-    if ((r.type === ClarityType.ResponseOk || r.type === ClarityType.ResponseErr) && r.value.type === ClarityType.UInt) {
+    if (
+      (r.type === ClarityType.ResponseOk || r.type === ClarityType.ResponseErr) &&
+      r.value.type === ClarityType.UInt
+    ) {
       const n = BigInt(r.value.value);
       return r.type === ClarityType.ResponseOk ? { ok: true, payout: n } : { ok: false, code: Number(n) };
     }
@@ -245,9 +249,11 @@ export type RedundantResult = { ok: true; votes: number; slashed: bigint } | { o
 /** Decodes the result of `settle-redundant`: `(ok (list ...))` or the bare list. */
 export function decodeRedundantResults(cv: ClarityValue): RedundantResult[] {
   const list = cv.type === ClarityType.ResponseOk ? cv.value : cv;
-  if (list.type !== ClarityType.List) throw new Error(`settle-redundant result: expected (ok (list ...)), got ${cv.type}`);
+  if (list.type !== ClarityType.List)
+    throw new Error(`settle-redundant result: expected (ok (list ...)), got ${cv.type}`);
   return list.value.map((r, i) => {
-    if (r.type === ClarityType.ResponseErr && r.value.type === ClarityType.UInt) return { ok: false, code: Number(r.value.value) };
+    if (r.type === ClarityType.ResponseErr && r.value.type === ClarityType.UInt)
+      return { ok: false, code: Number(r.value.value) };
     if (r.type === ClarityType.ResponseOk) {
       const t = tuple(r.value, `settle-redundant result item ${i}`);
       return { ok: true, votes: Number(big(t, 'votes')), slashed: big(t, 'slashed') };

@@ -16,7 +16,8 @@ export function sha256Hex(data: Uint8Array | string): string {
  */
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') {
-    if (typeof value === 'number' && !Number.isFinite(value)) throw new Error(`cannot hash a non-finite number (${value})`);
+    if (typeof value === 'number' && !Number.isFinite(value))
+      throw new Error(`cannot hash a non-finite number (${value})`);
     return JSON.stringify(value);
   }
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;

@@ -18,12 +18,14 @@ export const SECP256K1_HALF_N = 0x7fffffffffffffffffffffffffffffff5d576e7357a450
  * or null when it is canonical. Does not check that it verifies.
  */
 export function canonicalSignatureProblem(signature: string): string | null {
-  if (!/^[0-9a-fA-F]{130}$/.test(signature)) return 'a signature must be 65 bytes (r ‖ s ‖ recovery byte) as 130 hex characters';
+  if (!/^[0-9a-fA-F]{130}$/.test(signature))
+    return 'a signature must be 65 bytes (r ‖ s ‖ recovery byte) as 130 hex characters';
   const v = parseInt(signature.slice(128), 16);
   if (v > 1) return `the recovery byte is ${signature.slice(128)}, only 00 or 01 are accepted`;
   const s = BigInt(`0x${signature.slice(64, 128)}`);
   if (s === 0n) return 's is zero';
-  if (s > SECP256K1_HALF_N) return 's is above n/2 (a high-s signature); sign with libsecp256k1 or stacks.js, which produce low s';
+  if (s > SECP256K1_HALF_N)
+    return 's is above n/2 (a high-s signature); sign with libsecp256k1 or stacks.js, which produce low s';
   return null;
 }
 

@@ -10,7 +10,14 @@
  * on random values and against Clarity's `to-consensus-buff?` in simnet.
  */
 import { createHash } from 'node:crypto';
-import { Cl, STRUCTURED_DATA_PREFIX, hashStructuredDataBytes, serializeCVBytes, type ClarityValue, type TupleCV } from '@stacks/transactions';
+import {
+  Cl,
+  STRUCTURED_DATA_PREFIX,
+  hashStructuredDataBytes,
+  serializeCVBytes,
+  type ClarityValue,
+  type TupleCV,
+} from '@stacks/transactions';
 
 const MAX_UINT = (1n << 128n) - 1n;
 const domainHashes = new Map<string, Uint8Array>();
@@ -42,7 +49,8 @@ function principalBytes(principal: string): Uint8Array {
 /** 32 bytes from 64 hex characters (an optional 0x aside); throws naming the field otherwise. */
 export function hash32(hex: string, field: string): Buffer {
   const clean = hex.startsWith('0x') ? hex.slice(2) : hex;
-  if (clean.length !== 64 || !/^[0-9a-fA-F]{64}$/.test(clean)) throw new Error(`${field} must be 32 bytes of hex (64 characters), got "${hex}"`);
+  if (clean.length !== 64 || !/^[0-9a-fA-F]{64}$/.test(clean))
+    throw new Error(`${field} must be 32 bytes of hex (64 characters), got "${hex}"`);
   return Buffer.from(clean, 'hex');
 }
 
@@ -57,7 +65,12 @@ const OUTPUT_HASH = Buffer.concat([fieldName('output-hash'), Buffer.of(0x02, 0, 
 const TASK_ID = Buffer.concat([fieldName('task-id'), Buffer.of(0x01)]);
 
 /** The Clarity serialization of `{escrow, task-id, input-hash, output-hash}` (fields in Clarity's order). */
-export function taskResultMessageBytes(result: { escrow: string; taskId: bigint | number; inputHash: string; outputHash: string }): Buffer {
+export function taskResultMessageBytes(result: {
+  escrow: string;
+  taskId: bigint | number;
+  inputHash: string;
+  outputHash: string;
+}): Buffer {
   const id = BigInt(result.taskId);
   if (id < 0n || id > MAX_UINT) throw new Error(`taskId must be a uint (0 to 2^128 - 1), got ${id}`);
   const idBytes = Buffer.alloc(16);
@@ -95,16 +108,42 @@ function asciiValue(text: string): Buffer {
  * serialize it). Null for what only @stacks/transactions should frame or refuse: text beyond
  * printable ASCII, a timestamp that is not a whole number of ms.
  */
-export function nodeRequestMessageBytes(req: { method: string; path: string; bodyHash: string; timestamp: number }): Buffer | null {
+export function nodeRequestMessageBytes(req: {
+  method: string;
+  path: string;
+  bodyHash: string;
+  timestamp: number;
+}): Buffer | null {
   const method = req.method.toUpperCase();
-  if (!/^[\x20-\x7e]*$/.test(method) || !/^[\x20-\x7e]*$/.test(req.path) || !Number.isSafeInteger(req.timestamp) || req.timestamp < 0) return null;
+  if (
+    !/^[\x20-\x7e]*$/.test(method) ||
+    !/^[\x20-\x7e]*$/.test(req.path) ||
+    !Number.isSafeInteger(req.timestamp) ||
+    req.timestamp < 0
+  )
+    return null;
   const ts = Buffer.alloc(16);
   ts.writeBigUInt64BE(BigInt(req.timestamp), 8);
-  return Buffer.concat([TUPLE_HEADER, BODY_HASH, hash32(req.bodyHash, 'bodyHash'), METHOD, asciiValue(method), PATH, asciiValue(req.path), TIMESTAMP, ts]);
+  return Buffer.concat([
+    TUPLE_HEADER,
+    BODY_HASH,
+    hash32(req.bodyHash, 'bodyHash'),
+    METHOD,
+    asciiValue(method),
+    PATH,
+    asciiValue(req.path),
+    TIMESTAMP,
+    ts,
+  ]);
 }
 
 /** `"SIP018" ‖ sha256(domain) ‖ sha256(message)`: what is hashed (once more) and signed. */
-export function structuredDataBytes(domain: { name: string; version: string }, chainId: number, domainCV: () => TupleCV, message: Uint8Array | ClarityValue): Buffer {
+export function structuredDataBytes(
+  domain: { name: string; version: string },
+  chainId: number,
+  domainCV: () => TupleCV,
+  message: Uint8Array | ClarityValue,
+): Buffer {
   const bytes = message instanceof Uint8Array ? message : serializeCVBytes(message);
   return Buffer.concat([STRUCTURED_DATA_PREFIX, domainHash(domain, chainId, domainCV), sha256(bytes)]);
 }

@@ -1,6 +1,12 @@
 import { describe, it, expect } from 'vitest';
 import fc from 'fast-check';
-import { randomPrivateKey, privateKeyToPublic, compressPublicKey, encodeStructuredDataBytes, signStructuredData } from '@stacks/transactions';
+import {
+  randomPrivateKey,
+  privateKeyToPublic,
+  compressPublicKey,
+  encodeStructuredDataBytes,
+  signStructuredData,
+} from '@stacks/transactions';
 import {
   signTaskResult,
   verifyTaskResult,
@@ -50,14 +56,24 @@ describe('task result signatures', () => {
     const uint128 = fc.bigInt({ min: 0n, max: (1n << 128n) - 1n });
     const chain = fc.constantFrom(CHAIN_ID.testnet, CHAIN_ID.mainnet, 0x80000001);
     fc.assert(
-      fc.property(principal, uint128, hex32, hex32, chain, fc.boolean(), (escrow, taskId, inputHash, outputHash, chainId, suffixed) => {
-        const r = { escrow, taskId, inputHash, outputHash };
-        const message = taskResultMessageCV(r);
-        const domain = domainCV(TASK_RESULT_DOMAIN, chainId);
-        expect(Buffer.from(encodeTaskResult(r, chainId))).toEqual(Buffer.from(encodeStructuredDataBytes({ message, domain })));
-        const privateKey = suffixed ? `${key.slice(0, 64)}01` : key.slice(0, 64);
-        expect(signTaskResult(r, chainId, privateKey)).toBe(signStructuredData({ message, domain, privateKey }));
-      }),
+      fc.property(
+        principal,
+        uint128,
+        hex32,
+        hex32,
+        chain,
+        fc.boolean(),
+        (escrow, taskId, inputHash, outputHash, chainId, suffixed) => {
+          const r = { escrow, taskId, inputHash, outputHash };
+          const message = taskResultMessageCV(r);
+          const domain = domainCV(TASK_RESULT_DOMAIN, chainId);
+          expect(Buffer.from(encodeTaskResult(r, chainId))).toEqual(
+            Buffer.from(encodeStructuredDataBytes({ message, domain })),
+          );
+          const privateKey = suffixed ? `${key.slice(0, 64)}01` : key.slice(0, 64);
+          expect(signTaskResult(r, chainId, privateKey)).toBe(signStructuredData({ message, domain, privateKey }));
+        },
+      ),
       { numRuns: 200 },
     );
   });
@@ -65,14 +81,21 @@ describe('task result signatures', () => {
   it('refuses what cannot be encoded, saying what is wrong', () => {
     expect(() => encodeTaskResult({ ...result, taskId: -1n }, CHAIN_ID.testnet)).toThrow(/uint/);
     expect(() => encodeTaskResult({ ...result, taskId: 1n << 128n }, CHAIN_ID.testnet)).toThrow(/uint/);
-    expect(() => encodeTaskResult({ ...result, outputHash: 'ab' }, CHAIN_ID.testnet)).toThrow(/outputHash must be 32 bytes/);
+    expect(() => encodeTaskResult({ ...result, outputHash: 'ab' }, CHAIN_ID.testnet)).toThrow(
+      /outputHash must be 32 bytes/,
+    );
     expect(() => signTaskResult(result, CHAIN_ID.testnet, 'not-a-key')).toThrow(/private key/);
   });
 });
 
 describe('node request signatures', () => {
   it('bind method, path, body and time', () => {
-    const req = { method: 'POST', path: '/api/v1/tasks/complete', bodyHash: sha256Hex('{}'), timestamp: 1_700_000_000_000 };
+    const req = {
+      method: 'POST',
+      path: '/api/v1/tasks/complete',
+      bodyHash: sha256Hex('{}'),
+      timestamp: 1_700_000_000_000,
+    };
     const sig = signNodeRequest(req, CHAIN_ID.testnet, key);
     expect(verifyNodeRequest(req, CHAIN_ID.testnet, sig, pub)).toBe(true);
     expect(verifyNodeRequest({ ...req, path: '/api/v1/nodes/register' }, CHAIN_ID.testnet, sig, pub)).toBe(false);
@@ -80,24 +103,44 @@ describe('node request signatures', () => {
   });
 
   it('encode exactly as stacks.js does, for any method, path (non-ASCII too), body hash, time and chain', () => {
-    const text = fc.oneof(fc.string({ maxLength: 300 }), fc.string({ unit: 'binary', maxLength: 40 }), fc.constantFrom('/api/v1/tasks/complete', '/api/v1/nodes/n-1/tasks?wait=20&max=8'));
+    const text = fc.oneof(
+      fc.string({ maxLength: 300 }),
+      fc.string({ unit: 'binary', maxLength: 40 }),
+      fc.constantFrom('/api/v1/tasks/complete', '/api/v1/nodes/n-1/tasks?wait=20&max=8'),
+    );
     const hex32 = fc.uint8Array({ minLength: 32, maxLength: 32 }).map((b) => Buffer.from(b).toString('hex'));
     const chain = fc.constantFrom(CHAIN_ID.testnet, CHAIN_ID.mainnet, 0x80000001);
     fc.assert(
-      fc.property(fc.constantFrom('GET', 'post', 'PUT'), text, hex32, fc.nat({ max: Number.MAX_SAFE_INTEGER }), chain, (method, path, bodyHash, timestamp, chainId) => {
-        const req = { method, path, bodyHash, timestamp };
-        const domain = domainCV(NODE_REQUEST_DOMAIN, chainId);
-        expect(Buffer.from(encodeNodeRequest(req, chainId))).toEqual(Buffer.from(encodeStructuredDataBytes({ message: nodeRequestMessageCV(req), domain })));
-      }),
+      fc.property(
+        fc.constantFrom('GET', 'post', 'PUT'),
+        text,
+        hex32,
+        fc.nat({ max: Number.MAX_SAFE_INTEGER }),
+        chain,
+        (method, path, bodyHash, timestamp, chainId) => {
+          const req = { method, path, bodyHash, timestamp };
+          const domain = domainCV(NODE_REQUEST_DOMAIN, chainId);
+          expect(Buffer.from(encodeNodeRequest(req, chainId))).toEqual(
+            Buffer.from(encodeStructuredDataBytes({ message: nodeRequestMessageCV(req), domain })),
+          );
+        },
+      ),
       { numRuns: 300 },
     );
   });
 
   it('encode and sign exactly as stacks.js does', () => {
-    const req = { method: 'GET', path: '/api/v1/nodes/n-1/tasks?max=32&inline=true', bodyHash: sha256Hex(''), timestamp: Date.now() };
+    const req = {
+      method: 'GET',
+      path: '/api/v1/nodes/n-1/tasks?max=32&inline=true',
+      bodyHash: sha256Hex(''),
+      timestamp: Date.now(),
+    };
     const message = nodeRequestMessageCV(req);
     const domain = domainCV(NODE_REQUEST_DOMAIN, CHAIN_ID.testnet);
-    expect(Buffer.from(encodeNodeRequest(req, CHAIN_ID.testnet))).toEqual(Buffer.from(encodeStructuredDataBytes({ message, domain })));
+    expect(Buffer.from(encodeNodeRequest(req, CHAIN_ID.testnet))).toEqual(
+      Buffer.from(encodeStructuredDataBytes({ message, domain })),
+    );
     expect(signNodeRequest(req, CHAIN_ID.testnet, key)).toBe(signStructuredData({ message, domain, privateKey: key }));
   });
 });

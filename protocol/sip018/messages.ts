@@ -9,7 +9,14 @@
  * the same RFC 6979 signatures as stacks.js's `signStructuredData` (a test compares them), about
  * 3x cheaper, which matters because a node signs every result it computes.
  */
-import { Cl, type ClarityValue, type TupleCV, encodeStructuredDataBytes, publicKeyFromSignatureRsv, compressPublicKey } from '@stacks/transactions';
+import {
+  Cl,
+  type ClarityValue,
+  type TupleCV,
+  encodeStructuredDataBytes,
+  publicKeyFromSignatureRsv,
+  compressPublicKey,
+} from '@stacks/transactions';
 import { createRequire } from 'node:module';
 import { createHash } from 'node:crypto';
 import { sha256Hex } from '../hash/index.js';
@@ -66,12 +73,22 @@ export function structuredDataHash(message: ClarityValue, domain: TupleCV): stri
 
 /** The SIP-018 encoding of a task result (`"SIP018" ‖ domain hash ‖ message hash`); its sha256 is what is signed. */
 export function encodeTaskResult(result: TaskResult, chainId: number): Uint8Array {
-  return structuredDataBytes(TASK_RESULT_DOMAIN, chainId, () => domainCV(TASK_RESULT_DOMAIN, chainId), taskResultMessageBytes(result));
+  return structuredDataBytes(
+    TASK_RESULT_DOMAIN,
+    chainId,
+    () => domainCV(TASK_RESULT_DOMAIN, chainId),
+    taskResultMessageBytes(result),
+  );
 }
 
 /** The SIP-018 encoding of a node request. */
 export function encodeNodeRequest(req: NodeRequest, chainId: number): Uint8Array {
-  return structuredDataBytes(NODE_REQUEST_DOMAIN, chainId, () => domainCV(NODE_REQUEST_DOMAIN, chainId), nodeRequestMessageBytes(req) ?? nodeRequestMessageCV(req));
+  return structuredDataBytes(
+    NODE_REQUEST_DOMAIN,
+    chainId,
+    () => domainCV(NODE_REQUEST_DOMAIN, chainId),
+    nodeRequestMessageBytes(req) ?? nodeRequestMessageCV(req),
+  );
 }
 
 const signingKeys = new Map<string, Buffer>();
@@ -80,7 +97,8 @@ const signingKeys = new Map<string, Buffer>();
 function secretOf(privateKey: string): Buffer {
   let secret = signingKeys.get(privateKey);
   if (!secret) {
-    if (!PRIVATE_KEY_PATTERN.test(privateKey)) throw new Error('private key must be 32 bytes of hex (64 characters, optionally followed by 01)');
+    if (!PRIVATE_KEY_PATTERN.test(privateKey))
+      throw new Error('private key must be 32 bytes of hex (64 characters, optionally followed by 01)');
     secret = Buffer.from(privateKey.slice(0, 64), 'hex');
     if (signingKeys.size > 100) signingKeys.clear();
     signingKeys.set(privateKey, secret);
@@ -94,7 +112,10 @@ let secp: typeof import('tiny-secp256k1') | null = null;
 /** Signs sha256(`encoded`) deterministically (RFC 6979, low s); returns the 65-byte RSV signature as hex. */
 function signEncoded(encoded: Uint8Array, privateKey: string): string {
   secp ??= createRequire(import.meta.url)('tiny-secp256k1') as typeof import('tiny-secp256k1');
-  const { signature, recoveryId } = secp.signRecoverable(createHash('sha256').update(encoded).digest(), secretOf(privateKey));
+  const { signature, recoveryId } = secp.signRecoverable(
+    createHash('sha256').update(encoded).digest(),
+    secretOf(privateKey),
+  );
   return Buffer.concat([signature, Buffer.of(recoveryId)]).toString('hex');
 }
 
@@ -116,7 +137,12 @@ function verifyEncoded(encoded: Uint8Array, signature: string, publicKey: string
 }
 
 /** True when `signature` over `message` in `domain` recovers to `publicKey` (compressed hex). */
-export function verifyStructuredSignature(message: ClarityValue, domain: TupleCV, signature: string, publicKey: string): boolean {
+export function verifyStructuredSignature(
+  message: ClarityValue,
+  domain: TupleCV,
+  signature: string,
+  publicKey: string,
+): boolean {
   return verifyEncoded(encodeStructuredDataBytes({ message, domain }), signature, publicKey);
 }
 

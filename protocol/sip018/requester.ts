@@ -32,9 +32,13 @@ export interface RequesterRequest {
 
 /** The message tuple: `{method, path, public-key, timestamp}`. Throws on a path that is not ASCII or a malformed key. */
 export function requesterRequestMessageCV(req: RequesterRequest): TupleCV {
-  if (!/^0[23][0-9a-fA-F]{64}$/.test(req.publicKey)) throw new Error(`publicKey must be a compressed secp256k1 public key (66 hex characters), got "${req.publicKey}"`);
+  if (!/^0[23][0-9a-fA-F]{64}$/.test(req.publicKey))
+    throw new Error(`publicKey must be a compressed secp256k1 public key (66 hex characters), got "${req.publicKey}"`);
   // 33 bytes: the leading byte of the compressed point, then x (hash32 checks the 64 hex characters of x).
-  const key = Buffer.concat([Buffer.from(req.publicKey.slice(0, 2), 'hex'), hash32(req.publicKey.slice(2), 'publicKey')]);
+  const key = Buffer.concat([
+    Buffer.from(req.publicKey.slice(0, 2), 'hex'),
+    hash32(req.publicKey.slice(2), 'publicKey'),
+  ]);
   return Cl.tuple({
     method: Cl.stringAscii(req.method.toUpperCase()),
     path: Cl.stringAscii(req.path),
@@ -45,7 +49,11 @@ export function requesterRequestMessageCV(req: RequesterRequest): TupleCV {
 
 /** Signs a requester request with the wallet key (stacks.js `signStructuredData`: RFC 6979, low s); RSV hex. */
 export function signRequesterRequest(req: RequesterRequest, chainId: number, privateKey: string): string {
-  return signStructuredData({ message: requesterRequestMessageCV(req), domain: domainCV(REQUESTER_REQUEST_DOMAIN, chainId), privateKey });
+  return signStructuredData({
+    message: requesterRequestMessageCV(req),
+    domain: domainCV(REQUESTER_REQUEST_DOMAIN, chainId),
+    privateKey,
+  });
 }
 
 /** True when `signature` is a canonical signature of `req` by `req.publicKey`. */
@@ -56,7 +64,12 @@ export function verifyRequesterRequest(req: RequesterRequest, chainId: number, s
   } catch {
     return false;
   }
-  return verifyStructuredSignature(message, domainCV(REQUESTER_REQUEST_DOMAIN, chainId), signature, req.publicKey.toLowerCase());
+  return verifyStructuredSignature(
+    message,
+    domainCV(REQUESTER_REQUEST_DOMAIN, chainId),
+    signature,
+    req.publicKey.toLowerCase(),
+  );
 }
 
 /** The compressed public key (hex) of a wallet's private key. */
@@ -68,8 +81,18 @@ export function requesterPublicKey(privateKey: string): string {
  * The three headers of a signed requester request (REQUESTER_AUTH_HEADERS) for `method` and
  * `path` (with its query string), signed now with the wallet's `privateKey`.
  */
-export function requesterAuthHeaders(method: string, path: string, chainId: number, privateKey: string, timestamp = Date.now()): Record<string, string> {
+export function requesterAuthHeaders(
+  method: string,
+  path: string,
+  chainId: number,
+  privateKey: string,
+  timestamp = Date.now(),
+): Record<string, string> {
   const publicKey = requesterPublicKey(privateKey);
   const signature = signRequesterRequest({ method, path, publicKey, timestamp }, chainId, privateKey);
-  return { [REQUESTER_AUTH_HEADERS.publicKey]: publicKey, [REQUESTER_AUTH_HEADERS.timestamp]: String(timestamp), [REQUESTER_AUTH_HEADERS.signature]: signature };
+  return {
+    [REQUESTER_AUTH_HEADERS.publicKey]: publicKey,
+    [REQUESTER_AUTH_HEADERS.timestamp]: String(timestamp),
+    [REQUESTER_AUTH_HEADERS.signature]: signature,
+  };
 }

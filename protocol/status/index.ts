@@ -4,7 +4,15 @@
  */
 
 /** Every task status, in the order a task normally moves through them. */
-export const TASK_STATUSES = ['pending', 'in_progress', 'completed', 'submitted', 'settled', 'failed', 'timeout'] as const;
+export const TASK_STATUSES = [
+  'pending',
+  'in_progress',
+  'completed',
+  'submitted',
+  'settled',
+  'failed',
+  'timeout',
+] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 
 /** Statuses a task never leaves. */

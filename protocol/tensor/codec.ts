@@ -136,11 +136,14 @@ export function decodeTensor(t: OipTensor): RawTensor {
   const flat = t.data.some(Array.isArray) ? (t.data as unknown[]).flat(Infinity as 1) : t.data;
   const want = elementCount(t.shape);
   if (flat.length !== want) {
-    throw new TensorError(`tensor "${t.name}": shape [${t.shape.join(',')}] needs ${want} elements but data has ${flat.length}`);
+    throw new TensorError(
+      `tensor "${t.name}": shape [${t.shape.join(',')}] needs ${want} elements but data has ${flat.length}`,
+    );
   }
   const out = allocateData(t.datatype, want);
   const range = INT_RANGE[t.datatype];
-  const bad = (i: number, what: string) => new TensorError(`tensor "${t.name}" (${t.datatype}): element ${i} is ${JSON.stringify(flat[i])}, expected ${what}`);
+  const bad = (i: number, what: string) =>
+    new TensorError(`tensor "${t.name}" (${t.datatype}): element ${i} is ${JSON.stringify(flat[i])}, expected ${what}`);
   // One tight loop per kind: this runs on the agent's main thread for every element of every input.
   if (t.datatype === 'BYTES') {
     for (let i = 0; i < want; i++) {
@@ -158,7 +161,8 @@ export function decodeTensor(t: OipTensor): RawTensor {
     const big = out instanceof BigInt64Array || out instanceof BigUint64Array;
     for (let i = 0; i < want; i++) {
       const v = flat[i];
-      if (typeof v !== 'number' || !Number.isInteger(v) || v < range[0] || v > range[1]) throw bad(i, `an integer in [${range[0]}, ${range[1]}]`);
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < range[0] || v > range[1])
+        throw bad(i, `an integer in [${range[0]}, ${range[1]}]`);
       if (big) (out as BigInt64Array)[i] = BigInt(v);
       else (out as Int32Array)[i] = v;
     }
@@ -209,6 +213,10 @@ export function canonicalOutputs(output: InferenceOutputs, precision: number): I
   if (precision <= 0) return output;
   return {
     ...output,
-    outputs: output.outputs.map((t) => (FLOAT_TYPES.has(t.datatype) ? { ...t, data: (t.data as unknown[]).map((v) => (typeof v === 'number' ? roundSignificant(v, precision) : v)) } : t)),
+    outputs: output.outputs.map((t) =>
+      FLOAT_TYPES.has(t.datatype)
+        ? { ...t, data: (t.data as unknown[]).map((v) => (typeof v === 'number' ? roundSignificant(v, precision) : v)) }
+        : t,
+    ),
   };
 }

@@ -65,7 +65,14 @@ type Call = {
   /** Already failed (timed out): a late answer is dropped. */
   done?: boolean;
 };
-type Slot = { worker: Worker; ready: boolean; running: Map<number, Call>; direct: Call[]; idle?: NodeJS.Timeout; leaving?: boolean };
+type Slot = {
+  worker: Worker;
+  ready: boolean;
+  running: Map<number, Call>;
+  direct: Call[];
+  idle?: NodeJS.Timeout;
+  leaving?: boolean;
+};
 
 /** Worker threads running the handlers of one worker file. Create with `ThreadPool.start`. */
 export class ThreadPool<H extends Handlers> {
@@ -115,17 +122,23 @@ export class ThreadPool<H extends Handlers> {
     if (this.broken) return Promise.reject(this.broken);
     const live = this.slots.filter((s) => !s.leaving);
     return Promise.all(
-      live.map((slot) => new Promise<ResultOf<H, K>>((resolve, reject) => {
-        slot.direct.push(this.makeCall(name, arg, {}, resolve, reject));
-        this.pump();
-      })),
+      live.map(
+        (slot) =>
+          new Promise<ResultOf<H, K>>((resolve, reject) => {
+            slot.direct.push(this.makeCall(name, arg, {}, resolve, reject));
+            this.pump();
+          }),
+      ),
     );
   }
 
   /** Free places that calls of at least `priority` have not already claimed (a batcher asks before forming a batch). */
   capacity(priority = -Infinity): number {
     const per = this.opts.perWorker ?? 1;
-    const free = this.slots.reduce((n, s) => n + (s.ready && !s.leaving && s.direct.length === 0 ? per - s.running.size : 0), 0);
+    const free = this.slots.reduce(
+      (n, s) => n + (s.ready && !s.leaving && s.direct.length === 0 ? per - s.running.size : 0),
+      0,
+    );
     return Math.max(0, free - this.queue.filter((c) => (c.opts.priority ?? 0) >= priority).length);
   }
 
@@ -155,7 +168,13 @@ export class ThreadPool<H extends Handlers> {
     await Promise.all(slots.map((s) => this.stop(s)));
   }
 
-  private makeCall(name: string, arg: unknown, opts: CallOptions, resolve: (v: never) => void, reject: (e: Error) => void): Call {
+  private makeCall(
+    name: string,
+    arg: unknown,
+    opts: CallOptions,
+    resolve: (v: never) => void,
+    reject: (e: Error) => void,
+  ): Call {
     return { msg: { id: this.nextId++, name, arg }, transfer: opts.transfer ?? [], opts, resolve, reject };
   }
 
@@ -169,7 +188,16 @@ export class ThreadPool<H extends Handlers> {
   private async addSlot(): Promise<void> {
     const slot = { ready: false, running: new Map(), direct: [] } as unknown as Slot;
     this.slots.push(slot);
-    for (const { name, arg } of this.opts.setup?.() ?? []) slot.direct.push(this.makeCall(name, arg, {}, () => {}, () => {}));
+    for (const { name, arg } of this.opts.setup?.() ?? [])
+      slot.direct.push(
+        this.makeCall(
+          name,
+          arg,
+          {},
+          () => {},
+          () => {},
+        ),
+      );
     const { file, workerData, resourceLimits } = this.opts;
     try {
       slot.worker = await spawnWorker(file, { workerData, resourceLimits });
@@ -239,7 +267,8 @@ export class ThreadPool<H extends Handlers> {
     this.retired.delete(slot);
     for (const call of lost) clearTimeout(call.timer);
     if (slot.leaving) {
-      for (const call of lost) call.reject(new WorkerCrashedError(`${reason} (stopped) while running ${call.msg.name}`));
+      for (const call of lost)
+        call.reject(new WorkerCrashedError(`${reason} (stopped) while running ${call.msg.name}`));
       if (!this.closed && this.queue.length > 0 && this.slots.length < this.size) void this.addSlot().catch(() => {});
       return;
     }
@@ -258,7 +287,9 @@ export class ThreadPool<H extends Handlers> {
     if (this.deaths.length > deaths) {
       // Something kills every worker (a model that crashes the runtime at load, say): stop respawning.
       const n = this.deaths.length;
-      this.broken = new WorkerCrashedError(`${this.opts.label}s crashed ${n} times within ${windowMs / 1000} s (last: ${why}); not replacing them`);
+      this.broken = new WorkerCrashedError(
+        `${this.opts.label}s crashed ${n} times within ${windowMs / 1000} s (last: ${why}); not replacing them`,
+      );
       for (const call of this.queue.splice(0)) call.reject(this.broken);
       for (const s of this.slots) for (const call of s.direct.splice(0)) call.reject(this.broken);
       return;
@@ -272,7 +303,9 @@ export class ThreadPool<H extends Handlers> {
     if (call.opts.timeoutMs !== undefined) {
       call.timer = setTimeout(() => {
         call.done = true;
-        call.reject(new CallTimeoutError(`${this.opts.label} did not finish ${call.msg.name} within ${call.opts.timeoutMs} ms`));
+        call.reject(
+          new CallTimeoutError(`${this.opts.label} did not finish ${call.msg.name} within ${call.opts.timeoutMs} ms`),
+        );
         // The thread is stuck in that call: take it out of service (not a crash); the next call starts another.
         const i = this.slots.indexOf(slot);
         if (i >= 0) this.slots.splice(i, 1);
@@ -290,10 +323,12 @@ export class ThreadPool<H extends Handlers> {
     if (this.closed) return;
     const per = this.opts.perWorker ?? 1;
     const open = (s: Slot) => s.ready && !s.leaving && s.running.size < per;
-    for (const slot of this.slots) while (open(slot) && slot.direct.length > 0) this.startCall(slot, slot.direct.shift()!);
+    for (const slot of this.slots)
+      while (open(slot) && slot.direct.length > 0) this.startCall(slot, slot.direct.shift()!);
     while (this.queue.length > 0) {
       let best: Slot | undefined;
-      for (const s of this.slots) if (open(s) && s.direct.length === 0 && (!best || s.running.size < best.running.size)) best = s;
+      for (const s of this.slots)
+        if (open(s) && s.direct.length === 0 && (!best || s.running.size < best.running.size)) best = s;
       if (!best) return;
       this.startCall(best, this.queue.shift()!);
     }

@@ -19,7 +19,10 @@ export interface SpawnOptions {
 }
 
 type Build = (options: Record<string, unknown>) => Promise<{ outputFiles: { text: string }[] }>;
-type Plugin = { name: string; setup: (build: { onLoad: (f: { filter: RegExp }, cb: (a: { path: string }) => unknown) => void }) => void };
+type Plugin = {
+  name: string;
+  setup: (build: { onLoad: (f: { filter: RegExp }, cb: (a: { path: string }) => unknown) => void }) => void;
+};
 
 const bundles = new Map<string, Promise<string>>();
 

@@ -4,8 +4,24 @@
  * own key at `run` once its address holds STX (fundAddress); a test node that talks to the
  * signer without an agent is bonded here (fundAndBond), from its own key, as an agent would.
  */
-import { broadcastTransaction, compressPublicKey, fetchCallReadOnlyFunction, makeContractCall, makeSTXTokenTransfer, PostConditionMode, privateKeyToAddress, privateKeyToPublic, type ClarityValue } from '@stacks/transactions';
-import { ACCOUNTS, amountArgs, decodeAccountsConfig, decodeSigner, setSettlerArgs } from '../../protocol/contracts/index.js';
+import {
+  broadcastTransaction,
+  compressPublicKey,
+  fetchCallReadOnlyFunction,
+  makeContractCall,
+  makeSTXTokenTransfer,
+  PostConditionMode,
+  privateKeyToAddress,
+  privateKeyToPublic,
+  type ClarityValue,
+} from '@stacks/transactions';
+import {
+  ACCOUNTS,
+  amountArgs,
+  decodeAccountsConfig,
+  decodeSigner,
+  setSettlerArgs,
+} from '../../protocol/contracts/index.js';
 import { resolveConfig, BondClient, ensureBond, loadOrCreateKey, type NodeBond } from '../../node-agent/index.js';
 import { devKeys } from '../../devnet/accounts.js';
 import { resolve } from 'node:path';
@@ -22,7 +38,10 @@ const queues = new Map<string, Promise<unknown>>();
 
 function serialized<T>(key: string, run: () => Promise<T>): Promise<T> {
   const next = (queues.get(key) ?? Promise.resolve()).then(run, run);
-  queues.set(key, next.catch(() => undefined));
+  queues.set(
+    key,
+    next.catch(() => undefined),
+  );
   return next;
 }
 
@@ -33,7 +52,8 @@ async function mined(devnetUrl: string, txid: string, what = 'STX transfer'): Pr
     if (res.ok) {
       const tx = (await res.json()) as { tx_status: string; tx_result?: { repr: string } };
       if (tx.tx_status === 'success') return;
-      if (tx.tx_status !== 'pending') throw new Error(`${what} ${id}: ${tx.tx_status} ${tx.tx_result?.repr ?? ''}`.trim());
+      if (tx.tx_status !== 'pending')
+        throw new Error(`${what} ${id}: ${tx.tx_status} ${tx.tx_result?.repr ?? ''}`.trim());
     }
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -44,7 +64,12 @@ async function mined(devnetUrl: string, txid: string, what = 'STX transfer'): Pr
  * Tops `address` up to `atLeast` micro-STX from a dev account (default the faucet) and waits
  * until the transfer is mined; nothing when it holds that much already. Returns what was sent.
  */
-export async function fundAddress(devnetUrl: string, address: string, atLeast = NODE_FUNDING, from = FUNDER): Promise<bigint> {
+export async function fundAddress(
+  devnetUrl: string,
+  address: string,
+  atLeast = NODE_FUNDING,
+  from = FUNDER,
+): Promise<bigint> {
   const key = devKeys(resolve(ROOT, 'Clarinet.toml')).get(from);
   if (!key) throw new Error(`no dev account named ${from} in settings/Devnet.toml`);
   return serialized(`${devnetUrl} ${from}`, async () => {
@@ -52,7 +77,14 @@ export async function fundAddress(devnetUrl: string, address: string, atLeast = 
     if (have >= atLeast) return 0n;
     const amount = atLeast - have;
     const client = { baseUrl: devnetUrl };
-    const tx = await makeSTXTokenTransfer({ recipient: address, amount, senderKey: key, network: 'testnet', client, memo: 'devnet funding' });
+    const tx = await makeSTXTokenTransfer({
+      recipient: address,
+      amount,
+      senderKey: key,
+      network: 'testnet',
+      client,
+      memo: 'devnet funding',
+    });
     const res = await broadcastTransaction({ transaction: tx, network: 'testnet', client });
     if ('reason' in res) throw new Error(`funding ${address}: the devnet refused the transfer: ${res.reason}`);
     await mined(devnetUrl, res.txid);
@@ -71,11 +103,19 @@ export async function fundNodeKey(devnetUrl: string, keyFile: string): Promise<s
  * Funds a node key and bonds `stake` (default the contract's minimum) under it from its own
  * address, as `node-agent bond` does: for test nodes that talk to the signer without an agent.
  */
-export async function fundAndBond(devnetUrl: string, privateKey: string, opts: { escrow?: string; stake?: bigint } = {}): Promise<NodeBond> {
+export async function fundAndBond(
+  devnetUrl: string,
+  privateKey: string,
+  opts: { escrow?: string; stake?: bigint } = {},
+): Promise<NodeBond> {
   const address = privateKeyToAddress(privateKey, 'testnet');
   await fundAddress(devnetUrl, address, NODE_FUNDING + (opts.stake ?? 0n));
   const { chain } = resolveConfig({ chain: { api_url: devnetUrl, escrow_contract: opts.escrow ?? DEV_ESCROW } });
-  const client = new BondClient(chain, 'devnet', { privateKey, publicKey: compressPublicKey(privateKeyToPublic(privateKey)), address });
+  const client = new BondClient(chain, 'devnet', {
+    privateKey,
+    publicKey: compressPublicKey(privateKeyToPublic(privateKey)),
+    address,
+  });
   return ensureBond(client, opts.stake ?? 0n);
 }
 
@@ -83,12 +123,27 @@ export async function fundAndBond(devnetUrl: string, privateKey: string, opts: {
 export const SETTLER_BOND = 10_000_000n;
 
 /** Signs, sends and waits for one contract call on the devnet; throws with the result when it aborts. */
-export async function callAndWait(devnetUrl: string, key: string, contract: string, fn: string, args: ClarityValue[]): Promise<void> {
+export async function callAndWait(
+  devnetUrl: string,
+  key: string,
+  contract: string,
+  fn: string,
+  args: ClarityValue[],
+): Promise<void> {
   const [contractAddress, contractName] = contract.split('.') as [string, string];
   const client = { baseUrl: devnetUrl };
   const sender = privateKeyToAddress(key, 'testnet');
   await serialized(`${devnetUrl} ${sender}`, async () => {
-    const tx = await makeContractCall({ contractAddress, contractName, functionName: fn, functionArgs: args, senderKey: key, network: 'testnet', client, postConditionMode: PostConditionMode.Allow });
+    const tx = await makeContractCall({
+      contractAddress,
+      contractName,
+      functionName: fn,
+      functionArgs: args,
+      senderKey: key,
+      network: 'testnet',
+      client,
+      postConditionMode: PostConditionMode.Allow,
+    });
     const res = await broadcastTransaction({ transaction: tx, network: 'testnet', client });
     if ('reason' in res) throw new Error(`${contract}.${fn}: the devnet refused the call: ${res.reason}`);
     await mined(devnetUrl, res.txid, `${contract}.${fn}`);
@@ -102,19 +157,37 @@ export async function callAndWait(devnetUrl: string, key: string, contract: stri
  * bonded is left alone. Throws, saying why, when another key is settler and still bonded (the
  * contract refuses to replace it until it withdraws its bond).
  */
-export async function ensureSettler(devnetUrl: string, adminKey: string, signerKey: string, opts: { accounts?: string; bond?: bigint } = {}): Promise<{ settler: string; bond: bigint }> {
+export async function ensureSettler(
+  devnetUrl: string,
+  adminKey: string,
+  signerKey: string,
+  opts: { accounts?: string; bond?: bigint } = {},
+): Promise<{ settler: string; bond: bigint }> {
   const accounts = opts.accounts ?? `${DEV_ESCROW.split('.')[0]}.${ACCOUNTS}`;
   const [contractAddress, contractName] = accounts.split('.') as [string, string];
-  const read = (functionName: string) => fetchCallReadOnlyFunction({ contractAddress, contractName, functionName, functionArgs: [], senderAddress: contractAddress, network: 'testnet', client: { baseUrl: devnetUrl } });
+  const read = (functionName: string) =>
+    fetchCallReadOnlyFunction({
+      contractAddress,
+      contractName,
+      functionName,
+      functionArgs: [],
+      senderAddress: contractAddress,
+      network: 'testnet',
+      client: { baseUrl: devnetUrl },
+    });
   const address = privateKeyToAddress(signerKey, 'testnet');
   const publicKey = compressPublicKey(privateKeyToPublic(signerKey));
   let signer = decodeSigner(await read('get-signer'));
   if (signer.settler !== address || signer.key !== publicKey) {
-    if (signer.bond > 0n) throw new Error(`${accounts}: ${signer.settler} is settler with a bond of ${signer.bond} µSTX; it must withdraw it (request-bond-withdrawal, withdraw-bond) before ${address} can be named`);
+    if (signer.bond > 0n)
+      throw new Error(
+        `${accounts}: ${signer.settler} is settler with a bond of ${signer.bond} µSTX; it must withdraw it (request-bond-withdrawal, withdraw-bond) before ${address} can be named`,
+      );
     await callAndWait(devnetUrl, adminKey, accounts, 'set-settler', setSettlerArgs(address, publicKey));
   }
   const config = decodeAccountsConfig(await read('get-config'));
-  const target = (opts.bond ?? SETTLER_BOND) > config.minSignerBond ? (opts.bond ?? SETTLER_BOND) : config.minSignerBond;
+  const target =
+    (opts.bond ?? SETTLER_BOND) > config.minSignerBond ? (opts.bond ?? SETTLER_BOND) : config.minSignerBond;
   signer = decodeSigner(await read('get-signer'));
   if (signer.bond < target) {
     const amount = target - signer.bond;

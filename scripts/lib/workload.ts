@@ -5,7 +5,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { ClarityType, Pc, deserializeCV } from '@stacks/transactions';
-import { INFERENCE_ESCROW, decodeTaskCompleted, submitTaskArgs, type TaskCompleted } from '../../protocol/contracts/index.js';
+import {
+  INFERENCE_ESCROW,
+  decodeTaskCompleted,
+  submitTaskArgs,
+  type TaskCompleted,
+} from '../../protocol/contracts/index.js';
 import { loadMarketConfig, MarketChain, SignerClient, walletFromKey } from '../../market/index.js';
 import { jsonInputsToBinary, type TaskStatus } from '../../protocol/index.js';
 
@@ -17,7 +22,9 @@ export interface Endpoints {
 
 /** A market chain client for these endpoints. */
 export function marketChain(e: Endpoints): MarketChain {
-  return new MarketChain(loadMarketConfig(undefined, { node_url: e.devnetUrl, signer_url: e.signerUrl, network: 'devnet' }));
+  return new MarketChain(
+    loadMarketConfig(undefined, { node_url: e.devnetUrl, signer_url: e.signerUrl, network: 'devnet' }),
+  );
 }
 
 export interface SubmitPlan {
@@ -48,10 +55,15 @@ export async function submitTasks(e: Endpoints, plan: SubmitPlan): Promise<bigin
   const input = readFileSync(plan.inputFile);
   const security = plan.security ?? 1;
   const fee = plan.fee ?? head.price * BigInt(security);
-  const perWallet = plan.walletKeys.map((key, w) => ({ wallet: walletFromKey(key, 'devnet'), n: Math.floor(plan.count / plan.walletKeys.length) + (w < plan.count % plan.walletKeys.length ? 1 : 0) }));
+  const perWallet = plan.walletKeys.map((key, w) => ({
+    wallet: walletFromKey(key, 'devnet'),
+    n: Math.floor(plan.count / plan.walletKeys.length) + (w < plan.count % plan.walletKeys.length ? 1 : 0),
+  }));
   // Input i is named by wallet i mod W's tasks (below), so that wallet signs its upload: the signer counts inputs against their uploader.
-  const upload = (bytes: Uint8Array, i: number) => signer.putInput(plan.binary ? jsonInputsToBinary(bytes) : bytes, perWallet[i % perWallet.length]!.wallet);
-  const inputHashes = plan.inputs === 'distinct' ? await uploadDistinct(input, plan.count, upload) : [await upload(input, 0)];
+  const upload = (bytes: Uint8Array, i: number) =>
+    signer.putInput(plan.binary ? jsonInputsToBinary(bytes) : bytes, perWallet[i % perWallet.length]!.wallet);
+  const inputHashes =
+    plan.inputs === 'distinct' ? await uploadDistinct(input, plan.count, upload) : [await upload(input, 0)];
   // Wallets submit in parallel; each wallet's transactions go one after another so the node's
   // nonce for it is always the next one.
   const txids = (
@@ -60,8 +72,20 @@ export async function submitTasks(e: Endpoints, plan: SubmitPlan): Promise<bigin
         const ids: string[] = [];
         for (let i = 0; i < n; i++) {
           const inputHash = inputHashes[(w + i * perWallet.length) % inputHashes.length]!;
-          const args = submitTaskArgs({ modelOutput: head.outputId!, inputHash, fee, maxBlocks: plan.maxBlocks ?? 200n, privacy: 0, priority: 0, security });
-          ids.push(await chain.call(wallet, INFERENCE_ESCROW, 'submit-task', args, [Pc.principal(wallet.address).willSendEq(fee).ustx()]));
+          const args = submitTaskArgs({
+            modelOutput: head.outputId!,
+            inputHash,
+            fee,
+            maxBlocks: plan.maxBlocks ?? 200n,
+            privacy: 0,
+            priority: 0,
+            security,
+          });
+          ids.push(
+            await chain.call(wallet, INFERENCE_ESCROW, 'submit-task', args, [
+              Pc.principal(wallet.address).willSendEq(fee).ustx(),
+            ]),
+          );
         }
         return ids;
       }),
@@ -70,14 +94,19 @@ export async function submitTasks(e: Endpoints, plan: SubmitPlan): Promise<bigin
   const ids: bigint[] = [];
   for (const txid of txids) {
     const r = (await chain.confirm(txid)).result;
-    if (r.type !== ClarityType.ResponseOk || r.value.type !== ClarityType.UInt) throw new Error(`submit-task ${txid} returned ${r.type}`);
+    if (r.type !== ClarityType.ResponseOk || r.value.type !== ClarityType.UInt)
+      throw new Error(`submit-task ${txid} returned ${r.type}`);
     ids.push(BigInt(r.value.value));
   }
   return ids;
 }
 
 /** Uploads `count` variants of an OIP JSON input (a few at a time); returns their hashes in order. */
-async function uploadDistinct(json: Buffer, count: number, upload: (bytes: Uint8Array, i: number) => Promise<string>): Promise<string[]> {
+async function uploadDistinct(
+  json: Buffer,
+  count: number,
+  upload: (bytes: Uint8Array, i: number) => Promise<string>,
+): Promise<string[]> {
   const doc = JSON.parse(json.toString('utf8')) as { inputs: { data: number[] }[] };
   const first = doc.inputs[0]!.data[0]!;
   const hashes: string[] = [];
@@ -103,7 +132,12 @@ export async function statusCounts(signerUrl: string, ids: bigint[]): Promise<Ma
 }
 
 /** Polls until every task is settled (or failed / timeout); `onTick` sees the counts. */
-export async function waitSettled(signerUrl: string, ids: bigint[], timeoutMs: number, onTick?: (counts: Map<string, number>) => void): Promise<Map<string, number>> {
+export async function waitSettled(
+  signerUrl: string,
+  ids: bigint[],
+  timeoutMs: number,
+  onTick?: (counts: Map<string, number>) => void,
+): Promise<Map<string, number>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const counts = await statusCounts(signerUrl, ids);
@@ -129,7 +163,8 @@ export async function settlementEvents(devnetUrl: string, escrow: string): Promi
     const res = await fetch(`${devnetUrl}/extended/v1/contract/${escrow}/events?limit=50&offset=${offset}`);
     const page = (await res.json()) as { results: { contract_log?: { value: { hex: string; repr: string } } }[] };
     for (const ev of page.results) {
-      if (ev.contract_log?.value.repr.includes('"task-completed"')) out.push(decodeTaskCompleted(deserializeCV(ev.contract_log.value.hex)));
+      if (ev.contract_log?.value.repr.includes('"task-completed"'))
+        out.push(decodeTaskCompleted(deserializeCV(ev.contract_log.value.hex)));
     }
     if (page.results.length < 50) return out;
   }

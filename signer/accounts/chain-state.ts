@@ -4,7 +4,16 @@
  * deposits and withdrawal requests are seen) and payees.
  */
 import { Cl } from '@stacks/transactions';
-import { decodeAccount, decodeAccountsConfig, decodePayee, decodeSigner, type AccountsConfig, type AccountState, type PayeeState, type SignerState } from '../../protocol/index.js';
+import {
+  decodeAccount,
+  decodeAccountsConfig,
+  decodePayee,
+  decodeSigner,
+  type AccountsConfig,
+  type AccountState,
+  type PayeeState,
+  type SignerState,
+} from '../../protocol/index.js';
 import type { Chain } from '../chain/index.js';
 import { accountsContractOf } from '../config/index.js';
 import { readOnly } from '../catalog/index.js';
@@ -58,7 +67,13 @@ export async function readSettler(s: Services, chain: Chain): Promise<SignerStat
  * request whose mirror is older than `maxAgeMs`: deposits raise what it may spend, and a
  * withdrawal request makes its settlement urgent. Returns how many were read.
  */
-export async function refreshAccounts(s: Services, chain: Chain, maxAgeMs: number, now = Date.now(), limit = 200): Promise<number> {
+export async function refreshAccounts(
+  s: Services,
+  chain: Chain,
+  maxAgeMs: number,
+  now = Date.now(),
+  limit = 200,
+): Promise<number> {
   const stale = prepared(
     s.store.sqlite,
     `select account from prepaid_accounts

@@ -68,8 +68,14 @@ export class ChainView {
     if (this.#terms && Date.now() - this.#terms.at < this.cacheMs) return this.#terms.value;
     const value = readOnly(this.chain, INFERENCE_ESCROW, 'get-config', []).then((cv) => {
       const treasury = field(cv, 'treasury');
-      if (treasury.type !== ClarityType.PrincipalStandard && treasury.type !== ClarityType.PrincipalContract) throw new Error('escrow get-config: treasury is not a principal');
-      return { ownerBps: uint(cv, 'owner-bps'), treasuryBps: uint(cv, 'treasury-bps'), treasury: treasury.value, sampleBps: Number(uint(cv, 'sample-bps')) };
+      if (treasury.type !== ClarityType.PrincipalStandard && treasury.type !== ClarityType.PrincipalContract)
+        throw new Error('escrow get-config: treasury is not a principal');
+      return {
+        ownerBps: uint(cv, 'owner-bps'),
+        treasuryBps: uint(cv, 'treasury-bps'),
+        treasury: treasury.value,
+        sampleBps: Number(uint(cv, 'sample-bps')),
+      };
     });
     const entry = { at: Date.now(), value };
     this.#terms = entry;

@@ -42,9 +42,30 @@ function put(out: Buffer, at: number, part: Uint8Array): number {
 }
 // Tuple fields in Clarity's order (sorted by name).
 const HEADER = Buffer.of(0x0c, 0, 0, 0, 8);
-const [ACCOUNT, EXPIRY, INPUT_HASH, MARKET, MAX_FEE, MODEL_OUTPUT, NONCE, SECURITY] = ['account', 'expiry', 'input-hash', 'market', 'max-fee', 'model-output', 'nonce', 'security'].map(name) as [Buffer, Buffer, Buffer, Buffer, Buffer, Buffer, Buffer, Buffer];
+const [ACCOUNT, EXPIRY, INPUT_HASH, MARKET, MAX_FEE, MODEL_OUTPUT, NONCE, SECURITY] = [
+  'account',
+  'expiry',
+  'input-hash',
+  'market',
+  'max-fee',
+  'model-output',
+  'nonce',
+  'security',
+].map(name) as [Buffer, Buffer, Buffer, Buffer, Buffer, Buffer, Buffer, Buffer];
 const BUFF32 = Buffer.of(0x02, 0, 0, 0, 32);
-const FIXED = HEADER.length + ACCOUNT.length + EXPIRY.length + INPUT_HASH.length + BUFF32.length + 32 + MARKET.length + MAX_FEE.length + MODEL_OUTPUT.length + NONCE.length + SECURITY.length + 5 * 17;
+const FIXED =
+  HEADER.length +
+  ACCOUNT.length +
+  EXPIRY.length +
+  INPUT_HASH.length +
+  BUFF32.length +
+  32 +
+  MARKET.length +
+  MAX_FEE.length +
+  MODEL_OUTPUT.length +
+  NONCE.length +
+  SECURITY.length +
+  5 * 17;
 
 /** Consensus bytes of the request tuple (protocol/accounts taskRequestCV), from its validated JSON form, written into one buffer. */
 export function taskRequestBytes(r: TaskRequestJson): Buffer {
@@ -58,7 +79,8 @@ export function taskRequestBytes(r: TaskRequestJson): Buffer {
   at = writeUint(out, at, r.expiry);
   at = put(out, at, INPUT_HASH);
   at = put(out, at, BUFF32);
-  if (out.write(r.input_hash, at, 32, 'hex') !== 32) throw new Error(`input_hash must be 32 bytes of hex, got "${r.input_hash}"`);
+  if (out.write(r.input_hash, at, 32, 'hex') !== 32)
+    throw new Error(`input_hash must be 32 bytes of hex, got "${r.input_hash}"`);
   at = put(out, at + 32, MARKET);
   at = put(out, at, market);
   at = put(out, at, MAX_FEE);

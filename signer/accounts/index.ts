@@ -23,7 +23,18 @@ import { admit, type ItemOutcome } from './intake.js';
 export { ChainView, type EscrowTerms, type LiveOutput } from './chain-view.js';
 export { accountRow, availableOf, unsettledOf, mirrorChainState, addReserved, type AccountRow } from './ledger.js';
 export { Pricing, priceOf, demandBps, tierDiscountBps } from './pricing.js';
-export { receiptOf, leafJsonOf, sharesOf, markDue, markFailed, reconcile, expireRequests, type ReceiptRow, type PrepaidContext, type Share } from './receipts.js';
+export {
+  receiptOf,
+  leafJsonOf,
+  sharesOf,
+  markDue,
+  markFailed,
+  reconcile,
+  expireRequests,
+  type ReceiptRow,
+  type PrepaidContext,
+  type Share,
+} from './receipts.js';
 export { pay, dueView, dueReceipts, MAX_DUE, type PaymentContext } from './payments.js';
 export { admit, requestItem, type ItemOutcome, type RequestItem } from './intake.js';
 export { readSettler, readPayee } from './chain-state.js';
@@ -85,7 +96,9 @@ export class PrepaidAccounts {
   }
 
   /** Checks many canonical signatures over SIP-018 bytes (`digest`: their sha256, when known) at once, one answer each. */
-  verifyMany(checks: readonly { encoded: Uint8Array; digest?: Uint8Array; signature: string; publicKey: string }[]): Promise<boolean[]> {
+  verifyMany(
+    checks: readonly { encoded: Uint8Array; digest?: Uint8Array; signature: string; publicKey: string }[],
+  ): Promise<boolean[]> {
     return this.#deps.verifier.encodedMany(checks);
   }
 
@@ -104,7 +117,12 @@ export class PrepaidAccounts {
    * once when it cannot cover `need` more (a deposit may have landed). Concurrent reads of one
    * account share one call.
    */
-  freshAccount(account: string, publicKey: string | null, need = 0n, now = Date.now()): Promise<AccountRow | undefined> {
+  freshAccount(
+    account: string,
+    publicKey: string | null,
+    need = 0n,
+    now = Date.now(),
+  ): Promise<AccountRow | undefined> {
     const row = accountRow(this.store, account);
     const fresh = row?.read_at != null && now - row.read_at < this.cfg.account_cache_ms;
     if (row && fresh && availableOf(row) >= need) return Promise.resolve(row);
@@ -123,7 +141,8 @@ export class PrepaidAccounts {
   tick(now = Date.now()): { due: string[]; failed: string[]; expired: string[] } {
     const r = reconcile(this.store, this.chainId, now);
     const expired = expireRequests(this.store, now);
-    if (r.due.length || r.failed.length || expired.length) this.#deps.log.info({ due: r.due.length, failed: r.failed.length, expired: expired.length }, 'prepaid receipts');
+    if (r.due.length || r.failed.length || expired.length)
+      this.#deps.log.info({ due: r.due.length, failed: r.failed.length, expired: expired.length }, 'prepaid receipts');
     return { ...r, expired };
   }
 }

@@ -38,7 +38,9 @@ export const requestItem = z
 export type RequestItem = z.infer<typeof requestItem>;
 
 /** The outcome of one item, in the order posted. */
-export type ItemOutcome = { task_id: string; status: 'accepted' | 'duplicate' } | { index: number; success: false; code: ErrorCode; error: string };
+export type ItemOutcome =
+  | { task_id: string; status: 'accepted' | 'duplicate' }
+  | { index: number; success: false; code: ErrorCode; error: string };
 
 /** An item that passed the checks that need no database. */
 interface Candidate {
@@ -82,19 +84,42 @@ function precheck(pa: PrepaidAccounts, index: number, raw: unknown, nowSeconds: 
   }
   const item = parsed.data;
   const r = item.request;
-  if (principalOf(item.public_key, pa.chainId) !== r.account) throw new Refusal('account_key_mismatch', `public_key ${item.public_key} is the key of ${principalOf(item.public_key, pa.chainId)}, not of the request's account ${r.account}`);
-  if (r.market !== pa.market) throw new Refusal('wrong_market', `request.market is ${r.market}; this signer's accounts contract is ${pa.market}`);
-  if (BigInt(r.expiry) <= BigInt(nowSeconds)) throw new Refusal('request_expired', `request.expiry ${r.expiry} is not after now (${nowSeconds} unix seconds); sign the request with a later expiry`);
+  if (principalOf(item.public_key, pa.chainId) !== r.account)
+    throw new Refusal(
+      'account_key_mismatch',
+      `public_key ${item.public_key} is the key of ${principalOf(item.public_key, pa.chainId)}, not of the request's account ${r.account}`,
+    );
+  if (r.market !== pa.market)
+    throw new Refusal('wrong_market', `request.market is ${r.market}; this signer's accounts contract is ${pa.market}`);
+  if (BigInt(r.expiry) <= BigInt(nowSeconds))
+    throw new Refusal(
+      'request_expired',
+      `request.expiry ${r.expiry} is not after now (${nowSeconds} unix seconds); sign the request with a later expiry`,
+    );
   let input: Buffer | null = null;
   if (item.input_base64 !== undefined) {
     input = Buffer.from(item.input_base64, 'base64');
-    if (input.length > pa.cfg.max_inline_input_bytes) throw new Refusal('request_invalid', `input_base64 is ${input.length} bytes; at most ${pa.cfg.max_inline_input_bytes} inline (accounts.max_inline_input_bytes): PUT /api/v1/inputs/{sha256} first and omit input_base64`);
+    if (input.length > pa.cfg.max_inline_input_bytes)
+      throw new Refusal(
+        'request_invalid',
+        `input_base64 is ${input.length} bytes; at most ${pa.cfg.max_inline_input_bytes} inline (accounts.max_inline_input_bytes): PUT /api/v1/inputs/{sha256} first and omit input_base64`,
+      );
     const hash = createHash('sha256').update(input).digest('hex');
-    if (hash !== r.input_hash) throw new Refusal('input_mismatch', `input_base64 hashes to ${hash}, not to request.input_hash ${r.input_hash}`);
+    if (hash !== r.input_hash)
+      throw new Refusal('input_mismatch', `input_base64 hashes to ${hash}, not to request.input_hash ${r.input_hash}`);
   }
   const encoded = encodeTaskRequest(r, pa.chainId);
   const digest = createHash('sha256').update(encoded).digest();
-  return { index, item, request: r, taskId: prepaidTaskId(digest.toString('hex')), maxFee: BigInt(r.max_fee), input, encoded, digest };
+  return {
+    index,
+    item,
+    request: r,
+    taskId: prepaidTaskId(digest.toString('hex')),
+    maxFee: BigInt(r.max_fee),
+    input,
+    encoded,
+    digest,
+  };
 }
 
 /** Judges and records a batch; returns one outcome per item, in order. */
@@ -102,7 +127,8 @@ export async function admit(pa: PrepaidAccounts, items: unknown[], now = Date.no
   const nowSeconds = Math.floor(now / 1000);
   const out: ItemOutcome[] = new Array(items.length);
   const refuse = (index: number, e: unknown) => {
-    if (e instanceof Refusal || e instanceof ApiError) out[index] = { index, success: false, code: e.code, error: e.message };
+    if (e instanceof Refusal || e instanceof ApiError)
+      out[index] = { index, success: false, code: e.code, error: e.message };
     else throw e;
   };
   const pre: Checked[] = [];
@@ -115,8 +141,19 @@ export async function admit(pa: PrepaidAccounts, items: unknown[], now = Date.no
   });
   // Signatures (on the verifier's threads) and the chain reads (cached) of the whole batch at once.
   const [sigs, outputs] = await Promise.all([
-    pa.verifyMany(pre.map((c) => ({ encoded: c.encoded, digest: c.digest, signature: c.item.signature, publicKey: c.item.public_key }))),
-    Promise.all([...new Set(pre.map((c) => c.request.model_output))].map(async (id) => [id, await pa.view.output(BigInt(id)).catch((e: unknown) => e as Error)] as const)),
+    pa.verifyMany(
+      pre.map((c) => ({
+        encoded: c.encoded,
+        digest: c.digest,
+        signature: c.item.signature,
+        publicKey: c.item.public_key,
+      })),
+    ),
+    Promise.all(
+      [...new Set(pre.map((c) => c.request.model_output))].map(
+        async (id) => [id, await pa.view.output(BigInt(id)).catch((e: unknown) => e as Error)] as const,
+      ),
+    ),
   ]);
   const outputOf = new Map(outputs);
   const terms = pre.length ? await pa.view.terms() : null;
@@ -124,13 +161,27 @@ export async function admit(pa: PrepaidAccounts, items: unknown[], now = Date.no
   const prices = new Map<string, bigint>();
   pre.forEach((c, k) => {
     try {
-      if (!sigs[k]) throw new Refusal('request_signature_invalid', `signature does not verify with public_key ${c.item.public_key} over the request (SIP-018, domain inference-accounts v1, chain id ${pa.chainId}), or it is not canonical (low s, recovery byte 00 or 01)`);
+      if (!sigs[k])
+        throw new Refusal(
+          'request_signature_invalid',
+          `signature does not verify with public_key ${c.item.public_key} over the request (SIP-018, domain inference-accounts v1, chain id ${pa.chainId}), or it is not canonical (low s, recovery byte 00 or 01)`,
+        );
       const output = outputOf.get(c.request.model_output);
       if (output instanceof Error) throw output;
-      if (!output) throw new Refusal('model_not_live', `model output ${c.request.model_output} is not a live model version (unknown, upgraded or retired); GET /api/v1/models for the live ones`);
+      if (!output)
+        throw new Refusal(
+          'model_not_live',
+          `model output ${c.request.model_output} is not a live model version (unknown, upgraded or retired); GET /api/v1/models for the live ones`,
+        );
       let price: bigint;
       if (c.item.quote) {
-        const q = { account: c.request.account, market: pa.market, modelOutput: BigInt(c.request.model_output), price: BigInt(c.item.quote.price), expiry: BigInt(c.item.quote.expiry) };
+        const q = {
+          account: c.request.account,
+          market: pa.market,
+          modelOutput: BigInt(c.request.model_output),
+          price: BigInt(c.item.quote.price),
+          expiry: BigInt(c.item.quote.expiry),
+        };
         const problem = pa.pricing.quoteProblem(q, c.item.quote.signature, nowSeconds);
         if (problem) throw new Refusal('quote_invalid', problem);
         price = q.price < output.price ? output.price : q.price;
@@ -140,7 +191,11 @@ export async function admit(pa: PrepaidAccounts, items: unknown[], now = Date.no
         prices.set(key, price);
       }
       const fee = price * BigInt(c.request.security);
-      if (fee > c.maxFee) throw new Refusal('max_fee_too_low', `the fee is ${fee} µSTX (price ${price} x security ${c.request.security}), above max_fee ${c.maxFee}; sign the request with max_fee >= ${fee}, or with a quote (GET /api/v1/quote)`);
+      if (fee > c.maxFee)
+        throw new Refusal(
+          'max_fee_too_low',
+          `the fee is ${fee} µSTX (price ${price} x security ${c.request.security}), above max_fee ${c.maxFee}; sign the request with max_fee >= ${fee}, or with a quote (GET /api/v1/quote)`,
+        );
       priced.push({ ...c, output, fee, price });
     } catch (e) {
       refuse(c.index, e);
@@ -153,7 +208,9 @@ export async function admit(pa: PrepaidAccounts, items: unknown[], now = Date.no
     n.total += c.maxFee;
     need.set(c.request.account, n);
   }
-  await Promise.all([...need].map(([account, n]) => pa.freshAccount(account, n.key, n.total, now).catch(() => undefined)));
+  await Promise.all(
+    [...need].map(([account, n]) => pa.freshAccount(account, n.key, n.total, now).catch(() => undefined)),
+  );
   const sampleBps = terms?.sampleBps ?? 0;
   const store = pa.store;
   const batch: BatchState = { accounts: new Map(), inputs: new Set() };
@@ -167,10 +224,16 @@ export async function admit(pa: PrepaidAccounts, items: unknown[], now = Date.no
     }
     // One write per account of what its accepted requests reserved.
     for (const [account, a] of batch.accounts) {
-      if (a.row && a.reserved !== BigInt(a.row.reserved)) prepared(store.sqlite, 'update prepaid_accounts set reserved = ?, updated_at = ? where account = ?').run(a.reserved.toString(), now, account);
+      if (a.row && a.reserved !== BigInt(a.row.reserved))
+        prepared(store.sqlite, 'update prepaid_accounts set reserved = ?, updated_at = ? where account = ?').run(
+          a.reserved.toString(),
+          now,
+          account,
+        );
     }
   });
-  if (priced.some((c) => 'status' in out[c.index]! && (out[c.index] as { status: string }).status === 'accepted')) pa.notify();
+  if (priced.some((c) => 'status' in out[c.index]! && (out[c.index] as { status: string }).status === 'accepted'))
+    pa.notify();
   return out;
 }
 
@@ -185,24 +248,46 @@ interface BatchState {
 }
 
 /** Writes one accepted request (or finds it a duplicate); inside the batch's transaction. */
-function record(pa: PrepaidAccounts, c: Candidate & { output: LiveOutput; fee: bigint; price: bigint }, terms: NonNullable<Awaited<ReturnType<PrepaidAccounts['view']['terms']>>>, sampleBps: number, now: number, batch: BatchState): ItemOutcome {
+function record(
+  pa: PrepaidAccounts,
+  c: Candidate & { output: LiveOutput; fee: bigint; price: bigint },
+  terms: NonNullable<Awaited<ReturnType<PrepaidAccounts['view']['terms']>>>,
+  sampleBps: number,
+  now: number,
+  batch: BatchState,
+): ItemOutcome {
   const sql = pa.store.sqlite;
   const r = c.request;
-  const same = prepared(sql, 'select task_id from prepaid_receipts where account = ? and nonce = ?').get(r.account, r.nonce) as { task_id: string } | undefined;
+  const same = prepared(sql, 'select task_id from prepaid_receipts where account = ? and nonce = ?').get(
+    r.account,
+    r.nonce,
+  ) as { task_id: string } | undefined;
   if (same) {
     if (same.task_id === c.taskId) return { task_id: c.taskId, status: 'duplicate' };
-    throw new Refusal('nonce_used', `account ${r.account} already used nonce ${r.nonce} for another request (task ${same.task_id}); every request needs its own nonce`);
+    throw new Refusal(
+      'nonce_used',
+      `account ${r.account} already used nonce ${r.nonce} for another request (task ${same.task_id}); every request needs its own nonce`,
+    );
   }
   let acct = batch.accounts.get(r.account);
   if (!acct) {
     const read: AccountRow | undefined = accountRow(pa.store, r.account);
     // headroom = balance - unsettled (availableOf before any reservation); available = headroom - reserved.
-    acct = { row: read, reserved: read ? BigInt(read.reserved) : 0n, headroom: read ? availableOf(read) + BigInt(read.reserved) : 0n };
+    acct = {
+      row: read,
+      reserved: read ? BigInt(read.reserved) : 0n,
+      headroom: read ? availableOf(read) + BigInt(read.reserved) : 0n,
+    };
     batch.accounts.set(r.account, acct);
   }
   const row = acct.row;
-  if (!row || row.read_at === null) throw new ApiError('unavailable', `cannot read account ${r.account} from ${pa.market} on chain right now; retry`);
-  if (row.withdraw_at !== null) throw new Refusal('account_withdrawing', `account ${r.account} asked to withdraw (executable at block ${row.withdraw_at}): this signer takes no more requests from it; deposit again after the withdrawal`);
+  if (!row || row.read_at === null)
+    throw new ApiError('unavailable', `cannot read account ${r.account} from ${pa.market} on chain right now; retry`);
+  if (row.withdraw_at !== null)
+    throw new Refusal(
+      'account_withdrawing',
+      `account ${r.account} asked to withdraw (executable at block ${row.withdraw_at}): this signer takes no more requests from it; deposit again after the withdrawal`,
+    );
   const available = acct.headroom - acct.reserved;
   if (available < c.maxFee) {
     const never = BigInt(row.balance) === 0n && BigInt(row.spent) === 0n;
@@ -216,33 +301,60 @@ function record(pa: PrepaidAccounts, c: Candidate & { output: LiveOutput; fee: b
   if (batch.inputs.has(r.input_hash)) {
     // Stored (or found) for an earlier item of this call.
   } else if (c.input) {
-    prepared(sql, "insert into input_blobs (sha256, data, size, content_type, created_at, uploader) values (?, ?, ?, 'application/json', ?, null) on conflict do nothing").run(r.input_hash, c.input, c.input.length, now);
+    prepared(
+      sql,
+      "insert into input_blobs (sha256, data, size, content_type, created_at, uploader) values (?, ?, ?, 'application/json', ?, null) on conflict do nothing",
+    ).run(r.input_hash, c.input, c.input.length, now);
   } else if (!prepared(sql, 'select 1 from input_blobs where sha256 = ?').get(r.input_hash)) {
-    throw new Refusal('input_missing', `no input with sha256 ${r.input_hash} is stored; send its bytes as input_base64, or PUT /api/v1/inputs/${r.input_hash} first`);
+    throw new Refusal(
+      'input_missing',
+      `no input with sha256 ${r.input_hash} is stored; send its bytes as input_base64, or PUT /api/v1/inputs/${r.input_hash} first`,
+    );
   }
   batch.inputs.add(r.input_hash);
-  const ctx: PrepaidContext = { expiry: r.expiry, owner: c.output.owner, owner_bps: terms.ownerBps.toString(), treasury_bps: terms.treasuryBps.toString(), treasury: terms.treasury };
+  const ctx: PrepaidContext = {
+    expiry: r.expiry,
+    owner: c.output.owner,
+    owner_bps: terms.ownerBps.toString(),
+    treasury_bps: terms.treasuryBps.toString(),
+    treasury: terms.treasury,
+  };
   const security = Number(r.security);
   prepared(
     sql,
     `insert into inference_tasks (task_id, chain_task_id, user_address, context, fee, infer_fee, max_infer_time, model_type, status, created_at, updated_at, model_output, artifact_hash, input_hash,
       deadline, privacy, priority, security, precision, sample_bps, runs_needed, source) values (?, null, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, null, 'standard', 0, ?, ?, ?, ?, 'prepaid')`,
-  ).run(c.taskId, r.account, JSON.stringify(ctx), c.fee.toString(), c.price.toString(), pa.maxInferTimeMs, c.output.model, now, now, r.model_output, c.output.artifactHash.toLowerCase(), r.input_hash, security, c.output.precision, sampleBps, runsFor(security, sampleBps));
-  prepared(sql, 'insert into task_events (task_id, from_status, to_status, reason, node_id, txid, at) values (?, null, ?, ?, null, null, ?)').run(
+  ).run(
+    c.taskId,
+    r.account,
+    JSON.stringify(ctx),
+    c.fee.toString(),
+    c.price.toString(),
+    pa.maxInferTimeMs,
+    c.output.model,
+    now,
+    now,
+    r.model_output,
+    c.output.artifactHash.toLowerCase(),
+    r.input_hash,
+    security,
+    c.output.precision,
+    sampleBps,
+    runsFor(security, sampleBps),
+  );
+  prepared(
+    sql,
+    'insert into task_events (task_id, from_status, to_status, reason, node_id, txid, at) values (?, null, ?, ?, null, null, ?)',
+  ).run(
     c.taskId,
     'pending',
     `prepaid request of ${r.account} (nonce ${r.nonce}, fee ${c.fee} of max ${c.maxFee})`,
     now,
   );
-  prepared(sql, "insert into prepaid_receipts (task_id, account, nonce, request, request_signature, max_fee, status, created_at) values (?, ?, ?, ?, ?, ?, 'running', ?)").run(
-    c.taskId,
-    r.account,
-    r.nonce,
-    JSON.stringify(r),
-    c.item.signature,
-    r.max_fee,
-    now,
-  );
+  prepared(
+    sql,
+    "insert into prepaid_receipts (task_id, account, nonce, request, request_signature, max_fee, status, created_at) values (?, ?, ?, ?, ?, ?, 'running', ?)",
+  ).run(c.taskId, r.account, r.nonce, JSON.stringify(r), c.item.signature, r.max_fee, now);
   acct.reserved += c.maxFee;
   return { task_id: c.taskId, status: 'accepted' };
 }

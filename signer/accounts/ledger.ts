@@ -9,14 +9,16 @@
  * settlement, so a request is accepted only while everything accepted before it stays covered.
  */
 import type { AccountState } from '../../protocol/index.js';
-import { prepaidAccounts, prepared, type SignerDatabase } from '../db/index.js';
+import { type prepaidAccounts, prepared, type SignerDatabase } from '../db/index.js';
 
 /** An account row as stored. */
 export type AccountRow = typeof prepaidAccounts.$inferSelect;
 
 /** The row of `account`, or undefined before its first request. */
 export function accountRow(store: SignerDatabase, account: string): AccountRow | undefined {
-  return prepared(store.sqlite, 'select * from prepaid_accounts where account = ?').get(account) as AccountRow | undefined;
+  return prepared(store.sqlite, 'select * from prepaid_accounts where account = ?').get(account) as
+    | AccountRow
+    | undefined;
 }
 
 /** Fees of revealed results not settled on chain yet. */
@@ -35,7 +37,13 @@ export function availableOf(row: Pick<AccountRow, 'balance' | 'owed' | 'spent' |
  * when `publicKey` is given and there is none). Without a row and without a key nothing is stored:
  * a public read of an account that never sent a request leaves no trace.
  */
-export function mirrorChainState(store: SignerDatabase, account: string, publicKey: string | null, state: AccountState | null, now = Date.now()): AccountRow | undefined {
+export function mirrorChainState(
+  store: SignerDatabase,
+  account: string,
+  publicKey: string | null,
+  state: AccountState | null,
+  now = Date.now(),
+): AccountRow | undefined {
   const balance = (state?.balance ?? 0n).toString();
   const spent = (state?.spent ?? 0n).toString();
   const nonce = (state?.nonce ?? 0n).toString();
@@ -47,23 +55,24 @@ export function mirrorChainState(store: SignerDatabase, account: string, publicK
        on conflict (account) do update set balance = excluded.balance, spent = excluded.spent, settled_nonce = excluded.settled_nonce, withdraw_at = excluded.withdraw_at, read_at = excluded.read_at, updated_at = excluded.updated_at`,
     ).run(account, publicKey, balance, spent, nonce, withdrawAt, now, now);
   } else {
-    prepared(store.sqlite, 'update prepaid_accounts set balance = ?, spent = ?, settled_nonce = ?, withdraw_at = ?, read_at = ?, updated_at = ? where account = ?').run(
-      balance,
-      spent,
-      nonce,
-      withdrawAt,
-      now,
-      now,
-      account,
-    );
+    prepared(
+      store.sqlite,
+      'update prepaid_accounts set balance = ?, spent = ?, settled_nonce = ?, withdraw_at = ?, read_at = ?, updated_at = ? where account = ?',
+    ).run(balance, spent, nonce, withdrawAt, now, now, account);
   }
   return accountRow(store, account);
 }
 
 /** Adds `delta` (negative to release) to the account's reserved amount, never below zero. */
 export function addReserved(store: SignerDatabase, account: string, delta: bigint, now = Date.now()): void {
-  const row = prepared(store.sqlite, 'select reserved from prepaid_accounts where account = ?').get(account) as { reserved: string } | undefined;
+  const row = prepared(store.sqlite, 'select reserved from prepaid_accounts where account = ?').get(account) as
+    | { reserved: string }
+    | undefined;
   if (!row) return;
   const next = BigInt(row.reserved) + delta;
-  prepared(store.sqlite, 'update prepaid_accounts set reserved = ?, updated_at = ? where account = ?').run((next > 0n ? next : 0n).toString(), now, account);
+  prepared(store.sqlite, 'update prepaid_accounts set reserved = ?, updated_at = ? where account = ?').run(
+    (next > 0n ? next : 0n).toString(),
+    now,
+    account,
+  );
 }

@@ -17,7 +17,10 @@ import { parseShares, planPeriod, type CandidateAccount, type PaidReceipt, type 
 import { releasePeriod } from './release.js';
 
 /** The `[accounts]` keys the period loop reads (signer/config). */
-export type PeriodConfig = Pick<Services['config']['accounts'], 'period_ms' | 'period_amount_ustx' | 'max_accounts_per_tx'>;
+export type PeriodConfig = Pick<
+  Services['config']['accounts'],
+  'period_ms' | 'period_amount_ustx' | 'max_accounts_per_tx'
+>;
 
 /** The period settings of this signer. */
 export function periodConfig(s: Services): PeriodConfig {
@@ -48,7 +51,13 @@ export function readCandidates(s: Services): { accounts: CandidateAccount[]; rec
   const list = prepared(
     s.store.sqlite,
     "select task_id, account, fee, leaf_hash, shares from prepaid_receipts where status = 'paid' and period_id is null order by paid_at asc, task_id asc",
-  ).all() as { task_id: string; account: string; fee: string | null; leaf_hash: string | null; shares: string | null }[];
+  ).all() as {
+    task_id: string;
+    account: string;
+    fee: string | null;
+    leaf_hash: string | null;
+    shares: string | null;
+  }[];
   for (const r of list) {
     // A metered receipt (leaf_hash null) is charged without a leaf.
     if (r.fee === null) continue;
@@ -71,7 +80,10 @@ export interface DueSummary {
 
 /** The due summary from SQLite. */
 export function readDueSummary(s: Services): DueSummary {
-  const r = prepared(s.store.sqlite, "select count(*) n, coalesce(sum(cast(fee as integer)), 0) total, min(paid_at) oldest from prepaid_receipts where status = 'paid' and period_id is null").get() as {
+  const r = prepared(
+    s.store.sqlite,
+    "select count(*) n, coalesce(sum(cast(fee as integer)), 0) total, min(paid_at) oldest from prepaid_receipts where status = 'paid' and period_id is null",
+  ).get() as {
     n: number;
     total: number | bigint;
     oldest: number | null;
@@ -92,7 +104,8 @@ export function periodDue(cfg: PeriodConfig, d: DueSummary, now: number, voucher
   if (d.receipts === 0) return null;
   if (d.withdrawing) return 'an account requested a withdrawal';
   if (d.unsettled >= BigInt(cfg.period_amount_ustx)) return `unsettled ${d.unsettled} µSTX reached period_amount_ustx`;
-  if (d.oldestPaidAt !== null && now - d.oldestPaidAt >= cfg.period_ms) return 'the oldest paid receipt waited period_ms';
+  if (d.oldestPaidAt !== null && now - d.oldestPaidAt >= cfg.period_ms)
+    return 'the oldest paid receipt waited period_ms';
   if (voucherDue) return "a payee voucher's settle-by is near";
   return null;
 }
@@ -101,56 +114,88 @@ export function periodDue(cfg: PeriodConfig, d: DueSummary, now: number, voucher
 export function recordPeriod(s: Services, tx: SignedTx, plan: PeriodPlan, now = Date.now()): number {
   return atomic(s.store.sqlite, () => {
     const items = JSON.stringify({
-      items: plan.items.map((i) => ({ ...i, cumulative: String(i.cumulative), nonce: String(i.nonce), spend: String(i.spend) })),
+      items: plan.items.map((i) => ({
+        ...i,
+        cumulative: String(i.cumulative),
+        nonce: String(i.nonce),
+        spend: String(i.spend),
+      })),
       credits: plan.credits.map((c) => ({ payee: c.payee, amount: String(c.amount) })),
       task_ids: plan.taskIds,
       metered_ids: plan.meteredIds,
     });
-    const { id } = prepared(s.store.sqlite, "insert into prepaid_periods (root, tasks, charged, items, txid, status, created_at) values (?, ?, ?, ?, ?, 'built', ?) returning id").get(
-      plan.root,
-      plan.taskIds.length,
-      plan.charged.toString(),
-      items,
-      tx.txid,
-      now,
-    ) as { id: number };
-    prepared(s.store.sqlite, "insert into settlements (txid, kind, status, raw, nonce, task_ids, item_count, created_at, updated_at) values (?, 'settle-accounts', 'built', ?, ?, ?, ?, ?, ?)").run(
-      tx.txid,
-      tx.raw,
-      tx.nonce.toString(),
-      JSON.stringify(plan.taskIds),
-      plan.taskIds.length,
-      now,
-      now,
+    const { id } = prepared(
+      s.store.sqlite,
+      "insert into prepaid_periods (root, tasks, charged, items, txid, status, created_at) values (?, ?, ?, ?, ?, 'built', ?) returning id",
+    ).get(plan.root, plan.taskIds.length, plan.charged.toString(), items, tx.txid, now) as { id: number };
+    prepared(
+      s.store.sqlite,
+      "insert into settlements (txid, kind, status, raw, nonce, task_ids, item_count, created_at, updated_at) values (?, 'settle-accounts', 'built', ?, ?, ?, ?, ?, ?)",
+    ).run(tx.txid, tx.raw, tx.nonce.toString(), JSON.stringify(plan.taskIds), plan.taskIds.length, now, now);
+    const claim = prepared(
+      s.store.sqlite,
+      "update prepaid_receipts set period_id = ? where task_id = ? and status = 'paid' and period_id is null",
     );
-    const claim = prepared(s.store.sqlite, "update prepaid_receipts set period_id = ? where task_id = ? and status = 'paid' and period_id is null");
     const status = prepared(s.store.sqlite, 'select status from inference_tasks where task_id = ?');
     for (const taskId of plan.taskIds) {
       // Read before an await: a receipt taken meanwhile refuses the whole record.
-      if (claim.run(id, taskId).changes !== 1) throw new Error(`receipt of task ${taskId} is no longer paid and unsettled`);
+      if (claim.run(id, taskId).changes !== 1)
+        throw new Error(`receipt of task ${taskId} is no longer paid and unsettled`);
       if ((status.get(taskId) as { status: string } | undefined)?.status === 'completed') {
-        transitionFrom(s.store, taskId, 'completed', 'submitted', { reason: `in settle-accounts tx ${tx.txid} (period ${id})`, txid: tx.txid, now }, { settlement_txid: tx.txid });
+        transitionFrom(
+          s.store,
+          taskId,
+          'completed',
+          'submitted',
+          { reason: `in settle-accounts tx ${tx.txid} (period ${id})`, txid: tx.txid, now },
+          { settlement_txid: tx.txid },
+        );
       }
     }
     // Metered receipts: claimed for the period; their direct tasks are never settled on chain.
-    for (const taskId of plan.meteredIds) if (claim.run(id, taskId).changes !== 1) throw new Error(`metered receipt of task ${taskId} is no longer paid and unsettled`);
+    for (const taskId of plan.meteredIds)
+      if (claim.run(id, taskId).changes !== 1)
+        throw new Error(`metered receipt of task ${taskId} is no longer paid and unsettled`);
     return id;
   });
 }
 
 /** Plans, builds, records and broadcasts the next period when one is due; returns its txid. */
-export async function startPeriod(s: Services, chain: Chain, now = Date.now(), voucherDue = false): Promise<string | null> {
+export async function startPeriod(
+  s: Services,
+  chain: Chain,
+  now = Date.now(),
+  voucherDue = false,
+): Promise<string | null> {
   const cfg = periodConfig(s);
   const why = periodDue(cfg, readDueSummary(s), now, voucherDue);
   if (!why) return null;
   const candidates = readCandidates(s);
-  const { plan, skipped } = planPeriod(candidates.accounts, candidates.receipts, { maxItems: cfg.max_accounts_per_tx, maxCredits: 200 });
+  const { plan, skipped } = planPeriod(candidates.accounts, candidates.receipts, {
+    maxItems: cfg.max_accounts_per_tx,
+    maxCredits: 200,
+  });
   for (const k of skipped) s.log.warn({ account: k.account, reason: k.reason }, 'account left out of this period');
   if (!plan) return null;
-  const tx = await chain.buildContractCall(accountsContractName(s), 'settle-accounts', settleAccountsArgs({ root: plan.root, tasks: plan.taskIds.length, items: plan.items, credits: plan.credits }));
+  const tx = await chain.buildContractCall(
+    accountsContractName(s),
+    'settle-accounts',
+    settleAccountsArgs({ root: plan.root, tasks: plan.taskIds.length, items: plan.items, credits: plan.credits }),
+  );
   const id = recordPeriod(s, tx, plan, now);
   failpoint('period-after-record');
-  s.log.info({ period: id, txid: tx.txid, accounts: plan.items.length, tasks: plan.taskIds.length, metered: plan.meteredIds.length, charged: plan.charged.toString(), why }, 'period recorded');
+  s.log.info(
+    {
+      period: id,
+      txid: tx.txid,
+      accounts: plan.items.length,
+      tasks: plan.taskIds.length,
+      metered: plan.meteredIds.length,
+      charged: plan.charged.toString(),
+      why,
+    },
+    'period recorded',
+  );
   const row = prepared(s.store.sqlite, 'select * from settlements where txid = ?').get(tx.txid) as SettlementRow;
   await broadcast(s, chain, row, now, (r, reason, at) => releasePeriod(s, r, 'dropped', reason, at));
   return tx.txid;

@@ -73,7 +73,10 @@ export interface Skipped {
 /** Parses a receipt's shares JSON ([{payee, amount}] with decimal amounts). */
 export function parseShares(json: string | null): { payee: string; amount: bigint }[] {
   if (!json) return [];
-  return (JSON.parse(json) as { payee: string; amount: string | number }[]).map((x) => ({ payee: x.payee, amount: BigInt(x.amount) }));
+  return (JSON.parse(json) as { payee: string; amount: string | number }[]).map((x) => ({
+    payee: x.payee,
+    amount: BigInt(x.amount),
+  }));
 }
 
 /** The unsettled amount an account could be charged now: min(owed, cap) above its settled spend, within its balance. */
@@ -84,14 +87,22 @@ export function chargeable(a: CandidateAccount): bigint {
 }
 
 /** The receipts of one account this period settles: the longest prefix whose fees fit what it may be charged. */
-export function receiptsToSettle(a: CandidateAccount, receipts: PaidReceipt[]): { take: PaidReceipt[]; reason: string | null } {
+export function receiptsToSettle(
+  a: CandidateAccount,
+  receipts: PaidReceipt[],
+): { take: PaidReceipt[]; reason: string | null } {
   const room = chargeable(a);
   const take: PaidReceipt[] = [];
   let sum = 0n;
   for (const r of receipts) {
     const shares = r.shares.reduce((t, x) => t + x.amount, 0n);
-    if (shares !== r.fee) return { take, reason: `receipt of task ${r.taskId} splits ${shares} µSTX among payees but its fee is ${r.fee}` };
-    if (sum + r.fee > room) return { take, reason: `only ${room} µSTX chargeable (cap ${a.authCumulative}, owed ${a.owed}, settled ${a.spent}, balance ${a.balance}); ${receipts.length - take.length} receipts wait` };
+    if (shares !== r.fee)
+      return { take, reason: `receipt of task ${r.taskId} splits ${shares} µSTX among payees but its fee is ${r.fee}` };
+    if (sum + r.fee > room)
+      return {
+        take,
+        reason: `only ${room} µSTX chargeable (cap ${a.authCumulative}, owed ${a.owed}, settled ${a.spent}, balance ${a.balance}); ${receipts.length - take.length} receipts wait`,
+      };
     sum += r.fee;
     take.push(r);
   }
@@ -103,8 +114,17 @@ export function receiptsToSettle(a: CandidateAccount, receipts: PaidReceipt[]): 
  * the receipts it can be charged for; stops at the item and credit limits. Null when nothing is
  * to be settled.
  */
-export function planPeriod(accounts: CandidateAccount[], receipts: Map<string, PaidReceipt[]>, limits: PlanLimits): { plan: PeriodPlan | null; skipped: Skipped[] } {
-  const order = [...accounts].sort((x, y) => Number(y.withdrawing) - Number(x.withdrawing) || cmp(y.owed - y.spent, x.owed - x.spent) || (x.account < y.account ? -1 : 1));
+export function planPeriod(
+  accounts: CandidateAccount[],
+  receipts: Map<string, PaidReceipt[]>,
+  limits: PlanLimits,
+): { plan: PeriodPlan | null; skipped: Skipped[] } {
+  const order = [...accounts].sort(
+    (x, y) =>
+      Number(y.withdrawing) - Number(x.withdrawing) ||
+      cmp(y.owed - y.spent, x.owed - x.spent) ||
+      (x.account < y.account ? -1 : 1),
+  );
   const items: SettleItem[] = [];
   const taskIds: string[] = [];
   const leafHashes: string[] = [];
@@ -124,12 +144,22 @@ export function planPeriod(accounts: CandidateAccount[], receipts: Map<string, P
     const payees = new Set(take.flatMap((r) => r.shares.map((x) => x.payee)));
     const newPayees = [...payees].filter((p) => !credits.has(p)).length;
     if (credits.size + newPayees > limits.maxCredits) {
-      skipped.push({ account: a.account, reason: `its ${newPayees} new payees would pass ${limits.maxCredits} credits in one transaction` });
+      skipped.push({
+        account: a.account,
+        reason: `its ${newPayees} new payees would pass ${limits.maxCredits} credits in one transaction`,
+      });
       continue;
     }
     const delta = take.reduce((t, r) => t + r.fee, 0n);
     for (const r of take) for (const x of r.shares) credits.set(x.payee, (credits.get(x.payee) ?? 0n) + x.amount);
-    items.push({ account: a.account, cumulative: a.authCumulative, nonce: a.authNonce, receiptsRoot: a.authRoot, signature: a.authSignature, spend: a.spent + delta });
+    items.push({
+      account: a.account,
+      cumulative: a.authCumulative,
+      nonce: a.authNonce,
+      receiptsRoot: a.authRoot,
+      signature: a.authSignature,
+      spend: a.spent + delta,
+    });
     for (const r of take) {
       // The root is over request-signed leaves only; a metered receipt is covered by the cap alone.
       if (r.leafHash === null) {
@@ -144,7 +174,10 @@ export function planPeriod(accounts: CandidateAccount[], receipts: Map<string, P
   if (items.length === 0) return { plan: null, skipped };
   // Payees with a zero share add nothing but a write.
   const creditList = [...credits].filter(([, amount]) => amount > 0n).map(([payee, amount]) => ({ payee, amount }));
-  return { plan: { root: merkleRoot(leafHashes), taskIds, leafHashes, meteredIds, items, credits: creditList, charged }, skipped };
+  return {
+    plan: { root: merkleRoot(leafHashes), taskIds, leafHashes, meteredIds, items, credits: creditList, charged },
+    skipped,
+  };
 }
 
 function cmp(a: bigint, b: bigint): number {

@@ -7,7 +7,14 @@
  * SIP-018 signature of {account, market, model-output, price, expiry}: a request that carries a
  * valid one is charged its price x security, whatever demand does meanwhile.
  */
-import { encodeAccountsMessage, priceQuoteCV, principalOfKey, publicKeyOf, signAccountsMessage, type PriceQuote } from '../../protocol/index.js';
+import {
+  encodeAccountsMessage,
+  priceQuoteCV,
+  principalOfKey,
+  publicKeyOf,
+  signAccountsMessage,
+  type PriceQuote,
+} from '../../protocol/index.js';
 import { verifyEncodedFast } from '../auth/index.js';
 import type { SignerConfig } from '../config/index.js';
 import { prepared, type SignerDatabase } from '../db/index.js';
@@ -19,12 +26,17 @@ const BPS = 10_000n;
 export function tierDiscountBps(tiers: AccountsSection['tiers'], volume: bigint): number {
   let best = 0;
   let reached = -1n;
-  for (const t of tiers) if (volume >= BigInt(t.volume_ustx) && BigInt(t.volume_ustx) >= reached) [best, reached] = [t.discount_bps, BigInt(t.volume_ustx)];
+  for (const t of tiers)
+    if (volume >= BigInt(t.volume_ustx) && BigInt(t.volume_ustx) >= reached)
+      [best, reached] = [t.discount_bps, BigInt(t.volume_ustx)];
   return best;
 }
 
 /** The demand surcharge (bps) for `pending` queued tasks. */
-export function demandBps(cfg: Pick<AccountsSection, 'demand_queue_start' | 'demand_queue_step' | 'demand_step_bps' | 'demand_max_bps'>, pending: number): number {
+export function demandBps(
+  cfg: Pick<AccountsSection, 'demand_queue_start' | 'demand_queue_step' | 'demand_step_bps' | 'demand_max_bps'>,
+  pending: number,
+): number {
   if (pending <= cfg.demand_queue_start) return 0;
   const steps = Math.ceil((pending - cfg.demand_queue_start) / cfg.demand_queue_step);
   return Math.min(cfg.demand_max_bps, steps * cfg.demand_step_bps);
@@ -61,7 +73,11 @@ export class Pricing {
   /** Tasks pending now (read at most once a second: demand moves slower than requests arrive). */
   pendingTasks(now = Date.now()): number {
     if (this.#pending && now - this.#pending.at < 1_000) return this.#pending.n;
-    const n = (prepared(this.store.sqlite, "select count(*) as n from inference_tasks where status = 'pending'").get() as { n: number }).n;
+    const n = (
+      prepared(this.store.sqlite, "select count(*) as n from inference_tasks where status = 'pending'").get() as {
+        n: number;
+      }
+    ).n;
     this.#pending = { at: now, n };
     return n;
   }
@@ -78,13 +94,28 @@ export class Pricing {
 
   /** The price of one run of a model priced `base` on chain, for `account`, now. */
   price(account: string, base: bigint, now = Date.now()): bigint {
-    return priceOf(base, demandBps(this.cfg, this.pendingTasks(now)), tierDiscountBps(this.cfg.tiers, this.paidVolume(account, now)));
+    return priceOf(
+      base,
+      demandBps(this.cfg, this.pendingTasks(now)),
+      tierDiscountBps(this.cfg.tiers, this.paidVolume(account, now)),
+    );
   }
 
   /** A signed quote of `price` for account and model output, good for `quote_ttl_s`; null when the signer has no key. */
-  quote(account: string, modelOutput: bigint, price: bigint, now = Date.now()): { quote: PriceQuote; signature: string } | null {
+  quote(
+    account: string,
+    modelOutput: bigint,
+    price: bigint,
+    now = Date.now(),
+  ): { quote: PriceQuote; signature: string } | null {
     if (!this.privateKey) return null;
-    const quote: PriceQuote = { account, market: this.market, modelOutput, price, expiry: BigInt(Math.floor(now / 1000) + this.cfg.quote_ttl_s) };
+    const quote: PriceQuote = {
+      account,
+      market: this.market,
+      modelOutput,
+      price,
+      expiry: BigInt(Math.floor(now / 1000) + this.cfg.quote_ttl_s),
+    };
     return { quote, signature: signAccountsMessage(priceQuoteCV(quote), this.chainId, this.privateKey) };
   }
 
@@ -95,7 +126,8 @@ export class Pricing {
    */
   quoteProblem(quote: PriceQuote, signature: string, nowSeconds: number): string | null {
     if (!this.publicKey) return 'this signer signs no quotes (no chain.private_key)';
-    if (quote.expiry <= BigInt(nowSeconds)) return `the quote expired at ${quote.expiry} (now ${nowSeconds}); GET /api/v1/quote for a new one`;
+    if (quote.expiry <= BigInt(nowSeconds))
+      return `the quote expired at ${quote.expiry} (now ${nowSeconds}); GET /api/v1/quote for a new one`;
     const key = `${signature}:${quote.account}:${quote.modelOutput}:${quote.price}:${quote.expiry}`;
     let ok = this.#quotes.get(key);
     if (ok === undefined) {
@@ -103,6 +135,8 @@ export class Pricing {
       if (this.#quotes.size > 10_000) this.#quotes.clear();
       this.#quotes.set(key, ok);
     }
-    return ok ? null : `the quote's signature is not this signer's (key ${this.publicKey}) over {account ${quote.account}, market ${quote.market}, model-output ${quote.modelOutput}, price ${quote.price}, expiry ${quote.expiry}}`;
+    return ok
+      ? null
+      : `the quote's signature is not this signer's (key ${this.publicKey}) over {account ${quote.account}, market ${quote.market}, model-output ${quote.modelOutput}, price ${quote.price}, expiry ${quote.expiry}}`;
   }
 }

@@ -8,7 +8,13 @@
  * The result is revealed only from `paid` on. Every change is one SQL transaction that re-reads
  * the rows it changes, so two payments of one receipt cannot both pass.
  */
-import { principalOfKey, type ReceiptLeafJson, type TaskRequestJson, fromLeafJson, leafHash } from '../../protocol/index.js';
+import {
+  principalOfKey,
+  type ReceiptLeafJson,
+  type TaskRequestJson,
+  fromLeafJson,
+  leafHash,
+} from '../../protocol/index.js';
 import { atomic, prepared, type SignerDatabase } from '../db/index.js';
 import { transition, type TaskRow } from '../tasks/index.js';
 import { readVotes } from '../tasks/index.js';
@@ -54,13 +60,22 @@ export interface Share {
 
 /** The receipt of a task, or undefined. */
 export function receiptOf(store: SignerDatabase, taskId: string): ReceiptRow | undefined {
-  return prepared(store.sqlite, 'select * from prepaid_receipts where task_id = ?').get(taskId) as ReceiptRow | undefined;
+  return prepared(store.sqlite, 'select * from prepaid_receipts where task_id = ?').get(taskId) as
+    | ReceiptRow
+    | undefined;
 }
 
 /** The leaf of a due, paid or settled receipt, as served to the account. */
 export function leafJsonOf(r: ReceiptRow): ReceiptLeafJson {
-  if (r.fee === null || r.node_key === null || r.output_hash === null) throw new Error(`receipt ${r.task_id} has no result yet`);
-  return { request: JSON.parse(r.request) as TaskRequestJson, request_signature: r.request_signature, node: r.node_key, output_hash: r.output_hash, fee: r.fee };
+  if (r.fee === null || r.node_key === null || r.output_hash === null)
+    throw new Error(`receipt ${r.task_id} has no result yet`);
+  return {
+    request: JSON.parse(r.request) as TaskRequestJson,
+    request_signature: r.request_signature,
+    node: r.node_key,
+    output_hash: r.output_hash,
+    fee: r.fee,
+  };
 }
 
 /**
@@ -68,7 +83,12 @@ export function leafJsonOf(r: ReceiptRow): ReceiptLeafJson {
  * frozen bps, the rest split equally among the nodes whose output won (by key principal), dust to
  * the treasury. Payees that coincide are merged; the amounts add up to `fee`.
  */
-export function sharesOf(fee: bigint, ctx: Pick<PrepaidContext, 'owner' | 'owner_bps' | 'treasury_bps' | 'treasury'>, nodeKeys: string[], chainId: number): Share[] {
+export function sharesOf(
+  fee: bigint,
+  ctx: Pick<PrepaidContext, 'owner' | 'owner_bps' | 'treasury_bps' | 'treasury'>,
+  nodeKeys: string[],
+  chainId: number,
+): Share[] {
   const owner = (fee * BigInt(ctx.owner_bps)) / 10_000n;
   const nodeCut = fee - owner - (fee * BigInt(ctx.treasury_bps)) / 10_000n;
   const per = nodeKeys.length ? nodeCut / BigInt(nodeKeys.length) : 0n;
@@ -94,8 +114,10 @@ function winners(task: TaskRow): string[] {
 export function markDue(store: SignerDatabase, chainId: number, taskId: string): boolean {
   return atomic(store.sqlite, () => {
     const r = receiptOf(store, taskId);
-    const task = prepared(store.sqlite, 'select * from inference_tasks where task_id = ?').get(taskId) as TaskRow | undefined;
-    if (!r || r.status !== 'running' || !task || task.output_hash === null || task.node_public_key === null) return false;
+    const task = prepared(store.sqlite, 'select * from inference_tasks where task_id = ?').get(taskId) as
+      | TaskRow
+      | undefined;
+    if (r?.status !== 'running' || !task || task.output_hash === null || task.node_public_key === null) return false;
     if (task.status !== 'completed' && task.status !== 'settled') return false;
     if (r.request_signature === METERED) {
       // A bound token's call: paid at once at the price frozen at admission, with no leaf (metered.ts).
@@ -104,16 +126,18 @@ export function markDue(store: SignerDatabase, chainId: number, taskId: string):
       return true;
     }
     const fee = BigInt(task.fee);
-    const leaf = { request: JSON.parse(r.request) as TaskRequestJson, request_signature: r.request_signature, node: task.node_public_key, output_hash: task.output_hash, fee: fee.toString() };
+    const leaf = {
+      request: JSON.parse(r.request) as TaskRequestJson,
+      request_signature: r.request_signature,
+      node: task.node_public_key,
+      output_hash: task.output_hash,
+      fee: fee.toString(),
+    };
     const shares = sharesOf(fee, JSON.parse(task.context!) as PrepaidContext, winners(task), chainId);
-    prepared(store.sqlite, "update prepaid_receipts set status = 'due', fee = ?, node_key = ?, output_hash = ?, leaf_hash = ?, shares = ? where task_id = ? and status = 'running'").run(
-      leaf.fee,
-      leaf.node,
-      leaf.output_hash,
-      leafHash(fromLeafJson(leaf)),
-      JSON.stringify(shares),
-      taskId,
-    );
+    prepared(
+      store.sqlite,
+      "update prepaid_receipts set status = 'due', fee = ?, node_key = ?, output_hash = ?, leaf_hash = ?, shares = ? where task_id = ? and status = 'running'",
+    ).run(leaf.fee, leaf.node, leaf.output_hash, leafHash(fromLeafJson(leaf)), JSON.stringify(shares), taskId);
     return true;
   });
 }
@@ -122,15 +146,22 @@ export function markDue(store: SignerDatabase, chainId: number, taskId: string):
 export function markFailed(store: SignerDatabase, taskId: string, now = Date.now()): boolean {
   return atomic(store.sqlite, () => {
     const r = receiptOf(store, taskId);
-    if (!r || r.status !== 'running') return false;
-    prepared(store.sqlite, "update prepaid_receipts set status = 'failed' where task_id = ? and status = 'running'").run(taskId);
+    if (r?.status !== 'running') return false;
+    prepared(
+      store.sqlite,
+      "update prepaid_receipts set status = 'failed' where task_id = ? and status = 'running'",
+    ).run(taskId);
     addReserved(store, r.account, -BigInt(r.max_fee), now);
     return true;
   });
 }
 
 /** Running receipts whose task reached an end by any path (results, sweeps, a restart): due or failed. */
-export function reconcile(store: SignerDatabase, chainId: number, now = Date.now()): { due: string[]; failed: string[] } {
+export function reconcile(
+  store: SignerDatabase,
+  chainId: number,
+  now = Date.now(),
+): { due: string[]; failed: string[] } {
   const rows = prepared(
     store.sqlite,
     "select r.task_id, t.status from prepaid_receipts r join inference_tasks t on t.task_id = r.task_id where r.status = 'running' and t.status in ('completed', 'settled', 'failed', 'timeout') limit 1000",

@@ -18,7 +18,13 @@ import { periodOf, releasePeriod, submittedTasks, type StoredPeriod } from './re
 import { voucherDeadlineNear } from './vouchers.js';
 
 /** Applies a confirmed settle-accounts. */
-export function confirmPeriod(s: Services, row: SettlementRow, blockHeight: number, result: string | undefined, now = Date.now()): void {
+export function confirmPeriod(
+  s: Services,
+  row: SettlementRow,
+  blockHeight: number,
+  result: string | undefined,
+  now = Date.now(),
+): void {
   const period = periodOf(s, row.txid);
   let chainPeriod: number | null = null;
   try {
@@ -30,16 +36,40 @@ export function confirmPeriod(s: Services, row: SettlementRow, blockHeight: numb
     setStatus(s, row.txid, 'confirmed', { block_height: blockHeight }, now);
     if (!period) return;
     const stored = JSON.parse(period.items) as StoredPeriod;
-    prepared(s.store.sqlite, "update prepaid_periods set status = 'confirmed', chain_period = ?, confirmed_at = ? where id = ?").run(chainPeriod, now, period.id);
-    prepared(s.store.sqlite, "update prepaid_receipts set status = 'settled' where period_id = ? and status = 'paid'").run(period.id);
-    for (const id of submittedTasks(s, row.txid)) transitionFrom(s.store, id, 'submitted', 'settled', { reason: `settled by settle-accounts in block ${blockHeight} (period ${chainPeriod ?? '?'})`, txid: row.txid, now }, { settled_at: now });
+    prepared(
+      s.store.sqlite,
+      "update prepaid_periods set status = 'confirmed', chain_period = ?, confirmed_at = ? where id = ?",
+    ).run(chainPeriod, now, period.id);
+    prepared(
+      s.store.sqlite,
+      "update prepaid_receipts set status = 'settled' where period_id = ? and status = 'paid'",
+    ).run(period.id);
+    for (const id of submittedTasks(s, row.txid))
+      transitionFrom(
+        s.store,
+        id,
+        'submitted',
+        'settled',
+        {
+          reason: `settled by settle-accounts in block ${blockHeight} (period ${chainPeriod ?? '?'})`,
+          txid: row.txid,
+          now,
+        },
+        { settled_at: now },
+      );
     const credit = prepared(
       s.store.sqlite,
       "insert into payee_credits (payee, owed, credited, updated_at) values (?, '0', ?, ?) on conflict(payee) do update set credited = cast(cast(credited as integer) + cast(excluded.credited as integer) as text), updated_at = excluded.updated_at",
     );
     for (const c of stored.credits) credit.run(c.payee, c.amount, now);
-    const mirror = prepared(s.store.sqlite, 'select balance, spent, settled_nonce from prepaid_accounts where account = ?');
-    const advance = prepared(s.store.sqlite, 'update prepaid_accounts set balance = ?, spent = ?, settled_nonce = ?, updated_at = ? where account = ?');
+    const mirror = prepared(
+      s.store.sqlite,
+      'select balance, spent, settled_nonce from prepaid_accounts where account = ?',
+    );
+    const advance = prepared(
+      s.store.sqlite,
+      'update prepaid_accounts set balance = ?, spent = ?, settled_nonce = ?, updated_at = ? where account = ?',
+    );
     for (const it of stored.items) {
       const m = mirror.get(it.account) as { balance: string; spent: string; settled_nonce: string } | undefined;
       // A chain read after the block may have mirrored this settlement already.
@@ -61,9 +91,17 @@ const outcome = (s: Services): TxOutcome => ({
 
 /** Follows every open settle-accounts one step; true when one is still open. */
 export async function followPeriods(s: Services, chain: Chain, now = Date.now()): Promise<boolean> {
-  const open = prepared(s.store.sqlite, "select * from settlements where status in ('built', 'broadcast') and kind = 'settle-accounts' order by created_at asc").all() as SettlementRow[];
+  const open = prepared(
+    s.store.sqlite,
+    "select * from settlements where status in ('built', 'broadcast') and kind = 'settle-accounts' order by created_at asc",
+  ).all() as SettlementRow[];
   for (const row of open) await followTransaction(s, chain, row, outcome(s), now);
-  return prepared(s.store.sqlite, "select 1 from settlements where status in ('built', 'broadcast') and kind = 'settle-accounts' limit 1").get() !== undefined;
+  return (
+    prepared(
+      s.store.sqlite,
+      "select 1 from settlements where status in ('built', 'broadcast') and kind = 'settle-accounts' limit 1",
+    ).get() !== undefined
+  );
 }
 
 /**

@@ -5,7 +5,14 @@
  * period loop settles early when a voucher's settle-by comes near, so an honest signer is never
  * challenged.
  */
-import { payeeVoucherCV, publicKeyOf, signAccountsMessage, toVoucherJson, type PayeeVoucher, type PayeeVoucherJson } from '../../protocol/index.js';
+import {
+  payeeVoucherCV,
+  publicKeyOf,
+  signAccountsMessage,
+  toVoucherJson,
+  type PayeeVoucher,
+  type PayeeVoucherJson,
+} from '../../protocol/index.js';
 import type { Chain } from '../chain/index.js';
 import { ApiError } from '../errors.js';
 import { prepared } from '../db/index.js';
@@ -21,7 +28,9 @@ export interface PayeeBooks {
 
 /** The payee's row of payee_credits (zeros when it was never owed anything). */
 export function payeeBooks(s: Services, payee: string): PayeeBooks {
-  const row = prepared(s.store.sqlite, 'select owed, credited from payee_credits where payee = ?').get(payee) as { owed: string; credited: string } | undefined;
+  const row = prepared(s.store.sqlite, 'select owed, credited from payee_credits where payee = ?').get(payee) as
+    | { owed: string; credited: string }
+    | undefined;
   return { payee, owed: BigInt(row?.owed ?? '0'), credited: BigInt(row?.credited ?? '0') };
 }
 
@@ -31,17 +40,30 @@ const outstanding = new WeakMap<Services, bigint>();
 /** The signer's chain key, or a 503 naming the setting (vouchers are signed with the settler's key). */
 function signerKey(s: Services): string {
   const key = s.config.chain.private_key;
-  if (!key) throw new ApiError('unavailable', 'this signer has no chain key (chain.private_key / SIGNER_PRIVATE_KEY): it settles no prepaid accounts and signs no vouchers');
+  if (!key)
+    throw new ApiError(
+      'unavailable',
+      'this signer has no chain key (chain.private_key / SIGNER_PRIVATE_KEY): it settles no prepaid accounts and signs no vouchers',
+    );
   return key;
 }
 
 /** Signs a voucher for the payee's cumulative owed, due by tip + settle-window. */
-export async function issueVoucher(s: Services, chain: Chain, payee: string): Promise<PayeeVoucherJson & { public_key: string; credited: string }> {
+export async function issueVoucher(
+  s: Services,
+  chain: Chain,
+  payee: string,
+): Promise<PayeeVoucherJson & { public_key: string; credited: string }> {
   const key = signerKey(s);
   const books = payeeBooks(s, payee);
   const cfg = await accountsConfig(s, chain);
   const tip = BigInt(s.chain.tipHeight ?? (await chain.tipHeight()));
-  const voucher: PayeeVoucher = { payee, market: accountsContract(s), cumulative: books.owed, settleBy: tip + cfg.settleWindow };
+  const voucher: PayeeVoucher = {
+    payee,
+    market: accountsContract(s),
+    cumulative: books.owed,
+    settleBy: tip + cfg.settleWindow,
+  };
   const signature = signAccountsMessage(payeeVoucherCV(voucher), s.chainId, key);
   if (books.owed > books.credited) {
     const earliest = outstanding.get(s);
@@ -57,7 +79,10 @@ export async function issueVoucher(s: Services, chain: Chain, payee: string): Pr
 export async function voucherDeadlineNear(s: Services, chain: Chain): Promise<boolean> {
   const settleBy = outstanding.get(s);
   if (settleBy === undefined) return false;
-  const waiting = prepared(s.store.sqlite, "select 1 from prepaid_receipts where status = 'paid' and period_id is null limit 1").get();
+  const waiting = prepared(
+    s.store.sqlite,
+    "select 1 from prepaid_receipts where status = 'paid' and period_id is null limit 1",
+  ).get();
   const open = prepared(s.store.sqlite, "select 1 from prepaid_periods where status = 'built' limit 1").get();
   if (!waiting && !open) {
     outstanding.delete(s);

@@ -42,7 +42,12 @@ export const handlers = {
     secp ??= createRequire(import.meta.url)('tiny-secp256k1') as Secp;
     const oks = new Uint8Array(m.digests.length / 32);
     for (let i = 0; i < oks.length; i++) {
-      const ok = digestCheck(secp, m.digests.subarray(32 * i, 32 * i + 32), m.keys.subarray(33 * i, 33 * i + 33), m.rs.subarray(64 * i, 64 * i + 64));
+      const ok = digestCheck(
+        secp,
+        m.digests.subarray(32 * i, 32 * i + 32),
+        m.keys.subarray(33 * i, 33 * i + 33),
+        m.rs.subarray(64 * i, 64 * i + 64),
+      );
       oks[i] = ok ? 1 : 0;
     }
     return move(oks, [oks.buffer]);

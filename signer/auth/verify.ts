@@ -7,7 +7,13 @@
  * gathering the checks asked for in one turn of the event loop into one message; the `...Fast` functions run them inline.
  */
 import { createHash, createPublicKey, verify, type KeyObject } from 'node:crypto';
-import { encodeNodeRequest, encodeTaskResult, isCanonicalSignature, type NodeRequest, type TaskResult } from '../../protocol/index.js';
+import {
+  encodeNodeRequest,
+  encodeTaskResult,
+  isCanonicalSignature,
+  type NodeRequest,
+  type TaskResult,
+} from '../../protocol/index.js';
 import { VerifyPool, type DigestCheck } from './pool.js';
 
 /** DER prefix of a SubjectPublicKeyInfo for a compressed secp256k1 point. */
@@ -62,12 +68,22 @@ function verifyInline(encoded: Uint8Array | null, signature: string, publicKey: 
 }
 
 /** Same contract as protocol/sip018 verifyTaskResult, checked inline. */
-export function verifyTaskResultFast(result: TaskResult, chainId: number, signature: string, publicKey: string): boolean {
+export function verifyTaskResultFast(
+  result: TaskResult,
+  chainId: number,
+  signature: string,
+  publicKey: string,
+): boolean {
   return verifyInline(encodeResult(result, chainId), signature, publicKey);
 }
 
 /** Same contract as protocol/sip018 verifyNodeRequest, checked inline. */
-export function verifyNodeRequestFast(req: NodeRequest, chainId: number, signature: string, publicKey: string): boolean {
+export function verifyNodeRequestFast(
+  req: NodeRequest,
+  chainId: number,
+  signature: string,
+  publicKey: string,
+): boolean {
   return verifyInline(encodeRequest(req, chainId), signature, publicKey);
 }
 
@@ -100,7 +116,11 @@ export class SignatureVerifier {
     const rs = checkable(signature, publicKey);
     // keyOf rejects points off the curve here, so the thread only ever sees well-formed keys.
     if (!rs || !encoded || !keyOf(publicKey)) return Promise.resolve(false);
-    const check = { digest: createHash('sha256').update(encoded).digest(), rs, publicKey: Buffer.from(publicKey, 'hex') };
+    const check = {
+      digest: createHash('sha256').update(encoded).digest(),
+      rs,
+      publicKey: Buffer.from(publicKey, 'hex'),
+    };
     return new Promise((resolve, reject) => {
       // Checks asked for while handling the requests of one turn of the event loop travel as one message.
       if (this.#queue.push({ check, resolve, reject }) === 1) setImmediate(() => this.#flush());
@@ -111,8 +131,12 @@ export class SignatureVerifier {
     const queued = this.#queue;
     this.#queue = [];
     this.#pool!.verifyDigests(queued.map((q) => q.check)).then(
-      (oks) => queued.forEach((q, i) => q.resolve(oks[i]!)),
-      (err: Error) => queued.forEach((q) => q.reject(err)),
+      (oks) => {
+        for (const [i, q] of queued.entries()) q.resolve(oks[i]!);
+      },
+      (err: Error) => {
+        for (const q of queued) q.reject(err);
+      },
     );
   }
 
@@ -137,7 +161,9 @@ export class SignatureVerifier {
    * thread and are checked over `digest` (sha256 of `encoded`, which the caller usually has
    * already; computed here otherwise) by libsecp256k1 (./pool.ts).
    */
-  async encodedMany(checks: readonly { encoded: Uint8Array; digest?: Uint8Array; signature: string; publicKey: string }[]): Promise<boolean[]> {
+  async encodedMany(
+    checks: readonly { encoded: Uint8Array; digest?: Uint8Array; signature: string; publicKey: string }[],
+  ): Promise<boolean[]> {
     if (!this.#pool) return checks.map((c) => verifyInline(c.encoded, c.signature, c.publicKey));
     const out: boolean[] = new Array(checks.length).fill(false);
     const sent: number[] = [];
@@ -147,9 +173,13 @@ export class SignatureVerifier {
       // keyOf rejects points off the curve here, as for single checks.
       if (!rs || !keyOf(c.publicKey)) return;
       sent.push(i);
-      batch.push({ digest: c.digest ?? createHash('sha256').update(c.encoded).digest(), rs, publicKey: Buffer.from(c.publicKey, 'hex') });
+      batch.push({
+        digest: c.digest ?? createHash('sha256').update(c.encoded).digest(),
+        rs,
+        publicKey: Buffer.from(c.publicKey, 'hex'),
+      });
     });
-    (await this.#pool.verifyDigests(batch)).forEach((ok, k) => (out[sent[k]!] = ok));
+    for (const [k, ok] of (await this.#pool.verifyDigests(batch)).entries()) out[sent[k]!] = ok;
     return out;
   }
 

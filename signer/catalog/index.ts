@@ -86,7 +86,16 @@ class TtlCache<V> {
 }
 
 function fromOutput(o: RegistryOutput): Omit<ModelVersion, 'retired' | 'live'> {
-  return { output_id: o.outputId.toString(), version: Number(o.version), artifact_hash: o.artifactHash, price: o.price.toString(), owner: o.owner, format: o.format, uri: o.uri, spent: o.spent };
+  return {
+    output_id: o.outputId.toString(),
+    version: Number(o.version),
+    artifact_hash: o.artifactHash,
+    price: o.price.toString(),
+    owner: o.owner,
+    format: o.format,
+    uri: o.uri,
+    spent: o.spent,
+  };
 }
 
 type ConsoleRow = typeof consoleModels.$inferSelect;
@@ -120,7 +129,8 @@ export class Catalog {
   readonly #shares: TtlCache<Shares | null>;
 
   constructor(opts: CatalogOptions) {
-    if (!Number.isInteger(opts.cacheMs) || opts.cacheMs < 0) throw new Error(`cacheMs must be a whole number of ms >= 0, got ${opts.cacheMs}`);
+    if (!Number.isInteger(opts.cacheMs) || opts.cacheMs < 0)
+      throw new Error(`cacheMs must be a whole number of ms >= 0, got ${opts.cacheMs}`);
     this.#store = opts.store;
     this.chain = opts.chain;
     this.#registry = opts.chain ? new RegistryReader(opts.chain) : null;
@@ -150,7 +160,13 @@ export class Catalog {
     return this.#lists.get('', async () => {
       const names = new Set<string>();
       if (this.#registry) for (const name of (await this.#registry.names()).keys()) names.add(name);
-      else for (const r of this.#store.db.selectDistinct({ name: consoleModels.name }).from(consoleModels).where(eq(consoleModels.status, 'published')).all()) names.add(r.name);
+      else
+        for (const r of this.#store.db
+          .selectDistinct({ name: consoleModels.name })
+          .from(consoleModels)
+          .where(eq(consoleModels.status, 'published'))
+          .all())
+          names.add(r.name);
       const heads = await Promise.all([...names].sort().map((n) => this.head(n)));
       return heads.filter((h): h is ModelHead => h !== null);
     });
@@ -162,15 +178,28 @@ export class Catalog {
    */
   async names(): Promise<string[]> {
     if (this.#registry) return [...(await this.#registry.names()).keys()].sort();
-    const rows = this.#store.db.selectDistinct({ name: consoleModels.name }).from(consoleModels).where(inArray(consoleModels.status, ['published', 'unpublished'])).all();
+    const rows = this.#store.db
+      .selectDistinct({ name: consoleModels.name })
+      .from(consoleModels)
+      .where(inArray(consoleModels.status, ['published', 'unpublished']))
+      .all();
     return rows.map((r) => r.name).sort();
   }
 
   /** Every version of `name`, newest first (empty when it never existed). */
   async versions(name: string): Promise<ModelVersion[]> {
     if (!this.#registry) {
-      const rows = this.#store.db.select().from(consoleModels).where(and(eq(consoleModels.name, name), inArray(consoleModels.status, ['published', 'unpublished']))).orderBy(desc(consoleModels.id)).all();
-      return rows.map((r, i) => ({ ...fromRow(r), retired: i === 0 && r.status === 'unpublished', live: r.status === 'published' && i === 0 }));
+      const rows = this.#store.db
+        .select()
+        .from(consoleModels)
+        .where(and(eq(consoleModels.name, name), inArray(consoleModels.status, ['published', 'unpublished'])))
+        .orderBy(desc(consoleModels.id))
+        .all();
+      return rows.map((r, i) => ({
+        ...fromRow(r),
+        retired: i === 0 && r.status === 'unpublished',
+        live: r.status === 'published' && i === 0,
+      }));
     }
     const registry = this.#registry;
     // The head is the newest output when the model is live; a retired model is found by the scan.
@@ -202,7 +231,15 @@ export class Catalog {
   }
 
   #latestPublished(name: string): ConsoleRow | null {
-    return this.#store.db.select().from(consoleModels).where(and(eq(consoleModels.name, name), eq(consoleModels.status, 'published'))).orderBy(desc(consoleModels.id)).limit(1).get() ?? null;
+    return (
+      this.#store.db
+        .select()
+        .from(consoleModels)
+        .where(and(eq(consoleModels.name, name), eq(consoleModels.status, 'published')))
+        .orderBy(desc(consoleModels.id))
+        .limit(1)
+        .get() ?? null
+    );
   }
 }
 

@@ -15,11 +15,19 @@ const SCAN_CONCURRENCY = 8;
  * A read-only call; a chain that cannot be read is a 503 naming the call, so that callers (direct
  * inference, the dashboard, the console) answer "try later" rather than fail with a bug.
  */
-export async function readOnly(chain: Chain, contract: string, fn: string, args: ClarityValue[]): Promise<ClarityValue> {
+export async function readOnly(
+  chain: Chain,
+  contract: string,
+  fn: string,
+  args: ClarityValue[],
+): Promise<ClarityValue> {
   try {
     return await chain.callReadOnly(contract, fn, args);
   } catch (err) {
-    throw new ApiError('unavailable', `cannot read ${contract}.${fn} from the chain (chain.api_url): ${(err as Error).message}`);
+    throw new ApiError(
+      'unavailable',
+      `cannot read ${contract}.${fn} from the chain (chain.api_url): ${(err as Error).message}`,
+    );
   }
 }
 

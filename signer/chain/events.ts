@@ -58,7 +58,9 @@ const MAX_REWINDS = 8;
 /** The persisted cursor as a mark, or the position above which everything is new (an offset-reader cursor). */
 function parseCursor(cursor: string | null): Mark | string | null {
   if (cursor === null) return null;
-  const bad = new Error(`event cursor "${cursor}" was not made by StacksApiChain.readTaskEvents; pass null to read from the start`);
+  const bad = new Error(
+    `event cursor "${cursor}" was not made by StacksApiChain.readTaskEvents; pass null to read from the start`,
+  );
   let c: Record<string, unknown>;
   try {
     c = JSON.parse(cursor) as Record<string, unknown>;
@@ -81,13 +83,17 @@ class Walk {
   mark: Mark | null = null;
   private rewinds = 0;
 
-  constructor(private readonly src: EventSource, readonly size: number) {}
+  constructor(
+    private readonly src: EventSource,
+    readonly size: number,
+  ) {}
 
   /** Takes a page's events (newest first) above the mark, and moves the mark to the page's top. */
   take(page: LogPage, count = page.results.length): void {
     for (let i = count - 1; i >= 0; i--) this.logs.push(page.results[i]);
     const top = page.results[0];
-    if (top && page.cursor) this.mark = { at: page.cursor, tx: top.tx_id, ei: top.event_index, next: page.next_cursor, l: this.size };
+    if (top && page.cursor)
+      this.mark = { at: page.cursor, tx: top.tx_id, ei: top.event_index, next: page.next_cursor, l: this.size };
   }
 
   /**
@@ -106,7 +112,8 @@ class Walk {
 
   /** Our event is gone (a reorganization): everything above the block below it is new. */
   async rewind(lost: Mark): Promise<boolean> {
-    if (++this.rewinds > MAX_REWINDS) throw new Error(`the escrow's event stream keeps changing under the reader (at ${lost.at})`);
+    if (++this.rewinds > MAX_REWINDS)
+      throw new Error(`the escrow's event stream keeps changing under the reader (at ${lost.at})`);
     this.mark = null;
     const below = heightOf(lost.at) - 1;
     return below >= 0 && this.anchor(endOfBlock(below));
@@ -131,14 +138,16 @@ class Walk {
       cursor = page.prev_cursor;
     }
     // Oldest page first; more pages only while the limit allows (the rest are read again later).
-    for (let i = pages.length - 1; i >= 0 && (i === pages.length - 1 || this.logs.length + this.size <= limit); i--) this.take(pages[i]);
+    for (let i = pages.length - 1; i >= 0 && (i === pages.length - 1 || this.logs.length + this.size <= limit); i--)
+      this.take(pages[i]);
   }
 
   /** Reads forward from the mark to the newest event, or until a page more might pass `limit` (then true). */
   async forward(limit: number): Promise<boolean> {
     for (let idle = 0; ; idle++) {
       // Each turn takes a page or re-anchors; re-anchoring again and again means the API contradicts itself.
-      if (idle > 2 * MAX_REWINDS) throw new Error(`the event pages of the escrow do not line up above ${this.mark?.at}`);
+      if (idle > 2 * MAX_REWINDS)
+        throw new Error(`the event pages of the escrow do not line up above ${this.mark?.at}`);
       const m = this.mark!;
       const before = this.logs.length;
       if (m.l === this.size && this.logs.length + this.size > limit) return true;

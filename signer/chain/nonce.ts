@@ -52,7 +52,10 @@ export class NonceManager {
     // Nonces still in flight here may not have reached the API's view yet: never reuse them.
     const maxInFlight = [...this.inFlight].reduce((m, n) => (n > m ? n : m), -1n);
     this.next = apiNext > maxInFlight ? apiNext : maxInFlight + 1n;
-    this.gaps = r.detected_missing_nonces.map(BigInt).filter((n) => !this.inFlight.has(n)).sort((a, b) => (a < b ? -1 : 1));
+    this.gaps = r.detected_missing_nonces
+      .map(BigInt)
+      .filter((n) => !this.inFlight.has(n))
+      .sort((a, b) => (a < b ? -1 : 1));
     // A rejected nonce at the top of the sequence is not "missing" for the API; it is simply next.
     for (let n = apiNext; n < this.next; n++) if (!this.inFlight.has(n) && !this.gaps.includes(n)) this.gaps.push(n);
     this.gaps.sort((a, b) => (a < b ? -1 : 1));

@@ -43,7 +43,11 @@ export interface StacksApiChainOptions {
 
 /** Error thrown by `broadcast` when the node rejects a transaction; `reason` is the node's. */
 export class BroadcastRejected extends Error {
-  constructor(readonly reason: string, readonly reasonData: unknown, readonly txid: string) {
+  constructor(
+    readonly reason: string,
+    readonly reasonData: unknown,
+    readonly txid: string,
+  ) {
     super(`the node rejected transaction ${txid}: ${reason}${reasonData ? ` ${JSON.stringify(reasonData)}` : ''}`);
   }
 }
@@ -64,8 +68,12 @@ export class StacksApiChain implements Chain {
   private readonly defaultFee: bigint;
 
   constructor(private readonly opts: StacksApiChainOptions) {
-    if (!/^[0-9a-fA-F]{64}(01)?$/.test(opts.privateKey)) throw new Error('privateKey must be a hex secp256k1 key (64 characters, or 66 ending in 01)');
-    if (!/^S[A-Z0-9]+\.[a-zA-Z][\w-]*$/.test(opts.escrowContract)) throw new Error(`escrowContract must be a contract principal like ST...ADDR.inference-escrow, got "${opts.escrowContract}"`);
+    if (!/^[0-9a-fA-F]{64}(01)?$/.test(opts.privateKey))
+      throw new Error('privateKey must be a hex secp256k1 key (64 characters, or 66 ending in 01)');
+    if (!/^S[A-Z0-9]+\.[a-zA-Z][\w-]*$/.test(opts.escrowContract))
+      throw new Error(
+        `escrowContract must be a contract principal like ST...ADDR.inference-escrow, got "${opts.escrowContract}"`,
+      );
     this.chainId = opts.network === 'mainnet' ? 0x00000001 : 0x80000000;
     this.escrowContract = opts.escrowContract;
     this.address = privateKeyToAddress(opts.privateKey, opts.network === 'mainnet' ? 'mainnet' : 'testnet');
@@ -81,7 +89,10 @@ export class StacksApiChain implements Chain {
 
   private async getJson<T>(path: string): Promise<T> {
     const res = await fetch(`${this.client.baseUrl}${path}`);
-    if (!res.ok) throw new Error(`GET ${this.client.baseUrl}${path}: HTTP ${res.status} ${await res.text().catch(() => '')}`.trim());
+    if (!res.ok)
+      throw new Error(
+        `GET ${this.client.baseUrl}${path}: HTTP ${res.status} ${await res.text().catch(() => '')}`.trim(),
+      );
     return (await res.json()) as T;
   }
 
@@ -97,7 +108,10 @@ export class StacksApiChain implements Chain {
       });
       // 404 is the API's "Cursor not found": no event at or below that position.
       if (response.status === 404 && cursor) return null;
-      if (!data) throw new Error(`reading events of ${this.escrowContract} at ${cursor ?? 'the tip'}: HTTP ${response.status} ${JSON.stringify(error)}`);
+      if (!data)
+        throw new Error(
+          `reading events of ${this.escrowContract} at ${cursor ?? 'the tip'}: HTTP ${response.status} ${JSON.stringify(error)}`,
+        );
       return data as LogPage;
     };
     return readTaskEvents({ logs, txHeight: (txid) => this.txHeight(txid) }, cursor, limit);
@@ -108,7 +122,8 @@ export class StacksApiChain implements Chain {
     if (known !== undefined) return known;
     const { data, error } = await this.api.GET('/extended/v1/tx/{tx_id}', { params: { path: { tx_id: txid } } });
     const h = (data as { block_height?: number } | undefined)?.block_height;
-    if (typeof h !== 'number') throw new Error(`transaction ${txid} of an event has no block height: ${JSON.stringify(error ?? data)}`);
+    if (typeof h !== 'number')
+      throw new Error(`transaction ${txid} of an event has no block height: ${JSON.stringify(error ?? data)}`);
     if (this.heights.size > 10_000) this.heights.clear();
     this.heights.set(txid, h);
     return h;
@@ -117,7 +132,12 @@ export class StacksApiChain implements Chain {
   /** Signs a `complete-tasks` call of a batch of level-1 results. */
   buildCompleteTasks(items: CompleteItem[]): Promise<SignedTx> {
     const args = completeTasksArgs(
-      items.map((i) => ({ taskId: i.chainTaskId, outputHash: i.outputHash, nodePublicKey: i.nodePublicKey, signature: i.signature })),
+      items.map((i) => ({
+        taskId: i.chainTaskId,
+        outputHash: i.outputHash,
+        nodePublicKey: i.nodePublicKey,
+        signature: i.signature,
+      })),
     );
     return this.build('complete-tasks', args);
   }
@@ -128,7 +148,15 @@ export class StacksApiChain implements Chain {
 
   callReadOnly(contractName: string, functionName: string, functionArgs: ClarityValue[]): Promise<ClarityValue> {
     const [contractAddress] = this.escrowContract.split('.');
-    return fetchCallReadOnlyFunction({ contractAddress, contractName, functionName, functionArgs, senderAddress: this.address, network: this.opts.network, client: this.client });
+    return fetchCallReadOnlyFunction({
+      contractAddress,
+      contractName,
+      functionName,
+      functionArgs,
+      senderAddress: this.address,
+      network: this.opts.network,
+      client: this.client,
+    });
   }
 
   buildContractCall(contractName: string, functionName: string, args: ClarityValue[]): Promise<SignedTx> {
@@ -136,7 +164,11 @@ export class StacksApiChain implements Chain {
   }
 
   /** Builds and signs a call of the escrow (or a contract beside it) with the next nonce and a capped fee estimate. */
-  private async build(functionName: string, functionArgs: ClarityValue[], contractName = this.escrowContract.split('.')[1]): Promise<SignedTx> {
+  private async build(
+    functionName: string,
+    functionArgs: ClarityValue[],
+    contractName = this.escrowContract.split('.')[1],
+  ): Promise<SignedTx> {
     const [contractAddress] = this.escrowContract.split('.');
     const common = {
       contractAddress,
@@ -154,7 +186,12 @@ export class StacksApiChain implements Chain {
     try {
       // What makeContractCall does (build, then sign), signing the call whose fee was estimated
       // instead of building it again: each pass over a 200-item complete-tasks costs milliseconds.
-      const tx = await makeUnsignedContractCall({ ...common, publicKey: privateKeyToPublic(this.opts.privateKey) as string, fee: 0, nonce });
+      const tx = await makeUnsignedContractCall({
+        ...common,
+        publicKey: privateKeyToPublic(this.opts.privateKey) as string,
+        fee: 0,
+        nonce,
+      });
       tx.setFee(await this.estimateFee(tx));
       new TransactionSigner(tx).signOrigin(this.opts.privateKey);
       // txid() and serialize() would each serialize the transaction again.
@@ -197,8 +234,14 @@ export class StacksApiChain implements Chain {
    * object only to serialize it back to these bytes, and parsing then serializing a 200-item
    * complete-tasks again costs tens of milliseconds.
    */
-  private async broadcastRaw(raw: string): Promise<{ txid: string } | { reason: string; reason_data?: unknown; txid: string }> {
-    const response = await this.fetch(`${this.client.baseUrl}${BROADCAST_PATH}`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ tx: raw }) });
+  private async broadcastRaw(
+    raw: string,
+  ): Promise<{ txid: string } | { reason: string; reason_data?: unknown; txid: string }> {
+    const response = await this.fetch(`${this.client.baseUrl}${BROADCAST_PATH}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ tx: raw }),
+    });
     if (!response.ok) {
       try {
         return (await response.json()) as { reason: string; reason_data?: unknown; txid: string };
@@ -234,10 +277,21 @@ export class StacksApiChain implements Chain {
         : fn === 'complete-tasks'
           ? decodeCompleteResults(deserializeCV(t.tx_result.hex))
           : fn === 'settle-redundant'
-            ? decodeRedundantResults(deserializeCV(t.tx_result.hex)).map((r): ItemResult => (r.ok ? { ok: true, payout: null, votes: r.votes, slashed: r.slashed } : r))
+            ? decodeRedundantResults(deserializeCV(t.tx_result.hex)).map(
+                (r): ItemResult => (r.ok ? { ok: true, payout: null, votes: r.votes, slashed: r.slashed } : r),
+              )
             : undefined;
-      return { status: 'success', blockHeight, ...(itemResults ? { itemResults } : {}), ...(t.tx_result ? { result: t.tx_result.hex } : {}) };
+      return {
+        status: 'success',
+        blockHeight,
+        ...(itemResults ? { itemResults } : {}),
+        ...(t.tx_result ? { result: t.tx_result.hex } : {}),
+      };
     }
-    return { status: 'aborted', blockHeight, reason: `${t.tx_status}: ${t.vm_error ?? t.tx_result?.repr ?? ''}`.trim() };
+    return {
+      status: 'aborted',
+      blockHeight,
+      reason: `${t.tx_status}: ${t.vm_error ?? t.tx_result?.repr ?? ''}`.trim(),
+    };
   }
 }

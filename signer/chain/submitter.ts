@@ -6,7 +6,14 @@
  */
 import { and, asc, eq, isNull } from 'drizzle-orm';
 import type { TaskStatus } from '../../protocol/index.js';
-import { INFERENCE_ESCROW, MAX_REDUNDANT_BATCH, escrowErrors, errorName, orderForSettlement, settleRedundantArgs } from '../../protocol/index.js';
+import {
+  INFERENCE_ESCROW,
+  MAX_REDUNDANT_BATCH,
+  escrowErrors,
+  errorName,
+  orderForSettlement,
+  settleRedundantArgs,
+} from '../../protocol/index.js';
 import { atomic, inferenceTasks, prepared, settlements } from '../db/index.js';
 import type { Services } from '../services.js';
 import { getTask, transition, transitionFrom } from '../tasks/index.js';
@@ -45,23 +52,63 @@ function record(s: Services, tx: SignedTx, kind: SettleKind | 'reclaim', taskIds
   atomic(s.store.sqlite, () => {
     s.store.db
       .insert(settlements)
-      .values({ txid: tx.txid, kind, status: 'built', raw: tx.raw, nonce: tx.nonce.toString(), task_ids: JSON.stringify(taskIds), item_count: taskIds.length, created_at: now, updated_at: now })
+      .values({
+        txid: tx.txid,
+        kind,
+        status: 'built',
+        raw: tx.raw,
+        nonce: tx.nonce.toString(),
+        task_ids: JSON.stringify(taskIds),
+        item_count: taskIds.length,
+        created_at: now,
+        updated_at: now,
+      })
       .run();
     for (const id of taskIds) {
       // Still completed, or the whole record is refused (the batch was read before an await).
-      if (kind !== 'reclaim') transitionFrom(s.store, id, 'completed', 'submitted', { reason: `in ${kind} tx ${tx.txid}`, txid: tx.txid, now }, { settlement_txid: tx.txid });
-      else s.store.db.update(inferenceTasks).set({ reclaim_txid: tx.txid, updated_at: now }).where(eq(inferenceTasks.task_id, id)).run();
+      if (kind !== 'reclaim')
+        transitionFrom(
+          s.store,
+          id,
+          'completed',
+          'submitted',
+          { reason: `in ${kind} tx ${tx.txid}`, txid: tx.txid, now },
+          { settlement_txid: tx.txid },
+        );
+      else
+        s.store.db
+          .update(inferenceTasks)
+          .set({ reclaim_txid: tx.txid, updated_at: now })
+          .where(eq(inferenceTasks.task_id, id))
+          .run();
     }
   });
 }
 
 /** Sets a settlements row's status (and other columns). */
-export function setStatus(s: Services, txid: string, status: string, extra: Partial<SettlementRow> = {}, now = Date.now()): void {
-  s.store.db.update(settlements).set({ status, updated_at: now, ...extra }).where(eq(settlements.txid, txid)).run();
+export function setStatus(
+  s: Services,
+  txid: string,
+  status: string,
+  extra: Partial<SettlementRow> = {},
+  now = Date.now(),
+): void {
+  s.store.db
+    .update(settlements)
+    .set({ status, updated_at: now, ...extra })
+    .where(eq(settlements.txid, txid))
+    .run();
 }
 
 /** Sends (or re-sends) a stored transaction; after MAX_BROADCASTS refusals it is dropped (`onDropped`, by default the submitter's release). */
-export async function broadcast(s: Services, chain: Chain, row: SettlementRow, now = Date.now(), onDropped: (row: SettlementRow, reason: string, now: number) => void = (r, why, at) => release(s, r, 'dropped', why, at)): Promise<void> {
+export async function broadcast(
+  s: Services,
+  chain: Chain,
+  row: SettlementRow,
+  now = Date.now(),
+  onDropped: (row: SettlementRow, reason: string, now: number) => void = (r, why, at) =>
+    release(s, r, 'dropped', why, at),
+): Promise<void> {
   try {
     await chain.broadcast({ txid: row.txid, raw: row.raw, nonce: BigInt(row.nonce) });
     failpoint('after-broadcast');
@@ -71,55 +118,93 @@ export async function broadcast(s: Services, chain: Chain, row: SettlementRow, n
     const reason = (e as Error).message;
     const broadcasts = row.broadcasts + 1;
     s.log.warn({ txid: row.txid, reason, broadcasts }, 'broadcast refused');
-    if (broadcasts >= MAX_BROADCASTS) onDropped({ ...row, broadcasts }, `broadcast refused ${broadcasts} times: ${reason}`, now);
+    if (broadcasts >= MAX_BROADCASTS)
+      onDropped({ ...row, broadcasts }, `broadcast refused ${broadcasts} times: ${reason}`, now);
     else setStatus(s, row.txid, 'built', { broadcasts, reason }, now);
   }
 }
 
 /** Puts a failed transaction's tasks back to completed (or timeout when their deadline has passed); a dropped reclaim is retried. */
-function release(s: Services, row: SettlementRow, status: 'dropped' | 'aborted', reason: string, now = Date.now()): void {
+function release(
+  s: Services,
+  row: SettlementRow,
+  status: 'dropped' | 'aborted',
+  reason: string,
+  now = Date.now(),
+): void {
   const tip = s.chain.tipHeight;
   s.store.sqlite.transaction(() => {
     setStatus(s, row.txid, status, { reason, broadcasts: row.broadcasts }, now);
     if (row.kind === 'reclaim') {
       // A dropped reclaim is tried again; an aborted one means the fee is no longer there to reclaim.
-      if (status === 'dropped') s.store.db.update(inferenceTasks).set({ reclaim_txid: null, updated_at: now }).where(eq(inferenceTasks.reclaim_txid, row.txid)).run();
+      if (status === 'dropped')
+        s.store.db
+          .update(inferenceTasks)
+          .set({ reclaim_txid: null, updated_at: now })
+          .where(eq(inferenceTasks.reclaim_txid, row.txid))
+          .run();
       return;
     }
     for (const id of JSON.parse(row.task_ids) as string[]) {
       const task = getTask(s.store, id);
-      if (!task || task.status !== 'submitted' || task.settlement_txid !== row.txid) continue;
+      if (task?.status !== 'submitted' || task.settlement_txid !== row.txid) continue;
       const late = task.deadline !== null && tip !== null && task.deadline <= tip;
-      transition(s.store, id, late ? 'timeout' : 'completed', { reason: `tx ${row.txid} ${status}: ${reason}${late ? '; deadline passed meanwhile' : '; will be batched again'}`, txid: row.txid, now }, { settlement_txid: null });
+      transition(
+        s.store,
+        id,
+        late ? 'timeout' : 'completed',
+        {
+          reason: `tx ${row.txid} ${status}: ${reason}${late ? '; deadline passed meanwhile' : '; will be batched again'}`,
+          txid: row.txid,
+          now,
+        },
+        { settlement_txid: null },
+      );
     }
   })();
   s.metrics.settlementTxs.inc({ kind: row.kind, outcome: status });
 }
 
 /** Maps a confirmed complete-tasks' per-item results onto its tasks. */
-function settle(s: Services, row: SettlementRow, blockHeight: number, results: ItemResult[] | undefined, now = Date.now()): void {
+function settle(
+  s: Services,
+  row: SettlementRow,
+  blockHeight: number,
+  results: ItemResult[] | undefined,
+  now = Date.now(),
+): void {
   const ids = JSON.parse(row.task_ids) as string[];
   atomic(s.store.sqlite, () => {
     setStatus(s, row.txid, 'confirmed', { block_height: blockHeight }, now);
     // The batch's tasks in one read: only their status and deadline matter here.
-    const rows = prepared(s.store.sqlite, 'select t.task_id, t.status, t.deadline from json_each(?) j join inference_tasks t on t.task_id = j.value').all(row.task_ids) as {
+    const rows = prepared(
+      s.store.sqlite,
+      'select t.task_id, t.status, t.deadline from json_each(?) j join inference_tasks t on t.task_id = j.value',
+    ).all(row.task_ids) as {
       task_id: string;
       status: TaskStatus;
       deadline: number | null;
     }[];
     const tasks = new Map(rows.map((t) => [t.task_id, t]));
-    ids.forEach((id, i) => {
+    const settleItem = (id: string, i: number) => {
       const task = tasks.get(id);
-      if (!task || task.status !== 'submitted') return;
+      if (task?.status !== 'submitted') return;
       const r = results?.[i];
       const ctx = { txid: row.txid, now };
-      const to = (status: TaskStatus, reason: string, patch = {}) => transitionFrom(s.store, id, 'submitted', status, { ...ctx, reason }, patch);
+      const to = (status: TaskStatus, reason: string, patch = {}) =>
+        transitionFrom(s.store, id, 'submitted', status, { ...ctx, reason }, patch);
       if (!r) return to('failed', `tx ${row.txid} confirmed without a result for this item`);
       if (r.ok && r.payout === null) {
         const slashed = r.slashed ? `; ${r.slashed} micro-STX of the outvoted nodes' stake slashed` : '';
-        return to('settled', `paid the ${r.votes} agreeing nodes in block ${blockHeight}${slashed}`, { settled_at: now });
+        return to('settled', `paid the ${r.votes} agreeing nodes in block ${blockHeight}${slashed}`, {
+          settled_at: now,
+        });
       }
-      if (r.ok) return to('settled', `paid ${r.payout} micro-STX to the node in block ${blockHeight}`, { node_payout: String(r.payout), settled_at: now });
+      if (r.ok)
+        return to('settled', `paid ${r.payout} micro-STX to the node in block ${blockHeight}`, {
+          node_payout: String(r.payout),
+          settled_at: now,
+        });
       const name = errorName(r.code);
       const beforeDeadline = task.deadline !== null && blockHeight <= task.deadline;
       if (r.code === escrowErrors.ERR_TASK_NOT_PENDING && beforeDeadline) {
@@ -130,7 +215,8 @@ function settle(s: Services, row: SettlementRow, blockHeight: number, results: I
         return to('timeout', `${name} in block ${blockHeight}: the fee is refundable`, { error: name });
       }
       to('failed', `contract refused the item: ${name} (u${r.code})`, { error: name });
-    });
+    };
+    for (const [i, id] of ids.entries()) settleItem(id, i);
   });
   s.metrics.settlementTxs.inc({ kind: row.kind, outcome: 'confirmed' });
   s.log.info({ txid: row.txid, block: blockHeight, items: ids.length }, 'transaction confirmed');
@@ -143,14 +229,24 @@ export interface TxOutcome {
 }
 
 /** Follows one unfinished transaction one step: re-send, confirm, or release. */
-export async function followTransaction(s: Services, chain: Chain, row: SettlementRow, outcome: TxOutcome, now = Date.now()): Promise<void> {
+export async function followTransaction(
+  s: Services,
+  chain: Chain,
+  row: SettlementRow,
+  outcome: TxOutcome,
+  now = Date.now(),
+): Promise<void> {
   const st = await chain.txStatus(row.txid);
   if (st.status === 'success') outcome.confirmed(row, st, now);
   else if (st.status === 'aborted') outcome.failed(row, 'aborted', st.reason, now);
   else if (st.status === 'dropped') outcome.failed(row, 'dropped', st.reason, now);
   else if (st.status === 'not_found') {
-    const lost = row.status === 'broadcast' && row.broadcast_at !== null && now - row.broadcast_at > s.config.submitter.drop_after_ms;
-    if (row.status === 'built' || lost) await broadcast(s, chain, row, now, (r, why, at) => outcome.failed(r, 'dropped', why, at));
+    const lost =
+      row.status === 'broadcast' &&
+      row.broadcast_at !== null &&
+      now - row.broadcast_at > s.config.submitter.drop_after_ms;
+    if (row.status === 'built' || lost)
+      await broadcast(s, chain, row, now, (r, why, at) => outcome.failed(r, 'dropped', why, at));
   } else if (row.status === 'built') {
     // Seen by the node although our broadcast was not recorded (a crash right after sending).
     setStatus(s, row.txid, 'broadcast', { broadcast_at: now }, now);
@@ -160,9 +256,15 @@ export async function followTransaction(s: Services, chain: Chain, row: Settleme
 /** Follows every unfinished transaction of the submitter one step (settle-accounts is followed by signer/accounts/settler.ts). */
 export async function followTransactions(s: Services, chain: Chain, now = Date.now()): Promise<void> {
   // Runs every submitter tick: SQL prepared once rather than built by drizzle each time.
-  const open = prepared(s.store.sqlite, "select * from settlements where status in ('built', 'broadcast') and kind <> 'settle-accounts' order by created_at asc").all() as SettlementRow[];
+  const open = prepared(
+    s.store.sqlite,
+    "select * from settlements where status in ('built', 'broadcast') and kind <> 'settle-accounts' order by created_at asc",
+  ).all() as SettlementRow[];
   const outcome: TxOutcome = {
-    confirmed: (row, st, at) => (row.kind !== 'reclaim' ? settle(s, row, st.blockHeight, st.itemResults, at) : setStatus(s, row.txid, 'confirmed', { block_height: st.blockHeight }, at)),
+    confirmed: (row, st, at) =>
+      row.kind !== 'reclaim'
+        ? settle(s, row, st.blockHeight, st.itemResults, at)
+        : setStatus(s, row.txid, 'confirmed', { block_height: st.blockHeight }, at),
     failed: (row, status, reason, at) => release(s, row, status, reason, at),
   };
   for (const row of open) await followTransaction(s, chain, row, outcome, now);
@@ -189,7 +291,10 @@ export async function submitBatch(s: Services, chain: Chain, now = Date.now()): 
   const redundant = ready.filter((t) => t.votes !== null && readVotes(t.votes).length > 1);
   const single = ready.filter((t) => !redundant.includes(t));
   // The group whose first task has the nearest deadline goes first.
-  const group = redundant.length && (!single.length || ready[0] === redundant[0]) ? redundant.slice(0, MAX_REDUNDANT_BATCH) : single;
+  const group =
+    redundant.length && (!single.length || ready[0] === redundant[0])
+      ? redundant.slice(0, MAX_REDUNDANT_BATCH)
+      : single;
   const oldest = Math.min(...group.map((t) => t.completed_at ?? now));
   const urgent = tip !== null && group.some((t) => t.deadline !== null && t.deadline - tip <= urgent_blocks);
   const full = group.length >= (group === single ? batch_size : MAX_REDUNDANT_BATCH);
@@ -214,7 +319,12 @@ async function buildComplete(chain: Chain, ready: ReadyTask[]): Promise<BuiltSet
   // The batch is recorded in this same order, so per-item results map back to the right tasks.
   const ordered = orderForSettlement(ready.map((t) => ({ task: t, nodePublicKey: t.node_public_key! })));
   const batch = ordered.map((o) => o.task);
-  const items = ordered.map(({ task: t }) => ({ chainTaskId: BigInt(t.chain_task_id ?? t.task_id), outputHash: t.output_hash!, nodePublicKey: t.node_public_key!, signature: t.signature! }));
+  const items = ordered.map(({ task: t }) => ({
+    chainTaskId: BigInt(t.chain_task_id ?? t.task_id),
+    outputHash: t.output_hash!,
+    nodePublicKey: t.node_public_key!,
+    signature: t.signature!,
+  }));
   const signed = await chain.buildCompleteTasks(items);
   return { signed, kind: 'complete-tasks', taskIds: batch.map((t) => t.task_id) };
 }
@@ -222,7 +332,11 @@ async function buildComplete(chain: Chain, ready: ReadyTask[]): Promise<BuiltSet
 async function buildRedundant(chain: Chain, ready: ReadyTask[]): Promise<BuiltSettlement> {
   const tasks = ready.map((t) => ({
     taskId: BigInt(t.chain_task_id ?? t.task_id),
-    results: readVotes(t.votes).map((v) => ({ outputHash: v.output_hash, nodePublicKey: v.public_key, signature: v.signature })),
+    results: readVotes(t.votes).map((v) => ({
+      outputHash: v.output_hash,
+      nodePublicKey: v.public_key,
+      signature: v.signature,
+    })),
   }));
   const signed = await chain.buildContractCall(INFERENCE_ESCROW, 'settle-redundant', settleRedundantArgs(tasks));
   return { signed, kind: 'settle-redundant', taskIds: ready.map((t) => t.task_id) };
@@ -235,7 +349,14 @@ export async function reclaimForUsers(s: Services, chain: Chain, now = Date.now(
   const task = s.store.db
     .select()
     .from(inferenceTasks)
-    .where(and(eq(inferenceTasks.status, 'timeout'), eq(inferenceTasks.source, 'chain'), isNull(inferenceTasks.reclaim_txid), isNull(inferenceTasks.node_payout)))
+    .where(
+      and(
+        eq(inferenceTasks.status, 'timeout'),
+        eq(inferenceTasks.source, 'chain'),
+        isNull(inferenceTasks.reclaim_txid),
+        isNull(inferenceTasks.node_payout),
+      ),
+    )
     .orderBy(asc(inferenceTasks.deadline))
     .limit(1)
     .get();
@@ -249,7 +370,10 @@ export async function reclaimForUsers(s: Services, chain: Chain, now = Date.now(
 /** One submitter step: follow open transactions; send a new one only when none is open (one nonce in flight). */
 export async function submitterTick(s: Services, chain: Chain, now = Date.now()): Promise<void> {
   await followTransactions(s, chain, now);
-  const open = prepared(s.store.sqlite, "select txid from settlements where status in ('built', 'broadcast') limit 1").get();
+  const open = prepared(
+    s.store.sqlite,
+    "select txid from settlements where status in ('built', 'broadcast') limit 1",
+  ).get();
   if (open) return;
   (await submitBatch(s, chain, now)) ?? (await reclaimForUsers(s, chain, now));
 }

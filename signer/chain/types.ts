@@ -50,11 +50,18 @@ export interface SignedTx {
  * (ok with the agreeing votes and the stake slashed; the payout is split and not returned), or
  * the contract's error code.
  */
-export type ItemResult = { ok: true; payout: bigint | null; votes?: number; slashed?: bigint } | { ok: false; code: number };
+export type ItemResult =
+  | { ok: true; payout: bigint | null; votes?: number; slashed?: bigint }
+  | { ok: false; code: number };
 
 export type TxStatus =
   | { status: 'pending' }
-  | { status: 'success'; blockHeight: number; itemResults?: ItemResult[]; /** The call's result (serialized Clarity value, hex), when the chain reports it. */ result?: string }
+  | {
+      status: 'success';
+      blockHeight: number;
+      itemResults?: ItemResult[] /** The call's result (serialized Clarity value, hex), when the chain reports it. */;
+      result?: string;
+    }
   | { status: 'aborted'; blockHeight: number; reason: string }
   | { status: 'dropped'; reason: string }
   | { status: 'not_found' };
@@ -74,7 +81,10 @@ export interface Chain {
    * Events after `cursor` (opaque; null = from the start), oldest first, at most `limit`; `more`
    * when the limit stopped the read before the newest event.
    */
-  readTaskEvents(cursor: string | null, limit: number): Promise<{ events: TaskSubmittedEvent[]; cursor: string | null; more: boolean }>;
+  readTaskEvents(
+    cursor: string | null,
+    limit: number,
+  ): Promise<{ events: TaskSubmittedEvent[]; cursor: string | null; more: boolean }>;
   buildCompleteTasks(items: CompleteItem[]): Promise<SignedTx>;
   buildReclaim(chainTaskId: bigint): Promise<SignedTx>;
   /** Broadcasts a signed transaction; resolves when accepted into the mempool, throws with the node's reason when rejected. */

@@ -15,7 +15,9 @@ const PAGE = 200;
 /** Reads the persisted cursor and tip of the escrow's event stream. */
 export function readCursor(s: Services): { cursor: string | null; tipHeight: number | null } {
   // Read on every poll: SQL prepared once rather than built by drizzle each time.
-  const row = prepared(s.store.sqlite, 'select cursor, tip_height from chain_cursor where id = ?').get(s.escrow) as { cursor: string | null; tip_height: number | null } | undefined;
+  const row = prepared(s.store.sqlite, 'select cursor, tip_height from chain_cursor where id = ?').get(s.escrow) as
+    | { cursor: string | null; tip_height: number | null }
+    | undefined;
   return { cursor: row?.cursor ?? null, tipHeight: row?.tip_height ?? null };
 }
 
@@ -91,6 +93,9 @@ export async function pollEvents(s: Services, chain: Chain): Promise<number> {
 export async function pollTip(s: Services, chain: Chain, now = Date.now()): Promise<number> {
   const tip = await chain.tipHeight();
   s.chain.tipHeight = tip;
-  prepared(s.store.sqlite, 'insert into chain_cursor (id, tip_height, updated_at) values (?, ?, ?) on conflict (id) do update set tip_height = excluded.tip_height, updated_at = excluded.updated_at').run(s.escrow, tip, now);
+  prepared(
+    s.store.sqlite,
+    'insert into chain_cursor (id, tip_height, updated_at) values (?, ?, ?) on conflict (id) do update set tip_height = excluded.tip_height, updated_at = excluded.updated_at',
+  ).run(s.escrow, tip, now);
   return tip;
 }

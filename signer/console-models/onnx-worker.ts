@@ -49,11 +49,20 @@ export interface Feed {
   data: TensorData;
 }
 
-
 type Arrays = Record<string, new (n: number) => ort.Tensor['data']>;
 const ARRAYS: Arrays = {
-  float32: Float32Array, float64: Float64Array, float16: Uint16Array, int8: Int8Array, uint8: Uint8Array, int16: Int16Array,
-  uint16: Uint16Array, int32: Int32Array, uint32: Uint32Array, int64: BigInt64Array, uint64: BigUint64Array, bool: Uint8Array,
+  float32: Float32Array,
+  float64: Float64Array,
+  float16: Uint16Array,
+  int8: Int8Array,
+  uint8: Uint8Array,
+  int16: Int16Array,
+  uint16: Uint16Array,
+  int32: Int32Array,
+  uint32: Uint32Array,
+  int64: BigInt64Array,
+  uint64: BigUint64Array,
+  bool: Uint8Array,
 };
 
 function meta(m: ort.InferenceSession.ValueMetadata): TensorInfo {
@@ -73,11 +82,18 @@ function generated(m: ort.InferenceSession.ValueMetadata): ort.Tensor {
   return new ort.Tensor(m.type as 'float32', data as Float32Array, dims);
 }
 
-async function withSession<T>(path: string, fn: (session: ort.InferenceSession, io: ModelIo) => Promise<T>): Promise<T> {
+async function withSession<T>(
+  path: string,
+  fn: (session: ort.InferenceSession, io: ModelIo) => Promise<T>,
+): Promise<T> {
   const t0 = performance.now();
   const session = await ort.InferenceSession.create(path, { intraOpNumThreads: 1, interOpNumThreads: 1 });
   try {
-    const io = { inputs: session.inputMetadata.map(meta), outputs: session.outputMetadata.map(meta), load_ms: performance.now() - t0 };
+    const io = {
+      inputs: session.inputMetadata.map(meta),
+      outputs: session.outputMetadata.map(meta),
+      load_ms: performance.now() - t0,
+    };
     return await fn(session, io);
   } finally {
     await session.release();
@@ -106,7 +122,9 @@ export const handlers = {
         type: t.type,
         shape: [...t.dims],
         size: t.size,
-        sample: Array.from((t.data as ArrayLike<unknown>) as unknown[]).slice(0, SAMPLE).map(cell),
+        sample: Array.from(t.data as ArrayLike<unknown> as unknown[])
+          .slice(0, SAMPLE)
+          .map(cell),
       }));
       const fed = Object.entries(input).map(([name, t]) => ({ name, type: t.type, shape: [...t.dims] }));
       return { ...io, outputs_summary, infer_ms, fed };

@@ -35,8 +35,10 @@ async function runJob<K extends 'inspect' | 'test'>(name: K, arg: ArgOf<typeof h
   try {
     return await (await pool()).call(name, arg, { timeoutMs });
   } catch (err) {
-    if (err instanceof CallTimeoutError) throw new OnnxError(`onnxruntime did not finish within ${timeoutMs} ms (models.validate_timeout_ms)`);
-    if (err instanceof WorkerCrashedError) throw new OnnxError(`onnxruntime's thread ended without an answer (${err.message})`);
+    if (err instanceof CallTimeoutError)
+      throw new OnnxError(`onnxruntime did not finish within ${timeoutMs} ms (models.validate_timeout_ms)`);
+    if (err instanceof WorkerCrashedError)
+      throw new OnnxError(`onnxruntime's thread ended without an answer (${err.message})`);
     // The runtime names the file by its path on this server; the admin knows it as "the file".
     throw new OnnxError((err as Error).message.split(arg.path).join('the file'));
   }

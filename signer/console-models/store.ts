@@ -13,7 +13,6 @@ import { ApiError } from '../errors.js';
 import type { Services } from '../services.js';
 import { OnnxError, inspectModel, testRun, type Feed, type TensorInfo, type TestRun } from './onnx.js';
 
-
 /** Where an upload stands: uploaded (being checked), invalid, validated, published (live on chain), unpublished (retired or superseded). */
 export type ConsoleModelStatus = 'uploaded' | 'invalid' | 'validated' | 'published' | 'unpublished';
 
@@ -63,7 +62,11 @@ export function getModel(s: Services, id: number): ConsoleModel {
 
 /** Updates an upload's row. */
 export function updateModel(s: Services, id: number, values: Partial<Omit<Row, 'id' | 'created_at'>>): void {
-  s.store.db.update(consoleModels).set({ ...values, updated_at: Date.now() }).where(eq(consoleModels.id, id)).run();
+  s.store.db
+    .update(consoleModels)
+    .set({ ...values, updated_at: Date.now() })
+    .where(eq(consoleModels.id, id))
+    .run();
 }
 
 /**
@@ -72,11 +75,19 @@ export function updateModel(s: Services, id: number, values: Partial<Omit<Row, '
  * invalid with the runtime's reason, nothing is stored, and a 422 says why.
  */
 export async function uploadModel(s: Services, name: string, bytes: Uint8Array): Promise<ConsoleModel> {
-  if (!MODEL_NAME.test(name)) throw new ApiError('bad_request', `model name "${name.slice(0, 80)}" is not allowed: use 1-64 letters, digits, dots, dashes or underscores, starting with a letter or digit`);
+  if (!MODEL_NAME.test(name))
+    throw new ApiError(
+      'bad_request',
+      `model name "${name.slice(0, 80)}" is not allowed: use 1-64 letters, digits, dots, dashes or underscores, starting with a letter or digit`,
+    );
   if (bytes.length === 0) throw new ApiError('bad_request', 'the uploaded file is empty: choose an .onnx model file');
   const sha256 = sha256Hex(bytes);
   const now = Date.now();
-  const { id } = s.store.db.insert(consoleModels).values({ name, sha256, size: bytes.length, status: 'uploaded', created_at: now, updated_at: now }).returning({ id: consoleModels.id }).get();
+  const { id } = s.store.db
+    .insert(consoleModels)
+    .values({ name, sha256, size: bytes.length, status: 'uploaded', created_at: now, updated_at: now })
+    .returning({ id: consoleModels.id })
+    .get();
   const dir = s.config.models.dir;
   mkdirSync(dir, { recursive: true });
   // Checked under a temporary name: the artifact store only ever holds files onnxruntime loaded.
@@ -88,7 +99,12 @@ export async function uploadModel(s: Services, name: string, bytes: Uint8Array):
     if (existsSync(file)) rmSync(part);
     else renameSync(part, file);
     await s.artifacts.scan();
-    updateModel(s, id, { status: 'validated', error: null, inputs: JSON.stringify(io.inputs), outputs: JSON.stringify(io.outputs) });
+    updateModel(s, id, {
+      status: 'validated',
+      error: null,
+      inputs: JSON.stringify(io.inputs),
+      outputs: JSON.stringify(io.outputs),
+    });
     s.log.info({ model: name, sha256, size: bytes.length }, 'console upload validated');
     return getModel(s, id);
   } catch (err) {
@@ -96,15 +112,26 @@ export async function uploadModel(s: Services, name: string, bytes: Uint8Array):
     if (!(err instanceof OnnxError)) throw err;
     const reason = `onnxruntime could not load this file: ${err.message}`;
     updateModel(s, id, { status: 'invalid', error: reason });
-    throw new ApiError('unprocessable', `${name}: not a model onnxruntime can load (${err.message}); upload an ONNX model file (.onnx)`);
+    throw new ApiError(
+      'unprocessable',
+      `${name}: not a model onnxruntime can load (${err.message}); upload an ONNX model file (.onnx)`,
+    );
   }
 }
 
 /** The stored file of an upload; 409 when it was never stored (invalid) or is gone from the store. */
 export async function artifactPath(s: Services, model: ConsoleModel): Promise<string> {
-  if (model.status === 'invalid' || model.status === 'uploaded') throw new ApiError('conflict', `model ${model.id} (${model.name}) is ${model.status}${model.error ? `: ${model.error}` : ''}; upload a file onnxruntime can load`);
+  if (model.status === 'invalid' || model.status === 'uploaded')
+    throw new ApiError(
+      'conflict',
+      `model ${model.id} (${model.name}) is ${model.status}${model.error ? `: ${model.error}` : ''}; upload a file onnxruntime can load`,
+    );
   const artifact = await s.artifacts.find(model.sha256);
-  if (!artifact) throw new ApiError('conflict', `the file of model ${model.id} (sha256 ${model.sha256}) is no longer in ${s.config.models.dir}; upload it again`);
+  if (!artifact)
+    throw new ApiError(
+      'conflict',
+      `the file of model ${model.id} (sha256 ${model.sha256}) is no longer in ${s.config.models.dir}; upload it again`,
+    );
   return artifact.path;
 }
 
@@ -134,10 +161,18 @@ export async function testModel(s: Services, id: number, inputs?: unknown): Prom
   const feeds: Record<string, Feed> = {};
   if (inputs !== undefined) {
     const parsed = inferenceInputsSchema.safeParse(inputs);
-    if (!parsed.success) throw new ApiError('bad_request', `test input: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}; send {"inputs": [{name, shape, datatype, data}]}`);
+    if (!parsed.success)
+      throw new ApiError(
+        'bad_request',
+        `test input: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}; send {"inputs": [{name, shape, datatype, data}]}`,
+      );
     const declared = new Set((model.inputs ?? []).map((i) => i.name));
     for (const t of parsed.data.inputs) {
-      if (declared.size > 0 && !declared.has(t.name)) throw new ApiError('bad_request', `test input "${t.name}" is not an input of ${model.name}; its inputs are ${[...declared].join(', ')}`);
+      if (declared.size > 0 && !declared.has(t.name))
+        throw new ApiError(
+          'bad_request',
+          `test input "${t.name}" is not an input of ${model.name}; its inputs are ${[...declared].join(', ')}`,
+        );
       try {
         const raw = decodeTensor(t);
         feeds[t.name] = { type: OIP_TO_ORT[raw.datatype], dims: raw.dims, data: raw.data };
@@ -150,7 +185,8 @@ export async function testModel(s: Services, id: number, inputs?: unknown): Prom
   try {
     return await testRun(path, feeds, s.config.models.validate_timeout_ms);
   } catch (err) {
-    if (err instanceof OnnxError) throw new ApiError('unprocessable', `the test inference of ${model.name} failed in onnxruntime: ${err.message}`);
+    if (err instanceof OnnxError)
+      throw new ApiError('unprocessable', `the test inference of ${model.name} failed in onnxruntime: ${err.message}`);
     throw err;
   }
 }

@@ -31,32 +31,63 @@ export function adminExists(store: SignerDatabase): boolean {
 }
 
 /** Creates the first admin; refused once one exists. */
-export async function initAdmin(store: SignerDatabase, username: string, password: string, now = Date.now()): Promise<{ id: number; username: string }> {
-  if (!USERNAME_PATTERN.test(username)) throw new ApiError('bad_request', 'username must be 1-64 letters, digits or . _ @ -');
+export async function initAdmin(
+  store: SignerDatabase,
+  username: string,
+  password: string,
+  now = Date.now(),
+): Promise<{ id: number; username: string }> {
+  if (!USERNAME_PATTERN.test(username))
+    throw new ApiError('bad_request', 'username must be 1-64 letters, digits or . _ @ -');
   const problem = passwordProblem(password);
   if (problem) throw new ApiError('bad_request', problem);
   const password_hash = await hashPassword(password);
   // Checked again inside the transaction: two concurrent inits must not both succeed.
   return store.sqlite.transaction(() => {
     if (adminExists(store)) throw new ApiError('conflict', 'already initialized; log in at /console/login');
-    const row = store.db.insert(adminUsers).values({ username, password_hash, created_at: now }).returning({ id: adminUsers.id }).get();
+    const row = store.db
+      .insert(adminUsers)
+      .values({ username, password_hash, created_at: now })
+      .returning({ id: adminUsers.id })
+      .get();
     return { id: row.id, username };
   })();
 }
 
 /** The admin whose password matches, or null. */
-export async function checkPassword(store: SignerDatabase, username: string, password: string): Promise<{ id: number; username: string } | null> {
+export async function checkPassword(
+  store: SignerDatabase,
+  username: string,
+  password: string,
+): Promise<{ id: number; username: string } | null> {
   const user = store.db.select().from(adminUsers).where(eq(adminUsers.username, username)).get();
-  const matches = await verifyPassword(password, user?.password_hash ?? (await (decoyHash ??= hashPassword(randomBytes(16).toString('hex')))));
+  const matches = await verifyPassword(
+    password,
+    user?.password_hash ?? (await (decoyHash ??= hashPassword(randomBytes(16).toString('hex')))),
+  );
   return user && matches ? { id: user.id, username: user.username } : null;
 }
 
 /** Starts a session; returns the cookie value (shown once) and the session's CSRF token. */
-export function createSession(store: SignerDatabase, userId: number, ttlMs: number, now = Date.now()): { sessionId: string; csrfToken: string; expiresAt: number } {
+export function createSession(
+  store: SignerDatabase,
+  userId: number,
+  ttlMs: number,
+  now = Date.now(),
+): { sessionId: string; csrfToken: string; expiresAt: number } {
   const sessionId = randomBytes(32).toString('base64url');
   const csrfToken = randomBytes(32).toString('base64url');
   const expiresAt = now + ttlMs;
-  store.db.insert(adminSessions).values({ id_hash: sha256(sessionId), user_id: userId, csrf_token: csrfToken, created_at: now, expires_at: expiresAt }).run();
+  store.db
+    .insert(adminSessions)
+    .values({
+      id_hash: sha256(sessionId),
+      user_id: userId,
+      csrf_token: csrfToken,
+      created_at: now,
+      expires_at: expiresAt,
+    })
+    .run();
   return { sessionId, csrfToken, expiresAt };
 }
 
@@ -74,5 +105,8 @@ export function findSession(store: SignerDatabase, sessionId: string, now = Date
 
 /** Ends a session. */
 export function endSession(store: SignerDatabase, sessionId: string): void {
-  store.db.delete(adminSessions).where(eq(adminSessions.id_hash, sha256(sessionId))).run();
+  store.db
+    .delete(adminSessions)
+    .where(eq(adminSessions.id_hash, sha256(sessionId)))
+    .run();
 }

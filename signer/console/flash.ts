@@ -21,7 +21,8 @@ export function flashOf(c: Context): Flash {
 
 /** A 303 redirect to a console page (a path on this site) with a flash message. */
 export function redirectWithFlash(c: Context, path: string, flash: Flash): Response {
-  if (!path.startsWith('/') || path.startsWith('//')) throw new Error(`redirectWithFlash needs a local path, got ${path}`);
+  if (!path.startsWith('/') || path.startsWith('//'))
+    throw new Error(`redirectWithFlash needs a local path, got ${path}`);
   const url = new URL(path, 'http://console.invalid');
   if (flash.notice) url.searchParams.set('notice', flash.notice.slice(0, MAX_LENGTH));
   if (flash.error) url.searchParams.set('error', flash.error.slice(0, MAX_LENGTH));

@@ -45,7 +45,10 @@ export const consoleGuard: MiddlewareHandler<Env> = async (c, next) => {
       await originCheck(c, async () => {});
     } catch (err) {
       if (!(err instanceof HTTPException)) throw err;
-      throw new ApiError('forbidden', `form posted from another site (Origin: ${c.req.header('origin') ?? 'none'}); use the console pages of this signer`);
+      throw new ApiError(
+        'forbidden',
+        `form posted from another site (Origin: ${c.req.header('origin') ?? 'none'}); use the console pages of this signer`,
+      );
     }
   }
   if (isOpen(c.req.path)) return next();
@@ -53,12 +56,17 @@ export const consoleGuard: MiddlewareHandler<Env> = async (c, next) => {
   const id = sessionCookie(c);
   const admin = id ? findSession(s.store, id) : null;
   if (!admin) {
-    if (c.req.path.startsWith('/api/')) throw new ApiError('unauthorized', 'not logged in or the session expired: POST /api/v1/admin/login with {username, password}');
+    if (c.req.path.startsWith('/api/'))
+      throw new ApiError(
+        'unauthorized',
+        'not logged in or the session expired: POST /api/v1/admin/login with {username, password}',
+      );
     return c.redirect(adminExists(s.store) ? '/console/login' : '/console/init', 303);
   }
   if (changesState) {
     const sent = await sentCsrfToken(c);
-    if (!sent || !sameSecret(sent, admin.csrfToken)) throw new ApiError('forbidden', 'missing or wrong CSRF token; reload the page');
+    if (!sent || !sameSecret(sent, admin.csrfToken))
+      throw new ApiError('forbidden', 'missing or wrong CSRF token; reload the page');
   }
   c.set('admin', admin);
   await next();

@@ -36,7 +36,9 @@ export function addressKey(address: string | undefined): string {
   const left = head ? head.split(':') : [];
   const right = address.includes('::') && tail ? tail.split(':') : [];
   // An embedded IPv4 tail only ever sits in the low 64 bits, so it never reaches the prefix.
-  const groups = address.includes('::') ? [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right] : left;
+  const groups = address.includes('::')
+    ? [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right]
+    : left;
   return `${groups
     .slice(0, 4)
     .map((g) => g.replace(/^0+(?=.)/, ''))
@@ -49,7 +51,8 @@ export class LoginLimiter {
 
   constructor(readonly limits: LoginLimits) {
     const { maxPerPair, maxPerAddress, windowMs } = limits;
-    if (!(maxPerPair >= 1) || !(maxPerAddress >= 1) || !(windowMs >= 1)) throw new Error('LoginLimiter needs maxPerPair, maxPerAddress and windowMs >= 1');
+    if (!(maxPerPair >= 1) || !(maxPerAddress >= 1) || !(windowMs >= 1))
+      throw new Error('LoginLimiter needs maxPerPair, maxPerAddress and windowMs >= 1');
   }
 
   #keys(address: string | undefined, username: string): { key: string; max: number; scope: Throttled['scope'] }[] {
@@ -76,7 +79,8 @@ export class LoginLimiter {
     this.prune(now);
     for (const { key } of this.#keys(address, username)) {
       const entry = this.failures.get(key);
-      if (!entry || entry.windowEnds <= now) this.failures.set(key, { count: 1, windowEnds: now + this.limits.windowMs });
+      if (!entry || entry.windowEnds <= now)
+        this.failures.set(key, { count: 1, windowEnds: now + this.limits.windowMs });
       else entry.count++;
     }
   }

@@ -25,7 +25,11 @@ export function sessionCookie(c: Context): string | undefined {
  * Checks a username and password under the login rate limit and, when they match, starts a
  * session and sets its cookie. Throws 429 (with Retry-After) or 401 otherwise.
  */
-export async function logIn(c: Context<Env>, username: string, password: string): Promise<{ username: string; csrf_token: string }> {
+export async function logIn(
+  c: Context<Env>,
+  username: string,
+  password: string,
+): Promise<{ username: string; csrf_token: string }> {
   const s = c.var.services;
   const limiter = s.loginLimiter;
   // Throttled per address and per (username, address), never per username alone: failures from
@@ -37,7 +41,10 @@ export async function logIn(c: Context<Env>, username: string, password: string)
     c.header('Retry-After', String(wait));
     const minutes = Math.ceil(wait / 60);
     const what = throttled.scope === 'address' ? 'from your address' : `for ${username} from your address`;
-    throw new ApiError('too_many_requests', `too many failed logins ${what}; try again in ${minutes} minute${minutes === 1 ? '' : 's'} (after ${new Date(Date.now() + wait * 1000).toISOString()})`);
+    throw new ApiError(
+      'too_many_requests',
+      `too many failed logins ${what}; try again in ${minutes} minute${minutes === 1 ? '' : 's'} (after ${new Date(Date.now() + wait * 1000).toISOString()})`,
+    );
   }
   const admin = await checkPassword(s.store, username, password);
   if (!admin) {
@@ -47,7 +54,13 @@ export async function logIn(c: Context<Env>, username: string, password: string)
   limiter.clear(address, username);
   const ttl = s.config.console.session_ttl_ms;
   const session = createSession(s.store, admin.id, ttl);
-  setCookie(c, SESSION_COOKIE, session.sessionId, { httpOnly: true, sameSite: 'Strict', path: '/', secure: isHttps(c), maxAge: Math.floor(ttl / 1000) });
+  setCookie(c, SESSION_COOKIE, session.sessionId, {
+    httpOnly: true,
+    sameSite: 'Strict',
+    path: '/',
+    secure: isHttps(c),
+    maxAge: Math.floor(ttl / 1000),
+  });
   s.log.info({ admin: admin.username }, 'admin logged in');
   return { username: admin.username, csrf_token: session.csrfToken };
 }

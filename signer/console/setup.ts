@@ -81,9 +81,21 @@ export class ConsoleSetup {
   check(token: string | undefined): void {
     // The file's name only: its full path is no business of an anonymous caller.
     const where = this.file ? `the file ${SETUP_TOKEN_FILE} next to the signer's database` : "the signer's log";
-    if (!this.#hash) throw new ApiError('setup_token_invalid', `this signer has no setup token; restart it to make one (it is printed in its log and written to ${SETUP_TOKEN_FILE} next to its database)`);
-    if (!token) throw new ApiError('setup_token_required', `creating the admin needs the console setup token: open the /console/init?token=... URL the signer printed when it started, or copy the token from ${where}`);
-    if (!timingSafeEqual(sha256(token), this.#hash)) throw new ApiError('setup_token_invalid', `the setup token does not match; copy it from ${where} (or the /console/init?token=... URL in the signer's log)`);
+    if (!this.#hash)
+      throw new ApiError(
+        'setup_token_invalid',
+        `this signer has no setup token; restart it to make one (it is printed in its log and written to ${SETUP_TOKEN_FILE} next to its database)`,
+      );
+    if (!token)
+      throw new ApiError(
+        'setup_token_required',
+        `creating the admin needs the console setup token: open the /console/init?token=... URL the signer printed when it started, or copy the token from ${where}`,
+      );
+    if (!timingSafeEqual(sha256(token), this.#hash))
+      throw new ApiError(
+        'setup_token_invalid',
+        `the setup token does not match; copy it from ${where} (or the /console/init?token=... URL in the signer's log)`,
+      );
   }
 
   /** Forgets the token and removes its file: the admin exists. */
@@ -98,13 +110,25 @@ export function announceSetup(setup: ConsoleSetup, store: SignerDatabase, log: L
   const prepared = setup.prepare(store);
   if (!prepared) return;
   const { token, writeError } = prepared;
-  if (writeError) log.error({ err: writeError, file: setup.file }, 'could not write the console setup token file; use the setup URL in this log');
+  if (writeError)
+    log.error(
+      { err: writeError, file: setup.file },
+      'could not write the console setup token file; use the setup URL in this log',
+    );
   const file = setup.file && !writeError ? ` (the token is also in ${setup.file}, readable only by this user)` : '';
-  log.warn({ setup_url: `${baseUrl}/console/init?token=${token}` }, `the console has no admin yet: open ${baseUrl}/console/init?token=${token} to create one${file}`);
+  log.warn(
+    { setup_url: `${baseUrl}/console/init?token=${token}` },
+    `the console has no admin yet: open ${baseUrl}/console/init?token=${token} to create one${file}`,
+  );
 }
 
 /** Creates the first admin with the setup token (409 once one exists, 401 without the right token); the token then stops working. */
-export async function initConsole(s: { store: SignerDatabase; consoleSetup: ConsoleSetup }, token: string | undefined, username: string, password: string): Promise<{ id: number; username: string }> {
+export async function initConsole(
+  s: { store: SignerDatabase; consoleSetup: ConsoleSetup },
+  token: string | undefined,
+  username: string,
+  password: string,
+): Promise<{ id: number; username: string }> {
   if (adminExists(s.store)) throw new ApiError('conflict', 'already initialized; log in at /console/login');
   s.consoleSetup.check(token);
   const admin = await initAdmin(s.store, username, password);

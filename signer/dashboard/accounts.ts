@@ -43,17 +43,29 @@ export function accountViews(s: Services, limit = SHOWN): AccountView[] {
   const rows = prepared(
     s.store.sqlite,
     'select account, balance, spent, owed, reserved, withdraw_at from prepaid_accounts order by cast(owed as integer) - cast(spent as integer) desc, account limit ?',
-  ).all(limit) as { account: string; balance: string; spent: string; owed: string; reserved: string; withdraw_at: number | null }[];
+  ).all(limit) as {
+    account: string;
+    balance: string;
+    spent: string;
+    owed: string;
+    reserved: string;
+    withdraw_at: number | null;
+  }[];
   // A period's items JSON names its accounts: one pass over the recent confirmed periods finds each one's last.
   const recent = prepared(
     s.store.sqlite,
     `select json_extract(i.value, '$.account') account, max(p.id) id from (select id, items from prepaid_periods where status = 'confirmed' order by id desc limit ?) p, json_each(p.items, '$.items') i group by account`,
   ).all(PERIODS_SCANNED) as { account: string; id: number }[];
   const lastId = new Map(recent.map((r) => [r.account, r.id]));
-  const period = prepared(s.store.sqlite, 'select id, chain_period, txid, confirmed_at from prepaid_periods where id = ?');
+  const period = prepared(
+    s.store.sqlite,
+    'select id, chain_period, txid, confirmed_at from prepaid_periods where id = ?',
+  );
   return rows.map((r) => {
     const id = lastId.get(r.account);
-    const l = (id === undefined ? undefined : period.get(id)) as { id: number; chain_period: number | null; txid: string | null; confirmed_at: number | null } | undefined;
+    const l = (id === undefined ? undefined : period.get(id)) as
+      | { id: number; chain_period: number | null; txid: string | null; confirmed_at: number | null }
+      | undefined;
     const unsettled = BigInt(r.owed) - BigInt(r.spent);
     return {
       account: r.account,
@@ -76,11 +88,18 @@ async function settlerView(s: Services, now: number): Promise<Pick<AccountsSecti
   if (hit && now - hit.at < s.config.models.catalog_cache_ms) return { settler: hit.value, settler_error: null };
   try {
     const st = await readSettler(s, chain);
-    const value = { bond: st.bond.toString(), challenges_proven: st.challengesProven.toString(), unlock_at: st.unlockAt.toString() };
+    const value = {
+      bond: st.bond.toString(),
+      challenges_proven: st.challengesProven.toString(),
+      unlock_at: st.unlockAt.toString(),
+    };
     settlerCache.set(s, { at: now, value });
     return { settler: value, settler_error: null };
   } catch (err) {
-    return { settler: null, settler_error: `the settler's bond could not be read from the chain (${(err as Error).message})` };
+    return {
+      settler: null,
+      settler_error: `the settler's bond could not be read from the chain (${(err as Error).message})`,
+    };
   }
 }
 

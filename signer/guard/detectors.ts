@@ -111,7 +111,8 @@ export function findPii(text: string, kinds: ReadonlySet<PiiKind>): Span[] {
   if (numbers && kinds.has('phone')) collect(PHONE, text, 'phone', always, spans);
   if (kinds.has('ip')) {
     if (text.includes('.')) collect(IPV4, text, 'ip', always, spans);
-    if (text.includes(':')) collect(IPV6, text, 'ip', (m) => m.includes('::') || m.split(':').length === 8 ? isIPv6(m) : false, spans);
+    if (text.includes(':'))
+      collect(IPV6, text, 'ip', (m) => (m.includes('::') || m.split(':').length === 8 ? isIPv6(m) : false), spans);
   }
   if (spans.length < 2) return spans;
   // Found in order of strength above: a later span that overlaps a kept one is dropped.

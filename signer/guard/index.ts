@@ -108,7 +108,12 @@ export class PolicyGuard {
     if (node !== null && typeof node === 'object') {
       let out: Record<string, unknown> | undefined;
       for (const [key, item] of Object.entries(node)) {
-        const next = this.#walk(item, SIMPLE_KEY.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`, decide, findings);
+        const next = this.#walk(
+          item,
+          SIMPLE_KEY.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`,
+          decide,
+          findings,
+        );
         if (next !== item) (out ??= { ...node })[key] = next;
       }
       return out ?? node;

@@ -29,7 +29,17 @@ export function createApp(services: Services): Hono<Env> {
     const seconds = (performance.now() - started) / 1000;
     services.metrics.httpRequests.inc({ method: c.req.method, route, status: String(c.res.status) });
     services.metrics.httpDuration.observe({ method: c.req.method, route }, seconds);
-    if (services.log.isLevelEnabled('debug')) services.log.debug({ req_id: c.var.requestId, method: c.req.method, path: c.req.path, status: c.res.status, ms: Math.round(seconds * 1000) }, 'request');
+    if (services.log.isLevelEnabled('debug'))
+      services.log.debug(
+        {
+          req_id: c.var.requestId,
+          method: c.req.method,
+          path: c.req.path,
+          status: c.res.status,
+          ms: Math.round(seconds * 1000),
+        },
+        'request',
+      );
   });
   // Each route declares its body limit (limits.ts); the console guard may read a posted form (its CSRF field)
   // before the route's chain starts, so a guarded route's limit runs first.

@@ -37,7 +37,12 @@ export function codeOfStatus(status: number): ErrorCode {
   return GENERIC[status] ?? (status >= 500 ? 'internal' : 'bad_request');
 }
 
-const WHERE: Partial<Record<keyof ValidationTargets, string>> = { json: 'body', query: 'query parameter', param: 'path parameter', header: 'header' };
+const WHERE: Partial<Record<keyof ValidationTargets, string>> = {
+  json: 'body',
+  query: 'query parameter',
+  param: 'path parameter',
+  header: 'header',
+};
 
 /** "body.field: what is wrong" for each zod issue, joined. */
 export function describeIssues(error: z.core.$ZodError, target: keyof ValidationTargets): string {

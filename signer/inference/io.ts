@@ -24,7 +24,11 @@ export interface ModelIo {
 
 /** onnxruntime's view (`type: "float32"`, symbolic dims as names) in the protocol's terms (OIP datatypes, -1). */
 function metadata(list: TensorInfo[]): TensorMetadata[] {
-  return list.map((t) => ({ name: t.name, datatype: (t.type && oipDatatypeOf(t.type)) ?? t.type ?? 'unknown', shape: t.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : -1)) }));
+  return list.map((t) => ({
+    name: t.name,
+    datatype: (t.type && oipDatatypeOf(t.type)) ?? t.type ?? 'unknown',
+    shape: t.shape.map((d) => (typeof d === 'number' && d >= 0 ? d : -1)),
+  }));
 }
 
 /** Inputs and outputs the console recorded for this artifact at upload; null when none were. */
@@ -36,7 +40,12 @@ export function recordedIo(s: Pick<Services, 'store'>, artifactHash: string): Mo
     .orderBy(desc(consoleModels.id))
     .limit(1)
     .get();
-  return row ? { inputs: metadata(JSON.parse(row.inputs!) as TensorInfo[]), outputs: metadata(JSON.parse(row.outputs ?? '[]') as TensorInfo[]) } : null;
+  return row
+    ? {
+        inputs: metadata(JSON.parse(row.inputs!) as TensorInfo[]),
+        outputs: metadata(JSON.parse(row.outputs ?? '[]') as TensorInfo[]),
+      }
+    : null;
 }
 
 /** Recorded IO, or IO read once per artifact from its file in this signer's models folder. */

@@ -28,12 +28,28 @@ export interface UsageRow {
 export function meter(s: Pick<Services, 'store'>, u: UsageRow): void {
   s.store.db
     .insert(inferenceLogs)
-    .values({ request_id: u.requestId, token_id: u.tokenId, model: u.model, task_id: u.taskId, status: u.status, http_status: u.httpStatus, items: u.items, latency_ms: u.latencyMs, error: u.error, created_at: u.at })
+    .values({
+      request_id: u.requestId,
+      token_id: u.tokenId,
+      model: u.model,
+      task_id: u.taskId,
+      status: u.status,
+      http_status: u.httpStatus,
+      items: u.items,
+      latency_ms: u.latencyMs,
+      error: u.error,
+      created_at: u.at,
+    })
     .run();
 }
 
 /** Meters a single request whose task has ended. */
-export function meterTask(s: Pick<Services, 'store'>, task: TaskRow, ctx: Pick<DirectContext, 'request_id' | 'token_id'>, now = Date.now()): void {
+export function meterTask(
+  s: Pick<Services, 'store'>,
+  task: TaskRow,
+  ctx: Pick<DirectContext, 'request_id' | 'token_id'>,
+  now = Date.now(),
+): void {
   const o = outcomeOf(task);
   if (o.kind === 'waiting') return;
   meter(s, {
@@ -51,7 +67,12 @@ export function meterTask(s: Pick<Services, 'store'>, task: TaskRow, ctx: Pick<D
 }
 
 /** Meters each request of a batch whose tasks have all ended as its own row (its task, outcome and latency), in one transaction. */
-export function meterBatch(s: Pick<Services, 'store'>, tasks: TaskRow[], ctx: Pick<DirectContext, 'request_id' | 'token_id'>, now = Date.now()): void {
+export function meterBatch(
+  s: Pick<Services, 'store'>,
+  tasks: TaskRow[],
+  ctx: Pick<DirectContext, 'request_id' | 'token_id'>,
+  now = Date.now(),
+): void {
   s.store.sqlite.transaction(() => {
     for (const task of tasks) meterTask(s, task, ctx, now);
   })();

@@ -20,14 +20,21 @@ export async function liveModel(s: Pick<Services, 'catalog'>, name: string): Pro
 
 /** How many online nodes serve an artifact. */
 export function onlineNodesServing(s: Pick<Services, 'store'>, artifactHash: string): number {
-  const nodes = s.store.db.select({ models: inferenceNodes.supported_models }).from(inferenceNodes).where(eq(inferenceNodes.status, 'online')).all();
+  const nodes = s.store.db
+    .select({ models: inferenceNodes.supported_models })
+    .from(inferenceNodes)
+    .where(eq(inferenceNodes.status, 'online'))
+    .all();
   return nodes.filter((n) => (JSON.parse(n.models) as string[]).includes(artifactHash)).length;
 }
 
 /** Why a direct task timed out, in words the caller can act on. */
 export function timeoutMessage(s: Pick<Services, 'store'>, task: TaskRow): string {
   const within = `no node answered model "${task.model_type}" within ${task.max_infer_time} ms`;
-  const where = task.status === 'in_progress' ? `node ${task.inference_node_id} was still running it` : 'it was still waiting in the queue';
+  const where =
+    task.status === 'in_progress'
+      ? `node ${task.inference_node_id} was still running it`
+      : 'it was still waiting in the queue';
   const serving = onlineNodesServing(s, task.artifact_hash);
   const advice =
     serving === 0

@@ -26,10 +26,22 @@ export type Outcome =
 
 /** The outcome of a direct task as it is stored now. */
 export function outcomeOf(task: TaskRow): Outcome {
-  if (task.status === 'pending' || task.status === 'in_progress') return { kind: 'waiting', status: task.status, httpStatus: 202 };
-  if (task.status === 'timeout') return { kind: 'error', status: 'timeout', httpStatus: 504, message: task.error ?? `no node answered model "${task.model_type}" in time` };
+  if (task.status === 'pending' || task.status === 'in_progress')
+    return { kind: 'waiting', status: task.status, httpStatus: 202 };
+  if (task.status === 'timeout')
+    return {
+      kind: 'error',
+      status: 'timeout',
+      httpStatus: 504,
+      message: task.error ?? `no node answered model "${task.model_type}" in time`,
+    };
   if (task.output === null || task.completed_at === null) {
-    return { kind: 'error', status: 'failed', httpStatus: 422, message: `model "${task.model_type}" could not run this input: ${task.error ?? 'the node gave no reason'}` };
+    return {
+      kind: 'error',
+      status: 'failed',
+      httpStatus: 422,
+      message: `model "${task.model_type}" could not run this input: ${task.error ?? 'the node gave no reason'}`,
+    };
   }
   const output = JSON.parse(task.output) as InferenceOutputs;
   return {

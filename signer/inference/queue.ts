@@ -75,7 +75,11 @@ export class DirectInference {
       if (status !== 'pending' && this.#active.has(taskId)) this.#finish(taskId);
     });
     // After a restart, requests still queued or running keep their timeouts.
-    const open = s.store.db.select().from(inferenceTasks).where(and(eq(inferenceTasks.source, 'direct'), inArray(inferenceTasks.status, ACTIVE))).all();
+    const open = s.store.db
+      .select()
+      .from(inferenceTasks)
+      .where(and(eq(inferenceTasks.source, 'direct'), inArray(inferenceTasks.status, ACTIVE)))
+      .all();
     for (const task of open) this.#track(task.task_id, directContext(task));
   }
 
@@ -89,16 +93,35 @@ export class DirectInference {
     const { queue_size, retry_after_seconds } = this.#s.config.inference;
     if (this.#active.size + items.length > queue_size) {
       const need = items.length > 1 ? `; this batch needs ${items.length} places` : '';
-      throw new QueueFullError(retry_after_seconds, `the direct-inference queue is full (${this.#active.size} of ${queue_size} requests pending or running${need}); retry after ${retry_after_seconds} s`);
+      throw new QueueFullError(
+        retry_after_seconds,
+        `the direct-inference queue is full (${this.#active.size} of ${queue_size} requests pending or running${need}); retry after ${retry_after_seconds} s`,
+      );
     }
-    const ctx: DirectContext = { token_id: o.tokenId, request_id: o.requestId, version: o.model.version, expires_at: now + o.timeoutMs, batch: o.batch ?? false };
+    const ctx: DirectContext = {
+      token_id: o.tokenId,
+      request_id: o.requestId,
+      version: o.model.version,
+      expires_at: now + o.timeoutMs,
+      batch: o.batch ?? false,
+    };
     const { store } = this.#s;
     const rows = store.sqlite.transaction(() => {
       const created = items.map((item) => {
         // The blob is what the node fetches (or gets inline) and checks against input_hash.
         const bytes = Buffer.from(item.body ?? JSON.stringify({ inputs: item.inputs }));
         const inputHash = sha256Hex(bytes);
-        store.db.insert(inputBlobs).values({ sha256: inputHash, data: bytes, size: bytes.length, content_type: 'application/json', created_at: now }).onConflictDoNothing().run();
+        store.db
+          .insert(inputBlobs)
+          .values({
+            sha256: inputHash,
+            data: bytes,
+            size: bytes.length,
+            content_type: 'application/json',
+            created_at: now,
+          })
+          .onConflictDoNothing()
+          .run();
         const taskId = directTaskId();
         const task = {
           task_id: taskId,
@@ -117,7 +140,15 @@ export class DirectInference {
           priority: o.priority,
           source: 'direct',
         };
-        if (!createTask(store, task, `direct inference request ${o.requestId} (priority ${o.priority}, timeout ${o.timeoutMs} ms)`, now)) throw new Error(`direct task id ${taskId} collided`);
+        if (
+          !createTask(
+            store,
+            task,
+            `direct inference request ${o.requestId} (priority ${o.priority}, timeout ${o.timeoutMs} ms)`,
+            now,
+          )
+        )
+          throw new Error(`direct task id ${taskId} collided`);
         return getTask(store, taskId)!;
       });
       o.within?.(created);
@@ -158,7 +189,13 @@ export class DirectInference {
       const task = getTask(store, taskId);
       if (task && ACTIVE.includes(task.status as TaskStatus)) {
         const message = timeoutMessage(this.#s, task);
-        transition(store, taskId, 'timeout', { reason: message, nodeId: task.inference_node_id, expect: ACTIVE }, { error: message, lease_expires_at: null });
+        transition(
+          store,
+          taskId,
+          'timeout',
+          { reason: message, nodeId: task.inference_node_id, expect: ACTIVE },
+          { error: message, lease_expires_at: null },
+        );
         // A running task's node has a free slot again.
         if (task.status === 'in_progress') this.#s.pending.notify();
       }
@@ -182,7 +219,10 @@ export class DirectInference {
         else markFailed(this.#s.store, taskId);
       }
     } catch (err) {
-      this.#s.log.error({ err, task_id: taskId }, 'charging a metered direct inference failed; the prepaid loop retries it');
+      this.#s.log.error(
+        { err, task_id: taskId },
+        'charging a metered direct inference failed; the prepaid loop retries it',
+      );
     }
     try {
       if (!entry.ctx.batch) meterTask(this.#s, task, entry.ctx);

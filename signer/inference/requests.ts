@@ -27,10 +27,16 @@ export interface Caller {
 }
 
 /** Priority and timeout of a request, defaulted and bounded by the `[inference]` config. */
-export function resolveOptions(s: Pick<Services, 'config'>, o: RequestOptions): { priority: number; timeoutMs: number } {
+export function resolveOptions(
+  s: Pick<Services, 'config'>,
+  o: RequestOptions,
+): { priority: number; timeoutMs: number } {
   const { default_priority, timeout_ms, max_timeout_ms } = s.config.inference;
   if (o.timeout_ms !== undefined && o.timeout_ms > max_timeout_ms) {
-    throw new ApiError('bad_request', `timeout_ms: at most ${max_timeout_ms} ms on this signer (inference.max_timeout_ms); use async=1 and poll for longer work`);
+    throw new ApiError(
+      'bad_request',
+      `timeout_ms: at most ${max_timeout_ms} ms on this signer (inference.max_timeout_ms); use async=1 and poll for longer work`,
+    );
   }
   return { priority: o.priority ?? default_priority, timeoutMs: o.timeout_ms ?? timeout_ms };
 }
@@ -56,13 +62,23 @@ export function checkAgainstModel(inputs: OipTensor[], io: ModelIo, where = 'inp
   const takes = () => io.inputs.map((m) => `"${m.name}" ${m.datatype} [${m.shape.join(',')}]`).join(', ');
   inputs.forEach((t, i) => {
     const meta = expected.get(t.name);
-    if (!meta) throw new ApiError('bad_request', `${where}.${i}: the model has no input "${t.name}"; it takes ${takes()}`);
-    if (meta.datatype !== t.datatype) throw new ApiError('bad_request', `${where}.${i}: input "${t.name}" must be ${meta.datatype}, got ${t.datatype}`);
+    if (!meta)
+      throw new ApiError('bad_request', `${where}.${i}: the model has no input "${t.name}"; it takes ${takes()}`);
+    if (meta.datatype !== t.datatype)
+      throw new ApiError('bad_request', `${where}.${i}: input "${t.name}" must be ${meta.datatype}, got ${t.datatype}`);
     const fits = t.shape.length === meta.shape.length && meta.shape.every((d, k) => d < 0 || d === t.shape[k]);
-    if (!fits) throw new ApiError('bad_request', `${where}.${i}: input "${t.name}" must have shape [${meta.shape.join(',')}] (-1: any size), got [${t.shape.join(',')}]`);
+    if (!fits)
+      throw new ApiError(
+        'bad_request',
+        `${where}.${i}: input "${t.name}" must have shape [${meta.shape.join(',')}] (-1: any size), got [${t.shape.join(',')}]`,
+      );
   });
   const missing = io.inputs.filter((m) => !inputs.some((t) => t.name === m.name));
-  if (missing.length) throw new ApiError('bad_request', `${where}: missing input ${missing.map((m) => `"${m.name}"`).join(', ')}; the model takes ${takes()}`);
+  if (missing.length)
+    throw new ApiError(
+      'bad_request',
+      `${where}: missing input ${missing.map((m) => `"${m.name}"`).join(', ')}; the model takes ${takes()}`,
+    );
 }
 
 /** A model's live version and the queued tasks of one or more input sets. */
@@ -72,17 +88,35 @@ export interface Queued {
 }
 
 /** Looks the model up, checks the inputs, and queues one task per request (all or none); a batch is metered by its route as one request. */
-export async function queueRequests(s: Services, modelName: string, requests: QueuedInput[], o: RequestOptions, caller: Caller, batch = false): Promise<Queued> {
+export async function queueRequests(
+  s: Services,
+  modelName: string,
+  requests: QueuedInput[],
+  o: RequestOptions,
+  caller: Caller,
+  batch = false,
+): Promise<Queued> {
   const { priority, timeoutMs } = resolveOptions(s, o);
   const where = (i: number) => (batch ? `requests.${i}.inputs` : 'inputs');
-  requests.forEach((r, i) => checkTensors(r.inputs, where(i)));
+  for (const [i, r] of requests.entries()) checkTensors(r.inputs, where(i));
   const model = await liveModel(s, modelName);
   // A model whose IO is not read yet is checked by the node this once.
   const io = s.inference.io.known(model.artifact_hash);
-  if (io) requests.forEach((r, i) => checkAgainstModel(r.inputs, io, where(i)));
+  if (io) for (const [i, r] of requests.entries()) checkAgainstModel(r.inputs, io, where(i));
   // A token bound to a prepaid account pays per call: priced now (chain reads), reserved with the tasks.
-  const metered = caller.tokenId === null ? null : await priceMetered(s.accounts, s.store, caller.tokenId, caller.requestId, model, requests.length);
+  const metered =
+    caller.tokenId === null
+      ? null
+      : await priceMetered(s.accounts, s.store, caller.tokenId, caller.requestId, model, requests.length);
   const within = metered ? (tasks: TaskRow[]) => reserveMetered(s.store, metered, tasks) : undefined;
-  const tasks = s.inference.enqueue(requests, { model, tokenId: caller.tokenId, requestId: caller.requestId, priority, timeoutMs, batch, within });
+  const tasks = s.inference.enqueue(requests, {
+    model,
+    tokenId: caller.tokenId,
+    requestId: caller.requestId,
+    priority,
+    timeoutMs,
+    batch,
+    within,
+  });
   return { model, tasks };
 }

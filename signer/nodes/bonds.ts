@@ -28,7 +28,8 @@ export interface KnownBond {
 /** `min-stake` of the escrow's `get-config` tuple. */
 export function minStakeOf(config: ClarityValue): bigint {
   const v = config.type === ClarityType.Tuple ? config.value['min-stake'] : undefined;
-  if (v?.type !== ClarityType.UInt) throw new Error('get-config returned no min-stake: is the escrow contract up to date?');
+  if (v?.type !== ClarityType.UInt)
+    throw new Error('get-config returned no min-stake: is the escrow contract up to date?');
   return BigInt(v.value);
 }
 
@@ -98,14 +99,18 @@ export async function refreshBonds(s: Services, now = Date.now()): Promise<void>
   const bonds = s.bonds;
   if (!bonds) return;
   await bonds.refreshMinStake();
-  const nodes = prepared(s.store.sqlite, "select node_id, public_key from inference_nodes where status != 'offline'").all() as { node_id: string; public_key: string }[];
+  const nodes = prepared(
+    s.store.sqlite,
+    "select node_id, public_key from inference_nodes where status != 'offline'",
+  ).all() as { node_id: string; public_key: string }[];
   let newlyActive = false;
   for (const n of nodes) {
     const was = bonds.get(n.public_key)?.bond?.status ?? 'none';
     const bond = await bonds.refresh(n.public_key, now);
     const is = bond?.status ?? 'none';
     if (was !== is) {
-      if (is === 'active') s.log.info({ node_id: n.node_id, stake: String(bond!.stake) }, 'node bond active: the node may get tasks');
+      if (is === 'active')
+        s.log.info({ node_id: n.node_id, stake: String(bond!.stake) }, 'node bond active: the node may get tasks');
       else s.log.warn({ node_id: n.node_id, bond: is }, 'node bond not active: the node gets no more tasks');
       newlyActive ||= is === 'active';
     }

@@ -38,15 +38,26 @@ export function listNodes(store: SignerDatabase): NodeRow[] {
  * Registers a node or refreshes its details. A node id stays bound to the first key that
  * registered it, and a key to one node id.
  */
-export function registerNode(store: SignerDatabase, req: RegisterNodeRequest, maxNodes: number, now = Date.now()): { node: NodeRow; created: boolean } {
+export function registerNode(
+  store: SignerDatabase,
+  req: RegisterNodeRequest,
+  maxNodes: number,
+  now = Date.now(),
+): { node: NodeRow; created: boolean } {
   return store.sqlite.transaction(() => {
     const existing = getNode(store, req.node_id);
     if (existing && existing.public_key !== req.public_key) {
-      throw new RegistrationError(`node_id "${req.node_id}" is registered with another public key; choose another node_id or sign with the original key`, 'key_conflict');
+      throw new RegistrationError(
+        `node_id "${req.node_id}" is registered with another public key; choose another node_id or sign with the original key`,
+        'key_conflict',
+      );
     }
     const owner = store.db.select().from(inferenceNodes).where(eq(inferenceNodes.public_key, req.public_key)).get();
     if (owner && owner.node_id !== req.node_id) {
-      throw new RegistrationError(`public_key is already registered as node "${owner.node_id}"; register with that node_id or a new key`, 'key_conflict');
+      throw new RegistrationError(
+        `public_key is already registered as node "${owner.node_id}"; register with that node_id or a new key`,
+        'key_conflict',
+      );
     }
     const fields = {
       endpoint: req.endpoint,
@@ -62,8 +73,13 @@ export function registerNode(store: SignerDatabase, req: RegisterNodeRequest, ma
       store.db.update(inferenceNodes).set(fields).where(eq(inferenceNodes.node_id, req.node_id)).run();
       return { node: { ...existing, ...fields }, created: false };
     }
-    const count = store.db.select({ n: sql<number>`count(*)` }).from(inferenceNodes).where(ne(inferenceNodes.status, 'offline')).get()!.n;
-    if (count >= maxNodes) throw new RegistrationError(`the signer accepts at most ${maxNodes} active nodes; try again later`, 'full');
+    const count = store.db
+      .select({ n: sql<number>`count(*)` })
+      .from(inferenceNodes)
+      .where(ne(inferenceNodes.status, 'offline'))
+      .get()!.n;
+    if (count >= maxNodes)
+      throw new RegistrationError(`the signer accepts at most ${maxNodes} active nodes; try again later`, 'full');
     const row = { node_id: req.node_id, public_key: req.public_key, created_at: now, reputation_at: now, ...fields };
     store.db.insert(inferenceNodes).values(row).run();
     return { node: getNode(store, req.node_id)!, created: true };
@@ -72,32 +88,65 @@ export function registerNode(store: SignerDatabase, req: RegisterNodeRequest, ma
 
 /** Records a heartbeat and the status the node reports. */
 export function heartbeat(store: SignerDatabase, nodeId: string, status: NodeStatus, now = Date.now()): void {
-  store.db.update(inferenceNodes).set({ status, last_heartbeat: now, updated_at: now }).where(eq(inferenceNodes.node_id, nodeId)).run();
+  store.db
+    .update(inferenceNodes)
+    .set({ status, last_heartbeat: now, updated_at: now })
+    .where(eq(inferenceNodes.node_id, nodeId))
+    .run();
 }
 
 /** Marks nodes silent since `before` offline; returns their ids. */
 export function markSilentNodesOffline(store: SignerDatabase, before: number, now = Date.now()): string[] {
   // Runs every sweep: SQL prepared once rather than built by drizzle each time.
-  const rows = prepared(store.sqlite, "update inference_nodes set status = 'offline', updated_at = ? where status != 'offline' and last_heartbeat < ? returning node_id").all(now, before) as { node_id: string }[];
+  const rows = prepared(
+    store.sqlite,
+    "update inference_nodes set status = 'offline', updated_at = ? where status != 'offline' and last_heartbeat < ? returning node_id",
+  ).all(now, before) as { node_id: string }[];
   return rows.map((r) => r.node_id);
 }
 
 function reputationOf(node: NodeRow): Reputation {
-  return { successes: node.successes, failures: node.failures, at: node.reputation_at, lastFailureAt: node.last_failure_at };
+  return {
+    successes: node.successes,
+    failures: node.failures,
+    at: node.reputation_at,
+    lastFailureAt: node.last_failure_at,
+  };
 }
 
 /** Records a task outcome against a node: reputation, latency average and task count. */
-export function recordOutcome(store: SignerDatabase, nodeId: string, ok: boolean, latencyMs: number | null, halfLifeMs: number, now = Date.now()): void {
+export function recordOutcome(
+  store: SignerDatabase,
+  nodeId: string,
+  ok: boolean,
+  latencyMs: number | null,
+  halfLifeMs: number,
+  now = Date.now(),
+): void {
   const node = getNode(store, nodeId);
   if (!node) return;
   const rep = record(reputationOf(node), ok, now, halfLifeMs);
   // An EMA keeps "recent" latency without storing samples.
-  const latency = latencyMs === null ? node.latency_ms : node.latency_ms === null ? latencyMs : node.latency_ms * 0.8 + latencyMs * 0.2;
+  const latency =
+    latencyMs === null
+      ? node.latency_ms
+      : node.latency_ms === null
+        ? latencyMs
+        : node.latency_ms * 0.8 + latencyMs * 0.2;
   // Runs once per result: a prepared statement rather than a query built each time.
   prepared(
     store.sqlite,
     'update inference_nodes set successes = ?, failures = ?, reputation_at = ?, last_failure_at = ?, latency_ms = ?, task_count = ?, updated_at = ? where node_id = ?',
-  ).run(rep.successes, rep.failures, rep.at, rep.lastFailureAt, latency, ok ? node.task_count + 1 : node.task_count, now, nodeId);
+  ).run(
+    rep.successes,
+    rep.failures,
+    rep.at,
+    rep.lastFailureAt,
+    latency,
+    ok ? node.task_count + 1 : node.task_count,
+    now,
+    nodeId,
+  );
 }
 
 /** The reputation fields of a node row. */

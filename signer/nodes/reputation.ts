@@ -14,7 +14,7 @@ export interface Reputation {
 
 /** The counts decayed from `rep.at` to `now`. */
 export function decay(rep: Reputation, now: number, halfLifeMs: number): Reputation {
-  const factor = Math.pow(0.5, Math.max(0, now - rep.at) / halfLifeMs);
+  const factor = 0.5 ** (Math.max(0, now - rep.at) / halfLifeMs);
   return { ...rep, successes: rep.successes * factor, failures: rep.failures * factor, at: now };
 }
 

@@ -15,4 +15,3 @@ export function directTaskId(): string {
   const low = BigInt(`0x${randomBytes(13).toString('hex')}`) & (DIRECT_TASK_ID_BASE - 1n);
   return (DIRECT_TASK_ID_BASE + low).toString();
 }
-

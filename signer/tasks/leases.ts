@@ -20,9 +20,26 @@ export function failAttempt(s: Services, task: TaskRow, reason: string, now = Da
   const exhausted = failures >= s.config.scheduler.max_attempts;
   atomic(s.store.sqlite, () => {
     if (exhausted) {
-      transition(s.store, task.task_id, 'failed', { reason: `${reason}; failed ${failures} of ${s.config.scheduler.max_attempts} attempts`, nodeId, expect: ['in_progress'], now }, { failures, error });
+      transition(
+        s.store,
+        task.task_id,
+        'failed',
+        {
+          reason: `${reason}; failed ${failures} of ${s.config.scheduler.max_attempts} attempts`,
+          nodeId,
+          expect: ['in_progress'],
+          now,
+        },
+        { failures, error },
+      );
     } else {
-      transition(s.store, task.task_id, 'pending', { reason, nodeId, expect: ['in_progress'], now }, { ...CLEARED_LEASE, failures, error });
+      transition(
+        s.store,
+        task.task_id,
+        'pending',
+        { reason, nodeId, expect: ['in_progress'], now },
+        { ...CLEARED_LEASE, failures, error },
+      );
     }
     if (nodeId) recordOutcome(s.store, nodeId, false, null, s.config.scheduler.reputation_half_life_ms, now);
   });
@@ -49,21 +66,47 @@ export function sweep(s: Services, now = Date.now()): SweepResult {
   const silentBefore = now - s.config.network.heartbeat_timeout_ms;
   out.offlineNodes = markSilentNodesOffline(s.store, silentBefore, now);
   const orphaned = out.offlineNodes.length
-    ? db.select().from(inferenceTasks).where(and(eq(inferenceTasks.status, 'in_progress'), inArray(inferenceTasks.inference_node_id, out.offlineNodes))).all()
+    ? db
+        .select()
+        .from(inferenceTasks)
+        .where(
+          and(eq(inferenceTasks.status, 'in_progress'), inArray(inferenceTasks.inference_node_id, out.offlineNodes)),
+        )
+        .all()
     : [];
   for (const task of orphaned) {
-    const to = failAttempt(s, task, `node ${task.inference_node_id} went offline (no heartbeat for ${s.config.network.heartbeat_timeout_ms} ms)`, now);
+    const to = failAttempt(
+      s,
+      task,
+      `node ${task.inference_node_id} went offline (no heartbeat for ${s.config.network.heartbeat_timeout_ms} ms)`,
+      now,
+    );
     (to === 'pending' ? out.requeued : out.failed).push(task.task_id);
   }
   // Runs every sweep_interval_ms: SQL prepared once rather than built by drizzle each time.
-  const expired = prepared(s.store.sqlite, "select * from inference_tasks where status = 'in_progress' and lease_expires_at < ?").all(now) as TaskRow[];
+  const expired = prepared(
+    s.store.sqlite,
+    "select * from inference_tasks where status = 'in_progress' and lease_expires_at < ?",
+  ).all(now) as TaskRow[];
   for (const task of expired) {
-    const to = failAttempt(s, task, `lease of ${task.inference_node_id} expired after ${s.config.scheduler.max_infer_time_ms} ms without a result`, now);
+    const to = failAttempt(
+      s,
+      task,
+      `lease of ${task.inference_node_id} expired after ${s.config.scheduler.max_infer_time_ms} ms without a result`,
+      now,
+    );
     (to === 'pending' ? out.requeued : out.failed).push(task.task_id);
   }
   out.timedOut = timeoutPastDeadline(s, now);
   out.checksSkipped = completeUncheckable(s, now);
-  if (out.offlineNodes.length || out.requeued.length || out.failed.length || out.timedOut.length || out.checksSkipped.length) s.log.info(out, 'sweep');
+  if (
+    out.offlineNodes.length ||
+    out.requeued.length ||
+    out.failed.length ||
+    out.timedOut.length ||
+    out.checksSkipped.length
+  )
+    s.log.info(out, 'sweep');
   return out;
 }
 
@@ -74,9 +117,18 @@ export function sweep(s: Services, now = Date.now()): SweepResult {
 export function timeoutPastDeadline(s: Services, now = Date.now()): string[] {
   const tip = s.chain.tipHeight;
   if (tip === null) return [];
-  const due = prepared(s.store.sqlite, "select * from inference_tasks where status in ('pending', 'in_progress', 'completed') and deadline <= ?").all(tip) as TaskRow[];
+  const due = prepared(
+    s.store.sqlite,
+    "select * from inference_tasks where status in ('pending', 'in_progress', 'completed') and deadline <= ?",
+  ).all(tip) as TaskRow[];
   for (const task of due) {
-    transition(s.store, task.task_id, 'timeout', { reason: `deadline block ${task.deadline} reached at tip ${tip} before settlement; the fee is refundable`, now }, { error: task.error ?? 'deadline passed' });
+    transition(
+      s.store,
+      task.task_id,
+      'timeout',
+      { reason: `deadline block ${task.deadline} reached at tip ${tip} before settlement; the fee is refundable`, now },
+      { error: task.error ?? 'deadline passed' },
+    );
   }
   return due.map((t) => t.task_id);
 }

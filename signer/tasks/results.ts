@@ -3,7 +3,14 @@
  * must be the hash of its output, and its SIP-018 signature must verify with that node's key
  * over exactly what the escrow contract will check. An error report ends the attempt instead.
  */
-import { canonicalOutputs, canonicalSignatureProblem, jsonHash, type CompleteTaskRequest, type InferenceOutputs, type TaskStatus } from '../../protocol/index.js';
+import {
+  canonicalOutputs,
+  canonicalSignatureProblem,
+  jsonHash,
+  type CompleteTaskRequest,
+  type InferenceOutputs,
+  type TaskStatus,
+} from '../../protocol/index.js';
 import { atomic } from '../db/index.js';
 import { ApiError } from '../errors.js';
 import { recordOutcome, type NodeRow } from '../nodes/index.js';
@@ -22,7 +29,12 @@ interface CheckedResult {
 }
 
 /** Checks and records a result (or error report) posted by `node`; returns the updated task. */
-export async function acceptResult(s: Services, node: NodeRow, body: CompleteTaskRequest, now = Date.now()): Promise<TaskRow> {
+export async function acceptResult(
+  s: Services,
+  node: NodeRow,
+  body: CompleteTaskRequest,
+  now = Date.now(),
+): Promise<TaskRow> {
   const checked = await check(s, node, body, now);
   if (!('outputHash' in checked)) return checked;
   const row = await recordSoon(s, node, checked);
@@ -70,7 +82,10 @@ function commitWaiting(s: Services): void {
     for (const w of items) w.reject(err);
     return;
   }
-  outcomes.forEach((o, i) => ('row' in o ? items[i]!.resolve(o.row) : items[i]!.reject(o.err)));
+  for (const [i, o] of outcomes.entries()) {
+    if ('row' in o) items[i]!.resolve(o.row);
+    else items[i]!.reject(o.err);
+  }
 }
 
 /**
@@ -79,7 +94,11 @@ function commitWaiting(s: Services): void {
  * commit serves the batch and a refused result does not sink the others. Returns each
  * result's updated task or the error that refused it, in order.
  */
-export async function acceptResults(s: Services, node: NodeRow, bodies: CompleteTaskRequest[]): Promise<(TaskRow | Error)[]> {
+export async function acceptResults(
+  s: Services,
+  node: NodeRow,
+  bodies: CompleteTaskRequest[],
+): Promise<(TaskRow | Error)[]> {
   const settled = await Promise.allSettled(bodies.map((body) => check(s, node, body, Date.now())));
   const recorded: [TaskRow, CheckedResult][] = [];
   const out = atomic(s.store.sqlite, () =>
@@ -101,9 +120,17 @@ export async function acceptResults(s: Services, node: NodeRow, bodies: Complete
 }
 
 /** Every check of a result, or the whole handling of an error report (which returns the task's new row). */
-async function check(s: Services, node: NodeRow, body: CompleteTaskRequest, now: number): Promise<CheckedResult | TaskRow> {
+async function check(
+  s: Services,
+  node: NodeRow,
+  body: CompleteTaskRequest,
+  now: number,
+): Promise<CheckedResult | TaskRow> {
   if (body.inference_node_id !== node.node_id) {
-    throw new ApiError('forbidden', `inference_node_id "${body.inference_node_id}" is not the node that signed this request ("${node.node_id}"); post results as the node that holds the lease`);
+    throw new ApiError(
+      'forbidden',
+      `inference_node_id "${body.inference_node_id}" is not the node that signed this request ("${node.node_id}"); post results as the node that holds the lease`,
+    );
   }
   const task = getTask(s.store, body.task_id);
   if (!task) throw new ApiError('task_not_found', `task_id "${body.task_id}" is not a known task`);
@@ -120,12 +147,15 @@ async function check(s: Services, node: NodeRow, body: CompleteTaskRequest, now:
     const to = failAttempt(s, task, `node ${node.node_id} reported: ${body.error}`, now);
     return { ...getTask(s.store, task.task_id)!, status: to };
   }
-  if (body.output === undefined) throw new ApiError('bad_request', 'output is required: the output tensors (or set error to report a failure)');
+  if (body.output === undefined)
+    throw new ApiError('bad_request', 'output is required: the output tensors (or set error to report a failure)');
   let outputHash: string;
   try {
     // Hashed in canonical form: an output whose floats are not rounded to the task's precision
     // does not match its own hash, so every accepted output compares with other nodes' by hash.
-    outputHash = jsonHash(task.precision > 0 ? canonicalOutputs(body.output as InferenceOutputs, task.precision) : body.output);
+    outputHash = jsonHash(
+      task.precision > 0 ? canonicalOutputs(body.output as InferenceOutputs, task.precision) : body.output,
+    );
   } catch (e) {
     throw new ApiError('bad_request', `output cannot be hashed: ${(e as Error).message}`);
   }
@@ -137,7 +167,11 @@ async function check(s: Services, node: NodeRow, body: CompleteTaskRequest, now:
   }
   const chainTaskId = task.chain_task_id ?? task.task_id;
   const malleated = canonicalSignatureProblem(body.signature);
-  if (malleated) throw new ApiError('signature_not_canonical', `signature ${malleated}; the escrow pays only canonical signatures (low s, recovery byte 00 or 01), as signTaskResult makes them`);
+  if (malleated)
+    throw new ApiError(
+      'signature_not_canonical',
+      `signature ${malleated}; the escrow pays only canonical signatures (low s, recovery byte 00 or 01), as signTaskResult makes them`,
+    );
   const signed = { escrow: s.escrow, taskId: BigInt(chainTaskId), inputHash: task.input_hash, outputHash };
   if (!(await s.verifier.taskResult(signed, s.chainId, body.signature, node.public_key))) {
     throw new ApiError(
@@ -152,17 +186,51 @@ async function check(s: Services, node: NodeRow, body: CompleteTaskRequest, now:
 function record(s: Services, node: NodeRow, { task, body, outputHash, now }: CheckedResult): TaskRow {
   // The check awaited a thread: the lease may have ended (and moved on) meanwhile.
   const current = getTask(s.store, task.task_id)!;
-  if (current.status !== 'in_progress' || current.inference_node_id !== node.node_id || current.attempts !== task.attempts) {
-    throw new ApiError('conflict', `the lease of ${node.node_id} on task ${task.task_id} ended while its result was being checked (status ${current.status}); pull again`);
+  if (
+    current.status !== 'in_progress' ||
+    current.inference_node_id !== node.node_id ||
+    current.attempts !== task.attempts
+  ) {
+    throw new ApiError(
+      'conflict',
+      `the lease of ${node.node_id} on task ${task.task_id} ended while its result was being checked (status ${current.status}); pull again`,
+    );
   }
   const output = JSON.stringify(body.output);
-  if (current.runs_needed > 1) return recordVote(s, node, current, { node_id: node.node_id, public_key: node.public_key, output_hash: outputHash, signature: body.signature, confidence: body.confidence ?? null, output }, now);
+  if (current.runs_needed > 1)
+    return recordVote(
+      s,
+      node,
+      current,
+      {
+        node_id: node.node_id,
+        public_key: node.public_key,
+        output_hash: outputHash,
+        signature: body.signature,
+        confidence: body.confidence ?? null,
+        output,
+      },
+      now,
+    );
   const updated = transition(
     s.store,
     task.task_id,
     'completed',
-    { reason: `result from ${node.node_id} verified (output ${outputHash.slice(0, 12)}…)`, nodeId: node.node_id, expect: ['in_progress'], now },
-    { output, confidence: body.confidence, output_hash: outputHash, signature: body.signature, node_public_key: node.public_key, completed_at: now, lease_expires_at: null },
+    {
+      reason: `result from ${node.node_id} verified (output ${outputHash.slice(0, 12)}…)`,
+      nodeId: node.node_id,
+      expect: ['in_progress'],
+      now,
+    },
+    {
+      output,
+      confidence: body.confidence,
+      output_hash: outputHash,
+      signature: body.signature,
+      node_public_key: node.public_key,
+      completed_at: now,
+      lease_expires_at: null,
+    },
     current,
   );
   recordOutcome(s.store, node.node_id, true, latencyOf(task, now), s.config.scheduler.reputation_half_life_ms, now);
@@ -188,33 +256,66 @@ function recordVote(s: Services, node: NodeRow, task: TaskRow, vote: Vote, now: 
   const ctx = (reason: string) => ({ reason, nodeId: node.node_id, expect: ['in_progress'] as const, now });
   if (votes.length < runs) {
     recordOutcome(s.store, node.node_id, true, latency, halfLife, now);
-    return transition(s.store, task.task_id, 'pending', ctx(`result ${votes.length} of ${runs} from ${node.node_id} (output ${vote.output_hash.slice(0, 12)}…); another node runs it`), { ...cleared, votes: JSON.stringify(votes) }, task);
+    return transition(
+      s.store,
+      task.task_id,
+      'pending',
+      ctx(
+        `result ${votes.length} of ${runs} from ${node.node_id} (output ${vote.output_hash.slice(0, 12)}…); another node runs it`,
+      ),
+      { ...cleared, votes: JSON.stringify(votes) },
+      task,
+    );
   }
   const outcome = decide(votes);
   if (outcome.kind === 'more') {
     runs = outcome.runs;
-    s.log.warn({ task_id: task.task_id, hashes: votes.map((v) => v.output_hash.slice(0, 12)) }, 'nodes disagree; asking more nodes');
-    return transition(s.store, task.task_id, 'pending', ctx(`${votes.length} results disagree with no majority; ${runs} nodes will run it`), { ...cleared, runs_needed: runs, votes: JSON.stringify(votes) }, task);
+    s.log.warn(
+      { task_id: task.task_id, hashes: votes.map((v) => v.output_hash.slice(0, 12)) },
+      'nodes disagree; asking more nodes',
+    );
+    return transition(
+      s.store,
+      task.task_id,
+      'pending',
+      ctx(`${votes.length} results disagree with no majority; ${runs} nodes will run it`),
+      { ...cleared, runs_needed: runs, votes: JSON.stringify(votes) },
+      task,
+    );
   }
   if (outcome.kind === 'no_majority') {
     for (const v of votes) recordOutcome(s.store, v.node_id, false, null, halfLife, now);
-    return transition(s.store, task.task_id, 'failed', ctx(`no output has a majority among ${votes.length} nodes; the fee is refundable after the deadline`), { ...cleared, votes: JSON.stringify(votes), error: 'no majority among nodes' }, task);
+    return transition(
+      s.store,
+      task.task_id,
+      'failed',
+      ctx(`no output has a majority among ${votes.length} nodes; the fee is refundable after the deadline`),
+      { ...cleared, votes: JSON.stringify(votes), error: 'no majority among nodes' },
+      task,
+    );
   }
   const agreeing = votes.filter((v) => v.output_hash === outcome.outputHash);
   const first = agreeing[0]!;
-  for (const v of agreeing) if (v.node_id === node.node_id) recordOutcome(s.store, v.node_id, true, latency, halfLife, now);
+  for (const v of agreeing)
+    if (v.node_id === node.node_id) recordOutcome(s.store, v.node_id, true, latency, halfLife, now);
   for (const v of outcome.dissenters) {
     recordOutcome(s.store, v.node_id, false, null, halfLife, now);
     // Outvoted: no more tasks until its bond is read again (slashed, once this task settles).
     s.bonds?.forget(v.public_key);
   }
   if (task.security === 1) s.metrics.spotChecks.inc({ outcome: outcome.dissenters.length ? 'disagreed' : 'agreed' });
-  if (outcome.dissenters.length) s.log.warn({ task_id: task.task_id, dissenters: outcome.dissenters.map((v) => v.node_id) }, 'nodes outside the majority: their stake is slashed at settlement');
+  if (outcome.dissenters.length)
+    s.log.warn(
+      { task_id: task.task_id, dissenters: outcome.dissenters.map((v) => v.node_id) },
+      'nodes outside the majority: their stake is slashed at settlement',
+    );
   return transition(
     s.store,
     task.task_id,
     'completed',
-    ctx(`${agreeing.length} of ${votes.length} nodes agree (output ${outcome.outputHash.slice(0, 12)}…)${outcome.dissenters.length ? `; outvoted: ${outcome.dissenters.map((v) => v.node_id).join(', ')}` : ''}`),
+    ctx(
+      `${agreeing.length} of ${votes.length} nodes agree (output ${outcome.outputHash.slice(0, 12)}…)${outcome.dissenters.length ? `; outvoted: ${outcome.dissenters.map((v) => v.node_id).join(', ')}` : ''}`,
+    ),
     {
       output: outputOf(votes, outcome.outputHash),
       confidence: first.confidence,
@@ -237,7 +338,10 @@ function latencyOf(task: TaskRow, now: number): number | null {
 /** After the commit: metrics, and whoever waits for the task (or the next node, for a task that needs another run). */
 function announce(s: Services, row: TaskRow, { task, now }: CheckedResult): void {
   s.attempts.emit('ended', row.task_id, row.status as TaskStatus);
-  if (row.status === 'pending') return s.pending.notify();
+  if (row.status === 'pending') {
+    s.pending.notify();
+    return;
+  }
   if (row.status !== 'completed') return;
   s.metrics.completions.inc();
   const latency = latencyOf(task, now);

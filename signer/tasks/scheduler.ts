@@ -34,7 +34,14 @@ export function stakeScore(stake: bigint, minStake: bigint): number {
  * failures, which include lease expiries, error reports and outvoted results) and `stake`, a
  * stakeScore.
  */
-export function scoreNode(node: NodeRow, inFlight: number, capacity: number, now: number, halfLifeMs: number, stake = NEUTRAL_STAKE_SCORE): number {
+export function scoreNode(
+  node: NodeRow,
+  inFlight: number,
+  capacity: number,
+  now: number,
+  halfLifeMs: number,
+  stake = NEUTRAL_STAKE_SCORE,
+): number {
   const latency = node.latency_ms === null ? 0.5 : 1 / (1 + node.latency_ms / 1000);
   const load = Math.max(0, 1 - inFlight / capacity);
   const rep = reputationScore(reputationOf(node), now, halfLifeMs);
@@ -53,7 +60,10 @@ function bonded(s: Services, node: NodeRow): boolean {
 }
 
 function inFlightCounts(s: Services): Map<string, number> {
-  const rows = prepared(s.store.sqlite, "select inference_node_id as node, count(*) as n from inference_tasks where status = 'in_progress' group by inference_node_id").all() as { node: string | null; n: number }[];
+  const rows = prepared(
+    s.store.sqlite,
+    "select inference_node_id as node, count(*) as n from inference_tasks where status = 'in_progress' group by inference_node_id",
+  ).all() as { node: string | null; n: number }[];
   return new Map(rows.map((r) => [r.node ?? '', r.n]));
 }
 
@@ -62,7 +72,7 @@ const voteOf = (nodeId: string) => `"node_id":${JSON.stringify(nodeId)}`;
 
 /** True when the node already ran this task (one of its votes): it never runs it again. */
 function ranIt(task: TaskRow, nodeId: string): boolean {
-  return task.votes !== null && task.votes.includes(voteOf(nodeId));
+  return task.votes?.includes(voteOf(nodeId)) ?? false;
 }
 
 /** A node may take this many candidates into account per pull, besides the tasks it asks for. */
@@ -96,25 +106,44 @@ export function leaseUpTo(s: Services, nodeId: string, max: number, now = Date.n
   const { scheduler } = s.config;
   const cap = scheduler.max_in_flight_per_node;
   return atomic(s.store.sqlite, (): TaskRow[] => {
-    const online = (prepared(s.store.sqlite, "select * from inference_nodes where status = 'online'").all() as NodeRow[]).filter((n) => bonded(s, n));
+    const online = (
+      prepared(s.store.sqlite, "select * from inference_nodes where status = 'online'").all() as NodeRow[]
+    ).filter((n) => bonded(s, n));
     // A busy node that asks for work has room again (its heartbeat can be up to an interval old); the cap below still holds.
-    const me = online.find((n) => n.node_id === nodeId) ?? (prepared(s.store.sqlite, "select * from inference_nodes where node_id = ? and status = 'busy'").get(nodeId) as NodeRow | undefined);
+    const me =
+      online.find((n) => n.node_id === nodeId) ??
+      (prepared(s.store.sqlite, "select * from inference_nodes where node_id = ? and status = 'busy'").get(nodeId) as
+        | NodeRow
+        | undefined);
     if (!me || !bonded(s, me)) return [];
     const nodes = online.includes(me) ? online : [...online, me];
     const load = inFlightCounts(s);
     const room = Math.min(max, cap - (load.get(nodeId) ?? 0));
     if (room <= 0) return [];
     // Tasks are only passed over for another online node: alone, a node takes the first `room`.
-    const candidates = candidatesFor(s, nodeId, [...new Set<string>(JSON.parse(me.supported_models))], nodes.length > 1 ? CANDIDATES + room : room);
+    const candidates = candidatesFor(
+      s,
+      nodeId,
+      [...new Set<string>(JSON.parse(me.supported_models))],
+      nodes.length > 1 ? CANDIDATES + room : room,
+    );
     const loadOf = (n: NodeRow) => load.get(n.node_id) ?? 0;
-    const score = (n: NodeRow) => scoreNode(n, loadOf(n), cap, now, scheduler.reputation_half_life_ms, stakeScoreOf(s, n));
+    const score = (n: NodeRow) =>
+      scoreNode(n, loadOf(n), cap, now, scheduler.reputation_half_life_ms, stakeScoreOf(s, n));
     const leased: TaskRow[] = [];
     for (const task of candidates) {
       if (leased.length >= room) break;
       let mine: number | undefined;
       if (now - task.created_at < scheduler.prefer_better_node_ms) {
         mine = score(me);
-        const better = nodes.some((n) => n !== me && !ranIt(task, n.node_id) && loadOf(n) < cap && JSON.parse(n.supported_models).includes(task.artifact_hash) && score(n) > mine! * 1.1);
+        const better = nodes.some(
+          (n) =>
+            n !== me &&
+            !ranIt(task, n.node_id) &&
+            loadOf(n) < cap &&
+            JSON.parse(n.supported_models).includes(task.artifact_hash) &&
+            score(n) > mine! * 1.1,
+        );
         if (better) continue;
       }
       leased.push(
@@ -122,8 +151,18 @@ export function leaseUpTo(s: Services, nodeId: string, max: number, now = Date.n
           s.store,
           task.task_id,
           'in_progress',
-          { reason: `leased to ${nodeId} (attempt ${task.attempts + 1}${mine === undefined ? '' : `, score ${mine.toFixed(3)}`})`, nodeId, expect: ['pending'], now },
-          { inference_node_id: nodeId, attempts: task.attempts + 1, leased_at: now, lease_expires_at: now + scheduler.max_infer_time_ms },
+          {
+            reason: `leased to ${nodeId} (attempt ${task.attempts + 1}${mine === undefined ? '' : `, score ${mine.toFixed(3)}`})`,
+            nodeId,
+            expect: ['pending'],
+            now,
+          },
+          {
+            inference_node_id: nodeId,
+            attempts: task.attempts + 1,
+            leased_at: now,
+            lease_expires_at: now + scheduler.max_infer_time_ms,
+          },
           task,
         ),
       );

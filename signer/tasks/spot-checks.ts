@@ -11,12 +11,20 @@ import { readVotes, type Vote } from './votes.js';
 
 /** True when an online, bonded node other than those named serves the artifact: someone who could run a check. */
 export function anotherNodeServes(s: Services, artifactHash: string, exclude: readonly string[]): boolean {
-  const rows = prepared(s.store.sqlite, "select node_id, public_key, supported_models from inference_nodes where status in ('online', 'busy')").all() as {
+  const rows = prepared(
+    s.store.sqlite,
+    "select node_id, public_key, supported_models from inference_nodes where status in ('online', 'busy')",
+  ).all() as {
     node_id: string;
     public_key: string;
     supported_models: string;
   }[];
-  return rows.some((n) => !exclude.includes(n.node_id) && (!s.bonds || s.bonds.eligible(n.public_key)) && (JSON.parse(n.supported_models) as string[]).includes(artifactHash));
+  return rows.some(
+    (n) =>
+      !exclude.includes(n.node_id) &&
+      (!s.bonds || s.bonds.eligible(n.public_key)) &&
+      (JSON.parse(n.supported_models) as string[]).includes(artifactHash),
+  );
 }
 
 /**
@@ -40,7 +48,13 @@ export function completeUncheckable(s: Services, now = Date.now()): string[] {
     const [vote] = readVotes(task.votes);
     const urgent = tip !== null && task.deadline !== null && task.deadline - tip <= s.config.submitter.urgent_blocks;
     if (!urgent && anotherNodeServes(s, task.artifact_hash, [vote!.node_id])) continue;
-    keepFirstResult(s, task, vote!, urgent ? `the deadline is ${task.deadline! - tip!} blocks away` : 'no other online node serves the model', now);
+    keepFirstResult(
+      s,
+      task,
+      vote!,
+      urgent ? `the deadline is ${task.deadline! - tip!} blocks away` : 'no other online node serves the model',
+      now,
+    );
     done.push(task.task_id);
   }
   return done;
@@ -53,7 +67,12 @@ export function keepFirstResult(s: Services, task: TaskRow, vote: Vote, why: str
     s.store,
     task.task_id,
     'completed',
-    { reason: `spot check skipped: ${why}; the result of ${vote.node_id} stands`, nodeId: vote.node_id, expect: [task.status as TaskStatus], now },
+    {
+      reason: `spot check skipped: ${why}; the result of ${vote.node_id} stands`,
+      nodeId: vote.node_id,
+      expect: [task.status as TaskStatus],
+      now,
+    },
     {
       output: vote.output,
       confidence: vote.confidence,

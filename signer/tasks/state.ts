@@ -75,7 +75,17 @@ export function createTask(store: SignerDatabase, task: NewTask, reason: string,
       .onConflictDoNothing()
       .run();
     if (res.changes === 0) return false;
-    store.db.insert(taskEvents).values({ task_id: task.task_id, from_status: null, to_status: 'pending', reason, txid: task.submit_txid ?? null, at: now }).run();
+    store.db
+      .insert(taskEvents)
+      .values({
+        task_id: task.task_id,
+        from_status: null,
+        to_status: 'pending',
+        reason,
+        txid: task.submit_txid ?? null,
+        at: now,
+      })
+      .run();
     return true;
   })();
 }
@@ -87,7 +97,14 @@ const COLUMNS = new Set(Object.keys(inferenceTasks));
  * Moves a task to `to` with `patch`, in one transaction; returns the updated row. `current`, the
  * task as the caller read it inside its own still-open SQL transaction, saves reading it again.
  */
-export function transition(store: SignerDatabase, taskId: string, to: TaskStatus, ctx: TransitionContext, patch: TaskPatch = {}, current?: TaskRow): TaskRow {
+export function transition(
+  store: SignerDatabase,
+  taskId: string,
+  to: TaskStatus,
+  ctx: TransitionContext,
+  patch: TaskPatch = {},
+  current?: TaskRow,
+): TaskRow {
   const now = ctx.now ?? Date.now();
   return atomic(store.sqlite, () => {
     const row = current ?? getTask(store, taskId);
@@ -102,32 +119,51 @@ export function transition(store: SignerDatabase, taskId: string, to: TaskStatus
  * chosen by status): changes nothing and throws IllegalTransitionError unless the task is
  * still in `from`.
  */
-export function transitionFrom(store: SignerDatabase, taskId: string, from: TaskStatus, to: TaskStatus, ctx: TransitionContext, patch: TaskPatch = {}): void {
+export function transitionFrom(
+  store: SignerDatabase,
+  taskId: string,
+  from: TaskStatus,
+  to: TaskStatus,
+  ctx: TransitionContext,
+  patch: TaskPatch = {},
+): void {
   atomic(store.sqlite, () => write(store, taskId, from, to, ctx, patch, ctx.now ?? Date.now()));
 }
 
 /** The update and its task_events row; the update applies only while the task is in `from`. */
-function write(store: SignerDatabase, taskId: string, from: TaskStatus, to: TaskStatus, ctx: TransitionContext, patch: TaskPatch, now: number): void {
-  if (!canTransition(from, to) || (ctx.expect && !ctx.expect.includes(from))) throw new IllegalTransitionError(taskId, from, to);
+function write(
+  store: SignerDatabase,
+  taskId: string,
+  from: TaskStatus,
+  to: TaskStatus,
+  ctx: TransitionContext,
+  patch: TaskPatch,
+  now: number,
+): void {
+  if (!canTransition(from, to) || (ctx.expect && !ctx.expect.includes(from)))
+    throw new IllegalTransitionError(taskId, from, to);
   const keys = Object.keys(patch).filter((k) => (patch as Record<string, unknown>)[k] !== undefined);
   for (const k of keys) if (!COLUMNS.has(k)) throw new Error(`unknown task column ${k}`);
   // The hot path of every completion: SQL per patch shape, prepared once.
   const set = ['status = ?', 'updated_at = ?', ...keys.map((k) => `${k} = ?`)].join(', ');
-  const res = prepared(store.sqlite, `update inference_tasks set ${set} where task_id = ? and status = ?`).run(to, now, ...keys.map((k) => (patch as Record<string, unknown>)[k]), taskId, from);
+  const res = prepared(store.sqlite, `update inference_tasks set ${set} where task_id = ? and status = ?`).run(
+    to,
+    now,
+    ...keys.map((k) => (patch as Record<string, unknown>)[k]),
+    taskId,
+    from,
+  );
   if (res.changes === 0) {
-    const actual = prepared(store.sqlite, 'select status from inference_tasks where task_id = ?').get(taskId) as { status: TaskStatus } | undefined;
+    const actual = prepared(store.sqlite, 'select status from inference_tasks where task_id = ?').get(taskId) as
+      | { status: TaskStatus }
+      | undefined;
     if (!actual) throw new TaskNotFoundError(taskId);
     throw new IllegalTransitionError(taskId, actual.status, to);
   }
-  prepared(store.sqlite, 'insert into task_events (task_id, from_status, to_status, reason, node_id, txid, at) values (?, ?, ?, ?, ?, ?, ?)').run(
-    taskId,
-    from,
-    to,
-    ctx.reason,
-    ctx.nodeId ?? null,
-    ctx.txid ?? null,
-    now,
-  );
+  prepared(
+    store.sqlite,
+    'insert into task_events (task_id, from_status, to_status, reason, node_id, txid, at) values (?, ?, ?, ?, ?, ?, ?)',
+  ).run(taskId, from, to, ctx.reason, ctx.nodeId ?? null, ctx.txid ?? null, now);
 }
 
 /** Reads one task, or undefined. */
@@ -137,15 +173,34 @@ export function getTask(store: SignerDatabase, taskId: string): TaskRow | undefi
 
 /** What a task's public status shows (and its source): never its output, input or votes, which can be large. */
 const STATUS_COLUMNS = [
-  'task_id', 'status', 'inference_node_id', 'settlement_txid', 'updated_at', 'created_at', 'completed_at', 'chain_task_id', 'user_address',
-  'model_type', 'artifact_hash', 'input_hash', 'fee', 'deadline', 'privacy', 'priority', 'attempts', 'error', 'source',
+  'task_id',
+  'status',
+  'inference_node_id',
+  'settlement_txid',
+  'updated_at',
+  'created_at',
+  'completed_at',
+  'chain_task_id',
+  'user_address',
+  'model_type',
+  'artifact_hash',
+  'input_hash',
+  'fee',
+  'deadline',
+  'privacy',
+  'priority',
+  'attempts',
+  'error',
+  'source',
 ] as const;
 /** A task's public status columns. */
 export type TaskStatusRow = Pick<TaskRow, (typeof STATUS_COLUMNS)[number]>;
 
 /** Reads a task's status columns only (GET .../status, polled by every client), or undefined. */
 export function getTaskStatus(store: SignerDatabase, taskId: string): TaskStatusRow | undefined {
-  return prepared(store.sqlite, `select ${STATUS_COLUMNS.join(', ')} from inference_tasks where task_id = ?`).get(taskId) as TaskStatusRow | undefined;
+  return prepared(store.sqlite, `select ${STATUS_COLUMNS.join(', ')} from inference_tasks where task_id = ?`).get(
+    taskId,
+  ) as TaskStatusRow | undefined;
 }
 
 /** The recorded transitions of a task, oldest first. */

@@ -55,9 +55,19 @@ export function majorityOf(votes: readonly Vote[]): { outputHash: string; count:
  * none has one (a 1-1 spot check takes a third; a 1-1-1 level-3 split takes five), or give up
  * at five.
  */
-export function decide(votes: readonly Vote[]): { kind: 'settle'; outputHash: string; dissenters: Vote[] } | { kind: 'more'; runs: number } | { kind: 'no_majority' } {
+export function decide(
+  votes: readonly Vote[],
+):
+  | { kind: 'settle'; outputHash: string; dissenters: Vote[] }
+  | { kind: 'more'; runs: number }
+  | { kind: 'no_majority' } {
   const majority = majorityOf(votes);
-  if (majority) return { kind: 'settle', outputHash: majority.outputHash, dissenters: votes.filter((v) => v.output_hash !== majority.outputHash) };
+  if (majority)
+    return {
+      kind: 'settle',
+      outputHash: majority.outputHash,
+      dissenters: votes.filter((v) => v.output_hash !== majority.outputHash),
+    };
   if (votes.length >= MAX_RUNS) return { kind: 'no_majority' };
   return { kind: 'more', runs: Math.min(MAX_RUNS, votes.length % 2 === 0 ? votes.length + 1 : votes.length + 2) };
 }

@@ -52,7 +52,12 @@ export function admit(store: SignerDatabase, id: number, now = Date.now(), items
     if (current.rate_limit_per_minute > 0 && minuteCount + items > current.rate_limit_per_minute) {
       saveFields();
       const remaining = Math.max(0, current.rate_limit_per_minute - minuteCount);
-      return { kind: 'over_rate', row: current, retryAfterSeconds: Math.max(1, Math.ceil((minuteStart + MINUTE_MS - now) / 1000)), remaining };
+      return {
+        kind: 'over_rate',
+        row: current,
+        retryAfterSeconds: Math.max(1, Math.ceil((minuteStart + MINUTE_MS - now) / 1000)),
+        remaining,
+      };
     }
     const monthCount = current.month_count + items;
     const counted: Partial<TokenRow> = {
@@ -63,7 +68,8 @@ export function admit(store: SignerDatabase, id: number, now = Date.now(), items
       total_count: current.total_count + items,
       last_used_at: now,
     };
-    if (current.monthly_quota > 0 && monthCount >= current.monthly_quota) Object.assign(counted, { status: 'over_limit', updated_at: now });
+    if (current.monthly_quota > 0 && monthCount >= current.monthly_quota)
+      Object.assign(counted, { status: 'over_limit', updated_at: now });
     store.db.update(apiTokens).set(counted).where(eq(apiTokens.id, id)).run();
     return { kind: 'admitted', row: { ...current, ...counted } };
   })();

@@ -56,20 +56,30 @@ export function tokenView(row: TokenRow, now = Date.now()): TokenView {
     monthly_quota: row.monthly_quota,
     expires_at: row.expires_at,
     account: row.account ?? null,
-    usage: { month, month_count: row.usage_month === month ? row.month_count : 0, total_count: row.total_count, last_used_at: row.last_used_at },
+    usage: {
+      month,
+      month_count: row.usage_month === month ? row.month_count : 0,
+      total_count: row.total_count,
+      last_used_at: row.last_used_at,
+    },
     created_at: row.created_at,
     updated_at: row.updated_at,
   };
 }
 
 function futureExpiry(expiresAt: number | null | undefined, now: number): void {
-  if (expiresAt != null && expiresAt <= now) throw new ApiError('bad_request', `expires_at ${new Date(expiresAt).toISOString()} is in the past; give a time in the future or null for no expiry`);
+  if (expiresAt != null && expiresAt <= now)
+    throw new ApiError(
+      'bad_request',
+      `expires_at ${new Date(expiresAt).toISOString()} is in the past; give a time in the future or null for no expiry`,
+    );
 }
 
 function stored(input: UpdateTokenInput): Partial<TokenRow> {
   const row: Partial<TokenRow> = {};
   if (input.name !== undefined) row.name = input.name;
-  if (input.allowed_models !== undefined) row.allowed_models = input.allowed_models === null ? null : JSON.stringify([...new Set(input.allowed_models)]);
+  if (input.allowed_models !== undefined)
+    row.allowed_models = input.allowed_models === null ? null : JSON.stringify([...new Set(input.allowed_models)]);
   if (input.ip_allowlist !== undefined) row.ip_allowlist = JSON.stringify([...new Set(input.ip_allowlist)]);
   if (input.rate_limit_per_minute !== undefined) row.rate_limit_per_minute = input.rate_limit_per_minute;
   if (input.monthly_quota !== undefined) row.monthly_quota = input.monthly_quota;
@@ -83,17 +93,36 @@ export function expireTokens(store: SignerDatabase, now = Date.now()): void {
   store.db
     .update(apiTokens)
     .set({ status: 'expired', updated_at: now })
-    .where(and(inArray(apiTokens.status, ['active', 'paused']), isNotNull(apiTokens.expires_at), lte(apiTokens.expires_at, now)))
+    .where(
+      and(
+        inArray(apiTokens.status, ['active', 'paused']),
+        isNotNull(apiTokens.expires_at),
+        lte(apiTokens.expires_at, now),
+      ),
+    )
     .run();
 }
 
 /** Creates a token; `token` is the only time the plain token is available. */
-export function createToken(store: SignerDatabase, input: CreateTokenInput, now = Date.now()): { token: string; view: TokenView } {
+export function createToken(
+  store: SignerDatabase,
+  input: CreateTokenInput,
+  now = Date.now(),
+): { token: string; view: TokenView } {
   futureExpiry(input.expires_at, now);
   const token = `sk_${randomBytes(32).toString('base64url')}`;
   const row = store.db
     .insert(apiTokens)
-    .values({ name: input.name, token_hash: tokenHash(token), token_prefix: token.slice(0, PREFIX_LENGTH), ...stored(input), status: 'active', usage_month: usageMonth(now), created_at: now, updated_at: now })
+    .values({
+      name: input.name,
+      token_hash: tokenHash(token),
+      token_prefix: token.slice(0, PREFIX_LENGTH),
+      ...stored(input),
+      status: 'active',
+      usage_month: usageMonth(now),
+      created_at: now,
+      updated_at: now,
+    })
     .returning()
     .get();
   return { token, view: tokenView(row, now) };
@@ -102,7 +131,12 @@ export function createToken(store: SignerDatabase, input: CreateTokenInput, now 
 /** Every token, newest first. */
 export function listTokens(store: SignerDatabase, now = Date.now()): TokenView[] {
   expireTokens(store, now);
-  return store.db.select().from(apiTokens).orderBy(desc(apiTokens.id)).all().map((r) => tokenView(r, now));
+  return store.db
+    .select()
+    .from(apiTokens)
+    .orderBy(desc(apiTokens.id))
+    .all()
+    .map((r) => tokenView(r, now));
 }
 
 /** One token's row; 404 when there is none. */
@@ -119,7 +153,12 @@ export function getToken(store: SignerDatabase, id: number, now = Date.now()): T
 }
 
 function save(store: SignerDatabase, id: number, fields: Partial<TokenRow>, now: number): TokenView {
-  const row = store.db.update(apiTokens).set({ ...fields, updated_at: now }).where(eq(apiTokens.id, id)).returning().get();
+  const row = store.db
+    .update(apiTokens)
+    .set({ ...fields, updated_at: now })
+    .where(eq(apiTokens.id, id))
+    .returning()
+    .get();
   return tokenView(row, now);
 }
 
@@ -140,7 +179,12 @@ export function pauseToken(store: SignerDatabase, id: number, now = Date.now()):
  * Activates a paused, over-limit or expired token. Over-limit: this month's count restarts at 0.
  * Expired: needs an expiry in the future (given here, or set before with update) or null.
  */
-export function activateToken(store: SignerDatabase, id: number, opts: { expires_at?: number | null } = {}, now = Date.now()): TokenView {
+export function activateToken(
+  store: SignerDatabase,
+  id: number,
+  opts: { expires_at?: number | null } = {},
+  now = Date.now(),
+): TokenView {
   expireTokens(store, now);
   const row = tokenRow(store, id);
   const from = row.status as TokenStatus;
@@ -149,7 +193,10 @@ export function activateToken(store: SignerDatabase, id: number, opts: { expires
   if (opts.expires_at !== undefined) fields.expires_at = opts.expires_at;
   const expiresAt = opts.expires_at !== undefined ? opts.expires_at : row.expires_at;
   if (from === 'expired' && expiresAt !== null && expiresAt <= now) {
-    throw new ApiError('conflict', `token ${row.name} expired at ${new Date(expiresAt).toISOString()}; activate it with a new expires_at in the future (or null for no expiry)`);
+    throw new ApiError(
+      'conflict',
+      `token ${row.name} expired at ${new Date(expiresAt).toISOString()}; activate it with a new expires_at in the future (or null for no expiry)`,
+    );
   }
   if (from === 'over_limit') Object.assign(fields, { month_count: 0, usage_month: usageMonth(now) });
   return save(store, id, fields, now);

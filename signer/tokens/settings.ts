@@ -18,10 +18,15 @@ export function isIpRule(rule: string): boolean {
   }
 }
 
-const ipRule = z.string().max(64).refine(isIpRule, { message: 'must be an IP address (203.0.113.7, 2001:db8::1) or CIDR range (10.0.0.0/8)' });
+const ipRule = z
+  .string()
+  .max(64)
+  .refine(isIpRule, { message: 'must be an IP address (203.0.113.7, 2001:db8::1) or CIDR range (10.0.0.0/8)' });
 const modelName = z.string().min(1).max(128);
 /** Expiry as ms since epoch or an ISO date; null never expires. */
-const expiry = z.union([z.number().int().positive(), z.iso.datetime({ offset: true }).transform((s) => Date.parse(s))]).nullable();
+const expiry = z
+  .union([z.number().int().positive(), z.iso.datetime({ offset: true }).transform((s) => Date.parse(s))])
+  .nullable();
 
 /** A token's settings; every field optional on update. */
 export const tokenSettings = z
@@ -36,9 +41,14 @@ export const tokenSettings = z
       .string()
       .trim()
       .max(64)
-      .refine(validateStacksAddress, { message: 'must be a Stacks principal (ST… or SP…, with a valid checksum): the prepaid account the token is paid from' })
+      .refine(validateStacksAddress, {
+        message:
+          'must be a Stacks principal (ST… or SP…, with a valid checksum): the prepaid account the token is paid from',
+      })
       .nullable()
-      .describe("null: not metered; a principal: each call is paid from that prepaid account's deposit, within the allowance it signed"),
+      .describe(
+        "null: not metered; a principal: each call is paid from that prepaid account's deposit, within the allowance it signed",
+      ),
   })
   .strict();
 

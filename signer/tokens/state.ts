@@ -23,7 +23,7 @@ const ADMIN_MOVES: Record<AdminAction, Partial<Record<TokenStatus, TokenStatus>>
 const NEXT_STEP: Record<TokenStatus, string> = {
   active: 'it can be paused or deleted',
   paused: 'it can be activated or deleted',
-  over_limit: 'activate it to reset this month\'s count, or delete it',
+  over_limit: "activate it to reset this month's count, or delete it",
   expired: 'activate it with a new expires_at in the future, or delete it',
 };
 

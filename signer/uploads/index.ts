@@ -24,7 +24,10 @@ const DONE = "(t.status in ('settled', 'timeout', 'failed') or (t.source = 'dire
 /** True when a task the chain submitted still needs this input (so anyone may upload its bytes). */
 export function awaitedByChainTask(s: Services, sha256: string): boolean {
   return (
-    prepared(s.store.sqlite, `select 1 from inference_tasks t where t.input_hash = ? and t.source = 'chain' and not ${DONE} limit 1`).get(sha256) !== undefined
+    prepared(
+      s.store.sqlite,
+      `select 1 from inference_tasks t where t.input_hash = ? and t.source = 'chain' and not ${DONE} limit 1`,
+    ).get(sha256) !== undefined
   );
 }
 
@@ -57,8 +60,16 @@ export function unclaimedBytes(s: Services): number {
  * yet (null otherwise). The caps are checked and the row written in one SQL transaction, so
  * concurrent uploads cannot pass a cap together. Returns false when the blob was already there.
  */
-export function storeInput(s: Services, blob: { sha256: string; bytes: Uint8Array; contentType: string; uploader: string | null }, now = Date.now()): boolean {
-  const { max_unclaimed_per_requester: maxCount, max_unclaimed_bytes_per_requester: maxBytes, max_unclaimed_bytes: maxTotal } = s.config.inputs;
+export function storeInput(
+  s: Services,
+  blob: { sha256: string; bytes: Uint8Array; contentType: string; uploader: string | null },
+  now = Date.now(),
+): boolean {
+  const {
+    max_unclaimed_per_requester: maxCount,
+    max_unclaimed_bytes_per_requester: maxBytes,
+    max_unclaimed_bytes: maxTotal,
+  } = s.config.inputs;
   return s.store.sqlite.transaction(() => {
     if (inputStored(s, blob.sha256)) return false;
     if (blob.uploader !== null) {
@@ -71,10 +82,16 @@ export function storeInput(s: Services, blob: { sha256: string; bytes: Uint8Arra
       }
       const total = unclaimedBytes(s);
       if (total + blob.bytes.length > maxTotal) {
-        throw new ApiError('uploads_full', `the signer holds ${total} bytes of inputs that no task names yet, its limit (inputs.max_unclaimed_bytes); retry later, or submit the task first and upload its input after (an input a task on chain names needs no signature)`);
+        throw new ApiError(
+          'uploads_full',
+          `the signer holds ${total} bytes of inputs that no task names yet, its limit (inputs.max_unclaimed_bytes); retry later, or submit the task first and upload its input after (an input a task on chain names needs no signature)`,
+        );
       }
     }
-    prepared(s.store.sqlite, 'insert into input_blobs (sha256, data, size, content_type, created_at, uploader) values (?, ?, ?, ?, ?, ?)').run(
+    prepared(
+      s.store.sqlite,
+      'insert into input_blobs (sha256, data, size, content_type, created_at, uploader) values (?, ?, ?, ?, ?, ?)',
+    ).run(
       blob.sha256,
       Buffer.from(blob.bytes.buffer, blob.bytes.byteOffset, blob.bytes.byteLength),
       blob.bytes.length,

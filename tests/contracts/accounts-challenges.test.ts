@@ -10,8 +10,30 @@ import { accountsErrors as E, amountArgs, setSettlerArgs } from '../../protocol/
 import { leafHash, merkleRoot, merkleProof } from '../../protocol/accounts/index.js';
 import { deployer, stx, mineUntilNextCallAt } from './helpers.js';
 import {
-  users, settler, stranger, payees, BOND, call, setUp, deposit, claim, authorize, settle, split, signVoucher, challengeVoucher, receipt, challengeReceipt,
-  getAccount, getPayee, getSigner, getConfig, expectHeld, printed, nextHeight, highS,
+  users,
+  settler,
+  stranger,
+  payees,
+  BOND,
+  call,
+  setUp,
+  deposit,
+  claim,
+  authorize,
+  settle,
+  split,
+  signVoucher,
+  challengeVoucher,
+  receipt,
+  challengeReceipt,
+  getAccount,
+  getPayee,
+  getSigner,
+  getConfig,
+  expectHeld,
+  printed,
+  nextHeight,
+  highS,
 } from './accounts-helpers.js';
 
 const [alice, bob] = users;
@@ -30,7 +52,11 @@ describe('claim', () => {
     const before = stx(node);
     const r = claim(node);
     expect(r.result).toBeOk(Cl.uint(170_000n));
-    expect(printed(r)[0]).toBeTuple({ event: Cl.stringAscii('payee-claim'), payee: Cl.principal(node), amount: Cl.uint(170_000n) });
+    expect(printed(r)[0]).toBeTuple({
+      event: Cl.stringAscii('payee-claim'),
+      payee: Cl.principal(node),
+      amount: Cl.uint(170_000n),
+    });
     expect(stx(node)).toBe(before + 170_000n);
     expect(getPayee(node)).toEqual({ credited: 170_000n, penalties: 0n, claimable: 0n, claimed: 170_000n });
     expect(claim(node).result).toBeErr(Cl.uint(E.ERR_NOTHING_TO_CLAIM));
@@ -43,11 +69,17 @@ describe('challenge-voucher', () => {
     const settleBy = nextHeight() + 5n;
     const sig = signVoucher(node, 100_000n, settleBy);
     mineUntilNextCallAt(settleBy);
-    expect(challengeVoucher(node, 100_000n, settleBy, sig).result, 'at settle-by').toBeErr(Cl.uint(E.ERR_CHALLENGE_TOO_EARLY));
-    expect(challengeVoucher(node, 100_000n, settleBy, signVoucher(node, 100_000n, settleBy, stranger)).result).toBeErr(Cl.uint(E.ERR_INVALID_SIGNATURE));
+    expect(challengeVoucher(node, 100_000n, settleBy, sig).result, 'at settle-by').toBeErr(
+      Cl.uint(E.ERR_CHALLENGE_TOO_EARLY),
+    );
+    expect(challengeVoucher(node, 100_000n, settleBy, signVoucher(node, 100_000n, settleBy, stranger)).result).toBeErr(
+      Cl.uint(E.ERR_INVALID_SIGNATURE),
+    );
     // the voucher signed is not the voucher shown
     expect(challengeVoucher(node, 100_001n, settleBy, sig).result).toBeErr(Cl.uint(E.ERR_INVALID_SIGNATURE));
-    expect(challengeVoucher(node, 100_000n, settleBy, highS(sig)).result).toBeErr(Cl.uint(E.ERR_NON_CANONICAL_SIGNATURE));
+    expect(challengeVoucher(node, 100_000n, settleBy, highS(sig)).result).toBeErr(
+      Cl.uint(E.ERR_NON_CANONICAL_SIGNATURE),
+    );
     mineUntilNextCallAt(settleBy + getConfig().disputeWindow + 1n);
     expect(challengeVoucher(node, 100_000n, settleBy, sig).result).toBeErr(Cl.uint(E.ERR_CHALLENGE_TOO_LATE));
     expect(getSigner()).toMatchObject({ bond: BOND, challengesProven: 0n });
@@ -62,10 +94,18 @@ describe('challenge-voucher', () => {
     const r = challengeVoucher(node, 250_000n, settleBy, short);
     // shortfall 80,000 and, at penalty-bps 10000, a penalty of 80,000
     expect(r.result).toBeOk(Cl.tuple({ shortfall: Cl.uint(80_000n), paid: Cl.uint(160_000n) }));
-    expect(printed(r)[0]).toBeTuple(expect.objectContaining({ event: Cl.stringAscii('voucher-challenged'), credited: Cl.uint(80_000n), penalty: Cl.uint(80_000n) }));
+    expect(printed(r)[0]).toBeTuple(
+      expect.objectContaining({
+        event: Cl.stringAscii('voucher-challenged'),
+        credited: Cl.uint(80_000n),
+        penalty: Cl.uint(80_000n),
+      }),
+    );
     expect(getPayee(node)).toEqual({ credited: 250_000n, penalties: 80_000n, claimable: 330_000n, claimed: 0n });
     expect(getSigner()).toMatchObject({ bond: BOND - 160_000n, challengesProven: 1n });
-    expect(challengeVoucher(node, 250_000n, settleBy, short).result, 'the same voucher again').toBeErr(Cl.uint(E.ERR_NOTHING_OWED));
+    expect(challengeVoucher(node, 250_000n, settleBy, short).result, 'the same voucher again').toBeErr(
+      Cl.uint(E.ERR_NOTHING_OWED),
+    );
     const before = stx(node);
     expect(claim(node).result).toBeOk(Cl.uint(330_000n));
     expect(stx(node)).toBe(before + 330_000n);
@@ -87,18 +127,30 @@ describe('challenge-voucher', () => {
 describe('challenge-receipt', () => {
   /** A period whose root holds four leaves: alice's two honest ones, one whose request bob never signed, one above its max-fee. */
   function period() {
-    const leaves = [receipt(alice, 1, 1000n), receipt(alice, 2, 2000n), receipt(bob, 3, 3000n, { signer: stranger }), receipt(bob, 4, 4000n, { maxFee: 3999n })];
+    const leaves = [
+      receipt(alice, 1, 1000n),
+      receipt(alice, 2, 2000n),
+      receipt(bob, 3, 3000n, { signer: stranger }),
+      receipt(bob, 4, 4000n, { maxFee: 3999n }),
+    ];
     const hashes = leaves.map(leafHash);
     const charged = 6000n;
-    expect(settle([authorize(alice, 3000n, 1n, 3000n, alice, merkleRoot(hashes.slice(0, 2))), authorize(bob, 3000n, 1n)], split(charged), { root: merkleRoot(hashes), tasks: 4 }).result)
-      .toBeOk(Cl.tuple({ period: Cl.uint(1), charged: Cl.uint(charged) }));
+    expect(
+      settle(
+        [authorize(alice, 3000n, 1n, 3000n, alice, merkleRoot(hashes.slice(0, 2))), authorize(bob, 3000n, 1n)],
+        split(charged),
+        { root: merkleRoot(hashes), tasks: 4 },
+      ).result,
+    ).toBeOk(Cl.tuple({ period: Cl.uint(1), charged: Cl.uint(charged) }));
     return { leaves, proof: (i: number) => merkleProof(hashes, i) };
   }
 
   it('refuses a wrong proof, an unknown period and a properly signed leaf within its max-fee', () => {
     const { leaves, proof } = period();
     expect(challengeReceipt(1n, leaves[2], proof(1)).result).toBeErr(Cl.uint(E.ERR_INVALID_PROOF));
-    expect(challengeReceipt(1n, { ...leaves[2], fee: 1n }, proof(2)).result, 'the leaf changed').toBeErr(Cl.uint(E.ERR_INVALID_PROOF));
+    expect(challengeReceipt(1n, { ...leaves[2], fee: 1n }, proof(2)).result, 'the leaf changed').toBeErr(
+      Cl.uint(E.ERR_INVALID_PROOF),
+    );
     expect(challengeReceipt(2n, leaves[2], proof(2)).result).toBeErr(Cl.uint(E.ERR_PERIOD_NOT_FOUND));
     expect(challengeReceipt(1n, leaves[0], proof(0)).result).toBeErr(Cl.uint(E.ERR_CHALLENGE_NOT_PROVEN));
     expect(challengeReceipt(1n, leaves[1], proof(1)).result).toBeErr(Cl.uint(E.ERR_CHALLENGE_NOT_PROVEN));
@@ -109,9 +161,18 @@ describe('challenge-receipt', () => {
     const { leaves, proof } = period();
     const r = challengeReceipt(1n, leaves[2], proof(2));
     expect(r.result).toBeOk(Cl.uint(6000n));
-    expect(printed(r)[0]).toBeTuple(expect.objectContaining({ event: Cl.stringAscii('receipt-challenged'), account: Cl.principal(bob.address), signed: Cl.bool(false), paid: Cl.uint(6000n) }));
+    expect(printed(r)[0]).toBeTuple(
+      expect.objectContaining({
+        event: Cl.stringAscii('receipt-challenged'),
+        account: Cl.principal(bob.address),
+        signed: Cl.bool(false),
+        paid: Cl.uint(6000n),
+      }),
+    );
     expect(getPayee(bob.address)).toEqual({ credited: 0n, penalties: 6000n, claimable: 6000n, claimed: 0n });
-    expect(challengeReceipt(1n, leaves[2], proof(2), bob.address).result, 'twice').toBeErr(Cl.uint(E.ERR_ALREADY_CHALLENGED));
+    expect(challengeReceipt(1n, leaves[2], proof(2), bob.address).result, 'twice').toBeErr(
+      Cl.uint(E.ERR_ALREADY_CHALLENGED),
+    );
     // signed by bob, but the fee is above the max-fee he signed
     expect(challengeReceipt(1n, leaves[3], proof(3), bob.address).result).toBeOk(Cl.uint(8000n));
     expect(getPayee(bob.address)).toMatchObject({ penalties: 14_000n, claimable: 14_000n });
@@ -141,23 +202,36 @@ describe('challenge-receipt', () => {
 
 describe('the settler and its bond', () => {
   it('set-settler: admin only, the key must be the principal, refused while the settler is bonded', () => {
-    expect(call('set-settler', setSettlerArgs(stranger.address, stranger.publicKey), stranger.address).result).toBeErr(Cl.uint(E.ERR_NOT_ADMIN));
-    expect(call('set-settler', setSettlerArgs(stranger.address, settler.publicKey), deployer).result).toBeErr(Cl.uint(E.ERR_KEY_MISMATCH));
-    expect(call('set-settler', [Cl.principal(stranger.address), Cl.bufferFromHex(stranger.publicKey.slice(0, 64))], deployer).result).toBeErr(Cl.uint(E.ERR_INVALID_KEY));
-    expect(call('set-settler', setSettlerArgs(stranger.address, stranger.publicKey), deployer).result).toBeErr(Cl.uint(E.ERR_SETTLER_BONDED));
+    expect(call('set-settler', setSettlerArgs(stranger.address, stranger.publicKey), stranger.address).result).toBeErr(
+      Cl.uint(E.ERR_NOT_ADMIN),
+    );
+    expect(call('set-settler', setSettlerArgs(stranger.address, settler.publicKey), deployer).result).toBeErr(
+      Cl.uint(E.ERR_KEY_MISMATCH),
+    );
+    expect(
+      call('set-settler', [Cl.principal(stranger.address), Cl.bufferFromHex(stranger.publicKey.slice(0, 64))], deployer)
+        .result,
+    ).toBeErr(Cl.uint(E.ERR_INVALID_KEY));
+    expect(call('set-settler', setSettlerArgs(stranger.address, stranger.publicKey), deployer).result).toBeErr(
+      Cl.uint(E.ERR_SETTLER_BONDED),
+    );
   });
 
   it('the bond unlocks settle-window + dispute-window + 1 blocks after the request; then the settler can change', () => {
     expect(call('post-bond', amountArgs(0n), settler.address).result).toBeErr(Cl.uint(E.ERR_ZERO_AMOUNT));
     expect(call('post-bond', amountArgs(1n), stranger.address).result).toBeErr(Cl.uint(E.ERR_NOT_SETTLER));
-    expect(call('post-bond', amountArgs(stx(settler.address) + 1n), settler.address).result).toBeErr(Cl.uint(E.ERR_INSUFFICIENT_FUNDS));
+    expect(call('post-bond', amountArgs(stx(settler.address) + 1n), settler.address).result).toBeErr(
+      Cl.uint(E.ERR_INSUFFICIENT_FUNDS),
+    );
     expect(call('withdraw-bond', [], settler.address).result).toBeErr(Cl.uint(E.ERR_NO_BOND_WITHDRAWAL));
     const { settleWindow, disputeWindow } = getConfig();
     const unlockAt = nextHeight() + settleWindow + disputeWindow + 1n;
     expect(call('request-bond-withdrawal', [], settler.address).result).toBeOk(Cl.uint(unlockAt));
     expect(getSigner().unlockAt).toBe(unlockAt);
     // still settling within the settle window: that period's challenges close before the unlock
-    expect(settle([authorize(alice, 100n, 1n)], split(100n)).result).toBeOk(Cl.tuple({ period: Cl.uint(1), charged: Cl.uint(100n) }));
+    expect(settle([authorize(alice, 100n, 1n)], split(100n)).result).toBeOk(
+      Cl.tuple({ period: Cl.uint(1), charged: Cl.uint(100n) }),
+    );
     mineUntilNextCallAt(unlockAt - disputeWindow);
     expect(settle([authorize(alice, 200n, 2n)], split(100n)).result).toBeErr(Cl.uint(E.ERR_BOND_UNLOCKING));
     mineUntilNextCallAt(unlockAt - 1n);
@@ -169,7 +243,9 @@ describe('the settler and its bond', () => {
     expect(getSigner()).toMatchObject({ bond: 0n, unlockAt: 0n });
     expect(call('withdraw-bond', [], settler.address).result).toBeErr(Cl.uint(E.ERR_NO_BOND));
     expect(call('request-bond-withdrawal', [], settler.address).result).toBeErr(Cl.uint(E.ERR_NO_BOND));
-    expect(call('set-settler', setSettlerArgs(stranger.address, stranger.publicKey), deployer).result).toBeOk(Cl.bool(true));
+    expect(call('set-settler', setSettlerArgs(stranger.address, stranger.publicKey), deployer).result).toBeOk(
+      Cl.bool(true),
+    );
     expect(getSigner()).toMatchObject({ settler: stranger.address, key: stranger.publicKey });
     expect(expectHeld()).toMatchObject({ bondPosted: BOND, bondWithdrawn: BOND });
   });
@@ -185,13 +261,24 @@ describe('the settler and its bond', () => {
     expect(call('set-settle-window', [Cl.uint(0)], deployer).result).toBeErr(Cl.uint(E.ERR_INVALID_CONFIG));
     expect(call('set-penalty-bps', [Cl.uint(100_001)], deployer).result).toBeErr(Cl.uint(E.ERR_INVALID_CONFIG));
     expect(call('set-dispute-window', [Cl.uint(5)], stranger.address).result).toBeErr(Cl.uint(E.ERR_NOT_ADMIN));
-    for (const [fn, v] of [['set-dispute-window', 25], ['set-settle-window', 26], ['set-penalty-bps', 500], ['set-min-signer-bond', 7]] as const) {
+    for (const [fn, v] of [
+      ['set-dispute-window', 25],
+      ['set-settle-window', 26],
+      ['set-penalty-bps', 500],
+      ['set-min-signer-bond', 7],
+    ] as const) {
       expect(call(fn, [Cl.uint(v)], deployer).result).toBeOk(Cl.bool(true));
     }
-    expect(getConfig()).toMatchObject({ admin: deployer, disputeWindow: 25n, settleWindow: 26n, penaltyBps: 500n, minSignerBond: 7n });
+    expect(getConfig()).toMatchObject({
+      admin: deployer,
+      disputeWindow: 25n,
+      settleWindow: 26n,
+      penaltyBps: 500n,
+      minSignerBond: 7n,
+    });
   });
 
-  it('admin cannot cut a bonded settler\'s challenge windows short: windows only grow while a bond is posted', () => {
+  it("admin cannot cut a bonded settler's challenge windows short: windows only grow while a bond is posted", () => {
     for (const fn of ['set-dispute-window', 'set-settle-window'] as const) {
       const window = fn === 'set-dispute-window' ? getConfig().disputeWindow : getConfig().settleWindow;
       expect(call(fn, [Cl.uint(window - 1n)], deployer).result).toBeErr(Cl.uint(E.ERR_WINDOW_LOWERED));

@@ -10,15 +10,43 @@ import { Cl } from '@stacks/transactions';
 import { accountsErrors as E, amountArgs, type SettleItem, type Credit } from '../../protocol/contracts/index.js';
 import { merkleRoot, merkleProof } from '../../protocol/accounts/index.js';
 import { stx } from './helpers.js';
-import { settler, stranger, payees, call, deposit, requestWithdrawal, withdraw, claim, authorize, highS, settle, signVoucher, challengeVoucher, receipt, challengeReceipt, nextHeight } from './accounts-helpers.js';
-import { World, accountKeys, allPayees, DISPUTE_WINDOW, checkInvariants, leafOf, type ModelLeaf } from './accounts-model.js';
+import {
+  settler,
+  stranger,
+  payees,
+  call,
+  deposit,
+  requestWithdrawal,
+  withdraw,
+  claim,
+  authorize,
+  highS,
+  settle,
+  signVoucher,
+  challengeVoucher,
+  receipt,
+  challengeReceipt,
+  nextHeight,
+} from './accounts-helpers.js';
+import {
+  type World,
+  accountKeys,
+  allPayees,
+  DISPUTE_WINDOW,
+  checkInvariants,
+  leafOf,
+  type ModelLeaf,
+} from './accounts-model.js';
 
 const BPS = 10_000n;
 type Cmd = fc.Command<World, object>;
 const errOf = (code: number) => Cl.uint(code);
 
 class DepositCmd implements Cmd {
-  constructor(readonly user: number, readonly amount: bigint) {}
+  constructor(
+    readonly user: number,
+    readonly amount: bigint,
+  ) {}
   check = () => true;
   run(w: World): void {
     const k = accountKeys[this.user];
@@ -37,7 +65,10 @@ class DepositCmd implements Cmd {
 
 /** The account signs a new cumulative authorization `extra` above its latest cap (off chain only). */
 class SignCmd implements Cmd {
-  constructor(readonly user: number, readonly extra: bigint) {}
+  constructor(
+    readonly user: number,
+    readonly extra: bigint,
+  ) {}
   check = () => true;
   run(w: World): void {
     const k = accountKeys[this.user];
@@ -51,10 +82,20 @@ class SignCmd implements Cmd {
 }
 
 /** One item of a settlement: which authorization (latest, an older one, forged by another key, high-s), and where between settled spend and cap. */
-interface ItemSpec { user: number; which: 0 | 1 | 2 | 3; pct: number; over: boolean }
+interface ItemSpec {
+  user: number;
+  which: 0 | 1 | 2 | 3;
+  pct: number;
+  over: boolean;
+}
 
 class SettleCmd implements Cmd {
-  constructor(readonly specs: ItemSpec[], readonly creditsOff: -1n | 0n | 1n, readonly bySettler: boolean, readonly badLeaves: boolean) {}
+  constructor(
+    readonly specs: ItemSpec[],
+    readonly creditsOff: -1n | 0n | 1n,
+    readonly bySettler: boolean,
+    readonly badLeaves: boolean,
+  ) {}
   check = (w: Readonly<World>) => accountKeys.some((k) => w.signed.has(k.address));
   run(w: World): void {
     // predict item by item on a copy, as the contract folds over them
@@ -74,9 +115,20 @@ class SettleCmd implements Cmd {
       const item = authorize(k, auth.cap, auth.nonce, spend, s.which === 2 ? stranger : k);
       items.push(s.which === 3 ? { ...item, signature: highS(item.signature) } : item);
       if (code) continue;
-      code = s.which === 3 ? E.ERR_NON_CANONICAL_SIGNATURE : s.which === 2 ? E.ERR_INVALID_SIGNATURE
-        : auth.nonce < a.nonce ? E.ERR_NONCE_TOO_LOW : spend < a.spent ? E.ERR_SPEND_BELOW_SETTLED : spend > auth.cap ? E.ERR_SPEND_ABOVE_CAP
-        : spend - a.spent > a.balance ? E.ERR_BALANCE_TOO_LOW : 0;
+      code =
+        s.which === 3
+          ? E.ERR_NON_CANONICAL_SIGNATURE
+          : s.which === 2
+            ? E.ERR_INVALID_SIGNATURE
+            : auth.nonce < a.nonce
+              ? E.ERR_NONCE_TOO_LOW
+              : spend < a.spent
+                ? E.ERR_SPEND_BELOW_SETTLED
+                : spend > auth.cap
+                  ? E.ERR_SPEND_ABOVE_CAP
+                  : spend - a.spent > a.balance
+                    ? E.ERR_BALANCE_TOO_LOW
+                    : 0;
       if (code) continue;
       const delta = spend - a.spent;
       charged += delta;
@@ -88,11 +140,21 @@ class SettleCmd implements Cmd {
       leaves.push(leafOf(receipt(accountKeys[1], w.steps++, 900n, { maxFee: 899n }), true));
     }
     const total = charged + this.creditsOff > 0n ? charged + this.creditsOff : 0n;
-    const credits: Credit[] = total === 0n && charged === 0n && this.creditsOff <= 0n ? [] : [{ payee: payees[0], amount: total - total / 4n }, { payee: payees[1], amount: total / 4n }];
+    const credits: Credit[] =
+      total === 0n && charged === 0n && this.creditsOff <= 0n
+        ? []
+        : [
+            { payee: payees[0], amount: total - total / 4n },
+            { payee: payees[1], amount: total / 4n },
+          ];
     if (!code && total !== charged) code = E.ERR_CREDITS_MISMATCH;
     const hashes = leaves.map((l) => l.hash);
     const before = stx(settler.address);
-    const r = settle(items, credits, { root: merkleRoot(hashes), tasks: leaves.length, sender: this.bySettler ? settler.address : stranger.address });
+    const r = settle(items, credits, {
+      root: merkleRoot(hashes),
+      tasks: leaves.length,
+      sender: this.bySettler ? settler.address : stranger.address,
+    });
     if (code) {
       expect(r.result, 'settlement refused whole').toBeErr(errOf(code));
     } else {
@@ -101,7 +163,11 @@ class SettleCmd implements Cmd {
       for (const [who, a] of next) if (w.accounts.has(who) || a.spent > 0n || a.nonce > 0n) w.accounts.set(who, a);
       for (const c of credits) {
         const p = w.payee(c.payee);
-        w.payees.set(c.payee, { ...p, credited: p.credited + BigInt(c.amount), claimable: p.claimable + BigInt(c.amount) });
+        w.payees.set(c.payee, {
+          ...p,
+          credited: p.credited + BigInt(c.amount),
+          claimable: p.claimable + BigInt(c.amount),
+        });
       }
       w.sums.charged += charged;
       w.sums.credited += charged;
@@ -110,11 +176,15 @@ class SettleCmd implements Cmd {
     expect(stx(settler.address), 'a settlement moves no STX').toBe(before);
     checkInvariants(w);
   }
-  toString = () => `settle(${JSON.stringify(this.specs)}, credits ${this.creditsOff}, ${this.bySettler ? 'settler' : 'stranger'}${this.badLeaves ? ', bad leaves' : ''})`;
+  toString = () =>
+    `settle(${JSON.stringify(this.specs)}, credits ${this.creditsOff}, ${this.bySettler ? 'settler' : 'stranger'}${this.badLeaves ? ', bad leaves' : ''})`;
 }
 
 class RequestWithdrawalCmd implements Cmd {
-  constructor(readonly user: number, readonly pct: number) {}
+  constructor(
+    readonly user: number,
+    readonly pct: number,
+  ) {}
   check = () => true;
   run(w: World): void {
     const k = accountKeys[this.user];
@@ -141,21 +211,47 @@ class SettleBeforeWithdrawalCmd implements Cmd {
     const k = accountKeys[this.user];
     const a = w.account(k);
     const c = w.covered.get(k.address);
-    return !!c && a.withdrawAt > 0n && nextHeight() < a.withdrawAt && c.nonce >= a.nonce && c.cap >= a.spent && w.bond >= 1_000_000n;
+    return (
+      !!c &&
+      a.withdrawAt > 0n &&
+      nextHeight() < a.withdrawAt &&
+      c.nonce >= a.nonce &&
+      c.cap >= a.spent &&
+      w.bond >= 1_000_000n
+    );
   };
   run(w: World): void {
     const k = accountKeys[this.user];
     const a = w.account(k);
     const c = w.covered.get(k.address)!;
     const delta = c.cap - a.spent;
-    const r = settle([{ account: k.address, cumulative: c.cap, nonce: c.nonce, receiptsRoot: '00'.repeat(32), signature: c.signature, spend: c.cap }], delta ? [{ payee: payees[2], amount: delta }] : []);
-    expect(r.result, 'an authorization signed before the withdrawal request settles within the window').toBeOk(Cl.tuple({ period: Cl.uint(w.periods.length + 1), charged: Cl.uint(delta) }));
+    const r = settle(
+      [
+        {
+          account: k.address,
+          cumulative: c.cap,
+          nonce: c.nonce,
+          receiptsRoot: '00'.repeat(32),
+          signature: c.signature,
+          spend: c.cap,
+        },
+      ],
+      delta ? [{ payee: payees[2], amount: delta }] : [],
+    );
+    expect(r.result, 'an authorization signed before the withdrawal request settles within the window').toBeOk(
+      Cl.tuple({ period: Cl.uint(w.periods.length + 1), charged: Cl.uint(delta) }),
+    );
     w.accounts.set(k.address, { ...a, balance: a.balance - delta, spent: c.cap, nonce: c.nonce });
     const p = w.payee(payees[2]);
     if (delta) w.payees.set(payees[2], { ...p, credited: p.credited + delta, claimable: p.claimable + delta });
     w.sums.charged += delta;
     w.sums.credited += delta;
-    w.periods.push({ id: BigInt(w.periods.length + 1), settledAt: BigInt(simnet.stacksBlockHeight), leaves: [], hashes: [] });
+    w.periods.push({
+      id: BigInt(w.periods.length + 1),
+      settledAt: BigInt(simnet.stacksBlockHeight),
+      leaves: [],
+      hashes: [],
+    });
     checkInvariants(w);
   }
   toString = () => `settle-before-withdrawal(${this.user})`;
@@ -171,7 +267,8 @@ class WithdrawCmd implements Cmd {
     const before = stx(k.address);
     const r = withdraw(k);
     if (a.withdrawAt === 0n) expect(r.result).toBeErr(errOf(E.ERR_NO_WITHDRAWAL));
-    else if (height < a.withdrawAt) expect(r.result, 'no withdrawal before its window has passed').toBeErr(errOf(E.ERR_WITHDRAW_TOO_EARLY));
+    else if (height < a.withdrawAt)
+      expect(r.result, 'no withdrawal before its window has passed').toBeErr(errOf(E.ERR_WITHDRAW_TOO_EARLY));
     else {
       const amount = a.withdrawAmount < a.balance ? a.withdrawAmount : a.balance;
       expect(r.result).toBeOk(Cl.uint(amount));
@@ -207,7 +304,11 @@ class ClaimCmd implements Cmd {
 
 /** The settler signs a voucher of the payee's credited total + `extra`, settle-by `age` blocks before the challenge (0: not yet passed). */
 class VoucherCmd implements Cmd {
-  constructor(readonly who: number, readonly extra: bigint, readonly age: bigint) {}
+  constructor(
+    readonly who: number,
+    readonly extra: bigint,
+    readonly age: bigint,
+  ) {}
   check = () => true;
   run(w: World): void {
     const who = allPayees[this.who];
@@ -224,8 +325,15 @@ class VoucherCmd implements Cmd {
       const paid = w.takeFromBond(shortfall + (shortfall * w.penaltyBps) / BPS);
       const credit = shortfall < paid ? shortfall : paid;
       // a proven voucher is paid in full unless the bond ran out
-      expect(r.result, 'a proven voucher challenge is paid (bond permitting)').toBeOk(Cl.tuple({ shortfall: Cl.uint(shortfall), paid: Cl.uint(paid) }));
-      w.payees.set(who, { credited: p.credited + credit, penalties: p.penalties + paid - credit, claimable: p.claimable + paid, claimed: p.claimed });
+      expect(r.result, 'a proven voucher challenge is paid (bond permitting)').toBeOk(
+        Cl.tuple({ shortfall: Cl.uint(shortfall), paid: Cl.uint(paid) }),
+      );
+      w.payees.set(who, {
+        credited: p.credited + credit,
+        penalties: p.penalties + paid - credit,
+        claimable: p.claimable + paid,
+        claimed: p.claimed,
+      });
       w.sums.credited += credit;
       w.sums.penalties += paid - credit;
     }
@@ -235,7 +343,10 @@ class VoucherCmd implements Cmd {
 }
 
 class ReceiptCmd implements Cmd {
-  constructor(readonly ref: number, readonly leaf: number) {}
+  constructor(
+    readonly ref: number,
+    readonly leaf: number,
+  ) {}
   check = (w: Readonly<World>) => w.periods.some((p) => p.leaves.length > 0);
   run(w: World): void {
     const withLeaves = w.periods.filter((p) => p.leaves.length > 0);
@@ -284,7 +395,14 @@ class MineCmd implements Cmd {
 }
 
 const user = fc.nat(accountKeys.length - 1);
-const itemArb = fc.record({ user, which: fc.constantFrom<ItemSpec['which']>(0, 0, 0, 0, 1, 2, 3), pct: fc.nat(100), over: fc.boolean() }).map((s) => ({ ...s, over: s.over && s.pct > 90 }));
+const itemArb = fc
+  .record({
+    user,
+    which: fc.constantFrom<ItemSpec['which']>(0, 0, 0, 0, 1, 2, 3),
+    pct: fc.nat(100),
+    over: fc.boolean(),
+  })
+  .map((s) => ({ ...s, over: s.over && s.pct > 90 }));
 
 export const commandArb: fc.Arbitrary<Cmd> = fc.oneof(
   { weight: 3, arbitrary: fc.tuple(user, fc.bigInt(0n, 3_000_000n)).map(([u, a]) => new DepositCmd(u, a)) },
@@ -292,14 +410,24 @@ export const commandArb: fc.Arbitrary<Cmd> = fc.oneof(
   {
     weight: 4,
     arbitrary: fc
-      .tuple(fc.array(itemArb, { minLength: 1, maxLength: 4 }), fc.constantFrom<-1n | 0n | 1n>(0n, 0n, 0n, 0n, -1n, 1n), fc.constantFrom(true, true, true, true, false), fc.boolean())
+      .tuple(
+        fc.array(itemArb, { minLength: 1, maxLength: 4 }),
+        fc.constantFrom<-1n | 0n | 1n>(0n, 0n, 0n, 0n, -1n, 1n),
+        fc.constantFrom(true, true, true, true, false),
+        fc.boolean(),
+      )
       .map(([items, off, bySettler, bad]) => new SettleCmd(items, off, bySettler, bad)),
   },
   { weight: 2, arbitrary: fc.tuple(user, fc.nat(100)).map(([u, p]) => new RequestWithdrawalCmd(u, p)) },
   { weight: 2, arbitrary: user.map((u) => new SettleBeforeWithdrawalCmd(u)) },
   { weight: 2, arbitrary: user.map((u) => new WithdrawCmd(u)) },
   { weight: 2, arbitrary: fc.nat(allPayees.length - 1).map((i) => new ClaimCmd(i)) },
-  { weight: 2, arbitrary: fc.tuple(fc.nat(allPayees.length - 1), fc.bigInt(-1000n, 2_000_000n), fc.bigInt(0n, DISPUTE_WINDOW + 2n)).map(([i, x, a]) => new VoucherCmd(i, x, a)) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .tuple(fc.nat(allPayees.length - 1), fc.bigInt(-1000n, 2_000_000n), fc.bigInt(0n, DISPUTE_WINDOW + 2n))
+      .map(([i, x, a]) => new VoucherCmd(i, x, a)),
+  },
   { weight: 3, arbitrary: fc.tuple(fc.nat(3), fc.nat(10)).map(([p, l]) => new ReceiptCmd(p, l)) },
   { weight: 1, arbitrary: fc.bigInt(1n, 2_000_000n).map((a) => new PostBondCmd(a)) },
   { weight: 2, arbitrary: fc.integer({ min: 1, max: 5 }).map((n) => new MineCmd(n)) },

@@ -8,7 +8,17 @@ import { Cl } from '@stacks/transactions';
 import type { AccountState, PayeeState } from '../../protocol/contracts/index.js';
 import { leafHash, type ReceiptLeaf } from '../../protocol/accounts/index.js';
 import type { NodeKey } from './helpers.js';
-import { users, payees, call, setUp, getAccount, getPayee, getSigner, expectHeld, getTotals } from './accounts-helpers.js';
+import {
+  users,
+  payees,
+  call,
+  setUp,
+  getAccount,
+  getPayee,
+  getSigner,
+  expectHeld,
+  getTotals,
+} from './accounts-helpers.js';
 
 /** Short windows, so that withdrawals and challenges open and close within a sequence. */
 export const DISPUTE_WINDOW = 6n;
@@ -19,10 +29,24 @@ export const accountKeys: NodeKey[] = users.slice(0, 3);
 export const allPayees: string[] = [...payees, ...accountKeys.map((k) => k.address)];
 
 /** One spend authorization the account key signed: cap, nonce, and the height it was signed at. */
-export interface Signed { cap: bigint; nonce: bigint; signature: string; signedAt: bigint }
+export interface Signed {
+  cap: bigint;
+  nonce: bigint;
+  signature: string;
+  signedAt: bigint;
+}
 /** A leaf of a settled period: `proven` when a challenge must succeed (not signed by its account, or fee above max-fee). */
-export interface ModelLeaf { leaf: ReceiptLeaf; hash: string; proven: boolean }
-export interface Period { id: bigint; settledAt: bigint; leaves: ModelLeaf[]; hashes: string[] }
+export interface ModelLeaf {
+  leaf: ReceiptLeaf;
+  hash: string;
+  proven: boolean;
+}
+export interface Period {
+  id: bigint;
+  settledAt: bigint;
+  leaves: ModelLeaf[];
+  hashes: string[];
+}
 
 export class World {
   accounts = new Map<string, AccountState>();
@@ -35,7 +59,16 @@ export class World {
   penaltyBps = 10_000n;
   periods: Period[] = [];
   challenged = new Set<string>();
-  sums = { deposited: 0n, withdrawn: 0n, charged: 0n, credited: 0n, penalties: 0n, claimed: 0n, bondPosted: START_BOND, bondPaid: 0n };
+  sums = {
+    deposited: 0n,
+    withdrawn: 0n,
+    charged: 0n,
+    credited: 0n,
+    penalties: 0n,
+    claimed: 0n,
+    bondPosted: START_BOND,
+    bondPaid: 0n,
+  };
   steps = 0;
 
   account(k: NodeKey): AccountState {
@@ -68,7 +101,10 @@ export class World {
 export async function freshWorld(): Promise<World> {
   await simnet.initSession(process.cwd(), globalThis.options.clarinet.manifestPath, null);
   // Short windows first: they may be lowered only while no bond is posted.
-  for (const [fn, v] of [['set-dispute-window', DISPUTE_WINDOW], ['set-settle-window', SETTLE_WINDOW]] as const) {
+  for (const [fn, v] of [
+    ['set-dispute-window', DISPUTE_WINDOW],
+    ['set-settle-window', SETTLE_WINDOW],
+  ] as const) {
     expect(call(fn, [Cl.uint(v)], simnet.deployer).result).toBeOk(Cl.bool(true));
   }
   setUp(START_BOND);
@@ -81,12 +117,18 @@ export function checkInvariants(w: World): void {
     const chain = getAccount(k);
     expect(chain ?? w.account(k), `account ${k.address}`).toEqual(w.account(k));
     // never charged more than the largest cap it signed
-    expect((chain?.spent ?? 0n) <= w.maxCap(k), `account ${k.address} charged ${chain?.spent} above its largest signed cap ${w.maxCap(k)}`).toBe(true);
+    expect(
+      (chain?.spent ?? 0n) <= w.maxCap(k),
+      `account ${k.address} charged ${chain?.spent} above its largest signed cap ${w.maxCap(k)}`,
+    ).toBe(true);
   }
   for (const who of allPayees) {
     const chain = getPayee(who);
     expect(chain ?? w.payee(who), `payee ${who}`).toEqual(w.payee(who));
-    if (chain) expect(chain.claimed + chain.claimable, `payee ${who}: claimed + claimable = credited + penalties`).toBe(chain.credited + chain.penalties);
+    if (chain)
+      expect(chain.claimed + chain.claimable, `payee ${who}: claimed + claimable = credited + penalties`).toBe(
+        chain.credited + chain.penalties,
+      );
   }
   expect(getSigner().bond, 'bond').toBe(w.bond);
   const t = expectHeld();

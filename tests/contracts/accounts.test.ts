@@ -9,8 +9,29 @@ import { accountsErrors as E, amountArgs } from '../../protocol/contracts/index.
 import { EMPTY_ROOT } from '../../protocol/accounts/index.js';
 import { deployer, stx, hash, mineUntilNextCallAt } from './helpers.js';
 import {
-  accountsId, users, settler, stranger, payees, BOND, call, setUp, deposit, requestWithdrawal, withdraw, authorize, highS, settle, split,
-  getAccount, getPayee, getPeriod, getConfig, getSigner, expectHeld, printed, nextHeight,
+  accountsId,
+  users,
+  settler,
+  stranger,
+  payees,
+  BOND,
+  call,
+  setUp,
+  deposit,
+  requestWithdrawal,
+  withdraw,
+  authorize,
+  highS,
+  settle,
+  split,
+  getAccount,
+  getPayee,
+  getPeriod,
+  getConfig,
+  getSigner,
+  expectHeld,
+  printed,
+  nextHeight,
 } from './accounts-helpers.js';
 
 const [alice, bob] = users;
@@ -24,8 +45,19 @@ describe('deposit and withdrawal', () => {
     expect(deposit(alice, 1_000_000n).result).toBeOk(Cl.uint(1_000_000n));
     const r = deposit(alice, 500_000n);
     expect(r.result).toBeOk(Cl.uint(1_500_000n));
-    expect(printed(r)[0]).toBeTuple({ event: Cl.stringAscii('account-deposit'), account: Cl.principal(alice.address), amount: Cl.uint(500_000n), balance: Cl.uint(1_500_000n) });
-    expect(getAccount(alice)).toEqual({ balance: 1_500_000n, spent: 0n, nonce: 0n, withdrawAmount: 0n, withdrawAt: 0n });
+    expect(printed(r)[0]).toBeTuple({
+      event: Cl.stringAscii('account-deposit'),
+      account: Cl.principal(alice.address),
+      amount: Cl.uint(500_000n),
+      balance: Cl.uint(1_500_000n),
+    });
+    expect(getAccount(alice)).toEqual({
+      balance: 1_500_000n,
+      spent: 0n,
+      nonce: 0n,
+      withdrawAmount: 0n,
+      withdrawAt: 0n,
+    });
     expectHeld();
 
     expect(withdraw(alice).result).toBeErr(Cl.uint(E.ERR_NO_WITHDRAWAL));
@@ -70,22 +102,38 @@ describe('settle-accounts', () => {
 
   it('charges each account the spend since its last settlement and credits the payees the same total', () => {
     const before = stx(accountsId);
-    const r = settle([authorize(alice, 300_000n, 1n), authorize(bob, 500_000n, 7n, 200_000n)], split(500_000n), { root: hash('root-1'), tasks: 42 });
+    const r = settle([authorize(alice, 300_000n, 1n), authorize(bob, 500_000n, 7n, 200_000n)], split(500_000n), {
+      root: hash('root-1'),
+      tasks: 42,
+    });
     expect(r.result).toBeOk(Cl.tuple({ period: Cl.uint(1), charged: Cl.uint(500_000n) }));
     expect(printed(r)[0]).toBeTuple({
-      event: Cl.stringAscii('accounts-settled'), period: Cl.uint(1), root: Cl.bufferFromHex(hash('root-1')), tasks: Cl.uint(42), charged: Cl.uint(500_000n),
-      accounts: Cl.uint(2), payees: Cl.uint(3),
+      event: Cl.stringAscii('accounts-settled'),
+      period: Cl.uint(1),
+      root: Cl.bufferFromHex(hash('root-1')),
+      tasks: Cl.uint(42),
+      charged: Cl.uint(500_000n),
+      accounts: Cl.uint(2),
+      payees: Cl.uint(3),
     });
     // nothing leaves the contract: the payees claim later
     expect(stx(accountsId)).toBe(before);
     expect(getAccount(alice)).toMatchObject({ balance: 700_000n, spent: 300_000n, nonce: 1n });
     expect(getAccount(bob)).toMatchObject({ balance: 1_800_000n, spent: 200_000n, nonce: 7n });
     expect(getPayee(payees[0])).toEqual({ credited: 425_000n, penalties: 0n, claimable: 425_000n, claimed: 0n });
-    expect(getPeriod(1n)).toEqual({ root: hash('root-1'), tasks: 42n, settledAt: BigInt(simnet.stacksBlockHeight), charged: 500_000n });
+    expect(getPeriod(1n)).toEqual({
+      root: hash('root-1'),
+      tasks: 42n,
+      settledAt: BigInt(simnet.stacksBlockHeight),
+      charged: 500_000n,
+    });
     expect(getConfig().lastPeriod).toBe(1n);
 
     // bob's same authorization again (equal nonce), up to its cap: charged only the difference
-    const next = settle([authorize(bob, 500_000n, 7n, 500_000n), authorize(alice, 900_000n, 2n, 300_000n)], split(300_000n));
+    const next = settle(
+      [authorize(bob, 500_000n, 7n, 500_000n), authorize(alice, 900_000n, 2n, 300_000n)],
+      split(300_000n),
+    );
     expect(next.result).toBeOk(Cl.tuple({ period: Cl.uint(2), charged: Cl.uint(300_000n) }));
     expect(getAccount(bob)).toMatchObject({ balance: 1_500_000n, spent: 500_000n });
     expect(getAccount(alice)).toMatchObject({ balance: 700_000n, spent: 300_000n, nonce: 2n });
@@ -94,16 +142,33 @@ describe('settle-accounts', () => {
   });
 
   it('is all or nothing: one bad item among good ones refuses the call and changes nothing', () => {
-    expect(settle([authorize(alice, 300_000n, 5n)], split(300_000n)).result).toBeOk(Cl.tuple({ period: Cl.uint(1), charged: Cl.uint(300_000n) }));
+    expect(settle([authorize(alice, 300_000n, 5n)], split(300_000n)).result).toBeOk(
+      Cl.tuple({ period: Cl.uint(1), charged: Cl.uint(300_000n) }),
+    );
     const good = authorize(bob, 100_000n, 1n);
     const cases: [string, ReturnType<typeof authorize>, number][] = [
       ['signed by another key', authorize(alice, 600_000n, 6n, 600_000n, stranger), E.ERR_INVALID_SIGNATURE],
-      ['signed by another account', { ...authorize(bob, 600_000n, 6n), account: alice.address }, E.ERR_INVALID_SIGNATURE],
-      ['non-canonical (high-s) signature', (() => { const a = authorize(alice, 600_000n, 6n); return { ...a, signature: highS(a.signature) }; })(), E.ERR_NON_CANONICAL_SIGNATURE],
+      [
+        'signed by another account',
+        { ...authorize(bob, 600_000n, 6n), account: alice.address },
+        E.ERR_INVALID_SIGNATURE,
+      ],
+      [
+        'non-canonical (high-s) signature',
+        (() => {
+          const a = authorize(alice, 600_000n, 6n);
+          return { ...a, signature: highS(a.signature) };
+        })(),
+        E.ERR_NON_CANONICAL_SIGNATURE,
+      ],
       ['nonce below the settled one', authorize(alice, 600_000n, 4n), E.ERR_NONCE_TOO_LOW],
       ['spend below the settled spend', authorize(alice, 600_000n, 6n, 299_999n), E.ERR_SPEND_BELOW_SETTLED],
       ['spend above the signed cap', authorize(alice, 600_000n, 6n, 600_001n), E.ERR_SPEND_ABOVE_CAP],
-      ['spend since the last settlement above the balance', authorize(alice, 2_000_000n, 6n, 1_000_001n), E.ERR_BALANCE_TOO_LOW],
+      [
+        'spend since the last settlement above the balance',
+        authorize(alice, 2_000_000n, 6n, 1_000_001n),
+        E.ERR_BALANCE_TOO_LOW,
+      ],
     ];
     for (const [what, bad, code] of cases) {
       const charged = 100_000n + BigInt(bad.spend) - 300_000n;
@@ -136,7 +201,9 @@ describe('settle-accounts', () => {
   });
 
   it('an empty settlement publishes a root and charges nothing', () => {
-    expect(settle([], [], { root: EMPTY_ROOT, tasks: 0 }).result).toBeOk(Cl.tuple({ period: Cl.uint(1), charged: Cl.uint(0) }));
+    expect(settle([], [], { root: EMPTY_ROOT, tasks: 0 }).result).toBeOk(
+      Cl.tuple({ period: Cl.uint(1), charged: Cl.uint(0) }),
+    );
     expect(getPeriod(1n)).toMatchObject({ root: EMPTY_ROOT, tasks: 0n, charged: 0n });
   });
 });

@@ -9,13 +9,42 @@ import { expect } from 'vitest';
 import { tx } from '@stacks/clarinet-sdk';
 import { Cl } from '@stacks/transactions';
 import { bondNodeArgs } from '../../protocol/contracts/index.js';
-import { escrowId, deployer, wallets, nodes, faucet, deployModel, getTask, getNode, totals, type Totals } from './helpers.js';
+import {
+  escrowId,
+  deployer,
+  wallets,
+  nodes,
+  faucet,
+  deployModel,
+  getTask,
+  getNode,
+  totals,
+  type Totals,
+} from './helpers.js';
 
 export type Status = 'pending' | 'paid' | 'refunded';
 /** The fee terms a task is settled with: copied from the admin's settings at submission. */
-export interface Terms { ownerBps: bigint; treasuryBps: bigint; treasury: string; sampleBps: bigint }
-export interface ModelTask { id: bigint; requester: string; fee: bigint; deadline: bigint; inputHash: string; security: number; terms: Terms; status: Status }
-export interface ModelNode { stake: bigint; status: 'active' | 'unbonding' | 'slashed'; withdrawAt: bigint }
+export interface Terms {
+  ownerBps: bigint;
+  treasuryBps: bigint;
+  treasury: string;
+  sampleBps: bigint;
+}
+export interface ModelTask {
+  id: bigint;
+  requester: string;
+  fee: bigint;
+  deadline: bigint;
+  inputHash: string;
+  security: number;
+  terms: Terms;
+  status: Status;
+}
+export interface ModelNode {
+  stake: bigint;
+  status: 'active' | 'unbonding' | 'slashed';
+  withdrawAt: bigint;
+}
 
 export const BPS = 10_000n;
 /** Requesters, the model owner, and someone who is neither admin nor signer nor node. */
@@ -33,7 +62,16 @@ export class World {
   models: { outputId: bigint; price: bigint; live: boolean }[] = [];
   /** Bonds by index in `nodes`; absent: never bonded, or withdrawn unslashed. */
   bonds = new Map<number, ModelNode>();
-  config = { ownerBps: 1000n, treasuryBps: 500n, treasury: deployer, sampleBps: 500n, minStake: 1_000_000n, minBlocks: 5n, maxBlocks: MODEL_MAX_BLOCKS, deadlineHorizon: 0n };
+  config = {
+    ownerBps: 1000n,
+    treasuryBps: 500n,
+    treasury: deployer,
+    sampleBps: 500n,
+    minStake: 1_000_000n,
+    minBlocks: 5n,
+    maxBlocks: MODEL_MAX_BLOCKS,
+    deadlineHorizon: 0n,
+  };
   sums = { deposited: 0n, paid: 0n, refunded: 0n, bonded: 0n, withdrawn: 0n, slashed: 0n };
   paid = new Set<bigint>();
   refunded = new Set<bigint>();
@@ -71,7 +109,9 @@ export async function freshWorld(): Promise<World> {
   const setup = simnet.mineBlock([
     tx.callPublicFn(escrowId, 'set-max-blocks', [Cl.uint(MODEL_MAX_BLOCKS)], deployer),
     ...nodes.map((n) => tx.transferSTX(Number(NODE_FUNDS), n.address, faucet)),
-    ...START_BONDED.map((i) => tx.callPublicFn(escrowId, 'bond-node', bondNodeArgs(nodes[i].publicKey, START_STAKE), nodes[i].address)),
+    ...START_BONDED.map((i) =>
+      tx.callPublicFn(escrowId, 'bond-node', bondNodeArgs(nodes[i].publicKey, START_STAKE), nodes[i].address),
+    ),
   ]);
   for (const r of setup) expect(r.result.type, 'set-up of the model run').toBe('ok');
   for (const i of START_BONDED) w.bonds.set(i, { stake: START_STAKE, status: 'active', withdrawAt: 0n });
@@ -88,7 +128,14 @@ function allStx(): bigint {
 
 /** Every principal a call can pay or charge. */
 const tracked = [...new Set([deployer, ...wallets, ...nodes.map((n) => n.address), escrowId])];
-const label = (who: string) => (who === escrowId ? 'escrow' : who === deployer ? 'deployer' : wallets.includes(who) ? `wallet_${wallets.indexOf(who) + 1}` : `node ${nodes.findIndex((n) => n.address === who)}`);
+const label = (who: string) =>
+  who === escrowId
+    ? 'escrow'
+    : who === deployer
+      ? 'deployer'
+      : wallets.includes(who)
+        ? `wallet_${wallets.indexOf(who) + 1}`
+        : `node ${nodes.findIndex((n) => n.address === who)}`;
 
 /** STX balances of the tracked principals, read once. */
 export function balances(): Map<string, bigint> {
@@ -106,7 +153,8 @@ export class Deltas {
   /** Checks every tracked balance moved by exactly what was predicted (others by nothing). */
   check(before: Map<string, bigint>, what: string): void {
     const after = balances();
-    for (const who of tracked) expect(after.get(who)! - before.get(who)!, `${what}: balance of ${label(who)}`).toBe(this.map.get(who) ?? 0n);
+    for (const who of tracked)
+      expect(after.get(who)! - before.get(who)!, `${what}: balance of ${label(who)}`).toBe(this.map.get(who) ?? 0n);
   }
 }
 
@@ -124,16 +172,30 @@ export function split(t: ModelTask) {
  * slashed), the escrow's balance = pending fees + locked stakes, every node's bond, and that no
  * micro-STX was made or lost.
  */
-export function checkInvariants(w: World, touched: bigint[] = w.tasks.map((t) => t.id), touchedNodes: number[] = nodes.map((_, i) => i)): void {
+export function checkInvariants(
+  w: World,
+  touched: bigint[] = w.tasks.map((t) => t.id),
+  touchedNodes: number[] = nodes.map((_, i) => i),
+): void {
   const escrowed = w.tasks.filter((t) => t.status === 'pending').reduce((s, t) => s + t.fee, 0n);
   const locked = [...w.bonds.values()].reduce((s, b) => s + b.stake, 0n);
   const expected: Totals = {
-    deposited: w.sums.deposited, paid: w.sums.paid, refunded: w.sums.refunded, escrowed,
-    bonded: w.sums.bonded, stakeLocked: locked, withdrawn: w.sums.withdrawn, slashed: w.sums.slashed,
+    deposited: w.sums.deposited,
+    paid: w.sums.paid,
+    refunded: w.sums.refunded,
+    escrowed,
+    bonded: w.sums.bonded,
+    stakeLocked: locked,
+    withdrawn: w.sums.withdrawn,
+    slashed: w.sums.slashed,
   };
   expect(totals(), 'get-totals').toEqual(expected);
-  expect(expected.deposited, 'fees: deposited = paid + refunded + escrowed').toBe(expected.paid + expected.refunded + escrowed);
-  expect(expected.bonded, 'stakes: bonded = locked + withdrawn + slashed').toBe(locked + expected.withdrawn + expected.slashed);
+  expect(expected.deposited, 'fees: deposited = paid + refunded + escrowed').toBe(
+    expected.paid + expected.refunded + escrowed,
+  );
+  expect(expected.bonded, 'stakes: bonded = locked + withdrawn + slashed').toBe(
+    locked + expected.withdrawn + expected.slashed,
+  );
   expect(balances().get(escrowId), 'escrow balance = pending fees + locked stakes').toBe(escrowed + locked);
   expect(allStx(), 'no micro-STX made or lost').toBe(w.totalStx);
   for (const id of w.paid) expect(w.refunded.has(id), `task ${id} both paid and refunded`).toBe(false);
@@ -142,7 +204,18 @@ export function checkInvariants(w: World, touched: bigint[] = w.tasks.map((t) =>
     const chain = getTask(id);
     expect(chain?.status, `task ${id} status`).toBe(t.status);
     // the terms recorded at submission, whatever the admin changed since
-    expect({ ownerBps: BigInt(chain!.ownerBps), treasuryBps: BigInt(chain!.treasuryBps), treasury: chain!.treasury, sampleBps: BigInt(chain!.sampleBps) }, `task ${id} terms`).toEqual(t.terms);
+    expect(
+      {
+        ownerBps: BigInt(chain!.ownerBps),
+        treasuryBps: BigInt(chain!.treasuryBps),
+        treasury: chain!.treasury,
+        sampleBps: BigInt(chain!.sampleBps),
+      },
+      `task ${id} terms`,
+    ).toEqual(t.terms);
   }
-  for (const i of new Set(touchedNodes)) expect(getNode(nodes[i]), `bond of node ${i}`).toEqual(w.bonds.has(i) ? { operator: nodes[i].address, ...w.bonds.get(i) } : null);
+  for (const i of new Set(touchedNodes))
+    expect(getNode(nodes[i]), `bond of node ${i}`).toEqual(
+      w.bonds.has(i) ? { operator: nodes[i].address, ...w.bonds.get(i) } : null,
+    );
 }

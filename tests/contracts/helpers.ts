@@ -5,7 +5,15 @@
  */
 import { expect } from 'vitest';
 import { tx } from '@stacks/clarinet-sdk';
-import { Cl, ClarityType, type ClarityValue, type TupleCV, privateKeyToPublic, compressPublicKey, getAddressFromPrivateKey } from '@stacks/transactions';
+import {
+  Cl,
+  ClarityType,
+  type ClarityValue,
+  type TupleCV,
+  privateKeyToPublic,
+  compressPublicKey,
+  getAddressFromPrivateKey,
+} from '@stacks/transactions';
 import {
   INFERENCE_ESCROW,
   MODEL_REGISTRY,
@@ -53,8 +61,12 @@ export interface NodeKey {
   address: string;
 }
 export function nodeKey(seed: number | string): NodeKey {
-  const privateKey = sha256Hex(`node-${seed}`) + '01';
-  return { privateKey, publicKey: compressPublicKey(privateKeyToPublic(privateKey)), address: getAddressFromPrivateKey(privateKey, 'testnet') };
+  const privateKey = `${sha256Hex(`node-${seed}`)}01`;
+  return {
+    privateKey,
+    publicKey: compressPublicKey(privateKeyToPublic(privateKey)),
+    address: getAddressFromPrivateKey(privateKey, 'testnet'),
+  };
 }
 export const nodes = [0, 1, 2, 3, 4, 5].map(nodeKey);
 
@@ -65,13 +77,26 @@ export const STAKE = 5_000_000n;
 
 /** Publishes a model; returns its output id. */
 export function deployModel(owner: string, model = 'resnet', price = 100n, precision = 5): bigint {
-  const r = simnet.callPublicFn(registryId, 'deploy', deployModelArgs({ model, artifactHash: hash(model), format: 'onnx', price, uri: `ipfs://${model}`, precision }), owner);
+  const r = simnet.callPublicFn(
+    registryId,
+    'deploy',
+    deployModelArgs({ model, artifactHash: hash(model), format: 'onnx', price, uri: `ipfs://${model}`, precision }),
+    owner,
+  );
   return okUint(r.result, `deploy ${model}`);
 }
 
 /** Submits a task; returns the raw call result. */
 export function submit(sender: string, t: Partial<SubmitTask> & { modelOutput: bigint | number }) {
-  const full: SubmitTask = { inputHash: hash(`input-${t.modelOutput}`), fee: 1000n, maxBlocks: 10, privacy: 0, priority: 0, security: 1, ...t };
+  const full: SubmitTask = {
+    inputHash: hash(`input-${t.modelOutput}`),
+    fee: 1000n,
+    maxBlocks: 10,
+    privacy: 0,
+    priority: 0,
+    security: 1,
+    ...t,
+  };
   return simnet.callPublicFn(escrowId, 'submit-task', submitTaskArgs(full), sender);
 }
 
@@ -81,7 +106,12 @@ export function submitOk(sender: string, t: Partial<SubmitTask> & { modelOutput:
 }
 
 /** A correctly signed result for a task, by `node`. */
-export function signedItem(taskId: bigint, inputHash: string, node: NodeKey, outputHash = hash(`out-${taskId}`)): CompleteTaskItem {
+export function signedItem(
+  taskId: bigint,
+  inputHash: string,
+  node: NodeKey,
+  outputHash = hash(`out-${taskId}`),
+): CompleteTaskItem {
   const signature = signTaskResult({ escrow: escrowId, taskId, inputHash, outputHash }, chainId(), node.privateKey);
   return { taskId, outputHash, nodePublicKey: node.publicKey, signature };
 }
@@ -115,10 +145,16 @@ export function bondNode(node: NodeKey, stake = STAKE) {
 /** Bonds each key as bondNode does, all in one block; throws if one bond is refused. */
 export function bondNodes(keys: NodeKey[] = nodes, stake = STAKE): void {
   const block = simnet.mineBlock(
-    keys.flatMap((k) => [tx.transferSTX(Number(stake), k.address, faucet), tx.callPublicFn(escrowId, 'bond-node', bondNodeArgs(k.publicKey, stake), k.address)]),
+    keys.flatMap((k) => [
+      tx.transferSTX(Number(stake), k.address, faucet),
+      tx.callPublicFn(escrowId, 'bond-node', bondNodeArgs(k.publicKey, stake), k.address),
+    ]),
   );
   block.forEach((r, i) => {
-    if (r.result.type !== ClarityType.ResponseOk) throw new Error(`${i % 2 ? 'bond-node' : 'funding'} of ${keys[i >> 1].address} failed: ${JSON.stringify(r.result, (_, v) => (typeof v === 'bigint' ? v.toString() : v))}`);
+    if (r.result.type !== ClarityType.ResponseOk)
+      throw new Error(
+        `${i % 2 ? 'bond-node' : 'funding'} of ${keys[i >> 1].address} failed: ${JSON.stringify(r.result, (_, v) => (typeof v === 'bigint' ? v.toString() : v))}`,
+      );
   });
 }
 
@@ -133,12 +169,30 @@ export function config(): Record<string, bigint | string | null> {
   return plain(simnet.callReadOnlyFn(escrowId, 'get-config', [], deployer).result);
 }
 
-export interface Totals { deposited: bigint; paid: bigint; refunded: bigint; escrowed: bigint; bonded: bigint; stakeLocked: bigint; withdrawn: bigint; slashed: bigint }
+export interface Totals {
+  deposited: bigint;
+  paid: bigint;
+  refunded: bigint;
+  escrowed: bigint;
+  bonded: bigint;
+  stakeLocked: bigint;
+  withdrawn: bigint;
+  slashed: bigint;
+}
 
 /** The escrow's running totals (get-totals). */
 export function totals(): Totals {
   const t = plain(simnet.callReadOnlyFn(escrowId, 'get-totals', [], deployer).result) as Record<string, bigint>;
-  return { deposited: t.deposited, paid: t.paid, refunded: t.refunded, escrowed: t.escrowed, bonded: t.bonded, stakeLocked: t['stake-locked'], withdrawn: t.withdrawn, slashed: t.slashed };
+  return {
+    deposited: t.deposited,
+    paid: t.paid,
+    refunded: t.refunded,
+    escrowed: t.escrowed,
+    bonded: t.bonded,
+    stakeLocked: t['stake-locked'],
+    withdrawn: t.withdrawn,
+    slashed: t.slashed,
+  };
 }
 
 /** Fees the escrow holds for pending tasks: its balance less the locked stakes. */
@@ -162,7 +216,12 @@ function plain(cv: ClarityValue): Record<string, bigint | string | null> {
   const out: Record<string, bigint | string | null> = {};
   for (const [k, v] of Object.entries((cv as TupleCV).value)) {
     const inner = v.type === ClarityType.OptionalSome ? v.value : v;
-    out[k] = inner.type === ClarityType.UInt ? BigInt(inner.value) : inner.type === ClarityType.OptionalNone ? null : String((inner as { value: unknown }).value);
+    out[k] =
+      inner.type === ClarityType.UInt
+        ? BigInt(inner.value)
+        : inner.type === ClarityType.OptionalNone
+          ? null
+          : String((inner as { value: unknown }).value);
   }
   return out;
 }
@@ -180,6 +239,7 @@ export function mineUntilNextCallAt(height: bigint): void {
 }
 
 export function okUint(cv: ClarityValue, what: string): bigint {
-  if (cv.type !== 'ok' || cv.value.type !== 'uint') throw new Error(`${what} failed: ${JSON.stringify(cv, (_, v) => (typeof v === 'bigint' ? v.toString() : v))}`);
+  if (cv.type !== 'ok' || cv.value.type !== 'uint')
+    throw new Error(`${what} failed: ${JSON.stringify(cv, (_, v) => (typeof v === 'bigint' ? v.toString() : v))}`);
   return BigInt(cv.value.value);
 }

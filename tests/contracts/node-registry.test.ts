@@ -5,20 +5,45 @@
  */
 import { describe, it, expect } from 'vitest';
 import { Cl } from '@stacks/transactions';
-import { escrowErrors as E, bondNodeArgs, nodeKeyArgs, decodeRedundantResults } from '../../protocol/contracts/index.js';
 import {
-  escrowId, deployer, wallets, nodes, faucet, deployModel, submitOk, getTask, getNode, stx, hash, signedItem, complete, settle, bondNodes, totals,
-  expectConserved, mineUntilNextCallAt, config, STAKE,
+  escrowErrors as E,
+  bondNodeArgs,
+  nodeKeyArgs,
+  decodeRedundantResults,
+} from '../../protocol/contracts/index.js';
+import {
+  escrowId,
+  deployer,
+  wallets,
+  nodes,
+  faucet,
+  deployModel,
+  submitOk,
+  getTask,
+  getNode,
+  stx,
+  hash,
+  signedItem,
+  complete,
+  settle,
+  bondNodes,
+  totals,
+  expectConserved,
+  mineUntilNextCallAt,
+  config,
+  STAKE,
 } from './helpers.js';
 
 const [owner, alice] = wallets;
 const [n0, n1, n2] = nodes;
-const call = (fn: string, args: Parameters<typeof simnet.callPublicFn>[2], sender: string) => simnet.callPublicFn(escrowId, fn, args, sender);
+const call = (fn: string, args: Parameters<typeof simnet.callPublicFn>[2], sender: string) =>
+  simnet.callPublicFn(escrowId, fn, args, sender);
 const bond = (key: string, amount: bigint, sender: string) => call('bond-node', bondNodeArgs(key, amount), sender);
 const unbond = (key: string, sender: string) => call('unbond-node', nodeKeyArgs(key), sender);
 const withdraw = (key: string, sender: string) => call('withdraw-stake', nodeKeyArgs(key), sender);
 const minStake = () => config()['min-stake'] as bigint;
-const printed = (r: { events: { event: string; data: { value?: unknown } }[] }) => r.events.filter((e) => e.event === 'print_event').map((e) => e.data.value);
+const printed = (r: { events: { event: string; data: { value?: unknown } }[] }) =>
+  r.events.filter((e) => e.event === 'print_event').map((e) => e.data.value);
 
 describe('bond-node', () => {
   it("bonds only from the key's own address (so results are paid to whoever staked), with at least the minimum stake", () => {
@@ -29,7 +54,9 @@ describe('bond-node', () => {
     expect(bond(n0.publicKey, min, n1.address).result).toBeErr(Cl.uint(E.ERR_NOT_KEY_OWNER));
     expect(bond(n0.publicKey, 0n, n0.address).result).toBeErr(Cl.uint(E.ERR_STAKE_TOO_LOW));
     expect(bond(n0.publicKey, min - 1n, n0.address).result).toBeErr(Cl.uint(E.ERR_STAKE_TOO_LOW));
-    expect(call('bond-node', [Cl.bufferFromHex(n0.publicKey.slice(0, 64)), Cl.uint(min)], n0.address).result).toBeErr(Cl.uint(E.ERR_INVALID_KEY));
+    expect(call('bond-node', [Cl.bufferFromHex(n0.publicKey.slice(0, 64)), Cl.uint(min)], n0.address).result).toBeErr(
+      Cl.uint(E.ERR_INVALID_KEY),
+    );
     expect(bond(n0.publicKey, stx(n0.address) + 1n, n0.address).result).toBeErr(Cl.uint(E.ERR_INSUFFICIENT_FUNDS));
     expect(getNode(n0)).toBeNull();
 
@@ -39,7 +66,11 @@ describe('bond-node', () => {
     expect(stx(n0.address)).toBe(before - min);
     expect(getNode(n0)).toEqual({ operator: n0.address, stake: min, status: 'active', withdrawAt: 0n });
     expect(printed(r)[0]).toBeTuple({
-      event: Cl.stringAscii('node-bonded'), 'node-pubkey': Cl.bufferFromHex(n0.publicKey), operator: Cl.principal(n0.address), amount: Cl.uint(min), stake: Cl.uint(min),
+      event: Cl.stringAscii('node-bonded'),
+      'node-pubkey': Cl.bufferFromHex(n0.publicKey),
+      operator: Cl.principal(n0.address),
+      amount: Cl.uint(min),
+      stake: Cl.uint(min),
     });
     expect(totals()).toMatchObject({ bonded: min, stakeLocked: min, withdrawn: 0n, slashed: 0n });
     expectConserved();
@@ -68,7 +99,9 @@ describe('unbond-node and withdraw-stake', () => {
     const deadline = getTask(task)!.deadline;
     // the admin shortens the limit: a node that unbonds now must not escape a slash for that task
     expect(call('set-max-blocks', [Cl.uint(20)], deployer).result).toBeOk(Cl.bool(true));
-    const withdrawAt = BigInt((unbond(n0.publicKey, n0.address).result as unknown as { value: { value: bigint } }).value.value);
+    const withdrawAt = BigInt(
+      (unbond(n0.publicKey, n0.address).result as unknown as { value: { value: bigint } }).value.value,
+    );
     expect(withdrawAt).toBeGreaterThan(deadline);
     expect(withdrawAt).toBeGreaterThan(BigInt(simnet.stacksBlockHeight) + 21n);
     mineUntilNextCallAt(deadline);
@@ -90,7 +123,12 @@ describe('unbond-node and withdraw-stake', () => {
     const withdrawAt = BigInt(simnet.stacksBlockHeight) + 21n;
     expect(r.result).toBeOk(Cl.uint(withdrawAt));
     expect(withdrawAt).toBeGreaterThan(getTask(task)!.deadline);
-    expect(printed(r)[0]).toBeTuple({ event: Cl.stringAscii('node-unbonding'), 'node-pubkey': Cl.bufferFromHex(n0.publicKey), operator: Cl.principal(n0.address), 'withdraw-at': Cl.uint(withdrawAt) });
+    expect(printed(r)[0]).toBeTuple({
+      event: Cl.stringAscii('node-unbonding'),
+      'node-pubkey': Cl.bufferFromHex(n0.publicKey),
+      operator: Cl.principal(n0.address),
+      'withdraw-at': Cl.uint(withdrawAt),
+    });
     expect(getNode(n0)).toEqual({ operator: n0.address, stake: STAKE, status: 'unbonding', withdrawAt });
     expect(unbond(n0.publicKey, n0.address).result).toBeErr(Cl.uint(E.ERR_NODE_UNBONDING));
     expect(bond(n0.publicKey, 1n, n0.address).result).toBeErr(Cl.uint(E.ERR_NODE_UNBONDING));
@@ -106,13 +144,20 @@ describe('unbond-node and withdraw-stake', () => {
     expect(simnet.stacksBlockHeight, 'the first block it may withdraw in').toBe(Number(withdrawAt));
     expect(w.result).toBeOk(Cl.uint(STAKE));
     expect(stx(n0.address)).toBe(before + STAKE);
-    expect(printed(w)[0]).toBeTuple({ event: Cl.stringAscii('stake-withdrawn'), 'node-pubkey': Cl.bufferFromHex(n0.publicKey), operator: Cl.principal(n0.address), amount: Cl.uint(STAKE) });
+    expect(printed(w)[0]).toBeTuple({
+      event: Cl.stringAscii('stake-withdrawn'),
+      'node-pubkey': Cl.bufferFromHex(n0.publicKey),
+      operator: Cl.principal(n0.address),
+      amount: Cl.uint(STAKE),
+    });
     expect(getNode(n0)).toBeNull();
     expect(expectConserved()).toMatchObject({ bonded: STAKE, stakeLocked: 0n, withdrawn: STAKE, slashed: 0n });
 
     // a withdrawn key is not paid any more, and may bond again from scratch
     const later = submitOk(alice, { modelOutput: out, maxBlocks: 20, inputHash: hash('later') });
-    expect(complete([signedItem(later, hash('later'), n0)]).result).toBeOk(Cl.list([Cl.error(Cl.uint(E.ERR_NODE_NOT_BONDED))]));
+    expect(complete([signedItem(later, hash('later'), n0)]).result).toBeOk(
+      Cl.list([Cl.error(Cl.uint(E.ERR_NODE_NOT_BONDED))]),
+    );
     bondNodes([n0]);
     expect(getNode(n0)).toMatchObject({ stake: STAKE, status: 'active', withdrawAt: 0n });
   });
@@ -125,7 +170,11 @@ describe('a slashed key', () => {
     // fee 100,000 at a 5% sampling rate: the slash takes 2 STX of the 5 STX stake
     const fee = 100_000n;
     const id = submitOk(alice, { modelOutput: out, fee, security: 3, inputHash: hash('in') });
-    const votes = [signedItem(id, hash('in'), n0, hash('right')), signedItem(id, hash('in'), n1, hash('right')), signedItem(id, hash('in'), n2, hash('wrong'))];
+    const votes = [
+      signedItem(id, hash('in'), n0, hash('right')),
+      signedItem(id, hash('in'), n1, hash('right')),
+      signedItem(id, hash('in'), n2, hash('wrong')),
+    ];
     const r = settle([{ taskId: id, results: votes }]);
     const slash = (fee * 10_000n) / 500n;
     expect(decodeRedundantResults(r.result)).toEqual([{ ok: true, votes: 2, slashed: slash }]);
@@ -144,6 +193,11 @@ describe('a slashed key', () => {
     // the key stays on record as slashed, with nothing left, so it stays out for good
     expect(getNode(n2)).toMatchObject({ stake: 0n, status: 'slashed' });
     expect(bond(n2.publicKey, STAKE, n2.address).result).toBeErr(Cl.uint(E.ERR_NODE_SLASHED));
-    expect(expectConserved()).toMatchObject({ bonded: 3n * STAKE, stakeLocked: 2n * STAKE, withdrawn: STAKE - slash, slashed: slash });
+    expect(expectConserved()).toMatchObject({
+      bonded: 3n * STAKE,
+      stakeLocked: 2n * STAKE,
+      withdrawn: STAKE - slash,
+      slashed: slash,
+    });
   });
 });

@@ -1,6 +1,15 @@
 /** StacksApiChain against a running devnet: events after a cursor, signed calls, status, nonces. */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { makeSTXTokenTransfer, broadcastTransaction, makeRandomPrivKey, privateKeyToPublic, privateKeyToAddress, compressPrivateKey, fetchCallReadOnlyFunction, ClarityType } from '@stacks/transactions';
+import {
+  makeSTXTokenTransfer,
+  broadcastTransaction,
+  makeRandomPrivKey,
+  privateKeyToPublic,
+  privateKeyToAddress,
+  compressPrivateKey,
+  fetchCallReadOnlyFunction,
+  ClarityType,
+} from '@stacks/transactions';
 import { signTaskResult } from '../../protocol/sip018/index.js';
 import { StacksApiChain, BroadcastRejected } from '../../signer/chain/stacks-api.js';
 import type { TaskSubmittedEvent, TxStatus } from '../../signer/chain/types.js';
@@ -12,7 +21,8 @@ let devnet: Devnet;
 let cleanup: () => Promise<void>;
 let output: bigint;
 
-const chainFor = (key: string) => new StacksApiChain({ apiUrl: devnet.url, network: 'devnet', escrowContract: ESCROW, privateKey: key });
+const chainFor = (key: string) =>
+  new StacksApiChain({ apiUrl: devnet.url, network: 'devnet', escrowContract: ESCROW, privateKey: key });
 
 beforeAll(async () => {
   ({ devnet, cleanup } = await tempDevnet());
@@ -23,7 +33,14 @@ afterAll(async () => cleanup?.());
 /** Submits `n` tasks from `wallet`, nonces from `from`; returns the input hashes in order. */
 async function submitTasks(wallet: string, n: number, from: bigint, maxBlocks = 100): Promise<void> {
   for (let i = 0; i < n; i++) {
-    const { res } = await call(devnet, keyOf(devnet, wallet), ESCROW, 'submit-task', taskArgs(output, 100, maxBlocks), from + BigInt(i));
+    const { res } = await call(
+      devnet,
+      keyOf(devnet, wallet),
+      ESCROW,
+      'submit-task',
+      taskArgs(output, 100, maxBlocks),
+      from + BigInt(i),
+    );
     if ('reason' in res) throw new Error(JSON.stringify(res));
   }
   await devnet.idle();
@@ -32,7 +49,15 @@ async function submitTasks(wallet: string, n: number, from: bigint, maxBlocks = 
 /** A uint field of the escrow's get-config. */
 async function escrowConfigUint(field: string): Promise<number> {
   const [contractAddress, contractName] = ESCROW.split('.');
-  const cfg = await fetchCallReadOnlyFunction({ contractAddress, contractName, functionName: 'get-config', functionArgs: [], senderAddress: contractAddress, network: 'testnet', client: { baseUrl: devnet.url } });
+  const cfg = await fetchCallReadOnlyFunction({
+    contractAddress,
+    contractName,
+    functionName: 'get-config',
+    functionArgs: [],
+    senderAddress: contractAddress,
+    network: 'testnet',
+    client: { baseUrl: devnet.url },
+  });
   const v = cfg.type === ClarityType.Tuple ? cfg.value[field] : undefined;
   if (v?.type !== ClarityType.UInt) throw new Error(`get-config has no uint ${field}`);
   return Number(v.value);
@@ -65,7 +90,14 @@ describe('StacksApiChain on the devnet', () => {
     }
     const ids = seen.map((e) => Number(e.chainTaskId));
     expect(ids).toEqual(Array.from({ length: 115 }, (_, i) => i + 1));
-    expect(seen[0]).toMatchObject({ requester: addressOf(devnet, 'wallet_2'), modelOutput: output, model: 'adapter-model', fee: 100n, privacy: 0, priority: 1 });
+    expect(seen[0]).toMatchObject({
+      requester: addressOf(devnet, 'wallet_2'),
+      modelOutput: output,
+      model: 'adapter-model',
+      fee: 100n,
+      privacy: 0,
+      priority: 1,
+    });
     expect(seen[114].requester).toBe(addressOf(devnet, 'wallet_3'));
     const tx = await getJson(devnet, `/extended/v1/tx/${seen[0].txid}`);
     expect(seen[0].blockHeight).toBe(tx.block_height);
@@ -92,7 +124,11 @@ describe('StacksApiChain on the devnet', () => {
     const events = (await chain.readTaskEvents(null, 1000)).events.slice(-3);
     const items = events.map((ev) => {
       const outputHash = randomHash();
-      const signature = signTaskResult({ escrow: ESCROW, taskId: ev.chainTaskId, inputHash: ev.inputHash, outputHash }, chain.chainId, nodeKey);
+      const signature = signTaskResult(
+        { escrow: ESCROW, taskId: ev.chainTaskId, inputHash: ev.inputHash, outputHash },
+        chain.chainId,
+        nodeKey,
+      );
       return { chainTaskId: ev.chainTaskId, outputHash, nodePublicKey: nodePub, signature };
     });
     items[2] = { ...items[2], outputHash: randomHash() }; // signature no longer matches the output
@@ -108,7 +144,9 @@ describe('StacksApiChain on the devnet', () => {
     expect(s.itemResults![1]).toEqual({ ok: true, payout: 85n });
     expect(s.itemResults![2]).toEqual({ ok: false, code: 2016 });
     const t = await getJson(devnet, `/extended/v1/tx/${tx.txid}`);
-    expect(t.post_conditions).toEqual([expect.objectContaining({ type: 'stx', amount: '0', condition_code: 'sent_equal_to' })]);
+    expect(t.post_conditions).toEqual([
+      expect.objectContaining({ type: 'stx', amount: '0', condition_code: 'sent_equal_to' }),
+    ]);
     expect(BigInt(t.fee_rate)).toBeLessThanOrEqual(1_000_000n);
   });
 
@@ -121,12 +159,19 @@ describe('StacksApiChain on the devnet', () => {
     const events = (await chain.readTaskEvents(null, 1000)).events;
     expect(events).toHaveLength(before + 1);
     const id = events[before].chainTaskId;
-    expect(events[before]).toMatchObject({ requester: addressOf(devnet, 'wallet_4'), deadline: BigInt(events[before].blockHeight + minBlocks) });
+    expect(events[before]).toMatchObject({
+      requester: addressOf(devnet, 'wallet_4'),
+      deadline: BigInt(events[before].blockHeight + minBlocks),
+    });
     const early = await chain.buildReclaim(id);
     await chain.broadcast(early);
     const s = await settle(chain, early.txid);
     expect(s).toMatchObject({ status: 'aborted', reason: expect.stringMatching(/abort_by_response.*2015/) });
-    await fetch(`${devnet.url}/devnet/mine`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ blocks: minBlocks + 1 }) });
+    await fetch(`${devnet.url}/devnet/mine`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ blocks: minBlocks + 1 }),
+    });
     const late = await chain.buildReclaim(id);
     expect(late.nonce).toBe(early.nonce + 1n);
     await chain.broadcast(late);
@@ -142,7 +187,14 @@ describe('StacksApiChain on the devnet', () => {
     await chain.broadcast(a);
     await chain.broadcast(b);
     // Another process signs with the same key and takes nonce 2 first.
-    const other = await makeSTXTokenTransfer({ recipient: addressOf(devnet, 'wallet_8'), amount: 1n, senderKey: key, network: 'testnet', client: { baseUrl: devnet.url }, nonce: 2 });
+    const other = await makeSTXTokenTransfer({
+      recipient: addressOf(devnet, 'wallet_8'),
+      amount: 1n,
+      senderKey: key,
+      network: 'testnet',
+      client: { baseUrl: devnet.url },
+      nonce: 2,
+    });
     await broadcastTransaction({ transaction: other, network: 'testnet', client: { baseUrl: devnet.url } });
     await devnet.idle();
     const c = await chain.buildReclaim(1n);
@@ -163,10 +215,26 @@ describe('StacksApiChain on the devnet', () => {
     const nonce = BigInt((await getJson(devnet, `/extended/v1/address/${me}/nonces`)).possible_next_nonce);
     // The later nonce arrives first and waits; the earlier one then escrows almost everything,
     // which admission cannot foresee (it only counts fees and transfer amounts).
-    const later = await makeSTXTokenTransfer({ recipient: addressOf(devnet, 'wallet_1'), amount: 1n, senderKey: key, network: 'testnet', client, nonce: nonce + 1n, fee: 1000 });
+    const later = await makeSTXTokenTransfer({
+      recipient: addressOf(devnet, 'wallet_1'),
+      amount: 1n,
+      senderKey: key,
+      network: 'testnet',
+      client,
+      nonce: nonce + 1n,
+      fee: 1000,
+    });
     await broadcastTransaction({ transaction: later, network: 'testnet', client });
     expect(await chain.txStatus(later.txid())).toEqual({ status: 'pending' });
-    const { tx: drain } = await call(devnet, key, ESCROW, 'submit-task', taskArgs(output, Number(balance - 2000n - 500n), 100), nonce, 2000n);
+    const { tx: drain } = await call(
+      devnet,
+      key,
+      ESCROW,
+      'submit-task',
+      taskArgs(output, Number(balance - 2000n - 500n), 100),
+      nonce,
+      2000n,
+    );
     await devnet.idle();
     expect((await chain.txStatus(drain.txid())).status).toBe('success');
     expect(await chain.txStatus(later.txid())).toEqual({ status: 'dropped', reason: 'dropped_too_expensive' });
@@ -174,19 +242,40 @@ describe('StacksApiChain on the devnet', () => {
   });
 
   it('never pays more than its fee cap, even when the node would then refuse the transaction', async () => {
-    const capped = new StacksApiChain({ apiUrl: devnet.url, network: 'devnet', escrowContract: ESCROW, privateKey: keyOf(devnet, 'faucet'), maxFee: 50n });
+    const capped = new StacksApiChain({
+      apiUrl: devnet.url,
+      network: 'devnet',
+      escrowContract: ESCROW,
+      privateKey: keyOf(devnet, 'faucet'),
+      maxFee: 50n,
+    });
     const tx = await capped.buildReclaim(1n);
     const t = (await import('@stacks/transactions')).deserializeTransaction(tx.raw);
     expect(t.auth.spendingCondition.fee).toBe(50n); // below the 1 micro-STX a byte any node requires
     await expect(capped.broadcast(tx)).rejects.toMatchObject({ reason: 'FeeTooLow' });
-    const roomy = new StacksApiChain({ apiUrl: devnet.url, network: 'devnet', escrowContract: ESCROW, privateKey: keyOf(devnet, 'faucet') });
+    const roomy = new StacksApiChain({
+      apiUrl: devnet.url,
+      network: 'devnet',
+      escrowContract: ESCROW,
+      privateKey: keyOf(devnet, 'faucet'),
+    });
     const ok = await roomy.buildReclaim(1n);
     expect(ok.nonce).toBe(0n); // the rejected transaction's nonce was not consumed
     await roomy.broadcast(ok);
   });
 
   it('refuses a bad configuration with a message saying what to fix', () => {
-    expect(() => new StacksApiChain({ apiUrl: devnet.url, network: 'devnet', escrowContract: 'inference-escrow', privateKey: keyOf(devnet, 'deployer') })).toThrow(/contract principal/);
-    expect(() => new StacksApiChain({ apiUrl: devnet.url, network: 'devnet', escrowContract: ESCROW, privateKey: 'nope' })).toThrow(/privateKey/);
+    expect(
+      () =>
+        new StacksApiChain({
+          apiUrl: devnet.url,
+          network: 'devnet',
+          escrowContract: 'inference-escrow',
+          privateKey: keyOf(devnet, 'deployer'),
+        }),
+    ).toThrow(/contract principal/);
+    expect(
+      () => new StacksApiChain({ apiUrl: devnet.url, network: 'devnet', escrowContract: ESCROW, privateKey: 'nope' }),
+    ).toThrow(/privateKey/);
   });
 });

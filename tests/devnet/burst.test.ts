@@ -16,13 +16,25 @@ describe('devnet under a burst', () => {
     const output = await deployModel(devnet, 'burst-model', 100);
     const accounts = devnet.accounts.filter((a) => a.secretKey).slice(0, 10);
     expect(accounts).toHaveLength(10);
-    const results = await burst({ url: () => devnet.url, keys: accounts.map((a) => a.secretKey!), perAccount: 100, modelOutput: output });
+    const results = await burst({
+      url: () => devnet.url,
+      keys: accounts.map((a) => a.secretKey!),
+      perAccount: 100,
+      modelOutput: output,
+    });
     await devnet.idle();
     for (const [i, r] of results.entries()) {
-      expect(r.nonces).toEqual(Array.from({ length: 100 }, (_, n) => BigInt(n) + (accounts[i].name === 'wallet_1' ? 1n : 0n)));
+      expect(r.nonces).toEqual(
+        Array.from({ length: 100 }, (_, n) => BigInt(n) + (accounts[i].name === 'wallet_1' ? 1n : 0n)),
+      );
       const n = await getJson(devnet, `/extended/v1/address/${accounts[i].address}/nonces`);
       const first = accounts[i].name === 'wallet_1' ? 1 : 0; // wallet_1 deployed the model
-      expect(n).toMatchObject({ possible_next_nonce: first + 100, last_executed_tx_nonce: first + 99, detected_missing_nonces: [], detected_mempool_nonces: [] });
+      expect(n).toMatchObject({
+        possible_next_nonce: first + 100,
+        last_executed_tx_nonce: first + 99,
+        detected_missing_nonces: [],
+        detected_mempool_nonces: [],
+      });
     }
     const all = results.flatMap((r) => r.txids);
     expect(new Set(all).size).toBe(1000);

@@ -35,7 +35,14 @@ describe('devnet with stacks.js and the blockchain API client', () => {
     const recipient = addressOf(devnet, 'wallet_3');
     const client = { baseUrl: devnet.url };
     expect(await fetchNonce({ address: sender, network: 'testnet', client })).toBe(0n);
-    const tx = await makeSTXTokenTransfer({ recipient, amount: 5000n, senderKey: keyOf(devnet, 'wallet_2'), network: 'testnet', client, memo: 'hello' });
+    const tx = await makeSTXTokenTransfer({
+      recipient,
+      amount: 5000n,
+      senderKey: keyOf(devnet, 'wallet_2'),
+      network: 'testnet',
+      client,
+      memo: 'hello',
+    });
     const fee = tx.auth.spendingCondition.fee;
     const res = await broadcastTransaction({ transaction: tx, network: 'testnet', client });
     expect(res).toEqual({ txid: tx.txid() });
@@ -46,10 +53,19 @@ describe('devnet with stacks.js and the blockchain API client', () => {
     expect(BigInt((await getJson(devnet, `/v2/accounts/${recipient}`)).balance)).toBe(100_000_000_000_000n + 5000n);
     expect(BigInt((await getJson(devnet, `/v2/accounts/${FEE_SINK}`)).balance)).toBeGreaterThanOrEqual(fee);
     const t = await getJson(devnet, `/extended/v1/tx/${tx.txid()}`);
-    expect(t).toMatchObject({ tx_status: 'success', tx_type: 'token_transfer', sender_address: sender, nonce: 0, fee_rate: fee.toString() });
+    expect(t).toMatchObject({
+      tx_status: 'success',
+      tx_type: 'token_transfer',
+      sender_address: sender,
+      nonce: 0,
+      fee_rate: fee.toString(),
+    });
     expect(t.token_transfer).toMatchObject({ recipient_address: recipient, amount: '5000' });
     expect(t.events).toEqual([
-      expect.objectContaining({ event_type: 'stx_asset', asset: expect.objectContaining({ asset_event_type: 'transfer', sender, recipient, amount: '5000' }) }),
+      expect.objectContaining({
+        event_type: 'stx_asset',
+        asset: expect.objectContaining({ asset_event_type: 'transfer', sender, recipient, amount: '5000' }),
+      }),
     ]);
   });
 
@@ -63,22 +79,52 @@ describe('devnet with stacks.js and the blockchain API client', () => {
 
     const api = createClient({ baseUrl: devnet.url });
     const { data: t } = await api.GET('/extended/v1/tx/{tx_id}', { params: { path: { tx_id: tx.txid() } } });
-    expect(t).toMatchObject({ tx_status: 'success', tx_type: 'contract_call', sender_address: addressOf(devnet, 'wallet_4') });
-    const cc = (t as { contract_call: { contract_id: string; function_name: string; function_args: { name: string; type: string }[] } }).contract_call;
+    expect(t).toMatchObject({
+      tx_status: 'success',
+      tx_type: 'contract_call',
+      sender_address: addressOf(devnet, 'wallet_4'),
+    });
+    const cc = (
+      t as {
+        contract_call: { contract_id: string; function_name: string; function_args: { name: string; type: string }[] };
+      }
+    ).contract_call;
     expect(cc.contract_id).toBe(ESCROW);
     expect(cc.function_name).toBe('submit-task');
-    expect(cc.function_args.map((a) => a.name)).toEqual(['model-output', 'input-hash', 'fee', 'max-blocks', 'privacy', 'priority', 'security']);
-    const { data: ev } = await api.GET('/extended/v1/contract/{contract_id}/events', { params: { path: { contract_id: ESCROW }, query: { limit: 10, offset: 0 } } });
+    expect(cc.function_args.map((a) => a.name)).toEqual([
+      'model-output',
+      'input-hash',
+      'fee',
+      'max-blocks',
+      'privacy',
+      'priority',
+      'security',
+    ]);
+    const { data: ev } = await api.GET('/extended/v1/contract/{contract_id}/events', {
+      params: { path: { contract_id: ESCROW }, query: { limit: 10, offset: 0 } },
+    });
     const log = ev!.results[0] as { event_type: string; tx_id: string; contract_log: { value: { hex: string } } };
     expect(log.event_type).toBe('smart_contract_log');
     expect(log.tx_id).toBe(`0x${tx.txid()}`);
     const e = decodeTaskSubmitted(deserializeCV(log.contract_log.value.hex));
     expect(e).toMatchObject({ requester: addressOf(devnet, 'wallet_4'), modelOutput: output, fee: 700n });
     // The event shows the requester the terms its task keeps: one node, the model's precision, the deploy-time shares.
-    expect(e).toMatchObject({ security: 1, precision: 5, ownerBps: 1000, treasuryBps: 500, treasury: DEPLOYER, sampleBps: 500 });
+    expect(e).toMatchObject({
+      security: 1,
+      precision: 5,
+      ownerBps: 1000,
+      treasuryBps: 500,
+      treasury: DEPLOYER,
+      sampleBps: 500,
+    });
     // The fee moved into the escrow contract: a real STX event of the call.
-    expect((t as { events: { event_type: string; asset?: { recipient: string; amount: string } }[] }).events).toContainEqual(
-      expect.objectContaining({ event_type: 'stx_asset', asset: expect.objectContaining({ recipient: ESCROW, amount: '700' }) }),
+    expect(
+      (t as { events: { event_type: string; asset?: { recipient: string; amount: string } }[] }).events,
+    ).toContainEqual(
+      expect.objectContaining({
+        event_type: 'stx_asset',
+        asset: expect.objectContaining({ recipient: ESCROW, amount: '700' }),
+      }),
     );
   });
 
@@ -94,8 +140,13 @@ describe('devnet with stacks.js and the blockchain API client', () => {
     });
     expect(cvToString(task)).toContain(addressOf(devnet, 'wallet_4'));
     const none = await fetchCallReadOnlyFunction({
-      contractAddress: DEPLOYER, contractName: 'inference-escrow', functionName: 'get-task', functionArgs: [Cl.uint(999)],
-      senderAddress: DEPLOYER, network: 'testnet', client: { baseUrl: devnet.url },
+      contractAddress: DEPLOYER,
+      contractName: 'inference-escrow',
+      functionName: 'get-task',
+      functionArgs: [Cl.uint(999)],
+      senderAddress: DEPLOYER,
+      network: 'testnet',
+      client: { baseUrl: devnet.url },
     });
     expect(cvToString(none)).toBe('none');
   });
@@ -111,7 +162,13 @@ describe('devnet with stacks.js and the blockchain API client', () => {
     expect(abi.functions.map((f: { name: string }) => f.name)).toContain('complete-tasks');
     expect((await fetch(`${devnet.url}/v2/contracts/interface/${DEPLOYER}/nope`)).status).toBe(404);
     const before = info.stacks_tip_height;
-    const mined = await (await fetch(`${devnet.url}/devnet/mine`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"blocks":3}' })).json();
+    const mined = await (
+      await fetch(`${devnet.url}/devnet/mine`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{"blocks":3}',
+      })
+    ).json();
     expect(mined.stacks_tip_height).toBe(before + 3);
   });
 
@@ -121,10 +178,30 @@ describe('devnet with stacks.js and the blockchain API client', () => {
       ['/extended/v1/address/ST123/nonces', undefined, 400, /not a Stacks principal/],
       [`/extended/v1/contract/${ESCROW}/events?limit=-1`, undefined, 400, /limit and offset/],
       ['/extended/v1/tx/zz', undefined, 404, /could not find transaction/],
-      [`/v2/contracts/call-read/${DEPLOYER}/inference-escrow/get-task`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }, 400, /"sender"/],
-      ['/v2/fees/transaction', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '[]' }, 400, /transaction_payload/],
-      ['/devnet/mine', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"blocks":0}' }, 400, /blocks/],
-      ['/v2/transactions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"transaction":"00"}' }, 400, /"tx"/],
+      [
+        `/v2/contracts/call-read/${DEPLOYER}/inference-escrow/get-task`,
+        { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' },
+        400,
+        /"sender"/,
+      ],
+      [
+        '/v2/fees/transaction',
+        { method: 'POST', headers: { 'content-type': 'application/json' }, body: '[]' },
+        400,
+        /transaction_payload/,
+      ],
+      [
+        '/devnet/mine',
+        { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"blocks":0}' },
+        400,
+        /blocks/,
+      ],
+      [
+        '/v2/transactions',
+        { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"transaction":"00"}' },
+        400,
+        /"tx"/,
+      ],
       ['/v2/nope', undefined, 404, /no such endpoint/],
     ];
     for (const [path, init, status, message] of bad) {

@@ -13,7 +13,13 @@ afterEach(() => {
 describe('devnet configuration', () => {
   it('reads the shipped file: loopback, port 3999, a block per transaction, no idle blocks', () => {
     expect(loadDevnetConfig('config/devnet.toml')).toEqual({
-      host: '127.0.0.1', port: 3999, data_dir: './.devnet', block_time_ms: 0, max_block_txs: 500, idle_block_ms: 0, manifest: './Clarinet.toml',
+      host: '127.0.0.1',
+      port: 3999,
+      data_dir: './.devnet',
+      block_time_ms: 0,
+      max_block_txs: 500,
+      idle_block_ms: 0,
+      manifest: './Clarinet.toml',
     });
   });
 

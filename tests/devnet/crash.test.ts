@@ -23,7 +23,11 @@ afterAll(() => {
 
 /** Starts `devnet/cli.ts` as a child on `port` (0: any) and resolves with its URL once it listens. */
 function startChild(port: number): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'devnet/cli.ts', '--port', String(port), '--data-dir', dir, '--manifest', manifest], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'devnet/cli.ts', '--port', String(port), '--data-dir', dir, '--manifest', manifest],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   children.add(child);
   child.once('exit', () => children.delete(child));
   return new Promise((resolve, reject) => {
@@ -51,9 +55,13 @@ async function chainState(url: string, txids: string[], addresses: string[]) {
     tip: (await json(`${url}/v2/info`)).stacks_tip_height,
     accounts: await Promise.all(addresses.map((a) => json(`${url}/v2/accounts/${a}`))),
     txs: await Promise.all(txids.map((t) => json(`${url}/extended/v1/tx/${t}`))),
-    task: await (await fetch(`${url}/v2/contracts/call-read/${DEPLOYER}/inference-escrow/get-config`, {
-      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sender: DEPLOYER, arguments: [] }),
-    })).json(),
+    task: await (
+      await fetch(`${url}/v2/contracts/call-read/${DEPLOYER}/inference-escrow/get-config`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ sender: DEPLOYER, arguments: [] }),
+      })
+    ).json(),
   };
 }
 
@@ -62,7 +70,11 @@ describe('devnet crash and restart', () => {
     let { url, child } = await startChild(0);
     const port = Number(new URL(url).port);
     const accounts = devAccountsFromManifest();
-    const output = await deployModel({ url, accounts: accounts.map((a) => ({ ...a, balance: 0n })) }, 'crash-model', 100);
+    const output = await deployModel(
+      { url, accounts: accounts.map((a) => ({ ...a, balance: 0n })) },
+      'crash-model',
+      100,
+    );
 
     const accepted: string[] = [];
     let snapshot: Map<string, any> | null = null;
@@ -79,7 +91,9 @@ describe('devnet crash and restart', () => {
         accepted.push(txid);
         if (accepted.length === 120 && !killed) {
           killed = (async () => {
-            const seen = await Promise.all(accepted.map(async (t) => [t, await json(`${url}/extended/v1/tx/${t}`)] as const));
+            const seen = await Promise.all(
+              accepted.map(async (t) => [t, await json(`${url}/extended/v1/tx/${t}`)] as const),
+            );
             snapshot = new Map(seen.filter(([, t]) => t.tx_status === 'success'));
             child.kill('SIGKILL');
             await new Promise((r) => child.once('exit', r));

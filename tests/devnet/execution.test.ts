@@ -3,7 +3,14 @@
  * untouched), and interval blocks holding several transactions, including one that fails.
  */
 import { describe, it, expect, afterAll } from 'vitest';
-import { Cl, cvToString, fetchCallReadOnlyFunction, makeContractDeploy, broadcastTransaction, ClarityVersion } from '@stacks/transactions';
+import {
+  Cl,
+  cvToString,
+  fetchCallReadOnlyFunction,
+  makeContractDeploy,
+  broadcastTransaction,
+  ClarityVersion,
+} from '@stacks/transactions';
 import { startDevnet, type Devnet } from '../../devnet/index.js';
 import { tempDevnet, keyOf, addressOf, call, mined, getJson } from './helpers.js';
 
@@ -21,7 +28,14 @@ afterAll(async () => {
 
 async function deployCounter(devnet: Devnet): Promise<string> {
   const key = keyOf(devnet, 'wallet_1');
-  const tx = await makeContractDeploy({ contractName: 'counter', codeBody: SOURCE, clarityVersion: ClarityVersion.Clarity3, senderKey: key, network: 'testnet', client: { baseUrl: devnet.url } });
+  const tx = await makeContractDeploy({
+    contractName: 'counter',
+    codeBody: SOURCE,
+    clarityVersion: ClarityVersion.Clarity3,
+    senderKey: key,
+    network: 'testnet',
+    client: { baseUrl: devnet.url },
+  });
   const res = await broadcastTransaction({ transaction: tx, network: 'testnet', client: { baseUrl: devnet.url } });
   expect(res).toEqual({ txid: tx.txid() });
   const t = await mined(devnet.url, tx.txid());
@@ -31,7 +45,15 @@ async function deployCounter(devnet: Devnet): Promise<string> {
 
 async function readN(devnet: Devnet, contract: string): Promise<string> {
   const [contractAddress, contractName] = contract.split('.');
-  const v = await fetchCallReadOnlyFunction({ contractAddress, contractName, functionName: 'get-n', functionArgs: [], senderAddress: contractAddress, network: 'testnet', client: { baseUrl: devnet.url } });
+  const v = await fetchCallReadOnlyFunction({
+    contractAddress,
+    contractName,
+    functionName: 'get-n',
+    functionArgs: [],
+    senderAddress: contractAddress,
+    network: 'testnet',
+    client: { baseUrl: devnet.url },
+  });
   return cvToString(v);
 }
 
@@ -42,15 +64,33 @@ describe('devnet execution', () => {
     const { devnet, cleanup } = await tempDevnet();
     cleanups.push(cleanup);
     const contract = await deployCounter(devnet);
-    expect((await getJson(devnet, `/v2/contracts/interface/${contract.replace('.', '/')}`)).functions.map((f: { name: string }) => f.name)).toEqual(['boom', 'bump', 'get-n']);
-    const again = await makeContractDeploy({ contractName: 'counter', codeBody: SOURCE, senderKey: keyOf(devnet, 'wallet_1'), network: 'testnet', client: { baseUrl: devnet.url } });
+    expect(
+      (await getJson(devnet, `/v2/contracts/interface/${contract.replace('.', '/')}`)).functions.map(
+        (f: { name: string }) => f.name,
+      ),
+    ).toEqual(['boom', 'bump', 'get-n']);
+    const again = await makeContractDeploy({
+      contractName: 'counter',
+      codeBody: SOURCE,
+      senderKey: keyOf(devnet, 'wallet_1'),
+      network: 'testnet',
+      client: { baseUrl: devnet.url },
+    });
     const res = await broadcastTransaction({ transaction: again, network: 'testnet', client: { baseUrl: devnet.url } });
     expect(res).toMatchObject({ reason: 'ContractAlreadyExists' });
 
     // A runtime error aborts the call: the fee is paid, the nonce used, the state untouched.
     const who = addressOf(devnet, 'wallet_2');
     const before = await balanceOf(devnet, who);
-    const { tx, res: r } = await call(devnet, keyOf(devnet, 'wallet_2'), contract, 'boom', [Cl.uint(0)], undefined, 5000n);
+    const { tx, res: r } = await call(
+      devnet,
+      keyOf(devnet, 'wallet_2'),
+      contract,
+      'boom',
+      [Cl.uint(0)],
+      undefined,
+      5000n,
+    );
     expect(r).toEqual({ txid: tx.txid() });
     const t = await mined(devnet.url, tx.txid());
     expect(t.tx_status).toBe('abort_by_response');
@@ -91,6 +131,8 @@ describe('devnet execution', () => {
     expect(again.replay.txs).toBe(4);
     expect(await readN(again, contract)).toBe('u2');
     const replayed = await Promise.all(sent.map((s) => getJson(again, `/extended/v1/tx/${s.tx.txid()}`)));
-    expect(replayed.map((t) => [t.tx_status, t.block_height, t.tx_result.hex])).toEqual(txs.map((t) => [t.tx_status, t.block_height, t.tx_result.hex]));
+    expect(replayed.map((t) => [t.tx_status, t.block_height, t.tx_result.hex])).toEqual(
+      txs.map((t) => [t.tx_status, t.block_height, t.tx_result.hex]),
+    );
   });
 });

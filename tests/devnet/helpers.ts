@@ -27,10 +27,17 @@ export function snapshotProject(): string {
 }
 
 /** A devnet in a fresh temp dir; `cleanup` closes it and removes the dir. */
-export async function tempDevnet(opts: { blockTimeMs?: number; idleBlockMs?: number } = {}): Promise<{ devnet: Devnet; dir: string; manifestPath: string; cleanup: () => Promise<void> }> {
+export async function tempDevnet(
+  opts: { blockTimeMs?: number; idleBlockMs?: number } = {},
+): Promise<{ devnet: Devnet; dir: string; manifestPath: string; cleanup: () => Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'devnet-test-'));
   const manifestPath = snapshotProject();
-  const devnet = await startDevnet({ dataDir: dir, blockTimeMs: opts.blockTimeMs ?? 0, idleBlockMs: opts.idleBlockMs ?? 0, manifestPath });
+  const devnet = await startDevnet({
+    dataDir: dir,
+    blockTimeMs: opts.blockTimeMs ?? 0,
+    idleBlockMs: opts.idleBlockMs ?? 0,
+    manifestPath,
+  });
   return {
     devnet,
     dir,
@@ -55,7 +62,15 @@ export function addressOf(devnet: Devnet, name: string): string {
 }
 
 /** Signs and broadcasts a contract call with stacks.js, exactly as a wallet would. */
-export async function call(devnet: Pick<Devnet, 'url'>, key: string, contract: string, fn: string, args: ClarityValue[], nonce?: bigint, fee?: bigint) {
+export async function call(
+  devnet: Pick<Devnet, 'url'>,
+  key: string,
+  contract: string,
+  fn: string,
+  args: ClarityValue[],
+  nonce?: bigint,
+  fee?: bigint,
+) {
   const [contractAddress, contractName] = contract.split('.');
   const tx = await makeContractCall({
     contractAddress,
@@ -86,9 +101,24 @@ export async function mined(url: string, txid: string): Promise<any> {
 }
 
 /** Deploys a model from `wallet_1` and returns its output id. */
-export async function deployModel(devnet: Pick<Devnet, 'url' | 'accounts'>, name = 'mnist', price = 1000): Promise<bigint> {
-  const { res } = await call(devnet, keyOf(devnet, 'wallet_1'), `${DEPLOYER}.${MODEL_REGISTRY}`, 'deploy',
-    deployModelArgs({ model: name, artifactHash: randomHash(), format: 'onnx', price, uri: `https://models.example/${name}.onnx` }));
+export async function deployModel(
+  devnet: Pick<Devnet, 'url' | 'accounts'>,
+  name = 'mnist',
+  price = 1000,
+): Promise<bigint> {
+  const { res } = await call(
+    devnet,
+    keyOf(devnet, 'wallet_1'),
+    `${DEPLOYER}.${MODEL_REGISTRY}`,
+    'deploy',
+    deployModelArgs({
+      model: name,
+      artifactHash: randomHash(),
+      format: 'onnx',
+      price,
+      uri: `https://models.example/${name}.onnx`,
+    }),
+  );
   if ('reason' in res) throw new Error(`deploy rejected: ${JSON.stringify(res)}`);
   const tx = await mined(devnet.url, res.txid);
   if (tx.tx_status !== 'success') throw new Error(`deploy failed: ${tx.tx_result.repr}`);
@@ -127,15 +157,27 @@ export async function burst(opts: {
   return Promise.all(
     opts.keys.map(async (key) => {
       const address = privateKeyToAddress(key, 'testnet');
-      const nonces = new NonceManager(async () => (await fetch(`${opts.url()}/extended/v1/address/${address}/nonces`)).json());
+      const nonces = new NonceManager(async () =>
+        (await fetch(`${opts.url()}/extended/v1/address/${address}/nonces`)).json(),
+      );
       const out: BurstResult = { txids: [], nonces: [] };
       while (out.txids.length < opts.perAccount) {
         const nonce = await retry(() => nonces.reserve(), opts.retryForMs ?? 0);
         const tx = await makeContractCall({
-          contractAddress: DEPLOYER, contractName: INFERENCE_ESCROW, functionName: 'submit-task', functionArgs: taskArgs(opts.modelOutput, 100, 1000),
-          senderKey: key, network: 'testnet', nonce, fee: 3000n, postConditionMode: PostConditionMode.Allow,
+          contractAddress: DEPLOYER,
+          contractName: INFERENCE_ESCROW,
+          functionName: 'submit-task',
+          functionArgs: taskArgs(opts.modelOutput, 100, 1000),
+          senderKey: key,
+          network: 'testnet',
+          nonce,
+          fee: 3000n,
+          postConditionMode: PostConditionMode.Allow,
         });
-        const res = await retry(() => broadcastTransaction({ transaction: tx, network: 'testnet', client: { baseUrl: opts.url() } }), opts.retryForMs ?? 0);
+        const res = await retry(
+          () => broadcastTransaction({ transaction: tx, network: 'testnet', client: { baseUrl: opts.url() } }),
+          opts.retryForMs ?? 0,
+        );
         if ('reason' in res) {
           nonces.rejected(nonce);
           continue;

@@ -24,7 +24,14 @@ beforeAll(async () => {
   ({ devnet, cleanup } = await tempDevnet());
   const output = await deployModel(devnet, 'logs-model', 100);
   for (let i = 0; i < 7; i++) {
-    const { res } = await call(devnet, keyOf(devnet, 'wallet_2'), ESCROW, 'submit-task', taskArgs(output, 100), BigInt(i));
+    const { res } = await call(
+      devnet,
+      keyOf(devnet, 'wallet_2'),
+      ESCROW,
+      'submit-task',
+      taskArgs(output, 100),
+      BigInt(i),
+    );
     if ('reason' in res) throw new Error(JSON.stringify(res));
   }
   await devnet.idle();
@@ -35,7 +42,13 @@ describe('contract logs by cursor', () => {
   it('pages newest first and links each page to the pages above and below', async () => {
     const top = await logs('limit=3');
     expect(repr(top)).toEqual([7, 6, 5]);
-    expect(top).toMatchObject({ limit: 3, offset: 0, total: 7, next_cursor: null, cursor: expect.stringMatching(/^\d+:2147483647:0:\d+$/) });
+    expect(top).toMatchObject({
+      limit: 3,
+      offset: 0,
+      total: 7,
+      next_cursor: null,
+      cursor: expect.stringMatching(/^\d+:2147483647:0:\d+$/),
+    });
     const below = await logs(`limit=3&cursor=${top.prev_cursor}`);
     expect(repr(below)).toEqual([4, 3, 2]);
     expect(below.next_cursor).toBe(top.cursor);
@@ -46,7 +59,9 @@ describe('contract logs by cursor', () => {
     expect(repr(await logs(`limit=2&offset=1&cursor=${top.cursor}`))).toEqual([6, 5]);
     // The blockchain-api-client's typed path reaches the same route.
     const api = createClient({ baseUrl: devnet.url });
-    const { data } = await api.GET('/extended/v2/smart-contracts/{contract_id}/logs', { params: { path: { contract_id: ESCROW }, query: { limit: 1 } } });
+    const { data } = await api.GET('/extended/v2/smart-contracts/{contract_id}/logs', {
+      params: { path: { contract_id: ESCROW }, query: { limit: 1 } },
+    });
     expect(data?.cursor).toBe(top.cursor);
   });
 
@@ -54,7 +69,11 @@ describe('contract logs by cursor', () => {
     const res = await fetch(`${devnet.url}/extended/v2/smart-contracts/${ESCROW}/logs?cursor=1:2147483647:0:0`);
     expect(res.status).toBe(404);
     expect(await res.json()).toEqual({ error: 'Cursor not found' });
-    for (const [query, message] of [['limit=101', /limit must be an integer from 1 to 100/], ['offset=-1', /offset must be/], ['cursor=abc', /block_height:microblock_sequence/]] as const) {
+    for (const [query, message] of [
+      ['limit=101', /limit must be an integer from 1 to 100/],
+      ['offset=-1', /offset must be/],
+      ['cursor=abc', /block_height:microblock_sequence/],
+    ] as const) {
       const r = await fetch(`${devnet.url}/extended/v2/smart-contracts/${ESCROW}/logs?${query}`);
       expect(r.status).toBe(400);
       expect((await r.json()).error).toMatch(message);
@@ -62,7 +81,12 @@ describe('contract logs by cursor', () => {
   });
 
   it("reads again from the block below when its cursor's event is gone (a reorganization)", async () => {
-    const chain = new StacksApiChain({ apiUrl: devnet.url, network: 'devnet', escrowContract: ESCROW, privateKey: keyOf(devnet, 'deployer') });
+    const chain = new StacksApiChain({
+      apiUrl: devnet.url,
+      network: 'devnet',
+      escrowContract: ESCROW,
+      privateKey: keyOf(devnet, 'deployer'),
+    });
     const all = await chain.readTaskEvents(null, 1000);
     expect(all.events.map((e) => Number(e.chainTaskId))).toEqual([1, 2, 3, 4, 5, 6, 7]);
     expect(all.more).toBe(false);
@@ -76,7 +100,7 @@ describe('contract logs by cursor', () => {
     expect(await chain.readTaskEvents(all.cursor, 1000)).toEqual({ events: [], cursor: all.cursor, more: false });
   });
 
-  it('gives the logs of a log written before they carried positions their transaction\'s, on open', () => {
+  it("gives the logs of a log written before they carried positions their transaction's, on open", () => {
     const dir = mkdtempSync(join(tmpdir(), 'devnet-store-'));
     try {
       const old = new Database(join(dir, 'devnet.db'));

@@ -28,7 +28,10 @@ async function post(raw: Uint8Array | string, json = false) {
     headers: { 'content-type': json ? 'application/json' : 'application/octet-stream' },
     body: json ? JSON.stringify({ tx: raw }) : Buffer.from(raw as Uint8Array),
   });
-  return { status: res.status, body: (await res.json()) as { error: string; reason: string; reason_data?: Record<string, unknown>; txid: string } };
+  return {
+    status: res.status,
+    body: (await res.json()) as { error: string; reason: string; reason_data?: Record<string, unknown>; txid: string },
+  };
 }
 
 /** Everything a rejected transaction could have touched. */
@@ -45,8 +48,16 @@ async function snapshot() {
 const client = () => ({ baseUrl: devnet.url });
 const submit = (key: string, extra: Record<string, unknown> = {}) =>
   makeContractCall({
-    contractAddress: DEPLOYER, contractName: 'inference-escrow', functionName: 'submit-task', functionArgs: taskArgs(output, 500),
-    senderKey: key, network: 'testnet', client: client(), postConditionMode: PostConditionMode.Allow, fee: 2000, ...extra,
+    contractAddress: DEPLOYER,
+    contractName: 'inference-escrow',
+    functionName: 'submit-task',
+    functionArgs: taskArgs(output, 500),
+    senderKey: key,
+    network: 'testnet',
+    client: client(),
+    postConditionMode: PostConditionMode.Allow,
+    fee: 2000,
+    ...extra,
   });
 
 async function expectRejected(tx: StacksTransactionWire | Uint8Array, reason: string) {
@@ -71,7 +82,10 @@ describe('devnet mempool admission', () => {
   });
 
   it('rejects a transaction signed for another chain id (mainnet-style chain id on the testnet version)', async () => {
-    const tx = await submit(keyOf(devnet, 'wallet_5'), { nonce: 0, network: { ...STACKS_TESTNET, chainId: 0x00000001 } });
+    const tx = await submit(keyOf(devnet, 'wallet_5'), {
+      nonce: 0,
+      network: { ...STACKS_TESTNET, chainId: 0x00000001 },
+    });
     const body = await expectRejected(tx, 'BadTransactionVersion');
     expect(String(body.reason_data?.message)).toMatch(/chain id 0x1 does not match .*0x80000000/);
   });
@@ -86,8 +100,13 @@ describe('devnet mempool admission', () => {
 
   it('rejects a transfer the account cannot pay (amount + fee)', async () => {
     const tx = await makeSTXTokenTransfer({
-      recipient: addressOf(devnet, 'wallet_6'), amount: 100_000_000_000_001n, senderKey: keyOf(devnet, 'wallet_5'),
-      network: 'testnet', client: client(), fee: 1000, nonce: 0,
+      recipient: addressOf(devnet, 'wallet_6'),
+      amount: 100_000_000_000_001n,
+      senderKey: keyOf(devnet, 'wallet_5'),
+      network: 'testnet',
+      client: client(),
+      fee: 1000,
+      nonce: 0,
     });
     const body = await expectRejected(tx, 'NotEnoughFunds');
     expect(BigInt(String(body.reason_data?.expected))).toBe(100_000_000_001_001n);
@@ -100,8 +119,15 @@ describe('devnet mempool admission', () => {
 
   it('rejects a call of an unknown contract', async () => {
     const tx = await makeContractCall({
-      contractAddress: DEPLOYER, contractName: 'no-such-contract', functionName: 'f', functionArgs: [],
-      senderKey: keyOf(devnet, 'wallet_5'), network: 'testnet', client: client(), fee: 2000, nonce: 0,
+      contractAddress: DEPLOYER,
+      contractName: 'no-such-contract',
+      functionName: 'f',
+      functionArgs: [],
+      senderKey: keyOf(devnet, 'wallet_5'),
+      network: 'testnet',
+      client: client(),
+      fee: 2000,
+      nonce: 0,
     });
     const body = await expectRejected(tx, 'NoSuchContract');
     expect(String(body.reason_data?.message)).toContain('no-such-contract');
@@ -110,8 +136,16 @@ describe('devnet mempool admission', () => {
   it('rejects an unknown or non-public function, naming the public ones', async () => {
     for (const fn of ['no-such-function', 'get-task']) {
       const tx = await makeContractCall({
-        contractAddress: DEPLOYER, contractName: 'inference-escrow', functionName: fn, functionArgs: [Cl.uint(1)],
-        senderKey: keyOf(devnet, 'wallet_5'), network: 'testnet', client: client(), fee: 2000, nonce: 0, validateWithAbi: false,
+        contractAddress: DEPLOYER,
+        contractName: 'inference-escrow',
+        functionName: fn,
+        functionArgs: [Cl.uint(1)],
+        senderKey: keyOf(devnet, 'wallet_5'),
+        network: 'testnet',
+        client: client(),
+        fee: 2000,
+        nonce: 0,
+        validateWithAbi: false,
       });
       const body = await expectRejected(tx, 'NoSuchPublicFunction');
       expect(String(body.reason_data?.message)).toContain('submit-task');
@@ -119,13 +153,25 @@ describe('devnet mempool admission', () => {
   });
 
   it('rejects wrong argument types and counts, saying which argument', async () => {
-    const wrongType = await submit(keyOf(devnet, 'wallet_5'), { nonce: 0, functionArgs: [Cl.int(1), ...taskArgs(output).slice(1)] });
-    expect(String((await expectRejected(wrongType, 'BadFunctionArgument')).reason_data?.message)).toMatch(/model-output: expected uint, got 1/);
-    const tooLong = await submit(keyOf(devnet, 'wallet_5'), { nonce: 0, functionArgs: [Cl.uint(output), Cl.buffer(new Uint8Array(33)), ...taskArgs(output).slice(2)] });
-    expect(String((await expectRejected(tooLong, 'BadFunctionArgument')).reason_data?.message)).toMatch(/input-hash: buffer of 33 bytes exceeds \(buff 32\)/);
+    const wrongType = await submit(keyOf(devnet, 'wallet_5'), {
+      nonce: 0,
+      functionArgs: [Cl.int(1), ...taskArgs(output).slice(1)],
+    });
+    expect(String((await expectRejected(wrongType, 'BadFunctionArgument')).reason_data?.message)).toMatch(
+      /model-output: expected uint, got 1/,
+    );
+    const tooLong = await submit(keyOf(devnet, 'wallet_5'), {
+      nonce: 0,
+      functionArgs: [Cl.uint(output), Cl.buffer(new Uint8Array(33)), ...taskArgs(output).slice(2)],
+    });
+    expect(String((await expectRejected(tooLong, 'BadFunctionArgument')).reason_data?.message)).toMatch(
+      /input-hash: buffer of 33 bytes exceeds \(buff 32\)/,
+    );
     // A client that predates the security argument sends six: the node names the seventh.
     const missing = await submit(keyOf(devnet, 'wallet_5'), { nonce: 0, functionArgs: taskArgs(output).slice(0, 6) });
-    expect(String((await expectRejected(missing, 'BadFunctionArgument')).reason_data?.message)).toMatch(/takes 7 arguments \(.*, security\), got 6/);
+    expect(String((await expectRejected(missing, 'BadFunctionArgument')).reason_data?.message)).toMatch(
+      /takes 7 arguments \(.*, security\), got 6/,
+    );
   });
 
   it('rejects bytes that are not a transaction, and a second transaction with a pending nonce', async () => {
@@ -135,7 +181,11 @@ describe('devnet mempool admission', () => {
     const held = await submit(keyOf(devnet, 'wallet_5'), { nonce: 5 });
     expect((await post(held.serializeBytes())).status).toBe(200);
     const nonces = await getJson(devnet, `/extended/v1/address/${addressOf(devnet, 'wallet_5')}/nonces`);
-    expect(nonces).toMatchObject({ possible_next_nonce: 6, detected_mempool_nonces: [5], detected_missing_nonces: [0, 1, 2, 3, 4] });
+    expect(nonces).toMatchObject({
+      possible_next_nonce: 6,
+      detected_mempool_nonces: [5],
+      detected_missing_nonces: [0, 1, 2, 3, 4],
+    });
     expect((await getJson(devnet, `/extended/v1/tx/${held.txid()}`)).tx_status).toBe('pending');
     await expectRejected(await submit(keyOf(devnet, 'wallet_5'), { nonce: 5, fee: 3000 }), 'ConflictingNonceInMempool');
   });
@@ -144,7 +194,11 @@ describe('devnet mempool admission', () => {
     const me = addressOf(devnet, 'wallet_6');
     const before = BigInt((await getJson(devnet, `/v2/accounts/${me}`)).balance);
     const tasksBefore = (await getJson(devnet, `/extended/v1/contract/${ESCROW}/events?limit=50`)).results.length;
-    const tx = await submit(keyOf(devnet, 'wallet_6'), { nonce: 1, postConditionMode: PostConditionMode.Deny, postConditions: [Pc.principal(me).willSendLte(10).ustx()] });
+    const tx = await submit(keyOf(devnet, 'wallet_6'), {
+      nonce: 1,
+      postConditionMode: PostConditionMode.Deny,
+      postConditions: [Pc.principal(me).willSendLte(10).ustx()],
+    });
     expect((await post(tx.serializeBytes())).status).toBe(200);
     await devnet.idle();
     const t = await getJson(devnet, `/extended/v1/tx/${tx.txid()}`);

@@ -38,22 +38,36 @@ describe('devnet/simnet.ts', () => {
   it('gives the console back when the call throws', () => {
     const before = { log: console.log, error: console.error };
     expect(() => captureConsole(() => simnet.execute('(unwrap-panic (err u1))'))).toThrow();
-    expect(() => captureConsole(() => {
-      console.log('half way');
-      throw new Error('boom');
-    })).toThrow('boom');
+    expect(() =>
+      captureConsole(() => {
+        console.log('half way');
+        throw new Error('boom');
+      }),
+    ).toThrow('boom');
     expect({ log: console.log, error: console.error }).toEqual(before);
   });
 
   it("mines with the wasm session's own mineBlock: bytes in, hex results and JSON events out, nothing printed", () => {
     const height = simnet.blockHeight;
     const mine = rawMineBlock(simnet);
-    const reclaim = { callPublicFn: { contract: ESCROW, method: 'reclaim', args_maps: [serializeCVBytes(Cl.uint(999))], sender: simnet.deployer } };
-    const { value: results, lines } = captureConsole(() => mine([tx.transferSTX(5, FEE_SINK, simnet.deployer), reclaim]));
+    const reclaim = {
+      callPublicFn: {
+        contract: ESCROW,
+        method: 'reclaim',
+        args_maps: [serializeCVBytes(Cl.uint(999))],
+        sender: simnet.deployer,
+      },
+    };
+    const { value: results, lines } = captureConsole(() =>
+      mine([tx.transferSTX(5, FEE_SINK, simnet.deployer), reclaim]),
+    );
     expect(lines).toEqual([]);
     expect(simnet.blockHeight).toBe(height + 1);
     expect(results[0].result).toBe('0x0703'); // (ok true)
-    expect(JSON.parse(JSON.parse(results[0].events)[0])).toMatchObject({ event: 'stx_transfer_event', data: { amount: '5', recipient: FEE_SINK } });
+    expect(JSON.parse(JSON.parse(results[0].events)[0])).toMatchObject({
+      event: 'stx_transfer_event',
+      data: { amount: '5', recipient: FEE_SINK },
+    });
     expect(results[1].result).toMatch(/^0x08/); // (err ...): no such task
   });
 });

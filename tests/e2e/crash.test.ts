@@ -33,7 +33,10 @@ describe('crashes', () => {
       return s.total_tasks - s.pending_tasks > 0;
     });
     await m.agents[0].kill();
-    const ids = [...(await firstWave), ...(await submitTasks(m, { model: DEMO_MODEL, walletKeys: wallets, count: 15, inputFile: input }))];
+    const ids = [
+      ...(await firstWave),
+      ...(await submitTasks(m, { model: DEMO_MODEL, walletKeys: wallets, count: 15, inputFile: input })),
+    ];
     await m.startAgent('node-2');
     const counts = await waitSettled(m.signerUrl, ids, 180_000);
     expect(counts.get('settled')).toBe(ids.length);
@@ -62,7 +65,11 @@ describe('crashes', () => {
 });
 
 async function stats(): Promise<{ total_tasks: number; pending_tasks: number }> {
-  return ((await (await fetch(`${m.signerUrl}/api/v1/stats`)).json()) as { data: { total_tasks: number; pending_tasks: number } }).data;
+  return (
+    (await (await fetch(`${m.signerUrl}/api/v1/stats`)).json()) as {
+      data: { total_tasks: number; pending_tasks: number };
+    }
+  ).data;
 }
 
 async function until(check: () => Promise<boolean>): Promise<void> {

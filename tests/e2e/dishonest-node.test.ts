@@ -23,16 +23,28 @@ afterAll(async () => m?.stop(), 60_000);
 
 function rogue(nodeId: string) {
   const privateKey = randomPrivateKey();
-  const client = new SignerClient({ baseUrl: m.signerUrl, nodeId, privateKey, chainId: CHAIN_ID.testnet, timeoutMs: 10_000 });
+  const client = new SignerClient({
+    baseUrl: m.signerUrl,
+    nodeId,
+    privateKey,
+    chainId: CHAIN_ID.testnet,
+    timeoutMs: 10_000,
+  });
   // Bonded like any node (the signer registers no other): what it cheats with is its stake.
   const register = async () => {
     await fundAndBond(m.devnetUrl, privateKey);
-    return client.register({ node_id: nodeId, endpoint: '', public_key: compressPublicKey(privateKeyToPublic(privateKey)), supported_models: [sha256Hex(readFileSync(classifierPath()))], performance_score: 500 });
+    return client.register({
+      node_id: nodeId,
+      endpoint: '',
+      public_key: compressPublicKey(privateKeyToPublic(privateKey)),
+      supported_models: [sha256Hex(readFileSync(classifierPath()))],
+      performance_score: 500,
+    });
   };
   return { nodeId, privateKey, client, register, address: privateKeyToAddress(privateKey, 'testnet') };
 }
 
-async function status(client: SignerClient, call: Promise<unknown>): Promise<number> {
+async function status(_client: SignerClient, call: Promise<unknown>): Promise<number> {
   try {
     await call;
     return 200;
@@ -48,7 +60,12 @@ describe('dishonest nodes', () => {
     const b = rogue('rogue-b');
     await a.register();
     await b.register();
-    const [taskId] = await submitTasks(m, { model: DEMO_MODEL, walletKeys: [key('wallet_1')], count: 1, inputFile: input });
+    const [taskId] = await submitTasks(m, {
+      model: DEMO_MODEL,
+      walletKeys: [key('wallet_1')],
+      count: 1,
+      inputFile: input,
+    });
     const task = (await a.client.pull(10)) as PulledTask;
     expect(task.task_id).toBe(String(taskId));
 
@@ -58,7 +75,11 @@ describe('dishonest nodes', () => {
     const wrongHash = { ...honestlySigned, output_hash: sha256Hex('another output') };
     expect(await status(a.client, a.client.complete(wrongHash))).toBe(400);
     // 2. a signature by a key other than the registered one
-    const forged = signResult(task, { nodeId: a.nodeId, privateKey: randomPrivateKey() }, { output: fakeOutput as never, confidence: 1 });
+    const forged = signResult(
+      task,
+      { nodeId: a.nodeId, privateKey: randomPrivateKey() },
+      { output: fakeOutput as never, confidence: 1 },
+    );
     expect(await status(a.client, a.client.complete(forged))).toBe(401);
     // 3. node b posts, correctly signed by itself, a result for the task leased to a
     const other = signResult(task, b, { output: fakeOutput as never, confidence: 1 });
@@ -72,7 +93,9 @@ describe('dishonest nodes', () => {
     expect([a.address, b.address]).not.toContain(paid.node);
     // The result is the requester's (wallet_1 submitted the task), read with a request it signs.
     expect((await fetch(`${m.signerUrl}/api/v1/tasks/${taskId}/result`)).status).toBe(401);
-    const result = { data: await new MarketSignerClient(m.signerUrl).result(String(taskId), walletFromKey(key('wallet_1'), 'devnet')) };
+    const result = {
+      data: await new MarketSignerClient(m.signerUrl).result(String(taskId), walletFromKey(key('wallet_1'), 'devnet')),
+    };
     expect(result.data.inference_node_id).toBe('node-1');
     expect(paid.outputHash).toBe(jsonHash(result.data.output));
     expect(paid.outputHash).not.toBe(jsonHash(fakeOutput));

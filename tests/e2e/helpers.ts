@@ -3,7 +3,13 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { privateKeyToAddress } from '@stacks/transactions';
-import { devAccountKeys, startMarketplace, writeExampleInput, type Marketplace, type MarketplaceOptions } from '../../scripts/lib/marketplace.js';
+import {
+  devAccountKeys,
+  startMarketplace,
+  writeExampleInput,
+  type Marketplace,
+  type MarketplaceOptions,
+} from '../../scripts/lib/marketplace.js';
 
 /** signer.toml for tests: short leases, sweeps and batch waits so failures show in seconds. */
 export const FAST_SIGNER_TOML = `

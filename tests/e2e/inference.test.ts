@@ -28,10 +28,17 @@ beforeAll(async () => {
   request = JSON.parse(readFileSync(started.input, 'utf8')) as { inputs: Tensor[] };
   const session = await ort.InferenceSession.create(classifierPath());
   const t = request.inputs[0];
-  const out = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', Float32Array.from(t.data), t.shape) });
-  expected = new Map(Object.entries(out).map(([name, v]) => [name, { dims: [...v.dims], data: Array.from(v.data as Float32Array) }]));
+  const out = await session.run({
+    [session.inputNames[0]]: new ort.Tensor('float32', Float32Array.from(t.data), t.shape),
+  });
+  expected = new Map(
+    Object.entries(out).map(([name, v]) => [name, { dims: [...v.dims], data: Array.from(v.data as Float32Array) }]),
+  );
   await session.release();
-  headers = { authorization: `Bearer ${await mintApiToken(m, { allowed_models: [DEMO_MODEL], rate_limit_per_minute: 0 })}`, 'content-type': 'application/json' };
+  headers = {
+    authorization: `Bearer ${await mintApiToken(m, { allowed_models: [DEMO_MODEL], rate_limit_per_minute: 0 })}`,
+    'content-type': 'application/json',
+  };
 }, 240_000);
 afterAll(async () => m?.stop(), 60_000);
 
@@ -45,12 +52,15 @@ function expectClassifierOutputs(outputs: Tensor[]): void {
   }
 }
 
-const post = (path: string, body: unknown) => fetch(`${m.signerUrl}${path}`, { method: 'POST', headers, body: JSON.stringify(body) });
+const post = (path: string, body: unknown) =>
+  fetch(`${m.signerUrl}${path}`, { method: 'POST', headers, body: JSON.stringify(body) });
 
 describe('direct inference against a real node agent', () => {
   it('sync infer returns the signed result the agent computed', async () => {
     const res = await post(`/api/v1/models/${DEMO_MODEL}/infer`, { ...request, ...options });
-    const b = (await res.json()) as { data: { model: string; version: number; outputs: Tensor[]; node_id: string; signature: string } };
+    const b = (await res.json()) as {
+      data: { model: string; version: number; outputs: Tensor[]; node_id: string; signature: string };
+    };
     expect(res.status).toBe(200);
     expect(b.data).toMatchObject({ model: DEMO_MODEL, version: 1, node_id: 'node-1' });
     expect(b.data.signature).toMatch(/^[0-9a-f]{130}$/);
@@ -72,9 +82,13 @@ describe('direct inference against a real node agent', () => {
   });
 
   it('batch-infer answers every request in order', async () => {
-    const res = await post(`/api/v1/models/${DEMO_MODEL}/batch-infer`, { requests: [request, request, request], ...options });
+    const res = await post(`/api/v1/models/${DEMO_MODEL}/batch-infer`, {
+      requests: [request, request, request],
+      ...options,
+    });
     expect(res.status).toBe(200);
-    const results = ((await res.json()) as { data: { results: { success: boolean; data: { outputs: Tensor[] } }[] } }).data.results;
+    const results = ((await res.json()) as { data: { results: { success: boolean; data: { outputs: Tensor[] } }[] } })
+      .data.results;
     expect(results).toHaveLength(3);
     for (const r of results) {
       expect(r.success).toBe(true);
@@ -98,11 +112,18 @@ describe('direct inference against a real node agent', () => {
   it('every call is metered per token and model, and none is settled on chain', async () => {
     const db = new Database(join(m.dataDir, 'inference.db'), { readonly: true });
     try {
-      const rows = db.prepare('select status, items, model, token_id from inference_logs order by id').all() as { status: string; items: number; model: string; token_id: number }[];
+      const rows = db.prepare('select status, items, model, token_id from inference_logs order by id').all() as {
+        status: string;
+        items: number;
+        model: string;
+        token_id: number;
+      }[];
       // The batch of 3 is three rows, one per request, as it spent three of the token's quota.
       expect(rows.map((r) => [r.status, r.items])).toEqual(Array.from({ length: 6 }, () => ['success', 1]));
       expect(new Set(rows.map((r) => `${r.model}/${r.token_id}`)).size).toBe(1);
-      const direct = db.prepare("select status, settlement_txid from inference_tasks where source = 'direct'").all() as { status: string; settlement_txid: string | null }[];
+      const direct = db
+        .prepare("select status, settlement_txid from inference_tasks where source = 'direct'")
+        .all() as { status: string; settlement_txid: string | null }[];
       expect(direct).toHaveLength(6);
       expect(direct.every((t) => t.status === 'completed' && t.settlement_txid === null)).toBe(true);
     } finally {

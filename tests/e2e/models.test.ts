@@ -23,10 +23,14 @@ beforeAll(async () => {
 afterAll(async () => m?.stop(), 60_000);
 
 async function market(...args: string[]): Promise<Record<string, unknown>> {
-  const { stdout } = await exec(process.execPath, ['--import', 'tsx', 'market/cli.ts', ...args, '--json', '--node', m.devnetUrl, '--signer', m.signerUrl], {
-    cwd: ROOT,
-    env: { ...process.env, MARKET_PRIVATE_KEY: key('wallet_5') },
-  });
+  const { stdout } = await exec(
+    process.execPath,
+    ['--import', 'tsx', 'market/cli.ts', ...args, '--json', '--node', m.devnetUrl, '--signer', m.signerUrl],
+    {
+      cwd: ROOT,
+      env: { ...process.env, MARKET_PRIVATE_KEY: key('wallet_5') },
+    },
+  );
   return JSON.parse(stdout) as Record<string, unknown>;
 }
 
@@ -38,8 +42,17 @@ describe('publishing models with the market CLI', () => {
     const deployed = await market('deploy-model', v1, '--name', 'owner-cls', '--price', '2500');
     expect(deployed.artifact_hash).toBe(sha256Hex(readFileSync(v1)));
 
-    const listed = (await market('models')).models as { model: string; price: string; owner: string; version: string }[];
-    expect(listed.find((x) => x.model === 'owner-cls')).toMatchObject({ price: '2500', owner: address('wallet_5'), version: '1' });
+    const listed = (await market('models')).models as {
+      model: string;
+      price: string;
+      owner: string;
+      version: string;
+    }[];
+    expect(listed.find((x) => x.model === 'owner-cls')).toMatchObject({
+      price: '2500',
+      owner: address('wallet_5'),
+      version: '1',
+    });
 
     const chain = marketChain(m);
     const head = (await chain.modelHead('owner-cls'))!;
@@ -55,10 +68,27 @@ describe('publishing models with the market CLI', () => {
     await market('retire-model', '--name', 'owner-cls');
     expect(await chain.modelHead('owner-cls')).toBeNull();
     // a retired model cannot take tasks: submit says so in words
-    const refused = await exec(process.execPath, ['--import', 'tsx', 'market/cli.ts', 'submit', '--model', 'owner-cls', '--input', input, '--node', m.devnetUrl, '--signer', m.signerUrl], {
-      cwd: ROOT,
-      env: { ...process.env, MARKET_PRIVATE_KEY: key('wallet_5') },
-    }).catch((e: { stderr: string }) => e);
+    const refused = await exec(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'market/cli.ts',
+        'submit',
+        '--model',
+        'owner-cls',
+        '--input',
+        input,
+        '--node',
+        m.devnetUrl,
+        '--signer',
+        m.signerUrl,
+      ],
+      {
+        cwd: ROOT,
+        env: { ...process.env, MARKET_PRIVATE_KEY: key('wallet_5') },
+      },
+    ).catch((e: { stderr: string }) => e);
     expect((refused as { stderr: string }).stderr).toMatch(/not deployed or was retired/);
   }, 240_000);
 });

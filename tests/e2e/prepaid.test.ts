@@ -23,11 +23,20 @@ let m: Marketplace;
 let input: string;
 
 beforeAll(async () => {
-  ({ m, input } = await marketplace({ agents: 2, signerConfigToml: `${FAST_SIGNER_TOML}\n[accounts]\nperiod_ms = 8000\n` }));
+  ({ m, input } = await marketplace({
+    agents: 2,
+    signerConfigToml: `${FAST_SIGNER_TOML}\n[accounts]\nperiod_ms = 8000\n`,
+  }));
 }, 240_000);
 afterAll(async () => m?.stop(), 60_000);
 
-interface Period { id: number; tasks: number; charged: string; status: string; txid: string | null }
+interface Period {
+  id: number;
+  tasks: number;
+  charged: string;
+  status: string;
+  txid: string | null;
+}
 async function periods(): Promise<Period[]> {
   const res = await fetch(`${m.signerUrl}/api/v1/periods?limit=100`);
   const body = (await res.json()) as { data: { periods: Period[] } | Period[] };
@@ -42,9 +51,19 @@ describe('prepaid accounts end to end', () => {
     const inputHash = sha256Hex(bytes);
     expect(await new SignerClient(m.signerUrl).putInput(bytes, walletFromKey(keys[0]!, 'devnet'))).toBe(inputHash);
 
-    const clients = keys.map((privateKey) => new PrepaidClient({ signerUrl: m.signerUrl, chainId: CHAIN_ID.testnet, market: DEV_ACCOUNTS, privateKey }));
+    const clients = keys.map(
+      (privateKey) =>
+        new PrepaidClient({ signerUrl: m.signerUrl, chainId: CHAIN_ID.testnet, market: DEV_ACCOUNTS, privateKey }),
+    );
     const runs = await Promise.all(
-      clients.map((c) => c.runMany(Array.from({ length: TASKS_PER_ACCOUNT }, () => ({ signed: c.sign({ modelOutput: head.outputId!, inputHash, maxFee: head.price }) })), { timeoutMs: 480_000 })),
+      clients.map((c) =>
+        c.runMany(
+          Array.from({ length: TASKS_PER_ACCOUNT }, () => ({
+            signed: c.sign({ modelOutput: head.outputId!, inputHash, maxFee: head.price }),
+          })),
+          { timeoutMs: 480_000 },
+        ),
+      ),
     );
     for (const r of runs) {
       expect(r.failed).toEqual([]);
@@ -52,7 +71,7 @@ describe('prepaid accounts end to end', () => {
     }
     // Paid in batches: far fewer authorizations than tasks.
     const authorizations = runs.reduce((a, r) => a + r.authorizations, 0);
-    expect(authorizations).toBeLessThan(ACCOUNTS * TASKS_PER_ACCOUNT / 2);
+    expect(authorizations).toBeLessThan((ACCOUNTS * TASKS_PER_ACCOUNT) / 2);
 
     // Every revealed result settles on chain.
     const total = ACCOUNTS * TASKS_PER_ACCOUNT;
@@ -62,7 +81,10 @@ describe('prepaid accounts end to end', () => {
       const all = await periods();
       confirmed = all.filter((p) => p.status === 'confirmed');
       if (confirmed.reduce((a, p) => a + p.tasks, 0) >= total) break;
-      if (Date.now() > end) throw new Error(`after 180 s only ${confirmed.reduce((a, p) => a + p.tasks, 0)} of ${total} tasks settled: ${JSON.stringify(all)}`);
+      if (Date.now() > end)
+        throw new Error(
+          `after 180 s only ${confirmed.reduce((a, p) => a + p.tasks, 0)} of ${total} tasks settled: ${JSON.stringify(all)}`,
+        );
       await new Promise((r) => setTimeout(r, 1000));
     }
     expect(confirmed.reduce((a, p) => a + p.tasks, 0)).toBe(total);
@@ -88,11 +110,20 @@ describe('prepaid accounts end to end', () => {
     const treasury = (await payeeOnChain(m.devnetUrl, m.roles.treasury.address))!;
     expect(owner.credited).toBe(ownerCut * BigInt(total));
     expect(treasury.credited).toBe(treasuryCut * BigInt(total));
-    const nodes = await Promise.all(['node-1', 'node-2'].map(async (n) => ({ who: m.nodeAddress(n), state: await payeeOnChain(m.devnetUrl, m.nodeAddress(n)) })));
+    const nodes = await Promise.all(
+      ['node-1', 'node-2'].map(async (n) => ({
+        who: m.nodeAddress(n),
+        state: await payeeOnChain(m.devnetUrl, m.nodeAddress(n)),
+      })),
+    );
     const nodeCredits = nodes.reduce((a, n) => a + (n.state?.credited ?? 0n), 0n);
     expect(nodeCredits).toBe(charged - owner.credited - treasury.credited);
     // Each payee's voucher from the signer is what the chain credited: nothing owed is left out.
-    for (const who of [address('wallet_7'), m.roles.treasury.address, ...nodes.filter((n) => n.state).map((n) => n.who)]) {
+    for (const who of [
+      address('wallet_7'),
+      m.roles.treasury.address,
+      ...nodes.filter((n) => n.state).map((n) => n.who),
+    ]) {
       const res = await fetch(`${m.signerUrl}/api/v1/payees/${who}/voucher`);
       const voucher = ((await res.json()) as { data: { cumulative: string } }).data;
       expect(BigInt(voucher.cumulative)).toBe((await payeeOnChain(m.devnetUrl, who))!.credited);

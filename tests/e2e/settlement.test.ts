@@ -29,9 +29,18 @@ describe('on-chain tasks end to end', () => {
     expect(new Set([treasury, m.roles.signer.address, m.roles.admin.address]).size).toBe(3);
     // node-1 bonded its stake before registering; from now on its address only receives payouts.
     const nodeAddress = m.nodeAddress('node-1');
-    const before = { owner: await balance(m.devnetUrl, owner), treasury: await balance(m.devnetUrl, treasury), node: await balance(m.devnetUrl, nodeAddress) };
+    const before = {
+      owner: await balance(m.devnetUrl, owner),
+      treasury: await balance(m.devnetUrl, treasury),
+      node: await balance(m.devnetUrl, nodeAddress),
+    };
 
-    const ids = await submitTasks(m, { model: DEMO_MODEL, walletKeys: [key('wallet_1'), key('wallet_2'), key('wallet_3')], count: 50, inputFile: input });
+    const ids = await submitTasks(m, {
+      model: DEMO_MODEL,
+      walletKeys: [key('wallet_1'), key('wallet_2'), key('wallet_3')],
+      count: 50,
+      inputFile: input,
+    });
     expect(new Set(ids).size).toBe(50);
     const counts = await waitSettled(m.signerUrl, ids, 180_000);
     expect(counts.get('settled')).toBe(50);
@@ -57,16 +66,47 @@ describe('on-chain tasks end to end', () => {
     expect((await balance(m.devnetUrl, treasury)) - before.treasury).toBe(sum((e) => e.treasuryPayout));
     // Nothing settled stays in escrow: the contract holds the node's stake alone.
     const [contractAddress, contractName] = DEV_ESCROW.split('.') as [string, string];
-    const totals = (await fetchCallReadOnlyFunction({ contractAddress, contractName, functionName: 'get-totals', functionArgs: [], senderAddress: contractAddress, network: 'testnet', client: { baseUrl: m.devnetUrl } })) as TupleCV<Record<string, UIntCV>>;
+    const totals = (await fetchCallReadOnlyFunction({
+      contractAddress,
+      contractName,
+      functionName: 'get-totals',
+      functionArgs: [],
+      senderAddress: contractAddress,
+      network: 'testnet',
+      client: { baseUrl: m.devnetUrl },
+    })) as TupleCV<Record<string, UIntCV>>;
     expect(BigInt(totals.value.escrowed.value)).toBe(0n);
     expect(await balance(m.devnetUrl, DEV_ESCROW)).toBe(BigInt(totals.value['stake-locked'].value));
   }, 300_000);
 
   it('market submit --binary uploads the binary tensor form; the node computes the same output as from JSON', async () => {
     const submit = async (...extra: string[]) => {
-      const args = ['--import', 'tsx', 'market/cli.ts', 'submit', '--model', DEMO_MODEL, '--input', input, '--json', '--node', m.devnetUrl, '--signer', m.signerUrl, ...extra];
-      const { stdout } = await run(process.execPath, args, { cwd: ROOT, env: { ...process.env, MARKET_PRIVATE_KEY: key('wallet_4') } });
-      return JSON.parse(stdout.trim().split('\n').pop()!) as { status: string; inputHash: string; output_hash: string; signature_verified: boolean };
+      const args = [
+        '--import',
+        'tsx',
+        'market/cli.ts',
+        'submit',
+        '--model',
+        DEMO_MODEL,
+        '--input',
+        input,
+        '--json',
+        '--node',
+        m.devnetUrl,
+        '--signer',
+        m.signerUrl,
+        ...extra,
+      ];
+      const { stdout } = await run(process.execPath, args, {
+        cwd: ROOT,
+        env: { ...process.env, MARKET_PRIVATE_KEY: key('wallet_4') },
+      });
+      return JSON.parse(stdout.trim().split('\n').pop()!) as {
+        status: string;
+        inputHash: string;
+        output_hash: string;
+        signature_verified: boolean;
+      };
     };
     const [json, binary] = await Promise.all([submit(), submit('--binary')]);
     expect(binary.inputHash).not.toBe(json.inputHash);
@@ -75,4 +115,3 @@ describe('on-chain tasks end to end', () => {
     expect(binary.output_hash).toBe(json.output_hash);
   }, 240_000);
 });
-

@@ -12,7 +12,7 @@ import { deployModelArgs, submitTaskArgs, INFERENCE_ESCROW, MODEL_REGISTRY } fro
 import { sha256Hex } from '../../protocol/index.js';
 import { walletFromKey } from '../../market/index.js';
 import { ROOT } from '../../scripts/lib/services.js';
-import { type Marketplace } from '../../scripts/lib/marketplace.js';
+import type { Marketplace } from '../../scripts/lib/marketplace.js';
 import { balance, marketChain } from '../../scripts/lib/workload.js';
 import { key, marketplace } from './helpers.js';
 
@@ -30,35 +30,92 @@ describe('deadline', () => {
     const owner = walletFromKey(key('wallet_6'), 'devnet');
     const requester = walletFromKey(key('wallet_4'), 'devnet');
     const orphanHash = sha256Hex(randomBytes(64));
-    await chain.confirm(await chain.call(owner, MODEL_REGISTRY, 'deploy', deployModelArgs({ model: 'nobody-serves-this', artifactHash: orphanHash, format: 'onnx', price: 5_000, uri: 'none' })));
+    await chain.confirm(
+      await chain.call(
+        owner,
+        MODEL_REGISTRY,
+        'deploy',
+        deployModelArgs({
+          model: 'nobody-serves-this',
+          artifactHash: orphanHash,
+          format: 'onnx',
+          price: 5_000,
+          uri: 'none',
+        }),
+      ),
+    );
     const head = (await chain.modelHead('nobody-serves-this'))!;
     const fee = 7_777n;
     const submit = await chain.confirm(
-      await chain.call(requester, INFERENCE_ESCROW, 'submit-task', submitTaskArgs({ modelOutput: head.outputId!, inputHash: sha256Hex('x'), fee, maxBlocks: 5, privacy: 0, priority: 0 }), [Pc.principal(requester.address).willSendEq(fee).ustx()]),
+      await chain.call(
+        requester,
+        INFERENCE_ESCROW,
+        'submit-task',
+        submitTaskArgs({
+          modelOutput: head.outputId!,
+          inputHash: sha256Hex('x'),
+          fee,
+          maxBlocks: 5,
+          privacy: 0,
+          priority: 0,
+        }),
+        [Pc.principal(requester.address).willSendEq(fee).ustx()],
+      ),
     );
     expect(submit.result.type).toBe(ClarityType.ResponseOk);
     const taskId = (submit.result as { value: { value: bigint } }).value.value;
 
     // Before the deadline the fee cannot be reclaimed.
-    const early = await run(process.execPath, ['--import', 'tsx', 'market/cli.ts', 'reclaim', String(taskId), '--node', m.devnetUrl, '--signer', m.signerUrl], { cwd: ROOT, env: { ...process.env, MARKET_PRIVATE_KEY: requester.privateKey } }).catch((e: { stderr: string; code: number }) => e);
+    const early = await run(
+      process.execPath,
+      ['--import', 'tsx', 'market/cli.ts', 'reclaim', String(taskId), '--node', m.devnetUrl, '--signer', m.signerUrl],
+      { cwd: ROOT, env: { ...process.env, MARKET_PRIVATE_KEY: requester.privateKey } },
+    ).catch((e: { stderr: string; code: number }) => e);
     expect('code' in early && early.code).toBe(1);
     expect((early as { stderr: string }).stderr).toMatch(/deadline is block \d+ and the tip is \d+/);
 
     // Blocks pass (each transfer is mined in its own block) beyond the deadline (5 blocks, the contract's minimum).
     const sender = walletFromKey(key('wallet_5'), 'devnet');
     for (let i = 0; i < 6; i++) {
-      const tx = await makeSTXTokenTransfer({ recipient: owner.address, amount: 1n, senderKey: sender.privateKey, network: chain.network, fee: 200n });
+      const tx = await makeSTXTokenTransfer({
+        recipient: owner.address,
+        amount: 1n,
+        senderKey: sender.privateKey,
+        network: chain.network,
+        fee: 200n,
+      });
       const res = await broadcastTransaction({ transaction: tx, network: chain.network });
       await chain.confirm(res.txid);
     }
     await waitStatus(String(taskId), 'timeout');
     // A task not settled by its deadline never releases a result, not even to its requester (issue 12, attack 3).
-    const withheld = await run(process.execPath, ['--import', 'tsx', 'market/cli.ts', 'result', String(taskId), '--node', m.devnetUrl, '--signer', m.signerUrl], { cwd: ROOT, env: { ...process.env, MARKET_PRIVATE_KEY: requester.privateKey } }).catch((e: { stderr: string; code: number }) => e);
+    const withheld = await run(
+      process.execPath,
+      ['--import', 'tsx', 'market/cli.ts', 'result', String(taskId), '--node', m.devnetUrl, '--signer', m.signerUrl],
+      { cwd: ROOT, env: { ...process.env, MARKET_PRIVATE_KEY: requester.privateKey } },
+    ).catch((e: { stderr: string; code: number }) => e);
     expect('code' in withheld && withheld.code).toBe(1);
-    expect((withheld as { stderr: string }).stderr).toMatch(/was not settled by its deadline.*never releases its result/);
+    expect((withheld as { stderr: string }).stderr).toMatch(
+      /was not settled by its deadline.*never releases its result/,
+    );
 
     const before = await balance(m.devnetUrl, requester.address);
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'market/cli.ts', 'reclaim', String(taskId), '--json', '--node', m.devnetUrl, '--signer', m.signerUrl], { cwd: ROOT, env: { ...process.env, MARKET_PRIVATE_KEY: requester.privateKey } });
+    const { stdout } = await run(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'market/cli.ts',
+        'reclaim',
+        String(taskId),
+        '--json',
+        '--node',
+        m.devnetUrl,
+        '--signer',
+        m.signerUrl,
+      ],
+      { cwd: ROOT, env: { ...process.env, MARKET_PRIVATE_KEY: requester.privateKey } },
+    );
     const out = JSON.parse(stdout) as { refunded: string; txid: string };
     expect(BigInt(out.refunded)).toBe(fee);
     const tx = (await (await fetch(`${m.devnetUrl}/extended/v1/tx/${out.txid}`)).json()) as { fee_rate: string };

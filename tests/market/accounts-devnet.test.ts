@@ -39,15 +39,34 @@ import {
   toVoucherJson,
   type ReceiptLeaf,
 } from '../../protocol/accounts/index.js';
-import { createApp, createServices, openDatabase, resolveConfig as signerConfig, type Services } from '../../signer/index.js';
+import {
+  createApp,
+  createServices,
+  openDatabase,
+  resolveConfig as signerConfig,
+  type Services,
+} from '../../signer/index.js';
 import { ensureSettler, fundAddress } from '../../scripts/lib/funding.js';
 import { loadMarketConfig } from '../../market/config.js';
 import { createContext, type Context } from '../../market/context.js';
-import { balance, deposit, requestWithdrawal, withdraw, challengeVoucher, challengeReceipt } from '../../market/commands/account.js';
+import {
+  balance,
+  deposit,
+  requestWithdrawal,
+  withdraw,
+  challengeVoucher,
+  challengeReceipt,
+} from '../../market/commands/account.js';
 import { settleAccountsArgs } from '../../protocol/contracts/accounts.js';
 import { submitPrepaid } from '../../market/commands/prepaid.js';
 import { DishonestSigner, PrepaidClient } from '../../market/prepaid.js';
-import { PayeeClient, VoucherError, saveVoucher, loadVoucher, watchVoucherOnce } from '../../node-agent/accounts/index.js';
+import {
+  PayeeClient,
+  VoucherError,
+  saveVoucher,
+  loadVoucher,
+  watchVoucherOnce,
+} from '../../node-agent/accounts/index.js';
 import { resolveConfig as agentConfig } from '../../node-agent/config/index.js';
 import { call, DEPLOYER, keyOf, mined } from '../devnet/helpers.js';
 import { chainFixture, ESCROW, until, type ChainFixture } from '../signer/devnet-fixture.js';
@@ -68,7 +87,13 @@ let app: ReturnType<typeof createApp>;
 function marketCtx(key: string, signer = signerUrl): Context {
   const keyFile = join(dir, `${publicKeyOf(key).slice(2, 12)}.key`);
   writeFileSync(keyFile, key, { mode: 0o600 });
-  const config = loadMarketConfig(undefined, { node_url: fx.devnet.url, signer_url: signer, key_file: keyFile, network: 'devnet', data_dir: join(dir, 'market') });
+  const config = loadMarketConfig(undefined, {
+    node_url: fx.devnet.url,
+    signer_url: signer,
+    key_file: keyFile,
+    network: 'devnet',
+    data_dir: join(dir, 'market'),
+  });
   return createContext(config, true);
 }
 
@@ -90,25 +115,38 @@ async function json(run: () => Promise<void>): Promise<any> {
 
 /** The test node pulls the next task (waiting for one) and posts its signed result. */
 async function nodeRunsOne(): Promise<string> {
-  const task = await until('a task to pull', async () => {
-    const res = await app.request(...node.request('GET', `/api/v1/nodes/${node.nodeId}/tasks`));
-    return res.status === 200 ? (await body(res)).data : null;
-  }, 30_000);
+  const task = await until(
+    'a task to pull',
+    async () => {
+      const res = await app.request(...node.request('GET', `/api/v1/nodes/${node.nodeId}/tasks`));
+      return res.status === 200 ? (await body(res)).data : null;
+    },
+    30_000,
+  );
   const res = await app.request(...node.request('POST', '/api/v1/tasks/complete', node.result(task)));
   expect(res.status).toBe(200);
   return task.task_id;
 }
 
 /** A loopback HTTP server answering with `handler`'s envelope; records every request. */
-async function fakeSigner(handler: (method: string, path: string) => { status: number; body: unknown } | null): Promise<{ url: string; seen: string[]; close: () => Promise<void> }> {
+async function fakeSigner(
+  handler: (method: string, path: string) => { status: number; body: unknown } | null,
+): Promise<{ url: string; seen: string[]; close: () => Promise<void> }> {
   const seen: string[] = [];
   const srv: Server = createServer((req, res) => {
     seen.push(`${req.method} ${req.url}`);
-    const r = handler(req.method!, req.url!) ?? { status: 404, body: { success: false, data: null, error: 'not found', code: 'not_found' } };
+    const r = handler(req.method!, req.url!) ?? {
+      status: 404,
+      body: { success: false, data: null, error: 'not found', code: 'not_found' },
+    };
     res.writeHead(r.status, { 'content-type': 'application/json' }).end(JSON.stringify(r.body));
   });
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(srv.address() as AddressInfo).port}`, seen, close: () => new Promise((r) => srv.close(() => r())) };
+  return {
+    url: `http://127.0.0.1:${(srv.address() as AddressInfo).port}`,
+    seen,
+    close: () => new Promise((r) => srv.close(() => r())),
+  };
 }
 
 beforeAll(async () => {
@@ -117,11 +155,23 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'market-accounts-'));
   const config = signerConfig({
     database: { path: join(dir, 'signer.db') },
-    chain: { enabled: true, network: 'devnet', api_url: fx.devnet.url, escrow_contract: ESCROW, private_key: fx.signerKey },
+    chain: {
+      enabled: true,
+      network: 'devnet',
+      api_url: fx.devnet.url,
+      escrow_contract: ESCROW,
+      private_key: fx.signerKey,
+    },
     scheduler: { prefer_better_node_ms: 0 },
     log: { level: 'silent' },
   });
-  s = createServices({ config, store: openDatabase(config.database.path), log: pino({ level: 'silent' }), escrow: ESCROW, chain: fx.chain() });
+  s = createServices({
+    config,
+    store: openDatabase(config.database.path),
+    log: pino({ level: 'silent' }),
+    escrow: ESCROW,
+    chain: fx.chain(),
+  });
   app = createApp(s);
   server = await new Promise((resolve) => {
     const srv = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(srv));
@@ -186,7 +236,14 @@ describe('market submit --prepaid', () => {
       const submitted = json(() => submitPrepaid(ctx, { model: 'mnist', input, wait: true }));
       const ran = await nodeRunsOne();
       const out = await submitted;
-      expect(out).toMatchObject({ task_id: ran, account, fee: '1000', max_fee: '1000', output_verified: true, node_public_key: node.publicKey });
+      expect(out).toMatchObject({
+        task_id: ran,
+        account,
+        fee: '1000',
+        max_fee: '1000',
+        output_verified: true,
+        node_public_key: node.publicKey,
+      });
       expect(out.output).toEqual({ outputs: [{ name: 'y', shape: [1], datatype: 'FP32', data: [0.5] }] });
       const view = (await json(() => balance(ctx))).signer;
       expect(view.authorization).toMatchObject({ cumulative: String(1000n * round), nonce: String(round) });
@@ -194,7 +251,9 @@ describe('market submit --prepaid', () => {
     }
     // The second payment continued from the first authorization, which the client keeps in its
     // state file (and the signer serves with its signature, checked against this key).
-    expect(JSON.parse(readFileSync(join(dir, 'market', `${account}.authorization.json`), 'utf8')).authorization).toMatchObject({ cumulative: '2000', nonce: '2' });
+    expect(
+      JSON.parse(readFileSync(join(dir, 'market', `${account}.authorization.json`), 'utf8')).authorization,
+    ).toMatchObject({ cumulative: '2000', nonce: '2' });
     // No transaction was sent from the account.
     expect(await ctx.chain.tipHeight()).toBe(height);
   }, 120_000);
@@ -206,33 +265,66 @@ describe('market submit --prepaid', () => {
     await json(() => deposit(ctx, 500n));
     const input = join(dir, 'input-poor.json');
     writeFileSync(input, JSON.stringify({ inputs: [{ name: 'x', shape: [1], datatype: 'FP32', data: [1] }] }));
-    await expect(submitPrepaid(ctx, { model: 'mnist', input, wait: true })).rejects.toThrow(/market account deposit <µSTX>/);
+    await expect(submitPrepaid(ctx, { model: 'mnist', input, wait: true })).rejects.toThrow(
+      /market account deposit <µSTX>/,
+    );
   }, 60_000);
 });
 
 describe('the prepaid client and a dishonest signer', () => {
   const userKey = randomPrivateKey();
   const other = randomPrivateKey();
-  const client = () => new PrepaidClient({ signerUrl: 'http://127.0.0.1:1', chainId: CHAIN_ID, market: MARKET, privateKey: userKey });
+  const client = () =>
+    new PrepaidClient({ signerUrl: 'http://127.0.0.1:1', chainId: CHAIN_ID, market: MARKET, privateKey: userKey });
 
   /** A leaf for `request` as the signer would serve it. */
-  function leafOf(c: PrepaidClient, over: Partial<ReceiptLeaf> = {}, signWith = userKey): { taskId: string; leaf: ReceiptLeaf } {
+  function leafOf(
+    c: PrepaidClient,
+    over: Partial<ReceiptLeaf> = {},
+    signWith = userKey,
+  ): { taskId: string; leaf: ReceiptLeaf } {
     const signed = c.sign({ modelOutput: 1n, inputHash: 'ab'.repeat(32), maxFee: 1000n });
     const request = { ...signed.request, ...(over.request ?? {}) };
-    const leaf: ReceiptLeaf = { requestSignature: signTaskRequest(request, CHAIN_ID, signWith), node: node.publicKey, outputHash: 'cd'.repeat(32), fee: over.fee ?? 1000n, request };
+    const leaf: ReceiptLeaf = {
+      requestSignature: signTaskRequest(request, CHAIN_ID, signWith),
+      node: node.publicKey,
+      outputHash: 'cd'.repeat(32),
+      fee: over.fee ?? 1000n,
+      request,
+    };
     return { taskId: prepaidTaskId(accountsMessageHash(taskRequestCV(request), CHAIN_ID)), leaf };
   }
 
-  async function against(due: { authorization: unknown; leaves: { taskId: string; leaf: ReceiptLeaf }[] }, pay: (c: PrepaidClient, ids: string[]) => Promise<unknown>) {
+  async function against(
+    due: { authorization: unknown; leaves: { taskId: string; leaf: ReceiptLeaf }[] },
+    pay: (c: PrepaidClient, ids: string[]) => Promise<unknown>,
+  ) {
     const c = client();
     const fake = await fakeSigner((method, path) => {
-      if (method === 'GET' && path.endsWith('/due')) return { status: 200, body: { success: true, data: { authorization: due.authorization, leaves: due.leaves.map((l) => ({ task_id: l.taskId, leaf: toLeafJson(l.leaf) })) }, error: null } };
+      if (method === 'GET' && path.endsWith('/due'))
+        return {
+          status: 200,
+          body: {
+            success: true,
+            data: {
+              authorization: due.authorization,
+              leaves: due.leaves.map((l) => ({ task_id: l.taskId, leaf: toLeafJson(l.leaf) })),
+            },
+            error: null,
+          },
+        };
       if (method === 'POST') return { status: 200, body: { success: true, data: { paid: [] }, error: null } };
       return null;
     });
     try {
       const real = new PrepaidClient({ signerUrl: fake.url, chainId: CHAIN_ID, market: MARKET, privateKey: userKey });
-      const err = await pay(real, due.leaves.map((l) => l.taskId)).then(() => null, (e: unknown) => e);
+      const err = await pay(
+        real,
+        due.leaves.map((l) => l.taskId),
+      ).then(
+        () => null,
+        (e: unknown) => e,
+      );
       return { err, posted: fake.seen.filter((x) => x.startsWith('POST')), c };
     } finally {
       await fake.close();
@@ -243,14 +335,38 @@ describe('the prepaid client and a dishonest signer', () => {
     const signerKey = randomPrivateKey();
     const account = principalOfKey(publicKeyOf(userKey), CHAIN_ID);
     const serve = (over: Record<string, string>, signWith = signerKey) => {
-      const q = { account, market: MARKET, modelOutput: 7n, price: 1500n, expiry: 2_000_000_000n, ...Object.fromEntries(Object.entries(over).map(([k, v]) => [k, k === 'account' || k === 'market' ? v : BigInt(v)])) };
-      const body = { account: q.account, market: q.market, model_output: String(q.modelOutput), price: String(q.price), expiry: String(q.expiry), signer_public_key: publicKeyOf(signerKey), signature: signAccountsMessage(priceQuoteCV(q as never), CHAIN_ID, signWith) };
-      return fakeSigner((method, path) => (path.startsWith('/api/v1/quote') ? { status: 200, body: { success: true, data: body, error: null } } : null));
+      const q = {
+        account,
+        market: MARKET,
+        modelOutput: 7n,
+        price: 1500n,
+        expiry: 2_000_000_000n,
+        ...Object.fromEntries(
+          Object.entries(over).map(([k, v]) => [k, k === 'account' || k === 'market' ? v : BigInt(v)]),
+        ),
+      };
+      const body = {
+        account: q.account,
+        market: q.market,
+        model_output: String(q.modelOutput),
+        price: String(q.price),
+        expiry: String(q.expiry),
+        signer_public_key: publicKeyOf(signerKey),
+        signature: signAccountsMessage(priceQuoteCV(q as never), CHAIN_ID, signWith),
+      };
+      return fakeSigner((_method, path) =>
+        path.startsWith('/api/v1/quote') ? { status: 200, body: { success: true, data: body, error: null } } : null,
+      );
     };
     const quoteFrom = async (over: Record<string, string>, signWith?: string, settlerKey?: string) => {
       const fake = await serve(over, signWith);
       try {
-        return await new PrepaidClient({ signerUrl: fake.url, chainId: CHAIN_ID, market: MARKET, privateKey: userKey }).quote(7n, 1000n, settlerKey);
+        return await new PrepaidClient({
+          signerUrl: fake.url,
+          chainId: CHAIN_ID,
+          market: MARKET,
+          privateKey: userKey,
+        }).quote(7n, 1000n, settlerKey);
       } finally {
         await fake.close();
       }
@@ -265,16 +381,22 @@ describe('the prepaid client and a dishonest signer', () => {
 
   it('refuses to pay for a leaf whose request this key never signed, and posts no authorization', async () => {
     const forged = leafOf(client(), {}, other);
-    const { err, posted } = await against({ authorization: { cumulative: '0', nonce: '0' }, leaves: [forged] }, (c, ids) => c.pay(ids));
+    const { err, posted } = await against(
+      { authorization: { cumulative: '0', nonce: '0' }, leaves: [forged] },
+      (c, ids) => c.pay(ids),
+    );
     expect(err).toBeInstanceOf(DishonestSigner);
     expect((err as DishonestSigner).code).toBe('leaf_not_signed');
     expect((err as Error).message).toMatch(/never signed/);
     expect(posted).toEqual([]);
   });
 
-  it('refuses a leaf that charges above the request\'s max fee', async () => {
+  it("refuses a leaf that charges above the request's max fee", async () => {
     const greedy = leafOf(client(), { fee: 1001n });
-    const { err, posted } = await against({ authorization: { cumulative: '0', nonce: '0' }, leaves: [greedy] }, (c, ids) => c.pay(ids));
+    const { err, posted } = await against(
+      { authorization: { cumulative: '0', nonce: '0' }, leaves: [greedy] },
+      (c, ids) => c.pay(ids),
+    );
     expect((err as DishonestSigner).code).toBe('leaf_refused');
     expect((err as Error).message).toMatch(/above its max fee/);
     expect(posted).toEqual([]);
@@ -282,18 +404,35 @@ describe('the prepaid client and a dishonest signer', () => {
 
   it('refuses to continue from a latest authorization this key did not sign (a made-up higher cap)', async () => {
     const honest = leafOf(client());
-    const fakeAuth = { account: principalOfKey(publicKeyOf(userKey), CHAIN_ID), market: MARKET, cumulative: 1_000_000n, nonce: 3n, receiptsRoot: '00'.repeat(32) };
+    const fakeAuth = {
+      account: principalOfKey(publicKeyOf(userKey), CHAIN_ID),
+      market: MARKET,
+      cumulative: 1_000_000n,
+      nonce: 3n,
+      receiptsRoot: '00'.repeat(32),
+    };
     const forgedSig = signAccountsMessage(spendAuthorizationCV(fakeAuth), CHAIN_ID, other);
-    const served = { cumulative: '1000000', nonce: '3', market: MARKET, receipts_root: fakeAuth.receiptsRoot, signature: forgedSig };
+    const served = {
+      cumulative: '1000000',
+      nonce: '3',
+      market: MARKET,
+      receipts_root: fakeAuth.receiptsRoot,
+      signature: forgedSig,
+    };
     const { err, posted } = await against({ authorization: served, leaves: [honest] }, (c, ids) => c.pay(ids));
     expect((err as DishonestSigner).code).toBe('authorization_not_signed');
     expect(posted).toEqual([]);
     // Served without a signature, and not one this client signed: refused too.
-    const unsigned = await against({ authorization: { cumulative: '1000000', nonce: '3' }, leaves: [honest] }, (c, ids) => c.pay(ids));
+    const unsigned = await against(
+      { authorization: { cumulative: '1000000', nonce: '3' }, leaves: [honest] },
+      (c, ids) => c.pay(ids),
+    );
     expect((unsigned.err as DishonestSigner).code).toBe('authorization_not_signed');
     expect(unsigned.posted).toEqual([]);
     // The same leaf with an honest zero start is paid: the refusals above are about what was forged.
-    const ok = await against({ authorization: { cumulative: '0', nonce: '0' }, leaves: [honest] }, (c, ids) => c.pay(ids));
+    const ok = await against({ authorization: { cumulative: '0', nonce: '0' }, leaves: [honest] }, (c, ids) =>
+      c.pay(ids),
+    );
     expect(ok.err).toBeNull();
     expect(ok.posted).toHaveLength(1);
   });
@@ -301,18 +440,42 @@ describe('the prepaid client and a dishonest signer', () => {
 
 describe('node-agent vouchers', () => {
   function payeeClient(signer: string, keyFile: string) {
-    const cfg = agentConfig({ agent: { signer, key_file: keyFile, network: 'devnet' }, chain: { api_url: fx.devnet.url, escrow_contract: ESCROW } });
-    return { cfg, client: new PayeeClient(cfg, { privateKey: node.key, publicKey: node.publicKey, address: principalOfKey(node.publicKey, CHAIN_ID) }) };
+    const cfg = agentConfig({
+      agent: { signer, key_file: keyFile, network: 'devnet' },
+      chain: { api_url: fx.devnet.url, escrow_contract: ESCROW },
+    });
+    return {
+      cfg,
+      client: new PayeeClient(cfg, {
+        privateKey: node.key,
+        publicKey: node.publicKey,
+        address: principalOfKey(node.publicKey, CHAIN_ID),
+      }),
+    };
   }
 
-  it('refuses a voucher signed by a key other than the settler\'s, and keeps nothing', async () => {
+  it("refuses a voucher signed by a key other than the settler's, and keeps nothing", async () => {
     const address = principalOfKey(node.publicKey, CHAIN_ID);
     const liar = randomPrivateKey();
     const voucher = { payee: address, market: MARKET, cumulative: 9_999_999n, settleBy: 10n };
-    const fake = await fakeSigner((method, path) => (path === `/api/v1/payees/${address}/voucher` ? { status: 200, body: { success: true, data: toVoucherJson(voucher, signAccountsMessage(payeeVoucherCV(voucher), CHAIN_ID, liar)), error: null } } : null));
+    const fake = await fakeSigner((_method, path) =>
+      path === `/api/v1/payees/${address}/voucher`
+        ? {
+            status: 200,
+            body: {
+              success: true,
+              data: toVoucherJson(voucher, signAccountsMessage(payeeVoucherCV(voucher), CHAIN_ID, liar)),
+              error: null,
+            },
+          }
+        : null,
+    );
     try {
       const { client } = payeeClient(fake.url, join(dir, 'node-a', 'node.key'));
-      const err = await client.fetchVoucher(fake.url).then(() => null, (e: unknown) => e);
+      const err = await client.fetchVoucher(fake.url).then(
+        () => null,
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(VoucherError);
       expect((err as Error).message).toMatch(/not signed by the settler key/);
       // What `run` does every voucher_interval_s: the forged voucher is logged as worthless and not saved.
@@ -324,7 +487,12 @@ describe('node-agent vouchers', () => {
       expect(logged.join('')).toMatch(/guarantees nothing/);
       // A voucher for another payee is refused as well, even when the settler signed it.
       const elsewhere = { ...voucher, payee: DEPLOYER };
-      expect(() => client.check(toVoucherJson(elsewhere, signAccountsMessage(payeeVoucherCV(elsewhere), CHAIN_ID, fx.signerKey)), publicKeyOf(fx.signerKey))).toThrow(/not this node's/);
+      expect(() =>
+        client.check(
+          toVoucherJson(elsewhere, signAccountsMessage(payeeVoucherCV(elsewhere), CHAIN_ID, fx.signerKey)),
+          publicKeyOf(fx.signerKey),
+        ),
+      ).toThrow(/not this node's/);
     } finally {
       await fake.close();
     }
@@ -335,7 +503,18 @@ describe('node-agent vouchers', () => {
     const { client } = payeeClient(signerUrl, join(dir, 'node-far', 'node.key'));
     const [tip, config] = await Promise.all([client.tipHeight(), client.accountsConfig()]);
     const far = { payee: address, market: MARKET, cumulative: 5n, settleBy: BigInt(tip) + config.settleWindow + 50n };
-    const fake = await fakeSigner((method, path) => (path === `/api/v1/payees/${address}/voucher` ? { status: 200, body: { success: true, data: toVoucherJson(far, signAccountsMessage(payeeVoucherCV(far), CHAIN_ID, fx.signerKey)), error: null } } : null));
+    const fake = await fakeSigner((_method, path) =>
+      path === `/api/v1/payees/${address}/voucher`
+        ? {
+            status: 200,
+            body: {
+              success: true,
+              data: toVoucherJson(far, signAccountsMessage(payeeVoucherCV(far), CHAIN_ID, fx.signerKey)),
+              error: null,
+            },
+          }
+        : null,
+    );
     try {
       const logged: string[] = [];
       const log = pino({ level: 'info' }, { write: (line: string) => void logged.push(line) });
@@ -348,7 +527,7 @@ describe('node-agent vouchers', () => {
     }
   });
 
-  it('checks and saves the signer\'s voucher; once its settle-by passes unhonoured, challenges it and claims the bond\'s payment', async () => {
+  it("checks and saves the signer's voucher; once its settle-by passes unhonoured, challenges it and claims the bond's payment", async () => {
     const keyFile = join(dir, 'node-b', 'node.key');
     const { client, cfg } = payeeClient(signerUrl, keyFile);
     const v = await client.fetchVoucher(signerUrl);
@@ -371,7 +550,10 @@ describe('node-agent vouchers', () => {
     expect(before?.credited ?? 0n).toBe(0n);
     const { paid } = await client.challenge(v);
     expect(paid).toBe(2n * v.voucher.cumulative);
-    expect(await client.payee()).toMatchObject({ credited: v.voucher.cumulative, claimable: 2n * v.voucher.cumulative });
+    expect(await client.payee()).toMatchObject({
+      credited: v.voucher.cumulative,
+      claimable: 2n * v.voucher.cumulative,
+    });
     // The same voucher again owes nothing.
     await expect(client.challenge(v)).rejects.toThrow(/nothing is owed/);
     const { amount } = await client.claim();
@@ -387,26 +569,67 @@ describe('market account challenge-receipt', () => {
   it('proves from the published leaves that a settled period charged a request its account never signed, and refuses to challenge an honest leaf', async () => {
     const account = randomPrivateKey();
     const accountAddress = principalOfKey(publicKeyOf(account), CHAIN_ID);
-    const base = { account: accountAddress, market: MARKET, modelOutput: 1n, inputHash: 'ef'.repeat(32), maxFee: 3000n, expiry: 4_000_000_000n, security: 1n };
+    const base = {
+      account: accountAddress,
+      market: MARKET,
+      modelOutput: 1n,
+      inputHash: 'ef'.repeat(32),
+      maxFee: 3000n,
+      expiry: 4_000_000_000n,
+      security: 1n,
+    };
     const honestReq = { ...base, nonce: 1n };
     const forgedReq = { ...base, nonce: 2n };
-    const honest: ReceiptLeaf = { request: honestReq, requestSignature: signTaskRequest(honestReq, CHAIN_ID, account), node: node.publicKey, outputHash: '11'.repeat(32), fee: 3000n };
-    const forged: ReceiptLeaf = { request: forgedReq, requestSignature: signTaskRequest(forgedReq, CHAIN_ID, randomPrivateKey()), node: node.publicKey, outputHash: '22'.repeat(32), fee: 3000n };
+    const honest: ReceiptLeaf = {
+      request: honestReq,
+      requestSignature: signTaskRequest(honestReq, CHAIN_ID, account),
+      node: node.publicKey,
+      outputHash: '11'.repeat(32),
+      fee: 3000n,
+    };
+    const forged: ReceiptLeaf = {
+      request: forgedReq,
+      requestSignature: signTaskRequest(forgedReq, CHAIN_ID, randomPrivateKey()),
+      node: node.publicKey,
+      outputHash: '22'.repeat(32),
+      fee: 3000n,
+    };
     const leaves = [honest, forged];
     const hashes = leaves.map(leafHash);
     const root = merkleRoot(hashes);
     // A settler that publishes a root over a leaf nobody signed (no account charged: the leaf is the evidence).
-    const { res } = await call(fx.devnet, fx.signerKey, MARKET, 'settle-accounts', settleAccountsArgs({ root, tasks: 2, items: [], credits: [] }));
+    const { res } = await call(
+      fx.devnet,
+      fx.signerKey,
+      MARKET,
+      'settle-accounts',
+      settleAccountsArgs({ root, tasks: 2, items: [], credits: [] }),
+    );
     if ('reason' in res) throw new Error(`settle-accounts refused: ${res.reason}`);
     await fx.devnet.idle();
     expect((await mined(fx.devnet.url, res.txid)).tx_status).toBe('success');
     const ctx = marketCtx(keyOf(fx.devnet, 'wallet_5'));
     const period = (await ctx.chain.accountsConfig()).lastPeriod;
     const ids = leaves.map((l) => prepaidTaskId(accountsMessageHash(taskRequestCV(l.request), CHAIN_ID)));
-    const fake = await fakeSigner((method, path) => {
+    const fake = await fakeSigner((_method, path) => {
       const i = ids.findIndex((id) => path === `/api/v1/periods/7/proof/${id}`);
       if (i < 0) return null;
-      return { status: 200, body: { success: true, error: null, data: { period: 7, chain_period: Number(period), task_id: ids[i], leaf: toLeafJson(leaves[i]!), leaf_hash: hashes[i], proof: merkleProof(hashes, i), root } } };
+      return {
+        status: 200,
+        body: {
+          success: true,
+          error: null,
+          data: {
+            period: 7,
+            chain_period: Number(period),
+            task_id: ids[i],
+            leaf: toLeafJson(leaves[i]!),
+            leaf_hash: hashes[i],
+            proof: merkleProof(hashes, i),
+            root,
+          },
+        },
+      };
     });
     try {
       const cli = marketCtx(keyOf(fx.devnet, 'wallet_5'), fake.url);
@@ -431,7 +654,10 @@ describe('PrepaidClient.runMany', () => {
     const c = new PrepaidClient({ signerUrl, chainId: CHAIN_ID, market: MARKET, privateKey: key });
     const items = [1, 2, 3].map((x) => {
       const input = Buffer.from(JSON.stringify({ inputs: [{ name: 'x', shape: [1], datatype: 'FP32', data: [x] }] }));
-      return { signed: c.sign({ modelOutput: 1n, inputHash: createHash('sha256').update(input).digest('hex'), maxFee: 1000n }), input };
+      return {
+        signed: c.sign({ modelOutput: 1n, inputHash: createHash('sha256').update(input).digest('hex'), maxFee: 1000n }),
+        input,
+      };
     });
     const running = c.runMany(items, { pollMs: 50, timeoutMs: 60_000 });
     const ran = new Set<string>();

@@ -32,7 +32,15 @@ afterAll(async () => {
 function ctxOf(account: string): Context {
   const keyFile = join(dir, `${account}.key`);
   writeFileSync(keyFile, keyOf(fx.devnet, account), { mode: 0o600 });
-  return createContext(loadMarketConfig(undefined, { node_url: fx.devnet.url, signer_url: 'http://127.0.0.1:1', key_file: keyFile, network: 'devnet' }), true);
+  return createContext(
+    loadMarketConfig(undefined, {
+      node_url: fx.devnet.url,
+      signer_url: 'http://127.0.0.1:1',
+      key_file: keyFile,
+      network: 'devnet',
+    }),
+    true,
+  );
 }
 
 async function tip(): Promise<number> {
@@ -44,19 +52,25 @@ describe('model commands check before they pay', () => {
     const junk = join(dir, 'junk.onnx');
     writeFileSync(junk, 'hello\n');
     const before = await tip();
-    await expect(deployModel(ctxOf('wallet_3'), junk, 'junk', '100')).rejects.toThrow(/not a model onnxruntime can load.*nothing was sent/);
+    await expect(deployModel(ctxOf('wallet_3'), junk, 'junk', '100')).rejects.toThrow(
+      /not a model onnxruntime can load.*nothing was sent/,
+    );
     expect(await tip()).toBe(before);
   }, 60_000);
 
   it('refuses to deploy under a name that exists already', async () => {
     const before = await tip();
-    await expect(deployModel(ctxOf('wallet_3'), classifierPath(), 'mnist', '100')).rejects.toThrow(/"mnist" exists already .*owner ST/);
+    await expect(deployModel(ctxOf('wallet_3'), classifierPath(), 'mnist', '100')).rejects.toThrow(
+      /"mnist" exists already .*owner ST/,
+    );
     expect(await tip()).toBe(before);
   }, 60_000);
 
-  it('refuses to upgrade or retire a model this wallet does not own (mnist is wallet_1\'s)', async () => {
+  it("refuses to upgrade or retire a model this wallet does not own (mnist is wallet_1's)", async () => {
     const before = await tip();
-    await expect(upgradeModel(ctxOf('wallet_3'), classifierPath(), 'mnist', undefined)).rejects.toThrow(/owned by ST.*only its owner can upgrade it/);
+    await expect(upgradeModel(ctxOf('wallet_3'), classifierPath(), 'mnist', undefined)).rejects.toThrow(
+      /owned by ST.*only its owner can upgrade it/,
+    );
     await expect(retireModel(ctxOf('wallet_3'), 'mnist')).rejects.toThrow(/only its owner can retire it/);
     expect(await tip()).toBe(before);
   }, 60_000);

@@ -21,23 +21,41 @@ import { CLS, DET, blob, floats, oip } from './helpers.js';
 import { fundNodeKey } from '../../scripts/lib/funding.js';
 import { tempDevnet } from '../devnet/helpers.js';
 
-type TaskRow = { task_id: string; status: string; input_hash: string; output: string | null; output_hash: string | null; signature: string | null; error: string | null };
+type TaskRow = {
+  task_id: string;
+  status: string;
+  input_hash: string;
+  output: string | null;
+  output_hash: string | null;
+  signature: string | null;
+  error: string | null;
+};
 
 /** The real signer running on its own thread (see signer-thread.ts). */
 class SignerThread {
   private next = 1;
   private waiting = new Map<number, (v: unknown) => void>();
-  private constructor(private worker: Worker, readonly url: string, readonly escrow: string, readonly chainId: number) {
+  private constructor(
+    private worker: Worker,
+    readonly url: string,
+    readonly escrow: string,
+    readonly chainId: number,
+  ) {
     worker.on('message', (m: { id: number; result: unknown }) => this.waiting.get(m.id)?.(m.result));
   }
 
   static start(config: Record<string, unknown>): Promise<SignerThread> {
     const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api')).href.replace(/\.cjs$/, '.mjs');
     const entry = new URL('./signer-thread.ts', import.meta.url).href;
-    const worker = new Worker(`import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(entry)}); })`, { eval: true, workerData: config });
+    const worker = new Worker(
+      `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(entry)}); })`,
+      { eval: true, workerData: config },
+    );
     return new Promise((resolve, reject) => {
       worker.once('error', reject);
-      worker.once('message', (m: { ready: { url: string; escrow: string; chainId: number } }) => resolve(new SignerThread(worker, m.ready.url, m.ready.escrow, m.ready.chainId)));
+      worker.once('message', (m: { ready: { url: string; escrow: string; chainId: number } }) =>
+        resolve(new SignerThread(worker, m.ready.url, m.ready.escrow, m.ready.chainId)),
+      );
     });
   }
 
@@ -89,14 +107,22 @@ async function submit(bytes: Uint8Array, artifactHash = CLS.sha256): Promise<str
   const inputHash = sha256Hex(bytes);
   // Before its task exists, an input is stored only from a signed requester request.
   const path = `/api/v1/inputs/${inputHash}`;
-  const put = await fetch(signer.url + path, { method: 'PUT', body: Buffer.from(bytes), headers: { 'content-type': 'application/json', ...requesterAuthHeaders('PUT', path, signer.chainId, REQUESTER_KEY) } });
+  const put = await fetch(signer.url + path, {
+    method: 'PUT',
+    body: Buffer.from(bytes),
+    headers: {
+      'content-type': 'application/json',
+      ...requesterAuthHeaders('PUT', path, signer.chainId, REQUESTER_KEY),
+    },
+  });
   expect(put.status).toBeLessThan(300);
   const id = String(nextTask++);
   await signer.ingest(id, artifactHash, inputHash);
   return id;
 }
 
-const settled = (id: string) => expect.poll(async () => (await signer.task(id)).status, { timeout: 30_000, interval: 50 });
+const settled = (id: string) =>
+  expect.poll(async () => (await signer.task(id)).status, { timeout: 30_000, interval: 50 });
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'agent-e2e-'));
@@ -133,8 +159,16 @@ describe('node agent with the real signer', () => {
 
   it('registers its key, models and capabilities', async () => {
     const res = await fetch(`${signer.url}/api/v1/nodes`);
-    const nodes = ((await res.json()) as { data: { node_id: string; public_key: string; supported_models: string[] }[] | { nodes: unknown[] } }).data;
-    const list = (Array.isArray(nodes) ? nodes : (nodes as { nodes: unknown[] }).nodes) as { node_id: string; public_key: string; supported_models: string[] }[];
+    const nodes = (
+      (await res.json()) as {
+        data: { node_id: string; public_key: string; supported_models: string[] }[] | { nodes: unknown[] };
+      }
+    ).data;
+    const list = (Array.isArray(nodes) ? nodes : (nodes as { nodes: unknown[] }).nodes) as {
+      node_id: string;
+      public_key: string;
+      supported_models: string[];
+    }[];
     const me = list.find((n) => n.node_id === 'agent-under-test')!;
     expect(me.public_key).toBe(agent.key.publicKey);
     expect(me.supported_models).toEqual([CLS.sha256, DET.sha256]);
@@ -149,7 +183,14 @@ describe('node agent with the real signer', () => {
     const output = JSON.parse(row.output!) as { outputs: { name: string; shape: number[]; data: number[] }[] };
     expect(output.outputs[0]).toMatchObject({ name: 'softmax_0.tmp_0', shape: [1, 2] });
     expect(row.output_hash).toBe(jsonHash(output));
-    expect(verifyTaskResult({ escrow: signer.escrow, taskId: BigInt(ids[0]!), inputHash: row.input_hash, outputHash: row.output_hash! }, signer.chainId, row.signature!, agent.key.publicKey)).toBe(true);
+    expect(
+      verifyTaskResult(
+        { escrow: signer.escrow, taskId: BigInt(ids[0]!), inputHash: row.input_hash, outputHash: row.output_hash! },
+        signer.chainId,
+        row.signature!,
+        agent.key.publicKey,
+      ),
+    ).toBe(true);
     const rows = await Promise.all(ids.map((id) => signer.task(id)));
     expect(new Set(rows.map((r) => r.output_hash)).size).toBe(5);
   });
@@ -159,7 +200,13 @@ describe('node agent with the real signer', () => {
     const shared = blob(oip('x', dims, floats(dims, 42)));
     const ids = await Promise.all(Array.from({ length: 24 }, () => submit(shared)));
     for (const id of ids) await settled(id).toBe('completed');
-    const client = new SignerClient({ baseUrl: signer.url, nodeId: 'agent-under-test', privateKey: agent.key.privateKey, chainId: signer.chainId, timeoutMs: 5_000 });
+    const client = new SignerClient({
+      baseUrl: signer.url,
+      nodeId: 'agent-under-test',
+      privateKey: agent.key.privateKey,
+      chainId: signer.chainId,
+      timeoutMs: 5_000,
+    });
     // The same request 20 times in one millisecond: each is signed with its own timestamp.
     await expect(Promise.all(Array.from({ length: 20 }, () => client.heartbeat('online')))).resolves.toHaveLength(20);
   });
@@ -180,7 +227,10 @@ describe('node agent with the real signer', () => {
     for (const id of ids) await settled(id).toBe('completed');
     const elapsed = Date.now() - from;
     const beats = agent.agent.heartbeatTimes.filter((t) => t >= from);
-    const gaps = beats.slice(1).map((t, i) => t - beats[i]!).sort((a, b) => a - b);
+    const gaps = beats
+      .slice(1)
+      .map((t, i) => t - beats[i]!)
+      .sort((a, b) => a - b);
     // Interval 100 ms. On a shared 2-core box one tick may be late (CPU starvation, GC), so the
     // check is on the whole window: nearly every tick happened, and the typical one on time.
     expect(beats.length).toBeGreaterThanOrEqual(Math.floor((0.6 * elapsed) / 100));
@@ -193,8 +243,18 @@ describe('node agent with the real signer', () => {
     const before = { ...agent.agent.counts };
     const row = await signer.task(id);
     const pulled: PulledTask = {
-      task_id: id, chain_task_id: id, artifact_hash: CLS.sha256, model: 'ppocr', input_hash: row.input_hash, input_url: '', privacy: 'standard',
-      priority: 0, lease_expires_at: Date.now() + 60_000, max_infer_time_ms: 60_000, escrow: signer.escrow, chain_id: signer.chainId,
+      task_id: id,
+      chain_task_id: id,
+      artifact_hash: CLS.sha256,
+      model: 'ppocr',
+      input_hash: row.input_hash,
+      input_url: '',
+      privacy: 'standard',
+      priority: 0,
+      lease_expires_at: Date.now() + 60_000,
+      max_infer_time_ms: 60_000,
+      escrow: signer.escrow,
+      chain_id: signer.chainId,
     };
     await agent.agent.handle(pulled);
     expect(agent.agent.counts).toEqual(before);
@@ -204,12 +264,20 @@ describe('node agent with the real signer', () => {
   });
 
   it('downloads a model from the signer artifact endpoint and checks it', async () => {
-    const client = new SignerClient({ baseUrl: signer.url, nodeId: agent.nodeId, privateKey: agent.key.privateKey, chainId: chainIdOf('devnet'), timeoutMs: 10_000 });
+    const client = new SignerClient({
+      baseUrl: signer.url,
+      nodeId: agent.nodeId,
+      privateKey: agent.key.privateKey,
+      chainId: chainIdOf('devnet'),
+      timeoutMs: 10_000,
+    });
     const host = { load: agent.pool.load.bind(agent.pool), register: agent.batcher.register.bind(agent.batcher) };
     const store = new ModelStore(host, [], join(dir, 'downloads'), (h) => client.artifact(h));
     const info = await store.ensure(CLS.sha256);
     expect(info.inputs[0]!.name).toBe('x');
-    await expect(new ModelStore(host, [], join(dir, 'downloads'), (h) => client.artifact(h)).ensure('cd'.repeat(32))).rejects.toThrow(/HTTP 404/);
+    await expect(
+      new ModelStore(host, [], join(dir, 'downloads'), (h) => client.artifact(h)).ensure('cd'.repeat(32)),
+    ).rejects.toThrow(/HTTP 404/);
   });
 
   it('survives the signer going away: backs off, re-registers, and serves again', async () => {

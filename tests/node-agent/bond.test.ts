@@ -37,7 +37,11 @@ afterAll(async () => {
 /** Runs the agent's CLI as an operator would; resolves with its exit code and output. */
 async function cli(...args: string[]): Promise<{ code: number; out: string }> {
   try {
-    const { stdout, stderr } = await exec(process.execPath, ['--import', 'tsx', 'node-agent/cli.ts', ...args, '--stacks-api', devnet.url], { cwd: ROOT, env: { ...process.env, NODE_AGENT_NETWORK: 'devnet' }, timeout: 60_000 });
+    const { stdout, stderr } = await exec(
+      process.execPath,
+      ['--import', 'tsx', 'node-agent/cli.ts', ...args, '--stacks-api', devnet.url],
+      { cwd: ROOT, env: { ...process.env, NODE_AGENT_NETWORK: 'devnet' }, timeout: 60_000 },
+    );
     return { code: 0, out: stdout + stderr };
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string };
@@ -46,7 +50,10 @@ async function cli(...args: string[]): Promise<{ code: number; out: string }> {
 }
 
 function clientOf(keyFile: string): BondClient {
-  const cfg = resolveConfig({ agent: { key_file: keyFile, network: 'devnet' }, chain: { api_url: devnet.url, escrow_contract: ESCROW } });
+  const cfg = resolveConfig({
+    agent: { key_file: keyFile, network: 'devnet' },
+    chain: { api_url: devnet.url, escrow_contract: ESCROW },
+  });
   return new BondClient(cfg.chain, 'devnet', loadOrCreateKey(keyFile, 'devnet'));
 }
 
@@ -54,7 +61,13 @@ function clientOf(keyFile: string): BondClient {
 async function advance(blocks: number): Promise<void> {
   const client = { baseUrl: devnet.url };
   for (let i = 0; i < blocks; i++) {
-    const tx = await makeSTXTokenTransfer({ recipient: DEPLOYER, amount: 1n, senderKey: keyOf(devnet, 'wallet_3'), network: 'testnet', client });
+    const tx = await makeSTXTokenTransfer({
+      recipient: DEPLOYER,
+      amount: 1n,
+      senderKey: keyOf(devnet, 'wallet_3'),
+      network: 'testnet',
+      client,
+    });
     const res = await broadcastTransaction({ transaction: tx, network: 'testnet', client });
     if ('reason' in res) throw new Error(`transfer refused: ${res.reason}`);
     await mined(devnet.url, res.txid);
@@ -82,7 +95,10 @@ describe('node bond', () => {
     expect(events).toEqual(['bonding', 'mined']);
     // Already bonded: nothing is sent again.
     const spent = await balance(devnet.url, client.key.address);
-    expect(await ensureBond(client, 0n, (e) => events.push(e.kind))).toMatchObject({ status: 'active', stake: 1_000_000n });
+    expect(await ensureBond(client, 0n, (e) => events.push(e.kind))).toMatchObject({
+      status: 'active',
+      stake: 1_000_000n,
+    });
     expect(events.at(-1)).toBe('bonded');
     expect(await balance(devnet.url, client.key.address)).toBe(spent);
   });

@@ -36,8 +36,12 @@ describe('canonical outputs on the real classifier', () => {
       const batch = new Float32Array(8 * input.length);
       for (let k = 0; k < 8; k++) batch.set(k === 5 ? input : floats(SHAPE, seed * 100 + k), k * input.length);
       const batched = await threaded.run('cls', feeds([8, ...SHAPE.slice(1)], batch));
-      const row: Feeds = { [output]: { datatype: 'FP32', dims: [1, 2], data: (batched[output]!.data as Float32Array).slice(10, 12) } };
-      expect(encodeOutputs(row, [output], DEFAULT_OUTPUT_PRECISION).hash, `input ${seed}`).toBe(encodeOutputs(alone, [output], DEFAULT_OUTPUT_PRECISION).hash);
+      const row: Feeds = {
+        [output]: { datatype: 'FP32', dims: [1, 2], data: (batched[output]!.data as Float32Array).slice(10, 12) },
+      };
+      expect(encodeOutputs(row, [output], DEFAULT_OUTPUT_PRECISION).hash, `input ${seed}`).toBe(
+        encodeOutputs(alone, [output], DEFAULT_OUTPUT_PRECISION).hash,
+      );
     }
   });
 

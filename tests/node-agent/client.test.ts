@@ -37,7 +37,13 @@ afterAll(async () => {
 });
 
 const client = () =>
-  new SignerClient({ baseUrl: url, nodeId: 'n', privateKey: randomPrivateKey(), chainId: CHAIN_ID.testnet, timeoutMs: 300 });
+  new SignerClient({
+    baseUrl: url,
+    nodeId: 'n',
+    privateKey: randomPrivateKey(),
+    chainId: CHAIN_ID.testnet,
+    timeoutMs: 300,
+  });
 
 describe('signer client transport', () => {
   it('a body that stalls past the timeout is a retryable SignerError with status 0', async () => {

@@ -8,7 +8,14 @@ import { promisify } from 'node:util';
 import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig, loadOrCreateKey, modelSpecs, performanceScoreOf, resolveConfig } from '../../node-agent/index.js';
+import {
+  ConfigError,
+  loadConfig,
+  loadOrCreateKey,
+  modelSpecs,
+  performanceScoreOf,
+  resolveConfig,
+} from '../../node-agent/index.js';
 import { performanceScore } from '../../node-agent/bench/index.js';
 import { backoffDelay, SignerClient, SignerError } from '../../node-agent/client/index.js';
 import { CLS, DET } from './helpers.js';
@@ -33,7 +40,17 @@ describe('config', () => {
   });
 
   it('lets env override the file and flags override env', () => {
-    const cfg = resolveConfig({ agent: { signer: 'http://file:1' } }, { key: '/k' }, { NODE_AGENT_SIGNER: 'http://env:2', NODE_AGENT_KEY: '/env-key', NODE_AGENT_MAX_BATCH: '4', NODE_AGENT_MAX_IN_FLIGHT: '48', NODE_AGENT_PULL_CONCURRENCY: '2' });
+    const cfg = resolveConfig(
+      { agent: { signer: 'http://file:1' } },
+      { key: '/k' },
+      {
+        NODE_AGENT_SIGNER: 'http://env:2',
+        NODE_AGENT_KEY: '/env-key',
+        NODE_AGENT_MAX_BATCH: '4',
+        NODE_AGENT_MAX_IN_FLIGHT: '48',
+        NODE_AGENT_PULL_CONCURRENCY: '2',
+      },
+    );
     expect(cfg.agent.signer).toBe('http://env:2');
     expect(cfg.agent.key_file).toBe('/k');
     expect(cfg.runtime.max_batch).toBe(4);
@@ -42,20 +59,40 @@ describe('config', () => {
   });
 
   it('reads the chain where the bond lives: file, then NODE_AGENT_STACKS_API/ESCROW/STAKE, then --stacks-api; empty means no chain', () => {
-    expect(resolveConfig().chain).toMatchObject({ api_url: 'http://127.0.0.1:3999', escrow_contract: 'ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.inference-escrow', stake: 0 });
-    const env = { NODE_AGENT_STACKS_API: 'http://env:3999', NODE_AGENT_ESCROW: 'ST2CY5V39NHDPWSXMW9QDT3HC3GD6Q6XX4CFRK9AG.inference-escrow', NODE_AGENT_STAKE: '5000000' };
-    expect(resolveConfig({ chain: { api_url: 'http://file:3999' } }, {}, env).chain).toMatchObject({ api_url: 'http://env:3999', stake: 5_000_000, escrow_contract: env.NODE_AGENT_ESCROW });
+    expect(resolveConfig().chain).toMatchObject({
+      api_url: 'http://127.0.0.1:3999',
+      escrow_contract: 'ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.inference-escrow',
+      stake: 0,
+    });
+    const env = {
+      NODE_AGENT_STACKS_API: 'http://env:3999',
+      NODE_AGENT_ESCROW: 'ST2CY5V39NHDPWSXMW9QDT3HC3GD6Q6XX4CFRK9AG.inference-escrow',
+      NODE_AGENT_STAKE: '5000000',
+    };
+    expect(resolveConfig({ chain: { api_url: 'http://file:3999' } }, {}, env).chain).toMatchObject({
+      api_url: 'http://env:3999',
+      stake: 5_000_000,
+      escrow_contract: env.NODE_AGENT_ESCROW,
+    });
     expect(resolveConfig({}, { stacksApi: 'http://flag:3999' }, env).chain.api_url).toBe('http://flag:3999');
     expect(resolveConfig({}, { stacksApi: '' }).chain.api_url).toBe('');
-    expect(() => resolveConfig({ chain: { escrow_contract: 'inference-escrow' } })).toThrow(/chain\.escrow_contract: must be a contract principal/);
+    expect(() => resolveConfig({ chain: { escrow_contract: 'inference-escrow' } })).toThrow(
+      /chain\.escrow_contract: must be a contract principal/,
+    );
   });
 
   it('names the key and the fix when a value is wrong', () => {
     expect(() => resolveConfig({ runtime: { max_batch: 0 } })).toThrow(/config: runtime\.max_batch: Too small/);
-    expect(() => resolveConfig({ agent: { signer: 'not a url' } })).toThrow(/agent\.signer: must be the signer base URL/);
+    expect(() => resolveConfig({ agent: { signer: 'not a url' } })).toThrow(
+      /agent\.signer: must be the signer base URL/,
+    );
     expect(() => resolveConfig({ runtime: { engine: 'tensorflow' } })).toThrow(ConfigError);
-    expect(() => resolveConfig({ models: [{ name: 'x' }] })).toThrow(/needs builtin = "classifier"\|"detector" or a path/);
-    expect(() => resolveConfig({}, {}, { NODE_AGENT_WORKERS: 'many' })).toThrow('environment NODE_AGENT_WORKERS="many" is not a number');
+    expect(() => resolveConfig({ models: [{ name: 'x' }] })).toThrow(
+      /needs builtin = "classifier"\|"detector" or a path/,
+    );
+    expect(() => resolveConfig({}, {}, { NODE_AGENT_WORKERS: 'many' })).toThrow(
+      'environment NODE_AGENT_WORKERS="many" is not a number',
+    );
     const dir = tmp();
     writeFileSync(join(dir, 'bad.toml'), '[agent\nsigner=');
     expect(() => loadConfig(join(dir, 'bad.toml'))).toThrow(/is not valid TOML/);
@@ -79,7 +116,9 @@ describe('node key', () => {
     const dir = tmp();
     writeFileSync(join(dir, 'open.key'), 'ab'.repeat(32));
     chmodSync(join(dir, 'open.key'), 0o644);
-    expect(() => loadOrCreateKey(join(dir, 'open.key'), 'devnet')).toThrow(/readable by others \(mode 644\); run chmod 600/);
+    expect(() => loadOrCreateKey(join(dir, 'open.key'), 'devnet')).toThrow(
+      /readable by others \(mode 644\); run chmod 600/,
+    );
     writeFileSync(join(dir, 'junk.key'), 'hello', { mode: 0o600 });
     expect(() => loadOrCreateKey(join(dir, 'junk.key'), 'devnet')).toThrow(/must hold one hex secp256k1 private key/);
   });
@@ -94,18 +133,28 @@ describe('signer client', () => {
   });
 
   it('reports an unreachable signer as retryable, naming the URL', async () => {
-    const client = new SignerClient({ baseUrl: 'http://127.0.0.1:1', nodeId: 'n1', privateKey: 'ab'.repeat(32), chainId: 0x80000000, timeoutMs: 2000 });
+    const client = new SignerClient({
+      baseUrl: 'http://127.0.0.1:1',
+      nodeId: 'n1',
+      privateKey: 'ab'.repeat(32),
+      chainId: 0x80000000,
+      timeoutMs: 2000,
+    });
     const err = await client.heartbeat('online').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SignerError);
     expect((err as SignerError).retryable).toBe(true);
-    expect((err as SignerError).message).toMatch(/^signer http:\/\/127\.0\.0\.1:1 unreachable \(POST \/api\/v1\/nodes\/heartbeat\)/);
+    expect((err as SignerError).message).toMatch(
+      /^signer http:\/\/127\.0\.0\.1:1 unreachable \(POST \/api\/v1\/nodes\/heartbeat\)/,
+    );
   });
 });
 
 describe('node-agent CLI', () => {
   it('keygen creates the key and prints the payout address; models lists hashes', async () => {
     const key = join(tmp(), 'cli.key');
-    const { stdout } = await run('npx', ['tsx', 'node-agent/cli.ts', 'keygen', '--key', key], { env: { ...process.env, NODE_AGENT_NETWORK: 'testnet' } });
+    const { stdout } = await run('npx', ['tsx', 'node-agent/cli.ts', 'keygen', '--key', key], {
+      env: { ...process.env, NODE_AGENT_NETWORK: 'testnet' },
+    });
     expect(stdout).toMatch(new RegExp(`created key ${key}`));
     expect(stdout).toMatch(/payout address {2}ST[0-9A-Z]{38,40}\n/);
     expect(statSync(key).mode & 0o777).toBe(0o600);
@@ -117,9 +166,14 @@ describe('node-agent CLI', () => {
   it('bench measures the models and stores the performance_score that run registers with', async () => {
     const dir = tmp();
     const key = join(dir, 'node.key');
-    const { stdout } = await run('npx', ['tsx', 'node-agent/cli.ts', 'bench', '--seconds', '0.5', '--key', key], { env: { ...process.env, NODE_AGENT_WORKERS: '1' } });
+    const { stdout } = await run('npx', ['tsx', 'node-agent/cli.ts', 'bench', '--seconds', '0.5', '--key', key], {
+      env: { ...process.env, NODE_AGENT_WORKERS: '1' },
+    });
     expect(stdout).toMatch(/ppocr-cls: [\d.]+ inferences\/s, p50 [\d.]+ ms, p95 [\d.]+ ms, mean batch [\d.]+/);
-    const saved = JSON.parse(readFileSync(join(dir, 'bench.json'), 'utf8')) as { performance_score: number; results: Record<string, { inferences_per_s: number }> };
+    const saved = JSON.parse(readFileSync(join(dir, 'bench.json'), 'utf8')) as {
+      performance_score: number;
+      results: Record<string, { inferences_per_s: number }>;
+    };
     expect(saved.performance_score).toBe(performanceScore(saved.results['ppocr-cls']!.inferences_per_s));
     expect(performanceScoreOf(resolveConfig({ agent: { key_file: key } }))).toBe(saved.performance_score);
     expect(performanceScoreOf(resolveConfig({ agent: { key_file: key, performance_score: 7 } }))).toBe(7);
@@ -128,9 +182,13 @@ describe('node-agent CLI', () => {
   });
 
   it('explains usage and bad config on the way out', async () => {
-    const usage = await run('npx', ['tsx', 'node-agent/cli.ts', 'frobnicate']).catch((e: { code: number; stdout: string }) => e);
+    const usage = await run('npx', ['tsx', 'node-agent/cli.ts', 'frobnicate']).catch(
+      (e: { code: number; stdout: string }) => e,
+    );
     expect(usage).toMatchObject({ code: 2, stdout: expect.stringContaining('usage: node-agent <command>') });
-    const bad = await run('npx', ['tsx', 'node-agent/cli.ts', 'keygen'], { env: { ...process.env, NODE_AGENT_NETWORK: 'moon' } }).catch((e: { code: number; stderr: string }) => e);
+    const bad = await run('npx', ['tsx', 'node-agent/cli.ts', 'keygen'], {
+      env: { ...process.env, NODE_AGENT_NETWORK: 'moon' },
+    }).catch((e: { code: number; stderr: string }) => e);
     expect(bad).toMatchObject({ code: 2, stderr: expect.stringContaining('agent.network') });
   });
 });

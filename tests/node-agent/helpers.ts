@@ -22,7 +22,12 @@ export function floats(dims: number[], seed = 1): Float32Array {
 }
 
 /** An OIP tensor. */
-export function oip(name: string, dims: number[], data: ArrayLike<number> | unknown[], datatype: OipTensor['datatype'] = 'FP32'): OipTensor {
+export function oip(
+  name: string,
+  dims: number[],
+  data: ArrayLike<number> | unknown[],
+  datatype: OipTensor['datatype'] = 'FP32',
+): OipTensor {
   return { name, shape: dims, datatype, data: Array.from(data as ArrayLike<unknown>) };
 }
 

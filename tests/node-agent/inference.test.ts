@@ -24,7 +24,9 @@ const probs = (f: Feeds) => Array.from(f['softmax_0.tmp_0']!.data as Float32Arra
 
 describe('models in the worker pool', () => {
   it('reports the models metadata: names, dtypes, free and fixed dims', () => {
-    expect(clsInfo.inputs).toEqual([{ name: 'x', datatype: 'FP32', shape: [expect.any(String), 3, expect.any(String), expect.any(String)] }]);
+    expect(clsInfo.inputs).toEqual([
+      { name: 'x', datatype: 'FP32', shape: [expect.any(String), 3, expect.any(String), expect.any(String)] },
+    ]);
     expect(clsInfo.outputs).toEqual([{ name: 'softmax_0.tmp_0', datatype: 'FP32', shape: [expect.any(String), 2] }]);
     expect(detInfo.outputs[0]!.name).toBe('sigmoid_0.tmp_0');
     expect(pool.stats()).toMatchObject({ workers: 2, intraOpThreads: 1, restarts: 0 });
@@ -55,8 +57,12 @@ describe('models in the worker pool', () => {
 
   it('fails a run the runtime cannot do with its message, and keeps serving', async () => {
     await expect(pool.run('cls', x([1, 3, 48, 192], new Float32Array(5)))).rejects.toThrow();
-    await expect(pool.run('nope', x([1, 3, 48, 192], new Float32Array(3 * 48 * 192)))).rejects.toThrow('model nope is not loaded');
-    expect((await pool.run('cls', x([1, 3, 48, 192], floats([1, 3, 48, 192], 3))))['softmax_0.tmp_0']!.dims).toEqual([1, 2]);
+    await expect(pool.run('nope', x([1, 3, 48, 192], new Float32Array(3 * 48 * 192)))).rejects.toThrow(
+      'model nope is not loaded',
+    );
+    expect((await pool.run('cls', x([1, 3, 48, 192], floats([1, 3, 48, 192], 3))))['softmax_0.tmp_0']!.dims).toEqual([
+      1, 2,
+    ]);
   });
 });
 
@@ -87,12 +93,22 @@ describe('dynamic batching', () => {
     const a = floats(two, 11);
     const b = floats(wide, 12);
     const c = floats([1, 3, 48, 192], 13);
-    const [ra, rb, rc] = await Promise.all([batcher.submit('cls', x(two, a)), batcher.submit('cls', x(wide, b)), batcher.submit('cls', x([1, 3, 48, 192], c))]);
+    const [ra, rb, rc] = await Promise.all([
+      batcher.submit('cls', x(two, a)),
+      batcher.submit('cls', x(wide, b)),
+      batcher.submit('cls', x([1, 3, 48, 192], c)),
+    ]);
     expect(ra['softmax_0.tmp_0']!.dims).toEqual([2, 2]);
     expect(rb['softmax_0.tmp_0']!.dims).toEqual([1, 2]);
     expect(rc['softmax_0.tmp_0']!.dims).toEqual([1, 2]);
-    const refs = await Promise.all([pool.run('cls', x(two, a)), pool.run('cls', x(wide, b)), pool.run('cls', x([1, 3, 48, 192], c))]);
-    [ra, rb, rc].forEach((r, i) => probs(r).forEach((v, j) => expect(Math.abs(v - probs(refs[i]!)[j]!)).toBeLessThan(1e-5)));
+    const refs = await Promise.all([
+      pool.run('cls', x(two, a)),
+      pool.run('cls', x(wide, b)),
+      pool.run('cls', x([1, 3, 48, 192], c)),
+    ]);
+    [ra, rb, rc].forEach((r, i) =>
+      probs(r).forEach((v, j) => expect(Math.abs(v - probs(refs[i]!)[j]!)).toBeLessThan(1e-5)),
+    );
     // Two shapes: the two 48x192 requests shared one run, the 48x320 one ran alone.
     expect(batcher.counts).toEqual({ runs: 2, requests: 3 });
     batcher.close();

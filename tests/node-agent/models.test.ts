@@ -6,7 +6,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DynamicBatcher, ModelRefusedError, ModelStore, WorkerPool, scanModels, sha256File } from '../../node-agent/index.js';
+import {
+  DynamicBatcher,
+  ModelRefusedError,
+  ModelStore,
+  WorkerPool,
+  scanModels,
+  sha256File,
+} from '../../node-agent/index.js';
 import { CLS } from './helpers.js';
 
 let dir: string;
@@ -44,7 +51,12 @@ describe('model files and artifact hashes', () => {
       '',
     );
     expect(models.map((m) => m.name)).toEqual(['cls']);
-    expect(refused[0]).toEqual({ path: tampered, reason: expect.stringMatching(new RegExp(`^sha256 is [0-9a-f]{64}, expected ${CLS.sha256}: the file is not the published artifact$`)) });
+    expect(refused[0]).toEqual({
+      path: tampered,
+      reason: expect.stringMatching(
+        new RegExp(`^sha256 is [0-9a-f]{64}, expected ${CLS.sha256}: the file is not the published artifact$`),
+      ),
+    });
     expect(refused[1]!.reason).toMatch(/^cannot read model file/);
   });
 
@@ -67,7 +79,9 @@ describe('model files and artifact hashes', () => {
     const cache = join(dir, 'cache');
     const refusing = new ModelStore(host(), [], cache, async () => bad);
     await expect(refusing.ensure(CLS.sha256)).rejects.toThrow(ModelRefusedError);
-    await expect(refusing.ensure(CLS.sha256)).rejects.toThrow(/downloaded artifact hashes to [0-9a-f]{64}, not the on-chain artifact hash/);
+    await expect(refusing.ensure(CLS.sha256)).rejects.toThrow(
+      /downloaded artifact hashes to [0-9a-f]{64}, not the on-chain artifact hash/,
+    );
     const store = new ModelStore(host(), [], cache, async () => {
       downloads++;
       return good;

@@ -15,7 +15,8 @@ afterEach(async () => {
 });
 
 const x = (dims: number[], seed = 1): Feeds => ({ x: { datatype: 'FP32', dims, data: floats(dims, seed) } });
-const workerOf = (p: WorkerPool, i: number) => (p as unknown as { threads: { slots: { worker: Worker }[] } }).threads.slots[i]!.worker;
+const workerOf = (p: WorkerPool, i: number) =>
+  (p as unknown as { threads: { slots: { worker: Worker }[] } }).threads.slots[i]!.worker;
 /** Makes a worker throw an uncaught error, as a bug in it would: the thread really exits. */
 const crash = (p: WorkerPool, i: number) => workerOf(p, i).postMessage({ type: 'not-a-job' });
 
@@ -40,7 +41,12 @@ async function maxTickGap(work: () => Promise<unknown>): Promise<{ gap: number; 
 describe('worker pool', () => {
   it('replaces a worker that throws, reloads its models and keeps answering', async () => {
     const replaced: string[] = [];
-    pool = await WorkerPool.start({ workers: 2, intraOpThreads: 1, engine: 'onnxruntime', onReplace: (r) => replaced.push(r) });
+    pool = await WorkerPool.start({
+      workers: 2,
+      intraOpThreads: 1,
+      engine: 'onnxruntime',
+      onReplace: (r) => replaced.push(r),
+    });
     await pool.load('cls', CLS.path, CLS.warmupShape);
     const before = await pool.run('cls', x([1, 3, 48, 192]));
     crash(pool, 0);
@@ -48,7 +54,10 @@ describe('worker pool', () => {
     await expect.poll(() => pool!.stats().restarts, { timeout: 20_000 }).toBe(2);
     expect(replaced[0]).toMatch(/^inference worker threw: worker received an unknown call: \{"type":"not-a-job"\}$/);
     const after = await Promise.all([1, 2, 3, 4].map(() => pool!.run('cls', x([1, 3, 48, 192]))));
-    for (const out of after) expect(Array.from(out['softmax_0.tmp_0']!.data as Float32Array)).toEqual(Array.from(before['softmax_0.tmp_0']!.data as Float32Array));
+    for (const out of after)
+      expect(Array.from(out['softmax_0.tmp_0']!.data as Float32Array)).toEqual(
+        Array.from(before['softmax_0.tmp_0']!.data as Float32Array),
+      );
     await expect.poll(() => pool!.stats()).toEqual({ workers: 2, intraOpThreads: 1, busy: 0, queued: 0, restarts: 2 });
   });
 
@@ -59,7 +68,9 @@ describe('worker pool', () => {
     crash(pool, 0);
     const lost = await pool.run('det', x([1, 3, 640, 640], 2)).catch((e: Error) => e);
     expect(lost).toMatchObject({ name: 'WorkerCrashedError', code: 'worker_crashed' });
-    expect((lost as Error).message).toMatch(/^inference worker threw: worker received an unknown call: .* while running run$/);
+    expect((lost as Error).message).toMatch(
+      /^inference worker threw: worker received an unknown call: .* while running run$/,
+    );
     const out = await pool.run('det', x([1, 3, 640, 640], 2));
     expect(out['sigmoid_0.tmp_0']!.dims).toEqual([1, 1, 640, 640]);
     expect(pool.stats().restarts).toBe(1);
@@ -101,19 +112,25 @@ describe('worker pool', () => {
     expect(kept.x!.data.length).toBe(4 * 3 * 48 * 192);
     // A moved buffer is detached here: the worker has it.
     expect(moved.x!.data.length).toBe(0);
-    expect(Array.from(b['softmax_0.tmp_0']!.data as Float32Array)).toEqual(Array.from(a['softmax_0.tmp_0']!.data as Float32Array));
+    expect(Array.from(b['softmax_0.tmp_0']!.data as Float32Array)).toEqual(
+      Array.from(a['softmax_0.tmp_0']!.data as Float32Array),
+    );
   });
 
   it('releases a model from every worker', async () => {
     pool = await WorkerPool.start({ workers: 2, intraOpThreads: 1, engine: 'onnxruntime' });
     await pool.load('cls', CLS.path, CLS.warmupShape);
     await pool.release('cls');
-    const runs = await Promise.all([1, 2].map(() => pool!.run('cls', x([1, 3, 48, 192])).catch((e: Error) => e.message)));
+    const runs = await Promise.all(
+      [1, 2].map(() => pool!.run('cls', x([1, 3, 48, 192])).catch((e: Error) => e.message)),
+    );
     expect(runs).toEqual(['model cls is not loaded', 'model cls is not loaded']);
   });
 
   it('refuses to start when its engine does not exist, saying why', async () => {
-    await expect(WorkerPool.start({ workers: 1, intraOpThreads: 1, engine: 'no-such-engine' })).rejects.toThrow(/^inference worker failed to start: threw: unknown engine "no-such-engine"$/);
+    await expect(WorkerPool.start({ workers: 1, intraOpThreads: 1, engine: 'no-such-engine' })).rejects.toThrow(
+      /^inference worker failed to start: threw: unknown engine "no-such-engine"$/,
+    );
   });
 
   it('keeps the event loop responsive while the detector runs, unlike an in-process session', async () => {

@@ -4,7 +4,13 @@ import { ResultPoster } from '../../node-agent/loop/poster.js';
 import type { Completion } from '../../node-agent/loop/task.js';
 
 const completion = (id: string, outputJson = '{"outputs":[]}'): Completion => ({
-  request: { task_id: id, confidence: null, inference_node_id: 'n', output_hash: 'a'.repeat(64), signature: 'b'.repeat(130) },
+  request: {
+    task_id: id,
+    confidence: null,
+    inference_node_id: 'n',
+    output_hash: 'a'.repeat(64),
+    signature: 'b'.repeat(130),
+  },
   outputJson,
 });
 
@@ -18,7 +24,14 @@ function recorder() {
     await gate;
     return batch.map((c) => ({ task_id: c.request.task_id, success: true, status: 'completed' }));
   };
-  return { batches, send, release: () => { open(); gate = new Promise<void>((r) => (open = r)); } };
+  return {
+    batches,
+    send,
+    release: () => {
+      open();
+      gate = new Promise<void>((r) => (open = r));
+    },
+  };
 }
 
 describe('ResultPoster', () => {
@@ -40,9 +53,19 @@ describe('ResultPoster', () => {
   it('splits by item count and by output bytes, keeping order', async () => {
     const r = recorder();
     r.release();
-    const poster = new ResultPoster(async (b) => { r.batches.push(b.map((c) => c.request.task_id)); return b.map((c) => ({ task_id: c.request.task_id, success: true, status: 'completed' })); }, { maxItems: 2, maxBytes: 3100, maxInFlight: 4 });
+    const poster = new ResultPoster(
+      async (b) => {
+        r.batches.push(b.map((c) => c.request.task_id));
+        return b.map((c) => ({ task_id: c.request.task_id, success: true, status: 'completed' }));
+      },
+      { maxItems: 2, maxBytes: 3100, maxInFlight: 4 },
+    );
     const big = 'x'.repeat(2000);
-    await Promise.all([completion('a'), completion('b'), completion('c'), completion('d', big), completion('e', big)].map((c) => poster.post(c)));
+    await Promise.all(
+      [completion('a'), completion('b'), completion('c'), completion('d', big), completion('e', big)].map((c) =>
+        poster.post(c),
+      ),
+    );
     expect(r.batches).toEqual([['a', 'b'], ['c', 'd'], ['e']]);
   });
 
@@ -51,7 +74,11 @@ describe('ResultPoster', () => {
     const poster = new ResultPoster(
       async (b) => {
         if (fail) throw new Error('signer unreachable');
-        return b.map((c) => (c.request.task_id === 'bad' ? { task_id: 'bad', success: false as const, http_status: 409, code: 'task_conflict', error: 'not leased' } : { task_id: c.request.task_id, success: true as const, status: 'completed' as const }));
+        return b.map((c) =>
+          c.request.task_id === 'bad'
+            ? { task_id: 'bad', success: false as const, http_status: 409, code: 'task_conflict', error: 'not leased' }
+            : { task_id: c.request.task_id, success: true as const, status: 'completed' as const },
+        );
       },
       { maxItems: 64, maxBytes: 1 << 20, maxInFlight: 1 },
     );

@@ -1,24 +1,47 @@
 import { describe, expect, it } from 'vitest';
-import { decodeTensor, encodeTensor, inferenceInputsSchema, jsonHash, oipTensorSchema, TensorError } from '../../protocol/index.js';
+import {
+  decodeTensor,
+  encodeTensor,
+  inferenceInputsSchema,
+  jsonHash,
+  oipTensorSchema,
+  TensorError,
+} from '../../protocol/index.js';
 
 describe('protocol/tensor: the OIP JSON codec', () => {
   it('decodes flat and nested data into typed arrays and encodes them back', () => {
     const flat = decodeTensor({ name: 'x', shape: [2, 2], datatype: 'FP32', data: [1, 2.5, -3, 4] });
-    const nested = decodeTensor({ name: 'x', shape: [2, 2], datatype: 'FP32', data: [[1, 2.5], [-3, 4]] });
+    const nested = decodeTensor({
+      name: 'x',
+      shape: [2, 2],
+      datatype: 'FP32',
+      data: [
+        [1, 2.5],
+        [-3, 4],
+      ],
+    });
     expect(flat.data).toBeInstanceOf(Float32Array);
     expect(Array.from(nested.data as Float32Array)).toEqual([1, 2.5, -3, 4]);
     expect(encodeTensor('x', flat)).toEqual({ name: 'x', shape: [2, 2], datatype: 'FP32', data: [1, 2.5, -3, 4] });
     const ints = decodeTensor({ name: 'ids', shape: [3], datatype: 'INT64', data: [1, -2, 3] });
     expect(ints.data).toBeInstanceOf(BigInt64Array);
     expect(encodeTensor('ids', ints).data).toEqual([1, -2, 3]);
-    expect(encodeTensor('b', decodeTensor({ name: 'b', shape: [2], datatype: 'BOOL', data: [true, false] })).data).toEqual([true, false]);
+    expect(
+      encodeTensor('b', decodeTensor({ name: 'b', shape: [2], datatype: 'BOOL', data: [true, false] })).data,
+    ).toEqual([true, false]);
   });
 
   it('names the tensor, the element and the expectation when data does not fit', () => {
-    expect(() => decodeTensor({ name: 'x', shape: [2, 3], datatype: 'FP32', data: [1, 2] })).toThrow('tensor "x": shape [2,3] needs 6 elements but data has 2');
-    expect(() => decodeTensor({ name: 'x', shape: [2], datatype: 'UINT8', data: [1, 300] })).toThrow(/element 1 is 300, expected an integer in \[0, 255\]/);
+    expect(() => decodeTensor({ name: 'x', shape: [2, 3], datatype: 'FP32', data: [1, 2] })).toThrow(
+      'tensor "x": shape [2,3] needs 6 elements but data has 2',
+    );
+    expect(() => decodeTensor({ name: 'x', shape: [2], datatype: 'UINT8', data: [1, 300] })).toThrow(
+      /element 1 is 300, expected an integer in \[0, 255\]/,
+    );
     expect(() => decodeTensor({ name: 'x', shape: [1], datatype: 'FP32', data: ['a'] })).toThrow(TensorError);
-    expect(() => decodeTensor({ name: 'x', shape: [1], datatype: 'INT32', data: [1.5] })).toThrow(/expected an integer/);
+    expect(() => decodeTensor({ name: 'x', shape: [1], datatype: 'INT32', data: [1.5] })).toThrow(
+      /expected an integer/,
+    );
   });
 
   it('rejects malformed tensors with a message saying what is allowed', () => {

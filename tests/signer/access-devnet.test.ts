@@ -60,7 +60,13 @@ beforeAll(async () => {
       chain: { poll_interval_ms: 100 },
       scheduler: { sweep_interval_ms: 100, prefer_better_node_ms: 0 },
       // Settles only in pairs (never on a timer, nor early for a near deadline), so a lone completed task stays unsettled while the test looks at it.
-      submitter: { batch_size: 2, max_wait_ms: 600_000, urgent_blocks: 0, confirm_poll_ms: 100, reclaim_for_users: true },
+      submitter: {
+        batch_size: 2,
+        max_wait_ms: 600_000,
+        urgent_blocks: 0,
+        confirm_poll_ms: 100,
+        reclaim_for_users: true,
+      },
     },
     chain: fx.chain(),
     log: pino({ level: 'silent' }),
@@ -78,7 +84,10 @@ afterAll(async () => {
 async function http(method: string, path: string, body?: unknown) {
   const [p, init] = node.request(method, path, body);
   const res = await fetch(signer.url + p, init);
-  return { status: res.status, json: res.status === 204 ? null : ((await res.json()) as { data: any; error: string | null; code?: string }) };
+  return {
+    status: res.status,
+    json: res.status === 204 ? null : ((await res.json()) as { data: any; error: string | null; code?: string }),
+  };
 }
 
 /** GET the result, signed by `who` (or unsigned): status and code. */
@@ -89,21 +98,31 @@ async function result(id: bigint, who?: TestRequester) {
   return { status: res.status, code: b.code, data: b.data };
 }
 
-const status = async (id: bigint) => ((await (await fetch(`${signer.url}/api/v1/tasks/${id}/status`)).json()) as { data: { status: string } | null }).data?.status;
+const status = async (id: bigint) =>
+  ((await (await fetch(`${signer.url}/api/v1/tasks/${id}/status`)).json()) as { data: { status: string } | null }).data
+    ?.status;
 
 /** An input uploaded by the requester, a task for it on chain, pulled and computed by the node: returns its id. */
 async function computedTask(value: number, maxBlocks: number): Promise<bigint> {
-  const bytes = new TextEncoder().encode(JSON.stringify({ inputs: [{ name: 'x', shape: [1], datatype: 'FP32', data: [value] }] }));
+  const bytes = new TextEncoder().encode(
+    JSON.stringify({ inputs: [{ name: 'x', shape: [1], datatype: 'FP32', data: [value] }] }),
+  );
   const hash = sha256Hex(bytes);
   const path = `/api/v1/inputs/${hash}`;
-  expect((await fetch(signer.url + path, { method: 'PUT', body: bytes, headers: requester.headers('PUT', path) })).status).toBe(201);
+  expect(
+    (await fetch(signer.url + path, { method: 'PUT', body: bytes, headers: requester.headers('PUT', path) })).status,
+  ).toBe(201);
   await fx.submitTask(hash, maxBlocks);
   const pulled = await until('task leased', async () => {
     const r = await http('GET', '/api/v1/nodes/access-node/tasks?wait=1');
     return r.status === 200 ? r.json!.data : null;
   });
   expect(pulled.input_hash).toBe(hash);
-  const done = await http('POST', '/api/v1/tasks/complete', node.result(pulled, { outputs: [{ name: 'y', shape: [1], datatype: 'FP32', data: [value * 2] }] }));
+  const done = await http(
+    'POST',
+    '/api/v1/tasks/complete',
+    node.result(pulled, { outputs: [{ name: 'y', shape: [1], datatype: 'FP32', data: [value * 2] }] }),
+  );
   expect(done.json).toMatchObject({ data: { status: 'completed' } });
   return BigInt(pulled.task_id);
 }
@@ -137,9 +156,14 @@ describe('results belong to whoever paid, once paid', () => {
 describe('model files are stored for their on-chain owner only', () => {
   const file = new TextEncoder().encode(`not really onnx ${Date.now()}`);
   const hash = sha256Hex(file);
-  const artifactPath = (model?: string, h = hash) => `/api/v1/models/${h}/artifact${model === undefined ? '' : `?model=${encodeURIComponent(model)}`}`;
+  const artifactPath = (model?: string, h = hash) =>
+    `/api/v1/models/${h}/artifact${model === undefined ? '' : `?model=${encodeURIComponent(model)}`}`;
   const put = async (p: string, bytes: Uint8Array, who?: TestRequester) => {
-    const res = await fetch(signer.url + p, { method: 'PUT', body: bytes as BodyInit, headers: who ? who.headers('PUT', p) : {} });
+    const res = await fetch(signer.url + p, {
+      method: 'PUT',
+      body: bytes as BodyInit,
+      headers: who ? who.headers('PUT', p) : {},
+    });
     return { status: res.status, ...((await res.json()) as { data: any; error: string; code?: string }) };
   };
   let owner: TestRequester;
@@ -147,7 +171,18 @@ describe('model files are stored for their on-chain owner only', () => {
   beforeAll(async () => {
     owner = new TestRequester(keyOf(fx.devnet, 'wallet_4'));
     // Deployed first, as `market deploy-model` does: the registry names the file before the signer stores it.
-    await mined(owner.key, `${DEPLOYER}.${MODEL_REGISTRY}`, 'deploy', deployModelArgs({ model: 'owned', artifactHash: hash, format: 'onnx', price: 1000, uri: `${signer.url}${artifactPath()}` }));
+    await mined(
+      owner.key,
+      `${DEPLOYER}.${MODEL_REGISTRY}`,
+      'deploy',
+      deployModelArgs({
+        model: 'owned',
+        artifactHash: hash,
+        format: 'onnx',
+        price: 1000,
+        uri: `${signer.url}${artifactPath()}`,
+      }),
+    );
   });
 
   it('refuses an anonymous upload, another key, a file the live version does not name and an undeployed model, each with its code', async () => {
@@ -156,14 +191,23 @@ describe('model files are stored for their on-chain owner only', () => {
     expect(other).toMatchObject({ status: 403, code: 'not_model_owner' });
     expect(other.error).toContain(owner.address);
     const junk = new TextEncoder().encode('64 MiB of anything');
-    expect(await put(artifactPath('owned', sha256Hex(junk)), junk, owner)).toMatchObject({ status: 409, code: 'artifact_not_registered' });
-    expect(await put(artifactPath('never-deployed'), file, owner)).toMatchObject({ status: 409, code: 'artifact_not_registered' });
+    expect(await put(artifactPath('owned', sha256Hex(junk)), junk, owner)).toMatchObject({
+      status: 409,
+      code: 'artifact_not_registered',
+    });
+    expect(await put(artifactPath('never-deployed'), file, owner)).toMatchObject({
+      status: 409,
+      code: 'artifact_not_registered',
+    });
     expect(await put(artifactPath(), file, owner)).toMatchObject({ status: 400, code: 'bad_request' });
     expect((await fetch(signer.url + artifactPath())).status).toBe(404);
   });
 
   it("stores the file of the model's live version from its owner, and serves it to nodes", async () => {
-    expect(await put(artifactPath('owned'), file, owner)).toMatchObject({ status: 201, data: { artifact_hash: hash, stored: true } });
+    expect(await put(artifactPath('owned'), file, owner)).toMatchObject({
+      status: 201,
+      data: { artifact_hash: hash, stored: true },
+    });
     const got = await fetch(signer.url + artifactPath());
     expect(got.status).toBe(200);
     expect(sha256Hex(new Uint8Array(await got.arrayBuffer()))).toBe(hash);

@@ -15,7 +15,8 @@ import { TestRequester, body, makeSigner, type TestSigner } from './helpers.js';
 let t: TestSigner;
 afterEach(() => t?.close());
 
-const put = (path: string, bytes: Uint8Array, headers: Record<string, string> = {}) => t.app.request(path, { method: 'PUT', body: bytes as BodyInit, headers });
+const put = (path: string, bytes: Uint8Array, headers: Record<string, string> = {}) =>
+  t.app.request(path, { method: 'PUT', body: bytes as BodyInit, headers });
 const modelsDir = () => join(mkdtempSync(join(tmpdir(), 'artifacts-')), 'models');
 
 describe('PUT /api/v1/models/{sha256}/artifact', () => {
@@ -73,6 +74,9 @@ describe('PUT /api/v1/models/{sha256}/artifact', () => {
     const path = `/api/v1/models/${sha256Hex(bytes)}/artifact?model=m`;
     const res = await put(path, bytes, new TestRequester().headers('PUT', path));
     expect(res.status).toBe(409);
-    expect(await body(res)).toMatchObject({ code: 'artifact_not_registered', error: expect.stringMatching(/through the console/) });
+    expect(await body(res)).toMatchObject({
+      code: 'artifact_not_registered',
+      error: expect.stringMatching(/through the console/),
+    });
   });
 });

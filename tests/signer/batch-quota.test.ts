@@ -22,8 +22,24 @@ beforeEach(async () => {
   node = new TestNode('node-1');
   expect(await register(t, node)).toBe(201);
   const now = Date.now();
-  const io = { inputs: JSON.stringify([{ name: 'x', type: 'float32', shape: ['batch', 2] }]), outputs: JSON.stringify([{ name: 'y', type: 'float32', shape: ['batch'] }]) };
-  t.s.store.db.insert(consoleModels).values({ name: MODEL, sha256: ARTIFACT_A, size: 10, status: 'published', price: '0', version: 1, created_at: now, updated_at: now, ...io }).run();
+  const io = {
+    inputs: JSON.stringify([{ name: 'x', type: 'float32', shape: ['batch', 2] }]),
+    outputs: JSON.stringify([{ name: 'y', type: 'float32', shape: ['batch'] }]),
+  };
+  t.s.store.db
+    .insert(consoleModels)
+    .values({
+      name: MODEL,
+      sha256: ARTIFACT_A,
+      size: 10,
+      status: 'published',
+      price: '0',
+      version: 1,
+      created_at: now,
+      updated_at: now,
+      ...io,
+    })
+    .run();
 });
 afterEach(() => {
   t.s.inference.close();
@@ -33,13 +49,21 @@ afterEach(() => {
 /** Mints a token through the admin API. */
 async function mintToken(settings: Record<string, unknown>): Promise<string> {
   const admin = await adminSession(t);
-  const res = await t.app.request('/api/v1/admin/tokens', { method: 'POST', headers: { ...admin.headers, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'batcher', rate_limit_per_minute: 0, ...settings }) });
+  const res = await t.app.request('/api/v1/admin/tokens', {
+    method: 'POST',
+    headers: { ...admin.headers, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'batcher', rate_limit_per_minute: 0, ...settings }),
+  });
   expect(res.status).toBe(201);
   return (await body(res)).data.token as string;
 }
 
 const batch = (token: string, n: number) =>
-  t.app.request(`/api/v1/models/${MODEL}/batch-infer`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ requests: Array.from({ length: n }, (_, i) => input(i)) }) });
+  t.app.request(`/api/v1/models/${MODEL}/batch-infer`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ requests: Array.from({ length: n }, (_, i) => input(i)) }),
+  });
 
 /** The node serves every task it can pull until `n` are done. */
 async function serve(n: number): Promise<void> {
@@ -47,13 +71,16 @@ async function serve(n: number): Promise<void> {
     const res = await t.app.request(...node.request('GET', `/api/v1/nodes/${node.nodeId}/tasks?wait=5`));
     expect(res.status).toBe(200);
     const task = (await body(res)).data;
-    expect((await t.app.request(...node.request('POST', '/api/v1/tasks/complete', node.result(task, output(0.5))))).status).toBe(200);
+    expect(
+      (await t.app.request(...node.request('POST', '/api/v1/tasks/complete', node.result(task, output(0.5))))).status,
+    ).toBe(200);
     done++;
   }
 }
 
 const tokenRow = () => t.s.store.db.select().from(apiTokens).get()!;
-const queued = () => (t.s.store.sqlite.prepare("select count(*) n from inference_tasks where source = 'direct'").get() as { n: number }).n;
+const queued = () =>
+  (t.s.store.sqlite.prepare("select count(*) n from inference_tasks where source = 'direct'").get() as { n: number }).n;
 
 describe('batch-infer spends quota and rate per request (issue 12, attack 5)', () => {
   it('a token with a monthly quota of 2 cannot run a batch of 32; nothing is spent or queued', async () => {
@@ -81,7 +108,11 @@ describe('batch-infer spends quota and rate per request (issue 12, attack 5)', (
     expect((await body(over)).error).toMatch(/1 of its monthly quota of 3 requests remain/);
     expect(tokenRow()).toMatchObject({ month_count: 2 });
     // Every request of the batch is its own usage row, as a single request would be.
-    const served = t.s.store.db.select().from(inferenceLogs).all().filter((r) => r.status === 'success');
+    const served = t.s.store.db
+      .select()
+      .from(inferenceLogs)
+      .all()
+      .filter((r) => r.status === 'success');
     expect(served).toHaveLength(2);
     expect(new Set(served.map((r) => r.task_id)).size).toBe(2);
   });

@@ -6,19 +6,27 @@ import { addTasks, body, makeSigner, register, TestNode, TestRequester, type Tes
 let t: TestSigner;
 let node: TestNode;
 beforeEach(async () => {
-  t = makeSigner({ scheduler: { max_in_flight_per_node: 10, prefer_better_node_ms: 0 }, server: { inline_input_max_bytes: 100 } });
+  t = makeSigner({
+    scheduler: { max_in_flight_per_node: 10, prefer_better_node_ms: 0 },
+    server: { inline_input_max_bytes: 100 },
+  });
   node = new TestNode('node-1');
   expect(await register(t, node)).toBe(201);
 });
 afterEach(() => t.close());
 
 const pull = (query: string) => t.app.request(...node.request('GET', `/api/v1/nodes/${node.nodeId}/tasks${query}`));
-const completeBatch = (results: unknown[]) => t.app.request(...node.request('POST', '/api/v1/tasks/complete-batch', { results }));
+const completeBatch = (results: unknown[]) =>
+  t.app.request(...node.request('POST', '/api/v1/tasks/complete-batch', { results }));
 const requester = new TestRequester();
 /** Uploads an input as its requester would, before its task exists (a signed request). */
 const put = (bytes: string | Uint8Array, type = 'application/json') => {
   const path = `/api/v1/inputs/${sha256Hex(bytes)}`;
-  return t.app.request(path, { method: 'PUT', body: typeof bytes === 'string' ? bytes : new Uint8Array(bytes), headers: { 'content-type': type, ...requester.headers('PUT', path) } });
+  return t.app.request(path, {
+    method: 'PUT',
+    body: typeof bytes === 'string' ? bytes : new Uint8Array(bytes),
+    headers: { 'content-type': type, ...requester.headers('PUT', path) },
+  });
 };
 
 describe('pulling several tasks at once (?max=)', () => {
@@ -28,7 +36,8 @@ describe('pulling several tasks at once (?max=)', () => {
     expect(res.status).toBe(200);
     const tasks = (await body(res)).data as { task_id: string; priority: number }[];
     expect(tasks.map((x) => x.priority)).toEqual([5, 1, 0]);
-    for (const x of tasks) expect(getTask(t.s.store, x.task_id)).toMatchObject({ status: 'in_progress', inference_node_id: 'node-1' });
+    for (const x of tasks)
+      expect(getTask(t.s.store, x.task_id)).toMatchObject({ status: 'in_progress', inference_node_id: 'node-1' });
     const one = (await body(await pull(''))).data;
     expect(Array.isArray(one)).toBe(false);
     expect(one.task_id).toBe(ids[3]);
@@ -43,10 +52,17 @@ describe('pulling several tasks at once (?max=)', () => {
 
   it('carries small inputs inline when asked, byte for byte: text as text (whatever its content type), other bytes as base64; large ones are fetched', async () => {
     const small = '{"inputs":[{"name":"x","shape":[1],"datatype":"FP32","data":[1.5]}]}';
-    const large = JSON.stringify({ inputs: [{ name: 'x', shape: [20], datatype: 'FP32', data: Array(20).fill(0.25) }] });
+    const large = JSON.stringify({
+      inputs: [{ name: 'x', shape: [20], datatype: 'FP32', data: Array(20).fill(0.25) }],
+    });
     expect(large.length).toBeGreaterThan(100);
     const binary = new Uint8Array([0x7b, 0xff, 0xfe, 0x7d]);
-    for (const [text, type] of [[small, 'application/octet-stream'], [large, 'application/json'], [binary, 'application/octet-stream']] as const) expect((await put(text, type)).status).toBe(201);
+    for (const [text, type] of [
+      [small, 'application/octet-stream'],
+      [large, 'application/json'],
+      [binary, 'application/octet-stream'],
+    ] as const)
+      expect((await put(text, type)).status).toBe(201);
     addTasks(t, { inputHash: sha256Hex(small) }, { inputHash: sha256Hex(large) }, { inputHash: sha256Hex(binary) });
     const tasks = (await body(await pull('?max=3&inline=true'))).data as { input_hash: string; input?: string }[];
     const byHash = new Map(tasks.map((x) => [x.input_hash, x.input]));
@@ -63,19 +79,34 @@ describe('pulling several tasks at once (?max=)', () => {
     const binary = new Uint8Array([0x7b, 0xff, 0x0a, 0x7d]);
     const large = 'x'.repeat(200);
     for (const b of [small, binary, large]) expect((await put(b)).status).toBe(201);
-    addTasks(t, { inputHash: sha256Hex(small) }, { inputHash: sha256Hex(binary) }, { inputHash: sha256Hex(small) }, { inputHash: sha256Hex(large) });
+    addTasks(
+      t,
+      { inputHash: sha256Hex(small) },
+      { inputHash: sha256Hex(binary) },
+      { inputHash: sha256Hex(small) },
+      { inputHash: sha256Hex(large) },
+    );
     const path = `/api/v1/nodes/${node.nodeId}/tasks?max=4&inline=true`;
     const [url, init] = node.request('GET', path);
-    const res = await t.app.request(url, { ...init, headers: { ...(init.headers as Record<string, string>), accept: 'application/octet-stream' } });
+    const res = await t.app.request(url, {
+      ...init,
+      headers: { ...(init.headers as Record<string, string>), accept: 'application/octet-stream' },
+    });
     expect(res.headers.get('content-type')).toBe('application/octet-stream');
     const bytes = new Uint8Array(await res.arrayBuffer());
     const end = bytes.indexOf(0x0a);
-    const tasks = JSON.parse(new TextDecoder().decode(bytes.subarray(0, end))).data as { input_hash: string; input_range?: [number, number] }[];
+    const tasks = JSON.parse(new TextDecoder().decode(bytes.subarray(0, end))).data as {
+      input_hash: string;
+      input_range?: [number, number];
+    }[];
     const rest = bytes.subarray(end + 1);
     expect(rest.length).toBe(small.length + binary.length);
     for (const task of tasks) {
       if (task.input_hash === sha256Hex(large)) expect(task.input_range).toBeUndefined();
-      else expect(sha256Hex(rest.subarray(task.input_range![0], task.input_range![0] + task.input_range![1]))).toBe(task.input_hash);
+      else
+        expect(sha256Hex(rest.subarray(task.input_range![0], task.input_range![0] + task.input_range![1]))).toBe(
+          task.input_hash,
+        );
     }
   });
 
@@ -91,7 +122,11 @@ describe('pulling several tasks at once (?max=)', () => {
 describe('posting several results at once (complete-batch)', () => {
   it('accepts the good results and refuses the bad ones one by one, with the status a single post would get', async () => {
     addTasks(t, {}, {}, {}, {});
-    const tasks = (await body(await pull('?max=4'))).data as { task_id: string; chain_task_id: string; input_hash: string }[];
+    const tasks = (await body(await pull('?max=4'))).data as {
+      task_id: string;
+      chain_task_id: string;
+      input_hash: string;
+    }[];
     const good = [node.result(tasks[0]!), node.result(tasks[1]!)];
     const wrongHash = { ...node.result(tasks[2]!), output_hash: sha256Hex('not the output') };
     const forged = new TestNode('node-1').result(tasks[3]!);
@@ -100,7 +135,9 @@ describe('posting several results at once (complete-batch)', () => {
     expect(res.status).toBe(200);
     const outcomes = (await body(res)).data.results;
     expect(outcomes.map((o: { task_id: string }) => o.task_id)).toEqual([...tasks.map((x) => x.task_id), '999']);
-    expect(outcomes.map((o: { success: boolean; http_status?: number }) => (o.success ? 'ok' : o.http_status))).toEqual(['ok', 'ok', 400, 401, 404]);
+    expect(outcomes.map((o: { success: boolean; http_status?: number }) => (o.success ? 'ok' : o.http_status))).toEqual(
+      ['ok', 'ok', 400, 401, 404],
+    );
     expect(outcomes[2].error).toMatch(/not the sha256 of the canonical JSON/);
     expect(getTask(t.s.store, tasks[0]!.task_id)!.status).toBe('completed');
     expect(getTask(t.s.store, tasks[1]!.task_id)!.status).toBe('completed');

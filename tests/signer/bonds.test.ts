@@ -43,7 +43,13 @@ afterAll(async () => {
 async function http(node: TestNode, method: string, path: string, body?: unknown) {
   const [p, init] = node.request(method, path, body);
   const res = await fetch(signer.url + p, init);
-  return { status: res.status, json: res.status === 204 ? null : ((await res.json()) as { success: boolean; data: any; error: string | null; code?: string }) };
+  return {
+    status: res.status,
+    json:
+      res.status === 204
+        ? null
+        : ((await res.json()) as { success: boolean; data: any; error: string | null; code?: string }),
+  };
 }
 const register = (node: TestNode) => http(node, 'POST', '/api/v1/nodes/register', node.registration());
 const stats = async () => ((await (await fetch(`${signer.url}/api/v1/stats`)).json()) as { data: any }).data;

@@ -27,7 +27,13 @@ async function walFrames(work: () => Promise<unknown>): Promise<number> {
 
 const complete = (task: { task_id: string; chain_task_id: string | null; input_hash: string }, tamper = false) => {
   const result = node.result(task);
-  return t.app.request(...node.request('POST', '/api/v1/tasks/complete', tamper ? { ...result, signature: node.result({ ...task, input_hash: '00'.repeat(32) }).signature } : result));
+  return t.app.request(
+    ...node.request(
+      'POST',
+      '/api/v1/tasks/complete',
+      tamper ? { ...result, signature: node.result({ ...task, input_hash: '00'.repeat(32) }).signature } : result,
+    ),
+  );
 };
 
 describe('POST /api/v1/tasks/complete at the same time', () => {

@@ -11,7 +11,10 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('signer configuration', () => {
   it('config/signer.toml is valid and equals the built-in defaults', () => {
     expect(loadConfig('config/signer.toml', {}, {})).toEqual(resolveConfig({}));
-    expect(resolveConfig({})).toMatchObject({ server: { port: 8080, host: '127.0.0.1' }, network: { heartbeat_interval_ms: 30_000, max_nodes: 100, default_privacy_mode: 'standard' } });
+    expect(resolveConfig({})).toMatchObject({
+      server: { port: 8080, host: '127.0.0.1' },
+      network: { heartbeat_interval_ms: 30_000, max_nodes: 100, default_privacy_mode: 'standard' },
+    });
   });
 
   it('environment overrides the file and flags override both', () => {
@@ -23,7 +26,11 @@ describe('signer configuration', () => {
     expect(c.database.path).toBe('/tmp/from-env.db');
     expect(c.chain.private_key).toBe('ab'.repeat(32));
     const f = loadConfig(path, { apiPort: 0, database: '/tmp/flag.db', apiHost: '0.0.0.0', debug: true }, env);
-    expect(f).toMatchObject({ server: { port: 0, host: '0.0.0.0' }, database: { path: '/tmp/flag.db' }, log: { level: 'debug' } });
+    expect(f).toMatchObject({
+      server: { port: 0, host: '0.0.0.0' },
+      database: { path: '/tmp/flag.db' },
+      log: { level: 'debug' },
+    });
   });
 
   it('names the key and the problem for bad values, unknown keys and broken TOML', () => {
@@ -40,7 +47,12 @@ describe('signer configuration', () => {
 });
 
 describe('signer CLI', () => {
-  const cli = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'signer/cli.ts', ...args], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, SIGNER_PRIVATE_KEY: '' } });
+  const cli = (...args: string[]) =>
+    spawnSync(process.execPath, ['--import', 'tsx', 'signer/cli.ts', ...args], {
+      encoding: 'utf8',
+      timeout: 30_000,
+      env: { ...process.env, SIGNER_PRIVATE_KEY: '' },
+    });
 
   it('prints usage for a missing command and for bad flags, exit code 2', () => {
     const none = cli();

@@ -27,25 +27,39 @@ const form = (fields: Record<string, string>, extra: Record<string, string> = {}
 });
 
 /** Bindings that make the request come from `ip`, as @hono/node-server reports a TCP peer. */
-const from = (ip: string) => ({ incoming: { socket: { remoteAddress: ip, remotePort: 40000, remoteFamily: ip.includes(':') ? 'IPv6' : 'IPv4' } } });
+const from = (ip: string) => ({
+  incoming: { socket: { remoteAddress: ip, remotePort: 40000, remoteFamily: ip.includes(':') ? 'IPv6' : 'IPv4' } },
+});
 
 describe('console auth', () => {
   it('initializes the admin once, with a password of at least 10 characters', async () => {
     t = makeSigner();
     const setup_token = setupToken(t.s);
     expect((await t.app.request('/console/login')).headers.get('location')).toBe('/console/init');
-    const short = await t.app.request('/api/v1/admin/init', json({ username: 'admin', password: 'short', setup_token }));
+    const short = await t.app.request(
+      '/api/v1/admin/init',
+      json({ username: 'admin', password: 'short', setup_token }),
+    );
     expect(short.status).toBe(400);
     expect((await body(short)).error).toMatch(/at least 10 characters/);
 
     expect((await t.app.request('/api/v1/admin/init', json({ ...ADMIN, setup_token }))).status).toBe(201);
-    const again = await t.app.request('/api/v1/admin/init', json({ username: 'intruder', password: 'another long password', setup_token }));
+    const again = await t.app.request(
+      '/api/v1/admin/init',
+      json({ username: 'intruder', password: 'another long password', setup_token }),
+    );
     expect(again.status).toBe(409);
     expect((await body(again)).error).toMatch(/already initialized; log in/);
     const page = await t.app.request('/console/init');
     expect(page.status).toBe(303);
     expect(page.headers.get('location')).toBe('/console/login');
-    expect(t.s.store.db.select().from(adminUsers).all().map((u) => u.username)).toEqual(['admin']);
+    expect(
+      t.s.store.db
+        .select()
+        .from(adminUsers)
+        .all()
+        .map((u) => u.username),
+    ).toEqual(['admin']);
   });
 
   it('the init page creates the admin and logs in; the login page refuses a wrong password', async () => {
@@ -67,19 +81,27 @@ describe('console auth', () => {
     const wrong = await t.app.request('/api/v1/admin/login', json({ username: 'admin', password: 'wrong password!' }));
     expect(wrong.status).toBe(401);
     expect(sessionCookieOf(wrong)).toBe('');
-    expect((await t.app.request('/api/v1/admin/login', json({ username: 'nobody', password: ADMIN.password }))).status).toBe(401);
+    expect(
+      (await t.app.request('/api/v1/admin/login', json({ username: 'nobody', password: ADMIN.password }))).status,
+    ).toBe(401);
   });
 
   it('rate-limits logins after N failures with 429 and Retry-After, even with the right password', async () => {
     t = makeSigner({ console: { login_max_failures: 3, login_window_ms: 600_000 } });
     await adminSession(t);
-    for (let i = 0; i < 3; i++) expect((await t.app.request('/api/v1/admin/login', json({ username: 'admin', password: `wrong password ${i}` }))).status).toBe(401);
+    for (let i = 0; i < 3; i++)
+      expect(
+        (await t.app.request('/api/v1/admin/login', json({ username: 'admin', password: `wrong password ${i}` })))
+          .status,
+      ).toBe(401);
     const limited = await t.app.request('/api/v1/admin/login', json(ADMIN));
     expect(limited.status).toBe(429);
     const retryAfter = Number(limited.headers.get('retry-after'));
     expect(retryAfter).toBeGreaterThan(0);
     expect(retryAfter).toBeLessThanOrEqual(600);
-    expect((await body(limited)).error).toMatch(/too many failed logins for admin from your address; try again in 10 minutes/);
+    expect((await body(limited)).error).toMatch(
+      /too many failed logins for admin from your address; try again in 10 minutes/,
+    );
   });
 
   it('init needs the one-time setup token the signer wrote (0600) next to its database; it dies once the admin exists (issue 12, attack 7b)', async () => {
@@ -91,17 +113,28 @@ describe('console auth', () => {
     // Whoever reaches the signer first without the token cannot become the admin, by the API or the page.
     const none = await t.app.request('/api/v1/admin/init', json(ADMIN));
     expect(none.status).toBe(401);
-    expect(await none.json()).toMatchObject({ code: 'setup_token_required', error: expect.stringMatching(/setup token.*console-setup-token/) });
+    expect(await none.json()).toMatchObject({
+      code: 'setup_token_required',
+      error: expect.stringMatching(/setup token.*console-setup-token/),
+    });
     const wrong = await t.app.request('/api/v1/admin/init', json({ ...ADMIN, setup_token: 'x'.repeat(43) }));
     expect(wrong.status).toBe(401);
-    expect(await wrong.json()).toMatchObject({ code: 'setup_token_invalid', error: expect.stringMatching(/does not match/) });
-    const page = await t.app.request('/console/init', form({ username: 'intruder', password: 'a long enough password' }));
+    expect(await wrong.json()).toMatchObject({
+      code: 'setup_token_invalid',
+      error: expect.stringMatching(/does not match/),
+    });
+    const page = await t.app.request(
+      '/console/init',
+      form({ username: 'intruder', password: 'a long enough password' }),
+    );
     expect(page.status).toBe(401);
     expect(await page.text()).toContain('setup token');
     expect(t.s.store.db.select().from(adminUsers).all()).toEqual([]);
     // The page asks for the token, or carries the one in its URL.
     expect(await (await t.app.request('/console/init')).text()).toMatch(/<input[^>]*id="token"[^>]*name="token"/);
-    expect(await (await t.app.request(`/console/init?token=${token}`)).text()).toContain(`type="hidden" name="token" value="${token}"`);
+    expect(await (await t.app.request(`/console/init?token=${token}`)).text()).toContain(
+      `type="hidden" name="token" value="${token}"`,
+    );
     // A restart before the admin exists keeps the same token: the URL printed first still works.
     const again = createServices({ config: t.s.config, store: t.s.store, log: pino({ level: 'silent' }) });
     await again.verifier.close();
@@ -110,8 +143,21 @@ describe('console auth', () => {
     expect(created.status).toBe(201);
     // Used once: the file is gone and the token no longer initializes anything.
     expect(existsSync(file)).toBe(false);
-    expect((await t.app.request('/api/v1/admin/init', json({ username: 'intruder', password: 'another long password', setup_token: token }))).status).toBe(409);
-    expect(t.s.store.db.select().from(adminUsers).all().map((u) => u.username)).toEqual(['admin']);
+    expect(
+      (
+        await t.app.request(
+          '/api/v1/admin/init',
+          json({ username: 'intruder', password: 'another long password', setup_token: token }),
+        )
+      ).status,
+    ).toBe(409);
+    expect(
+      t.s.store.db
+        .select()
+        .from(adminUsers)
+        .all()
+        .map((u) => u.username),
+    ).toEqual(['admin']);
   });
 
   it('logs the setup URL at start, and makes no token once an admin exists', async () => {
@@ -132,7 +178,8 @@ describe('console auth', () => {
   it('throttles per address and per (username, address): 20 bad logins from A do not lock out the right password from B (issue 12, attack 7a)', async () => {
     t = makeSigner();
     await adminSession(t);
-    const login = (ip: string, password: string, username = 'admin') => t.app.request('/api/v1/admin/login', json({ username, password }), from(ip));
+    const login = (ip: string, password: string, username = 'admin') =>
+      t.app.request('/api/v1/admin/login', json({ username, password }), from(ip));
     const statuses: number[] = [];
     for (let i = 0; i < 20; i++) statuses.push((await login('203.0.113.1', `wrong password ${i}`)).status);
     expect(statuses.slice(0, 5)).toEqual([401, 401, 401, 401, 401]);
@@ -147,15 +194,19 @@ describe('console auth', () => {
     const fromA = await login('203.0.113.1', ADMIN.password);
     expect(fromA.status).toBe(429);
     expect(Number(fromA.headers.get('retry-after'))).toBeGreaterThan(0);
-    expect((await body(fromA)).error).toMatch(/^too many failed logins for admin from your address; try again in 15 minutes/);
+    expect((await body(fromA)).error).toMatch(
+      /^too many failed logins for admin from your address; try again in 15 minutes/,
+    );
   });
 
   it('an address spraying usernames is throttled after login_max_failures_per_address; IPv6 counts per /64', async () => {
     t = makeSigner({ console: { login_max_failures: 3, login_max_failures_per_address: 6 } });
     await adminSession(t);
-    const login = (ip: string, username: string, password = 'wrong password') => t.app.request('/api/v1/admin/login', json({ username, password }), from(ip));
+    const login = (ip: string, username: string, password = 'wrong password') =>
+      t.app.request('/api/v1/admin/login', json({ username, password }), from(ip));
     // Two guesses each for three usernames: six failures, under the pair limit of 3 each.
-    for (const user of ['alice', 'bob', 'carol']) for (let i = 0; i < 2; i++) expect((await login('203.0.113.9', user)).status).toBe(401);
+    for (const user of ['alice', 'bob', 'carol'])
+      for (let i = 0; i < 2; i++) expect((await login('203.0.113.9', user)).status).toBe(401);
     expect((await login('203.0.113.9', 'dave')).status).toBe(429);
     // A neighbour address is not affected.
     expect((await login('203.0.113.10', 'admin', ADMIN.password)).status).toBe(200);
@@ -174,7 +225,10 @@ describe('console auth', () => {
     expect(plain).toMatch(/SameSite=Strict/);
     expect(plain).toMatch(/Path=\//);
     expect(plain).not.toMatch(/Secure/);
-    const tls = await t.app.request('https://localhost/api/v1/admin/login', json(ADMIN, { origin: 'https://localhost' }));
+    const tls = await t.app.request(
+      'https://localhost/api/v1/admin/login',
+      json(ADMIN, { origin: 'https://localhost' }),
+    );
     expect(tls.headers.getSetCookie()[0]).toMatch(/Secure/);
   });
 
@@ -192,12 +246,18 @@ describe('console auth', () => {
   it('refuses state-changing requests without the right CSRF token or from another origin', async () => {
     t = makeSigner();
     const { cookie, csrf } = await adminSession(t);
-    const missing = await t.app.request('/api/v1/admin/logout', { method: 'POST', headers: { cookie, origin: ORIGIN } });
+    const missing = await t.app.request('/api/v1/admin/logout', {
+      method: 'POST',
+      headers: { cookie, origin: ORIGIN },
+    });
     expect(missing.status).toBe(403);
     expect((await body(missing)).error).toBe('missing or wrong CSRF token; reload the page');
     const wrong = await t.app.request('/console/logout', form({ _csrf: 'x'.repeat(43) }, { cookie }));
     expect(wrong.status).toBe(403);
-    const foreign = await t.app.request('/console/logout', form({ _csrf: csrf }, { cookie, origin: 'http://evil.example' }));
+    const foreign = await t.app.request(
+      '/console/logout',
+      form({ _csrf: csrf }, { cookie, origin: 'http://evil.example' }),
+    );
     expect(foreign.status).toBe(403);
     expect((await body(foreign)).error).toMatch(/another site/);
     // Still logged in after all three.
@@ -216,7 +276,9 @@ describe('console auth', () => {
     expect(api.status).toBe(401);
     expect((await body(api)).error).toMatch(/not logged in.*POST \/api\/v1\/admin\/login/);
     expect((await t.app.request('/console')).headers.get('location')).toBe('/console/login');
-    expect((await t.app.request('/api/v1/admin/me', { headers: { cookie: 'signer_session=forged' } })).status).toBe(401);
+    expect((await t.app.request('/api/v1/admin/me', { headers: { cookie: 'signer_session=forged' } })).status).toBe(
+      401,
+    );
   });
 
   it('logout ends the session', async () => {
@@ -251,9 +313,18 @@ describe('console auth', () => {
     expect(html).not.toContain('/console/logout');
     const css = await t.app.request('/console/assets/console.css');
     expect(css.headers.get('content-type')).toMatch(/text\/css/);
-    const page = String(await Layout({ title: 'Tokens', admin: { id: 1, username: 'admin', csrfToken: 'tok-123' }, children: 'content' }).toString());
+    const page = String(
+      await Layout({
+        title: 'Tokens',
+        admin: { id: 1, username: 'admin', csrfToken: 'tok-123' },
+        children: 'content',
+      }).toString(),
+    );
     expect(page).toContain('<meta name="csrf-token" content="tok-123"/>');
-    for (const href of ['/console', '/console/models', '/console/tokens', '/docs']) expect(page).toContain(`href="${href}"`);
-    expect(page).toMatch(/<form method="post" action="\/console\/logout"[^>]*><input type="hidden" name="_csrf" value="tok-123"\/>/);
+    for (const href of ['/console', '/console/models', '/console/tokens', '/docs'])
+      expect(page).toContain(`href="${href}"`);
+    expect(page).toMatch(
+      /<form method="post" action="\/console\/logout"[^>]*><input type="hidden" name="_csrf" value="tok-123"\/>/,
+    );
   });
 });

@@ -43,11 +43,23 @@ export async function adminSession(target: ConsoleTarget): Promise<AdminSessionH
   const app = 'app' in target ? target.app : target;
   const token = 'app' in target ? setupToken(target.s) : null;
   if (token) {
-    const init = await app.request('/api/v1/admin/init', { method: 'POST', headers: json, body: JSON.stringify({ ...ADMIN, setup_token: token }) });
-    if (init.status !== 201 && init.status !== 409) throw new Error(`admin init failed: ${init.status} ${await init.text()}`);
+    const init = await app.request('/api/v1/admin/init', {
+      method: 'POST',
+      headers: json,
+      body: JSON.stringify({ ...ADMIN, setup_token: token }),
+    });
+    if (init.status !== 201 && init.status !== 409)
+      throw new Error(`admin init failed: ${init.status} ${await init.text()}`);
   }
-  const login = await app.request('/api/v1/admin/login', { method: 'POST', headers: json, body: JSON.stringify(ADMIN) });
-  if (login.status !== 200) throw new Error(`admin login failed: ${login.status} ${await login.text()}${'app' in target ? '' : ' (to create the admin first, pass {app, s}: init needs the setup token)'}`);
+  const login = await app.request('/api/v1/admin/login', {
+    method: 'POST',
+    headers: json,
+    body: JSON.stringify(ADMIN),
+  });
+  if (login.status !== 200)
+    throw new Error(
+      `admin login failed: ${login.status} ${await login.text()}${'app' in target ? '' : ' (to create the admin first, pass {app, s}: init needs the setup token)'}`,
+    );
   const csrf = ((await login.json()) as { data: { csrf_token: string } }).data.csrf_token;
   const cookie = sessionCookieOf(login);
   return { cookie, csrf, headers: { cookie, origin: ORIGIN, 'x-csrf-token': csrf } };

@@ -11,7 +11,14 @@ import { getAddressFromPrivateKey } from '@stacks/transactions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256Hex } from '../../protocol/index.js';
 import { DEFAULT_MODELS } from '../../node-agent/models/defaults.js';
-import { createApp, createServices, openDatabase, resolveConfig, type Services, type SignerConfigInput } from '../../signer/index.js';
+import {
+  createApp,
+  createServices,
+  openDatabase,
+  resolveConfig,
+  type Services,
+  type SignerConfigInput,
+} from '../../signer/index.js';
 import { adminSession, type AdminSessionHeaders } from './console-helpers.js';
 import { chainFixture, type ChainFixture } from './devnet-fixture.js';
 import { ESCROW, body } from './helpers.js';
@@ -31,7 +38,12 @@ interface Console {
 /** A signer with a fresh database and models folder, optionally on a chain, with an admin logged in. */
 async function consoleSigner(config: SignerConfigInput = {}, fx?: ChainFixture): Promise<Console> {
   const dir = mkdtempSync(join(tmpdir(), 'console-models-'));
-  const cfg = resolveConfig({ ...config, database: { path: join(dir, 'signer.db') }, models: { dir: join(dir, 'models'), ...config.models }, log: { level: 'silent' } });
+  const cfg = resolveConfig({
+    ...config,
+    database: { path: join(dir, 'signer.db') },
+    models: { dir: join(dir, 'models'), ...config.models },
+    log: { level: 'silent' },
+  });
   const store = openDatabase(cfg.database.path);
   const chain = fx?.chain() ?? null;
   const s = createServices({ config: cfg, store, log: pino({ level: 'silent' }), escrow: ESCROW, chain });
@@ -58,7 +70,11 @@ function form(fields: Record<string, string | Blob>): FormData {
 const onnx = (bytes: Uint8Array, name = 'model.onnx') => new File([new Uint8Array(bytes)], name);
 
 async function upload(t: Console, name: string, bytes: Uint8Array) {
-  return t.app.request('/api/v1/admin/models', { method: 'POST', headers: t.auth.headers, body: form({ name, file: onnx(bytes) }) });
+  return t.app.request('/api/v1/admin/models', {
+    method: 'POST',
+    headers: t.auth.headers,
+    body: form({ name, file: onnx(bytes) }),
+  });
 }
 
 async function post(t: Console, path: string, json?: unknown) {
@@ -77,9 +93,17 @@ describe('console models without a chain', () => {
     const res = await upload(t, 'ppocr-cls', CLASSIFIER);
     expect(res.status).toBe(201);
     const m = (await body(res)).data;
-    expect(m).toMatchObject({ name: 'ppocr-cls', status: 'validated', sha256: DEFAULT_MODELS.classifier.sha256, size: CLASSIFIER.length, error: null });
+    expect(m).toMatchObject({
+      name: 'ppocr-cls',
+      status: 'validated',
+      sha256: DEFAULT_MODELS.classifier.sha256,
+      size: CLASSIFIER.length,
+      error: null,
+    });
     // The classifier declares a dynamic batch, height and width: [N, 3, H, W] float32.
-    expect(m.inputs).toEqual([{ name: 'x', type: 'float32', shape: [expect.any(String), 3, expect.any(String), expect.any(String)] }]);
+    expect(m.inputs).toEqual([
+      { name: 'x', type: 'float32', shape: [expect.any(String), 3, expect.any(String), expect.any(String)] },
+    ]);
     expect(m.outputs).toEqual([{ name: 'softmax_0.tmp_0', type: 'float32', shape: [expect.any(String), 2] }]);
     const artifact = await t.app.request(`/api/v1/models/${m.sha256}/artifact`);
     expect(artifact.status).toBe(200);
@@ -87,9 +111,17 @@ describe('console models without a chain', () => {
   });
 
   it('takes a raw body named with ?name=', async () => {
-    const res = await t.app.request('/api/v1/admin/models?name=cls-raw', { method: 'POST', headers: { ...t.auth.headers, 'content-type': 'application/octet-stream' }, body: new Uint8Array(CLASSIFIER) });
+    const res = await t.app.request('/api/v1/admin/models?name=cls-raw', {
+      method: 'POST',
+      headers: { ...t.auth.headers, 'content-type': 'application/octet-stream' },
+      body: new Uint8Array(CLASSIFIER),
+    });
     expect(res.status).toBe(201);
-    expect((await body(res)).data).toMatchObject({ name: 'cls-raw', status: 'validated', sha256: DEFAULT_MODELS.classifier.sha256 });
+    expect((await body(res)).data).toMatchObject({
+      name: 'cls-raw',
+      status: 'validated',
+      sha256: DEFAULT_MODELS.classifier.sha256,
+    });
   });
 
   it('refuses a file that is not ONNX with a 422 that says so, marks it invalid and stores nothing', async () => {
@@ -97,9 +129,18 @@ describe('console models without a chain', () => {
     const res = await upload(t, 'junk', junk);
     expect(res.status).toBe(422);
     const { error } = await body(res);
-    expect(error).toMatch(/^junk: not a model onnxruntime can load \(Load model from the file failed:Protobuf parsing failed\.\); upload an ONNX model file \(\.onnx\)$/);
-    const rows = (await body(await t.app.request('/api/v1/admin/models', { headers: t.auth.headers }))).data as { name: string; status: string; error: string }[];
-    expect(rows.find((r) => r.name === 'junk')).toMatchObject({ status: 'invalid', error: expect.stringMatching(/^onnxruntime could not load this file: /) });
+    expect(error).toMatch(
+      /^junk: not a model onnxruntime can load \(Load model from the file failed:Protobuf parsing failed\.\); upload an ONNX model file \(\.onnx\)$/,
+    );
+    const rows = (await body(await t.app.request('/api/v1/admin/models', { headers: t.auth.headers }))).data as {
+      name: string;
+      status: string;
+      error: string;
+    }[];
+    expect(rows.find((r) => r.name === 'junk')).toMatchObject({
+      status: 'invalid',
+      error: expect.stringMatching(/^onnxruntime could not load this file: /),
+    });
     expect((await t.app.request(`/api/v1/models/${sha256Hex(junk)}/artifact`)).status).toBe(404);
     expect(readdirSync(t.s.config.models.dir)).toEqual([`${DEFAULT_MODELS.classifier.sha256}.onnx`]);
     const id = rows.find((r) => r.name === 'junk') as unknown as { id: number };
@@ -107,7 +148,9 @@ describe('console models without a chain', () => {
   });
 
   it('refuses bad names and empty files with what to change', async () => {
-    expect((await body(await upload(t, 'has space', CLASSIFIER))).error).toMatch(/model name "has space" is not allowed: use 1-64 letters/);
+    expect((await body(await upload(t, 'has space', CLASSIFIER))).error).toMatch(
+      /model name "has space" is not allowed: use 1-64 letters/,
+    );
     const empty = await upload(t, 'empty', new Uint8Array());
     expect(empty.status).toBe(400);
     expect((await body(empty)).error).toMatch(/file is empty/);
@@ -118,15 +161,27 @@ describe('console models without a chain', () => {
     expect(generated.status).toBe(200);
     const run = (await body(generated)).data;
     expect(run.fed).toEqual([{ name: 'x', type: 'float32', shape: [1, 3, 1, 1] }]);
-    expect(run.outputs_summary).toEqual([{ name: 'softmax_0.tmp_0', type: 'float32', shape: [1, 2], size: 2, sample: [expect.any(Number), expect.any(Number)] }]);
+    expect(run.outputs_summary).toEqual([
+      {
+        name: 'softmax_0.tmp_0',
+        type: 'float32',
+        shape: [1, 2],
+        size: 2,
+        sample: [expect.any(Number), expect.any(Number)],
+      },
+    ]);
     expect(run.outputs_summary[0].sample[0] + run.outputs_summary[0].sample[1]).toBeCloseTo(1, 4);
     expect(run.infer_ms).toBeGreaterThan(0);
 
-    const image = { inputs: [{ name: 'x', shape: [2, 3, 48, 192], datatype: 'FP32', data: new Array(2 * 3 * 48 * 192).fill(0.25) }] };
+    const image = {
+      inputs: [{ name: 'x', shape: [2, 3, 48, 192], datatype: 'FP32', data: new Array(2 * 3 * 48 * 192).fill(0.25) }],
+    };
     const uploaded = (await body(await post(t, '/api/v1/admin/models/1/test', image))).data;
     expect(uploaded.outputs_summary[0]).toMatchObject({ shape: [2, 2], size: 4 });
 
-    const wrong = await post(t, '/api/v1/admin/models/1/test', { inputs: [{ name: 'image', shape: [1], datatype: 'FP32', data: [1] }] });
+    const wrong = await post(t, '/api/v1/admin/models/1/test', {
+      inputs: [{ name: 'image', shape: [1], datatype: 'FP32', data: [1] }],
+    });
     expect(wrong.status).toBe(400);
     expect((await body(wrong)).error).toBe('test input "image" is not an input of ppocr-cls; its inputs are x');
   });
@@ -138,7 +193,11 @@ describe('console models without a chain', () => {
   });
 
   it('needs an admin session', async () => {
-    const res = await t.app.request('/api/v1/admin/models', { method: 'POST', headers: { origin: 'http://localhost' }, body: form({ name: 'x', file: onnx(CLASSIFIER) }) });
+    const res = await t.app.request('/api/v1/admin/models', {
+      method: 'POST',
+      headers: { origin: 'http://localhost' },
+      body: form({ name: 'x', file: onnx(CLASSIFIER) }),
+    });
     expect(res.status).toBe(401);
     expect((await t.app.request('/console/models')).status).toBe(303);
   });
@@ -146,17 +205,37 @@ describe('console models without a chain', () => {
   it('works from the page with plain forms', async () => {
     const { cookie, csrf } = t.auth;
     const headers = { cookie, origin: 'http://localhost' };
-    const up = await t.app.request('/console/models', { method: 'POST', headers, body: form({ _csrf: csrf, name: 'from-page', file: onnx(CLASSIFIER, 'cls.onnx') }) });
+    const up = await t.app.request('/console/models', {
+      method: 'POST',
+      headers,
+      body: form({ _csrf: csrf, name: 'from-page', file: onnx(CLASSIFIER, 'cls.onnx') }),
+    });
     expect(up.status).toBe(303);
     const location = new URL(up.headers.get('location')!, 'http://localhost');
-    expect(location.searchParams.get('notice')).toMatch(/^uploaded from-page \(id \d+\): onnxruntime loaded it; 1 input\(s\), 1 output\(s\)$/);
+    expect(location.searchParams.get('notice')).toMatch(
+      /^uploaded from-page \(id \d+\): onnxruntime loaded it; 1 input\(s\), 1 output\(s\)$/,
+    );
     const id = /id (\d+)/.exec(location.searchParams.get('notice')!)![1];
 
-    const test = await t.app.request(`/console/models/${id}/test`, { method: 'POST', headers, body: form({ _csrf: csrf }) });
-    expect(new URL(test.headers.get('location')!, 'http://localhost').searchParams.get('notice')).toMatch(/^test of upload \d+: softmax_0.tmp_0 float32 \[1,2\] = /);
-    const input = JSON.stringify({ inputs: [{ name: 'x', shape: [3, 3, 8, 8], datatype: 'FP32', data: new Array(3 * 3 * 8 * 8).fill(0.1) }] });
-    const withInput = await t.app.request(`/console/models/${id}/test`, { method: 'POST', headers, body: form({ _csrf: csrf, input: new File([input], 'input.json') }) });
-    expect(new URL(withInput.headers.get('location')!, 'http://localhost').searchParams.get('notice')).toMatch(/softmax_0.tmp_0 float32 \[3,2\] = /);
+    const test = await t.app.request(`/console/models/${id}/test`, {
+      method: 'POST',
+      headers,
+      body: form({ _csrf: csrf }),
+    });
+    expect(new URL(test.headers.get('location')!, 'http://localhost').searchParams.get('notice')).toMatch(
+      /^test of upload \d+: softmax_0.tmp_0 float32 \[1,2\] = /,
+    );
+    const input = JSON.stringify({
+      inputs: [{ name: 'x', shape: [3, 3, 8, 8], datatype: 'FP32', data: new Array(3 * 3 * 8 * 8).fill(0.1) }],
+    });
+    const withInput = await t.app.request(`/console/models/${id}/test`, {
+      method: 'POST',
+      headers,
+      body: form({ _csrf: csrf, input: new File([input], 'input.json') }),
+    });
+    expect(new URL(withInput.headers.get('location')!, 'http://localhost').searchParams.get('notice')).toMatch(
+      /softmax_0.tmp_0 float32 \[3,2\] = /,
+    );
 
     const page = await t.app.request('/console/models', { headers });
     expect(page.status).toBe(200);
@@ -174,10 +253,16 @@ describe('console upload size limit', () => {
     try {
       for (const res of [
         await upload(t, 'too-big', CLASSIFIER),
-        await t.app.request('/api/v1/admin/models?name=too-big', { method: 'POST', headers: t.auth.headers, body: new Uint8Array(CLASSIFIER) }),
+        await t.app.request('/api/v1/admin/models?name=too-big', {
+          method: 'POST',
+          headers: t.auth.headers,
+          body: new Uint8Array(CLASSIFIER),
+        }),
       ]) {
         expect(res.status).toBe(413);
-        expect((await body(res)).error).toBe('model file is larger than 100000 bytes (models.max_upload_bytes); upload a smaller .onnx or raise the limit');
+        expect((await body(res)).error).toBe(
+          'model file is larger than 100000 bytes (models.max_upload_bytes); upload a smaller .onnx or raise the limit',
+        );
       }
       expect((await body(await t.app.request('/api/v1/admin/models', { headers: t.auth.headers }))).data).toEqual([]);
     } finally {
@@ -205,7 +290,12 @@ describe('console models on the devnet', () => {
 
     const published = await post(t, `/api/v1/admin/models/${cls.id}/publish`, { price: 1000 });
     expect(published.status).toBe(200);
-    expect((await body(published)).data).toMatchObject({ status: 'published', version: 1, price: '1000', publish_txid: expect.stringMatching(/^(0x)?[0-9a-f]{64}$/) });
+    expect((await body(published)).data).toMatchObject({
+      status: 'published',
+      version: 1,
+      price: '1000',
+      publish_txid: expect.stringMatching(/^(0x)?[0-9a-f]{64}$/),
+    });
     const owner = fx.chain().address;
     expect(await t.s.catalog.head('ocr')).toMatchObject({
       artifact_hash: DEFAULT_MODELS.classifier.sha256,
@@ -216,14 +306,29 @@ describe('console models on the devnet', () => {
       source: 'chain',
     });
 
-    expect((await body(await post(t, `/api/v1/admin/models/${det.id}/publish`, { price: '2000' }))).data).toMatchObject({ status: 'published', version: 2 });
-    expect(await t.s.catalog.head('ocr')).toMatchObject({ artifact_hash: DEFAULT_MODELS.detector.sha256, price: '2000', version: 2 });
+    expect((await body(await post(t, `/api/v1/admin/models/${det.id}/publish`, { price: '2000' }))).data).toMatchObject(
+      { status: 'published', version: 2 },
+    );
+    expect(await t.s.catalog.head('ocr')).toMatchObject({
+      artifact_hash: DEFAULT_MODELS.detector.sha256,
+      price: '2000',
+      version: 2,
+    });
 
     const rolled = await post(t, '/api/v1/admin/models/ocr/rollback', { version: 1 });
     expect(rolled.status).toBe(200);
-    expect((await body(rolled)).data).toMatchObject({ name: 'ocr', version: 3, artifact_hash: DEFAULT_MODELS.classifier.sha256 });
-    expect(await t.s.catalog.head('ocr')).toMatchObject({ artifact_hash: DEFAULT_MODELS.classifier.sha256, price: '2000', version: 3 });
-    const versions = (await body(await t.app.request('/api/v1/admin/models/ocr/versions', { headers: t.auth.headers }))).data;
+    expect((await body(rolled)).data).toMatchObject({
+      name: 'ocr',
+      version: 3,
+      artifact_hash: DEFAULT_MODELS.classifier.sha256,
+    });
+    expect(await t.s.catalog.head('ocr')).toMatchObject({
+      artifact_hash: DEFAULT_MODELS.classifier.sha256,
+      price: '2000',
+      version: 3,
+    });
+    const versions = (await body(await t.app.request('/api/v1/admin/models/ocr/versions', { headers: t.auth.headers })))
+      .data;
     expect(versions.map((v: any) => [v.version, v.artifact_hash, v.live])).toEqual([
       [3, DEFAULT_MODELS.classifier.sha256, true],
       [2, DEFAULT_MODELS.detector.sha256, false],
@@ -240,18 +345,31 @@ describe('console models on the devnet', () => {
     expect(page).toContain('Roll back to this');
 
     // From the page, unpublishing (permanent) needs the name typed again.
-    const pageForm = (confirm: string) => t.app.request('/console/models/ocr/unpublish', { method: 'POST', headers: { cookie: t.auth.cookie, origin: 'http://localhost' }, body: form({ _csrf: t.auth.csrf, confirm }) });
+    const pageForm = (confirm: string) =>
+      t.app.request('/console/models/ocr/unpublish', {
+        method: 'POST',
+        headers: { cookie: t.auth.cookie, origin: 'http://localhost' },
+        body: form({ _csrf: t.auth.csrf, confirm }),
+      });
     const flash = (res: Response) => new URL(res.headers.get('location')!, 'http://localhost').searchParams;
-    expect(flash(await pageForm('oc')).get('error')).toBe('ocr was not unpublished: type its name exactly to confirm (retiring is permanent)');
+    expect(flash(await pageForm('oc')).get('error')).toBe(
+      'ocr was not unpublished: type its name exactly to confirm (retiring is permanent)',
+    );
     expect(await t.s.catalog.head('ocr')).toMatchObject({ version: 3 });
-    expect(flash(await pageForm('ocr')).get('notice')).toMatch(/^unpublished ocr \(version 3 retired, transaction \w+\)$/);
+    expect(flash(await pageForm('ocr')).get('notice')).toMatch(
+      /^unpublished ocr \(version 3 retired, transaction \w+\)$/,
+    );
     expect(await t.s.catalog.head('ocr')).toBeNull();
     expect((await t.s.catalog.versions('ocr'))[0]).toMatchObject({ version: 3, retired: true });
-    expect((await body(await post(t, '/api/v1/admin/models/ocr/unpublish'))).error).toBe('ocr has no live version on chain to unpublish');
+    expect((await body(await post(t, '/api/v1/admin/models/ocr/unpublish'))).error).toBe(
+      'ocr has no live version on chain to unpublish',
+    );
     // A retired name is never deployed again: said before a doomed transaction costs a fee.
     const again = await post(t, `/api/v1/admin/models/${cls.id}/publish`, { price: 5 });
     expect(again.status).toBe(409);
-    expect((await body(again)).error).toBe('ocr was published before and retired; the registry never reuses a name, so publish this file under another name');
+    expect((await body(again)).error).toBe(
+      'ocr was published before and retired; the registry never reuses a name, so publish this file under another name',
+    );
   });
 
   it('lists every model on chain with its owner, price and versions, marking the ones this signer owns', async () => {
@@ -259,7 +377,15 @@ describe('console models on the devnet', () => {
     const row = (name: string) => {
       const m = new RegExp(`<tr id="chain-model-${name}" data-owned="(true|false)">(.*?)</tr>`, 's').exec(html);
       expect(m, `a row for ${name}`).not.toBeNull();
-      return { owned: m![1] === 'true', cells: [...m![2].matchAll(/<td[^>]*>(.*?)<\/td>/gs)].map((c) => c[1].replace(/<[^>]+>/g, ' ').replace(/\s+/g, ' ').trim()) };
+      return {
+        owned: m![1] === 'true',
+        cells: [...m![2].matchAll(/<td[^>]*>(.*?)<\/td>/gs)].map((c) =>
+          c[1]
+            .replace(/<[^>]+>/g, ' ')
+            .replace(/\s+/g, ' ')
+            .trim(),
+        ),
+      };
     };
     // mnist was deployed by wallet_1 (the fixture), not by the signer's account.
     const wallet1 = getAddressFromPrivateKey(keyOf(fx.devnet, 'wallet_1'), 'testnet');
@@ -276,11 +402,13 @@ describe('console models on the devnet', () => {
     expect(html).not.toContain('id="versions-mnist"');
   });
 
-  it("refuses to change a model another account owns", async () => {
+  it('refuses to change a model another account owns', async () => {
     const mine = (await body(await upload(t, 'mnist', CLASSIFIER))).data;
     const res = await post(t, `/api/v1/admin/models/${mine.id}/publish`, { price: 1 });
     expect(res.status).toBe(409);
-    expect((await body(res)).error).toMatch(/^mnist is owned on chain by ST\w+, not by this signer's account ST\w+; only its owner can change it$/);
+    expect((await body(res)).error).toMatch(
+      /^mnist is owned on chain by ST\w+, not by this signer's account ST\w+; only its owner can change it$/,
+    );
     expect(existsSync(join(t.s.config.models.dir, `${DEFAULT_MODELS.classifier.sha256}.onnx`))).toBe(true);
   });
 });

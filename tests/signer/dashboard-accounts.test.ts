@@ -18,7 +18,11 @@ import { ESCROW, body, makeSigner, type TestSigner } from './helpers.js';
 import { adminSession } from './console-helpers.js';
 import { TestAccount } from './prepaid-fixture.js';
 
-const PAYEES = { node: 'ST2CY5V39NHDPWSXMW9QDT3HC3GD6Q6XX4CFRK9AG', owner: 'ST2JHG361ZXG51QTKY2NQCVBPPRRE2KZB1HR05NNC', treasury: 'ST2NEB84ASENDXKYGJPQW86YXQCEFEX2ZQPG87ND' };
+const PAYEES = {
+  node: 'ST2CY5V39NHDPWSXMW9QDT3HC3GD6Q6XX4CFRK9AG',
+  owner: 'ST2JHG361ZXG51QTKY2NQCVBPPRRE2KZB1HR05NNC',
+  treasury: 'ST2NEB84ASENDXKYGJPQW86YXQCEFEX2ZQPG87ND',
+};
 const NOW = Date.UTC(2026, 0, 5, 12, 0, 30);
 
 let t: TestSigner;
@@ -39,7 +43,13 @@ function seed(): { alice: TestAccount; bob: TestAccount; period: number; txid: s
   const txid = 'ab'.repeat(32);
   const period = recordPeriod(t.s, { txid, nonce: 1n, raw: '00' }, plan!, NOW - 2_000);
   const row = t.s.store.sqlite.prepare('select * from settlements where txid = ?').get(txid) as SettlementRow;
-  confirmPeriod(t.s, row, 12, serializeCV(Cl.ok(Cl.tuple({ period: Cl.uint(1), charged: Cl.uint(3000) }))), NOW - 1_000);
+  confirmPeriod(
+    t.s,
+    row,
+    12,
+    serializeCV(Cl.ok(Cl.tuple({ period: Cl.uint(1), charged: Cl.uint(3000) }))),
+    NOW - 1_000,
+  );
   alice.pay(t.s, 2, 1000n, PAYEES);
   bob.pay(t.s, 1, 2500n, PAYEES);
   t.s.store.sqlite.prepare('update prepaid_accounts set withdraw_at = 140 where account = ?').run(bob.address);
@@ -50,23 +60,51 @@ describe('accounts section', () => {
   it("shows each account's deposit, unsettled spend and last settlement, the most unsettled first", () => {
     const { alice, bob, period, txid } = seed();
     expect(accountViews(t.s)).toEqual([
-      { account: bob.address, balance: '7000000', spent: '0', unsettled: '2500', reserved: '0', withdraw_at: 140, last_settlement: null },
-      { account: alice.address, balance: '47000', spent: '3000', unsettled: '2000', reserved: '0', withdraw_at: null, last_settlement: { period, chain_period: 1, txid, at: NOW - 1_000 } },
+      {
+        account: bob.address,
+        balance: '7000000',
+        spent: '0',
+        unsettled: '2500',
+        reserved: '0',
+        withdraw_at: 140,
+        last_settlement: null,
+      },
+      {
+        account: alice.address,
+        balance: '47000',
+        spent: '3000',
+        unsettled: '2000',
+        reserved: '0',
+        withdraw_at: null,
+        last_settlement: { period, chain_period: 1, txid, at: NOW - 1_000 },
+      },
     ]);
   });
 
   it('is in the snapshot with the periods, and no settler without a chain', async () => {
     const { period } = seed();
     const snap = await dashboardSnapshot(t.s, NOW);
-    expect(snap.accounts.periods).toMatchObject([{ id: period, status: 'confirmed', chain_period: 1, tasks: 3, charged: '3000' }]);
+    expect(snap.accounts.periods).toMatchObject([
+      { id: period, status: 'confirmed', chain_period: 1, tasks: 3, charged: '3000' },
+    ]);
     expect(snap.accounts.accounts).toHaveLength(2);
     expect([snap.accounts.settler, snap.accounts.settler_error]).toEqual([null, null]);
   });
 
   it("says the settler's bond could not be read when the chain is away, and shows the rest", async () => {
     const store = openDatabase(':memory:');
-    const chain = new StacksApiChain({ apiUrl: 'http://127.0.0.1:9', network: 'devnet', escrowContract: ESCROW, privateKey: randomPrivateKey() });
-    const s = createServices({ config: resolveConfig({ log: { level: 'silent' } }), store, chain, log: pino({ level: 'silent' }) });
+    const chain = new StacksApiChain({
+      apiUrl: 'http://127.0.0.1:9',
+      network: 'devnet',
+      escrowContract: ESCROW,
+      privateKey: randomPrivateKey(),
+    });
+    const s = createServices({
+      config: resolveConfig({ log: { level: 'silent' } }),
+      store,
+      chain,
+      log: pino({ level: 'silent' }),
+    });
     try {
       new TestAccount().open(s, 5n);
       const snap = await dashboardSnapshot(s, NOW);

@@ -28,20 +28,43 @@ afterEach(() => t.close());
 
 let seq = 0;
 function log(row: Partial<typeof inferenceLogs.$inferInsert> & { created_at: number }) {
-  t.s.store.db.insert(inferenceLogs).values({ request_id: `r${seq++}`, model: 'cls', status: 'success', http_status: 200, ...row }).run();
+  t.s.store.db
+    .insert(inferenceLogs)
+    .values({ request_id: `r${seq++}`, model: 'cls', status: 'success', http_status: 200, ...row })
+    .run();
 }
 
 function task(row: Partial<typeof inferenceTasks.$inferInsert>) {
   const id = `t${seq++}`;
   t.s.store.db
     .insert(inferenceTasks)
-    .values({ task_id: id, user_address: 'ST000', fee: '1000', infer_fee: '1000', max_infer_time: 60_000, model_type: 'cls', status: 'pending', created_at: THIS_MINUTE, updated_at: THIS_MINUTE, artifact_hash: ARTIFACT_A, input_hash: ARTIFACT_A, privacy: 'standard', ...row })
+    .values({
+      task_id: id,
+      user_address: 'ST000',
+      fee: '1000',
+      infer_fee: '1000',
+      max_infer_time: 60_000,
+      model_type: 'cls',
+      status: 'pending',
+      created_at: THIS_MINUTE,
+      updated_at: THIS_MINUTE,
+      artifact_hash: ARTIFACT_A,
+      input_hash: ARTIFACT_A,
+      privacy: 'standard',
+      ...row,
+    })
     .run();
   return id;
 }
 
 function token(name: string): number {
-  return Number(t.s.store.db.insert(apiTokens).values({ name, token_hash: name, token_prefix: name, created_at: NOW, updated_at: NOW }).returning({ id: apiTokens.id }).get().id);
+  return Number(
+    t.s.store.db
+      .insert(apiTokens)
+      .values({ name, token_hash: name, token_prefix: name, created_at: NOW, updated_at: NOW })
+      .returning({ id: apiTokens.id })
+      .get().id,
+  );
 }
 
 describe('buckets', () => {
@@ -62,21 +85,29 @@ describe('buckets', () => {
     log({ model: 'cls', token_id: a, created_at: THIS_MINUTE, status: 'rejected', http_status: 429 });
     log({ model: 'cls', token_id: a, created_at: THIS_MINUTE - 3 * MINUTE });
     const w = bucketWindow(NOW, MINUTE, 3);
-    expect(directCalls(t.s.store.sqlite, w)).toEqual({ byModel: { cls: [1, 0, 2], det: [0, 1, 0] }, byToken: { alice: [1, 0, 2], [`token #${gone}`]: [0, 1, 0] } });
+    expect(directCalls(t.s.store.sqlite, w)).toEqual({
+      byModel: { cls: [1, 0, 2], det: [0, 1, 0] },
+      byToken: { alice: [1, 0, 2], [`token #${gone}`]: [0, 1, 0] },
+    });
   });
 
   it('counts results per source, with both sources present even when idle, and on-chain results per model', () => {
     task({ status: 'completed', completed_at: THIS_MINUTE + 1, source: 'direct' });
     task({ status: 'settled', completed_at: THIS_MINUTE - MINUTE, source: 'chain', model_type: 'det' });
     task({ status: 'pending' });
-    expect(results(t.s.store.sqlite, bucketWindow(NOW, MINUTE, 3))).toEqual({ bySource: { chain: [0, 1, 0], direct: [0, 0, 1] }, chainByModel: { det: [0, 1, 0] } });
+    expect(results(t.s.store.sqlite, bucketWindow(NOW, MINUTE, 3))).toEqual({
+      bySource: { chain: [0, 1, 0], direct: [0, 0, 1] },
+      chainByModel: { det: [0, 1, 0] },
+    });
   });
 });
 
 /** Each value within the histogram's 1.25% of the exact one (nulls where expected). */
 function expectNear(actual: (number | null)[], expected: (number | null)[]) {
   expect(actual.map((v) => v === null)).toEqual(expected.map((v) => v === null));
-  actual.forEach((v, i) => v !== null && expect(Math.abs(v - expected[i]!)).toBeLessThanOrEqual(expected[i]! * 0.0125 + 0.5));
+  actual.forEach(
+    (v, i) => v !== null && expect(Math.abs(v - expected[i]!)).toBeLessThanOrEqual(expected[i]! * 0.0125 + 0.5),
+  );
 }
 
 describe('latency percentiles', () => {
@@ -105,10 +136,41 @@ describe('earnings, tasks and settlements', () => {
   it('sums the payouts of settled tasks per node exactly, ignoring unsettled ones, and plots them when their transaction confirmed', () => {
     const big = 2n ** 60n;
     const txid = 'cc'.repeat(32);
-    t.s.store.db.insert(settlements).values({ txid, kind: 'complete-tasks', status: 'confirmed', raw: '00', nonce: '1', task_ids: '[]', item_count: 3, created_at: NOW, updated_at: NOW }).run();
-    task({ status: 'settled', inference_node_id: 'n1', node_payout: big.toString(), settled_at: THIS_MINUTE + 1, settlement_txid: txid });
-    task({ status: 'settled', inference_node_id: 'n1', node_payout: '3', settled_at: THIS_MINUTE - MINUTE, settlement_txid: txid });
-    task({ status: 'settled', inference_node_id: 'n2', node_payout: '850', settled_at: THIS_MINUTE, settlement_txid: txid });
+    t.s.store.db
+      .insert(settlements)
+      .values({
+        txid,
+        kind: 'complete-tasks',
+        status: 'confirmed',
+        raw: '00',
+        nonce: '1',
+        task_ids: '[]',
+        item_count: 3,
+        created_at: NOW,
+        updated_at: NOW,
+      })
+      .run();
+    task({
+      status: 'settled',
+      inference_node_id: 'n1',
+      node_payout: big.toString(),
+      settled_at: THIS_MINUTE + 1,
+      settlement_txid: txid,
+    });
+    task({
+      status: 'settled',
+      inference_node_id: 'n1',
+      node_payout: '3',
+      settled_at: THIS_MINUTE - MINUTE,
+      settlement_txid: txid,
+    });
+    task({
+      status: 'settled',
+      inference_node_id: 'n2',
+      node_payout: '850',
+      settled_at: THIS_MINUTE,
+      settlement_txid: txid,
+    });
     task({ status: 'completed', inference_node_id: 'n2', node_payout: null });
     expect(taskTotals(t.s.store.sqlite).earnings).toEqual([
       { node_id: 'n1', settled_tasks: 2, payout: (big + 3n).toString() },
@@ -122,26 +184,66 @@ describe('earnings, tasks and settlements', () => {
     task({ status: 'pending', source: 'direct', model_type: 'det' });
     task({ status: 'settled', source: 'chain' });
     const { byStatus: c, byModel } = taskTotals(t.s.store.sqlite);
-    expect([c.chain.pending, c.direct.pending, c.total.pending, c.chain.settled, c.direct.settled, c.total.failed]).toEqual([1, 1, 2, 1, 0, 0]);
-    expect([...byModel]).toEqual(expect.arrayContaining([['cls', 2], ['det', 1]]));
+    expect([
+      c.chain.pending,
+      c.direct.pending,
+      c.total.pending,
+      c.chain.settled,
+      c.direct.settled,
+      c.total.failed,
+    ]).toEqual([1, 1, 2, 1, 0, 0]);
+    expect([...byModel]).toEqual(
+      expect.arrayContaining([
+        ['cls', 2],
+        ['det', 1],
+      ]),
+    );
   });
 
   it('lists the newest settlements first with the chain API tx URL and the status URL of their tasks', () => {
     const tx = (txid: string, at: number, ids: string[]) =>
-      t.s.store.db.insert(settlements).values({ txid, kind: 'complete-tasks', status: 'confirmed', raw: '00', nonce: '1', task_ids: JSON.stringify(ids), item_count: ids.length, created_at: at, updated_at: at }).run();
+      t.s.store.db
+        .insert(settlements)
+        .values({
+          txid,
+          kind: 'complete-tasks',
+          status: 'confirmed',
+          raw: '00',
+          nonce: '1',
+          task_ids: JSON.stringify(ids),
+          item_count: ids.length,
+          created_at: at,
+          updated_at: at,
+        })
+        .run();
     tx('aa'.repeat(32), NOW - 10, ['1', '2']);
     tx('bb'.repeat(32), NOW, ['3', '4', '5', '6', '7', '8']);
     const rows = recentSettlements(t.s.store.sqlite, 'http://127.0.0.1:3999/', 1);
     expect(rows).toHaveLength(1);
     expect(rows[0].tx_url).toBe(`http://127.0.0.1:3999/extended/v1/tx/0x${'bb'.repeat(32)}`);
     expect(rows[0].items).toBe(6);
-    expect(rows[0].task_urls.map((u) => u.url)).toEqual(['3', '4', '5', '6', '7'].map((id) => `/api/v1/tasks/${id}/status`));
+    expect(rows[0].task_urls.map((u) => u.url)).toEqual(
+      ['3', '4', '5', '6', '7'].map((id) => `/api/v1/tasks/${id}/status`),
+    );
   });
 });
 
 describe('snapshot', () => {
   it('lists published models with price and version, models seen only in tasks, and no shares without a chain', async () => {
-    t.s.store.db.insert(consoleModels).values({ name: 'cls', sha256: ARTIFACT_A, size: 10, status: 'published', price: '10000', version: 1, output_id: '1', created_at: NOW, updated_at: NOW }).run();
+    t.s.store.db
+      .insert(consoleModels)
+      .values({
+        name: 'cls',
+        sha256: ARTIFACT_A,
+        size: 10,
+        status: 'published',
+        price: '10000',
+        version: 1,
+        output_id: '1',
+        created_at: NOW,
+        updated_at: NOW,
+      })
+      .run();
     task({ model_type: 'cls', status: 'completed', completed_at: THIS_MINUTE + 5 });
     task({ model_type: 'old-model', status: 'failed' });
     log({ model: 'cls', created_at: THIS_MINUTE + 1 });
@@ -158,11 +260,29 @@ describe('snapshot', () => {
   it('on an in-memory database, counts tasks by status live and remakes the all-time split inline once stale', async () => {
     // No second connection can open ":memory:": the pass stays in the poll (a file: dashboard-totals.test.ts).
     const store = openDatabase(':memory:');
-    const s = createServices({ config: resolveConfig({ log: { level: 'silent' } }), store, log: pino({ level: 'silent' }) });
+    const s = createServices({
+      config: resolveConfig({ log: { level: 'silent' } }),
+      store,
+      log: pino({ level: 'silent' }),
+    });
     const direct = () =>
       store.db
         .insert(inferenceTasks)
-        .values({ task_id: `t${seq++}`, user_address: 'ST000', fee: '1', infer_fee: '1', max_infer_time: 60_000, model_type: 'cls', status: 'pending', created_at: NOW, updated_at: NOW, artifact_hash: ARTIFACT_A, input_hash: ARTIFACT_A, privacy: 'standard', source: 'direct' })
+        .values({
+          task_id: `t${seq++}`,
+          user_address: 'ST000',
+          fee: '1',
+          infer_fee: '1',
+          max_infer_time: 60_000,
+          model_type: 'cls',
+          status: 'pending',
+          created_at: NOW,
+          updated_at: NOW,
+          artifact_hash: ARTIFACT_A,
+          input_hash: ARTIFACT_A,
+          privacy: 'standard',
+          source: 'direct',
+        })
         .run();
     try {
       expect(s.dashboardTotals.inline).toBe(true);
@@ -180,12 +300,25 @@ describe('snapshot', () => {
     }
   });
 
-  it('still shows the signer\'s own figures when the chain cannot be read, and says why models are missing', async () => {
+  it("still shows the signer's own figures when the chain cannot be read, and says why models are missing", async () => {
     const store = openDatabase(':memory:');
-    const chain = new StacksApiChain({ apiUrl: 'http://127.0.0.1:9', network: 'devnet', escrowContract: ESCROW, privateKey: randomPrivateKey() });
-    const s = createServices({ config: resolveConfig({ log: { level: 'silent' } }), store, chain, log: pino({ level: 'silent' }) });
+    const chain = new StacksApiChain({
+      apiUrl: 'http://127.0.0.1:9',
+      network: 'devnet',
+      escrowContract: ESCROW,
+      privateKey: randomPrivateKey(),
+    });
+    const s = createServices({
+      config: resolveConfig({ log: { level: 'silent' } }),
+      store,
+      chain,
+      log: pino({ level: 'silent' }),
+    });
     try {
-      store.db.insert(inferenceLogs).values({ request_id: 'r', model: 'cls', status: 'success', http_status: 200, created_at: NOW }).run();
+      store.db
+        .insert(inferenceLogs)
+        .values({ request_id: 'r', model: 'cls', status: 'success', http_status: 200, created_at: NOW })
+        .run();
       const snap = await dashboardSnapshot(s, NOW);
       expect(snap.catalog_error).toMatch(/could not be read from the chain .*chain\.api_url/);
       expect([snap.models, snap.shares, snap.usage.totals.direct_calls]).toEqual([[], null, 1]);
@@ -218,7 +351,20 @@ describe('routes', () => {
     const anonymous = await t.app.request('/console');
     expect(anonymous.status).toBe(303);
     const { headers } = await adminSession(t);
-    t.s.store.db.insert(consoleModels).values({ name: '<b>x</b>', sha256: ARTIFACT_A, size: 10, status: 'published', price: '1500000', version: 2, output_id: '4', created_at: NOW, updated_at: NOW }).run();
+    t.s.store.db
+      .insert(consoleModels)
+      .values({
+        name: '<b>x</b>',
+        sha256: ARTIFACT_A,
+        size: 10,
+        status: 'published',
+        price: '1500000',
+        version: 2,
+        output_id: '4',
+        created_at: NOW,
+        updated_at: NOW,
+      })
+      .run();
     const res = await t.app.request('/console', { headers });
     expect(res.status).toBe(200);
     const html = await res.text();
@@ -229,11 +375,15 @@ describe('routes', () => {
     const json = html.match(/<script type="application\/json" id="dashboard-data">([^<]*)<\/script>/);
     expect(JSON.parse(json![1]).models[0].name).toBe('<b>x</b>');
     const scripts = [...html.matchAll(/<script([^>]*)>/g)].map((m) => m[1]);
-    expect(scripts.every((attrs) => /src="\/console\/assets\//.test(attrs) || /type="application\/json"/.test(attrs))).toBe(true);
+    expect(
+      scripts.every((attrs) => /src="\/console\/assets\//.test(attrs) || /type="application\/json"/.test(attrs)),
+    ).toBe(true);
   });
 
   it('is in the OpenAPI document, behind the admin session', async () => {
-    const doc = (await (await t.app.request('/openapi.json')).json()) as { paths: Record<string, { get?: { security?: unknown } }> };
+    const doc = (await (await t.app.request('/openapi.json')).json()) as {
+      paths: Record<string, { get?: { security?: unknown } }>;
+    };
     expect(doc.paths['/api/v1/admin/dashboard'].get?.security).toEqual([{ adminSession: [] }]);
   });
 
@@ -243,7 +393,9 @@ describe('routes', () => {
     expect(js.headers.get('content-type')).toMatch(/^text\/javascript/);
     expect(js.headers.get('cache-control')).toMatch(/max-age=\d+/);
     expect(await js.text()).toMatch(/uPlot/);
-    const again = await t.app.request('/console/assets/uplot.min.js', { headers: { 'if-none-match': js.headers.get('etag')! } });
+    const again = await t.app.request('/console/assets/uplot.min.js', {
+      headers: { 'if-none-match': js.headers.get('etag')! },
+    });
     expect(again.status).toBe(304);
     expect((await t.app.request('/console/assets/uplot.min.css')).headers.get('content-type')).toMatch(/^text\/css/);
     expect((await t.app.request('/console/assets/dashboard.js')).status).toBe(200);

@@ -3,8 +3,20 @@
  * stacks.js, the contracts in the devnet's simnet. The signer's chain key is the deployer's
  * (an authorized signer of the escrow by default).
  */
-import { fetchCallReadOnlyFunction, makeSTXTokenTransfer, broadcastTransaction, ClarityType } from '@stacks/transactions';
-import { decodeTask, deployModelArgs, reclaimArgs, submitTaskArgs, MODEL_REGISTRY, type ChainTask } from '../../protocol/contracts/index.js';
+import {
+  fetchCallReadOnlyFunction,
+  makeSTXTokenTransfer,
+  broadcastTransaction,
+  ClarityType,
+} from '@stacks/transactions';
+import {
+  decodeTask,
+  deployModelArgs,
+  reclaimArgs,
+  submitTaskArgs,
+  MODEL_REGISTRY,
+  type ChainTask,
+} from '../../protocol/contracts/index.js';
 import { sha256Hex } from '../../protocol/index.js';
 import { StacksApiChain } from '../../signer/chain/stacks-api.js';
 import type { Devnet } from '../../devnet/index.js';
@@ -37,7 +49,19 @@ export interface ChainFixture {
 export async function chainFixture(): Promise<ChainFixture> {
   const { devnet, cleanup } = await tempDevnet();
   const artifactHash = sha256Hex(`artifact-${Date.now()}-${Math.random()}`);
-  const dep = await call(devnet, keyOf(devnet, 'wallet_1'), `${DEPLOYER}.${MODEL_REGISTRY}`, 'deploy', deployModelArgs({ model: 'mnist', artifactHash, format: 'onnx', price: 1000, uri: 'https://models.example/mnist.onnx' }));
+  const dep = await call(
+    devnet,
+    keyOf(devnet, 'wallet_1'),
+    `${DEPLOYER}.${MODEL_REGISTRY}`,
+    'deploy',
+    deployModelArgs({
+      model: 'mnist',
+      artifactHash,
+      format: 'onnx',
+      price: 1000,
+      uri: 'https://models.example/mnist.onnx',
+    }),
+  );
   if ('reason' in dep.res) throw new Error(`deploy refused: ${JSON.stringify(dep.res)}`);
   await devnet.idle();
   const client = { baseUrl: devnet.url };
@@ -47,20 +71,36 @@ export async function chainFixture(): Promise<ChainFixture> {
     artifactHash,
     modelOutput: 1n,
     signerKey,
-    chain: () => new StacksApiChain({ apiUrl: devnet.url, network: 'devnet', escrowContract: ESCROW, privateKey: signerKey }),
+    chain: () =>
+      new StacksApiChain({ apiUrl: devnet.url, network: 'devnet', escrowContract: ESCROW, privateKey: signerKey }),
     async submitTask(inputHash, maxBlocks = 100) {
-      const { res } = await call(devnet, keyOf(devnet, 'wallet_2'), ESCROW, 'submit-task', submitTaskArgs({ modelOutput: 1n, inputHash, fee: 1000, maxBlocks, privacy: 0, priority: 1 }));
+      const { res } = await call(
+        devnet,
+        keyOf(devnet, 'wallet_2'),
+        ESCROW,
+        'submit-task',
+        submitTaskArgs({ modelOutput: 1n, inputHash, fee: 1000, maxBlocks, privacy: 0, priority: 1 }),
+      );
       if ('reason' in res) throw new Error(`submit-task refused: ${JSON.stringify(res)}`);
       await devnet.idle();
       // An aborted call is mined too: without this a refused task (say max-blocks below min-blocks)
       // surfaces only as a signer that never sees it.
       const tx = await mined(devnet.url, res.txid);
-      if (tx.tx_status !== 'success') throw new Error(`submit-task ${res.txid}: ${tx.tx_status} ${tx.tx_result?.repr ?? ''}`);
+      if (tx.tx_status !== 'success')
+        throw new Error(`submit-task ${res.txid}: ${tx.tx_status} ${tx.tx_result?.repr ?? ''}`);
       return res.txid;
     },
     async minBlocks() {
       const [address, name] = ESCROW.split('.');
-      const cfg = await fetchCallReadOnlyFunction({ contractAddress: address, contractName: name, functionName: 'get-config', functionArgs: [], senderAddress: DEPLOYER, network: 'testnet', client });
+      const cfg = await fetchCallReadOnlyFunction({
+        contractAddress: address,
+        contractName: name,
+        functionName: 'get-config',
+        functionArgs: [],
+        senderAddress: DEPLOYER,
+        network: 'testnet',
+        client,
+      });
       const v = cfg.type === ClarityType.Tuple ? cfg.value['min-blocks'] : undefined;
       if (v?.type !== ClarityType.UInt) throw new Error('get-config has no min-blocks');
       return Number(v.value);
@@ -68,14 +108,28 @@ export async function chainFixture(): Promise<ChainFixture> {
     async advance(n) {
       const key = keyOf(devnet, 'wallet_3');
       for (let i = 0; i < n; i++) {
-        const tx = await makeSTXTokenTransfer({ recipient: DEPLOYER, amount: 1n, senderKey: key, network: 'testnet', client });
+        const tx = await makeSTXTokenTransfer({
+          recipient: DEPLOYER,
+          amount: 1n,
+          senderKey: key,
+          network: 'testnet',
+          client,
+        });
         await broadcastTransaction({ transaction: tx, network: 'testnet', client });
         await devnet.idle();
       }
     },
     async task(id) {
       const [address, name] = ESCROW.split('.');
-      const cv = await fetchCallReadOnlyFunction({ contractAddress: address, contractName: name, functionName: 'get-task', functionArgs: reclaimArgs(id), senderAddress: DEPLOYER, network: 'testnet', client });
+      const cv = await fetchCallReadOnlyFunction({
+        contractAddress: address,
+        contractName: name,
+        functionName: 'get-task',
+        functionArgs: reclaimArgs(id),
+        senderAddress: DEPLOYER,
+        network: 'testnet',
+        client,
+      });
       return decodeTask(cv);
     },
     bond: (nodeKey, stake) => fundAndBond(devnet.url, nodeKey, { escrow: ESCROW, ...(stake ? { stake } : {}) }),

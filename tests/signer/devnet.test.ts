@@ -43,7 +43,10 @@ afterAll(async () => {
 async function http(node: TestNode, method: string, path: string, body?: unknown) {
   const [p, init] = node.request(method, path, body);
   const res = await fetch(signer.url + p, init);
-  return { status: res.status, json: res.status === 204 ? null : ((await res.json()) as { success: boolean; data: any; error: string | null }) };
+  return {
+    status: res.status,
+    json: res.status === 204 ? null : ((await res.json()) as { success: boolean; data: any; error: string | null }),
+  };
 }
 const stats = async () => ((await (await fetch(`${signer.url}/api/v1/stats`)).json()) as { data: any }).data;
 
@@ -53,12 +56,17 @@ describe('signer on the devnet', () => {
     await fx.bond(node.key);
     expect((await http(node, 'POST', '/api/v1/nodes/register', node.registration())).status).toBe(201);
     const requester = new TestRequester(keyOf(fx.devnet, 'wallet_2'));
-    const inputs = [0, 1, 2].map((i) => new TextEncoder().encode(JSON.stringify({ inputs: [{ name: 'x', shape: [1], datatype: 'FP32', data: [i] }] })));
+    const inputs = [0, 1, 2].map((i) =>
+      new TextEncoder().encode(JSON.stringify({ inputs: [{ name: 'x', shape: [1], datatype: 'FP32', data: [i] }] })),
+    );
     for (const bytes of inputs) {
       const hash = sha256Hex(bytes);
       // Signed by wallet_2, which submits the task next (a requester request).
       const path = `/api/v1/inputs/${hash}`;
-      expect((await fetch(signer.url + path, { method: 'PUT', body: bytes, headers: requester.headers('PUT', path) })).status).toBe(201);
+      expect(
+        (await fetch(signer.url + path, { method: 'PUT', body: bytes, headers: requester.headers('PUT', path) }))
+          .status,
+      ).toBe(201);
       await fx.submitTask(hash);
     }
     await until('3 tasks ingested', async () => (await stats()).total_tasks === 3);
@@ -68,7 +76,12 @@ describe('signer on the devnet', () => {
       const task = pulled.json!.data;
       const input = await fetch(signer.url + task.input_url, { headers: node.headers('GET', task.input_url) });
       expect(sha256Hex(new Uint8Array(await input.arrayBuffer()))).toBe(task.input_hash);
-      const done = await http(node, 'POST', '/api/v1/tasks/complete', node.result(task, { outputs: [{ name: 'y', shape: [1], datatype: 'FP32', data: [i] }] }));
+      const done = await http(
+        node,
+        'POST',
+        '/api/v1/tasks/complete',
+        node.result(task, { outputs: [{ name: 'y', shape: [1], datatype: 'FP32', data: [i] }] }),
+      );
       expect(done.json).toMatchObject({ success: true, data: { status: 'completed' } });
     }
     const s = await until('3 tasks settled', async () => {
@@ -93,12 +106,19 @@ describe('signer on the devnet', () => {
     await fx.submitTask(hash, minBlocks);
     const id = 4n;
     await until('task ingested', async () => (await stats()).total_tasks === 4);
-    expect(await fx.task(id)).toMatchObject({ status: 'pending', requester: privateKeyToAddress(keyOf(fx.devnet, 'wallet_2'), 'testnet') });
+    expect(await fx.task(id)).toMatchObject({
+      status: 'pending',
+      requester: privateKeyToAddress(keyOf(fx.devnet, 'wallet_2'), 'testnet'),
+    });
     await fx.advance(minBlocks + 1);
     await until('timeout', async () => (await stats()).timeout_tasks === 1);
-    const refunded = await until('reclaim confirmed', async () => ((await fx.task(id))?.status === 'refunded' ? true : null));
+    const refunded = await until('reclaim confirmed', async () =>
+      (await fx.task(id))?.status === 'refunded' ? true : null,
+    );
     expect(refunded).toBe(true);
-    const status = ((await (await fetch(`${signer.url}/api/v1/tasks/${id}/status?history=true`)).json()) as { data: any }).data;
+    const status = (
+      (await (await fetch(`${signer.url}/api/v1/tasks/${id}/status?history=true`)).json()) as { data: any }
+    ).data;
     expect(status.status).toBe('timeout');
     expect(status.history.at(-1).reason).toMatch(/deadline block \d+ reached/);
   });
@@ -133,7 +153,9 @@ describe('signer on the devnet', () => {
       }
       await until('settled by the second signer', async () => (await otherStats()).settled_tasks === 3);
       for (const id of [1n, 2n, 3n]) {
-        const status = ((await (await fetch(`${other.url}/api/v1/tasks/${id}/status?history=true`)).json()) as { data: any }).data;
+        const status = (
+          (await (await fetch(`${other.url}/api/v1/tasks/${id}/status?history=true`)).json()) as { data: any }
+        ).data;
         expect(status.history.at(-1).reason).toMatch(/already paid on chain/);
         // Still paid to the first node, once.
         expect((await fx.task(id))?.node).not.toBe(privateKeyToAddress(node.key, 'testnet'));

@@ -26,7 +26,13 @@ const submitted = (id: number) =>
     treasury: Cl.principal(TREASURY),
     'sample-bps': Cl.uint(250),
   });
-const completed = (id: number) => Cl.tuple({ event: Cl.stringAscii('task-completed'), 'task-id': Cl.uint(id), node: Cl.principal(ADDR), fee: Cl.uint(1000) });
+const completed = (id: number) =>
+  Cl.tuple({
+    event: Cl.stringAscii('task-completed'),
+    'task-id': Cl.uint(id),
+    node: Cl.principal(ADDR),
+    fee: Cl.uint(1000),
+  });
 
 /** An escrow print as the API lists it. */
 const log = (cv: ReturnType<typeof Cl.tuple>, i: number, hex = `0x${serializeCV(cv)}`): ApiLog => ({
@@ -37,16 +43,36 @@ const log = (cv: ReturnType<typeof Cl.tuple>, i: number, hex = `0x${serializeCV(
 });
 
 describe('task-submitted events', () => {
-  it('are told apart from the escrow\'s other prints and decoded with the frozen terms', () => {
-    const values = [submitted(1), completed(1), Cl.tuple({ event: Cl.stringUtf8('task-submitted'), 'task-id': Cl.uint(9) }), submitted(2)];
-    const tasks = values.map((cv, i) => log(cv, i)).flatMap((l) => {
-      const cv = taskSubmitted(l);
-      return cv ? [toTaskEvent(l, cv, 7)] : [];
-    });
+  it("are told apart from the escrow's other prints and decoded with the frozen terms", () => {
+    const values = [
+      submitted(1),
+      completed(1),
+      Cl.tuple({ event: Cl.stringUtf8('task-submitted'), 'task-id': Cl.uint(9) }),
+      submitted(2),
+    ];
+    const tasks = values
+      .map((cv, i) => log(cv, i))
+      .flatMap((l) => {
+        const cv = taskSubmitted(l);
+        return cv ? [toTaskEvent(l, cv, 7)] : [];
+      });
     expect(tasks.map((e) => e.chainTaskId)).toEqual([1n, 2n]);
-    expect(tasks[1]).toMatchObject({ model: 'm', fee: 1000n, deadline: 100n, priority: 2, blockHeight: 7, eventIndex: 3 });
+    expect(tasks[1]).toMatchObject({
+      model: 'm',
+      fee: 1000n,
+      deadline: 100n,
+      priority: 2,
+      blockHeight: 7,
+      eventIndex: 3,
+    });
     // The task's frozen terms the scheduler runs it by: how many nodes, the rounding, the spot-check rate.
-    expect(tasks[1]).toMatchObject({ artifactHash: 'ab'.repeat(32), inputHash: 'cd'.repeat(32), security: 3, precision: 5, sampleBps: 250 });
+    expect(tasks[1]).toMatchObject({
+      artifactHash: 'ab'.repeat(32),
+      inputHash: 'cd'.repeat(32),
+      security: 3,
+      precision: 5,
+      sampleBps: 250,
+    });
     expect(tasks[1].txid).toBe('3'.padStart(64, '0'));
   });
 

@@ -15,7 +15,13 @@ let taskId: string;
 
 function snapshot() {
   const all = (table: string) => t.s.store.sqlite.prepare(`select * from ${table}`).all();
-  return { tasks: all('inference_tasks'), nodes: all('inference_nodes'), events: all('task_events'), blobs: all('input_blobs'), settlements: all('settlements') };
+  return {
+    tasks: all('inference_tasks'),
+    nodes: all('inference_nodes'),
+    events: all('task_events'),
+    blobs: all('input_blobs'),
+    settlements: all('settlements'),
+  };
 }
 
 beforeAll(async () => {
@@ -29,7 +35,14 @@ beforeAll(async () => {
 });
 afterAll(() => t.close());
 
-const junk = fc.oneof(fc.string(), fc.integer(), fc.constant(null), fc.boolean(), fc.array(fc.string(), { maxLength: 3 }), fc.object({ maxDepth: 2 }));
+const junk = fc.oneof(
+  fc.string(),
+  fc.integer(),
+  fc.constant(null),
+  fc.boolean(),
+  fc.array(fc.string(), { maxLength: 3 }),
+  fc.object({ maxDepth: 2 }),
+);
 const routes: [string, string][] = [
   ['POST', '/api/v1/nodes/register'],
   ['POST', '/api/v1/nodes/heartbeat'],
@@ -50,7 +63,12 @@ const routes: [string, string][] = [
 /** A request that is wrong in one of several ways. */
 const malformed = fc.record({
   route: fc.constantFrom(...routes),
-  id: fc.oneof(fc.string({ maxLength: 80 }), fc.constant('../../etc/passwd'), fc.constant('%00'), fc.constant('x'.repeat(100))),
+  id: fc.oneof(
+    fc.string({ maxLength: 80 }),
+    fc.constant('../../etc/passwd'),
+    fc.constant('%00'),
+    fc.constant('x'.repeat(100)),
+  ),
   hash: fc.oneof(fc.string({ maxLength: 70 }), fc.constant(sha256Hex('never uploaded')), fc.constant('G'.repeat(64))),
   body: fc.oneof(
     junk.map((j) => JSON.stringify(j)),
@@ -59,12 +77,29 @@ const malformed = fc.record({
     fc.constant('x'.repeat(9000)),
     junk.map((j) => JSON.stringify({ node_id: 'fuzz-node', status: 'online', extra: j })),
     junk.map((j) => JSON.stringify({ ...node.registration(), performance_score: j, extra: 1 })),
-    junk.map((j) => JSON.stringify({ task_id: taskId, output: j, inference_node_id: 'fuzz-node', output_hash: 'zz', signature: '00' })),
+    junk.map((j) =>
+      JSON.stringify({
+        task_id: taskId,
+        output: j,
+        inference_node_id: 'fuzz-node',
+        output_hash: 'zz',
+        signature: '00',
+      }),
+    ),
     junk.map((j) => JSON.stringify({ results: [j] })),
     junk.map((j) => JSON.stringify({ inputs: [{ name: 'x', shape: [1], datatype: 'FP32', data: [j] }] })),
   ),
   auth: fc.constantFrom('none', 'garbage', 'signed-wrong-body', 'stale', 'signed'),
-  query: fc.oneof(fc.constant(''), fc.constant('?wait=-1'), fc.constant('?wait=abc'), fc.constant('?wait=99999'), fc.constant('?history=1&x=%zz'), fc.constant('?max=0'), fc.constant('?max=65&inline=true'), fc.constant('?max=2&inline=maybe')),
+  query: fc.oneof(
+    fc.constant(''),
+    fc.constant('?wait=-1'),
+    fc.constant('?wait=abc'),
+    fc.constant('?wait=99999'),
+    fc.constant('?history=1&x=%zz'),
+    fc.constant('?max=0'),
+    fc.constant('?max=65&inline=true'),
+    fc.constant('?max=2&inline=maybe'),
+  ),
 });
 
 describe('fuzz: malformed requests', () => {
@@ -83,7 +118,12 @@ describe('fuzz: malformed requests', () => {
           m.auth === 'none'
             ? { 'content-type': 'application/json' }
             : m.auth === 'garbage'
-              ? { 'x-node-id': m.id.slice(0, 10) || 'x', 'x-node-timestamp': 'soon', 'x-node-signature': m.hash, 'content-type': 'application/json' }
+              ? {
+                  'x-node-id': m.id.slice(0, 10) || 'x',
+                  'x-node-timestamp': 'soon',
+                  'x-node-signature': m.hash,
+                  'content-type': 'application/json',
+                }
               : m.auth === 'stale'
                 ? node.headers(method, path, text, Date.now() - 3_600_000)
                 : m.auth === 'signed-wrong-body'
@@ -105,6 +145,7 @@ describe('fuzz: malformed requests', () => {
     );
     expect(snapshot()).toEqual(before);
     // The mix reached validation, auth, lookup and limits, not one early check only.
-    for (const s of [400, 401, 403, 404, 413]) expect(statuses.get(s) ?? 0, `status ${s} in ${JSON.stringify([...statuses])}`).toBeGreaterThan(0);
+    for (const s of [400, 401, 403, 404, 413])
+      expect(statuses.get(s) ?? 0, `status ${s} in ${JSON.stringify([...statuses])}`).toBeGreaterThan(0);
   });
 });

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { DATA_LEVELS, PII_KINDS, type PiiKind } from '../../protocol/index.js';
-import { findPii, guardConfigSchema, luhnValid, maskTag, PolicyGuard, residentIdValid } from '../../signer/guard/index.js';
+import {
+  findPii,
+  guardConfigSchema,
+  luhnValid,
+  maskTag,
+  PolicyGuard,
+  residentIdValid,
+} from '../../signer/guard/index.js';
 
 const ALL = new Set<PiiKind>(PII_KINDS);
 const found = (text: string) => findPii(text, ALL).map((s) => ({ kind: s.kind, value: text.slice(s.start, s.end) }));
@@ -104,7 +111,9 @@ describe('the policy of each data level', () => {
     const verdict = guard.check(input, 'L1');
     expect(verdict.action).toBe('mask');
     expect(verdict.value).toEqual({
-      inputs: [{ name: 'text', shape: [2], datatype: 'BYTES', data: [`mail ${maskTag('email')} now`, 'no personal data'] }],
+      inputs: [
+        { name: 'text', shape: [2], datatype: 'BYTES', data: [`mail ${maskTag('email')} now`, 'no personal data'] },
+      ],
       parameters: { 'caller ip': maskTag('ip'), note: `card ${maskTag('bank_card')}` },
     });
     expect(JSON.stringify(input)).toBe(before);
@@ -124,7 +133,8 @@ describe('the policy of each data level', () => {
 
   it('every level passes an input without personal data as it is', () => {
     const clean = { inputs: [{ name: 'x', shape: [3], datatype: 'FP32', data: [0.5, 192.168, 1] }] };
-    for (const level of DATA_LEVELS) expect(guard.check(clean, level)).toEqual({ action: 'pass', findings: [], value: clean });
+    for (const level of DATA_LEVELS)
+      expect(guard.check(clean, level)).toEqual({ action: 'pass', findings: [], value: clean });
   });
 
   it('guards plain text too', () => {
@@ -132,7 +142,12 @@ describe('the policy of each data level', () => {
   });
 
   it('a per-kind rule overrides the level: mask e-mails at L2 but refuse resident IDs at L1', () => {
-    const custom = new PolicyGuard(guardConfigSchema.parse({ L1: { action: 'mask', rules: { cn_id: 'refuse' } }, L2: { action: 'refuse', rules: { email: 'mask' } } }));
+    const custom = new PolicyGuard(
+      guardConfigSchema.parse({
+        L1: { action: 'mask', rules: { cn_id: 'refuse' } },
+        L2: { action: 'refuse', rules: { email: 'mask' } },
+      }),
+    );
     expect(custom.check('a@b.io', 'L2')).toMatchObject({ action: 'mask', value: maskTag('email') });
     expect(custom.check('a@b.io 11010519491231002X', 'L1').action).toBe('refuse');
   });

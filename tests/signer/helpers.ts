@@ -7,8 +7,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { compressPublicKey, privateKeyToAddress, privateKeyToPublic, randomPrivateKey } from '@stacks/transactions';
-import { NODE_AUTH_HEADERS, jsonHash, requesterAuthHeaders, sha256Hex, signNodeRequest, signTaskResult, type RegisterNodeRequest } from '../../protocol/index.js';
-import { createApp, createServices, openDatabase, resolveConfig, type Services, type SignerConfigInput } from '../../signer/index.js';
+import {
+  NODE_AUTH_HEADERS,
+  jsonHash,
+  requesterAuthHeaders,
+  sha256Hex,
+  signNodeRequest,
+  signTaskResult,
+  type RegisterNodeRequest,
+} from '../../protocol/index.js';
+import {
+  createApp,
+  createServices,
+  openDatabase,
+  resolveConfig,
+  type Services,
+  type SignerConfigInput,
+} from '../../signer/index.js';
 import { ingest } from '../../signer/chain/watcher.js';
 import type { TaskSubmittedEvent } from '../../signer/chain/types.js';
 
@@ -55,9 +70,21 @@ export class TestNode {
   ) {}
 
   /** Headers of a signed request (as node-agent/client does). */
-  headers(method: string, path: string, body = '', timestamp = Date.now(), key = this.key, nodeId = this.nodeId): Record<string, string> {
+  headers(
+    method: string,
+    path: string,
+    body = '',
+    timestamp = Date.now(),
+    key = this.key,
+    nodeId = this.nodeId,
+  ): Record<string, string> {
     const signature = signNodeRequest({ method, path, bodyHash: sha256Hex(body), timestamp }, this.chainId, key);
-    return { [NODE_AUTH_HEADERS.node]: nodeId, [NODE_AUTH_HEADERS.timestamp]: String(timestamp), [NODE_AUTH_HEADERS.signature]: signature, 'content-type': 'application/json' };
+    return {
+      [NODE_AUTH_HEADERS.node]: nodeId,
+      [NODE_AUTH_HEADERS.timestamp]: String(timestamp),
+      [NODE_AUTH_HEADERS.signature]: signature,
+      'content-type': 'application/json',
+    };
   }
 
   /** A signed request for app.request. */
@@ -67,13 +94,32 @@ export class TestNode {
   }
 
   registration(extra: Partial<RegisterNodeRequest> = {}): RegisterNodeRequest {
-    return { node_id: this.nodeId, endpoint: '', public_key: this.publicKey, supported_models: this.models, performance_score: 10, ...extra };
+    return {
+      node_id: this.nodeId,
+      endpoint: '',
+      public_key: this.publicKey,
+      supported_models: this.models,
+      performance_score: 10,
+      ...extra,
+    };
   }
 
   /** A complete-task body with a valid output hash and signature. */
-  result(task: { task_id: string; chain_task_id: string | null; input_hash: string }, output: unknown = { outputs: [{ name: 'y', shape: [1], datatype: 'FP32', data: [0.5] }] }) {
+  result(
+    task: { task_id: string; chain_task_id: string | null; input_hash: string },
+    output: unknown = { outputs: [{ name: 'y', shape: [1], datatype: 'FP32', data: [0.5] }] },
+  ) {
     const output_hash = jsonHash(output);
-    const signature = signTaskResult({ escrow: ESCROW, taskId: BigInt(task.chain_task_id ?? task.task_id), inputHash: task.input_hash, outputHash: output_hash }, this.chainId, this.key);
+    const signature = signTaskResult(
+      {
+        escrow: ESCROW,
+        taskId: BigInt(task.chain_task_id ?? task.task_id),
+        inputHash: task.input_hash,
+        outputHash: output_hash,
+      },
+      this.chainId,
+      this.key,
+    );
     return { task_id: task.task_id, output, confidence: 0.9, inference_node_id: this.nodeId, output_hash, signature };
   }
 }
@@ -96,7 +142,11 @@ export class TestRequester {
 }
 
 /** Registers a node through the API; returns the response status. */
-export async function register(t: TestSigner, node: TestNode, extra: Partial<RegisterNodeRequest> = {}): Promise<number> {
+export async function register(
+  t: TestSigner,
+  node: TestNode,
+  extra: Partial<RegisterNodeRequest> = {},
+): Promise<number> {
   const res = await t.app.request(...node.request('POST', '/api/v1/nodes/register', node.registration(extra)));
   return res.status;
 }
@@ -135,6 +185,8 @@ export function addTasks(t: TestSigner, ...events: Partial<TaskSubmittedEvent>[]
 }
 
 /** Parses an envelope response (`code`: the stable reason of a refusal). */
-export async function body(res: Response): Promise<{ success: boolean; data: any; error: string | null; code?: string }> {
+export async function body(
+  res: Response,
+): Promise<{ success: boolean; data: any; error: string | null; code?: string }> {
   return (await res.json()) as { success: boolean; data: any; error: string | null; code?: string };
 }

@@ -14,7 +14,9 @@ afterEach(() => t.close());
 
 /** The plan's lines, e.g. "SEARCH inference_tasks USING INDEX tasks_votes_idx (status=?)". */
 function plan(sql: string, ...params: unknown[]): string[] {
-  return (t.s.store.sqlite.prepare(`explain query plan ${sql}`).all(...params) as { detail: string }[]).map((r) => r.detail);
+  return (t.s.store.sqlite.prepare(`explain query plan ${sql}`).all(...params) as { detail: string }[]).map(
+    (r) => r.detail,
+  );
 }
 
 describe('hot queries', () => {
@@ -26,8 +28,16 @@ describe('hot queries', () => {
   it('the upload caps read an index that holds what they sum, never the blobs', () => {
     t = makeSigner();
     const lookup = 'SEARCH t USING COVERING INDEX tasks_input_idx (input_hash=?)';
-    expect(plan(UNCLAIMED_SQL.by, 'ST1')).toEqual(['SEARCH b USING COVERING INDEX input_blobs_unclaimed_idx (uploader=?)', 'CORRELATED SCALAR SUBQUERY 1', lookup]);
-    expect(plan(UNCLAIMED_SQL.all)).toEqual(['SEARCH b USING COVERING INDEX input_blobs_unclaimed_idx (uploader>?)', 'CORRELATED SCALAR SUBQUERY 1', lookup]);
+    expect(plan(UNCLAIMED_SQL.by, 'ST1')).toEqual([
+      'SEARCH b USING COVERING INDEX input_blobs_unclaimed_idx (uploader=?)',
+      'CORRELATED SCALAR SUBQUERY 1',
+      lookup,
+    ]);
+    expect(plan(UNCLAIMED_SQL.all)).toEqual([
+      'SEARCH b USING COVERING INDEX input_blobs_unclaimed_idx (uploader>?)',
+      'CORRELATED SCALAR SUBQUERY 1',
+      lookup,
+    ]);
   });
 
   it('a status read (what every client polls) reads neither the output, nor the input, nor the votes', () => {

@@ -28,27 +28,54 @@ let token: string;
 function publish(s: TestSigner, name = MODEL, sha256 = ARTIFACT_A): void {
   const now = Date.now();
   // As the console records what onnxruntime reads: ort types, symbolic dimensions by name.
-  const io = { inputs: JSON.stringify([{ name: 'x', type: 'float32', shape: ['batch', 2] }]), outputs: JSON.stringify([{ name: 'y', type: 'float32', shape: ['batch'] }]) };
-  s.s.store.db.insert(consoleModels).values({ name, sha256, size: 10, status: 'published', price: '0', version: 1, created_at: now, updated_at: now, ...io }).run();
+  const io = {
+    inputs: JSON.stringify([{ name: 'x', type: 'float32', shape: ['batch', 2] }]),
+    outputs: JSON.stringify([{ name: 'y', type: 'float32', shape: ['batch'] }]),
+  };
+  s.s.store.db
+    .insert(consoleModels)
+    .values({
+      name,
+      sha256,
+      size: 10,
+      status: 'published',
+      price: '0',
+      version: 1,
+      created_at: now,
+      updated_at: now,
+      ...io,
+    })
+    .run();
 }
 
 /** Mints an API token through the admin API (no rate limit unless asked). */
 async function mintToken(s: TestSigner, settings: Record<string, unknown> = {}): Promise<string> {
   const admin = await adminSession(s);
-  const res = await s.app.request('/api/v1/admin/tokens', { method: 'POST', headers: { ...admin.headers, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'test', rate_limit_per_minute: 0, ...settings }) });
+  const res = await s.app.request('/api/v1/admin/tokens', {
+    method: 'POST',
+    headers: { ...admin.headers, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'test', rate_limit_per_minute: 0, ...settings }),
+  });
   const b = await body(res);
   if (res.status !== 201) throw new Error(`minting a token failed: ${res.status} ${b.error}`);
   return b.data.token as string;
 }
 
 const auth = (tok = token) => ({ authorization: `Bearer ${tok}`, 'content-type': 'application/json' });
-const post = (path: string, payload: unknown, tok = token) => t.app.request(path, { method: 'POST', headers: auth(tok), body: typeof payload === 'string' ? payload : JSON.stringify(payload) });
+const post = (path: string, payload: unknown, tok = token) =>
+  t.app.request(path, {
+    method: 'POST',
+    headers: auth(tok),
+    body: typeof payload === 'string' ? payload : JSON.stringify(payload),
+  });
 const infer = (payload: unknown, query = '', model = MODEL) => post(`/api/v1/models/${model}/infer${query}`, payload);
 const pull = (wait = 0) => t.app.request(...node.request('GET', `/api/v1/nodes/${node.nodeId}/tasks?wait=${wait}`));
 const complete = (b: unknown) => t.app.request(...node.request('POST', '/api/v1/tasks/complete', b));
 
 /** The node pulls one task (waiting for one if need be) and posts `y` as its output; returns the task it got. */
-async function serveOne(y = 0.5): Promise<{ task_id: string; priority: number; input_hash: string; chain_task_id: string | null }> {
+async function serveOne(
+  y = 0.5,
+): Promise<{ task_id: string; priority: number; input_hash: string; chain_task_id: string | null }> {
   const res = await pull(10);
   expect(res.status).toBe(200);
   const task = (await body(res)).data;
@@ -78,7 +105,13 @@ describe('POST /api/v1/models/{model}/infer', () => {
     const res = await pending;
     expect(res.status).toBe(200);
     const b = await body(res);
-    expect(b.data).toMatchObject({ task_id: task.task_id, model: MODEL, version: 1, outputs: output(0.25).outputs, node_id: 'node-1' });
+    expect(b.data).toMatchObject({
+      task_id: task.task_id,
+      model: MODEL,
+      version: 1,
+      outputs: output(0.25).outputs,
+      node_id: 'node-1',
+    });
     expect(b.data.signature).toMatch(/^[0-9a-f]{130}$/);
     expect(BigInt(task.task_id) >= DIRECT_TASK_ID_BASE).toBe(true);
     expect(task.chain_task_id).toBeNull();
@@ -86,7 +119,9 @@ describe('POST /api/v1/models/{model}/infer', () => {
     expect(row).toMatchObject({ source: 'direct', status: 'completed', priority: 5 });
     // The submitter leaves it alone: only escrowed tasks are settled.
     expect(await submitBatch(t.s, undefined as never, Date.now() + 3_600_000)).toBeNull();
-    expect(logs()).toMatchObject([{ status: 'success', http_status: 200, items: 1, model: MODEL, task_id: task.task_id }]);
+    expect(logs()).toMatchObject([
+      { status: 'success', http_status: 200, items: 1, model: MODEL, task_id: task.task_id },
+    ]);
   });
 
   it('async: 202 with a Location, then 202 not ready, then 200 with the result; other tokens and unknown ids get 404', async () => {
@@ -102,9 +137,12 @@ describe('POST /api/v1/models/{model}/infer', () => {
     expect(done.status).toBe(200);
     expect((await body(done)).data).toMatchObject({ task_id, outputs: output(0.75).outputs });
     // The open task routes do not serve it: its result is the token holder's.
-    for (const route of ['status', 'result']) expect((await t.app.request(`/api/v1/tasks/${task_id}/${route}`)).status).toBe(404);
+    for (const route of ['status', 'result'])
+      expect((await t.app.request(`/api/v1/tasks/${task_id}/${route}`)).status).toBe(404);
     // Only the inference itself was counted: polling for its result spends no quota.
-    expect(t.s.store.sqlite.prepare('select month_count from api_tokens where name = ?').get('test')).toEqual({ month_count: 1 });
+    expect(t.s.store.sqlite.prepare('select month_count from api_tokens where name = ?').get('test')).toEqual({
+      month_count: 1,
+    });
     const other = await mintToken(t, { name: 'other' });
     expect((await t.app.request(result_url, { headers: auth(other) })).status).toBe(404);
     const unknown = await t.app.request(`/api/v1/inference/${DIRECT_TASK_ID_BASE + 1n}`, { headers: auth() });
@@ -114,7 +152,12 @@ describe('POST /api/v1/models/{model}/infer', () => {
 
   it('takes the highest priority first, then the oldest', async () => {
     const ids: Record<string, string> = {};
-    for (const [name, priority] of [['low', 1], ['high', 9], ['mid', 5]] as const) ids[name] = (await body(await infer({ ...input(), priority }, '?async=1'))).data.task_id;
+    for (const [name, priority] of [
+      ['low', 1],
+      ['high', 9],
+      ['mid', 5],
+    ] as const)
+      ids[name] = (await body(await infer({ ...input(), priority }, '?async=1'))).data.task_id;
     const order = [(await serveOne()).task_id, (await serveOne()).task_id, (await serveOne()).task_id];
     expect(order).toEqual([ids.high, ids.mid, ids.low]);
   });
@@ -177,16 +220,28 @@ describe('POST /api/v1/models/{model}/infer', () => {
   });
 
   it('is described in /openapi.json, token-guarded', async () => {
-    const doc = (await (await t.app.request('/openapi.json')).json()) as { paths: Record<string, Record<string, { security?: unknown }>>; components: { securitySchemes: Record<string, unknown> } };
+    const doc = (await (await t.app.request('/openapi.json')).json()) as {
+      paths: Record<string, Record<string, { security?: unknown }>>;
+      components: { securitySchemes: Record<string, unknown> };
+    };
     expect(doc.components.securitySchemes.apiToken).toMatchObject({ type: 'http', scheme: 'bearer' });
-    for (const [path, method] of [[`/api/v1/models/{model}/infer`, 'post'], ['/api/v1/inference/{task_id}', 'get'], ['/api/v1/models/{model}/batch-infer', 'post'], ['/v2/models/{name}/infer', 'post']]) {
+    for (const [path, method] of [
+      [`/api/v1/models/{model}/infer`, 'post'],
+      ['/api/v1/inference/{task_id}', 'get'],
+      ['/api/v1/models/{model}/batch-infer', 'post'],
+      ['/v2/models/{name}/infer', 'post'],
+    ]) {
       expect(doc.paths[path]?.[method]?.security).toEqual([{ apiToken: [] }]);
     }
     expect(doc.paths['/v2/health/ready']).toBeDefined();
   });
 
   it('requests need a token', async () => {
-    const res = await t.app.request(`/api/v1/models/${MODEL}/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(input()) });
+    const res = await t.app.request(`/api/v1/models/${MODEL}/infer`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(input()),
+    });
     expect(res.status).toBe(401);
   });
 });
@@ -211,10 +266,14 @@ describe('POST /api/v1/models/{model}/batch-infer', () => {
   });
 
   it('refuses more than inference.max_batch requests, and a batch that does not fit the queue', async () => {
-    const tooMany = await post(`/api/v1/models/${MODEL}/batch-infer`, { requests: Array.from({ length: 5 }, () => input()) });
+    const tooMany = await post(`/api/v1/models/${MODEL}/batch-infer`, {
+      requests: Array.from({ length: 5 }, () => input()),
+    });
     expect(tooMany.status).toBe(400);
     expect((await body(tooMany)).error).toMatch(/at most 4 requests per batch/);
-    const full = await post(`/api/v1/models/${MODEL}/batch-infer`, { requests: Array.from({ length: 4 }, () => input()) });
+    const full = await post(`/api/v1/models/${MODEL}/batch-infer`, {
+      requests: Array.from({ length: 4 }, () => input()),
+    });
     expect(full.status).toBe(503);
     expect((await body(full)).error).toMatch(/this batch needs 4 places/);
   });
@@ -222,7 +281,11 @@ describe('POST /api/v1/models/{model}/batch-infer', () => {
 
 describe('Open Inference Protocol (/v2)', () => {
   it('server metadata; health: live always, ready only with a node online', async () => {
-    expect(await (await t.app.request('/v2')).json()).toEqual({ name: 'stacks-inference-market', version: expect.any(String), extensions: [] });
+    expect(await (await t.app.request('/v2')).json()).toEqual({
+      name: 'stacks-inference-market',
+      version: expect.any(String),
+      extensions: [],
+    });
     expect(await (await t.app.request('/v2/health/live')).json()).toEqual({ live: true });
     expect((await t.app.request('/v2/health/ready')).status).toBe(200);
     const empty = makeSigner();
@@ -238,16 +301,28 @@ describe('Open Inference Protocol (/v2)', () => {
 
   it('model metadata and readiness; unknown models are 404 with an error field', async () => {
     const meta = await (await t.app.request(`/v2/models/${MODEL}`)).json();
-    expect(meta).toMatchObject({ name: MODEL, versions: ['1'], platform: 'onnxruntime_onnx', inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 2] }], outputs: [{ name: 'y', datatype: 'FP32', shape: [-1] }] });
+    expect(meta).toMatchObject({
+      name: MODEL,
+      versions: ['1'],
+      platform: 'onnxruntime_onnx',
+      inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 2] }],
+      outputs: [{ name: 'y', datatype: 'FP32', shape: [-1] }],
+    });
     expect(await (await t.app.request(`/v2/models/${MODEL}/ready`)).json()).toMatchObject({ name: MODEL, ready: true });
     expect(await (await t.app.request(`/v2/models/${MODEL}/versions/1`)).json()).toEqual(meta);
     expect((await t.app.request(`/v2/models/${MODEL}/versions/1/ready`)).status).toBe(200);
     const old = await post(`/v2/models/${MODEL}/versions/2/infer`, input());
     expect(old.status).toBe(404);
-    expect(await old.json()).toEqual({ error: expect.stringMatching(/serves only its live version 1; version 2 is not served/), code: 'not_found' });
+    expect(await old.json()).toEqual({
+      error: expect.stringMatching(/serves only its live version 1; version 2 is not served/),
+      code: 'not_found',
+    });
     const unknown = await t.app.request('/v2/models/nope');
     expect(unknown.status).toBe(404);
-    expect(await unknown.json()).toEqual({ error: expect.stringMatching(/model "nope" is not published/), code: 'not_found' });
+    expect(await unknown.json()).toEqual({
+      error: expect.stringMatching(/model "nope" is not published/),
+      code: 'not_found',
+    });
   });
 
   it('a model published without recorded inputs has them read from its artifact file, and requests are checked against them', async () => {
@@ -257,10 +332,29 @@ describe('Open Inference Protocol (/v2)', () => {
     const withFile = makeSigner({ models: { dir } });
     try {
       const now = Date.now();
-      withFile.s.store.db.insert(consoleModels).values({ name: 'cls', sha256: sha256Hex(readFileSync(classifierPath())), size: 1, status: 'published', price: '0', version: 1, created_at: now, updated_at: now }).run();
+      withFile.s.store.db
+        .insert(consoleModels)
+        .values({
+          name: 'cls',
+          sha256: sha256Hex(readFileSync(classifierPath())),
+          size: 1,
+          status: 'published',
+          price: '0',
+          version: 1,
+          created_at: now,
+          updated_at: now,
+        })
+        .run();
       const meta = await (await withFile.app.request('/v2/models/cls')).json();
-      expect(meta).toMatchObject({ inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 3, -1, -1] }], outputs: [{ name: 'softmax_0.tmp_0', datatype: 'FP32', shape: [-1, 2] }] });
-      const res = await withFile.app.request('/api/v1/models/cls/infer', { method: 'POST', headers: auth(await mintToken(withFile)), body: JSON.stringify(input()) });
+      expect(meta).toMatchObject({
+        inputs: [{ name: 'x', datatype: 'FP32', shape: [-1, 3, -1, -1] }],
+        outputs: [{ name: 'softmax_0.tmp_0', datatype: 'FP32', shape: [-1, 2] }],
+      });
+      const res = await withFile.app.request('/api/v1/models/cls/infer', {
+        method: 'POST',
+        headers: auth(await mintToken(withFile)),
+        body: JSON.stringify(input()),
+      });
       expect(res.status).toBe(400);
       expect((await body(res)).error).toMatch(/inputs.0: input "x" must have shape \[-1,3,-1,-1\]/);
     } finally {
@@ -275,11 +369,20 @@ describe('Open Inference Protocol (/v2)', () => {
     expect(task.priority).toBe(7);
     const res = await pending;
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ model_name: MODEL, model_version: '1', id: 'req-1', outputs: output(0.9).outputs, parameters: { task_id: task.task_id, node_id: 'node-1' } });
+    expect(await res.json()).toMatchObject({
+      model_name: MODEL,
+      model_version: '1',
+      id: 'req-1',
+      outputs: output(0.9).outputs,
+      parameters: { task_id: task.task_id, node_id: 'node-1' },
+    });
     const bad = await post(`/v2/models/${MODEL}/infer`, { inputs: [] });
     expect(bad.status).toBe(400);
     expect(await bad.json()).toEqual({ error: expect.stringMatching(/inputs/), code: 'bad_request' });
-    const anonymous = await t.app.request(`/v2/models/${MODEL}/infer`, { method: 'POST', body: JSON.stringify(input()) });
+    const anonymous = await t.app.request(`/v2/models/${MODEL}/infer`, {
+      method: 'POST',
+      body: JSON.stringify(input()),
+    });
     expect(anonymous.status).toBe(401);
     expect(Object.keys(await anonymous.json())).toEqual(['error', 'code']);
   });
@@ -297,11 +400,19 @@ describe('with chain tasks', () => {
     const small = makeSigner({ server: { body_limit_bytes: 1024 }, inference: { max_body_bytes: 4096 } });
     try {
       const data = Array.from({ length: 600 }, (_, i) => i / 7);
-      const over = await small.app.request(`/api/v1/models/${MODEL}/infer`, { method: 'POST', headers: auth(), body: JSON.stringify({ inputs: [{ name: 'x', shape: [1, 600], datatype: 'FP32', data }] }) });
+      const over = await small.app.request(`/api/v1/models/${MODEL}/infer`, {
+        method: 'POST',
+        headers: auth(),
+        body: JSON.stringify({ inputs: [{ name: 'x', shape: [1, 600], datatype: 'FP32', data }] }),
+      });
       expect(over.status).toBe(413);
       expect((await body(over)).error).toMatch(/inference.max_body_bytes/);
       // Above the global limit but within the inference one: it reaches the token guard.
-      const within = await small.app.request(`/api/v1/models/${MODEL}/infer`, { method: 'POST', headers: auth(), body: JSON.stringify({ inputs: [{ name: 'x', shape: [1, 200], datatype: 'FP32', data: data.slice(0, 200) }] }) });
+      const within = await small.app.request(`/api/v1/models/${MODEL}/infer`, {
+        method: 'POST',
+        headers: auth(),
+        body: JSON.stringify({ inputs: [{ name: 'x', shape: [1, 200], datatype: 'FP32', data: data.slice(0, 200) }] }),
+      });
       expect(within.status).toBe(401);
     } finally {
       small.s.inference.close();

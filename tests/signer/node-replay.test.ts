@@ -11,7 +11,10 @@ import { addTasks, body, makeSigner, register, TestNode, type TestSigner } from 
 
 const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
 /** The same signature with s replaced by n - s (and the recovery byte flipped, as a malleator would). */
-const highS = (sig: string) => sig.slice(0, 64) + (N - BigInt(`0x${sig.slice(64, 128)}`)).toString(16).padStart(64, '0') + (parseInt(sig.slice(128), 16) ^ 1).toString(16).padStart(2, '0');
+const highS = (sig: string) =>
+  sig.slice(0, 64) +
+  (N - BigInt(`0x${sig.slice(64, 128)}`)).toString(16).padStart(64, '0') +
+  (parseInt(sig.slice(128), 16) ^ 1).toString(16).padStart(2, '0');
 const withRecovery = (sig: string, v: number) => sig.slice(0, 128) + v.toString(16).padStart(2, '0');
 
 let t: TestSigner;
@@ -49,7 +52,12 @@ describe('replayed node requests (issue 12, attack 4)', () => {
     const sig = headers[NODE_AUTH_HEADERS.signature];
     const first = await send({ ...headers, [NODE_AUTH_HEADERS.signature]: highS(sig) });
     expect(first.status).toBe(401);
-    expect(await first.json()).toMatchObject({ success: false, data: null, code: 'signature_not_canonical', error: expect.stringMatching(/^signature is not canonical: s is above n\/2/) });
+    expect(await first.json()).toMatchObject({
+      success: false,
+      data: null,
+      code: 'signature_not_canonical',
+      error: expect.stringMatching(/^signature is not canonical: s is above n\/2/),
+    });
     // Refusing the twin must not burn the original.
     expect((await send(headers)).status).toBe(200);
     const after = await send({ ...headers, [NODE_AUTH_HEADERS.signature]: highS(sig) });
@@ -62,7 +70,8 @@ describe('replayed node requests (issue 12, attack 4)', () => {
     const task = leaseNext(t.s, 'node-1')!;
     expect(task.task_id).toBe(id);
     const result = node.result(task);
-    const post = (signature: string) => t.app.request(...node.request('POST', '/api/v1/tasks/complete', { ...result, signature }));
+    const post = (signature: string) =>
+      t.app.request(...node.request('POST', '/api/v1/tasks/complete', { ...result, signature }));
     for (const bad of [withRecovery(result.signature, 2), withRecovery(result.signature, 3), highS(result.signature)]) {
       const res = await post(bad);
       expect(res.status, bad.slice(120)).toBe(401);
@@ -75,7 +84,7 @@ describe('replayed node requests (issue 12, attack 4)', () => {
 
 describe('canonical signature helpers', () => {
   it('name what is wrong, and key replays on (r, s) only', () => {
-    const sig = 'ab'.repeat(32) + '11'.repeat(32) + '00';
+    const sig = `${'ab'.repeat(32) + '11'.repeat(32)}00`;
     expect(canonicalSignatureProblem(sig)).toBeNull();
     expect(canonicalSignatureProblem(withRecovery(sig, 1))).toBeNull();
     expect(canonicalSignatureProblem(withRecovery(sig, 2))).toMatch(/recovery byte/);

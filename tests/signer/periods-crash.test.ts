@@ -18,7 +18,11 @@ import { call, mined } from '../devnet/helpers.js';
 import { chainFixture, ESCROW, until, type ChainFixture } from './devnet-fixture.js';
 import { MARKET, TestAccount } from './prepaid-fixture.js';
 
-const PAYEES = { node: 'ST2CY5V39NHDPWSXMW9QDT3HC3GD6Q6XX4CFRK9AG', owner: 'ST2JHG361ZXG51QTKY2NQCVBPPRRE2KZB1HR05NNC', treasury: 'ST2NEB84ASENDXKYGJPQW86YXQCEFEX2ZQPG87ND' };
+const PAYEES = {
+  node: 'ST2CY5V39NHDPWSXMW9QDT3HC3GD6Q6XX4CFRK9AG',
+  owner: 'ST2JHG361ZXG51QTKY2NQCVBPPRRE2KZB1HR05NNC',
+  treasury: 'ST2NEB84ASENDXKYGJPQW86YXQCEFEX2ZQPG87ND',
+};
 
 let fx: ChainFixture;
 let dir: string;
@@ -60,10 +64,23 @@ function payWhileDown(n: number): string[] {
 }
 
 async function start(failpoint?: 'period-after-record' | 'after-broadcast'): Promise<void> {
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'signer/cli.ts', 'run', '--config', join(dir, 'signer.toml')], {
-    env: { ...process.env, SIGNER_CHAIN_ENABLED: 'true', SIGNER_CHAIN_API: fx.devnet.url, SIGNER_NETWORK: 'devnet', SIGNER_ESCROW: ESCROW, SIGNER_PRIVATE_KEY: fx.signerKey, SIGNER_LOG_LEVEL: 'warn', SIGNER_FAILPOINT: failpoint ?? '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const proc = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'signer/cli.ts', 'run', '--config', join(dir, 'signer.toml')],
+    {
+      env: {
+        ...process.env,
+        SIGNER_CHAIN_ENABLED: 'true',
+        SIGNER_CHAIN_API: fx.devnet.url,
+        SIGNER_NETWORK: 'devnet',
+        SIGNER_ESCROW: ESCROW,
+        SIGNER_PRIVATE_KEY: fx.signerKey,
+        SIGNER_LOG_LEVEL: 'warn',
+        SIGNER_FAILPOINT: failpoint ?? '',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const exited = new Promise<NodeJS.Signals | null>((resolve) => proc.once('exit', (_code, signal) => resolve(signal)));
   proc.stdout!.resume();
   proc.stderr!.resume();
@@ -86,7 +103,17 @@ function query<T>(sql: string, ...args: unknown[]): T[] {
   }
 }
 const credited = async (who: string) =>
-  decodePayee(await fetchCallReadOnlyFunction({ contractAddress: MARKET.split('.')[0]!, contractName: 'accounts', functionName: 'get-payee', functionArgs: [Cl.principal(who)], senderAddress: MARKET.split('.')[0]!, network: 'testnet', client: { baseUrl: fx.devnet.url } }))?.credited ?? 0n;
+  decodePayee(
+    await fetchCallReadOnlyFunction({
+      contractAddress: MARKET.split('.')[0]!,
+      contractName: 'accounts',
+      functionName: 'get-payee',
+      functionArgs: [Cl.principal(who)],
+      senderAddress: MARKET.split('.')[0]!,
+      network: 'testnet',
+      client: { baseUrl: fx.devnet.url },
+    }),
+  )?.credited ?? 0n;
 
 describe('period loop killed with SIGKILL', () => {
   it('after recording settle-accounts (before broadcast): the same transaction is sent on restart and confirmed once', async () => {
@@ -94,15 +121,25 @@ describe('period loop killed with SIGKILL', () => {
     await start('period-after-record');
     expect(await child!.exited).toBe('SIGKILL');
     child = null;
-    const recorded = query<{ txid: string; status: string }>("select txid, status from settlements where kind = 'settle-accounts'");
+    const recorded = query<{ txid: string; status: string }>(
+      "select txid, status from settlements where kind = 'settle-accounts'",
+    );
     expect(recorded).toEqual([{ txid: expect.any(String), status: 'built' }]);
     expect(query('select status, txid from prepaid_periods')).toEqual([{ status: 'built', txid: recorded[0]!.txid }]);
     expect(query('select distinct period_id from prepaid_receipts')).toEqual([{ period_id: 1 }]);
     await start();
-    await until('period confirmed', () => query<{ status: string }>('select status from prepaid_periods')[0]?.status === 'confirmed', 60_000);
+    await until(
+      'period confirmed',
+      () => query<{ status: string }>('select status from prepaid_periods')[0]?.status === 'confirmed',
+      60_000,
+    );
     await kill();
-    expect(query("select txid, status from settlements where kind = 'settle-accounts'")).toEqual([{ txid: recorded[0]!.txid, status: 'confirmed' }]);
-    expect(query('select status from inference_tasks where task_id in (' + ids.map(() => '?').join(',') + ')', ...ids)).toEqual(ids.map(() => ({ status: 'settled' })));
+    expect(query("select txid, status from settlements where kind = 'settle-accounts'")).toEqual([
+      { txid: recorded[0]!.txid, status: 'confirmed' },
+    ]);
+    expect(
+      query(`select status from inference_tasks where task_id in (${ids.map(() => '?').join(',')})`, ...ids),
+    ).toEqual(ids.map(() => ({ status: 'settled' })));
     expect(await credited(PAYEES.node)).toBe(2400n);
   }, 120_000);
 
@@ -111,15 +148,26 @@ describe('period loop killed with SIGKILL', () => {
     await start('after-broadcast');
     expect(await child!.exited).toBe('SIGKILL');
     child = null;
-    const [row] = query<{ txid: string; status: string }>("select txid, status from settlements where kind = 'settle-accounts' and status <> 'confirmed'");
+    const [row] = query<{ txid: string; status: string }>(
+      "select txid, status from settlements where kind = 'settle-accounts' and status <> 'confirmed'",
+    );
     expect(row).toMatchObject({ status: 'built' });
     await start();
-    await until('second period confirmed', () => query<{ status: string }>('select status from prepaid_periods where id = 2')[0]?.status === 'confirmed', 60_000);
+    await until(
+      'second period confirmed',
+      () => query<{ status: string }>('select status from prepaid_periods where id = 2')[0]?.status === 'confirmed',
+      60_000,
+    );
     await kill();
-    expect(query("select status from settlements where kind = 'settle-accounts'")).toEqual([{ status: 'confirmed' }, { status: 'confirmed' }]);
+    expect(query("select status from settlements where kind = 'settle-accounts'")).toEqual([
+      { status: 'confirmed' },
+      { status: 'confirmed' },
+    ]);
     expect(query("select count(*) n from prepaid_receipts where status <> 'settled'")).toEqual([{ n: 0 }]);
     // 5 receipts of 1,000: the node's 80 % credited once, however many restarts.
     expect(await credited(PAYEES.node)).toBe(4000n);
-    expect(query("select task_id, count(*) n from task_events where to_status = 'settled' group by task_id having n <> 1")).toEqual([]);
+    expect(
+      query("select task_id, count(*) n from task_events where to_status = 'settled' group by task_id having n <> 1"),
+    ).toEqual([]);
   }, 120_000);
 });

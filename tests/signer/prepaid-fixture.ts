@@ -55,47 +55,126 @@ export class TestAccount {
 
   /** Inserts the account's mirror row (balance as read from chain). */
   open(s: Services, balance = 1_000_000n): void {
-    s.store.db.insert(prepaidAccounts).values({ account: this.address, public_key: this.publicKey, balance: balance.toString(), updated_at: Date.now() }).onConflictDoNothing().run();
+    s.store.db
+      .insert(prepaidAccounts)
+      .values({
+        account: this.address,
+        public_key: this.publicKey,
+        balance: balance.toString(),
+        updated_at: Date.now(),
+      })
+      .onConflictDoNothing()
+      .run();
   }
 
   /**
    * Runs and pays `n` requests of `fee` each: tasks completed, receipts paid (shares to the
    * payees), the authorization covering them stored as the latest, owed and payee owed raised.
    */
-  pay(s: Services, n: number, fee: bigint, payees: { node: string; owner: string; treasury: string }, nodeKey = '02' + 'ab'.repeat(32), paidAt = Date.now()): string[] {
+  pay(
+    s: Services,
+    n: number,
+    fee: bigint,
+    payees: { node: string; owner: string; treasury: string },
+    nodeKey = `02${'ab'.repeat(32)}`,
+    paidAt = Date.now(),
+  ): string[] {
     const leaves: ReceiptLeaf[] = [];
     const ids: string[] = [];
     for (let i = 0; i < n; i++) {
-      const request: TaskRequest = { account: this.address, market: this.market, modelOutput: 1n, inputHash: randomBytes(32).toString('hex'), maxFee: fee, expiry: 4_000_000_000n, security: 1n, nonce: this.requestNonce++ };
+      const request: TaskRequest = {
+        account: this.address,
+        market: this.market,
+        modelOutput: 1n,
+        inputHash: randomBytes(32).toString('hex'),
+        maxFee: fee,
+        expiry: 4_000_000_000n,
+        security: 1n,
+        nonce: this.requestNonce++,
+      };
       const requestSignature = signTaskRequest(request, CHAIN_ID, this.key);
-      const leaf: ReceiptLeaf = { request, requestSignature, node: nodeKey, outputHash: randomBytes(32).toString('hex'), fee };
+      const leaf: ReceiptLeaf = {
+        request,
+        requestSignature,
+        node: nodeKey,
+        outputHash: randomBytes(32).toString('hex'),
+        fee,
+      };
       const taskId = prepaidTaskId(accountsMessageHash(taskRequestCV(request), CHAIN_ID));
       const now = Date.now();
       s.store.db
         .insert(inferenceTasks)
-        .values({ task_id: taskId, user_address: this.address, fee: fee.toString(), infer_fee: fee.toString(), max_infer_time: 60_000, model_type: 'cls', status: 'completed', source: 'prepaid', created_at: now, updated_at: now, completed_at: now, artifact_hash: ARTIFACT_A, input_hash: request.inputHash, output_hash: leaf.outputHash, privacy: 'standard' })
+        .values({
+          task_id: taskId,
+          user_address: this.address,
+          fee: fee.toString(),
+          infer_fee: fee.toString(),
+          max_infer_time: 60_000,
+          model_type: 'cls',
+          status: 'completed',
+          source: 'prepaid',
+          created_at: now,
+          updated_at: now,
+          completed_at: now,
+          artifact_hash: ARTIFACT_A,
+          input_hash: request.inputHash,
+          output_hash: leaf.outputHash,
+          privacy: 'standard',
+        })
         .run();
       s.store.db
         .insert(prepaidReceipts)
         .values({
-          task_id: taskId, account: this.address, nonce: request.nonce.toString(), request: JSON.stringify(toTaskRequestJson(request)), request_signature: requestSignature, max_fee: fee.toString(),
-          fee: fee.toString(), node_key: nodeKey, output_hash: leaf.outputHash, leaf_hash: leafHash(leaf), shares: JSON.stringify(split(fee, payees.node, payees.owner, payees.treasury)),
-          status: 'paid', paid_nonce: (this.nonce + 1n).toString(), created_at: now, paid_at: paidAt,
+          task_id: taskId,
+          account: this.address,
+          nonce: request.nonce.toString(),
+          request: JSON.stringify(toTaskRequestJson(request)),
+          request_signature: requestSignature,
+          max_fee: fee.toString(),
+          fee: fee.toString(),
+          node_key: nodeKey,
+          output_hash: leaf.outputHash,
+          leaf_hash: leafHash(leaf),
+          shares: JSON.stringify(split(fee, payees.node, payees.owner, payees.treasury)),
+          status: 'paid',
+          paid_nonce: (this.nonce + 1n).toString(),
+          created_at: now,
+          paid_at: paidAt,
         })
         .run();
       leaves.push(leaf);
       ids.push(taskId);
     }
-    const { authorization, signature } = authorizeLeaves({ cumulative: this.cumulative, nonce: this.nonce }, leaves, this.market, CHAIN_ID, this.key);
+    const { authorization, signature } = authorizeLeaves(
+      { cumulative: this.cumulative, nonce: this.nonce },
+      leaves,
+      this.market,
+      CHAIN_ID,
+      this.key,
+    );
     this.cumulative = authorization.cumulative;
     this.nonce = authorization.nonce;
     const total = fee * BigInt(n);
     const sql = s.store.sqlite;
     sql
-      .prepare('update prepaid_accounts set auth_cumulative = ?, auth_nonce = ?, auth_root = ?, auth_signature = ?, owed = cast(cast(owed as integer) + ? as text), updated_at = ? where account = ?')
-      .run(authorization.cumulative.toString(), authorization.nonce.toString(), authorization.receiptsRoot, signature, total.toString(), Date.now(), this.address);
-    const owe = sql.prepare("insert into payee_credits (payee, owed, credited, updated_at) values (?, ?, '0', ?) on conflict(payee) do update set owed = cast(cast(owed as integer) + cast(excluded.owed as integer) as text)");
-    for (const leaf of leaves) for (const sh of split(leaf.fee, payees.node, payees.owner, payees.treasury)) owe.run(sh.payee, sh.amount, Date.now());
+      .prepare(
+        'update prepaid_accounts set auth_cumulative = ?, auth_nonce = ?, auth_root = ?, auth_signature = ?, owed = cast(cast(owed as integer) + ? as text), updated_at = ? where account = ?',
+      )
+      .run(
+        authorization.cumulative.toString(),
+        authorization.nonce.toString(),
+        authorization.receiptsRoot,
+        signature,
+        total.toString(),
+        Date.now(),
+        this.address,
+      );
+    const owe = sql.prepare(
+      "insert into payee_credits (payee, owed, credited, updated_at) values (?, ?, '0', ?) on conflict(payee) do update set owed = cast(cast(owed as integer) + cast(excluded.owed as integer) as text)",
+    );
+    for (const leaf of leaves)
+      for (const sh of split(leaf.fee, payees.node, payees.owner, payees.treasury))
+        owe.run(sh.payee, sh.amount, Date.now());
     return ids;
   }
 }

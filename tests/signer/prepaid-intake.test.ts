@@ -80,13 +80,19 @@ function inputOf(x: number): Buffer {
 }
 
 /** A signed request item; `over` changes the request, `o` the item (signing key, public key, input). */
-function item(a: Account, over: Partial<TaskRequest> = {}, o: { signKey?: string; publicKey?: string; input?: Buffer | null; quote?: unknown } = {}) {
+function item(
+  a: Account,
+  over: Partial<TaskRequest> = {},
+  o: { signKey?: string; publicKey?: string; input?: Buffer | null; quote?: unknown } = {},
+) {
   const input = o.input === undefined ? inputOf(Math.random()) : o.input;
   const request: TaskRequest = {
     account: a.address,
     market: MARKET,
     modelOutput: fx.modelOutput,
-    inputHash: createHash('sha256').update(input ?? Buffer.from(String(Math.random()))).digest('hex'),
+    inputHash: createHash('sha256')
+      .update(input ?? Buffer.from(String(Math.random())))
+      .digest('hex'),
     maxFee: 5_000n,
     expiry: BigInt(Math.floor(Date.now() / 1000) + 600),
     security: 1n,
@@ -102,10 +108,15 @@ function item(a: Account, over: Partial<TaskRequest> = {}, o: { signKey?: string
   };
 }
 
-const taskIdOf = (it: { request: Parameters<typeof fromTaskRequestJson>[0] }) => prepaidTaskId(accountsMessageHash(taskRequestCV(fromTaskRequestJson(it.request)), CHAIN_ID));
+const taskIdOf = (it: { request: Parameters<typeof fromTaskRequestJson>[0] }) =>
+  prepaidTaskId(accountsMessageHash(taskRequestCV(fromTaskRequestJson(it.request)), CHAIN_ID));
 
 async function post(items: unknown[]) {
-  const res = await app.request('/api/v1/requests', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ requests: items }) });
+  const res = await app.request('/api/v1/requests', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ requests: items }),
+  });
   return { status: res.status, json: await body(res) };
 }
 
@@ -114,7 +125,14 @@ async function signedGet(key: string, path: string) {
   return { status: res.status, json: await body(res) };
 }
 
-async function payFor(a: Account, taskIds: string[], leaves: ReceiptLeafJson[], prev: { cumulative: bigint; nonce: bigint }, signKey = a.key, tweak: (x: ReturnType<typeof authorizeLeaves>['authorization']) => void = () => {}) {
+async function payFor(
+  a: Account,
+  taskIds: string[],
+  leaves: ReceiptLeafJson[],
+  prev: { cumulative: bigint; nonce: bigint },
+  signKey = a.key,
+  tweak: (x: ReturnType<typeof authorizeLeaves>['authorization']) => void = () => {},
+) {
   const { authorization } = authorizeLeaves(prev, leaves.map(fromLeafJson), MARKET, CHAIN_ID, a.key);
   tweak(authorization);
   const signature = signAccountsMessage(spendAuthorizationCV(authorization), CHAIN_ID, signKey);
@@ -145,7 +163,13 @@ beforeAll(async () => {
     scheduler: { prefer_better_node_ms: 0 },
     log: { level: 'silent' },
   });
-  s = createServices({ config, store: openDatabase(config.database.path), log: pino({ level: 'silent' }), escrow: ESCROW, chain: fx.chain() });
+  s = createServices({
+    config,
+    store: openDatabase(config.database.path),
+    log: pino({ level: 'silent' }),
+    escrow: ESCROW,
+    chain: fx.chain(),
+  });
   app = createApp(s);
   alice = new Account(keyOf(fx.devnet, 'wallet_6'));
   bob = new Account(keyOf(fx.devnet, 'wallet_7'));
@@ -177,9 +201,21 @@ describe('POST /api/v1/requests', () => {
     const id = taskIdOf(it1);
     expect(json.data.results).toEqual([{ task_id: id, status: 'accepted' }]);
     const task = getTask(s.store, id)!;
-    expect(task).toMatchObject({ source: 'prepaid', status: 'pending', user_address: alice.address, fee: '1000', artifact_hash: fx.artifactHash, deadline: null, chain_task_id: null });
+    expect(task).toMatchObject({
+      source: 'prepaid',
+      status: 'pending',
+      user_address: alice.address,
+      fee: '1000',
+      artifact_hash: fx.artifactHash,
+      deadline: null,
+      chain_task_id: null,
+    });
     expect(receiptOf(s.store, id)).toMatchObject({ status: 'running', account: alice.address, max_fee: '5000' });
-    expect(accountRow(s.store, alice.address)).toMatchObject({ reserved: '5000', balance: '100000', public_key: alice.publicKey });
+    expect(accountRow(s.store, alice.address)).toMatchObject({
+      reserved: '5000',
+      balance: '100000',
+      public_key: alice.publicKey,
+    });
     expect((await post([it1])).json.data.results).toEqual([{ task_id: id, status: 'duplicate' }]);
     const again = item(alice, { nonce: BigInt(it1.request.nonce) });
     const r = (await post([again])).json.data.results[0];
@@ -200,7 +236,11 @@ describe('POST /api/v1/requests', () => {
       expired,
       item(alice, { modelOutput: 999n }),
       item(alice, { maxFee: 999n }),
-      item(alice, {}, { quote: { price: '1', expiry: String(Math.floor(Date.now() / 1000) + 60), signature: '00'.repeat(65) } }),
+      item(
+        alice,
+        {},
+        { quote: { price: '1', expiry: String(Math.floor(Date.now() / 1000) + 60), signature: '00'.repeat(65) } },
+      ),
       item(alice, {}, { input: null }),
       { ...item(alice), input_base64: inputOf(42).toString('base64') },
       item(poor, { maxFee: 7_000n }),
@@ -227,7 +267,11 @@ describe('POST /api/v1/requests', () => {
       'insufficient_deposit',
       'accepted',
     ]);
-    json.data.results.slice(0, -1).forEach((r: { index: number; error: string }, i: number) => expect(r).toMatchObject({ index: i, success: false, error: expect.any(String) }));
+    json.data.results
+      .slice(0, -1)
+      .forEach((r: { index: number; error: string }, i: number) =>
+        expect(r).toMatchObject({ index: i, success: false, error: expect.any(String) }),
+      );
     expect(json.data.results.at(-1).task_id).toBe(taskIdOf(good));
     // Only the good one reserved anything; the refused ones left no task.
     expect(accountRow(s.store, alice.address)!.reserved).toBe('10000');
@@ -263,10 +307,28 @@ describe('quotes', () => {
     const res = await app.request(`/api/v1/quote?account=${bob.address}&model_output=${fx.modelOutput}`);
     expect(res.status).toBe(200);
     const q = (await body(res)).data;
-    expect(q).toMatchObject({ account: bob.address, market: MARKET, model_output: '1', price: '1000', onchain_price: '1000' });
-    const quote = { account: bob.address, market: MARKET, modelOutput: 1n, price: BigInt(q.price), expiry: BigInt(q.expiry) };
-    expect(verifyEncodedFast(encodeAccountsMessage(priceQuoteCV(quote), CHAIN_ID), q.signature, publicKeyOf(fx.signerKey))).toBe(true);
-    const withQuote = item(bob, { security: 3n, maxFee: 3_000n }, { quote: { price: q.price, expiry: q.expiry, signature: q.signature } });
+    expect(q).toMatchObject({
+      account: bob.address,
+      market: MARKET,
+      model_output: '1',
+      price: '1000',
+      onchain_price: '1000',
+    });
+    const quote = {
+      account: bob.address,
+      market: MARKET,
+      modelOutput: 1n,
+      price: BigInt(q.price),
+      expiry: BigInt(q.expiry),
+    };
+    expect(
+      verifyEncodedFast(encodeAccountsMessage(priceQuoteCV(quote), CHAIN_ID), q.signature, publicKeyOf(fx.signerKey)),
+    ).toBe(true);
+    const withQuote = item(
+      bob,
+      { security: 3n, maxFee: 3_000n },
+      { quote: { price: q.price, expiry: q.expiry, signature: q.signature } },
+    );
     const forAlice = item(alice, {}, { quote: { price: q.price, expiry: q.expiry, signature: q.signature } });
     const r = (await post([withQuote, forAlice])).json.data.results;
     expect(r[0].status).toBe('accepted');
@@ -274,7 +336,9 @@ describe('quotes', () => {
     expect(r[1]).toMatchObject({ code: 'quote_invalid' });
     expect((await app.request(`/api/v1/quote?account=${bob.address}&model_output=999`)).status).toBe(404);
     // Level 3 with one node never completes here: let it expire through the tick below.
-    s.store.sqlite.prepare("update prepaid_receipts set request = json_set(request, '$.expiry', '1') where task_id = ?").run(taskIdOf(withQuote));
+    s.store.sqlite
+      .prepare("update prepaid_receipts set request = json_set(request, '$.expiry', '1') where task_id = ?")
+      .run(taskIdOf(withQuote));
     expect(s.accounts!.tick().expired).toContain(taskIdOf(withQuote));
   });
 });
@@ -317,11 +381,24 @@ describe('pay, then reveal', () => {
     const zero = { cumulative: 0n, nonce: 0n };
 
     // Every bad authorization is refused and changes nothing.
-    expect((await payFor(bob, ids, ls, zero, bob.key, (a) => (a.receiptsRoot = merkleRoot([ls[1], ls[0]].map((l) => leafHash(fromLeafJson(l))))))).json.code).toBe('root_mismatch');
+    expect(
+      (
+        await payFor(
+          bob,
+          ids,
+          ls,
+          zero,
+          bob.key,
+          (a) => (a.receiptsRoot = merkleRoot([ls[1], ls[0]].map((l) => leafHash(fromLeafJson(l))))),
+        )
+      ).json.code,
+    ).toBe('root_mismatch');
     expect((await payFor(bob, ids, ls, zero, bob.key, (a) => (a.cumulative = 1_999n))).json.code).toBe('cap_too_low');
     expect((await payFor(bob, ids, ls, zero, bob.key, (a) => (a.nonce = 0n))).json.code).toBe('nonce_too_low');
     expect((await payFor(bob, ids, ls, zero, alice.key)).json.code).toBe('authorization_invalid');
-    expect((await payFor(bob, ids, ls, zero, bob.key, (a) => (a.market = `${DEPLOYER}.elsewhere`))).json.code).toBe('wrong_market');
+    expect((await payFor(bob, ids, ls, zero, bob.key, (a) => (a.market = `${DEPLOYER}.elsewhere`))).json.code).toBe(
+      'wrong_market',
+    );
     expect((await payFor(bob, [id1, id1], [ls[0], ls[0]], zero)).status).toBe(400);
     expect(receiptOf(s.store, id1)!.status).toBe('due');
     expect(accountRow(s.store, bob.address)).toMatchObject({ owed: '0', auth_nonce: '0' });
@@ -332,8 +409,14 @@ describe('pay, then reveal', () => {
     expect(paid.json.data.account).toMatchObject({ owed: '1000', authorization: { cumulative: '1000', nonce: '1' } });
     const shown = await signedGet(bob.key, path1);
     expect(shown.status).toBe(200);
-    expect(shown.json.data).toMatchObject({ task_id: id1, output_hash: receiptOf(s.store, id1)!.output_hash, leaf: ls[0] });
-    expect(shown.json.data.output).toEqual(node.result({ task_id: id1, chain_task_id: null, input_hash: it1.request.input_hash }).output);
+    expect(shown.json.data).toMatchObject({
+      task_id: id1,
+      output_hash: receiptOf(s.store, id1)!.output_hash,
+      leaf: ls[0],
+    });
+    expect(shown.json.data.output).toEqual(
+      node.result({ task_id: id1, chain_task_id: null, input_hash: it1.request.input_hash }).output,
+    );
     expect((await signedGet(bob.key, `/api/v1/requests/${id2}/result`)).status).toBe(402);
 
     // The same receipt cannot be paid twice (nor with the next nonce).
@@ -346,15 +429,26 @@ describe('pay, then reveal', () => {
     const row = accountRow(s.store, bob.address)!;
     expect(row).toMatchObject({ owed: '2000', auth_cumulative: '2000', auth_nonce: '2' });
     // Credits owed to payees add up to the fees, the node's share at the node key's principal.
-    const credits = s.store.sqlite.prepare('select payee, owed from payee_credits').all() as { payee: string; owed: string }[];
+    const credits = s.store.sqlite.prepare('select payee, owed from payee_credits').all() as {
+      payee: string;
+      owed: string;
+    }[];
     const nodePayee = principalOfKey(node.publicKey, CHAIN_ID);
     expect(credits.find((c) => c.payee === nodePayee)).toBeDefined();
-    const shares = [id1, id2].flatMap((id) => JSON.parse(receiptOf(s.store, id)!.shares!) as { payee: string; amount: string }[]);
+    const shares = [id1, id2].flatMap(
+      (id) => JSON.parse(receiptOf(s.store, id)!.shares!) as { payee: string; amount: string }[],
+    );
     expect(shares.reduce((t, x) => t + BigInt(x.amount), 0n)).toBe(2000n);
 
     // The public view.
     const view = (await body(await app.request(`/api/v1/accounts/${bob.address}`))).data;
-    expect(view).toMatchObject({ account: bob.address, balance: '100000', owed: '2000', unsettled: '2000', authorization: { cumulative: '2000', nonce: '2' } });
+    expect(view).toMatchObject({
+      account: bob.address,
+      balance: '100000',
+      owed: '2000',
+      unsettled: '2000',
+      authorization: { cumulative: '2000', nonce: '2' },
+    });
     expect(BigInt(view.available)).toBe(100_000n - 2_000n - BigInt(view.reserved));
   });
 
@@ -384,7 +478,9 @@ describe('throughput', () => {
     const input = inputOf(1234);
     await post([item(busy, { maxFee: 1_000n }, { input })]);
     const inputHash = createHash('sha256').update(input).digest('hex');
-    const calls = Array.from({ length: 10 }, () => Array.from({ length: 100 }, () => item(busy, { maxFee: 1_000n, inputHash }, { input: null })));
+    const calls = Array.from({ length: 10 }, () =>
+      Array.from({ length: 100 }, () => item(busy, { maxFee: 1_000n, inputHash }, { input: null })),
+    );
     const started = performance.now();
     const results = [];
     for (const batch of calls) {
@@ -394,9 +490,17 @@ describe('throughput', () => {
     }
     const seconds = (performance.now() - started) / 1000;
     const rate = 1_000 / seconds;
-    console.log(`prepaid intake: 1000 signed requests in ${seconds.toFixed(2)} s = ${Math.round(rate)} requests/s (app.request, one SQLite transaction per call of 100)`);
+    console.log(
+      `prepaid intake: 1000 signed requests in ${seconds.toFixed(2)} s = ${Math.round(rate)} requests/s (app.request, one SQLite transaction per call of 100)`,
+    );
     expect(results.filter((r: { status?: string }) => r.status === 'accepted')).toHaveLength(1_000);
-    expect((s.store.sqlite.prepare("select count(*) as n from prepaid_receipts where account = ? and status = 'running'").get(busy.address) as { n: number }).n).toBe(1_001);
+    expect(
+      (
+        s.store.sqlite
+          .prepare("select count(*) as n from prepaid_receipts where account = ? and status = 'running'")
+          .get(busy.address) as { n: number }
+      ).n,
+    ).toBe(1_001);
     expect(accountRow(s.store, busy.address)!.reserved).toBe('1001000');
     // Loose: the machine is shared; the measured rate is printed above.
     expect(rate).toBeGreaterThan(300);

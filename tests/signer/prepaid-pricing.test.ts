@@ -7,7 +7,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { randomBytes, randomInt } from 'node:crypto';
 import { randomPrivateKey } from '@stacks/transactions';
-import { encodeAccountsMessage, principalOfKey, publicKeyOf, taskRequestCV, toTaskRequestJson, type TaskRequest } from '../../protocol/accounts/index.js';
+import {
+  encodeAccountsMessage,
+  principalOfKey,
+  publicKeyOf,
+  taskRequestCV,
+  toTaskRequestJson,
+  type TaskRequest,
+} from '../../protocol/accounts/index.js';
 import { encodeTaskRequest } from '../../signer/accounts/encode.js';
 import { demandBps, priceOf, sharesOf, tierDiscountBps } from '../../signer/accounts/index.js';
 import { resolveConfig } from '../../signer/index.js';
@@ -40,10 +47,16 @@ describe('prices', () => {
 });
 
 describe('fee shares', () => {
-  const ctx = { expiry: '0', owner: 'ST2CY5V39NHDPWSXMW9QDT3HC3GD6Q6XX4CFRK9AG', owner_bps: '1000', treasury_bps: '500', treasury: 'ST2JHG361ZXG51QTKY2NQCVBPPRRE2KZB1HR05NNC' };
-  const k1 = '02' + '11'.repeat(32);
-  const k2 = '03' + '22'.repeat(32);
-  const k3 = '02' + '33'.repeat(32);
+  const ctx = {
+    expiry: '0',
+    owner: 'ST2CY5V39NHDPWSXMW9QDT3HC3GD6Q6XX4CFRK9AG',
+    owner_bps: '1000',
+    treasury_bps: '500',
+    treasury: 'ST2JHG361ZXG51QTKY2NQCVBPPRRE2KZB1HR05NNC',
+  };
+  const k1 = `02${'11'.repeat(32)}`;
+  const k2 = `03${'22'.repeat(32)}`;
+  const k3 = `02${'33'.repeat(32)}`;
   const sum = (shares: { amount: string }[]) => shares.reduce((t, x) => t + BigInt(x.amount), 0n);
 
   it('splits a fee as the escrow does, the node share among the majority, dust to the treasury; the parts add up to the fee', () => {
@@ -79,7 +92,10 @@ describe('a signer without accounts', () => {
     expect(t.s.accounts).toBeNull();
     const account = 'ST2CY5V39NHDPWSXMW9QDT3HC3GD6Q6XX4CFRK9AG';
     const calls: [string, RequestInit?][] = [
-      ['/api/v1/requests', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ requests: [{}] }) }],
+      [
+        '/api/v1/requests',
+        { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ requests: [{}] }) },
+      ],
       [`/api/v1/accounts/${account}`],
       [`/api/v1/quote?account=${account}&model_output=1`],
       ['/api/v1/requests/2535301200456458802993406410753/result'],
@@ -97,15 +113,28 @@ describe('a signer without accounts', () => {
     expect(limit).toBe(2 * (2_048 + 4_000));
     expect(requestsBodyBytes(cfg)).toBeGreaterThan(100 * 87_000);
     const big = JSON.stringify({ requests: [{ pad: 'x'.repeat(limit) }] });
-    const res = await t.app.request('/api/v1/requests', { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': String(big.length) }, body: big });
+    const res = await t.app.request('/api/v1/requests', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'content-length': String(big.length) },
+      body: big,
+    });
     expect(res.status).toBe(413);
     expect((await body(res)).error).toMatch(/max_requests_per_call/);
   });
 
   it('lists the prepaid routes in /openapi.json, the reads of results and due leaves requester-signed', async () => {
     t = makeSigner();
-    const doc = (await (await t.app.request('/openapi.json')).json()) as { paths: Record<string, Record<string, { security?: unknown }>> };
-    for (const [p, m] of [['/api/v1/requests', 'post'], ['/api/v1/requests/{task_id}/result', 'get'], ['/api/v1/accounts/{account}', 'get'], ['/api/v1/accounts/{account}/due', 'get'], ['/api/v1/accounts/{account}/authorizations', 'post'], ['/api/v1/quote', 'get']]) {
+    const doc = (await (await t.app.request('/openapi.json')).json()) as {
+      paths: Record<string, Record<string, { security?: unknown }>>;
+    };
+    for (const [p, m] of [
+      ['/api/v1/requests', 'post'],
+      ['/api/v1/requests/{task_id}/result', 'get'],
+      ['/api/v1/accounts/{account}', 'get'],
+      ['/api/v1/accounts/{account}/due', 'get'],
+      ['/api/v1/accounts/{account}/authorizations', 'post'],
+      ['/api/v1/quote', 'get'],
+    ]) {
       expect(doc.paths[p]?.[m], `${m} ${p}`).toBeDefined();
     }
     expect(doc.paths['/api/v1/requests/{task_id}/result']!.get!.security).toEqual([{ requesterSignature: [] }]);
@@ -120,7 +149,10 @@ describe('request encoding', () => {
     for (let i = 0; i < 50; i++) {
       const r: TaskRequest = {
         account: i % 2 ? account : 'SP2J6ZY48GV1EZ5V2V5RB9MP66SW86PYKKNRV9EJ7',
-        market: i % 3 ? 'ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.accounts' : 'ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.a-much-longer-market-name',
+        market:
+          i % 3
+            ? 'ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.accounts'
+            : 'ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.a-much-longer-market-name',
         modelOutput: BigInt(randomInt(1_000_000)),
         inputHash: randomBytes(32).toString('hex'),
         maxFee: i === 0 ? (1n << 128n) - 1n : BigInt(randomInt(281474976710655)),
@@ -128,12 +160,35 @@ describe('request encoding', () => {
         security: [1n, 3n, 5n][i % 3]!,
         nonce: BigInt(`0x${randomBytes(15).toString('hex')}`),
       };
-      expect(encodeTaskRequest(toTaskRequestJson(r), CHAIN_ID).equals(encodeAccountsMessage(taskRequestCV(r), CHAIN_ID))).toBe(true);
+      expect(
+        encodeTaskRequest(toTaskRequestJson(r), CHAIN_ID).equals(encodeAccountsMessage(taskRequestCV(r), CHAIN_ID)),
+      ).toBe(true);
     }
     // Around the encoder's switch from Number to BigInt (14 to 15 digits) and the ends of a uint.
-    for (const v of [0n, 1n, 99_999_999_999_999n, 100_000_000_000_000n, (1n << 48n) - 1n, 1n << 48n, (1n << 64n) - 1n, 1n << 64n, (1n << 128n) - 1n]) {
-      const r: TaskRequest = { account, market: 'ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.accounts', modelOutput: v, inputHash: randomBytes(32).toString('hex'), maxFee: v, expiry: v, security: 1n, nonce: v };
-      expect(encodeTaskRequest(toTaskRequestJson(r), CHAIN_ID).equals(encodeAccountsMessage(taskRequestCV(r), CHAIN_ID))).toBe(true);
+    for (const v of [
+      0n,
+      1n,
+      99_999_999_999_999n,
+      100_000_000_000_000n,
+      (1n << 48n) - 1n,
+      1n << 48n,
+      (1n << 64n) - 1n,
+      1n << 64n,
+      (1n << 128n) - 1n,
+    ]) {
+      const r: TaskRequest = {
+        account,
+        market: 'ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.accounts',
+        modelOutput: v,
+        inputHash: randomBytes(32).toString('hex'),
+        maxFee: v,
+        expiry: v,
+        security: 1n,
+        nonce: v,
+      };
+      expect(
+        encodeTaskRequest(toTaskRequestJson(r), CHAIN_ID).equals(encodeAccountsMessage(taskRequestCV(r), CHAIN_ID)),
+      ).toBe(true);
     }
   });
 });

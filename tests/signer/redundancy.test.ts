@@ -97,7 +97,9 @@ describe('spot checks of level-1 tasks', () => {
     const lone = makeSigner();
     try {
       const solo = new TestNode('solo');
-      expect(await lone.app.request(...solo.request('POST', '/api/v1/nodes/register', solo.registration()))).toHaveProperty('status', 201);
+      expect(
+        await lone.app.request(...solo.request('POST', '/api/v1/nodes/register', solo.registration())),
+      ).toHaveProperty('status', 201);
       const [id] = (await import('./helpers.js')).addTasks(lone, { sampleBps: 10_000 });
       const task = (await body(await lone.app.request(...solo.request('GET', `/api/v1/nodes/solo/tasks`)))).data;
       const res = await lone.app.request(...solo.request('POST', '/api/v1/tasks/complete', solo.result(task)));
@@ -115,7 +117,13 @@ describe('spot checks of level-1 tasks', () => {
     t.s.store.sqlite.prepare("update inference_nodes set status = 'offline' where node_id != 'node-1'").run();
     expect(sweep(t.s).checksSkipped).toEqual([id]);
     const row = getTask(t.s.store, id!)!;
-    expect(row).toMatchObject({ status: 'completed', runs_needed: 1, votes: null, inference_node_id: 'node-1', node_public_key: nodes[0]!.publicKey });
+    expect(row).toMatchObject({
+      status: 'completed',
+      runs_needed: 1,
+      votes: null,
+      inference_node_id: 'node-1',
+      node_public_key: nodes[0]!.publicKey,
+    });
     expect(taskHistory(t.s.store, id!).at(-1)!.reason).toContain('spot check skipped');
   });
 

@@ -8,7 +8,17 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { REQUESTER_AUTH_HEADERS, jsonHash, verifyTaskResult } from '../../protocol/index.js';
 import { SECP256K1_HALF_N } from '../../protocol/index.js';
 import { createTask, transition } from '../../signer/tasks/index.js';
-import { ARTIFACT_A, ESCROW, TestNode, TestRequester, addTasks, body, makeSigner, register, type TestSigner } from './helpers.js';
+import {
+  ARTIFACT_A,
+  ESCROW,
+  TestNode,
+  TestRequester,
+  addTasks,
+  body,
+  makeSigner,
+  register,
+  type TestSigner,
+} from './helpers.js';
 
 let t: TestSigner;
 let node: TestNode;
@@ -43,7 +53,8 @@ function settle(id: string): void {
 }
 
 const resultPath = (id: string) => `/api/v1/tasks/${id}/result`;
-const read = (id: string, who?: TestRequester, headers?: Record<string, string>) => t.app.request(resultPath(id), { headers: headers ?? (who ? who.headers('GET', resultPath(id)) : {}) });
+const read = (id: string, who?: TestRequester, headers?: Record<string, string>) =>
+  t.app.request(resultPath(id), { headers: headers ?? (who ? who.headers('GET', resultPath(id)) : {}) });
 
 describe('GET /api/v1/tasks/{id}/result', () => {
   it('refuses an unsigned request with requester_signature_required, even once settled', async () => {
@@ -88,10 +99,24 @@ describe('GET /api/v1/tasks/{id}/result', () => {
     const res = await read(id, alice);
     expect(res.status).toBe(200);
     const r = (await body(res)).data;
-    expect(r).toMatchObject({ task_id: id, status: 'settled', output: OUTPUT, inference_node_id: 'node-1', node_public_key: node.publicKey, settlement_txid: 'ab'.repeat(32) });
+    expect(r).toMatchObject({
+      task_id: id,
+      status: 'settled',
+      output: OUTPUT,
+      inference_node_id: 'node-1',
+      node_public_key: node.publicKey,
+      settlement_txid: 'ab'.repeat(32),
+    });
     expect(r.output_hash).toBe(jsonHash(r.output));
     const task = (await body(await t.app.request(`/api/v1/tasks/${id}/status`))).data;
-    expect(verifyTaskResult({ escrow: ESCROW, taskId: BigInt(id), inputHash: task.input_hash, outputHash: r.output_hash }, 0x80000000, r.signature, r.node_public_key)).toBe(true);
+    expect(
+      verifyTaskResult(
+        { escrow: ESCROW, taskId: BigInt(id), inputHash: task.input_hash, outputHash: r.output_hash },
+        0x80000000,
+        r.signature,
+        r.node_public_key,
+      ),
+    ).toBe(true);
   });
 
   it('never releases a result the node computed when the task was not settled by its deadline (timeout, then refund)', async () => {
@@ -121,11 +146,17 @@ describe('GET /api/v1/tasks/{id}/result', () => {
     expect((await read(id, undefined, headers)).status).toBe(200);
     const replay = await read(id, undefined, headers);
     expect(replay.status).toBe(401);
-    expect(await body(replay)).toMatchObject({ code: 'requester_signature_invalid', error: expect.stringMatching(/already used/) });
+    expect(await body(replay)).toMatchObject({
+      code: 'requester_signature_invalid',
+      error: expect.stringMatching(/already used/),
+    });
     // The same signature with the other recovery byte, or with s replaced by n - s, is the same request.
     const sig = alice.headers('GET', resultPath(id))[REQUESTER_AUTH_HEADERS.signature]!;
     const flipped = sig.slice(0, 128) + (sig.endsWith('00') ? '01' : '00');
-    const highS = sig.slice(0, 64) + (2n * SECP256K1_HALF_N + 1n - BigInt(`0x${sig.slice(64, 128)}`)).toString(16).padStart(64, '0') + sig.slice(128);
+    const highS =
+      sig.slice(0, 64) +
+      (2n * SECP256K1_HALF_N + 1n - BigInt(`0x${sig.slice(64, 128)}`)).toString(16).padStart(64, '0') +
+      sig.slice(128);
     for (const s of [highS, flipped]) {
       const h = { ...alice.headers('GET', resultPath(id)), [REQUESTER_AUTH_HEADERS.signature]: s };
       const res = await read(id, undefined, h);
@@ -135,7 +166,10 @@ describe('GET /api/v1/tasks/{id}/result', () => {
     const stale = await read(id, undefined, alice.headers('GET', resultPath(id), Date.now() - 10 * 60_000));
     expect((await body(stale)).error).toMatch(/away from the signer's clock/);
     // Signed by mallory's key while naming alice's: does not verify.
-    const forged = { ...mallory.headers('GET', resultPath(id)), [REQUESTER_AUTH_HEADERS.publicKey]: alice.headers('GET', resultPath(id))[REQUESTER_AUTH_HEADERS.publicKey]! };
+    const forged = {
+      ...mallory.headers('GET', resultPath(id)),
+      [REQUESTER_AUTH_HEADERS.publicKey]: alice.headers('GET', resultPath(id))[REQUESTER_AUTH_HEADERS.publicKey]!,
+    };
     const res = await read(id, undefined, forged);
     expect(res.status).toBe(401);
     expect((await body(res)).code).toBe('requester_signature_invalid');
@@ -146,7 +180,19 @@ describe('GET /api/v1/tasks/{id}/result', () => {
 
   it('404 for an unknown task and for a direct inference (read with its API token instead), whoever asks', async () => {
     expect((await read('999', alice)).status).toBe(404);
-    const direct = { task_id: '1267650600228229401496703205377', chain_task_id: null, user_address: 'token:1', fee: '0', infer_fee: '0', max_infer_time: 1000, model_type: 'model-a', artifact_hash: ARTIFACT_A, input_hash: ARTIFACT_A, privacy: 'standard', source: 'direct' };
+    const direct = {
+      task_id: '1267650600228229401496703205377',
+      chain_task_id: null,
+      user_address: 'token:1',
+      fee: '0',
+      infer_fee: '0',
+      max_infer_time: 1000,
+      model_type: 'model-a',
+      artifact_hash: ARTIFACT_A,
+      input_hash: ARTIFACT_A,
+      privacy: 'standard',
+      source: 'direct',
+    };
     expect(createTask(t.s.store, direct, 'test')).toBe(true);
     const res = await read(direct.task_id, alice);
     expect(res.status).toBe(404);

@@ -3,7 +3,15 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { NODE_AUTH_HEADERS, sha256Hex } from '../../protocol/index.js';
 import { getNode } from '../../signer/nodes/index.js';
-import { acceptResult, acceptResults, failAttempt, getTask, leaseNext, taskHistory, transition } from '../../signer/tasks/index.js';
+import {
+  acceptResult,
+  acceptResults,
+  failAttempt,
+  getTask,
+  leaseNext,
+  taskHistory,
+  transition,
+} from '../../signer/tasks/index.js';
 import { addTasks, body, makeSigner, register, TestNode, TestRequester, type TestSigner } from './helpers.js';
 
 let t: TestSigner;
@@ -31,7 +39,14 @@ describe('seed endpoints', () => {
   it('GET /api/v1/stats gives the seed counters and more', async () => {
     addTasks(t, {}, {});
     const b = await body(await t.app.request('/api/v1/stats'));
-    expect(b.data).toMatchObject({ pending_tasks: 2, processing_tasks: 0, completed_tasks: 0, total_tasks: 2, failed_tasks: 0, timeout_tasks: 0 });
+    expect(b.data).toMatchObject({
+      pending_tasks: 2,
+      processing_tasks: 0,
+      completed_tasks: 0,
+      total_tasks: 2,
+      failed_tasks: 0,
+      timeout_tasks: 0,
+    });
     expect(b.data.latency_ms).toHaveProperty('p95');
     expect(b.data.settlement).toBeDefined();
   });
@@ -39,7 +54,13 @@ describe('seed endpoints', () => {
   it('GET /api/v1/nodes lists the registered node with its key and models', async () => {
     const b = await body(await t.app.request('/api/v1/nodes'));
     expect(b.data).toHaveLength(1);
-    expect(b.data[0]).toMatchObject({ node_id: 'node-1', public_key: node.publicKey, status: 'online', supported_models: node.models, in_flight: 0 });
+    expect(b.data[0]).toMatchObject({
+      node_id: 'node-1',
+      public_key: node.publicKey,
+      status: 'online',
+      supported_models: node.models,
+      in_flight: 0,
+    });
   });
 
   it('a task goes pull -> complete -> status/result, and the result is kept', async () => {
@@ -48,7 +69,13 @@ describe('seed endpoints', () => {
     const p = await pull(node);
     expect(p.status).toBe(200);
     const task = (await body(p)).data;
-    expect(task).toMatchObject({ task_id: id, chain_task_id: id, input_url: `/api/v1/inputs/${task.input_hash}`, privacy: 'standard', chain_id: 0x80000000 });
+    expect(task).toMatchObject({
+      task_id: id,
+      chain_task_id: id,
+      input_url: `/api/v1/inputs/${task.input_hash}`,
+      privacy: 'standard',
+      chain_id: 0x80000000,
+    });
     const st = await body(await t.app.request(`/api/v1/tasks/${id}/status`));
     expect(st.data).toMatchObject({ status: 'in_progress', inference_node_id: 'node-1', attempts: 1 });
     const res = await complete(node, node.result(task));
@@ -59,11 +86,24 @@ describe('seed endpoints', () => {
     transition(t.s.store, id!, 'submitted', { reason: 'test batch' });
     transition(t.s.store, id!, 'settled', { reason: 'test: confirmed' });
     const result = await body(await t.app.request(path, { headers: requester.headers('GET', path) }));
-    expect(result.data).toMatchObject({ status: 'settled', inference_node_id: 'node-1', node_public_key: node.publicKey });
+    expect(result.data).toMatchObject({
+      status: 'settled',
+      inference_node_id: 'node-1',
+      node_public_key: node.publicKey,
+    });
     expect(result.data.output.outputs[0].data).toEqual([0.5]);
     const history = await body(await t.app.request(`/api/v1/tasks/${id}/status?history=true`));
-    expect(history.data.history.map((h: { to_status: string }) => h.to_status)).toEqual(['pending', 'in_progress', 'completed', 'submitted', 'settled']);
-    expect((await body(await t.app.request('/api/v1/stats'))).data).toMatchObject({ completed_tasks: 1, pending_tasks: 0 });
+    expect(history.data.history.map((h: { to_status: string }) => h.to_status)).toEqual([
+      'pending',
+      'in_progress',
+      'completed',
+      'submitted',
+      'settled',
+    ]);
+    expect((await body(await t.app.request('/api/v1/stats'))).data).toMatchObject({
+      completed_tasks: 1,
+      pending_tasks: 0,
+    });
   });
 
   it('pull gives 204 when there is nothing, and a long-poll wakes when a task arrives', async () => {
@@ -80,10 +120,14 @@ describe('seed endpoints', () => {
   });
 
   it('heartbeat records the status; an unknown node gets 404', async () => {
-    const res = await t.app.request(...node.request('POST', '/api/v1/nodes/heartbeat', { node_id: 'node-1', status: 'busy' }));
+    const res = await t.app.request(
+      ...node.request('POST', '/api/v1/nodes/heartbeat', { node_id: 'node-1', status: 'busy' }),
+    );
     expect((await body(res)).data).toMatchObject({ status: 'busy' });
     const stranger = new TestNode('stranger');
-    const r2 = await t.app.request(...stranger.request('POST', '/api/v1/nodes/heartbeat', { node_id: 'stranger', status: 'online' }));
+    const r2 = await t.app.request(
+      ...stranger.request('POST', '/api/v1/nodes/heartbeat', { node_id: 'stranger', status: 'online' }),
+    );
     expect(r2.status).toBe(404);
     expect((await body(r2)).error).toMatch(/register first/);
   });
@@ -98,8 +142,13 @@ describe('seed endpoints', () => {
 
 describe('results are checked before they are accepted', () => {
   async function leased() {
-    const [id] = addTasks(t, {});
-    return (await body(await pull(node))).data as { task_id: string; chain_task_id: string; input_hash: string; artifact_hash: string };
+    addTasks(t, {});
+    return (await body(await pull(node))).data as {
+      task_id: string;
+      chain_task_id: string;
+      input_hash: string;
+      artifact_hash: string;
+    };
   }
 
   it('refuses an output_hash that is not the hash of the output (400, nothing changes)', async () => {
@@ -149,7 +198,11 @@ describe('results are checked before they are accepted', () => {
     failAttempt(t.s, getTask(t.s.store, task.task_id)!, 'lease expired (test)');
     expect(leaseNext(t.s, 'node-2', Date.now() + 5_000)?.task_id).toBe(task.task_id);
     await expect(checking).rejects.toThrow(/ended while its result was being checked/);
-    expect(getTask(t.s.store, task.task_id)).toMatchObject({ status: 'in_progress', inference_node_id: 'node-2', output: null });
+    expect(getTask(t.s.store, task.task_id)).toMatchObject({
+      status: 'in_progress',
+      inference_node_id: 'node-2',
+      output: null,
+    });
   });
 
   it('in a batch, a lease that ends while the results are checked refuses that result only; the others are recorded', async () => {
@@ -162,7 +215,10 @@ describe('results are checked before they are accepted', () => {
     expect(rb).toMatchObject({ task_id: b.task_id, status: 'completed' });
     expect(getTask(t.s.store, a.task_id)).toMatchObject({ status: 'pending', output: null });
     expect(getTask(t.s.store, b.task_id)).toMatchObject({ status: 'completed', inference_node_id: 'node-1' });
-    expect(taskHistory(t.s.store, b.task_id).at(-1)).toMatchObject({ from_status: 'in_progress', to_status: 'completed' });
+    expect(taskHistory(t.s.store, b.task_id).at(-1)).toMatchObject({
+      from_status: 'in_progress',
+      to_status: 'completed',
+    });
   });
 
   it('403 when the body names another node than the signer of the request', async () => {
@@ -177,7 +233,11 @@ describe('results are checked before they are accepted', () => {
       const res = await complete(node, { ...node.result(task), error: `bad input ${attempt}` });
       expect((await body(res)).data.status).toBe(attempt < 3 ? 'pending' : 'failed');
     }
-    const [row] = t.s.store.sqlite.prepare('select status, error, attempts from inference_tasks').all() as { status: string; error: string; attempts: number }[];
+    const [row] = t.s.store.sqlite.prepare('select status, error, attempts from inference_tasks').all() as {
+      status: string;
+      error: string;
+      attempts: number;
+    }[];
     expect(row).toMatchObject({ status: 'failed', attempts: 3 });
     expect(row.error).toMatch(/bad input 1.*bad input 2.*bad input 3/);
   });
@@ -188,7 +248,11 @@ describe('node authentication', () => {
   const hb = JSON.stringify({ node_id: 'node-1', status: 'online' });
 
   it('401 without signature headers, naming the header', async () => {
-    const res = await t.app.request(path, { method: 'POST', body: hb, headers: { 'content-type': 'application/json' } });
+    const res = await t.app.request(path, {
+      method: 'POST',
+      body: hb,
+      headers: { 'content-type': 'application/json' },
+    });
     expect(res.status).toBe(401);
     expect((await body(res)).error).toMatch(new RegExp(NODE_AUTH_HEADERS.node));
   });
@@ -197,7 +261,11 @@ describe('node authentication', () => {
     const headers = node.headers('POST', path, hb);
     const tampered = await t.app.request(path, { method: 'POST', headers, body: hb.replace('online', 'busy') });
     expect(tampered.status).toBe(401);
-    const stale = await t.app.request(path, { method: 'POST', headers: node.headers('POST', path, hb, Date.now() - 120_000), body: hb });
+    const stale = await t.app.request(path, {
+      method: 'POST',
+      headers: node.headers('POST', path, hb, Date.now() - 120_000),
+      body: hb,
+    });
     expect(stale.status).toBe(401);
     expect((await body(stale)).error).toMatch(/ms away from the signer's clock/);
     expect((await t.app.request(path, { method: 'POST', headers, body: hb })).status).toBe(200);
@@ -207,7 +275,11 @@ describe('node authentication', () => {
   });
 
   it('401 for a request signed before the signer started (a replay across a restart)', async () => {
-    const res = await t.app.request(path, { method: 'POST', headers: node.headers('POST', path, hb, t.s.startedAt - 1_000), body: hb });
+    const res = await t.app.request(path, {
+      method: 'POST',
+      headers: node.headers('POST', path, hb, t.s.startedAt - 1_000),
+      body: hb,
+    });
     expect(res.status).toBe(401);
     expect((await body(res)).error).toMatch(/before this signer started/);
   });
@@ -258,7 +330,9 @@ describe('inputs, artifacts and documents', () => {
     const bad = await t.app.request(other, { method: 'PUT', body: bytes, headers: requester.headers('PUT', other) });
     expect(bad.status).toBe(400);
     expect((await body(bad)).error).toMatch(/body sha256 is/);
-    expect((await t.app.request(p, { method: 'PUT', body: bytes, headers: requester.headers('PUT', p) })).status).toBe(201);
+    expect((await t.app.request(p, { method: 'PUT', body: bytes, headers: requester.headers('PUT', p) })).status).toBe(
+      201,
+    );
     expect((await t.app.request(p, { method: 'PUT', body: bytes })).status).toBe(200);
     expect((await t.app.request(p, { headers: node.headers('GET', p) })).status).toBe(403);
     addTasks(t, { inputHash: hash });
@@ -296,7 +370,9 @@ describe('inputs, artifacts and documents', () => {
     expect(await m.text()).toMatch(/signer_http_requests_total/);
     const doc = await (await t.app.request('/openapi.json')).json();
     expect(Object.keys(doc.paths)).toContain('/api/v1/tasks/complete');
-    expect(doc.paths['/api/v1/nodes/register'].post.requestBody.content['application/json'].schema.properties).toHaveProperty('public_key');
+    expect(
+      doc.paths['/api/v1/nodes/register'].post.requestBody.content['application/json'].schema.properties,
+    ).toHaveProperty('public_key');
     const page = await (await t.app.request('/docs')).text();
     expect(page).toMatch(/\/docs\/assets\/swagger-ui-dist\/swagger-ui-bundle\.js/);
     expect(page).not.toMatch(/cdn\./);

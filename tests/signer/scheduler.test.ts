@@ -8,7 +8,10 @@ import { addTasks, ARTIFACT_A, ARTIFACT_B, makeSigner, register, TestNode, type 
 
 let t: TestSigner;
 beforeEach(() => {
-  t = makeSigner({ scheduler: { max_in_flight_per_node: 2, max_infer_time_ms: 10_000, max_attempts: 2, prefer_better_node_ms: 1_000 }, network: { heartbeat_timeout_ms: 5_000 } });
+  t = makeSigner({
+    scheduler: { max_in_flight_per_node: 2, max_infer_time_ms: 10_000, max_attempts: 2, prefer_better_node_ms: 1_000 },
+    network: { heartbeat_timeout_ms: 5_000 },
+  });
 });
 afterEach(() => t.close());
 
@@ -52,7 +55,10 @@ describe('scheduler', () => {
   it('self-reported figures do not weigh: a node claiming performance 1000 does not take the tasks of an honest node with a better measured record (issue 12, attack 1)', async () => {
     const huge = { cpu_cores: 4096, memory_mb: 4_000_000, gpu_memory_mb: 1_000_000, max_batch: 1024 };
     await register(t, new TestNode('rogue'), { performance_score: 1000, capabilities: huge });
-    await register(t, new TestNode('honest'), { performance_score: 1, capabilities: { cpu_cores: 2, memory_mb: 2048, gpu_memory_mb: 0, max_batch: 1 } });
+    await register(t, new TestNode('honest'), {
+      performance_score: 1,
+      capabilities: { cpu_cores: 2, memory_mb: 2048, gpu_memory_mb: 0, max_batch: 1 },
+    });
     const half = t.s.config.scheduler.reputation_half_life_ms;
     const before = Date.now() - 1_000;
     for (let i = 0; i < 3; i++) recordOutcome(t.s.store, 'honest', true, 150, half, before);
@@ -77,9 +83,13 @@ describe('scheduler', () => {
     expect(stakeScore(0n, min)).toBe(0);
     expect(stakeScore(min, min)).toBeCloseTo(0.5);
     expect(stakeScore(2n * min, min)).toBeGreaterThan(stakeScore(min, min));
-    expect(stakeScore(2n * min, min) - stakeScore(min, min)).toBeGreaterThan(stakeScore(20n * min, min) - stakeScore(10n * min, min));
+    expect(stakeScore(2n * min, min) - stakeScore(min, min)).toBeGreaterThan(
+      stakeScore(20n * min, min) - stakeScore(10n * min, min),
+    );
     expect(stakeScore(1_000_000n * min, min)).toBeLessThan(1);
-    expect(scoreNode(node, 0, 4, now, half, stakeScore(10n * min, min))).toBeGreaterThan(scoreNode(node, 0, 4, now, half, stakeScore(min, min)));
+    expect(scoreNode(node, 0, 4, now, half, stakeScore(10n * min, min))).toBeGreaterThan(
+      scoreNode(node, 0, 4, now, half, stakeScore(min, min)),
+    );
     // A huge stake does not outweigh a clearly worse record: a fresh, failing node with 1000x
     // the minimum still scores below a node with the minimum and a good record.
     await register(t, new TestNode('rich'));
@@ -87,7 +97,9 @@ describe('scheduler', () => {
     for (let i = 0; i < 3; i++) recordOutcome(t.s.store, 'a', true, 150, half, now - 1_000);
     const rich = getNode(t.s.store, 'rich')!;
     const good = getNode(t.s.store, 'a')!;
-    expect(scoreNode(good, 0, 4, now, half, stakeScore(min, min))).toBeGreaterThan(scoreNode(rich, 0, 4, now, half, stakeScore(1000n * min, min)));
+    expect(scoreNode(good, 0, 4, now, half, stakeScore(min, min))).toBeGreaterThan(
+      scoreNode(rich, 0, 4, now, half, stakeScore(1000n * min, min)),
+    );
   });
 
   it('scores reputation, latency and load: a failing, slow, loaded node scores lower', async () => {

@@ -1,6 +1,14 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { broadcastTransaction, deserializeTransaction, makeContractCall, Pc, PostConditionMode, privateKeyToAddress, randomPrivateKey } from '@stacks/transactions';
+import {
+  broadcastTransaction,
+  deserializeTransaction,
+  makeContractCall,
+  Pc,
+  PostConditionMode,
+  privateKeyToAddress,
+  randomPrivateKey,
+} from '@stacks/transactions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { completeTasksArgs } from '../../protocol/contracts/index.js';
 import { BroadcastRejected, StacksApiChain } from '../../signer/chain/stacks-api.js';
@@ -16,8 +24,10 @@ beforeAll(async () => {
   // Just enough of a Stacks API for building and broadcasting: nonces, a fee estimate, /v2/transactions.
   server = createServer((req, res) => {
     res.setHeader('content-type', 'application/json');
-    if (req.url?.endsWith('/nonces')) return res.end(JSON.stringify({ possible_next_nonce: 5, detected_missing_nonces: [] }));
-    if (req.url === '/v2/fees/transaction') return res.end(JSON.stringify({ estimations: [{ fee: 1 }, { fee: Number(FEE) }, { fee: 9 }] }));
+    if (req.url?.endsWith('/nonces'))
+      return res.end(JSON.stringify({ possible_next_nonce: 5, detected_missing_nonces: [] }));
+    if (req.url === '/v2/fees/transaction')
+      return res.end(JSON.stringify({ estimations: [{ fee: 1 }, { fee: Number(FEE) }, { fee: 9 }] }));
     if (req.url === '/v2/transactions' && req.method === 'POST') {
       let body = '';
       req.on('data', (d) => (body += d));
@@ -40,14 +50,26 @@ describe('StacksApiChain.buildCompleteTasks', () => {
   it('signs the same bytes as makeContractCall with the estimated fee and the next nonce', async () => {
     const key = randomPrivateKey();
     const chain = new StacksApiChain({ apiUrl: url, network: 'devnet', escrowContract: ESCROW, privateKey: key });
-    const items = [1n, 2n].map((id) => ({ chainTaskId: id, outputHash: 'ab'.repeat(32), nodePublicKey: `02${'cd'.repeat(32)}`, signature: 'ef'.repeat(65) }));
+    const items = [1n, 2n].map((id) => ({
+      chainTaskId: id,
+      outputHash: 'ab'.repeat(32),
+      nodePublicKey: `02${'cd'.repeat(32)}`,
+      signature: 'ef'.repeat(65),
+    }));
     const tx = await chain.buildCompleteTasks(items);
     const [contractAddress, contractName] = ESCROW.split('.');
     const expected = await makeContractCall({
       contractAddress,
       contractName,
       functionName: 'complete-tasks',
-      functionArgs: completeTasksArgs(items.map((i) => ({ taskId: i.chainTaskId, outputHash: i.outputHash, nodePublicKey: i.nodePublicKey, signature: i.signature }))),
+      functionArgs: completeTasksArgs(
+        items.map((i) => ({
+          taskId: i.chainTaskId,
+          outputHash: i.outputHash,
+          nodePublicKey: i.nodePublicKey,
+          signature: i.signature,
+        })),
+      ),
       network: 'devnet',
       postConditionMode: PostConditionMode.Allow,
       postConditions: [Pc.principal(privateKeyToAddress(key, 'testnet')).willSendEq(0).ustx()],
@@ -65,8 +87,17 @@ describe('StacksApiChain.broadcast', () => {
     const key = randomPrivateKey();
     const chain = new StacksApiChain({ apiUrl: url, network: 'devnet', escrowContract: ESCROW, privateKey: key });
     const tx = await chain.buildReclaim(1n);
-    const viaPackage = () => broadcastTransaction({ transaction: deserializeTransaction(tx.raw), network: 'devnet', client: { baseUrl: url } });
-    const outcome = (p: Promise<unknown>) => p.then((v) => ({ ok: v }), (e: Error) => ({ err: e.message }));
+    const viaPackage = () =>
+      broadcastTransaction({
+        transaction: deserializeTransaction(tx.raw),
+        network: 'devnet',
+        client: { baseUrl: url },
+      });
+    const outcome = (p: Promise<unknown>) =>
+      p.then(
+        (v) => ({ ok: v }),
+        (e: Error) => ({ err: e.message }),
+      );
 
     answer = { status: 200, body: JSON.stringify(tx.txid) };
     received.length = 0;
@@ -75,9 +106,21 @@ describe('StacksApiChain.broadcast', () => {
     expect(received[0]).toEqual(received[1]);
     expect(JSON.parse(received[0].body)).toEqual({ tx: tx.raw });
 
-    answer = { status: 400, body: JSON.stringify({ error: 'transaction rejected', reason: 'BadNonce', reason_data: { expected: 6 }, txid: tx.txid }) };
+    answer = {
+      status: 400,
+      body: JSON.stringify({
+        error: 'transaction rejected',
+        reason: 'BadNonce',
+        reason_data: { expected: 6 },
+        txid: tx.txid,
+      }),
+    };
     await expect(chain.broadcast(tx)).rejects.toThrow(BroadcastRejected);
-    await expect(chain.broadcast(tx)).rejects.toMatchObject({ reason: 'BadNonce', reasonData: { expected: 6 }, txid: tx.txid });
+    await expect(chain.broadcast(tx)).rejects.toMatchObject({
+      reason: 'BadNonce',
+      reasonData: { expected: 6 },
+      txid: tx.txid,
+    });
     expect(await viaPackage()).toMatchObject({ reason: 'BadNonce', reason_data: { expected: 6 } });
 
     for (const a of [

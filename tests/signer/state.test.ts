@@ -1,6 +1,15 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { TASK_STATUSES, type TaskStatus } from '../../protocol/index.js';
-import { canTransition, getTask, IllegalTransitionError, TaskNotFoundError, taskHistory, transition, transitionFrom, TRANSITIONS } from '../../signer/tasks/state.js';
+import {
+  canTransition,
+  getTask,
+  IllegalTransitionError,
+  TaskNotFoundError,
+  taskHistory,
+  transition,
+  transitionFrom,
+  TRANSITIONS,
+} from '../../signer/tasks/state.js';
 import { addTasks, makeSigner, type TestSigner } from './helpers.js';
 
 let t: TestSigner;
@@ -56,7 +65,9 @@ describe('task state machine', () => {
 
   it('refuses a legal transition when the caller expected another status (lease checks)', () => {
     const id = taskIn('pending');
-    expect(() => transition(t.s.store, id, 'timeout', { reason: 'x', expect: ['in_progress'] })).toThrow(/cannot go from pending to timeout/);
+    expect(() => transition(t.s.store, id, 'timeout', { reason: 'x', expect: ['in_progress'] })).toThrow(
+      /cannot go from pending to timeout/,
+    );
     expect(getTask(t.s.store, id)!.status).toBe('pending');
   });
 
@@ -66,25 +77,46 @@ describe('task state machine', () => {
 
   it('transitionFrom applies only while the task is still in the status its caller read, else changes nothing', () => {
     const id = taskIn('completed');
-    transitionFrom(t.s.store, id, 'completed', 'submitted', { reason: 'in tx', txid: 'tx1' }, { settlement_txid: 'tx1' });
+    transitionFrom(
+      t.s.store,
+      id,
+      'completed',
+      'submitted',
+      { reason: 'in tx', txid: 'tx1' },
+      { settlement_txid: 'tx1' },
+    );
     expect(getTask(t.s.store, id)).toMatchObject({ status: 'submitted', settlement_txid: 'tx1' });
-    expect(taskHistory(t.s.store, id).at(-1)).toMatchObject({ from_status: 'completed', to_status: 'submitted', txid: 'tx1' });
+    expect(taskHistory(t.s.store, id).at(-1)).toMatchObject({
+      from_status: 'completed',
+      to_status: 'submitted',
+      txid: 'tx1',
+    });
     const before = getTask(t.s.store, id);
     const events = taskHistory(t.s.store, id).length;
     // Read as completed, but it moved on meanwhile: the error names the status it is really in.
-    expect(() => transitionFrom(t.s.store, id, 'completed', 'submitted', { reason: 'again' })).toThrow(/cannot go from submitted to submitted/);
-    expect(() => transitionFrom(t.s.store, id, 'settled', 'submitted', { reason: 'illegal' })).toThrow(IllegalTransitionError);
+    expect(() => transitionFrom(t.s.store, id, 'completed', 'submitted', { reason: 'again' })).toThrow(
+      /cannot go from submitted to submitted/,
+    );
+    expect(() => transitionFrom(t.s.store, id, 'settled', 'submitted', { reason: 'illegal' })).toThrow(
+      IllegalTransitionError,
+    );
     expect(getTask(t.s.store, id)).toEqual(before);
     expect(taskHistory(t.s.store, id)).toHaveLength(events);
-    expect(() => transitionFrom(t.s.store, 'nope', 'pending', 'in_progress', { reason: 'x' })).toThrow(TaskNotFoundError);
+    expect(() => transitionFrom(t.s.store, 'nope', 'pending', 'in_progress', { reason: 'x' })).toThrow(
+      TaskNotFoundError,
+    );
   });
 
   it('transition with the row its caller read in the same SQL transaction still refuses a stale status', () => {
     const id = taskIn('pending');
     const read = getTask(t.s.store, id)!;
     transition(t.s.store, id, 'in_progress', { reason: 'leased' });
-    expect(() => transition(t.s.store, id, 'in_progress', { reason: 'stale' }, {}, read)).toThrow(/cannot go from in_progress to in_progress/);
-    expect(transition(t.s.store, id, 'completed', { reason: 'done' }, { output_hash: 'ab' }, getTask(t.s.store, id))).toMatchObject({ task_id: id, status: 'completed', output_hash: 'ab', attempts: 0 });
+    expect(() => transition(t.s.store, id, 'in_progress', { reason: 'stale' }, {}, read)).toThrow(
+      /cannot go from in_progress to in_progress/,
+    );
+    expect(
+      transition(t.s.store, id, 'completed', { reason: 'done' }, { output_hash: 'ab' }, getTask(t.s.store, id)),
+    ).toMatchObject({ task_id: id, status: 'completed', output_hash: 'ab', attempts: 0 });
   });
 
   it('creates a task seen twice only once, with one creation event', () => {

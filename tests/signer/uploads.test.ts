@@ -18,11 +18,23 @@ import { addTasks, body, makeSigner, TestRequester, type TestSigner } from './he
 let t: TestSigner;
 afterEach(() => t?.close());
 
-const input = (n: number | string, pad = 0) => new TextEncoder().encode(JSON.stringify({ inputs: [{ name: 'x', shape: [1], datatype: 'FP32', data: [n] }], pad: 'p'.repeat(pad) }));
+const input = (n: number | string, pad = 0) =>
+  new TextEncoder().encode(
+    JSON.stringify({ inputs: [{ name: 'x', shape: [1], datatype: 'FP32', data: [n] }], pad: 'p'.repeat(pad) }),
+  );
 const path = (bytes: Uint8Array) => `/api/v1/inputs/${sha256Hex(bytes)}`;
 const put = (bytes: Uint8Array, who?: TestRequester, headers?: Record<string, string>) =>
-  t.app.request(path(bytes), { method: 'PUT', body: new Uint8Array(bytes), headers: { 'content-type': 'application/json', ...(headers ?? (who ? who.headers('PUT', path(bytes)) : {})) } });
-const uploaderOf = (bytes: Uint8Array) => (t.s.store.sqlite.prepare('select uploader from input_blobs where sha256 = ?').get(sha256Hex(bytes)) as { uploader: string | null } | undefined)?.uploader;
+  t.app.request(path(bytes), {
+    method: 'PUT',
+    body: new Uint8Array(bytes),
+    headers: { 'content-type': 'application/json', ...(headers ?? (who ? who.headers('PUT', path(bytes)) : {})) },
+  });
+const uploaderOf = (bytes: Uint8Array) =>
+  (
+    t.s.store.sqlite.prepare('select uploader from input_blobs where sha256 = ?').get(sha256Hex(bytes)) as
+      | { uploader: string | null }
+      | undefined
+  )?.uploader;
 
 describe('PUT /api/v1/inputs/{sha256}', () => {
   it('refuses an anonymous input no task names, with upload_signature_required, and stores nothing', async () => {
@@ -59,7 +71,15 @@ describe('PUT /api/v1/inputs/{sha256}', () => {
     expect(bad.status).toBe(401);
     expect((await body(bad)).code).toBe('requester_signature_invalid');
     // The signature covers the path: bytes under another hash are refused before anything is stored.
-    expect((await t.app.request(path(other), { method: 'PUT', body: new Uint8Array(input(5)), headers: alice.headers('PUT', path(other)) })).status).toBe(400);
+    expect(
+      (
+        await t.app.request(path(other), {
+          method: 'PUT',
+          body: new Uint8Array(input(5)),
+          headers: alice.headers('PUT', path(other)),
+        })
+      ).status,
+    ).toBe(400);
   });
 
   it('caps the inputs no task names per requester (count), and frees a place when a task names one', async () => {
@@ -109,7 +129,13 @@ describe('the input sweep', () => {
     const mixed = input(33);
     const fresh = input(34);
     for (const b of [orphan, settled, pending, mixed]) expect((await put(b, alice)).status).toBe(201);
-    const [settledId, , mixedDone] = addTasks(t, { inputHash: sha256Hex(settled) }, { inputHash: sha256Hex(pending) }, { inputHash: sha256Hex(mixed) }, { inputHash: sha256Hex(mixed) });
+    const [settledId, , mixedDone] = addTasks(
+      t,
+      { inputHash: sha256Hex(settled) },
+      { inputHash: sha256Hex(pending) },
+      { inputHash: sha256Hex(mixed) },
+      { inputHash: sha256Hex(mixed) },
+    );
     for (const id of [settledId!, mixedDone!]) {
       transition(t.s.store, id, 'in_progress', { reason: 'test lease', now: t0 }, { inference_node_id: 'n' });
       transition(t.s.store, id, 'completed', { reason: 'test result', now: t0 });
@@ -123,7 +149,9 @@ describe('the input sweep', () => {
     // Past the unclaimed period: the input no task named goes; one uploaded since stays.
     expect((await put(fresh, alice)).status).toBe(201);
     // (as if uploaded just now, at the end of the hour below)
-    t.s.store.sqlite.prepare('update input_blobs set created_at = ? where sha256 = ?').run(t0 + 3_590_000, sha256Hex(fresh));
+    t.s.store.sqlite
+      .prepare('update input_blobs set created_at = ? where sha256 = ?')
+      .run(t0 + 3_590_000, sha256Hex(fresh));
     expect(await collectInputs(t.s, t0 + 120_000)).toEqual({ unclaimed: 1, retired: 0 });
     expect([orphan, settled, pending, mixed, fresh].map(stored)).toEqual([false, true, true, true, true]);
     // Past the retention after settlement: the settled task's input goes; one a pending task needs, or that another task still needs, stays.
@@ -133,7 +161,9 @@ describe('the input sweep', () => {
     // What the signer's file holds, read by another connection.
     const db = new Database(join(t.dir, 'signer.db'), { readonly: true });
     try {
-      const left = (db.prepare('select sha256 from input_blobs order by sha256').all() as { sha256: string }[]).map((r) => r.sha256);
+      const left = (db.prepare('select sha256 from input_blobs order by sha256').all() as { sha256: string }[]).map(
+        (r) => r.sha256,
+      );
       expect(left).toEqual([pending, mixed, fresh].map((b) => sha256Hex(b)).sort());
     } finally {
       db.close();
@@ -143,16 +173,26 @@ describe('the input sweep', () => {
   it('runs in the signer: a signed upload no task names is gone after inputs.unclaimed_ttl_ms', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'signer-input-sweep-'));
     const signer = await startSigner({
-      config: { server: { port: 0 }, database: { path: join(dir, 'signer.db') }, inputs: { unclaimed_ttl_ms: 1_000, gc_interval_ms: 100 }, log: { level: 'silent' } },
+      config: {
+        server: { port: 0 },
+        database: { path: join(dir, 'signer.db') },
+        inputs: { unclaimed_ttl_ms: 1_000, gc_interval_ms: 100 },
+        log: { level: 'silent' },
+      },
       chain: null,
       log: pino({ level: 'silent' }),
     });
     try {
       const alice = new TestRequester();
       const bytes = input(40);
-      const res = await fetch(signer.url + path(bytes), { method: 'PUT', body: bytes, headers: alice.headers('PUT', path(bytes)) });
+      const res = await fetch(signer.url + path(bytes), {
+        method: 'PUT',
+        body: bytes,
+        headers: alice.headers('PUT', path(bytes)),
+      });
       expect(res.status).toBe(201);
-      const count = () => (signer.services.store.sqlite.prepare('select count(*) as n from input_blobs').get() as { n: number }).n;
+      const count = () =>
+        (signer.services.store.sqlite.prepare('select count(*) as n from input_blobs').get() as { n: number }).n;
       expect(count()).toBe(1);
       await expect.poll(count, { timeout: 5_000, interval: 100 }).toBe(0);
     } finally {

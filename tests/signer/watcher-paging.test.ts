@@ -31,21 +31,28 @@ beforeAll(async () => {
   ({ devnet, cleanup } = await tempDevnet({ blockTimeMs: 50 }));
   signer = makeSigner();
   proxy = await new Promise<ReturnType<typeof serve>>((resolve) => {
-    const s = serve({
-      port: 0,
-      hostname: '127.0.0.1',
-      fetch: async (req) => {
-        const url = new URL(req.url);
-        // Either way of reading a contract's events counts: the v2 cursor pages and the v1 offset pages.
-        if (EVENT_PATHS.test(url.pathname)) {
-          requests.push({ limit: Number(url.searchParams.get('limit')), cursor: url.searchParams.get('cursor') });
-          const full = requests.filter((r) => r.limit === PAGE).length;
-          if (onPage && url.searchParams.get('limit') === String(PAGE)) await onPage(full);
-        }
-        const res = await fetch(`${devnet.url}${url.pathname}${url.search}`, { method: req.method, headers: req.headers, body: req.method === 'GET' ? undefined : await req.arrayBuffer() });
-        return new Response(await res.arrayBuffer(), { status: res.status, headers: res.headers });
+    const s = serve(
+      {
+        port: 0,
+        hostname: '127.0.0.1',
+        fetch: async (req) => {
+          const url = new URL(req.url);
+          // Either way of reading a contract's events counts: the v2 cursor pages and the v1 offset pages.
+          if (EVENT_PATHS.test(url.pathname)) {
+            requests.push({ limit: Number(url.searchParams.get('limit')), cursor: url.searchParams.get('cursor') });
+            const full = requests.filter((r) => r.limit === PAGE).length;
+            if (onPage && url.searchParams.get('limit') === String(PAGE)) await onPage(full);
+          }
+          const res = await fetch(`${devnet.url}${url.pathname}${url.search}`, {
+            method: req.method,
+            headers: req.headers,
+            body: req.method === 'GET' ? undefined : await req.arrayBuffer(),
+          });
+          return new Response(await res.arrayBuffer(), { status: res.status, headers: res.headers });
+        },
       },
-    }, () => resolve(s));
+      () => resolve(s),
+    );
   });
   proxyUrl = `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`;
 }, 120_000);
@@ -59,7 +66,10 @@ afterAll(async () => {
 describe('the watcher on a backlog of 2,100 events', () => {
   it('reads each page once, ingests every task once and in order, and keeps the ones sent mid-scan', async () => {
     const output = await deployModel(devnet, 'paging-model', 100);
-    const keys = devnet.accounts.filter((a) => a.secretKey).slice(0, 10).map((a) => a.secretKey!);
+    const keys = devnet.accounts
+      .filter((a) => a.secretKey)
+      .slice(0, 10)
+      .map((a) => a.secretKey!);
     await burst({ url: () => devnet.url, keys, perAccount: BACKLOG_PER_ACCOUNT, modelOutput: output });
     await devnet.idle();
     const backlog = keys.length * BACKLOG_PER_ACCOUNT;
@@ -72,7 +82,12 @@ describe('the watcher on a backlog of 2,100 events', () => {
       await burst({ url: () => devnet.url, keys, perAccount: DURING_SCAN_PER_ACCOUNT, modelOutput: output });
       await devnet.idle();
     };
-    const chain = new StacksApiChain({ apiUrl: proxyUrl, network: 'devnet', escrowContract: ESCROW, privateKey: keyOf(devnet, 'deployer') });
+    const chain = new StacksApiChain({
+      apiUrl: proxyUrl,
+      network: 'devnet',
+      escrowContract: ESCROW,
+      privateKey: keyOf(devnet, 'deployer'),
+    });
     const handedOut: bigint[] = [];
     const read = chain.readTaskEvents.bind(chain);
     chain.readTaskEvents = async (cursor, limit) => {
@@ -93,9 +108,13 @@ describe('the watcher on a backlog of 2,100 events', () => {
     expect(pages.length).toBeLessThanOrEqual(Math.ceil(total / PAGE) + 3);
     // One-event probes: the bisection for the first block, and a look at the newest event.
     const tip = (await (await fetch(`${devnet.url}/v2/info`)).json()) as { stacks_tip_height: number };
-    expect(requests.filter((r) => r.limit === 1).length).toBeLessThanOrEqual(Math.ceil(Math.log2(tip.stacks_tip_height)) + 4);
+    expect(requests.filter((r) => r.limit === 1).length).toBeLessThanOrEqual(
+      Math.ceil(Math.log2(tip.stacks_tip_height)) + 4,
+    );
     // In all: linear in the backlog (an offset reader walking back to its cursor on each call made hundreds).
-    expect(requests.length).toBeLessThanOrEqual(Math.ceil(total / PAGE) + Math.ceil(Math.log2(tip.stacks_tip_height)) + 8);
+    expect(requests.length).toBeLessThanOrEqual(
+      Math.ceil(total / PAGE) + Math.ceil(Math.log2(tip.stacks_tip_height)) + 8,
+    );
 
     // Caught up: the next poll is one one-event probe and finds nothing.
     requests.length = 0;

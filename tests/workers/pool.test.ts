@@ -35,7 +35,10 @@ describe('ThreadPool', () => {
 
   it("fails only the call whose handler throws, with the handler's message and name", async () => {
     pool = await start();
-    await expect(pool.call('fail', { message: 'bad input' })).rejects.toMatchObject({ name: 'RangeError', message: 'bad input' });
+    await expect(pool.call('fail', { message: 'bad input' })).rejects.toMatchObject({
+      name: 'RangeError',
+      message: 'bad input',
+    });
     expect((await pool.call('echo', { text: 'still here' })).text).toBe('still here');
     expect(pool.stats().restarts).toBe(0);
   });
@@ -67,7 +70,10 @@ describe('ThreadPool', () => {
     const busy = pool.call('block', { ms: 300 });
     const low = pool.call('echo', { text: 'low' }).then((r) => order.push(r.text));
     const high = pool.call('echo', { text: 'high' }, { priority: 1 }).then((r) => order.push(r.text));
-    await expect(pool.call('echo', { text: 'one too many' })).rejects.toMatchObject({ name: 'QueueFullError', code: 'queue_full' });
+    await expect(pool.call('echo', { text: 'one too many' })).rejects.toMatchObject({
+      name: 'QueueFullError',
+      code: 'queue_full',
+    });
     expect(pool.capacity()).toBe(0);
     await Promise.all([busy, low, high]);
     expect(order).toEqual(['high', 'low']);
@@ -121,6 +127,8 @@ describe('ThreadPool', () => {
 
   it('refuses to start when the worker file fails at load, saying why', async () => {
     const missing = new URL('./no-such-worker.ts', import.meta.url);
-    await expect(ThreadPool.start({ file: missing, size: 1, label: 'test worker' })).rejects.toThrow(/^test worker failed to start: /);
+    await expect(ThreadPool.start({ file: missing, size: 1, label: 'test worker' })).rejects.toThrow(
+      /^test worker failed to start: /,
+    );
   });
 });

@@ -11,7 +11,14 @@ export function accountRoutes(node: DevnetNode): Hono {
     .get('/v2/accounts/:principal', (c) => {
       const p = c.req.param('principal');
       if (!isPrincipal(p)) return badRequest(c, `"${p}" is not a Stacks principal`);
-      return c.json({ balance: hex128(node.balance(p)), locked: hex128(0n), unlock_height: 0, nonce: Number(node.nonces(p).next), balance_proof: '', nonce_proof: '' });
+      return c.json({
+        balance: hex128(node.balance(p)),
+        locked: hex128(0n),
+        unlock_height: 0,
+        nonce: Number(node.nonces(p).next),
+        balance_proof: '',
+        nonce_proof: '',
+      });
     })
     .get('/extended/v1/address/:principal/nonces', (c) => {
       const p = c.req.param('principal');
@@ -19,7 +26,8 @@ export function accountRoutes(node: DevnetNode): Hono {
       const { next, mempool } = node.nonces(p);
       const lastMempool = mempool.length ? mempool[mempool.length - 1] : null;
       const missing: number[] = [];
-      for (let n = next; lastMempool !== null && n < lastMempool; n++) if (!mempool.includes(n)) missing.push(Number(n));
+      for (let n = next; lastMempool !== null && n < lastMempool; n++)
+        if (!mempool.includes(n)) missing.push(Number(n));
       return c.json({
         last_mempool_tx_nonce: lastMempool === null ? null : Number(lastMempool),
         last_executed_tx_nonce: next === 0n ? null : Number(next - 1n),
@@ -30,8 +38,12 @@ export function accountRoutes(node: DevnetNode): Hono {
     })
     .get('/v2/fees/transfer', (c) => c.json(1))
     .post('/v2/fees/transaction', async (c) => {
-      const body = (await c.req.json().catch(() => null)) as { transaction_payload?: unknown; estimated_len?: unknown } | null;
-      if (!body || typeof body.transaction_payload !== 'string') return badRequest(c, 'body must be {"transaction_payload": "<hex>", "estimated_len"?: number}');
+      const body = (await c.req.json().catch(() => null)) as {
+        transaction_payload?: unknown;
+        estimated_len?: unknown;
+      } | null;
+      if (!body || typeof body.transaction_payload !== 'string')
+        return badRequest(c, 'body must be {"transaction_payload": "<hex>", "estimated_len"?: number}');
       // Devnet blocks are never full: fees are the relay minimum (1 micro-STX a byte) times 1, 2 and 3.
       const len = Math.max(Number(body.estimated_len ?? 0), body.transaction_payload.length / 2 + 150);
       const cost = { read_count: 0, read_length: 0, runtime: 0, write_count: 0, write_length: 0 };

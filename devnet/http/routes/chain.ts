@@ -35,7 +35,14 @@ export function chainRoutes(node: DevnetNode): Hono {
     .get('/v2/info', (c) => c.json(info(node)))
     .get('/extended', (c) => {
       const tip = node.store.lastBlock();
-      const chainTip = { block_height: node.tipHeight, block_hash: tip?.hash ?? '0x', index_block_hash: tip?.hash ?? '0x', microblock_hash: null, microblock_sequence: null, burn_block_height: node.tipHeight };
+      const chainTip = {
+        block_height: node.tipHeight,
+        block_hash: tip?.hash ?? '0x',
+        index_block_hash: tip?.hash ?? '0x',
+        microblock_hash: null,
+        microblock_sequence: null,
+        burn_block_height: node.tipHeight,
+      };
       return c.json({
         server_version: 'stacks-inference-market devnet',
         status: 'ready',
@@ -47,7 +54,12 @@ export function chainRoutes(node: DevnetNode): Hono {
     })
     .get('/extended/v2/blocks/:heightOrHash', (c) => {
       const p = c.req.param('heightOrHash');
-      const b = p === 'latest' ? node.store.lastBlock() : /^\d+$/.test(p) ? node.store.block(Number(p)) : node.store.block(p.startsWith('0x') ? p : `0x${p}`);
+      const b =
+        p === 'latest'
+          ? node.store.lastBlock()
+          : /^\d+$/.test(p)
+            ? node.store.block(Number(p))
+            : node.store.block(p.startsWith('0x') ? p : `0x${p}`);
       return b ? c.json(blockJson(b)) : c.json({ error: `cannot find block by ${p}` }, 404);
     });
 }

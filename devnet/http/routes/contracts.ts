@@ -17,7 +17,8 @@ export function contractRoutes(node: DevnetNode): Hono {
       // The node answers these with 200 and okay: false, which stacks.js turns into its own error.
       if (!abi) return c.json({ okay: false, cause: `Unchecked(NoSuchContract("${contract}"))` });
       const f = abi.functions.find((x) => x.name === fn);
-      if (!f || f.access !== 'read_only') return c.json({ okay: false, cause: `Unchecked(NoSuchPublicFunction("${contract}", "${fn}"))` });
+      if (f?.access !== 'read_only')
+        return c.json({ okay: false, cause: `Unchecked(NoSuchPublicFunction("${contract}", "${fn}"))` });
       try {
         const args = (body.arguments as string[]).map((a) => deserializeCV(a));
         return c.json({ okay: true, result: cvToHex(node.readOnly(contract, fn, args, body.sender)) });

@@ -44,16 +44,26 @@ export function eventRoutes(node: DevnetNode): Hono {
       const limit = intParam(c.req.query('limit'), 20, 50);
       const offset = intParam(c.req.query('offset'), 0, Number.MAX_SAFE_INTEGER);
       if (limit === null || offset === null) return badRequest(c, 'limit and offset must be non-negative integers');
-      return c.json({ limit, offset, results: node.store.contractLogs(c.req.param('contractId'), limit, offset).map(apiLog) });
+      return c.json({
+        limit,
+        offset,
+        results: node.store.contractLogs(c.req.param('contractId'), limit, offset).map(apiLog),
+      });
     })
     .get('/extended/v2/smart-contracts/:contractId/logs', (c) => {
       const limit = Number(c.req.query('limit') ?? 20);
       const offset = Number(c.req.query('offset') ?? 0);
-      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) return badRequest(c, `limit must be an integer from 1 to ${MAX_LIMIT}`);
-      if (!Number.isInteger(offset) || offset < 0 || offset > MAX_OFFSET) return badRequest(c, `offset must be an integer from 0 to ${MAX_OFFSET}`);
+      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT)
+        return badRequest(c, `limit must be an integer from 1 to ${MAX_LIMIT}`);
+      if (!Number.isInteger(offset) || offset < 0 || offset > MAX_OFFSET)
+        return badRequest(c, `offset must be an integer from 0 to ${MAX_OFFSET}`);
       const cursor = c.req.query('cursor');
       const at = cursor === undefined ? ([Number.MAX_SAFE_INTEGER, 0, 0] as const) : positionOf(cursor);
-      if (!at) return badRequest(c, 'cursor must be block_height:microblock_sequence:tx_index:event_index, as next_cursor and prev_cursor give it');
+      if (!at)
+        return badRequest(
+          c,
+          'cursor must be block_height:microblock_sequence:tx_index:event_index, as next_cursor and prev_cursor give it',
+        );
       const page = node.store.logPage(c.req.param('contractId'), at, limit, offset);
       if (cursor !== undefined && page.results.length === 0) return c.json({ error: 'Cursor not found' }, 404);
       return c.json({

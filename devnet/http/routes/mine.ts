@@ -8,7 +8,8 @@ export function mineRoutes(node: DevnetNode): Hono {
   return new Hono().post('/devnet/mine', async (c) => {
     const body = (await c.req.json().catch(() => ({}))) as { blocks?: unknown };
     const n = body.blocks ?? 1;
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 10_000) return badRequest(c, 'body must be {"blocks": <integer 1..10000>}');
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > 10_000)
+      return badRequest(c, 'body must be {"blocks": <integer 1..10000>}');
     return c.json({ stacks_tip_height: await node.mineEmpty(n) });
   });
 }

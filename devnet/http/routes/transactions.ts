@@ -23,7 +23,15 @@ export function transactionRoutes(node: DevnetNode): Hono {
       try {
         raw = await rawTransaction(c.req.raw, c.req.header('content-type') ?? '');
       } catch (err) {
-        return c.json({ error: 'transaction rejected', reason: 'Deserialization', reason_data: { message: (err as Error).message }, txid: '' }, 400);
+        return c.json(
+          {
+            error: 'transaction rejected',
+            reason: 'Deserialization',
+            reason_data: { message: (err as Error).message },
+            txid: '',
+          },
+          400,
+        );
       }
       if (typeof raw === 'string') return badRequest(c, raw);
       try {
@@ -37,7 +45,8 @@ export function transactionRoutes(node: DevnetNode): Hono {
       const id = c.req.param('txid').replace(/^0x/, '').toLowerCase();
       const limit = intParam(c.req.query('event_limit'), 96, 200);
       const offset = intParam(c.req.query('event_offset'), 0, Number.MAX_SAFE_INTEGER);
-      if (limit === null || offset === null) return badRequest(c, 'event_limit and event_offset must be non-negative integers');
+      if (limit === null || offset === null)
+        return badRequest(c, 'event_limit and event_offset must be non-negative integers');
       const row = /^[0-9a-f]{64}$/.test(id) ? node.store.tx(id) : undefined;
       if (!row) return c.json({ error: `could not find transaction by ID`, tx_id: `0x${id}` }, 404);
       const block = row.block_height === null ? undefined : node.store.block(row.block_height);

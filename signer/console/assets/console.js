@@ -2,8 +2,6 @@
 // text (the Clipboard API on https or localhost; elsewhere the text is selected and copied the old
 // way) and says so on the button. Loaded from a file, so a strict Content-Security-Policy holds.
 (() => {
-  'use strict';
-
   function select(el) {
     const range = document.createRange();
     range.selectNodeContents(el);

@@ -2,7 +2,6 @@
 // embedded in the page, then polls /api/v1/admin/dashboard and updates plots, figures and
 // tables in place, without reloading the page. Values go into the DOM as text, never as HTML.
 (() => {
-  'use strict';
   // One colour means one thing on the whole page: chain (escrowed) is blue and direct is orange
   // wherever a source is plotted, all tasks grey, and each model, token or node keeps the colour it
   // was first given, never one of those three nor another's.
@@ -125,10 +124,10 @@
       width: frame.clientWidth,
       height: 220,
       scales: { x: { time: true } },
-      axes: [{}, { label: spec.unit, labelSize: 20, size: axisSize, values: (u, splits) => splits.map(compact) }],
+      axes: [{}, { label: spec.unit, labelSize: 20, size: axisSize, values: (_u, splits) => splits.map(compact) }],
       series: [
         {
-          value: (u, v, si, i) =>
+          value: (u, v, _si, i) =>
             i === null
               ? `last ${(u.data[0].length * (u.data[0][1] - u.data[0][0])) / 60} min`
               : new Date(v * 1000).toLocaleTimeString(),
@@ -144,7 +143,7 @@
             paths: spec.latency ? undefined : steps,
             // Points where something happened: a single busy bucket, or a lone latency, still shows.
             points: { show: false, filter: nonEmpty, size: 7, fill: color, stroke: color },
-            value: (u, v, si, i) =>
+            value: (u, v, _si, i) =>
               i === null
                 ? summary(u.data[si], spec.latency)
                 : v === null || v === undefined

@@ -18,7 +18,11 @@ export function InitPage({ username = '', token, flash }: { username?: string; t
         ) : (
           <>
             <label for="token">
-              Setup token <span class="hint">printed in the signer's log when it started (with a /console/init?token=... link), and in the file {SETUP_TOKEN_FILE} next to its database</span>
+              Setup token{' '}
+              <span class="hint">
+                printed in the signer's log when it started (with a /console/init?token=... link), and in the file{' '}
+                {SETUP_TOKEN_FILE} next to its database
+              </span>
             </label>
             <input id="token" name="token" required maxlength={256} autocomplete="off" spellcheck={false} />
           </>
@@ -28,7 +32,15 @@ export function InitPage({ username = '', token, flash }: { username?: string; t
         <label for="password">
           Password <span class="hint">at least {MIN_PASSWORD_LENGTH} characters</span>
         </label>
-        <input id="password" name="password" type="password" required minlength={MIN_PASSWORD_LENGTH} maxlength={200} autocomplete="new-password" />
+        <input
+          id="password"
+          name="password"
+          type="password"
+          required
+          minlength={MIN_PASSWORD_LENGTH}
+          maxlength={200}
+          autocomplete="new-password"
+        />
         <p>
           <button type="submit">Create admin</button>
         </p>

@@ -5,7 +5,7 @@ import { CsrfField, Layout } from '../layout.js';
 import type { TokenView } from '../../tokens/index.js';
 
 const when = (ms: number | null) =>
-  ms === null ? 'never' : new Date(ms).toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
+  ms === null ? 'never' : `${new Date(ms).toISOString().replace('T', ' ').slice(0, 16)} UTC`;
 const dateInput = (ms: number | null) => (ms === null ? '' : new Date(ms).toISOString().slice(0, 16));
 const limit = (n: number, unit: string) => (n === 0 ? 'no limit' : `${n} ${unit}`);
 

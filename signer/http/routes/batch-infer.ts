@@ -42,16 +42,31 @@ export const batchInfer = new Hono<Env>().post(
     const body = c.req.valid('json');
     const max = s.config.inference.max_batch;
     if (body.requests.length > max) {
-      throw new ApiError('bad_request', `body requests: at most ${max} requests per batch (inference.max_batch), got ${body.requests.length}; split the batch`);
+      throw new ApiError(
+        'bad_request',
+        `body requests: at most ${max} requests per batch (inference.max_batch), got ${body.requests.length}; split the batch`,
+      );
     }
     spendRequests(c, body.requests.length);
-    const { model, tasks } = await queueRequests(s, c.req.valid('param').model, body.requests.map((r) => ({ inputs: r.inputs })), body, { tokenId: c.var.token.id, requestId: c.var.requestId }, true);
+    const { model, tasks } = await queueRequests(
+      s,
+      c.req.valid('param').model,
+      body.requests.map((r) => ({ inputs: r.inputs })),
+      body,
+      { tokenId: c.var.token.id, requestId: c.var.requestId },
+      true,
+    );
     const ended = await Promise.all(tasks.map((t) => s.inference.finished(t.task_id)));
     const results = ended.map((task) => {
       const o = outcomeOf(task);
       if (o.kind === 'done') return { success: true as const, data: o.result, error: null, status: 200 };
       if (o.kind === 'waiting') throw new Error(`task ${task.task_id} woke its caller while ${o.status}`);
-      return { success: false as const, data: { task_id: task.task_id, status: o.status }, error: o.message, status: o.httpStatus };
+      return {
+        success: false as const,
+        data: { task_id: task.task_id, status: o.status },
+        error: o.message,
+        status: o.httpStatus,
+      };
     });
     meterBatch(s, ended, { request_id: c.var.requestId, token_id: c.var.token.id });
     return ok(c, { model: model.name, version: model.version, results });

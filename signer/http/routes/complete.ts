@@ -5,7 +5,12 @@
  * sink the others (the accepted ones share one SQL commit: tasks/results.ts acceptResults).
  */
 import { Hono } from 'hono';
-import { completeBatchRequest, completeTaskRequest, type CompleteOutcome, type TaskStatus } from '../../../protocol/index.js';
+import {
+  completeBatchRequest,
+  completeTaskRequest,
+  type CompleteOutcome,
+  type TaskStatus,
+} from '../../../protocol/index.js';
 import { nodeAuth } from '../../auth/index.js';
 import { ApiError } from '../../errors.js';
 import { acceptResult, acceptResults } from '../../tasks/index.js';
@@ -18,23 +23,44 @@ import { ok } from '../respond.js';
 
 /** Completion routes. */
 export const complete = new Hono<Env>()
-  .post('/api/v1/tasks/complete', defaultLimit, doc('tasks', corePaths['/api/v1/tasks/complete'].post), nodeAuth(), valid('json', completeTaskRequest), async (c) => {
-    const task = await acceptResult(c.var.services, c.var.node, c.req.valid('json'));
-    // A node at its in-flight limit may be long-polling: its freed slot can take the next task now.
-    c.var.services.pending.notify();
-    return ok(c, { task_id: task.task_id, status: task.status, output_hash: task.output_hash, attempts: task.attempts });
-  })
-  .post('/api/v1/tasks/complete-batch', defaultLimit, doc('tasks', corePaths['/api/v1/tasks/complete-batch'].post), nodeAuth(), valid('json', completeBatchRequest), async (c) => {
-    const s = c.var.services;
-    const bodies = c.req.valid('json').results;
-    const accepted = await acceptResults(s, c.var.node, bodies);
-    const results = accepted.map((r, i): CompleteOutcome => {
-      const task_id = bodies[i].task_id;
-      if (r instanceof ApiError) return { task_id, success: false, http_status: r.status, code: r.code, error: r.message };
-      if (r instanceof IllegalTransitionError) return { task_id, success: false, http_status: 409, code: 'task_conflict', error: r.message };
-      if (r instanceof Error) throw r;
-      return { task_id: r.task_id, success: true, status: r.status as TaskStatus };
-    });
-    s.pending.notify();
-    return ok(c, { results });
-  });
+  .post(
+    '/api/v1/tasks/complete',
+    defaultLimit,
+    doc('tasks', corePaths['/api/v1/tasks/complete'].post),
+    nodeAuth(),
+    valid('json', completeTaskRequest),
+    async (c) => {
+      const task = await acceptResult(c.var.services, c.var.node, c.req.valid('json'));
+      // A node at its in-flight limit may be long-polling: its freed slot can take the next task now.
+      c.var.services.pending.notify();
+      return ok(c, {
+        task_id: task.task_id,
+        status: task.status,
+        output_hash: task.output_hash,
+        attempts: task.attempts,
+      });
+    },
+  )
+  .post(
+    '/api/v1/tasks/complete-batch',
+    defaultLimit,
+    doc('tasks', corePaths['/api/v1/tasks/complete-batch'].post),
+    nodeAuth(),
+    valid('json', completeBatchRequest),
+    async (c) => {
+      const s = c.var.services;
+      const bodies = c.req.valid('json').results;
+      const accepted = await acceptResults(s, c.var.node, bodies);
+      const results = accepted.map((r, i): CompleteOutcome => {
+        const task_id = bodies[i].task_id;
+        if (r instanceof ApiError)
+          return { task_id, success: false, http_status: r.status, code: r.code, error: r.message };
+        if (r instanceof IllegalTransitionError)
+          return { task_id, success: false, http_status: 409, code: 'task_conflict', error: r.message };
+        if (r instanceof Error) throw r;
+        return { task_id: r.task_id, success: true, status: r.status as TaskStatus };
+      });
+      s.pending.notify();
+      return ok(c, { results });
+    },
+  );

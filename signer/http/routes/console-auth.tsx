@@ -29,8 +29,17 @@ function failure(err: unknown): { status: ContentfulStatusCode; message: string 
 
 /** Init, login and logout pages, and the console stylesheet. */
 export const consoleAuth = new Hono<Env>()
-  .get('/console/assets/console.css', doc('console', { summary: 'The console stylesheet', responses: { 200: { description: 'CSS' } } }), (c) => c.body(stylesheet, 200, { 'content-type': 'text/css; charset=utf-8', 'cache-control': 'public, max-age=300' }))
-  .get('/console/init', doc('console', page('Create the first admin (with the setup token)')), (c) => (adminExists(c.var.services.store) ? c.redirect('/console/login', 303) : c.html(<InitPage token={c.req.query('token')?.slice(0, 256)} flash={flashOf(c)} />)))
+  .get(
+    '/console/assets/console.css',
+    doc('console', { summary: 'The console stylesheet', responses: { 200: { description: 'CSS' } } }),
+    (c) =>
+      c.body(stylesheet, 200, { 'content-type': 'text/css; charset=utf-8', 'cache-control': 'public, max-age=300' }),
+  )
+  .get('/console/init', doc('console', page('Create the first admin (with the setup token)')), (c) =>
+    adminExists(c.var.services.store)
+      ? c.redirect('/console/login', 303)
+      : c.html(<InitPage token={c.req.query('token')?.slice(0, 256)} flash={flashOf(c)} />),
+  )
   .post('/console/init', defaultLimit, doc('console', page('Create the first admin (form)')), async (c) => {
     const { username, password, token } = await formCredentials(c);
     try {
@@ -41,10 +50,15 @@ export const consoleAuth = new Hono<Env>()
       const { status, message } = failure(err);
       if (status === 409) return redirectWithFlash(c, '/console/login', { error: message });
       // A wrong token is asked for again in a visible field; a right one stays hidden.
-      return c.html(<InitPage username={username} token={status === 401 ? undefined : token} flash={{ error: message }} />, status);
+      return c.html(
+        <InitPage username={username} token={status === 401 ? undefined : token} flash={{ error: message }} />,
+        status,
+      );
     }
   })
-  .get('/console/login', doc('console', page('Log in')), (c) => (adminExists(c.var.services.store) ? c.html(<LoginPage flash={flashOf(c)} />) : c.redirect('/console/init', 303)))
+  .get('/console/login', doc('console', page('Log in')), (c) =>
+    adminExists(c.var.services.store) ? c.html(<LoginPage flash={flashOf(c)} />) : c.redirect('/console/init', 303),
+  )
   .post('/console/login', defaultLimit, doc('console', page('Log in (form)')), async (c) => {
     const { username, password } = await formCredentials(c);
     try {

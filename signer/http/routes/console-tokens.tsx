@@ -8,7 +8,18 @@ import type { z } from 'zod';
 import { flashOf, redirectWithFlash } from '../../console/index.js';
 import { TokenEditPage, TokensPage } from '../../console/index.js';
 import { ApiError } from '../../errors.js';
-import { activateToken, activateTokenBody, createToken, createTokenBody, deleteToken, getToken, listTokens, pauseToken, updateToken, updateTokenBody } from '../../tokens/index.js';
+import {
+  activateToken,
+  activateTokenBody,
+  createToken,
+  createTokenBody,
+  deleteToken,
+  getToken,
+  listTokens,
+  pauseToken,
+  updateToken,
+  updateTokenBody,
+} from '../../tokens/index.js';
 import type { Env } from '../env.js';
 import { defaultLimit } from '../limits.js';
 import { doc, page } from '../openapi-doc.js';
@@ -64,7 +75,9 @@ const idOf = (c: Context<Env>) => {
 
 /** API token pages and their form posts. */
 export const consoleTokens = new Hono<Env>()
-  .get('/console/tokens', doc('console', page('API tokens')), (c) => c.html(<TokensPage admin={c.var.admin} tokens={listTokens(c.var.services.store)} flash={flashOf(c)} />))
+  .get('/console/tokens', doc('console', page('API tokens')), (c) =>
+    c.html(<TokensPage admin={c.var.admin} tokens={listTokens(c.var.services.store)} flash={flashOf(c)} />),
+  )
   .post('/console/tokens', defaultLimit, doc('console', page('Create an API token (form)')), async (c) => {
     const store = c.var.services.store;
     try {
@@ -72,7 +85,15 @@ export const consoleTokens = new Hono<Env>()
       c.var.services.log.info({ token_id: view.id, name: view.name, admin: c.var.admin.username }, 'API token created');
       // Rendered, not redirected: the token must not travel in a URL, and is shown only this once.
       c.header('cache-control', 'no-store');
-      return c.html(<TokensPage admin={c.var.admin} tokens={listTokens(store)} created={{ token, name: view.name }} flash={{ notice: `token ${view.name} created` }} />, 201);
+      return c.html(
+        <TokensPage
+          admin={c.var.admin}
+          tokens={listTokens(store)}
+          created={{ token, name: view.name }}
+          flash={{ notice: `token ${view.name} created` }}
+        />,
+        201,
+      );
     } catch (err) {
       if (err instanceof ApiError) return redirectWithFlash(c, '/console/tokens', { error: err.message });
       throw err;
@@ -80,14 +101,25 @@ export const consoleTokens = new Hono<Env>()
   })
   .get('/console/tokens/:id', doc('console', page('Edit an API token')), (c) => {
     try {
-      return c.html(<TokenEditPage admin={c.var.admin} token={getToken(c.var.services.store, idOf(c))} flash={flashOf(c)} />);
+      return c.html(
+        <TokenEditPage admin={c.var.admin} token={getToken(c.var.services.store, idOf(c))} flash={flashOf(c)} />,
+      );
     } catch (err) {
       if (err instanceof ApiError) return redirectWithFlash(c, '/console/tokens', { error: err.message });
       throw err;
     }
   })
-  .post('/console/tokens/:id', defaultLimit, doc('console', page('Save an API token (form)')), (c) => action(c, `/console/tokens/${c.req.param('id')}`, async () => `saved ${updateToken(c.var.services.store, idOf(c), parse(updateTokenBody, await formSettings(c))).name}`))
-  .post('/console/tokens/:id/pause', defaultLimit, doc('console', page('Pause an API token')), (c) => action(c, '/console/tokens', () => `paused ${pauseToken(c.var.services.store, idOf(c)).name}`))
+  .post('/console/tokens/:id', defaultLimit, doc('console', page('Save an API token (form)')), (c) =>
+    action(
+      c,
+      `/console/tokens/${c.req.param('id')}`,
+      async () =>
+        `saved ${updateToken(c.var.services.store, idOf(c), parse(updateTokenBody, await formSettings(c))).name}`,
+    ),
+  )
+  .post('/console/tokens/:id/pause', defaultLimit, doc('console', page('Pause an API token')), (c) =>
+    action(c, '/console/tokens', () => `paused ${pauseToken(c.var.services.store, idOf(c)).name}`),
+  )
   .post('/console/tokens/:id/activate', defaultLimit, doc('console', page('Activate an API token')), (c) =>
     action(c, `/console/tokens/${c.req.param('id')}`, async () => {
       const { expires_at } = await formSettings(c);

@@ -42,21 +42,31 @@ const ASSETS: Record<string, Asset> = {
 };
 
 const app = new Hono<Env>()
-  .get('/api/v1/admin/dashboard', doc('admin', corePaths['/api/v1/admin/dashboard'].get), async (c) => ok(c, await sharedSnapshot(c.var.services)))
-  .get('/console', doc('console', page('The dashboard')), async (c) => c.html(<DashboardPage admin={c.var.admin} flash={flashOf(c)} snapshot={await sharedSnapshot(c.var.services)} />));
+  .get('/api/v1/admin/dashboard', doc('admin', corePaths['/api/v1/admin/dashboard'].get), async (c) =>
+    ok(c, await sharedSnapshot(c.var.services)),
+  )
+  .get('/console', doc('console', page('The dashboard')), async (c) =>
+    c.html(<DashboardPage admin={c.var.admin} flash={flashOf(c)} snapshot={await sharedSnapshot(c.var.services)} />),
+  );
 
 for (const [file, a] of Object.entries(ASSETS)) {
   // Browsers ask for /favicon.ico whatever the page says: served there too, outside the console guard.
   if (file === 'favicon.ico') {
     const icon = doc('console', { summary: 'The site icon', responses: { 200: { description: a.type } } });
-    app.get('/favicon.ico', icon, (c) => c.body(new Uint8Array(a.body), 200, { 'content-type': a.type, 'cache-control': 'public, max-age=86400' }));
+    app.get('/favicon.ico', icon, (c) =>
+      c.body(new Uint8Array(a.body), 200, { 'content-type': a.type, 'cache-control': 'public, max-age=86400' }),
+    );
   }
-  app.get(`/console/assets/${file}`, doc('console', { summary: `Dashboard asset ${file}`, responses: { 200: { description: a.type } } }), (c) => {
-    // Revalidated by ETag after an hour: a redeployed signer's script reaches browsers that day.
-    const headers = { 'content-type': a.type, 'cache-control': 'public, max-age=3600', etag: a.etag };
-    if (c.req.header('if-none-match') === a.etag) return c.body(null, 304, headers);
-    return c.body(new Uint8Array(a.body), 200, headers);
-  });
+  app.get(
+    `/console/assets/${file}`,
+    doc('console', { summary: `Dashboard asset ${file}`, responses: { 200: { description: a.type } } }),
+    (c) => {
+      // Revalidated by ETag after an hour: a redeployed signer's script reaches browsers that day.
+      const headers = { 'content-type': a.type, 'cache-control': 'public, max-age=3600', etag: a.etag };
+      if (c.req.header('if-none-match') === a.etag) return c.body(null, 304, headers);
+      return c.body(new Uint8Array(a.body), 200, headers);
+    },
+  );
 }
 
 /** Dashboard page, its JSON and its static assets. */

@@ -31,5 +31,32 @@ import { stats } from './stats.js';
 import { tasks } from './tasks.js';
 
 /** Every route but the API docs, in mounting order. */
-export const ROUTES = [health, register, heartbeat, pull, complete, tasks, stats, nodes, inputs, models, metrics, adminAuth, consoleAuth, adminTokens, consoleTokens, dashboard, adminModels, consoleModelPages, infer, batchInfer, oip, periods, payees, requests, accounts, quote];
+export const ROUTES = [
+  health,
+  register,
+  heartbeat,
+  pull,
+  complete,
+  tasks,
+  stats,
+  nodes,
+  inputs,
+  models,
+  metrics,
+  adminAuth,
+  consoleAuth,
+  adminTokens,
+  consoleTokens,
+  dashboard,
+  adminModels,
+  consoleModelPages,
+  infer,
+  batchInfer,
+  oip,
+  periods,
+  payees,
+  requests,
+  accounts,
+  quote,
+];
 export { docs };

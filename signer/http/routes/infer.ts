@@ -29,7 +29,12 @@ export const modelName = z
 
 /** What a direct request may ask besides its inputs. */
 export const requestOptions = {
-  priority: z.number().int().min(0, 'must be 0 (lowest) to 9 (highest)').max(9, 'must be 0 (lowest) to 9 (highest)').optional(),
+  priority: z
+    .number()
+    .int()
+    .min(0, 'must be 0 (lowest) to 9 (highest)')
+    .max(9, 'must be 0 (lowest) to 9 (highest)')
+    .optional(),
   timeout_ms: z.number().int().min(1, 'must be at least 1 ms').optional(),
 };
 
@@ -47,7 +52,10 @@ export const inferBody = z.object({ ...oipRequestFields, ...requestOptions }).st
 const query = z.object({ async: z.enum(['0', '1', 'true', 'false'], 'must be 1 or 0').optional() }).strict();
 
 /** A JSON body validated by `schema`, with its bytes as sent (the input blob of a single request). */
-export async function jsonBody<T extends z.ZodType>(c: Context<Env>, schema: T): Promise<{ value: z.infer<T>; bytes: Uint8Array }> {
+export async function jsonBody<T extends z.ZodType>(
+  c: Context<Env>,
+  schema: T,
+): Promise<{ value: z.infer<T>; bytes: Uint8Array }> {
   const bytes = new Uint8Array(await c.req.arrayBuffer());
   let json: unknown;
   try {
@@ -85,7 +93,18 @@ export function meterRefusals(model: (c: Context<Env>) => string): MiddlewareHan
     if (!(err instanceof ApiError) || err instanceof OutcomeError) return;
     if (err instanceof QueueFullError) c.header('Retry-After', String(err.retryAfterSeconds));
     const s = c.var.services;
-    meter(s, { requestId: c.var.requestId, tokenId: c.var.token?.id ?? null, model: model(c), taskId: null, status: 'rejected', httpStatus: err.status, items: 1, latencyMs: null, error: err.message, at: Date.now() });
+    meter(s, {
+      requestId: c.var.requestId,
+      tokenId: c.var.token?.id ?? null,
+      model: model(c),
+      taskId: null,
+      status: 'rejected',
+      httpStatus: err.status,
+      items: 1,
+      latencyMs: null,
+      error: err.message,
+      at: Date.now(),
+    });
   };
 }
 
@@ -94,22 +113,41 @@ export const pathModel = (c: Context<Env>): string => c.req.param('model') ?? ''
 
 /** Direct inference routes. */
 export const infer = new Hono<Env>()
-  .post('/api/v1/models/:model/infer', inferenceBodyLimit, doc('inference', inferencePaths['/api/v1/models/{model}/infer'].post, inferBody), tokenAuth(pathModel), meterRefusals(pathModel), valid('param', z.object({ model: modelName })), valid('query', query), async (c) => {
-    const s = c.var.services;
-    const { value: body, bytes } = await jsonBody(c, inferBody);
-    const { model, tasks } = await queueRequests(s, c.req.valid('param').model, [{ inputs: body.inputs, body: bytes }], body, { tokenId: c.var.token.id, requestId: c.var.requestId });
-    const task = tasks[0];
-    const asyncMode = c.req.valid('query').async;
-    if (asyncMode === '1' || asyncMode === 'true') {
-      const url = `/api/v1/inference/${task.task_id}`;
-      c.header('Location', url);
-      return ok(c, { task_id: task.task_id, model: model.name, version: model.version, status: task.status, result_url: url }, 202);
-    }
-    const outcome = outcomeOf(await s.inference.finished(task.task_id));
-    if (outcome.kind === 'error') throw outcomeError(outcome);
-    if (outcome.kind === 'waiting') throw new Error(`task ${task.task_id} woke its caller while ${outcome.status}`);
-    return ok(c, outcome.result);
-  })
+  .post(
+    '/api/v1/models/:model/infer',
+    inferenceBodyLimit,
+    doc('inference', inferencePaths['/api/v1/models/{model}/infer'].post, inferBody),
+    tokenAuth(pathModel),
+    meterRefusals(pathModel),
+    valid('param', z.object({ model: modelName })),
+    valid('query', query),
+    async (c) => {
+      const s = c.var.services;
+      const { value: body, bytes } = await jsonBody(c, inferBody);
+      const { model, tasks } = await queueRequests(
+        s,
+        c.req.valid('param').model,
+        [{ inputs: body.inputs, body: bytes }],
+        body,
+        { tokenId: c.var.token.id, requestId: c.var.requestId },
+      );
+      const task = tasks[0];
+      const asyncMode = c.req.valid('query').async;
+      if (asyncMode === '1' || asyncMode === 'true') {
+        const url = `/api/v1/inference/${task.task_id}`;
+        c.header('Location', url);
+        return ok(
+          c,
+          { task_id: task.task_id, model: model.name, version: model.version, status: task.status, result_url: url },
+          202,
+        );
+      }
+      const outcome = outcomeOf(await s.inference.finished(task.task_id));
+      if (outcome.kind === 'error') throw outcomeError(outcome);
+      if (outcome.kind === 'waiting') throw new Error(`task ${task.task_id} woke its caller while ${outcome.status}`);
+      return ok(c, outcome.result);
+    },
+  )
   .get(
     '/api/v1/inference/:task_id',
     doc('inference', inferencePaths['/api/v1/inference/{task_id}'].get),
@@ -121,11 +159,15 @@ export const infer = new Hono<Env>()
       const id = c.req.valid('param').task_id;
       const task = getTask(c.var.services.store, id);
       // Another token's task is as unknown as a missing one: ids are not to be probed.
-      if (!task || task.source !== 'direct' || directContext(task).token_id !== c.var.token.id) {
-        throw new ApiError('not_found', `no inference request ${id} for this token; use the task_id from the 202 answer of POST /api/v1/models/{model}/infer?async=1`);
+      if (task?.source !== 'direct' || directContext(task).token_id !== c.var.token.id) {
+        throw new ApiError(
+          'not_found',
+          `no inference request ${id} for this token; use the task_id from the 202 answer of POST /api/v1/models/{model}/infer?async=1`,
+        );
       }
       const outcome = outcomeOf(task);
-      if (outcome.kind === 'waiting') return ok(c, { task_id: id, model: task.model_type, status: outcome.status }, 202);
+      if (outcome.kind === 'waiting')
+        return ok(c, { task_id: id, model: task.model_type, status: outcome.status }, 202);
       if (outcome.kind === 'error') throw outcomeError(outcome);
       return ok(c, outcome.result);
     },

@@ -23,37 +23,68 @@ const param = z.object({ sha256: hex32 });
 
 /** Input blob routes. */
 export const inputs = new Hono<Env>()
-  .put('/api/v1/inputs/:sha256', defaultLimit, doc('inputs', corePaths['/api/v1/inputs/{sha256}'].put), valid('param', param), async (c) => {
-    const s = c.var.services;
-    const { sha256 } = c.req.valid('param');
-    // Who may store it, decided before the body is read: a task on chain already pays for it, or a signed requester answers for it.
-    let uploader: string | null = null;
-    if (!inputStored(s, sha256) && !awaitedByChainTask(s, sha256)) {
-      const requester = await authenticateRequester(c, {
-        code: 'upload_signature_required',
-        hint: `no task on chain names input ${sha256} yet: sign the upload with the wallet that will submit the task (\`market submit\` does), or submit the task first and upload its input after`,
-      });
-      uploader = requester.principal;
-    }
-    const bytes = new Uint8Array(await c.req.arrayBuffer());
-    if (bytes.length === 0) throw new ApiError('bad_request', 'body is empty: send the input bytes whose sha256 is in the path');
-    const actual = sha256Hex(bytes);
-    if (actual !== sha256) throw new ApiError('bad_request', `body sha256 is ${actual}, not ${sha256}: PUT the blob under the sha256 of its exact bytes`);
-    const contentType = (c.req.header('content-type') ?? 'application/octet-stream').slice(0, 128);
-    const stored = storeInput(s, { sha256, bytes, contentType, uploader });
-    return ok(c, { sha256, size: bytes.length, stored }, stored ? 201 : 200);
-  })
-  .get('/api/v1/inputs/:sha256', doc('inputs', corePaths['/api/v1/inputs/{sha256}'].get), valid('param', param), nodeAuth(), (c) => {
-    const s = c.var.services;
-    const { sha256 } = c.req.valid('param');
-    const node = c.var.node;
-    const leased = s.store.db
-      .select({ id: inferenceTasks.task_id })
-      .from(inferenceTasks)
-      .where(and(eq(inferenceTasks.input_hash, sha256), eq(inferenceTasks.status, 'in_progress'), eq(inferenceTasks.inference_node_id, node.node_id)))
-      .get();
-    if (!leased) throw new ApiError('forbidden', `node ${node.node_id} holds no lease on a task with input ${sha256}; pull the task first`);
-    const blob = s.store.db.select().from(inputBlobs).where(eq(inputBlobs.sha256, sha256)).get();
-    if (!blob) throw new ApiError('not_found', `input ${sha256} has not been uploaded yet; the requester must PUT it to /api/v1/inputs/${sha256}`);
-    return c.body(new Uint8Array(blob.data), 200, { 'content-type': blob.content_type, 'x-content-sha256': sha256 });
-  });
+  .put(
+    '/api/v1/inputs/:sha256',
+    defaultLimit,
+    doc('inputs', corePaths['/api/v1/inputs/{sha256}'].put),
+    valid('param', param),
+    async (c) => {
+      const s = c.var.services;
+      const { sha256 } = c.req.valid('param');
+      // Who may store it, decided before the body is read: a task on chain already pays for it, or a signed requester answers for it.
+      let uploader: string | null = null;
+      if (!inputStored(s, sha256) && !awaitedByChainTask(s, sha256)) {
+        const requester = await authenticateRequester(c, {
+          code: 'upload_signature_required',
+          hint: `no task on chain names input ${sha256} yet: sign the upload with the wallet that will submit the task (\`market submit\` does), or submit the task first and upload its input after`,
+        });
+        uploader = requester.principal;
+      }
+      const bytes = new Uint8Array(await c.req.arrayBuffer());
+      if (bytes.length === 0)
+        throw new ApiError('bad_request', 'body is empty: send the input bytes whose sha256 is in the path');
+      const actual = sha256Hex(bytes);
+      if (actual !== sha256)
+        throw new ApiError(
+          'bad_request',
+          `body sha256 is ${actual}, not ${sha256}: PUT the blob under the sha256 of its exact bytes`,
+        );
+      const contentType = (c.req.header('content-type') ?? 'application/octet-stream').slice(0, 128);
+      const stored = storeInput(s, { sha256, bytes, contentType, uploader });
+      return ok(c, { sha256, size: bytes.length, stored }, stored ? 201 : 200);
+    },
+  )
+  .get(
+    '/api/v1/inputs/:sha256',
+    doc('inputs', corePaths['/api/v1/inputs/{sha256}'].get),
+    valid('param', param),
+    nodeAuth(),
+    (c) => {
+      const s = c.var.services;
+      const { sha256 } = c.req.valid('param');
+      const node = c.var.node;
+      const leased = s.store.db
+        .select({ id: inferenceTasks.task_id })
+        .from(inferenceTasks)
+        .where(
+          and(
+            eq(inferenceTasks.input_hash, sha256),
+            eq(inferenceTasks.status, 'in_progress'),
+            eq(inferenceTasks.inference_node_id, node.node_id),
+          ),
+        )
+        .get();
+      if (!leased)
+        throw new ApiError(
+          'forbidden',
+          `node ${node.node_id} holds no lease on a task with input ${sha256}; pull the task first`,
+        );
+      const blob = s.store.db.select().from(inputBlobs).where(eq(inputBlobs.sha256, sha256)).get();
+      if (!blob)
+        throw new ApiError(
+          'not_found',
+          `input ${sha256} has not been uploaded yet; the requester must PUT it to /api/v1/inputs/${sha256}`,
+        );
+      return c.body(new Uint8Array(blob.data), 200, { 'content-type': blob.content_type, 'x-content-sha256': sha256 });
+    },
+  );

@@ -44,17 +44,33 @@ const UNSIGNED_HINT =
  */
 async function checkOwner(c: Context<Env>, model: string, hash: string, principal: string): Promise<void> {
   const catalog = c.var.services.catalog;
-  if (!catalog.chain) throw new ApiError('artifact_not_registered', `this signer reads no chain (chain.enabled = false), so it cannot check who owns "${model}": upload the model file through the console`);
-  const matches = (h: Awaited<ReturnType<typeof catalog.head>>) => h !== null && h.owner === principal && h.artifact_hash === hash;
+  if (!catalog.chain)
+    throw new ApiError(
+      'artifact_not_registered',
+      `this signer reads no chain (chain.enabled = false), so it cannot check who owns "${model}": upload the model file through the console`,
+    );
+  const matches = (h: Awaited<ReturnType<typeof catalog.head>>) =>
+    h !== null && h.owner === principal && h.artifact_hash === hash;
   let head = await catalog.head(model);
   if (!matches(head)) {
     catalog.invalidate(model);
     head = await catalog.head(model);
   }
-  if (!head) throw new ApiError('artifact_not_registered', `model "${model}" has no live version on chain: deploy it first (its artifact-hash ${hash}), then upload the file`);
-  if (head.owner !== principal) throw new ApiError('not_model_owner', `model "${model}" is owned by ${head.owner}, not by ${principal} (the key that signed); only its owner may upload its file`);
+  if (!head)
+    throw new ApiError(
+      'artifact_not_registered',
+      `model "${model}" has no live version on chain: deploy it first (its artifact-hash ${hash}), then upload the file`,
+    );
+  if (head.owner !== principal)
+    throw new ApiError(
+      'not_model_owner',
+      `model "${model}" is owned by ${head.owner}, not by ${principal} (the key that signed); only its owner may upload its file`,
+    );
   if (head.artifact_hash !== hash) {
-    throw new ApiError('artifact_not_registered', `the live version (v${head.version}) of "${model}" names artifact ${head.artifact_hash}, not ${hash}: upgrade the model to this file on chain first, then upload it`);
+    throw new ApiError(
+      'artifact_not_registered',
+      `the live version (v${head.version}) of "${model}" names artifact ${head.artifact_hash}, not ${hash}: upgrade the model to this file on chain first, then upload it`,
+    );
   }
 }
 
@@ -72,7 +88,11 @@ export const models = new Hono<Env>()
         const { artifact_hash } = c.req.valid('param');
         const { model } = c.req.valid('query');
         const requester = await authenticateRequester(c, { code: 'upload_signature_required', hint: UNSIGNED_HINT });
-        if (!model) throw new ApiError('bad_request', 'query parameter model: name the model whose live version on chain has this file as its artifact (?model=NAME), and sign the request with its owner key');
+        if (!model)
+          throw new ApiError(
+            'bad_request',
+            'query parameter model: name the model whose live version on chain has this file as its artifact (?model=NAME), and sign the request with its owner key',
+          );
         await checkOwner(c, model, artifact_hash, requester.principal);
         return next();
       }
@@ -84,9 +104,14 @@ export const models = new Hono<Env>()
       const s = c.var.services;
       const { artifact_hash } = c.req.valid('param');
       const bytes = new Uint8Array(await c.req.arrayBuffer());
-      if (bytes.length === 0) throw new ApiError('bad_request', 'body is empty: send the .onnx bytes whose sha256 is in the path');
+      if (bytes.length === 0)
+        throw new ApiError('bad_request', 'body is empty: send the .onnx bytes whose sha256 is in the path');
       const actual = sha256Hex(bytes);
-      if (actual !== artifact_hash) throw new ApiError('bad_request', `body sha256 is ${actual}, not ${artifact_hash}: PUT the model file under the sha256 of its exact bytes`);
+      if (actual !== artifact_hash)
+        throw new ApiError(
+          'bad_request',
+          `body sha256 is ${actual}, not ${artifact_hash}: PUT the model file under the sha256 of its exact bytes`,
+        );
       if (await s.artifacts.find(artifact_hash)) return ok(c, { artifact_hash, size: bytes.length, stored: false });
       mkdirSync(s.config.models.dir, { recursive: true });
       const file = join(s.config.models.dir, `${artifact_hash}.onnx`);
@@ -96,10 +121,23 @@ export const models = new Hono<Env>()
       return ok(c, { artifact_hash, size: bytes.length, stored: true }, 201);
     },
   )
-  .get('/api/v1/models/:artifact_hash/artifact', doc('models', corePaths['/api/v1/models/{artifact_hash}/artifact'].get), valid('param', param), async (c) => {
-    const { artifact_hash } = c.req.valid('param');
-    const artifact = await c.var.services.artifacts.find(artifact_hash);
-    if (!artifact) throw new ApiError('not_found', `no artifact with sha256 ${artifact_hash} in this signer's models folder; check the model's artifact-hash on chain`);
-    const stream = Readable.toWeb(createReadStream(artifact.path)) as ReadableStream<Uint8Array>;
-    return c.body(stream, 200, { 'content-type': 'application/octet-stream', 'content-length': String(artifact.size), 'x-content-sha256': artifact.hash });
-  });
+  .get(
+    '/api/v1/models/:artifact_hash/artifact',
+    doc('models', corePaths['/api/v1/models/{artifact_hash}/artifact'].get),
+    valid('param', param),
+    async (c) => {
+      const { artifact_hash } = c.req.valid('param');
+      const artifact = await c.var.services.artifacts.find(artifact_hash);
+      if (!artifact)
+        throw new ApiError(
+          'not_found',
+          `no artifact with sha256 ${artifact_hash} in this signer's models folder; check the model's artifact-hash on chain`,
+        );
+      const stream = Readable.toWeb(createReadStream(artifact.path)) as ReadableStream<Uint8Array>;
+      return c.body(stream, 200, {
+        'content-type': 'application/octet-stream',
+        'content-length': String(artifact.size),
+        'x-content-sha256': artifact.hash,
+      });
+    },
+  );

@@ -42,6 +42,11 @@ export const nodes = new Hono<Env>().get('/api/v1/nodes', doc('nodes', corePaths
   const half = s.config.scheduler.reputation_half_life_ms;
   return ok(
     c,
-    listNodes(s.store).map((n) => nodeView(n, { in_flight: load.get(n.node_id) ?? 0, reputation: Number(reputationScore(reputationOf(n), now, half).toFixed(4)) })),
+    listNodes(s.store).map((n) =>
+      nodeView(n, {
+        in_flight: load.get(n.node_id) ?? 0,
+        reputation: Number(reputationScore(reputationOf(n), now, half).toFixed(4)),
+      }),
+    ),
   );
 });

@@ -27,7 +27,15 @@ import type { Env } from '../env.js';
 import { codeOfStatus } from '../respond.js';
 import { doc } from '../openapi-doc.js';
 import { inferencePaths } from '../openapi-inference.js';
-import { inferenceBodyLimit, jsonBody, meterRefusals, modelName, oipRequestFields, outcomeError, requestOptions } from './infer.js';
+import {
+  inferenceBodyLimit,
+  jsonBody,
+  meterRefusals,
+  modelName,
+  oipRequestFields,
+  outcomeError,
+  requestOptions,
+} from './infer.js';
 
 /** The server's name and version for `GET /v2` (the package's). */
 const SERVER = createRequire(import.meta.url)('../../../package.json') as { name: string; version: string };
@@ -36,7 +44,9 @@ const SERVER = createRequire(import.meta.url)('../../../package.json') as { name
 const PLATFORM = 'onnxruntime_onnx';
 
 /** Body of POST /v2/models/{name}/infer: the protocol request, options in `parameters`. */
-export const oipInferBody = z.object({ ...oipRequestFields, parameters: z.object(requestOptions).loose().optional() }).strict();
+export const oipInferBody = z
+  .object({ ...oipRequestFields, parameters: z.object(requestOptions).loose().optional() })
+  .strict();
 
 function nameOf(c: Context<Env>): string {
   const parsed = modelName.safeParse(c.req.param('name'));
@@ -45,7 +55,11 @@ function nameOf(c: Context<Env>): string {
 }
 
 function onlineNodes(c: Context<Env>): number {
-  return c.var.services.store.db.select({ n: sql<number>`count(*)` }).from(inferenceNodes).where(eq(inferenceNodes.status, 'online')).get()!.n;
+  return c.var.services.store.db
+    .select({ n: sql<number>`count(*)` })
+    .from(inferenceNodes)
+    .where(eq(inferenceNodes.status, 'online'))
+    .get()!.n;
 }
 
 const pathName = (c: Context<Env>) => c.req.param('name') ?? '';
@@ -55,7 +69,10 @@ async function servedModel(c: Context<Env>) {
   const head = await liveModel(c.var.services, nameOf(c));
   const version = c.req.param('version');
   if (version !== undefined && version !== String(head.version)) {
-    throw new ApiError('not_found', `model "${head.name}" serves only its live version ${head.version}; version ${version} is not served (superseded or retired)`);
+    throw new ApiError(
+      'not_found',
+      `model "${head.name}" serves only its live version ${head.version}; version ${version} is not served (superseded or retired)`,
+    );
   }
   return head;
 }
@@ -65,13 +82,33 @@ const metadata = async (c: Context<Env>) => {
   const head = await servedModel(c);
   const versions = (await s.catalog.versions(head.name)).map((v) => String(v.version));
   const io = await s.inference.io.of(head.artifact_hash);
-  return c.json({ name: head.name, versions, platform: PLATFORM, inputs: io?.inputs ?? [], outputs: io?.outputs ?? [], parameters: { version: String(head.version), artifact_hash: head.artifact_hash, price: head.price, owner: head.owner } });
+  return c.json({
+    name: head.name,
+    versions,
+    platform: PLATFORM,
+    inputs: io?.inputs ?? [],
+    outputs: io?.outputs ?? [],
+    parameters: {
+      version: String(head.version),
+      artifact_hash: head.artifact_hash,
+      price: head.price,
+      owner: head.owner,
+    },
+  });
 };
 
 const ready = async (c: Context<Env>) => {
   const head = await servedModel(c);
   const serving = onlineNodesServing(c.var.services, head.artifact_hash);
-  if (serving === 0) return c.json({ name: head.name, ready: false, error: `no online node serves model "${head.name}" (artifact ${head.artifact_hash.slice(0, 12)}…)` }, 503);
+  if (serving === 0)
+    return c.json(
+      {
+        name: head.name,
+        ready: false,
+        error: `no online node serves model "${head.name}" (artifact ${head.artifact_hash.slice(0, 12)}…)`,
+      },
+      503,
+    );
   return c.json({ name: head.name, ready: true, nodes_online: serving });
 };
 
@@ -79,7 +116,13 @@ const inferHandler = async (c: Context<Env>) => {
   const s = c.var.services;
   await servedModel(c);
   const { value: body, bytes } = await jsonBody(c, oipInferBody);
-  const { model, tasks } = await queueRequests(s, nameOf(c), [{ inputs: body.inputs, body: bytes }], body.parameters ?? {}, { tokenId: c.var.token.id, requestId: c.var.requestId });
+  const { model, tasks } = await queueRequests(
+    s,
+    nameOf(c),
+    [{ inputs: body.inputs, body: bytes }],
+    body.parameters ?? {},
+    { tokenId: c.var.token.id, requestId: c.var.requestId },
+  );
   const outcome = outcomeOf(await s.inference.finished(tasks[0].task_id));
   if (outcome.kind === 'error') throw outcomeError(outcome);
   if (outcome.kind === 'waiting') throw new Error(`task ${tasks[0].task_id} woke its caller while ${outcome.status}`);
@@ -88,7 +131,13 @@ const inferHandler = async (c: Context<Env>) => {
     model_name: model.name,
     model_version: String(r.version),
     id: body.id ?? r.task_id,
-    parameters: { task_id: r.task_id, output_hash: r.output_hash, node_id: r.node_id, signature: r.signature, latency_ms: r.latency_ms },
+    parameters: {
+      task_id: r.task_id,
+      output_hash: r.output_hash,
+      node_id: r.node_id,
+      signature: r.signature,
+      latency_ms: r.latency_ms,
+    },
     outputs: r.outputs,
   });
 };
@@ -97,21 +146,41 @@ const MODEL_PATHS = ['/v2/models/:name', '/v2/models/:name/versions/:version'];
 
 /** Open Inference Protocol routes. */
 export const oip = new Hono<Env>()
-  .get('/v2', doc('oip', inferencePaths['/v2'].get), (c) => c.json({ name: SERVER.name, version: SERVER.version, extensions: [] }))
+  .get('/v2', doc('oip', inferencePaths['/v2'].get), (c) =>
+    c.json({ name: SERVER.name, version: SERVER.version, extensions: [] }),
+  )
   .get('/v2/health/live', doc('oip', inferencePaths['/v2/health/live'].get), (c) => c.json({ live: true }))
   .get('/v2/health/ready', doc('oip', inferencePaths['/v2/health/ready'].get), (c) => {
     const { sqlite } = c.var.services.store;
     if (!sqlite.open) return c.json({ ready: false, error: 'the database is closed' }, 503);
     const nodes = onlineNodes(c);
-    if (nodes === 0) return c.json({ ready: false, error: 'no node is online: inference requests would wait until they time out' }, 503);
+    if (nodes === 0)
+      return c.json(
+        { ready: false, error: 'no node is online: inference requests would wait until they time out' },
+        503,
+      );
     return c.json({ ready: true, nodes_online: nodes });
   })
   .on('GET', MODEL_PATHS, doc('oip', inferencePaths['/v2/models/{name}'].get), metadata)
-  .on('GET', MODEL_PATHS.map((p) => `${p}/ready`), doc('oip', inferencePaths['/v2/models/{name}/ready'].get), ready)
-  .on('POST', MODEL_PATHS.map((p) => `${p}/infer`), inferenceBodyLimit, doc('oip', inferencePaths['/v2/models/{name}/infer'].post, oipInferBody), tokenAuth(pathName), meterRefusals(pathName), inferHandler)
+  .on(
+    'GET',
+    MODEL_PATHS.map((p) => `${p}/ready`),
+    doc('oip', inferencePaths['/v2/models/{name}/ready'].get),
+    ready,
+  )
+  .on(
+    'POST',
+    MODEL_PATHS.map((p) => `${p}/infer`),
+    inferenceBodyLimit,
+    doc('oip', inferencePaths['/v2/models/{name}/infer'].post, oipInferBody),
+    tokenAuth(pathName),
+    meterRefusals(pathName),
+    inferHandler,
+  )
   // The protocol's error body is {error}; the code (protocol/errors) rides beside it as in the envelope.
   .onError((err, c) => {
-    if (err instanceof ApiError) return c.json({ error: err.message, code: err.code }, err.status as ContentfulStatusCode);
+    if (err instanceof ApiError)
+      return c.json({ error: err.message, code: err.code }, err.status as ContentfulStatusCode);
     if (err instanceof HTTPException) {
       const status = err.status as ContentfulStatusCode;
       return c.json({ error: err.message || 'bad request', code: codeOfStatus(status) }, status);

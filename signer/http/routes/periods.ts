@@ -17,7 +17,9 @@ const listQuery = z.object({
   limit: z.coerce.number().int().min(1).max(500, 'limit must be 1 to 500').default(50),
 });
 const idParam = z.object({ id: z.coerce.number().int().min(1, 'id must be a period id (1 or more)') });
-const proofParam = idParam.extend({ task_id: z.string().regex(/^[0-9]{1,40}$/, 'task_id must be a prepaid task id (a decimal number)') });
+const proofParam = idParam.extend({
+  task_id: z.string().regex(/^[0-9]{1,40}$/, 'task_id must be a prepaid task id (a decimal number)'),
+});
 
 /** Period routes. */
 export const periods = new Hono<Env>()
@@ -32,9 +34,18 @@ export const periods = new Hono<Env>()
     if (!detail) throw new ApiError('not_found', `period ${id} does not exist; list periods with GET /api/v1/periods`);
     return ok(c, detail);
   })
-  .get('/api/v1/periods/:id/proof/:task_id', doc('periods', periodPaths['/api/v1/periods/{id}/proof/{task_id}'].get), valid('param', proofParam), (c) => {
-    const { id, task_id } = c.req.valid('param');
-    const proof = periodProof(c.var.services, id, task_id);
-    if (!proof) throw new ApiError('not_found', `period ${id} has no leaf for task ${task_id}; GET /api/v1/periods/${id} lists its task_ids`);
-    return ok(c, proof);
-  });
+  .get(
+    '/api/v1/periods/:id/proof/:task_id',
+    doc('periods', periodPaths['/api/v1/periods/{id}/proof/{task_id}'].get),
+    valid('param', proofParam),
+    (c) => {
+      const { id, task_id } = c.req.valid('param');
+      const proof = periodProof(c.var.services, id, task_id);
+      if (!proof)
+        throw new ApiError(
+          'not_found',
+          `period ${id} has no leaf for task ${task_id}; GET /api/v1/periods/${id} lists its task_ids`,
+        );
+      return ok(c, proof);
+    },
+  );

@@ -8,7 +8,13 @@
 import { isUtf8 } from 'node:buffer';
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { FRAMED_TASKS, MAX_TASKS_PER_CALL, nodeId, type PrivacyMode, type PulledTask } from '../../../protocol/index.js';
+import {
+  FRAMED_TASKS,
+  MAX_TASKS_PER_CALL,
+  nodeId,
+  type PrivacyMode,
+  type PulledTask,
+} from '../../../protocol/index.js';
 import { nodeAuth } from '../../auth/index.js';
 import { prepared } from '../../db/index.js';
 import { ApiError } from '../../errors.js';
@@ -23,7 +29,12 @@ import { ok } from '../respond.js';
 const query = z
   .object({
     wait: z.coerce.number().int('must be whole seconds').min(0, 'must be 0 or more seconds').optional(),
-    max: z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(MAX_TASKS_PER_CALL, `must be at most ${MAX_TASKS_PER_CALL}`).optional(),
+    max: z.coerce
+      .number()
+      .int('must be a whole number')
+      .min(1, 'must be at least 1')
+      .max(MAX_TASKS_PER_CALL, `must be at most ${MAX_TASKS_PER_CALL}`)
+      .optional(),
     inline: z.enum(['true', 'false'], 'must be true or false').optional(),
   })
   .strict();
@@ -51,10 +62,10 @@ export function pulledView(s: Services, t: TaskRow): PulledTask {
 function smallInputs(s: Services, tasks: TaskRow[]): Map<string, Buffer> {
   const hashes = JSON.stringify([...new Set(tasks.map((t) => t.input_hash))]);
   // Prepared once for any number of tasks (json_each), and a large blob's bytes are never read.
-  const blobs = prepared(s.store.sqlite, 'select sha256, data from input_blobs where sha256 in (select value from json_each(?)) and size <= ?').all(
-    hashes,
-    s.config.server.inline_input_max_bytes,
-  ) as { sha256: string; data: Buffer }[];
+  const blobs = prepared(
+    s.store.sqlite,
+    'select sha256, data from input_blobs where sha256 in (select value from json_each(?)) and size <= ?',
+  ).all(hashes, s.config.server.inline_input_max_bytes) as { sha256: string; data: Buffer }[];
   return new Map(blobs.map((b) => [b.sha256, b.data]));
 }
 
@@ -62,7 +73,12 @@ function smallInputs(s: Services, tasks: TaskRow[]): Map<string, Buffer> {
 function withInputs(s: Services, tasks: TaskRow[]): PulledTask[] {
   const inputs = smallInputs(s, tasks);
   // Only valid UTF-8 survives the trip through a JSON string byte for byte (the node hashes what it receives).
-  const inline = (data: Buffer | undefined) => (data === undefined ? {} : isUtf8(data) ? { input: data.toString('utf8') } : { input_base64: data.toString('base64') });
+  const inline = (data: Buffer | undefined) =>
+    data === undefined
+      ? {}
+      : isUtf8(data)
+        ? { input: data.toString('utf8') }
+        : { input_base64: data.toString('base64') };
   return tasks.map((t) => ({ ...pulledView(s, t), ...inline(inputs.get(t.input_hash)) }));
 }
 
@@ -79,7 +95,9 @@ function framed(s: Services, tasks: TaskRow[]): { body: ReadableStream<Uint8Arra
     at.set(hash, [offset, data.length]);
     offset += data.length;
   }
-  const views = tasks.map((t) => (at.has(t.input_hash) ? { ...pulledView(s, t), input_range: at.get(t.input_hash)! } : pulledView(s, t)));
+  const views = tasks.map((t) =>
+    at.has(t.input_hash) ? { ...pulledView(s, t), input_range: at.get(t.input_hash)! } : pulledView(s, t),
+  );
   const parts = [Buffer.from(`${JSON.stringify({ success: true, data: views, error: null })}\n`), ...inputs.values()];
   // Written part by part, not concatenated: a pull of 32 inputs of 110 KB was 3.5 MB copied once more (and more GC).
   const body = new ReadableStream<Uint8Array>({
@@ -92,33 +110,51 @@ function framed(s: Services, tasks: TaskRow[]): { body: ReadableStream<Uint8Arra
 }
 
 /** Pull route. */
-export const pull = new Hono<Env>().get('/api/v1/nodes/:node_id/tasks', doc('nodes', corePaths['/api/v1/nodes/{node_id}/tasks'].get), valid('param', z.object({ node_id: nodeId })), valid('query', query), nodeAuth(), async (c) => {
-  const s = c.var.services;
-  const node = c.var.node;
-  if (c.req.valid('param').node_id !== node.node_id) throw new ApiError('forbidden', `path node_id "${c.req.valid('param').node_id}" is not the node that signed this request ("${node.node_id}")`);
-  const maxWait = s.config.server.max_wait_seconds;
-  const { wait = 0, max, inline } = c.req.valid('query');
-  if (wait > maxWait) throw new ApiError('bad_request', `query parameter wait: at most ${maxWait} seconds; poll again after that`);
-  const until = Date.now() + wait * 1000;
-  for (;;) {
-    const fresh = prepared(s.store.sqlite, 'select status from inference_nodes where node_id = ?').get(node.node_id) as { status: string } | undefined;
-    if (fresh?.status === 'offline') throw new ApiError('node_offline', `node ${node.node_id} is offline (missed heartbeats); send a heartbeat with status "online" before pulling`);
-    // A busy node pulls when it has room again: its last heartbeat may be older than that.
-    const tasks = fresh?.status === 'online' || fresh?.status === 'busy' ? leaseUpTo(s, node.node_id, max ?? 1) : [];
-    if (tasks.length > 0) {
-      s.log.debug({ task_ids: tasks.map((t) => t.task_id), node_id: node.node_id }, 'tasks leased');
-      if (inline === 'true' && max !== undefined && c.req.header('accept') === FRAMED_TASKS) {
-        const { body, length } = framed(s, tasks);
-        return c.body(body, 200, { 'content-type': FRAMED_TASKS, 'content-length': String(length) });
+export const pull = new Hono<Env>().get(
+  '/api/v1/nodes/:node_id/tasks',
+  doc('nodes', corePaths['/api/v1/nodes/{node_id}/tasks'].get),
+  valid('param', z.object({ node_id: nodeId })),
+  valid('query', query),
+  nodeAuth(),
+  async (c) => {
+    const s = c.var.services;
+    const node = c.var.node;
+    if (c.req.valid('param').node_id !== node.node_id)
+      throw new ApiError(
+        'forbidden',
+        `path node_id "${c.req.valid('param').node_id}" is not the node that signed this request ("${node.node_id}")`,
+      );
+    const maxWait = s.config.server.max_wait_seconds;
+    const { wait = 0, max, inline } = c.req.valid('query');
+    if (wait > maxWait)
+      throw new ApiError('bad_request', `query parameter wait: at most ${maxWait} seconds; poll again after that`);
+    const until = Date.now() + wait * 1000;
+    for (;;) {
+      const fresh = prepared(s.store.sqlite, 'select status from inference_nodes where node_id = ?').get(
+        node.node_id,
+      ) as { status: string } | undefined;
+      if (fresh?.status === 'offline')
+        throw new ApiError(
+          'node_offline',
+          `node ${node.node_id} is offline (missed heartbeats); send a heartbeat with status "online" before pulling`,
+        );
+      // A busy node pulls when it has room again: its last heartbeat may be older than that.
+      const tasks = fresh?.status === 'online' || fresh?.status === 'busy' ? leaseUpTo(s, node.node_id, max ?? 1) : [];
+      if (tasks.length > 0) {
+        s.log.debug({ task_ids: tasks.map((t) => t.task_id), node_id: node.node_id }, 'tasks leased');
+        if (inline === 'true' && max !== undefined && c.req.header('accept') === FRAMED_TASKS) {
+          const { body, length } = framed(s, tasks);
+          return c.body(body, 200, { 'content-type': FRAMED_TASKS, 'content-length': String(length) });
+        }
+        const views = inline === 'true' ? withInputs(s, tasks) : tasks.map((t) => pulledView(s, t));
+        // Without ?max= the seed's shape: one task in data.
+        return ok(c, max === undefined ? views[0] : views);
       }
-      const views = inline === 'true' ? withInputs(s, tasks) : tasks.map((t) => pulledView(s, t));
-      // Without ?max= the seed's shape: one task in data.
-      return ok(c, max === undefined ? views[0] : views);
+      const left = until - Date.now();
+      if (left <= 0) return c.body(null, 204);
+      // Wake on new work, but re-check at least every second: a task held back for a better node becomes ours with age.
+      await s.pending.wait(Math.min(left, 1_000), c.req.raw.signal);
+      if (c.req.raw.signal.aborted) return c.body(null, 204);
     }
-    const left = until - Date.now();
-    if (left <= 0) return c.body(null, 204);
-    // Wake on new work, but re-check at least every second: a task held back for a better node becomes ours with age.
-    await s.pending.wait(Math.min(left, 1_000), c.req.raw.signal);
-    if (c.req.raw.signal.aborted) return c.body(null, 204);
-  }
-});
+  },
+);

@@ -22,7 +22,11 @@ import { ok } from '../respond.js';
 /** The service, or 404 accounts_disabled. */
 export function prepaidOf(c: Context<Env>): PrepaidAccounts {
   const pa = c.var.services.accounts;
-  if (!pa) throw new ApiError('accounts_disabled', 'this signer takes no prepaid requests (accounts.enabled is off, or it runs without a chain)');
+  if (!pa)
+    throw new ApiError(
+      'accounts_disabled',
+      'this signer takes no prepaid requests (accounts.enabled is off, or it runs without a chain)',
+    );
   return pa;
 }
 
@@ -46,52 +50,80 @@ const taskParam = z.object({ task_id: z.string().regex(/^[0-9]{1,40}$/, 'must be
 
 /** Prepaid request routes. */
 export const requests = new Hono<Env>()
-  .post('/api/v1/requests', requestsBodyLimit, valid('json', requestsBody), doc('accounts', accountsPaths['/api/v1/requests'].post), async (c) => {
-    const pa = prepaidOf(c);
-    const items = c.req.valid('json').requests;
-    const max = pa.cfg.max_requests_per_call;
-    if (items.length > max) throw new ApiError('bad_request', `body requests: at most ${max} requests per call (accounts.max_requests_per_call), got ${items.length}`);
-    return ok(c, { results: await pa.admit(items) }, 202);
-  })
-  .get('/api/v1/requests/:task_id/result', doc('accounts', accountsPaths['/api/v1/requests/{task_id}/result'].get), valid('param', taskParam), async (c) => {
-    const pa = prepaidOf(c);
-    const id = c.req.valid('param').task_id;
-    const receipt = receiptOf(pa.store, id);
-    // A bound API token's call (metered.ts) is the token holder's: its result is read with the token (GET /api/v1/inference/{task_id}).
-    if (!receipt || receipt.request_signature === METERED) throw new ApiError('not_found', `task ${id} is not a prepaid request of this signer`);
-    const requester = await authenticateRequester(c, {
-      code: 'requester_signature_required',
-      hint: `the result of prepaid request ${id} is served only to its account: sign the GET with the account key (protocol/sip018 signRequesterRequest)`,
-    });
-    if (requester.principal !== receipt.account) throw new ApiError('not_requester', `request ${id} is of account ${receipt.account}, not of ${requester.principal} (the key that signed); only the account may read its result`);
-    if (receipt.status === 'failed') {
-      const task = getTask(pa.store, id);
-      throw new ApiError('request_failed', `request ${id} failed: ${task?.error ?? 'no node could run it'}; nothing is charged for it`);
-    }
-    if (receipt.status === 'running') throw new ApiError('result_not_ready', `request ${id} is ${getTask(pa.store, id)?.status ?? 'running'}; ask again shortly`);
-    const leaf = leafJsonOf(receipt);
-    if (receipt.status === 'due') {
-      return c.json(
-        {
-          success: false as const,
-          data: { task_id: id, leaf, leaf_hash: receipt.leaf_hash },
-          error: `request ${id} has a result of fee ${receipt.fee} µSTX, not paid for yet: POST /api/v1/accounts/${receipt.account}/authorizations with an authorization covering this leaf (GET /api/v1/accounts/${receipt.account}/due lists every due leaf)`,
-          code: 'payment_required',
-        },
-        402,
-      );
-    }
-    const task = getTask(pa.store, id)!;
-    if (task.output === null) throw new ApiError('internal', `request ${id} is paid but its output is missing; this is a bug`);
-    return ok(c, {
-      task_id: id,
-      status: receipt.status,
-      output: JSON.parse(task.output),
-      output_hash: task.output_hash,
-      node_public_key: task.node_public_key,
-      signature: task.signature,
-      leaf,
-      leaf_hash: receipt.leaf_hash,
-      paid_nonce: receipt.paid_nonce,
-    });
-  });
+  .post(
+    '/api/v1/requests',
+    requestsBodyLimit,
+    valid('json', requestsBody),
+    doc('accounts', accountsPaths['/api/v1/requests'].post),
+    async (c) => {
+      const pa = prepaidOf(c);
+      const items = c.req.valid('json').requests;
+      const max = pa.cfg.max_requests_per_call;
+      if (items.length > max)
+        throw new ApiError(
+          'bad_request',
+          `body requests: at most ${max} requests per call (accounts.max_requests_per_call), got ${items.length}`,
+        );
+      return ok(c, { results: await pa.admit(items) }, 202);
+    },
+  )
+  .get(
+    '/api/v1/requests/:task_id/result',
+    doc('accounts', accountsPaths['/api/v1/requests/{task_id}/result'].get),
+    valid('param', taskParam),
+    async (c) => {
+      const pa = prepaidOf(c);
+      const id = c.req.valid('param').task_id;
+      const receipt = receiptOf(pa.store, id);
+      // A bound API token's call (metered.ts) is the token holder's: its result is read with the token (GET /api/v1/inference/{task_id}).
+      if (!receipt || receipt.request_signature === METERED)
+        throw new ApiError('not_found', `task ${id} is not a prepaid request of this signer`);
+      const requester = await authenticateRequester(c, {
+        code: 'requester_signature_required',
+        hint: `the result of prepaid request ${id} is served only to its account: sign the GET with the account key (protocol/sip018 signRequesterRequest)`,
+      });
+      if (requester.principal !== receipt.account)
+        throw new ApiError(
+          'not_requester',
+          `request ${id} is of account ${receipt.account}, not of ${requester.principal} (the key that signed); only the account may read its result`,
+        );
+      if (receipt.status === 'failed') {
+        const task = getTask(pa.store, id);
+        throw new ApiError(
+          'request_failed',
+          `request ${id} failed: ${task?.error ?? 'no node could run it'}; nothing is charged for it`,
+        );
+      }
+      if (receipt.status === 'running')
+        throw new ApiError(
+          'result_not_ready',
+          `request ${id} is ${getTask(pa.store, id)?.status ?? 'running'}; ask again shortly`,
+        );
+      const leaf = leafJsonOf(receipt);
+      if (receipt.status === 'due') {
+        return c.json(
+          {
+            success: false as const,
+            data: { task_id: id, leaf, leaf_hash: receipt.leaf_hash },
+            error: `request ${id} has a result of fee ${receipt.fee} µSTX, not paid for yet: POST /api/v1/accounts/${receipt.account}/authorizations with an authorization covering this leaf (GET /api/v1/accounts/${receipt.account}/due lists every due leaf)`,
+            code: 'payment_required',
+          },
+          402,
+        );
+      }
+      const task = getTask(pa.store, id)!;
+      if (task.output === null)
+        throw new ApiError('internal', `request ${id} is paid but its output is missing; this is a bug`);
+      return ok(c, {
+        task_id: id,
+        status: receipt.status,
+        output: JSON.parse(task.output),
+        output_hash: task.output_hash,
+        node_public_key: task.node_public_key,
+        signature: task.signature,
+        leaf,
+        leaf_hash: receipt.leaf_hash,
+        paid_nonce: receipt.paid_nonce,
+      });
+    },
+  );
