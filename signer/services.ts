@@ -23,6 +23,7 @@ import { NodeBonds } from './nodes/index.js';
 import { PrepaidAccounts } from './accounts/index.js';
 import { accountsEnabled } from './config/index.js';
 import { AllTimeTotals } from './dashboard/index.js';
+import { PolicyGuard } from './guard/index.js';
 
 /** Shared state of one running signer. */
 export interface Services {
@@ -62,6 +63,8 @@ export interface Services {
   accounts: PrepaidAccounts | null;
   /** The dashboard's all-time totals, remade on a worker thread (dashboard/all-time.ts); closed with the services. */
   dashboardTotals: AllTimeTotals;
+  /** The policy guard of clear-text inputs (`[guard]`). */
+  guard: PolicyGuard;
   startedAt: number;
 }
 
@@ -116,6 +119,7 @@ export function createServices(opts: ServiceOptions): Services {
     attempts: new EventEmitter(),
     chain: { tipHeight: null },
     bonds: opts.chain ? new NodeBonds(opts.chain) : null,
+    guard: new PolicyGuard(config.guard),
     startedAt: Date.now(),
   };
   // Without an admin, the console's setup token is made now and its URL logged (console/setup.ts).

@@ -16,6 +16,8 @@ export const ERROR_STATUS = {
   payload_too_large: 413,
   unsupported_media_type: 415,
   unprocessable: 422,
+  /** The policy guard refused a clear-text input: personal data its data level does not let out (the message names each rule and field). */
+  policy_refused: 422,
   too_many_requests: 429,
   unavailable: 503,
   internal: 500,

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { DEFAULT_MAX_INLINE_INPUT_BYTES, PRIVACY_MODES } from '../../protocol/index.js';
 import { LOCAL_API_URL, contractPrincipal, networkName, privateKeyHex } from '../../protocol/index.js';
 import { ConfigError, readTomlFile, resolveLayers, type ConfigSpec } from '../../protocol/index.js';
+import { guardConfigSchema } from '../guard/index.js';
 
 export { ConfigError };
 /** The chain id SIP-018 signatures are bound to for a network name. */
@@ -228,6 +229,7 @@ export const configSchema = z
     dashboard: dashboard.prefault({}),
     inference: inference.prefault({}),
     accounts: accounts.prefault({}),
+    guard: guardConfigSchema.prefault({}),
     log: log.prefault({}),
   })
   .strict();

@@ -16,6 +16,7 @@ import {
 import { findPii } from './detectors.js';
 
 export { findPii, luhnValid, residentIdValid, type Span } from './detectors.js';
+export { guardInputs, levelOf, type GuardSubject } from './apply.js';
 
 const action = z.enum(GUARD_ACTIONS);
 const levelPolicy = z

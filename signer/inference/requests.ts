@@ -13,6 +13,7 @@ import type { ModelIo } from './io.js';
 import type { QueuedInput } from './queue.js';
 import { liveModel } from './models.js';
 import { priceMetered, reserveMetered } from '../accounts/index.js';
+import { guardInputs } from '../guard/index.js';
 
 /** What a caller may ask of one request besides its inputs. */
 export interface RequestOptions {
@@ -100,6 +101,15 @@ export async function queueRequests(
   const where = (i: number) => (batch ? `requests.${i}.inputs` : 'inputs');
   for (const [i, r] of requests.entries()) checkTensors(r.inputs, where(i));
   const model = await liveModel(s, modelName);
+  // Personal data is masked (the body as sent is then not what nodes get) or refused before anything queues.
+  const guarded = guardInputs(
+    s.store,
+    s.guard,
+    { tokenId: caller.tokenId, model: model.name, requestId: caller.requestId },
+    requests.map((r) => r.inputs),
+    batch,
+  );
+  requests = requests.map((r, i) => (guarded[i] === r.inputs ? r : { inputs: guarded[i]! }));
   // A model whose IO is not read yet is checked by the node this once.
   const io = s.inference.io.known(model.artifact_hash);
   if (io) for (const [i, r] of requests.entries()) checkAgainstModel(r.inputs, io, where(i));

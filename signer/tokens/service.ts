@@ -4,6 +4,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { and, desc, eq, inArray, isNotNull, lte } from 'drizzle-orm';
+import type { DataLevel } from '../../protocol/index.js';
 import { apiTokens, type SignerDatabase } from '../db/index.js';
 import { ApiError } from '../errors.js';
 import type { CreateTokenInput, UpdateTokenInput } from './settings.js';
@@ -25,6 +26,8 @@ export interface TokenView {
   expires_at: number | null;
   /** The prepaid account each call is paid from (signer/accounts/metered.ts); null: not metered. */
   account: string | null;
+  /** The token's data level; null: the guard's default_level applies. */
+  data_level: DataLevel | null;
   usage: { month: string; month_count: number; total_count: number; last_used_at: number | null };
   created_at: number;
   updated_at: number;
@@ -56,6 +59,7 @@ export function tokenView(row: TokenRow, now = Date.now()): TokenView {
     monthly_quota: row.monthly_quota,
     expires_at: row.expires_at,
     account: row.account ?? null,
+    data_level: (row.data_level as DataLevel | null) ?? null,
     usage: {
       month,
       month_count: row.usage_month === month ? row.month_count : 0,
@@ -85,6 +89,7 @@ function stored(input: UpdateTokenInput): Partial<TokenRow> {
   if (input.monthly_quota !== undefined) row.monthly_quota = input.monthly_quota;
   if (input.expires_at !== undefined) row.expires_at = input.expires_at;
   if (input.account !== undefined) row.account = input.account;
+  if (input.data_level !== undefined) row.data_level = input.data_level;
   return row;
 }
 

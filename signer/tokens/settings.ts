@@ -6,6 +6,7 @@
 import { ipRestriction } from 'hono/ip-restriction';
 import { validateStacksAddress } from '@stacks/transactions';
 import { z } from 'zod';
+import { DATA_LEVELS } from '../../protocol/index.js';
 
 /** Whether `rule` is an IP address or CIDR range, as hono's ip-restriction (which enforces the list) parses it. */
 export function isIpRule(rule: string): boolean {
@@ -48,6 +49,12 @@ export const tokenSettings = z
       .nullable()
       .describe(
         "null: not metered; a principal: each call is paid from that prepaid account's deposit, within the allowance it signed",
+      ),
+    data_level: z
+      .enum(DATA_LEVELS)
+      .nullable()
+      .describe(
+        "what the token sends: L0 public, L1 internal (personal data masked), L2 sensitive; null: the guard's default_level",
       ),
   })
   .strict();

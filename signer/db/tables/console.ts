@@ -62,6 +62,8 @@ export const apiTokens = sqliteTable('api_tokens', {
   last_used_at: integer('last_used_at'),
   /** Prepaid account (principal) the token's direct inference is charged to; null: not metered against a deposit. */
   account: text('account'),
+  /** Data level of what this token sends (L0, L1, L2; protocol/privacy); null: the guard's default_level. */
+  data_level: text('data_level'),
   created_at: integer('created_at').notNull(),
   updated_at: integer('updated_at').notNull(),
 });

@@ -7,3 +7,4 @@ export { settlements } from './settlements.js';
 export { inputBlobs } from './input-blobs.js';
 export { adminUsers, adminSessions, apiTokens, inferenceLogs, consoleModels } from './console.js';
 export { prepaidAccounts, prepaidReceipts, prepaidPeriods, payeeCredits } from './prepaid.js';
+export { modelPolicies, guardAudit } from './guard.js';
