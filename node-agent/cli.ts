@@ -84,7 +84,13 @@ const { values, positionals } = parseArgs({
 
 function config(): AgentConfig {
   const file = values.config ?? (existsSync('config/node-agent.toml') ? 'config/node-agent.toml' : undefined);
-  return loadConfig(file, { signer: values.signer, key: values.key, models: values.models, nodeId: values['node-id'], stacksApi: values['stacks-api'] });
+  return loadConfig(file, {
+    signer: values.signer,
+    key: values.key,
+    models: values.models,
+    nodeId: values['node-id'],
+    stacksApi: values['stacks-api'],
+  });
 }
 
 async function run() {
@@ -92,8 +98,11 @@ async function run() {
   const log = agentLogger();
   const running = await startAgent(cfg, log);
   const stake = running.bond ? `; bonded ${running.bond.stake} micro-STX in ${cfg.chain.escrow_contract}` : '';
-  console.error(`node ${running.nodeId}: payout address ${running.key.address}${stake}; serving ${running.store.served().length} model(s); signer ${cfg.agent.signer}`);
-  if (running.store.served().length === 0) console.error('warning: this node serves no model, so the signer will give it no task; see `node-agent models`');
+  console.error(
+    `node ${running.nodeId}: payout address ${running.key.address}${stake}; serving ${running.store.served().length} model(s); signer ${cfg.agent.signer}`,
+  );
+  if (running.store.served().length === 0)
+    console.error('warning: this node serves no model, so the signer will give it no task; see `node-agent models`');
   const shutdown = async (signal: string) => {
     log.info({ signal }, 'stopping');
     await running.close();
@@ -116,7 +125,10 @@ function keygen() {
 
 async function models() {
   const cfg = config();
-  const { models: found, refused } = await scanModels(modelSpecs(cfg), cfg.agent.models_dir ? expandHome(cfg.agent.models_dir) : '');
+  const { models: found, refused } = await scanModels(
+    modelSpecs(cfg),
+    cfg.agent.models_dir ? expandHome(cfg.agent.models_dir) : '',
+  );
   for (const m of found) console.log(`${m.artifactHash}  ${m.name}  ${m.path}`);
   for (const r of refused) console.log(`REFUSED  ${r.path}: ${r.reason}`);
   if (found.length === 0) console.log('no models: add [[models]] to the config or put .onnx files in --models');
@@ -125,9 +137,17 @@ async function models() {
 async function bench() {
   const cfg = config();
   const seconds = Number(values.seconds);
-  if (!Number.isFinite(seconds) || seconds <= 0) throw new ConfigError(`--seconds must be a positive number, got "${values.seconds}"`);
-  const pool = await WorkerPool.start({ workers: cfg.runtime.workers, intraOpThreads: cfg.runtime.intra_op_threads, engine: cfg.runtime.engine });
-  const batcher = new DynamicBatcher(pool, { maxBatch: cfg.runtime.max_batch, maxQueueDelayMs: cfg.runtime.max_queue_delay_ms });
+  if (!Number.isFinite(seconds) || seconds <= 0)
+    throw new ConfigError(`--seconds must be a positive number, got "${values.seconds}"`);
+  const pool = await WorkerPool.start({
+    workers: cfg.runtime.workers,
+    intraOpThreads: cfg.runtime.intra_op_threads,
+    engine: cfg.runtime.engine,
+  });
+  const batcher = new DynamicBatcher(pool, {
+    maxBatch: cfg.runtime.max_batch,
+    maxQueueDelayMs: cfg.runtime.max_queue_delay_ms,
+  });
   const results: Record<string, unknown> = {};
   let classifierIps = 0;
   try {
@@ -144,7 +164,9 @@ async function bench() {
       const r = await measure(batcher, m.path, info, dims, 4 * (m.maxBatch ?? cfg.runtime.max_batch), seconds);
       results[m.name] = { input_shape: dims, ...r };
       if (m.path === reference.path) classifierIps = r.inferences_per_s;
-      console.log(`${m.name}: ${r.inferences_per_s} inferences/s, p50 ${r.p50_ms} ms, p95 ${r.p95_ms} ms, mean batch ${r.mean_batch}`);
+      console.log(
+        `${m.name}: ${r.inferences_per_s} inferences/s, p50 ${r.p50_ms} ms, p95 ${r.p95_ms} ms, mean batch ${r.mean_batch}`,
+      );
     }
   } finally {
     batcher.close();
@@ -153,8 +175,23 @@ async function bench() {
   const score = performanceScore(classifierIps);
   const file = benchFileOf(cfg);
   mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), performance_score: score, workers: pool.size, intra_op_threads: pool.intraOpThreads, results }, null, 2) + '\n');
-  console.log(`performance_score ${score} (100 = ${REFERENCE_CLASSIFIER_IPS} classifier inferences/s); saved to ${file}`);
+  writeFileSync(
+    file,
+    `${JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        performance_score: score,
+        workers: pool.size,
+        intra_op_threads: pool.intraOpThreads,
+        results,
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  console.log(
+    `performance_score ${score} (100 = ${REFERENCE_CLASSIFIER_IPS} classifier inferences/s); saved to ${file}`,
+  );
 }
 
 /** The node key and a client of its bond, from the config. */
@@ -166,7 +203,8 @@ function bondClient(): { cfg: AgentConfig; client: BondClient } {
 
 function amountFlag(): bigint | undefined {
   if (values.amount === undefined) return undefined;
-  if (!/^\d+$/.test(values.amount) || BigInt(values.amount) === 0n) throw new ConfigError(`--amount must be a whole number of micro-STX above 0, got "${values.amount}"`);
+  if (!/^\d+$/.test(values.amount) || BigInt(values.amount) === 0n)
+    throw new ConfigError(`--amount must be a whole number of micro-STX above 0, got "${values.amount}"`);
   return BigInt(values.amount);
 }
 
@@ -184,7 +222,8 @@ async function bond() {
     return;
   }
   const bonded = await ensureBond(client, amount ?? BigInt(cfg.chain.stake), (e) => {
-    if (e.kind === 'bonding') console.log(`bonding ${e.amount} micro-STX from ${client.key.address} in ${client.escrow} ...`);
+    if (e.kind === 'bonding')
+      console.log(`bonding ${e.amount} micro-STX from ${client.key.address} in ${client.escrow} ...`);
   });
   console.log(`bonded: ${bonded.stake} micro-STX; node-agent run registers this key with the signer`);
 }
@@ -192,19 +231,31 @@ async function bond() {
 async function unbond() {
   const { client } = bondClient();
   const current = await client.getNode();
-  if (current?.status !== 'active') throw new BondError(current ? `the key is ${current.status} already (withdraw-at block ${current.withdrawAt})` : 'the key has no bond to unbond');
+  if (current?.status !== 'active')
+    throw new BondError(
+      current
+        ? `the key is ${current.status} already (withdraw-at block ${current.withdrawAt})`
+        : 'the key has no bond to unbond',
+    );
   const { txid, result } = await client.unbond();
-  const at = result.type === ClarityType.ResponseOk && result.value.type === ClarityType.UInt ? String(result.value.value) : '?';
-  console.log(`unbonding (tx ${txid}): the signer gives this node no more tasks; node-agent withdraw pays the ${current.stake} micro-STX back from block ${at}`);
+  const at =
+    result.type === ClarityType.ResponseOk && result.value.type === ClarityType.UInt ? String(result.value.value) : '?';
+  console.log(
+    `unbonding (tx ${txid}): the signer gives this node no more tasks; node-agent withdraw pays the ${current.stake} micro-STX back from block ${at}`,
+  );
 }
 
 async function withdraw() {
   const { client } = bondClient();
   const current = await client.getNode();
   if (!current) throw new BondError('the key has no stake to withdraw');
-  if (current.status === 'active') throw new BondError('the key is still bonded: run node-agent unbond first, then withdraw after the delay');
+  if (current.status === 'active')
+    throw new BondError('the key is still bonded: run node-agent unbond first, then withdraw after the delay');
   const tip = await client.tipHeight();
-  if (BigInt(tip) < current.withdrawAt) throw new BondError(`the stake is withdrawable from block ${current.withdrawAt}; the chain is at ${tip} (${current.withdrawAt - BigInt(tip)} blocks to go)`);
+  if (BigInt(tip) < current.withdrawAt)
+    throw new BondError(
+      `the stake is withdrawable from block ${current.withdrawAt}; the chain is at ${tip} (${current.withdrawAt - BigInt(tip)} blocks to go)`,
+    );
   const { txid } = await client.withdraw(current.stake);
   console.log(`withdrew ${current.stake} micro-STX to ${client.key.address} (tx ${txid})`);
 }
@@ -217,11 +268,16 @@ async function status() {
   console.log(`balance         ${balance} micro-STX`);
   console.log(`escrow          ${client.escrow} (minimum stake ${min} micro-STX)`);
   if (!current) {
-    console.log(`bond            none: node-agent run (or bond) bonds ${cfg.chain.stake > 0 ? cfg.chain.stake : min} micro-STX`);
-    if (balance === 0n) console.log(`                the address holds no STX; ${fundingHint(cfg.agent.network, client.key.address)}`);
+    console.log(
+      `bond            none: node-agent run (or bond) bonds ${cfg.chain.stake > 0 ? cfg.chain.stake : min} micro-STX`,
+    );
+    if (balance === 0n)
+      console.log(`                the address holds no STX; ${fundingHint(cfg.agent.network, client.key.address)}`);
     return;
   }
-  console.log(`bond            ${current.status}, stake ${current.stake} micro-STX${current.status === 'active' ? '' : `, withdrawable from block ${current.withdrawAt}`}`);
+  console.log(
+    `bond            ${current.status}, stake ${current.stake} micro-STX${current.status === 'active' ? '' : `, withdrawable from block ${current.withdrawAt}`}`,
+  );
 }
 
 function payeeClient(): { cfg: AgentConfig; client: PayeeClient } {
@@ -240,7 +296,12 @@ async function voucher() {
   const { cfg, client } = payeeClient();
   const file = values.file ?? voucherFileOf(cfg);
   const v = await client.fetchVoucher(cfg.agent.signer);
-  const [signer, payee, tip, accounts] = await Promise.all([client.signer(), client.payee(), client.tipHeight(), client.accountsConfig()]);
+  const [signer, payee, tip, accounts] = await Promise.all([
+    client.signer(),
+    client.payee(),
+    client.tipHeight(),
+    client.accountsConfig(),
+  ]);
   const credited = payee?.credited ?? 0n;
   let saved = null;
   try {
@@ -252,12 +313,22 @@ async function voucher() {
   if (!kept) saveVoucher(file, v);
   console.log(`voucher from the signer, signed by the settler key ${signer.key} (checked)`);
   console.log(`payee           ${v.voucher.payee}`);
-  console.log(`owed            ${v.voucher.cumulative} micro-STX (cumulative), to be credited by block ${v.voucher.settleBy} (chain at ${tip})`);
+  console.log(
+    `owed            ${v.voucher.cumulative} micro-STX (cumulative), to be credited by block ${v.voucher.settleBy} (chain at ${tip})`,
+  );
   console.log(`credited        ${credited} micro-STX on chain; claimable ${payee?.claimable ?? 0n} (node-agent claim)`);
-  console.log(`signer bond     ${signer.bond} micro-STX${signer.unlockAt > 0n ? `, BEING WITHDRAWN (unlocks at block ${signer.unlockAt})` : ''}`);
-  if (kept) console.log(`kept ${file}: it holds an unhonoured voucher for ${saved!.voucher.cumulative} due by block ${saved!.voucher.settleBy}; node-agent challenge-voucher sends it after that block`);
+  console.log(
+    `signer bond     ${signer.bond} micro-STX${signer.unlockAt > 0n ? `, BEING WITHDRAWN (unlocks at block ${signer.unlockAt})` : ''}`,
+  );
+  if (kept)
+    console.log(
+      `kept ${file}: it holds an unhonoured voucher for ${saved!.voucher.cumulative} due by block ${saved!.voucher.settleBy}; node-agent challenge-voucher sends it after that block`,
+    );
   else console.log(`saved to ${file}`);
-  if (v.voucher.cumulative - credited > signer.bond) console.log(`warning: the signer's bond (${signer.bond}) is below what it owes this key (${v.voucher.cumulative - credited})`);
+  if (v.voucher.cumulative - credited > signer.bond)
+    console.log(
+      `warning: the signer's bond (${signer.bond}) is below what it owes this key (${v.voucher.cumulative - credited})`,
+    );
 }
 
 async function challengeVoucher() {
@@ -267,10 +338,24 @@ async function challengeVoucher() {
   const v = loadVoucher(file, client, signer.key);
   if (!v) throw new BondError(`no voucher at ${file}: node-agent voucher fetches and saves one`);
   const { txid, paid } = await client.challenge(v);
-  console.log(`voucher challenged (tx ${txid}): ${paid} micro-STX from the signer's bond is claimable now (node-agent claim)`);
+  console.log(
+    `voucher challenged (tx ${txid}): ${paid} micro-STX from the signer's bond is claimable now (node-agent claim)`,
+  );
 }
 
-const commands: Record<string, () => unknown> = { run, keygen, models, bench, bond, unbond, withdraw, status, claim, voucher, 'challenge-voucher': challengeVoucher };
+const commands: Record<string, () => unknown> = {
+  run,
+  keygen,
+  models,
+  bench,
+  bond,
+  unbond,
+  withdraw,
+  status,
+  claim,
+  voucher,
+  'challenge-voucher': challengeVoucher,
+};
 const command = positionals[0];
 if (values.help || !command || !commands[command]) {
   console.log(USAGE);

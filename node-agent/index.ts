@@ -25,9 +25,27 @@ export { ModelStore, ModelRefusedError, scanModels, sha256File, DEFAULT_MODELS }
 export { SignerClient, SignerError, backoffDelay } from './client/index.js';
 export { Agent, computeTask, signResult, TaskFailure, type Completion } from './loop/index.js';
 export { encodeOutputs, confidenceOf } from './encode/index.js';
-export { BondClient, BondError, NotFundedError, ensureBond, fundingHint, type NodeBond, type BondEvent } from './chain/index.js';
+export {
+  BondClient,
+  BondError,
+  NotFundedError,
+  ensureBond,
+  fundingHint,
+  type NodeBond,
+  type BondEvent,
+} from './chain/index.js';
 export { validateInput } from './validate/index.js';
-export { PayeeClient, VoucherError, accountsContractOf, keepSaved, loadVoucher, saveVoucher, voucherFileOf, watchVoucherOnce, type CheckedVoucher } from './accounts/index.js';
+export {
+  PayeeClient,
+  VoucherError,
+  accountsContractOf,
+  keepSaved,
+  loadVoucher,
+  saveVoucher,
+  voucherFileOf,
+  watchVoucherOnce,
+  type CheckedVoucher,
+} from './accounts/index.js';
 export type { Engine, ModelInfo, Feeds, TensorMeta } from './engine/index.js';
 
 /** Worker replacements within this window that make the node `degraded` (a crash loop, not one crash). */
@@ -99,14 +117,21 @@ export interface RunningAgent {
  */
 export async function bondOf(config: AgentConfig, key: NodeKey, log: Logger): Promise<NodeBond | null> {
   if (!config.chain.api_url) {
-    log.warn('chain.api_url is empty: not checking the bond (only a signer without a chain registers an unbonded node)');
+    log.warn(
+      'chain.api_url is empty: not checking the bond (only a signer without a chain registers an unbonded node)',
+    );
     return null;
   }
   const client = new BondClient(config.chain, config.agent.network, key);
   return ensureBond(client, BigInt(config.chain.stake), (e) => {
     if (e.kind === 'bonded') log.info({ stake: String(e.bond.stake), escrow: client.escrow }, 'node key is bonded');
-    if (e.kind === 'bonding') log.info({ amount: String(e.amount), escrow: client.escrow, address: key.address }, 'node key has no bond: bonding its stake');
-    if (e.kind === 'mined') log.info({ txid: e.txid, stake: String(e.bond.stake) }, 'bond-node mined: the node key is bonded');
+    if (e.kind === 'bonding')
+      log.info(
+        { amount: String(e.amount), escrow: client.escrow, address: key.address },
+        'node key has no bond: bonding its stake',
+      );
+    if (e.kind === 'mined')
+      log.info({ txid: e.txid, stake: String(e.bond.stake) }, 'bond-node mined: the node key is bonded');
   });
 }
 
@@ -114,7 +139,10 @@ export async function bondOf(config: AgentConfig, key: NodeKey, log: Logger): Pr
  * Builds every part from a config, checks (or makes) the key's bond, loads the models, and
  * starts the loop (registration retries in the background until the signer answers).
  */
-export async function startAgent(config: AgentConfig, log: Logger = pino({ name: 'node-agent' })): Promise<RunningAgent> {
+export async function startAgent(
+  config: AgentConfig,
+  log: Logger = pino({ name: 'node-agent' }),
+): Promise<RunningAgent> {
   const key = loadOrCreateKey(expandHome(config.agent.key_file), config.agent.network);
   if (key.created) log.info({ key_file: config.agent.key_file }, 'created a new node key');
   const nodeId = nodeIdOf(config, key);
@@ -133,8 +161,17 @@ export async function startAgent(config: AgentConfig, log: Logger = pino({ name:
       log.error({ reason }, 'inference worker replaced');
     },
   });
-  const batcher = new DynamicBatcher(pool, { maxBatch: config.runtime.max_batch, maxQueueDelayMs: config.runtime.max_queue_delay_ms });
-  const client = new SignerClient({ baseUrl: config.agent.signer, nodeId, privateKey: key.privateKey, chainId: chainIdOf(config.agent.network), timeoutMs: config.client.request_timeout_ms });
+  const batcher = new DynamicBatcher(pool, {
+    maxBatch: config.runtime.max_batch,
+    maxQueueDelayMs: config.runtime.max_queue_delay_ms,
+  });
+  const client = new SignerClient({
+    baseUrl: config.agent.signer,
+    nodeId,
+    privateKey: key.privateKey,
+    chainId: chainIdOf(config.agent.network),
+    timeoutMs: config.client.request_timeout_ms,
+  });
 
   const modelsDir = config.agent.models_dir ? expandHome(config.agent.models_dir) : '';
   const { models, refused } = await scanModels(modelSpecs(config), modelsDir);
@@ -145,7 +182,17 @@ export async function startAgent(config: AgentConfig, log: Logger = pino({ name:
     models,
     modelsDir || join(dirname(expandHome(config.agent.key_file)), 'models'),
     (hash) => client.artifact(hash),
-    (m, r) => log.info({ model: m.name, artifact_hash: m.artifactHash, path: m.path, warmup_ms: Math.round(r.warmupMs), warmup_error: r.warmupError }, 'model loaded'),
+    (m, r) =>
+      log.info(
+        {
+          model: m.name,
+          artifact_hash: m.artifactHash,
+          path: m.path,
+          warmup_ms: Math.round(r.warmupMs),
+          warmup_error: r.warmupError,
+        },
+        'model loaded',
+      ),
   );
   // Load local models now, so warm-up happens before the first task rather than during it.
   for (const m of models) await store.ensure(m.artifactHash);

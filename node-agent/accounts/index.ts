@@ -10,8 +10,24 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Cl, ClarityType, Pc } from '@stacks/transactions';
 import type { Logger } from 'pino';
-import { fromVoucherJson, payeeVoucherCV, payeeVoucherJson, verifyAccountsMessage, type PayeeVoucher, type PayeeVoucherJson } from '../../protocol/index.js';
-import { ACCOUNTS, challengeVoucherArgs, decodeAccountsConfig, decodePayee, decodeSigner, type AccountsConfig, type PayeeState, type SignerState } from '../../protocol/index.js';
+import {
+  fromVoucherJson,
+  payeeVoucherCV,
+  payeeVoucherJson,
+  verifyAccountsMessage,
+  type PayeeVoucher,
+  type PayeeVoucherJson,
+} from '../../protocol/index.js';
+import {
+  ACCOUNTS,
+  challengeVoucherArgs,
+  decodeAccountsConfig,
+  decodePayee,
+  decodeSigner,
+  type AccountsConfig,
+  type PayeeState,
+  type SignerState,
+} from '../../protocol/index.js';
 import { chainIdOf, expandHome, type AgentConfig } from '../config/index.js';
 import { BondClient, BondError, type Mined } from '../chain/index.js';
 import type { NodeKey } from '../keys/index.js';
@@ -74,10 +90,21 @@ export class PayeeClient {
   /** Withdraws everything claimable to the node address. */
   async claim(): Promise<{ amount: bigint; txid: string }> {
     const p = await this.payee();
-    if (!p || p.claimable === 0n) throw new BondError(`${this.key.address} has nothing to claim in ${this.contract}${p ? ` (claimed ${p.claimed} micro-STX so far)` : ' (never credited)'}`);
+    if (!p || p.claimable === 0n)
+      throw new BondError(
+        `${this.key.address} has nothing to claim in ${this.contract}${p ? ` (claimed ${p.claimed} micro-STX so far)` : ' (never credited)'}`,
+      );
     // At least the amount read: a settlement mined first only adds to it.
-    const { txid, result } = await this.chain.callContract(this.contract, 'claim', [], [Pc.principal(this.contract).willSendGte(p.claimable).ustx()]);
-    const amount = result.type === ClarityType.ResponseOk && result.value.type === ClarityType.UInt ? BigInt(result.value.value) : p.claimable;
+    const { txid, result } = await this.chain.callContract(
+      this.contract,
+      'claim',
+      [],
+      [Pc.principal(this.contract).willSendGte(p.claimable).ustx()],
+    );
+    const amount =
+      result.type === ClarityType.ResponseOk && result.value.type === ClarityType.UInt
+        ? BigInt(result.value.value)
+        : p.claimable;
     return { amount, txid };
   }
 
@@ -88,14 +115,28 @@ export class PayeeClient {
   check(json: unknown, settlerKey: string): CheckedVoucher {
     const j = (json ?? {}) as Record<string, unknown>;
     // The signer's answer carries public_key and credited beside the signed fields: keep the signed ones.
-    const parsed = payeeVoucherJson.safeParse({ payee: j.payee, market: j.market, cumulative: j.cumulative, settle_by: j.settle_by, signature: j.signature });
-    if (!parsed.success) throw new VoucherError(`the signer's voucher is malformed: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    const parsed = payeeVoucherJson.safeParse({
+      payee: j.payee,
+      market: j.market,
+      cumulative: j.cumulative,
+      settle_by: j.settle_by,
+      signature: j.signature,
+    });
+    if (!parsed.success)
+      throw new VoucherError(
+        `the signer's voucher is malformed: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      );
     const { voucher, signature } = fromVoucherJson(parsed.data);
-    if (voucher.payee !== this.key.address) throw new VoucherError(`the voucher is for ${voucher.payee}, not this node's ${this.key.address}`);
-    if (voucher.market !== this.contract) throw new VoucherError(`the voucher is for ${voucher.market}, not ${this.contract} (chain.accounts_contract)`);
-    if (!settlerKey) throw new VoucherError(`${this.contract} has no settler key yet (get-signer): no voucher can be honoured`);
+    if (voucher.payee !== this.key.address)
+      throw new VoucherError(`the voucher is for ${voucher.payee}, not this node's ${this.key.address}`);
+    if (voucher.market !== this.contract)
+      throw new VoucherError(`the voucher is for ${voucher.market}, not ${this.contract} (chain.accounts_contract)`);
+    if (!settlerKey)
+      throw new VoucherError(`${this.contract} has no settler key yet (get-signer): no voucher can be honoured`);
     if (!verifyAccountsMessage(payeeVoucherCV(voucher), this.chainId, signature, settlerKey)) {
-      throw new VoucherError(`the voucher for ${voucher.cumulative} micro-STX is not signed by the settler key ${settlerKey} that ${this.contract} holds: the contract would refuse it, so it guarantees nothing`);
+      throw new VoucherError(
+        `the voucher for ${voucher.cumulative} micro-STX is not signed by the settler key ${settlerKey} that ${this.contract} holds: the contract would refuse it, so it guarantees nothing`,
+      );
     }
     return { voucher, signature, json: parsed.data };
   }
@@ -110,7 +151,10 @@ export class PayeeClient {
       throw new BondError(`cannot reach the signer at ${signerUrl} (${(e as Error).cause ?? (e as Error).message})`);
     }
     const env = (await res.json().catch(() => null)) as { data?: unknown; error?: string; code?: string } | null;
-    if (!res.ok) throw new BondError(`the signer refused the voucher (${env?.code ?? res.status}): ${env?.error ?? `HTTP ${res.status}`}`);
+    if (!res.ok)
+      throw new BondError(
+        `the signer refused the voucher (${env?.code ?? res.status}): ${env?.error ?? `HTTP ${res.status}`}`,
+      );
     return this.check(env?.data, (await this.signer()).key);
   }
 
@@ -118,11 +162,25 @@ export class PayeeClient {
   async challenge(v: CheckedVoucher): Promise<Mined & { paid: bigint | null }> {
     const [config, tip, payee] = await Promise.all([this.accountsConfig(), this.tipHeight(), this.payee()]);
     const next = BigInt(tip) + 1n;
-    if (next <= v.voucher.settleBy) throw new BondError(`the signer has until block ${v.voucher.settleBy} to credit ${v.voucher.cumulative} micro-STX (chain at ${tip}); challenge after that`);
-    if (next > v.voucher.settleBy + config.disputeWindow) throw new BondError(`this voucher's dispute window closed at block ${v.voucher.settleBy + config.disputeWindow} (chain at ${tip}); fetch a newer one: node-agent voucher`);
+    if (next <= v.voucher.settleBy)
+      throw new BondError(
+        `the signer has until block ${v.voucher.settleBy} to credit ${v.voucher.cumulative} micro-STX (chain at ${tip}); challenge after that`,
+      );
+    if (next > v.voucher.settleBy + config.disputeWindow)
+      throw new BondError(
+        `this voucher's dispute window closed at block ${v.voucher.settleBy + config.disputeWindow} (chain at ${tip}); fetch a newer one: node-agent voucher`,
+      );
     const credited = payee?.credited ?? 0n;
-    if (credited >= v.voucher.cumulative) throw new BondError(`the signer credited ${credited} micro-STX, at least the voucher's ${v.voucher.cumulative}: nothing is owed (node-agent claim takes it)`);
-    const mined = await this.chain.callContract(this.contract, 'challenge-voucher', challengeVoucherArgs(v.voucher, v.signature), []);
+    if (credited >= v.voucher.cumulative)
+      throw new BondError(
+        `the signer credited ${credited} micro-STX, at least the voucher's ${v.voucher.cumulative}: nothing is owed (node-agent claim takes it)`,
+      );
+    const mined = await this.chain.callContract(
+      this.contract,
+      'challenge-voucher',
+      challengeVoucherArgs(v.voucher, v.signature),
+      [],
+    );
     const r = mined.result;
     const t = r.type === ClarityType.ResponseOk && r.value.type === ClarityType.Tuple ? r.value.value : {};
     return { ...mined, paid: t.paid?.type === ClarityType.UInt ? BigInt(t.paid.value) : null };
@@ -147,13 +205,19 @@ export function loadVoucher(file: string, client: PayeeClient, settlerKey: strin
  * postpone a deadline by issuing later vouchers), and warn when the signer's bond
  * does not cover what it owes this key beyond its credit, or the signer is withdrawing its bond.
  */
-export async function watchVoucherOnce(client: PayeeClient, signerUrl: string, file: string, log: Logger): Promise<CheckedVoucher | null> {
+export async function watchVoucherOnce(
+  client: PayeeClient,
+  signerUrl: string,
+  file: string,
+  log: Logger,
+): Promise<CheckedVoucher | null> {
   const signer = await client.signer();
   let v: CheckedVoucher;
   try {
     v = await client.fetchVoucher(signerUrl);
   } catch (e) {
-    if (e instanceof VoucherError) log.error({ err: e.message }, 'the signer served a voucher that guarantees nothing: keeping the saved one');
+    if (e instanceof VoucherError)
+      log.error({ err: e.message }, 'the signer served a voucher that guarantees nothing: keeping the saved one');
     else log.warn({ err: (e as Error).message }, 'could not fetch the payee voucher');
     return null;
   }
@@ -179,14 +243,42 @@ export async function watchVoucherOnce(client: PayeeClient, signerUrl: string, f
     // A newer voucher with a later settle-by must not push back the deadline of an unhonoured one.
     const due = BigInt(tip) >= saved!.voucher.settleBy;
     log[due ? 'error' : 'info'](
-      { saved: String(saved!.voucher.cumulative), settle_by: String(saved!.voucher.settleBy), credited: String(credited), served: String(v.voucher.cumulative) },
-      due ? 'the signer did not credit a voucher by its settle-by: run node-agent challenge-voucher now (within the dispute window)' : 'keeping the saved voucher until it is honoured',
+      {
+        saved: String(saved!.voucher.cumulative),
+        settle_by: String(saved!.voucher.settleBy),
+        credited: String(credited),
+        served: String(v.voucher.cumulative),
+      },
+      due
+        ? 'the signer did not credit a voucher by its settle-by: run node-agent challenge-voucher now (within the dispute window)'
+        : 'keeping the saved voucher until it is honoured',
     );
   } else saveVoucher(file, v);
-  const unpaid = (saved && keepSaved(saved, credited, BigInt(tip), config.disputeWindow) ? (saved.voucher.cumulative > v.voucher.cumulative ? saved.voucher.cumulative : v.voucher.cumulative) : v.voucher.cumulative) - credited;
-  if (signer.unlockAt > 0n) log.warn({ unlock_at: String(signer.unlockAt), bond: String(signer.bond) }, 'the signer is withdrawing its bond from the accounts contract: vouchers are backed only until then; claim and stop taking prepaid work if it goes');
-  if (unpaid > 0n && signer.bond < unpaid) log.warn({ bond: String(signer.bond), unpaid: String(unpaid) }, 'the signer\'s bond on the accounts contract is below what it owes this node: a challenge could not be paid in full');
-  log.info({ cumulative: String(v.voucher.cumulative), settle_by: String(v.voucher.settleBy), credited: String(credited), claimable: String(payee?.claimable ?? 0n) }, 'payee voucher checked');
+  const unpaid =
+    (saved && keepSaved(saved, credited, BigInt(tip), config.disputeWindow)
+      ? saved.voucher.cumulative > v.voucher.cumulative
+        ? saved.voucher.cumulative
+        : v.voucher.cumulative
+      : v.voucher.cumulative) - credited;
+  if (signer.unlockAt > 0n)
+    log.warn(
+      { unlock_at: String(signer.unlockAt), bond: String(signer.bond) },
+      'the signer is withdrawing its bond from the accounts contract: vouchers are backed only until then; claim and stop taking prepaid work if it goes',
+    );
+  if (unpaid > 0n && signer.bond < unpaid)
+    log.warn(
+      { bond: String(signer.bond), unpaid: String(unpaid) },
+      "the signer's bond on the accounts contract is below what it owes this node: a challenge could not be paid in full",
+    );
+  log.info(
+    {
+      cumulative: String(v.voucher.cumulative),
+      settle_by: String(v.voucher.settleBy),
+      credited: String(credited),
+      claimable: String(payee?.claimable ?? 0n),
+    },
+    'payee voucher checked',
+  );
   return v;
 }
 

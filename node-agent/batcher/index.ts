@@ -23,7 +23,15 @@ export interface BatcherOptions {
 }
 
 type Item = { feeds: Feeds; rows: number; resolve: (f: Feeds) => void; reject: (e: Error) => void };
-type Queue = { modelId: string; maxBatch: number; items: Item[]; rows: number; since: number; ready: boolean; timer: NodeJS.Timeout | null };
+type Queue = {
+  modelId: string;
+  maxBatch: number;
+  items: Item[];
+  rows: number;
+  since: number;
+  ready: boolean;
+  timer: NodeJS.Timeout | null;
+};
 
 /** True when every input and output of the model has a free first dimension to stack along. */
 export function isBatchable(info: ModelInfo): boolean {
@@ -40,7 +48,10 @@ export class DynamicBatcher {
   /** Runs dispatched and requests they carried, for the mean batch size. */
   readonly counts = { runs: 0, requests: 0 };
 
-  constructor(private runner: Runner, private opts: BatcherOptions) {
+  constructor(
+    private runner: Runner,
+    private opts: BatcherOptions,
+  ) {
     this.unsubscribe = runner.onFree(() => this.pump());
   }
 
@@ -122,7 +133,14 @@ export class DynamicBatcher {
     let outputs: Feeds;
     try {
       // The stacked tensors are this batch's own: moved to the worker rather than copied.
-      outputs = await this.runner.run(modelId, stack(batch.map((i) => i.feeds), rows), { move: true });
+      outputs = await this.runner.run(
+        modelId,
+        stack(
+          batch.map((i) => i.feeds),
+          rows,
+        ),
+        { move: true },
+      );
     } catch {
       // One request must not fail its neighbours: rerun each alone so each gets its own verdict.
       for (const item of batch) this.runAlone(modelId, item.feeds).then(item.resolve, item.reject);
@@ -162,9 +180,16 @@ function stack(requests: Feeds[], rows: number): Feeds {
 function unstack(outputs: Feeds, offset: number, rows: number, total: number): Feeds {
   const out: Feeds = {};
   for (const [name, t] of Object.entries(outputs)) {
-    if (t.dims[0] !== total) throw new Error(`output "${name}" has first dimension ${t.dims[0]}, not the batch of ${total}: cannot split it per request`);
+    if (t.dims[0] !== total)
+      throw new Error(
+        `output "${name}" has first dimension ${t.dims[0]}, not the batch of ${total}: cannot split it per request`,
+      );
     const per = elementCount(t.dims.slice(1));
-    out[name] = { datatype: t.datatype, dims: [rows, ...t.dims.slice(1)], data: t.data.slice(offset * per, (offset + rows) * per) };
+    out[name] = {
+      datatype: t.datatype,
+      dims: [rows, ...t.dims.slice(1)],
+      data: t.data.slice(offset * per, (offset + rows) * per),
+    };
   }
   return out;
 }

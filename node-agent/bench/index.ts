@@ -35,11 +35,23 @@ export function syntheticInput(dims: number[]): Float32Array {
 export function summarize(latencies: number[], elapsedMs: number): Omit<Measurement, 'mean_batch'> {
   const sorted = [...latencies].sort((a, b) => a - b);
   const pick = (q: number) => +(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0).toFixed(2);
-  return { inferences: sorted.length, inferences_per_s: +((sorted.length / elapsedMs) * 1000).toFixed(1), p50_ms: pick(0.5), p95_ms: pick(0.95) };
+  return {
+    inferences: sorted.length,
+    inferences_per_s: +((sorted.length / elapsedMs) * 1000).toFixed(1),
+    p50_ms: pick(0.5),
+    p95_ms: pick(0.95),
+  };
 }
 
 /** Runs `concurrency` closed-loop clients for `seconds` against a loaded model through the batcher. */
-export async function measure(batcher: DynamicBatcher, modelId: string, info: ModelInfo, dims: number[], concurrency: number, seconds: number): Promise<Measurement> {
+export async function measure(
+  batcher: DynamicBatcher,
+  modelId: string,
+  info: ModelInfo,
+  dims: number[],
+  concurrency: number,
+  seconds: number,
+): Promise<Measurement> {
   const input = info.inputs[0]!;
   const data = syntheticInput(dims);
   const before = { ...batcher.counts };

@@ -18,7 +18,14 @@ import {
 } from '@stacks/transactions';
 import { createNetwork, type StacksNetwork } from '@stacks/network';
 import { pollTx, readTxState, stacksNetworkOf } from '../../protocol/index.js';
-import { accountsErrors, bondNodeArgs, decodeNodeBond, errorName, nodeKeyArgs, type NodeBond } from '../../protocol/index.js';
+import {
+  accountsErrors,
+  bondNodeArgs,
+  decodeNodeBond,
+  errorName,
+  nodeKeyArgs,
+  type NodeBond,
+} from '../../protocol/index.js';
 
 /** The contract's name of an error code, accounts.clar's included. */
 function anyErrorName(code: number): string {
@@ -49,7 +56,8 @@ export interface Mined {
 /** How to fund an address, per network: what the messages tell the operator. */
 export function fundingHint(network: AgentConfig['agent']['network'], address: string): string {
   if (network === 'mainnet') return `send STX to ${address} from a wallet or an exchange`;
-  if (network === 'testnet') return `get testnet STX for ${address} from the faucet: https://explorer.hiro.so/sandbox/faucet?chain=testnet`;
+  if (network === 'testnet')
+    return `get testnet STX for ${address} from the faucet: https://explorer.hiro.so/sandbox/faucet?chain=testnet`;
   return `on the local devnet: npm run devnet:fund -- ${address}   (npm start funds the agents it starts itself)`;
 }
 
@@ -62,7 +70,10 @@ export class BondClient {
     private readonly agentNetwork: AgentConfig['agent']['network'],
     readonly key: Pick<NodeKey, 'privateKey' | 'publicKey' | 'address'>,
   ) {
-    if (!chain.api_url) throw new BondError('chain.api_url is empty: set it to the Stacks node/API (e.g. http://127.0.0.1:3999) to read or change the bond');
+    if (!chain.api_url)
+      throw new BondError(
+        'chain.api_url is empty: set it to the Stacks node/API (e.g. http://127.0.0.1:3999) to read or change the bond',
+      );
     this.network = createNetwork({ network: stacksNetworkOf(agentNetwork), client: { baseUrl: chain.api_url } });
   }
 
@@ -76,7 +87,9 @@ export class BondClient {
       return await pending;
     } catch (e) {
       const cause = (e as Error & { cause?: Error }).cause?.message ?? (e as Error).message;
-      throw new BondError(`${what}: cannot reach the Stacks node at ${this.chain.api_url} (${cause}); is the devnet running (npm start), or is chain.api_url right?`);
+      throw new BondError(
+        `${what}: cannot reach the Stacks node at ${this.chain.api_url} (${cause}); is the devnet running (npm start), or is chain.api_url right?`,
+      );
     }
   }
 
@@ -87,7 +100,14 @@ export class BondClient {
   /** A read-only call of any contract (`contract` a full principal, e.g. the accounts contract). */
   readContract(contract: string, fn: string, args: ClarityValue[]): Promise<ClarityValue> {
     const [contractAddress, contractName] = contract.split('.') as [string, string];
-    const call = fetchCallReadOnlyFunction({ contractAddress, contractName, functionName: fn, functionArgs: args, senderAddress: this.key.address, network: this.network });
+    const call = fetchCallReadOnlyFunction({
+      contractAddress,
+      contractName,
+      functionName: fn,
+      functionArgs: args,
+      senderAddress: this.key.address,
+      network: this.network,
+    });
     return this.reach(`reading ${fn} of ${contract}`, call);
   }
 
@@ -100,13 +120,19 @@ export class BondClient {
   async minStake(): Promise<bigint> {
     const cfg = await this.readOnly('get-config', []);
     const v = cfg.type === ClarityType.Tuple ? cfg.value['min-stake'] : undefined;
-    if (v?.type !== ClarityType.UInt) throw new BondError(`${this.escrow} has no min-stake in get-config: is chain.escrow_contract an inference-escrow with a node registry?`);
+    if (v?.type !== ClarityType.UInt)
+      throw new BondError(
+        `${this.escrow} has no min-stake in get-config: is chain.escrow_contract an inference-escrow with a node registry?`,
+      );
     return BigInt(v.value);
   }
 
   /** The key's address balance, micro-STX. */
   async balance(): Promise<bigint> {
-    const res = await this.reach('reading the balance', fetch(new URL(`/v2/accounts/${this.key.address}?proof=0`, this.chain.api_url)));
+    const res = await this.reach(
+      'reading the balance',
+      fetch(new URL(`/v2/accounts/${this.key.address}?proof=0`, this.chain.api_url)),
+    );
     if (!res.ok) throw new BondError(`reading the balance of ${this.key.address}: HTTP ${res.status}`);
     return BigInt(((await res.json()) as { balance: string }).balance);
   }
@@ -120,7 +146,12 @@ export class BondClient {
 
   /** Bonds `amount` micro-STX (a new bond, or more stake on an active one) and waits until it is mined. */
   async bond(amount: bigint): Promise<Mined> {
-    return this.call('bond-node', bondNodeArgs(this.key.publicKey, amount), [Pc.principal(this.key.address).willSendEq(amount).ustx()], amount);
+    return this.call(
+      'bond-node',
+      bondNodeArgs(this.key.publicKey, amount),
+      [Pc.principal(this.key.address).willSendEq(amount).ustx()],
+      amount,
+    );
   }
 
   /** Announces the unbond: no more tasks; the stake stays locked until `withdraw-at`. */
@@ -130,7 +161,9 @@ export class BondClient {
 
   /** Pays the remaining stake back to the key's address once `withdraw-at` has passed. */
   async withdraw(stake: bigint): Promise<Mined> {
-    return this.call('withdraw-stake', nodeKeyArgs(this.key.publicKey), [Pc.principal(this.escrow).willSendEq(stake).ustx()]);
+    return this.call('withdraw-stake', nodeKeyArgs(this.key.publicKey), [
+      Pc.principal(this.escrow).willSendEq(stake).ustx(),
+    ]);
   }
 
   /**
@@ -143,22 +176,46 @@ export class BondClient {
   }
 
   /** Signs, broadcasts and waits for a call of any contract from the node key (see `call`). */
-  async callContract(contract: string, fn: string, args: ClarityValue[], postConditions: PostCondition[], spends = 0n): Promise<Mined> {
+  async callContract(
+    contract: string,
+    fn: string,
+    args: ClarityValue[],
+    postConditions: PostCondition[],
+    spends = 0n,
+  ): Promise<Mined> {
     const [contractAddress, contractName] = contract.split('.') as [string, string];
     const tx = await this.reach(
       `building ${fn}`,
-      makeContractCall({ contractAddress, contractName, functionName: fn, functionArgs: args, senderKey: this.key.privateKey, network: this.network, postConditions, postConditionMode: PostConditionMode.Deny }),
+      makeContractCall({
+        contractAddress,
+        contractName,
+        functionName: fn,
+        functionArgs: args,
+        senderKey: this.key.privateKey,
+        network: this.network,
+        postConditions,
+        postConditionMode: PostConditionMode.Deny,
+      }),
     );
     const fee = BigInt(tx.auth.spendingCondition.fee);
-    if (fee > BigInt(this.chain.max_tx_fee)) throw new BondError(`${fn} would pay a fee of ${fee} micro-STX, above chain.max_tx_fee (${this.chain.max_tx_fee}); raise it or try later`);
+    if (fee > BigInt(this.chain.max_tx_fee))
+      throw new BondError(
+        `${fn} would pay a fee of ${fee} micro-STX, above chain.max_tx_fee (${this.chain.max_tx_fee}); raise it or try later`,
+      );
     const balance = await this.balance();
     if (balance < spends + fee) {
       throw new NotFundedError(
         `the node address ${this.key.address} holds ${balance} micro-STX; ${fn} needs ${spends + fee} (${spends} + a ${fee} fee). Fund it, then run again: ${fundingHint(this.agentNetwork, this.key.address)}`,
       );
     }
-    const res = await this.reach(`broadcasting ${fn}`, broadcastTransaction({ transaction: tx, network: this.network }));
-    if ('reason' in res) throw new BondError(`the node refused the ${fn} transaction: ${res.reason}${'reason_data' in res ? ` ${JSON.stringify(res.reason_data)}` : ''}`);
+    const res = await this.reach(
+      `broadcasting ${fn}`,
+      broadcastTransaction({ transaction: tx, network: this.network }),
+    );
+    if ('reason' in res)
+      throw new BondError(
+        `the node refused the ${fn} transaction: ${res.reason}${'reason_data' in res ? ` ${JSON.stringify(res.reason_data)}` : ''}`,
+      );
     const txid = res.txid.startsWith('0x') ? res.txid : `0x${res.txid}`;
     return { txid, result: await this.confirm(fn, txid) };
   }
@@ -167,40 +224,60 @@ export class BondClient {
   private async confirm(fn: string, id: string): Promise<ClarityValue> {
     const read = () => this.reach(`following ${fn} ${id}`, readTxState(this.chain.api_url, id));
     const tx = await pollTx(read, { timeoutMs: this.chain.confirm_timeout_s * 1000, pollMs: 500 });
-    if (!tx) throw new BondError(`${fn} transaction ${id} not mined after ${this.chain.confirm_timeout_s} s (chain.confirm_timeout_s); check it on the chain, then run again`);
+    if (!tx)
+      throw new BondError(
+        `${fn} transaction ${id} not mined after ${this.chain.confirm_timeout_s} s (chain.confirm_timeout_s); check it on the chain, then run again`,
+      );
     if (tx.status === 'success') return deserializeCV(tx.resultHex!);
     if (tx.status === 'dropped') throw new BondError(`${fn} transaction ${id} was dropped: ${tx.reason}`);
-    throw new BondError(`${fn} transaction ${id} failed: ${tx.reason}${tx.code === null ? '' : ` ${anyErrorName(tx.code)} (u${tx.code})`}`);
+    throw new BondError(
+      `${fn} transaction ${id} failed: ${tx.reason}${tx.code === null ? '' : ` ${anyErrorName(tx.code)} (u${tx.code})`}`,
+    );
   }
 }
 
 /** Progress reported by ensureBond. */
-export type BondEvent = { kind: 'bonded'; bond: NodeBond } | { kind: 'bonding'; amount: bigint } | { kind: 'mined'; txid: string; bond: NodeBond };
+export type BondEvent =
+  | { kind: 'bonded'; bond: NodeBond }
+  | { kind: 'bonding'; amount: bigint }
+  | { kind: 'mined'; txid: string; bond: NodeBond };
 
 /**
  * What `node-agent run` does before registering: returns the key's active bond, bonding
  * `stake` (0: the contract's minimum) first when it has none. An unbonding or slashed key, or
  * an address without the STX, stops the agent with what to do.
  */
-export async function ensureBond(client: BondClient, stake: bigint, onEvent: (e: BondEvent) => void = () => undefined): Promise<NodeBond> {
+export async function ensureBond(
+  client: BondClient,
+  stake: bigint,
+  onEvent: (e: BondEvent) => void = () => undefined,
+): Promise<NodeBond> {
   const bond = await client.getNode();
   if (bond?.status === 'active') {
     onEvent({ kind: 'bonded', bond });
     return bond;
   }
   if (bond?.status === 'unbonding') {
-    throw new BondError(`node key ${client.key.publicKey} is unbonding (withdrawable from block ${bond.withdrawAt}); an unbonding node gets no tasks. Run node-agent withdraw once that block is reached, then node-agent run bonds again`);
+    throw new BondError(
+      `node key ${client.key.publicKey} is unbonding (withdrawable from block ${bond.withdrawAt}); an unbonding node gets no tasks. Run node-agent withdraw once that block is reached, then node-agent run bonds again`,
+    );
   }
   if (bond?.status === 'slashed') {
-    throw new BondError(`node key ${client.key.publicKey} was slashed and can never bond again; create a new key (node-agent keygen --key NEW_FILE) and run with it`);
+    throw new BondError(
+      `node key ${client.key.publicKey} was slashed and can never bond again; create a new key (node-agent keygen --key NEW_FILE) and run with it`,
+    );
   }
   const min = await client.minStake();
   const amount = stake > 0n ? stake : min;
-  if (amount < min) throw new BondError(`chain.stake ${amount} micro-STX is below the contract's minimum stake ${min}; raise it (or set 0 for the minimum)`);
+  if (amount < min)
+    throw new BondError(
+      `chain.stake ${amount} micro-STX is below the contract's minimum stake ${min}; raise it (or set 0 for the minimum)`,
+    );
   onEvent({ kind: 'bonding', amount });
   const { txid } = await client.bond(amount);
   const now = await client.getNode();
-  if (now?.status !== 'active') throw new BondError(`bond-node ${txid} was mined but get-node shows no active bond for ${client.key.publicKey}`);
+  if (now?.status !== 'active')
+    throw new BondError(`bond-node ${txid} was mined but get-node shows no active bond for ${client.key.publicKey}`);
   onEvent({ kind: 'mined', txid, bond: now });
   return now;
 }

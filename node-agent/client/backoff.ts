@@ -1,7 +1,12 @@
 /** Exponential backoff with full jitter: callers that failed together do not retry together. */
 
 /** Delay before retry number `attempt` (0-based): uniform in [0, min(max, base * 2^attempt)]. */
-export function backoffDelay(attempt: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
+export function backoffDelay(
+  attempt: number,
+  baseMs: number,
+  maxMs: number,
+  random: () => number = Math.random,
+): number {
   const cap = Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 30));
   return Math.floor(random() * cap);
 }

@@ -115,7 +115,11 @@ export class SignerClient {
     const { status, data } = await this.call('GET', path, undefined, waitS * 1000 + this.opts.timeoutMs, signal);
     if (status === 204 || data === null) return null;
     const parsed = pulledTask.safeParse(data);
-    if (!parsed.success) throw new SignerError(502, `the signer sent a task this agent cannot read: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}`);
+    if (!parsed.success)
+      throw new SignerError(
+        502,
+        `the signer sent a task this agent cannot read: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}`,
+      );
     return parsed.data;
   }
 
@@ -125,7 +129,9 @@ export class SignerClient {
    */
   async pullMany(max: number, waitS: number, signal?: AbortSignal): Promise<PulledWithInput[]> {
     const path = `/api/v1/nodes/${encodeURIComponent(this.opts.nodeId)}/tasks?wait=${waitS}&max=${max}&inline=true`;
-    const res = await this.send('GET', path, undefined, waitS * 1000 + this.opts.timeoutMs, signal, { accept: FRAMED_TASKS });
+    const res = await this.send('GET', path, undefined, waitS * 1000 + this.opts.timeoutMs, signal, {
+      accept: FRAMED_TASKS,
+    });
     if (res.status === 204) return [];
     if (res.contentType !== FRAMED_TASKS) {
       const { data } = this.envelopeOf('GET', path, res);
@@ -140,22 +146,40 @@ export class SignerClient {
 
   private tasksOf(data: unknown, body: Uint8Array | null): PulledWithInput[] {
     const parsed = pulledTasks.safeParse(data);
-    if (!parsed.success) throw new SignerError(502, `the signer sent tasks this agent cannot read: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}`);
+    if (!parsed.success)
+      throw new SignerError(
+        502,
+        `the signer sent tasks this agent cannot read: ${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}`,
+      );
     return parsed.data.map((task) => {
       if (!task.input_range || !body) return task;
       const [offset, length] = task.input_range;
-      if (offset + length > body.length) throw new SignerError(502, `the signer's framed answer is shorter than task ${task.task_id}'s input range`);
+      if (offset + length > body.length)
+        throw new SignerError(502, `the signer's framed answer is shorter than task ${task.task_id}'s input range`);
       // A view into the answer: the pool copies it only when it sends it to a worker thread.
       return { ...task, inputBytes: body.subarray(offset, offset + length) };
     });
   }
 
   /** POST /api/v1/tasks/complete-batch with each output spliced in as the exact JSON that was hashed; one outcome per result, in order. */
-  async completeBatch(items: { request: Omit<CompleteTaskRequest, 'output'>; outputJson: string | null }[]): Promise<CompleteOutcome[]> {
+  async completeBatch(
+    items: { request: Omit<CompleteTaskRequest, 'output'>; outputJson: string | null }[],
+  ): Promise<CompleteOutcome[]> {
     const text = `{"results":[${items.map(({ request, outputJson }) => `${JSON.stringify(request).slice(0, -1)},"output":${outputJson ?? 'null'}}`).join(',')}]}`;
-    const { data } = await this.call('POST', '/api/v1/tasks/complete-batch', undefined, this.opts.timeoutMs, undefined, text);
+    const { data } = await this.call(
+      'POST',
+      '/api/v1/tasks/complete-batch',
+      undefined,
+      this.opts.timeoutMs,
+      undefined,
+      text,
+    );
     const parsed = completeBatchResponse.safeParse(data);
-    if (!parsed.success || parsed.data.results.length !== items.length) throw new SignerError(502, 'the signer answered a batch of results with something other than one outcome per result');
+    if (!parsed.success || parsed.data.results.length !== items.length)
+      throw new SignerError(
+        502,
+        'the signer answered a batch of results with something other than one outcome per result',
+      );
     return parsed.data.results;
   }
 
@@ -179,8 +203,16 @@ export class SignerClient {
 
   private headers(method: string, path: string, body: string): Record<string, string> {
     const timestamp = (this.lastTimestamp = Math.max(Date.now(), this.lastTimestamp + 1));
-    const signature = signNodeRequest({ method, path, bodyHash: sha256Hex(body), timestamp }, this.opts.chainId, this.opts.privateKey);
-    return { [NODE_AUTH_HEADERS.node]: this.opts.nodeId, [NODE_AUTH_HEADERS.timestamp]: String(timestamp), [NODE_AUTH_HEADERS.signature]: signature };
+    const signature = signNodeRequest(
+      { method, path, bodyHash: sha256Hex(body), timestamp },
+      this.opts.chainId,
+      this.opts.privateKey,
+    );
+    return {
+      [NODE_AUTH_HEADERS.node]: this.opts.nodeId,
+      [NODE_AUTH_HEADERS.timestamp]: String(timestamp),
+      [NODE_AUTH_HEADERS.signature]: signature,
+    };
   }
 
   private async send(
@@ -209,8 +241,21 @@ export class SignerClient {
     }
   }
 
-  private async call(method: string, path: string, body?: unknown, timeoutMs = this.opts.timeoutMs, signal?: AbortSignal, raw?: string): Promise<{ status: number; data: unknown }> {
-    const res = await this.send(method, path, raw ?? (body === undefined ? undefined : JSON.stringify(body)), timeoutMs, signal);
+  private async call(
+    method: string,
+    path: string,
+    body?: unknown,
+    timeoutMs = this.opts.timeoutMs,
+    signal?: AbortSignal,
+    raw?: string,
+  ): Promise<{ status: number; data: unknown }> {
+    const res = await this.send(
+      method,
+      path,
+      raw ?? (body === undefined ? undefined : JSON.stringify(body)),
+      timeoutMs,
+      signal,
+    );
     if (res.status === 204) return { status: 204, data: null };
     return this.envelopeOf(method, path, res);
   }
@@ -222,7 +267,10 @@ export class SignerClient {
     try {
       parsed = anyEnvelope.parse(JSON.parse(json));
     } catch {
-      throw new SignerError(res.ok ? 502 : res.status, `${method} ${path}: HTTP ${res.status} without the {success,data,error} envelope: ${json.slice(0, 200)}`);
+      throw new SignerError(
+        res.ok ? 502 : res.status,
+        `${method} ${path}: HTTP ${res.status} without the {success,data,error} envelope: ${json.slice(0, 200)}`,
+      );
     }
     if (!res.ok || !parsed.success) {
       const why = `${method} ${path}: HTTP ${res.status}: ${parsed.error ?? 'no error message'}`;

@@ -17,7 +17,13 @@ export interface EncodedOutput {
 export function confidenceOf(outputs: Feeds): number | null {
   const tensors = Object.values(outputs);
   const t = tensors[0];
-  if (tensors.length !== 1 || !t || !(t.data instanceof Float32Array || t.data instanceof Float64Array) || t.dims.length < 1) return null;
+  if (
+    tensors.length !== 1 ||
+    !t ||
+    !(t.data instanceof Float32Array || t.data instanceof Float64Array) ||
+    t.dims.length < 1
+  )
+    return null;
   const width = t.dims[t.dims.length - 1]!;
   if (width < 2 || t.data.length === 0) return null;
   let sum = 0;

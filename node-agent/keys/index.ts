@@ -4,7 +4,12 @@
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { compressPublicKey, getAddressFromPrivateKey, privateKeyToPublic, randomPrivateKey } from '@stacks/transactions';
+import {
+  compressPublicKey,
+  getAddressFromPrivateKey,
+  privateKeyToPublic,
+  randomPrivateKey,
+} from '@stacks/transactions';
 import { PRIVATE_KEY_HINT, isPrivateKey, stacksNetworkOf, type NetworkName } from '../../protocol/index.js';
 
 /** A loaded node key with what is derived from it. */
@@ -29,9 +34,13 @@ export function loadOrCreateKey(file: string, network: NetworkName): NodeKey {
     created = true;
   }
   const mode = statSync(file).mode & 0o077;
-  if (mode !== 0) throw new Error(`key file ${file} is readable by others (mode ${(statSync(file).mode & 0o777).toString(8)}); run chmod 600 ${file}`);
+  if (mode !== 0)
+    throw new Error(
+      `key file ${file} is readable by others (mode ${(statSync(file).mode & 0o777).toString(8)}); run chmod 600 ${file}`,
+    );
   const privateKey = readFileSync(file, 'utf8').trim();
-  if (!isPrivateKey(privateKey)) throw new Error(`key file ${file} must hold one hex secp256k1 private key: it ${PRIVATE_KEY_HINT}`);
+  if (!isPrivateKey(privateKey))
+    throw new Error(`key file ${file} must hold one hex secp256k1 private key: it ${PRIVATE_KEY_HINT}`);
   return {
     privateKey,
     publicKey: compressPublicKey(privateKeyToPublic(privateKey)),

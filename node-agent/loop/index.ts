@@ -5,7 +5,12 @@
  * jitter, and registers again once it answers.
  */
 import type { Logger } from 'pino';
-import { MAX_TASKS_PER_CALL, type NodeStatus, type PulledTask, type RegisterNodeRequest } from '../../protocol/index.js';
+import {
+  MAX_TASKS_PER_CALL,
+  type NodeStatus,
+  type PulledTask,
+  type RegisterNodeRequest,
+} from '../../protocol/index.js';
 import { backoffDelay, codeOf, sleep, SignerError, type SignerClient } from '../client/index.js';
 import { ResultPoster } from './poster.js';
 import { computeTask, type Completion, type TaskContext } from './task.js';
@@ -53,10 +58,20 @@ export class Agent {
   /** Tasks posted with a result, posted as failures, and dropped (lease lost). */
   readonly counts = { completed: 0, failed: 0, dropped: 0 };
 
-  constructor(private deps: LoopDeps, private opts: LoopOptions) {
+  constructor(
+    private deps: LoopDeps,
+    private opts: LoopOptions,
+  ) {
     // 768 KiB of outputs per request stays under the signer's default 1 MiB body limit.
-    this.pullSize = Math.max(1, Math.min(MAX_TASKS_PER_CALL, Math.ceil(opts.maxInFlight / Math.max(1, opts.pullConcurrency ?? 1))));
-    this.poster = new ResultPoster((batch) => deps.client.completeBatch(batch), { maxItems: MAX_TASKS_PER_CALL, maxBytes: 786_432, maxInFlight: 2 });
+    this.pullSize = Math.max(
+      1,
+      Math.min(MAX_TASKS_PER_CALL, Math.ceil(opts.maxInFlight / Math.max(1, opts.pullConcurrency ?? 1))),
+    );
+    this.poster = new ResultPoster((batch) => deps.client.completeBatch(batch), {
+      maxItems: MAX_TASKS_PER_CALL,
+      maxBytes: 786_432,
+      maxInFlight: 2,
+    });
   }
 
   /** The status heartbeats report. */
@@ -138,7 +153,11 @@ export class Agent {
       }
       let tasks: PulledTask[];
       try {
-        tasks = await this.deps.client.pullMany(Math.min(free, this.pullSize), this.opts.pullWaitS, this.stopped.signal);
+        tasks = await this.deps.client.pullMany(
+          Math.min(free, this.pullSize),
+          this.opts.pullWaitS,
+          this.stopped.signal,
+        );
         await this.recovered();
       } catch (err) {
         if (!this.stopped.signal.aborted) await this.onError(err, true);
@@ -159,7 +178,10 @@ export class Agent {
           this.remember(task.task_id);
           if (request.error !== undefined) this.counts.failed++;
           else this.counts.completed++;
-          this.deps.log.info({ task_id: task.task_id, output_hash: request.output_hash, error: request.error }, request.error ? 'task failed, reported' : 'task completed');
+          this.deps.log.info(
+            { task_id: task.task_id, output_hash: request.output_hash, error: request.error },
+            request.error ? 'task failed, reported' : 'task completed',
+          );
           return;
         }
         const why = `result for task ${task.task_id}: HTTP ${outcome.http_status}: ${outcome.error}`;
@@ -210,7 +232,8 @@ export class Agent {
       this.failures++;
       this.deps.log.warn({ err: e.message, failures: this.failures }, 'signer call failed');
     }
-    if (wait) await sleep(backoffDelay(this.failures, this.opts.backoffBaseMs, this.opts.backoffMaxMs), this.stopped.signal);
+    if (wait)
+      await sleep(backoffDelay(this.failures, this.opts.backoffBaseMs, this.opts.backoffMaxMs), this.stopped.signal);
   }
 
   private async retry(fn: () => Promise<void>) {

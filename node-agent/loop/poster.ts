@@ -37,7 +37,8 @@ export class ResultPoster {
     private readonly send: SendBatch,
     private readonly opts: PosterOptions,
   ) {
-    if (opts.maxItems < 1 || opts.maxInFlight < 1) throw new Error('ResultPoster: maxItems and maxInFlight must be at least 1');
+    if (opts.maxItems < 1 || opts.maxInFlight < 1)
+      throw new Error('ResultPoster: maxItems and maxInFlight must be at least 1');
   }
 
   /** Resolves with this completion's outcome; rejects when its batch's request failed (the caller decides whether to retry). */
@@ -73,7 +74,12 @@ export class ResultPoster {
   private take(): Queued[] {
     let bytes = 0;
     let n = 0;
-    while (n < this.queue.length && n < this.opts.maxItems && (n === 0 || bytes + this.queue[n]!.bytes <= this.opts.maxBytes)) bytes += this.queue[n++]!.bytes;
+    while (
+      n < this.queue.length &&
+      n < this.opts.maxItems &&
+      (n === 0 || bytes + this.queue[n]!.bytes <= this.opts.maxBytes)
+    )
+      bytes += this.queue[n++]!.bytes;
     return this.queue.splice(0, n);
   }
 
@@ -83,7 +89,10 @@ export class ResultPoster {
       batch.forEach((q, i) => {
         const outcome = outcomes[i];
         if (outcome && outcome.task_id === q.completion.request.task_id) q.resolve(outcome);
-        else q.reject(new Error(`the signer's batch answer does not match result ${i} (task ${q.completion.request.task_id})`));
+        else
+          q.reject(
+            new Error(`the signer's batch answer does not match result ${i} (task ${q.completion.request.task_id})`),
+          );
       });
     } catch (err) {
       for (const q of batch) q.reject(err);

@@ -40,7 +40,8 @@ export class TaskFailure extends Error {
 /** The id the escrow knows the task by; the signer uses the same rule for tasks not (yet) on chain. */
 function signedTaskId(task: PulledTask): bigint {
   const id = task.chain_task_id ?? task.task_id;
-  if (!/^\d+$/.test(id)) throw new TaskFailure(`task id "${id}" is not a chain task id (a whole number), so its result cannot be signed`);
+  if (!/^\d+$/.test(id))
+    throw new TaskFailure(`task id "${id}" is not a chain task id (a whole number), so its result cannot be signed`);
   return BigInt(id);
 }
 
@@ -51,13 +52,34 @@ export interface Completion {
   outputJson: string | null;
 }
 
-function signed(task: PulledTask, ctx: Pick<TaskContext, 'nodeId' | 'privateKey'>, outputHash: string, confidence: number | null, error?: string): Omit<CompleteTaskRequest, 'output'> {
-  const signature = signTaskResult({ escrow: task.escrow, taskId: signedTaskId(task), inputHash: task.input_hash, outputHash }, task.chain_id, ctx.privateKey);
-  return { task_id: task.task_id, confidence, inference_node_id: ctx.nodeId, output_hash: outputHash, signature, ...(error !== undefined ? { error } : {}) };
+function signed(
+  task: PulledTask,
+  ctx: Pick<TaskContext, 'nodeId' | 'privateKey'>,
+  outputHash: string,
+  confidence: number | null,
+  error?: string,
+): Omit<CompleteTaskRequest, 'output'> {
+  const signature = signTaskResult(
+    { escrow: task.escrow, taskId: signedTaskId(task), inputHash: task.input_hash, outputHash },
+    task.chain_id,
+    ctx.privateKey,
+  );
+  return {
+    task_id: task.task_id,
+    confidence,
+    inference_node_id: ctx.nodeId,
+    output_hash: outputHash,
+    signature,
+    ...(error !== undefined ? { error } : {}),
+  };
 }
 
 /** Signs a result object (or an error report) and builds the complete request. */
-export function signResult(task: PulledTask, ctx: Pick<TaskContext, 'nodeId' | 'privateKey'>, result: { output: InferenceOutputs; confidence: number | null } | { error: string }): CompleteTaskRequest {
+export function signResult(
+  task: PulledTask,
+  ctx: Pick<TaskContext, 'nodeId' | 'privateKey'>,
+  result: { output: InferenceOutputs; confidence: number | null } | { error: string },
+): CompleteTaskRequest {
   if ('error' in result) {
     const error = result.error.slice(0, 2000);
     return { ...signed(task, ctx, jsonHash(errorReport(error)), null, error), output: null };
@@ -74,19 +96,29 @@ function inlineInput(task: PulledTask & { inputBytes?: Uint8Array }): Uint8Array
 }
 
 /** Computes and signs one task. Input and model problems are signed error reports; transport errors are thrown. */
-export async function computeTask(task: PulledTask & { inputBytes?: Uint8Array }, ctx: TaskContext): Promise<Completion> {
+export async function computeTask(
+  task: PulledTask & { inputBytes?: Uint8Array },
+  ctx: TaskContext,
+): Promise<Completion> {
   try {
     // An id that cannot be signed fails now, before the model is fetched and run for nothing.
     signedTaskId(task);
     // A federated task runs as a standard one here: the signer gives it to several nodes and settles on the majority.
     // Nothing in the project encrypts inputs yet, so this node has no decryption to run an encrypted task with.
-    if (task.privacy === 'encrypted') throw new TaskFailure('privacy mode "encrypted" is not supported by this node; it runs standard and federated tasks');
+    if (task.privacy === 'encrypted')
+      throw new TaskFailure(
+        'privacy mode "encrypted" is not supported by this node; it runs standard and federated tasks',
+      );
     const info = await ctx.model(task.artifact_hash);
     const bytes = inlineInput(task) ?? (await ctx.input(task.input_hash));
     const checked = await ctx.validate(bytes, task.input_hash, info);
     if (!checked.ok) throw new TaskFailure(checked.reason);
     const outputs = await ctx.infer(task.artifact_hash, checked.feeds);
-    const encoded = await ctx.encode(outputs, info.outputs.map((m) => m.name).filter((n) => outputs[n]), task.precision ?? 0);
+    const encoded = await ctx.encode(
+      outputs,
+      info.outputs.map((m) => m.name).filter((n) => outputs[n]),
+      task.precision ?? 0,
+    );
     return { request: signed(task, ctx, encoded.hash, encoded.confidence), outputJson: encoded.json };
   } catch (err) {
     if (!isTaskFault(err)) throw err;
@@ -98,5 +130,10 @@ export async function computeTask(task: PulledTask & { inputBytes?: Uint8Array }
 /** Errors that belong to the task (its input, its model, the runtime on that input) rather than to our connection. */
 function isTaskFault(err: unknown): boolean {
   const name = (err as Error)?.name;
-  return name === 'TaskFailure' || name === 'ModelRefusedError' || name === 'WorkerCrashedError' || (err instanceof Error && name === 'Error');
+  return (
+    name === 'TaskFailure' ||
+    name === 'ModelRefusedError' ||
+    name === 'WorkerCrashedError' ||
+    (err instanceof Error && name === 'Error')
+  );
 }

@@ -36,7 +36,10 @@ export async function sha256File(path: string): Promise<string> {
 }
 
 /** Hashes configured models and every .onnx in `dir`; configured files whose sha256 differs from the pinned one are refused. */
-export async function scanModels(specs: ModelSpec[], dir: string): Promise<{ models: LocalModel[]; refused: { path: string; reason: string }[] }> {
+export async function scanModels(
+  specs: ModelSpec[],
+  dir: string,
+): Promise<{ models: LocalModel[]; refused: { path: string; reason: string }[] }> {
   const models: LocalModel[] = [];
   const refused: { path: string; reason: string }[] = [];
   for (const spec of specs) {
@@ -48,17 +51,27 @@ export async function scanModels(specs: ModelSpec[], dir: string): Promise<{ mod
       continue;
     }
     if (spec.sha256 && actual !== spec.sha256) {
-      refused.push({ path: spec.path, reason: `sha256 is ${actual}, expected ${spec.sha256}: the file is not the published artifact` });
+      refused.push({
+        path: spec.path,
+        reason: `sha256 is ${actual}, expected ${spec.sha256}: the file is not the published artifact`,
+      });
       continue;
     }
-    models.push({ name: spec.name, artifactHash: actual, path: spec.path, maxBatch: spec.maxBatch, warmupShape: spec.warmupShape });
+    models.push({
+      name: spec.name,
+      artifactHash: actual,
+      path: spec.path,
+      maxBatch: spec.maxBatch,
+      warmupShape: spec.warmupShape,
+    });
   }
   if (dir) {
     const files = (await readdir(dir).catch(() => [] as string[])).filter((f) => f.endsWith('.onnx')).sort();
     for (const f of files) {
       const path = join(dir, f);
       const artifactHash = await sha256File(path);
-      if (!models.some((m) => m.artifactHash === artifactHash)) models.push({ name: f.replace(/\.onnx$/, ''), artifactHash, path, warmupShape: {} });
+      if (!models.some((m) => m.artifactHash === artifactHash))
+        models.push({ name: f.replace(/\.onnx$/, ''), artifactHash, path, warmupShape: {} });
     }
   }
   return { models, refused };
@@ -113,11 +126,14 @@ export class ModelStore {
   private async fetchAndLoad(artifactHash: string): Promise<ModelInfo> {
     let model = this.byHash.get(artifactHash);
     if (!model) {
-      if (!this.download) throw new ModelRefusedError(`model ${artifactHash} is not on this node and downloads are off`);
+      if (!this.download)
+        throw new ModelRefusedError(`model ${artifactHash} is not on this node and downloads are off`);
       const bytes = await this.download(artifactHash);
       const actual = sha256Hex(bytes);
       if (actual !== artifactHash) {
-        throw new ModelRefusedError(`downloaded artifact hashes to ${actual}, not the on-chain artifact hash ${artifactHash}; refusing to run it`);
+        throw new ModelRefusedError(
+          `downloaded artifact hashes to ${actual}, not the on-chain artifact hash ${artifactHash}; refusing to run it`,
+        );
       }
       await mkdir(this.cacheDir, { recursive: true });
       const path = join(this.cacheDir, `${artifactHash}.onnx`);

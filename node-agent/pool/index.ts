@@ -68,7 +68,11 @@ export class WorkerPool {
       setup: () => [...models.values()].map((arg) => ({ name: 'load', arg })),
       onReplace: opts.onReplace,
     });
-    return new WorkerPool(threads, models, opts.intraOpThreads > 0 ? opts.intraOpThreads : Math.max(1, Math.floor(cores / size)));
+    return new WorkerPool(
+      threads,
+      models,
+      opts.intraOpThreads > 0 ? opts.intraOpThreads : Math.max(1, Math.floor(cores / size)),
+    );
   }
 
   /** Workers replaced since start. */
