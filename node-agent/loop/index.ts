@@ -49,7 +49,10 @@ export class Agent {
   private failures = 0;
   private pulling: Promise<void> | null = null;
   private poster: ResultPoster;
-  /** Most tasks one pull asks for: a share of the in-flight room per pull loop, so that loops overlap (one batch computes while the next is fetched) instead of moving all tasks in lockstep. */
+  /**
+   * Most tasks one pull asks for: half the in-flight room (all of it with one pull loop), so that two
+   * pulls overlap (one batch computes while the next is fetched) instead of moving all tasks in lockstep.
+   */
   private readonly pullSize: number;
   /** True once the first registration succeeded. */
   registered = false;
@@ -63,10 +66,11 @@ export class Agent {
     private opts: LoopOptions,
   ) {
     // 768 KiB of outputs per request stays under the signer's default 1 MiB body limit.
-    this.pullSize = Math.max(
-      1,
-      Math.min(MAX_TASKS_PER_CALL, Math.ceil(opts.maxInFlight / Math.max(1, opts.pullConcurrency ?? 1))),
-    );
+    // Half the room at most, not a 1/pullConcurrency share: every pull is a signed request (a signature, a
+    // round trip, the answer's parsing), and in bench:e2e pulls of 16 instead of 8 (32 in flight, 4 loops)
+    // spent ~0.17 ms less main-thread CPU per result while two pulls still overlap.
+    const loops = Math.min(2, Math.max(1, opts.pullConcurrency ?? 1));
+    this.pullSize = Math.max(1, Math.min(MAX_TASKS_PER_CALL, Math.ceil(opts.maxInFlight / loops)));
     this.poster = new ResultPoster((batch) => deps.client.completeBatch(batch), {
       maxItems: MAX_TASKS_PER_CALL,
       maxBytes: 786_432,
