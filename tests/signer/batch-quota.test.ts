@@ -5,9 +5,9 @@
  * Against the real app, with a node serving the tasks.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { apiTokens, consoleModels, inferenceLogs } from '../../signer/db/index.js';
+import { apiTokens, inferenceLogs } from '../../signer/db/index.js';
 import { adminSession } from './console-helpers.js';
-import { ARTIFACT_A, body, makeSigner, register, TestNode, type TestSigner } from './helpers.js';
+import { body, makeSigner, publishConsoleModel, register, TestNode, type TestSigner } from './helpers.js';
 
 const MODEL = 'model-a';
 const input = (x = 1) => ({ inputs: [{ name: 'x', shape: [1, 2], datatype: 'FP32', data: [x, x + 1] }] });
@@ -21,25 +21,7 @@ beforeEach(async () => {
   t = makeSigner({ inference: { queue_size: 64, timeout_ms: 3_000, max_batch: 32 } });
   node = new TestNode('node-1');
   expect(await register(t, node)).toBe(201);
-  const now = Date.now();
-  const io = {
-    inputs: JSON.stringify([{ name: 'x', type: 'float32', shape: ['batch', 2] }]),
-    outputs: JSON.stringify([{ name: 'y', type: 'float32', shape: ['batch'] }]),
-  };
-  t.s.store.db
-    .insert(consoleModels)
-    .values({
-      name: MODEL,
-      sha256: ARTIFACT_A,
-      size: 10,
-      status: 'published',
-      price: '0',
-      version: 1,
-      created_at: now,
-      updated_at: now,
-      ...io,
-    })
-    .run();
+  publishConsoleModel(t, MODEL);
 });
 afterEach(() => {
   t.s.inference.close();

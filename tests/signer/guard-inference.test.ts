@@ -6,9 +6,9 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
-import { guardAudit, inferenceTasks, inputBlobs, consoleModels, modelPolicies } from '../../signer/db/index.js';
+import { guardAudit, inferenceTasks, inputBlobs, modelPolicies } from '../../signer/db/index.js';
 import { adminSession } from './console-helpers.js';
-import { ARTIFACT_A, body, makeSigner, type TestSigner } from './helpers.js';
+import { body, makeSigner, publishConsoleModel, type TestSigner } from './helpers.js';
 
 const MODEL = 'text-model';
 const EMAIL = 'zhang_san@example.com';
@@ -16,26 +16,6 @@ const text = (...data: string[]) => ({ inputs: [{ name: 'text', shape: [data.len
 
 let t: TestSigner;
 let admin: Awaited<ReturnType<typeof adminSession>>;
-
-/** A published console model that takes text (BYTES). */
-function publishTextModel(): void {
-  const now = Date.now();
-  t.s.store.db
-    .insert(consoleModels)
-    .values({
-      name: MODEL,
-      sha256: ARTIFACT_A,
-      size: 10,
-      status: 'published',
-      price: '0',
-      version: 1,
-      created_at: now,
-      updated_at: now,
-      inputs: JSON.stringify([{ name: 'text', type: 'string', shape: ['batch'] }]),
-      outputs: JSON.stringify([{ name: 'label', type: 'float32', shape: ['batch'] }]),
-    })
-    .run();
-}
 
 async function mintToken(settings: Record<string, unknown> = {}): Promise<string> {
   const res = await t.app.request('/api/v1/admin/tokens', {
@@ -65,7 +45,10 @@ const queuedInputs = () =>
 beforeEach(async () => {
   t = makeSigner({ inference: { queue_size: 8, timeout_ms: 10_000 } });
   admin = await adminSession(t);
-  publishTextModel();
+  publishConsoleModel(t, MODEL, {
+    inputs: [{ name: 'text', type: 'string', shape: ['batch'] }],
+    outputs: [{ name: 'label', type: 'float32', shape: ['batch'] }],
+  });
 });
 afterEach(() => {
   t.s.inference.close();

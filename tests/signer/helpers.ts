@@ -24,6 +24,7 @@ import {
   type Services,
   type SignerConfigInput,
 } from '../../signer/index.js';
+import { consoleModels } from '../../signer/db/index.js';
 import { ingest } from '../../signer/chain/watcher.js';
 import type { TaskSubmittedEvent } from '../../signer/chain/types.js';
 
@@ -189,4 +190,36 @@ export async function body(
   res: Response,
 ): Promise<{ success: boolean; data: any; error: string | null; code?: string }> {
   return (await res.json()) as { success: boolean; data: any; error: string | null; code?: string };
+}
+
+/** A model's IO as the console records what onnxruntime reads: ort types, symbolic dimensions by name. */
+export interface RecordedIo {
+  inputs: { name: string; type: string; shape: (string | number)[] }[];
+  outputs: { name: string; type: string; shape: (string | number)[] }[];
+}
+
+/** The IO of the tests' two-input float model `x` -> `y`. */
+export const FLOAT_IO: RecordedIo = {
+  inputs: [{ name: 'x', type: 'float32', shape: ['batch', 2] }],
+  outputs: [{ name: 'y', type: 'float32', shape: ['batch'] }],
+};
+
+/** Publishes a model the way the console does without a chain: a published console_models row, version 1, free. */
+export function publishConsoleModel(t: TestSigner, name: string, io: RecordedIo = FLOAT_IO, sha256 = ARTIFACT_A): void {
+  const now = Date.now();
+  t.s.store.db
+    .insert(consoleModels)
+    .values({
+      name,
+      sha256,
+      size: 10,
+      status: 'published',
+      price: '0',
+      version: 1,
+      created_at: now,
+      updated_at: now,
+      inputs: JSON.stringify(io.inputs),
+      outputs: JSON.stringify(io.outputs),
+    })
+    .run();
 }

@@ -14,7 +14,16 @@ import { DIRECT_TASK_ID_BASE } from '../../signer/inference/index.js';
 import { submitBatch } from '../../signer/chain/submitter.js';
 import { getTask, sweep } from '../../signer/tasks/index.js';
 import { adminSession } from './console-helpers.js';
-import { ARTIFACT_A, body, makeSigner, register, TestNode, type TestSigner } from './helpers.js';
+import {
+  ARTIFACT_A,
+  body,
+  FLOAT_IO,
+  makeSigner,
+  publishConsoleModel,
+  register,
+  TestNode,
+  type TestSigner,
+} from './helpers.js';
 
 const MODEL = 'model-a';
 const input = (x = 1) => ({ inputs: [{ name: 'x', shape: [1, 2], datatype: 'FP32', data: [x, x + 1] }] });
@@ -24,29 +33,7 @@ let t: TestSigner;
 let node: TestNode;
 let token: string;
 
-/** Publishes MODEL the way the console does without a chain: a published console_models row. */
-function publish(s: TestSigner, name = MODEL, sha256 = ARTIFACT_A): void {
-  const now = Date.now();
-  // As the console records what onnxruntime reads: ort types, symbolic dimensions by name.
-  const io = {
-    inputs: JSON.stringify([{ name: 'x', type: 'float32', shape: ['batch', 2] }]),
-    outputs: JSON.stringify([{ name: 'y', type: 'float32', shape: ['batch'] }]),
-  };
-  s.s.store.db
-    .insert(consoleModels)
-    .values({
-      name,
-      sha256,
-      size: 10,
-      status: 'published',
-      price: '0',
-      version: 1,
-      created_at: now,
-      updated_at: now,
-      ...io,
-    })
-    .run();
-}
+const publish = (s: TestSigner, name = MODEL, sha256 = ARTIFACT_A) => publishConsoleModel(s, name, FLOAT_IO, sha256);
 
 /** Mints an API token through the admin API (no rate limit unless asked). */
 async function mintToken(s: TestSigner, settings: Record<string, unknown> = {}): Promise<string> {
