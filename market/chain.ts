@@ -59,6 +59,9 @@ export function contractErrorName(code: number): string {
 }
 
 /** A mined transaction the contract aborted; `error` is the contract's constant name (e.g. ERR_WITHDRAW_TOO_EARLY) when it returned one. */
+/** How many times a transaction is signed again with the nonce the node expects, when another process took ours. */
+const NONCE_ATTEMPTS = 5;
+
 export class ChainAbort extends Error {
   constructor(
     message: string,
@@ -173,23 +176,34 @@ export class MarketChain {
     postConditions: PostCondition[] = [],
   ): Promise<string> {
     const [contractAddress, contractName] = this.split(contract);
-    const tx = await makeContractCall({
-      contractAddress,
-      contractName,
-      functionName: fn,
-      functionArgs: args,
-      senderKey: wallet.privateKey,
-      network: this.network,
-      postConditions,
-      postConditionMode: PostConditionMode.Deny,
-      fee: await this.fee(),
-    });
-    const res = await broadcastTransaction({ transaction: tx, network: this.network });
-    if ('reason' in res) {
-      const data = 'reason_data' in res ? ` ${JSON.stringify(res.reason_data)}` : '';
-      throw new Error(`the node rejected the ${fn} transaction: ${res.reason}${data}`);
+    const fee = await this.fee();
+    let nonce: bigint | undefined;
+    // Another process of the same wallet may take the nonce read here before this one broadcasts; the
+    // node refuses ours with the nonce it expects, and nothing was spent, so sign again with that one.
+    for (let attempt = 1; ; attempt++) {
+      const tx = await makeContractCall({
+        contractAddress,
+        contractName,
+        functionName: fn,
+        functionArgs: args,
+        senderKey: wallet.privateKey,
+        network: this.network,
+        postConditions,
+        postConditionMode: PostConditionMode.Deny,
+        fee,
+        ...(nonce === undefined ? {} : { nonce }),
+      });
+      const res = await broadcastTransaction({ transaction: tx, network: this.network });
+      if (!('reason' in res)) return res.txid;
+      const data = 'reason_data' in res ? (res.reason_data as { expected?: number; actual?: number }) : undefined;
+      if (res.reason === 'BadNonce' && data?.expected !== undefined && attempt < NONCE_ATTEMPTS) {
+        nonce = BigInt(data.expected);
+        continue;
+      }
+      throw new Error(
+        `the node rejected the ${fn} transaction: ${res.reason}${data ? ` ${JSON.stringify(data)}` : ''}`,
+      );
     }
-    return res.txid;
   }
 
   private async fee(): Promise<number> {
