@@ -2,6 +2,9 @@
 // text (the Clipboard API on https or localhost; elsewhere the text is selected and copied the old
 // way) and says so on the button. Loaded from a file, so a strict Content-Security-Policy holds.
 (() => {
+  // biome-ignore lint/suspicious/noRedundantUseStrict: a classic script (served to the browser), not a module
+  'use strict';
+
   function select(el) {
     const range = document.createRange();
     range.selectNodeContents(el);

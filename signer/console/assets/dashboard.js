@@ -2,6 +2,8 @@
 // embedded in the page, then polls /api/v1/admin/dashboard and updates plots, figures and
 // tables in place, without reloading the page. Values go into the DOM as text, never as HTML.
 (() => {
+  // biome-ignore lint/suspicious/noRedundantUseStrict: a classic script (served to the browser), not a module
+  'use strict';
   // One colour means one thing on the whole page: chain (escrowed) is blue and direct is orange
   // wherever a source is plotted, all tasks grey, and each model, token or node keeps the colour it
   // was first given, never one of those three nor another's.
@@ -143,7 +145,7 @@
             paths: spec.latency ? undefined : steps,
             // Points where something happened: a single busy bucket, or a lone latency, still shows.
             points: { show: false, filter: nonEmpty, size: 7, fill: color, stroke: color },
-            value: (u, v, _si, i) =>
+            value: (u, v, si, i) =>
               i === null
                 ? summary(u.data[si], spec.latency)
                 : v === null || v === undefined
