@@ -66,7 +66,16 @@ export function rawMineBlock(simnet: Simnet): (txs: WasmTx[]) => WasmTxResult[] 
   return (txs) => quiet(() => mine.call(simnet, txs));
 }
 
-/** Releases the wasm session's memory. */
+/**
+ * Releases the wasm session's memory early. wasm-bindgen refuses ("attempted to take ownership of
+ * Rust value while it was borrowed") when the session's borrow flag is still set, which CI saw once
+ * at close after a run of calls; the chain's state is in the log, not in the session, and the
+ * process reclaims the memory anyway, so a refusal is not worth failing a close over.
+ */
 export function freeSimnet(simnet: Simnet): void {
-  (simnet as unknown as { free?: () => void }).free?.();
+  try {
+    (simnet as unknown as { free?: () => void }).free?.();
+  } catch (err) {
+    if (!/while it was borrowed/.test((err as Error).message)) throw err;
+  }
 }
