@@ -9,36 +9,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { inferenceTasks } from '../../signer/db/index.js';
 import { dashboardSnapshot } from '../../signer/dashboard/index.js';
 import { AllTimeTotals } from '../../signer/dashboard/all-time.js';
 import { openDatabase, startSigner, type Services } from '../../signer/index.js';
-import { ARTIFACT_A, makeSigner, type TestSigner } from './helpers.js';
+import { insertDirectTask, makeSigner, type TestSigner } from './helpers.js';
 
 const NOW = Date.UTC(2026, 0, 5, 12, 0, 30);
 const REFRESH = 30_000;
 
 let seq = 0;
-function directTask(s: Pick<Services, 'store'>) {
-  s.store.db
-    .insert(inferenceTasks)
-    .values({
-      task_id: `t${seq++}`,
-      user_address: 'ST000',
-      fee: '1',
-      infer_fee: '1',
-      max_infer_time: 60_000,
-      model_type: 'cls',
-      status: 'pending',
-      created_at: NOW,
-      updated_at: NOW,
-      artifact_hash: ARTIFACT_A,
-      input_hash: ARTIFACT_A,
-      privacy: 'standard',
-      source: 'direct',
-    })
-    .run();
-}
+const directTask = (s: Pick<Services, 'store'>) => insertDirectTask(s.store, `t${seq++}`, NOW);
 
 /** This process's open descriptors of the file `path` (each connection holds one). */
 function openHandles(path: string): number {

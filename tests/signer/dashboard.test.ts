@@ -12,7 +12,7 @@ import pino from 'pino';
 import { randomPrivateKey } from '@stacks/transactions';
 import { createServices, openDatabase, resolveConfig } from '../../signer/index.js';
 import { StacksApiChain } from '../../signer/chain/stacks-api.js';
-import { ARTIFACT_A, ESCROW, body, makeSigner, type TestSigner } from './helpers.js';
+import { ARTIFACT_A, ESCROW, body, insertDirectTask, makeSigner, type TestSigner } from './helpers.js';
 import { adminSession } from './console-helpers.js';
 
 const MINUTE = 60_000;
@@ -265,25 +265,7 @@ describe('snapshot', () => {
       store,
       log: pino({ level: 'silent' }),
     });
-    const direct = () =>
-      store.db
-        .insert(inferenceTasks)
-        .values({
-          task_id: `t${seq++}`,
-          user_address: 'ST000',
-          fee: '1',
-          infer_fee: '1',
-          max_infer_time: 60_000,
-          model_type: 'cls',
-          status: 'pending',
-          created_at: NOW,
-          updated_at: NOW,
-          artifact_hash: ARTIFACT_A,
-          input_hash: ARTIFACT_A,
-          privacy: 'standard',
-          source: 'direct',
-        })
-        .run();
+    const direct = () => insertDirectTask(store, `t${seq++}`, NOW);
     try {
       expect(s.dashboardTotals.inline).toBe(true);
       direct();

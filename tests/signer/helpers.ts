@@ -24,7 +24,7 @@ import {
   type Services,
   type SignerConfigInput,
 } from '../../signer/index.js';
-import { consoleModels } from '../../signer/db/index.js';
+import { consoleModels, inferenceTasks } from '../../signer/db/index.js';
 import { ingest } from '../../signer/chain/watcher.js';
 import type { TaskSubmittedEvent } from '../../signer/chain/types.js';
 
@@ -220,6 +220,28 @@ export function publishConsoleModel(t: TestSigner, name: string, io: RecordedIo 
       updated_at: now,
       inputs: JSON.stringify(io.inputs),
       outputs: JSON.stringify(io.outputs),
+    })
+    .run();
+}
+
+/** Inserts a pending direct task (no chain, no node) created at `at`: what the dashboard counts. */
+export function insertDirectTask(store: Services['store'], taskId: string, at: number): void {
+  store.db
+    .insert(inferenceTasks)
+    .values({
+      task_id: taskId,
+      user_address: 'ST000',
+      fee: '1',
+      infer_fee: '1',
+      max_infer_time: 60_000,
+      model_type: 'cls',
+      status: 'pending',
+      created_at: at,
+      updated_at: at,
+      artifact_hash: ARTIFACT_A,
+      input_hash: ARTIFACT_A,
+      privacy: 'standard',
+      source: 'direct',
     })
     .run();
 }
