@@ -8,3 +8,4 @@ export { inputBlobs } from './input-blobs.js';
 export { adminUsers, adminSessions, apiTokens, inferenceLogs, consoleModels } from './console.js';
 export { prepaidAccounts, prepaidReceipts, prepaidPeriods, payeeCredits } from './prepaid.js';
 export { modelPolicies, guardAudit } from './guard.js';
+export { nodeReservations, sealedInputs } from './privacy.js';

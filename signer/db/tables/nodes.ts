@@ -25,4 +25,6 @@ export const inferenceNodes = sqliteTable('inference_nodes', {
   last_failure_at: integer('last_failure_at'),
   /** Exponential moving average of lease-to-result time, ms. */
   latency_ms: real('latency_ms'),
+  /** Set by an admin in the console: the node may run L2 (sensitive) inputs in clear text (issue 14). */
+  trusted: integer('trusted').notNull().default(0),
 });

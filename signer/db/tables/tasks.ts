@@ -64,6 +64,14 @@ export const inferenceTasks = sqliteTable(
     node_payout: text('node_payout'),
     settled_at: integer('settled_at'),
     reclaim_txid: text('reclaim_txid'),
+    // privacy (issue 14)
+    /** 1 when the input is L2 (sensitive) clear text: only nodes an admin marked trusted may lease it. */
+    trusted_only: integer('trusted_only').notNull().default(0),
+    /**
+     * Encrypted tasks: the node's SIP-018 signature over {task, output hash, sha256 of the output
+     * ciphertext}, so the requester holds the node's word for the exact ciphertext it was given.
+     */
+    sealed_signature: text('sealed_signature'),
   },
   (t) => [
     // The pull query: pending tasks of one model, highest priority first, then oldest.
