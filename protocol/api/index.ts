@@ -98,6 +98,11 @@ export const completeTaskRequest = z
     signature: rsvSignature,
     /** Set instead of a result when the model could not run the input. */
     error: z.string().max(2000).optional(),
+    /**
+     * Encrypted tasks: the node's SIP-018 signature over {escrow, task id, output hash, sha256 of the
+     * output's ciphertext} (protocol/sip018 signSealedOutput); `output` is then the ECIES cipher object.
+     */
+    sealed_signature: rsvSignature.optional(),
   })
   .strict();
 export type CompleteTaskRequest = z.infer<typeof completeTaskRequest>;
@@ -163,5 +168,40 @@ export const taskResultResponse = z.object({
   signature: rsvSignature,
   completed_at: z.number().int().nullable(),
   settlement_txid: z.string().nullable(),
+  /** Encrypted tasks: the node's signature over the sealed output (`output` is then an ECIES cipher object). */
+  sealed_signature: rsvSignature.nullable().optional(),
 });
 export type TaskResultResponse = z.infer<typeof taskResultResponse>;
+
+/** Most nodes one reservation offers (a level-5 task runs on five). */
+export const MAX_RESERVED_NODES = 5;
+
+/**
+ * POST /api/v1/reservations: the nodes an encrypted input is to be sealed to, held for a short
+ * while. A requester signs it (REQUESTER_AUTH_HEADERS); a token holder sends its bearer token.
+ */
+export const reservationRequest = z
+  .object({
+    model: z.string().min(1).max(128),
+    /** How many distinct nodes to offer: the task's security level (1, 3, 5), or 2 so a level-1 task can be spot-checked. */
+    nodes: z.number().int().min(1).max(MAX_RESERVED_NODES).default(2),
+    /** Nodes not to offer again (those a task was sealed to and that went away). */
+    exclude: z.array(nodeId).max(64).default([]),
+  })
+  .strict();
+export type ReservationRequest = z.infer<typeof reservationRequest>;
+
+/** A reservation: seal the envelope to each node's key and PUT each ciphertext before `expires_at`. */
+export const reservationResponse = z.object({
+  reservation_id: z.string(),
+  model: z.string(),
+  artifact_hash: hex32,
+  nodes: z.array(z.object({ node_id: nodeId, public_key: compressedPublicKey })).min(1),
+  expires_at: z.number().int(),
+});
+export type ReservationResponse = z.infer<typeof reservationResponse>;
+
+/** Where a requester PUTs, and a leased node GETs, an input sealed to one node. */
+export function sealedInputPath(inputHash: string, nodeIdOrNone?: string): string {
+  return `/api/v1/inputs/${inputHash}/sealed${nodeIdOrNone ? `/${nodeIdOrNone}` : ''}`;
+}

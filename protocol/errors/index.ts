@@ -18,7 +18,20 @@ export const ERROR_STATUS = {
   unprocessable: 422,
   /** The policy guard refused a clear-text input: personal data its data level does not let out (the message names each rule and field). */
   policy_refused: 422,
+  /** An L2 input in clear text, and no node an admin marked trusted serves the model right now: retry later, or send it encrypted. */
+  policy_needs_trusted_node: 503,
+  /** An L2 input in clear text on a signer that runs none (`guard.l2_clear_text = "refuse"`): send it encrypted. */
+  policy_needs_encryption: 422,
   too_many_requests: 429,
+  // Encrypted tasks (issue 14).
+  /** No online node serves this model, so there is no key to seal an input to: retry later. */
+  no_node_available: 503,
+  /** No such reservation for this requester, or it expired: ask for a new one (POST /api/v1/reservations). */
+  reservation_not_found: 404,
+  /** The node is not one this reservation offered: seal only to the nodes it lists. */
+  node_not_reserved: 409,
+  /** An encrypted task's result without a valid signature over its sealed output, or an output that is not a cipher object. */
+  sealed_output_invalid: 400,
   unavailable: 503,
   internal: 500,
   gateway_timeout: 504,

@@ -30,3 +30,5 @@ export interface GuardFinding {
   path: string;
   action: GuardAction;
 }
+
+export * from './sealed.js';

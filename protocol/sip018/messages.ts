@@ -193,3 +193,46 @@ export function verifyNodeRequest(req: NodeRequest, chainId: number, signature: 
   }
   return verifyEncoded(encoded, signature, publicKey);
 }
+
+/** Domain of a node's word for the ciphertext of an encrypted task's output (never valid on chain). */
+export const SEALED_OUTPUT_DOMAIN = { name: 'inference-sealed-output', version: '1' } as const;
+
+/** What a node signs beside an encrypted task's result: the output hash it settles, and the sha256 of the ciphertext it sent. */
+export interface SealedOutput {
+  escrow: string;
+  taskId: bigint | number;
+  /** The result's output hash (protocol/privacy outputCommitment). */
+  outputHash: string;
+  /** sha256 of the sealed output's bytes. */
+  sealedHash: string;
+}
+
+function encodeSealedOutput(out: SealedOutput, chainId: number): Uint8Array {
+  return structuredDataBytes(
+    SEALED_OUTPUT_DOMAIN,
+    chainId,
+    () => domainCV(SEALED_OUTPUT_DOMAIN, chainId),
+    Cl.tuple({
+      escrow: Cl.principal(out.escrow),
+      'task-id': Cl.uint(out.taskId),
+      'output-hash': Cl.buffer(hash32(out.outputHash, 'outputHash')),
+      'sealed-hash': Cl.buffer(hash32(out.sealedHash, 'sealedHash')),
+    }),
+  );
+}
+
+/** Signs a sealed output (RSV hex). */
+export function signSealedOutput(out: SealedOutput, chainId: number, privateKey: string): string {
+  return signEncoded(encodeSealedOutput(out, chainId), privateKey);
+}
+
+/** Verifies a node's signature over a sealed output against its compressed public key. */
+export function verifySealedOutput(out: SealedOutput, chainId: number, signature: string, publicKey: string): boolean {
+  let encoded: Uint8Array;
+  try {
+    encoded = encodeSealedOutput(out, chainId);
+  } catch {
+    return false;
+  }
+  return verifyEncoded(encoded, signature, publicKey);
+}
