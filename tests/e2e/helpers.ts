@@ -11,8 +11,14 @@ import {
   type MarketplaceOptions,
 } from '../../scripts/lib/marketplace.js';
 
-/** signer.toml for tests: short leases, sweeps and batch waits so failures show in seconds. */
+/**
+ * signer.toml for tests: short leases, sweeps and batch waits so failures show in seconds. A killed
+ * agent counts as online until its heartbeat times out, and a spot-checked task (5% of them) waits
+ * that long for a second node: 30 s (three of the agent's 10 s heartbeats) rather than 90 s.
+ */
 export const FAST_SIGNER_TOML = `
+[network]
+heartbeat_timeout_ms = 30000
 [scheduler]
 max_infer_time_ms = 4000
 sweep_interval_ms = 300
