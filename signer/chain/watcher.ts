@@ -6,6 +6,7 @@
 import { privacyMode, type PrivacyMode } from '../../protocol/index.js';
 import { chainCursor, prepared } from '../db/index.js';
 import type { Services } from '../services.js';
+import { levelOf, trustedOnlyTask } from '../guard/index.js';
 import { createTask } from '../tasks/index.js';
 import { runsFor } from '../tasks/index.js';
 import type { Chain, TaskSubmittedEvent } from './types.js';
@@ -35,6 +36,11 @@ export function ingest(s: Services, events: TaskSubmittedEvent[], cursor: string
     let created = 0;
     for (const e of events) {
       const id = e.chainTaskId.toString();
+      // An L2 model's clear-text input goes to trusted nodes only: decided here, from the model and
+      // privacy mode fixed on chain (the upload may come before or after, and names its model itself).
+      const privacy = privacyOf(s, e.privacy);
+      const level = levelOf(s.store, s.guard, { tokenId: null, model: e.model, requestId: id });
+      const trustedOnly = trustedOnlyTask(s.guard, level, privacy);
       const fresh = createTask(
         s.store,
         {
@@ -49,16 +55,17 @@ export function ingest(s: Services, events: TaskSubmittedEvent[], cursor: string
           artifact_hash: e.artifactHash.toLowerCase(),
           input_hash: e.inputHash.toLowerCase(),
           deadline: Number(e.deadline),
-          privacy: privacyOf(s, e.privacy),
+          privacy,
           priority: e.priority,
           security: e.security,
           precision: e.precision,
           sample_bps: e.sampleBps,
-          runs_needed: runsFor(e.security, e.sampleBps, privacyOf(s, e.privacy)),
+          runs_needed: runsFor(e.security, e.sampleBps, privacy),
           submit_txid: e.txid,
           submit_block_height: e.blockHeight,
+          trusted_only: trustedOnly ? 1 : 0,
         },
-        `task-submitted in tx ${e.txid} at block ${e.blockHeight}`,
+        `task-submitted in tx ${e.txid} at block ${e.blockHeight}${trustedOnly ? '; L2 input in clear text: only a node the operator marked trusted may run it' : ''}`,
         now,
       );
       if (fresh) created++;

@@ -2,13 +2,15 @@
  * The guard on the signer's clear-text inputs: a direct request's tensors are checked before they
  * are queued, at the stricter of its token's and its model's data level. Every finding is audited
  * (rule, field path, action; never the value); a refusal is a 422 naming each one, and a masked
- * input is what the nodes get in place of what was sent.
+ * input is what the nodes get in place of what was sent. An L2 input (clear text here) goes to
+ * trusted nodes only (trusted.ts).
  */
 import { eq } from 'drizzle-orm';
 import { DATA_LEVELS, stricterLevel, type DataLevel, type GuardFinding, type OipTensor } from '../../protocol/index.js';
 import { apiTokens, guardAudit, modelPolicies, type SignerDatabase } from '../db/index.js';
 import { ApiError } from '../errors.js';
 import type { PolicyGuard } from './index.js';
+import { clearTextRoute } from './trusted.js';
 
 /** Who sent an input and for which model: what sets its level and what the audit log records. */
 export interface GuardSubject {
@@ -34,7 +36,14 @@ export function levelOf(store: SignerDatabase, guard: PolicyGuard, who: GuardSub
   return stricterLevel(asLevel(token) ?? guard.defaultLevel, asLevel(model) ?? guard.defaultLevel);
 }
 
-function audit(store: SignerDatabase, who: GuardSubject, level: DataLevel, findings: GuardFinding[], now: number) {
+/** Writes one guard_audit row per finding (never the value). */
+export function auditFindings(
+  store: SignerDatabase,
+  who: GuardSubject,
+  level: DataLevel,
+  findings: GuardFinding[],
+  now: number,
+): void {
   if (findings.length === 0) return;
   store.db
     .insert(guardAudit)
@@ -53,23 +62,30 @@ function audit(store: SignerDatabase, who: GuardSubject, level: DataLevel, findi
     .run();
 }
 
+/** What a direct request's guard returns: the inputs to queue, and whether only trusted nodes may run them. */
+export interface GuardedInputs {
+  inputs: OipTensor[][];
+  trustedOnly: boolean;
+}
+
 /**
  * Guards the inputs of one request, or of each request of a batch (`$.requests[i].inputs…` paths).
- * Returns the inputs to queue: the same arrays, or masked copies.
+ * Returns the inputs to queue (the same arrays, or masked copies) and whether their tasks are
+ * trusted-only (L2); throws policy_needs_* when an L2 input has no node it may go to.
  */
 export function guardInputs(
   store: SignerDatabase,
   guard: PolicyGuard,
-  who: GuardSubject,
+  who: GuardSubject & { artifactHash: string },
   inputs: OipTensor[][],
   batch: boolean,
   now = Date.now(),
-): OipTensor[][] {
-  if (!guard.enabled) return inputs;
+): GuardedInputs {
+  if (!guard.enabled) return { inputs, trustedOnly: false };
   const level = levelOf(store, guard, who);
   const doc = batch ? { requests: inputs.map((i) => ({ inputs: i })) } : { inputs: inputs[0] };
   const verdict = guard.check(doc, level);
-  audit(store, who, level, verdict.findings, now);
+  auditFindings(store, who, level, verdict.findings, now);
   if (verdict.action === 'refuse') {
     const refused = verdict.findings.filter((f) => f.action === 'refuse').map((f) => `${f.rule} at ${f.path}`);
     throw new ApiError(
@@ -77,8 +93,10 @@ export function guardInputs(
       `personal data that data level ${level} does not let out: ${refused.join(', ')}; remove it from the input, or ask the operator about this token's and model's data levels`,
     );
   }
-  if (verdict.action !== 'mask') return inputs;
-  return batch
+  const trustedOnly = clearTextRoute(store, guard, level, { name: who.model, artifactHash: who.artifactHash });
+  if (verdict.action !== 'mask') return { inputs, trustedOnly };
+  const masked = batch
     ? (verdict.value as { requests: { inputs: OipTensor[] }[] }).requests.map((r) => r.inputs)
     : [(verdict.value as { inputs: OipTensor[] }).inputs];
+  return { inputs: masked, trustedOnly };
 }

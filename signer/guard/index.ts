@@ -16,7 +16,10 @@ import {
 import { findPii } from './detectors.js';
 
 export { findPii, luhnValid, residentIdValid, type Span } from './detectors.js';
-export { guardInputs, levelOf, type GuardSubject } from './apply.js';
+export { guardInputs, levelOf, type GuardSubject, type GuardedInputs } from './apply.js';
+export { guardHashedInput, guardableOf } from './hashed.js';
+export { guardUpload } from './uploads.js';
+export { clearTextRoute, markTrustedOnly, trustedOnlyTask, trustedNodeServes } from './trusted.js';
 
 const action = z.enum(GUARD_ACTIONS);
 const levelPolicy = z
@@ -40,6 +43,12 @@ export const guardConfigSchema = z
     L0: levelPolicy.default({ action: 'pass', rules: {} }),
     L1: levelPolicy.default({ action: 'mask', rules: {} }),
     L2: levelPolicy.default({ action: 'refuse', rules: {} }),
+    /**
+     * L2 inputs in clear text (not encrypted): `trusted_nodes` runs them only on nodes an admin marked
+     * trusted (refused with policy_needs_trusted_node while none serving the model is online);
+     * `refuse` takes none (policy_needs_encryption): L2 must then come encrypted.
+     */
+    l2_clear_text: z.enum(['trusted_nodes', 'refuse']).default('trusted_nodes'),
   })
   .strict();
 export type GuardConfig = z.infer<typeof guardConfigSchema>;
@@ -72,6 +81,11 @@ export class PolicyGuard {
 
   get enabled(): boolean {
     return this.#config.enabled;
+  }
+
+  /** What becomes of L2 inputs in clear text: trusted nodes only, or refused. */
+  get l2ClearText(): GuardConfig['l2_clear_text'] {
+    return this.#config.l2_clear_text;
   }
 
   /** The level a call gets when neither its token nor its model sets one. */

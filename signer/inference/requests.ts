@@ -13,7 +13,7 @@ import type { ModelIo } from './io.js';
 import type { QueuedInput } from './queue.js';
 import { liveModel } from './models.js';
 import { priceMetered, reserveMetered } from '../accounts/index.js';
-import { guardInputs } from '../guard/index.js';
+import { guardInputs, markTrustedOnly } from '../guard/index.js';
 
 /** What a caller may ask of one request besides its inputs. */
 export interface RequestOptions {
@@ -105,11 +105,11 @@ export async function queueRequests(
   const guarded = guardInputs(
     s.store,
     s.guard,
-    { tokenId: caller.tokenId, model: model.name, requestId: caller.requestId },
+    { tokenId: caller.tokenId, model: model.name, artifactHash: model.artifact_hash, requestId: caller.requestId },
     requests.map((r) => r.inputs),
     batch,
   );
-  requests = requests.map((r, i) => (guarded[i] === r.inputs ? r : { inputs: guarded[i]! }));
+  requests = requests.map((r, i) => (guarded.inputs[i] === r.inputs ? r : { inputs: guarded.inputs[i]! }));
   // A model whose IO is not read yet is checked by the node this once.
   const io = s.inference.io.known(model.artifact_hash);
   if (io) for (const [i, r] of requests.entries()) checkAgainstModel(r.inputs, io, where(i));
@@ -118,7 +118,11 @@ export async function queueRequests(
     caller.tokenId === null
       ? null
       : await priceMetered(s.accounts, s.store, caller.tokenId, caller.requestId, model, requests.length);
-  const within = metered ? (tasks: TaskRow[]) => reserveMetered(s.store, metered, tasks) : undefined;
+  // Both inside the transaction that creates the tasks: no node can lease an L2 task before it is marked trusted-only.
+  const within = (tasks: TaskRow[]) => {
+    if (guarded.trustedOnly) markTrustedOnly(s.store, tasks.map((t) => t.task_id));
+    if (metered) reserveMetered(s.store, metered, tasks);
+  };
   const tasks = s.inference.enqueue(requests, {
     model,
     tokenId: caller.tokenId,

@@ -9,6 +9,7 @@ import { record, type Reputation } from './reputation.js';
 
 export * from './reputation.js';
 export * from './bonds.js';
+export { setTrusted } from './trust.js';
 
 /** A node row as stored. */
 export type NodeRow = typeof inferenceNodes.$inferSelect;

@@ -78,16 +78,20 @@ function ranIt(task: TaskRow, nodeId: string): boolean {
 /** A node may take this many candidates into account per pull, besides the tasks it asks for. */
 const CANDIDATES = 32;
 
-/** The first pending tasks of the given models that `nodeId` has not run yet, by priority then age (one index range per model). */
-function candidatesFor(s: Services, nodeId: string, models: string[], limit: number): TaskRow[] {
+/**
+ * The first pending tasks of the given models that `nodeId` has not run yet, by priority then age
+ * (one index range per model); trusted-only tasks only for a node marked trusted.
+ */
+function candidatesFor(s: Services, nodeId: string, trusted: boolean, models: string[], limit: number): TaskRow[] {
   // Without a known tip every deadline passes the filter (heights are never negative).
   const tip = s.chain.tipHeight ?? -1;
   const query = prepared(
     s.store.sqlite,
-    "select * from inference_tasks where status = 'pending' and artifact_hash = ? and (deadline is null or deadline > ?) and (votes is null or instr(votes, ?) = 0) order by priority desc, created_at asc limit ?",
+    "select * from inference_tasks where status = 'pending' and artifact_hash = ? and (deadline is null or deadline > ?) and (votes is null or instr(votes, ?) = 0) and (trusted_only = 0 or ? = 1) order by priority desc, created_at asc limit ?",
   );
   // A task that needs several nodes never runs twice on one: its votes name the nodes that ran it.
-  const rows = models.flatMap((model) => query.all(model, tip, voteOf(nodeId), limit) as TaskRow[]);
+  // An L2 input in clear text (trusted_only) goes only to a node the operator marked trusted.
+  const rows = models.flatMap((model) => query.all(model, tip, voteOf(nodeId), trusted ? 1 : 0, limit) as TaskRow[]);
   if (models.length > 1) rows.sort((a, b) => b.priority - a.priority || a.created_at - b.created_at);
   return rows.slice(0, limit);
 }
@@ -124,6 +128,7 @@ export function leaseUpTo(s: Services, nodeId: string, max: number, now = Date.n
     const candidates = candidatesFor(
       s,
       nodeId,
+      me.trusted === 1,
       [...new Set<string>(JSON.parse(me.supported_models))],
       nodes.length > 1 ? CANDIDATES + room : room,
     );
@@ -139,6 +144,7 @@ export function leaseUpTo(s: Services, nodeId: string, max: number, now = Date.n
         const better = nodes.some(
           (n) =>
             n !== me &&
+            (task.trusted_only === 0 || n.trusted === 1) &&
             !ranIt(task, n.node_id) &&
             loadOf(n) < cap &&
             JSON.parse(n.supported_models).includes(task.artifact_hash) &&

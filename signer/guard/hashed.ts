@@ -1,0 +1,79 @@
+/**
+ * The guard on inputs whose sha256 is fixed before the signer sees them: a chain task's input hash
+ * is on chain, and a prepaid request signs its input_hash. Masking cannot be sound there: the node
+ * checks the bytes it gets against the task's input_hash and would refuse masked ones, and were it
+ * told the masked hash instead, its signed result (and a prepaid receipt's leaf, which pairs the
+ * signed request with the output hash) would bind an output to an input the requester never sent.
+ * So a finding the level would mask is refused like one it refuses, and audited as `refuse`; the
+ * requester removes or masks the data itself and uploads (or signs) again.
+ *
+ * What is read as text: a JSON blob whole (the OIP `{"inputs": [...]}`: BYTES strings, names,
+ * parameters); of a binary tensor blob, its JSON header line (names, shapes, parameters) only, since
+ * its tensors are fixed-width numbers (BYTES tensors exist in JSON only) and the guard finds text;
+ * other bytes as UTF-8 text. An ECIES cipher object is ciphertext and is not read.
+ */
+import { isBinaryInputs, type DataLevel } from '../../protocol/index.js';
+import type { SignerDatabase } from '../db/index.js';
+import { ApiError } from '../errors.js';
+import { auditFindings, type GuardSubject } from './apply.js';
+import type { PolicyGuard } from './index.js';
+
+const decoder = new TextDecoder();
+const CIPHER_FIELDS = ['iv', 'ephemeralPK', 'cipherText', 'mac'] as const;
+
+/** The @stacks/encryption CipherObject form: encrypted to a node, so nothing for the guard to read. */
+function isCipherObject(doc: unknown): boolean {
+  return (
+    doc !== null &&
+    typeof doc === 'object' &&
+    CIPHER_FIELDS.every((k) => typeof (doc as Record<string, unknown>)[k] === 'string')
+  );
+}
+
+/** What of an input blob the guard reads (see above); undefined for ciphertext. */
+export function guardableOf(bytes: Uint8Array): unknown {
+  if (isBinaryInputs(bytes)) return JSON.parse(decoder.decode(bytes.subarray(0, bytes.indexOf(0x0a))));
+  const text = decoder.decode(bytes);
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    return text;
+  }
+  return isCipherObject(doc) ? undefined : doc;
+}
+
+/**
+ * Guards an input whose hash is fixed at `level`: every finding is audited (masks as refusals) and
+ * any finding that would not pass is a 422 policy_refused naming rule and field path.
+ */
+export function guardHashedInput(
+  store: SignerDatabase,
+  guard: PolicyGuard,
+  who: GuardSubject,
+  bytes: Uint8Array,
+  level: DataLevel,
+  now = Date.now(),
+): void {
+  if (!guard.enabled) return;
+  const doc = guardableOf(bytes);
+  if (doc === undefined) return;
+  const verdict = guard.check(doc, level);
+  if (verdict.findings.length === 0) return;
+  const wouldMask = new Set<string>();
+  const findings = verdict.findings.map((f) => {
+    if (f.action !== 'mask') return f;
+    wouldMask.add(`${f.rule} at ${f.path}`);
+    return { ...f, action: 'refuse' as const };
+  });
+  auditFindings(store, who, level, findings, now);
+  const refused = findings.filter((f) => f.action === 'refuse').map((f) => `${f.rule} at ${f.path}`);
+  if (refused.length === 0) return;
+  const masked = wouldMask.size
+    ? ` (${[...wouldMask].join(', ')} would be masked on a direct call, but this input's sha256 is fixed, on chain or in a signed request, so the signer cannot change it)`
+    : '';
+  throw new ApiError(
+    'policy_refused',
+    `personal data that data level ${level} does not let out: ${refused.join(', ')}${masked}; remove or mask it in the input, then upload or sign it again`,
+  );
+}
