@@ -23,7 +23,14 @@ export { WorkerPool, WorkerCrashedError, PoolClosedError } from './pool/index.js
 export { DynamicBatcher, isBatchable } from './batcher/index.js';
 export { ModelStore, ModelRefusedError, scanModels, sha256File, DEFAULT_MODELS } from './models/index.js';
 export { SignerClient, SignerError, backoffDelay } from './client/index.js';
-export { Agent, computeTask, signResult, TaskFailure, type Completion } from './loop/index.js';
+export {
+  Agent,
+  computeTask,
+  signResult,
+  TaskFailure,
+  type Completion,
+  type TaskContext,
+} from './loop/index.js';
 export { encodeOutputs, confidenceOf } from './encode/index.js';
 export {
   BondClient,
@@ -220,9 +227,11 @@ export async function startAgent(
         privateKey: key.privateKey,
         validate: (bytes, inputHash, info) => pool.validate(bytes, inputHash, info, limits),
         model: (hash) => store.ensure(hash),
-        input: (hash) => client.input(hash),
+        input: (hash, opts) => client.input(hash, opts),
         infer: (hash, feeds) => batcher.submit(hash, feeds),
         encode: (outputs, names, precision) => pool.encode(outputs, names, precision),
+        openSealed: (sealed, inputHash) => pool.openSealed(key.privateKey, sealed, inputHash),
+        sealOutput: (json, salt, replyTo) => pool.sealOutput(json, salt, replyTo),
       },
       // The signer leases only to `online` nodes, so one recovered crash must not take the node out of service.
       degraded: () => restarts.length >= DEGRADED_RESTARTS && Date.now() - restarts[0]! < DEGRADED_WINDOW_MS,

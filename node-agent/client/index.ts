@@ -11,6 +11,7 @@ import {
   FRAMED_TASKS,
   pulledTask,
   pulledTasks,
+  sealedInputPath,
   sha256Hex,
   signNodeRequest,
   type CompleteOutcome,
@@ -188,9 +189,12 @@ export class SignerClient {
     return (await this.call('POST', '/api/v1/tasks/complete', body)).data;
   }
 
-  /** GET the raw bytes of a content-addressed input blob. */
-  async input(inputHash: string): Promise<Uint8Array> {
-    return this.bytes(`/api/v1/inputs/${inputHash}`);
+  /**
+   * GET the raw bytes of a content-addressed input blob; with `sealed`, the ciphertext of an encrypted
+   * task's input sealed to this node (the path follows from the hash, whatever input_url a task names).
+   */
+  async input(inputHash: string, opts?: { sealed: boolean }): Promise<Uint8Array> {
+    return this.bytes(opts?.sealed ? sealedInputPath(inputHash) : `/api/v1/inputs/${inputHash}`);
   }
 
   /** GET the raw bytes of a model artifact. */

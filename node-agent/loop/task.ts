@@ -6,6 +6,7 @@
 import {
   errorReport,
   jsonHash,
+  signSealedOutput,
   signTaskResult,
   type CompleteTaskRequest,
   type InferenceOutputs,
@@ -14,6 +15,7 @@ import {
 import type { Feeds, ModelInfo } from '../engine/index.js';
 import type { Validated } from '../validate/index.js';
 import type { EncodedOutput } from '../encode/index.js';
+import type { OpenedInput, SealedOutput, UnopenedInput } from '../sealed/index.js';
 
 /** What computing a task needs. */
 export interface TaskContext {
@@ -23,13 +25,16 @@ export interface TaskContext {
   validate(bytes: Uint8Array, inputHash: string, info: ModelInfo): Promise<Validated>;
   /** Loads the model (once) and returns its metadata; throws when the model is refused. */
   model(artifactHash: string): Promise<ModelInfo>;
-  /** The input blob's bytes. */
-  input(inputHash: string): Promise<Uint8Array>;
+  /** The input blob's bytes; with `sealed`, the ciphertext of an encrypted task's input sealed to this node. */
+  input(inputHash: string, opts?: { sealed: boolean }): Promise<Uint8Array>;
   /** Runs (possibly batched) inference. */
   infer(artifactHash: string, feeds: Feeds): Promise<Feeds>;
-  /** Serializes and hashes the outputs (off the main thread in the agent). */
-  /** Serializes and hashes outputs, floats rounded to `precision` significant digits (0 = exact). */
+  /** Serializes and hashes outputs, floats rounded to `precision` significant digits (0 = exact; off the main thread in the agent). */
   encode(outputs: Feeds, names: string[], precision: number): Promise<EncodedOutput>;
+  /** Encrypted tasks: unseals an input with this node's key and checks its envelope against the input hash (../sealed). */
+  openSealed(sealed: Uint8Array, inputHash: string): Promise<OpenedInput | UnopenedInput>;
+  /** Encrypted tasks: commits to the output JSON with the salt and seals it to the requester (../sealed). */
+  sealOutput(json: string, salt: string, replyTo: string): Promise<SealedOutput>;
 }
 
 /** The task could not run for a reason the requester or model owner can act on: it is reported, signed. */
@@ -48,7 +53,10 @@ function signedTaskId(task: PulledTask): bigint {
 /** A signed completion ready to post: the request, and the output as the exact JSON that was hashed. */
 export interface Completion {
   request: Omit<CompleteTaskRequest, 'output'>;
-  /** Canonical JSON of `{"outputs": [...]}`, or null for a failure report. */
+  /**
+   * Canonical JSON of `{"outputs": [...]}`, or for an encrypted task the canonical JSON of the ECIES
+   * cipher object it was sealed into (what the sealed signature's hash covers), or null for a failure report.
+   */
   outputJson: string | null;
 }
 
@@ -103,28 +111,65 @@ export async function computeTask(
   try {
     // An id that cannot be signed fails now, before the model is fetched and run for nothing.
     signedTaskId(task);
-    // A federated task runs as a standard one here: the signer gives it to several nodes and settles on the majority.
-    // Nothing in the project encrypts inputs yet, so this node has no decryption to run an encrypted task with.
-    if (task.privacy === 'encrypted')
-      throw new TaskFailure(
-        'privacy mode "encrypted" is not supported by this node; it runs standard and federated tasks',
-      );
     const info = await ctx.model(task.artifact_hash);
+    // A federated task runs as a standard one here (the signer gives it to several nodes and settles on the
+    // majority); an encrypted one opens its sealed input first and seals its output.
+    if (task.privacy === 'encrypted') return await computeSealed(task, ctx, info);
     const bytes = inlineInput(task) ?? (await ctx.input(task.input_hash));
-    const checked = await ctx.validate(bytes, task.input_hash, info);
-    if (!checked.ok) throw new TaskFailure(checked.reason);
-    const outputs = await ctx.infer(task.artifact_hash, checked.feeds);
-    const encoded = await ctx.encode(
-      outputs,
-      info.outputs.map((m) => m.name).filter((n) => outputs[n]),
-      task.precision ?? 0,
-    );
+    const encoded = await run(task, ctx, info, bytes, task.input_hash);
     return { request: signed(task, ctx, encoded.hash, encoded.confidence), outputJson: encoded.json };
   } catch (err) {
     if (!isTaskFault(err)) throw err;
     const error = (err as Error).message.slice(0, 2000);
     return { request: signed(task, ctx, jsonHash(errorReport(error)), null, error), outputJson: null };
   }
+}
+
+/** Checks input bytes against their hash and the model, runs them, and encodes the outputs. */
+async function run(
+  task: PulledTask,
+  ctx: TaskContext,
+  info: ModelInfo,
+  bytes: Uint8Array,
+  sha256: string,
+): Promise<EncodedOutput> {
+  const checked = await ctx.validate(bytes, sha256, info);
+  if (!checked.ok) throw new TaskFailure(checked.reason);
+  const outputs = await ctx.infer(task.artifact_hash, checked.feeds);
+  return ctx.encode(
+    outputs,
+    info.outputs.map((m) => m.name).filter((n) => outputs[n]),
+    task.precision ?? 0,
+  );
+}
+
+/**
+ * An encrypted task (protocol/privacy/sealed): fetch the input sealed to this node (never inline),
+ * open it, run the inner bytes, and post the output sealed to the requester. The output hash is the
+ * salted commitment, and the sealed signature binds it to the exact ciphertext posted. Nothing the
+ * signer sees may quote the plaintext: no confidence (a property of the output), and a refused input's
+ * reason is withheld, since the input check quotes names and values from the input.
+ */
+async function computeSealed(task: PulledTask, ctx: TaskContext, info: ModelInfo): Promise<Completion> {
+  const opened = await ctx.openSealed(await ctx.input(task.input_hash, { sealed: true }), task.input_hash);
+  if (!opened.ok) throw new TaskFailure(opened.error);
+  let encoded: EncodedOutput;
+  try {
+    encoded = await run(task, ctx, info, opened.inputBytes, opened.inputSha256);
+  } catch (err) {
+    if (!(err instanceof TaskFailure)) throw err;
+    throw new TaskFailure(
+      "input_invalid: the decrypted input does not fit this model; this node checks it as it checks a clear input (the Open Inference Protocol form, the model's input names, types and shapes, the size limits) but does not report the detail, which may quote the encrypted input",
+    );
+  }
+  const sealed = await ctx.sealOutput(encoded.json, opened.salt, opened.replyTo);
+  const request = signed(task, ctx, sealed.outputHash, null);
+  request.sealed_signature = signSealedOutput(
+    { escrow: task.escrow, taskId: signedTaskId(task), outputHash: sealed.outputHash, sealedHash: sealed.sealedHash },
+    task.chain_id,
+    ctx.privateKey,
+  );
+  return { request, outputJson: sealed.sealedJson };
 }
 
 /** Errors that belong to the task (its input, its model, the runtime on that input) rather than to our connection. */

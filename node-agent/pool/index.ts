@@ -9,6 +9,7 @@ import { ThreadPool, workerFile } from '../../protocol/index.js';
 import type { Feeds, ModelInfo } from '../engine/index.js';
 import { cheapToCheck, checkInput, type InputLimits, type Validated } from '../validate/index.js';
 import { cheapToEncode, encodeOutputs, type EncodedOutput } from '../encode/index.js';
+import type { OpenedInput, SealedOutput, UnopenedInput } from '../sealed/index.js';
 import type { handlers, LoadCall, LoadResult } from './worker.js';
 
 export type { LoadResult };
@@ -118,6 +119,20 @@ export class WorkerPool {
   encode(outputs: Feeds, names: string[], precision = 0): Promise<EncodedOutput> {
     if (cheapToEncode(outputs)) return Promise.resolve(encodeOutputs(outputs, names, precision));
     return this.threads.call('encode', { outputs, names, precision });
+  }
+
+  /**
+   * Encrypted tasks: unseals an input with the node's key and checks its envelope against the task's
+   * input hash, on the next free worker (ECIES costs milliseconds of pure JavaScript; see ../sealed).
+   */
+  openSealed(privateKey: string, sealed: Uint8Array, inputHash: string): Promise<OpenedInput | UnopenedInput> {
+    const own = sealed.byteOffset === 0 && sealed.byteLength === sealed.buffer.byteLength ? sealed : sealed.slice();
+    return this.threads.call('openSealed', { privateKey, sealed: own, inputHash });
+  }
+
+  /** Encrypted tasks: commits to the canonical output with the salt and seals it to the requester, on the next free worker. */
+  sealOutput(json: string, salt: string, replyTo: string): Promise<SealedOutput> {
+    return this.threads.call('sealOutput', { json, salt, replyTo });
   }
 
   /** How many more runs would start at once: idle workers not already spoken for by queued runs. */

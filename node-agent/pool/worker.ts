@@ -1,7 +1,8 @@
 /**
  * An inference worker: owns one Engine and runs what the pool sends, one call at a time. The
  * engine's `run` blocks this thread, which is the point: the agent's main thread stays free.
- * Input parsing and output serialization run here too: JSON work on a large tensor blocks just the same.
+ * Input parsing and output serialization run here too: JSON work on a large tensor blocks just the same,
+ * and so does the ECIES of encrypted tasks (see ../sealed).
  */
 import { workerData } from 'node:worker_threads';
 import { ENGINES, type Engine, type Feeds, type ModelInfo, type TensorMeta } from '../engine/index.js';
@@ -9,6 +10,7 @@ import { allocateData, elementCount } from '../../protocol/tensor/index.js';
 import { move, serve } from '../../protocol/workers/index.js';
 import { checkInput, type InputLimits } from '../validate/index.js';
 import { encodeOutputs } from '../encode/index.js';
+import { openSealedInput, sealOutput } from '../sealed/index.js';
 
 /** What a load reports. */
 export interface LoadResult {
@@ -71,6 +73,9 @@ export const handlers = {
     return move(checked, checked.ok ? buffers(checked.feeds) : []);
   },
   encode: (m: { outputs: Feeds; names: string[]; precision: number }) => encodeOutputs(m.outputs, m.names, m.precision),
+  openSealed: (m: { privateKey: string; sealed: Uint8Array; inputHash: string }) =>
+    openSealedInput(m.privateKey, m.sealed, m.inputHash),
+  sealOutput: (m: { json: string; salt: string; replyTo: string }) => sealOutput(m.json, m.salt, m.replyTo),
   async release(m: { modelId: string }) {
     await (await engine).release(m.modelId);
   },

@@ -167,6 +167,8 @@ describe('computing a task', () => {
     input: async () => bytes,
     infer: (hash: string, feeds: Parameters<DynamicBatcher['submit']>[1]) => batcher.submit(hash, feeds),
     encode: (outputs: Feeds, names: string[]) => pool.encode(outputs, names),
+    openSealed: (sealed: Uint8Array, inputHash: string) => pool.openSealed(key, sealed, inputHash),
+    sealOutput: (json: string, salt: string, replyTo: string) => pool.sealOutput(json, salt, replyTo),
   });
   /** The body as the signer parses it from what the client sends. */
   const compute = async (t: PulledTask, bytes: Uint8Array) => {
@@ -202,14 +204,11 @@ describe('computing a task', () => {
     expect(verifies(t, body.output_hash, body.signature)).toBe(true);
   });
 
-  it("refuses input bytes that are not the task's input hash, and privacy modes it cannot honour", async () => {
+  it("refuses input bytes that are not the task's input hash, and runs a federated task as a standard one", async () => {
     const bytes = blob(oip('x', DIMS, floats(DIMS)));
     const wrong = await compute(task(sha256Hex('something else')), bytes);
     expect(wrong.error).toMatch(/^input bytes hash to [0-9a-f]{64}, not the task's input_hash/);
-    const encrypted = await compute(task(sha256Hex(bytes), { privacy: 'encrypted' }), bytes);
-    expect(encrypted.error).toBe(
-      'privacy mode "encrypted" is not supported by this node; it runs standard and federated tasks',
-    );
+    // Encrypted tasks: tests/node-agent/encrypted.test.ts.
     const federated = await compute(task(sha256Hex(bytes), { privacy: 'federated' }), bytes);
     expect(federated.error).toBeUndefined();
   });
