@@ -21,6 +21,7 @@ const NAV: [string, string][] = [
   ['/console', 'Dashboard'],
   ['/console/models', 'Models'],
   ['/console/tokens', 'Tokens'],
+  ['/console/privacy', 'Privacy'],
   ['/docs', 'API docs'],
 ];
 

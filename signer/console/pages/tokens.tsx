@@ -2,15 +2,17 @@
 import type { AdminSession } from '../accounts.js';
 import type { Flash } from '../flash.js';
 import { CsrfField, Layout } from '../layout.js';
+import type { DataLevel } from '../../../protocol/index.js';
 import type { TokenView } from '../../tokens/index.js';
+import { LevelSelect, levelText } from './privacy.js';
 
 const when = (ms: number | null) =>
   ms === null ? 'never' : `${new Date(ms).toISOString().replace('T', ' ').slice(0, 16)} UTC`;
 const dateInput = (ms: number | null) => (ms === null ? '' : new Date(ms).toISOString().slice(0, 16));
 const limit = (n: number, unit: string) => (n === 0 ? 'no limit' : `${n} ${unit}`);
 
-/** Inputs shared by the create and edit forms; `t` prefills them. */
-function SettingsFields({ t }: { t?: TokenView }) {
+/** Inputs shared by the create and edit forms; `t` prefills them; `defaultLevel` is the guard's default_level. */
+function SettingsFields({ t, defaultLevel }: { t?: TokenView; defaultLevel: DataLevel }) {
   return (
     <>
       <label for="name">Name</label>
@@ -49,6 +51,14 @@ function SettingsFields({ t }: { t?: TokenView }) {
         </span>
       </label>
       <input id="account" name="account" maxlength={64} value={t?.account ?? ''} />
+      <label for="data_level">
+        Data level{' '}
+        <span class="hint">
+          what the token's inputs may hold: L0 public, L1 internal (personal data masked), L2 sensitive (see{' '}
+          <a href="/console/privacy">Privacy</a>); a call gets the stricter of this and its model's level
+        </span>
+      </label>
+      <LevelSelect id="data_level" value={t?.data_level ?? null} defaultLevel={defaultLevel} />
     </>
   );
 }
@@ -78,11 +88,14 @@ function Actions({ admin, t, inList = true }: { admin: AdminSession; t: TokenVie
 export function TokensPage({
   admin,
   tokens,
+  defaultLevel,
   flash,
   created,
 }: {
   admin: AdminSession;
   tokens: TokenView[];
+  /** The guard's default_level: what a token left at default gets. */
+  defaultLevel: DataLevel;
   flash?: Flash;
   created?: { token: string; name: string };
 }) {
@@ -118,13 +131,14 @@ export function TokensPage({
               <th>Expires</th>
               <th>Models</th>
               <th>IPs</th>
+              <th>Data level</th>
               <th></th>
             </tr>
           </thead>
           <tbody>
             {tokens.length === 0 && (
               <tr>
-                <td colspan={8}>No tokens yet: create one below.</td>
+                <td colspan={9}>No tokens yet: create one below.</td>
               </tr>
             )}
             {tokens.map((t) => (
@@ -149,6 +163,7 @@ export function TokensPage({
                   {t.ip_allowlist.length === 0 ? 'any' : t.ip_allowlist.join(', ')}
                   {t.account && <div class="mono hint">paid by {t.account}</div>}
                 </td>
+                <td class="data-level">{levelText(t.data_level, defaultLevel)}</td>
                 <td>
                   <Actions admin={admin} t={t} />
                 </td>
@@ -160,7 +175,7 @@ export function TokensPage({
       <h2>Create a token</h2>
       <form method="post" action="/console/tokens" class="card narrow">
         <CsrfField admin={admin} />
-        <SettingsFields />
+        <SettingsFields defaultLevel={defaultLevel} />
         <p>
           <button type="submit">Create token</button>
         </p>
@@ -170,7 +185,17 @@ export function TokensPage({
 }
 
 /** One token's edit form and state actions. */
-export function TokenEditPage({ admin, token, flash }: { admin: AdminSession; token: TokenView; flash?: Flash }) {
+export function TokenEditPage({
+  admin,
+  token,
+  defaultLevel,
+  flash,
+}: {
+  admin: AdminSession;
+  token: TokenView;
+  defaultLevel: DataLevel;
+  flash?: Flash;
+}) {
   return (
     <Layout title={`API token ${token.name}`} admin={admin} flash={flash}>
       <p>
@@ -193,7 +218,7 @@ export function TokenEditPage({ admin, token, flash }: { admin: AdminSession; to
       <h2>Settings</h2>
       <form method="post" action={`/console/tokens/${token.id}`} class="card narrow">
         <CsrfField admin={admin} />
-        <SettingsFields t={token} />
+        <SettingsFields t={token} defaultLevel={defaultLevel} />
         <p>
           <button type="submit">Save</button>
         </p>

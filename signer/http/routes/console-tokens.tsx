@@ -48,6 +48,9 @@ async function formSettings(c: Context<Env>): Promise<Record<string, unknown>> {
   const expires = text('expires_at');
   // datetime-local has no zone; the form labels it UTC.
   if (expires !== undefined) out.expires_at = expires === '' ? null : Date.parse(`${expires}Z`) || expires;
+  const level = text('data_level');
+  // default: the guard's default_level applies (null), as with the JSON API.
+  if (level !== undefined) out.data_level = level === 'default' ? null : level;
   return out;
 }
 
@@ -76,7 +79,14 @@ const idOf = (c: Context<Env>) => {
 /** API token pages and their form posts. */
 export const consoleTokens = new Hono<Env>()
   .get('/console/tokens', doc('console', page('API tokens')), (c) =>
-    c.html(<TokensPage admin={c.var.admin} tokens={listTokens(c.var.services.store)} flash={flashOf(c)} />),
+    c.html(
+      <TokensPage
+        admin={c.var.admin}
+        tokens={listTokens(c.var.services.store)}
+        defaultLevel={c.var.services.guard.defaultLevel}
+        flash={flashOf(c)}
+      />,
+    ),
   )
   .post('/console/tokens', defaultLimit, doc('console', page('Create an API token (form)')), async (c) => {
     const store = c.var.services.store;
@@ -89,6 +99,7 @@ export const consoleTokens = new Hono<Env>()
         <TokensPage
           admin={c.var.admin}
           tokens={listTokens(store)}
+          defaultLevel={c.var.services.guard.defaultLevel}
           created={{ token, name: view.name }}
           flash={{ notice: `token ${view.name} created` }}
         />,
@@ -102,7 +113,12 @@ export const consoleTokens = new Hono<Env>()
   .get('/console/tokens/:id', doc('console', page('Edit an API token')), (c) => {
     try {
       return c.html(
-        <TokenEditPage admin={c.var.admin} token={getToken(c.var.services.store, idOf(c))} flash={flashOf(c)} />,
+        <TokenEditPage
+          admin={c.var.admin}
+          token={getToken(c.var.services.store, idOf(c))}
+          defaultLevel={c.var.services.guard.defaultLevel}
+          flash={flashOf(c)}
+        />,
       );
     } catch (err) {
       if (err instanceof ApiError) return redirectWithFlash(c, '/console/tokens', { error: err.message });

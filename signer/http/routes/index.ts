@@ -10,6 +10,7 @@ import { batchInfer } from './batch-infer.js';
 import { complete } from './complete.js';
 import { consoleAuth } from './console-auth.js';
 import { consoleModelPages } from './console-models.js';
+import { consolePrivacy } from './console-privacy.js';
 import { consoleTokens } from './console-tokens.js';
 import { dashboard } from './dashboard.js';
 import { docs } from './docs.js';
@@ -50,6 +51,7 @@ export const ROUTES = [
   dashboard,
   adminModels,
   consoleModelPages,
+  consolePrivacy,
   infer,
   batchInfer,
   oip,
