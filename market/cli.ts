@@ -14,6 +14,7 @@ import {
   listModels,
   reclaim,
   requestWithdrawal,
+  reseal,
   result,
   resultPrepaid,
   retireModel,
@@ -29,14 +30,21 @@ import {
 import { parseArgs } from 'node:util';
 import { loadMarketCliConfig } from './config.js';
 import { createContext } from './context.js';
+import { SealedResultError } from './sealed.js';
+import { SignerRefusal } from './signer-client.js';
 
 const USAGE = `usage: market <command> [options]
 
-  submit --model NAME --input FILE [--fee µSTX] [--max-blocks N] [--priority P] [--privacy standard] [--security 1|3|5] [--binary] [--no-wait]
+  submit --model NAME --input FILE [--fee µSTX] [--max-blocks N] [--priority P] [--privacy standard|encrypted|federated] [--security 1|3|5] [--binary] [--no-wait]
+                            --privacy encrypted: the input is sealed here to nodes the signer reserves (it sees ciphertext
+                            only) and the output to the wallet's key; the envelope is saved as <data_dir>/sealed/<input hash>.json
+                            (mode 0600): it holds the input IN CLEAR, the salt that checks the output and the nodes' ids,
+                            and is needed by market result and market reseal
   submit --prepaid --model NAME --input FILE [--max-fee µSTX] [--expires-in S] [--security 1|3|5] [--binary] [--no-wait]
                             paid from the wallet's prepaid account: no transaction; pays for the result, then reveals it
   status ID                 the task on chain and at the signer
-  result ID                 the output, with the node's signature verified here
+  result ID                 the output, with the node's signature verified here (encrypted: decrypted and checked here)
+  reseal ID                 an encrypted task whose nodes all went away: seal the saved envelope to other nodes
   result --prepaid ID       a prepaid task's output: pays for it if it is due, checks it hashes to the leaf paid for
   reclaim ID                after the deadline, return the fee to its requester
   models                    live models with price, owner, version
@@ -55,7 +63,8 @@ const USAGE = `usage: market <command> [options]
   account challenge-receipt --period N --task ID   a charged leaf the account never signed: paid from the bond
 
 common: --config FILE (config/market.toml)  --key-file FILE (or MARKET_PRIVATE_KEY)
-        --node URL  --signer URL  --network devnet|testnet|mainnet  --json`;
+        --node URL  --signer URL  --network devnet|testnet|mainnet  --json
+errors end with their stable code in brackets, e.g. [output_mismatch], [no_node_available]`;
 
 /** Runs the CLI with argv (without node and script). */
 export async function main(argv: string[]): Promise<void> {
@@ -131,6 +140,8 @@ export async function main(argv: string[]): Promise<void> {
       return result(ctx, taskIdArg(arg));
     case 'account':
       return account(ctx, arg, arg2, values);
+    case 'reseal':
+      return reseal(ctx, taskIdArg(arg));
     case 'reclaim':
       return reclaim(ctx, taskIdArg(arg));
     case 'models':
@@ -193,6 +204,8 @@ main(process.argv.slice(2)).catch((e: Error) => {
     e instanceof TypeError && cause?.code === 'ECONNREFUSED'
       ? `nothing answers at ${cause.address}:${cause.port}; is the marketplace running (npm start), and are --node / --signer right?`
       : e.message;
-  process.stderr.write(`\nmarket: ${message}\n`);
+  // A refusal's stable code (the signer's, or this client's for encrypted results) for scripts to switch on.
+  const code = e instanceof SignerRefusal || e instanceof SealedResultError ? e.code : null;
+  process.stderr.write(`\nmarket: ${message}${code ? ` [${code}]` : ''}\n`);
   process.exitCode = 1;
 });

@@ -6,6 +6,8 @@
  * `npm start` runs (data/marketplace.json) takes the place of the file's URLs.
  */
 import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { z } from 'zod';
 import {
   DEVNET_DEPLOYER,
@@ -40,6 +42,11 @@ export const marketConfigSchema = z
   })
   .strict();
 export type MarketConfig = z.infer<typeof marketConfigSchema>;
+
+/** The data directory with a leading `~/` resolved to the home directory. */
+export function dataDirOf(config: Pick<MarketConfig, 'data_dir'>): string {
+  return config.data_dir.startsWith('~/') ? join(homedir(), config.data_dir.slice(2)) : config.data_dir;
+}
 
 /** Flags of `market` that override the file and the environment, by config key. */
 export type MarketFlags = Partial<Record<keyof MarketConfig, string>>;

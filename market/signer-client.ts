@@ -8,8 +8,12 @@ import {
   CHAIN_ID,
   isErrorCode,
   requesterAuthHeaders,
+  reservationResponse,
+  sealedInputPath,
   sha256Hex,
   type ErrorCode,
+  type ReservationRequest,
+  type ReservationResponse,
   type TaskResultResponse,
 } from '../protocol/index.js';
 import type { Wallet } from './keys.js';
@@ -62,9 +66,11 @@ export class SignerClient {
   private async request<T>(
     method: string,
     path: string,
-    opts: { body?: Uint8Array; wallet?: Wallet } = {},
+    opts: { body?: Uint8Array; wallet?: Wallet; contentType?: string } = {},
   ): Promise<{ status: number; data: T | null; error: string | null; code: ErrorCode | null }> {
-    const headers: Record<string, string> = opts.body ? { 'content-type': 'application/octet-stream' } : {};
+    const headers: Record<string, string> = opts.body
+      ? { 'content-type': opts.contentType ?? 'application/octet-stream' }
+      : {};
     // Signed last, just before sending: the signature covers the exact path with its query and a fresh timestamp.
     if (opts.wallet) Object.assign(headers, requesterAuthHeaders(method, path, this.chainId, opts.wallet.privateKey));
     let res: Response;
@@ -86,12 +92,43 @@ export class SignerClient {
     };
   }
 
-  /** Uploads an input blob, signed by the requester's wallet; returns its sha256 (what goes on chain as input-hash). */
-  async putInput(bytes: Uint8Array, wallet: Wallet): Promise<string> {
+  /**
+   * Uploads an input blob, signed by the requester's wallet; returns its sha256 (what goes on chain as input-hash).
+   * `model` names the model it is for, so the signer's policy guard checks it at that model's data level.
+   */
+  async putInput(bytes: Uint8Array, wallet: Wallet, model?: string): Promise<string> {
     const hash = sha256Hex(bytes);
-    const r = await this.request('PUT', `/api/v1/inputs/${hash}`, { body: bytes, wallet });
+    const query = model === undefined ? '' : `?model=${encodeURIComponent(model)}`;
+    const r = await this.request('PUT', `/api/v1/inputs/${hash}${query}`, { body: bytes, wallet });
     if (r.status >= 300) throw new SignerRefusal(`the signer refused the input: ${r.error}`, r.status, r.code);
     return hash;
+  }
+
+  /**
+   * Reserves nodes to seal an encrypted input to (requester-signed): their ids and public keys,
+   * held until `expires_at`. 503 no_node_available when no online node serves the model.
+   */
+  async reserve(req: ReservationRequest, wallet: Wallet): Promise<ReservationResponse> {
+    const body = new TextEncoder().encode(JSON.stringify(req));
+    const r = await this.request('POST', '/api/v1/reservations', { body, wallet, contentType: 'application/json' });
+    if (r.status >= 300) throw new SignerRefusal(`the signer reserved no node: ${r.error}`, r.status, r.code);
+    const parsed = reservationResponse.safeParse(r.data);
+    if (!parsed.success) throw new Error(`the signer's reservation is malformed: ${parsed.error.issues[0]?.message}`);
+    return parsed.data;
+  }
+
+  /** Uploads an input sealed to one reserved node (sealTo's bytes), signed by the requester's wallet. */
+  async putSealedInput(
+    inputHash: string,
+    nodeId: string,
+    reservationId: string,
+    sealed: Uint8Array,
+    wallet: Wallet,
+  ): Promise<void> {
+    const path = `${sealedInputPath(inputHash, nodeId)}?reservation=${encodeURIComponent(reservationId)}`;
+    const r = await this.request('PUT', path, { body: sealed, wallet, contentType: 'application/json' });
+    if (r.status >= 300)
+      throw new SignerRefusal(`the signer refused the input sealed to ${nodeId}: ${r.error}`, r.status, r.code);
   }
 
   /**

@@ -5,7 +5,6 @@
  * is refused with what to do instead of paying a fee to learn it.
  */
 import { readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Pc, ClarityType, publicKeyFromSignatureRsv } from '@stacks/transactions';
 import { isErrorCode } from '../../protocol/index.js';
@@ -25,6 +24,7 @@ import {
   type ReceiptLeaf,
 } from '../../protocol/index.js';
 import { amountArgs, challengeReceiptArgs, challengeVoucherArgs } from '../../protocol/index.js';
+import { dataDirOf } from '../config.js';
 import type { Context } from '../context.js';
 import { PrepaidClient } from '../prepaid.js';
 import { SignerRefusal } from '../signer-client.js';
@@ -37,9 +37,7 @@ export function chainIdOf(ctx: Context): number {
 /** A prepaid client for the wallet (the account is the wallet's address). */
 export function prepaidClient(ctx: Context): PrepaidClient {
   const wallet = ctx.wallet();
-  const dir = ctx.config.data_dir.startsWith('~/')
-    ? join(homedir(), ctx.config.data_dir.slice(2))
-    : ctx.config.data_dir;
+  const dir = dataDirOf(ctx.config);
   return new PrepaidClient({
     signerUrl: ctx.config.signer_url,
     chainId: chainIdOf(ctx),

@@ -12,6 +12,7 @@ import {
 import type { Context } from '../context.js';
 import { checkInputs, InputMismatch } from '../inputs.js';
 import { chainTaskRef } from '../signer-client.js';
+import { nodesFor, sealInput } from './encrypted.js';
 import { followTask } from './follow.js';
 
 export interface SubmitOptions {
@@ -96,11 +97,20 @@ export async function submit(ctx: Context, opts: SubmitOptions): Promise<void> {
   if (!PRIVACY_MODES.includes(privacy)) throw new Error(`--privacy must be one of ${PRIVACY_MODES.join(', ')}`);
 
   const bytes = readInput(opts.input, opts.binary);
-  // An encrypted input is ciphertext here: only the node that decrypts it can check it.
-  if (privacy !== 'encrypted') await checkAgainstModel(ctx, opts.model, head.artifactHash, bytes);
-  ctx.out.progress(`uploading input (${bytes.length} bytes) to the signer`);
-  // Signed by the wallet that will submit the task: the signer stores inputs only from a signed requester (within its cap) or for a task already on chain.
-  const inputHash = await ctx.signer.putInput(bytes, wallet);
+  // Checked in clear here, before it is sealed: an encrypted input is ciphertext to everyone but its nodes.
+  await checkAgainstModel(ctx, opts.model, head.artifactHash, bytes);
+  let inputHash: string;
+  let sealed: Record<string, unknown> = {};
+  if (privacy === 'encrypted') {
+    ctx.out.progress(`reserving ${nodesFor(security)} node(s) to seal the input (${bytes.length} bytes) to`);
+    const s = await sealInput(ctx, { model: opts.model, bytes, binary: !!opts.binary, security });
+    inputHash = s.inputHash;
+    sealed = { privacy, sealed_to: s.nodes.map((n) => n.node_id), envelope_file: s.file };
+  } else {
+    ctx.out.progress(`uploading input (${bytes.length} bytes) to the signer`);
+    // Signed by the wallet that will submit the task: the signer stores inputs only from a signed requester (within its cap) or for a task already on chain.
+    inputHash = await ctx.signer.putInput(bytes, wallet, opts.model);
+  }
 
   ctx.out.progress(`signing submit-task (fee ${fee} µSTX, model output ${head.outputId}, security ${security})`);
   const txid = await ctx.chain.call(
@@ -129,10 +139,11 @@ export async function submit(ctx: Context, opts: SubmitOptions): Promise<void> {
   ctx.out.progress(`task ${taskId} escrowed in block ${confirmed.blockHeight}`);
   if (!opts.wait) {
     ctx.out.done();
-    ctx.out.result({ task_id: taskId, txid, input_hash: inputHash, fee }, [
+    ctx.out.result({ task_id: taskId, txid, input_hash: inputHash, fee, ...sealed }, [
       `task ${taskId} submitted (tx ${txid}); follow it with: market status ${taskId}`,
+      ...(privacy === 'encrypted' ? [`its input is sealed; if its nodes go away: market reseal ${taskId}`] : []),
     ]);
     return;
   }
-  await followTask(ctx, taskId, chainTaskRef(taskId), { txid, inputHash, fee });
+  await followTask(ctx, taskId, chainTaskRef(taskId), { txid, inputHash, fee, ...sealed });
 }

@@ -1,9 +1,10 @@
 /** `market status`, `market result`, `market reclaim`: one task, by its on-chain id. */
 import { Pc, ClarityType } from '@stacks/transactions';
-import { INFERENCE_ESCROW, reclaimArgs } from '../../protocol/index.js';
+import { INFERENCE_ESCROW, PRIVACY_MODES, reclaimArgs } from '../../protocol/index.js';
 import type { Context } from '../context.js';
 import { SignerRefusal, chainTaskRef } from '../signer-client.js';
-import { verifyResult } from './follow.js';
+import { isEncrypted, resealNeeded } from './encrypted.js';
+import { printSealedResult, verifyResult } from './follow.js';
 
 /** Parses a task id argument. */
 export function taskIdArg(value: string | undefined): bigint {
@@ -21,6 +22,11 @@ export async function status(ctx: Context, taskId: bigint): Promise<void> {
   // The node's reason when the task failed (or the signer's, for a timeout): what to fix before submitting again.
   const error = off && 'error' in off && typeof off.error === 'string' ? off.error : null;
   const signerLine = `signer: ${off?.status ?? 'not seen yet'}${error ? ` (${error})` : ''}`;
+  // An encrypted task none of whose nodes is online waits for its requester to seal the input to others.
+  const gone = resealNeeded(off);
+  const resealLine = gone
+    ? [`needs reseal: ${gone.join(', ') || 'its nodes'} went away; run market reseal ${taskId}`]
+    : [];
   ctx.out.result(
     {
       task_id: taskId,
@@ -32,12 +38,15 @@ export async function status(ctx: Context, taskId: bigint): Promise<void> {
       tip_height: tip,
       model: onChain.model,
       requester: onChain.requester,
+      privacy: PRIVACY_MODES[onChain.privacy] ?? onChain.privacy,
+      ...(gone ? { needs_reseal: true, sealed_nodes: gone } : {}),
     },
     [
       `task ${taskId} (${onChain.model}, fee ${onChain.fee} µSTX, requester ${onChain.requester})`,
       `terms: security level ${onChain.security}, owner ${onChain.ownerBps / 100}%, treasury ${onChain.treasuryBps / 100}% to ${onChain.treasury} (fixed at submission)`,
       `escrow: ${onChain.status}; deadline block ${onChain.deadline} (tip ${tip}${onChain.status === 'pending' && BigInt(tip) > onChain.deadline ? ', past: reclaimable' : ''})`,
       signerLine,
+      ...resealLine,
     ],
   );
 }
@@ -47,7 +56,8 @@ export async function status(ctx: Context, taskId: bigint): Promise<void> {
  * key), with the node's signature checked here. The signer releases it once the task is settled.
  */
 export async function result(ctx: Context, taskId: bigint): Promise<void> {
-  if (!(await ctx.chain.task(taskId)))
+  const task = await ctx.chain.task(taskId);
+  if (!task)
     throw new Error(
       `there is no task ${taskId} in the escrow; \`market submit\` prints the id of each task it submits (a prepaid task: market result --prepaid ID)`,
     );
@@ -58,6 +68,7 @@ export async function result(ctx: Context, taskId: bigint): Promise<void> {
       throw new Error(`${e.message}\nuse the key that submitted the task (MARKET_PRIVATE_KEY or --key-file)`);
     throw e;
   });
+  if (isEncrypted(task)) return printSealedResult(ctx, taskId, r);
   const { hashOk, signatureOk } = await verifyResult(ctx, r, taskId);
   ctx.out.result({ ...r, signature_verified: hashOk && signatureOk }, [
     `task ${taskId}: ${r.status}, node ${r.inference_node_id}`,
