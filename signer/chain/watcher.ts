@@ -6,7 +6,7 @@
 import { privacyMode, type PrivacyMode } from '../../protocol/index.js';
 import { chainCursor, prepared } from '../db/index.js';
 import type { Services } from '../services.js';
-import { levelOf, trustedOnlyTask } from '../guard/index.js';
+import { modelLevel, trustedOnlyTask } from '../guard/index.js';
 import { createTask } from '../tasks/index.js';
 import { runsFor } from '../tasks/index.js';
 import type { Chain, TaskSubmittedEvent } from './types.js';
@@ -39,8 +39,7 @@ export function ingest(s: Services, events: TaskSubmittedEvent[], cursor: string
       // An L2 model's clear-text input goes to trusted nodes only: decided here, from the model and
       // privacy mode fixed on chain (the upload may come before or after, and names its model itself).
       const privacy = privacyOf(s, e.privacy);
-      const level = levelOf(s.store, s.guard, { tokenId: null, model: e.model, requestId: id });
-      const trustedOnly = trustedOnlyTask(s.guard, level, privacy);
+      const trustedOnly = trustedOnlyTask(s.guard, modelLevel(s.store, s.guard, e.model), privacy);
       const fresh = createTask(
         s.store,
         {

@@ -22,18 +22,23 @@ export interface GuardSubject {
 const asLevel = (v: string | null | undefined): DataLevel | null =>
   DATA_LEVELS.includes(v as DataLevel) ? (v as DataLevel) : null;
 
-/** The level an input is guarded at: the stricter of the token's and the model's, each defaulting to the guard's. */
+/** A model's level, or the guard's default_level when it sets none. */
+export function modelLevel(store: SignerDatabase, guard: PolicyGuard, model: string): DataLevel {
+  const level = store.db
+    .select({ l: modelPolicies.data_level })
+    .from(modelPolicies)
+    .where(eq(modelPolicies.model, model))
+    .get()?.l;
+  return asLevel(level) ?? guard.defaultLevel;
+}
+
+/** The level a direct call is guarded at: the stricter of the token's and the model's, each defaulting to the guard's. */
 export function levelOf(store: SignerDatabase, guard: PolicyGuard, who: GuardSubject): DataLevel {
   const token =
     who.tokenId === null
       ? null
       : store.db.select({ l: apiTokens.data_level }).from(apiTokens).where(eq(apiTokens.id, who.tokenId)).get()?.l;
-  const model = store.db
-    .select({ l: modelPolicies.data_level })
-    .from(modelPolicies)
-    .where(eq(modelPolicies.model, who.model))
-    .get()?.l;
-  return stricterLevel(asLevel(token) ?? guard.defaultLevel, asLevel(model) ?? guard.defaultLevel);
+  return stricterLevel(asLevel(token) ?? guard.defaultLevel, modelLevel(store, guard, who.model));
 }
 
 /** Writes one guard_audit row per finding (never the value). */

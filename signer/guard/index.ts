@@ -16,7 +16,7 @@ import {
 import { findPii } from './detectors.js';
 
 export { findPii, luhnValid, residentIdValid, type Span } from './detectors.js';
-export { guardInputs, levelOf, type GuardSubject, type GuardedInputs } from './apply.js';
+export { guardInputs, levelOf, modelLevel, type GuardSubject, type GuardedInputs } from './apply.js';
 export { guardHashedInput, guardableOf } from './hashed.js';
 export { guardUpload } from './uploads.js';
 export { clearTextRoute, markTrustedOnly, trustedOnlyTask, trustedNodeServes } from './trusted.js';

@@ -3,15 +3,15 @@
  * whose hash is fixed, so a finding is refused rather than masked (hashed.ts). `market submit`
  * uploads before it pays, so a refusal there costs no fee.
  *
- * The level: the stricter of the model the upload names (`?model=`, which `market` sends) and the
- * models of the chain tasks already waiting for this input (fixed on chain, so a client cannot
+ * The level (an upload has no API token, so models' levels only): the stricter of the model the
+ * upload names (`?model=`, which `market` sends) and the models of the chain tasks already waiting for this input (fixed on chain, so a client cannot
  * choose a laxer one for them); the guard's default_level when there is neither. An input that
  * only encrypted tasks wait for is ciphertext and not read.
  */
 import { stricterLevel, type DataLevel } from '../../protocol/index.js';
 import { prepared } from '../db/index.js';
 import type { Services } from '../services.js';
-import { levelOf } from './apply.js';
+import { modelLevel } from './apply.js';
 import { guardHashedInput } from './hashed.js';
 import { clearTextRoute } from './trusted.js';
 
@@ -40,7 +40,7 @@ export async function guardUpload(
   if (waiting.length > 0 && waiting.every((t) => t.privacy === 'encrypted')) return;
   const models = [...new Set([...(model ? [model] : []), ...waiting.map((t) => t.model)])];
   const level = models.reduce<DataLevel | null>((lv, m) => {
-    const l = levelOf(s.store, s.guard, { tokenId: null, model: m, requestId: '' });
+    const l = modelLevel(s.store, s.guard, m);
     return lv === null ? l : stricterLevel(lv, l);
   }, null);
   const at = level ?? s.guard.defaultLevel;

@@ -126,7 +126,16 @@ export const corePaths = {
       summary:
         'Upload an input blob under the sha256 of its bytes: for a task on chain that names it (no signature), or signed by the requester before its task exists (within its cap)',
       security: [{}, ...requesterSecurity],
-      parameters: [path('sha256', 'sha256 of the body, hex')],
+      parameters: [
+        path('sha256', 'sha256 of the body, hex'),
+        {
+          name: 'model',
+          in: 'query',
+          required: false,
+          description: "the model the input is for: the policy guard checks it at that model's data level",
+          schema: { type: 'string' },
+        },
+      ],
       requestBody: binary,
       responses: {
         201: reply('Stored'),
@@ -134,8 +143,13 @@ export const corePaths = {
         401: reply(
           'code upload_signature_required (no task names it and the request is unsigned) or requester_signature_invalid',
         ),
+        422: reply(
+          'code policy_refused (personal data: the input hash is fixed, so it is refused, not masked) or policy_needs_encryption (an L2 input in clear text)',
+        ),
         429: reply("code upload_cap_exceeded: the requester's inputs no task names yet are at its cap"),
-        503: reply("code uploads_full: the signer's limit of inputs no task names yet is reached"),
+        503: reply(
+          "code uploads_full: the signer's limit of inputs no task names yet is reached; or policy_needs_trusted_node: an L2 model's input, and no trusted node serving it is online",
+        ),
         ...errors,
       },
     },

@@ -8,7 +8,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
 import { guardAudit, inferenceTasks, inputBlobs, modelPolicies } from '../../signer/db/index.js';
 import { adminSession } from './console-helpers.js';
-import { body, makeSigner, publishConsoleModel, type TestSigner } from './helpers.js';
+import { setTrusted } from '../../signer/nodes/index.js';
+import { body, makeSigner, publishConsoleModel, register, TestNode, type TestSigner } from './helpers.js';
 
 const MODEL = 'text-model';
 const EMAIL = 'zhang_san@example.com';
@@ -85,6 +86,9 @@ describe('the guard on direct inference', () => {
     t.s.store.db.insert(modelPolicies).values({ model: MODEL, data_level: 'L2', updated_at: Date.now() }).run();
     const token = await mintToken({ data_level: 'L0' });
     expect((await infer(token, text('call 13812345678'))).status).toBe(422);
+    // L2 in clear text runs on trusted nodes only (guard-trusted.test.ts): one serves the model here.
+    await register(t, new TestNode('vetted'));
+    setTrusted(t.s.store, 'vetted', true);
     expect((await infer(token, text('the weather is fine'))).status).toBe(202);
     expect(queuedInputs()).toEqual([expect.stringContaining('the weather is fine')]);
   });

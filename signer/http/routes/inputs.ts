@@ -1,8 +1,9 @@
 /**
  * Content-addressed task inputs. A blob is stored only under the sha256 of its bytes (nothing can
  * be overwritten), and only when a task on chain names it, or from a signed requester request
- * within the requester's cap (signer/uploads); only the node holding a lease on a task with that
- * input hash may GET it, so a hash read on chain does not reveal the input.
+ * within the requester's cap (signer/uploads), once the policy guard has read it (signer/guard
+ * uploads.ts: its hash is fixed, so personal data is refused, not masked); only the node holding a
+ * lease on a task with that input hash may GET it, so a hash read on chain does not reveal the input.
  */
 import { Hono } from 'hono';
 import { and, eq } from 'drizzle-orm';
@@ -12,6 +13,7 @@ import { nodeAuth } from '../../auth/index.js';
 import { authenticateRequester } from '../../auth/index.js';
 import { inferenceTasks, inputBlobs } from '../../db/index.js';
 import { ApiError } from '../../errors.js';
+import { guardUpload } from '../../guard/index.js';
 import { awaitedByChainTask, inputStored, storeInput } from '../../uploads/index.js';
 import type { Env } from '../env.js';
 import { defaultLimit } from '../limits.js';
@@ -20,6 +22,8 @@ import { doc, valid } from '../openapi-doc.js';
 import { ok } from '../respond.js';
 
 const param = z.object({ sha256: hex32 });
+/** `?model=`: the model the input is for (`market submit` sends it), whose data level the guard applies. */
+const putQuery = z.object({ model: z.string().min(1).max(128).optional() });
 
 /** Input blob routes. */
 export const inputs = new Hono<Env>()
@@ -28,6 +32,7 @@ export const inputs = new Hono<Env>()
     defaultLimit,
     doc('inputs', corePaths['/api/v1/inputs/{sha256}'].put),
     valid('param', param),
+    valid('query', putQuery),
     async (c) => {
       const s = c.var.services;
       const { sha256 } = c.req.valid('param');
@@ -49,6 +54,8 @@ export const inputs = new Hono<Env>()
           'bad_request',
           `body sha256 is ${actual}, not ${sha256}: PUT the blob under the sha256 of its exact bytes`,
         );
+      // Its hash is fixed (on chain, or in a signed request): personal data is refused here, never masked.
+      await guardUpload(s, sha256, bytes, c.req.valid('query').model);
       const contentType = (c.req.header('content-type') ?? 'application/octet-stream').slice(0, 128);
       const stored = storeInput(s, { sha256, bytes, contentType, uploader });
       return ok(c, { sha256, size: bytes.length, stored }, stored ? 201 : 200);
