@@ -147,8 +147,8 @@ async function run(
  * An encrypted task (protocol/privacy/sealed): fetch the input sealed to this node (never inline),
  * open it, run the inner bytes, and post the output sealed to the requester. The output hash is the
  * salted commitment, and the sealed signature binds it to the exact ciphertext posted. Nothing the
- * signer sees may quote the plaintext: no confidence (a property of the output), and a refused input's
- * reason is withheld, since the input check quotes names and values from the input.
+ * signer sees may quote the plaintext: no confidence (a property of the output), and the reason of a
+ * refused input or a failed run is withheld (the input check quotes names and values from the input).
  */
 async function computeSealed(task: PulledTask, ctx: TaskContext, info: ModelInfo): Promise<Completion> {
   const opened = await ctx.openSealed(await ctx.input(task.input_hash, { sealed: true }), task.input_hash);
@@ -157,9 +157,11 @@ async function computeSealed(task: PulledTask, ctx: TaskContext, info: ModelInfo
   try {
     encoded = await run(task, ctx, info, opened.inputBytes, opened.inputSha256);
   } catch (err) {
-    if (!(err instanceof TaskFailure)) throw err;
+    if (!isTaskFault(err)) throw err;
     throw new TaskFailure(
-      "input_invalid: the decrypted input does not fit this model; this node checks it as it checks a clear input (the Open Inference Protocol form, the model's input names, types and shapes, the size limits) but does not report the detail, which may quote the encrypted input",
+      err instanceof TaskFailure
+        ? "the decrypted input does not fit this model; this node checks it as it checks a clear input (the Open Inference Protocol form, the model's input names, types and shapes, the size limits) but does not report the detail, which may quote the encrypted input"
+        : `the model could not run the decrypted input (${(err as Error).name}); the runtime's message is not reported, as it may quote the encrypted input`,
     );
   }
   const sealed = await ctx.sealOutput(encoded.json, opened.salt, opened.replyTo);

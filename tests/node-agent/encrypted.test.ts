@@ -202,7 +202,7 @@ describe('an encrypted task on the node', () => {
     const env = buildEnvelope(input, { replyTo: requester.publicKey });
     const t = task(env.inputHash);
     const { body, text } = await compute(t, context(await sealTo(node.publicKey, env.bytes)));
-    expect(body.error).toMatch(/^input_invalid: the decrypted input does not fit this model/);
+    expect(body.error).toMatch(/^the decrypted input does not fit this model/);
     expect(text).not.toContain(MARKER);
     expect(resultSigned(t, body.output_hash, body.signature)).toBe(true);
   });
