@@ -62,10 +62,15 @@ export async function result(ctx: Context, taskId: bigint): Promise<void> {
       `there is no task ${taskId} in the escrow; \`market submit\` prints the id of each task it submits (a prepaid task: market result --prepaid ID)`,
     );
   const r = await ctx.signer.result(chainTaskRef(taskId), ctx.wallet()).catch((e: unknown) => {
+    // The hint is added to the refusal, which keeps its code for scripts.
     if (e instanceof SignerRefusal && e.code === 'result_not_settled')
-      throw new Error(`${e.message}\n\`market status ${taskId}\` shows where it is`);
+      throw new SignerRefusal(`${e.message}\n\`market status ${taskId}\` shows where it is`, e.status, e.code);
     if (e instanceof SignerRefusal && e.code === 'not_requester')
-      throw new Error(`${e.message}\nuse the key that submitted the task (MARKET_PRIVATE_KEY or --key-file)`);
+      throw new SignerRefusal(
+        `${e.message}\nuse the key that submitted the task (MARKET_PRIVATE_KEY or --key-file)`,
+        e.status,
+        e.code,
+      );
     throw e;
   });
   if (isEncrypted(task)) return printSealedResult(ctx, taskId, r);
