@@ -1,7 +1,8 @@
 /**
  * What the console's Privacy page reads and writes: each known model's data level (model_policies;
  * no row: the guard's default_level) and which nodes are trusted (inference_nodes.trusted: the node
- * may run L2 inputs in clear text). The guard (signer/guard) reads both; only the console sets them.
+ * may run L2 inputs in clear text; set with signer/nodes setTrusted). The guard (signer/guard) reads
+ * both; only the console sets them.
  */
 import { asc, eq } from 'drizzle-orm';
 import { z } from 'zod';
@@ -96,16 +97,4 @@ export function nodeTrust(store: SignerDatabase): NodeTrust[] {
     .orderBy(asc(inferenceNodes.node_id))
     .all()
     .map((n) => ({ ...n, trusted: n.trusted === 1 }));
-}
-
-/** Marks a node trusted (it may run L2 inputs in clear text) or not; 404 for a node that never registered. */
-export function setNodeTrusted(store: SignerDatabase, nodeId: string, trusted: boolean, now = Date.now()): void {
-  const updated = store.db
-    .update(inferenceNodes)
-    .set({ trusted: trusted ? 1 : 0, updated_at: now })
-    .where(eq(inferenceNodes.node_id, nodeId))
-    .returning({ id: inferenceNodes.node_id })
-    .all();
-  if (updated.length === 0)
-    throw new ApiError('not_found', `no registered node "${nodeId.slice(0, 80)}"; a node appears once it registers`);
 }

@@ -20,12 +20,12 @@ import {
   parseAuditQuery,
   redirectWithFlash,
   setModelLevel,
-  setNodeTrusted,
   EXPORT_FORMATS,
   type AuditQuery,
   type ExportFormat,
 } from '../../console/index.js';
 import { ApiError } from '../../errors.js';
+import { setTrusted } from '../../nodes/index.js';
 import { listTokens } from '../../tokens/index.js';
 import type { Env } from '../env.js';
 import { defaultLimit } from '../limits.js';
@@ -117,7 +117,7 @@ export const consolePrivacy = new Hono<Env>()
         const trusted = await field(c, 'trusted');
         if (trusted !== '1' && trusted !== '0')
           throw new ApiError('bad_request', 'trusted must be 1 (trust the node) or 0 (stop trusting it)');
-        setNodeTrusted(c.var.services.store, nodeId, trusted === '1');
+        setTrusted(c.var.services.store, nodeId, trusted === '1');
         c.var.services.log.info(
           { admin: c.var.admin.username, node_id: nodeId, trusted: trusted === '1' },
           'node trust set',
