@@ -13,7 +13,10 @@
  *   machine changes far less than it changes the rates.
  * BENCH_SIGNER_PROFILE=dir runs the capped suite only, the signer writing a CPU profile (node --cpu-prof) there.
  * The suite runs twice on copies of one prepared database: the signer as `npm run signer` starts
- * it (node's old space capped at 128 MB), and without that cap (V8 then lets garbage pile up).
+ * it (compiled by scripts/build-signer.ts, node's old space capped at 128 MB), and without that cap
+ * (V8 then lets garbage pile up). BENCH_SIGNER_BASELINE=dir first runs the capped suite with the
+ * signer of another checkout (e.g. `git archive` of an older commit, with a node_modules) under tsx,
+ * as it ran before it was compiled: an A/B in one run, reported as ratios, on a shared machine.
  * Writes bench/results/signer.json. Goals (issue 4): >= 3,000 reads/s, >= 1,000 completions/s,
  * p99 < 50 ms at 500/s, RSS <= 150 MB.
  */
@@ -29,6 +32,7 @@ import { createServices, openDatabase, resolveConfig } from '../signer/index.js'
 import { ingest } from '../signer/chain/watcher.js';
 import { registerNode } from '../signer/nodes/index.js';
 import { leaseUpTo } from '../signer/tasks/scheduler.js';
+import { buildSigner } from '../scripts/build-signer.js';
 
 /** The part of autocannon's API used here (the package ships no types). */
 interface AutocannonResult {
@@ -152,18 +156,22 @@ function signedCompletion(task: { task_id: string; input_hash: string }) {
   };
 }
 
+/** How a suite starts the signer: as shipped (compiled), or the sources of another checkout under tsx. */
+type Launch = { kind: 'shipped' } | { kind: 'tsx'; tree: string };
+
 async function startSignerProcess(
   nodeFlags: string[],
+  launch: Launch,
 ): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
   writeFileSync(
     join(dir, 'signer.toml'),
     `[server]\nport = 0\n[database]\npath = "${dbPath}"\n[scheduler]\nmax_in_flight_per_node = 1000000\nmax_infer_time_ms = 3600000\n[network]\nheartbeat_timeout_ms = 3600000\n[auth]\ntimestamp_window_ms = 300000\n[log]\nlevel = "warn"\n`,
   );
-  const proc = spawn(
-    process.execPath,
-    [...nodeFlags, '--import', 'tsx', 'signer/cli.ts', 'run', '--config', join(dir, 'signer.toml')],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
-  );
+  const entry = launch.kind === 'shipped' ? [await buildSigner()] : ['--import', 'tsx', 'signer/cli.ts'];
+  const proc = spawn(process.execPath, [...nodeFlags, ...entry, 'run', '--config', join(dir, 'signer.toml')], {
+    cwd: launch.kind === 'shipped' ? ROOT : launch.tree,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
     proc.stdout!.on('data', (d) => {
@@ -225,10 +233,10 @@ async function run(
 }
 
 /** One full run against a fresh copy of the prepared database, the signer started with `nodeFlags`. */
-async function suite(nodeFlags: string[], fastLeases: Leased[], slowLeases: Leased[]) {
+async function suite(nodeFlags: string[], fastLeases: Leased[], slowLeases: Leased[], launch: Launch) {
   for (const f of [dbPath, `${dbPath}-wal`, `${dbPath}-shm`]) rmSync(f, { force: true });
   copyFileSync(basePath, dbPath);
-  const signer = await startSignerProcess(nodeFlags);
+  const signer = await startSignerProcess(nodeFlags, launch);
   const idle = memoryMB(signer.pid);
   // Signed only now: the signer refuses requests signed before it started (its replay cache is in memory).
   const t = performance.now();
@@ -239,7 +247,7 @@ async function suite(nodeFlags: string[], fastLeases: Leased[], slowLeases: Leas
     method: 'GET',
     path: `/api/v1/tasks/${1 + Math.floor(Math.random() * TASKS)}/status`,
   });
-  const label = nodeFlags.join(' ') || 'default node flags';
+  const label = `${launch.kind === 'tsx' ? `baseline ${launch.tree}, ` : ''}${nodeFlags.join(' ') || 'default node flags'}`;
   await run(signer.url, { next: randomStatus, duration: 2 }); // warm-up
   let cpu = cpuMs(signer.pid);
   const reads = await run(signer.url, { next: randomStatus, duration: 10 });
@@ -280,6 +288,7 @@ async function suite(nodeFlags: string[], fastLeases: Leased[], slowLeases: Leas
   await signer.stop();
   return {
     nodeFlags,
+    launch,
     tasksStored: stats.data.total_tasks,
     statusReads: { ...reads, signerCpuMsEach: readCpuMs },
     completions: { ...completions, accepted: stats.data.completed_tasks, signerCpuMsEach: completionCpuMs },
@@ -303,6 +312,20 @@ function goals(r: Awaited<ReturnType<typeof suite>>) {
   };
 }
 
+/** New over baseline from one run (below 1 is better for CPU, latency and memory; above 1 for rates). */
+function ratios(r: Awaited<ReturnType<typeof suite>>, base: Awaited<ReturnType<typeof suite>>) {
+  const ratio = (a: number, b: number) => Number((a / b).toFixed(3));
+  return {
+    completionsPerSecond: ratio(r.completions.perSecond, base.completions.perSecond),
+    completionCpuMsEach: ratio(r.completions.signerCpuMsEach, base.completions.signerCpuMsEach),
+    completionP99At500: ratio(r.atFixedRate.completions.latencyMs.p99, base.atFixedRate.completions.latencyMs.p99),
+    readsPerSecond: ratio(r.statusReads.perSecond, base.statusReads.perSecond),
+    readCpuMsEach: ratio(r.statusReads.signerCpuMsEach, base.statusReads.signerCpuMsEach),
+    rss: ratio(r.memoryMB.rss, base.memoryMB.rss),
+    idleRss: ratio(r.memoryMB.idleAtStart, base.memoryMB.idleAtStart),
+  };
+}
+
 try {
   const leases = FAST_COMPLETIONS + RATE * RATE_SECONDS;
   const t = performance.now();
@@ -315,12 +338,15 @@ try {
   const profile = process.env.BENCH_SIGNER_PROFILE
     ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_SIGNER_PROFILE}`]
     : [];
-  const asShipped = await suite(['--max-old-space-size=128', '--max-semi-space-size=4', ...profile], fast, slow);
+  const capped = ['--max-old-space-size=128', '--max-semi-space-size=4'];
+  const tree = process.env.BENCH_SIGNER_BASELINE;
+  const baseline = tree && !profile.length ? await suite(capped, fast, slow, { kind: 'tsx', tree }) : undefined;
+  const asShipped = await suite([...capped, ...profile], fast, slow, { kind: 'shipped' });
   if (profile.length) process.exit(0);
-  const uncappedHeap = await suite([], fast, slow);
+  const uncappedHeap = await suite([], fast, slow, { kind: 'shipped' });
   const report = {
     generatedAt: new Date().toISOString(),
-    tool: 'autocannon over loopback against `signer run` in its own process (node --import tsx), 100,000 tasks stored',
+    tool: 'autocannon over loopback against `signer run` in its own process (compiled: scripts/build-signer.ts), 100,000 tasks stored',
     machine: {
       cpus: cpus().length,
       model: cpus()[0]?.model,
@@ -329,9 +355,10 @@ try {
       note: 'cores shared with other work; figures vary run to run',
     },
     memoryNote:
-      'RSS of `node --import tsx signer/cli.ts`: the tsx loader (a hooks worker thread) adds about 38 MB over compiled JS (77 vs 39 MB for an empty script)',
-    runs: { asShipped, uncappedHeap },
+      'the signer runs compiled on plain node: under tsx, its loader (a hooks worker thread) added about 38 MB (77 vs 39 MB for an empty script)',
+    runs: { asShipped, uncappedHeap, ...(baseline ? { baseline } : {}) },
     goals: { asShipped: goals(asShipped), uncappedHeap: goals(uncappedHeap) },
+    ...(baseline ? { asShippedOverBaseline: ratios(asShipped, baseline) } : {}),
   };
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
   writeFileSync(join(ROOT, 'bench/results/signer.json'), `${JSON.stringify(report, null, 2)}\n`);

@@ -41,7 +41,7 @@ export async function assertPortFree(port: number, what: string): Promise<void> 
 
 export interface ServiceSpec {
   name: string;
-  /** A TypeScript entry point relative to the root, run with tsx. */
+  /** An entry point relative to the root (or absolute): a .ts file runs with tsx's loader, a built .mjs on plain node. */
   script: string;
   args: string[];
   env?: Record<string, string>;
@@ -74,14 +74,20 @@ export async function startService(spec: ServiceSpec): Promise<Service> {
     stdio = ['ignore', 'pipe', 'pipe'];
   }
   // node itself with tsx's loader, not the tsx binary: tsx would run the script in a grandchild
-  // that a SIGKILL of its parent leaves running.
+  // that a SIGKILL of its parent leaves running. A built script (the signer: scripts/build-signer.ts) needs no loader.
   // SERVICE_CPU_PROF_DIR=dir writes a V8 CPU profile of every service to dir/<service>/ when it exits (one file per thread) (for `npm run bench:*` investigations).
   const profile = process.env.SERVICE_CPU_PROF_DIR
     ? ['--cpu-prof', `--cpu-prof-dir=${join(process.env.SERVICE_CPU_PROF_DIR, spec.name)}`]
     : [];
   const child = spawn(
     process.execPath,
-    [...(spec.nodeFlags ?? []), ...profile, '--import', 'tsx', resolve(ROOT, spec.script), ...spec.args],
+    [
+      ...(spec.nodeFlags ?? []),
+      ...profile,
+      ...(spec.script.endsWith('.ts') ? ['--import', 'tsx'] : []),
+      resolve(ROOT, spec.script),
+      ...spec.args,
+    ],
     { cwd: ROOT, env: { ...process.env, ...spec.env }, stdio },
   );
   if (spec.log !== 'inherit') {
