@@ -17,11 +17,13 @@
  * (V8 then lets garbage pile up). BENCH_SIGNER_BASELINE=dir first runs the capped suite with the
  * signer of another checkout (e.g. `git archive` of an older commit, with a node_modules) under tsx,
  * as it ran before it was compiled: an A/B in one run, reported as ratios, on a shared machine.
+ * BENCH_SIGNER_PREPARED=dir keeps the prepared database (with the node key it leases to) in dir and
+ * reuses it on the next run: preparing takes one to several minutes.
  * Writes bench/results/signer.json. Goals (issue 4): >= 3,000 reads/s, >= 1,000 completions/s,
  * p99 < 50 ms at 500/s, RSS <= 150 MB.
  */
 import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
@@ -68,13 +70,18 @@ const settings = {
   auth: { timestamp_window_ms: 300_000 },
   log: { level: 'warn' as const },
 };
-const key = randomPrivateKey();
+const cacheDir = process.env.BENCH_SIGNER_PREPARED;
+const cached = cacheDir && existsSync(join(cacheDir, 'prepared.json'));
+const prepared = cached
+  ? (JSON.parse(readFileSync(join(cacheDir, 'prepared.json'), 'utf8')) as { key: string; leased: Leased[] })
+  : null;
+const key = prepared?.key ?? randomPrivateKey();
 const nodeId = 'bench-node';
 
-/** Fills the database: 100,000 tasks, the ones to complete leased to the bench node. */
 /** A task the prepared database leases to the bench node. */
 type Leased = { task_id: string; input_hash: string };
 
+/** Fills the database: 100,000 tasks, the ones to complete leased to the bench node. */
 function prepare(leases: number): Leased[] {
   const store = openDatabase(dbPath);
   const s = createServices({ config: resolveConfig(settings), store, log: pino({ level: 'silent' }), escrow: ESCROW });
@@ -329,8 +336,19 @@ function ratios(r: Awaited<ReturnType<typeof suite>>, base: Awaited<ReturnType<t
 try {
   const leases = FAST_COMPLETIONS + RATE * RATE_SECONDS;
   const t = performance.now();
-  const leased = prepare(leases);
-  renameSync(dbPath, basePath);
+  let leased: Leased[];
+  if (prepared && cacheDir) {
+    leased = prepared.leased;
+    copyFileSync(join(cacheDir, 'prepared.db'), basePath);
+  } else {
+    leased = prepare(leases);
+    renameSync(dbPath, basePath);
+    if (cacheDir) {
+      mkdirSync(cacheDir, { recursive: true });
+      copyFileSync(basePath, join(cacheDir, 'prepared.db'));
+      writeFileSync(join(cacheDir, 'prepared.json'), JSON.stringify({ key, leased }));
+    }
+  }
   say(`prepared ${TASKS} tasks (${leases} leased) in ${Math.round(performance.now() - t)} ms`);
   const fast = leased.slice(0, FAST_COMPLETIONS);
   const slow = leased.slice(FAST_COMPLETIONS);

@@ -59,7 +59,8 @@ export async function readSignedRequest(c: Context<Env>): Promise<SignedRequest>
 
 /** Checks the window, the signature against `publicKey`, then claims it against replays. */
 export async function checkSignature(c: Context<Env>, req: SignedRequest, publicKey: string): Promise<void> {
-  const s = c.var.services;
+  // c.get, not c.var: hono's c.var copies every variable into a new object on each read.
+  const s = c.get('services');
   const now = Date.now();
   const window = s.config.auth.timestamp_window_ms;
   if (Math.abs(now - req.timestamp) > window) {
@@ -107,7 +108,7 @@ export async function checkSignature(c: Context<Env>, req: SignedRequest, public
 export function nodeAuth(): MiddlewareHandler<Env> {
   return async (c, next) => {
     const req = await readSignedRequest(c);
-    const node: NodeRow | undefined = getNode(c.var.services.store, req.nodeId);
+    const node: NodeRow | undefined = getNode(c.get('services').store, req.nodeId);
     if (!node)
       throw new ApiError(
         'node_not_registered',

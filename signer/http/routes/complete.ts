@@ -30,9 +30,11 @@ export const complete = new Hono<Env>()
     nodeAuth(),
     valid('json', completeTaskRequest),
     async (c) => {
-      const task = await acceptResult(c.var.services, c.var.node, c.req.valid('json'));
+      // c.get, not c.var: hono's c.var copies every variable into a new object on each read.
+      const s = c.get('services');
+      const task = await acceptResult(s, c.get('node'), c.req.valid('json'));
       // A node at its in-flight limit may be long-polling: its freed slot can take the next task now.
-      c.var.services.pending.notify();
+      s.pending.notify();
       return ok(c, {
         task_id: task.task_id,
         status: task.status,
@@ -48,9 +50,9 @@ export const complete = new Hono<Env>()
     nodeAuth(),
     valid('json', completeBatchRequest),
     async (c) => {
-      const s = c.var.services;
+      const s = c.get('services');
       const bodies = c.req.valid('json').results;
-      const accepted = await acceptResults(s, c.var.node, bodies);
+      const accepted = await acceptResults(s, c.get('node'), bodies);
       const results = accepted.map((r, i): CompleteOutcome => {
         const task_id = bodies[i].task_id;
         if (r instanceof ApiError)
