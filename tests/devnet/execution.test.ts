@@ -12,7 +12,7 @@ import {
   ClarityVersion,
 } from '@stacks/transactions';
 import { startDevnet, type Devnet } from '../../devnet/index.js';
-import { tempDevnet, keyOf, addressOf, call, mined, getJson } from './helpers.js';
+import { tempDevnet, keyOf, addressOf, call, signCall, nextBlock, mined, getJson } from './helpers.js';
 
 const SOURCE = `
 (define-data-var n uint u0)
@@ -101,15 +101,22 @@ describe('devnet execution', () => {
   });
 
   it('mines interval blocks of several transactions; a failing one is undone alone, and the log replays the same', async () => {
-    const { devnet, dir, manifestPath, cleanup } = await tempDevnet({ blockTimeMs: 400 });
+    const { devnet, dir, manifestPath, cleanup } = await tempDevnet({ blockTimeMs: 1000 });
     const contract = await deployCounter(devnet);
     const senders = ['wallet_2', 'wallet_3', 'wallet_4'];
     const before = await Promise.all(senders.map((s) => balanceOf(devnet, addressOf(devnet, s))));
-    const sent = [];
-    sent.push(await call(devnet, keyOf(devnet, 'wallet_2'), contract, 'bump', [], undefined, 5000n));
-    sent.push(await call(devnet, keyOf(devnet, 'wallet_3'), contract, 'boom', [Cl.uint(0)], undefined, 5000n));
-    sent.push(await call(devnet, keyOf(devnet, 'wallet_4'), contract, 'bump', [], undefined, 5000n));
-    const txs = await Promise.all(sent.map((s) => mined(devnet.url, s.tx.txid())));
+    // Signed first, then sent one after another just after a block: signing and sending each in
+    // turn could straddle a block boundary on a loaded machine, and the point is one block of three.
+    const sent = [
+      await signCall(devnet, keyOf(devnet, 'wallet_2'), contract, 'bump', [], undefined, 5000n),
+      await signCall(devnet, keyOf(devnet, 'wallet_3'), contract, 'boom', [Cl.uint(0)], undefined, 5000n),
+      await signCall(devnet, keyOf(devnet, 'wallet_4'), contract, 'bump', [], undefined, 5000n),
+    ];
+    const send = (tx: (typeof sent)[number]) =>
+      broadcastTransaction({ transaction: tx, network: 'testnet', client: { baseUrl: devnet.url } });
+    await nextBlock(devnet);
+    for (const tx of sent) expect(await send(tx)).toEqual({ txid: tx.txid() });
+    const txs = await Promise.all(sent.map((tx) => mined(devnet.url, tx.txid())));
     expect(txs.map((t) => t.tx_status)).toEqual(['success', 'abort_by_response', 'success']);
     expect(new Set(txs.map((t) => t.block_height)).size).toBe(1);
     expect(txs.map((t) => t.tx_index)).toEqual([0, 1, 2]);
@@ -119,7 +126,7 @@ describe('devnet execution', () => {
     expect(after).toEqual(before.map((b) => b - 5000n));
     // Empty blocks keep coming on the interval.
     const tip = (await getJson(devnet, '/v2/info')).stacks_tip_height;
-    await new Promise((r) => setTimeout(r, 1000));
+    await new Promise((r) => setTimeout(r, 2000));
     expect((await getJson(devnet, '/v2/info')).stacks_tip_height).toBeGreaterThan(tip);
 
     await devnet.close();
@@ -130,7 +137,7 @@ describe('devnet execution', () => {
     });
     expect(again.replay.txs).toBe(4);
     expect(await readN(again, contract)).toBe('u2');
-    const replayed = await Promise.all(sent.map((s) => getJson(again, `/extended/v1/tx/${s.tx.txid()}`)));
+    const replayed = await Promise.all(sent.map((tx) => getJson(again, `/extended/v1/tx/${tx.txid()}`)));
     expect(replayed.map((t) => [t.tx_status, t.block_height, t.tx_result.hex])).toEqual(
       txs.map((t) => [t.tx_status, t.block_height, t.tx_result.hex]),
     );

@@ -61,8 +61,8 @@ export function addressOf(devnet: Devnet, name: string): string {
   return devnet.accounts.find((x) => x.name === name)!.address;
 }
 
-/** Signs and broadcasts a contract call with stacks.js, exactly as a wallet would. */
-export async function call(
+/** Signs a contract call with stacks.js, exactly as a wallet would (the nonce from the devnet unless given). */
+export async function signCall(
   devnet: Pick<Devnet, 'url'>,
   key: string,
   contract: string,
@@ -72,7 +72,7 @@ export async function call(
   fee?: bigint,
 ) {
   const [contractAddress, contractName] = contract.split('.');
-  const tx = await makeContractCall({
+  return makeContractCall({
     contractAddress,
     contractName,
     functionName: fn,
@@ -84,8 +84,33 @@ export async function call(
     ...(nonce !== undefined ? { nonce } : {}),
     ...(fee !== undefined ? { fee } : {}),
   });
+}
+
+/** Signs and broadcasts a contract call with stacks.js, exactly as a wallet would. */
+export async function call(
+  devnet: Pick<Devnet, 'url'>,
+  key: string,
+  contract: string,
+  fn: string,
+  args: ClarityValue[],
+  nonce?: bigint,
+  fee?: bigint,
+) {
+  const tx = await signCall(devnet, key, contract, fn, args, nonce, fee);
   const res = await broadcastTransaction({ transaction: tx, network: 'testnet', client: { baseUrl: devnet.url } });
   return { tx, res };
+}
+
+/** Resolves just after the devnet's next block (polling its tip), so the interval to the one after is all ahead. */
+export async function nextBlock(devnet: Pick<Devnet, 'url'>): Promise<number> {
+  const tipOf = async () => ((await getJson(devnet, '/v2/info')) as { stacks_tip_height: number }).stacks_tip_height;
+  const start = await tipOf();
+  for (let i = 0; i < 3000; i++) {
+    const tip = await tipOf();
+    if (tip > start) return tip;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`no block after height ${start} within 30 s`);
 }
 
 export const randomHash = () => randomBytes(32).toString('hex');
@@ -130,7 +155,7 @@ export function taskArgs(modelOutput: bigint, fee = 1000, maxBlocks = 100): Clar
   return submitTaskArgs({ modelOutput, inputHash: randomHash(), fee, maxBlocks, privacy: 0, priority: 1 });
 }
 
-export async function getJson<T = any>(devnet: Devnet, path: string): Promise<T> {
+export async function getJson<T = any>(devnet: Pick<Devnet, 'url'>, path: string): Promise<T> {
   return (await (await fetch(`${devnet.url}${path}`)).json()) as T;
 }
 
