@@ -12,6 +12,7 @@ import { accountsContractOf, type SignerConfig } from '../config/index.js';
 import type { Chain } from '../chain/index.js';
 import type { SignerDatabase } from '../db/index.js';
 import type { SignatureVerifier } from '../auth/index.js';
+import { PolicyGuard } from '../guard/index.js';
 import type { Notifier } from '../tasks/index.js';
 import { DIRECT_TASK_ID_BASE } from '../tasks/index.js';
 import { ChainView } from './chain-view.js';
@@ -64,6 +65,8 @@ export class PrepaidAccounts {
   readonly chainId: number;
   readonly cfg: SignerConfig['accounts'];
   readonly maxInferTimeMs: number;
+  /** The policy guard of request inputs (the same `[guard]` as the signer's). */
+  readonly guard: PolicyGuard;
   readonly #deps: PrepaidDeps;
   readonly #reads = new Map<string, Promise<AccountRow | undefined>>();
 
@@ -73,6 +76,7 @@ export class PrepaidAccounts {
     this.chainId = deps.chainId;
     this.cfg = deps.config.accounts;
     this.maxInferTimeMs = deps.config.scheduler.max_infer_time_ms;
+    this.guard = new PolicyGuard(deps.config.guard);
     this.market = accountsContractOf(deps.config);
     this.view = new ChainView(chain, this.market.split('.')[1]!, deps.config.models.catalog_cache_ms);
     this.pricing = new Pricing(deps.store, this.cfg, deps.chainId, this.market, deps.config.chain.private_key ?? null);

@@ -3,9 +3,9 @@
  * one bad item does not sink the others: its form, the key that signed it (its principal is the
  * account), the market, the expiry, the signature (over the SIP-018 bytes; a call's signatures
  * all at once on the verifier's threads, signer/auth/verify.ts encodedMany), the input, the
- * model, the fee (quote or current price x security <= max_fee) and the account's funds. The
- * accepted ones become `source = 'prepaid'` tasks with a `running` receipt and a reservation of
- * their max fee, all in one SQL transaction per call.
+ * model, the fee (quote or current price x security <= max_fee), the input under the policy guard
+ * (guardInput) and the account's funds. The accepted ones become `source = 'prepaid'` tasks with a
+ * `running` receipt and a reservation of their max fee, all in one SQL transaction per call.
  * The task id is prepaidTaskId(request hash): a request posted again is the same task ("duplicate").
  */
 import { createHash } from 'node:crypto';
@@ -15,6 +15,7 @@ import { prepaidTaskId, principalOfKey, taskRequestJson, type TaskRequestJson } 
 import { encodeTaskRequest } from './encode.js';
 import { atomic, prepared } from '../db/index.js';
 import { ApiError, type ErrorCode } from '../errors.js';
+import { clearTextRoute, guardHashedInput, modelLevel } from '../guard/index.js';
 import { runsFor } from '../tasks/index.js';
 import type { LiveOutput } from './chain-view.js';
 import { availableOf, accountRow, type AccountRow } from './ledger.js';
@@ -54,6 +55,9 @@ interface Candidate {
 
 /** A candidate with its SIP-018 bytes and their sha256 (the request hash: task id and signed digest). */
 type Checked = Candidate & { encoded: Buffer; digest: Buffer };
+
+/** A signed, priced and guarded candidate; `trustedOnly`: an L2 input, for trusted nodes only. */
+type Priced = Candidate & { output: LiveOutput; fee: bigint; price: bigint; trustedOnly: boolean };
 
 class Refusal extends Error {
   constructor(
@@ -122,6 +126,35 @@ function precheck(pa: PrepaidAccounts, index: number, raw: unknown, nowSeconds: 
   };
 }
 
+/**
+ * The policy guard on a request's clear-text input (inline, inline in an earlier item of the call, or
+ * stored by an upload), at its model's data level: a request comes with no API token, so the model's
+ * level (or the default) is the one. The request signs input_hash, so a finding the level would mask
+ * is refused (guard/hashed.ts says why). Returns whether the task is trusted-only (L2); an input not
+ * found is left to record() to refuse as input_missing.
+ */
+function guardInput(
+  pa: PrepaidAccounts,
+  c: Candidate,
+  output: LiveOutput,
+  inline: Map<string, Buffer>,
+  now: number,
+): boolean {
+  const hash = c.request.input_hash;
+  const bytes =
+    inline.get(hash) ??
+    (
+      prepared(pa.store.sqlite, 'select data from input_blobs where sha256 = ?').get(hash) as
+        | { data: Buffer }
+        | undefined
+    )?.data;
+  if (!bytes) return false;
+  const who = { tokenId: null, model: output.model, requestId: c.taskId };
+  const level = modelLevel(pa.store, pa.guard, output.model);
+  guardHashedInput(pa.store, pa.guard, who, bytes, level, now);
+  return clearTextRoute(pa.store, pa.guard, level, { name: output.model, artifactHash: output.artifactHash });
+}
+
 /** Judges and records a batch; returns one outcome per item, in order. */
 export async function admit(pa: PrepaidAccounts, items: unknown[], now = Date.now()): Promise<ItemOutcome[]> {
   const nowSeconds = Math.floor(now / 1000);
@@ -157,8 +190,9 @@ export async function admit(pa: PrepaidAccounts, items: unknown[], now = Date.no
   ]);
   const outputOf = new Map(outputs);
   const terms = pre.length ? await pa.view.terms() : null;
-  const priced: (Candidate & { output: LiveOutput; fee: bigint; price: bigint })[] = [];
+  const priced: Priced[] = [];
   const prices = new Map<string, bigint>();
+  const inline = new Map(pre.flatMap((c) => (c.input ? [[c.request.input_hash, c.input] as const] : [])));
   pre.forEach((c, k) => {
     try {
       if (!sigs[k])
@@ -196,7 +230,9 @@ export async function admit(pa: PrepaidAccounts, items: unknown[], now = Date.no
           'max_fee_too_low',
           `the fee is ${fee} µSTX (price ${price} x security ${c.request.security}), above max_fee ${c.maxFee}; sign the request with max_fee >= ${fee}, or with a quote (GET /api/v1/quote)`,
         );
-      priced.push({ ...c, output, fee, price });
+      // Guarded once it is known to be signed and priced: nothing is stored, reserved or queued before.
+      const trustedOnly = guardInput(pa, c, output, inline, now);
+      priced.push({ ...c, output, fee, price, trustedOnly });
     } catch (e) {
       refuse(c.index, e);
     }
@@ -250,7 +286,7 @@ interface BatchState {
 /** Writes one accepted request (or finds it a duplicate); inside the batch's transaction. */
 function record(
   pa: PrepaidAccounts,
-  c: Candidate & { output: LiveOutput; fee: bigint; price: bigint },
+  c: Priced,
   terms: NonNullable<Awaited<ReturnType<PrepaidAccounts['view']['terms']>>>,
   sampleBps: number,
   now: number,
@@ -323,7 +359,7 @@ function record(
   prepared(
     sql,
     `insert into inference_tasks (task_id, chain_task_id, user_address, context, fee, infer_fee, max_infer_time, model_type, status, created_at, updated_at, model_output, artifact_hash, input_hash,
-      deadline, privacy, priority, security, precision, sample_bps, runs_needed, source) values (?, null, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, null, 'standard', 0, ?, ?, ?, ?, 'prepaid')`,
+      deadline, privacy, priority, security, precision, sample_bps, runs_needed, source, trusted_only) values (?, null, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, null, 'standard', 0, ?, ?, ?, ?, 'prepaid', ?)`,
   ).run(
     c.taskId,
     r.account,
@@ -341,6 +377,7 @@ function record(
     c.output.precision,
     sampleBps,
     runsFor(security, sampleBps),
+    c.trustedOnly ? 1 : 0,
   );
   prepared(
     sql,
