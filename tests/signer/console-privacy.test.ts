@@ -110,6 +110,9 @@ describe('data levels in the console', () => {
       t.s.store.db.select().from(inferenceNodes).where(eq(inferenceNodes.node_id, 'node-a')).get()!.trusted;
     let page = await (await get('/console/privacy')).text();
     expect(page).toContain('may run L2 (sensitive) inputs in clear text');
+    expect(page).toContain(
+      'L2 sensitive</strong>: personal data is refused; an L2 input in clear text goes only to trusted nodes',
+    );
     expect(page).toMatch(/data-node="node-a">.*not trusted.*>Trust</s);
 
     expect(flash(await post('/console/privacy/nodes', { node_id: 'node-a', trusted: '1' })).get('notice')).toBe(

@@ -11,6 +11,8 @@ export interface GuardSummary {
   enabled: boolean;
   defaultLevel: DataLevel;
   actions: Record<DataLevel, GuardAction>;
+  /** `[guard] l2_clear_text`: where an L2 input without personal data found in it may go in clear text. */
+  l2ClearText: 'trusted_nodes' | 'refuse';
 }
 
 const LEVEL_NAMES: Record<DataLevel, string> = { L0: 'public', L1: 'internal', L2: 'sensitive' };
@@ -76,6 +78,10 @@ export function PrivacyPage({
                 {l} {LEVEL_NAMES[l]}
               </strong>
               : personal data is {{ pass: 'let through', mask: 'masked', refuse: 'refused' }[guard.actions[l]]}
+              {l === 'L2' &&
+                (guard.l2ClearText === 'refuse'
+                  ? '; an L2 input must be sent encrypted (l2_clear_text = "refuse")'
+                  : '; an L2 input in clear text goes only to trusted nodes (below)')}
             </li>
           ))}
         </ul>

@@ -85,6 +85,7 @@ export const consolePrivacy = new Hono<Env>()
           enabled: g.enabled,
           defaultLevel: g.default_level,
           actions: { L0: g.L0.action, L1: g.L1.action, L2: g.L2.action },
+          l2ClearText: g.l2_clear_text,
         }}
         models={await modelLevels(s)}
         nodes={nodeTrust(s.store)}
