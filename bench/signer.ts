@@ -23,7 +23,16 @@
  * p99 < 50 ms at 500/s, RSS <= 150 MB.
  */
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
@@ -319,6 +328,12 @@ function goals(r: Awaited<ReturnType<typeof suite>>) {
   };
 }
 
+/** The node heap flags (--max-...) of a tree's `npm run signer`: the bench runs the signer as shipped. */
+function signerHeapFlags(tree: string): string[] {
+  const pkg = JSON.parse(readFileSync(join(tree, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  return pkg.scripts.signer!.match(/--max-[a-z-]+=\d+/g) ?? [];
+}
+
 /** New over baseline from one run (below 1 is better for CPU, latency and memory; above 1 for rates). */
 function ratios(r: Awaited<ReturnType<typeof suite>>, base: Awaited<ReturnType<typeof suite>>) {
   const ratio = (a: number, b: number) => Number((a / b).toFixed(3));
@@ -352,13 +367,14 @@ try {
   say(`prepared ${TASKS} tasks (${leases} leased) in ${Math.round(performance.now() - t)} ms`);
   const fast = leased.slice(0, FAST_COMPLETIONS);
   const slow = leased.slice(FAST_COMPLETIONS);
-  // The signer as `npm run signer` runs it (old space capped at 128 MB, young generation at 4 MB semi-spaces), then without the cap for comparison.
+  // The signer as `npm run signer` runs it (its heap flags), then without them for comparison.
   const profile = process.env.BENCH_SIGNER_PROFILE
     ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_SIGNER_PROFILE}`]
     : [];
-  const capped = ['--max-old-space-size=128', '--max-semi-space-size=4'];
+  const capped = signerHeapFlags(ROOT);
   const tree = process.env.BENCH_SIGNER_BASELINE;
-  const baseline = tree && !profile.length ? await suite(capped, fast, slow, { kind: 'tsx', tree }) : undefined;
+  const baseline =
+    tree && !profile.length ? await suite(signerHeapFlags(tree), fast, slow, { kind: 'tsx', tree }) : undefined;
   const asShipped = await suite([...capped, ...profile], fast, slow, { kind: 'shipped' });
   if (profile.length) process.exit(0);
   const uncappedHeap = await suite([], fast, slow, { kind: 'shipped' });
