@@ -137,6 +137,10 @@ export const taskStatusResponse = z.object({
   inference_node_id: z.string().nullable(),
   settlement_txid: z.string().nullable(),
   updated_at: z.number().int(),
+  /** Encrypted tasks: the nodes its requester sealed the input to. */
+  sealed_nodes: z.array(z.string()).optional(),
+  /** Encrypted tasks: true when it waits and none of those nodes can run it; the requester's client seals it to new ones. */
+  needs_reseal: z.boolean().optional(),
 });
 
 /** Headers a node agent signs every request with (see protocol/sip018 `signNodeRequest`). */

@@ -209,6 +209,13 @@ const accounts = z
     max_accounts_per_tx: z.number().int().min(1).max(200).default(200),
   })
   .strict();
+/** Encrypted tasks (issue 14, signer/privacy). */
+const privacy = z
+  .object({
+    /** How long a reservation's nodes may be sealed to (ms): the requester uploads its ciphertexts within it. */
+    reservation_ttl_ms: z.number().int().min(1_000).default(120_000),
+  })
+  .strict();
 const log = z
   .object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') })
   .strict();
@@ -230,6 +237,7 @@ export const configSchema = z
     inference: inference.prefault({}),
     accounts: accounts.prefault({}),
     guard: guardConfigSchema.prefault({}),
+    privacy: privacy.prefault({}),
     log: log.prefault({}),
   })
   .strict();

@@ -19,6 +19,7 @@ import { failAttempt } from './leases.js';
 import { getTask, transition, type TaskRow } from './state.js';
 import { anotherNodeServes, keepFirstResult } from './spot-checks.js';
 import { addVote, decide, outputOf, type Vote } from './votes.js';
+import { sealedOutputHash } from './sealed.js';
 
 /** A result whose checks passed, to be recorded while its lease is still the one checked. */
 interface CheckedResult {
@@ -149,6 +150,27 @@ async function check(
   }
   if (body.output === undefined)
     throw new ApiError('bad_request', 'output is required: the output tensors (or set error to report a failure)');
+  // An encrypted task's output is sealed to its requester: the node's signature over the ciphertext stands in for a hash the signer cannot recompute.
+  const outputHash = task.privacy === 'encrypted' ? sealedOutputHash(s, task, node, body) : plainOutputHash(task, body);
+  const chainTaskId = task.chain_task_id ?? task.task_id;
+  const malleated = canonicalSignatureProblem(body.signature);
+  if (malleated)
+    throw new ApiError(
+      'signature_not_canonical',
+      `signature ${malleated}; the escrow pays only canonical signatures (low s, recovery byte 00 or 01), as signTaskResult makes them`,
+    );
+  const signed = { escrow: s.escrow, taskId: BigInt(chainTaskId), inputHash: task.input_hash, outputHash };
+  if (!(await s.verifier.taskResult(signed, s.chainId, body.signature, node.public_key))) {
+    throw new ApiError(
+      'unauthorized',
+      `signature does not verify with the public key of ${node.node_id}; sign the SIP-018 message {escrow: ${s.escrow}, task-id: u${chainTaskId}, input-hash, output-hash} with chain id ${s.chainId}`,
+    );
+  }
+  return { task, body, outputHash, now };
+}
+
+/** The canonical hash of a clear-text output, which must be the output hash the node signed. */
+function plainOutputHash(task: TaskRow, body: CompleteTaskRequest): string {
   let outputHash: string;
   try {
     // Hashed in canonical form: an output whose floats are not rounded to the task's precision
@@ -165,21 +187,7 @@ async function check(
       `output_hash ${body.output_hash} is not the sha256 of the canonical JSON of output (${outputHash}) with floats rounded to ${task.precision} significant digits; round with protocol/tensor canonicalOutputs, hash with protocol/hash jsonHash`,
     );
   }
-  const chainTaskId = task.chain_task_id ?? task.task_id;
-  const malleated = canonicalSignatureProblem(body.signature);
-  if (malleated)
-    throw new ApiError(
-      'signature_not_canonical',
-      `signature ${malleated}; the escrow pays only canonical signatures (low s, recovery byte 00 or 01), as signTaskResult makes them`,
-    );
-  const signed = { escrow: s.escrow, taskId: BigInt(chainTaskId), inputHash: task.input_hash, outputHash };
-  if (!(await s.verifier.taskResult(signed, s.chainId, body.signature, node.public_key))) {
-    throw new ApiError(
-      'unauthorized',
-      `signature does not verify with the public key of ${node.node_id}; sign the SIP-018 message {escrow: ${s.escrow}, task-id: u${chainTaskId}, input-hash, output-hash} with chain id ${s.chainId}`,
-    );
-  }
-  return { task, body, outputHash, now };
+  return outputHash;
 }
 
 /** The completion and the node's outcome; to be run inside a SQL transaction. */
@@ -209,6 +217,7 @@ function record(s: Services, node: NodeRow, { task, body, outputHash, now }: Che
         signature: body.signature,
         confidence: body.confidence ?? null,
         output,
+        ...(body.sealed_signature ? { sealed_signature: body.sealed_signature } : {}),
       },
       now,
     );
@@ -227,6 +236,7 @@ function record(s: Services, node: NodeRow, { task, body, outputHash, now }: Che
       confidence: body.confidence,
       output_hash: outputHash,
       signature: body.signature,
+      sealed_signature: body.sealed_signature ?? null,
       node_public_key: node.public_key,
       completed_at: now,
       lease_expires_at: null,
@@ -321,6 +331,8 @@ function recordVote(s: Services, node: NodeRow, task: TaskRow, vote: Vote, now: 
       confidence: first.confidence,
       output_hash: outcome.outputHash,
       signature: first.signature,
+      // Encrypted: the output kept is the first agreeing node's ciphertext, and this its signature over it.
+      sealed_signature: first.sealed_signature ?? null,
       node_public_key: first.public_key,
       inference_node_id: first.node_id,
       votes: JSON.stringify(votes),

@@ -87,11 +87,14 @@ function candidatesFor(s: Services, nodeId: string, trusted: boolean, models: st
   const tip = s.chain.tipHeight ?? -1;
   const query = prepared(
     s.store.sqlite,
-    "select * from inference_tasks where status = 'pending' and artifact_hash = ? and (deadline is null or deadline > ?) and (votes is null or instr(votes, ?) = 0) and (trusted_only = 0 or ? = 1) order by priority desc, created_at asc limit ?",
+    "select * from inference_tasks where status = 'pending' and artifact_hash = ? and (deadline is null or deadline > ?) and (votes is null or instr(votes, ?) = 0) and (trusted_only = 0 or ? = 1) and (privacy != 'encrypted' or exists (select 1 from sealed_inputs si where si.input_hash = inference_tasks.input_hash and si.node_id = ? and si.holder = inference_tasks.user_address)) order by priority desc, created_at asc limit ?",
   );
   // A task that needs several nodes never runs twice on one: its votes name the nodes that ran it.
   // An L2 input in clear text (trusted_only) goes only to a node the operator marked trusted.
-  const rows = models.flatMap((model) => query.all(model, tip, voteOf(nodeId), trusted ? 1 : 0, limit) as TaskRow[]);
+  // An encrypted task goes only to a node its requester sealed the input to (signer/privacy).
+  const rows = models.flatMap(
+    (model) => query.all(model, tip, voteOf(nodeId), trusted ? 1 : 0, nodeId, limit) as TaskRow[],
+  );
   if (models.length > 1) rows.sort((a, b) => b.priority - a.priority || a.created_at - b.created_at);
   return rows.slice(0, limit);
 }
@@ -139,7 +142,8 @@ export function leaseUpTo(s: Services, nodeId: string, max: number, now = Date.n
     for (const task of candidates) {
       if (leased.length >= room) break;
       let mine: number | undefined;
-      if (now - task.created_at < scheduler.prefer_better_node_ms) {
+      // Only nodes it was sealed to can run an encrypted task: there is no better node to wait for among the others.
+      if (now - task.created_at < scheduler.prefer_better_node_ms && task.privacy !== 'encrypted') {
         mine = score(me);
         const better = nodes.some(
           (n) =>

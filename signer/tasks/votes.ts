@@ -17,6 +17,8 @@ export interface Vote {
   confidence: number | null;
   /** The output as JSON text; kept once per distinct output hash. */
   output: string | null;
+  /** Encrypted tasks: the node's signature over its sealed output (kept with the output it signs). */
+  sealed_signature?: string;
 }
 
 /** Most results one task may gather: settle-redundant takes five. */

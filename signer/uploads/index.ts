@@ -21,6 +21,13 @@ import type { Services } from '../services.js';
  */
 const DONE = "(t.status in ('settled', 'timeout', 'failed') or (t.source = 'direct' and t.status = 'completed'))";
 
+/**
+ * SQL: the tasks that name blob `b`, with `where` (over task `t`) added: by its sha256 (the input
+ * hash), or as an encrypted input's ciphertext sealed by the task's own requester (signer/privacy).
+ */
+const naming = (b: string, where = '') =>
+  `(exists (select 1 from inference_tasks t where t.input_hash = ${b}.sha256 ${where}) or exists (select 1 from sealed_inputs si join inference_tasks t on t.input_hash = si.input_hash and t.user_address = si.holder where si.ciphertext_sha256 = ${b}.sha256 ${where}))`;
+
 /** True when a task the chain submitted still needs this input (so anyone may upload its bytes). */
 export function awaitedByChainTask(s: Services, sha256: string): boolean {
   return (
@@ -41,8 +48,8 @@ export function inputStored(s: Services, sha256: string): boolean {
  * from the table walks each blob's overflow pages: 1,000 uploads of 110 KB took 40 s of CPU).
  */
 export const UNCLAIMED_SQL = {
-  by: 'select count(*) as count, coalesce(sum(size), 0) as bytes from input_blobs b where b.uploader = ? and not exists (select 1 from inference_tasks t where t.input_hash = b.sha256)',
-  all: 'select coalesce(sum(size), 0) as bytes from input_blobs b where b.uploader is not null and not exists (select 1 from inference_tasks t where t.input_hash = b.sha256)',
+  by: `select count(*) as count, coalesce(sum(size), 0) as bytes from input_blobs b where b.uploader = ? and not ${naming('b')}`,
+  all: `select coalesce(sum(size), 0) as bytes from input_blobs b where b.uploader is not null and not ${naming('b')}`,
 };
 
 /** Count and bytes of the inputs `uploader` stored that no task names yet. */
@@ -114,13 +121,13 @@ export async function collectInputs(s: Services, now = Date.now()): Promise<{ un
   const { unclaimed_ttl_ms, retention_ms } = s.config.inputs;
   const unclaimed = prepared(
     s.store.sqlite,
-    `delete from input_blobs where sha256 in (select b.sha256 from input_blobs b where b.created_at <= ? and not exists (select 1 from inference_tasks t where t.input_hash = b.sha256) limit ${GC_BATCH})`,
+    `delete from input_blobs where sha256 in (select b.sha256 from input_blobs b where b.created_at <= ? and not ${naming('b')} limit ${GC_BATCH})`,
   );
   // Named by tasks, none of which still needs it, and the last one ended (its final update) long enough ago.
   const retired = prepared(
     s.store.sqlite,
-    `delete from input_blobs where sha256 in (select b.sha256 from input_blobs b where exists (select 1 from inference_tasks t where t.input_hash = b.sha256)
-       and not exists (select 1 from inference_tasks t where t.input_hash = b.sha256 and (not ${DONE} or t.updated_at > ?)) limit ${GC_BATCH})`,
+    `delete from input_blobs where sha256 in (select b.sha256 from input_blobs b where ${naming('b')}
+       and not ${naming('b', `and (not ${DONE} or t.updated_at > @cutoff)`)} limit ${GC_BATCH})`,
   );
   const out = { unclaimed: 0, retired: 0 };
   for (const [key, stmt, cutoff] of [
@@ -128,13 +135,19 @@ export async function collectInputs(s: Services, now = Date.now()): Promise<{ un
     ['retired', retired, now - retention_ms],
   ] as const) {
     for (;;) {
-      const n = stmt.run(cutoff).changes;
+      const n = (key === 'retired' ? stmt.run({ cutoff }) : stmt.run(cutoff)).changes;
       out[key] += n;
       if (n < GC_BATCH) break;
       // Let requests in between batches.
       await new Promise((r) => setImmediate(r));
     }
   }
+  // What pointed at deleted ciphertexts, and reservations nobody can upload under any more.
+  prepared(
+    s.store.sqlite,
+    'delete from sealed_inputs where not exists (select 1 from input_blobs b where b.sha256 = sealed_inputs.ciphertext_sha256)',
+  ).run();
+  prepared(s.store.sqlite, 'delete from node_reservations where expires_at <= ?').run(now - unclaimed_ttl_ms);
   if (out.unclaimed + out.retired > 0) s.log.info(out, 'input sweep: deleted inputs no task needs any more');
   return out;
 }

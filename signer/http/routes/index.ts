@@ -27,6 +27,7 @@ import { periods } from './periods.js';
 import { pull } from './pull.js';
 import { quote } from './quote.js';
 import { register } from './register.js';
+import { sealed } from './sealed.js';
 import { requests } from './requests.js';
 import { stats } from './stats.js';
 import { tasks } from './tasks.js';
@@ -41,6 +42,7 @@ export const ROUTES = [
   tasks,
   stats,
   nodes,
+  sealed,
   inputs,
   models,
   metrics,

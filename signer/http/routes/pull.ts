@@ -14,6 +14,7 @@ import {
   nodeId,
   type PrivacyMode,
   type PulledTask,
+  sealedInputPath,
 } from '../../../protocol/index.js';
 import { nodeAuth } from '../../auth/index.js';
 import { prepared } from '../../db/index.js';
@@ -47,7 +48,8 @@ export function pulledView(s: Services, t: TaskRow): PulledTask {
     artifact_hash: t.artifact_hash,
     model: t.model_type,
     input_hash: t.input_hash,
-    input_url: `/api/v1/inputs/${t.input_hash}`,
+    // An encrypted task's input is the ciphertext sealed to the node that pulls it (routes/sealed.ts).
+    input_url: t.privacy === 'encrypted' ? sealedInputPath(t.input_hash) : `/api/v1/inputs/${t.input_hash}`,
     privacy: t.privacy as PrivacyMode,
     priority: t.priority,
     precision: t.precision,
@@ -60,7 +62,8 @@ export function pulledView(s: Services, t: TaskRow): PulledTask {
 
 /** The small inputs of these tasks (at most `server.inline_input_max_bytes` each), read in one query. */
 function smallInputs(s: Services, tasks: TaskRow[]): Map<string, Buffer> {
-  const hashes = JSON.stringify([...new Set(tasks.map((t) => t.input_hash))]);
+  // An encrypted task travels sealed: no clear bytes go out under its input hash, whoever stored some.
+  const hashes = JSON.stringify([...new Set(tasks.filter((t) => t.privacy !== 'encrypted').map((t) => t.input_hash))]);
   // Prepared once for any number of tasks (json_each), and a large blob's bytes are never read.
   const blobs = prepared(
     s.store.sqlite,
@@ -79,7 +82,10 @@ function withInputs(s: Services, tasks: TaskRow[]): PulledTask[] {
       : isUtf8(data)
         ? { input: data.toString('utf8') }
         : { input_base64: data.toString('base64') };
-  return tasks.map((t) => ({ ...pulledView(s, t), ...inline(inputs.get(t.input_hash)) }));
+  return tasks.map((t) => ({
+    ...pulledView(s, t),
+    ...inline(t.privacy === 'encrypted' ? undefined : inputs.get(t.input_hash)),
+  }));
 }
 
 /**
@@ -96,7 +102,9 @@ function framed(s: Services, tasks: TaskRow[]): { body: ReadableStream<Uint8Arra
     offset += data.length;
   }
   const views = tasks.map((t) =>
-    at.has(t.input_hash) ? { ...pulledView(s, t), input_range: at.get(t.input_hash)! } : pulledView(s, t),
+    at.has(t.input_hash) && t.privacy !== 'encrypted'
+      ? { ...pulledView(s, t), input_range: at.get(t.input_hash)! }
+      : pulledView(s, t),
   );
   const parts = [Buffer.from(`${JSON.stringify({ success: true, data: views, error: null })}\n`), ...inputs.values()];
   // Written part by part, not concatenated: a pull of 32 inputs of 110 KB was 3.5 MB copied once more (and more GC).

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import type { TaskResultResponse } from '../../../protocol/index.js';
 import { authenticateRequester } from '../../auth/index.js';
 import { ApiError } from '../../errors.js';
+import { sealedNodes } from '../../privacy/index.js';
 import { getTask, getTaskStatus, taskHistory, type TaskStatusRow } from '../../tasks/index.js';
 import type { Env } from '../env.js';
 import { corePaths } from '../openapi-core.js';
@@ -73,7 +74,13 @@ export const tasks = new Hono<Env>()
       const id = c.req.valid('param').task_id;
       const task = find(id, getTaskStatus(s.store, id));
       const history = c.req.query('history') === 'true' ? taskHistory(s.store, task.task_id) : undefined;
-      return ok(c, { ...statusView(task), ...(history ? { history } : {}) });
+      // Encrypted: which nodes hold its ciphertext, and whether the requester's client must seal it to new ones.
+      const sealed = task.privacy === 'encrypted' ? sealedNodes(s, getTask(s.store, task.task_id)!) : undefined;
+      return ok(c, {
+        ...statusView(task),
+        ...(sealed ? { sealed_nodes: sealed.nodes, needs_reseal: sealed.needsReseal } : {}),
+        ...(history ? { history } : {}),
+      });
     },
   )
   .get(
@@ -128,6 +135,7 @@ export const tasks = new Hono<Env>()
         inference_node_id: task.inference_node_id,
         node_public_key: task.node_public_key,
         signature: task.signature,
+        ...(task.sealed_signature ? { sealed_signature: task.sealed_signature } : {}),
         completed_at: task.completed_at,
         settlement_txid: task.settlement_txid,
       };

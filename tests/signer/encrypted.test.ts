@@ -1,0 +1,261 @@
+/**
+ * Encrypted tasks on the signer (issue 14): reservations, sealed uploads, leases only to nodes the
+ * input was sealed to, the node's sealed-output signature, the reseal signal, and the sweep.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  buildEnvelope,
+  canonicalJson,
+  jsonHash,
+  outputCommitment,
+  privacyCode,
+  requesterPublicKey,
+  sealedInputPath,
+  sealTo,
+  sha256Hex,
+  signSealedOutput,
+  signTaskResult,
+  unseal,
+} from '../../protocol/index.js';
+import { heartbeat } from '../../signer/nodes/index.js';
+import { collectInputs } from '../../signer/uploads/index.js';
+import {
+  ESCROW,
+  TestNode,
+  TestRequester,
+  addTasks,
+  body,
+  makeSigner,
+  publishConsoleModel,
+  register,
+  type TestSigner,
+} from './helpers.js';
+
+let t: TestSigner;
+afterEach(() => t.close());
+
+const requester = new TestRequester();
+const replyKey = requesterPublicKey(requester.key);
+const INPUT = new TextEncoder().encode('{"inputs":[{"name":"x","shape":[1,2],"datatype":"FP32","data":[1,2]}]}');
+
+async function signer(...nodes: TestNode[]) {
+  t = makeSigner();
+  publishConsoleModel(t, 'model-a');
+  for (const n of nodes) expect(await register(t, n)).toBe(201);
+}
+
+async function reserve(who: TestRequester, want = 2, exclude: string[] = []) {
+  const path = '/api/v1/reservations';
+  return t.app.request(path, {
+    method: 'POST',
+    headers: { ...who.headers('POST', path), 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'model-a', nodes: want, exclude }),
+  });
+}
+
+async function upload(who: TestRequester, inputHash: string, nodeId: string, reservation: string, bytes: Uint8Array) {
+  const path = `${sealedInputPath(inputHash, nodeId)}?reservation=${reservation}`;
+  return t.app.request(path, {
+    method: 'PUT',
+    headers: { ...who.headers('PUT', path), 'content-type': 'application/json' },
+    body: Buffer.from(bytes),
+  });
+}
+
+/** A requester's envelope sealed to every node of a fresh reservation; returns what the chain task names. */
+async function sealToReserved(replyTo: string, nodes: TestNode[]) {
+  const env = buildEnvelope(INPUT, { replyTo });
+  const r = await body(await reserve(requester, nodes.length));
+  for (const offered of r.data.nodes) {
+    const node = nodes.find((n) => n.nodeId === offered.node_id)!;
+    const res = await upload(
+      requester,
+      env.inputHash,
+      node.nodeId,
+      r.data.reservation_id,
+      await sealTo(node.publicKey, env.bytes),
+    );
+    expect(res.status).toBe(201);
+  }
+  return env;
+}
+
+async function pull(node: TestNode) {
+  return t.app.request(...node.request('GET', `/api/v1/nodes/${node.nodeId}/tasks`));
+}
+
+/** The node's part: open the sealed input, commit to an output, seal it to reply_to and sign both. */
+async function sealedResult(node: TestNode, task: { task_id: string; chain_task_id: string; input_hash: string }) {
+  const got = await t.app.request(...node.request('GET', sealedInputPath(task.input_hash)));
+  expect(got.status).toBe(200);
+  const envelope = JSON.parse(
+    new TextDecoder().decode(await unseal(node.key, new Uint8Array(await got.arrayBuffer()))),
+  );
+  const outputJson = canonicalJson({ outputs: [{ name: 'y', shape: [1], datatype: 'FP32', data: [0.5] }] });
+  const output_hash = outputCommitment(envelope.salt, outputJson);
+  const sealed = await sealTo(envelope.reply_to, new TextEncoder().encode(outputJson));
+  const taskId = BigInt(task.chain_task_id);
+  return {
+    task_id: task.task_id,
+    output: JSON.parse(new TextDecoder().decode(sealed)),
+    confidence: null,
+    inference_node_id: node.nodeId,
+    output_hash,
+    signature: signTaskResult(
+      { escrow: ESCROW, taskId, inputHash: task.input_hash, outputHash: output_hash },
+      0x80000000,
+      node.key,
+    ),
+    sealed_signature: signSealedOutput(
+      { escrow: ESCROW, taskId, outputHash: output_hash, sealedHash: sha256Hex(sealed) },
+      0x80000000,
+      node.key,
+    ),
+  };
+}
+
+describe('encrypted tasks on the signer', () => {
+  it('offers online nodes serving the model to a signed requester, and none when there is none', async () => {
+    const a = new TestNode('enc-a');
+    const b = new TestNode('enc-b');
+    await signer(a, b);
+    const res = await reserve(requester, 2);
+    expect(res.status).toBe(201);
+    const r = (await body(res)).data;
+    expect(r.nodes.map((n: { node_id: string }) => n.node_id).sort()).toEqual(['enc-a', 'enc-b']);
+    expect(r.nodes.find((n: { node_id: string }) => n.node_id === 'enc-a').public_key).toBe(a.publicKey);
+    const without = await reserve(requester, 2, ['enc-a', 'enc-b']);
+    expect(without.status).toBe(503);
+    expect((await body(without)).code).toBe('no_node_available');
+    const unsigned = await t.app.request('/api/v1/reservations', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'model-a' }),
+    });
+    expect((await body(unsigned)).code).toBe('requester_signature_required');
+  });
+
+  it('takes ciphertexts only for nodes the requester’s own live reservation offered', async () => {
+    const a = new TestNode('enc-a');
+    const b = new TestNode('enc-b');
+    await signer(a, b);
+    const r = (await body(await reserve(requester, 1))).data;
+    const offered = r.nodes[0].node_id;
+    const other = offered === 'enc-a' ? 'enc-b' : 'enc-a';
+    const env = buildEnvelope(INPUT, { replyTo: replyKey });
+    const notReserved = await upload(requester, env.inputHash, other, r.reservation_id, new Uint8Array([1]));
+    expect((await body(notReserved)).code).toBe('node_not_reserved');
+    const stranger = await upload(new TestRequester(), env.inputHash, offered, r.reservation_id, new Uint8Array([1]));
+    expect((await body(stranger)).code).toBe('reservation_not_found');
+    t.s.store.sqlite.prepare('update node_reservations set expires_at = 0').run();
+    const expired = await upload(requester, env.inputHash, offered, r.reservation_id, new Uint8Array([1]));
+    expect((await body(expired)).code).toBe('reservation_not_found');
+  });
+
+  it('leases an encrypted task only to a node its requester sealed it to, which gets ciphertext only', async () => {
+    const a = new TestNode('enc-a');
+    const b = new TestNode('enc-b');
+    await signer(a, b);
+    const env = buildEnvelope(INPUT, { replyTo: replyKey });
+    const r = (await body(await reserve(requester, 2))).data;
+    await upload(requester, env.inputHash, 'enc-a', r.reservation_id, await sealTo(a.publicKey, env.bytes));
+    const [id] = addTasks(t, {
+      requester: requester.address,
+      inputHash: env.inputHash,
+      privacy: privacyCode('encrypted'),
+    });
+    expect((await pull(b)).status).toBe(204);
+    const pulled = (await body(await pull(a))).data;
+    expect(pulled.task_id).toBe(id);
+    expect(pulled.input_url).toBe(sealedInputPath(env.inputHash));
+    expect(pulled.input).toBeUndefined();
+    const got = await t.app.request(...a.request('GET', sealedInputPath(env.inputHash)));
+    const opened = await unseal(a.key, new Uint8Array(await got.arrayBuffer()));
+    expect(sha256Hex(opened)).toBe(env.inputHash);
+    const byB = await t.app.request(...b.request('GET', sealedInputPath(env.inputHash)));
+    expect((await body(byB)).code).toBe('forbidden');
+  });
+
+  it('ignores ciphertexts someone other than the task’s requester sealed for its input hash', async () => {
+    const a = new TestNode('enc-a');
+    await signer(a);
+    const env = buildEnvelope(INPUT, { replyTo: replyKey });
+    const mallory = new TestRequester();
+    const r = (await body(await reserve(mallory, 1))).data;
+    await upload(mallory, env.inputHash, 'enc-a', r.reservation_id, await sealTo(a.publicKey, env.bytes));
+    addTasks(t, { requester: requester.address, inputHash: env.inputHash, privacy: privacyCode('encrypted') });
+    expect((await pull(a)).status).toBe(204);
+  });
+
+  it('completes with a sealed output the node signed, and refuses one it did not, or a clear output', async () => {
+    const a = new TestNode('enc-a');
+    await signer(a);
+    const env = await sealToReserved(replyKey, [a]);
+    const [id] = addTasks(t, {
+      requester: requester.address,
+      inputHash: env.inputHash,
+      privacy: privacyCode('encrypted'),
+    });
+    const task = (await body(await pull(a))).data;
+    const good = await sealedResult(a, task);
+    const clear = { ...good, output: { outputs: [] }, output_hash: jsonHash({ outputs: [] }) };
+    const post = (b: unknown) => t.app.request(...a.request('POST', '/api/v1/tasks/complete', b));
+    expect((await body(await post(clear))).code).toBe('sealed_output_invalid');
+    const tampered = { ...good, output: { ...good.output, mac: '00'.repeat(32) } };
+    expect((await body(await post(tampered))).code).toBe('sealed_output_invalid');
+    const { sealed_signature: _, ...unsigned } = good;
+    expect((await body(await post(unsigned))).code).toBe('sealed_output_invalid');
+    expect((await post(good)).status).toBe(200);
+    const row = t.s.store.sqlite
+      .prepare('select status, output, sealed_signature from inference_tasks where task_id = ?')
+      .get(id) as {
+      status: string;
+      output: string;
+      sealed_signature: string;
+    };
+    expect(row.status).toBe('completed');
+    expect(row.sealed_signature).toBe(good.sealed_signature);
+    expect(JSON.parse(row.output)).toEqual(good.output);
+  });
+
+  it('says when none of the sealed nodes can run the task any more, so the client seals it again', async () => {
+    const a = new TestNode('enc-a');
+    const b = new TestNode('enc-b');
+    await signer(a, b);
+    const env = buildEnvelope(INPUT, { replyTo: replyKey });
+    const r = (await body(await reserve(requester, 2))).data;
+    await upload(requester, env.inputHash, 'enc-a', r.reservation_id, await sealTo(a.publicKey, env.bytes));
+    const [id] = addTasks(t, {
+      requester: requester.address,
+      inputHash: env.inputHash,
+      privacy: privacyCode('encrypted'),
+    });
+    const status = async () => (await body(await t.app.request(`/api/v1/tasks/${id}/status`))).data;
+    expect(await status()).toMatchObject({ sealed_nodes: ['enc-a'], needs_reseal: false });
+    heartbeat(t.s.store, 'enc-a', 'offline');
+    expect(await status()).toMatchObject({ sealed_nodes: ['enc-a'], needs_reseal: true });
+    const again = (await body(await reserve(requester, 1, ['enc-a']))).data;
+    expect(again.nodes.map((n: { node_id: string }) => n.node_id)).toEqual(['enc-b']);
+    await upload(requester, env.inputHash, 'enc-b', again.reservation_id, await sealTo(b.publicKey, env.bytes));
+    expect(await status()).toMatchObject({ needs_reseal: false });
+    expect((await body(await pull(b))).data.task_id).toBe(id);
+  });
+
+  it('keeps the ciphertexts of a waiting task through the unclaimed-input sweep', async () => {
+    const a = new TestNode('enc-a');
+    await signer(a);
+    const env = await sealToReserved(replyKey, [a]);
+    addTasks(t, { requester: requester.address, inputHash: env.inputHash, privacy: privacyCode('encrypted') });
+    const later = Date.now() + t.s.config.inputs.unclaimed_ttl_ms + 1;
+    expect((await collectInputs(t.s, later)).unclaimed).toBe(0);
+    expect((await pull(a)).status).toBe(200);
+    // An orphan ciphertext (no task names its input) is swept like any unclaimed upload.
+    const orphan = await sealToReserved(replyKey, [a]);
+    const afterOrphan = Date.now() + t.s.config.inputs.unclaimed_ttl_ms + 1;
+    expect((await collectInputs(t.s, afterOrphan)).unclaimed).toBe(1);
+    const left = t.s.store.sqlite
+      .prepare('select count(*) as n from sealed_inputs where input_hash = ?')
+      .get(orphan.inputHash);
+    expect(left).toEqual({ n: 0 });
+  });
+});
