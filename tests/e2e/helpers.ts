@@ -14,13 +14,15 @@ import {
 /**
  * signer.toml for tests: short leases, sweeps and batch waits so failures show in seconds. A killed
  * agent counts as online until its heartbeat times out, and a spot-checked task (5% of them) waits
- * that long for a second node: 30 s (three of the agent's 10 s heartbeats) rather than 90 s.
+ * that long for a second node: 30 s (three of the agent's 10 s heartbeats) rather than 90 s. Leases
+ * last 10 s: at 4 s, e2e/prepaid's agents (8 tasks in flight each) let leases lapse three times and
+ * fail tasks when the machine was loaded (load 20, the suites on two workers beside others' work).
  */
 export const FAST_SIGNER_TOML = `
 [network]
 heartbeat_timeout_ms = 30000
 [scheduler]
-max_infer_time_ms = 4000
+max_infer_time_ms = 10000
 sweep_interval_ms = 300
 prefer_better_node_ms = 0
 [chain]
