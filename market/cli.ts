@@ -112,6 +112,11 @@ export async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'submit':
       if (!values.model || !values.input) throw new Error('submit needs --model NAME and --input FILE');
+      // A prepaid request carries its input in clear: never let one go out when encryption was asked for.
+      if (values.prepaid && values.privacy !== undefined && values.privacy !== 'standard')
+        throw new Error(
+          `--privacy ${values.privacy} is for on-chain tasks: a prepaid request (--prepaid) sends its input in clear; nothing was sent`,
+        );
       if (values.prepaid)
         return submitPrepaid(ctx, {
           model: values.model,

@@ -2,11 +2,14 @@
  * The requester's side of encrypted tasks without a network (issue 14): the envelope kept under the
  * data directory (mode 0600, checked against the input hash when read back), and an encrypted
  * result opened with real keys and real ciphertexts (sealTo, signSealedOutput, signTaskResult as a
- * node makes them): every way it can be wrong is refused with its stable code.
+ * node makes them): every way it can be wrong is refused with its stable code. And a prepaid
+ * submit, which sends its input in clear, refuses --privacy encrypted.
  */
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { compressPublicKey, privateKeyToPublic, randomPrivateKey } from '@stacks/transactions';
 import {
@@ -29,6 +32,9 @@ import {
 } from '../../market/sealed.js';
 import type { TaskResultView } from '../../market/signer-client.js';
 import { nodesFor, resealNeeded } from '../../market/commands/encrypted.js';
+import { ROOT } from '../../scripts/lib/services.js';
+
+const run = promisify(execFile);
 
 const dir = mkdtempSync(join(tmpdir(), 'market-sealed-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -191,4 +197,19 @@ describe('sealing to nodes', () => {
     expect(resealNeeded({ status: 'pending' })).toBeNull();
     expect(resealNeeded(null)).toBeNull();
   });
+});
+
+describe('market submit --prepaid', () => {
+  it('refuses --privacy encrypted instead of sending the input in clear', async () => {
+    const file = join(dir, 'input.json');
+    writeFileSync(file, input);
+    const args = ['--import', 'tsx', 'market/cli.ts', 'submit', '--prepaid', '--privacy', 'encrypted'];
+    const flags = ['--model', 'm', '--input', file, '--node', 'http://127.0.0.1:9', '--signer', 'http://127.0.0.1:9'];
+    const r = await run(process.execPath, [...args, ...flags], {
+      cwd: ROOT,
+      env: { ...process.env, MARKET_PRIVATE_KEY: requester.privateKey },
+    }).catch((e: { code: number; stderr: string }) => e);
+    expect('code' in r && r.code).toBe(1);
+    expect((r as { stderr: string }).stderr).toMatch(/--privacy encrypted is for on-chain tasks.*nothing was sent/);
+  }, 30_000);
 });
