@@ -3,16 +3,25 @@
  * envelope against the task's input hash, runs the real classifier on the inner bytes, and posts
  * the output sealed to the requester with a commitment and two signatures; a wrong key, an altered
  * ciphertext or another task's envelope is a signed failure report that names its code and
- * quotes no plaintext.
+ * quotes no plaintext. Then the same through the real signer on loopback (in-process, no chain):
+ * reservation, sealed upload, ciphertext-only pull, sealed completion, and the agent's log lines.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compressPublicKey, privateKeyToPublic, randomPrivateKey } from '@stacks/transactions';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { compressPublicKey, getAddressFromPublicKey, privateKeyToPublic, randomPrivateKey } from '@stacks/transactions';
 import {
   buildEnvelope,
   errorReport,
   jsonHash,
   outputCommitment,
+  privacyCode,
+  requesterAuthHeaders,
   sealTo,
+  sealedInputPath,
   sha256Hex,
   unseal,
   verifySealedOutput,
@@ -23,10 +32,17 @@ import {
   DynamicBatcher,
   WorkerPool,
   computeTask,
+  resolveConfig,
+  startAgent,
   type Feeds,
   type ModelInfo,
+  type RunningAgent,
   type TaskContext,
 } from '../../node-agent/index.js';
+import { startSigner, type RunningSigner } from '../../signer/index.js';
+import { ingest } from '../../signer/chain/watcher.js';
+import { getTask } from '../../signer/tasks/state.js';
+import { consoleModels } from '../../signer/db/index.js';
 import { CLS, blob, floats, oip } from './helpers.js';
 
 const limits = { maxInputBytes: 4_000_000, maxInputElements: 200_000 };
@@ -205,5 +221,172 @@ describe('an encrypted task on the node', () => {
     expect(body.error).toMatch(/^the decrypted input does not fit this model/);
     expect(text).not.toContain(MARKER);
     expect(resultSigned(t, body.output_hash, body.signature)).toBe(true);
+  });
+});
+
+describe('an encrypted task through a real signer on loopback', () => {
+  let dir: string;
+  let signer: RunningSigner;
+  let agent: RunningAgent;
+  const logLines: string[] = [];
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'agent-encrypted-'));
+    mkdirSync(join(dir, 'signer-models'));
+    copyFileSync(CLS.path, join(dir, 'signer-models', 'cls.onnx'));
+    signer = await startSigner({
+      config: {
+        server: { host: '127.0.0.1', port: 0, max_wait_seconds: 5 },
+        database: { path: join(dir, 'signer.db') },
+        models: { dir: join(dir, 'signer-models') },
+        scheduler: { max_attempts: 1, prefer_better_node_ms: 0 },
+        log: { level: 'silent' },
+      },
+      chain: null,
+      log: pino({ level: 'silent' }),
+    });
+    // The model a reservation names, published the way the console does on a signer without a chain.
+    const now = Date.now();
+    signer.services.store.db
+      .insert(consoleModels)
+      .values({
+        name: 'ppocr-cls',
+        sha256: CLS.sha256,
+        size: 10,
+        status: 'published',
+        price: '0',
+        version: 1,
+        created_at: now,
+        updated_at: now,
+        inputs: JSON.stringify([{ name: 'x', type: 'float32', shape: ['batch', 3, 48, 192] }]),
+        outputs: JSON.stringify([{ name: 'softmax_0.tmp_0', type: 'float32', shape: ['batch', 2] }]),
+      })
+      .run();
+    // Every line the agent logs, down to debug: none may quote the input or the output.
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        logLines.push(String(chunk));
+        done();
+      },
+    });
+    const config = resolveConfig({
+      agent: { signer: signer.url, key_file: join(dir, 'node.key'), node_id: 'enc-node', network: 'devnet' },
+      // No chain on either side: the signer registers the node unbonded.
+      chain: { api_url: '' },
+      runtime: { workers: 1, intra_op_threads: 1, max_batch: 8, max_queue_delay_ms: 5 },
+      client: { pull_wait_s: 1, heartbeat_interval_ms: 200, backoff_base_ms: 50, backoff_max_ms: 300 },
+      models: [{ builtin: 'classifier' }],
+    });
+    agent = await startAgent(config, pino({ level: 'debug' }, sink));
+    const deadline = Date.now() + 20_000;
+    while (!agent.agent.registered && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  }, 60_000);
+
+  afterAll(async () => {
+    await agent?.close();
+    await signer?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const chainIdOf = () => signer.services.chainId;
+  const requesterAddress = () =>
+    getAddressFromPublicKey(requester.publicKey, chainIdOf() === 1 ? 'mainnet' : 'testnet');
+
+  /** What `market submit --privacy encrypted` does: reserve this node, PUT the sealed envelope, and the chain task appears. */
+  async function submitSealed(
+    taskId: number,
+    sealed: (bytes: Uint8Array) => Promise<Uint8Array>,
+    inputHash: string,
+    bytes: Uint8Array,
+  ) {
+    const reservePath = '/api/v1/reservations';
+    const res = await fetch(signer.url + reservePath, {
+      method: 'POST',
+      body: JSON.stringify({ model: 'ppocr-cls', nodes: 1 }),
+      headers: {
+        'content-type': 'application/json',
+        ...requesterAuthHeaders('POST', reservePath, chainIdOf(), requester.privateKey),
+      },
+    });
+    expect(res.status).toBe(201);
+    const reservation = (
+      (await res.json()) as { data: { reservation_id: string; nodes: { node_id: string; public_key: string }[] } }
+    ).data;
+    expect(reservation.nodes).toEqual([{ node_id: 'enc-node', public_key: agent.key.publicKey }]);
+    const putPath = `${sealedInputPath(inputHash, 'enc-node')}?reservation=${reservation.reservation_id}`;
+    const put = await fetch(signer.url + putPath, {
+      method: 'PUT',
+      body: Buffer.from(await sealed(bytes)),
+      headers: {
+        'content-type': 'application/json',
+        ...requesterAuthHeaders('PUT', putPath, chainIdOf(), requester.privateKey),
+      },
+    });
+    expect(put.status).toBe(201);
+    ingest(
+      signer.services,
+      [
+        {
+          chainTaskId: BigInt(taskId),
+          requester: requesterAddress(),
+          modelOutput: 1n,
+          model: 'ppocr-cls',
+          artifactHash: CLS.sha256,
+          inputHash,
+          fee: 1000n,
+          deadline: 1_000_000n,
+          privacy: privacyCode('encrypted'),
+          priority: 0,
+          security: 1,
+          precision: 0,
+          sampleBps: 0,
+          txid: `0x${String(taskId).padStart(64, '0')}`,
+          blockHeight: 1,
+          eventIndex: taskId,
+        },
+      ],
+      null,
+    );
+    await expect
+      .poll(() => getTask(signer.services.store, String(taskId))?.status, { timeout: 30_000, interval: 50 })
+      .toMatch(/^(completed|failed)$/);
+    return getTask(signer.services.store, String(taskId))!;
+  }
+
+  it('runs a task sealed to it and posts the output sealed to the requester; its logs quote neither', async () => {
+    const input = blob(oip('x', DIMS, floats(DIMS, 11)));
+    const env = buildEnvelope(input, { replyTo: requester.publicKey });
+    const row = await submitSealed(901, (b) => sealTo(agent.key.publicKey, b), env.inputHash, env.bytes);
+    expect(row).toMatchObject({ status: 'completed', privacy: 'encrypted', confidence: null, error: null });
+    const cipher = JSON.parse(row.output!) as unknown;
+    const plain = new TextDecoder().decode(await unseal(requester.privateKey, new TextEncoder().encode(row.output!)));
+    expect(JSON.parse(plain).outputs[0]).toMatchObject({ name: 'softmax_0.tmp_0', shape: [1, 2] });
+    expect(row.output_hash).toBe(outputCommitment(env.envelope.salt, plain));
+    const sealed = {
+      escrow: signer.services.escrow,
+      taskId: 901n,
+      outputHash: row.output_hash!,
+      sealedHash: jsonHash(cipher),
+    };
+    expect(verifySealedOutput(sealed, chainIdOf(), row.sealed_signature!, agent.key.publicKey)).toBe(true);
+    const logs = logLines.join('');
+    expect(logs).toContain('"task_id":"901"');
+    expect(logs).not.toContain('softmax');
+    expect(logs).not.toContain(plain.slice(0, 40));
+  });
+
+  it('reports a ciphertext altered on the way as a signed failure led by its code', async () => {
+    const input = blob(oip('x', DIMS, floats(DIMS, 12)));
+    const env = buildEnvelope(input, { replyTo: requester.publicKey });
+    const flip = async (b: Uint8Array) => {
+      const cipher = JSON.parse(new TextDecoder().decode(await sealTo(agent.key.publicKey, b)));
+      const bytes = Buffer.from(cipher.cipherText, 'base64');
+      bytes[5]! ^= 1;
+      return new TextEncoder().encode(JSON.stringify({ ...cipher, cipherText: bytes.toString('base64') }));
+    };
+    const row = await submitSealed(902, flip, env.inputHash, env.bytes);
+    expect(row.status).toBe('failed');
+    expect(row.error).toMatch(/\bciphertext_invalid: the sealed data does not open/);
+    expect(row.sealed_signature).toBeNull();
   });
 });
