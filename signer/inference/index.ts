@@ -12,4 +12,4 @@ export { meter, meterTask, type UsageRow, meterBatch } from './metering.js';
 export { liveModel, onlineNodesServing, timeoutMessage } from './models.js';
 export { ModelIoReader, recordedIo, type ModelIo, type TensorMetadata } from './io.js';
 export { directContext, type DirectContext } from './context.js';
-export { queueRequests } from './requests.js';
+export { queueRequests, queueSealedRequest } from './requests.js';

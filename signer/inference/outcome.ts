@@ -6,12 +6,18 @@ import type { InferenceOutputs } from '../../protocol/index.js';
 import type { TaskRow } from '../tasks/index.js';
 import { directContext } from './context.js';
 
-/** A direct task's verified result: the node's outputs with the hash and signature it signed. */
+/**
+ * A direct task's verified result: the node's outputs with the hash and signature it signed. An
+ * encrypted task has no clear outputs: `sealed_output` is the cipher object sealed to the caller's
+ * reply key, and `sealed_signature` the node's signature over it (protocol/privacy).
+ */
 export interface InferResult {
   task_id: string;
   model: string;
   version: number;
-  outputs: InferenceOutputs['outputs'];
+  outputs?: InferenceOutputs['outputs'];
+  sealed_output?: unknown;
+  sealed_signature?: string;
   output_hash: string;
   node_id: string;
   signature: string;
@@ -43,7 +49,8 @@ export function outcomeOf(task: TaskRow): Outcome {
       message: `model "${task.model_type}" could not run this input: ${task.error ?? 'the node gave no reason'}`,
     };
   }
-  const output = JSON.parse(task.output) as InferenceOutputs;
+  const output = JSON.parse(task.output);
+  const sealed = task.privacy === 'encrypted';
   return {
     kind: 'done',
     httpStatus: 200,
@@ -51,7 +58,9 @@ export function outcomeOf(task: TaskRow): Outcome {
       task_id: task.task_id,
       model: task.model_type,
       version: directContext(task).version,
-      outputs: output.outputs,
+      ...(sealed
+        ? { sealed_output: output, sealed_signature: task.sealed_signature ?? '' }
+        : { outputs: (output as InferenceOutputs).outputs }),
       output_hash: task.output_hash!,
       node_id: task.inference_node_id!,
       signature: task.signature!,

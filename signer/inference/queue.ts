@@ -30,6 +30,8 @@ export { DIRECT_TASK_ID_BASE, directTaskId };
 export interface QueuedInput {
   inputs: OipTensor[];
   body?: Uint8Array;
+  /** An encrypted request: the hash of the envelope its caller sealed to reserved nodes (no clear bytes here). */
+  sealedInputHash?: string;
 }
 
 /** How to queue one request (or a batch of them). */
@@ -59,6 +61,18 @@ export class QueueFullError extends ApiError {
 }
 
 const ACTIVE: TaskStatus[] = ['pending', 'in_progress'];
+
+/** Stores a clear request's input blob (what the node fetches, or gets inline, and checks against input_hash); returns its hash. */
+function storeClearInput(store: Services['store'], item: QueuedInput, now: number): string {
+  const bytes = Buffer.from(item.body ?? JSON.stringify({ inputs: item.inputs }));
+  const inputHash = sha256Hex(bytes);
+  store.db
+    .insert(inputBlobs)
+    .values({ sha256: inputHash, data: bytes, size: bytes.length, content_type: 'application/json', created_at: now })
+    .onConflictDoNothing()
+    .run();
+  return inputHash;
+}
 
 /** Bounded priority queue of direct requests over the task table; one per signer. */
 export class DirectInference {
@@ -108,20 +122,7 @@ export class DirectInference {
     const { store } = this.#s;
     const rows = store.sqlite.transaction(() => {
       const created = items.map((item) => {
-        // The blob is what the node fetches (or gets inline) and checks against input_hash.
-        const bytes = Buffer.from(item.body ?? JSON.stringify({ inputs: item.inputs }));
-        const inputHash = sha256Hex(bytes);
-        store.db
-          .insert(inputBlobs)
-          .values({
-            sha256: inputHash,
-            data: bytes,
-            size: bytes.length,
-            content_type: 'application/json',
-            created_at: now,
-          })
-          .onConflictDoNothing()
-          .run();
+        const inputHash = item.sealedInputHash ?? storeClearInput(store, item, now);
         const taskId = directTaskId();
         const task = {
           task_id: taskId,
@@ -136,7 +137,7 @@ export class DirectInference {
           artifact_hash: o.model.artifact_hash,
           input_hash: inputHash,
           deadline: null,
-          privacy: 'standard',
+          privacy: item.sealedInputHash ? 'encrypted' : 'standard',
           priority: o.priority,
           source: 'direct',
         };

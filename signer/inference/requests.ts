@@ -120,7 +120,11 @@ export async function queueRequests(
       : await priceMetered(s.accounts, s.store, caller.tokenId, caller.requestId, model, requests.length);
   // Both inside the transaction that creates the tasks: no node can lease an L2 task before it is marked trusted-only.
   const within = (tasks: TaskRow[]) => {
-    if (guarded.trustedOnly) markTrustedOnly(s.store, tasks.map((t) => t.task_id));
+    if (guarded.trustedOnly)
+      markTrustedOnly(
+        s.store,
+        tasks.map((t) => t.task_id),
+      );
     if (metered) reserveMetered(s.store, metered, tasks);
   };
   const tasks = s.inference.enqueue(requests, {
@@ -131,6 +135,37 @@ export async function queueRequests(
     timeoutMs,
     batch,
     within,
+  });
+  return { model, tasks };
+}
+
+/**
+ * Queues one encrypted request (signer/privacy): its input is the envelope `inputHash` that the
+ * caller sealed to reserved nodes, so neither the tensor checks nor the policy guard can read it;
+ * the node opens it, checks it against the hash and reports what is wrong with it.
+ */
+export async function queueSealedRequest(
+  s: Services,
+  modelName: string,
+  inputHash: string,
+  o: RequestOptions,
+  caller: Caller,
+): Promise<Queued> {
+  const { priority, timeoutMs } = resolveOptions(s, o);
+  const model = await liveModel(s, modelName);
+  const metered =
+    caller.tokenId === null
+      ? null
+      : await priceMetered(s.accounts, s.store, caller.tokenId, caller.requestId, model, 1);
+  const tasks = s.inference.enqueue([{ inputs: [], sealedInputHash: inputHash }], {
+    model,
+    tokenId: caller.tokenId,
+    requestId: caller.requestId,
+    priority,
+    timeoutMs,
+    within: (created) => {
+      if (metered) reserveMetered(s.store, metered, created);
+    },
   });
   return { model, tasks };
 }

@@ -19,6 +19,7 @@ import {
 } from '../../protocol/index.js';
 import { heartbeat } from '../../signer/nodes/index.js';
 import { collectInputs } from '../../signer/uploads/index.js';
+import { adminSession } from './console-helpers.js';
 import {
   ESCROW,
   TestNode,
@@ -257,5 +258,86 @@ describe('encrypted tasks on the signer', () => {
       .prepare('select count(*) as n from sealed_inputs where input_hash = ?')
       .get(orphan.inputHash);
     expect(left).toEqual({ n: 0 });
+  });
+});
+
+describe('encrypted direct inference for a token holder', () => {
+  async function mintToken(): Promise<string> {
+    const admin = await adminSession(t);
+    const res = await t.app.request('/api/v1/admin/tokens', {
+      method: 'POST',
+      headers: { ...admin.headers, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'sealed', rate_limit_per_minute: 0 }),
+    });
+    return (await body(res)).data.token as string;
+  }
+  const call = (token: string, method: string, path: string, payload?: unknown) =>
+    t.app.request(path, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body:
+        payload instanceof Uint8Array
+          ? Buffer.from(payload)
+          : payload === undefined
+            ? undefined
+            : JSON.stringify(payload),
+    });
+
+  it('runs an input the token sealed, and answers with the output sealed to its reply key, never in clear', async () => {
+    const a = new TestNode('enc-a');
+    await signer(a);
+    const token = await mintToken();
+    const reply = new TestRequester();
+    const env = buildEnvelope(INPUT, { replyTo: requesterPublicKey(reply.key) });
+    const r = (await body(await call(token, 'POST', '/api/v1/models/model-a/reservations', { nodes: 1 }))).data;
+    expect(r.nodes[0].node_id).toBe('enc-a');
+    const put = await call(
+      token,
+      'PUT',
+      `/api/v1/models/model-a/inputs/${env.inputHash}/sealed/enc-a?reservation=${r.reservation_id}`,
+      await sealTo(a.publicKey, env.bytes),
+    );
+    expect(put.status).toBe(201);
+    const queued = await call(token, 'POST', '/api/v1/models/model-a/infer/sealed?async=1', {
+      input_hash: env.inputHash,
+    });
+    expect(queued.status).toBe(202);
+    const taskId = (await body(queued)).data.task_id;
+    const task = (await body(await pull(a))).data;
+    expect(task).toMatchObject({ task_id: taskId, privacy: 'encrypted', input_url: sealedInputPath(env.inputHash) });
+    const result = await sealedResult(a, { ...task, chain_task_id: task.task_id });
+    expect((await t.app.request(...a.request('POST', '/api/v1/tasks/complete', result))).status).toBe(200);
+    const done = (await body(await call(token, 'GET', `/api/v1/inference/${taskId}`))).data;
+    expect(done.outputs).toBeUndefined();
+    expect(done.sealed_signature).toBe(result.sealed_signature);
+    const clear = new TextDecoder().decode(
+      await unseal(reply.key, new TextEncoder().encode(canonicalJson(done.sealed_output))),
+    );
+    expect(outputCommitment(env.envelope.salt, clear)).toBe(done.output_hash);
+  });
+
+  it('will not run another token’s sealed input', async () => {
+    const a = new TestNode('enc-a');
+    await signer(a);
+    const [owner, other] = [await mintToken(), await mintToken()];
+    const env = buildEnvelope(INPUT, { replyTo: replyKey });
+    const r = (await body(await call(owner, 'POST', '/api/v1/models/model-a/reservations', { nodes: 1 }))).data;
+    await call(
+      owner,
+      'PUT',
+      `/api/v1/models/model-a/inputs/${env.inputHash}/sealed/enc-a?reservation=${r.reservation_id}`,
+      await sealTo(a.publicKey, env.bytes),
+    );
+    const stolen = await call(other, 'POST', '/api/v1/models/model-a/infer/sealed?async=1', {
+      input_hash: env.inputHash,
+    });
+    expect((await body(stolen)).code).toBe('not_found');
+    const upload = await call(
+      other,
+      'PUT',
+      `/api/v1/models/model-a/inputs/${env.inputHash}/sealed/enc-a?reservation=${r.reservation_id}`,
+      new Uint8Array([1]),
+    );
+    expect((await body(upload)).code).toBe('reservation_not_found');
   });
 });

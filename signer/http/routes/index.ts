@@ -28,6 +28,7 @@ import { pull } from './pull.js';
 import { quote } from './quote.js';
 import { register } from './register.js';
 import { sealed } from './sealed.js';
+import { sealedInfer } from './sealed-infer.js';
 import { requests } from './requests.js';
 import { stats } from './stats.js';
 import { tasks } from './tasks.js';
@@ -55,6 +56,7 @@ export const ROUTES = [
   consoleModelPages,
   consolePrivacy,
   infer,
+  sealedInfer,
   batchInfer,
   oip,
   periods,
