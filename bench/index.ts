@@ -7,7 +7,17 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 
-const BENCHES = ['settlement', 'accounts', 'devnet', 'signer', 'agent', 'e2e', 'infer', 'dashboard'] as const;
+const BENCHES = [
+  'settlement',
+  'accounts',
+  'devnet',
+  'signer',
+  'agent',
+  'e2e',
+  'infer',
+  'dashboard',
+  'privacy',
+] as const;
 
 const lines = [
   `# Benchmarks (${new Date().toISOString()}, load average ${loadavg()
