@@ -16,6 +16,7 @@ import type { Feeds, ModelInfo } from '../engine/index.js';
 import type { Validated } from '../validate/index.js';
 import type { EncodedOutput } from '../encode/index.js';
 import type { OpenedInput, SealedOutput, UnopenedInput } from '../sealed/index.js';
+import { SignerError } from '../client/index.js';
 
 /** What computing a task needs. */
 export interface TaskContext {
@@ -151,7 +152,14 @@ async function run(
  * refused input or a failed run is withheld (the input check quotes names and values from the input).
  */
 async function computeSealed(task: PulledTask, ctx: TaskContext, info: ModelInfo): Promise<Completion> {
-  const opened = await ctx.openSealed(await ctx.input(task.input_hash, { sealed: true }), task.input_hash);
+  const sealedInput = await ctx.input(task.input_hash, { sealed: true }).catch((err: unknown) => {
+    // Nothing sealed to this node: no retry here can help, and a report puts the task back in the queue now
+    // rather than when the lease runs out (the signer then offers it to a node that holds a ciphertext).
+    if (err instanceof SignerError && err.status === 404)
+      throw new TaskFailure(`no input sealed to this node: ${err.message}`);
+    throw err;
+  });
+  const opened = await ctx.openSealed(sealedInput, task.input_hash);
   if (!opened.ok) throw new TaskFailure(opened.error);
   let encoded: EncodedOutput;
   try {

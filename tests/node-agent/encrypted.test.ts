@@ -30,6 +30,7 @@ import {
 } from '../../protocol/index.js';
 import {
   DynamicBatcher,
+  SignerError,
   WorkerPool,
   computeTask,
   resolveConfig,
@@ -213,6 +214,18 @@ describe('an encrypted task on the node', () => {
       expect(text).not.toContain('"inputs"');
     });
 
+  it('reports a task whose signer holds nothing sealed to this node (404), so it is queued again at once', async () => {
+    const t = task('ab'.repeat(32));
+    const why = `GET ${t.input_url}: HTTP 404: nothing was sealed to node n-enc for input ${t.input_hash}`;
+    const ctx = { ...context(new Uint8Array()), input: () => Promise.reject(new SignerError(404, why, 'not_found')) };
+    const { body } = await compute(t, ctx);
+    expect(body.error).toBe(`no input sealed to this node: ${why}`);
+    expect(resultSigned(t, body.output_hash, body.signature)).toBe(true);
+    // Other transport trouble stays thrown: the lease runs out and another attempt runs the task.
+    const down = { ...ctx, input: () => Promise.reject(new SignerError(0, 'signer unreachable')) };
+    await expect(computeTask(t, down)).rejects.toThrow('signer unreachable');
+  });
+
   it('reports an input the model refuses without the check detail, which could quote the input', async () => {
     const input = blob(oip(MARKER, DIMS, floats(DIMS)));
     const env = buildEnvelope(input, { replyTo: requester.publicKey });
@@ -372,6 +385,7 @@ describe('an encrypted task through a real signer on loopback', () => {
     const logs = logLines.join('');
     expect(logs).toContain('"task_id":"901"');
     expect(logs).not.toContain('softmax');
+    expect(logs).not.toContain('"inputs"');
     expect(logs).not.toContain(plain.slice(0, 40));
   });
 
