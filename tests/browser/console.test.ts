@@ -3,7 +3,9 @@
  * playwright-core) against a real marketplace: devnet, signer and a node agent, each its own
  * process. An operator initializes the admin (with the setup token the signer printed), logs in, uploads and publishes the bundled
  * classifier, creates a token limited to it; a client calls inference with that token; the
- * dashboard, left open, shows the call on its plot after its live update, without a reload.
+ * dashboard, left open, shows the call on its plot after its live update, without a reload. The
+ * token then goes to data level L2, a call with personal data in it is refused, and the refusal is
+ * on the guard's audit log page.
  * Each page is also looked at 420 px wide (a phone): nothing may widen the page past the screen.
  * Screenshots, at 1280 and 420 px, go to tests/artifacts/.
  */
@@ -161,7 +163,8 @@ describe('operator console in chromium', () => {
     expect(token.length).toBeGreaterThan(20);
     const copy = page.getByRole('button', { name: /copy the token/ });
     await copy.click();
-    await expect(copy.textContent()).resolves.toBe('Copied');
+    // The copy is asynchronous (the Clipboard API): the label changes once it is done.
+    await expect.poll(() => copy.textContent(), { timeout: 5_000 }).toBe('Copied');
     const copied = await page.evaluate(async () => ({
       clipboard: await navigator.clipboard.readText().catch(() => null),
       selection: window.getSelection()?.toString().trim(),
@@ -238,4 +241,74 @@ describe('operator console in chromium', () => {
     await shot('06-dashboard-settled');
     await atPhoneWidth('06-dashboard-settled', { ready: '#plot-throughput .uplot' });
   }, 180_000);
+
+  it('sets the token to L2 on its edit page; a call whose input holds an e-mail address and an ID number is refused, and the refusal is in the audit log', async () => {
+    await page.goto(`${m.signerUrl}/console/tokens`);
+    const row = page.locator('tr[data-token-id]', { hasText: 'browser-client' });
+    await expect(row.locator('td.data-level').textContent()).resolves.toBe('default (L1)');
+    await Promise.all([
+      page.waitForURL((url) => /^\/console\/tokens\/\d+$/.test(url.pathname)),
+      row.getByRole('link', { name: 'Edit' }).click(),
+    ]);
+    await page.selectOption('#data_level', 'L2');
+    await page.getByRole('button', { name: 'Save', exact: true }).click();
+    await expect(page.locator('.flash.notice').textContent()).resolves.toBe('saved browser-client');
+    await expect(page.locator('#data_level').inputValue()).resolves.toBe('L2');
+    await page.goto(`${m.signerUrl}/console/tokens`);
+    await expect(row.locator('td.data-level').textContent()).resolves.toBe('L2');
+
+    // The guard runs before the input is checked against the model: a text tensor is enough to be refused.
+    const personal = ['write to zhang_san@example.com', 'id 11010519491231002X'];
+    const res = await fetch(`${m.signerUrl}/api/v1/models/${MODEL}/infer`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ inputs: [{ name: 'x', shape: [2], datatype: 'BYTES', data: personal }] }),
+    });
+    const refusal = (await res.json()) as { code: string; error: string };
+    expect(res.status, refusal.error).toBe(422);
+    expect(refusal.code).toBe('policy_refused');
+    expect(refusal.error).toContain('email at $.inputs[0].data[0], cn_id at $.inputs[0].data[1]');
+
+    // The Privacy page: the model's level, and the node, trusted here with L2 inputs in clear text.
+    await Promise.all([
+      page.waitForURL(at('/console/privacy')),
+      page.locator('header nav').getByRole('link', { name: 'Privacy' }).click(),
+    ]);
+    await expect(page.locator(`tr[data-model="${MODEL}"] select`).inputValue()).resolves.toBe('default');
+    const node = page.locator('tr[data-node="node-1"]');
+    await node.getByRole('button', { name: 'Trust', exact: true }).click();
+    await expect(page.locator('.flash.notice').textContent()).resolves.toBe(
+      'node-1 is trusted: it may run L2 inputs in clear text',
+    );
+    await expect(node.locator('.status').textContent()).resolves.toBe('trusted');
+    await shot('07-privacy');
+    await atPhoneWidth('07-privacy', { reload: false });
+
+    await Promise.all([
+      page.waitForURL(at('/console/privacy/audit')),
+      page.getByRole('link', { name: 'audit log' }).click(),
+    ]);
+    const refused = page.locator('#audit-log tr[data-action="refuse"]');
+    await expect(refused.count()).resolves.toBe(2);
+    await expect(refused.first().textContent()).resolves.toMatch(
+      new RegExp(`browser-client${MODEL}L2cn_id\\$\\.inputs\\[0\\]\\.data\\[1\\]refuse`),
+    );
+    expect(await page.content()).not.toContain('zhang_san');
+    await page.selectOption('#filter-rule', 'email');
+    await Promise.all([
+      page.waitForURL((url) => url.searchParams.get('rule') === 'email'),
+      page.getByRole('button', { name: 'Filter' }).click(),
+    ]);
+    await expect(page.locator('#audit-log tbody tr').count()).resolves.toBe(1);
+    // The download link, fetched with the page's session cookie.
+    const csv = await page.request.get(
+      `${m.signerUrl}${await page.getByRole('link', { name: 'CSV' }).getAttribute('href')}`,
+    );
+    expect(csv.headers()['content-type']).toBe('text/csv; charset=utf-8');
+    expect(await csv.text()).toMatch(
+      new RegExp(`,browser-client,${MODEL},[^,]+,L2,email,\\$\\.inputs\\[0\\]\\.data\\[0\\],refuse\\r\\n$`),
+    );
+    await shot('08-audit');
+    await atPhoneWidth('08-audit');
+  });
 });
