@@ -19,13 +19,14 @@ import { FAST_SIGNER_TOML, address, key, marketplace } from './helpers.js';
 const ACCOUNTS = 10;
 const TASKS_PER_ACCOUNT = 100;
 const DEPOSIT = 5_000_000n;
+const PERIOD_MS = 8000;
 let m: Marketplace;
 let input: string;
 
 beforeAll(async () => {
   ({ m, input } = await marketplace({
     agents: 2,
-    signerConfigToml: `${FAST_SIGNER_TOML}\n[accounts]\nperiod_ms = 8000\n`,
+    signerConfigToml: `${FAST_SIGNER_TOML}\n[accounts]\nperiod_ms = ${PERIOD_MS}\n`,
   }));
 }, 240_000);
 afterAll(async () => m?.stop(), 60_000);
@@ -55,6 +56,7 @@ describe('prepaid accounts end to end', () => {
       (privateKey) =>
         new PrepaidClient({ signerUrl: m.signerUrl, chainId: CHAIN_ID.testnet, market: DEV_ACCOUNTS, privateKey }),
     );
+    const started = Date.now();
     const runs = await Promise.all(
       clients.map((c) =>
         c.runMany(
@@ -88,8 +90,11 @@ describe('prepaid accounts end to end', () => {
       await new Promise((r) => setTimeout(r, 1000));
     }
     expect(confirmed.reduce((a, p) => a + p.tasks, 0)).toBe(total);
-    // One settle-accounts per period: a few transactions for 1,000 tasks.
-    expect(confirmed.length).toBeLessThanOrEqual(10);
+    // One settle-accounts per period: a few transactions for 1,000 tasks. How many periods the run
+    // spans depends on the machine (11 of 8 s at load 20, the suites on two workers), so the bound
+    // is the number of periods begun since the first task, plus the one that was open then.
+    expect(confirmed.length).toBeLessThanOrEqual(Math.ceil((Date.now() - started) / PERIOD_MS) + 1);
+    expect(confirmed.length).toBeLessThan(total / 20);
     expect(new Set(confirmed.map((p) => p.txid)).size).toBe(confirmed.length);
 
     // Each account is charged exactly the fees of its 100 results, and nothing else.
