@@ -252,6 +252,8 @@ async function run(
 async function suite(nodeFlags: string[], fastLeases: Leased[], slowLeases: Leased[], launch: Launch) {
   for (const f of [dbPath, `${dbPath}-wal`, `${dbPath}-shm`]) rmSync(f, { force: true });
   copyFileSync(basePath, dbPath);
+  // The 1-minute load when the suite starts: suites of one run compare fairly only under similar loads.
+  const loadAtStart = Number(loadavg()[0]!.toFixed(2));
   const signer = await startSignerProcess(nodeFlags, launch);
   const idle = memoryMB(signer.pid);
   // Signed only now: the signer refuses requests signed before it started (its replay cache is in memory).
@@ -305,6 +307,7 @@ async function suite(nodeFlags: string[], fastLeases: Leased[], slowLeases: Leas
   return {
     nodeFlags,
     launch,
+    loadAtStart,
     tasksStored: stats.data.total_tasks,
     statusReads: { ...reads, signerCpuMsEach: readCpuMs },
     completions: { ...completions, accepted: stats.data.completed_tasks, signerCpuMsEach: completionCpuMs },
@@ -335,7 +338,10 @@ function signerHeapFlags(tree: string): string[] {
 }
 
 /** New over baseline from one run (below 1 is better for CPU, latency and memory; above 1 for rates). */
-function ratios(r: Awaited<ReturnType<typeof suite>>, base: Awaited<ReturnType<typeof suite>>) {
+/** One suite's figures. */
+type Suite = Awaited<ReturnType<typeof suite>>;
+
+function ratios(r: Suite, base: Suite) {
   const ratio = (a: number, b: number) => Number((a / b).toFixed(3));
   return {
     completionsPerSecond: ratio(r.completions.perSecond, base.completions.perSecond),
@@ -346,6 +352,30 @@ function ratios(r: Awaited<ReturnType<typeof suite>>, base: Awaited<ReturnType<t
     rss: ratio(r.memoryMB.rss, base.memoryMB.rss),
     idleRss: ratio(r.memoryMB.idleAtStart, base.memoryMB.idleAtStart),
   };
+}
+
+/** Runs the uncapped suite and writes bench/results/signer.json. */
+async function report(asShipped: Suite, baseline: Suite | undefined, fast: Leased[], slow: Leased[]): Promise<void> {
+  const uncappedHeap = await suite([], fast, slow, { kind: 'shipped' });
+  const out = {
+    generatedAt: new Date().toISOString(),
+    tool: 'autocannon over loopback against `signer run` in its own process (compiled: scripts/build-signer.ts), 100,000 tasks stored',
+    machine: {
+      cpus: cpus().length,
+      model: cpus()[0]?.model,
+      node: process.version,
+      loadAverage: loadavg().map((l) => Number(l.toFixed(2))),
+      note: 'cores shared with other work; figures vary run to run',
+    },
+    memoryNote:
+      'the signer runs compiled on plain node: under tsx, its loader (a hooks worker thread) added about 38 MB (77 vs 39 MB for an empty script)',
+    runs: { asShipped, uncappedHeap, ...(baseline ? { baseline } : {}) },
+    goals: { asShipped: goals(asShipped), uncappedHeap: goals(uncappedHeap) },
+    ...(baseline ? { asShippedOverBaseline: ratios(asShipped, baseline) } : {}),
+  };
+  mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+  writeFileSync(join(ROOT, 'bench/results/signer.json'), `${JSON.stringify(out, null, 2)}\n`);
+  say('wrote bench/results/signer.json');
 }
 
 try {
@@ -376,27 +406,8 @@ try {
   const baseline =
     tree && !profile.length ? await suite(signerHeapFlags(tree), fast, slow, { kind: 'tsx', tree }) : undefined;
   const asShipped = await suite([...capped, ...profile], fast, slow, { kind: 'shipped' });
-  if (profile.length) process.exit(0);
-  const uncappedHeap = await suite([], fast, slow, { kind: 'shipped' });
-  const report = {
-    generatedAt: new Date().toISOString(),
-    tool: 'autocannon over loopback against `signer run` in its own process (compiled: scripts/build-signer.ts), 100,000 tasks stored',
-    machine: {
-      cpus: cpus().length,
-      model: cpus()[0]?.model,
-      node: process.version,
-      loadAverage: loadavg().map((l) => Number(l.toFixed(2))),
-      note: 'cores shared with other work; figures vary run to run',
-    },
-    memoryNote:
-      'the signer runs compiled on plain node: under tsx, its loader (a hooks worker thread) added about 38 MB (77 vs 39 MB for an empty script)',
-    runs: { asShipped, uncappedHeap, ...(baseline ? { baseline } : {}) },
-    goals: { asShipped: goals(asShipped), uncappedHeap: goals(uncappedHeap) },
-    ...(baseline ? { asShippedOverBaseline: ratios(asShipped, baseline) } : {}),
-  };
-  mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
-  writeFileSync(join(ROOT, 'bench/results/signer.json'), `${JSON.stringify(report, null, 2)}\n`);
-  say('wrote bench/results/signer.json');
+  // A profiling run stops here; the finally below still removes its databases.
+  if (!profile.length) await report(asShipped, baseline, fast, slow);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
