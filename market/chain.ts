@@ -35,7 +35,7 @@ import {
   type PeriodState,
   type SignerState,
 } from '../protocol/index.js';
-import { reclaimArgs } from '../protocol/index.js';
+import { decodeNodeBond, nodeKeyArgs, reclaimArgs, type NodeBond } from '../protocol/index.js';
 import { Cl } from '@stacks/transactions';
 import { pollTx, readTxState, stacksNetworkOf, txidWith0x } from '../protocol/index.js';
 import type { MarketConfig } from './config.js';
@@ -123,6 +123,11 @@ export class MarketChain {
   /** A task as the escrow stores it. */
   async task(taskId: bigint): Promise<ChainTask | null> {
     return decodeTask(await this.readOnly(INFERENCE_ESCROW, 'get-task', reclaimArgs(taskId)));
+  }
+
+  /** A node key's bond in the escrow (`get-node`); null when the key never bonded. */
+  async nodeBond(publicKey: string): Promise<NodeBond | null> {
+    return decodeNodeBond(await this.readOnly(INFERENCE_ESCROW, 'get-node', nodeKeyArgs(publicKey)));
   }
 
   /** An account in accounts.clar (null: it never deposited). */

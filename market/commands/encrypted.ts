@@ -15,7 +15,14 @@ import {
 } from '../../protocol/index.js';
 import { dataDirOf } from '../config.js';
 import type { Context } from '../context.js';
-import { loadEnvelope, openSealedResult, saveEnvelope, type SavedEnvelope, type SealedNode } from '../sealed.js';
+import {
+  loadEnvelope,
+  openSealedResult,
+  saveEnvelope,
+  SealedResultError,
+  type SavedEnvelope,
+  type SealedNode,
+} from '../sealed.js';
 import { SignerRefusal, type TaskResultView } from '../signer-client.js';
 
 /** How many nodes to seal to: the task's security level, and 2 for level 1 so a spot check has a second node. */
@@ -40,8 +47,17 @@ export async function sealToReserved(
 ): Promise<SealedNode[]> {
   const wallet = ctx.wallet();
   const reservation = await ctx.signer.reserve({ model: saved.model, nodes: count, exclude }, wallet);
+  // The signer chooses the keys: one it holds itself would open the input. Only keys bonded on chain (and so
+  // slashable) are sealed to; a signer operator can still offer a node it bonded itself (docs/privacy.md).
+  const bonded = [];
+  for (const n of reservation.nodes) if ((await ctx.chain.nodeBond(n.public_key))?.status === 'active') bonded.push(n);
+  if (bonded.length === 0)
+    throw new SealedResultError(
+      'node_not_bonded',
+      `the signer offered ${reservation.nodes.map((n) => `${n.node_id} (${n.public_key})`).join(', ')}, and none has an active bond in ${INFERENCE_ESCROW} on chain: nothing was sealed or paid; try again later or use another signer`,
+    );
   const nodes: SealedNode[] = [];
-  for (const n of reservation.nodes) {
+  for (const n of bonded) {
     ctx.out.progress(`sealing the input to ${n.node_id}`);
     const sealed = await sealTo(n.public_key, saved.bytes);
     await ctx.signer.putSealedInput(saved.input_hash, n.node_id, reservation.reservation_id, sealed, wallet);

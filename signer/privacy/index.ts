@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { ReservationRequest, ReservationResponse } from '../../protocol/index.js';
 import { prepared } from '../db/index.js';
 import { ApiError } from '../errors.js';
-import { liveModel } from '../inference/models.js';
+import { liveModel } from '../inference/index.js';
 import type { NodeRow } from '../nodes/index.js';
 import type { Services } from '../services.js';
 import { scoreNode, type TaskRow } from '../tasks/index.js';
