@@ -112,10 +112,10 @@ export async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'submit':
       if (!values.model || !values.input) throw new Error('submit needs --model NAME and --input FILE');
-      // A prepaid request carries its input in clear: never let one go out when encryption was asked for.
-      if (values.prepaid && values.privacy !== undefined && values.privacy !== 'standard')
+      // A prepaid request is standard or encrypted; federated runs are an on-chain task's (security 3 or 5 here).
+      if (values.prepaid && values.privacy !== undefined && !['standard', 'encrypted'].includes(values.privacy))
         throw new Error(
-          `--privacy ${values.privacy} is for on-chain tasks: a prepaid request (--prepaid) sends its input in clear; nothing was sent`,
+          `--privacy ${values.privacy} is for on-chain tasks: a prepaid request is standard or encrypted (use --security 3 or 5 for several nodes); nothing was sent`,
         );
       if (values.prepaid)
         return submitPrepaid(ctx, {
@@ -126,6 +126,7 @@ export async function main(argv: string[]): Promise<void> {
           expiresIn: values['expires-in'],
           binary: values.binary,
           wait: !values['no-wait'],
+          privacy: values.privacy as 'standard' | 'encrypted' | undefined,
         });
       return submit(ctx, {
         model: values.model,

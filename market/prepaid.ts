@@ -106,6 +106,11 @@ export interface Revealed {
   output: unknown;
   outputHash: string;
   leaf: ReceiptLeaf;
+  /**
+   * An encrypted request's result as the signer served it: `output` is then the cipher object, which
+   * only the wallet opens (market/sealed.ts openSealedResult checks it against the leaf's output hash).
+   */
+  sealed?: { sealed_signature: string | null; signature: string; node_public_key: string };
 }
 
 /** Where one task is, as GET /api/v1/requests/{id}/result says. */
@@ -145,6 +150,11 @@ export interface PrepaidClientOptions {
   market: string;
   /** The account's private key (hex). */
   privateKey: string;
+  /**
+   * True when this wallet sealed the input with this hash (it holds its envelope): that task's output is
+   * a cipher object, opened and checked against the leaf by market/sealed.ts instead of hashed here.
+   */
+  sealedInput?: (inputHash: string) => boolean;
 }
 
 const MAX_REQUESTS_PER_POST = 100;
@@ -238,15 +248,19 @@ export class PrepaidClient {
    * Posts signed requests (100 per call), each with its input bytes when the signer may not hold
    * them yet. One refused item does not sink the others: its outcome says why.
    */
-  async submit(items: { signed: SignedRequest; input?: Uint8Array; quote?: SignedQuote }[]): Promise<SubmitOutcome[]> {
+  async submit(
+    items: { signed: SignedRequest; input?: Uint8Array; quote?: SignedQuote; sealed?: boolean }[],
+  ): Promise<SubmitOutcome[]> {
     const out: SubmitOutcome[] = [];
     for (let i = 0; i < items.length; i += MAX_REQUESTS_PER_POST) {
       const chunk = items.slice(i, i + MAX_REQUESTS_PER_POST);
       const body = {
-        requests: chunk.map(({ signed, input, quote }) => ({
+        requests: chunk.map(({ signed, input, quote, sealed }) => ({
           request: toTaskRequestJson(signed.request),
           signature: signed.signature,
           public_key: this.publicKey,
+          // Sealed to reserved nodes beforehand: the request carries no clear input.
+          ...(sealed ? { privacy: 'encrypted' } : {}),
           ...(input ? { input_base64: Buffer.from(input).toString('base64') } : {}),
           ...(quote
             ? { quote: { price: quote.price.toString(), expiry: quote.expiry.toString(), signature: quote.signature } }
@@ -528,12 +542,14 @@ export class PrepaidClient {
 
   /** One task's state: revealed (checked), due (pay first), running or failed. */
   async result(taskId: string): Promise<ResultState> {
-    const r = await this.http<{ output: unknown; output_hash: string; leaf: ReceiptLeafJson }>(
-      'GET',
-      `/api/v1/requests/${taskId}/result`,
-      undefined,
-      true,
-    );
+    const r = await this.http<{
+      output: unknown;
+      output_hash: string;
+      leaf: ReceiptLeafJson;
+      signature: string;
+      node_public_key: string;
+      sealed_signature?: string | null;
+    }>('GET', `/api/v1/requests/${taskId}/result`, undefined, true);
     if (r.status === 200 && r.data) {
       const leaf = fromLeafJson(r.data.leaf);
       this.checkLeaf(taskId, leaf);
@@ -542,12 +558,26 @@ export class PrepaidClient {
           `task ${taskId}: the signer revealed output hash ${r.data.output_hash}, but the leaf paid for says ${leaf.outputHash}`,
           'output_mismatch',
         );
+      const revealed = { taskId, output: r.data.output, outputHash: leaf.outputHash, leaf };
+      // Sealed: its ciphertext is checked against the leaf by whoever holds the wallet key and the envelope.
+      if (this.opts.sealedInput?.(leaf.request.inputHash))
+        return {
+          state: 'revealed',
+          result: {
+            ...revealed,
+            sealed: {
+              sealed_signature: r.data.sealed_signature ?? null,
+              signature: r.data.signature,
+              node_public_key: r.data.node_public_key,
+            },
+          },
+        };
       if (jsonHash(r.data.output) !== leaf.outputHash)
         throw new DishonestSigner(
           `task ${taskId}: the revealed output does not hash to the leaf's output hash ${leaf.outputHash}`,
           'output_mismatch',
         );
-      return { state: 'revealed', result: { taskId, output: r.data.output, outputHash: leaf.outputHash, leaf } };
+      return { state: 'revealed', result: revealed };
     }
     switch (r.code) {
       case 'payment_required': {

@@ -5,6 +5,7 @@
  * is refused with what to do instead of paying a fee to learn it.
  */
 import { readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Pc, ClarityType, publicKeyFromSignatureRsv } from '@stacks/transactions';
 import { isErrorCode } from '../../protocol/index.js';
@@ -25,6 +26,7 @@ import {
 } from '../../protocol/index.js';
 import { amountArgs, challengeReceiptArgs, challengeVoucherArgs } from '../../protocol/index.js';
 import { dataDirOf } from '../config.js';
+import { envelopePath } from '../sealed.js';
 import type { Context } from '../context.js';
 import { PrepaidClient } from '../prepaid.js';
 import { SignerRefusal } from '../signer-client.js';
@@ -44,6 +46,7 @@ export function prepaidClient(ctx: Context): PrepaidClient {
     market: ctx.chain.accountsContract,
     privateKey: wallet.privateKey,
     stateFile: join(dir, `${wallet.address}.authorization.json`),
+    sealedInput: (inputHash) => existsSync(envelopePath(dir, inputHash)),
   });
 }
 

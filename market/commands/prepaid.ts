@@ -4,13 +4,17 @@
  * result, the client checks the leaf it asks to be paid for, signs the authorization that pays
  * it, and only then reads the output, checking it hashes to the leaf's output hash.
  */
-import { SECURITY_LEVELS } from '../../protocol/index.js';
+import { chainIdOf, INFERENCE_ESCROW, SECURITY_LEVELS } from '../../protocol/index.js';
 import { DEFAULT_MAX_INLINE_INPUT_BYTES, sha256Hex, type ErrorCode } from '../../protocol/index.js';
 import type { Context } from '../context.js';
 import { DishonestSigner, type PrepaidClient, type Revealed } from '../prepaid.js';
 import { SignerRefusal } from '../signer-client.js';
 import { prepaidClient } from './account.js';
-import { readInput, whole } from './submit.js';
+import { checkAgainstModel, readInput, whole } from './submit.js';
+import { nodesFor, sealInput } from './encrypted.js';
+import { dataDirOf } from '../config.js';
+import { loadEnvelope, openSealedResult } from '../sealed.js';
+import type { TaskResultView } from '../signer-client.js';
 
 export interface PrepaidSubmitOptions {
   model: string;
@@ -22,6 +26,8 @@ export interface PrepaidSubmitOptions {
   expiresIn?: string;
   binary?: boolean;
   wait: boolean;
+  /** `encrypted`: the input is sealed here to reserved nodes and the request carries none (market/commands/encrypted.ts). */
+  privacy?: 'standard' | 'encrypted';
 }
 
 /** What to do about a refusal, by its code (never by its text). */
@@ -105,26 +111,40 @@ export async function submitPrepaid(ctx: Context, opts: PrepaidSubmitOptions): P
     );
   const expiresIn = whole(opts.expiresIn, '--expires-in', 600n);
   const bytes = readInput(opts.input, opts.binary);
+  const encrypted = opts.privacy === 'encrypted';
+  let sealed: Record<string, unknown> = {};
+  let inputHash = sha256Hex(bytes);
+  if (encrypted) {
+    // Checked in clear first, as on-chain tasks are: after sealing, only its nodes could say what is wrong with it.
+    await checkAgainstModel(ctx, opts.model, head.artifactHash, bytes);
+    ctx.out.progress(`reserving ${nodesFor(security)} node(s) to seal the input (${bytes.length} bytes) to`);
+    const s = await sealInput(ctx, { model: opts.model, bytes, binary: !!opts.binary, security }).catch(explain);
+    inputHash = s.inputHash;
+    sealed = { privacy: 'encrypted', sealed_to: s.nodes.map((n) => n.node_id), envelope_file: s.file };
+  }
   const signed = client.sign({
     modelOutput: head.outputId,
-    inputHash: sha256Hex(bytes),
+    inputHash,
     maxFee,
     security,
     expiry: BigInt(Math.floor(Date.now() / 1000)) + expiresIn,
   });
   // A large input is uploaded first (signed by the wallet, as on-chain tasks do); a small one rides inline.
-  const inline = bytes.length <= DEFAULT_MAX_INLINE_INPUT_BYTES;
-  if (!inline) {
+  const inline = !encrypted && bytes.length <= DEFAULT_MAX_INLINE_INPUT_BYTES;
+  if (!inline && !encrypted) {
     ctx.out.progress(`uploading the input (${bytes.length} bytes)`);
     await ctx.signer.putInput(bytes, ctx.wallet()).catch(explain);
   }
   ctx.out.progress(
     `posting the signed request (max fee ${maxFee} µSTX, input ${bytes.length} bytes${inline ? ' inline' : ', uploaded'}) from account ${client.account}`,
   );
-  const [outcome] = await client.submit([{ signed, input: inline ? bytes : undefined, quote }]).catch(explain);
+  const [outcome] = await client
+    .submit([{ signed, input: inline ? bytes : undefined, quote, sealed: encrypted }])
+    .catch(explain);
   if (outcome!.status === 'refused')
     explain(new SignerRefusal(`the signer refused the request: ${outcome!.error}`, 400, outcome!.code));
   const extra = {
+    ...sealed,
     account: client.account,
     max_fee: maxFee,
     nonce: signed.request.nonce,
@@ -137,7 +157,7 @@ export async function submitPrepaid(ctx: Context, opts: PrepaidSubmitOptions): P
     ]);
     return;
   }
-  print(ctx, await follow(ctx, client, signed.taskId).catch(explain), extra);
+  print(ctx, await opened(ctx, await follow(ctx, client, signed.taskId).catch(explain)), extra);
 }
 
 /** Runs `market result --prepaid ID`: pays for the task if it is due, then reveals it. */
@@ -145,5 +165,27 @@ export async function resultPrepaid(ctx: Context, taskId: string): Promise<void>
   if (!/^\d+$/.test(taskId))
     throw new Error(`give the prepaid task id market submit --prepaid printed (got "${taskId}")`);
   const client = prepaidClient(ctx);
-  print(ctx, await follow(ctx, client, taskId).catch(explain));
+  print(ctx, await opened(ctx, await follow(ctx, client, taskId).catch(explain)));
+}
+
+/**
+ * A sealed result opened with the wallet key and the saved envelope, and checked: the node signed the
+ * ciphertext and the output hash, and the plaintext commits to the output hash of the leaf paid for.
+ */
+async function opened(ctx: Context, r: Revealed): Promise<Revealed> {
+  if (!r.sealed) return r;
+  const saved = loadEnvelope(dataDirOf(ctx.config), r.leaf.request.inputHash);
+  const { output } = await openSealedResult(
+    { ...r.sealed, output: r.output, output_hash: r.outputHash } as TaskResultView,
+    {
+      escrow: `${ctx.config.contracts_address}.${INFERENCE_ESCROW}`,
+      chainId: chainIdOf(ctx.config.network),
+      taskId: BigInt(r.taskId),
+      inputHash: r.leaf.request.inputHash,
+      settledOutputHash: r.leaf.outputHash,
+      envelope: saved.envelope,
+      privateKey: ctx.wallet().privateKey,
+    },
+  );
+  return { ...r, output };
 }

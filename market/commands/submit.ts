@@ -59,7 +59,12 @@ export function whole(value: string | undefined, flag: string, fallback: bigint)
  * the signer records them for its live artifact. When the signer cannot say (it does not hold the
  * file), the check is skipped with a warning: the nodes still check, at the price of the fee.
  */
-async function checkAgainstModel(ctx: Context, model: string, artifactHash: string, bytes: Uint8Array): Promise<void> {
+export async function checkAgainstModel(
+  ctx: Context,
+  model: string,
+  artifactHash: string,
+  bytes: Uint8Array,
+): Promise<void> {
   const io = await ctx.signer.modelInputs(model);
   if (!io || io.artifactHash !== artifactHash) {
     const artifact = `${artifactHash.slice(0, 12)}…`;

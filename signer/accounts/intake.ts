@@ -17,6 +17,7 @@ import { atomic, prepared } from '../db/index.js';
 import { ApiError, type ErrorCode } from '../errors.js';
 import { clearTextRoute, guardHashedInput, modelLevel } from '../guard/index.js';
 import { runsFor } from '../tasks/index.js';
+import { hasSealedInput } from '../uploads/index.js';
 import type { LiveOutput } from './chain-view.js';
 import { availableOf, accountRow, type AccountRow } from './ledger.js';
 import type { PrepaidContext } from './receipts.js';
@@ -34,6 +35,11 @@ export const requestItem = z
     input_base64: z.string().max(50_000_000).optional(),
     /** A quote from GET /api/v1/quote for this account and model: the request is charged its price x security. */
     quote: z.object({ price: uintString, expiry: uintString, signature: rsvSignature }).strict().optional(),
+    /**
+     * `encrypted`: input_hash is an envelope the account sealed to reserved nodes (signer/privacy), sent with no
+     * clear bytes. Not part of the signed request: a signer that changed it could neither read the input nor run it.
+     */
+    privacy: z.enum(['standard', 'encrypted']).default('standard'),
   })
   .strict();
 export type RequestItem = z.infer<typeof requestItem>;
@@ -101,6 +107,11 @@ function precheck(pa: PrepaidAccounts, index: number, raw: unknown, nowSeconds: 
       `request.expiry ${r.expiry} is not after now (${nowSeconds} unix seconds); sign the request with a later expiry`,
     );
   let input: Buffer | null = null;
+  if (item.privacy === 'encrypted' && item.input_base64 !== undefined)
+    throw new Refusal(
+      'request_invalid',
+      'an encrypted request carries no clear input: omit input_base64, and PUT the envelope sealed to each reserved node (POST /api/v1/reservations) first',
+    );
   if (item.input_base64 !== undefined) {
     input = Buffer.from(item.input_base64, 'base64');
     if (input.length > pa.cfg.max_inline_input_bytes)
@@ -230,8 +241,9 @@ export async function admit(pa: PrepaidAccounts, items: unknown[], now = Date.no
           'max_fee_too_low',
           `the fee is ${fee} µSTX (price ${price} x security ${c.request.security}), above max_fee ${c.maxFee}; sign the request with max_fee >= ${fee}, or with a quote (GET /api/v1/quote)`,
         );
-      // Guarded once it is known to be signed and priced: nothing is stored, reserved or queued before.
-      const trustedOnly = guardInput(pa, c, output, inline, now);
+      // Guarded once it is known to be signed and priced: nothing is stored, reserved or queued before. A sealed
+      // input is not readable here: its node opens it.
+      const trustedOnly = c.item.privacy === 'encrypted' ? false : guardInput(pa, c, output, inline, now);
       priced.push({ ...c, output, fee, price, trustedOnly });
     } catch (e) {
       refuse(c.index, e);
@@ -334,7 +346,13 @@ function record(
         : `account ${r.account} can cover ${available > 0n ? available : 0n} µSTX more (balance ${row.balance} - unsettled ${BigInt(row.owed) - BigInt(row.spent)} - reserved ${acct.reserved}), below max_fee ${c.maxFee}; deposit more, or pay for due results and wait for them to settle`,
     );
   }
-  if (batch.inputs.has(r.input_hash)) {
+  if (c.item.privacy === 'encrypted') {
+    if (!hasSealedInput(pa.store, r.account, r.input_hash))
+      throw new Refusal(
+        'input_missing',
+        `${r.account} sealed no input ${r.input_hash} to any node; reserve nodes (POST /api/v1/reservations) and PUT the envelope sealed to each first`,
+      );
+  } else if (batch.inputs.has(r.input_hash)) {
     // Stored (or found) for an earlier item of this call.
   } else if (c.input) {
     prepared(
@@ -347,7 +365,7 @@ function record(
       `no input with sha256 ${r.input_hash} is stored; send its bytes as input_base64, or PUT /api/v1/inputs/${r.input_hash} first`,
     );
   }
-  batch.inputs.add(r.input_hash);
+  if (c.item.privacy !== 'encrypted') batch.inputs.add(r.input_hash);
   const ctx: PrepaidContext = {
     expiry: r.expiry,
     owner: c.output.owner,
@@ -359,7 +377,7 @@ function record(
   prepared(
     sql,
     `insert into inference_tasks (task_id, chain_task_id, user_address, context, fee, infer_fee, max_infer_time, model_type, status, created_at, updated_at, model_output, artifact_hash, input_hash,
-      deadline, privacy, priority, security, precision, sample_bps, runs_needed, source, trusted_only) values (?, null, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, null, 'standard', 0, ?, ?, ?, ?, 'prepaid', ?)`,
+      deadline, privacy, priority, security, precision, sample_bps, runs_needed, source, trusted_only) values (?, null, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, null, ?, 0, ?, ?, ?, ?, 'prepaid', ?)`,
   ).run(
     c.taskId,
     r.account,
@@ -373,6 +391,7 @@ function record(
     r.model_output,
     c.output.artifactHash.toLowerCase(),
     r.input_hash,
+    c.item.privacy,
     security,
     c.output.precision,
     sampleBps,

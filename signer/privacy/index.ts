@@ -141,13 +141,3 @@ export function sealedNodes(s: Services, task: TaskRow): { nodes: string[]; need
   );
   return { nodes: rows.map((r) => r.node_id), needsReseal: task.status === 'pending' && !live };
 }
-
-/** True when `holder` sealed input `inputHash` to at least one node. */
-export function hasSealedInput(s: Services, holder: string, inputHash: string): boolean {
-  return (
-    prepared(s.store.sqlite, 'select 1 from sealed_inputs where input_hash = ? and holder = ? limit 1').get(
-      inputHash,
-      holder,
-    ) !== undefined
-  );
-}

@@ -38,6 +38,16 @@ export function awaitedByChainTask(s: Services, sha256: string): boolean {
   );
 }
 
+/** True when `holder` (a principal, or `token:<id>`) sealed input `inputHash` to at least one node (signer/privacy). */
+export function hasSealedInput(store: Services['store'], holder: string, inputHash: string): boolean {
+  return (
+    prepared(store.sqlite, 'select 1 from sealed_inputs where input_hash = ? and holder = ? limit 1').get(
+      inputHash,
+      holder,
+    ) !== undefined
+  );
+}
+
 /** True when the blob is stored. */
 export function inputStored(s: Services, sha256: string): boolean {
   return prepared(s.store.sqlite, 'select 1 from input_blobs where sha256 = ?').get(sha256) !== undefined;

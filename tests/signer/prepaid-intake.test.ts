@@ -42,6 +42,7 @@ import { getTask } from '../../signer/tasks/state.js';
 import { call, DEPLOYER, keyOf, mined } from '../devnet/helpers.js';
 import { chainFixture, ESCROW, type ChainFixture } from './devnet-fixture.js';
 import { body, TestNode, TestRequester } from './helpers.js';
+import { buildEnvelope, sealedInputPath, sealTo } from '../../protocol/index.js';
 
 const CHAIN_ID = 0x80000000;
 const MARKET = `${DEPLOYER}.accounts`;
@@ -472,6 +473,43 @@ describe('pay, then reveal', () => {
 });
 
 describe('throughput', () => {
+  it('takes an encrypted request whose input the account sealed to reserved nodes, runs it on those only, as ciphertext', async () => {
+    const env = buildEnvelope(inputOf(3), { replyTo: alice.publicKey });
+    const sealedItem = (input: Buffer | null) => ({
+      ...item(alice, { inputHash: env.inputHash }, { input }),
+      privacy: 'encrypted',
+    });
+    const early = (await post([sealedItem(null), sealedItem(Buffer.from(env.bytes))])).json.data.results;
+    expect(early[0]).toMatchObject({ code: 'input_missing' });
+    expect(early[1]).toMatchObject({ code: 'request_invalid' });
+    const requester = new TestRequester(alice.key);
+    const reserve = await app.request('/api/v1/reservations', {
+      method: 'POST',
+      headers: { ...requester.headers('POST', '/api/v1/reservations'), 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'mnist', nodes: 1 }),
+    });
+    const r = (await body(reserve)).data;
+    expect(r.nodes).toEqual([{ node_id: node.nodeId, public_key: node.publicKey }]);
+    const put = `${sealedInputPath(env.inputHash, node.nodeId)}?reservation=${r.reservation_id}`;
+    const uploaded = await app.request(put, {
+      method: 'PUT',
+      headers: requester.headers('PUT', put),
+      body: Buffer.from(await sealTo(node.publicKey, env.bytes)),
+    });
+    expect(uploaded.status).toBe(201);
+    const ok = sealedItem(null);
+    expect((await post([ok])).json.data.results[0].status).toBe('accepted');
+    const id = taskIdOf(ok);
+    expect(getTask(s.store, id)).toMatchObject({ privacy: 'encrypted', input_hash: env.inputHash });
+    const pulled = (await body(await app.request(...node.request('GET', `/api/v1/nodes/${node.nodeId}/tasks`)))).data;
+    expect(pulled).toMatchObject({ task_id: id, input_url: sealedInputPath(env.inputHash) });
+    expect(pulled.input).toBeUndefined();
+    // The node answers with an error report: the task leaves the queue for the tests after this one.
+    const report = { ...node.result(pulled, null), error: 'ciphertext_invalid: a test report' };
+    const failed = await app.request(...node.request('POST', '/api/v1/tasks/complete', report));
+    expect(failed.status).toBe(200);
+  });
+
   it('accepts 1,000 signed requests in 10 calls of 100 (signature checks included), all recorded once', async () => {
     const busy = new Account(keyOf(fx.devnet, 'wallet_1'));
     await contractCall(busy.key, 'deposit', 2_000_000);

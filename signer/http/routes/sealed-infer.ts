@@ -9,7 +9,8 @@ import { z } from 'zod';
 import { hex32, nodeId, reservationRequest, sha256Hex } from '../../../protocol/index.js';
 import { ApiError } from '../../errors.js';
 import { outcomeOf, queueSealedRequest } from '../../inference/index.js';
-import { hasSealedInput, reserve, storeSealedInput, tokenHolder } from '../../privacy/index.js';
+import { reserve, storeSealedInput, tokenHolder } from '../../privacy/index.js';
+import { hasSealedInput } from '../../uploads/index.js';
 import { tokenAuth } from '../../tokens/index.js';
 import type { Env } from '../env.js';
 import { defaultLimit } from '../limits.js';
@@ -72,7 +73,7 @@ export const sealedInfer = new Hono<Env>()
     async function inferSealed(c) {
       const s = c.var.services;
       const body = c.req.valid('json');
-      if (!hasSealedInput(s, tokenHolder(c.var.token.id), body.input_hash))
+      if (!hasSealedInput(s.store, tokenHolder(c.var.token.id), body.input_hash))
         throw new ApiError(
           'not_found',
           `this token sealed no input ${body.input_hash} to any node: reserve nodes (POST /api/v1/models/{model}/reservations) and PUT the envelope sealed to each first`,
