@@ -100,6 +100,24 @@ describe('encrypted tasks through the market CLI', () => {
     expect(!stranger.ok && stranger.stderr).toMatch(/\[not_requester\]/);
   }, 240_000);
 
+  it('runs a prepaid request sealed the same way: paid, then opened against the leaf paid for', async () => {
+    await ok('wallet_8', ['account', 'deposit', '1000000']);
+    const paid = await ok('wallet_8', [
+      'submit',
+      '--prepaid',
+      '--model',
+      DEMO_MODEL,
+      '--input',
+      input,
+      '--privacy',
+      'encrypted',
+    ]);
+    expect(paid).toMatchObject({ privacy: 'encrypted', output_verified: true });
+    expect(paid.output).toEqual(expected);
+    const again = await ok('wallet_8', ['result', '--prepaid', String(paid.task_id)]);
+    expect(again.output).toEqual(expected);
+  }, 240_000);
+
   it('seals a task again to another node once its node went away (market reseal)', async () => {
     // node-1 dies; until its heartbeats time out the signer still offers it, and the input is sealed to it alone.
     await m.agents[0].kill();

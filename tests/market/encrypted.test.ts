@@ -3,7 +3,7 @@
  * data directory (mode 0600, checked against the input hash when read back), and an encrypted
  * result opened with real keys and real ciphertexts (sealTo, signSealedOutput, signTaskResult as a
  * node makes them): every way it can be wrong is refused with its stable code. And a prepaid
- * submit, which sends its input in clear, refuses --privacy encrypted.
+ * submit refuses --privacy federated (several nodes are its --security) before sending anything.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -200,16 +200,16 @@ describe('sealing to nodes', () => {
 });
 
 describe('market submit --prepaid', () => {
-  it('refuses --privacy encrypted instead of sending the input in clear', async () => {
+  it('refuses --privacy federated before sending anything', async () => {
     const file = join(dir, 'input.json');
     writeFileSync(file, input);
-    const args = ['--import', 'tsx', 'market/cli.ts', 'submit', '--prepaid', '--privacy', 'encrypted'];
+    const args = ['--import', 'tsx', 'market/cli.ts', 'submit', '--prepaid', '--privacy', 'federated'];
     const flags = ['--model', 'm', '--input', file, '--node', 'http://127.0.0.1:9', '--signer', 'http://127.0.0.1:9'];
     const r = await run(process.execPath, [...args, ...flags], {
       cwd: ROOT,
       env: { ...process.env, MARKET_PRIVATE_KEY: requester.privateKey },
     }).catch((e: { code: number; stderr: string }) => e);
     expect('code' in r && r.code).toBe(1);
-    expect((r as { stderr: string }).stderr).toMatch(/--privacy encrypted is for on-chain tasks.*nothing was sent/);
+    expect((r as { stderr: string }).stderr).toMatch(/--privacy federated is for on-chain tasks.*nothing was sent/);
   }, 30_000);
 });

@@ -121,6 +121,8 @@ export const requests = new Hono<Env>()
         output_hash: task.output_hash,
         node_public_key: task.node_public_key,
         signature: task.signature,
+        // Encrypted: `output` is sealed to the account's key, and this is the node's signature over it.
+        ...(task.sealed_signature ? { sealed_signature: task.sealed_signature } : {}),
         leaf,
         leaf_hash: receipt.leaf_hash,
         paid_nonce: receipt.paid_nonce,
