@@ -26,6 +26,9 @@ const TRUE_POSITIVES: [string, PiiKind, string][] = [
   ['card 4111 1111 1111 1111 exp 12/29', 'bank_card', '4111 1111 1111 1111'],
   ['银行卡6222020200000005', 'bank_card', '6222020200000005'],
   ['UnionPay 6217001234567890122', 'bank_card', '6217001234567890122'],
+  // A neighbouring number one space or dash away is not part of the card (the whole run fails Luhn).
+  ['room 3 4111 1111 1111 1111', 'bank_card', '4111 1111 1111 1111'],
+  ['4111-1111-1111-1111 5 items', 'bank_card', '4111-1111-1111-1111'],
   ['from 192.168.1.10 at noon', 'ip', '192.168.1.10'],
   ['v6 2001:db8::8a2e:370:7334 here', 'ip', '2001:db8::8a2e:370:7334'],
 ];
