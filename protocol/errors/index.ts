@@ -32,6 +32,8 @@ export const ERROR_STATUS = {
   node_not_reserved: 409,
   /** An encrypted task's result without a valid signature over its sealed output, or an output that is not a cipher object. */
   sealed_output_invalid: 400,
+  /** A clear upload under the input hash of an encrypted task: its input is uploaded sealed to each reserved node only. */
+  sealed_input_required: 409,
   unavailable: 503,
   internal: 500,
   gateway_timeout: 504,

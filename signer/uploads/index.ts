@@ -48,6 +48,16 @@ export function hasSealedInput(store: Services['store'], holder: string, inputHa
   );
 }
 
+/** True when an encrypted task names this input hash (its clear bytes must never be stored). */
+export function namedByEncryptedTask(s: Services, sha256: string): boolean {
+  return (
+    prepared(
+      s.store.sqlite,
+      "select 1 from inference_tasks where input_hash = ? and privacy = 'encrypted' limit 1",
+    ).get(sha256) !== undefined
+  );
+}
+
 /** True when the blob is stored. */
 export function inputStored(s: Services, sha256: string): boolean {
   return prepared(s.store.sqlite, 'select 1 from input_blobs where sha256 = ?').get(sha256) !== undefined;

@@ -341,3 +341,25 @@ describe('encrypted direct inference for a token holder', () => {
     expect((await body(upload)).code).toBe('reservation_not_found');
   });
 });
+
+describe('an encrypted task’s clear input', () => {
+  it('is never taken under its hash, and never served to its node under that hash', async () => {
+    const a = new TestNode('enc-a');
+    await signer(a);
+    const env = await sealToReserved(replyKey, [a]);
+    // Stored in clear before its task existed (a client that should not have): still never served for the encrypted task.
+    const path = `/api/v1/inputs/${env.inputHash}`;
+    const early = await t.app.request(path, {
+      method: 'PUT',
+      headers: requester.headers('PUT', path),
+      body: Buffer.from(env.bytes),
+    });
+    expect(early.status).toBe(201);
+    addTasks(t, { requester: requester.address, inputHash: env.inputHash, privacy: privacyCode('encrypted') });
+    const late = await t.app.request(path, { method: 'PUT', body: Buffer.from(env.bytes) });
+    expect((await body(late)).code).toBe('sealed_input_required');
+    expect((await pull(a)).status).toBe(200);
+    const clear = await t.app.request(...a.request('GET', path));
+    expect((await body(clear)).code).toBe('forbidden');
+  });
+});

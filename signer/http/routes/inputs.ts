@@ -6,7 +6,7 @@
  * lease on a task with that input hash may GET it, so a hash read on chain does not reveal the input.
  */
 import { Hono } from 'hono';
-import { and, eq } from 'drizzle-orm';
+import { and, eq, ne } from 'drizzle-orm';
 import { z } from 'zod';
 import { hex32, sha256Hex } from '../../../protocol/index.js';
 import { nodeAuth } from '../../auth/index.js';
@@ -14,7 +14,7 @@ import { authenticateRequester } from '../../auth/index.js';
 import { inferenceTasks, inputBlobs } from '../../db/index.js';
 import { ApiError } from '../../errors.js';
 import { guardUpload } from '../../guard/index.js';
-import { awaitedByChainTask, inputStored, storeInput } from '../../uploads/index.js';
+import { awaitedByChainTask, inputStored, namedByEncryptedTask, storeInput } from '../../uploads/index.js';
 import type { Env } from '../env.js';
 import { defaultLimit } from '../limits.js';
 import { corePaths } from '../openapi-core.js';
@@ -36,6 +36,12 @@ export const inputs = new Hono<Env>()
     async (c) => {
       const s = c.var.services;
       const { sha256 } = c.req.valid('param');
+      // An encrypted task's input travels sealed to its nodes: its clear bytes are never taken (signer/privacy).
+      if (namedByEncryptedTask(s, sha256))
+        throw new ApiError(
+          'sealed_input_required',
+          `input ${sha256} belongs to an encrypted task: upload it sealed to each reserved node (PUT /api/v1/inputs/${sha256}/sealed/{node_id}), never in clear`,
+        );
       // Who may store it, decided before the body is read: a task on chain already pays for it, or a signed requester answers for it.
       let uploader: string | null = null;
       if (!inputStored(s, sha256) && !awaitedByChainTask(s, sha256)) {
@@ -78,6 +84,8 @@ export const inputs = new Hono<Env>()
             eq(inferenceTasks.input_hash, sha256),
             eq(inferenceTasks.status, 'in_progress'),
             eq(inferenceTasks.inference_node_id, node.node_id),
+            // An encrypted task's node gets its sealed input (routes/sealed.ts), never clear bytes under its hash.
+            ne(inferenceTasks.privacy, 'encrypted'),
           ),
         )
         .get();
