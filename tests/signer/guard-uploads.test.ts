@@ -108,10 +108,11 @@ describe('the guard on input uploads', () => {
     expect((await body(res)).error).toContain('email at $.inputs[0].name');
   });
 
-  it('an input only an encrypted task waits for is ciphertext: not read', async () => {
+  it('an input an encrypted task names is refused in clear before it is read (it travels sealed)', async () => {
     const bytes = json(`sealed ${EMAIL}`);
     addTasks(t, { inputHash: sha256Hex(bytes), privacy: privacyCode('encrypted') });
-    expect((await put(bytes, { signed: false })).status).toBe(201);
+    const res = await put(bytes, { signed: false });
+    expect((await body(res)).code).toBe('sealed_input_required');
     expect(audit()).toEqual([]);
   });
 
