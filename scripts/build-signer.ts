@@ -12,6 +12,7 @@
  *
  * `tsx scripts/build-signer.ts` builds and prints the file's path.
  */
+import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -21,9 +22,14 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 /** Under node_modules, so that the bundle's package imports resolve from the project's node_modules. */
 const OUT_DIR = join(ROOT, 'node_modules/.cache/signer');
+/**
+ * Named by the tree it is built from: worktrees that share one node_modules (a symlink) must not
+ * run each other's signer.
+ */
+const TREE = createHash('sha256').update(ROOT).digest('hex').slice(0, 12);
 /** The compiled signer: `node <this> run ...` is `tsx signer/cli.ts run ...`. */
-export const SIGNER_BUNDLE = join(OUT_DIR, 'cli.mjs');
-const INPUTS = join(OUT_DIR, 'inputs.json');
+export const SIGNER_BUNDLE = join(OUT_DIR, `cli-${TREE}.mjs`);
+const INPUTS = join(OUT_DIR, `inputs-${TREE}.json`);
 
 /**
  * `import.meta.url` as an expression, not inside a string: protocol/workers/spawn.ts names it in a
@@ -40,12 +46,15 @@ async function esbuild(): Promise<Build> {
   return ((await import(pathToFileURL(fromTsx.resolve('esbuild')).href)) as { build: Build }).build;
 }
 
-/** True when the last build is newer than every file it was built from. */
+/**
+ * True when no file the last build read changed since that build started (not since it ended: a
+ * file saved while esbuild ran is older than the bundle, yet not in it).
+ */
 function upToDate(): boolean {
   try {
-    const built = statSync(SIGNER_BUNDLE).mtimeMs;
-    const inputs = JSON.parse(readFileSync(INPUTS, 'utf8')) as string[];
-    return inputs.every((f) => statSync(f).mtimeMs < built);
+    statSync(SIGNER_BUNDLE);
+    const { startedAt, files } = JSON.parse(readFileSync(INPUTS, 'utf8')) as { startedAt: number; files: string[] };
+    return files.every((f) => statSync(f).mtimeMs < startedAt);
   } catch {
     return false;
   }
@@ -55,6 +64,7 @@ function upToDate(): boolean {
 export async function buildSigner(): Promise<string> {
   if (upToDate()) return SIGNER_BUNDLE;
   mkdirSync(OUT_DIR, { recursive: true });
+  const startedAt = Date.now();
   // Several signers may start at once (tests): each writes its own file and renames it into place.
   const tmp = `${SIGNER_BUNDLE}.${process.pid}.tmp`;
   const build = await esbuild();
@@ -87,7 +97,7 @@ export async function buildSigner(): Promise<string> {
     fileURLToPath(import.meta.url),
     join(ROOT, 'tsconfig.json'),
   ];
-  writeFileSync(`${INPUTS}.${process.pid}.tmp`, JSON.stringify(inputs));
+  writeFileSync(`${INPUTS}.${process.pid}.tmp`, JSON.stringify({ startedAt, files: inputs }));
   renameSync(tmp, SIGNER_BUNDLE);
   renameSync(`${INPUTS}.${process.pid}.tmp`, INPUTS);
   return SIGNER_BUNDLE;
