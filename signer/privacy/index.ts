@@ -5,7 +5,7 @@
  * input again. It never holds a key that opens any of them: it stores and relays ciphertext only.
  */
 import { randomUUID } from 'node:crypto';
-import type { ReservationRequest, ReservationResponse } from '../../protocol/index.js';
+import { sha256Hex, type ReservationRequest, type ReservationResponse } from '../../protocol/index.js';
 import { prepared } from '../db/index.js';
 import { ApiError } from '../errors.js';
 import { liveModel } from '../inference/index.js';
@@ -73,8 +73,9 @@ export async function reserve(
 
 /**
  * Stores `ciphertext` as the input `inputHash` sealed to `nodeId` by `holder`, under a reservation
- * of that holder that offered the node and has not expired. The blob counts against the holder's
- * upload caps like any signed upload. A second upload for the same node replaces the first.
+ * of that holder (for `model`, when the route names one) that offered the node and has not expired.
+ * The blob counts against the holder's upload caps like any signed upload. A second upload for the
+ * same node replaces the first. Returns what the upload routes answer.
  */
 export function storeSealedInput(
   s: Services,
@@ -84,18 +85,20 @@ export function storeSealedInput(
     nodeId: string;
     reservationId: string;
     ciphertext: Uint8Array;
-    sha256: string;
+    model?: string;
   },
   now = Date.now(),
-): void {
+): { input_hash: string; node_id: string; ciphertext_sha256: string; size: number } {
+  if (p.ciphertext.length === 0)
+    throw new ApiError('bad_request', 'body is empty: send the ECIES cipher object sealed to the node (JSON)');
   const r = prepared(
     s.store.sqlite,
-    'select node_ids, expires_at from node_reservations where reservation_id = ? and holder = ?',
-  ).get(p.reservationId, p.holder) as { node_ids: string; expires_at: number } | undefined;
-  if (!r || r.expires_at < now)
+    'select node_ids, expires_at, model from node_reservations where reservation_id = ? and holder = ?',
+  ).get(p.reservationId, p.holder) as { node_ids: string; expires_at: number; model: string } | undefined;
+  if (!r || r.expires_at < now || (p.model !== undefined && p.model !== r.model))
     throw new ApiError(
       'reservation_not_found',
-      `reservation ${p.reservationId} ${r ? 'expired' : 'is not one of yours'}: ask for another (POST /api/v1/reservations) and seal to the nodes it offers`,
+      `reservation ${p.reservationId} ${!r ? 'is not one of yours' : r.expires_at < now ? 'expired' : `is for model "${r.model}", not "${p.model}"`}: ask for another (POST /api/v1/reservations) and seal to the nodes it offers`,
     );
   const offered = JSON.parse(r.node_ids) as string[];
   if (!offered.includes(p.nodeId))
@@ -103,13 +106,15 @@ export function storeSealedInput(
       'node_not_reserved',
       `node ${p.nodeId} is not offered by reservation ${p.reservationId} (${offered.join(', ')}): seal the input to those nodes' keys`,
     );
+  const sha256 = sha256Hex(p.ciphertext);
   s.store.sqlite.transaction(() => {
-    storeInput(s, { sha256: p.sha256, bytes: p.ciphertext, contentType: 'application/json', uploader: p.holder }, now);
+    storeInput(s, { sha256, bytes: p.ciphertext, contentType: 'application/json', uploader: p.holder }, now);
     prepared(
       s.store.sqlite,
       'insert or replace into sealed_inputs (input_hash, node_id, holder, ciphertext_sha256, reservation_id, created_at) values (?, ?, ?, ?, ?, ?)',
-    ).run(p.inputHash, p.nodeId, p.holder, p.sha256, p.reservationId, now);
+    ).run(p.inputHash, p.nodeId, p.holder, sha256, p.reservationId, now);
   })();
+  return { input_hash: p.inputHash, node_id: p.nodeId, ciphertext_sha256: sha256, size: p.ciphertext.length };
 }
 
 /** The holder of a task's ciphertexts: its requester on chain, or the token of a direct call. */

@@ -363,3 +363,30 @@ describe('an encrypted task’s clear input', () => {
     expect((await body(clear)).code).toBe('forbidden');
   });
 });
+
+describe('a token’s sealed upload', () => {
+  it('must name the model its reservation is for', async () => {
+    const a = new TestNode('enc-a');
+    await signer(a);
+    publishConsoleModel(t, 'model-b');
+    const admin = await adminSession(t);
+    const minted = await t.app.request('/api/v1/admin/tokens', {
+      method: 'POST',
+      headers: { ...admin.headers, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'sealed', rate_limit_per_minute: 0 }),
+    });
+    const auth = { authorization: `Bearer ${(await body(minted)).data.token}`, 'content-type': 'application/json' };
+    const r = await t.app.request('/api/v1/models/model-a/reservations', {
+      method: 'POST',
+      headers: auth,
+      body: JSON.stringify({ nodes: 1 }),
+    });
+    const { reservation_id } = (await body(r)).data;
+    const env = buildEnvelope(INPUT, { replyTo: replyKey });
+    const elsewhere = await t.app.request(
+      `/api/v1/models/model-b/inputs/${env.inputHash}/sealed/enc-a?reservation=${reservation_id}`,
+      { method: 'PUT', headers: auth, body: Buffer.from(await sealTo(a.publicKey, env.bytes)) },
+    );
+    expect((await body(elsewhere)).code).toBe('reservation_not_found');
+  });
+});

@@ -12,13 +12,39 @@ import { oipTensorSchema } from '../../../protocol/index.js';
 import { ApiError } from '../../errors.js';
 import { directContext, meter, outcomeOf, QueueFullError, type Outcome } from '../../inference/index.js';
 import { queueRequests } from '../../inference/index.js';
-import { getTask } from '../../tasks/index.js';
+import type { ModelHead } from '../../catalog/index.js';
+import { getTask, type TaskRow } from '../../tasks/index.js';
 import { tokenAuth } from '../../tokens/index.js';
 import type { Env } from '../env.js';
 import { limitBody } from '../limits.js';
 import { doc, valid } from '../openapi-doc.js';
 import { inferencePaths } from '../openapi-inference.js';
 import { describeIssues, ok } from '../respond.js';
+
+/**
+ * The answer to a queued direct request: 202 with its result URL at once when `asyncMode` asks, else
+ * its outcome once a node answered (or it failed or timed out).
+ */
+export async function answerQueued(
+  c: Context<Env>,
+  model: ModelHead,
+  task: TaskRow,
+  asyncMode: string | undefined,
+): Promise<Response> {
+  if (asyncMode === '1' || asyncMode === 'true') {
+    const url = `/api/v1/inference/${task.task_id}`;
+    c.header('Location', url);
+    return ok(
+      c,
+      { task_id: task.task_id, model: model.name, version: model.version, status: task.status, result_url: url },
+      202,
+    );
+  }
+  const outcome = outcomeOf(await c.var.services.inference.finished(task.task_id));
+  if (outcome.kind === 'error') throw outcomeError(outcome);
+  if (outcome.kind === 'waiting') throw new Error(`task ${task.task_id} woke its caller while ${outcome.status}`);
+  return ok(c, outcome.result);
+}
 
 /** A registry model name, as a path parameter. */
 export const modelName = z
@@ -131,21 +157,7 @@ export const infer = new Hono<Env>()
         body,
         { tokenId: c.var.token.id, requestId: c.var.requestId },
       );
-      const task = tasks[0];
-      const asyncMode = c.req.valid('query').async;
-      if (asyncMode === '1' || asyncMode === 'true') {
-        const url = `/api/v1/inference/${task.task_id}`;
-        c.header('Location', url);
-        return ok(
-          c,
-          { task_id: task.task_id, model: model.name, version: model.version, status: task.status, result_url: url },
-          202,
-        );
-      }
-      const outcome = outcomeOf(await s.inference.finished(task.task_id));
-      if (outcome.kind === 'error') throw outcomeError(outcome);
-      if (outcome.kind === 'waiting') throw new Error(`task ${task.task_id} woke its caller while ${outcome.status}`);
-      return ok(c, outcome.result);
+      return answerQueued(c, model, tasks[0]!, c.req.valid('query').async);
     },
   )
   .get(

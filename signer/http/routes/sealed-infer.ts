@@ -6,9 +6,9 @@
  */
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { hex32, nodeId, reservationRequest, sha256Hex } from '../../../protocol/index.js';
+import { hex32, nodeId, reservationRequest } from '../../../protocol/index.js';
 import { ApiError } from '../../errors.js';
-import { outcomeOf, queueSealedRequest } from '../../inference/index.js';
+import { queueSealedRequest } from '../../inference/index.js';
 import { reserve, storeSealedInput, tokenHolder } from '../../privacy/index.js';
 import { hasSealedInput } from '../../uploads/index.js';
 import { tokenAuth } from '../../tokens/index.js';
@@ -17,7 +17,7 @@ import { defaultLimit } from '../limits.js';
 import { doc, valid } from '../openapi-doc.js';
 import { sealedInferencePaths as paths } from '../openapi-privacy.js';
 import { ok } from '../respond.js';
-import { meterRefusals, modelName, outcomeError, pathModel, requestOptions } from './infer.js';
+import { answerQueued, meterRefusals, modelName, pathModel, requestOptions } from './infer.js';
 
 const sealedInferBody = z.object({ input_hash: hex32, ...requestOptions }).strict();
 const asyncQuery = z.object({ async: z.enum(['0', '1', 'true', 'false'], 'must be 1 or 0').optional() }).strict();
@@ -45,20 +45,16 @@ export const sealedInfer = new Hono<Env>()
     valid('param', z.object({ model: modelName, sha256: hex32, node_id: nodeId })),
     valid('query', z.object({ reservation: z.string().min(1).max(64) }).strict()),
     async function uploadSealedForToken(c) {
-      const { sha256: inputHash, node_id } = c.req.valid('param');
-      const ciphertext = new Uint8Array(await c.req.arrayBuffer());
-      if (ciphertext.length === 0)
-        throw new ApiError('bad_request', 'body is empty: send the ECIES cipher object sealed to the node (JSON)');
-      const sha256 = sha256Hex(ciphertext);
-      storeSealedInput(c.var.services, {
+      const { model, sha256: inputHash, node_id } = c.req.valid('param');
+      const stored = storeSealedInput(c.var.services, {
         holder: tokenHolder(c.var.token.id),
         inputHash,
         nodeId: node_id,
         reservationId: c.req.valid('query').reservation,
-        ciphertext,
-        sha256,
+        ciphertext: new Uint8Array(await c.req.arrayBuffer()),
+        model,
       });
-      return ok(c, { input_hash: inputHash, node_id, ciphertext_sha256: sha256, size: ciphertext.length }, 201);
+      return ok(c, stored, 201);
     },
   )
   .post(
@@ -82,20 +78,6 @@ export const sealedInfer = new Hono<Env>()
         tokenId: c.var.token.id,
         requestId: c.var.requestId,
       });
-      const task = tasks[0]!;
-      const asyncMode = c.req.valid('query').async;
-      if (asyncMode === '1' || asyncMode === 'true') {
-        const url = `/api/v1/inference/${task.task_id}`;
-        c.header('Location', url);
-        return ok(
-          c,
-          { task_id: task.task_id, model: model.name, version: model.version, status: task.status, result_url: url },
-          202,
-        );
-      }
-      const outcome = outcomeOf(await s.inference.finished(task.task_id));
-      if (outcome.kind === 'error') throw outcomeError(outcome);
-      if (outcome.kind === 'waiting') throw new Error(`task ${task.task_id} woke its caller while ${outcome.status}`);
-      return ok(c, outcome.result);
+      return answerQueued(c, model, tasks[0]!, c.req.valid('query').async);
     },
   );

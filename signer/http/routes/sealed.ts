@@ -5,7 +5,7 @@
  */
 import { Hono } from 'hono';
 import { z } from 'zod';
-import { hex32, nodeId, reservationRequest, sha256Hex } from '../../../protocol/index.js';
+import { hex32, nodeId, reservationRequest } from '../../../protocol/index.js';
 import { authenticateRequester, nodeAuth } from '../../auth/index.js';
 import { prepared } from '../../db/index.js';
 import { ApiError } from '../../errors.js';
@@ -40,19 +40,14 @@ export const sealed = new Hono<Env>()
     async function uploadSealed(c) {
       const requester = await authenticateRequester(c, { code: 'upload_signature_required', hint: SIGN_HINT });
       const { sha256: inputHash, node_id } = c.req.valid('param');
-      const ciphertext = new Uint8Array(await c.req.arrayBuffer());
-      if (ciphertext.length === 0)
-        throw new ApiError('bad_request', 'body is empty: send the ECIES cipher object sealed to the node (JSON)');
-      const sha256 = sha256Hex(ciphertext);
-      storeSealedInput(c.var.services, {
+      const stored = storeSealedInput(c.var.services, {
         holder: requester.principal,
         inputHash,
         nodeId: node_id,
         reservationId: c.req.valid('query').reservation,
-        ciphertext,
-        sha256,
+        ciphertext: new Uint8Array(await c.req.arrayBuffer()),
       });
-      return ok(c, { input_hash: inputHash, node_id, ciphertext_sha256: sha256, size: ciphertext.length }, 201);
+      return ok(c, stored, 201);
     },
   )
   .get(
