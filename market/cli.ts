@@ -31,6 +31,7 @@ import { parseArgs } from 'node:util';
 import { loadMarketCliConfig } from './config.js';
 import { createContext } from './context.js';
 import { SealedResultError } from './sealed.js';
+import { DishonestSigner } from './prepaid.js';
 import { SignerRefusal } from './signer-client.js';
 
 const USAGE = `usage: market <command> [options]
@@ -40,7 +41,8 @@ const USAGE = `usage: market <command> [options]
                             only) and the output to the wallet's key; the envelope is saved as <data_dir>/sealed/<input hash>.json
                             (mode 0600): it holds the input IN CLEAR, the salt that checks the output and the nodes' ids,
                             and is needed by market result and market reseal
-  submit --prepaid --model NAME --input FILE [--max-fee µSTX] [--expires-in S] [--security 1|3|5] [--binary] [--no-wait]
+  submit --prepaid --model NAME --input FILE [--max-fee µSTX] [--expires-in S] [--security 1|3|5] [--binary]
+                   [--privacy standard|encrypted] [--no-wait]
                             paid from the wallet's prepaid account: no transaction; pays for the result, then reveals it
   status ID                 the task on chain and at the signer
   result ID                 the output, with the node's signature verified here (encrypted: decrypted and checked here)
@@ -211,7 +213,8 @@ main(process.argv.slice(2)).catch((e: Error) => {
       ? `nothing answers at ${cause.address}:${cause.port}; is the marketplace running (npm start), and are --node / --signer right?`
       : e.message;
   // A refusal's stable code (the signer's, or this client's for encrypted results) for scripts to switch on.
-  const code = e instanceof SignerRefusal || e instanceof SealedResultError ? e.code : null;
+  const code =
+    e instanceof SignerRefusal || e instanceof SealedResultError || e instanceof DishonestSigner ? e.code : null;
   process.stderr.write(`\nmarket: ${message}${code ? ` [${code}]` : ''}\n`);
   process.exitCode = 1;
 });

@@ -37,6 +37,7 @@ import {
   type ReceiptLeafJson,
   type TaskRequest,
 } from '../protocol/index.js';
+import { SealedResultError } from './sealed.js';
 import { SignerRefusal } from './signer-client.js';
 
 /** The signer served something this key never agreed to; the client stops rather than sign on top of it. */
@@ -572,6 +573,12 @@ export class PrepaidClient {
             },
           },
         };
+      const o = r.data.output as { cipherText?: unknown } | null;
+      if (typeof o === 'object' && o !== null && typeof o.cipherText === 'string')
+        throw new SealedResultError(
+          'envelope_missing',
+          `task ${taskId}'s output is sealed, and no envelope for input ${leaf.request.inputHash} is saved here: run market from the data directory that submitted it (if this wallet never sealed it, the signer served a sealed output for a clear task: keep this as evidence)`,
+        );
       if (jsonHash(r.data.output) !== leaf.outputHash)
         throw new DishonestSigner(
           `task ${taskId}: the revealed output does not hash to the leaf's output hash ${leaf.outputHash}`,

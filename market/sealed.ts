@@ -37,7 +37,7 @@ export const SEALED_CLIENT_CODES = [
   /** The decrypted output does not commit to the output hash the node signed or the chain settled. */
   'output_mismatch',
   /** Every key the signer offered lacks an active bond on chain: the input is sealed to none of them. */
-  'node_not_bonded',
+  'no_bonded_node',
 ] as const;
 export type SealedClientCode = (typeof SEALED_CLIENT_CODES)[number];
 

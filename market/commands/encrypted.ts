@@ -53,7 +53,7 @@ export async function sealToReserved(
   for (const n of reservation.nodes) if ((await ctx.chain.nodeBond(n.public_key))?.status === 'active') bonded.push(n);
   if (bonded.length === 0)
     throw new SealedResultError(
-      'node_not_bonded',
+      'no_bonded_node',
       `the signer offered ${reservation.nodes.map((n) => `${n.node_id} (${n.public_key})`).join(', ')}, and none has an active bond in ${INFERENCE_ESCROW} on chain: nothing was sealed or paid; try again later or use another signer`,
     );
   const nodes: SealedNode[] = [];

@@ -40,7 +40,7 @@ export function prepaidAdvice(code: ErrorCode | null): string | null {
     case 'account_withdrawing':
       return 'this account asked to withdraw, so the signer takes no new requests from it: market account withdraw once the window passes, then deposit again';
     case 'input_missing':
-      return 'the signer does not hold the input: post it again with the request (input_base64)';
+      return 'the signer holds no input for it: post a clear input again with the request (input_base64), or seal an encrypted one to reserved nodes first (market does both)';
     case 'request_failed':
       return 'the task was not run before its expiry, or its runs failed; nothing is charged for it: submit it again';
     case 'requester_signature_invalid':
@@ -53,7 +53,8 @@ export function prepaidAdvice(code: ErrorCode | null): string | null {
 function explain(e: unknown): never {
   if (e instanceof SignerRefusal) {
     const advice = prepaidAdvice(e.code);
-    throw new Error(advice ? `${e.message}\n${advice}` : e.message);
+    // Still a refusal, with its code: the CLI prints it in brackets for scripts to switch on.
+    throw new SignerRefusal(advice ? `${e.message}\n${advice}` : e.message, e.status, e.code);
   }
   if (e instanceof DishonestSigner)
     throw new Error(`${e.message}\nnothing was signed for it; keep this output as evidence (code ${e.code})`);

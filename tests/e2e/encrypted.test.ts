@@ -116,6 +116,13 @@ describe('encrypted tasks through the market CLI', () => {
     expect(paid.output).toEqual(expected);
     const again = await ok('wallet_8', ['result', '--prepaid', String(paid.task_id)]);
     expect(again.output).toEqual(expected);
+    // Without the envelope the client cannot open it, and says so rather than blame the signer.
+    const elsewhere = await market(
+      'wallet_8',
+      ['result', '--prepaid', String(paid.task_id)],
+      mkdtempSync(join(tmpdir(), 'market-empty-')),
+    );
+    expect(!elsewhere.ok && elsewhere.stderr).toMatch(/\[envelope_missing\]/);
   }, 240_000);
 
   it('seals a task again to another node once its node went away (market reseal)', async () => {

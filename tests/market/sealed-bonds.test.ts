@@ -87,7 +87,7 @@ describe('sealing only to bonded node keys', () => {
     uploads.length = 0;
     const err = await sealInput(context(), input).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(SealedResultError);
-    expect((err as SealedResultError).code).toBe('node_not_bonded');
+    expect((err as SealedResultError).code).toBe('no_bonded_node');
     expect(uploads).toEqual([]);
   });
 
