@@ -303,6 +303,9 @@ describe('encrypted direct inference for a token holder', () => {
     });
     expect(queued.status).toBe(202);
     const taskId = (await body(queued)).data.task_id;
+    const waiting = await call(token, 'GET', `/api/v1/inference/${taskId}`);
+    expect(waiting.status).toBe(202);
+    expect((await body(waiting)).data).toMatchObject({ sealed_nodes: ['enc-a'], needs_reseal: false });
     const task = (await body(await pull(a))).data;
     expect(task).toMatchObject({ task_id: taskId, privacy: 'encrypted', input_url: sealedInputPath(env.inputHash) });
     const result = await sealedResult(a, { ...task, chain_task_id: task.task_id });

@@ -14,6 +14,7 @@ import { directContext, meter, outcomeOf, QueueFullError, type Outcome } from '.
 import { queueRequests } from '../../inference/index.js';
 import type { ModelHead } from '../../catalog/index.js';
 import { getTask, type TaskRow } from '../../tasks/index.js';
+import { sealedNodes } from '../../privacy/index.js';
 import { tokenAuth } from '../../tokens/index.js';
 import type { Env } from '../env.js';
 import { limitBody } from '../limits.js';
@@ -178,8 +179,20 @@ export const infer = new Hono<Env>()
         );
       }
       const outcome = outcomeOf(task);
-      if (outcome.kind === 'waiting')
-        return ok(c, { task_id: id, model: task.model_type, status: outcome.status }, 202);
+      if (outcome.kind === 'waiting') {
+        // Encrypted: whether the caller must seal its input to other nodes (those it sealed to went away).
+        const sealed = task.privacy === 'encrypted' ? sealedNodes(c.var.services, task) : null;
+        return ok(
+          c,
+          {
+            task_id: id,
+            model: task.model_type,
+            status: outcome.status,
+            ...(sealed ? { sealed_nodes: sealed.nodes, needs_reseal: sealed.needsReseal } : {}),
+          },
+          202,
+        );
+      }
       if (outcome.kind === 'error') throw outcomeError(outcome);
       return ok(c, outcome.result);
     },
