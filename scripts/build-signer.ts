@@ -60,6 +60,12 @@ function upToDate(): boolean {
   }
 }
 
+/** node's heap flags of `npm run signer` (package.json), so that every way of starting the signer runs it alike. */
+export function signerNodeFlags(): string[] {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+  return pkg.scripts.signer?.match(/--max-[a-z-]+=\d+/g) ?? [];
+}
+
 /** Builds the signer unless its last build is current; returns the path to run with node. */
 export async function buildSigner(): Promise<string> {
   if (upToDate()) return SIGNER_BUNDLE;

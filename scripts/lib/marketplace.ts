@@ -22,7 +22,7 @@ import { loadOrCreateKey } from '../../node-agent/index.js';
 import { ROOT, assertPortFree, freePort, startService, type Service } from './services.js';
 import { ensureSettler, fundAddress, fundNodeKey } from './funding.js';
 import { DEV_ESCROW } from './workload.js';
-import { buildSigner } from '../build-signer.js';
+import { buildSigner, signerNodeFlags } from '../build-signer.js';
 
 /** Name the bundled classifier is published under. */
 export const DEMO_MODEL = 'ppocr-cls';
@@ -158,7 +158,7 @@ export async function startMarketplace(opts: MarketplaceOptions = {}): Promise<M
       name: 'signer',
       // As `npm run signer` runs it: compiled, and a capped heap keeps RSS under 150 MB (bench/signer.ts).
       script: await buildSigner(),
-      nodeFlags: ['--max-old-space-size=128', '--max-semi-space-size=4'],
+      nodeFlags: signerNodeFlags(),
       args: [
         'run',
         ...configArgs,

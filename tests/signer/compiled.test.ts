@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { buildSigner } from '../../scripts/build-signer.js';
+import { buildSigner, signerNodeFlags } from '../../scripts/build-signer.js';
 import { TestNode } from './helpers.js';
 
 let bundle: string;
@@ -73,3 +73,17 @@ it('finds every worker file the signer starts (verifier, dashboard totals, conso
   ]);
   for (const f of named) expect(existsSync(f), f).toBe(true);
 });
+
+it('npm run signer runs the bundle the build names, with the heap flags every start uses', async () => {
+  const run = await new Promise<{ code: number | null; out: string }>((resolve) => {
+    const p = spawn('npm', ['run', '--silent', 'signer', '--', '--help'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    p.stdout!.on('data', (d) => (out += d));
+    p.stderr!.on('data', (d) => (out += d));
+    p.once('exit', (code) => resolve({ code, out }));
+  });
+  expect(run.out).toMatch(/usage: signer run/);
+  expect(run.code).toBe(0);
+  // The marketplace and the bench start it with the same cap (scripts/lib/marketplace.ts, bench/signer.ts).
+  expect(signerNodeFlags()).toContainEqual(expect.stringMatching(/^--max-old-space-size=\d+$/));
+}, 60_000);
