@@ -22,8 +22,10 @@ const signedErrors = {
   409: reply('Conflict with the task or node state'),
 };
 const nodeSecurity = [{ nodeSignature: [] }];
-const requesterSecurity = [{ requesterSignature: [] }];
-const path = (name: string, description: string) => ({
+/** Security of a route signed by a requester's wallet (REQUESTER_AUTH_HEADERS). */
+export const requesterSecurity = [{ requesterSignature: [] }];
+/** A required string path parameter. */
+export const path = (name: string, description: string) => ({
   name,
   in: 'path',
   required: true,

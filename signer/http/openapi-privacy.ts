@@ -1,16 +1,8 @@
 /** The OpenAPI operations of encrypted tasks' routes (routes/sealed.ts), by path and method. */
 import { reservationRequest, reservationResponse } from '../../protocol/index.js';
 import { z } from 'zod';
+import { path, requesterSecurity } from './openapi-core.js';
 import { json, reply } from './openapi-doc.js';
-
-const requesterSecurity = [{ requesterSignature: [] }];
-const path = (name: string, description: string) => ({
-  name,
-  in: 'path',
-  required: true,
-  description,
-  schema: { type: 'string' },
-});
 
 /** Operations by path and method. */
 export const privacyPaths = {

@@ -81,6 +81,30 @@ async function sealToReserved(replyTo: string, nodes: TestNode[]) {
   return env;
 }
 
+/** An encrypted chain task of `requester` whose input is sealed to `to` alone, under a reservation of `offered` nodes. */
+async function encryptedTask(to: TestNode, offered = 2) {
+  const env = buildEnvelope(INPUT, { replyTo: replyKey });
+  const r = (await body(await reserve(requester, offered))).data;
+  await upload(requester, env.inputHash, to.nodeId, r.reservation_id, await sealTo(to.publicKey, env.bytes));
+  const [id] = addTasks(t, {
+    requester: requester.address,
+    inputHash: env.inputHash,
+    privacy: privacyCode('encrypted'),
+  });
+  return { env, id: id! };
+}
+
+/** An API token minted through the admin API, with no rate limit. */
+async function mintToken(): Promise<string> {
+  const admin = await adminSession(t);
+  const res = await t.app.request('/api/v1/admin/tokens', {
+    method: 'POST',
+    headers: { ...admin.headers, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'sealed', rate_limit_per_minute: 0 }),
+  });
+  return (await body(res)).data.token as string;
+}
+
 async function pull(node: TestNode) {
   return t.app.request(...node.request('GET', `/api/v1/nodes/${node.nodeId}/tasks`));
 }
@@ -157,14 +181,7 @@ describe('encrypted tasks on the signer', () => {
     const a = new TestNode('enc-a');
     const b = new TestNode('enc-b');
     await signer(a, b);
-    const env = buildEnvelope(INPUT, { replyTo: replyKey });
-    const r = (await body(await reserve(requester, 2))).data;
-    await upload(requester, env.inputHash, 'enc-a', r.reservation_id, await sealTo(a.publicKey, env.bytes));
-    const [id] = addTasks(t, {
-      requester: requester.address,
-      inputHash: env.inputHash,
-      privacy: privacyCode('encrypted'),
-    });
+    const { env, id } = await encryptedTask(a);
     expect((await pull(b)).status).toBe(204);
     const pulled = (await body(await pull(a))).data;
     expect(pulled.task_id).toBe(id);
@@ -223,14 +240,7 @@ describe('encrypted tasks on the signer', () => {
     const a = new TestNode('enc-a');
     const b = new TestNode('enc-b');
     await signer(a, b);
-    const env = buildEnvelope(INPUT, { replyTo: replyKey });
-    const r = (await body(await reserve(requester, 2))).data;
-    await upload(requester, env.inputHash, 'enc-a', r.reservation_id, await sealTo(a.publicKey, env.bytes));
-    const [id] = addTasks(t, {
-      requester: requester.address,
-      inputHash: env.inputHash,
-      privacy: privacyCode('encrypted'),
-    });
+    const { env, id } = await encryptedTask(a);
     const status = async () => (await body(await t.app.request(`/api/v1/tasks/${id}/status`))).data;
     expect(await status()).toMatchObject({ sealed_nodes: ['enc-a'], needs_reseal: false });
     heartbeat(t.s.store, 'enc-a', 'offline');
@@ -262,15 +272,6 @@ describe('encrypted tasks on the signer', () => {
 });
 
 describe('encrypted direct inference for a token holder', () => {
-  async function mintToken(): Promise<string> {
-    const admin = await adminSession(t);
-    const res = await t.app.request('/api/v1/admin/tokens', {
-      method: 'POST',
-      headers: { ...admin.headers, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'sealed', rate_limit_per_minute: 0 }),
-    });
-    return (await body(res)).data.token as string;
-  }
   const call = (token: string, method: string, path: string, payload?: unknown) =>
     t.app.request(path, {
       method,
@@ -372,13 +373,7 @@ describe('a token’s sealed upload', () => {
     const a = new TestNode('enc-a');
     await signer(a);
     publishConsoleModel(t, 'model-b');
-    const admin = await adminSession(t);
-    const minted = await t.app.request('/api/v1/admin/tokens', {
-      method: 'POST',
-      headers: { ...admin.headers, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'sealed', rate_limit_per_minute: 0 }),
-    });
-    const auth = { authorization: `Bearer ${(await body(minted)).data.token}`, 'content-type': 'application/json' };
+    const auth = { authorization: `Bearer ${await mintToken()}`, 'content-type': 'application/json' };
     const r = await t.app.request('/api/v1/models/model-a/reservations', {
       method: 'POST',
       headers: auth,
