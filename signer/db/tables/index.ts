@@ -9,3 +9,4 @@ export { adminUsers, adminSessions, apiTokens, inferenceLogs, consoleModels } fr
 export { prepaidAccounts, prepaidReceipts, prepaidPeriods, payeeCredits } from './prepaid.js';
 export { modelPolicies, guardAudit } from './guard.js';
 export { nodeReservations, sealedInputs } from './privacy.js';
+export { leaderLease, replayKeys, loginFailures, consoleSetup } from './cluster.js';

@@ -2,7 +2,8 @@
  * settlements: every transaction the signer builds. The row (with the signed bytes) is written
  * before broadcast, so after a crash the same transaction is re-checked or re-sent, never rebuilt.
  */
-import { sqliteTable, text, integer, index } from 'drizzle-orm/sqlite-core';
+import { sql } from 'drizzle-orm';
+import { sqliteTable, text, integer, index, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 export const settlements = sqliteTable(
   'settlements',
@@ -23,6 +24,14 @@ export const settlements = sqliteTable(
     created_at: integer('created_at').notNull(),
     updated_at: integer('updated_at').notNull(),
     broadcast_at: integer('broadcast_at'),
+    /** The leader epoch (leader_lease) of the replica that built it; null before replicas. */
+    leader_epoch: integer('leader_epoch'),
   },
-  (t) => [index('settlements_status_idx').on(t.status)],
+  (t) => [
+    index('settlements_status_idx').on(t.status),
+    // One open transaction per nonce, whoever builds it: two leaders can never both hold one.
+    uniqueIndex('settlements_open_nonce_idx')
+      .on(t.nonce)
+      .where(sql`${t.status} in ('built', 'broadcast')`),
+  ],
 );
