@@ -73,6 +73,13 @@ const submitter = z
   })
   .strict();
 
+const cluster = z
+  .object({
+    /** How often a replica on PostgreSQL tries to take the leader lock while another holds it (ms). */
+    leader_retry_ms: z.number().int().min(10).default(1_000),
+  })
+  .strict();
+
 const models = z
   .object({
     dir: z.string().default('./models'),
@@ -230,6 +237,7 @@ export const configSchema = z
     auth: auth.prefault({}),
     chain: chain.prefault({}),
     submitter: submitter.prefault({}),
+    cluster: cluster.prefault({}),
     models: models.prefault({}),
     inputs: inputs.prefault({}),
     console: consoleSection.prefault({}),
