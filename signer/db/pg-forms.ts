@@ -1,8 +1,124 @@
 /**
  * PostgreSQL forms of the signer's hand-written SQLite-only statements (issue 15). The facade's
  * translator (pg-translate.ts) looks each SQL text up here before its generic rewrite (`?`/`:name`
- * → `$n`, `cast(… as integer)` → bigint), so a value may still use `?` placeholders.
+ * → `$n`, `cast(… as integer)` → bigint), so a value may still use `?` and `:name` placeholders.
  *
- * Key: the SQL text exactly as the code prepares it. Value: the PostgreSQL text.
+ * Key: the SQL text exactly as the code prepares it (whitespace included), copied rather than
+ * imported: this module is loaded by the facade, and importing the signer's modules here would
+ * make an import cycle. tests/signer/pg-forms.test.ts fails when a statement with a SQLite-only
+ * token has no form here, when a key no longer matches any statement in the code, and when a form
+ * returns other rows than its SQLite original on the same data.
+ *
+ * Values never use `::` casts (the translator's `:name` rewrite must not see one), only `cast()`.
+ * Sums over micro-STX kept as text use numeric: PostgreSQL's bigint cast fails past 2^63 where
+ * SQLite's saturates, and numeric is what sum() of bigint returns anyway.
  */
-export const PG_FORMS: ReadonlyMap<string, string> = new Map<string, string>([]);
+export const PG_FORMS: ReadonlyMap<string, string> = new Map<string, string>([
+  // tasks/scheduler.ts candidatesFor: instr → strpos (both 1-based, 0 when absent).
+  [
+    "select * from inference_tasks where status = 'pending' and artifact_hash = ? and (deadline is null or deadline > ?) and (votes is null or instr(votes, ?) = 0) and (trusted_only = 0 or ? = 1) and (privacy != 'encrypted' or exists (select 1 from sealed_inputs si where si.input_hash = inference_tasks.input_hash and si.node_id = ? and si.holder = inference_tasks.user_address)) order by priority desc, created_at asc limit ?",
+    "select * from inference_tasks where status = 'pending' and artifact_hash = ? and (deadline is null or deadline > ?) and (votes is null or strpos(votes, ?) = 0) and (trusted_only = 0 or ? = 1) and (privacy != 'encrypted' or exists (select 1 from sealed_inputs si where si.input_hash = inference_tasks.input_hash and si.node_id = ? and si.holder = inference_tasks.user_address)) order by priority desc, created_at asc limit ?",
+  ],
+  // http/routes/pull.ts smallInputs: a JSON array parameter → json_array_elements_text.
+  [
+    'select sha256, data from input_blobs where sha256 in (select value from json_each(?)) and size <= ?',
+    'select sha256, data from input_blobs where sha256 in (select j.value from json_array_elements_text(cast(? as json)) j(value)) and size <= ?',
+  ],
+  // chain/submitter.ts settle: the batch's tasks named by its task_ids JSON.
+  [
+    'select t.task_id, t.status, t.deadline from json_each(?) j join inference_tasks t on t.task_id = j.value',
+    'select t.task_id, t.status, t.deadline from json_array_elements_text(cast(? as json)) j(value) join inference_tasks t on t.task_id = j.value',
+  ],
+  // chain/submitter.ts readyBatch: SQLite sorts NULLs first in ascending order, PostgreSQL last.
+  [
+    "select task_id, chain_task_id, deadline, completed_at, output_hash, signature, node_public_key, votes from inference_tasks where status = 'completed' and source = 'chain' and settlement_txid is null order by deadline asc, completed_at asc limit ?",
+    "select task_id, chain_task_id, deadline, completed_at, output_hash, signature, node_public_key, votes from inference_tasks where status = 'completed' and source = 'chain' and settlement_txid is null order by deadline asc nulls first, completed_at asc nulls first limit ?",
+  ],
+  // privacy/index.ts storeSealedInput: insert or replace → upsert on the primary key (the only unique key).
+  [
+    'insert or replace into sealed_inputs (input_hash, node_id, holder, ciphertext_sha256, reservation_id, created_at) values (?, ?, ?, ?, ?, ?)',
+    'insert into sealed_inputs (input_hash, node_id, holder, ciphertext_sha256, reservation_id, created_at) values (?, ?, ?, ?, ?, ?) on conflict (input_hash, node_id, holder) do update set ciphertext_sha256 = excluded.ciphertext_sha256, reservation_id = excluded.reservation_id, created_at = excluded.created_at',
+  ],
+  // accounts/payments.ts dueReceipts: PostgreSQL has no rowid (insertion order); the primary key
+  // breaks ties within one created_at millisecond instead: still one fixed order per database.
+  [
+    "select * from prepaid_receipts where status = 'due' and account = ? order by created_at asc, rowid asc limit ?",
+    "select * from prepaid_receipts where status = 'due' and account = ? order by created_at asc, task_id asc limit ?",
+  ],
+  // accounts/payments.ts readReceipts: in the array's order (json_each's key = ordinality).
+  [
+    'select r.* from json_each(?) j join prepaid_receipts r on r.task_id = j.value order by j.key',
+    'select r.* from json_array_elements_text(cast(? as json)) with ordinality j(value, key) join prepaid_receipts r on r.task_id = j.value order by j.key',
+  ],
+  // guard/trusted.ts trustedNodeServes: the node's supported_models JSON array.
+  [
+    "select 1 from inference_nodes n where n.trusted = 1 and n.status in ('online', 'busy') and exists (select 1 from json_each(n.supported_models) m where m.value = ?) limit 1",
+    "select 1 from inference_nodes n where n.trusted = 1 and n.status in ('online', 'busy') and exists (select 1 from json_array_elements_text(cast(n.supported_models as json)) m(value) where m.value = ?) limit 1",
+  ],
+  // accounts/receipts.ts expireRequests: json_extract → ->>.
+  [
+    "select t.* from prepaid_receipts r join inference_tasks t on t.task_id = r.task_id where r.status = 'running' and t.status = 'pending' and cast(json_extract(r.request, '$.expiry') as integer) <= ? limit 1000",
+    "select t.* from prepaid_receipts r join inference_tasks t on t.task_id = r.task_id where r.status = 'running' and t.status = 'pending' and cast(cast(r.request as json)->>'expiry' as bigint) <= ? limit 1000",
+  ],
+  // tasks/spot-checks.ts WAITING_CHECKS: votes is JSON kept as text.
+  [
+    "select * from inference_tasks where status = 'pending' and votes is not null and security = 1 and runs_needed = 2 and json_array_length(votes) = 1",
+    "select * from inference_tasks where status = 'pending' and votes is not null and security = 1 and runs_needed = 2 and json_array_length(cast(votes as json)) = 1",
+  ],
+  // accounts/pricing.ts paidVolume: a sum over micro-STX text.
+  [
+    "select coalesce(sum(cast(fee as integer)), 0) as v from prepaid_receipts where status in ('paid', 'settled') and account = ? and paid_at >= ?",
+    "select coalesce(sum(cast(fee as numeric)), 0) as v from prepaid_receipts where status in ('paid', 'settled') and account = ? and paid_at >= ?",
+  ],
+  // accounts/metered.ts tokenReserved: a sum over micro-STX text.
+  [
+    "select coalesce(sum(cast(max_fee as integer)), 0) n from prepaid_receipts where status = 'running' and account = ? and request_signature = ?",
+    "select coalesce(sum(cast(max_fee as numeric)), 0) n from prepaid_receipts where status = 'running' and account = ? and request_signature = ?",
+  ],
+  // accounts/periods.ts readDueSummary: a sum over micro-STX text.
+  [
+    "select count(*) n, coalesce(sum(cast(fee as integer)), 0) total, min(paid_at) oldest from prepaid_receipts where status = 'paid' and period_id is null",
+    "select count(*) n, coalesce(sum(cast(fee as numeric)), 0) total, min(paid_at) oldest from prepaid_receipts where status = 'paid' and period_id is null",
+  ],
+  // dashboard/accounts.ts: each account's last confirmed period, from the periods' items JSON.
+  [
+    "select json_extract(i.value, '$.account') account, max(p.id) id from (select id, items from prepaid_periods where status = 'confirmed' order by id desc limit ?) p, json_each(p.items, '$.items') i group by account",
+    "select i.value->>'account' account, max(p.id) id from (select id, items from prepaid_periods where status = 'confirmed' order by id desc limit ?) p, json_array_elements(cast(p.items as json)->'items') i(value) group by account",
+  ],
+  // dashboard/totals.ts taskTotals: node payouts (micro-STX text) summed.
+  [
+    `select source, status, model_type model, inference_node_id node, count(*) n,
+      sum(case when status = 'settled' then cast(node_payout as integer) end) payout
+    from inference_tasks group by source, status, model_type, inference_node_id`,
+    `select source, status, model_type model, inference_node_id node, count(*) n,
+      sum(case when status = 'settled' then cast(node_payout as numeric) end) payout
+    from inference_tasks group by source, status, model_type, inference_node_id`,
+  ],
+  // dashboard/tables.ts earningsByNode: PostgreSQL refuses `cross join … on`; payouts summed as numeric.
+  [
+    `select t.inference_node_id k, cast((t.settled_at - :start) / :size as integer) b, sum(cast(t.node_payout as integer)) n
+    from settlements s cross join inference_tasks t on t.settlement_txid = s.txid
+    where s.kind = 'complete-tasks' and s.status = 'confirmed' and s.updated_at >= :start
+      and t.status = 'settled' and t.settled_at >= :start and t.settled_at < :end and t.node_payout is not null
+    group by k, b`,
+    `select t.inference_node_id k, cast((t.settled_at - :start) / :size as bigint) b, sum(cast(t.node_payout as numeric)) n
+    from settlements s join inference_tasks t on t.settlement_txid = s.txid
+    where s.kind = 'complete-tasks' and s.status = 'confirmed' and s.updated_at >= :start
+      and t.status = 'settled' and t.settled_at >= :start and t.settled_at < :end and t.node_payout is not null
+    group by k, b`,
+  ],
+  // dashboard/series.ts percentiles (taskLatency, directLatency): scalar max → greatest, and
+  // PostgreSQL before 16 wants a subquery in FROM named.
+  [
+    `select cast((t - :start) / :size as integer) b, cast(round(ln(max(ms, 1)) * 40) as integer) bin, count(*) n
+    from (select completed_at t, completed_at - created_at ms from inference_tasks where completed_at >= :start and completed_at < :end) group by b, bin order by b, bin`,
+    `select cast((t - :start) / :size as bigint) b, cast(round(ln(greatest(ms, 1)) * 40) as bigint) bin, count(*) n
+    from (select completed_at t, completed_at - created_at ms from inference_tasks where completed_at >= :start and completed_at < :end) samples group by b, bin order by b, bin`,
+  ],
+  [
+    `select cast((t - :start) / :size as integer) b, cast(round(ln(max(ms, 1)) * 40) as integer) bin, count(*) n
+    from (select created_at t, latency_ms ms from inference_logs where created_at >= :start and created_at < :end and status = 'success' and latency_ms is not null) group by b, bin order by b, bin`,
+    `select cast((t - :start) / :size as bigint) b, cast(round(ln(greatest(ms, 1)) * 40) as bigint) bin, count(*) n
+    from (select created_at t, latency_ms ms from inference_logs where created_at >= :start and created_at < :end and status = 'success' and latency_ms is not null) samples group by b, bin order by b, bin`,
+  ],
+]);
