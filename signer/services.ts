@@ -10,12 +10,12 @@ import type { SignerConfig } from './config/index.js';
 import { chainIdOf } from './config/index.js';
 import type { SignerDatabase } from './db/index.js';
 import { Notifier } from './tasks/index.js';
-import { ReplayCache } from './auth/index.js';
+import { replayCacheFor, type Replays } from './auth/index.js';
 import { SignatureVerifier } from './auth/index.js';
 import { createMetrics, type Metrics } from './metrics/index.js';
 import { ArtifactIndex } from './models/index.js';
-import { LoginLimiter } from './console/index.js';
-import { announceSetup, ConsoleSetup, setupTokenPath } from './console/index.js';
+import { loginLimiterFor, type LoginThrottle } from './console/index.js';
+import { announceSetup, ConsoleSetup } from './console/index.js';
 import { Catalog } from './catalog/index.js';
 import type { Chain } from './chain/index.js';
 import { DirectInference } from './inference/index.js';
@@ -36,13 +36,14 @@ export interface Services {
   escrow: string;
   /** Wakes long-polls when work appears. */
   pending: Notifier;
-  replay: ReplayCache;
+  /** Signatures already accepted (in memory; in the database on PostgreSQL, shared by replicas). */
+  replay: Replays;
   /** Checks node signatures, on worker threads; closed with the services. */
   verifier: SignatureVerifier;
   metrics: Metrics;
   artifacts: ArtifactIndex;
-  /** Failed console logins per address and per (username, address) (in memory; see console/login-limiter.ts). */
-  loginLimiter: LoginLimiter;
+  /** Failed console logins per address and per (username, address) (in memory, or the database on PostgreSQL; see console/login-limiter.ts). */
+  loginLimiter: LoginThrottle;
   /** The console's one-time setup token while no admin exists (console/setup.ts). */
   consoleSetup: ConsoleSetup;
   /** Models, prices and versions: the chain's registry, or published console uploads without a chain. */
@@ -104,13 +105,13 @@ export function createServices(opts: ServiceOptions): Services {
     chainId: opts.chainId ?? chainIdOf(config.chain.network),
     escrow: opts.escrow ?? config.chain.escrow_contract,
     pending: new Notifier(),
-    replay: new ReplayCache(config.auth.timestamp_window_ms),
+    replay: replayCacheFor(opts.store, config.auth.timestamp_window_ms),
     verifier: new SignatureVerifier(config.server.verify_threads),
     metrics: createMetrics(),
     artifacts: new ArtifactIndex(config.models.dir),
-    // Next to the database actually open (tests hand in stores that are not at config.database.path).
-    consoleSetup: new ConsoleSetup(setupTokenPath(opts.store.sqlite.name)),
-    loginLimiter: new LoginLimiter({
+    // Next to the database actually open (tests hand in stores that are not at config.database.path), or in it on PostgreSQL.
+    consoleSetup: ConsoleSetup.for(opts.store),
+    loginLimiter: loginLimiterFor(opts.store, {
       maxPerPair: config.console.login_max_failures,
       maxPerAddress: config.console.login_max_failures_per_address,
       windowMs: config.console.login_window_ms,

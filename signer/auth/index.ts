@@ -17,7 +17,7 @@ import { ApiError } from '../errors.js';
 import { getNode, type NodeRow } from '../nodes/index.js';
 import type { Env } from '../http/index.js';
 
-export { ReplayCache } from './replay.js';
+export { DbReplayCache, ReplayCache, replayCacheFor, type Replays } from './replay.js';
 export { SignatureVerifier, verifyNodeRequestFast, verifyTaskResultFast, verifyEncodedFast } from './verify.js';
 export { authenticateRequester, hasRequesterHeaders } from './requester.js';
 

@@ -5,14 +5,18 @@
  * here: the bound on pending + running requests, each request's own timeout, and waking the
  * callers that wait for their result. Direct tasks are never escrowed nor settled on chain; a
  * token bound to a prepaid account pays for each call from its deposit (signer/accounts/metered.ts).
+ *
+ * Replicas on one PostgreSQL (issue 15) each keep their own queue of the requests they took, but
+ * the node's result may reach any replica: there each replica polls its waiting tasks' status,
+ * since the `ended` event only fires on the replica that accepted the result.
  */
-import { and, eq, inArray } from 'drizzle-orm';
+import { and, eq, inArray, notInArray } from 'drizzle-orm';
 import { sha256Hex, type OipTensor, type TaskStatus } from '../../protocol/index.js';
 import type { ModelHead } from '../catalog/index.js';
 import { inferenceTasks, inputBlobs } from '../db/index.js';
 import { ApiError } from '../errors.js';
 import type { Services } from '../services.js';
-import { createTask, getTask, transition, type TaskRow } from '../tasks/index.js';
+import { createTask, getTask, IllegalTransitionError, transition, type TaskRow } from '../tasks/index.js';
 import { directContext, type DirectContext } from './context.js';
 import { ModelIoReader } from './io.js';
 import { meterTask } from './metering.js';
@@ -62,6 +66,9 @@ export class QueueFullError extends ApiError {
 
 const ACTIVE: TaskStatus[] = ['pending', 'in_progress'];
 
+/** How often a replica on PostgreSQL looks for its requests' tasks ended on another replica. */
+export const ENDED_POLL_MS = 250;
+
 /** Stores a clear request's input blob (what the node fetches, or gets inline, and checks against input_hash); returns its hash. */
 function storeClearInput(store: Services['store'], item: QueuedInput, now: number): string {
   const bytes = Buffer.from(item.body ?? JSON.stringify({ inputs: item.inputs }));
@@ -79,6 +86,7 @@ export class DirectInference {
   readonly #s: Omit<Services, 'inference'>;
   readonly #active = new Map<string, { ctx: DirectContext; timer: NodeJS.Timeout }>();
   readonly #waiters = new Map<string, ((task: TaskRow) => void)[]>();
+  readonly #poll: NodeJS.Timeout | null = null;
   /** Inputs and outputs of the models requests name. */
   readonly io: ModelIoReader;
 
@@ -88,6 +96,12 @@ export class DirectInference {
     s.attempts.on('ended', (taskId, status) => {
       if (status !== 'pending' && this.#active.has(taskId)) this.#finish(taskId);
     });
+    if (s.store.dialect === 'postgres') {
+      this.#poll = setInterval(() => this.#pollEnded(), ENDED_POLL_MS);
+      this.#poll.unref();
+      // Open direct tasks may be another live replica's requests: adopting them would meter them twice.
+      return;
+    }
     // After a restart, requests still queued or running keep their timeouts.
     const open = s.store.db
       .select()
@@ -172,8 +186,27 @@ export class DirectInference {
 
   /** Stops the timeout timers (the tasks stay in the database and are tracked again on the next start). */
   close(): void {
+    if (this.#poll) clearInterval(this.#poll);
     for (const { timer } of this.#active.values()) clearTimeout(timer);
     this.#active.clear();
+  }
+
+  /** PostgreSQL: finishes the requests whose task another replica completed or failed (one indexed read). */
+  #pollEnded(): void {
+    const { store } = this.#s;
+    if (this.#active.size === 0 || !store.sqlite.open) return;
+    try {
+      const ended = store.db
+        .select({ task_id: inferenceTasks.task_id })
+        .from(inferenceTasks)
+        .where(
+          and(inArray(inferenceTasks.task_id, [...this.#active.keys()]), notInArray(inferenceTasks.status, ACTIVE)),
+        )
+        .all();
+      for (const { task_id } of ended) if (this.#active.has(task_id)) this.#finish(task_id);
+    } catch (err) {
+      this.#s.log.error({ err }, 'reading the status of direct requests failed; retrying');
+    }
   }
 
   #track(taskId: string, ctx: DirectContext): void {
@@ -202,7 +235,9 @@ export class DirectInference {
       }
       this.#finish(taskId);
     } catch (err) {
-      this.#s.log.error({ err, task_id: taskId }, 'direct inference timeout failed');
+      // Another replica ended it between the read and the update: it is finished all the same.
+      if (err instanceof IllegalTransitionError && this.#active.has(taskId)) this.#finish(taskId);
+      else this.#s.log.error({ err, task_id: taskId }, 'direct inference timeout failed');
     }
   }
 

@@ -5,6 +5,12 @@
  * are scored on what the signer measured itself (recent latency, in-flight load, successes
  * against failures and disagreements) and on their stake; what a node says of itself at
  * registration (performance_score, capabilities) does not count, since anyone can claim 1000.
+ *
+ * Replicas on one PostgreSQL (issue 15) lease from the same table: a pull locks its node's row
+ * first, so one node's pulls take turns across replicas and its in-flight cap holds, and takes
+ * candidates with SKIP LOCKED, so two replicas never wait on, nor lease, the same task. Nodes,
+ * in-flight counts and reputations are rows of the shared database, so "a clearly better node"
+ * is judged across every replica's nodes.
  */
 import { atomic, prepared } from '../db/index.js';
 import { reputationOf, reputationScore, type NodeRow } from '../nodes/index.js';
@@ -79,6 +85,31 @@ function ranIt(task: TaskRow, nodeId: string): boolean {
 const CANDIDATES = 32;
 
 /**
+ * Candidates per dialect, side by side: the same filter and order. PostgreSQL has strpos for
+ * instr, and locks the rows it returns, skipping rows another replica's pull holds: the pull
+ * then leases them under its lock (no other pull can take them meanwhile) and never waits.
+ */
+const CANDIDATES_SQL = {
+  sqlite:
+    "select * from inference_tasks where status = 'pending' and artifact_hash = ? and (deadline is null or deadline > ?) and (votes is null or instr(votes, ?) = 0) and (trusted_only = 0 or ? = 1) and (privacy != 'encrypted' or exists (select 1 from sealed_inputs si where si.input_hash = inference_tasks.input_hash and si.node_id = ? and si.holder = inference_tasks.user_address)) order by priority desc, created_at asc limit ?",
+  postgres:
+    "select * from inference_tasks where status = 'pending' and artifact_hash = ? and (deadline is null or deadline > ?) and (votes is null or strpos(votes, ?) = 0) and (trusted_only = 0 or ? = 1) and (privacy != 'encrypted' or exists (select 1 from sealed_inputs si where si.input_hash = inference_tasks.input_hash and si.node_id = ? and si.holder = inference_tasks.user_address)) order by priority desc, created_at asc limit ? for update of inference_tasks skip locked",
+} as const;
+
+/**
+ * PostgreSQL: the pulling node's row, locked until the pull commits, so that another replica's
+ * pull for the same node waits and then counts what this one leased (SQLite serializes writers).
+ */
+const LOCK_NODE_SQL = 'select * from inference_nodes where node_id = ? for update';
+
+/**
+ * A pull on PostgreSQL runs READ COMMITTED: after waiting for the node's lock it must see what
+ * the pull it waited for leased (a REPEATABLE READ snapshot would predate it), and the rows it
+ * leases are locked, so no lost update can slip in.
+ */
+const LEASE_TX = { isolation: 'read committed' } as const;
+
+/**
  * The first pending tasks of the given models that `nodeId` has not run yet, by priority then age
  * (one index range per model); trusted-only tasks only for a node marked trusted.
  */
@@ -87,7 +118,7 @@ function candidatesFor(s: Services, nodeId: string, trusted: boolean, models: st
   const tip = s.chain.tipHeight ?? -1;
   const query = prepared(
     s.store.sqlite,
-    "select * from inference_tasks where status = 'pending' and artifact_hash = ? and (deadline is null or deadline > ?) and (votes is null or instr(votes, ?) = 0) and (trusted_only = 0 or ? = 1) and (privacy != 'encrypted' or exists (select 1 from sealed_inputs si where si.input_hash = inference_tasks.input_hash and si.node_id = ? and si.holder = inference_tasks.user_address)) order by priority desc, created_at asc limit ?",
+    s.store.dialect === 'postgres' ? CANDIDATES_SQL.postgres : CANDIDATES_SQL.sqlite,
   );
   // A task that needs several nodes never runs twice on one: its votes name the nodes that ran it.
   // An L2 input in clear text (trusted_only) goes only to a node the operator marked trusted.
@@ -112,16 +143,23 @@ export function leaseNext(s: Services, nodeId: string, now = Date.now()): TaskRo
 export function leaseUpTo(s: Services, nodeId: string, max: number, now = Date.now()): TaskRow[] {
   const { scheduler } = s.config;
   const cap = scheduler.max_in_flight_per_node;
-  return atomic(s.store.sqlite, (): TaskRow[] => {
+  const pg = s.store.dialect === 'postgres';
+  const pull = (): TaskRow[] => {
+    const locked = pg ? (prepared(s.store.sqlite, LOCK_NODE_SQL).get(nodeId) as NodeRow | undefined) : undefined;
+    if (pg && !locked) return [];
     const online = (
       prepared(s.store.sqlite, "select * from inference_nodes where status = 'online'").all() as NodeRow[]
     ).filter((n) => bonded(s, n));
     // A busy node that asks for work has room again (its heartbeat can be up to an interval old); the cap below still holds.
     const me =
       online.find((n) => n.node_id === nodeId) ??
-      (prepared(s.store.sqlite, "select * from inference_nodes where node_id = ? and status = 'busy'").get(nodeId) as
-        | NodeRow
-        | undefined);
+      (locked
+        ? locked.status === 'busy'
+          ? locked
+          : undefined
+        : (prepared(s.store.sqlite, "select * from inference_nodes where node_id = ? and status = 'busy'").get(
+            nodeId,
+          ) as NodeRow | undefined));
     if (!me || !bonded(s, me)) return [];
     const nodes = online.includes(me) ? online : [...online, me];
     const load = inFlightCounts(s);
@@ -179,5 +217,6 @@ export function leaseUpTo(s: Services, nodeId: string, max: number, now = Date.n
       load.set(nodeId, loadOf(me) + 1);
     }
     return leased;
-  });
+  };
+  return pg ? atomic(s.store.sqlite, pull, LEASE_TX) : atomic(s.store.sqlite, pull);
 }
