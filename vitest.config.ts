@@ -1,9 +1,11 @@
-import { defineConfig } from 'vitest/config';
+import { defineConfig, type TestProjectConfiguration } from 'vitest/config';
 import { vitestSetupFilePath, getClarinetVitestsArgv } from '@stacks/clarinet-sdk/vitest';
+import { pgBinaries } from './tests/pg/server.js';
 
 /**
- * Two projects: the Clarity suites run in clarinet's simnet environment (one fork, since
- * simnet is a process-wide singleton); everything else runs in plain node.
+ * Three projects: the Clarity suites run in clarinet's simnet environment (one fork, since
+ * simnet is a process-wide singleton); everything else runs in plain node; then the signer's
+ * suites run again on PostgreSQL (`signer-pg`), when the server binaries are installed.
  *
  * Vitest's default is one worker less than the cores, so one worker on a 2-core machine: the
  * node suites then ran one after another although most of their time is spent waiting on
@@ -12,6 +14,74 @@ import { vitestSetupFilePath, getClarinetVitestsArgv } from '@stacks/clarinet-sd
  * Projects with different worker counts need their own `sequence.groupOrder` (vitest runs the
  * groups one after the other): the contracts go first, on their single fork.
  */
+
+/** Suites that need a PostgreSQL server whatever the dialect: they run in `signer-pg` only. */
+const PG_ONLY = [
+  'tests/pg/**/*.test.ts',
+  // Replicas, leader election and the chaos test exist only on PostgreSQL.
+  'tests/cluster/**/*.test.ts',
+  // The facade, the schema drift and `signer db copy` test PostgreSQL itself.
+  'tests/signer/pg-facade.test.ts',
+  'tests/signer/pg-schema.test.ts',
+  'tests/signer/db-copy.test.ts',
+];
+
+/**
+ * Signer suites `signer-pg` does not run again on PostgreSQL (seconds: vitest's results cache on
+ * this 2-core machine, 2026-12-07; the subset left is ~200 file-seconds on SQLite).
+ */
+const NOT_ON_PG = [
+  // SQLite engine or file specific: a SIGKILLed signer recovering its SQLite file (78 s, 36 s),
+  // EXPLAIN QUERY PLAN, the totals thread's second connection to the file.
+  'tests/signer/crash.test.ts',
+  'tests/signer/periods-crash.test.ts',
+  'tests/signer/hot-queries.test.ts',
+  'tests/signer/dashboard-totals.test.ts',
+  // No database in them: a second run would test nothing new (config parses TOML and spawns the
+  // CLI, 13 s; verify is the signature worker, 9 s; compiled runs the bundle on a SQLite file).
+  'tests/signer/config.test.ts',
+  'tests/signer/verify.test.ts',
+  'tests/signer/compiled.test.ts',
+  'tests/signer/console-onnx.test.ts',
+  'tests/signer/dashboard-buckets.test.ts',
+  'tests/signer/events.test.ts',
+  'tests/signer/guard.test.ts',
+  'tests/signer/stacks-api.test.ts',
+  'tests/signer/pg-forms.test.ts',
+  // Slow and devnet-bound, to keep `npm test` near 15 minutes; their statements run on PostgreSQL
+  // in other suites too: watcher paging (79 s), the devnet end-to-end runs (access 11 s, metered
+  // tokens 18 s, periods 14 s, devnet 10 s).
+  'tests/signer/watcher-paging.test.ts',
+  'tests/signer/*devnet.test.ts',
+];
+
+/** The PostgreSQL project, or null (said once) without the server binaries. */
+function signerPg(): TestProjectConfiguration | null {
+  if (!pgBinaries()) {
+    console.warn(
+      'PostgreSQL server binaries not found (apt-get install postgresql): the PostgreSQL suites were skipped',
+    );
+    return null;
+  }
+  return {
+    test: {
+      name: 'signer-pg',
+      include: ['tests/signer/**/*.test.ts', ...PG_ONLY],
+      exclude: [...NOT_ON_PG, 'node_modules/**'],
+      environment: 'node',
+      env: { SIGNER_TEST_DIALECT: 'postgres' },
+      globalSetup: ['tests/pg/global-setup.ts'],
+      pool: 'forks',
+      maxWorkers: 2,
+      sequence: { groupOrder: 2 },
+      testTimeout: 120_000,
+      hookTimeout: 120_000,
+    },
+  };
+}
+
+const pgProject = signerPg();
+
 export default defineConfig({
   test: {
     projects: [
@@ -33,7 +103,7 @@ export default defineConfig({
         test: {
           name: 'node',
           include: ['tests/**/*.test.ts', 'protocol/**/*.test.ts'],
-          exclude: ['tests/contracts/**', 'node_modules/**'],
+          exclude: ['tests/contracts/**', 'node_modules/**', ...PG_ONLY],
           environment: 'node',
           pool: 'forks',
           maxWorkers: 2,
@@ -42,6 +112,7 @@ export default defineConfig({
           hookTimeout: 120_000,
         },
       },
+      ...(pgProject ? [pgProject] : []),
     ],
   },
 });

@@ -2,10 +2,12 @@
  * Test helpers for the signer: a throwaway database with services and app, node keys that sign
  * requests and results exactly as a node agent does, and tasks inserted as the watcher would.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
+import { afterAll, inject } from 'vitest';
 import { compressPublicKey, privateKeyToAddress, privateKeyToPublic, randomPrivateKey } from '@stacks/transactions';
 import {
   NODE_AUTH_HEADERS,
@@ -27,6 +29,8 @@ import {
 import { consoleModels, inferenceTasks } from '../../signer/db/index.js';
 import { ingest } from '../../signer/chain/watcher.js';
 import type { TaskSubmittedEvent } from '../../signer/chain/types.js';
+import { TEMPLATE_DATABASE } from '../pg/global-setup.js';
+import { ident, psqlSync } from '../pg/server.js';
 
 export const ESCROW = 'ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.inference-escrow';
 export const ARTIFACT_A = sha256Hex('model-a.onnx');
@@ -40,10 +44,43 @@ export interface TestSigner {
   close(): void;
 }
 
-/** Services + app over a fresh SQLite file; no background loops (tests drive time). */
+/** True in the vitest project `signer-pg`: the suites run on PostgreSQL. */
+export const PG_DIALECT = process.env.SIGNER_TEST_DIALECT === 'postgres';
+
+const testDatabases: string[] = [];
+if (PG_DIALECT) {
+  // One drop per test file, when its suites are done; `force` ends connections a test left open.
+  afterAll(() => {
+    const names = testDatabases.splice(0);
+    if (names.length === 0) return;
+    psqlSync(
+      inject('pgUrl'),
+      names.map((n) => `drop database if exists ${ident(n)} with (force)`),
+    );
+  });
+}
+
+/**
+ * Where a test's signer database lives: a SQLite file under `dir`, or in the `signer-pg` project
+ * a fresh PostgreSQL database cloned from the migrated template (its postgres:// URL), dropped when
+ * the test file ends. Synchronous (psql), as `makeSigner` is.
+ */
+export function testDatabaseLocation(dir: string): string {
+  if (!PG_DIALECT) return join(dir, 'signer.db');
+  const server = inject('pgUrl');
+  const name = `t_${randomBytes(8).toString('hex')}`;
+  psqlSync(server, `create database ${ident(name)} template ${ident(TEMPLATE_DATABASE)} strategy file_copy`);
+  testDatabases.push(name);
+  const url = new URL(server);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** Services + app over a fresh database (see testDatabaseLocation); no background loops (tests drive time). */
 export function makeSigner(config: SignerConfigInput = {}): TestSigner {
   const dir = mkdtempSync(join(tmpdir(), 'signer-test-'));
-  const cfg = resolveConfig({ ...config, database: { path: join(dir, 'signer.db') }, log: { level: 'silent' } });
+  const location = testDatabaseLocation(dir);
+  const cfg = resolveConfig({ ...config, database: { path: location }, log: { level: 'silent' } });
   const store = openDatabase(cfg.database.path);
   const s = createServices({ config: cfg, store, log: pino({ level: 'silent' }), escrow: ESCROW });
   return {
