@@ -18,6 +18,7 @@ import { loginLimiterFor, type LoginThrottle } from './console/index.js';
 import { announceSetup, ConsoleSetup } from './console/index.js';
 import { Catalog } from './catalog/index.js';
 import type { Chain } from './chain/index.js';
+import { createLeader, type Leader } from './cluster/index.js';
 import { DirectInference } from './inference/index.js';
 import { NodeBonds } from './nodes/index.js';
 import { PrepaidAccounts } from './accounts/index.js';
@@ -60,6 +61,8 @@ export interface Services {
   bonds: NodeBonds | null;
   /** Last chain tip seen by the watcher (null before the first read or without a chain). */
   chain: { tipHeight: number | null };
+  /** Whether this replica leads (watches the chain, settles): always on SQLite, by advisory lock on PostgreSQL (signer/cluster). */
+  leader: Leader;
   /** Prepaid accounts (signer/accounts): null when accounts are disabled or there is no chain. */
   accounts: PrepaidAccounts | null;
   /** The dashboard's all-time totals, remade on a worker thread (dashboard/all-time.ts); closed with the services. */
@@ -119,6 +122,7 @@ export function createServices(opts: ServiceOptions): Services {
     catalog: new Catalog({ store: opts.store, chain: opts.chain ?? null, cacheMs: config.models.catalog_cache_ms }),
     attempts: new EventEmitter(),
     chain: { tipHeight: null },
+    leader: createLeader(opts.store),
     bonds: opts.chain ? new NodeBonds(opts.chain) : null,
     guard: new PolicyGuard(config.guard),
     startedAt: Date.now(),

@@ -8,7 +8,8 @@
 import { settleAccountsArgs } from '../../protocol/index.js';
 import { broadcast, failpoint, type SettlementRow } from '../chain/index.js';
 import type { Chain, SignedTx } from '../chain/index.js';
-import { atomic, prepared } from '../db/index.js';
+import { prepared } from '../db/index.js';
+import { fenced } from '../cluster/index.js';
 import type { Services } from '../services.js';
 import { transitionFrom } from '../tasks/index.js';
 import { accountsContractName } from './chain-state.js';
@@ -110,9 +111,9 @@ export function periodDue(cfg: PeriodConfig, d: DueSummary, now: number, voucher
   return null;
 }
 
-/** Stores a built settle-accounts with everything it moves, in one SQL transaction; returns the period id. */
+/** Stores a built settle-accounts with everything it moves, in one SQL transaction (fenced: the leader's); returns the period id. */
 export function recordPeriod(s: Services, tx: SignedTx, plan: PeriodPlan, now = Date.now()): number {
-  return atomic(s.store.sqlite, () => {
+  return fenced(s.store, s.leader.epoch, () => {
     const items = JSON.stringify({
       items: plan.items.map((i) => ({
         ...i,
@@ -130,8 +131,17 @@ export function recordPeriod(s: Services, tx: SignedTx, plan: PeriodPlan, now = 
     ).get(plan.root, plan.taskIds.length, plan.charged.toString(), items, tx.txid, now) as { id: number };
     prepared(
       s.store.sqlite,
-      "insert into settlements (txid, kind, status, raw, nonce, task_ids, item_count, created_at, updated_at) values (?, 'settle-accounts', 'built', ?, ?, ?, ?, ?, ?)",
-    ).run(tx.txid, tx.raw, tx.nonce.toString(), JSON.stringify(plan.taskIds), plan.taskIds.length, now, now);
+      "insert into settlements (txid, kind, status, raw, nonce, task_ids, item_count, created_at, updated_at, leader_epoch) values (?, 'settle-accounts', 'built', ?, ?, ?, ?, ?, ?, ?)",
+    ).run(
+      tx.txid,
+      tx.raw,
+      tx.nonce.toString(),
+      JSON.stringify(plan.taskIds),
+      plan.taskIds.length,
+      now,
+      now,
+      s.leader.epoch,
+    );
     const claim = prepared(
       s.store.sqlite,
       "update prepaid_receipts set period_id = ? where task_id = ? and status = 'paid' and period_id is null",

@@ -7,9 +7,10 @@
  */
 import { deserializeCV } from '@stacks/transactions';
 import { decodeSettled } from '../../protocol/index.js';
-import { followTransaction, setStatus, type SettlementRow, type TxOutcome } from '../chain/index.js';
+import { followTransaction, refusedWrite, setStatus, type SettlementRow, type TxOutcome } from '../chain/index.js';
 import type { Chain } from '../chain/index.js';
-import { atomic, prepared } from '../db/index.js';
+import { prepared } from '../db/index.js';
+import { fenced } from '../cluster/index.js';
 import type { Services } from '../services.js';
 import { transitionFrom } from '../tasks/index.js';
 import { refreshAccounts } from './chain-state.js';
@@ -32,7 +33,7 @@ export function confirmPeriod(
   } catch (err) {
     s.log.warn({ err, txid: row.txid }, 'settle-accounts result not decoded; chain_period left empty');
   }
-  atomic(s.store.sqlite, () => {
+  fenced(s.store, s.leader.epoch, () => {
     setStatus(s, row.txid, 'confirmed', { block_height: blockHeight }, now);
     if (!period) return;
     const stored = JSON.parse(period.items) as StoredPeriod;
@@ -110,9 +111,13 @@ export async function followPeriods(s: Services, chain: Chain, now = Date.now())
  * One settle-accounts at a time: the next is planned from the mirror the last one updated.
  */
 export async function accountsTick(s: Services, chain: Chain, now = Date.now()): Promise<void> {
-  const open = await followPeriods(s, chain, now);
-  const cfg = periodConfig(s);
-  await refreshAccounts(s, chain, Math.min(cfg.period_ms, 10_000), now);
-  if (open) return;
-  await startPeriod(s, chain, now, await voucherDeadlineNear(s, chain));
+  try {
+    const open = await followPeriods(s, chain, now);
+    const cfg = periodConfig(s);
+    await refreshAccounts(s, chain, Math.min(cfg.period_ms, 10_000), now);
+    if (open) return;
+    await startPeriod(s, chain, now, await voucherDeadlineNear(s, chain));
+  } catch (err) {
+    if (!refusedWrite(s, chain, err)) throw err;
+  }
 }

@@ -4,6 +4,14 @@
  * into settlement transactions and follows them to their end.
  */
 export type { Chain, SignedTx } from './types.js';
-export { broadcast, failpoint, setStatus, followTransaction, submitterTick } from './submitter.js';
+export {
+  broadcast,
+  failpoint,
+  setStatus,
+  followTransaction,
+  submitterTick,
+  openNonces,
+  refusedWrite,
+} from './submitter.js';
 export type { SettlementRow, TxOutcome } from './submitter.js';
 export { pollEvents, pollTip, readCursor } from './watcher.js';

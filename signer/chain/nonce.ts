@@ -1,7 +1,8 @@
 /**
  * Hands out the signer account's nonces: a local sequence (no round trip per transaction), resynced
  * from the API when a broadcast is rejected. A nonce is never handed out twice while a transaction
- * built with it may still reach the mempool.
+ * built with it may still reach the mempool: neither one in flight here, nor one an open settlement
+ * holds (built by this process before a restart, or by another replica that led before this one).
  */
 
 /** What `/extended/v1/address/{principal}/nonces` says about an account. */
@@ -18,7 +19,14 @@ export class NonceManager {
   private readonly inFlight = new Set<bigint>();
   private lock: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly fetchNonces: () => Promise<AccountNonces>) {}
+  /**
+   * @param openNonces Nonces of the open (built or broadcast) settlements in the database, read at
+   *   each sync: a built transaction not yet broadcast is invisible to the API, yet will be sent.
+   */
+  constructor(
+    private readonly fetchNonces: () => Promise<AccountNonces>,
+    private readonly openNonces: () => bigint[] = () => [],
+  ) {}
 
   /** Reserves the next nonce. Calls are serialized, so concurrent builders get distinct nonces. */
   reserve(): Promise<bigint> {
@@ -49,15 +57,17 @@ export class NonceManager {
   private async sync(): Promise<void> {
     const r = await this.fetchNonces();
     const apiNext = BigInt(r.possible_next_nonce);
-    // Nonces still in flight here may not have reached the API's view yet: never reuse them.
-    const maxInFlight = [...this.inFlight].reduce((m, n) => (n > m ? n : m), -1n);
-    this.next = apiNext > maxInFlight ? apiNext : maxInFlight + 1n;
+    // Nonces still in flight here, or held by open settlements, may not have reached the API's
+    // view yet: never reuse them; the sequence goes on above the highest.
+    const held = new Set([...this.inFlight, ...this.openNonces()]);
+    const maxHeld = [...held].reduce((m, n) => (n > m ? n : m), -1n);
+    this.next = apiNext > maxHeld ? apiNext : maxHeld + 1n;
     this.gaps = r.detected_missing_nonces
       .map(BigInt)
-      .filter((n) => !this.inFlight.has(n))
+      .filter((n) => !held.has(n))
       .sort((a, b) => (a < b ? -1 : 1));
     // A rejected nonce at the top of the sequence is not "missing" for the API; it is simply next.
-    for (let n = apiNext; n < this.next; n++) if (!this.inFlight.has(n) && !this.gaps.includes(n)) this.gaps.push(n);
+    for (let n = apiNext; n < this.next; n++) if (!held.has(n) && !this.gaps.includes(n)) this.gaps.push(n);
     this.gaps.sort((a, b) => (a < b ? -1 : 1));
   }
 }

@@ -59,7 +59,8 @@ export class StacksApiChain implements Chain {
   readonly escrowContract: string;
   /** The signer's address (pays fees, calls complete-tasks). */
   readonly address: string;
-  readonly nonces: NonceManager;
+  /** The nonce sequence; replaced by `resetNonces` when this replica takes the lead. */
+  nonces: NonceManager;
   private readonly api;
   /** The fetch stacks.js uses (its default options), for the broadcasts sent without it. */
   private readonly fetch = createFetchFn();
@@ -80,7 +81,19 @@ export class StacksApiChain implements Chain {
     this.maxFee = opts.maxFee ?? 1_000_000n;
     this.defaultFee = opts.defaultFee ?? 10_000n;
     this.api = createClient({ baseUrl: opts.apiUrl.replace(/\/$/, '') });
-    this.nonces = new NonceManager(() => this.getJson<AccountNonces>(`/extended/v1/address/${this.address}/nonces`));
+    this.nonces = this.nonceManager();
+  }
+
+  private nonceManager(openNonces?: () => bigint[]): NonceManager {
+    return new NonceManager(
+      () => this.getJson<AccountNonces>(`/extended/v1/address/${this.address}/nonces`),
+      openNonces,
+    );
+  }
+
+  /** Starts a fresh nonce sequence, read from the API and above `openNonces` (the open settlements) at its first use. */
+  resetNonces(openNonces: () => bigint[]): void {
+    this.nonces = this.nonceManager(openNonces);
   }
 
   private get client() {

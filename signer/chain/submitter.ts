@@ -14,7 +14,8 @@ import {
   orderForSettlement,
   settleRedundantArgs,
 } from '../../protocol/index.js';
-import { atomic, inferenceTasks, prepared, settlements } from '../db/index.js';
+import { inferenceTasks, prepared, settlements } from '../db/index.js';
+import { FencedError, fenced } from '../cluster/index.js';
 import type { Services } from '../services.js';
 import { getTask, transition, transitionFrom } from '../tasks/index.js';
 import type { Chain, ItemResult, SignedTx, TxStatus } from './types.js';
@@ -47,9 +48,13 @@ export function failpoint(name: 'after-record' | 'after-broadcast' | 'period-aft
   if (process.env.SIGNER_FAILPOINT === name) process.kill(process.pid, 'SIGKILL');
 }
 
-/** Stores a built transaction and moves its tasks to submitted, in one SQL transaction. */
+/**
+ * Stores a built transaction and moves its tasks to submitted, in one SQL transaction, fenced: a
+ * replica that no longer leads records nothing (FencedError), and neither does one whose nonce an
+ * open settlement already holds (settlements_open_nonce_idx: `isOpenNonceConflict`).
+ */
 function record(s: Services, tx: SignedTx, kind: SettleKind | 'reclaim', taskIds: string[], now: number): void {
-  atomic(s.store.sqlite, () => {
+  fenced(s.store, s.leader.epoch, () => {
     s.store.db
       .insert(settlements)
       .values({
@@ -62,6 +67,7 @@ function record(s: Services, tx: SignedTx, kind: SettleKind | 'reclaim', taskIds
         item_count: taskIds.length,
         created_at: now,
         updated_at: now,
+        leader_epoch: s.leader.epoch,
       })
       .run();
     for (const id of taskIds) {
@@ -85,7 +91,7 @@ function record(s: Services, tx: SignedTx, kind: SettleKind | 'reclaim', taskIds
   });
 }
 
-/** Sets a settlements row's status (and other columns). */
+/** Sets a settlements row's status (and other columns); fenced, as every write of the leader's. */
 export function setStatus(
   s: Services,
   txid: string,
@@ -93,11 +99,13 @@ export function setStatus(
   extra: Partial<SettlementRow> = {},
   now = Date.now(),
 ): void {
-  s.store.db
-    .update(settlements)
-    .set({ status, updated_at: now, ...extra })
-    .where(eq(settlements.txid, txid))
-    .run();
+  fenced(s.store, s.leader.epoch, () =>
+    s.store.db
+      .update(settlements)
+      .set({ status, updated_at: now, ...extra })
+      .where(eq(settlements.txid, txid))
+      .run(),
+  );
 }
 
 /** Sends (or re-sends) a stored transaction; after MAX_BROADCASTS refusals it is dropped (`onDropped`, by default the submitter's release). */
@@ -115,6 +123,8 @@ export async function broadcast(
     setStatus(s, row.txid, 'broadcast', { broadcasts: row.broadcasts + 1, broadcast_at: now, reason: null }, now);
     s.log.info({ txid: row.txid, kind: row.kind, items: row.item_count }, 'transaction broadcast');
   } catch (e) {
+    // Not a refusal of the node: this replica lost the lead, and the new leader follows the row.
+    if (e instanceof FencedError) throw e;
     const reason = (e as Error).message;
     const broadcasts = row.broadcasts + 1;
     s.log.warn({ txid: row.txid, reason, broadcasts }, 'broadcast refused');
@@ -133,7 +143,7 @@ function release(
   now = Date.now(),
 ): void {
   const tip = s.chain.tipHeight;
-  s.store.sqlite.transaction(() => {
+  fenced(s.store, s.leader.epoch, () => {
     setStatus(s, row.txid, status, { reason, broadcasts: row.broadcasts }, now);
     if (row.kind === 'reclaim') {
       // A dropped reclaim is tried again; an aborted one means the fee is no longer there to reclaim.
@@ -161,7 +171,7 @@ function release(
         { settlement_txid: null },
       );
     }
-  })();
+  });
   s.metrics.settlementTxs.inc({ kind: row.kind, outcome: status });
 }
 
@@ -174,7 +184,7 @@ function settle(
   now = Date.now(),
 ): void {
   const ids = JSON.parse(row.task_ids) as string[];
-  atomic(s.store.sqlite, () => {
+  fenced(s.store, s.leader.epoch, () => {
     setStatus(s, row.txid, 'confirmed', { block_height: blockHeight }, now);
     // The batch's tasks in one read: only their status and deadline matter here.
     const rows = prepared(
@@ -367,13 +377,54 @@ export async function reclaimForUsers(s: Services, chain: Chain, now = Date.now(
   return tx.txid;
 }
 
+/** Nonces of the open (built or broadcast) settlements of every kind: the nonce sequence stays above them. */
+export function openNonces(s: Pick<Services, 'store'>): bigint[] {
+  return (
+    prepared(s.store.sqlite, "select nonce from settlements where status in ('built', 'broadcast')").all() as {
+      nonce: string;
+    }[]
+  ).map((r) => BigInt(r.nonce));
+}
+
+/** Whether `err` is the refusal of a second open settlement with one nonce (settlements_open_nonce_idx). */
+export function isOpenNonceConflict(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown } | null;
+  const message = typeof e?.message === 'string' ? e.message : '';
+  // SQLite names the column, PostgreSQL the index.
+  return (
+    (e?.code === 'SQLITE_CONSTRAINT_UNIQUE' && message.includes('settlements.nonce')) ||
+    (e?.code === '23505' && message.includes('settlements_open_nonce_idx'))
+  );
+}
+
+/**
+ * Ends a leader-only step refused by the database, rather than failing it: a FencedError (this
+ * replica no longer leads; the new leader carries on), or another open settlement holding the
+ * nonce just built (the transaction is never sent; the nonce sequence is read again). True when
+ * `err` was one of those; any other error is the caller's to throw.
+ */
+export function refusedWrite(s: Services, chain: Chain, err: unknown): boolean {
+  if (err instanceof FencedError) {
+    s.log.warn({ held: err.held, current: err.current }, 'no longer the leader: leader-only write refused');
+    return true;
+  }
+  if (!isOpenNonceConflict(err)) return false;
+  s.log.warn({ err }, 'an open settlement already holds this nonce: transaction not recorded, nonces read again');
+  chain.resetNonces?.(() => openNonces(s));
+  return true;
+}
+
 /** One submitter step: follow open transactions; send a new one only when none is open (one nonce in flight). */
 export async function submitterTick(s: Services, chain: Chain, now = Date.now()): Promise<void> {
-  await followTransactions(s, chain, now);
-  const open = prepared(
-    s.store.sqlite,
-    "select txid from settlements where status in ('built', 'broadcast') limit 1",
-  ).get();
-  if (open) return;
-  (await submitBatch(s, chain, now)) ?? (await reclaimForUsers(s, chain, now));
+  try {
+    await followTransactions(s, chain, now);
+    const open = prepared(
+      s.store.sqlite,
+      "select txid from settlements where status in ('built', 'broadcast') limit 1",
+    ).get();
+    if (open) return;
+    (await submitBatch(s, chain, now)) ?? (await reclaimForUsers(s, chain, now));
+  } catch (err) {
+    if (!refusedWrite(s, chain, err)) throw err;
+  }
 }

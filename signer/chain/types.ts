@@ -90,4 +90,10 @@ export interface Chain {
   /** Broadcasts a signed transaction; resolves when accepted into the mempool, throws with the node's reason when rejected. */
   broadcast(tx: SignedTx): Promise<void>;
   txStatus(txid: string): Promise<TxStatus>;
+  /**
+   * Forgets the local nonce sequence: the next build re-reads the account and stays above every
+   * nonce `openNonces` returns (settlements recorded but maybe not yet broadcast). Called when a
+   * replica takes the lead, since another may have built transactions meanwhile.
+   */
+  resetNonces?(openNonces: () => bigint[]): void;
 }

@@ -5,6 +5,7 @@
  */
 import { privacyMode, type PrivacyMode } from '../../protocol/index.js';
 import { chainCursor, prepared } from '../db/index.js';
+import { fenced } from '../cluster/index.js';
 import type { Services } from '../services.js';
 import { modelLevel, trustedOnlyTask } from '../guard/index.js';
 import { createTask } from '../tasks/index.js';
@@ -30,9 +31,9 @@ function privacyOf(s: Services, code: number): PrivacyMode {
   }
 }
 
-/** Ingests one page of events in one transaction; returns how many tasks were new. */
+/** Ingests one page of events in one transaction, fenced (the leader's); returns how many tasks were new. */
 export function ingest(s: Services, events: TaskSubmittedEvent[], cursor: string | null, now = Date.now()): number {
-  return s.store.sqlite.transaction(() => {
+  return fenced(s.store, s.leader.epoch, () => {
     let created = 0;
     for (const e of events) {
       const id = e.chainTaskId.toString();
@@ -75,7 +76,7 @@ export function ingest(s: Services, events: TaskSubmittedEvent[], cursor: string
       .onConflictDoUpdate({ target: chainCursor.id, set: { cursor, updated_at: now } })
       .run();
     return created;
-  })();
+  });
 }
 
 /** Reads every new event, up to PAGE tasks per SQL transaction; returns how many tasks were created. */
@@ -95,13 +96,15 @@ export async function pollEvents(s: Services, chain: Chain): Promise<number> {
   return created;
 }
 
-/** Reads the chain tip and remembers it (deadlines are judged against it). */
+/** Reads the chain tip and remembers it (deadlines are judged against it; followers read it from chain_cursor). */
 export async function pollTip(s: Services, chain: Chain, now = Date.now()): Promise<number> {
   const tip = await chain.tipHeight();
   s.chain.tipHeight = tip;
-  prepared(
-    s.store.sqlite,
-    'insert into chain_cursor (id, tip_height, updated_at) values (?, ?, ?) on conflict (id) do update set tip_height = excluded.tip_height, updated_at = excluded.updated_at',
-  ).run(s.escrow, tip, now);
+  fenced(s.store, s.leader.epoch, () =>
+    prepared(
+      s.store.sqlite,
+      'insert into chain_cursor (id, tip_height, updated_at) values (?, ?, ?) on conflict (id) do update set tip_height = excluded.tip_height, updated_at = excluded.updated_at',
+    ).run(s.escrow, tip, now),
+  );
   return tip;
 }
