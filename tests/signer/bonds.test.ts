@@ -13,7 +13,7 @@ import { sha256Hex } from '../../protocol/index.js';
 import { startSigner, type RunningSigner } from '../../signer/index.js';
 import { call, ESCROW } from '../devnet/helpers.js';
 import { chainFixture, until, type ChainFixture } from './devnet-fixture.js';
-import { TestNode } from './helpers.js';
+import { testDatabaseLocation, TestNode } from './helpers.js';
 
 let fx: ChainFixture;
 let signer: RunningSigner;
@@ -25,7 +25,7 @@ beforeAll(async () => {
   signer = await startSigner({
     config: {
       server: { port: 0 },
-      database: { path: join(dir, 'signer.db') },
+      database: { path: testDatabaseLocation(dir) },
       chain: { poll_interval_ms: 100, bond_check_interval_ms: 200 },
       scheduler: { sweep_interval_ms: 100, prefer_better_node_ms: 0 },
       submitter: { max_wait_ms: 600_000 },

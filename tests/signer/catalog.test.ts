@@ -18,7 +18,7 @@ import { sendRegistryCall } from '../../signer/catalog/publish.js';
 import { consoleModels } from '../../signer/db/index.js';
 import { StacksApiChain } from '../../signer/chain/stacks-api.js';
 import { chainFixture, type ChainFixture } from './devnet-fixture.js';
-import { ESCROW, addTasks, makeSigner } from './helpers.js';
+import { ESCROW, addTasks, makeSigner, testDatabaseLocation } from './helpers.js';
 import { addressOf } from '../devnet/helpers.js';
 
 describe('catalog on the devnet', () => {
@@ -32,7 +32,7 @@ describe('catalog on the devnet', () => {
   beforeAll(async () => {
     fx = await chainFixture();
     chain = fx.chain();
-    store = openDatabase(':memory:');
+    store = openDatabase(testDatabaseLocation());
     // A long cache: every change below is seen only because the catalog is told (invalidate).
     catalog = new Catalog({ store, chain, cacheMs: 600_000 });
   });
@@ -136,7 +136,7 @@ describe('catalog on the devnet', () => {
 
 describe('catalog with a chain it cannot reach', () => {
   it('answers 503 naming the call, and reads again once asked again', async () => {
-    const store = openDatabase(':memory:');
+    const store = openDatabase(testDatabaseLocation());
     try {
       const chain = new StacksApiChain({
         apiUrl: 'http://127.0.0.1:9',

@@ -21,7 +21,7 @@ import {
 } from '../../signer/index.js';
 import { adminSession, type AdminSessionHeaders } from './console-helpers.js';
 import { chainFixture, type ChainFixture } from './devnet-fixture.js';
-import { ESCROW, body } from './helpers.js';
+import { ESCROW, body, testDatabaseLocation } from './helpers.js';
 import { keyOf } from '../devnet/helpers.js';
 
 const CLASSIFIER = readFileSync(DEFAULT_MODELS.classifier.path);
@@ -40,7 +40,7 @@ async function consoleSigner(config: SignerConfigInput = {}, fx?: ChainFixture):
   const dir = mkdtempSync(join(tmpdir(), 'console-models-'));
   const cfg = resolveConfig({
     ...config,
-    database: { path: join(dir, 'signer.db') },
+    database: { path: testDatabaseLocation(dir) },
     models: { dir: join(dir, 'models'), ...config.models },
     log: { level: 'silent' },
   });

@@ -14,7 +14,7 @@ import { confirmPeriod } from '../../signer/accounts/settler.js';
 import type { SettlementRow } from '../../signer/chain/submitter.js';
 import { StacksApiChain } from '../../signer/chain/stacks-api.js';
 import { createServices, openDatabase, resolveConfig } from '../../signer/index.js';
-import { ESCROW, body, makeSigner, type TestSigner } from './helpers.js';
+import { ESCROW, body, makeSigner, testDatabaseLocation, type TestSigner } from './helpers.js';
 import { adminSession } from './console-helpers.js';
 import { TestAccount } from './prepaid-fixture.js';
 
@@ -92,7 +92,7 @@ describe('accounts section', () => {
   });
 
   it("says the settler's bond could not be read when the chain is away, and shows the rest", async () => {
-    const store = openDatabase(':memory:');
+    const store = openDatabase(testDatabaseLocation());
     const chain = new StacksApiChain({
       apiUrl: 'http://127.0.0.1:9',
       network: 'devnet',

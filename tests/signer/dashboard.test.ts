@@ -12,7 +12,15 @@ import pino from 'pino';
 import { randomPrivateKey } from '@stacks/transactions';
 import { createServices, openDatabase, resolveConfig } from '../../signer/index.js';
 import { StacksApiChain } from '../../signer/chain/stacks-api.js';
-import { ARTIFACT_A, ESCROW, body, insertDirectTask, makeSigner, type TestSigner } from './helpers.js';
+import {
+  ARTIFACT_A,
+  ESCROW,
+  body,
+  insertDirectTask,
+  makeSigner,
+  testDatabaseLocation,
+  type TestSigner,
+} from './helpers.js';
 import { adminSession } from './console-helpers.js';
 
 const MINUTE = 60_000;
@@ -283,7 +291,7 @@ describe('snapshot', () => {
   });
 
   it("still shows the signer's own figures when the chain cannot be read, and says why models are missing", async () => {
-    const store = openDatabase(':memory:');
+    const store = openDatabase(testDatabaseLocation());
     const chain = new StacksApiChain({
       apiUrl: 'http://127.0.0.1:9',
       network: 'devnet',

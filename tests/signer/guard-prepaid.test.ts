@@ -22,7 +22,7 @@ import { setTrusted } from '../../signer/nodes/index.js';
 import { leaseUpTo } from '../../signer/tasks/scheduler.js';
 import { call, DEPLOYER, keyOf, mined } from '../devnet/helpers.js';
 import { chainFixture, ESCROW, type ChainFixture } from './devnet-fixture.js';
-import { body, TestNode, TestRequester } from './helpers.js';
+import { body, testDatabaseLocation, TestNode, TestRequester } from './helpers.js';
 
 const CHAIN_ID = 0x80000000;
 const MARKET = `${DEPLOYER}.accounts`;
@@ -87,7 +87,7 @@ beforeAll(async () => {
   fx = await chainFixture();
   dir = mkdtempSync(join(tmpdir(), 'guard-prepaid-'));
   const config = resolveConfig({
-    database: { path: join(dir, 'signer.db') },
+    database: { path: testDatabaseLocation(dir) },
     chain: { enabled: true, network: 'devnet', escrow_contract: ESCROW, private_key: fx.signerKey },
     scheduler: { prefer_better_node_ms: 0 },
     log: { level: 'silent' },

@@ -61,12 +61,12 @@ if (PG_DIALECT) {
 }
 
 /**
- * Where a test's signer database lives: a SQLite file under `dir`, or in the `signer-pg` project
- * a fresh PostgreSQL database cloned from the migrated template (its postgres:// URL), dropped when
- * the test file ends. Synchronous (psql), as `makeSigner` is.
+ * Where a test's signer database lives: a SQLite file under `dir` (":memory:" without one), or in
+ * the `signer-pg` project a fresh PostgreSQL database cloned from the migrated template (its
+ * postgres:// URL), dropped when the test file ends. Synchronous (psql), as `makeSigner` is.
  */
-export function testDatabaseLocation(dir: string): string {
-  if (!PG_DIALECT) return join(dir, 'signer.db');
+export function testDatabaseLocation(dir?: string): string {
+  if (!PG_DIALECT) return dir === undefined ? ':memory:' : join(dir, 'signer.db');
   const server = inject('pgUrl');
   const name = `t_${randomBytes(8).toString('hex')}`;
   psqlSync(server, `create database ${ident(name)} template ${ident(TEMPLATE_DATABASE)} strategy file_copy`);

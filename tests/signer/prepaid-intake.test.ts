@@ -41,7 +41,7 @@ import { accountRow, receiptOf } from '../../signer/accounts/index.js';
 import { getTask } from '../../signer/tasks/state.js';
 import { call, DEPLOYER, keyOf, mined } from '../devnet/helpers.js';
 import { chainFixture, ESCROW, type ChainFixture } from './devnet-fixture.js';
-import { body, TestNode, TestRequester } from './helpers.js';
+import { body, testDatabaseLocation, TestNode, TestRequester } from './helpers.js';
 import { buildEnvelope, sealedInputPath, sealTo } from '../../protocol/index.js';
 
 const CHAIN_ID = 0x80000000;
@@ -159,7 +159,7 @@ beforeAll(async () => {
   fx = await chainFixture();
   dir = mkdtempSync(join(tmpdir(), 'prepaid-intake-'));
   const config = resolveConfig({
-    database: { path: join(dir, 'signer.db') },
+    database: { path: testDatabaseLocation(dir) },
     chain: { enabled: true, network: 'devnet', escrow_contract: ESCROW, private_key: fx.signerKey },
     scheduler: { prefer_better_node_ms: 0 },
     log: { level: 'silent' },

@@ -13,7 +13,16 @@ import { REQUESTER_AUTH_HEADERS, sha256Hex } from '../../protocol/index.js';
 import { startSigner } from '../../signer/index.js';
 import { transition } from '../../signer/tasks/index.js';
 import { collectInputs } from '../../signer/uploads/index.js';
-import { addTasks, body, makeSigner, TestRequester, type TestSigner } from './helpers.js';
+import {
+  addTasks,
+  body,
+  makeSigner,
+  PG_DIALECT,
+  testDatabaseLocation,
+  TestRequester,
+  type TestSigner,
+} from './helpers.js';
+import { psqlSync } from '../pg/server.js';
 
 let t: TestSigner;
 afterEach(() => t?.close());
@@ -119,7 +128,7 @@ describe('PUT /api/v1/inputs/{sha256}', () => {
 });
 
 describe('the input sweep', () => {
-  it('deletes an input no task named in time and one whose tasks ended long enough ago; keeps live ones (on the SQLite file)', async () => {
+  it('deletes an input no task named in time and one whose tasks ended long enough ago; keeps live ones (on the database itself)', async () => {
     t = makeSigner({ inputs: { unclaimed_ttl_ms: 60_000, retention_ms: 3_600_000 } });
     const alice = new TestRequester();
     const t0 = Date.now();
@@ -158,16 +167,19 @@ describe('the input sweep', () => {
     expect(await collectInputs(t.s, t0 + 3_600_001)).toEqual({ unclaimed: 0, retired: 1 });
     expect([settled, pending, mixed, fresh].map(stored)).toEqual([false, true, true, true]);
 
-    // What the signer's file holds, read by another connection.
-    const db = new Database(join(t.dir, 'signer.db'), { readonly: true });
-    try {
-      const left = (db.prepare('select sha256 from input_blobs order by sha256').all() as { sha256: string }[]).map(
-        (r) => r.sha256,
-      );
-      expect(left).toEqual([pending, mixed, fresh].map((b) => sha256Hex(b)).sort());
-    } finally {
-      db.close();
+    // What the signer's file (or PostgreSQL database) holds, read by another connection.
+    const sql = 'select sha256 from input_blobs order by sha256';
+    let left: string[];
+    if (PG_DIALECT) left = psqlSync(t.s.config.database.path, sql).trim().split('\n');
+    else {
+      const db = new Database(join(t.dir, 'signer.db'), { readonly: true });
+      try {
+        left = (db.prepare(sql).all() as { sha256: string }[]).map((r) => r.sha256);
+      } finally {
+        db.close();
+      }
     }
+    expect(left).toEqual([pending, mixed, fresh].map((b) => sha256Hex(b)).sort());
   });
 
   it('runs in the signer: a signed upload no task names is gone after inputs.unclaimed_ttl_ms', async () => {
@@ -175,7 +187,7 @@ describe('the input sweep', () => {
     const signer = await startSigner({
       config: {
         server: { port: 0 },
-        database: { path: join(dir, 'signer.db') },
+        database: { path: testDatabaseLocation(dir) },
         inputs: { unclaimed_ttl_ms: 1_000, gc_interval_ms: 100 },
         log: { level: 'silent' },
       },
