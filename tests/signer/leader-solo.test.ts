@@ -5,7 +5,9 @@
  * a transaction recorded but not sent before a restart is sent as it was, not built again.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import pino from 'pino';
 import { NonceManager } from '../../signer/chain/nonce.js';
+import { campaign, type Leader } from '../../signer/cluster/index.js';
 import {
   isOpenNonceConflict,
   openNonces,
@@ -117,5 +119,62 @@ describe('crash-safety across leaders', () => {
       await next.dashboardTotals.close();
       store.close();
     }
+  });
+});
+
+/** A leader whose lock the test hands out and takes away. */
+class ScriptedLeader implements Leader {
+  epoch = 0;
+  free = false;
+  holds = true;
+  resigned = 0;
+  isLeader(): boolean {
+    return this.epoch > 0;
+  }
+  tryLead(): boolean {
+    if (this.epoch === 0 && this.free) this.epoch = 7;
+    return this.epoch > 0;
+  }
+  stillLeads(): boolean {
+    if (!this.holds) this.epoch = 0;
+    return this.holds;
+  }
+  resign(): void {
+    this.resigned++;
+    this.epoch = 0;
+  }
+}
+
+describe('the campaign loop (replicas on PostgreSQL)', () => {
+  it("runs the leader's work while it leads: started on taking the lead, stopped when the lead is lost, started again, and the lead given up on stop", async () => {
+    const leader = new ScriptedLeader();
+    const terms: { epoch: number; stopped: boolean }[] = [];
+    const loop = campaign(leader, {
+      retryMs: 20,
+      checkMs: 20,
+      log: pino({ level: 'silent' }),
+      lead: (epoch) => {
+        const term = { epoch, stopped: false };
+        terms.push(term);
+        return { stop: async () => void (term.stopped = true) };
+      },
+    });
+    const until = async (cond: () => boolean) => {
+      for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
+      expect(cond()).toBe(true);
+    };
+    await new Promise((r) => setTimeout(r, 60));
+    expect(terms).toEqual([]);
+    leader.free = true;
+    await until(() => terms.length === 1);
+    expect(terms[0]).toEqual({ epoch: 7, stopped: false });
+    leader.holds = false;
+    await until(() => terms[0]!.stopped);
+    expect(leader.isLeader()).toBe(false);
+    leader.holds = true;
+    await until(() => terms.length === 2);
+    await loop.stop();
+    expect(terms[1]!.stopped).toBe(true);
+    expect(leader.resigned).toBe(1);
   });
 });
