@@ -1,15 +1,25 @@
 /**
  * Schema drift between the dialects (issue 15): a SQLite file migrated with signer/db/migrations and
  * a PostgreSQL database migrated with signer/db/migrations-pg must hold the same tables, columns,
- * nullability, primary keys and indexes (partial ones included). A sqlite column or index added
- * without regenerating the PostgreSQL migration (`npm run db:generate`) fails here. Also: the
- * PostgreSQL migrations apply once when three replicas start together, and again changes nothing.
+ * nullability, primary keys and indexes (partial ones included); and the committed migrations of
+ * both dialects must be what drizzle-kit makes of the tables today (which also catches a changed
+ * default or index predicate). A sqlite column or index added without regenerating the PostgreSQL
+ * migration (`npm run db:generate`) fails here. Also: the PostgreSQL migrations apply once when
+ * three replicas start together, and again changes nothing.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getTableName, is } from 'drizzle-orm';
+import {
+  type DrizzleSnapshotJSON,
+  type DrizzleSQLiteSnapshotJSON,
+  generateDrizzleJson,
+  generateMigration,
+  generateSQLiteDrizzleJson,
+  generateSQLiteMigration,
+} from 'drizzle-kit/api';
 import { PgTable } from 'drizzle-orm/pg-core';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -163,6 +173,22 @@ describe('PostgreSQL schema', () => {
       .filter(([, value]) => is(value, PgTable))
       .map(([key, table]) => [key, getTableName(table as PgTable)]);
     expect(pgNames.sort()).toEqual(sqliteNames.sort());
+  });
+
+  it("has both dialects' migrations current: `npm run db:generate` would write nothing", async () => {
+    const latest = <T>(folder: string): T => {
+      const base = new URL(`../../signer/db/${folder}/meta/`, import.meta.url);
+      const { entries } = JSON.parse(readFileSync(new URL('_journal.json', base), 'utf8')) as {
+        entries: { idx: number }[];
+      };
+      const idx = String(entries.at(-1)!.idx).padStart(4, '0');
+      return JSON.parse(readFileSync(new URL(`${idx}_snapshot.json`, base), 'utf8')) as T;
+    };
+    const pgSnapshot = latest<DrizzleSnapshotJSON>('migrations-pg');
+    expect(await generateMigration(pgSnapshot, generateDrizzleJson(pgSchema, pgSnapshot.id))).toEqual([]);
+    const sqliteSnapshot = latest<DrizzleSQLiteSnapshotJSON>('migrations');
+    const sqliteNow = await generateSQLiteDrizzleJson(sqliteTables, sqliteSnapshot.id);
+    expect(await generateSQLiteMigration(sqliteSnapshot, sqliteNow)).toEqual([]);
   });
 
   it('migrates to the same tables, columns, nullability, keys and indexes as SQLite', async () => {
