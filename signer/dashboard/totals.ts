@@ -39,24 +39,36 @@ export const zeroCounts = () => Object.fromEntries(TASK_STATUSES.map((st) => [st
 export const UNKNOWN_NODE = '(unknown node)';
 
 /**
+ * The one pass over inference_tasks behind the totals (its PostgreSQL form is in db/pg-forms.ts):
+ * a few dozen grouped rows that `foldTotals` folds.
+ */
+export const TASK_TOTALS_SQL = `select source, status, model_type model, inference_node_id node, count(*) n,
+      sum(case when status = 'settled' then cast(node_payout as integer) end) payout
+    from inference_tasks group by source, status, model_type, inference_node_id`;
+
+/** One grouped row of TASK_TOTALS_SQL, with exact (bigint) counts and payout sums. */
+export interface TotalsRow {
+  source: string;
+  status: TaskStatus;
+  model: string;
+  node: string | null;
+  n: bigint;
+  payout: bigint | null;
+}
+
+/**
  * Every task counted in one pass over inference_tasks (the table only grows, and each of these
  * figures alone would scan it again), grouped into a few dozen rows that JavaScript folds. The
  * grouping sorts every row (350-550 ms at 100,000 tasks on a loaded machine), so it runs off the
  * signer's event loop and callers reuse the result a while.
  */
 export function taskTotals(sqlite: Database.Database): TaskTotals {
-  const sql = `select source, status, model_type model, inference_node_id node, count(*) n,
-      sum(case when status = 'settled' then cast(node_payout as integer) end) payout
-    from inference_tasks group by source, status, model_type, inference_node_id`;
   // safeIntegers: payout sums come back as bigints, exact at any size.
-  const rows = prepared(sqlite, sql).safeIntegers(true).all() as {
-    source: string;
-    status: TaskStatus;
-    model: string;
-    node: string | null;
-    n: bigint;
-    payout: bigint | null;
-  }[];
+  return foldTotals(prepared(sqlite, TASK_TOTALS_SQL).safeIntegers(true).all() as TotalsRow[]);
+}
+
+/** The totals of TASK_TOTALS_SQL's rows (whichever database they were read from). */
+export function foldTotals(rows: TotalsRow[]): TaskTotals {
   const byStatus: TaskCounts = { chain: zeroCounts(), direct: zeroCounts(), total: zeroCounts() };
   const byModel = new Map<string, number>();
   const earned = new Map<string, { tasks: number; payout: bigint }>();

@@ -39,6 +39,16 @@ export const PG_FORMS: ReadonlyMap<string, string> = new Map<string, string>([
     'insert or replace into sealed_inputs (input_hash, node_id, holder, ciphertext_sha256, reservation_id, created_at) values (?, ?, ?, ?, ?, ?)',
     'insert into sealed_inputs (input_hash, node_id, holder, ciphertext_sha256, reservation_id, created_at) values (?, ?, ?, ?, ?, ?) on conflict (input_hash, node_id, holder) do update set ciphertext_sha256 = excluded.ciphertext_sha256, reservation_id = excluded.reservation_id, created_at = excluded.created_at',
   ],
+  // accounts/metered.ts and accounts/settler.ts: PostgreSQL finds a bare column in an upsert's
+  // SET ambiguous (the existing row or `excluded`): the table names it. Sums as numeric.
+  [
+    "insert into payee_credits (payee, owed, credited, updated_at) values (?, ?, '0', ?) on conflict (payee) do update set owed = cast(cast(owed as integer) + cast(excluded.owed as integer) as text), updated_at = excluded.updated_at",
+    "insert into payee_credits (payee, owed, credited, updated_at) values (?, ?, '0', ?) on conflict (payee) do update set owed = cast(cast(payee_credits.owed as numeric) + cast(excluded.owed as numeric) as text), updated_at = excluded.updated_at",
+  ],
+  [
+    "insert into payee_credits (payee, owed, credited, updated_at) values (?, '0', ?, ?) on conflict(payee) do update set credited = cast(cast(credited as integer) + cast(excluded.credited as integer) as text), updated_at = excluded.updated_at",
+    "insert into payee_credits (payee, owed, credited, updated_at) values (?, '0', ?, ?) on conflict (payee) do update set credited = cast(cast(payee_credits.credited as numeric) + cast(excluded.credited as numeric) as text), updated_at = excluded.updated_at",
+  ],
   // accounts/payments.ts dueReceipts: PostgreSQL has no rowid (insertion order); the primary key
   // breaks ties within one created_at millisecond instead: still one fixed order per database.
   [
