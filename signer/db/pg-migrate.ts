@@ -29,6 +29,10 @@ export async function migratePostgres(client: pg.ClientBase): Promise<void> {
   // replica that migrated first committed.
   await client.query('begin isolation level read committed');
   try {
+    // The signer's sessions bound lock waits and statements (pg-worker); a replica waiting here for
+    // another's migration, or a long migration itself, is not the stuck request those bounds are for.
+    await client.query('set local lock_timeout = 0');
+    await client.query('set local statement_timeout = 0');
     await client.query('select pg_advisory_xact_lock($1::bigint)', [MIGRATION_LOCK_KEY]);
     await client.query('create schema if not exists drizzle');
     await client.query(

@@ -150,8 +150,9 @@ async function freshDatabase(): Promise<string> {
   return url.toString();
 }
 
-async function connect(url: string): Promise<pg.Client> {
-  const client = new pg.Client({ connectionString: url });
+/** A client; `options` as the signer's sessions set them (pg-worker bounds lock waits and statements). */
+async function connect(url: string, options?: string): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: url, options });
   await client.connect();
   return client;
 }
@@ -209,9 +210,11 @@ describe('PostgreSQL schema', () => {
     }
   });
 
-  it('migrates once when three replicas start at once, and a second run changes nothing', async () => {
+  it('migrates once when three replicas start at once (whatever their lock_timeout), and a second run changes nothing', async () => {
     const url = await freshDatabase();
-    const clients = await Promise.all([connect(url), connect(url), connect(url)]);
+    // A lock wait bounded to 1 ms: the replicas that wait for the first one's migration must still wait.
+    const session = '-c lock_timeout=1 -c statement_timeout=5000';
+    const clients = await Promise.all([connect(url, session), connect(url, session), connect(url, session)]);
     try {
       await Promise.all(clients.map((c) => migratePostgres(c)));
       const applied = await clients[0].query('select hash, created_at from drizzle.__drizzle_migrations');
