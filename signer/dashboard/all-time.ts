@@ -7,7 +7,7 @@
  * totals_refresh_ms old, starts the next pass without waiting for it. Only the first poll waits.
  * An in-memory database cannot be opened by a second connection: its pass stays inline.
  */
-import type Database from 'better-sqlite3';
+import type { SyncDb } from '../db/sync-db.js';
 import type { Logger } from 'pino';
 import { PoolClosedError, ThreadPool, workerFile } from '../../protocol/index.js';
 import { taskTotals, type TaskTotals } from './totals.js';
@@ -39,10 +39,10 @@ export class AllTimeTotals {
   #closed = false;
 
   constructor(
-    readonly sqlite: Database.Database,
+    readonly sqlite: SyncDb,
     readonly opts: AllTimeOptions,
   ) {
-    this.inline = opts.inline ?? sqlite.memory;
+    this.inline = opts.inline ?? (sqlite as { memory?: boolean }).memory === true;
   }
 
   /**

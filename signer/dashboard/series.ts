@@ -5,7 +5,7 @@
  * every few seconds costs milliseconds, not a copy of the rows into JavaScript.
  * better-sqlite3 binds JS numbers as REAL, hence the casts that make bucket numbers whole.
  */
-import type Database from 'better-sqlite3';
+import type { SyncDb } from '../db/sync-db.js';
 import { prepared } from '../db/index.js';
 import { freshRows, type Range, type RowSource, type Window } from './buckets.js';
 
@@ -24,7 +24,7 @@ export function addTo(out: KeyedSeries, w: Window, key: string, b: number, n: nu
  * API token (by its current name; a deleted token shows as `token #id`), in one pass over inference_logs.
  */
 export function directCalls(
-  sqlite: Database.Database,
+  sqlite: SyncDb,
   w: Window,
   rows: RowSource = freshRows(w),
 ): { byModel: KeyedSeries; byToken: KeyedSeries } {
@@ -54,7 +54,7 @@ export function directCalls(
  * present), which is throughput; and on-chain (escrowed) ones by model, the chain side of usage.
  */
 export function results(
-  sqlite: Database.Database,
+  sqlite: SyncDb,
   w: Window,
   rows: RowSource = freshRows(w),
 ): { bySource: KeyedSeries; chainByModel: KeyedSeries } {
@@ -99,7 +99,7 @@ function fromHistogram(bins: [number, number][], total: number, p: number): numb
  * histogram costs one indexed scan, and its 2.5% bins are finer than a plot shows.
  * Durations under 1 ms count as 1 ms (ln needs a positive number).
  */
-function percentiles(sqlite: Database.Database, w: Window, rows: RowSource, key: string, samples: string): Percentiles {
+function percentiles(sqlite: SyncDb, w: Window, rows: RowSource, key: string, samples: string): Percentiles {
   const sql = `select cast((t - :start) / :size as integer) b, cast(round(ln(max(ms, 1)) * ${BINS_PER_E}) as integer) bin, count(*) n
     from (${samples}) group by b, bin order by b, bin`;
   const grouped = rows(key, (r: Range) => prepared(sqlite, sql).all(r) as { b: number; bin: number; n: number }[]);
@@ -129,7 +129,7 @@ function percentiles(sqlite: Database.Database, w: Window, rows: RowSource, key:
 }
 
 /** Task latency, created (seen on chain or accepted from a token holder) to result, per bucket of the result. */
-export function taskLatency(sqlite: Database.Database, w: Window, rows: RowSource = freshRows(w)): Percentiles {
+export function taskLatency(sqlite: SyncDb, w: Window, rows: RowSource = freshRows(w)): Percentiles {
   return percentiles(
     sqlite,
     w,
@@ -140,7 +140,7 @@ export function taskLatency(sqlite: Database.Database, w: Window, rows: RowSourc
 }
 
 /** Latency of successful direct-inference requests as their callers saw it (inference_logs.latency_ms). */
-export function directLatency(sqlite: Database.Database, w: Window, rows: RowSource = freshRows(w)): Percentiles {
+export function directLatency(sqlite: SyncDb, w: Window, rows: RowSource = freshRows(w)): Percentiles {
   return percentiles(
     sqlite,
     w,

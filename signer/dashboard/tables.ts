@@ -3,7 +3,7 @@
  * transactions with links to their status. The all-time pass (by source, per model, node
  * earnings) is ./totals.ts, run on a thread by ./all-time.ts.
  */
-import type Database from 'better-sqlite3';
+import type { SyncDb } from '../db/sync-db.js';
 import type { TaskStatus } from '../../protocol/index.js';
 import { prepared } from '../db/index.js';
 import { freshRows, type Range, type RowSource } from './buckets.js';
@@ -13,7 +13,7 @@ import { UNKNOWN_NODE, zeroCounts } from './totals.js';
 export { taskTotals, type NodeEarning, type TaskCounts, type TaskTotals } from './totals.js';
 
 /** Every task by status, counted on the (status, ...) queue index alone: cheap enough for every refresh. */
-export function statusCounts(sqlite: Database.Database): Record<TaskStatus, number> {
+export function statusCounts(sqlite: SyncDb): Record<TaskStatus, number> {
   const out = zeroCounts();
   for (const r of prepared(sqlite, 'select status, count(*) n from inference_tasks group by status').all() as {
     status: TaskStatus;
@@ -28,7 +28,7 @@ export function statusCounts(sqlite: Database.Database): Record<TaskStatus, numb
  * settlement transactions (a small table) and their tasks (indexed by txid) rather than by
  * scanning every task. Numbers: one bucket's payouts stay far below 2^53.
  */
-export function earningsByNode(sqlite: Database.Database, w: Window, rows: RowSource = freshRows(w)): KeyedSeries {
+export function earningsByNode(sqlite: SyncDb, w: Window, rows: RowSource = freshRows(w)): KeyedSeries {
   // A transaction whose tasks settled in the window was last updated then or later. CROSS JOIN
   // keeps SQLite's join order: settlements first, else it walks every settled task.
   const sql = `select t.inference_node_id k, cast((t.settled_at - :start) / :size as integer) b, sum(cast(t.node_payout as integer)) n
@@ -66,7 +66,7 @@ export interface SettlementView {
 const TASK_LINKS = 5;
 
 /** The latest `limit` settlement transactions, newest first, with links to their status. */
-export function recentSettlements(sqlite: Database.Database, chainApiUrl: string, limit: number): SettlementView[] {
+export function recentSettlements(sqlite: SyncDb, chainApiUrl: string, limit: number): SettlementView[] {
   const sql =
     'select txid, kind, status, item_count, block_height, reason, task_ids, created_at, updated_at from settlements order by created_at desc, txid limit ?';
   const rows = prepared(sqlite, sql).all(limit) as {

@@ -4,7 +4,8 @@
  * up by exact text); then every text gets the generic rewrite: `?` and `:name` placeholders
  * become `$n` (outside quoted strings, quoted identifiers and comments; `::type` casts are kept),
  * and `cast(… as integer)` becomes `cast(… as bigint)` (SQLite's integer is 64-bit, PostgreSQL's
- * is 32-bit: ms timestamps and micro-STX amounts overflow it). Results are cached per text: the
+ * is 32-bit: ms timestamps and micro-STX amounts overflow it); drizzle's table-qualified conflict
+ * targets lose their table name. Results are cached per text: the
  * same few hundred texts are translated once per process.
  */
 import { PG_FORMS } from './pg-forms.js';
@@ -21,10 +22,18 @@ const cache = new Map<string, Translated>();
 /** `cast(x as integer)` (any case and spacing) → `cast(x as bigint)`; `x` itself is not looked at. */
 const CAST_INTEGER = /\bas(\s+)integer(\s*)\)/gi;
 
+/** drizzle's sqlite conflict target names columns with their table (`on conflict ("t"."id")`): PostgreSQL refuses that. */
+const CONFLICT_TARGET = /\bon conflict \(([^)]*)\)/gi;
+const QUALIFIED = /"(?:[^"]|"")+"\./g;
+
 /** The PostgreSQL form of a SQLite statement text, cached. */
 export function translate(sql: string): Translated {
   let t = cache.get(sql);
-  if (!t) cache.set(sql, (t = rewrite(PG_FORMS.get(sql) ?? sql)));
+  if (!t) {
+    const src = PG_FORMS.get(sql) ?? sql;
+    t = rewrite(src.replace(CONFLICT_TARGET, (clause) => clause.replace(QUALIFIED, '')));
+    cache.set(sql, t);
+  }
   return t;
 }
 
@@ -70,7 +79,7 @@ export function rewrite(src: string): Translated {
     } else {
       // Copy the run up to the next character that may start something above.
       let j = i + 1;
-      while (j < src.length && !"'\"-/?:".includes(src[j]!)) j++;
+      while (j < src.length && !'\'"-/?:'.includes(src[j]!)) j++;
       out += castsToBigint(src.slice(i, j));
       i = j;
     }
