@@ -16,6 +16,11 @@ import * as tables from './tables/index.js';
 
 /** Rows per insert statement. */
 const BATCH_ROWS = 1000;
+/**
+ * Bytes of values per insert statement, about: input blobs may be megabytes each, and a thousand
+ * of them would overflow PostgreSQL's 1 GB message limit (and this process's memory).
+ */
+const BATCH_BYTES = 16 * 1024 * 1024;
 /** PostgreSQL's limit on bind parameters per statement. */
 const MAX_PARAMS = 65_535;
 
@@ -56,6 +61,26 @@ export function copyOrder(all: SQLiteTable[] = Object.values(tables)): SQLiteTab
   };
   for (const t of all) visit(t, []);
   return order;
+}
+
+/** Splits `rows` into batches of at most `maxRows` rows and about `maxBytes` bytes (a larger row goes alone). */
+export function* batches(rows: Iterable<unknown[]>, maxRows: number, maxBytes: number): Generator<unknown[][]> {
+  let batch: unknown[][] = [];
+  let bytes = 0;
+  for (const row of rows) {
+    const size = row.reduce<number>(
+      (n, v) => n + (v instanceof Uint8Array ? v.byteLength : typeof v === 'string' ? v.length : 8),
+      0,
+    );
+    if (batch.length && (batch.length === maxRows || bytes + size > maxBytes)) {
+      yield batch;
+      batch = [];
+      bytes = 0;
+    }
+    batch.push(row);
+    bytes += size;
+  }
+  if (batch.length) yield batch;
 }
 
 /** Refuses a source the running code's schema does not match (its migrations are behind or ahead). */
@@ -136,22 +161,14 @@ async function copyTables(source: Database.Database, target: pg.Client): Promise
       .prepare(`select ${list} from ${quote(config.name)}`)
       .raw()
       .safeIntegers(true);
-    let batch: unknown[][] = [];
-    const flush = async () => {
-      if (!batch.length) return;
+    for (const batch of batches(read.iterate() as IterableIterator<unknown[]>, perBatch, BATCH_BYTES)) {
       const values = batch.map((_, r) => `(${columns.map((__, c) => `$${r * columns.length + c + 1}`).join(', ')})`);
       try {
         await target.query(`insert into ${quote(config.name)} (${list}) values ${values.join(', ')}`, batch.flat());
       } catch (err) {
         throw new CopyError(`copying ${config.name} failed: ${(err as Error).message}`);
       }
-      batch = [];
-    };
-    for (const row of read.iterate() as IterableIterator<unknown[]>) {
-      batch.push(row);
-      if (batch.length === perBatch) await flush();
     }
-    await flush();
     // Ids were copied as they were: the next generated one must come after them.
     for (const col of config.columns.filter((c) => (c as { autoIncrement?: boolean }).autoIncrement)) {
       await target.query(

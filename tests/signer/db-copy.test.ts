@@ -20,7 +20,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { submitBatch } from '../../signer/chain/submitter.js';
 import type { Chain } from '../../signer/chain/types.js';
 import { createSession, initAdmin } from '../../signer/console/accounts.js';
-import { CopyError, copyDatabase, copyOrder } from '../../signer/db/copy.js';
+import { CopyError, batches, copyDatabase, copyOrder } from '../../signer/db/copy.js';
 import { createApp, createServices, openDatabase, resolveConfig } from '../../signer/index.js';
 import { createToken } from '../../signer/tokens/service.js';
 import { storeInput } from '../../signer/uploads/index.js';
@@ -194,5 +194,15 @@ describe('signer db copy', () => {
     expect(second?.code).toBe(1);
     expect(second?.stderr).toMatch(/already holds rows/);
     expect(`${second?.stdout}${second?.stderr}`).not.toContain('pw-not-to-print');
+  });
+
+  it('batches at most 1,000 rows, and fewer when their values pass the byte budget', () => {
+    const small = Array.from({ length: 2500 }, (_, i) => [i, `row ${i}`]);
+    expect([...batches(small, 1000, 1 << 24)].map((b) => b.length)).toEqual([1000, 1000, 500]);
+    const mb = Buffer.alloc(1 << 20);
+    const blobs = Array.from({ length: 5 }, (_, i) => [`sha-${i}`, mb]);
+    // A little over 2 MB: two 1 MB blobs (and their keys) per insert; a blob larger than the budget goes alone.
+    expect([...batches(blobs, 1000, (2 << 20) + 1024)].map((b) => b.length)).toEqual([2, 2, 1]);
+    expect([...batches([[Buffer.alloc(3 << 20)], [1]], 1000, 2 << 20)].map((b) => b.length)).toEqual([1, 1]);
   });
 });
