@@ -7,7 +7,7 @@ import { serve } from '@hono/node-server';
 import type { Logger } from 'pino';
 import type { Chain } from './chain/index.js';
 import { resolveConfig, type SignerConfig, type SignerConfigInput } from './config/index.js';
-import { openDatabase } from './db/index.js';
+import { openDatabase, redactUrl } from './db/index.js';
 import { createApp } from './http/index.js';
 import { startLoops } from './loops.js';
 import { createServices, type Services } from './services.js';
@@ -61,7 +61,7 @@ export async function startSigner(opts: StartOptions): Promise<RunningSigner> {
   // Validating an already valid config is harmless, so both forms go through resolveConfig.
   const config = resolveConfig(opts.config);
   const chain = opts.chain === undefined ? await chainFromConfig(config) : opts.chain;
-  const store = openDatabase(config.database.path);
+  const store = openDatabase(config.database.url);
   const services = createServices({
     config,
     store,
@@ -86,7 +86,7 @@ export async function startSigner(opts: StartOptions): Promise<RunningSigner> {
   const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
   const loops = startLoops(services, chain);
   services.log.info(
-    { url, database: config.database.path, chain: chain ? chain.escrowContract : null },
+    { url, database: redactUrl(config.database.url), chain: chain ? chain.escrowContract : null },
     'signer started',
   );
   return {

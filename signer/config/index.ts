@@ -24,7 +24,18 @@ const server = z
   })
   .strict();
 
-const database = z.object({ path: z.string().min(1).default('./data/inference.db') }).strict();
+/**
+ * `url`: a SQLite file (the default) or a PostgreSQL database (`postgres://…`) that replicas share.
+ * `path` is its older name, still read; `url` wins when both are set. Both keys of the result
+ * hold the one location, so readers of `database.path` keep working.
+ */
+const database = z
+  .object({ url: z.string().min(1).optional(), path: z.string().min(1).optional() })
+  .strict()
+  .transform(({ url, path }) => {
+    const location = url ?? path ?? './data/inference.db';
+    return { url: location, path: location };
+  });
 
 const network = z
   .object({
@@ -268,7 +279,9 @@ const spec: ConfigSpec<typeof configSchema> = {
   name: 'signer',
   schema: configSchema,
   env: {
-    SIGNER_DB: 'database.path',
+    // A PostgreSQL URL may carry a password: never echoed in an error. SIGNER_DB wins over the generic name.
+    DATABASE_URL: { key: 'database.url', secret: true },
+    SIGNER_DB: { key: 'database.url', secret: true },
     SIGNER_PORT: { key: 'server.port', type: 'number' },
     SIGNER_HOST: 'server.host',
     SIGNER_LOG_LEVEL: 'log.level',
@@ -279,7 +292,7 @@ const spec: ConfigSpec<typeof configSchema> = {
     SIGNER_PRIVATE_KEY: { key: 'chain.private_key', secret: true },
     SIGNER_MODELS_DIR: 'models.dir',
   },
-  flags: { database: 'database.path', 'api-port': 'server.port', 'api-host': 'server.host', debug: 'log.level' },
+  flags: { database: 'database.url', 'api-port': 'server.port', 'api-host': 'server.host', debug: 'log.level' },
 };
 
 /** Validates a config object (e.g. from tests) after merging env overrides and flags. */

@@ -33,6 +33,17 @@ describe('signer configuration', () => {
     });
   });
 
+  it('database.url: a file or a postgres:// URL, from the file (or its older key path), DATABASE_URL, SIGNER_DB or --database', () => {
+    expect(resolveConfig({}).database).toEqual({ url: './data/inference.db', path: './data/inference.db' });
+    expect(resolveConfig({ database: { path: '/tmp/old.db' } }).database.url).toBe('/tmp/old.db');
+    const pg = 'postgres://signer:s3cret@db:5432/signer';
+    expect(resolveConfig({ database: { url: pg, path: '/tmp/old.db' } }).database).toEqual({ url: pg, path: pg });
+    expect(resolveConfig({}, {}, { DATABASE_URL: pg }).database.url).toBe(pg);
+    expect(resolveConfig({}, {}, { DATABASE_URL: pg, SIGNER_DB: '/tmp/env.db' }).database.url).toBe('/tmp/env.db');
+    expect(resolveConfig({ database: { url: pg } }, { database: '/tmp/flag.db' }).database.url).toBe('/tmp/flag.db');
+    expect(() => resolveConfig({ database: { url: '' } })).toThrow(/database\.url/);
+  });
+
   it('names the key and the problem for bad values, unknown keys and broken TOML', () => {
     const bad = join(dir, 'bad.toml');
     writeFileSync(bad, '[submitter]\nbatch_size = 500\n[server]\nprot = 1\n');
