@@ -80,6 +80,18 @@ describe('StacksApiChain.buildCompleteTasks', () => {
     });
     expect(tx).toEqual({ txid: expected.txid(), nonce: 5n, raw: expected.serialize() });
   });
+
+  it('after resetNonces (a replica taking the lead) builds above the nonces open settlements hold, which the API does not know', async () => {
+    const chain = new StacksApiChain({
+      apiUrl: url,
+      network: 'devnet',
+      escrowContract: ESCROW,
+      privateKey: randomPrivateKey(),
+    });
+    expect((await chain.buildReclaim(1n)).nonce).toBe(5n);
+    chain.resetNonces(() => [5n, 6n]);
+    expect((await chain.buildReclaim(2n)).nonce).toBe(7n);
+  });
 });
 
 describe('StacksApiChain.broadcast', () => {
