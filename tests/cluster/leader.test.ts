@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { recordPeriod } from '../../signer/accounts/periods.js';
+import { confirmPeriod } from '../../signer/accounts/settler.js';
 import { FencedError, leaseEpoch } from '../../signer/cluster/index.js';
 import { NonceManager } from '../../signer/chain/nonce.js';
 import {
@@ -154,6 +156,27 @@ describe('a paused old leader', () => {
     const event = taskEvent();
     expect(() => ingest(a.s, [event], 'cursor-of-a')).toThrow(FencedError);
     expect(getTask(b.s.store, event.chainTaskId.toString())).toBeUndefined();
+  });
+
+  it('records and confirms no prepaid period', async () => {
+    const { a, b } = takeover();
+    const tx = { txid: `0x${'11'.repeat(32)}`, nonce: 9n, raw: 'aa' };
+    const plan = {
+      root: '00'.repeat(32),
+      taskIds: [],
+      leafHashes: [],
+      meteredIds: [],
+      items: [],
+      credits: [],
+      charged: 0n,
+    };
+    expect(() => recordPeriod(a.s, tx, plan)).toThrow(FencedError);
+    expect(settlementsOf(b.s)).toEqual([]);
+    recordPeriod(b.s, tx, plan);
+    const [row] = settlementsOf(b.s);
+    expect(row).toMatchObject({ kind: 'settle-accounts', status: 'built', leader_epoch: 2 });
+    expect(() => confirmPeriod(a.s, row!, 20, undefined)).toThrow(FencedError);
+    expect(settlementsOf(b.s)).toMatchObject([{ status: 'built' }]);
   });
 
   it('its recorded, unsent transaction is sent by the new leader as it was, and nothing else is built', async () => {
