@@ -14,11 +14,6 @@
  * SQLite's saturates, and numeric is what sum() of bigint returns anyway.
  */
 export const PG_FORMS: ReadonlyMap<string, string> = new Map<string, string>([
-  // tasks/scheduler.ts candidatesFor: instr → strpos (both 1-based, 0 when absent).
-  [
-    "select * from inference_tasks where status = 'pending' and artifact_hash = ? and (deadline is null or deadline > ?) and (votes is null or instr(votes, ?) = 0) and (trusted_only = 0 or ? = 1) and (privacy != 'encrypted' or exists (select 1 from sealed_inputs si where si.input_hash = inference_tasks.input_hash and si.node_id = ? and si.holder = inference_tasks.user_address)) order by priority desc, created_at asc limit ?",
-    "select * from inference_tasks where status = 'pending' and artifact_hash = ? and (deadline is null or deadline > ?) and (votes is null or strpos(votes, ?) = 0) and (trusted_only = 0 or ? = 1) and (privacy != 'encrypted' or exists (select 1 from sealed_inputs si where si.input_hash = inference_tasks.input_hash and si.node_id = ? and si.holder = inference_tasks.user_address)) order by priority desc, created_at asc limit ?",
-  ],
   // http/routes/pull.ts smallInputs: a JSON array parameter → json_array_elements_text.
   [
     'select sha256, data from input_blobs where sha256 in (select value from json_each(?)) and size <= ?',

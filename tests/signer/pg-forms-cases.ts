@@ -10,6 +10,7 @@ import * as tables from '../../signer/db/tables/index.js';
 import { TASK_TOTALS_SQL } from '../../signer/dashboard/totals.js';
 import { WAITING_CHECKS } from '../../signer/tasks/spot-checks.js';
 import { PG_FORMS } from '../../signer/db/pg-forms.js';
+import { signerSql } from './pg-forms-scan.js';
 
 /** Runs one statement (SQLite text, `?` parameters) on one of the two databases. */
 export type Exec = (sql: string, params: unknown[]) => Promise<unknown>;
@@ -235,9 +236,13 @@ export interface FormCase {
   check?: string;
 }
 
-/** The key of PG_FORMS that contains `fragment` (one only). */
+/**
+ * The SQLite text that contains `fragment` (one only): a key of PG_FORMS, or the `sqlite` side of
+ * a statement the code keeps in both dialects' forms.
+ */
 function form(fragment: string): string {
-  const keys = [...PG_FORMS.keys()].filter((k) => k.includes(fragment));
+  const pairs = signerSql().flatMap((l) => (l.postgresSibling ? [l.text] : []));
+  const keys = [...new Set([...PG_FORMS.keys(), ...pairs])].filter((k) => k.includes(fragment));
   if (keys.length !== 1) throw new Error(`${keys.length} forms contain ${fragment}`);
   return keys[0]!;
 }
@@ -247,13 +252,13 @@ const range = { start: 0, size: 60_000, end: 180_000 };
 /** A case per form (some forms twice: the parameters that take each branch). */
 export const CASES: FormCase[] = [
   {
-    name: 'candidates (instr), plain node',
+    name: 'candidates (instr; both forms in the code), plain node',
     sql: form('instr(votes'),
     params: [A, 100, '"node_id":"n1"', 0, 'n1', 10],
     ordered: true,
   },
   {
-    name: 'candidates (instr), trusted node, no tip',
+    name: 'candidates (instr; both forms in the code), trusted node, no tip',
     sql: form('instr(votes'),
     params: [A, -1, '"node_id":"n2"', 1, 'n2', 10],
     ordered: true,

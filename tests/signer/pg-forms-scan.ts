@@ -5,6 +5,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 
 /** One SQL text in the code. */
@@ -160,6 +161,14 @@ export function sqlLiterals(root: string): SqlLiteral[] {
     visit(src);
   }
   return out;
+}
+
+let inRepo: SqlLiteral[] | null = null;
+
+/** sqlLiterals of this repository, read once per test file. */
+export function signerSql(): SqlLiteral[] {
+  inRepo ??= sqlLiterals(fileURLToPath(new URL('../..', import.meta.url)));
+  return inRepo;
 }
 
 /** Whether `key` (an exact statement text) is what `lit` makes. */
