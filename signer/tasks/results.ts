@@ -11,7 +11,7 @@ import {
   type InferenceOutputs,
   type TaskStatus,
 } from '../../protocol/index.js';
-import { atomic } from '../db/index.js';
+import { atomic, isRetryable } from '../db/index.js';
 import { ApiError } from '../errors.js';
 import { recordOutcome, type NodeRow } from '../nodes/index.js';
 import type { Services } from '../services.js';
@@ -43,6 +43,32 @@ export async function acceptResult(
   return row;
 }
 
+/**
+ * What a recorded result does once its transaction commits (a log line, a metric, a bond to read
+ * again): a transaction body may run again on PostgreSQL (a serialization failure retries the
+ * whole group) and a refused result's savepoint rolls back, so neither must have happened twice.
+ */
+type Effects = (() => void)[];
+
+/**
+ * Records one result in its own savepoint; its error refuses that result alone, except a
+ * PostgreSQL serialization failure or deadlock, which must abort the whole transaction so that
+ * `atomic` runs the group again: refusing a valid result for it would lose it.
+ */
+function recordOne(
+  s: Services,
+  node: NodeRow,
+  checked: CheckedResult,
+): { row: TaskRow; effects: Effects } | { err: unknown } {
+  const effects: Effects = [];
+  try {
+    return { row: atomic(s.store.sqlite, () => record(s, node, checked, effects)), effects };
+  } catch (err) {
+    if (isRetryable(err)) throw err;
+    return { err };
+  }
+}
+
 /** A checked result waiting for the next group commit. */
 interface Waiting {
   node: NodeRow;
@@ -68,24 +94,18 @@ function recordSoon(s: Services, node: NodeRow, checked: CheckedResult): Promise
 
 function commitWaiting(s: Services): void {
   const items = waiting.get(s)!.splice(0);
-  let outcomes: ({ row: TaskRow } | { err: unknown })[];
+  let outcomes: ReturnType<typeof recordOne>[];
   try {
-    outcomes = atomic(s.store.sqlite, () =>
-      items.map((w) => {
-        try {
-          return { row: atomic(s.store.sqlite, () => record(s, w.node, w.checked)) };
-        } catch (err) {
-          return { err };
-        }
-      }),
-    );
+    outcomes = atomic(s.store.sqlite, () => items.map((w) => recordOne(s, w.node, w.checked)));
   } catch (err) {
     for (const w of items) w.reject(err);
     return;
   }
   for (const [i, o] of outcomes.entries()) {
-    if ('row' in o) items[i]!.resolve(o.row);
-    else items[i]!.reject(o.err);
+    if ('row' in o) {
+      for (const effect of o.effects) effect();
+      items[i]!.resolve(o.row);
+    } else items[i]!.reject(o.err);
   }
 }
 
@@ -101,22 +121,24 @@ export async function acceptResults(
   bodies: CompleteTaskRequest[],
 ): Promise<(TaskRow | Error)[]> {
   const settled = await Promise.allSettled(bodies.map((body) => check(s, node, body, Date.now())));
-  const recorded: [TaskRow, CheckedResult][] = [];
-  const out = atomic(s.store.sqlite, () =>
-    settled.map((r): TaskRow | Error => {
+  const recorded: [TaskRow, CheckedResult, Effects][] = [];
+  const out = atomic(s.store.sqlite, () => {
+    // A retried transaction starts over: only its last run's results are announced.
+    recorded.length = 0;
+    return settled.map((r): TaskRow | Error => {
       if (r.status === 'rejected') return r.reason as Error;
       const checked = r.value;
       if (!('outputHash' in checked)) return checked;
-      try {
-        const row = atomic(s.store.sqlite, () => record(s, node, checked));
-        recorded.push([row, checked]);
-        return row;
-      } catch (err) {
-        return err as Error;
-      }
-    }),
-  );
-  for (const [row, checked] of recorded) announce(s, row, checked);
+      const o = recordOne(s, node, checked);
+      if ('err' in o) return o.err as Error;
+      recorded.push([o.row, checked, o.effects]);
+      return o.row;
+    });
+  });
+  for (const [row, checked, effects] of recorded) {
+    for (const effect of effects) effect();
+    announce(s, row, checked);
+  }
   return out;
 }
 
@@ -190,8 +212,8 @@ function plainOutputHash(task: TaskRow, body: CompleteTaskRequest): string {
   return outputHash;
 }
 
-/** The completion and the node's outcome; to be run inside a SQL transaction. */
-function record(s: Services, node: NodeRow, { task, body, outputHash, now }: CheckedResult): TaskRow {
+/** The completion and the node's outcome; to be run inside a SQL transaction (what else happens goes to `effects`). */
+function record(s: Services, node: NodeRow, { task, body, outputHash, now }: CheckedResult, effects: Effects): TaskRow {
   // The check awaited a thread: the lease may have ended (and moved on) meanwhile.
   const current = getTask(s.store, task.task_id)!;
   if (
@@ -220,6 +242,7 @@ function record(s: Services, node: NodeRow, { task, body, outputHash, now }: Che
         ...(body.sealed_signature ? { sealed_signature: body.sealed_signature } : {}),
       },
       now,
+      effects,
     );
   const updated = transition(
     s.store,
@@ -252,7 +275,7 @@ function record(s: Services, node: NodeRow, { task, body, outputHash, now }: Che
  * leased to a node that already voted), or completes with the majority's output once enough
  * nodes agree. Nodes outside the majority lose reputation here and their stake on chain.
  */
-function recordVote(s: Services, node: NodeRow, task: TaskRow, vote: Vote, now: number): TaskRow {
+function recordVote(s: Services, node: NodeRow, task: TaskRow, vote: Vote, now: number, effects: Effects): TaskRow {
   const votes = addVote(task.votes, vote);
   const halfLife = s.config.scheduler.reputation_half_life_ms;
   const latency = latencyOf(task, now);
@@ -280,9 +303,11 @@ function recordVote(s: Services, node: NodeRow, task: TaskRow, vote: Vote, now: 
   const outcome = decide(votes);
   if (outcome.kind === 'more') {
     runs = outcome.runs;
-    s.log.warn(
-      { task_id: task.task_id, hashes: votes.map((v) => v.output_hash.slice(0, 12)) },
-      'nodes disagree; asking more nodes',
+    effects.push(() =>
+      s.log.warn(
+        { task_id: task.task_id, hashes: votes.map((v) => v.output_hash.slice(0, 12)) },
+        'nodes disagree; asking more nodes',
+      ),
     );
     return transition(
       s.store,
@@ -311,13 +336,16 @@ function recordVote(s: Services, node: NodeRow, task: TaskRow, vote: Vote, now: 
   for (const v of outcome.dissenters) {
     recordOutcome(s.store, v.node_id, false, null, halfLife, now);
     // Outvoted: no more tasks until its bond is read again (slashed, once this task settles).
-    s.bonds?.forget(v.public_key);
+    effects.push(() => s.bonds?.forget(v.public_key));
   }
-  if (task.security === 1) s.metrics.spotChecks.inc({ outcome: outcome.dissenters.length ? 'disagreed' : 'agreed' });
+  if (task.security === 1)
+    effects.push(() => s.metrics.spotChecks.inc({ outcome: outcome.dissenters.length ? 'disagreed' : 'agreed' }));
   if (outcome.dissenters.length)
-    s.log.warn(
-      { task_id: task.task_id, dissenters: outcome.dissenters.map((v) => v.node_id) },
-      'nodes outside the majority: their stake is slashed at settlement',
+    effects.push(() =>
+      s.log.warn(
+        { task_id: task.task_id, dissenters: outcome.dissenters.map((v) => v.node_id) },
+        'nodes outside the majority: their stake is slashed at settlement',
+      ),
     );
   return transition(
     s.store,

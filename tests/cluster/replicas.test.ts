@@ -101,6 +101,7 @@ function addTask(s: Services, at = Date.now()): string {
       artifact_hash: ARTIFACT_A,
       input_hash: sha256Hex(`input-${id}`),
       deadline: null,
+      privacy: 'standard',
       priority: 0,
       source: 'chain',
     },
