@@ -4,7 +4,6 @@
  * `signer db copy --from FILE --to postgres://…`: copies a SQLite database into an empty PostgreSQL one.
  */
 import { parseArgs } from 'node:util';
-import { CopyError, copyDatabase, redactUrl } from './db/copy.js';
 import { ConfigError, loadConfig, startSigner } from './index.js';
 
 const USAGE = `usage: signer run [--config config/signer.toml] [--database ./data/inference.db] [--api-port 8080] [--api-host 127.0.0.1] [--debug]
@@ -77,6 +76,8 @@ async function dbCommand(args: string[], from: string | undefined, to: string | 
     console.error('--to must be a postgres:// or postgresql:// URL');
     return 2;
   }
+  // Loaded here only: `signer run` needs none of it.
+  const { CopyError, copyDatabase, redactUrl } = await import('./db/copy.js');
   try {
     const report = await copyDatabase(from, to);
     const width = Math.max(...report.map((r) => r.table.length));
