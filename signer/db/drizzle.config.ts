@@ -1,4 +1,4 @@
-/** drizzle-kit: `npx drizzle-kit generate --config signer/db/drizzle.config.ts` writes migrations. */
+/** drizzle-kit for SQLite: `npm run db:generate` writes migrations for it and for PostgreSQL (drizzle.pg.config.ts). */
 import { defineConfig } from 'drizzle-kit';
 
 export default defineConfig({
