@@ -120,15 +120,23 @@ export class ElectedLeader implements Leader {
   }
 }
 
+/** One leader per open store: the lock lives on the store's connection, whatever services share it. */
+const leaders = new WeakMap<ClusterStore, Leader>();
+
 /**
  * The leader of a signer on this store: SoloLeader on SQLite; on PostgreSQL an ElectedLeader that
  * tries once at once, so a lone replica leads from the start as a SQLite signer does (the others
- * keep trying from their campaign loop, cluster/index.ts).
+ * keep trying from their campaign loop, cluster/index.ts). Services built again on the same store
+ * get the same leader: the advisory lock is re-entrant on its session, so a second ElectedLeader
+ * would take it again and fence out the first.
  */
 export function createLeader(store: ClusterStore): Leader {
   if (!isPostgres(store)) return new SoloLeader();
   if (!store.lock) throw new Error('a PostgreSQL store needs its leader lock (store.lock)');
+  const known = leaders.get(store);
+  if (known) return known;
   const leader = new ElectedLeader(store, store.lock);
+  leaders.set(store, leader);
   try {
     leader.tryLead();
   } catch {

@@ -116,6 +116,18 @@ describe('two replicas on one database', () => {
       await Promise.all(loops.map((l) => l.stop()));
     }
   });
+
+  it('services built again on one store share its leader (the lock is re-entrant on its session)', () => {
+    const a = replica();
+    const again = createServices({ config: a.s.config, store: a.s.store, log: a.s.log, escrow: ESCROW });
+    try {
+      expect(again.leader).toBe(a.s.leader);
+      expect(leaseEpoch(a.s.store)).toBe(1);
+    } finally {
+      void again.verifier.close();
+      void again.dashboardTotals.close();
+    }
+  });
 });
 
 describe('a paused old leader', () => {
