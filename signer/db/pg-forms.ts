@@ -13,7 +13,7 @@
  * Sums over micro-STX kept as text use numeric: PostgreSQL's bigint cast fails past 2^63 where
  * SQLite's saturates, and numeric is what sum() of bigint returns anyway.
  */
-export const PG_FORMS: ReadonlyMap<string, string> = new Map<string, string>([
+const EXACT = new Map<string, string>([
   // http/routes/pull.ts smallInputs: a JSON array parameter → json_array_elements_text.
   [
     'select sha256, data from input_blobs where sha256 in (select value from json_each(?)) and size <= ?',
@@ -127,3 +127,34 @@ export const PG_FORMS: ReadonlyMap<string, string> = new Map<string, string>([
     from (select created_at t, latency_ms ms from inference_logs where created_at >= :start and created_at < :end and status = 'success' and latency_ms is not null) samples group by b, bin order by b, bin`,
   ],
 ]);
+
+/**
+ * drizzle's insert (quoted table and columns, `values (…), (…)`, then maybe a conflict clause or
+ * `returning`). It writes `null` for each column the row leaves out that has no default.
+ */
+const DRIZZLE_INSERT = /^(insert into "[^"]+" \([^)]*\) values )(.*?)( on conflict .*| returning .*)?$/s;
+
+/**
+ * drizzle's insert with `default` for its `null`s: SQLite numbers a row whose integer primary key
+ * is null, PostgreSQL refuses null in an identity column and generates the value only for
+ * `default`. A column without a default gets null from `default` too, so nothing else changes.
+ */
+function drizzleInsert(sql: string): string | undefined {
+  const m = DRIZZLE_INSERT.exec(sql);
+  if (!m || !/\bnull\b/.test(m[2]!)) return undefined;
+  return m[1] + m[2]!.replace(/([(,]\s*)null(?=\s*[,)])/g, '$1default') + (m[3] ?? '');
+}
+
+/** The exact-text forms, and drizzle's inserts by their shape (which no list of texts could hold). */
+class PgForms extends Map<string, string> {
+  override get(sql: string): string | undefined {
+    return super.get(sql) ?? drizzleInsert(sql);
+  }
+
+  override has(sql: string): boolean {
+    return this.get(sql) !== undefined;
+  }
+}
+
+/** The PostgreSQL form of each SQLite-only statement text (see the top of this file). */
+export const PG_FORMS: ReadonlyMap<string, string> = new PgForms(EXACT);

@@ -15,6 +15,12 @@ import { signerSql } from './pg-forms-scan.js';
 /** Runs one statement (SQLite text, `?` parameters) on one of the two databases. */
 export type Exec = (sql: string, params: unknown[]) => Promise<unknown>;
 
+/** The tables with an integer primary key SQLite numbers (an identity column on PostgreSQL). */
+export const NUMBERED = Object.values(tables).filter(
+  (t: unknown): t is SQLiteTable =>
+    is(t, SQLiteTable) && getTableConfig(t).columns.some((c) => (c as { autoIncrement?: boolean }).autoIncrement),
+);
+
 const byName = new Map(
   Object.values(tables)
     .flatMap((t: unknown) => (is(t, SQLiteTable) ? [getTableConfig(t)] : []))
@@ -24,12 +30,13 @@ const byName = new Map(
 let fills = 0;
 
 /** `row` with every other NOT NULL column (no default) given a plain value: 0, or a text unique to it. */
-function filled(table: string, row: Record<string, unknown>): Record<string, unknown> {
+export function filled(table: string, row: Record<string, unknown>): Record<string, unknown> {
   const config = byName.get(table);
   if (!config) throw new Error(`no table ${table}`);
   const out = { ...row };
   for (const c of config.columns) {
-    if (c.name in out || !c.notNull || c.hasDefault) continue;
+    const generated = (c as { autoIncrement?: boolean }).autoIncrement;
+    if (c.name in out || !c.notNull || c.hasDefault || generated) continue;
     out[c.name] = ['SQLiteInteger', 'SQLiteReal'].includes(c.columnType)
       ? 0
       : c.columnType === 'SQLiteBlobBuffer'

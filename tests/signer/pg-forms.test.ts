@@ -9,6 +9,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { getTableConfig } from 'drizzle-orm/sqlite-core';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDatabase, type SignerDatabase } from '../../signer/db/index.js';
@@ -16,7 +17,7 @@ import { PG_FORMS } from '../../signer/db/pg-forms.js';
 import { migratePostgres } from '../../signer/db/pg-migrate.js';
 import { translate } from '../../signer/db/pg-translate.js';
 import { pgBinaries, startPostgres, type PgServer } from '../pg/server.js';
-import { CASES, seed, type FormCase } from './pg-forms-cases.js';
+import { CASES, filled, NUMBERED, seed, type FormCase } from './pg-forms-cases.js';
 import { makes, type SqlLiteral, signerSql, sqliteOnlyTokens } from './pg-forms-scan.js';
 
 /** What reads as a whole statement (the openapi descriptions start with "Delete an API token"…). */
@@ -130,6 +131,34 @@ describe.skipIf(!pgBinaries())('the forms on PostgreSQL', () => {
     const json = rows.map((r) => JSON.stringify(c.unnamed ? Object.values(r as object) : r));
     return (c.ordered ? json : json.sort()).map((r) => JSON.parse(r));
   };
+
+  it("numbers the rows drizzle inserts without an id, one or several at a time (SQLite's null id is PostgreSQL's default)", async () => {
+    await server.createDatabase('numbered');
+    const facade = openDatabase(server.url('numbered'));
+    try {
+      expect(NUMBERED.length).toBeGreaterThan(5);
+      for (const table of NUMBERED) {
+        const name = getTableConfig(table).name;
+        const one = facade.db.insert(table).values(filled(name, {})).returning().all() as { id: number }[];
+        const two = facade.db
+          .insert(table)
+          .values([filled(name, {}), filled(name, {})])
+          .returning()
+          .all() as { id: number }[];
+        expect([name, ...one.map((r) => r.id), ...two.map((r) => r.id)]).toEqual([name, 1, 2, 3]);
+      }
+      // Only the values' nulls: a conflict clause's are kept.
+      expect(
+        PG_FORMS.get(
+          'insert into "t" ("id", "a") values (null, ?), (?, null) on conflict ("a") do update set "b" = null returning "id"',
+        ),
+      ).toBe(
+        'insert into "t" ("id", "a") values (default, ?), (?, default) on conflict ("a") do update set "b" = null returning "id"',
+      );
+    } finally {
+      facade.close();
+    }
+  });
 
   it.each(CASES.map((c) => [c.name, c] as [string, FormCase]))('%s: the same rows as SQLite', async (_name, c) => {
     const pgSql = onPostgres(c.sql);
