@@ -22,6 +22,7 @@ import type { Chain } from '../../signer/chain/types.js';
 import { createSession, initAdmin } from '../../signer/console/accounts.js';
 import { CopyError, batches, copyDatabase, copyOrder } from '../../signer/db/copy.js';
 import { createApp, createServices, openDatabase, resolveConfig } from '../../signer/index.js';
+import { getTask } from '../../signer/tasks/index.js';
 import { createToken } from '../../signer/tokens/service.js';
 import { storeInput } from '../../signer/uploads/index.js';
 import { ESCROW, TestNode, addTasks, body, register, type TestSigner } from './helpers.js';
@@ -169,6 +170,20 @@ describe('signer db copy', () => {
         "insert into task_events (task_id, to_status, reason, at) values ('x', 'pending', 'after copy', 0) returning id",
       );
       expect(next.rows[0].id).toBe(maxEvent + 1);
+      // A signer opened on the copy (the PostgreSQL facade) reads the tasks and the blob as the SQLite one does.
+      const before = openDatabase(source);
+      const after = openDatabase(url);
+      try {
+        const ids = (sqlite.prepare('select task_id from inference_tasks').all() as { task_id: string }[]).map(
+          (r) => r.task_id,
+        );
+        for (const id of ids) expect(getTask(after, id), id).toEqual(getTask(before, id));
+        const blob = 'select data from input_blobs where sha256 = ?';
+        expect(after.sqlite.prepare(blob).get('f'.repeat(64))).toEqual(before.sqlite.prepare(blob).get('f'.repeat(64)));
+      } finally {
+        before.close();
+        after.close();
+      }
       await expect(copyDatabase(source, url)).rejects.toThrow(CopyError);
       await expect(copyDatabase(source, url)).rejects.toThrow(/already holds rows \(in .*inference_tasks/);
     } finally {
