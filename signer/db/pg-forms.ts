@@ -1,18 +1,24 @@
 /**
- * PostgreSQL forms of the signer's hand-written SQLite-only statements (issue 15). The facade's
- * translator (pg-translate.ts) looks each SQL text up here before its generic rewrite (`?`/`:name`
- * → `$n`, `cast(… as integer)` → bigint), so a value may still use `?` and `:name` placeholders.
+ * PostgreSQL forms of the signer's SQLite-only statements (issue 15). The facade's translator
+ * (pg-translate.ts) looks each SQL text up here before its generic rewrite (`?`/`:name` → `$n`,
+ * `cast(… as integer)` → bigint), so a form may still use `?` and `:name` placeholders.
  *
- * Key: the SQL text exactly as the code prepares it (whitespace included), copied rather than
- * imported: this module is loaded by the facade, and importing the signer's modules here would
- * make an import cycle. tests/signer/pg-forms.test.ts fails when a statement with a SQLite-only
- * token has no form here, when a key no longer matches any statement in the code, and when a form
- * returns other rows than its SQLite original on the same data.
+ * Hand-written statements: keyed by their text exactly as the code prepares it (whitespace
+ * included), copied rather than imported (this module is loaded by the facade: importing the
+ * signer's modules would make an import cycle). drizzle's statements: by their shape (inserts that
+ * leave an id out, ORDER BY a nullable column), since their texts follow the tables' columns.
+ * tests/signer/pg-forms.test.ts fails when a statement with a SQLite-only token has no form here,
+ * when a key no longer matches any statement in the code, and when a form returns other rows than
+ * its SQLite original on the same data.
  *
- * Values never use `::` casts (the translator's `:name` rewrite must not see one), only `cast()`.
- * Sums over micro-STX kept as text use numeric: PostgreSQL's bigint cast fails past 2^63 where
- * SQLite's saturates, and numeric is what sum() of bigint returns anyway.
+ * Forms spell casts `cast(x as t)`, never `x::t`: one spelling to check. Sums over micro-STX kept
+ * as text use numeric: PostgreSQL's bigint cast fails past 2^63 where SQLite's saturates, and
+ * numeric is what sum() of bigint returns anyway.
  */
+import { is } from 'drizzle-orm';
+import { getTableConfig, SQLiteTable } from 'drizzle-orm/sqlite-core';
+import * as tables from './tables/index.js';
+
 const EXACT = new Map<string, string>([
   // http/routes/pull.ts smallInputs: a JSON array parameter → json_array_elements_text.
   [
@@ -28,6 +34,11 @@ const EXACT = new Map<string, string>([
   [
     "select task_id, chain_task_id, deadline, completed_at, output_hash, signature, node_public_key, votes from inference_tasks where status = 'completed' and source = 'chain' and settlement_txid is null order by deadline asc, completed_at asc limit ?",
     "select task_id, chain_task_id, deadline, completed_at, output_hash, signature, node_public_key, votes from inference_tasks where status = 'completed' and source = 'chain' and settlement_txid is null order by deadline asc nulls first, completed_at asc nulls first limit ?",
+  ],
+  // accounts/periods.ts readCandidates: paid receipts by paid_at, a nullable column (NULLs first as in SQLite).
+  [
+    "select task_id, account, fee, leaf_hash, shares from prepaid_receipts where status = 'paid' and period_id is null order by paid_at asc, task_id asc",
+    "select task_id, account, fee, leaf_hash, shares from prepaid_receipts where status = 'paid' and period_id is null order by paid_at asc nulls first, task_id asc",
   ],
   // privacy/index.ts storeSealedInput: insert or replace → upsert on the primary key (the only unique key).
   [
@@ -145,10 +156,38 @@ function drizzleInsert(sql: string): string | undefined {
   return m[1] + m[2]!.replace(/([(,]\s*)null(?=\s*[,)])/g, '$1default') + (m[3] ?? '');
 }
 
-/** The exact-text forms, and drizzle's inserts by their shape (which no list of texts could hold). */
+/** Nullable columns by table name. */
+const NULLABLE = new Map(
+  Object.values(tables).flatMap((t: unknown) => {
+    if (!is(t, SQLiteTable)) return [];
+    const c = getTableConfig(t);
+    return [[c.name, new Set(c.columns.filter((col) => !col.notNull).map((col) => col.name))] as const];
+  }),
+);
+
+/** A term of drizzle's ORDER BY: `"table"."column"`, then maybe ` asc` or ` desc`. */
+const DRIZZLE_ORDER_TERM = /"(\w+)"\."(\w+)"( asc| desc)?(?=,| limit | offset |$)/g;
+
+/**
+ * drizzle's select with `nulls first` (ascending) or `nulls last` (descending) on each nullable
+ * column it orders by: where SQLite puts NULLs, PostgreSQL puts them at the other end.
+ */
+function drizzleOrder(sql: string): string | undefined {
+  const at = sql.lastIndexOf(' order by "');
+  if (!sql.startsWith('select ') || at < 0) return undefined;
+  let changed = false;
+  const tail = sql.slice(at).replace(DRIZZLE_ORDER_TERM, (term, table: string, column: string, dir?: string) => {
+    if (!NULLABLE.get(table)?.has(column)) return term;
+    changed = true;
+    return `${term}${dir === ' desc' ? ' nulls last' : ' nulls first'}`;
+  });
+  return changed ? sql.slice(0, at) + tail : undefined;
+}
+
+/** The exact-text forms, and drizzle's statements by their shape (which no list of texts could hold). */
 class PgForms extends Map<string, string> {
   override get(sql: string): string | undefined {
-    return super.get(sql) ?? drizzleInsert(sql);
+    return super.get(sql) ?? drizzleInsert(sql) ?? drizzleOrder(sql);
   }
 
   override has(sql: string): boolean {

@@ -208,6 +208,7 @@ export const ROWS: [string, Record<string, unknown>][] = [
   ['prepaid_receipts', receipt('r1', { status: 'running', request: JSON.stringify({ expiry: 2_000 }) })],
   ['prepaid_receipts', receipt('r4', { status: 'paid', fee: '3000000000000', paid_at: 100 })],
   ['prepaid_receipts', receipt('r5', { status: 'paid', account: 'acct2', fee: '12', paid_at: 200 })],
+  ['prepaid_receipts', receipt('r7', { status: 'paid', account: 'acct2', fee: '1', paid_at: null })],
   ['prepaid_receipts', receipt('r6', { status: 'settled', fee: '8', paid_at: 300, period_id: 1 })],
   ['inference_logs', { created_at: 61_000, latency_ms: 0, status: 'success', model: 'm1' }],
   ['inference_logs', { created_at: 62_000, latency_ms: 140, status: 'success', model: 'm1' }],
@@ -283,6 +284,12 @@ export const CASES: FormCase[] = [
     ordered: false,
   },
   { name: 'ready batch (deadline NULLs first)', sql: form('order by deadline asc'), params: [10], ordered: true },
+  {
+    name: 'paid receipts by paid_at (nullable: NULLs first)',
+    sql: form('order by paid_at asc, task_id asc'),
+    params: [],
+    ordered: true,
+  },
   { name: 'due receipts (rowid)', sql: form('rowid asc'), params: ['acct1', 500], ordered: true },
   {
     name: 'receipts in the given order (json_each key)',

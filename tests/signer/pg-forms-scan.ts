@@ -6,7 +6,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { is } from 'drizzle-orm';
+import { getTableConfig, SQLiteTable } from 'drizzle-orm/sqlite-core';
 import ts from 'typescript';
+import * as tables from '../../signer/db/tables/index.js';
 
 /** One SQL text in the code. */
 export interface SqlLiteral {
@@ -60,6 +63,38 @@ function bareColumnInUpsert(sql: string): boolean {
   });
 }
 
+/** Nullable columns by table name, from the sqlite-core tables. */
+const NULLABLE = new Map(
+  Object.values(tables).flatMap((t: unknown) => {
+    if (!is(t, SQLiteTable)) return [];
+    const c = getTableConfig(t);
+    return [[c.name, new Set(c.columns.filter((col) => !col.notNull).map((col) => col.name))] as const];
+  }),
+);
+
+/**
+ * True when an ORDER BY term is a nullable column with no `nulls first|last`: SQLite puts NULLs
+ * first going up and last going down, PostgreSQL the other way round. A column the statement
+ * requires `is not null` is not counted.
+ */
+function nullableOrder(sql: string): boolean {
+  const from = new Map<string, string>();
+  for (const m of sql.matchAll(
+    /\b(?:from|join)\s+(\w+)(?:\s+(?:as\s+)?(?!where|on|join|left|inner|cross|group|order|limit)(\w+))?/gi,
+  )) {
+    if (NULLABLE.has(m[1]!)) from.set(m[2] ?? m[1]!, m[1]!).set(m[1]!, m[1]!);
+  }
+  for (const clause of sql.matchAll(/\border\s+by\s+([\s\S]*?)(?=\blimit\b|\)|\bfor\b|$)/gi)) {
+    for (const term of clause[1]!.split(',')) {
+      const t = /^\s*(?:(\w+)\.)?(\w+)(?:\s+(?:asc|desc))?\s*(nulls\s+(?:first|last))?\s*$/i.exec(term);
+      if (!t || t[3] || new RegExp(`\\b${t[2]}\\s+is\\s+not\\s+null`, 'i').test(sql)) continue;
+      const tables = t[1] ? [from.get(t[1])] : [...new Set(from.values())];
+      if (tables.some((name) => name && NULLABLE.get(name)!.has(t[2]!))) return true;
+    }
+  }
+  return false;
+}
+
 /** What a SQLite-only token is, and why PostgreSQL needs another form. */
 export const SQLITE_ONLY: [{ test(sql: string): boolean }, string][] = [
   [/\bjson_(each|tree)\s*\(/i, 'json_each/json_tree (PostgreSQL: json_array_elements[_text])'],
@@ -86,8 +121,8 @@ export const SQLITE_ONLY: [{ test(sql: string): boolean }, string][] = [
   [{ test: bareColumnInUpsert }, 'a bare column in an upsert SET (ambiguous in PostgreSQL: name its table)'],
   [{ test: unnamedSubquery }, 'subquery in FROM without a name (PostgreSQL 15 wants one)'],
   [
-    /\border\s+by\s+(\w+\.)?deadline(\s+(asc|desc))?\s*(,|limit|$)/i,
-    'order by a nullable deadline (NULLs sort first in SQLite, last in PostgreSQL)',
+    { test: nullableOrder },
+    'order by a nullable column (NULLs sort first in SQLite, last in PostgreSQL): say nulls first|last',
   ],
   [/\b(glob|regexp)\b/i, 'glob/regexp'],
   [/\blike\b/i, 'like (case-insensitive in SQLite, case-sensitive in PostgreSQL)'],

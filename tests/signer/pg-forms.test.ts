@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { getTableConfig } from 'drizzle-orm/sqlite-core';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDatabase, type SignerDatabase } from '../../signer/db/index.js';
+import { asc, desc } from 'drizzle-orm';
+import { inferenceTasks, openDatabase, type SignerDatabase } from '../../signer/db/index.js';
 import { PG_FORMS } from '../../signer/db/pg-forms.js';
 import { migratePostgres } from '../../signer/db/pg-migrate.js';
 import { translate } from '../../signer/db/pg-translate.js';
@@ -154,6 +155,32 @@ describe.skipIf(!pgBinaries())('the forms on PostgreSQL', () => {
         ),
       ).toBe(
         'insert into "t" ("id", "a") values (default, ?), (?, default) on conflict ("a") do update set "b" = null returning "id"',
+      );
+    } finally {
+      facade.close();
+    }
+  });
+
+  it('orders drizzle selects by a nullable column as SQLite does (NULLs first going up, last going down)', () => {
+    const facade = openDatabase(server.url('forms'));
+    try {
+      const order = (db: SignerDatabase['db']) =>
+        db
+          .select({ id: inferenceTasks.task_id })
+          .from(inferenceTasks)
+          .orderBy(asc(inferenceTasks.deadline), desc(inferenceTasks.completed_at), inferenceTasks.task_id)
+          .all()
+          .map((r) => r.id);
+      const lite = order(store.db);
+      // No deadline first, by completion time going down (not completed last), then the deadlines going up.
+      expect([...lite.slice(0, 4), ...lite.slice(-4)]).toEqual(['s3', 's2', 's1', 'c2', 'p3', 'p2', 'c3', 'c1']);
+      expect(order(facade.db)).toEqual(lite);
+      expect(
+        PG_FORMS.get(
+          'select "a" from "inference_tasks" order by "inference_tasks"."deadline" desc, "inference_tasks"."task_id" limit ?',
+        ),
+      ).toBe(
+        'select "a" from "inference_tasks" order by "inference_tasks"."deadline" desc nulls last, "inference_tasks"."task_id" limit ?',
       );
     } finally {
       facade.close();
