@@ -1,17 +1,19 @@
 /**
  * The synchronous PostgreSQL facade (signer/db/pg-sync.ts) against a real server: better-sqlite3's
  * calls and values, transactions nesting as savepoints, a serialization failure run again, drizzle's
- * better-sqlite3 session unchanged, SQLSTATE on errors, and the leader lock.
+ * better-sqlite3 session unchanged, SQLSTATE on errors, and the leader lock. Runs in the signer-pg
+ * project only (vitest.config.ts), on the run's server.
  */
+import { randomBytes } from 'node:crypto';
 import { count, eq, sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/better-sqlite3';
 import { blob, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
 import type Database from 'better-sqlite3';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { chainCursor, openDatabase } from '../../signer/db/index.js';
 import { PgSyncDb, redactUrl } from '../../signer/db/pg-sync.js';
 import { atomic, isRetryable } from '../../signer/db/statements.js';
-import { pgBinaries, startPostgres, type PgServer } from '../pg/server.js';
 
 const items = sqliteTable('items', {
   id: integer('id').primaryKey(),
@@ -21,24 +23,42 @@ const items = sqliteTable('items', {
   data: blob('data', { mode: 'buffer' }),
 });
 
-let server: PgServer;
+const suffix = randomBytes(6).toString('hex');
+/** The run's server (tests/pg/global-setup.ts), with `database` in its path. */
+function url(database: string): string {
+  const u = new URL(inject('pgUrl'));
+  u.pathname = `/${database}_${suffix}`;
+  return u.toString();
+}
+/** Runs one statement on the server's maintenance database. */
+async function admin(statement: string): Promise<void> {
+  const client = new pg.Client({ connectionString: inject('pgUrl') });
+  await client.connect();
+  try {
+    await client.query(statement);
+  } finally {
+    await client.end();
+  }
+}
+
 const open: PgSyncDb[] = [];
 /** A facade on the test database (no signer migrations: these tests make their own tables). */
 function facade(): PgSyncDb {
-  const db = new PgSyncDb(server.url('facade'), { migrate: false });
+  const db = new PgSyncDb(url('facade'), { migrate: false });
   open.push(db);
   return db;
 }
 
-describe.skipIf(!pgBinaries())('PostgreSQL facade', () => {
+describe('PostgreSQL facade', () => {
   let a: PgSyncDb;
   beforeAll(async () => {
-    server = await startPostgres();
-    await server.createDatabase('facade');
-  }, 60_000);
-  afterAll(() => {
+    await admin(`create database facade_${suffix}`);
+    await admin(`create database signer_${suffix}`);
+  });
+  afterAll(async () => {
     for (const db of open) db.close();
-    server?.stop();
+    await admin(`drop database if exists facade_${suffix} with (force)`);
+    await admin(`drop database if exists signer_${suffix} with (force)`);
   });
   beforeEach(() => {
     a ??= facade();
@@ -238,10 +258,9 @@ describe.skipIf(!pgBinaries())('PostgreSQL facade', () => {
     expect(c.lock.tryAcquire()).toBe(false);
   });
 
-  it('openDatabase takes a postgres:// URL: migrated at open (twice is harmless), drizzle over the signer tables', async () => {
-    await server.createDatabase('signer');
-    const store = openDatabase(server.url('signer'));
-    const again = openDatabase(server.url('signer').replace('postgres:', 'postgresql:'));
+  it('openDatabase takes a postgres:// URL: migrated at open (twice is harmless), drizzle over the signer tables', () => {
+    const store = openDatabase(url('signer'));
+    const again = openDatabase(url('signer').replace('postgres:', 'postgresql:'));
     try {
       expect(store.dialect).toBe('postgres');
       expect(store.lock?.tryAcquire()).toBe(true);
@@ -266,7 +285,7 @@ describe.skipIf(!pgBinaries())('PostgreSQL facade', () => {
   it('names the database without its password, and ends its connection at close', () => {
     expect(redactUrl('postgres://u:secret@h:5432/db')).toBe('postgres://u@h:5432/db');
     const b = facade();
-    expect(b.name).toBe(server.url('facade'));
+    expect(b.name).toBe(url('facade'));
     expect(b.open).toBe(true);
     b.close();
     expect(b.open).toBe(false);
