@@ -30,7 +30,8 @@ import { consoleModels, inferenceTasks } from '../../signer/db/index.js';
 import { ingest } from '../../signer/chain/watcher.js';
 import type { TaskSubmittedEvent } from '../../signer/chain/types.js';
 import { TEMPLATE_DATABASE } from '../pg/global-setup.js';
-import { ident, psqlSync } from '../pg/server.js';
+import { ident } from '../pg/server.js';
+import { PgSyncDb } from '../../signer/db/pg-sync.js';
 
 export const ESCROW = 'ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.inference-escrow';
 export const ARTIFACT_A = sha256Hex('model-a.onnx');
@@ -48,28 +49,29 @@ export interface TestSigner {
 export const PG_DIALECT = process.env.SIGNER_TEST_DIALECT === 'postgres';
 
 const testDatabases: string[] = [];
+/** This file's connection to the server for creating and dropping test databases (a psql per clone cost twice as much). */
+let admin: PgSyncDb | null = null;
 if (PG_DIALECT) {
   // One drop per test file, when its suites are done; `force` ends connections a test left open.
   afterAll(() => {
-    const names = testDatabases.splice(0);
-    if (names.length === 0) return;
-    psqlSync(
-      inject('pgUrl'),
-      names.map((n) => `drop database if exists ${ident(n)} with (force)`),
-    );
+    if (!admin) return;
+    for (const name of testDatabases.splice(0)) admin.exec(`drop database if exists ${ident(name)} with (force)`);
+    admin.close();
+    admin = null;
   });
 }
 
 /**
  * Where a test's signer database lives: a SQLite file under `dir` (":memory:" without one), or in
  * the `signer-pg` project a fresh PostgreSQL database cloned from the migrated template (its
- * postgres:// URL), dropped when the test file ends. Synchronous (psql), as `makeSigner` is.
+ * postgres:// URL), dropped when the test file ends. Synchronous, as `makeSigner` is.
  */
 export function testDatabaseLocation(dir?: string): string {
   if (!PG_DIALECT) return dir === undefined ? ':memory:' : join(dir, 'signer.db');
   const server = inject('pgUrl');
+  admin ??= new PgSyncDb(server, { migrate: false });
   const name = `t_${randomBytes(8).toString('hex')}`;
-  psqlSync(server, `create database ${ident(name)} template ${ident(TEMPLATE_DATABASE)} strategy file_copy`);
+  admin.exec(`create database ${ident(name)} template ${ident(TEMPLATE_DATABASE)} strategy file_copy`);
   testDatabases.push(name);
   const url = new URL(server);
   url.pathname = `/${name}`;
