@@ -211,6 +211,30 @@ describe('signer db copy', () => {
     expect(`${second?.stdout}${second?.stderr}`).not.toContain('pw-not-to-print');
   });
 
+  it('copies tables of several full batches (a prepared insert run again) and a remainder', async () => {
+    const file = join(dir, 'many.db');
+    const store = openDatabase(file);
+    const event = store.sqlite.prepare(
+      "insert into task_events (task_id, from_status, to_status, reason, at) values (?, 'pending', 'in_progress', 'leased', ?)",
+    );
+    store.sqlite.transaction(() => {
+      for (let i = 0; i < 2500; i++) event.run(`task-${i}`, i);
+    })();
+    store.close();
+    const url = await freshDatabase();
+    const report = await copyDatabase(file, url);
+    expect(report.find((r) => r.table === 'task_events')?.rows).toBe(2500);
+    const client = await connect(url);
+    try {
+      const { rows } = await client.query('select id, task_id, at from task_events order by id');
+      expect(rows.map((r) => [r.id, r.task_id, r.at])).toEqual(
+        Array.from({ length: 2500 }, (_, i) => [i + 1, `task-${i}`, i]),
+      );
+    } finally {
+      await client.end();
+    }
+  });
+
   it('batches at most 1,000 rows, and fewer when their values pass the byte budget', () => {
     const small = Array.from({ length: 2500 }, (_, i) => [i, `row ${i}`]);
     expect([...batches(small, 1000, 1 << 24)].map((b) => b.length)).toEqual([1000, 1000, 500]);
