@@ -97,9 +97,12 @@ describe('two replicas on one database', () => {
     const chainB = new FakeChain();
     const loops: Loop[] = [...startLoops(a.s, chainA), ...startLoops(b.s, chainB)];
     try {
-      // The leader's loops started (fresh nonces); the follower's did not.
+      // The leader's loops started (fresh nonces); the follower's did not, and it reads the tip
+      // the leader's watcher wrote (its own chain would say 10).
+      chainA.tip = 42;
       await until(() => chainA.resets === 1);
       expect(chainB.resets).toBe(0);
+      await until(() => b.s.chain.tipHeight === 42);
       const old = a.s.leader.epoch;
       const lost = Date.now();
       a.s.store.lock!.release();
