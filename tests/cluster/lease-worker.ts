@@ -1,10 +1,10 @@
 /**
- * One signer replica's pulls, on a thread of its own so that two replicas lease at the same time
- * (in one thread the synchronous facade runs one transaction after the other, and nothing
- * races). It opens the shared PostgreSQL database, waits for the test's "go", then pulls for every
- * node in turn, `rounds` times, and reports what it leased and any error.
+ * One signer replica's pulls, in a process of its own (as replicas are) so that two replicas lease
+ * at the same time: in one thread the synchronous facade runs one transaction after the other,
+ * and nothing races. Started by the test with `node --import tsx` and IPC; it opens the shared
+ * PostgreSQL database, waits for the test's "go", then pulls for every node in turn, `rounds`
+ * times, and reports what it leased and any error.
  */
-import { parentPort, workerData } from 'node:worker_threads';
 import { resolveConfig, type SignerConfigInput } from '../../signer/config/index.js';
 import { openDatabase } from '../../signer/db/index.js';
 import type { Services } from '../../signer/services.js';
@@ -24,7 +24,7 @@ export interface LeaseWorkerReport {
   errors: string[];
 }
 
-const data = workerData as LeaseWorkerData;
+const data = JSON.parse(process.env.LEASE_WORKER_DATA!) as LeaseWorkerData;
 const store = openDatabase(data.url);
 // Leasing reads only these of the services: no chain (no bonds, no tip), the scheduler's settings.
 const s = {
@@ -34,7 +34,7 @@ const s = {
   chain: { tipHeight: null },
 } as unknown as Services;
 
-parentPort!.once('message', () => {
+process.once('message', () => {
   const report: LeaseWorkerReport = { leased: [], errors: [] };
   for (let round = 0; round < data.rounds; round++) {
     // Each replica walks the nodes from another starting point, so pulls of one node meet on both.
@@ -50,6 +50,6 @@ parentPort!.once('message', () => {
     }
   }
   store.close();
-  parentPort!.postMessage(report);
+  process.send!(report, () => process.exit(0));
 });
-parentPort!.postMessage('ready');
+process.send!('ready');

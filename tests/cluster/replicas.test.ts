@@ -6,19 +6,20 @@
  * waiting on one replica is answered when its result reaches the other. Runs in the `signer-pg`
  * project only (tests/cluster).
  */
+import { type ChildProcess, fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NODE_AUTH_HEADERS, sha256Hex } from '../../protocol/index.js';
-import { spawnWorker } from '../../protocol/workers/spawn.js';
 import type { ModelHead } from '../../signer/catalog/index.js';
 import { createApp, createServices, openDatabase, resolveConfig, type Services } from '../../signer/index.js';
 import { getNode, registerNode } from '../../signer/nodes/index.js';
 import { acceptResult } from '../../signer/tasks/results.js';
-import { createTask, leaseNext } from '../../signer/tasks/index.js';
+import { leaseNext } from '../../signer/tasks/index.js';
 import { admit } from '../../signer/tokens/admission.js';
 import { createToken } from '../../signer/tokens/service.js';
 import { ARTIFACT_A, ESCROW, TestNode, body, testDatabaseLocation } from '../signer/helpers.js';
@@ -84,30 +85,14 @@ afterAll(async () => {
 });
 
 let nextTask = 1;
-/** A pending chain task of model A, as the leader's watcher would have ingested it. */
+/** A pending chain task of model A, as the leader's watcher would have ingested it (one raw insert). */
 function addTask(s: Services, at = Date.now()): string {
   const id = String(nextTask++);
-  createTask(
-    s.store,
-    {
-      task_id: id,
-      chain_task_id: id,
-      user_address: 'ST2CY5V39NHDPWSXMW9QDT3HC3GD6Q6XX4CFRK9AG',
-      fee: '1000',
-      infer_fee: '1000',
-      max_infer_time: 60_000,
-      model_type: 'model-a',
-      model_output: '1',
-      artifact_hash: ARTIFACT_A,
-      input_hash: sha256Hex(`input-${id}`),
-      deadline: null,
-      privacy: 'standard',
-      priority: 0,
-      source: 'chain',
-    },
-    'test task',
-    at,
-  );
+  s.store.sqlite
+    .prepare(
+      "insert into inference_tasks (task_id, chain_task_id, user_address, fee, infer_fee, max_infer_time, model_type, model_output, artifact_hash, input_hash, status, privacy, priority, source, created_at, updated_at) values (?, ?, 'ST2CY5V39NHDPWSXMW9QDT3HC3GD6Q6XX4CFRK9AG', '1000', '1000', 60000, 'model-a', '1', ?, ?, 'pending', 'standard', 0, 'chain', ?, ?)",
+    )
+    .run(id, id, ARTIFACT_A, sha256Hex(`input-${id}`), at, at);
   return id;
 }
 
@@ -130,19 +115,22 @@ describe('two replicas on one PostgreSQL database', () => {
       rounds: 6,
       scheduler: { max_in_flight_per_node: cap, prefer_better_node_ms: 0 },
     };
-    const workers = await Promise.all(
-      [0, 1].map(() => spawnWorker(new URL('./lease-worker.ts', import.meta.url), { workerData: data })),
+    const workers = [0, 1].map(() =>
+      fork(fileURLToPath(new URL('./lease-worker.ts', import.meta.url)), {
+        execArgv: ['--import', 'tsx'],
+        env: { ...process.env, LEASE_WORKER_DATA: JSON.stringify(data) },
+      }),
     );
     try {
-      await Promise.all(workers.map((w) => new Promise((ok) => w.once('message', ok))));
-      const reports = workers.map(
-        (w) =>
-          new Promise<LeaseWorkerReport>((ok, fail) => {
-            w.once('message', ok);
-            w.once('error', fail);
-          }),
-      );
-      for (const w of workers) w.postMessage('go');
+      const message = (w: ChildProcess) =>
+        new Promise<unknown>((ok, fail) => {
+          w.once('message', ok);
+          w.once('error', fail);
+          w.once('exit', (code) => fail(new Error(`lease worker exited with ${code}`)));
+        });
+      await Promise.all(workers.map(message));
+      const reports = workers.map((w) => message(w) as Promise<LeaseWorkerReport>);
+      for (const w of workers) w.send('go');
       const [ra, rb] = await Promise.all(reports);
       expect([...ra!.errors, ...rb!.errors]).toEqual([]);
       const leased = [...ra!.leased, ...rb!.leased];
@@ -164,7 +152,7 @@ describe('two replicas on one PostgreSQL database', () => {
       expect(twice).toEqual([]);
       expect(tasks.length - leased.length).toBe(60 - nodes.length * cap);
     } finally {
-      await Promise.all(workers.map((w) => w.terminate()));
+      for (const w of workers) w.kill();
     }
   });
 
