@@ -59,11 +59,9 @@ async function postgresAt(url: string): Promise<pg.Client> {
 async function postgresTotals(url: string): Promise<TaskTotals> {
   const client = await postgresAt(url);
   try {
-    // pg returns count (int8) and sum (numeric) as decimal strings: exact, made bigints here.
-    const { rows } = await client.query<Omit<TotalsRow, 'n' | 'payout'> & { n: string; payout: string | null }>(
-      PG_FORMS.get(TASK_TOTALS_SQL)!,
-    );
-    return foldTotals(rows.map((r) => ({ ...r, n: BigInt(r.n), payout: r.payout === null ? null : BigInt(r.payout) })));
+    // pg returns count (int8) and sum (numeric) as decimal strings: exact at any size.
+    const { rows } = await client.query<TotalsRow>(PG_FORMS.get(TASK_TOTALS_SQL)!);
+    return foldTotals(rows);
   } catch (err) {
     // Reconnect on the next pass rather than reuse a connection in an unknown state.
     await closeOpen();
