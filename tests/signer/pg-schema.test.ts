@@ -1,7 +1,7 @@
 /**
  * Schema drift between the dialects (issue 15): a SQLite file migrated with signer/db/migrations and
  * a PostgreSQL database migrated with signer/db/migrations-pg must hold the same tables, columns,
- * nullability, primary keys and indexes (partial ones included); and the committed migrations of
+ * nullability, defaults, primary keys and indexes (partial ones included); and the committed migrations of
  * both dialects must be what drizzle-kit makes of the tables today (which also catches a changed
  * default or index predicate). A sqlite column or index added without regenerating the PostgreSQL
  * migration (`npm run db:generate`) fails here. Also: the PostgreSQL migrations apply once when
@@ -35,7 +35,7 @@ interface IndexShape {
   columns: string[];
 }
 interface TableShape {
-  /** name → type, `?` suffix when nullable. */
+  /** name → type, `?` suffix when nullable, ` = default` when it has one. */
   columns: Record<string, string>;
   primaryKey: string[];
   indexes: Record<string, IndexShape>;
@@ -49,6 +49,9 @@ const PG_TYPE: Record<string, string> = {
   real: 'double precision',
   blob: 'bytea',
 };
+
+const column = (type: string, nullable: boolean, dflt: string | null) =>
+  type + (nullable ? '?' : '') + (dflt === null ? '' : ` = ${dflt}`);
 
 function sqliteShape(file: string): Shape {
   const store = openDatabase(file);
@@ -65,10 +68,11 @@ function sqliteShape(file: string): Shape {
         name: string;
         type: string;
         notnull: number;
+        dflt_value: string | null;
         pk: number;
       }[];
       const columns = Object.fromEntries(
-        info.map((c) => [c.name, PG_TYPE[c.type.toLowerCase()] + (c.notnull || c.pk ? '' : '?')]),
+        info.map((c) => [c.name, column(PG_TYPE[c.type.toLowerCase()], !(c.notnull || c.pk), c.dflt_value)]),
       );
       const primaryKey = info
         .filter((c) => c.pk > 0)
@@ -103,8 +107,14 @@ function sqliteShape(file: string): Shape {
 }
 
 async function pgShape(client: pg.ClientBase): Promise<Shape> {
-  const cols = await client.query<{ table_name: string; column_name: string; data_type: string; is_nullable: string }>(
-    "select table_name, column_name, data_type, is_nullable from information_schema.columns where table_schema = 'public'",
+  const cols = await client.query<{
+    table_name: string;
+    column_name: string;
+    data_type: string;
+    is_nullable: string;
+    column_default: string | null;
+  }>(
+    "select table_name, column_name, data_type, is_nullable, column_default from information_schema.columns where table_schema = 'public'",
   );
   const ixs = await client.query<{
     table_name: string;
@@ -127,7 +137,9 @@ async function pgShape(client: pg.ClientBase): Promise<Shape> {
   const shape: Shape = {};
   for (const c of cols.rows) {
     shape[c.table_name] ??= { columns: {}, primaryKey: [], indexes: {} };
-    shape[c.table_name].columns[c.column_name] = c.data_type + (c.is_nullable === 'YES' ? '?' : '');
+    // PostgreSQL writes a text default with its cast ('active'::text).
+    const dflt = c.column_default?.replace(/::[a-z ]+$/, '') ?? null;
+    shape[c.table_name].columns[c.column_name] = column(c.data_type, c.is_nullable === 'YES', dflt);
   }
   for (const ix of ixs.rows) {
     if (ix.primary) shape[ix.table_name].primaryKey = ix.columns;
@@ -192,7 +204,7 @@ describe('PostgreSQL schema', () => {
     expect(await generateSQLiteMigration(sqliteSnapshot, sqliteNow)).toEqual([]);
   });
 
-  it('migrates to the same tables, columns, nullability, keys and indexes as SQLite', async () => {
+  it('migrates to the same tables, columns, nullability, defaults, keys and indexes as SQLite', async () => {
     const client = await connect(await freshDatabase());
     try {
       await migratePostgres(client);
