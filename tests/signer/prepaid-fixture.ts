@@ -169,8 +169,9 @@ export class TestAccount {
         Date.now(),
         this.address,
       );
+    // The row's `owed` named with its table: PostgreSQL finds a bare one ambiguous beside excluded's.
     const owe = sql.prepare(
-      "insert into payee_credits (payee, owed, credited, updated_at) values (?, ?, '0', ?) on conflict(payee) do update set owed = cast(cast(owed as integer) + cast(excluded.owed as integer) as text)",
+      "insert into payee_credits (payee, owed, credited, updated_at) values (?, ?, '0', ?) on conflict(payee) do update set owed = cast(cast(payee_credits.owed as integer) + cast(excluded.owed as integer) as text)",
     );
     for (const leaf of leaves)
       for (const sh of split(leaf.fee, payees.node, payees.owner, payees.treasury))
