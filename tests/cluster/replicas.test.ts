@@ -23,7 +23,7 @@ import { leaseNext } from '../../signer/tasks/index.js';
 import { admit } from '../../signer/tokens/admission.js';
 import { createToken } from '../../signer/tokens/service.js';
 import { ARTIFACT_A, ESCROW, TestNode, body, testDatabaseLocation } from '../signer/helpers.js';
-import type { LeaseWorkerData, LeaseWorkerReport } from './lease-worker.js';
+import type { ReplicaWorkerData, ReplicaWorkerReport } from './replica-worker.js';
 
 const ORIGIN = 'http://localhost';
 const ADMIN = { username: 'admin', password: 'correct horse battery staple' };
@@ -96,6 +96,30 @@ function addTask(s: Services, at = Date.now()): string {
   return id;
 }
 
+/** Runs two replica workers (processes) on `data` at the same moment; their reports. */
+async function race(data: ReplicaWorkerData): Promise<ReplicaWorkerReport[]> {
+  const workers = [0, 1].map(() =>
+    fork(fileURLToPath(new URL('./replica-worker.ts', import.meta.url)), {
+      execArgv: ['--import', 'tsx'],
+      env: { ...process.env, REPLICA_WORKER_DATA: JSON.stringify(data) },
+    }),
+  );
+  const message = (w: ChildProcess) =>
+    new Promise<unknown>((ok, fail) => {
+      w.once('message', ok);
+      w.once('error', fail);
+      w.once('exit', (code) => fail(new Error(`replica worker exited with ${code}`)));
+    });
+  try {
+    await Promise.all(workers.map(message));
+    const reports = workers.map((w) => message(w) as Promise<ReplicaWorkerReport>);
+    for (const w of workers) w.send('go');
+    return await Promise.all(reports);
+  } finally {
+    for (const w of workers) w.kill();
+  }
+}
+
 const json = (payload: unknown, extra: Record<string, string> = {}): RequestInit => ({
   method: 'POST',
   headers: { 'content-type': 'application/json', origin: ORIGIN, ...extra },
@@ -109,51 +133,32 @@ describe('two replicas on one PostgreSQL database', () => {
     for (const n of nodes) registerNode(a.s.store, n.registration(), 1000);
     // More work than the nodes may hold at once: the cap, not the queue, decides how much is leased.
     const tasks = Array.from({ length: 60 }, () => addTask(a.s, Date.now() - 60_000));
-    const data: LeaseWorkerData = {
+    const data: ReplicaWorkerData = {
       url,
       nodes: nodes.map((n) => n.nodeId),
       rounds: 6,
       scheduler: { max_in_flight_per_node: cap, prefer_better_node_ms: 0 },
     };
-    const workers = [0, 1].map(() =>
-      fork(fileURLToPath(new URL('./lease-worker.ts', import.meta.url)), {
-        execArgv: ['--import', 'tsx'],
-        env: { ...process.env, LEASE_WORKER_DATA: JSON.stringify(data) },
-      }),
-    );
-    try {
-      const message = (w: ChildProcess) =>
-        new Promise<unknown>((ok, fail) => {
-          w.once('message', ok);
-          w.once('error', fail);
-          w.once('exit', (code) => fail(new Error(`lease worker exited with ${code}`)));
-        });
-      await Promise.all(workers.map(message));
-      const reports = workers.map((w) => message(w) as Promise<LeaseWorkerReport>);
-      for (const w of workers) w.send('go');
-      const [ra, rb] = await Promise.all(reports);
-      expect([...ra!.errors, ...rb!.errors]).toEqual([]);
-      const leased = [...ra!.leased, ...rb!.leased];
-      // Both replicas leased (the race was real), and no task was handed out twice.
-      expect(ra!.leased.length).toBeGreaterThan(0);
-      expect(rb!.leased.length).toBeGreaterThan(0);
-      expect(new Set(leased.map((l) => l.task)).size).toBe(leased.length);
-      expect(leased.length).toBe(nodes.length * cap);
-      const rows = a.s.store.sqlite
-        .prepare(
-          "select inference_node_id as node, count(*) as n from inference_tasks where status = 'in_progress' group by inference_node_id",
-        )
-        .all() as { node: string; n: number }[];
-      expect(rows.every((r) => r.n === cap)).toBe(true);
-      expect(rows.length).toBe(nodes.length);
-      const twice = a.s.store.sqlite
-        .prepare("select task_id from task_events where to_status = 'in_progress' group by task_id having count(*) > 1")
-        .all();
-      expect(twice).toEqual([]);
-      expect(tasks.length - leased.length).toBe(60 - nodes.length * cap);
-    } finally {
-      for (const w of workers) w.kill();
-    }
+    const [ra, rb] = await race(data);
+    expect([...ra!.errors, ...rb!.errors]).toEqual([]);
+    const leased = [...ra!.leased, ...rb!.leased];
+    // Both replicas leased (the race was real), and no task was handed out twice.
+    expect(ra!.leased.length).toBeGreaterThan(0);
+    expect(rb!.leased.length).toBeGreaterThan(0);
+    expect(new Set(leased.map((l) => l.task)).size).toBe(leased.length);
+    expect(leased.length).toBe(nodes.length * cap);
+    const rows = a.s.store.sqlite
+      .prepare(
+        "select inference_node_id as node, count(*) as n from inference_tasks where status = 'in_progress' group by inference_node_id",
+      )
+      .all() as { node: string; n: number }[];
+    expect(rows.every((r) => r.n === cap)).toBe(true);
+    expect(rows.length).toBe(nodes.length);
+    const twice = a.s.store.sqlite
+      .prepare("select task_id from task_events where to_status = 'in_progress' group by task_id having count(*) > 1")
+      .all();
+    expect(twice).toEqual([]);
+    expect(tasks.length - leased.length).toBe(60 - nodes.length * cap);
   });
 
   it('refuse on one replica, as a replay, a signed node request the other accepted', async () => {
@@ -207,7 +212,7 @@ describe('two replicas on one PostgreSQL database', () => {
     }
   });
 
-  it("count a token's rate limit across both replicas", () => {
+  it("count a token's rate limit across both replicas, also when both admit at once", async () => {
     const { view } = createToken(a.s.store, { name: 'shared', rate_limit_per_minute: 3, monthly_quota: 0 });
     const now = Date.now();
     expect(admit(a.s.store, view.id, now).kind).toBe('admitted');
@@ -215,6 +220,16 @@ describe('two replicas on one PostgreSQL database', () => {
     expect(admit(a.s.store, view.id, now + 2).kind).toBe('admitted');
     expect(admit(b.s.store, view.id, now + 3).kind).toBe('over_rate');
     expect(admit(a.s.store, view.id, now + 4).kind).toBe('over_rate');
+    // Two replicas admitting 40 requests each at the same moment: exactly the limit passes, none fails
+    // (REPEATABLE READ: the second writer of the counters runs again on the first's result).
+    const busy = createToken(a.s.store, { name: 'busy', rate_limit_per_minute: 50, monthly_quota: 0 }).view;
+    const reports = await race({ url, nodes: [], rounds: 0, scheduler: {}, tokenId: busy.id, admits: 40 });
+    expect(reports.flatMap((r) => r.errors)).toEqual([]);
+    const total = (kind: string) => reports.reduce((n, r) => n + (r.admissions[kind] ?? 0), 0);
+    expect(total('admitted')).toBe(50);
+    expect(total('over_rate')).toBe(30);
+    const row = a.s.store.sqlite.prepare('select minute_count, total_count from api_tokens where id = ?').get(busy.id);
+    expect(row).toEqual({ minute_count: 50, total_count: 50 });
   });
 
   it('answer a direct request waiting on one replica when its task completes on the other', async () => {
