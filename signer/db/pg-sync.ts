@@ -189,7 +189,9 @@ export class PgSyncDb implements SyncDb {
         code: '57014',
       });
     }
-    const reply = receiveMessageOnPort(this.port)?.message as PgReply;
+    // The worker posts before it raises the flag: a raised flag means the reply is there.
+    const reply = receiveMessageOnPort(this.port)?.message as PgReply | undefined;
+    if (!reply) throw new Error(`the PostgreSQL thread woke without a reply (${this.name})`);
     if (!reply.ok) {
       const e = Object.assign(new Error(reply.error.message), reply.error);
       if (this.depth > 0 && isRetryable(e)) this.poisoned = e;

@@ -1,7 +1,7 @@
 /**
  * SQLite SQL text → PostgreSQL SQL text, for the synchronous PostgreSQL facade (./pg-sync.ts).
  * A statement the code writes in a SQLite-only form has its PostgreSQL form in PG_FORMS (looked
- * up by exact text); then every text gets the generic rewrite: `?` and `:name` placeholders
+ * up by exact text); then every text gets the generic rewrite: `?`, `:name` and `@name` placeholders
  * become `$n` (outside quoted strings, quoted identifiers and comments; `::type` casts are kept),
  * and `cast(… as integer)` becomes `cast(… as bigint)` (SQLite's integer is 64-bit, PostgreSQL's
  * is 32-bit: ms timestamps and micro-STX amounts overflow it); drizzle's table-qualified conflict
@@ -10,7 +10,7 @@
  */
 import { PG_FORMS } from './pg-forms.js';
 
-/** A translated statement: its PostgreSQL text, and the names of its `:name` parameters in `$n` order. */
+/** A translated statement: its PostgreSQL text, and the names of its `:name`/`@name` parameters in `$n` order. */
 export interface Translated {
   text: string;
   /** Named parameters by position (`$1` = names[0]); null when the statement uses `?` (or none). */
@@ -67,7 +67,7 @@ export function rewrite(src: string): Translated {
     } else if (c === ':' && src[i + 1] === ':') {
       out += '::';
       i += 2;
-    } else if (c === ':' && /[A-Za-z_]/.test(src[i + 1] ?? '')) {
+    } else if ((c === ':' || c === '@') && /[A-Za-z_]/.test(src[i + 1] ?? '')) {
       let j = i + 1;
       while (j < src.length && /\w/.test(src[j]!)) j++;
       const name = src.slice(i + 1, j);
@@ -79,7 +79,7 @@ export function rewrite(src: string): Translated {
     } else {
       // Copy the run up to the next character that may start something above.
       let j = i + 1;
-      while (j < src.length && !'\'"-/?:'.includes(src[j]!)) j++;
+      while (j < src.length && !'\'"-/?:@'.includes(src[j]!)) j++;
       out += castsToBigint(src.slice(i, j));
       i = j;
     }

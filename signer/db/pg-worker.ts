@@ -60,7 +60,12 @@ let held = false;
 const names = new Map<string, string>();
 const MAX_NAMED = 2_000;
 
+/** True from a request's arrival to its reply: exactly one reply per request. */
+let pending = false;
+
 function reply(r: PgReply): void {
+  if (!pending) return;
+  pending = false;
   port.postMessage(r);
   Atomics.store(flag, 0, 1);
   Atomics.notify(flag, 0);
@@ -170,5 +175,11 @@ async function handle(req: PgRequest): Promise<PgReply> {
 }
 
 port.on('message', (req: PgRequest) => {
+  pending = true;
   handle(req).then(reply, (e) => reply(failure(e)));
+});
+// The main thread is blocked on the flag: whatever goes wrong here must still wake it.
+process.on('uncaughtException', (e) => {
+  broken ??= e;
+  reply(failure(e));
 });

@@ -13,6 +13,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, inject, it } from 'vitest';
 import { chainCursor, openDatabase } from '../../signer/db/index.js';
 import { PgSyncDb, redactUrl } from '../../signer/db/pg-sync.js';
+import { translate } from '../../signer/db/pg-translate.js';
 import { atomic, isRetryable } from '../../signer/db/statements.js';
 
 const items = sqliteTable('items', {
@@ -40,6 +41,25 @@ async function admin(statement: string): Promise<void> {
     await client.end();
   }
 }
+
+describe('SQLite text to PostgreSQL', () => {
+  it('numbers ? and named parameters outside quotes and comments, keeps ::casts, widens integer casts', () => {
+    expect(translate('select ? a, \'?\' b, "?" c -- ?\n, /* ? */ ? d')).toEqual({
+      text: 'select $1 a, \'?\' b, "?" c -- ?\n, /* ? */ $2 d',
+      names: null,
+    });
+    expect(translate("select :a::bigint, @b, ':a', :a, 'it''s :c'")).toEqual({
+      text: "select $1::bigint, $2, ':a', $1, 'it''s :c'",
+      names: ['a', 'b'],
+    });
+    expect(translate('select cast(fee as integer), CAST(x AS  INTEGER )').text).toBe(
+      'select cast(fee as bigint), CAST(x as  bigint )',
+    );
+    expect(
+      translate('insert into "t" ("id") values (?) on conflict ("t"."id") do update set "n" = "t"."n" + 1').text,
+    ).toBe('insert into "t" ("id") values ($1) on conflict ("id") do update set "n" = "t"."n" + 1');
+  });
+});
 
 const open: PgSyncDb[] = [];
 /** A facade on the test database (no signer migrations: these tests make their own tables). */
@@ -106,6 +126,8 @@ describe('PostgreSQL facade', () => {
   it('binds named parameters from one object, a name used twice binding once', () => {
     const row = a.prepare("select :a::bigint + 1 as n, :b as b, :a::text || ':a' as again").get({ a: 41, b: 'x' });
     expect(row).toEqual({ n: 42, b: 'x', again: '41:a' });
+    // better-sqlite3's other spelling (signer/uploads' sweep uses it).
+    expect(a.prepare('select @cutoff::bigint as c').pluck().get({ cutoff: 7 })).toBe(7);
   });
 
   it('nests transactions as savepoints: an inner failure rolls back the inner part only', () => {
