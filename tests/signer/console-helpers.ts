@@ -3,6 +3,7 @@
  * headers that pass both the origin check and the token check, for JSON and form requests; and
  * the console's one-time setup token, read from the file the signer wrote as an operator would.
  */
+import { createHash, randomBytes } from 'node:crypto';
 import type { Hono } from 'hono';
 import { readSetupToken } from '../../signer/console/setup.js';
 import type { Services } from '../../signer/services.js';
@@ -27,11 +28,31 @@ export function sessionCookieOf(res: Response): string {
 }
 
 /** A signer under test: its app, and its services when the console may still need its admin created. */
-export type ConsoleTarget = Hono<any> | { app: Hono<any>; s: Pick<Services, 'consoleSetup'> };
+export type ConsoleTarget = Hono<any> | { app: Hono<any>; s: Pick<Services, 'consoleSetup' | 'store'> };
 
-/** The console's one-time setup token, as the signer wrote it next to its database; null once an admin exists (or without a file). */
-export function setupToken(s: Pick<Services, 'consoleSetup'>): string | null {
-  return s.consoleSetup.file ? readSetupToken(s.consoleSetup.file) : null;
+/** Tokens setupToken put in a PostgreSQL signer's console_setup row, by the signer's setup. */
+const sharedTokens = new WeakMap<object, string>();
+
+/**
+ * The console's one-time setup token, as the signer wrote it next to its database; null once an
+ * admin exists (or without a file). On PostgreSQL the database keeps only the token's hash (the
+ * token went to the log, silent here): the row gets a token of ours, as an operator with the
+ * database could do, the same one on every call while it is there.
+ */
+export function setupToken(s: Pick<Services, 'consoleSetup' | 'store'>): string | null {
+  if (s.store.dialect !== 'postgres') return s.consoleSetup.file ? readSetupToken(s.consoleSetup.file) : null;
+  const hash = (token: string) => createHash('sha256').update(token).digest('hex');
+  const row = s.store.sqlite.prepare('select token_sha256 from console_setup where id = 1').get() as
+    | { token_sha256: string }
+    | undefined;
+  if (!row) return null;
+  let token = sharedTokens.get(s.consoleSetup);
+  if (!token || hash(token) !== row.token_sha256) {
+    token = randomBytes(32).toString('base64url');
+    s.store.sqlite.prepare('update console_setup set token_sha256 = ? where id = 1').run(hash(token));
+    sharedTokens.set(s.consoleSetup, token);
+  }
+  return token;
 }
 
 /**
