@@ -28,7 +28,10 @@ const PG_ONLY = [
 
 /**
  * Signer suites `signer-pg` does not run again on PostgreSQL (seconds: vitest's results cache on
- * this 2-core machine, 2026-12-07; the subset left is ~200 file-seconds on SQLite).
+ * this 2-core machine, 2026-12-07; the subset left is ~260 file-seconds on SQLite). On PostgreSQL
+ * a suite took 2-30x its SQLite time at load 15 (10:00-10:25 UTC), most for many small tests (state
+ * 4 s -> 98 s, periods 1 s -> 27 s): each test database costs a clone (0.1-0.9 s) and a facade
+ * open (0.3-0.9 s), each statement 5-20 ms at that load.
  */
 const NOT_ON_PG = [
   // SQLite engine or file specific: a SIGKILLed signer recovering its SQLite file (78 s, 36 s),
