@@ -8,12 +8,15 @@
  *
  * Replicas on one PostgreSQL (issue 15) each keep their own queue of the requests they took, but
  * the node's result may reach any replica: there each replica polls its waiting tasks' status,
- * since the `ended` event only fires on the replica that accepted the result.
+ * since the `ended` event only fires on the replica that accepted the result. A replica starting
+ * adopts every open direct request, as a restarted SQLite signer does (its own, or those of a
+ * replica that stopped); so that a request tracked by two replicas is metered once, the replica
+ * that finishes it first claims it in `replay_keys` (a one-time key, as a signature is).
  */
 import { and, eq, inArray, notInArray } from 'drizzle-orm';
 import { sha256Hex, type OipTensor, type TaskStatus } from '../../protocol/index.js';
 import type { ModelHead } from '../catalog/index.js';
-import { inferenceTasks, inputBlobs } from '../db/index.js';
+import { inferenceTasks, inputBlobs, prepared } from '../db/index.js';
 import { ApiError } from '../errors.js';
 import type { Services } from '../services.js';
 import { createTask, getTask, IllegalTransitionError, transition, type TaskRow } from '../tasks/index.js';
@@ -69,6 +72,9 @@ const ACTIVE: TaskStatus[] = ['pending', 'in_progress'];
 /** How often a replica on PostgreSQL looks for its requests' tasks ended on another replica. */
 export const ENDED_POLL_MS = 250;
 
+/** How long a finished request's claim is kept: far longer than any replica takes to see it ended. */
+const FINISH_CLAIM_MS = 3_600_000;
+
 /** Stores a clear request's input blob (what the node fetches, or gets inline, and checks against input_hash); returns its hash. */
 function storeClearInput(store: Services['store'], item: QueuedInput, now: number): string {
   const bytes = Buffer.from(item.body ?? JSON.stringify({ inputs: item.inputs }));
@@ -99,8 +105,6 @@ export class DirectInference {
     if (s.store.dialect === 'postgres') {
       this.#poll = setInterval(() => this.#pollEnded(), ENDED_POLL_MS);
       this.#poll.unref();
-      // Open direct tasks may be another live replica's requests: adopting them would meter them twice.
-      return;
     }
     // After a restart, requests still queued or running keep their timeouts.
     const open = s.store.db
@@ -241,12 +245,36 @@ export class DirectInference {
     }
   }
 
+  /** True for the one replica that meters a request (always on SQLite, where one signer tracks it). */
+  #claimFinish(taskId: string): boolean {
+    const { store } = this.#s;
+    if (store.dialect !== 'postgres') return true;
+    const claim = 'insert into replay_keys (key, expires_at) values (?, ?) on conflict do nothing';
+    return prepared(store.sqlite, claim).run(`finished ${taskId}`, Date.now() + FINISH_CLAIM_MS).changes === 1;
+  }
+
   /** Leaves the queue: meter the request and wake whoever waits for it. */
   #finish(taskId: string): void {
     const entry = this.#active.get(taskId)!;
     clearTimeout(entry.timer);
     this.#active.delete(taskId);
     const task = getTask(this.#s.store, taskId)!;
+    let mine: boolean;
+    try {
+      mine = this.#claimFinish(taskId);
+    } catch (err) {
+      mine = false;
+      this.#s.log.error({ err, task_id: taskId }, 'claiming a finished direct inference failed; not metered here');
+    }
+    if (mine) this.#charge(task, entry.ctx);
+    const waiters = this.#waiters.get(taskId) ?? [];
+    this.#waiters.delete(taskId);
+    for (const wake of waiters) wake(task);
+  }
+
+  /** Meters a finished request, and pays or releases its prepaid charge. */
+  #charge(task: TaskRow, ctx: DirectContext): void {
+    const taskId = task.task_id;
     try {
       // A call charged to a prepaid account: paid when it completed, its reservation released
       // when it failed or timed out (a timeout emits no 'ended', so this is where it is seen).
@@ -261,12 +289,9 @@ export class DirectInference {
       );
     }
     try {
-      if (!entry.ctx.batch) meterTask(this.#s, task, entry.ctx);
+      if (!ctx.batch) meterTask(this.#s, task, ctx);
     } catch (err) {
       this.#s.log.error({ err, task_id: taskId }, 'metering a direct inference failed');
     }
-    const waiters = this.#waiters.get(taskId) ?? [];
-    this.#waiters.delete(taskId);
-    for (const wake of waiters) wake(task);
   }
 }

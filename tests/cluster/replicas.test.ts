@@ -254,6 +254,9 @@ describe('two replicas on one PostgreSQL database', () => {
       timeoutMs: 30_000,
     });
     const answered = a.s.inference.finished(task!.task_id);
+    // A replica starting now adopts the open request too (as a restarted signer does): both track it.
+    const c = replica(url);
+    expect(c.s.inference.size).toBe(1);
     const leased = leaseNext(b.s, node.nodeId)!;
     expect(leased.task_id).toBe(task!.task_id);
     const done = await acceptResult(b.s, getNode(b.s.store, node.nodeId)!, node.result(leased));
@@ -263,5 +266,10 @@ describe('two replicas on one PostgreSQL database', () => {
     expect(row?.status).toBe('completed');
     // The waiter polls every 250 ms.
     expect(Date.now() - started).toBeLessThan(2_000);
+    // Both replicas that tracked it let it go, and it is metered once.
+    await expect.poll(() => c.s.inference.size, { timeout: 3_000 }).toBe(0);
+    const logs = a.s.store.sqlite.prepare("select status from inference_logs where request_id = 'direct-across'").all();
+    expect(logs).toEqual([{ status: 'success' }]);
+    await c.close();
   });
 });
