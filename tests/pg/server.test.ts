@@ -2,7 +2,7 @@
  * The tests' PostgreSQL: a server of its own starts and stops clean (also when its process exits
  * without stopping it), and the run's template clones into independent, migrated databases.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -11,6 +11,14 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { testDatabaseLocation } from '../signer/helpers.js';
 import { startPostgres, type PgServer } from './server.js';
+
+/** A script that starts a server, prints its folder and port, then runs `then`. */
+function starter(then: string): string {
+  return `import { startPostgres } from ${JSON.stringify(join(import.meta.dirname, 'server.ts'))};
+const s = await startPostgres();
+console.log(JSON.stringify({ dir: s.dir, port: s.port }));
+${then}`;
+}
 
 async function query<T>(url: string, sql: string): Promise<T[]> {
   const client = new pg.Client({ connectionString: url });
@@ -56,17 +64,39 @@ describe('startPostgres', () => {
   });
 
   it('is stopped and removed when its process exits without stopping it', async () => {
-    const script = `import { startPostgres } from ${JSON.stringify(join(import.meta.dirname, 'server.ts'))};
-const s = await startPostgres();
-console.log(JSON.stringify({ dir: s.dir, port: s.port }));
-process.exit(0);`;
-    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
+    const child = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', starter('process.exit(0);')],
+      {
+        encoding: 'utf8',
+        timeout: 60_000,
+      },
+    );
     expect(child.status, child.stderr).toBe(0);
     const { dir, port } = JSON.parse(child.stdout.trim().split('\n').at(-1)!) as { dir: string; port: number };
     expect(existsSync(dir)).toBe(false);
+    expect(await refused(port)).toBe(true);
+  });
+
+  it('is stopped and removed soon after its process is SIGKILLed', async () => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', starter('setInterval(() => {}, 1000);')],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    const line = await new Promise<string>((resolve) => {
+      let out = '';
+      child.stdout!.on('data', (b: Buffer) => {
+        out += b.toString();
+        if (out.includes('\n')) resolve(out.trim());
+      });
+    });
+    const { dir, port } = JSON.parse(line) as { dir: string; port: number };
+    expect(await refused(port)).toBe(false);
+    child.kill('SIGKILL');
+    await expect.poll(() => existsSync(dir), { timeout: 15_000, interval: 200 }).toBe(false);
     expect(await refused(port)).toBe(true);
   });
 });

@@ -1,9 +1,10 @@
 /**
  * A throwaway PostgreSQL server for tests and benches: Debian's `postgresql` binaries, `initdb` in a
  * temporary folder, `pg_ctl` on a free loopback port, durability off (a test database never
- * survives a crash on purpose), stopped and removed with the process at the latest.
+ * survives a crash on purpose), stopped and removed with the process at the latest (even a
+ * SIGKILLed one).
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
@@ -90,11 +91,28 @@ export async function startPostgres(opts: PgServerOptions = {}): Promise<PgServe
     // cwd: the tools chdir back to it, and `postgres` cannot read root's home.
     return execFileSync(file, argv, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
   };
+  // A SIGKILLed test process runs no exit handler: a shell outliving it stops the server then.
+  const pgCtl = asRoot ? 'runuser -u postgres -- "$4"' : '"$4"';
+  const watchdog = spawn(
+    'sh',
+    [
+      '-c',
+      `while kill -0 "$1" 2>/dev/null; do sleep 1; done; ${pgCtl} -D "$3" -m immediate -w stop >/dev/null 2>&1; rm -rf "$2"`,
+      'pg-watchdog',
+      String(process.pid),
+      dir,
+      data,
+      join(bin, 'pg_ctl'),
+    ],
+    { detached: true, stdio: 'ignore' },
+  );
+  watchdog.unref();
   let stopped = false;
   const stop = () => {
     if (stopped) return;
     stopped = true;
     process.off('exit', stop);
+    watchdog.kill();
     try {
       if (existsSync(join(data, 'postmaster.pid'))) run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
     } finally {
