@@ -203,7 +203,7 @@ export class PgSyncDb implements SyncDb {
   /** Runs a SQLite statement text (translated) with its parameters. */
   query(sql: string, params: unknown[], array: boolean): { rows: unknown[]; changes: number } {
     if (!this.isOpen) throw new TypeError('The database connection is not open');
-    const r = this.call({ op: 'query', sql, params, array });
+    const r = this.call({ op: 'query', sql, params, array, idle: this.depth === 0 });
     if (r.bytea) {
       for (const row of r.rows as Record<string | number, unknown>[])
         for (const k of r.bytea) {
@@ -221,7 +221,7 @@ export class PgSyncDb implements SyncDb {
 
   exec(sql: string): this {
     if (!this.isOpen) throw new TypeError('The database connection is not open');
-    this.call({ op: 'exec', sql: translate(sql).text });
+    this.call({ op: 'exec', sql: translate(sql).text, idle: this.depth === 0 });
     return this;
   }
 

@@ -24,8 +24,8 @@ export interface PgWorkerData {
 /** One request from the facade. */
 export type PgRequest =
   | { op: 'open' }
-  | { op: 'query'; sql: string; params: unknown[]; array: boolean }
-  | { op: 'exec'; sql: string }
+  | { op: 'query'; sql: string; params: unknown[]; array: boolean; idle: boolean }
+  | { op: 'exec'; sql: string; idle: boolean }
   | { op: 'lock'; what: 'try' | 'alive' | 'release'; key: string }
   | { op: 'close' };
 
@@ -48,17 +48,34 @@ pg.types.setTypeParser(16, (text: string) => (text === 't' ? 1 : 0));
 const { port, flag, url, migrate } = workerData as PgWorkerData;
 /** Session limits: a lock wait or a runaway statement blocks the replica's event loop, so both are bounded. */
 const SESSION = { statement_timeout: 5_000, lock_timeout: 2_000 };
-const client = new pg.Client({ connectionString: url, ...SESSION });
-let broken: Error | null = null;
-client.on('error', (e) => {
-  broken = e;
-});
-let lock: pg.Client | null = null;
-/** True while `lock`'s session holds the advisory lock. */
-let held = false;
 /** Named (server-side prepared) statements by text; bounded, since drizzle's multi-row inserts vary. */
 const names = new Map<string, string>();
 const MAX_NAMED = 2_000;
+/** Why the connection is unusable (server restart, backend terminated, network), until a new one is made. */
+let broken: Error | null = null;
+
+function connection(): pg.Client {
+  const c = new pg.Client({ connectionString: url, ...SESSION });
+  c.on('error', (e) => {
+    if (c === client) broken ??= e;
+  });
+  c.on('end', () => {
+    if (c === client) broken ??= Object.assign(new Error('the PostgreSQL connection ended'), { code: '08006' });
+  });
+  return c;
+}
+let client = connection();
+
+/** A new connection in place of a broken one, made only between transactions (a transaction's work died with the old one). */
+async function reconnect(): Promise<void> {
+  client = connection();
+  names.clear();
+  broken = null;
+  await client.connect();
+}
+let lock: pg.Client | null = null;
+/** True while `lock`'s session holds the advisory lock. */
+let held = false;
 
 /** True from a request's arrival to its reply: exactly one reply per request. */
 let pending = false;
@@ -144,7 +161,10 @@ async function handle(req: PgRequest): Promise<PgReply> {
     await client.end().catch(() => undefined);
     return { ok: true, rows: [], changes: 0, bytea: null };
   }
-  if (broken) return failure(broken);
+  if (broken) {
+    if (!('idle' in req && req.idle)) return failure(broken);
+    await reconnect();
+  }
   switch (req.op) {
     case 'open':
       await client.connect();

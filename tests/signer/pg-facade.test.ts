@@ -304,6 +304,24 @@ describe('PostgreSQL facade', () => {
     }
   });
 
+  it('makes a new connection between transactions once its own is gone', () => {
+    const b = facade();
+    const c = facade();
+    const backend = () => c.prepare('select pg_backend_pid() as p').pluck().get() as number;
+    const before = backend();
+    b.prepare('select pg_terminate_backend(?::int)').run(before);
+    // A statement that meets the dead connection fails (whether it ran is unknown); later ones get a new one.
+    let after: number | null = null;
+    for (let tries = 0; after === null && tries < 50; tries++) {
+      try {
+        after = backend();
+      } catch {}
+    }
+    expect(after).not.toBeNull();
+    expect(after).not.toBe(before);
+    expect(c.transaction(() => backend())()).toBe(after);
+  });
+
   it('names the database without its password, and ends its connection at close', () => {
     expect(redactUrl('postgres://u:secret@h:5432/db')).toBe('postgres://u@h:5432/db');
     const b = facade();
