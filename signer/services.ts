@@ -131,6 +131,7 @@ export function createServices(opts: ServiceOptions): Services {
   announceSetup(services.consoleSetup, opts.store, services.log, baseUrlOf(config));
   const accounts = opts.chain && accountsEnabled(config) ? new PrepaidAccounts(services, opts.chain) : null;
   const dashboardTotals = new AllTimeTotals(opts.store.sqlite, {
+    location: opts.store.location,
     refreshMs: config.dashboard.totals_refresh_ms,
     log: services.log,
   });

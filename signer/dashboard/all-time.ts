@@ -23,6 +23,11 @@ export interface AllTimeOptions {
   log: Logger;
   /** Make each pass inside the poll that needs it (default: only for an in-memory database). */
   inline?: boolean;
+  /**
+   * What the thread opens (default: the connection's name). A PostgreSQL connection's name has no
+   * password, so the signer passes the location it opened, password included.
+   */
+  location?: string;
 }
 
 /** How long closing waits for a pass under way (a pass takes well under a second). */
@@ -98,7 +103,7 @@ export class AllTimeTotals {
         idleMs: Math.max(60_000, 3 * this.opts.refreshMs),
         resourceLimits: { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 8 },
       });
-      const { totals, ms } = await (await this.#pool).call('totals', { path: this.sqlite.name });
+      const { totals, ms } = await (await this.#pool).call('totals', { path: this.opts.location ?? this.sqlite.name });
       this.lastPassMs = ms;
       this.#last = { ...totals, at };
       return this.#last;

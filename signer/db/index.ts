@@ -30,6 +30,8 @@ export interface SignerDatabase {
   dialect: Dialect;
   /** The replicas' leader lock (PostgreSQL only: a single SQLite signer always leads). */
   lock?: LeaderLock;
+  /** What it was opened from, password included: for a second connection of this process only, never to print. */
+  location: string;
   close(): void;
 }
 
@@ -49,7 +51,7 @@ export function openDatabase(location: string): SignerDatabase {
     const pg = new PgSyncDb(location);
     // drizzle's better-sqlite3 session only prepares, runs and nests transactions: the facade's surface.
     const db = drizzle({ client: pg as unknown as Database.Database, schema });
-    return { db, sqlite: pg, dialect: 'postgres', lock: pg.lock, close: () => pg.close() };
+    return { db, sqlite: pg, dialect: 'postgres', lock: pg.lock, location, close: () => pg.close() };
   }
   if (location !== ':memory:') mkdirSync(dirname(location), { recursive: true });
   const sqlite = new Database(location);
@@ -61,5 +63,11 @@ export function openDatabase(location: string): SignerDatabase {
   const db = drizzle({ client: sqlite, schema });
   migrate(db, { migrationsFolder });
   // better-sqlite3's transaction() returns its own Transaction type, which SyncDb's `F` does not admit.
-  return { db, sqlite: sqlite as unknown as SyncDb, dialect: 'sqlite', close: () => sqlite.close() };
+  return {
+    db,
+    sqlite: sqlite as unknown as SyncDb,
+    dialect: 'sqlite',
+    location,
+    close: () => sqlite.close(),
+  };
 }

@@ -189,8 +189,13 @@ export class PgSyncDb implements SyncDb {
         code: '57014',
       });
     }
-    // The worker posts before it raises the flag: a raised flag means the reply is there.
-    const reply = receiveMessageOnPort(this.port)?.message as PgReply | undefined;
+    // The worker posts before it raises the flag, so the reply should be there; under a loader
+    // hook (tsx in a worker) it was seen to land a moment after the wake: look again briefly.
+    let reply = receiveMessageOnPort(this.port)?.message as PgReply | undefined;
+    for (let tries = 0; !reply && tries < 200; tries++) {
+      sleep(1);
+      reply = receiveMessageOnPort(this.port)?.message as PgReply | undefined;
+    }
     if (!reply) throw new Error(`the PostgreSQL thread woke without a reply (${this.name})`);
     if (!reply.ok) {
       const e = Object.assign(new Error(reply.error.message), reply.error);
