@@ -41,7 +41,7 @@ import { accountRow, receiptOf } from '../../signer/accounts/index.js';
 import { getTask } from '../../signer/tasks/state.js';
 import { call, DEPLOYER, keyOf, mined } from '../devnet/helpers.js';
 import { chainFixture, ESCROW, type ChainFixture } from './devnet-fixture.js';
-import { body, testDatabaseLocation, TestNode, TestRequester } from './helpers.js';
+import { body, PG_DIALECT, testDatabaseLocation, TestNode, TestRequester } from './helpers.js';
 import { buildEnvelope, sealedInputPath, sealTo } from '../../protocol/index.js';
 
 const CHAIN_ID = 0x80000000;
@@ -338,7 +338,11 @@ describe('quotes', () => {
     expect((await app.request(`/api/v1/quote?account=${bob.address}&model_output=999`)).status).toBe(404);
     // Level 3 with one node never completes here: let it expire through the tick below.
     s.store.sqlite
-      .prepare("update prepaid_receipts set request = json_set(request, '$.expiry', '1') where task_id = ?")
+      .prepare(
+        PG_DIALECT
+          ? "update prepaid_receipts set request = jsonb_set(request::jsonb, '{expiry}', to_jsonb('1'::text))::text where task_id = ?"
+          : "update prepaid_receipts set request = json_set(request, '$.expiry', '1') where task_id = ?",
+      )
       .run(taskIdOf(withQuote));
     expect(s.accounts!.tick().expired).toContain(taskIdOf(withQuote));
   });
@@ -529,7 +533,7 @@ describe('throughput', () => {
     const seconds = (performance.now() - started) / 1000;
     const rate = 1_000 / seconds;
     console.log(
-      `prepaid intake: 1000 signed requests in ${seconds.toFixed(2)} s = ${Math.round(rate)} requests/s (app.request, one SQLite transaction per call of 100)`,
+      `prepaid intake: 1000 signed requests in ${seconds.toFixed(2)} s = ${Math.round(rate)} requests/s (app.request, one ${PG_DIALECT ? 'PostgreSQL' : 'SQLite'} transaction per call of 100)`,
     );
     expect(results.filter((r: { status?: string }) => r.status === 'accepted')).toHaveLength(1_000);
     expect(
@@ -540,8 +544,9 @@ describe('throughput', () => {
       ).n,
     ).toBe(1_001);
     expect(accountRow(s.store, busy.address)!.reserved).toBe('1001000');
-    // Loose: the machine is shared; the measured rate is printed above.
-    expect(rate).toBeGreaterThan(300);
+    // Loose: the machine is shared; the measured rate is printed above. On PostgreSQL each statement
+    // is a round trip through the facade's thread: 48 requests/s measured at load 15.
+    expect(rate).toBeGreaterThan(PG_DIALECT ? 20 : 300);
   }, 120_000);
 
   it('reads an account it does not track from the chain at most once per account_cache_ms, however often anyone asks', async () => {
