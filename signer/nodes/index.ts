@@ -82,7 +82,11 @@ export function registerNode(
     if (count >= maxNodes)
       throw new RegistrationError(`the signer accepts at most ${maxNodes} active nodes; try again later`, 'full');
     const row = { node_id: req.node_id, public_key: req.public_key, created_at: now, reputation_at: now, ...fields };
-    store.db.insert(inferenceNodes).values(row).run();
+    // Another replica may register this id or key at the same moment. On PostgreSQL a row it committed
+    // after this transaction's snapshot makes this insert a serialization failure (40001), not a unique
+    // violation (a 500), so the transaction runs again and answers as a second request would. A row this
+    // snapshot can see was found above, so nothing is skipped here (SQLite serializes writers).
+    store.db.insert(inferenceNodes).values(row).onConflictDoNothing().run();
     return { node: getNode(store, req.node_id)!, created: true };
   })();
 }

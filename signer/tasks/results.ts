@@ -284,7 +284,7 @@ function recordVote(s: Services, node: NodeRow, task: TaskRow, vote: Vote, now: 
   if (task.security === 1 && votes.length === 1 && !anotherNodeServes(s, task.artifact_hash, [node.node_id])) {
     // A sampled check with nobody to run it would only let the task time out: settle the one result.
     recordOutcome(s.store, node.node_id, true, latency, halfLife, now);
-    return keepFirstResult(s, task, vote, 'no other online node serves the model', now);
+    return keepFirstResult(s, task, vote, 'no other online node serves the model', now, effects);
   }
   const ctx = (reason: string) => ({ reason, nodeId: node.node_id, expect: ['in_progress'] as const, now });
   if (votes.length < runs) {

@@ -60,10 +60,19 @@ export function completeUncheckable(s: Services, now = Date.now()): string[] {
   return done;
 }
 
-/** Completes a sampled task (pending, or in progress with its first result) on `vote` alone, saying why its check did not run. */
-export function keepFirstResult(s: Services, task: TaskRow, vote: Vote, why: string, now: number): TaskRow {
-  s.metrics.spotChecks.inc({ outcome: 'skipped' });
-  return transition(
+/**
+ * Completes a sampled task (pending, or in progress with its first result) on `vote` alone, saying why its check
+ * did not run. Called inside a caller's transaction, it leaves its metric in `effects` for after the commit.
+ */
+export function keepFirstResult(
+  s: Services,
+  task: TaskRow,
+  vote: Vote,
+  why: string,
+  now: number,
+  effects?: (() => void)[],
+): TaskRow {
+  const row = transition(
     s.store,
     task.task_id,
     'completed',
@@ -87,4 +96,10 @@ export function keepFirstResult(s: Services, task: TaskRow, vote: Vote, why: str
     },
     task,
   );
+  // Counted once the task completed for good: a caller inside a transaction that PostgreSQL may run
+  // again (or a savepoint that rolls back) passes `effects`, run after its commit.
+  const count = () => s.metrics.spotChecks.inc({ outcome: 'skipped' });
+  if (effects) effects.push(count);
+  else count();
+  return row;
 }

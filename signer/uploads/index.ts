@@ -115,9 +115,12 @@ export function storeInput(
         );
       }
     }
-    prepared(
+    // The same input uploaded through another replica at the same moment: on PostgreSQL its row, committed
+    // after this snapshot, makes this a serialization failure (40001) and the transaction runs again (then
+    // finds the blob), never a unique violation.
+    const { changes } = prepared(
       s.store.sqlite,
-      'insert into input_blobs (sha256, data, size, content_type, created_at, uploader) values (?, ?, ?, ?, ?, ?)',
+      'insert into input_blobs (sha256, data, size, content_type, created_at, uploader) values (?, ?, ?, ?, ?, ?) on conflict do nothing',
     ).run(
       blob.sha256,
       Buffer.from(blob.bytes.buffer, blob.bytes.byteOffset, blob.bytes.byteLength),
@@ -126,7 +129,7 @@ export function storeInput(
       now,
       blob.uploader,
     );
-    return true;
+    return changes > 0;
   })();
 }
 
