@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { compressedPublicKey, rsvSignature } from '../../protocol/index.js';
 import { prepaidTaskId, principalOfKey, taskRequestJson, type TaskRequestJson } from '../../protocol/index.js';
 import { encodeTaskRequest } from './encode.js';
-import { atomic, prepared } from '../db/index.js';
+import { atomic, isRetryable, prepared } from '../db/index.js';
 import { ApiError, type ErrorCode } from '../errors.js';
 import { clearTextRoute, guardHashedInput, modelLevel } from '../guard/index.js';
 import { runsFor } from '../tasks/index.js';
@@ -261,12 +261,17 @@ export async function admit(pa: PrepaidAccounts, items: unknown[], now = Date.no
   );
   const sampleBps = terms?.sampleBps ?? 0;
   const store = pa.store;
-  const batch: BatchState = { accounts: new Map(), inputs: new Set() };
   atomic(store.sqlite, () => {
+    // Built in the body: PostgreSQL runs it again after a serialization failure, from what it reads then.
+    const batch: BatchState = { accounts: new Map(), inputs: new Set() };
     for (const c of priced) {
       try {
-        out[c.index] = record(pa, c, terms!, sampleBps, now, batch);
+        // Each item in its own savepoint: on PostgreSQL a failed statement would otherwise abort the
+        // transaction for every later item (25P02).
+        out[c.index] = atomic(store.sqlite, () => record(pa, c, terms!, sampleBps, now, batch));
       } catch (e) {
+        // A serialization failure or deadlock must abort the whole batch, so that atomic runs it again.
+        if (isRetryable(e)) throw e;
         refuse(c.index, e);
       }
     }
@@ -365,7 +370,6 @@ function record(
       `no input with sha256 ${r.input_hash} is stored; send its bytes as input_base64, or PUT /api/v1/inputs/${r.input_hash} first`,
     );
   }
-  if (c.item.privacy !== 'encrypted') batch.inputs.add(r.input_hash);
   const ctx: PrepaidContext = {
     expiry: r.expiry,
     owner: c.output.owner,
@@ -374,10 +378,15 @@ function record(
     treasury: terms.treasury,
   };
   const security = Number(r.security);
+  // The same request (or nonce) arriving through another replica at the same moment: on PostgreSQL its rows,
+  // committed after this snapshot, make these inserts a serialization failure (40001), so the batch runs again
+  // and answers duplicate (or nonce_used) as a second request would, not a unique violation (a 500). A row
+  // this snapshot sees was found above.
   prepared(
     sql,
     `insert into inference_tasks (task_id, chain_task_id, user_address, context, fee, infer_fee, max_infer_time, model_type, status, created_at, updated_at, model_output, artifact_hash, input_hash,
-      deadline, privacy, priority, security, precision, sample_bps, runs_needed, source, trusted_only) values (?, null, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, null, ?, 0, ?, ?, ?, ?, 'prepaid', ?)`,
+      deadline, privacy, priority, security, precision, sample_bps, runs_needed, source, trusted_only) values (?, null, ?, ?, ?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?, null, ?, 0, ?, ?, ?, ?, 'prepaid', ?)
+      on conflict do nothing`,
   ).run(
     c.taskId,
     r.account,
@@ -409,8 +418,10 @@ function record(
   );
   prepared(
     sql,
-    "insert into prepaid_receipts (task_id, account, nonce, request, request_signature, max_fee, status, created_at) values (?, ?, ?, ?, ?, ?, 'running', ?)",
+    "insert into prepaid_receipts (task_id, account, nonce, request, request_signature, max_fee, status, created_at) values (?, ?, ?, ?, ?, ?, 'running', ?) on conflict do nothing",
   ).run(c.taskId, r.account, r.nonce, JSON.stringify(r), c.item.signature, r.max_fee, now);
+  // Kept only once every write of this item is done: a refused item's savepoint rolls them back.
+  if (c.item.privacy !== 'encrypted') batch.inputs.add(r.input_hash);
   acct.reserved += c.maxFee;
   return { task_id: c.taskId, status: 'accepted' };
 }
