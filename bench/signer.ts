@@ -19,6 +19,12 @@
  * as it ran before it was compiled: an A/B in one run, reported as ratios, on a shared machine.
  * BENCH_SIGNER_PREPARED=dir keeps the prepared database (with the node key it leases to) in dir and
  * reuses it on the next run: preparing takes one to several minutes.
+ * `--database postgres` (issue 15) adds the same suite on PostgreSQL (a throwaway server,
+ * tests/pg/server.ts, the prepared database copied in by `signer db copy`'s code and cloned for each
+ * suite) with one replica, then with three `signer run` processes on one database, the load spread
+ * over them (each bench node completes through one replica, as a node talks to one). On a 2-core
+ * machine three replicas cannot add throughput: the figure to read is the CPU per request (each
+ * replica's, and the PostgreSQL server's), which says what a replica costs.
  * Writes bench/results/signer.json. Goals (issue 4): >= 3,000 reads/s, >= 1,000 completions/s,
  * p99 < 50 ms at 500/s, RSS <= 150 MB.
  */
@@ -36,6 +42,7 @@ import {
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createRequire } from 'node:module';
+import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { compressPublicKey, privateKeyToPublic, randomPrivateKey } from '@stacks/transactions';
 import { NODE_AUTH_HEADERS, jsonHash, sha256Hex, signNodeRequest, signTaskResult } from '../protocol/index.js';
@@ -44,6 +51,8 @@ import { ingest } from '../signer/chain/watcher.js';
 import { registerNode } from '../signer/nodes/index.js';
 import { leaseUpTo } from '../signer/tasks/scheduler.js';
 import { buildSigner } from '../scripts/build-signer.js';
+import { benchPostgres, merge, type BenchPostgres, type RunFigures } from './signer-cluster.js';
+import { pgBinaries } from '../tests/pg/server.js';
 
 /** The part of autocannon's API used here (the package ships no types). */
 interface AutocannonResult {
@@ -67,6 +76,11 @@ const ESCROW = 'ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.inference-escrow';
 const CHAIN_ID = 0x80000000;
 const ARTIFACT = sha256Hex('bench-model.onnx');
 const say = (s: string) => process.stdout.write(`${s}\n`);
+const { values: args } = parseArgs({ options: { database: { type: 'string', default: 'sqlite' } } });
+if (args.database !== 'sqlite' && args.database !== 'postgres')
+  throw new Error(`--database ${args.database}: expected sqlite (the default) or postgres`);
+/** Replicas of the PostgreSQL suite that spreads the load. */
+const REPLICAS = 3;
 
 const dir = mkdtempSync(join(tmpdir(), 'signer-bench-'));
 const dbPath = join(dir, 'signer.db');
@@ -81,30 +95,44 @@ const settings = {
 };
 const cacheDir = process.env.BENCH_SIGNER_PREPARED;
 const cached = cacheDir && existsSync(join(cacheDir, 'prepared.json'));
-const prepared = cached
-  ? (JSON.parse(readFileSync(join(cacheDir, 'prepared.json'), 'utf8')) as { key: string; leased: Leased[] })
-  : null;
-const key = prepared?.key ?? randomPrivateKey();
-const nodeId = 'bench-node';
-
-/** A task the prepared database leases to the bench node. */
+/** A task the prepared database leases to a bench node. */
 type Leased = { task_id: string; input_hash: string };
+/** A node that completes its leased tasks: the first through every single-replica suite, each through its own replica when the load is spread. */
+type BenchNode = { id: string; key: string; leased: Leased[] };
+const prepared = cached
+  ? (JSON.parse(readFileSync(join(cacheDir, 'prepared.json'), 'utf8')) as { nodes?: BenchNode[] })
+  : null;
+// A cache of the one-node format of before is prepared again.
+const nodes: BenchNode[] =
+  prepared?.nodes ??
+  Array.from({ length: REPLICAS }, (_, i) => ({
+    id: i ? `bench-node-${i + 1}` : 'bench-node',
+    key: randomPrivateKey(),
+    leased: [],
+  }));
 
-/** Fills the database: 100,000 tasks, the ones to complete leased to the bench node. */
-function prepare(leases: number): Leased[] {
+/** The leases of `n` requests among `parts`: part i's share (the first parts take the remainder). */
+const share = (n: number, parts: number, i: number) => Math.floor(n / parts) + (i < n % parts ? 1 : 0);
+
+/**
+ * Fills the database: 100,000 tasks; the first node leased what the single-replica suites complete,
+ * each other node its share of what the spread suite completes.
+ */
+function prepare(leases: number): void {
   const store = openDatabase(dbPath);
   const s = createServices({ config: resolveConfig(settings), store, log: pino({ level: 'silent' }), escrow: ESCROW });
-  registerNode(
-    store,
-    {
-      node_id: nodeId,
-      endpoint: '',
-      public_key: compressPublicKey(privateKeyToPublic(key)),
-      supported_models: [ARTIFACT],
-      performance_score: 10,
-    },
-    10,
-  );
+  for (const node of nodes)
+    registerNode(
+      store,
+      {
+        node_id: node.id,
+        endpoint: '',
+        public_key: compressPublicKey(privateKeyToPublic(node.key)),
+        supported_models: [ARTIFACT],
+        performance_score: 10,
+      },
+      10,
+    );
   for (let start = 1; start <= TASKS; start += 1000) {
     const events = Array.from({ length: 1000 }, (_, i) => {
       const id = BigInt(start + i);
@@ -130,17 +158,18 @@ function prepare(leases: number): Leased[] {
     ingest(s, events, String(start + 999), Date.now() - 60_000);
   }
   // Leased 500 per transaction: one at a time took minutes.
-  const leased: Leased[] = [];
-  while (leased.length < leases) leased.push(...leaseUpTo(s, nodeId, Math.min(500, leases - leased.length)));
+  for (const [i, node] of nodes.entries()) {
+    const n = i === 0 ? leases : share(leases, nodes.length, i);
+    while (node.leased.length < n) node.leased.push(...leaseUpTo(s, node.id, Math.min(500, n - node.leased.length)));
+  }
   // One self-contained file, so that it can be copied for each run.
   store.sqlite.pragma('wal_checkpoint(TRUNCATE)');
   void s.verifier.close();
   store.close();
-  return leased;
 }
 
 /** A pre-signed POST /api/v1/tasks/complete, as a node agent sends it. */
-function signedCompletion(task: { task_id: string; input_hash: string }) {
+function signedCompletion({ id: nodeId, key }: BenchNode, task: Leased) {
   const output = { outputs: [{ name: 'y', shape: [2], datatype: 'FP32', data: [0.25, 0.75] }] };
   const output_hash = jsonHash(output);
   const signature = signTaskResult(
@@ -175,16 +204,19 @@ function signedCompletion(task: { task_id: string; input_hash: string }) {
 /** How a suite starts the signer: as shipped (compiled), or the sources of another checkout under tsx. */
 type Launch = { kind: 'shipped' } | { kind: 'tsx'; tree: string };
 
+/** Starts `signer run` on `database` (a SQLite file or a postgres:// URL) on a free port. */
 async function startSignerProcess(
   nodeFlags: string[],
   launch: Launch,
+  database: string,
+  entry: string[],
 ): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
   writeFileSync(
     join(dir, 'signer.toml'),
-    `[server]\nport = 0\n[database]\npath = "${dbPath}"\n[scheduler]\nmax_in_flight_per_node = 1000000\nmax_infer_time_ms = 3600000\n[network]\nheartbeat_timeout_ms = 3600000\n[auth]\ntimestamp_window_ms = 300000\n[log]\nlevel = "warn"\n`,
+    `[server]\nport = 0\n[scheduler]\nmax_in_flight_per_node = 1000000\nmax_infer_time_ms = 3600000\n[network]\nheartbeat_timeout_ms = 3600000\n[auth]\ntimestamp_window_ms = 300000\n[log]\nlevel = "warn"\n`,
   );
-  const entry = launch.kind === 'shipped' ? [await buildSigner()] : ['--import', 'tsx', 'signer/cli.ts'];
-  const proc = spawn(process.execPath, [...nodeFlags, ...entry, 'run', '--config', join(dir, 'signer.toml')], {
+  const argv = ['run', '--config', join(dir, 'signer.toml'), '--database', database];
+  const proc = spawn(process.execPath, [...nodeFlags, ...entry, ...argv], {
     cwd: launch.kind === 'shipped' ? ROOT : launch.tree,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -248,69 +280,130 @@ async function run(
   };
 }
 
-/** One full run against a fresh copy of the prepared database, the signer started with `nodeFlags`. */
-async function suite(nodeFlags: string[], fastLeases: Leased[], slowLeases: Leased[], launch: Launch) {
-  for (const f of [dbPath, `${dbPath}-wal`, `${dbPath}-shm`]) rmSync(f, { force: true });
-  copyFileSync(basePath, dbPath);
+/**
+ * `run` against each replica at once, each with its share of the connections and the rate, and its
+ * own requests (`next(i)`, `amounts[i]` of them): merged (one replica: that run as it is).
+ */
+async function spread(
+  urls: string[],
+  opts: { next: (replica: number) => Req; amounts?: number[]; duration?: number; rate?: number; connections?: number },
+): Promise<RunFigures> {
+  const n = urls.length;
+  const runs = urls.map((url, i) =>
+    run(url, {
+      next: () => opts.next(i),
+      amount: opts.amounts?.[i],
+      duration: opts.duration,
+      rate: opts.rate && opts.rate / n,
+      connections: Math.ceil((opts.connections ?? 32) / n),
+    }),
+  );
+  return merge(await Promise.all(runs));
+}
+
+/** How a suite runs the signer: node flags and launch, the database, and how many replicas share it. */
+interface SuiteSpec {
+  nodeFlags: string[];
+  launch: Launch;
+  database: 'sqlite' | 'postgres';
+  replicas: number;
+}
+
+/** One full run against a fresh copy of the prepared database, on `spec.replicas` signer processes. */
+async function suite(spec: SuiteSpec, pg?: BenchPostgres) {
+  const { nodeFlags, launch, replicas } = spec;
+  let location = dbPath;
+  if (spec.database === 'postgres') location = await pg!.fresh();
+  else {
+    for (const f of [dbPath, `${dbPath}-wal`, `${dbPath}-shm`]) rmSync(f, { force: true });
+    copyFileSync(basePath, dbPath);
+  }
   // The 1-minute load when the suite starts: suites of one run compare fairly only under similar loads.
   const loadAtStart = Number(loadavg()[0]!.toFixed(2));
-  const signer = await startSignerProcess(nodeFlags, launch);
-  const idle = memoryMB(signer.pid);
-  // Signed only now: the signer refuses requests signed before it started (its replay cache is in memory).
+  // Built once for all replicas: builds in one process at once would share one temporary file.
+  const entry = launch.kind === 'shipped' ? [await buildSigner()] : ['--import', 'tsx', 'signer/cli.ts'];
+  const signers: Awaited<ReturnType<typeof startSignerProcess>>[] = [];
+  for (let i = 0; i < replicas; i++) signers.push(await startSignerProcess(nodeFlags, launch, location, entry));
+  const urls = signers.map((s) => s.url);
+  const idle = memoryMB(signers[0]!.pid);
+  // Signed only now: a signer refuses requests signed before it started (on SQLite its replay cache is in memory).
+  // Replica i takes node i's completions (a node talks to one replica); a single replica takes the first node's.
   const t = performance.now();
-  const fast = fastLeases.map(signedCompletion);
-  const slow = slowLeases.map(signedCompletion);
-  say(`signed ${fast.length + slow.length} completions in ${Math.round(performance.now() - t)} ms`);
+  const work = signers.map((_, i) => {
+    const node = nodes[i]!;
+    const fast = share(FAST_COMPLETIONS, replicas, i);
+    const slow = share(RATE * RATE_SECONDS, replicas, i);
+    return {
+      fast: node.leased.slice(0, fast).map((task) => signedCompletion(node, task)),
+      slow: node.leased.slice(fast, fast + slow).map((task) => signedCompletion(node, task)),
+    };
+  });
+  say(`signed ${FAST_COMPLETIONS + RATE * RATE_SECONDS} completions in ${Math.round(performance.now() - t)} ms`);
   const randomStatus = (): Req => ({
     method: 'GET',
     path: `/api/v1/tasks/${1 + Math.floor(Math.random() * TASKS)}/status`,
   });
-  const label = `${launch.kind === 'tsx' ? `baseline ${launch.tree}, ` : ''}${nodeFlags.join(' ') || 'default node flags'}`;
-  await run(signer.url, { next: randomStatus, duration: 2 }); // warm-up
-  let cpu = cpuMs(signer.pid);
-  const reads = await run(signer.url, { next: randomStatus, duration: 10 });
-  const readCpuMs = (cpuMs(signer.pid) - cpu) / reads.requests;
-  say(
-    `[${label}] status reads: ${reads.perSecond}/s, p99 ${reads.latencyMs.p99} ms, failed ${reads.failed}, signer CPU ${readCpuMs.toFixed(3)} ms each`,
-  );
-  let i = 0;
-  cpu = cpuMs(signer.pid);
-  const completions = await run(signer.url, { next: () => fast[i++], amount: fast.length });
-  const completionCpuMs = (cpuMs(signer.pid) - cpu) / completions.requests;
-  say(
-    `[${label}] completions: ${completions.perSecond}/s, p99 ${completions.latencyMs.p99} ms, failed ${completions.failed}, signer CPU ${completionCpuMs.toFixed(3)} ms each`,
-  );
-  const readsAtRate = await run(signer.url, {
-    next: randomStatus,
-    duration: RATE_SECONDS,
-    rate: RATE,
-    connections: 16,
+  const where = spec.database === 'postgres' ? `PostgreSQL, ${replicas} replica${replicas > 1 ? 's' : ''}, ` : '';
+  const label = `${where}${launch.kind === 'tsx' ? `baseline ${launch.tree}, ` : ''}${nodeFlags.join(' ') || 'default node flags'}`;
+  // CPU of every replica (all their threads), and of the PostgreSQL server when it is the database.
+  const signerCpu = () => signers.reduce((a, s) => a + cpuMs(s.pid), 0);
+  const serverCpu = () => (spec.database === 'postgres' ? pg!.cpuMs() : 0);
+  const cpuEach = (since: { signer: number; server: number }, requests: number) => ({
+    signerCpuMsEach: (signerCpu() - since.signer) / requests,
+    ...(spec.database === 'postgres' ? { postgresCpuMsEach: (serverCpu() - since.server) / requests } : {}),
   });
-  let j = 0;
-  const completionsAtRate = await run(signer.url, {
-    next: () => slow[j++],
-    amount: slow.length,
+  const cpuNow = () => ({ signer: signerCpu(), server: serverCpu() });
+  const cpuText = (c: ReturnType<typeof cpuEach>) =>
+    `signer CPU ${c.signerCpuMsEach.toFixed(3)} ms each${c.postgresCpuMsEach === undefined ? '' : `, PostgreSQL ${c.postgresCpuMsEach.toFixed(3)} ms`}`;
+  await spread(urls, { next: randomStatus, duration: 2 }); // warm-up
+  let cpu = cpuNow();
+  const reads = await spread(urls, { next: randomStatus, duration: 10 });
+  const readCpu = cpuEach(cpu, reads.requests);
+  say(
+    `[${label}] status reads: ${reads.perSecond}/s, p99 ${reads.latencyMs.p99} ms, failed ${reads.failed}, ${cpuText(readCpu)}`,
+  );
+  const fastNext = work.map(() => 0);
+  cpu = cpuNow();
+  const completions = await spread(urls, {
+    next: (i) => work[i]!.fast[fastNext[i]!++]!,
+    amounts: work.map((w) => w.fast.length),
+  });
+  const completionCpu = cpuEach(cpu, completions.requests);
+  say(
+    `[${label}] completions: ${completions.perSecond}/s, p99 ${completions.latencyMs.p99} ms, failed ${completions.failed}, ${cpuText(completionCpu)}`,
+  );
+  const readsAtRate = await spread(urls, { next: randomStatus, duration: RATE_SECONDS, rate: RATE, connections: 16 });
+  const slowNext = work.map(() => 0);
+  const completionsAtRate = await spread(urls, {
+    next: (i) => work[i]!.slow[slowNext[i]!++]!,
+    amounts: work.map((w) => w.slow.length),
     rate: RATE,
     connections: 16,
   });
   say(
     `[${label}] at ${RATE}/s: reads p99 ${readsAtRate.latencyMs.p99} ms, completions p99 ${completionsAtRate.latencyMs.p99} ms`,
   );
-  const stats = (await (await fetch(`${signer.url}/api/v1/stats`)).json()) as {
+  const stats = (await (await fetch(`${urls[0]}/api/v1/stats`)).json()) as {
     data: { total_tasks: number; completed_tasks: number };
   };
-  const memory = { idleAtStart: idle.rss, ...memoryMB(signer.pid), heapUsed: await heapUsedMB(signer.url) };
+  const memory = {
+    idleAtStart: idle.rss,
+    ...memoryMB(signers[0]!.pid),
+    heapUsed: await heapUsedMB(urls[0]!),
+    ...(replicas > 1 ? { replicasRss: signers.map((s) => memoryMB(s.pid).rss) } : {}),
+  };
   say(
     `[${label}] memory with ${stats.data.total_tasks} tasks: RSS ${memory.rss} MB (idle at start ${memory.idleAtStart} MB, peak ${memory.peak} MB, JS heap ${memory.heapUsed} MB)`,
   );
-  await signer.stop();
+  await Promise.all(signers.map((s) => s.stop()));
   return {
     nodeFlags,
     launch,
+    ...(spec.database === 'postgres' ? { database: spec.database, replicas } : {}),
     loadAtStart,
     tasksStored: stats.data.total_tasks,
-    statusReads: { ...reads, signerCpuMsEach: readCpuMs },
-    completions: { ...completions, accepted: stats.data.completed_tasks, signerCpuMsEach: completionCpuMs },
+    statusReads: { ...reads, ...readCpu },
+    completions: { ...completions, accepted: stats.data.completed_tasks, ...completionCpu },
     atFixedRate: { rate: RATE, seconds: RATE_SECONDS, statusReads: readsAtRate, completions: completionsAtRate },
     memoryMB: memory,
   };
@@ -354,9 +447,46 @@ function ratios(r: Suite, base: Suite) {
   };
 }
 
-/** Runs the uncapped suite and writes bench/results/signer.json. */
-async function report(asShipped: Suite, baseline: Suite | undefined, fast: Leased[], slow: Leased[]): Promise<void> {
-  const uncappedHeap = await suite([], fast, slow, { kind: 'shipped' });
+/** The shipped signer (node flags `nodeFlags`) on `database`, on `replicas` processes. */
+const shipped = (nodeFlags: string[], database: SuiteSpec['database'] = 'sqlite', replicas = 1): SuiteSpec => ({
+  nodeFlags,
+  launch: { kind: 'shipped' },
+  database,
+  replicas,
+});
+
+/** CPU ms per request of a suite: each replica's (whichever served it) and, on PostgreSQL, the server's. */
+function cost(r: Suite) {
+  const each = (x: { signerCpuMsEach: number; postgresCpuMsEach?: number }) => ({
+    replica: Number(x.signerCpuMsEach.toFixed(3)),
+    ...(x.postgresCpuMsEach === undefined ? {} : { postgres: Number(x.postgresCpuMsEach.toFixed(3)) }),
+  });
+  return { statusRead: each(r.statusReads), completion: each(r.completions) };
+}
+
+/** The PostgreSQL suites (`--database postgres`): one replica, then REPLICAS on one database. */
+async function postgresSuites(capped: string[], pg: BenchPostgres) {
+  const oneReplica = await suite(shipped(capped, 'postgres', 1), pg);
+  const spread = await suite(shipped(capped, 'postgres', REPLICAS), pg);
+  return {
+    generatedAt: new Date().toISOString(),
+    server: `a throwaway server on loopback (${pgBinaries()}; fsync, synchronous_commit and full_page_writes off), the prepared database copied in by signer db copy and cloned for each suite`,
+    note: `on this ${cpus().length}-core machine ${REPLICAS} replicas, their PostgreSQL and the load generator share the cores, so replicas cannot add throughput here: read the CPU per request (costPerRequestCpuMs), what each replica and the server spend on one request. A replica on PostgreSQL blocks its event loop for each statement (a synchronous facade over a worker thread), so it serves fewer requests per second than one on SQLite; replicas add capacity on more cores or machines. With ${REPLICAS} replicas each bench node completes through its own replica; latency percentiles are the highest of the replicas'.`,
+    runs: { oneReplica, [`replicas${REPLICAS}`]: spread },
+    costPerRequestCpuMs: { oneReplica: cost(oneReplica), [`replicas${REPLICAS}`]: cost(spread) },
+  };
+}
+
+/** Runs the uncapped suite (and the PostgreSQL ones given a server) and writes bench/results/signer.json. */
+async function report(asShipped: Suite, baseline: Suite | undefined, capped: string[], pg?: BenchPostgres) {
+  const uncappedHeap = await suite(shipped([]));
+  const file = join(ROOT, 'bench/results/signer.json');
+  // A run on SQLite only keeps the last PostgreSQL figures (dated) rather than dropping them.
+  const postgres = pg
+    ? await postgresSuites(capped, pg)
+    : existsSync(file)
+      ? (JSON.parse(readFileSync(file, 'utf8')) as { postgres?: unknown }).postgres
+      : undefined;
   const out = {
     generatedAt: new Date().toISOString(),
     tool: 'autocannon over loopback against `signer run` in its own process (compiled: scripts/build-signer.ts), 100,000 tasks stored',
@@ -372,31 +502,29 @@ async function report(asShipped: Suite, baseline: Suite | undefined, fast: Lease
     runs: { asShipped, uncappedHeap, ...(baseline ? { baseline } : {}) },
     goals: { asShipped: goals(asShipped), uncappedHeap: goals(uncappedHeap) },
     ...(baseline ? { asShippedOverBaseline: ratios(asShipped, baseline) } : {}),
+    ...(postgres ? { sqliteCostPerRequestCpuMs: cost(asShipped), postgres } : {}),
   };
   mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
-  writeFileSync(join(ROOT, 'bench/results/signer.json'), `${JSON.stringify(out, null, 2)}\n`);
+  writeFileSync(file, `${JSON.stringify(out, null, 2)}\n`);
   say('wrote bench/results/signer.json');
 }
 
+let pg: BenchPostgres | undefined;
 try {
   const leases = FAST_COMPLETIONS + RATE * RATE_SECONDS;
   const t = performance.now();
-  let leased: Leased[];
-  if (prepared && cacheDir) {
-    leased = prepared.leased;
-    copyFileSync(join(cacheDir, 'prepared.db'), basePath);
-  } else {
-    leased = prepare(leases);
+  if (prepared?.nodes && cacheDir) copyFileSync(join(cacheDir, 'prepared.db'), basePath);
+  else {
+    prepare(leases);
     renameSync(dbPath, basePath);
     if (cacheDir) {
       mkdirSync(cacheDir, { recursive: true });
       copyFileSync(basePath, join(cacheDir, 'prepared.db'));
-      writeFileSync(join(cacheDir, 'prepared.json'), JSON.stringify({ key, leased }));
+      writeFileSync(join(cacheDir, 'prepared.json'), JSON.stringify({ nodes }));
     }
   }
-  say(`prepared ${TASKS} tasks (${leases} leased) in ${Math.round(performance.now() - t)} ms`);
-  const fast = leased.slice(0, FAST_COMPLETIONS);
-  const slow = leased.slice(FAST_COMPLETIONS);
+  const leased = nodes.reduce((a, n) => a + n.leased.length, 0);
+  say(`prepared ${TASKS} tasks (${leased} leased to ${nodes.length} nodes) in ${Math.round(performance.now() - t)} ms`);
   // The signer as `npm run signer` runs it (its heap flags), then without them for comparison.
   const profile = process.env.BENCH_SIGNER_PROFILE
     ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_SIGNER_PROFILE}`]
@@ -404,10 +532,21 @@ try {
   const capped = signerHeapFlags(ROOT);
   const tree = process.env.BENCH_SIGNER_BASELINE;
   const baseline =
-    tree && !profile.length ? await suite(signerHeapFlags(tree), fast, slow, { kind: 'tsx', tree }) : undefined;
-  const asShipped = await suite([...capped, ...profile], fast, slow, { kind: 'shipped' });
+    tree && !profile.length
+      ? await suite({
+          nodeFlags: signerHeapFlags(tree),
+          launch: { kind: 'tsx', tree },
+          database: 'sqlite',
+          replicas: 1,
+        })
+      : undefined;
+  const asShipped = await suite(shipped([...capped, ...profile]));
   // A profiling run stops here; the finally below still removes its databases.
-  if (!profile.length) await report(asShipped, baseline, fast, slow);
+  if (!profile.length) {
+    if (args.database === 'postgres') pg = await benchPostgres(basePath);
+    await report(asShipped, baseline, capped, pg);
+  }
 } finally {
+  pg?.stop();
   rmSync(dir, { recursive: true, force: true });
 }
