@@ -1,4 +1,5 @@
 /** The console's admin account, login, session cookie, rate limit, CSRF protection and guard. */
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
@@ -6,7 +7,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Layout } from '../../signer/console/index.js';
 import { adminSessions, adminUsers } from '../../signer/db/index.js';
 import { createApp, createServices } from '../../signer/index.js';
-import { body, makeSigner, type TestSigner } from './helpers.js';
+import { PG_DIALECT, body, makeSigner, type TestSigner } from './helpers.js';
 import { ADMIN, ORIGIN, adminSession, sessionCookieOf, setupToken } from './console-helpers.js';
 
 let t: TestSigner;
@@ -30,6 +31,15 @@ const form = (fields: Record<string, string>, extra: Record<string, string> = {}
 const from = (ip: string) => ({
   incoming: { socket: { remoteAddress: ip, remotePort: 40000, remoteFamily: ip.includes(':') ? 'IPv6' : 'IPv4' } },
 });
+
+/** The hash in a PostgreSQL signer's console_setup row (where replicas share the setup token), or null without one. */
+const sharedHash = (): string | null =>
+  (
+    t.s.store.sqlite.prepare('select token_sha256 from console_setup where id = 1').get() as
+      | { token_sha256: string }
+      | undefined
+  )?.token_sha256 ?? null;
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 describe('console auth', () => {
   it('initializes the admin once, with a password of at least 10 characters', async () => {
@@ -107,15 +117,26 @@ describe('console auth', () => {
   it('init needs the one-time setup token the signer wrote (0600) next to its database; it dies once the admin exists (issue 12, attack 7b)', async () => {
     t = makeSigner();
     const file = join(t.dir, 'console-setup-token');
-    expect(statSync(file).mode & 0o777).toBe(0o600);
-    const token = readFileSync(file, 'utf8').trim();
+    let token: string;
+    if (PG_DIALECT) {
+      // Replicas share no folder: the database keeps the token's sha256, no file is written.
+      expect(existsSync(file)).toBe(false);
+      expect(sharedHash()).toMatch(/^[0-9a-f]{64}$/);
+      token = setupToken(t.s)!;
+      expect(sharedHash()).toBe(sha256(token));
+    } else {
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+      token = readFileSync(file, 'utf8').trim();
+    }
     expect(token).toMatch(/^[A-Za-z0-9_-]{43}$/);
     // Whoever reaches the signer first without the token cannot become the admin, by the API or the page.
     const none = await t.app.request('/api/v1/admin/init', json(ADMIN));
     expect(none.status).toBe(401);
     expect(await none.json()).toMatchObject({
       code: 'setup_token_required',
-      error: expect.stringMatching(/setup token.*console-setup-token/),
+      error: expect.stringMatching(
+        PG_DIALECT ? /setup token.*the log of the signer replica that made it/ : /setup token.*console-setup-token/,
+      ),
     });
     const wrong = await t.app.request('/api/v1/admin/init', json({ ...ADMIN, setup_token: 'x'.repeat(43) }));
     expect(wrong.status).toBe(401);
@@ -138,11 +159,13 @@ describe('console auth', () => {
     // A restart before the admin exists keeps the same token: the URL printed first still works.
     const again = createServices({ config: t.s.config, store: t.s.store, log: pino({ level: 'silent' }) });
     await again.verifier.close();
-    expect(readFileSync(file, 'utf8').trim()).toBe(token);
+    if (PG_DIALECT) expect(sharedHash()).toBe(sha256(token));
+    else expect(readFileSync(file, 'utf8').trim()).toBe(token);
     const created = await createApp(again).request('/api/v1/admin/init', json({ ...ADMIN, setup_token: token }));
     expect(created.status).toBe(201);
-    // Used once: the file is gone and the token no longer initializes anything.
+    // Used once: the file (the row) is gone and the token no longer initializes anything.
     expect(existsSync(file)).toBe(false);
+    if (PG_DIALECT) expect(sharedHash()).toBeNull();
     expect(
       (
         await t.app.request(
@@ -162,17 +185,44 @@ describe('console auth', () => {
 
   it('logs the setup URL at start, and makes no token once an admin exists', async () => {
     t = makeSigner();
+    // On PostgreSQL the row makeSigner's start made is removed: the next start is the first replica again.
+    if (PG_DIALECT) t.s.store.sqlite.prepare('delete from console_setup').run();
     const lines: string[] = [];
     const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
     const fresh = createServices({ config: t.s.config, store: t.s.store, log });
     await fresh.verifier.close();
-    const token = setupToken(t.s);
-    expect(lines.join('')).toContain(`/console/init?token=${token}`);
+    if (PG_DIALECT) {
+      // The first replica prints the URL; the database keeps only its token's hash.
+      const printed = /\/console\/init\?token=([A-Za-z0-9_-]{43})/.exec(lines.join(''))?.[1];
+      expect(printed).toBeDefined();
+      expect(sharedHash()).toBe(sha256(printed!));
+      // Another replica starting keeps that token (the printed URL still works) and says another printed it.
+      const others: string[] = [];
+      const second = createServices({
+        config: t.s.config,
+        store: t.s.store,
+        log: pino({ level: 'info' }, { write: (line: string) => void others.push(line) }),
+      });
+      await second.verifier.close();
+      expect(sharedHash()).toBe(sha256(printed!));
+      expect(others.join('')).toContain('another signer replica made its setup token');
+      expect(others.join('')).not.toMatch(/console\/init\?token=[A-Za-z0-9_-]{43}/);
+      expect(
+        (await createApp(second).request('/api/v1/admin/init', json({ ...ADMIN, setup_token: printed }))).status,
+      ).toBe(201);
+    } else {
+      const token = setupToken(t.s);
+      expect(lines.join('')).toContain(`/console/init?token=${token}`);
+    }
     await adminSession(t);
     const later = createServices({ config: t.s.config, store: t.s.store, log: pino({ level: 'silent' }) });
     await later.verifier.close();
-    expect(later.consoleSetup.file).toBe(join(t.dir, 'console-setup-token'));
-    expect(existsSync(later.consoleSetup.file!)).toBe(false);
+    expect(later.consoleSetup.pending).toBe(false);
+    if (PG_DIALECT) expect(sharedHash()).toBeNull();
+    else {
+      expect(later.consoleSetup.file).toBe(join(t.dir, 'console-setup-token'));
+      expect(existsSync(later.consoleSetup.file!)).toBe(false);
+    }
   });
 
   it('throttles per address and per (username, address): 20 bad logins from A do not lock out the right password from B (issue 12, attack 7a)', async () => {
