@@ -55,11 +55,13 @@ const EXACT = new Map<string, string>([
     "insert into payee_credits (payee, owed, credited, updated_at) values (?, '0', ?, ?) on conflict(payee) do update set credited = cast(cast(credited as integer) + cast(excluded.credited as integer) as text), updated_at = excluded.updated_at",
     "insert into payee_credits (payee, owed, credited, updated_at) values (?, '0', ?, ?) on conflict (payee) do update set credited = cast(cast(payee_credits.credited as numeric) + cast(excluded.credited as numeric) as text), updated_at = excluded.updated_at",
   ],
-  // accounts/payments.ts dueReceipts: PostgreSQL has no rowid (insertion order); the primary key
-  // breaks ties within one created_at millisecond instead: still one fixed order per database.
+  // accounts/payments.ts dueReceipts: oldest first, and within one created_at millisecond in the
+  // order the receipts were taken (a batch's requests in their order), which rowid gives SQLite.
+  // PostgreSQL has no rowid, and the task id is a hash: the id of the task's creation event, inserted
+  // just before its receipt in the same transaction (accounts/intake.ts), increases the same way.
   [
     "select * from prepaid_receipts where status = 'due' and account = ? order by created_at asc, rowid asc limit ?",
-    "select * from prepaid_receipts where status = 'due' and account = ? order by created_at asc, task_id asc limit ?",
+    "select r.* from prepaid_receipts r where r.status = 'due' and r.account = ? order by r.created_at asc, (select min(e.id) from task_events e where e.task_id = r.task_id) asc limit ?",
   ],
   // accounts/payments.ts readReceipts: in the array's order (json_each's key = ordinality).
   [
