@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { pgBinaries } from '../tests/pg/server.js';
 
 const BENCHES = [
   'settlement',
@@ -25,11 +26,18 @@ const lines = [
     .join(' ')})`,
   '',
 ];
+/** bench:signer adds its PostgreSQL suites (1 and 3 replicas) when the server binaries are installed. */
+const extraArgs: Partial<Record<(typeof BENCHES)[number], string[]>> = pgBinaries()
+  ? { signer: ['--database', 'postgres'] }
+  : {};
+if (!extraArgs.signer) lines.push('PostgreSQL server binaries not found: bench:signer ran on SQLite only.', '');
 let failed = 0;
 for (const name of BENCHES) {
   console.log(`\n=== bench:${name}`);
   const started = Date.now();
-  const run = spawnSync(process.execPath, ['--import', 'tsx', `bench/${name}.ts`], { stdio: 'inherit' });
+  const run = spawnSync(process.execPath, ['--import', 'tsx', `bench/${name}.ts`, ...(extraArgs[name] ?? [])], {
+    stdio: 'inherit',
+  });
   const seconds = ((Date.now() - started) / 1000).toFixed(0);
   const file = `bench/results/${name}.json`;
   if (run.status !== 0 || !existsSync(file)) {
