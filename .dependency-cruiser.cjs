@@ -3,7 +3,7 @@
  * `npm test`). The exceptions (tests, bench, scripts, worker entry files) are written there too.
  */
 const ROOMS = '(protocol|signer|node-agent|market|devnet)';
-const EXCEPT = ['(^|/)[^/]+\\.test\\.tsx?$', '(^|/)worker\\.ts$'];
+const EXCEPT = ['(^|/)[^/]+\\.test\\.tsx?$', '(^|/|-)worker\\.ts$'];
 
 module.exports = {
   forbidden: [

@@ -24,6 +24,9 @@ const PG_ONLY = [
   'tests/signer/pg-facade.test.ts',
   'tests/signer/pg-schema.test.ts',
   'tests/signer/db-copy.test.ts',
+  // Two connections racing inside one transaction's window: a second SQLite connection waits for the lock instead.
+  'tests/signer/replica-races.test.ts',
+  'tests/signer/intake-retry.test.ts',
 ];
 
 /**

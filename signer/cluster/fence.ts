@@ -6,7 +6,7 @@
  */
 import { atomic, prepared } from '../db/index.js';
 import type { SignerDatabase } from '../db/index.js';
-import type { Dialect, LeaderLock } from '../db/sync-db.js';
+import type { Dialect, LeaderLock } from '../db/index.js';
 
 /** What the cluster code needs of an open database (the lock exists on PostgreSQL only). */
 export type ClusterStore = Pick<SignerDatabase, 'sqlite'> & { dialect?: Dialect; lock?: LeaderLock };

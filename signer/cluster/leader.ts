@@ -6,7 +6,7 @@
  */
 import { hostname } from 'node:os';
 import { atomic, prepared } from '../db/index.js';
-import type { LeaderLock } from '../db/sync-db.js';
+import type { LeaderLock } from '../db/index.js';
 import { isPostgres, type ClusterStore } from './fence.js';
 
 /** This replica's part in the election. */

@@ -7,7 +7,7 @@
  * totals_refresh_ms old, starts the next pass without waiting for it. Only the first poll waits.
  * An in-memory database cannot be opened by a second connection: its pass stays inline.
  */
-import type { SyncDb } from '../db/sync-db.js';
+import type { SyncDb } from '../db/index.js';
 import type { Logger } from 'pino';
 import { PoolClosedError, ThreadPool, workerFile } from '../../protocol/index.js';
 import { taskTotals, type TaskTotals } from './totals.js';

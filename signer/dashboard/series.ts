@@ -5,7 +5,7 @@
  * every few seconds costs milliseconds, not a copy of the rows into JavaScript.
  * better-sqlite3 binds JS numbers as REAL, hence the casts that make bucket numbers whole.
  */
-import type { SyncDb } from '../db/sync-db.js';
+import type { SyncDb } from '../db/index.js';
 import { prepared } from '../db/index.js';
 import { freshRows, type Range, type RowSource, type Window } from './buckets.js';
 

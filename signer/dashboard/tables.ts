@@ -3,7 +3,7 @@
  * transactions with links to their status. The all-time pass (by source, per model, node
  * earnings) is ./totals.ts, run on a thread by ./all-time.ts.
  */
-import type { SyncDb } from '../db/sync-db.js';
+import type { SyncDb } from '../db/index.js';
 import type { TaskStatus } from '../../protocol/index.js';
 import { prepared } from '../db/index.js';
 import { freshRows, type Range, type RowSource } from './buckets.js';

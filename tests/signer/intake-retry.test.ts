@@ -104,7 +104,7 @@ function funded(store: SignerDatabase) {
   return { account, request, item };
 }
 
-describe.runIf(PG_DIALECT)('a prepaid batch whose transaction runs again', () => {
+describe('a prepaid batch whose transaction runs again', () => {
   it('reserves each accepted request once, and stores its inline input', async () => {
     const { account, request, item } = funded(one);
     let writes = 0;

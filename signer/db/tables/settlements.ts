@@ -30,8 +30,6 @@ export const settlements = sqliteTable(
   (t) => [
     index('settlements_status_idx').on(t.status),
     // One open transaction per nonce, whoever builds it: two leaders can never both hold one.
-    uniqueIndex('settlements_open_nonce_idx')
-      .on(t.nonce)
-      .where(sql`${t.status} in ('built', 'broadcast')`),
+    uniqueIndex('settlements_open_nonce_idx').on(t.nonce).where(sql`${t.status} in ('built', 'broadcast')`),
   ],
 );
