@@ -1,12 +1,12 @@
 /**
- * `signer run [--config FILE] [--database FILE] [--api-port N] [--api-host HOST] [--debug]`:
+ * `signer run [--config FILE] [--database FILE|postgres://URL] [--api-port N] [--api-host HOST] [--debug]`:
  * the seed service's command line. Stops cleanly on SIGINT/SIGTERM.
  * `signer db copy --from FILE --to postgres://…`: copies a SQLite database into an empty PostgreSQL one.
  */
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, startSigner } from './index.js';
 
-const USAGE = `usage: signer run [--config config/signer.toml] [--database ./data/inference.db] [--api-port 8080] [--api-host 127.0.0.1] [--debug]
+const USAGE = `usage: signer run [--config config/signer.toml] [--database ./data/inference.db | postgres://user@host/db] [--api-port 8080] [--api-host 127.0.0.1] [--debug]
        signer db copy --from ./data/inference.db --to postgres://user:password@host:5432/signer`;
 
 const parse = (argv: string[]) =>
