@@ -15,17 +15,16 @@ import { promisify } from 'node:util';
 import { getTableConfig } from 'drizzle-orm/sqlite-core';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { submitBatch } from '../../signer/chain/submitter.js';
 import type { Chain } from '../../signer/chain/types.js';
 import { createSession, initAdmin } from '../../signer/console/accounts.js';
 import { CopyError, batches, copyDatabase, copyOrder } from '../../signer/db/copy.js';
-import { createApp, createServices, openDatabase, resolveConfig } from '../../signer/index.js';
+import { openDatabase } from '../../signer/index.js';
 import { getTask } from '../../signer/tasks/index.js';
 import { createToken } from '../../signer/tokens/service.js';
 import { storeInput } from '../../signer/uploads/index.js';
-import { ESCROW, TestNode, addTasks, body, register, type TestSigner } from './helpers.js';
+import { TestNode, addTasks, body, register, signerAt, type TestSigner } from './helpers.js';
 import { TestAccount } from './prepaid-fixture.js';
 
 const run = promisify(execFile);
@@ -36,19 +35,7 @@ let admin: pg.Client;
 
 /** A signer on a SQLite file whatever the test project's dialect: the copy's source. */
 function sqliteSigner(): TestSigner {
-  const config = resolveConfig({ database: { path: source }, log: { level: 'silent' } });
-  const store = openDatabase(source);
-  const s = createServices({ config, store, log: pino({ level: 'silent' }), escrow: ESCROW });
-  return {
-    s,
-    app: createApp(s),
-    dir,
-    close: () => {
-      void s.verifier.close();
-      void s.dashboardTotals.close();
-      store.close();
-    },
-  };
+  return signerAt(source, dir);
 }
 
 /** Fills the source the way a running signer does. */

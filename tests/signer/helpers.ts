@@ -26,7 +26,7 @@ import {
   type Services,
   type SignerConfigInput,
 } from '../../signer/index.js';
-import { consoleModels, inferenceTasks } from '../../signer/db/index.js';
+import { consoleModels, inferenceTasks, type SignerDatabase } from '../../signer/db/index.js';
 import { ingest } from '../../signer/chain/watcher.js';
 import type { TaskSubmittedEvent } from '../../signer/chain/types.js';
 import { TEMPLATE_DATABASE } from '../pg/global-setup.js';
@@ -78,10 +78,8 @@ export function testDatabaseLocation(dir?: string): string {
   return url.toString();
 }
 
-/** Services + app over a fresh database (see testDatabaseLocation); no background loops (tests drive time). */
-export function makeSigner(config: SignerConfigInput = {}): TestSigner {
-  const dir = mkdtempSync(join(tmpdir(), 'signer-test-'));
-  const location = testDatabaseLocation(dir);
+/** Services + app over the database at `location`; no background loops (tests drive time). `close` removes `dir` if `ownsDir`. */
+export function signerAt(location: string, dir: string, config: SignerConfigInput = {}, ownsDir = false): TestSigner {
   const cfg = resolveConfig({ ...config, database: { path: location }, log: { level: 'silent' } });
   const store = openDatabase(cfg.database.path);
   const s = createServices({ config: cfg, store, log: pino({ level: 'silent' }), escrow: ESCROW });
@@ -93,6 +91,29 @@ export function makeSigner(config: SignerConfigInput = {}): TestSigner {
       void s.verifier.close();
       void s.dashboardTotals.close();
       store.close();
+      if (ownsDir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Services + app over a fresh database (see testDatabaseLocation), in a folder of its own. */
+export function makeSigner(config: SignerConfigInput = {}): TestSigner {
+  const dir = mkdtempSync(join(tmpdir(), 'signer-test-'));
+  return signerAt(testDatabaseLocation(dir), dir, config, true);
+}
+
+/** Two connections to one fresh database, as two replicas hold; `close` ends both and removes the folder. */
+export function twoConnections(prefix: string): { one: SignerDatabase; two: SignerDatabase; close(): void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const location = testDatabaseLocation(dir);
+  const one = openDatabase(location);
+  const two = openDatabase(location);
+  return {
+    one,
+    two,
+    close: () => {
+      one.close();
+      two.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };

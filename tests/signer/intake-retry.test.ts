@@ -7,37 +7,27 @@
  * real ones on a devnet. The race needs two connections writing at once, so PostgreSQL only.
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { principalOfKey, publicKeyOf, signTaskRequest, toTaskRequestJson } from '../../protocol/accounts/index.js';
 import { randomPrivateKey } from '@stacks/transactions';
 import { accountRow, type PrepaidAccounts } from '../../signer/accounts/index.js';
 import { admit } from '../../signer/accounts/intake.js';
-import { inputBlobs, openDatabase, prepaidAccounts, type SignerDatabase } from '../../signer/db/index.js';
+import { inputBlobs, prepaidAccounts, type SignerDatabase } from '../../signer/db/index.js';
 import { PolicyGuard } from '../../signer/guard/index.js';
 import { resolveConfig } from '../../signer/index.js';
-import { ARTIFACT_A, PG_DIALECT, testDatabaseLocation } from './helpers.js';
+import { ARTIFACT_A, twoConnections } from './helpers.js';
 
 const CHAIN_ID = 0x80000000;
 const MARKET = 'ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM.accounts';
 const OWNER = 'ST2CY5V39NHDPWSXMW9QDT3HC3GD6Q6XX4CFRK9AG';
 
-let dir: string;
 let one: SignerDatabase;
 let two: SignerDatabase;
+let close: () => void;
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'intake-retry-'));
-  const location = testDatabaseLocation(dir);
-  one = openDatabase(location);
-  two = openDatabase(location);
+  ({ one, two, close } = twoConnections('intake-retry-'));
 });
-afterEach(() => {
-  one.close();
-  two.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterEach(() => close());
 
 /** The intake's dependencies on `store`, the chain's answers stubbed; `onWrite` runs as each accepted item is written. */
 function intake(store: SignerDatabase, onWrite: () => void): PrepaidAccounts {

@@ -9,14 +9,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { atomic, openDatabase, type SignerDatabase } from '../../signer/db/index.js';
-import { createApp, createServices, resolveConfig, type Services } from '../../signer/index.js';
+import type { Services } from '../../signer/index.js';
 import { registerNode } from '../../signer/nodes/index.js';
 import { storeInput } from '../../signer/uploads/index.js';
 import { taskHistory } from '../../signer/tasks/state.js';
-import { addTasks, body, ESCROW, PG_DIALECT, testDatabaseLocation, TestNode, type TestSigner } from './helpers.js';
+import { addTasks, body, signerAt, testDatabaseLocation, TestNode, type TestSigner } from './helpers.js';
 
 let dir: string;
 let t: TestSigner;
@@ -24,19 +23,7 @@ let two: SignerDatabase;
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'signer-races-'));
   const location = testDatabaseLocation(dir);
-  const cfg = resolveConfig({ database: { path: location }, log: { level: 'silent' } });
-  const store = openDatabase(location);
-  const s = createServices({ config: cfg, store, log: pino({ level: 'silent' }), escrow: ESCROW });
-  t = {
-    s,
-    app: createApp(s),
-    dir,
-    close: () => {
-      void s.verifier.close();
-      void s.dashboardTotals.close();
-      store.close();
-    },
-  };
+  t = signerAt(location, dir);
   two = openDatabase(location);
 });
 afterEach(() => {

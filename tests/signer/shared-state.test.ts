@@ -1,36 +1,20 @@
-/**
- * The request state signer replicas share through the database (issue 15): the replay keys, the
- * login throttle and the console's setup token. Two connections to one database stand for two
- * replicas; the same tables exist in SQLite, so this runs on both dialects (replicas run only on
- * PostgreSQL, where createServices picks these implementations; tests/cluster/replicas.test.ts).
- */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DbReplayCache } from '../../signer/auth/replay.js';
 import { ConsoleSetup } from '../../signer/console/setup.js';
 import { DbLoginLimiter, LoginLimiter, type LoginThrottle } from '../../signer/console/login-limiter.js';
-import { openDatabase, type SignerDatabase } from '../../signer/db/index.js';
-import { testDatabaseLocation } from './helpers.js';
+import type { SignerDatabase } from '../../signer/db/index.js';
+import { twoConnections } from './helpers.js';
 
 const SIG = `${'ab'.repeat(32)}${'11'.repeat(32)}00`;
 const withRecovery = (sig: string, v: number) => sig.slice(0, 128) + v.toString(16).padStart(2, '0');
 
-let dir: string;
 let one: SignerDatabase;
 let two: SignerDatabase;
+let close: () => void;
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'signer-shared-'));
-  const location = testDatabaseLocation(dir);
-  one = openDatabase(location);
-  two = openDatabase(location);
+  ({ one, two, close } = twoConnections('signer-shared-'));
 });
-afterEach(() => {
-  one.close();
-  two.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterEach(() => close());
 
 describe('replay keys in the database', () => {
   it('a signature claimed through one connection is a replay through the other, whatever its recovery byte', () => {
