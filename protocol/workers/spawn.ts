@@ -10,7 +10,7 @@
 import { createRequire } from 'node:module';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Worker, type ResourceLimits } from 'node:worker_threads';
+import { Worker, type ResourceLimits, type Transferable } from 'node:worker_threads';
 
 /** How to start one worker. */
 export interface SpawnOptions {
@@ -43,29 +43,72 @@ const importMetaUrl: Plugin = {
   },
 };
 
+/** esbuild's options for a worker bundle, the same for the asynchronous and the synchronous build. */
+const BUNDLE_OPTIONS = {
+  bundle: true,
+  packages: 'external',
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  write: false,
+  logLevel: 'silent',
+} as const;
+
+/** An eval'd worker's `require` resolves from the working directory: give the bundle the file's own. */
+function withOwnRequire(code: string, file: string): string {
+  const ownRequire = `require('node:module').createRequire(${JSON.stringify(file)})`;
+  return `((require) => {\n${code}\n})(${ownRequire});`;
+}
+
 /** The worker file bundled to a CommonJS script whose `require` resolves as the file itself would. */
 function bundle(file: string): Promise<string> {
   let code = bundles.get(file);
   if (!code) {
     code = esbuild().then(async (build) => {
-      const built = await build({
-        entryPoints: [file],
-        bundle: true,
-        packages: 'external',
-        format: 'cjs',
-        platform: 'node',
-        target: 'node20',
-        write: false,
-        logLevel: 'silent',
-        plugins: [importMetaUrl],
-      });
-      // An eval'd worker's `require` resolves from the working directory: give it the file's own.
-      const ownRequire = `require('node:module').createRequire(${JSON.stringify(file)})`;
-      return `((require) => {\n${built.outputFiles[0]!.text}\n})(${ownRequire});`;
+      const built = await build({ entryPoints: [file], ...BUNDLE_OPTIONS, plugins: [importMetaUrl] });
+      return withOwnRequire(built.outputFiles[0]!.text, file);
     });
     bundles.set(file, code);
   }
   return code;
+}
+
+const syncBundles = new Map<string, string>();
+
+/**
+ * `bundle`, synchronously, for a caller that cannot await (the signer's PostgreSQL facade opens
+ * its connection inside a synchronous `openDatabase`). esbuild's buildSync takes no plugins, so
+ * every module of the bundle gets the worker file's URL as `import.meta.url`: right for modules
+ * beside it, which is all such a worker may rely on.
+ */
+function bundleSync(file: string): string {
+  let code = syncBundles.get(file);
+  if (!code) {
+    const fromTsx = createRequire(createRequire(import.meta.url).resolve('tsx/package.json'));
+    const { buildSync } = fromTsx('esbuild') as {
+      buildSync: (o: Record<string, unknown>) => { outputFiles: { text: string }[] };
+    };
+    const built = buildSync({
+      entryPoints: [file],
+      ...BUNDLE_OPTIONS,
+      define: { 'import.meta.url': JSON.stringify(pathToFileURL(file).href) },
+    });
+    syncBundles.set(file, (code = withOwnRequire(built.outputFiles[0]!.text, file)));
+  }
+  return code;
+}
+
+/** Starts the worker file `file` at once (see bundleSync); `transferList` as for `new Worker`. */
+export function spawnWorkerSync(file: URL, options: SpawnOptions & { transferList?: Transferable[] } = {}): Worker {
+  const path = fileURLToPath(file);
+  const common = {
+    execArgv: [],
+    workerData: options.workerData,
+    resourceLimits: options.resourceLimits,
+    transferList: options.transferList,
+  };
+  if (!path.endsWith('.ts')) return new Worker(file, common);
+  return new Worker(bundleSync(path), { ...common, eval: true });
 }
 
 /** Starts the worker file `file` (.ts bundled, .js as is); `execArgv: []` keeps the parent's loader flags out of it. */

@@ -9,10 +9,8 @@
  * runs REPEATABLE READ (SQLite serializes writers; READ COMMITTED would lose read-modify-write
  * updates) and runs its body again on a serialization failure or deadlock (40001, 40P01).
  */
-import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
-import { workerFile } from '../../protocol/index.js';
+import { MessageChannel, receiveMessageOnPort, type Worker, type MessagePort } from 'node:worker_threads';
+import { spawnWorkerSync, workerFile } from '../../protocol/index.js';
 import type { PgReply, PgRequest, PgWorkerData } from './pg-worker.js';
 import { translate } from './pg-translate.js';
 import type { LeaderLock, RunResult, SyncDb, SyncStatement } from './sync-db.js';
@@ -98,38 +96,10 @@ class PgStatement implements SyncStatement {
   }
 }
 
-/** Bundles a .ts worker file synchronously (openDatabase is synchronous), as protocol/workers does asynchronously. */
-function workerCode(file: string): string {
-  const fromTsx = createRequire(createRequire(import.meta.url).resolve('tsx/package.json'));
-  const esbuild = fromTsx('esbuild') as {
-    buildSync: (o: Record<string, unknown>) => { outputFiles: { text: string }[] };
-  };
-  const built = esbuild.buildSync({
-    entryPoints: [file],
-    bundle: true,
-    packages: 'external',
-    format: 'cjs',
-    platform: 'node',
-    target: 'node20',
-    write: false,
-    logLevel: 'silent',
-    // CommonJS has no import.meta (and buildSync takes no plugins): every bundled module gets the
-    // worker file's URL, which is right for modules beside it (pg-migrate finds its folder by it).
-    define: { 'import.meta.url': JSON.stringify(pathToFileURL(file).href) },
-  });
-  const ownRequire = `require('node:module').createRequire(${JSON.stringify(file)})`;
-  return `((require) => {\n${built.outputFiles[0]!.text}\n})(${ownRequire});`;
-}
-
-let bundled: string | null = null;
-
+/** The connection's thread (pg-migrate, bundled into it, finds its folder by the worker file's URL). */
 function startWorker(data: Omit<PgWorkerData, 'port'>, port: MessagePort): Worker {
-  const file = workerFile(import.meta.url, 'pg-worker');
   const workerData: PgWorkerData = { ...data, port };
-  const options = { execArgv: [], workerData, transferList: [port] };
-  if (!file.pathname.endsWith('.ts')) return new Worker(file, options);
-  bundled ??= workerCode(fileURLToPath(file));
-  return new Worker(bundled, { ...options, eval: true });
+  return spawnWorkerSync(workerFile(import.meta.url, 'pg-worker'), { workerData, transferList: [port] });
 }
 
 /** A PostgreSQL database behind better-sqlite3's synchronous surface. */

@@ -61,7 +61,7 @@ it('registers a node: its request signature is checked on a verifier thread star
   expect((await fetch(`${url}/api/v1/nodes/heartbeat`, forged)).status).toBe(401);
 });
 
-it('finds every worker file the signer starts (verifier, dashboard totals, console model check)', () => {
+it('finds every worker file the signer starts (verifier, dashboard totals, console model check, PostgreSQL connection)', () => {
   const code = readFileSync(bundle, 'utf8');
   const named = [...code.matchAll(/workerFile\(\s*"(file:[^"]+)",\s*"([^"]+)"\s*\)/g)].map(([, from, name]) =>
     fileURLToPath(new URL(`./${name}.ts`, from!)),
@@ -70,6 +70,7 @@ it('finds every worker file the signer starts (verifier, dashboard totals, conso
     'auth/verify-worker.ts',
     'console-models/onnx-worker.ts',
     'dashboard/totals-worker.ts',
+    'db/pg-worker.ts',
   ]);
   for (const f of named) expect(existsSync(f), f).toBe(true);
 });
