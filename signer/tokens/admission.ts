@@ -2,9 +2,12 @@
  * The quota, rate and counting step of the token guard, in one SQLite transaction: a new month
  * restarts the month count (and lifts over_limit), the monthly quota and the per-minute rate are
  * checked, and an admitted request (each request of an admitted batch) is counted. Counters live in api_tokens, so a restart keeps them.
+ * On PostgreSQL replicas admit one token's requests at once: the step takes the token's row lock
+ * first and runs at READ COMMITTED, so admissions queue on the row (each reads the last count)
+ * instead of failing each other's REPEATABLE READ snapshots until retries run out.
  */
 import { eq } from 'drizzle-orm';
-import { apiTokens, type SignerDatabase } from '../db/index.js';
+import { apiTokens, atomic, prepared, type SignerDatabase } from '../db/index.js';
 import { tokenRow, usageMonth, type TokenRow } from './service.js';
 
 const MINUTE_MS = 60_000;
@@ -24,7 +27,9 @@ export type Admission =
  */
 export function admit(store: SignerDatabase, id: number, now = Date.now(), items = 1): Admission {
   if (!Number.isInteger(items) || items < 1) throw new Error(`admit: items must be a positive integer, got ${items}`);
-  return store.sqlite.transaction((): Admission => {
+  const step = (): Admission => {
+    if (store.dialect === 'postgres')
+      prepared(store.sqlite, 'select id from api_tokens where id = ? for update').get(id);
     const row = tokenRow(store, id);
     const month = usageMonth(now);
     const fields: Partial<TokenRow> = {};
@@ -72,5 +77,6 @@ export function admit(store: SignerDatabase, id: number, now = Date.now(), items
       Object.assign(counted, { status: 'over_limit', updated_at: now });
     store.db.update(apiTokens).set(counted).where(eq(apiTokens.id, id)).run();
     return { kind: 'admitted', row: { ...current, ...counted } };
-  })();
+  };
+  return atomic(store.sqlite, step, { isolation: 'read committed' });
 }
