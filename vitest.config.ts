@@ -61,6 +61,31 @@ const NOT_ON_PG = [
   'tests/signer/*devnet.test.ts',
 ];
 
+/**
+ * What `npm test` runs again on PostgreSQL: the suites whose statements differ by dialect or that
+ * replicas race on (task states, leasing, the group commit, results, tokens, console sessions and
+ * the setup token, replay, prepaid intake and periods, uploads, the dashboard's PostgreSQL forms),
+ * beside PG_ONLY. The whole signer suite on PostgreSQL (the rest adds ~170 file-seconds, mostly
+ * HTTP and guard logic above the same statements) is `npm run test:pg` (SIGNER_PG_SUITES=all).
+ */
+const PG_CORE = [
+  'tests/signer/state.test.ts',
+  'tests/signer/results.test.ts',
+  'tests/signer/complete-group.test.ts',
+  'tests/signer/scheduler.test.ts',
+  'tests/signer/routes.test.ts',
+  'tests/signer/tokens.test.ts',
+  'tests/signer/console-auth.test.ts',
+  'tests/signer/shared-state.test.ts',
+  'tests/signer/leader-solo.test.ts',
+  'tests/signer/node-replay.test.ts',
+  'tests/signer/prepaid-intake.test.ts',
+  'tests/signer/periods.test.ts',
+  'tests/signer/uploads.test.ts',
+  'tests/signer/dashboard-accounts.test.ts',
+  'tests/signer/dashboard-totals-pg.test.ts',
+];
+
 /** The PostgreSQL project, or null (said once) without the server binaries. */
 function signerPg(): TestProjectConfiguration | null {
   if (!pgBinaries()) {
@@ -72,7 +97,7 @@ function signerPg(): TestProjectConfiguration | null {
   return {
     test: {
       name: 'signer-pg',
-      include: ['tests/signer/**/*.test.ts', ...PG_ONLY],
+      include: [...(process.env.SIGNER_PG_SUITES === 'all' ? ['tests/signer/**/*.test.ts'] : PG_CORE), ...PG_ONLY],
       exclude: [...NOT_ON_PG, 'node_modules/**'],
       environment: 'node',
       env: { SIGNER_TEST_DIALECT: 'postgres' },
