@@ -13,6 +13,9 @@
  * 2. The fast-check model suites of tests/contracts/properties.test.ts and
  *    accounts-properties.test.ts with many more sequences (the accounts suite takes about 1 s a sequence).
  *
+ * 3. The signer replicas' chaos test (tests/cluster/chaos.test.ts) with 1,000 tasks rather than the
+ *    400 of `npm test`, when PostgreSQL's server binaries are installed (about three minutes).
+ *
  * accounts.tests.clar likewise needs spend authorizations signed by account keys (wallet_1..4)
  * and the settler's key (the deployer's): generateAccountSignatures writes them with
  * protocol/accounts.
@@ -20,7 +23,7 @@
  * `tsx scripts/fuzz.ts gen` only writes the generated signatures into the tests files.
  *
  * Env: FUZZ_RV_RUNS (default 1000), FUZZ_RUNS (default 1000 sequences of up to 30 steps, 20 times
- * those of `npm test`, about 7 minutes), FUZZ_SEED (fast-check seed).
+ * those of `npm test`, about 7 minutes), FUZZ_SEED (fast-check seed), CHAOS_TASKS (default 1000).
  * Exits non-zero when anything fails.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -37,6 +40,7 @@ import { sha256Hex } from '../protocol/hash/index.js';
 import { signTaskResult, CHAIN_ID } from '../protocol/sip018/index.js';
 import { signAccountsMessage, spendAuthorizationCV, EMPTY_ROOT } from '../protocol/accounts/index.js';
 import { hexToBytes } from '@stacks/common';
+import { pgBinaries } from '../tests/pg/server.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 const DEPLOYER = 'ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM';
@@ -195,10 +199,17 @@ const p = run(
   { FUZZ_RUNS: fcRuns },
 );
 if (!p.ok) failures.push('fast-check model suite');
+const chaosTasks = process.env.CHAOS_TASKS ?? '1000';
+if (pgBinaries()) {
+  const c = run('npx', ['vitest', 'run', '--project', 'signer-pg', 'tests/cluster/chaos.test.ts'], {
+    CHAOS_TASKS: chaosTasks,
+  });
+  if (!c.ok) failures.push('chaos');
+} else console.log('PostgreSQL server binaries not found (apt-get install postgresql): the chaos run was skipped');
 
 console.log(
   failures.length
     ? `\nFAILED: ${failures.join(', ')}`
-    : `\nfuzz: all passed (rendezvous ${rvRuns} runs per contract, fast-check ${fcRuns} sequences)`,
+    : `\nfuzz: all passed (rendezvous ${rvRuns} runs per contract, fast-check ${fcRuns} sequences${pgBinaries() ? `, chaos ${chaosTasks} tasks` : ''})`,
 );
 process.exit(failures.length ? 1 : 0);
