@@ -3,6 +3,7 @@
  * all through stacks.js against any Stacks node/API (the devnet by default).
  */
 import {
+  ClarityType,
   type ClarityValue,
   type PostCondition,
   PostConditionMode,
@@ -123,6 +124,17 @@ export class MarketChain {
   /** A task as the escrow stores it. */
   async task(taskId: bigint): Promise<ChainTask | null> {
     return decodeTask(await this.readOnly(INFERENCE_ESCROW, 'get-task', reclaimArgs(taskId)));
+  }
+
+  /** The escrow's bounds on a task's max-blocks (`get-config`): submit-task aborts outside them, after the fee is paid. */
+  async escrowBlockLimits(): Promise<{ minBlocks: bigint; maxBlocks: bigint }> {
+    const cv = await this.readOnly(INFERENCE_ESCROW, 'get-config', []);
+    const field = (name: string): bigint => {
+      const v = cv.type === ClarityType.Tuple ? cv.value[name] : undefined;
+      if (v?.type !== ClarityType.UInt) throw new Error(`the escrow's get-config has no ${name}`);
+      return BigInt(v.value);
+    };
+    return { minBlocks: field('min-blocks'), maxBlocks: field('max-blocks') };
   }
 
   /** A node key's bond in the escrow (`get-node`); null when the key never bonded. */

@@ -102,6 +102,10 @@ export async function submitPrepaid(ctx: Context, opts: PrepaidSubmitOptions): P
   const security = whole(opts.security, '--security', 1n);
   if (!SECURITY_LEVELS.includes(Number(security) as 1 | 3 | 5))
     throw new Error(`--security must be 1, 3 or 5 (how many nodes must agree), got ${security}`);
+  const bytes = readInput(opts.input, opts.binary);
+  // Checked in clear first, as on-chain tasks are (and before sealing: after, only its nodes could
+  // say what is wrong with it); a misfit input would otherwise run on every node and fail.
+  await checkAgainstModel(ctx, opts.model, head.artifactHash, bytes);
   const client = prepaidClient(ctx);
   // The signer's quote (volume tier, demand) fixes the price; without --max-fee the request allows exactly that.
   const quote = await client.quote(head.outputId, head.price, (await ctx.chain.accountsSigner()).key).catch(explain);
@@ -111,13 +115,10 @@ export async function submitPrepaid(ctx: Context, opts: PrepaidSubmitOptions): P
       `--max-fee ${maxFee} is below ${quote.price * security} µSTX: the signer's quoted price for "${opts.model}" (${quote.price} µSTX, on chain ${head.price}) times --security ${security}`,
     );
   const expiresIn = whole(opts.expiresIn, '--expires-in', 600n);
-  const bytes = readInput(opts.input, opts.binary);
   const encrypted = opts.privacy === 'encrypted';
   let sealed: Record<string, unknown> = {};
   let inputHash = sha256Hex(bytes);
   if (encrypted) {
-    // Checked in clear first, as on-chain tasks are: after sealing, only its nodes could say what is wrong with it.
-    await checkAgainstModel(ctx, opts.model, head.artifactHash, bytes);
     ctx.out.progress(`reserving ${nodesFor(security)} node(s) to seal the input (${bytes.length} bytes) to`);
     const s = await sealInput(ctx, { model: opts.model, bytes, binary: !!opts.binary, security }).catch(explain);
     inputHash = s.inputHash;

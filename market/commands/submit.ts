@@ -76,7 +76,7 @@ export async function checkAgainstModel(
     checkInputs(bytes, model, io.inputs);
   } catch (e) {
     if (!(e instanceof InputMismatch)) throw e;
-    const why = `model "${model}" would refuse this input after the fee is escrowed`;
+    const why = `the nodes of model "${model}" would refuse this input, an on-chain task's fee escrowed until its deadline`;
     throw new Error(`${e.message}; nothing was sent (${why})`);
   }
 }
@@ -97,6 +97,12 @@ export async function submit(ctx: Context, opts: SubmitOptions): Promise<void> {
       `--fee ${fee} is below ${minFee} µSTX: the price of "${opts.model}" (${head.price} µSTX) times --security ${security}`,
     );
   const maxBlocks = whole(opts.maxBlocks, '--max-blocks', 100n);
+  // submit-task aborts outside the escrow's bounds, and the transaction's fee would be spent for nothing.
+  const limits = await ctx.chain.escrowBlockLimits();
+  if (maxBlocks < limits.minBlocks || maxBlocks > limits.maxBlocks)
+    throw new Error(
+      `--max-blocks must be from ${limits.minBlocks} to ${limits.maxBlocks} (the escrow's get-config), got ${maxBlocks}; nothing was sent`,
+    );
   const priority = whole(opts.priority, '--priority', 0n);
   const privacy = (opts.privacy ?? 'standard') as PrivacyMode;
   if (!PRIVACY_MODES.includes(privacy)) throw new Error(`--privacy must be one of ${PRIVACY_MODES.join(', ')}`);

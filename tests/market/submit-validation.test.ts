@@ -15,6 +15,7 @@ import { sha256Hex } from '../../protocol/index.js';
 import { loadMarketConfig } from '../../market/config.js';
 import { createContext, type Context } from '../../market/context.js';
 import { submit } from '../../market/commands/submit.js';
+import { submitPrepaid } from '../../market/commands/prepaid.js';
 import { status } from '../../market/commands/task.js';
 import { startSigner, type RunningSigner } from '../../signer/index.js';
 import { StacksApiChain } from '../../signer/chain/stacks-api.js';
@@ -107,6 +108,26 @@ describe('market submit checks the input before paying', () => {
     );
     await expect(refuse(input('image', [1, 3, 48, 192]))).rejects.toThrow(
       /has no input "image": expected "x" FP32 \[\?, 3, \?, \?\]/,
+    );
+    expect(await account()).toEqual(before);
+  }, 60_000);
+
+  it("refuses a --max-blocks outside the escrow's bounds before uploading or paying (submit-task would abort, its fee spent)", async () => {
+    const before = await account();
+    const good = input('x', [1, 3, 48, 192]);
+    for (const maxBlocks of ['1', '100000'])
+      await expect(submit(ctx, { model: MODEL, input: good, maxBlocks, wait: false })).rejects.toThrow(
+        new RegExp(
+          `--max-blocks must be from 5 to 1000 \\(the escrow's get-config\\), got ${maxBlocks}; nothing was sent`,
+        ),
+      );
+    expect(await account()).toEqual(before);
+  }, 60_000);
+
+  it("checks a prepaid request's input too, before asking for a quote or posting anything", async () => {
+    const before = await account();
+    await expect(submitPrepaid(ctx, { model: MODEL, input: input('x', [1, 1, 48, 192]), wait: false })).rejects.toThrow(
+      /input "x": expected shape \[\?, 3, \?, \?\].*got \[1, 1, 48, 192\].*nothing was sent/,
     );
     expect(await account()).toEqual(before);
   }, 60_000);
