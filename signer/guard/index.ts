@@ -99,7 +99,7 @@ export class PolicyGuard {
     if (!this.#config.enabled) return { action: 'pass', findings, value: input };
     const policy = this.#config[level];
     const decide = (kind: PiiKind): GuardAction => policy.rules[kind] ?? policy.action;
-    const value = this.#walk(input, '$', decide, findings);
+    const value = this.#walk(input, '$', undefined, decide, findings);
     const verdict: GuardAction = findings.some((f) => f.action === 'refuse')
       ? 'refuse'
       : findings.some((f) => f.action === 'mask')
@@ -108,37 +108,53 @@ export class PolicyGuard {
     return { action: verdict, findings, value: verdict === 'mask' ? value : input };
   }
 
-  #walk(node: unknown, path: string, decide: (k: PiiKind) => GuardAction, findings: GuardFinding[]): unknown {
-    if (typeof node === 'string') return this.#text(node, path, decide, findings);
+  /**
+   * Walks `node`, the value at `key` of the container at `parent` (`key` undefined: `parent` is its
+   * own path). A string's path is built only when something is found in it: most strings of an
+   * input (a BYTES tensor's) hold nothing.
+   */
+  #walk(
+    node: unknown,
+    parent: string,
+    key: string | number | undefined,
+    decide: (k: PiiKind) => GuardAction,
+    findings: GuardFinding[],
+  ): unknown {
+    if (typeof node === 'string') return this.#text(node, parent, key, decide, findings);
     if (Array.isArray(node)) {
+      const path = pathOf(parent, key);
       let out: unknown[] | undefined;
       for (let i = 0; i < node.length; i++) {
         const item = node[i];
         if (typeof item === 'number' || typeof item === 'boolean' || item === null) continue;
-        const next = this.#walk(item, `${path}[${i}]`, decide, findings);
+        const next = this.#walk(item, path, i, decide, findings);
         if (next !== item) (out ??= node.slice())[i] = next;
       }
       return out ?? node;
     }
     if (node !== null && typeof node === 'object') {
+      const path = pathOf(parent, key);
       let out: Record<string, unknown> | undefined;
-      for (const [key, item] of Object.entries(node)) {
-        const next = this.#walk(
-          item,
-          SIMPLE_KEY.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`,
-          decide,
-          findings,
-        );
-        if (next !== item) (out ??= { ...node })[key] = next;
+      for (const [k, item] of Object.entries(node)) {
+        if (typeof item === 'number' || typeof item === 'boolean' || item === null) continue;
+        const next = this.#walk(item, path, k, decide, findings);
+        if (next !== item) (out ??= { ...node })[k] = next;
       }
       return out ?? node;
     }
     return node;
   }
 
-  #text(text: string, path: string, decide: (k: PiiKind) => GuardAction, findings: GuardFinding[]): string {
+  #text(
+    text: string,
+    parent: string,
+    key: string | number | undefined,
+    decide: (k: PiiKind) => GuardAction,
+    findings: GuardFinding[],
+  ): string {
     const spans = findPii(text, this.#kinds);
     if (spans.length === 0) return text;
+    const path = pathOf(parent, key);
     let masked = '';
     let at = 0;
     for (const span of spans) {
@@ -150,4 +166,11 @@ export class PolicyGuard {
     }
     return at === 0 ? text : masked + text.slice(at);
   }
+}
+
+/** The JSON path of the value at `key` in the container at `parent`: `$.a.b`, `$.a[2]`, `$.a["caller ip"]`. */
+function pathOf(parent: string, key: string | number | undefined): string {
+  if (key === undefined) return parent;
+  if (typeof key === 'number') return `${parent}[${key}]`;
+  return SIMPLE_KEY.test(key) ? `${parent}.${key}` : `${parent}[${JSON.stringify(key)}]`;
 }
