@@ -20,13 +20,23 @@ import type { PolicyGuard } from './index.js';
 
 const decoder = new TextDecoder();
 const CIPHER_FIELDS = ['iv', 'ephemeralPK', 'cipherText', 'mac'] as const;
+/** What else a CipherObject may hold: neither is text a person wrote. */
+const CIPHER_EXTRAS: Record<string, (v: unknown) => boolean> = {
+  wasString: (v) => typeof v === 'boolean',
+  cipherTextEncoding: (v) => v === 'hex' || v === 'base64',
+};
 
-/** The @stacks/encryption CipherObject form: encrypted to a node, so nothing for the guard to read. */
+/**
+ * The @stacks/encryption CipherObject form: encrypted to a node, so nothing for the guard to read.
+ * Only those fields: an input that merely carries them beside others (`inputs` with personal data,
+ * which the node's OIP parser would read and ignore the rest) is guarded like any other.
+ */
 function isCipherObject(doc: unknown): boolean {
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return false;
+  const o = doc as Record<string, unknown>;
   return (
-    doc !== null &&
-    typeof doc === 'object' &&
-    CIPHER_FIELDS.every((k) => typeof (doc as Record<string, unknown>)[k] === 'string')
+    CIPHER_FIELDS.every((k) => typeof o[k] === 'string') &&
+    Object.keys(o).every((k) => (CIPHER_FIELDS as readonly string[]).includes(k) || CIPHER_EXTRAS[k]?.(o[k]) === true)
   );
 }
 

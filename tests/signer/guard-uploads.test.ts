@@ -108,6 +108,20 @@ describe('the guard on input uploads', () => {
     expect((await body(res)).error).toContain('email at $.inputs[0].name');
   });
 
+  it('an input that carries the fields of a cipher object beside its own is read like any other', async () => {
+    const cipher = { iv: 'aa', ephemeralPK: 'bb', cipherText: 'cc', mac: 'dd' };
+    const disguised = Buffer.from(
+      JSON.stringify({ ...cipher, inputs: [{ name: 'text', shape: [1], datatype: 'BYTES', data: [`to ${EMAIL}`] }] }),
+    );
+    const res = await put(disguised);
+    expect(res.status).toBe(422);
+    expect((await body(res)).error).toContain('email at $.inputs[0].data[0]');
+    expect(stored()).toEqual([]);
+    // A cipher object alone (@stacks/encryption's fields, nothing else) is not text to read.
+    const alone = Buffer.from(JSON.stringify({ ...cipher, wasString: false, cipherTextEncoding: 'base64' }));
+    expect((await put(alone)).status).toBe(201);
+  });
+
   it('an input an encrypted task names is refused in clear before it is read (it travels sealed)', async () => {
     const bytes = json(`sealed ${EMAIL}`);
     addTasks(t, { inputHash: sha256Hex(bytes), privacy: privacyCode('encrypted') });
