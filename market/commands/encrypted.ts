@@ -108,6 +108,13 @@ export async function reseal(ctx: Context, taskId: bigint): Promise<void> {
   if (!isEncrypted(task)) throw new Error(`task ${taskId} is not encrypted: only an encrypted task is sealed to nodes`);
   if (task.requester !== ctx.wallet().address)
     throw new Error(`task ${taskId} was submitted by ${task.requester}: use that wallet's key to seal its input again`);
+  // Paid or refunded: no node will run it again, whatever the signer's node list says.
+  if (task.status !== 'pending') {
+    ctx.out.result({ task_id: taskId, status: task.status, resealed: [] }, [
+      `task ${taskId} is already ${task.status} on chain: nothing to reseal`,
+    ]);
+    return;
+  }
   const s = await ctx.signer.status(String(taskId));
   const gone = resealNeeded(s);
   if (gone === null) {

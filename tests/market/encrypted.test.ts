@@ -31,7 +31,9 @@ import {
   type SavedEnvelope,
 } from '../../market/sealed.js';
 import type { TaskResultView } from '../../market/signer-client.js';
-import { nodesFor, resealNeeded } from '../../market/commands/encrypted.js';
+import { nodesFor, reseal, resealNeeded } from '../../market/commands/encrypted.js';
+import type { Context } from '../../market/context.js';
+import type { ChainTask } from '../../protocol/index.js';
 import { ROOT } from '../../scripts/lib/services.js';
 
 const run = promisify(execFile);
@@ -196,6 +198,29 @@ describe('sealing to nodes', () => {
     expect(resealNeeded({ status: 'pending', needs_reseal: false, sealed_nodes: ['node-1'] })).toBeNull();
     expect(resealNeeded({ status: 'pending' })).toBeNull();
     expect(resealNeeded(null)).toBeNull();
+  });
+});
+
+describe('market reseal', () => {
+  it('says a task paid or refunded on chain has nothing to reseal, without asking the signer', async () => {
+    const shown: string[] = [];
+    for (const status of ['paid', 'refunded'] as const) {
+      const task = { status, privacy: 1, requester: 'ST1REQUESTER', inputHash: 'ab'.repeat(32), security: 1 };
+      const ctx = {
+        chain: { task: async () => task as unknown as ChainTask },
+        wallet: () => ({ address: 'ST1REQUESTER' }),
+        signer: {
+          // A signer whose node list no longer names the task's nodes would otherwise say "online" or "gone".
+          status: async () => ({ status: 'settled' }),
+        },
+        out: { result: (_json: unknown, lines: string[]) => shown.push(...lines), done: () => {} },
+      } as unknown as Context;
+      await reseal(ctx, 3n);
+    }
+    expect(shown).toEqual([
+      'task 3 is already paid on chain: nothing to reseal',
+      'task 3 is already refunded on chain: nothing to reseal',
+    ]);
   });
 });
 
