@@ -63,6 +63,12 @@ export async function result(ctx: Context, taskId: bigint): Promise<void> {
     );
   const r = await ctx.signer.result(chainTaskRef(taskId), ctx.wallet()).catch((e: unknown) => {
     // The hint is added to the refusal, which keeps its code for scripts.
+    if (e instanceof SignerRefusal && e.code === 'result_withheld' && task.status === 'refunded')
+      throw new SignerRefusal(
+        `task ${taskId} was not settled by its deadline and its fee was refunded: its result is never released`,
+        e.status,
+        e.code,
+      );
     if (e instanceof SignerRefusal && e.code === 'result_not_settled')
       throw new SignerRefusal(`${e.message}\n\`market status ${taskId}\` shows where it is`, e.status, e.code);
     if (e instanceof SignerRefusal && e.code === 'not_requester')
@@ -91,10 +97,17 @@ export async function reclaim(ctx: Context, taskId: bigint): Promise<void> {
   if (task.status !== 'pending')
     throw new Error(`task ${taskId} is already ${task.status}; only a pending task can be reclaimed`);
   const tip = await ctx.chain.tipHeight();
-  if (BigInt(tip) <= task.deadline)
+  if (BigInt(tip) <= task.deadline) {
+    const left = task.deadline - BigInt(tip) + 1n;
+    // On an idle chain blocks still come: npm start's devnet makes an empty one after 5 s without a transaction.
+    const when =
+      ctx.config.network === 'devnet'
+        ? ` (the devnet npm start runs makes a block at least every 5 s, so within about ${left * 5n} s)`
+        : '';
     throw new Error(
-      `task ${taskId}'s deadline is block ${task.deadline} and the tip is ${tip}: reclaim after it passes`,
+      `task ${taskId}'s deadline is block ${task.deadline} and the tip is ${tip}: reclaim once ${left} more block${left === 1n ? ' is' : 's are'} mined${when}`,
     );
+  }
   const escrow = `${ctx.config.contracts_address}.${INFERENCE_ESCROW}`;
   const txid = await ctx.chain.call(wallet, INFERENCE_ESCROW, 'reclaim', reclaimArgs(taskId), [
     Pc.principal(escrow).willSendEq(task.fee).ustx(),
