@@ -20,7 +20,9 @@ export async function status(ctx: Context, taskId: bigint): Promise<void> {
   const tip = await ctx.chain.tipHeight();
   const off = await ctx.signer.status(chainTaskRef(taskId)).catch((e: Error) => ({ status: `unknown (${e.message})` }));
   // The node's reason when the task failed (or the signer's, for a timeout): what to fix before submitting again.
-  const error = off && 'error' in off && typeof off.error === 'string' ? off.error : null;
+  // Once a node's result is in, an earlier attempt's reason (an expired lease) is history, not news.
+  const done = ['completed', 'submitted', 'settled'].includes(String(off?.status));
+  const error = !done && off && 'error' in off && typeof off.error === 'string' ? off.error : null;
   const signerLine = `signer: ${off?.status ?? 'not seen yet'}${error ? ` (${error})` : ''}`;
   // An encrypted task none of whose nodes is online waits for its requester to seal the input to others.
   const gone = resealNeeded(off);

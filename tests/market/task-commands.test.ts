@@ -5,12 +5,16 @@
  * no chain, no signer.
  */
 import { describe, expect, it } from 'vitest';
-import { reclaim, result } from '../../market/commands/task.js';
+import { reclaim, result, status } from '../../market/commands/task.js';
 import type { Context } from '../../market/context.js';
 import { SignerRefusal } from '../../market/signer-client.js';
 import type { ChainTask } from '../../protocol/index.js';
 
-function stubContext(task: Partial<ChainTask>, opts: { tip?: number; network?: string; refusal?: SignerRefusal }) {
+function stubContext(
+  task: Partial<ChainTask>,
+  opts: { tip?: number; network?: string; refusal?: SignerRefusal; signerStatus?: Record<string, unknown> },
+) {
+  const shown: string[] = [];
   return {
     config: { network: opts.network ?? 'devnet', contracts_address: 'ST1PQHQKV0RJXZFY1DGX8MNSNYVE3VGZJSRTPGZGM' },
     chain: {
@@ -21,13 +25,15 @@ function stubContext(task: Partial<ChainTask>, opts: { tip?: number; network?: s
       },
     },
     signer: {
+      status: async () => opts.signerStatus ?? null,
       result: async () => {
         throw opts.refusal;
       },
     },
     wallet: () => ({ address: 'ST1REQUESTER' }),
-    out: { result: () => {}, progress: () => {}, done: () => {} },
-  } as unknown as Context;
+    out: { result: (_json: unknown, lines: string[]) => shown.push(...lines), progress: () => {}, done: () => {} },
+    shown,
+  } as unknown as Context & { shown: string[] };
 }
 
 describe('market reclaim before the deadline', () => {
@@ -55,5 +61,21 @@ describe('market result of a refunded task', () => {
     expect((err as Error).message).toBe(
       'task 7 was not settled by its deadline and its fee was refunded: its result is never released',
     );
+  });
+});
+
+describe('market status', () => {
+  it("shows the signer's reason while the task is not done, and not once a node's result is in", async () => {
+    const terms = { status: 'pending', deadline: 402n, model: 'm', ownerBps: 1000, treasuryBps: 500 } as const;
+    const reason = 'lease of node-3 expired after 60000 ms without a result';
+    const pending = stubContext(terms, { tip: 221, signerStatus: { status: 'pending', error: reason } });
+    await status(pending, 10n);
+    expect(pending.shown).toContain(`signer: pending (${reason})`);
+    const settled = stubContext(
+      { ...terms, status: 'paid' },
+      { tip: 228, signerStatus: { status: 'settled', error: reason } },
+    );
+    await status(settled, 10n);
+    expect(settled.shown).toContain('signer: settled');
   });
 });
