@@ -167,8 +167,9 @@ const MAY_ALL = 63;
  * with none runs no regular expression. Each test is a condition every match of that kind meets:
  * - a resident ID is 17 digits in a row (then a digit or X);
  * - a card is 13 or more digits, at most one space or dash between two (CARD);
- * - a phone number is 8 or more digits (the shortest, +[1-9] and 7 more), at most two of ' ().+-'
- *   between two ("(415) 555-0100");
+ * - a phone number is 10 or more digits with at most two of ' ().-' between two (a Chinese mobile
+ *   or landline, "(415) 555-0100", "415.555.0100"), or, after a '+', 8 or more with at most one
+ *   space or dash between two (+[1-9] and 7 more);
  * - an e-mail has an '@';
  * - an IPv4 address is a stretch of digits and dots holding three dots;
  * - an IPv6 address (with '::' or 8 groups, as kept) is a stretch of hex digits and colons holding two colons.
@@ -178,6 +179,7 @@ export function possibleKinds(text: string): number {
   let idRun = 0;
   let cardRun = 0;
   let cardGap = 2;
+  let plus = false;
   let phoneRun = 0;
   let phoneGap = 3;
   let v4Dots = -1;
@@ -191,7 +193,7 @@ export function possibleKinds(text: string): number {
       if (cardRun >= 13) may |= MAY_CARD;
       phoneRun = phoneGap <= 2 ? phoneRun + 1 : 1;
       phoneGap = 0;
-      if (phoneRun >= 8) may |= MAY_PHONE;
+      if (phoneRun >= 10 || (plus && cardRun >= 8)) may |= MAY_PHONE;
       if (v4Dots < 0) v4Dots = 0;
       if (v6Colons < 0) v6Colons = 0;
       continue;
@@ -202,7 +204,8 @@ export function possibleKinds(text: string): number {
       phoneGap++;
     } else {
       cardGap = 2;
-      phoneGap = c === 40 || c === 41 || c === 46 || c === 43 ? phoneGap + 1 : 3; // ( ) . +
+      phoneGap = c === 40 || c === 41 || c === 46 ? phoneGap + 1 : 3; // ( ) .
+      if (c === 43) plus = true;
     }
     if (c === 46) {
       if (v4Dots >= 0 && ++v4Dots >= 3) may |= MAY_IPV4;
