@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DATA_LEVELS, PII_KINDS, type PiiKind } from '../../protocol/index.js';
 import {
@@ -8,6 +11,7 @@ import {
   PolicyGuard,
   residentIdValid,
 } from '../../signer/guard/index.js';
+import { loadConfig } from '../../signer/index.js';
 
 const ALL = new Set<PiiKind>(PII_KINDS);
 const found = (text: string) => findPii(text, ALL).map((s) => ({ kind: s.kind, value: text.slice(s.start, s.end) }));
@@ -212,6 +216,20 @@ describe('the policy of each data level', () => {
   it('disabled, it passes everything and reports nothing', () => {
     const off = new PolicyGuard(guardConfigSchema.parse({ enabled: false }));
     expect(off.check(input, 'L2')).toEqual({ action: 'pass', findings: [], value: input });
+  });
+
+  it("takes its rules from signer.toml's [guard]: kinds, levels' actions and per-kind rules", () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'guard-toml-')), 'signer.toml');
+    writeFileSync(
+      path,
+      ['[guard]', 'kinds = ["email", "cn_id"]', 'L1 = { action = "pass", rules = { cn_id = "refuse" } }', ''].join('\n'),
+    );
+    const fromToml = new PolicyGuard(loadConfig(path, {}, {}).guard);
+    expect(fromToml.check('a@b.io', 'L1')).toMatchObject({ action: 'pass', findings: [{ rule: 'email' }] });
+    expect(fromToml.check('id 11010519491231002X', 'L1').action).toBe('refuse');
+    // Kinds left out are not looked for; L2 keeps its default (refuse).
+    expect(fromToml.check('ring 13812345678', 'L2').findings).toEqual([]);
+    expect(fromToml.check('a@b.io', 'L2').action).toBe('refuse');
   });
 
   it('refuses a configuration it does not understand, naming the key', () => {
