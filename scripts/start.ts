@@ -8,10 +8,16 @@
  * marketplace is described in data/marketplace.json while it runs, where `market` and `npm run demo`
  * find it, so the commands printed here work as printed.
  */
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { privateKeyToAddress } from '@stacks/transactions';
 import { readSetupToken, SETUP_TOKEN_FILE } from '../signer/console/setup.js';
-import { marketplaceDataDir, removeRunningMarketplace, writeRunningMarketplace } from '../protocol/config/index.js';
+import {
+  findRunningMarketplace,
+  marketplaceDataDir,
+  removeRunningMarketplace,
+  writeRunningMarketplace,
+} from '../protocol/config/index.js';
 import { LOCAL_API_URL } from '../protocol/chain/index.js';
 import {
   DEFAULT_DATA_DIR,
@@ -47,15 +53,96 @@ function shown(path: string): string {
   const rel = relative(process.cwd(), path);
   return rel.startsWith('..') ? path : rel;
 }
+/** Whether `pid` is a live `npm start` (on Linux its command line names scripts/start; elsewhere any live process counts). */
+function isStart(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  const cmdline = `/proc/${pid}/cmdline`;
+  if (!existsSync('/proc/self/cmdline')) return true;
+  try {
+    return readFileSync(cmdline, 'utf8').includes('scripts/start');
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Takes the data directory for this process (`npm-start.pid` in it, created exclusively and removed
+ * on exit), or stops here naming the npm start that has it: two starts on one data directory share
+ * the devnet's chain file and the signer's database, and the second broke the first's mining
+ * ("UNIQUE constraint failed: blocks.height") after truncating its logs.
+ */
+async function takeDataDir(dir: string): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  const lock = join(dir, 'npm-start.pid');
+  const refuse = async (pid: number): Promise<never> => {
+    const running = await findRunningMarketplace(dir);
+    const where = running.found
+      ? `: signer ${running.found.signer_url}, devnet ${running.found.devnet_url}`
+      : ' (still starting up)';
+    console.error(
+      `npm start: another npm start (pid ${pid}) is running from ${shown(dir)}${where}.
+  Use it: npm run market and npm run demo find it. Or stop it (Ctrl-C in its terminal), or run a
+  second marketplace from another directory: MARKETPLACE_DATA_DIR=<dir> DEVNET_PORT=<port> SIGNER_PORT=<port> npm start`,
+    );
+    process.exit(1);
+  };
+  for (let attempt = 0; ; attempt++) {
+    try {
+      writeFileSync(lock, `${process.pid}\n`, { flag: 'wx' });
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw e;
+    }
+    const holder = Number(readFileSync(lock, 'utf8').trim());
+    if (Number.isInteger(holder) && holder > 0 && isStart(holder)) await refuse(holder);
+    // Left by a start that was killed: it is ours now.
+    rmSync(lock, { force: true });
+  }
+  process.on('exit', () => {
+    try {
+      if (readFileSync(lock, 'utf8').trim() === String(process.pid)) rmSync(lock);
+    } catch {
+      // Already gone.
+    }
+  });
+  // A marketplace started before this lock existed describes itself only in marketplace.json.
+  const running = await findRunningMarketplace(dir);
+  if (running.found && running.found.pid !== process.pid) await refuse(running.found.pid);
+}
+await takeDataDir(dataDir);
+
 console.log(
   `starting the devnet, the signer and ${agents} node agent${agents > 1 ? 's' : ''} (logs in ${shown(join(dataDir, 'logs'))}/) ...`,
 );
+// A signal while it starts (a minute or so) must not end this process before the services it has
+// spawned: node's default would exit at once and leave the devnet and the signer running. The
+// services started so far come up, then stop (startMarketplace stops them itself when one fails).
+let stopRequested: string | null = null;
+const duringStartup = (signal: string) => {
+  if (stopRequested) return;
+  stopRequested = signal;
+  console.log(`\n${signal}: stopping once the services started so far answer ...`);
+};
+process.on('SIGINT', duringStartup);
+process.on('SIGTERM', duringStartup);
 const m = await startMarketplace({ dataDir, devnetPort, signerPort, agents, devnetIdleBlockMs: idleBlockMs }).catch(
   (e: Error) => {
-    console.error(`npm start: ${e.message}`);
-    process.exit(1);
+    if (stopRequested) console.log('stopped.');
+    else console.error(`npm start: ${e.message}`);
+    process.exit(stopRequested ? 0 : 1);
   },
 );
+process.off('SIGINT', duringStartup);
+process.off('SIGTERM', duringStartup);
+if (stopRequested) {
+  await m.stop();
+  console.log('stopped.');
+  process.exit(0);
+}
 const input = shown(writeExampleInput(m.dataDir));
 const file = writeRunningMarketplace({
   devnet_url: m.devnetUrl,
