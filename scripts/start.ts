@@ -72,8 +72,9 @@ function isStart(pid: number): boolean {
 /**
  * Takes the data directory for this process (`npm-start.pid` in it, created exclusively and removed
  * on exit), or stops here naming the npm start that has it: two starts on one data directory share
- * the devnet's chain file and the signer's database, and the second broke the first's mining
- * ("UNIQUE constraint failed: blocks.height") after truncating its logs.
+ * the devnet's chain file, the signer's database and the logs. Seen: the second devnet replayed the
+ * first's chain file, its mining stopped on a height the first had written ("UNIQUE constraint
+ * failed: blocks.height"), and the second npm start hung while starting.
  */
 async function takeDataDir(dir: string): Promise<void> {
   mkdirSync(dir, { recursive: true });

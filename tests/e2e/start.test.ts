@@ -73,7 +73,7 @@ describe('npm start on custom ports', () => {
       });
       expect(out).not.toMatch(/:(3999|8080)\b/);
       // Once it runs, a second start names it and leaves it alone (it used to open the same chain
-      // file and database, truncate its logs and break its mining).
+      // file, database and logs, and hang while starting).
       const devnetLog = readFileSync(join(dataDir, 'logs', 'devnet.log'), 'utf8');
       const late = await second();
       expect(late.status, late.stdout + late.stderr).toBe(1);
