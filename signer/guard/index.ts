@@ -13,7 +13,7 @@ import {
   type GuardFinding,
   type PiiKind,
 } from '../../protocol/index.js';
-import { findPii } from './detectors.js';
+import { findPii, type Span } from './detectors.js';
 
 export { findPii, luhnValid, residentIdValid, type Span } from './detectors.js';
 export { guardInputs, levelOf, modelLevel, type GuardSubject, type GuardedInputs } from './apply.js';
@@ -134,13 +134,31 @@ export class PolicyGuard {
     }
     if (node !== null && typeof node === 'object') {
       const path = pathOf(parent, key);
-      let out: Record<string, unknown> | undefined;
-      for (const [k, item] of Object.entries(node)) {
-        if (typeof item === 'number' || typeof item === 'boolean' || item === null) continue;
-        const next = this.#walk(item, path, k, decide, findings);
-        if (next !== item) (out ??= { ...node })[k] = next;
+      const entries = Object.entries(node);
+      let changed = false;
+      for (let i = 0; i < entries.length; i++) {
+        const [k, item] = entries[i]!;
+        // A key is text too: what it holds is found, and a path names it only masked.
+        const spans = findPii(k, this.#kinds);
+        let name = k;
+        let newKey = k;
+        if (spans.length > 0) {
+          name = maskSpans(k, spans, () => 'mask');
+          for (const span of spans)
+            findings.push({ rule: span.kind, path: pathOf(path, name), action: decide(span.kind) });
+          newKey = maskSpans(k, spans, decide);
+        }
+        const next =
+          typeof item === 'number' || typeof item === 'boolean' || item === null
+            ? item
+            : this.#walk(item, path, name, decide, findings);
+        if (next !== item || newKey !== k) {
+          changed = true;
+          entries[i] = [newKey, next];
+        }
       }
-      return out ?? node;
+      // A copy in the same key order; own properties only, so a "__proto__" key stays a key.
+      return changed ? Object.fromEntries(entries) : node;
     }
     return node;
   }
@@ -155,17 +173,21 @@ export class PolicyGuard {
     const spans = findPii(text, this.#kinds);
     if (spans.length === 0) return text;
     const path = pathOf(parent, key);
-    let masked = '';
-    let at = 0;
-    for (const span of spans) {
-      const act = decide(span.kind);
-      findings.push({ rule: span.kind, path, action: act });
-      if (act !== 'mask') continue;
-      masked += text.slice(at, span.start) + maskTag(span.kind);
-      at = span.end;
-    }
-    return at === 0 ? text : masked + text.slice(at);
+    for (const span of spans) findings.push({ rule: span.kind, path, action: decide(span.kind) });
+    return maskSpans(text, spans, decide);
   }
+}
+
+/** `text` with the spans whose action is mask replaced by their tags (`text` itself when none is). */
+function maskSpans(text: string, spans: Span[], decide: (k: PiiKind) => GuardAction): string {
+  let masked = '';
+  let at = 0;
+  for (const span of spans) {
+    if (decide(span.kind) !== 'mask') continue;
+    masked += text.slice(at, span.start) + maskTag(span.kind);
+    at = span.end;
+  }
+  return at === 0 ? text : masked + text.slice(at);
 }
 
 /** The JSON path of the value at `key` in the container at `parent`: `$.a.b`, `$.a[2]`, `$.a["caller ip"]`. */

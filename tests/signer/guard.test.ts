@@ -213,6 +213,30 @@ describe('the policy of each data level', () => {
     expect(custom.check('a@b.io 11010519491231002X', 'L1').action).toBe('refuse');
   });
 
+  it('reads object keys too: a key that holds personal data is a finding, masked as a key, and never in a path', () => {
+    const keyed = { parameters: { 'li.si@example.cn': 'call 13812345678', 'caller ip': 'none' } };
+    const refused = guard.check(keyed, 'L2');
+    expect(refused.action).toBe('refuse');
+    expect(refused.findings).toEqual([
+      { rule: 'email', path: '$.parameters["[email]"]', action: 'refuse' },
+      { rule: 'phone', path: '$.parameters["[email]"]', action: 'refuse' },
+    ]);
+    const masked = guard.check(keyed, 'L1');
+    expect(masked.value).toEqual({ parameters: { '[email]': `call ${maskTag('phone')}`, 'caller ip': 'none' } });
+    expect(Object.keys((masked.value as typeof keyed).parameters)).toEqual(['[email]', 'caller ip']);
+    // L0 lets it pass, as it is, and the audit path still hides the key.
+    const passed = guard.check(keyed, 'L0');
+    expect(passed.value).toBe(keyed);
+    expect(JSON.stringify(passed.findings)).not.toContain('li.si');
+  });
+
+  it('masks the value of a "__proto__" key as a key, not by setting a prototype', () => {
+    const doc = JSON.parse('{"__proto__": "mail a@b.io", "x": 1}');
+    const { value } = guard.check(doc, 'L1');
+    expect(Object.getPrototypeOf(value)).toBe(Object.prototype);
+    expect(JSON.stringify(value)).toBe(`{"__proto__":"mail ${maskTag('email')}","x":1}`);
+  });
+
   it('disabled, it passes everything and reports nothing', () => {
     const off = new PolicyGuard(guardConfigSchema.parse({ enabled: false }));
     expect(off.check(input, 'L2')).toEqual({ action: 'pass', findings: [], value: input });
@@ -222,7 +246,9 @@ describe('the policy of each data level', () => {
     const path = join(mkdtempSync(join(tmpdir(), 'guard-toml-')), 'signer.toml');
     writeFileSync(
       path,
-      ['[guard]', 'kinds = ["email", "cn_id"]', 'L1 = { action = "pass", rules = { cn_id = "refuse" } }', ''].join('\n'),
+      ['[guard]', 'kinds = ["email", "cn_id"]', 'L1 = { action = "pass", rules = { cn_id = "refuse" } }', ''].join(
+        '\n',
+      ),
     );
     const fromToml = new PolicyGuard(loadConfig(path, {}, {}).guard);
     expect(fromToml.check('a@b.io', 'L1')).toMatchObject({ action: 'pass', findings: [{ rule: 'email' }] });
