@@ -12,12 +12,15 @@
 import { ThreadPool, workerFile } from '../../protocol/index.js';
 import type { handlers } from './verify-worker.js';
 
-/** One check of a batch: sha256 of the signed bytes, r||s (64 bytes), a compressed public key (33 bytes). */
+/** One check of a batch: sha256 of the signed bytes, r||s (64 bytes), the public key as an uncompressed point (65 bytes). */
 export interface DigestCheck {
   digest: Uint8Array;
   rs: Uint8Array;
   publicKey: Uint8Array;
 }
+
+/** Bytes of a public key in a packed batch: an uncompressed point (04 || x || y), which libsecp256k1 parses without a square root. */
+export const POINT = 65;
 
 /** A fixed pool of verification threads; checks go to the least busy. */
 export class VerifyPool {
@@ -57,11 +60,11 @@ export class VerifyPool {
       Array.from({ length: parts }, (_, p) => {
         const part = checks.slice(p * per, (p + 1) * per);
         const digests = new Uint8Array(32 * part.length);
-        const keys = new Uint8Array(33 * part.length);
+        const keys = new Uint8Array(POINT * part.length);
         const rs = new Uint8Array(64 * part.length);
         part.forEach((c, i) => {
           digests.set(c.digest, 32 * i);
-          keys.set(c.publicKey, 33 * i);
+          keys.set(c.publicKey, POINT * i);
           rs.set(c.rs, 64 * i);
         });
         return threads.call('digests', { digests, keys, rs }, { transfer: [digests.buffer, keys.buffer, rs.buffer] });

@@ -36,7 +36,7 @@ export const handlers = {
       return false;
     }
   },
-  /** n packed checks: r||s (64 bytes) over a 32-byte digest with a 33-byte compressed key; one byte each, 1: valid. */
+  /** n packed checks: r||s (64 bytes) over a 32-byte digest with a 65-byte uncompressed key (./pool.ts POINT); one byte each, 1: valid. */
   digests(m: { digests: Uint8Array; keys: Uint8Array; rs: Uint8Array }) {
     // About 12 MB: loaded by the threads that get a batch, on their first.
     secp ??= createRequire(import.meta.url)('tiny-secp256k1') as Secp;
@@ -45,7 +45,7 @@ export const handlers = {
       const ok = digestCheck(
         secp,
         m.digests.subarray(32 * i, 32 * i + 32),
-        m.keys.subarray(33 * i, 33 * i + 33),
+        m.keys.subarray(65 * i, 65 * i + 65),
         m.rs.subarray(64 * i, 64 * i + 64),
       );
       oks[i] = ok ? 1 : 0;
