@@ -12,11 +12,14 @@
  * - the signer process's CPU per read and per completion (all its threads), which a busy shared
  *   machine changes far less than it changes the rates.
  * BENCH_SIGNER_PROFILE=dir runs the capped suite only, the signer writing a CPU profile (node --cpu-prof) there.
+ * BENCH_SIGNER_QUICK=1 runs the capped suite's completions only (no reads, no uncapped or PostgreSQL suite) and
+ * writes no file: for comparing changes by the CPU per completion, split by the signer's threads; with a
+ * baseline it alternates baseline and shipped suites BENCH_SIGNER_ROUNDS times (2 by default).
  * The suite runs twice on copies of one prepared database: the signer as `npm run signer` starts
  * it (compiled by scripts/build-signer.ts, node's old space capped at 128 MB), and without that cap
  * (V8 then lets garbage pile up). BENCH_SIGNER_BASELINE=dir first runs the capped suite with the
- * signer of another checkout (e.g. `git archive` of an older commit, with a node_modules) under tsx,
- * as it ran before it was compiled: an A/B in one run, reported as ratios, on a shared machine.
+ * signer of another checkout (e.g. `git archive` of an older commit, with a node_modules), compiled by
+ * its own scripts/build-signer.ts if it has one, else under tsx as it ran before: an A/B in one run, reported as ratios, on a shared machine.
  * BENCH_SIGNER_PREPARED=dir keeps the prepared database (with the node key it leases to) in dir and
  * reuses it on the next run: preparing takes one to several minutes.
  * `--database postgres` (issue 15) adds the same suite on PostgreSQL (a throwaway server,
@@ -28,13 +31,14 @@
  * Writes bench/results/signer.json. Goals (issue 4): >= 3,000 reads/s, >= 1,000 completions/s,
  * p99 < 50 ms at 500/s, RSS <= 150 MB.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import {
   copyFileSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
+  readdirSync,
   renameSync,
   rmSync,
   writeFileSync,
@@ -79,6 +83,8 @@ const say = (s: string) => process.stdout.write(`${s}\n`);
 const { values: args } = parseArgs({ options: { database: { type: 'string', default: 'sqlite' } } });
 if (args.database !== 'sqlite' && args.database !== 'postgres')
   throw new Error(`--database ${args.database}: expected sqlite (the default) or postgres`);
+/** Completions only, capped suite only, no file (see BENCH_SIGNER_QUICK above). */
+const QUICK = process.env.BENCH_SIGNER_QUICK === '1';
 /** Replicas of the PostgreSQL suite that spreads the load. */
 const REPLICAS = 3;
 
@@ -246,6 +252,34 @@ function cpuMs(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
+/**
+ * CPU time (ms) of each of the process's threads so far (/proc/<pid>/task, Linux): `main`, and the others
+ * as `t<n>`, n their thread id less the process id, in the order they started (node names them all
+ * "node"): V8's GC and compiler helpers first, then libuv's pool and worker threads (the verifier's).
+ */
+function threadCpuMs(pid: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      out[tid === String(pid) ? 'main' : `t${Number(tid) - pid}`] = (Number(fields[11]) + Number(fields[12])) * 10;
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return out;
+}
+
+/** Each thread group's CPU ms per request between two `threadCpuMs` readings (largest first). */
+function threadCpuEach(before: Record<string, number>, after: Record<string, number>, requests: number) {
+  return Object.fromEntries(
+    Object.entries(after)
+      .map(([name, ms]) => [name, Number(((ms - (before[name] ?? 0)) / requests).toFixed(3))] as const)
+      .filter(([, ms]) => ms > 0)
+      .sort((a, b) => b[1] - a[1]),
+  );
+}
+
 function memoryMB(pid: number): { rss: number; peak: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)![1]);
@@ -309,6 +343,20 @@ interface SuiteSpec {
   replicas: number;
 }
 
+/**
+ * How a baseline tree's signer starts: compiled by its own scripts/build-signer.ts where it has one
+ * (as its `npm run signer` runs it), else its sources under tsx (as it ran before it was compiled).
+ */
+function baselineEntry(tree: string): string[] {
+  if (!existsSync(join(tree, 'scripts/build-signer.ts'))) return ['--import', 'tsx', 'signer/cli.ts'];
+  const built = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/build-signer.ts'], {
+    cwd: tree,
+    encoding: 'utf8',
+  });
+  if (built.status !== 0) throw new Error(`building the baseline signer in ${tree} failed: ${built.stderr}`);
+  return [built.stdout.trim()];
+}
+
 /** One full run against a fresh copy of the prepared database, on `spec.replicas` signer processes. */
 async function suite(spec: SuiteSpec, pg?: BenchPostgres) {
   const { nodeFlags, launch, replicas } = spec;
@@ -321,7 +369,7 @@ async function suite(spec: SuiteSpec, pg?: BenchPostgres) {
   // The 1-minute load when the suite starts: suites of one run compare fairly only under similar loads.
   const loadAtStart = Number(loadavg()[0]!.toFixed(2));
   // Built once for all replicas: builds in one process at once would share one temporary file.
-  const entry = launch.kind === 'shipped' ? [await buildSigner()] : ['--import', 'tsx', 'signer/cli.ts'];
+  const entry = launch.kind === 'shipped' ? [await buildSigner()] : baselineEntry(launch.tree);
   const signers: Awaited<ReturnType<typeof startSignerProcess>>[] = [];
   for (let i = 0; i < replicas; i++) signers.push(await startSignerProcess(nodeFlags, launch, location, entry));
   const urls = signers.map((s) => s.url);
@@ -355,24 +403,42 @@ async function suite(spec: SuiteSpec, pg?: BenchPostgres) {
   const cpuNow = () => ({ signer: signerCpu(), server: serverCpu() });
   const cpuText = (c: ReturnType<typeof cpuEach>) =>
     `signer CPU ${c.signerCpuMsEach.toFixed(3)} ms each${c.postgresCpuMsEach === undefined ? '' : `, PostgreSQL ${c.postgresCpuMsEach.toFixed(3)} ms`}`;
-  await spread(urls, { next: randomStatus, duration: 2 }); // warm-up
+  // The quick run skips reads: its one figure is the CPU per completion.
+  const readFor = (duration: number, extra: { rate?: number; connections?: number } = {}) =>
+    QUICK
+      ? Promise.resolve<RunFigures>({
+          requests: 0,
+          perSecond: 0,
+          latencyMs: { p50: 0, p90: 0, p99: 0, max: 0 },
+          failed: 0,
+        })
+      : spread(urls, { next: randomStatus, duration, ...extra });
+  await readFor(2); // warm-up
   let cpu = cpuNow();
-  const reads = await spread(urls, { next: randomStatus, duration: 10 });
-  const readCpu = cpuEach(cpu, reads.requests);
-  say(
-    `[${label}] status reads: ${reads.perSecond}/s, p99 ${reads.latencyMs.p99} ms, failed ${reads.failed}, ${cpuText(readCpu)}`,
-  );
+  const reads = await readFor(10);
+  const readCpu = cpuEach(cpu, reads.requests || 1);
+  if (!QUICK)
+    say(
+      `[${label}] status reads: ${reads.perSecond}/s, p99 ${reads.latencyMs.p99} ms, failed ${reads.failed}, ${cpuText(readCpu)}`,
+    );
   const fastNext = work.map(() => 0);
   cpu = cpuNow();
+  const threadsBefore = threadCpuMs(signers[0]!.pid);
   const completions = await spread(urls, {
     next: (i) => work[i]!.fast[fastNext[i]!++]!,
     amounts: work.map((w) => w.fast.length),
   });
   const completionCpu = cpuEach(cpu, completions.requests);
-  say(
-    `[${label}] completions: ${completions.perSecond}/s, p99 ${completions.latencyMs.p99} ms, failed ${completions.failed}, ${cpuText(completionCpu)}`,
+  // Per thread of the first replica (its share of the requests): which threads the CPU per completion goes to.
+  const completionThreads = threadCpuEach(
+    threadsBefore,
+    threadCpuMs(signers[0]!.pid),
+    share(FAST_COMPLETIONS, replicas, 0),
   );
-  const readsAtRate = await spread(urls, { next: randomStatus, duration: RATE_SECONDS, rate: RATE, connections: 16 });
+  say(
+    `[${label}] completions: ${completions.perSecond}/s, p99 ${completions.latencyMs.p99} ms, failed ${completions.failed}, ${cpuText(completionCpu)}; by thread ${JSON.stringify(completionThreads)}`,
+  );
+  const readsAtRate = await readFor(RATE_SECONDS, { rate: RATE, connections: 16 });
   const slowNext = work.map(() => 0);
   const completionsAtRate = await spread(urls, {
     next: (i) => work[i]!.slow[slowNext[i]!++]!,
@@ -403,7 +469,12 @@ async function suite(spec: SuiteSpec, pg?: BenchPostgres) {
     loadAtStart,
     tasksStored: stats.data.total_tasks,
     statusReads: { ...reads, ...readCpu },
-    completions: { ...completions, accepted: stats.data.completed_tasks, ...completionCpu },
+    completions: {
+      ...completions,
+      accepted: stats.data.completed_tasks,
+      ...completionCpu,
+      threadCpuMsEach: completionThreads,
+    },
     atFixedRate: { rate: RATE, seconds: RATE_SECONDS, statusReads: readsAtRate, completions: completionsAtRate },
     memoryMB: memory,
   };
@@ -540,9 +611,19 @@ try {
           replicas: 1,
         })
       : undefined;
-  const asShipped = await suite(shipped([...capped, ...profile]));
-  // A profiling run stops here; the finally below still removes its databases.
-  if (!profile.length) {
+  let asShipped = await suite(shipped([...capped, ...profile]));
+  // A quick A/B alternates baseline and shipped, so that a change in the machine's load hits both.
+  for (let round = 1; QUICK && baseline && round < Number(process.env.BENCH_SIGNER_ROUNDS ?? 2); round++) {
+    await suite({
+      nodeFlags: signerHeapFlags(tree!),
+      launch: { kind: 'tsx', tree: tree! },
+      database: 'sqlite',
+      replicas: 1,
+    });
+    asShipped = await suite(shipped(capped));
+  }
+  // A profiling or quick run stops here; the finally below still removes its databases.
+  if (!profile.length && !QUICK) {
     if (args.database === 'postgres') pg = await benchPostgres(basePath);
     await report(asShipped, baseline, capped, pg);
   }
