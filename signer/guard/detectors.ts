@@ -198,6 +198,15 @@ export function possibleKinds(text: string): number {
       if (v6Colons < 0) v6Colons = 0;
       continue;
     }
+    if ((c >= 103 && c <= 122) || (c >= 71 && c <= 90) || c > 127) {
+      // g-z, G-Z and anything past ASCII (most of a text): none of the kinds' characters, ends every run.
+      idRun = 0;
+      cardGap = 2;
+      phoneGap = 3;
+      v4Dots = -1;
+      v6Colons = -1;
+      continue;
+    }
     idRun = 0;
     if (c === 32 || c === 45) {
       cardGap++;
@@ -223,15 +232,18 @@ export function possibleKinds(text: string): number {
   return may;
 }
 
+/** What most strings hold: one empty result, not a new array per string. */
+const NONE: readonly Span[] = Object.freeze([]);
+
 /**
  * Finds personal data of the given kinds in `text`. Overlapping matches keep the one found by
  * the stronger evidence (a checksummed ID or card over a phone or an IP), then the longer.
  */
-export function findPii(text: string, kinds: ReadonlySet<PiiKind>, opts: { prefilter?: boolean } = {}): Span[] {
-  if (text.length < 6) return [];
+export function findPii(text: string, kinds: ReadonlySet<PiiKind>, prefilter = true): readonly Span[] {
+  if (text.length < 6) return NONE;
   // Without the pre-filter (tests compare the two), every kind's expression runs.
-  const may = opts.prefilter === false ? MAY_ALL : possibleKinds(text);
-  if (may === 0) return [];
+  const may = prefilter ? possibleKinds(text) : MAY_ALL;
+  if (may === 0) return NONE;
   const spans: Span[] = [];
   if (may & MAY_ID && kinds.has('cn_id')) collect(CN_ID, text, 'cn_id', residentIdValid, spans);
   if (may & MAY_CARD && kinds.has('bank_card')) collectCards(text, spans);

@@ -179,7 +179,7 @@ export class PolicyGuard {
 }
 
 /** `text` with the spans whose action is mask replaced by their tags (`text` itself when none is). */
-function maskSpans(text: string, spans: Span[], decide: (k: PiiKind) => GuardAction): string {
+function maskSpans(text: string, spans: readonly Span[], decide: (k: PiiKind) => GuardAction): string {
   let masked = '';
   let at = 0;
   for (const span of spans) {
