@@ -88,6 +88,7 @@ describe('the guard finds personal data', () => {
     expect(found('at 1.2.3.4')).toEqual([{ kind: 'ip', value: '1.2.3.4' }]);
     expect(found('lo ::ffff')).toEqual([{ kind: 'ip', value: '::ffff' }]);
     expect(found('1:2:3:4:5:6:7:8')).toEqual([{ kind: 'ip', value: '1:2:3:4:5:6:7:8' }]);
+    expect(found('mac? ab:cd:ef:ab:cd:ef:ab:cd')).toEqual([{ kind: 'ip', value: 'ab:cd:ef:ab:cd:ef:ab:cd' }]);
   });
 
   it('finds each of two cards one space apart, and a card between two other numbers', () => {
@@ -108,6 +109,8 @@ describe('the guard finds personal data', () => {
       '1.2.3.4',
       '::ffff',
       '1:2:3:4:5:6:7:8',
+      'ab:cd:ef:ab:cd:ef:ab:cd',
+      'AB:CD:EF:AB:CD:EF:AB:CD',
       '415.555.0100',
     ];
     const noise = '0123456789012345678901234567890123456789 -().+.:@xXabcdefABCDEFghij号码,;/_';
