@@ -1,8 +1,12 @@
 /**
  * The verification threads get each public key as its uncompressed point (signer/auth/verify.ts
  * pointOf), which libsecp256k1 parses without the square root a compressed key costs on every
- * check: the same point, so the same answers as OpenSSL inline, for keys of both y parities.
+ * check: the same point, so the same answers as OpenSSL inline, for keys of both y parities. The
+ * threads run libsecp256k1 natively where the `secp256k1` addon loads, else its WebAssembly build
+ * (SIGNER_VERIFY_WASM=1 forces it): both give the same answer on every check, malformed ones included.
  */
+import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { describe, expect, it, vi } from 'vitest';
 import { compressPublicKey, privateKeyToPublic, randomPrivateKey } from '@stacks/transactions';
 import { sha256Hex, signTaskResult } from '../../protocol/index.js';
@@ -54,5 +58,42 @@ describe('SignatureVerifier on threads', () => {
       messages.mockRestore();
       await threaded.close();
     }
+  });
+
+  it('answers the same natively and in WebAssembly, on valid, tampered, high-s, overflowing and off-curve checks', async () => {
+    const tiny = createRequire(import.meta.url)('tiny-secp256k1') as typeof import('tiny-secp256k1');
+    const N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n;
+    const checks = Array.from({ length: 120 }, (_, i) => {
+      const priv = Buffer.from(randomPrivateKey().slice(0, 64), 'hex');
+      const digest = createHash('sha256').update(`m${i}`).digest();
+      let rs = Buffer.from(tiny.sign(digest, priv));
+      const publicKey = Buffer.from(tiny.pointFromScalar(priv, false)!);
+      const kind = i % 6;
+      if (kind === 1) rs[5]! ^= 1;
+      if (kind === 2) digest[0]! ^= 1;
+      if (kind === 3) rs = Buffer.concat([Buffer.alloc(32, 0xff), rs.subarray(32)]);
+      if (kind === 4) {
+        const high = N - BigInt(`0x${rs.subarray(32).toString('hex')}`);
+        rs = Buffer.concat([rs.subarray(0, 32), Buffer.from(high.toString(16).padStart(64, '0'), 'hex')]);
+      }
+      if (kind === 5) publicKey[64]! ^= 1;
+      return { digest, rs, publicKey };
+    });
+    const answers = async () => {
+      const pool = new VerifyPool(1);
+      try {
+        return await pool.verifyDigests(checks);
+      } finally {
+        await pool.close();
+      }
+    };
+    const native = await answers();
+    vi.stubEnv('SIGNER_VERIFY_WASM', '1');
+    try {
+      expect(await answers()).toEqual(native);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+    expect(native).toEqual(checks.map((_, i) => i % 6 === 0));
   });
 });
