@@ -514,7 +514,7 @@ describe('throughput', () => {
     expect(failed.status).toBe(200);
   });
 
-  it('accepts 1,000 signed requests in 10 calls of 100 (signature checks included), all recorded once', async () => {
+  it('accepts 1,000 signed requests in 10 calls of 100 (signature checks included), all recorded once (their rate is bench:accounts\' intake figure)', async () => {
     const busy = new Account(keyOf(fx.devnet, 'wallet_1'));
     await contractCall(busy.key, 'deposit', 2_000_000);
     const input = inputOf(1234);
@@ -523,18 +523,12 @@ describe('throughput', () => {
     const calls = Array.from({ length: 10 }, () =>
       Array.from({ length: 100 }, () => item(busy, { maxFee: 1_000n, inputHash }, { input: null })),
     );
-    const started = performance.now();
     const results = [];
     for (const batch of calls) {
       const res = await post(batch);
       expect(res.status).toBe(202);
       results.push(...res.json.data.results);
     }
-    const seconds = (performance.now() - started) / 1000;
-    const rate = 1_000 / seconds;
-    console.log(
-      `prepaid intake: 1000 signed requests in ${seconds.toFixed(2)} s = ${Math.round(rate)} requests/s (app.request, one ${PG_DIALECT ? 'PostgreSQL' : 'SQLite'} transaction per call of 100)`,
-    );
     expect(results.filter((r: { status?: string }) => r.status === 'accepted')).toHaveLength(1_000);
     expect(
       (
@@ -544,9 +538,6 @@ describe('throughput', () => {
       ).n,
     ).toBe(1_001);
     expect(accountRow(s.store, busy.address)!.reserved).toBe('1001000');
-    // Loose: the machine is shared; the measured rate is printed above. On PostgreSQL each statement
-    // is a round trip through the facade's thread: 48 requests/s measured at load 15.
-    expect(rate).toBeGreaterThan(PG_DIALECT ? 20 : 300);
   }, 120_000);
 
   it('reads an account it does not track from the chain at most once per account_cache_ms, however often anyone asks', async () => {
