@@ -88,7 +88,8 @@ describe('devnet crash and restart', () => {
       keys,
       perAccount,
       modelOutput: output,
-      retryForMs: 60_000,
+      // Calls fail while the devnet is down and replays its log: at a load average of 20 that took over 60 s.
+      retryForMs: 150_000,
       onAccepted: (txid) => {
         accepted.push(txid);
         if (accepted.length === 120 && !killed) {
