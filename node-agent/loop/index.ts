@@ -1,7 +1,7 @@
 /**
  * The agent's loop: register, heartbeat on a timer, pull tasks (long-poll) while there is room,
- * compute each (batched with its neighbours), sign and post it. A result is posted at most once
- * and never after its lease is gone; when the signer is unreachable the agent backs off with
+ * compute each (batched with its neighbours), sign and post it. A result is posted at most once a
+ * lease and never after its lease is gone; when the signer is unreachable the agent backs off with
  * jitter, and registers again once it answers.
  */
 import type { Logger } from 'pino';
@@ -43,6 +43,8 @@ export class Agent {
   private stopped = new AbortController();
   private inFlight = new Set<string>();
   private posted = new Map<string, true>();
+  /** A later lease of a task that arrived while an earlier lease's run of it was in flight. */
+  private relet = new Map<string, PulledTask>();
   private slotWaiters: (() => void)[] = [];
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private heartbeatBusy = false;
@@ -108,7 +110,13 @@ export class Agent {
 
   /** Computes and posts one leased task (the pull loop calls this; exposed for tests). */
   async handle(task: PulledTask): Promise<void> {
-    if (this.posted.has(task.task_id) || this.inFlight.has(task.task_id)) return;
+    if (this.posted.has(task.task_id)) return;
+    if (this.inFlight.has(task.task_id)) {
+      // The signer leased it to us again: the earlier lease ran out while it ran. If that run's
+      // result is refused for it, this lease is run; otherwise the task is done and this is dropped.
+      if (task.lease_expires_at > 0) this.relet.set(task.task_id, task);
+      return;
+    }
     this.inFlight.add(task.task_id);
     try {
       if (this.leaseLost(task)) return;
@@ -118,6 +126,9 @@ export class Agent {
       this.deps.log.warn({ task_id: task.task_id, err: (err as Error).message }, 'task not computed');
     } finally {
       this.inFlight.delete(task.task_id);
+      const again = this.relet.get(task.task_id);
+      this.relet.delete(task.task_id);
+      if (again && !this.posted.has(task.task_id)) void this.handle(again);
       this.freeSlot();
     }
   }
@@ -197,8 +208,9 @@ export class Agent {
         await sleep(backoffDelay(attempt, this.opts.backoffBaseMs, this.opts.backoffMaxMs), this.stopped.signal);
         continue;
       }
-      // 409 (lease lost, or our earlier post did land) and other refusals: never post this task again.
-      this.remember(task.task_id);
+      // 409 (lease lost, or our earlier post did land) and other refusals: this lease is over. The task
+      // is not remembered as posted: the signer leases it to us again only when it wants our result
+      // (an earlier lease ran out during the check and the task came back to us), and then it runs.
       this.counts.dropped++;
       this.deps.log.warn({ task_id: task.task_id, err: refusal.message }, 'result not accepted');
       return;

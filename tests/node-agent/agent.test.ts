@@ -267,6 +267,35 @@ describe('node agent with the real signer', () => {
     expect(agent.agent.counts).toEqual({ ...before, dropped: before.dropped + 1 });
   });
 
+  it('runs a task again when the signer leases it again after refusing its result, also when the new lease came during the run', async () => {
+    const bytes = blob(oip('x', [1, 3, 48, 192], floats([1, 3, 48, 192], 78)));
+    // A task the signer does not know: it refuses each result (404), as it refuses one whose lease
+    // ran out during the signature check, with the task gone back to the queue and to this node.
+    const lease = (ms: number): PulledTask => ({
+      task_id: 'leased-again',
+      chain_task_id: '998',
+      artifact_hash: CLS.sha256,
+      model: 'ppocr',
+      input_hash: sha256Hex(bytes),
+      input_url: '',
+      input: Buffer.from(bytes).toString('utf8'),
+      privacy: 'standard',
+      priority: 0,
+      lease_expires_at: Date.now() + ms,
+      max_infer_time_ms: 60_000,
+      escrow: signer.escrow,
+      chain_id: signer.chainId,
+    });
+    const before = agent.agent.counts.dropped;
+    await agent.agent.handle(lease(60_000));
+    expect(agent.agent.counts.dropped).toBe(before + 1);
+    await agent.agent.handle(lease(61_000));
+    expect(agent.agent.counts.dropped).toBe(before + 2);
+    // The second lease arrives while the first is computed: it is run once the first is refused.
+    await Promise.all([agent.agent.handle(lease(62_000)), agent.agent.handle(lease(63_000))]);
+    await expect.poll(() => agent.agent.counts.dropped).toBe(before + 4);
+  });
+
   it('downloads a model from the signer artifact endpoint and checks it', async () => {
     const client = new SignerClient({
       baseUrl: signer.url,
