@@ -7,8 +7,8 @@ import { privacyMode, type PrivacyMode } from '../../protocol/index.js';
 import { chainCursor, prepared } from '../db/index.js';
 import { fenced } from '../cluster/index.js';
 import type { Services } from '../services.js';
-import { modelLevel, trustedOnlyTask } from '../guard/index.js';
-import { createTask } from '../tasks/index.js';
+import { guardStoredInput, modelLevel, trustedOnlyTask } from '../guard/index.js';
+import { createTask, transition } from '../tasks/index.js';
 import { runsFor } from '../tasks/index.js';
 import type { Chain, TaskSubmittedEvent } from './types.js';
 
@@ -40,7 +40,8 @@ export function ingest(s: Services, events: TaskSubmittedEvent[], cursor: string
       // An L2 model's clear-text input goes to trusted nodes only: decided here, from the model and
       // privacy mode fixed on chain (the upload may come before or after, and names its model itself).
       const privacy = privacyOf(s, e.privacy);
-      const trustedOnly = trustedOnlyTask(s.guard, modelLevel(s.store, s.guard, e.model), privacy);
+      const level = modelLevel(s.store, s.guard, e.model);
+      const trustedOnly = trustedOnlyTask(s.guard, level, privacy);
       const fresh = createTask(
         s.store,
         {
@@ -68,7 +69,19 @@ export function ingest(s: Services, events: TaskSubmittedEvent[], cursor: string
         `task-submitted in tx ${e.txid} at block ${e.blockHeight}${trustedOnly ? '; L2 input in clear text: only a node the operator marked trusted may run it' : ''}`,
         now,
       );
-      if (fresh) created++;
+      if (!fresh) continue;
+      created++;
+      // An input uploaded first was read at the level its upload named: read again at a stricter
+      // task's level, and a refusal fails the task before any node is offered it (guard/stored.ts).
+      const inputHash = e.inputHash.toLowerCase();
+      const refused = guardStoredInput(
+        s.store,
+        s.guard,
+        { taskId: id, model: e.model, inputHash, privacy },
+        level,
+        now,
+      );
+      if (refused) transition(s.store, id, 'failed', { reason: refused, expect: ['pending'], now }, { error: refused });
     }
     s.store.db
       .insert(chainCursor)

@@ -19,6 +19,7 @@ export { findPii, luhnValid, residentIdValid, type Span } from './detectors.js';
 export { guardInputs, levelOf, modelLevel, type GuardSubject, type GuardedInputs } from './apply.js';
 export { guardHashedInput, guardableOf } from './hashed.js';
 export { guardUpload } from './uploads.js';
+export { guardStoredInput, readLaxer, recordGuardLevel, type IngestedTask } from './stored.js';
 export { clearTextRoute, markTrustedOnly, trustedOnlyTask, trustedNodeServes } from './trusted.js';
 
 const action = z.enum(GUARD_ACTIONS);

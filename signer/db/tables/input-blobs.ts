@@ -19,6 +19,12 @@ export const inputBlobs = sqliteTable(
      * its cap while no task does); null when a task already named it, or for direct inference.
      */
     uploader: text('uploader'),
+    /**
+     * The data level the policy guard read these bytes at (L0, L1, L2; signer/guard/stored.ts): a
+     * chain task of a stricter model has them read again at its level when it arrives. Null when
+     * they were not read (guard off, ciphertext, a direct request's body): read at the task's level.
+     */
+    guard_level: text('guard_level'),
   },
   (t) => [
     // Caps count a requester's inputs that no task names yet: only signed uploads are ever looked up this way. The

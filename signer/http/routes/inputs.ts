@@ -13,7 +13,7 @@ import { nodeAuth } from '../../auth/index.js';
 import { authenticateRequester } from '../../auth/index.js';
 import { inferenceTasks, inputBlobs } from '../../db/index.js';
 import { ApiError } from '../../errors.js';
-import { guardUpload } from '../../guard/index.js';
+import { guardUpload, recordGuardLevel } from '../../guard/index.js';
 import { awaitedByChainTask, inputStored, namedByEncryptedTask, storeInput } from '../../uploads/index.js';
 import type { Env } from '../env.js';
 import { defaultLimit } from '../limits.js';
@@ -61,9 +61,11 @@ export const inputs = new Hono<Env>()
           `body sha256 is ${actual}, not ${sha256}: PUT the blob under the sha256 of its exact bytes`,
         );
       // Its hash is fixed (on chain, or in a signed request): personal data is refused here, never masked.
-      await guardUpload(s, sha256, bytes, c.req.valid('query').model);
+      const level = await guardUpload(s, sha256, bytes, c.req.valid('query').model);
       const contentType = (c.req.header('content-type') ?? 'application/octet-stream').slice(0, 128);
       const stored = storeInput(s, { sha256, bytes, contentType, uploader });
+      // The level it was read at: a chain task of a stricter model has it read again at ingest (signer/guard/stored.ts).
+      if (level) recordGuardLevel(s.store, sha256, level);
       return ok(c, { sha256, size: bytes.length, stored }, stored ? 201 : 200);
     },
   )

@@ -1,0 +1,1 @@
+ALTER TABLE "input_blobs" ADD COLUMN "guard_level" text;
