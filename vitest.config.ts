@@ -15,6 +15,43 @@ import { pgBinaries } from './tests/pg/server.js';
  * groups one after the other): the contracts go first, on their single fork.
  */
 
+/**
+ * Suites that start a devnet inside the test process (tests/devnet/helpers.ts tempDevnet, the
+ * signer's chainFixture): they run in the `devnet` project, whose workers each run many of them
+ * one after another (isolate: false) instead of a fresh process per suite. A devnet's start is
+ * clarinet-sdk's simnet deploying the boot contracts and ours: 4-7 s of CPU in a new process, most
+ * of it the wasm's code warming up, about 0.1 s in a process that has started one of the same
+ * genesis before (devnet/simnet.ts acquireSimnet). Suites that change process-wide state restore it.
+ */
+const DEVNET_IN_PROCESS = [
+  'tests/devnet/adapter.test.ts',
+  'tests/devnet/burst.test.ts',
+  'tests/devnet/clients.test.ts',
+  'tests/devnet/execution.test.ts',
+  'tests/devnet/idle-blocks.test.ts',
+  'tests/devnet/logs.test.ts',
+  'tests/devnet/rejections.test.ts',
+  'tests/devnet/simnet.test.ts',
+  'tests/market/accounts-devnet.test.ts',
+  'tests/market/models.test.ts',
+  'tests/market/sealed-bonds.test.ts',
+  'tests/market/submit-validation.test.ts',
+  'tests/node-agent/agent.test.ts',
+  'tests/node-agent/bond.test.ts',
+  'tests/signer/access-devnet.test.ts',
+  'tests/signer/bonds.test.ts',
+  'tests/signer/catalog.test.ts',
+  'tests/signer/console-models.test.ts',
+  'tests/signer/crash.test.ts',
+  'tests/signer/devnet.test.ts',
+  'tests/signer/guard-prepaid.test.ts',
+  'tests/signer/metered-tokens-devnet.test.ts',
+  'tests/signer/periods-crash.test.ts',
+  'tests/signer/periods-devnet.test.ts',
+  'tests/signer/prepaid-intake.test.ts',
+  'tests/signer/watcher-paging.test.ts',
+];
+
 /** Suites that need a PostgreSQL server whatever the dialect: they run in `signer-pg` only. */
 const PG_ONLY = [
   'tests/pg/**/*.test.ts',
@@ -134,10 +171,24 @@ export default defineConfig({
         test: {
           name: 'node',
           include: ['tests/**/*.test.ts', 'protocol/**/*.test.ts'],
-          exclude: ['tests/contracts/**', 'node_modules/**', ...PG_ONLY],
+          exclude: ['tests/contracts/**', 'node_modules/**', ...PG_ONLY, ...DEVNET_IN_PROCESS],
           environment: 'node',
           pool: 'forks',
           maxWorkers: 2,
+          sequence: { groupOrder: 1 },
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        test: {
+          name: 'devnet',
+          include: DEVNET_IN_PROCESS,
+          environment: 'node',
+          pool: 'forks',
+          // Same group and worker count as `node`: the two projects share its two workers' slots.
+          maxWorkers: 2,
+          isolate: false,
           sequence: { groupOrder: 1 },
           testTimeout: 120_000,
           hookTimeout: 120_000,

@@ -8,9 +8,10 @@
  * captured. (2) The sdk's `mineBlock` JSON-encodes each call's arguments twice and decodes every
  * result and event into objects the devnet would only encode back to hex: the devnet calls the
  * wasm session's own `mineBlock` (the prototype of the sdk's proxy) with bytes in, hex out.
- * (3) The session's `free` is not typed.
+ * (3) The session's `free` is not typed. (4) Starting a chain: see `acquireSimnet`.
  */
 import { format } from 'node:util';
+import { resolve } from 'node:path';
 import { initSimnet, type Simnet, type Tx } from '@stacks/clarinet-sdk';
 
 /** A transaction as the wasm `mineBlock` takes it: the sdk's `Tx`, or a call with its arguments as bytes only. */
@@ -77,5 +78,92 @@ export function freeSimnet(simnet: Simnet): void {
     (simnet as unknown as { free?: () => void }).free?.();
   } catch (err) {
     if (!/while it was borrowed/.test((err as Error).message)) throw err;
+  }
+}
+
+/**
+ * Sessions closed by `releaseSimnet`, by genesis (see `acquireSimnet`), and where each was first
+ * started. Kept on `globalThis` so that every copy of this module in a process shares them: test
+ * runners that run several suites in one process may evaluate the module once per suite.
+ */
+interface Pool {
+  idle: Map<string, Simnet[]>;
+  origin: WeakMap<Simnet, { genesisId: string; cwd: string; manifestPath: string; inUse: boolean }>;
+  /** Starts run one at a time: two sessions' async starts interleaving in one wasm instance is not something to find out about. */
+  starting: Promise<unknown>;
+}
+const POOL_KEY = Symbol.for('stacks-inference-market/devnet/simnet-pool');
+function pool(): Pool {
+  const g = globalThis as { [POOL_KEY]?: Pool };
+  g[POOL_KEY] ??= { idle: new Map(), origin: new WeakMap(), starting: Promise.resolve() };
+  return g[POOL_KEY];
+}
+
+/** Idle sessions kept per genesis; more are freed. */
+const IDLE_PER_GENESIS = 2;
+
+/**
+ * A session at genesis: contracts deployed, accounts funded, no block mined since. The first of a
+ * genesis (`genesisId`, a hash of the manifest, contracts and accounts: `genesisFingerprint`) is
+ * `openSimnet`'s: 4-7 s of CPU on a cold process, mostly the wasm's code warming up while it
+ * deploys the boot contracts and ours. A session given back with `releaseSimnet` starts again from
+ * the sdk's own cache of that deployment, a copy of the post-deploy state (about 0.1 s): restarting
+ * a chain, rebuilding the VM after an aborted entry, or a second devnet in the same process.
+ */
+export function acquireSimnet(manifestPath: string, genesisId: string): Promise<Simnet> {
+  const p = pool();
+  const start = p.starting.then(async () => {
+    for (let simnet = p.idle.get(genesisId)?.pop(); simnet; simnet = p.idle.get(genesisId)?.pop()) {
+      const from = p.origin.get(simnet)!;
+      try {
+        // The same cwd and manifest path as its first start: the sdk's cache key, so nothing is read again.
+        await quietAsync(() => simnet.initSession(from.cwd, from.manifestPath, null));
+        from.inUse = true;
+        return simnet;
+      } catch {
+        p.origin.delete(simnet);
+        freeSimnet(simnet); // a session still borrowed (see freeSimnet) is not reused
+      }
+    }
+    const path = resolve(manifestPath);
+    const simnet = await openSimnet(path);
+    p.origin.set(simnet, { genesisId, cwd: process.cwd(), manifestPath: path, inUse: true });
+    return simnet;
+  });
+  p.starting = start.catch(() => {});
+  return start;
+}
+
+/**
+ * Gives back a session from `acquireSimnet`: kept for the next start of its genesis, or freed.
+ * Giving back a session that is not in use does nothing; its holder gives it back once (`Vm.free`
+ * does), since after that it may be someone else's.
+ */
+export function releaseSimnet(simnet: Simnet): void {
+  const { idle, origin } = pool();
+  const from = origin.get(simnet);
+  if (!from) {
+    freeSimnet(simnet);
+    return;
+  }
+  if (!from.inUse) return;
+  from.inUse = false;
+  const list = idle.get(from.genesisId) ?? [];
+  if (list.length >= IDLE_PER_GENESIS) {
+    origin.delete(simnet);
+    freeSimnet(simnet);
+    return;
+  }
+  list.push(simnet);
+  idle.set(from.genesisId, list);
+}
+
+async function quietAsync<T>(fn: () => Promise<T>): Promise<T> {
+  const { log } = console;
+  console.log = () => {};
+  try {
+    return await fn();
+  } finally {
+    console.log = log;
   }
 }

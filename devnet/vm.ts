@@ -8,7 +8,7 @@ import { type ClarityValue, ClarityWireType, serializeCVBytes } from '@stacks/tr
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { freeSimnet, openSimnet, quiet, rawMineBlock, type WasmTx, type WasmTxResult } from './simnet.js';
+import { acquireSimnet, quiet, rawMineBlock, releaseSimnet, type WasmTx, type WasmTxResult } from './simnet.js';
 
 /** Where transaction fees go: the testnet burn address, so fees are really debited and visibly gone. */
 export const FEE_SINK = 'ST000000000000000000002AMW42H';
@@ -82,6 +82,8 @@ export class Vm {
   /** Balances read since the last block: admission asks for the same accounts over and over. */
   private balances = new Map<string, bigint>();
 
+  private freed = false;
+
   /** simnet's own wasm `mineBlock` (bytes in, hex out; see ./simnet.ts), quiet. */
   private readonly mineWasm: (txs: WasmTx[]) => WasmTxResult[];
 
@@ -94,7 +96,8 @@ export class Vm {
 
   /** Starts a fresh chain from `Clarinet.toml` (contracts deployed, Devnet.toml accounts funded). */
   static async create(manifestPath: string): Promise<Vm> {
-    return new Vm(await openSimnet(manifestPath), genesisFingerprint(manifestPath));
+    const genesisId = genesisFingerprint(manifestPath);
+    return new Vm(await acquireSimnet(manifestPath, genesisId), genesisId);
   }
 
   /** Height of the last mined block. */
@@ -195,9 +198,11 @@ export class Vm {
     return this.simnet.getContractSource(contractId);
   }
 
-  /** Releases the wasm session. */
+  /** Releases the wasm session (kept for the next chain of the same genesis: see acquireSimnet). */
   free(): void {
-    freeSimnet(this.simnet);
+    if (this.freed) return;
+    this.freed = true;
+    releaseSimnet(this.simnet);
   }
 }
 

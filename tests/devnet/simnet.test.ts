@@ -7,8 +7,16 @@ import { rmSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { tx, type Simnet } from '@stacks/clarinet-sdk';
 import { Cl, serializeCVBytes } from '@stacks/transactions';
-import { captureConsole, freeSimnet, openSimnet, quiet, rawMineBlock } from '../../devnet/simnet.js';
-import { FEE_SINK } from '../../devnet/vm.js';
+import {
+  acquireSimnet,
+  captureConsole,
+  freeSimnet,
+  openSimnet,
+  quiet,
+  rawMineBlock,
+  releaseSimnet,
+} from '../../devnet/simnet.js';
+import { FEE_SINK, genesisFingerprint } from '../../devnet/vm.js';
 import { snapshotProject, ESCROW } from './helpers.js';
 
 let simnet: Simnet;
@@ -70,4 +78,32 @@ describe('devnet/simnet.ts', () => {
     });
     expect(results[1].result).toMatch(/^0x08/); // (err ...): no such task
   });
+
+  it("starts a released session again at genesis, and never hands one genesis another's session", async () => {
+    const genesis = genesisFingerprint(manifest);
+    const first = await acquireSimnet(manifest, genesis);
+    const height = first.blockHeight;
+    const balance = () => first.getAssetsMap().get('STX')?.get(first.deployer);
+    const funded = balance();
+    quiet(() => first.mineBlock([tx.transferSTX(1234, FEE_SINK, first.deployer)]));
+    quiet(() => first.mineEmptyBlocks(3));
+    expect(first.blockHeight).toBe(height + 4);
+    expect(balance()).toBe(funded! - 1234n);
+    const busy = await acquireSimnet(manifest, genesis); // the first is in use: a session of its own
+    expect(busy).not.toBe(first);
+    releaseSimnet(busy);
+    releaseSimnet(first);
+    releaseSimnet(first); // once idle, giving it back again changes nothing
+    const again = await acquireSimnet(manifest, genesis);
+    expect(again).toBe(first);
+    expect(again.blockHeight).toBe(height);
+    expect(balance()).toBe(funded);
+    const next = await acquireSimnet(manifest, genesis);
+    expect(next).toBe(busy); // not the first a second time
+    expect(next.blockHeight).toBe(height);
+    const other = await acquireSimnet(manifest, `not-${genesis}`);
+    expect(other).not.toBe(first);
+    expect(other).not.toBe(busy);
+    for (const s of [again, next, other]) releaseSimnet(s);
+  }, 120_000);
 });

@@ -61,6 +61,8 @@ beforeAll(async () => {
 afterAll(async () => {
   server?.close();
   await fx?.cleanup();
+  // context() sets it; the next suite in this worker (vitest.config.ts: devnet, isolate: false) must not inherit a wallet.
+  delete process.env.MARKET_PRIVATE_KEY;
 });
 
 function context() {
