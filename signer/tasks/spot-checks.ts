@@ -1,7 +1,8 @@
 /**
  * Spot checks that cannot run: a sampled level-1 task waits for a second, different, bonded node.
- * When none is online (the others left after the first result) or the deadline is near, the
- * first result stands, so a check never turns an honest result into a refund.
+ * When none is online (the others left after the first result; for an encrypted task, none of the
+ * others its input is sealed to) or the deadline is near, the first result stands, so a check never
+ * turns an honest result into a refund.
  */
 import type { TaskStatus } from '../../protocol/index.js';
 import { prepared } from '../db/index.js';
@@ -9,8 +10,19 @@ import type { Services } from '../services.js';
 import { transition, type TaskRow } from './state.js';
 import { readVotes, type Vote } from './votes.js';
 
-/** True when an online, bonded node other than those named serves the artifact: someone who could run a check. */
-export function anotherNodeServes(s: Services, artifactHash: string, exclude: readonly string[]): boolean {
+/** An encrypted task's input and requester: only a node its requester sealed that input to can run it. */
+export type SealedFor = Pick<TaskRow, 'privacy' | 'input_hash' | 'user_address'>;
+
+/**
+ * True when an online, bonded node other than those named serves the artifact: someone who could run a check.
+ * For an encrypted task (`sealed`), only a node its requester sealed the input to counts: no other can open it.
+ */
+export function anotherNodeServes(
+  s: Services,
+  artifactHash: string,
+  exclude: readonly string[],
+  sealed?: SealedFor,
+): boolean {
   const rows = prepared(
     s.store.sqlite,
     "select node_id, public_key, supported_models from inference_nodes where status in ('online', 'busy')",
@@ -19,9 +31,21 @@ export function anotherNodeServes(s: Services, artifactHash: string, exclude: re
     public_key: string;
     supported_models: string;
   }[];
+  const sealedTo =
+    sealed?.privacy === 'encrypted'
+      ? new Set(
+          (
+            prepared(s.store.sqlite, 'select node_id from sealed_inputs where input_hash = ? and holder = ?').all(
+              sealed.input_hash,
+              sealed.user_address,
+            ) as { node_id: string }[]
+          ).map((r) => r.node_id),
+        )
+      : null;
   return rows.some(
     (n) =>
       !exclude.includes(n.node_id) &&
+      (sealedTo === null || sealedTo.has(n.node_id)) &&
       (!s.bonds || s.bonds.eligible(n.public_key)) &&
       (JSON.parse(n.supported_models) as string[]).includes(artifactHash),
   );
@@ -47,14 +71,12 @@ export function completeUncheckable(s: Services, now = Date.now()): string[] {
   for (const task of waiting) {
     const [vote] = readVotes(task.votes);
     const urgent = tip !== null && task.deadline !== null && task.deadline - tip <= s.config.submitter.urgent_blocks;
-    if (!urgent && anotherNodeServes(s, task.artifact_hash, [vote!.node_id])) continue;
-    keepFirstResult(
-      s,
-      task,
-      vote!,
-      urgent ? `the deadline is ${task.deadline! - tip!} blocks away` : 'no other online node serves the model',
-      now,
-    );
+    if (!urgent && anotherNodeServes(s, task.artifact_hash, [vote!.node_id], task)) continue;
+    const none =
+      task.privacy === 'encrypted'
+        ? 'no other online node the input is sealed to serves the model'
+        : 'no other online node serves the model';
+    keepFirstResult(s, task, vote!, urgent ? `the deadline is ${task.deadline! - tip!} blocks away` : none, now);
     done.push(task.task_id);
   }
   return done;
@@ -87,6 +109,8 @@ export function keepFirstResult(
       confidence: vote.confidence,
       output_hash: vote.output_hash,
       signature: vote.signature,
+      // An encrypted task's output is the node's ciphertext: its signature over it goes with it.
+      sealed_signature: vote.sealed_signature ?? null,
       node_public_key: vote.public_key,
       inference_node_id: vote.node_id,
       runs_needed: 1,

@@ -17,7 +17,9 @@ import {
   signTaskResult,
   unseal,
 } from '../../protocol/index.js';
-import { heartbeat } from '../../signer/nodes/index.js';
+import { getNode, heartbeat } from '../../signer/nodes/index.js';
+import { getTask, sweep, taskHistory } from '../../signer/tasks/index.js';
+import { readVotes } from '../../signer/tasks/votes.js';
 import { collectInputs } from '../../signer/uploads/index.js';
 import { adminSession } from './console-helpers.js';
 import {
@@ -66,9 +68,9 @@ async function upload(who: TestRequester, inputHash: string, nodeId: string, res
 }
 
 /** A requester's envelope sealed to every node of a fresh reservation; returns what the chain task names. */
-async function sealToReserved(replyTo: string, nodes: TestNode[], salt?: Uint8Array) {
+async function sealToReserved(replyTo: string, nodes: TestNode[], salt?: Uint8Array, want = nodes.length) {
   const env = buildEnvelope(INPUT, { replyTo, salt });
-  const r = await body(await reserve(requester, nodes.length));
+  const r = await body(await reserve(requester, want));
   for (const offered of r.data.nodes) {
     const node = nodes.find((n) => n.nodeId === offered.node_id)!;
     const res = await upload(
@@ -112,13 +114,17 @@ async function pull(node: TestNode) {
 }
 
 /** The node's part: open the sealed input, commit to an output, seal it to reply_to and sign both. */
-async function sealedResult(node: TestNode, task: { task_id: string; chain_task_id: string; input_hash: string }) {
+async function sealedResult(
+  node: TestNode,
+  task: { task_id: string; chain_task_id: string; input_hash: string },
+  value = 0.5,
+) {
   const got = await t.app.request(...node.request('GET', sealedInputPath(task.input_hash)));
   expect(got.status).toBe(200);
   const envelope = JSON.parse(
     new TextDecoder().decode(await unseal(node.key, new Uint8Array(await got.arrayBuffer()))),
   );
-  const outputJson = canonicalJson({ outputs: [{ name: 'y', shape: [1], datatype: 'FP32', data: [0.5] }] });
+  const outputJson = canonicalJson({ outputs: [{ name: 'y', shape: [1], datatype: 'FP32', data: [value] }] });
   const output_hash = outputCommitment(envelope.salt, outputJson);
   const sealed = await sealTo(envelope.reply_to, new TextEncoder().encode(outputJson));
   const taskId = BigInt(task.chain_task_id);
@@ -392,5 +398,101 @@ describe('a token’s sealed upload', () => {
       { method: 'PUT', headers: auth, body: Buffer.from(await sealTo(a.publicKey, env.bytes)) },
     );
     expect((await body(elsewhere)).code).toBe('reservation_not_found');
+  });
+});
+
+describe('encrypted tasks under redundancy', () => {
+  /** The node pulls the task, opens its sealed input and posts `value` sealed to the requester; returns the task's status. */
+  async function runSealed(node: TestNode, id: string, value = 0.5): Promise<string> {
+    const p = await pull(node);
+    expect(p.status, `${node.nodeId} pulls task ${id}`).toBe(200);
+    const task = (await body(p)).data;
+    expect(task.task_id).toBe(id);
+    const result = await sealedResult(node, task, value);
+    const res = await t.app.request(...node.request('POST', '/api/v1/tasks/complete', result));
+    expect(res.status, await res.clone().text()).toBe(200);
+    results.set(node.nodeId, result);
+    return (await body(res)).data.status;
+  }
+  const results = new Map<string, Awaited<ReturnType<typeof sealedResult>>>();
+  afterEach(() => results.clear());
+
+  /** Registers `n` nodes, seals one envelope to `sealedTo` of them (a reservation of that many) and submits the task. */
+  async function sealedTask(n: number, sealedTo: number, task: { security?: number; sampleBps?: number }) {
+    const nodes = Array.from({ length: n }, (_, i) => new TestNode(`enc-${i + 1}`));
+    await signer(...nodes);
+    const env = await sealToReserved(replyKey, nodes.slice(0, sealedTo), undefined, sealedTo);
+    const [id] = addTasks(t, {
+      requester: requester.address,
+      inputHash: env.inputHash,
+      privacy: privacyCode('encrypted'),
+      ...task,
+    });
+    const sealed = (await body(await t.app.request(`/api/v1/tasks/${id}/status`))).data.sealed_nodes as string[];
+    return {
+      env,
+      id: id!,
+      sealed: nodes.filter((x) => sealed.includes(x.nodeId)),
+      others: nodes.filter((x) => !sealed.includes(x.nodeId)),
+    };
+  }
+
+  /** The settled row holds one majority node's sealed output with that node's signatures, and it opens to the majority value. */
+  async function expectSettledOn(id: string, value: number, majority: TestNode[]) {
+    const row = getTask(t.s.store, id)!;
+    expect(row.status).toBe('completed');
+    const votes = readVotes(row.votes);
+    const winner = majority.find((n) => n.publicKey === row.node_public_key)!;
+    expect(winner, 'the stored key is a majority node').toBeDefined();
+    const posted = results.get(winner.nodeId)!;
+    expect(JSON.parse(row.output!)).toEqual(posted.output);
+    expect(row.output_hash).toBe(posted.output_hash);
+    expect(row.signature).toBe(posted.signature);
+    expect(row.sealed_signature).toBe(posted.sealed_signature);
+    // A skipped check keeps one result and no votes.
+    if (majority.length > 1)
+      expect(votes.filter((v) => v.output_hash === row.output_hash)).toHaveLength(majority.length);
+    else expect(row.votes).toBeNull();
+    const plain = new TextDecoder().decode(await unseal(requester.key, new TextEncoder().encode(row.output!)));
+    expect(JSON.parse(plain).outputs[0].data).toEqual([value]);
+  }
+
+  it('security level 3: sealed to three nodes, each posts its own ciphertext, the commitments vote, the majority settles', async () => {
+    const { id, sealed, others } = await sealedTask(4, 3, { security: 3 });
+    expect(sealed).toHaveLength(3);
+    // A node the input was not sealed to is never offered it.
+    expect((await pull(others[0]!)).status).toBe(204);
+    const [a, b, c] = sealed as [TestNode, TestNode, TestNode];
+    expect(await runSealed(a, id)).toBe('pending');
+    expect(await runSealed(b, id, 0.25)).toBe('pending');
+    expect(await runSealed(c, id)).toBe('completed');
+    // Equal plaintexts, different ciphertexts: the vote is on the commitment, not on the sealed bytes.
+    expect(results.get(a.nodeId)!.output).not.toEqual(results.get(c.nodeId)!.output);
+    expect(results.get(a.nodeId)!.output_hash).toBe(results.get(c.nodeId)!.output_hash);
+    await expectSettledOn(id, 0.5, [a, c]);
+    expect(getNode(t.s.store, b.nodeId)!.failures).toBeGreaterThan(0);
+    expect(taskHistory(t.s.store, id).at(-1)!.reason).toContain(`outvoted: ${b.nodeId}`);
+  });
+
+  it('a level-1 spot check: sealed to three, the first two disagree, the third settles it', async () => {
+    const { id, sealed } = await sealedTask(3, 3, { sampleBps: 10_000 });
+    expect(getTask(t.s.store, id)!.runs_needed).toBe(2);
+    const [a, b, c] = sealed as [TestNode, TestNode, TestNode];
+    expect(await runSealed(a, id, 0.9)).toBe('pending');
+    expect(await runSealed(b, id)).toBe('pending');
+    expect(getTask(t.s.store, id)!.runs_needed).toBe(3);
+    expect(await runSealed(c, id)).toBe('completed');
+    await expectSettledOn(id, 0.5, [b, c]);
+  });
+
+  it('a spot check sealed to one node only: the sweep keeps its result rather than wait for a node that cannot open the input', async () => {
+    const { id, sealed, others } = await sealedTask(3, 1, { sampleBps: 10_000 });
+    const [a] = sealed as [TestNode];
+    expect(await runSealed(a, id)).toBe('pending');
+    // Two other nodes serve the model, but the input is sealed to neither: no check can run.
+    expect((await pull(others[0]!)).status).toBe(204);
+    expect(sweep(t.s).checksSkipped).toEqual([id]);
+    await expectSettledOn(id, 0.5, [a]);
+    expect(taskHistory(t.s.store, id).at(-1)!.reason).toContain('spot check skipped');
   });
 });
