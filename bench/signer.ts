@@ -88,14 +88,18 @@ const QUICK = process.env.BENCH_SIGNER_QUICK === '1';
 /** Replicas of the PostgreSQL suite that spreads the load. */
 const REPLICAS = 3;
 
+/** How long the prepared leases (and the bench nodes' last heartbeat) last: 30 days. */
+const LEASE_MS = 30 * 24 * 3_600_000;
 const dir = mkdtempSync(join(tmpdir(), 'signer-bench-'));
 const dbPath = join(dir, 'signer.db');
 const basePath = join(dir, 'prepared.db');
 const settings = {
   server: { port: 0 },
   database: { path: dbPath },
-  scheduler: { max_in_flight_per_node: 1_000_000, max_infer_time_ms: 3_600_000, prefer_better_node_ms: 0 },
-  network: { heartbeat_timeout_ms: 3_600_000 },
+  // Leases that outlive a prepared database kept for later runs (BENCH_SIGNER_PREPARED): with an hour, a
+  // cache older than that held only expired leases, and every completion was refused (409).
+  scheduler: { max_in_flight_per_node: 1_000_000, max_infer_time_ms: LEASE_MS, prefer_better_node_ms: 0 },
+  network: { heartbeat_timeout_ms: LEASE_MS },
   auth: { timestamp_window_ms: 300_000 },
   log: { level: 'warn' as const },
 };
@@ -106,8 +110,10 @@ type Leased = { task_id: string; input_hash: string };
 /** A node that completes its leased tasks: the first through every single-replica suite, each through its own replica when the load is spread. */
 type BenchNode = { id: string; key: string; leased: Leased[] };
 const prepared = cached
-  ? (JSON.parse(readFileSync(join(cacheDir, 'prepared.json'), 'utf8')) as { nodes?: BenchNode[] })
+  ? (JSON.parse(readFileSync(join(cacheDir, 'prepared.json'), 'utf8')) as { nodes?: BenchNode[]; leaseMs?: number })
   : null;
+// A cache whose leases were shorter (an hour, before) is prepared again: they may have expired.
+if (prepared && (prepared.leaseMs ?? 0) < LEASE_MS) prepared.nodes = undefined;
 // A cache of the one-node format of before is prepared again.
 const nodes: BenchNode[] =
   prepared?.nodes ??
@@ -219,7 +225,7 @@ async function startSignerProcess(
 ): Promise<{ url: string; pid: number; stop: () => Promise<void> }> {
   writeFileSync(
     join(dir, 'signer.toml'),
-    `[server]\nport = 0\n[scheduler]\nmax_in_flight_per_node = 1000000\nmax_infer_time_ms = 3600000\n[network]\nheartbeat_timeout_ms = 3600000\n[auth]\ntimestamp_window_ms = 300000\n[log]\nlevel = "warn"\n`,
+    `[server]\nport = 0\n[scheduler]\nmax_in_flight_per_node = 1000000\nmax_infer_time_ms = ${LEASE_MS}\n[network]\nheartbeat_timeout_ms = ${LEASE_MS}\n[auth]\ntimestamp_window_ms = 300000\n[log]\nlevel = "warn"\n`,
   );
   const argv = ['run', '--config', join(dir, 'signer.toml'), '--database', database];
   const proc = spawn(process.execPath, [...nodeFlags, ...entry, ...argv], {
@@ -591,7 +597,7 @@ try {
     if (cacheDir) {
       mkdirSync(cacheDir, { recursive: true });
       copyFileSync(basePath, join(cacheDir, 'prepared.db'));
-      writeFileSync(join(cacheDir, 'prepared.json'), JSON.stringify({ nodes }));
+      writeFileSync(join(cacheDir, 'prepared.json'), JSON.stringify({ nodes, leaseMs: LEASE_MS }));
     }
   }
   const leased = nodes.reduce((a, n) => a + n.leased.length, 0);
