@@ -8,7 +8,9 @@
  * chain, so a finding that level would mask is refused). A refusal fails the task before any node
  * is offered it, with `policy_refused: …` as its error (rule and field path, never the value);
  * the requester reclaims its fee after the deadline as for any failed task. The other order (task
- * first, upload after) is guarded at upload, at the waiting tasks' levels (uploads.ts).
+ * first, upload after) is guarded at upload, at the waiting tasks' levels (uploads.ts). The same
+ * check runs again when a node fetches a chain task's input (routes/inputs.ts), for an upload on
+ * one replica that raced the ingest on another, or a model level raised after ingest.
  *
  * Levels compare as text: 'L0' < 'L1' < 'L2' (DATA_LEVELS order), in SQLite and PostgreSQL alike.
  */

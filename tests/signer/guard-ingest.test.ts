@@ -11,8 +11,12 @@ import { eq } from 'drizzle-orm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { privacyCode, sha256Hex } from '../../protocol/index.js';
 import { guardAudit, inputBlobs, modelPolicies } from '../../signer/db/index.js';
+import { recordGuardLevel } from '../../signer/guard/index.js';
 import { getTask, leaseNext } from '../../signer/tasks/index.js';
+import { storeInput } from '../../signer/uploads/index.js';
 import { addTasks, body, makeSigner, register, TestNode, TestRequester, type TestSigner } from './helpers.js';
+
+const node = new TestNode('node-1');
 
 const EMAIL = 'li.si@example.cn';
 const json = (...data: string[]) =>
@@ -40,7 +44,7 @@ beforeEach(async () => {
   t = makeSigner();
   setLevel('open-model', 'L0');
   setLevel('model-a', 'L1');
-  await register(t, new TestNode('node-1'));
+  await register(t, node);
 });
 afterEach(() => t.close());
 
@@ -105,5 +109,27 @@ describe('the guard on a chain task whose input was uploaded first', () => {
     expect(t.s.store.db.select().from(inputBlobs).all()).toEqual([]);
     // Nothing to run: the task waits for an input it may take (or its deadline).
     expect(getTask(t.s.store, id!)!.status).toBe('pending');
+  });
+
+  it('and when the node fetches it: an input stored at a laxer level after its task was ingested (an upload on another replica at that moment) is read again, and the task fails', async () => {
+    const bytes = json(`to ${EMAIL}`);
+    const sha = sha256Hex(bytes);
+    const [id] = addTasks(t, { inputHash: sha, model: 'model-a' });
+    // The race: the upload read no waiting task (L0) and stored after the ingest found no input.
+    storeInput(t.s, { sha256: sha, bytes, contentType: 'application/json', uploader: null });
+    recordGuardLevel(t.s.store, sha, 'L0');
+    const pulled = await t.app.request(...node.request('GET', `/api/v1/nodes/${node.nodeId}/tasks`));
+    expect((await body(pulled)).data.task_id).toBe(id);
+    const got = await t.app.request(...node.request('GET', `/api/v1/inputs/${sha}`));
+    expect(got.status).toBe(422);
+    const b = await body(got);
+    expect(b.code).toBe('policy_refused');
+    expect(b.error).not.toContain(EMAIL);
+    const task = getTask(t.s.store, id!)!;
+    expect(task.status).toBe('failed');
+    expect(task.error).toMatch(
+      /^policy_refused: personal data that data level L1 does not let out: email at \$\.inputs\[0\]\.data\[0\]/,
+    );
+    expect(audit().map((a) => `${a.request_id} ${a.data_level} ${a.action}`)).toEqual([`task:${id} L1 refuse`]);
   });
 });

@@ -13,8 +13,10 @@ import { nodeAuth } from '../../auth/index.js';
 import { authenticateRequester } from '../../auth/index.js';
 import { inferenceTasks, inputBlobs } from '../../db/index.js';
 import { ApiError } from '../../errors.js';
-import { guardUpload, recordGuardLevel } from '../../guard/index.js';
+import { guardStoredInput, guardUpload, modelLevel, recordGuardLevel } from '../../guard/index.js';
+import { transition } from '../../tasks/index.js';
 import { awaitedByChainTask, inputStored, namedByEncryptedTask, storeInput } from '../../uploads/index.js';
+import type { Services } from '../../services.js';
 import type { Env } from '../env.js';
 import { defaultLimit } from '../limits.js';
 import { corePaths } from '../openapi-core.js';
@@ -24,6 +26,26 @@ import { ok } from '../respond.js';
 const param = z.object({ sha256: hex32 });
 /** `?model=`: the model the input is for (`market submit` sends it), whose data level the guard applies. */
 const putQuery = z.object({ model: z.string().min(1).max(128).optional() });
+
+/**
+ * Reads a leased chain task's clear input again when it was read at a laxer level than its model's
+ * (signer/guard/stored.ts); on a refusal the task fails (its fee is reclaimable after the deadline)
+ * and the node gets the 422 instead of the bytes.
+ */
+function refuseLaxerInput(s: Services, task: { id: string; model: string }, nodeId: string, sha256: string): void {
+  const ref = { taskId: task.id, model: task.model, inputHash: sha256, privacy: 'standard' as const };
+  const refused = guardStoredInput(s.store, s.guard, ref, modelLevel(s.store, s.guard, task.model));
+  if (!refused) return;
+  transition(
+    s.store,
+    task.id,
+    'failed',
+    { reason: refused, nodeId, expect: ['in_progress'] },
+    { error: refused, lease_expires_at: null },
+  );
+  s.attempts.emit('ended', task.id, 'failed');
+  throw new ApiError('policy_refused', refused.replace(/^policy_refused: /, ''));
+}
 
 /** Input blob routes. */
 export const inputs = new Hono<Env>()
@@ -79,7 +101,7 @@ export const inputs = new Hono<Env>()
       const { sha256 } = c.req.valid('param');
       const node = c.var.node;
       const leased = s.store.db
-        .select({ id: inferenceTasks.task_id })
+        .select({ id: inferenceTasks.task_id, model: inferenceTasks.model_type, source: inferenceTasks.source })
         .from(inferenceTasks)
         .where(
           and(
@@ -102,6 +124,9 @@ export const inputs = new Hono<Env>()
           'not_found',
           `input ${sha256} has not been uploaded yet; the requester must PUT it to /api/v1/inputs/${sha256}`,
         );
+      // A chain task's input stored at a laxer level than its model's (an upload on another replica while
+      // the task was ingested, or the model's level raised since): read again now, before it leaves.
+      if (leased.source === 'chain' && s.guard.enabled) refuseLaxerInput(s, leased, node.node_id, sha256);
       return c.body(new Uint8Array(blob.data), 200, { 'content-type': blob.content_type, 'x-content-sha256': sha256 });
     },
   );
