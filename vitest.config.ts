@@ -3,16 +3,18 @@ import { vitestSetupFilePath, getClarinetVitestsArgv } from '@stacks/clarinet-sd
 import { pgBinaries } from './tests/pg/server.js';
 
 /**
- * Three projects: the Clarity suites run in clarinet's simnet environment (one fork, since
- * simnet is a process-wide singleton); everything else runs in plain node; then the signer's
- * suites run again on PostgreSQL (`signer-pg`), when the server binaries are installed.
+ * Four projects: the Clarity suites run in clarinet's simnet environment (isolate: false, so a
+ * fork's files share one simnet); the suites that start a devnet in their own process run in
+ * `devnet` (isolate: false too, see DEVNET_IN_PROCESS); everything else runs in plain node; and
+ * the signer's suites run again on PostgreSQL (`signer-pg`), when the server binaries are installed.
  *
  * Vitest's default is one worker less than the cores, so one worker on a 2-core machine: the
- * node suites then ran one after another although most of their time is spent waiting on
- * child processes (devnet, signer, agents) and timers. They run on two workers; every suite
- * that starts a server takes a free port and a temp dir of its own, so two can run side by side.
- * Projects with different worker counts need their own `sequence.groupOrder` (vitest runs the
- * groups one after the other): the contracts go first, on their single fork.
+ * suites then ran one after another although most of their time is spent waiting on child
+ * processes (devnet, signer, agents) and timers. Every project runs on two workers, all in one
+ * group: projects with different worker counts would need `sequence.groupOrder`, and vitest runs
+ * groups one after the other, so one core idled while the contracts ran on a single fork, and
+ * again while each group's longest file finished. Every suite that starts a server takes a free
+ * port and a temp dir of its own, so two can run side by side.
  */
 
 /**
@@ -141,7 +143,6 @@ function signerPg(): TestProjectConfiguration | null {
       globalSetup: ['tests/pg/global-setup.ts'],
       pool: 'forks',
       maxWorkers: 2,
-      sequence: { groupOrder: 2 },
       testTimeout: 120_000,
       hookTimeout: 120_000,
     },
@@ -159,9 +160,8 @@ export default defineConfig({
           include: ['tests/contracts/**/*.test.ts'],
           environment: 'clarinet',
           pool: 'forks',
-          maxWorkers: 1,
+          maxWorkers: 2,
           isolate: false,
-          sequence: { groupOrder: 0 },
           setupFiles: [vitestSetupFilePath],
           environmentOptions: { clarinet: { ...getClarinetVitestsArgv() } },
           testTimeout: 120_000,
@@ -175,7 +175,6 @@ export default defineConfig({
           environment: 'node',
           pool: 'forks',
           maxWorkers: 2,
-          sequence: { groupOrder: 1 },
           testTimeout: 120_000,
           hookTimeout: 120_000,
         },
@@ -186,10 +185,9 @@ export default defineConfig({
           include: DEVNET_IN_PROCESS,
           environment: 'node',
           pool: 'forks',
-          // Same group and worker count as `node`: the two projects share its two workers' slots.
+          // The same worker count as every project: all run in one group and share two workers' slots.
           maxWorkers: 2,
           isolate: false,
-          sequence: { groupOrder: 1 },
           testTimeout: 120_000,
           hookTimeout: 120_000,
         },
