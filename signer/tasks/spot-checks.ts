@@ -1,7 +1,7 @@
 /**
  * Spot checks that cannot run: a sampled level-1 task waits for a second, different, bonded node.
  * When none is online (the others left after the first result; for an encrypted task, none of the
- * others its input is sealed to) or the deadline is near, the first result stands, so a check never
+ * others its input is sealed to; for a trusted-only one, no other trusted node) or the deadline is near, the first result stands, so a check never
  * turns an honest result into a refund.
  */
 import type { TaskStatus } from '../../protocol/index.js';
@@ -10,12 +10,16 @@ import type { Services } from '../services.js';
 import { transition, type TaskRow } from './state.js';
 import { readVotes, type Vote } from './votes.js';
 
-/** An encrypted task's input and requester: only a node its requester sealed that input to can run it. */
-export type SealedFor = Pick<TaskRow, 'privacy' | 'input_hash' | 'user_address'>;
+/**
+ * What limits the nodes that may run a task: an encrypted task's input and requester (only a node its
+ * requester sealed that input to can open it), and trusted_only (an L2 clear-text input: trusted nodes only).
+ */
+export type SealedFor = Pick<TaskRow, 'privacy' | 'input_hash' | 'user_address'> & { trusted_only?: number };
 
 /**
  * True when an online, bonded node other than those named serves the artifact: someone who could run a check.
- * For an encrypted task (`sealed`), only a node its requester sealed the input to counts: no other can open it.
+ * For a task (`sealed`): when encrypted, only a node its requester sealed the input to counts (no other can open
+ * it); when trusted-only, only a trusted node.
  */
 export function anotherNodeServes(
   s: Services,
@@ -25,11 +29,12 @@ export function anotherNodeServes(
 ): boolean {
   const rows = prepared(
     s.store.sqlite,
-    "select node_id, public_key, supported_models from inference_nodes where status in ('online', 'busy')",
+    "select node_id, public_key, supported_models, trusted from inference_nodes where status in ('online', 'busy')",
   ).all() as {
     node_id: string;
     public_key: string;
     supported_models: string;
+    trusted: number;
   }[];
   const sealedTo =
     sealed?.privacy === 'encrypted'
@@ -46,6 +51,7 @@ export function anotherNodeServes(
     (n) =>
       !exclude.includes(n.node_id) &&
       (sealedTo === null || sealedTo.has(n.node_id)) &&
+      (sealed?.trusted_only !== 1 || n.trusted === 1) &&
       (!s.bonds || s.bonds.eligible(n.public_key)) &&
       (JSON.parse(n.supported_models) as string[]).includes(artifactHash),
   );
@@ -75,7 +81,9 @@ export function completeUncheckable(s: Services, now = Date.now()): string[] {
     const none =
       task.privacy === 'encrypted'
         ? 'no other online node the input is sealed to serves the model'
-        : 'no other online node serves the model';
+        : task.trusted_only === 1
+          ? 'no other online trusted node serves the model'
+          : 'no other online node serves the model';
     keepFirstResult(s, task, vote!, urgent ? `the deadline is ${task.deadline! - tip!} blocks away` : none, now);
     done.push(task.task_id);
   }
