@@ -297,7 +297,7 @@ function recordVote(s: Services, node: NodeRow, task: TaskRow, vote: Vote, now: 
   const latency = latencyOf(task, now);
   const cleared = { inference_node_id: null, leased_at: null, lease_expires_at: null };
   let runs = task.runs_needed;
-  if (task.security === 1 && votes.length === 1 && !anotherNodeServes(s, task.artifact_hash, [node.node_id])) {
+  if (task.security === 1 && votes.length === 1 && !anotherNodeServes(s, task.artifact_hash, [node.node_id], task)) {
     // A sampled check with nobody to run it would only let the task time out: settle the one result.
     recordOutcome(s.store, node.node_id, true, latency, halfLife, now);
     return keepFirstResult(s, task, vote, 'no other online node serves the model', now, effects);
