@@ -5,3 +5,4 @@
 export * from './messages.js';
 export * from './requester.js';
 export { hash32, structuredDataBytes } from './encode.js';
+export { libsecp256k1, type Secp256k1 } from './native.js';

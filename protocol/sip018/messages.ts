@@ -5,9 +5,10 @@
  * - a task result, verified on chain by `inference-escrow.complete-tasks`;
  * - an HTTP request from a node agent to the signer (method, path, body hash, timestamp).
  * Messages are built and serialized by @stacks/transactions, except the task-result tuple on the
- * hot path (see ./encode.ts). Signatures are made by libsecp256k1 (tiny-secp256k1, WebAssembly):
- * the same RFC 6979 signatures as stacks.js's `signStructuredData` (a test compares them), about
- * 3x cheaper, which matters because a node signs every result it computes.
+ * hot path (see ./encode.ts). Signatures are made by libsecp256k1 (./native.ts: the native addon,
+ * about 70 µs, else its WebAssembly build, about 220 µs): the same RFC 6979 signatures as stacks.js's
+ * `signStructuredData` (tests compare all three), which matters because a node signs a request and
+ * a result for every result it computes.
  */
 import {
   Cl,
@@ -17,12 +18,12 @@ import {
   publicKeyFromSignatureRsv,
   compressPublicKey,
 } from '@stacks/transactions';
-import { createRequire } from 'node:module';
 import { createHash } from 'node:crypto';
 import { sha256Hex } from '../hash/index.js';
 import { hash32, nodeRequestMessageBytes, structuredDataBytes, taskResultMessageBytes } from './encode.js';
 
 import { isCanonicalSignature } from './canonical.js';
+import { libsecp256k1, type Secp256k1 } from './native.js';
 import { PRIVATE_KEY_PATTERN } from '../chain/index.js';
 
 export { taskResultMessageBytes } from './encode.js';
@@ -106,17 +107,17 @@ function secretOf(privateKey: string): Buffer {
   return secret;
 }
 
-/** libsecp256k1, loaded on the first signature: its WebAssembly costs about 12 MB of RSS, which processes that only verify (the signer) never pay. */
-let secp: typeof import('tiny-secp256k1') | null = null;
+/**
+ * libsecp256k1, loaded on the first signature (the addon about 2.7 MB of RSS, the WebAssembly build
+ * about 12 MB), which processes that only verify (the signer) never pay. SIP018_SIGN_WASM=1 signs
+ * with the WebAssembly build.
+ */
+let secp: Secp256k1 | null = null;
 
 /** Signs sha256(`encoded`) deterministically (RFC 6979, low s); returns the 65-byte RSV signature as hex. */
 function signEncoded(encoded: Uint8Array, privateKey: string): string {
-  secp ??= createRequire(import.meta.url)('tiny-secp256k1') as typeof import('tiny-secp256k1');
-  const { signature, recoveryId } = secp.signRecoverable(
-    createHash('sha256').update(encoded).digest(),
-    secretOf(privateKey),
-  );
-  return Buffer.concat([signature, Buffer.of(recoveryId)]).toString('hex');
+  secp ??= libsecp256k1({ wasm: process.env.SIP018_SIGN_WASM === '1' });
+  return secp.sign(createHash('sha256').update(encoded).digest(), secretOf(privateKey)).toString('hex');
 }
 
 /** Signs a task result; returns a 65-byte RSV signature as hex (what `secp256k1-verify` takes). */

@@ -4,13 +4,22 @@
  * check: the same point, so the same answers as OpenSSL inline, for keys of both y parities. The
  * threads run libsecp256k1 natively where the `secp256k1` addon loads, else its WebAssembly build
  * (SIGNER_VERIFY_WASM=1 forces it): both give the same answer on every check, malformed ones included.
+ * What a node signs natively (protocol/sip018/native.ts) is what it would sign in WebAssembly, and
+ * the signer's checks take it.
  */
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { describe, expect, it, vi } from 'vitest';
 import { compressPublicKey, privateKeyToPublic, randomPrivateKey } from '@stacks/transactions';
-import { sha256Hex, signTaskResult } from '../../protocol/index.js';
-import { SignatureVerifier, verifyTaskResultFast } from '../../signer/auth/verify.js';
+import {
+  encodeNodeRequest,
+  encodeTaskResult,
+  libsecp256k1,
+  sha256Hex,
+  signNodeRequest,
+  signTaskResult,
+} from '../../protocol/index.js';
+import { SignatureVerifier, verifyNodeRequestFast, verifyTaskResultFast } from '../../signer/auth/verify.js';
 import { VerifyPool } from '../../signer/auth/pool.js';
 import { ESCROW } from './helpers.js';
 
@@ -57,6 +66,48 @@ describe('SignatureVerifier on threads', () => {
     } finally {
       messages.mockRestore();
       await threaded.close();
+    }
+  });
+
+  it("takes a node's native signatures, the same bytes as WebAssembly's, inline and on native and WebAssembly threads", async () => {
+    const wasm = libsecp256k1({ wasm: true });
+    const signed = Array.from({ length: 24 }, (_, i) => {
+      const key = randomPrivateKey();
+      const pub = compressPublicKey(privateKeyToPublic(key));
+      const secret = Buffer.from(key.slice(0, 64), 'hex');
+      const digest = (b: Uint8Array) => createHash('sha256').update(b).digest();
+      const result = {
+        escrow: ESCROW,
+        taskId: BigInt(i),
+        inputHash: sha256Hex(`i${i}`),
+        outputHash: sha256Hex(`o${i}`),
+      };
+      const req = { method: 'POST', path: '/api/v1/tasks/complete', bodyHash: sha256Hex(`b${i}`), timestamp: 1e12 + i };
+      const resultSignature = signTaskResult(result, CHAIN, key);
+      const requestSignature = signNodeRequest(req, CHAIN, key);
+      expect(resultSignature).toBe(wasm.sign(digest(encodeTaskResult(result, CHAIN)), secret).toString('hex'));
+      expect(requestSignature).toBe(wasm.sign(digest(encodeNodeRequest(req, CHAIN)), secret).toString('hex'));
+      return { pub, result, req, resultSignature, requestSignature };
+    });
+    for (const s of signed) {
+      expect(verifyTaskResultFast(s.result, CHAIN, s.resultSignature, s.pub)).toBe(true);
+      expect(verifyNodeRequestFast(s.req, CHAIN, s.requestSignature, s.pub)).toBe(true);
+    }
+    for (const forceWasm of [false, true]) {
+      if (forceWasm) vi.stubEnv('SIGNER_VERIFY_WASM', '1');
+      const threaded = new SignatureVerifier(1);
+      try {
+        const answers = await Promise.all(
+          signed.flatMap((s) => [
+            threaded.taskResult(s.result, CHAIN, s.resultSignature, s.pub),
+            threaded.nodeRequest(s.req, CHAIN, s.requestSignature, s.pub),
+          ]),
+        );
+        expect(answers).toEqual(signed.flatMap(() => [true, true]));
+      } finally {
+        await threaded.close();
+        vi.unstubAllEnvs();
+      }
     }
   });
 
