@@ -10,26 +10,30 @@
 import { eq } from 'drizzle-orm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { privacyCode, sha256Hex } from '../../protocol/index.js';
-import { guardAudit, inputBlobs, modelPolicies } from '../../signer/db/index.js';
+import { guardAudit, inputBlobs } from '../../signer/db/index.js';
 import { recordGuardLevel } from '../../signer/guard/index.js';
 import { getTask, leaseNext } from '../../signer/tasks/index.js';
 import { storeInput } from '../../signer/uploads/index.js';
-import { addTasks, body, makeSigner, register, TestNode, TestRequester, type TestSigner } from './helpers.js';
+import {
+  addTasks,
+  body,
+  makeSigner,
+  register,
+  TestNode,
+  TestRequester,
+  type TestSigner,
+  setModelLevel,
+  textInput,
+} from './helpers.js';
 
 const node = new TestNode('node-1');
 
 const EMAIL = 'li.si@example.cn';
-const json = (...data: string[]) =>
-  Buffer.from(JSON.stringify({ inputs: [{ name: 'text', shape: [data.length], datatype: 'BYTES', data }] }));
+const json = textInput;
 
 let t: TestSigner;
 const requester = new TestRequester();
-const setLevel = (model: string, level: string) =>
-  t.s.store.db
-    .insert(modelPolicies)
-    .values({ model, data_level: level, updated_at: Date.now() })
-    .onConflictDoUpdate({ target: modelPolicies.model, set: { data_level: level } })
-    .run();
+const setLevel = (model: string, level: string) => setModelLevel(t, model, level);
 const audit = () => t.s.store.db.select().from(guardAudit).all();
 const levelOf = (sha: string) =>
   t.s.store.db.select({ l: inputBlobs.guard_level }).from(inputBlobs).where(eq(inputBlobs.sha256, sha)).get()?.l;

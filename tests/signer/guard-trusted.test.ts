@@ -7,21 +7,25 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { eq } from 'drizzle-orm';
 import { privacyCode } from '../../protocol/index.js';
-import { guardAudit, inferenceTasks, modelPolicies } from '../../signer/db/index.js';
+import { guardAudit, inferenceTasks } from '../../signer/db/index.js';
 import { getNode, recordOutcome, setTrusted } from '../../signer/nodes/index.js';
 import { leaseNext } from '../../signer/tasks/scheduler.js';
 import { getTask, taskHistory } from '../../signer/tasks/state.js';
 import { adminSession } from './console-helpers.js';
 import type { SignerConfigInput } from '../../signer/index.js';
-import { addTasks, body, makeSigner, publishConsoleModel, register, TestNode, type TestSigner } from './helpers.js';
+import {
+  addTasks,
+  body,
+  makeSigner,
+  publishConsoleModel,
+  register,
+  TestNode,
+  type TestSigner,
+  setModelLevel,
+} from './helpers.js';
 
 let t: TestSigner;
-const setLevel = (model: string, level: string) =>
-  t.s.store.db
-    .insert(modelPolicies)
-    .values({ model, data_level: level, updated_at: Date.now() })
-    .onConflictDoUpdate({ target: modelPolicies.model, set: { data_level: level } })
-    .run();
+const setLevel = (model: string, level: string) => setModelLevel(t, model, level);
 const trustedOnly = (id: string) => getTask(t.s.store, id)!.trusted_only;
 
 function start(config: SignerConfigInput = {}) {

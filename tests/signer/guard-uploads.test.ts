@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { serve } from '@hono/node-server';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { encodeBinaryInputs, privacyCode, sha256Hex } from '../../protocol/index.js';
-import { guardAudit, inputBlobs, modelPolicies } from '../../signer/db/index.js';
+import { guardAudit, inputBlobs } from '../../signer/db/index.js';
 import { setTrusted } from '../../signer/nodes/index.js';
 import { walletFromKey } from '../../market/keys.js';
 import { SignerClient, SignerRefusal } from '../../market/signer-client.js';
@@ -23,20 +23,16 @@ import {
   TestNode,
   TestRequester,
   type TestSigner,
+  setModelLevel,
+  textInput,
 } from './helpers.js';
 
 const EMAIL = 'li.si@example.cn';
-const json = (...data: string[]) =>
-  Buffer.from(JSON.stringify({ inputs: [{ name: 'text', shape: [data.length], datatype: 'BYTES', data }] }));
+const json = textInput;
 
 let t: TestSigner;
 const requester = new TestRequester();
-const setLevel = (model: string, level: string) =>
-  t.s.store.db
-    .insert(modelPolicies)
-    .values({ model, data_level: level, updated_at: Date.now() })
-    .onConflictDoUpdate({ target: modelPolicies.model, set: { data_level: level } })
-    .run();
+const setLevel = (model: string, level: string) => setModelLevel(t, model, level);
 const stored = () => t.s.store.db.select({ sha256: inputBlobs.sha256 }).from(inputBlobs).all();
 const audit = () => t.s.store.db.select().from(guardAudit).all();
 

@@ -26,7 +26,7 @@ import {
   type Services,
   type SignerConfigInput,
 } from '../../signer/index.js';
-import { consoleModels, inferenceTasks, type SignerDatabase } from '../../signer/db/index.js';
+import { consoleModels, inferenceTasks, modelPolicies, type SignerDatabase } from '../../signer/db/index.js';
 import { ingest } from '../../signer/chain/watcher.js';
 import type { TaskSubmittedEvent } from '../../signer/chain/types.js';
 import { TEMPLATE_DATABASE } from '../pg/global-setup.js';
@@ -304,4 +304,18 @@ export function insertDirectTask(store: Services['store'], taskId: string, at: n
       source: 'direct',
     })
     .run();
+}
+
+/** Sets a model's data level (L0, L1, L2), as the console's Privacy page does. */
+export function setModelLevel(t: TestSigner, model: string, level: string): void {
+  t.s.store.db
+    .insert(modelPolicies)
+    .values({ model, data_level: level, updated_at: Date.now() })
+    .onConflictDoUpdate({ target: modelPolicies.model, set: { data_level: level } })
+    .run();
+}
+
+/** An Open Inference Protocol JSON input of one BYTES tensor holding `data`. */
+export function textInput(...data: string[]): Buffer {
+  return Buffer.from(JSON.stringify({ inputs: [{ name: 'text', shape: [data.length], datatype: 'BYTES', data }] }));
 }
