@@ -14,7 +14,7 @@ export interface CorpusInput {
 }
 
 /** mulberry32: the same corpus on every run. */
-function rng(seed: number): () => number {
+export function rng(seed: number): () => number {
   let a = seed;
   return () => {
     a = (a + 0x6d2b79f5) | 0;

@@ -36,7 +36,7 @@ import {
 } from '../protocol/index.js';
 import { writeExampleInput } from '../scripts/lib/marketplace.js';
 import { guardConfigSchema, PolicyGuard } from '../signer/guard/index.js';
-import { guardCorpus } from './privacy-corpus.js';
+import { guardCorpus, rng } from './privacy-corpus.js';
 
 const TASKS = Number(process.env.BENCH_TASKS ?? 20);
 const GUARD_ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -170,17 +170,6 @@ class Rate {
       cpu_share: round(this.cpu / this.wall, 2),
     };
   }
-}
-
-/** mulberry32, for a corpus that is the same on every run. */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**
