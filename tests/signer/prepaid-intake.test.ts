@@ -514,7 +514,7 @@ describe('throughput', () => {
     expect(failed.status).toBe(200);
   });
 
-  it('accepts 1,000 signed requests in 10 calls of 100 (signature checks included), all recorded once (their rate is bench:accounts\' intake figure)', async () => {
+  it("accepts 1,000 signed requests in 10 calls of 100 (signature checks included), all recorded once (their rate is bench:accounts' intake figure)", async () => {
     const busy = new Account(keyOf(fx.devnet, 'wallet_1'));
     await contractCall(busy.key, 'deposit', 2_000_000);
     const input = inputOf(1234);
