@@ -84,12 +84,13 @@ export function unclaimedBytes(s: Services): number {
 
 /**
  * Stores a blob whose sha256 was checked; `uploader` is the signed requester when no task names it
- * yet (null otherwise). The caps are checked and the row written in one SQL transaction, so
- * concurrent uploads cannot pass a cap together. Returns false when the blob was already there.
+ * yet (null otherwise), `guardLevel` the data level the policy guard read it at. The caps are checked
+ * and the row written in one SQL transaction, so concurrent uploads cannot pass a cap together.
+ * Returns false when the blob was already there.
  */
 export function storeInput(
   s: Services,
-  blob: { sha256: string; bytes: Uint8Array; contentType: string; uploader: string | null },
+  blob: { sha256: string; bytes: Uint8Array; contentType: string; uploader: string | null; guardLevel?: string | null },
   now = Date.now(),
 ): boolean {
   const {
@@ -120,7 +121,7 @@ export function storeInput(
     // finds the blob), never a unique violation.
     const { changes } = prepared(
       s.store.sqlite,
-      'insert into input_blobs (sha256, data, size, content_type, created_at, uploader) values (?, ?, ?, ?, ?, ?) on conflict do nothing',
+      'insert into input_blobs (sha256, data, size, content_type, created_at, uploader, guard_level) values (?, ?, ?, ?, ?, ?, ?) on conflict do nothing',
     ).run(
       blob.sha256,
       Buffer.from(blob.bytes.buffer, blob.bytes.byteOffset, blob.bytes.byteLength),
@@ -128,6 +129,7 @@ export function storeInput(
       blob.contentType,
       now,
       blob.uploader,
+      blob.guardLevel ?? null,
     );
     return changes > 0;
   })();

@@ -85,9 +85,10 @@ export const inputs = new Hono<Env>()
       // Its hash is fixed (on chain, or in a signed request): personal data is refused here, never masked.
       const level = await guardUpload(s, sha256, bytes, c.req.valid('query').model);
       const contentType = (c.req.header('content-type') ?? 'application/octet-stream').slice(0, 128);
-      const stored = storeInput(s, { sha256, bytes, contentType, uploader });
-      // The level it was read at: a chain task of a stricter model has it read again at ingest (signer/guard/stored.ts).
-      if (level) recordGuardLevel(s.store, sha256, level);
+      // The level it was read at, kept with it: a chain task of a stricter model has it read again at
+      // ingest (signer/guard/stored.ts). Written by the insert: an update after it would rewrite the whole blob.
+      const stored = storeInput(s, { sha256, bytes, contentType, uploader, guardLevel: level });
+      if (level && !stored) recordGuardLevel(s.store, sha256, level);
       return ok(c, { sha256, size: bytes.length, stored }, stored ? 201 : 200);
     },
   )
