@@ -55,7 +55,8 @@ export function guardableOf(bytes: Uint8Array): unknown {
 
 /**
  * Guards an input whose hash is fixed at `level`: every finding is audited (masks as refusals) and
- * any finding that would not pass is a 422 policy_refused naming rule and field path.
+ * any finding that would not pass is a 422 policy_refused naming rule and field path. Returns how many
+ * findings passed (each audited): 0 for an input with nothing to report.
  */
 export function guardHashedInput(
   store: SignerDatabase,
@@ -64,12 +65,12 @@ export function guardHashedInput(
   bytes: Uint8Array,
   level: DataLevel,
   now = Date.now(),
-): void {
-  if (!guard.enabled) return;
+): number {
+  if (!guard.enabled) return 0;
   const doc = guardableOf(bytes);
-  if (doc === undefined) return;
+  if (doc === undefined) return 0;
   const verdict = guard.check(doc, level);
-  if (verdict.findings.length === 0) return;
+  if (verdict.findings.length === 0) return 0;
   const wouldMask = new Set<string>();
   const findings = verdict.findings.map((f) => {
     if (f.action !== 'mask') return f;
@@ -78,7 +79,7 @@ export function guardHashedInput(
   });
   auditFindings(store, who, level, findings, now);
   const refused = findings.filter((f) => f.action === 'refuse').map((f) => `${f.rule} at ${f.path}`);
-  if (refused.length === 0) return;
+  if (refused.length === 0) return findings.length;
   const masked = wouldMask.size
     ? ` (${[...wouldMask].join(', ')} would be masked on a direct call, but this input's sha256 is fixed, on chain or in a signed request, so the signer cannot change it)`
     : '';
